@@ -1,0 +1,32 @@
+/*
+ * ifs_cli.h - the subcommands of the `ifscore` binary.
+ *
+ * Each subcommand is `int ifs_cmd_<name>(int argc, char **argv)` with argv[0]
+ * the subcommand's name; it parses its own options (getopt_long), prints
+ * `--help`, and returns an exit code from the list below. Only main() and
+ * these functions turn statuses into exit codes; libraries never exit.
+ *
+ * To add a subcommand: implement it in its own file, declare it here, add a
+ * row to the table in host/main.c.
+ */
+#ifndef IFS_CLI_H
+#define IFS_CLI_H
+
+/* Exit codes, the same for every subcommand (documented in README). */
+enum {
+    IFS_EXIT_OK = 0,          /* success (rejected records are not a failure) */
+    IFS_EXIT_FAIL = 1,        /* runtime failure: unreadable input, bad model, device error */
+    IFS_EXIT_USAGE = 2,       /* bad command line */
+    IFS_EXIT_DATA = 3,        /* finished, but data checks failed (e.g. counts do not add up,
+                                 verify found a mismatch, --fail-on-reject) */
+    IFS_EXIT_INTERRUPTED = 130, /* stopped by SIGINT/SIGTERM; state left resumable */
+};
+
+#define IFS_CLI_COMMAND(name, summary) int ifs_cmd_##name(int argc, char **argv);
+#include "commands.def"
+#undef IFS_CLI_COMMAND
+
+/* Version string "0.1.0 (commit abc, cuda on|off)"; static storage. */
+const char *ifs_version_string(void);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * main.c - the `ifscore` binary: dispatches to a subcommand. Every
+ * subcommand lives in its own file and is listed in commands.def.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ifs_cli.h"
+
+#ifndef IFS_VERSION
+#define IFS_VERSION "0.0.0"
+#endif
+#ifndef IFS_GIT_COMMIT
+#define IFS_GIT_COMMIT "unknown"
+#endif
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+#define IFS_CLI_COMMAND(name, summary) { #name, ifs_cmd_##name, summary },
+#include "commands.def"
+#undef IFS_CLI_COMMAND
+};
+
+const char *ifs_version_string(void)
+{
+#ifdef IFS_HAVE_CUDA
+    return IFS_VERSION " (commit " IFS_GIT_COMMIT ", cuda on)";
+#else
+    return IFS_VERSION " (commit " IFS_GIT_COMMIT ", cuda off)";
+#endif
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ifscore <command> [options]\n"
+               "       ifscore --version | --help\n\n"
+               "Instruction-following score (IFS) batch scoring with BERT classifiers.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'ifscore <command> --help' for a command's options.\n"
+               "Exit codes: 0 ok, 1 failure, 2 usage error, 3 data check failed, "
+               "130 interrupted (resumable).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return IFS_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return IFS_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("ifscore %s\n", ifs_version_string());
+        return IFS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ifscore: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return IFS_EXIT_USAGE;
+}

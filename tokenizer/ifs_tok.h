@@ -1,0 +1,118 @@
+/*
+ * ifs_tok.h - BERT tokenizer (BasicTokenizer + WordPiece), token-for-token
+ * identical to HuggingFace BertTokenizer / BertTokenizerFast.
+ *
+ * Usage:
+ *
+ *     char err[256];
+ *     ifs_tok *tok = ifs_tok_load("models/minilm", NULL, err, sizeof err);
+ *     if (!tok) { fprintf(stderr, "%s\n", err); return 1; }
+ *     ifs_tok_state *st = ifs_tok_state_create(tok);     // one per thread
+ *     int32_t ids[512], n;
+ *     ifs_tok_result r;
+ *     int rc = ifs_tok_encode(tok, st, text, len, 512, ids, NULL, &n, &r);
+ *     if (rc == IFS_TOK_EUTF8) printf("invalid UTF-8 at byte %zu\n", r.bad_offset);
+ *     ifs_tok_state_free(st);
+ *     ifs_tok_free(tok);
+ *
+ * Ownership and threads:
+ *   - ifs_tok is immutable after ifs_tok_load: share one across threads.
+ *   - ifs_tok_state is per-thread scratch (grows, never shrinks); never shared.
+ *   - Every *_free accepts NULL.
+ *   - Output arrays are caller-owned; the library never keeps pointers to them.
+ *   - The library never prints and never exits.
+ */
+#ifndef IFS_TOK_H
+#define IFS_TOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes (0 = success). ifs_tok_strerror() names them. */
+enum {
+    IFS_TOK_OK = 0,
+    IFS_TOK_EUTF8 = -1,   /* input is not valid UTF-8; result.bad_offset is set */
+    IFS_TOK_EARG = -2,    /* bad argument (NULL, max_len < 2 or 3 for pairs) */
+    IFS_TOK_ENOMEM = -3,  /* allocation failed */
+    IFS_TOK_EIO = -4,     /* vocab / config could not be read (load only) */
+    IFS_TOK_EFORMAT = -5, /* vocab / config malformed (load only) */
+};
+
+/* Settings that HF reads from tokenizer_config.json. ifs_tok_load fills a
+ * default (BERT uncased) then overrides from the checkpoint's files; pass a
+ * non-NULL `override` to force settings (fields < 0 mean "keep"). */
+typedef struct {
+    int do_lower_case;          /* 1 lowercases (and strips accents unless strip_accents == 0) */
+    int strip_accents;          /* -1 = follow do_lower_case (HF's None), 0, 1 */
+    int tokenize_chinese_chars; /* 1 puts spaces around CJK ideographs */
+    int model_max_length;       /* default truncation length incl. [CLS]/[SEP] */
+} ifs_tok_config;
+
+typedef struct {
+    size_t bad_offset;    /* IFS_TOK_EUTF8: byte offset of the first invalid byte */
+    int32_t n_untruncated;/* tokens the text would have had without truncation (incl. specials) */
+    int truncated;        /* 1 when tokens were dropped */
+} ifs_tok_result;
+
+typedef struct ifs_tok ifs_tok;
+typedef struct ifs_tok_state ifs_tok_state;
+
+/* Loads vocab.txt (or, when absent, the WordPiece vocab of tokenizer.json) and
+ * tokenizer_config.json from checkpoint directory `dir`. `override` may be
+ * NULL. Returns NULL on failure with a message naming the file and line in
+ * err (err may be NULL). Caller frees with ifs_tok_free. */
+ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override,
+                      char *err, size_t errlen);
+/* Loads from an explicit vocab.txt path with explicit settings. */
+ifs_tok *ifs_tok_load_vocab(const char *vocab_path, const ifs_tok_config *cfg,
+                            char *err, size_t errlen);
+void ifs_tok_free(ifs_tok *tok);
+
+const ifs_tok_config *ifs_tok_get_config(const ifs_tok *tok);
+int32_t ifs_tok_vocab_size(const ifs_tok *tok);
+int32_t ifs_tok_cls_id(const ifs_tok *tok);
+int32_t ifs_tok_sep_id(const ifs_tok *tok);
+int32_t ifs_tok_pad_id(const ifs_tok *tok);
+int32_t ifs_tok_unk_id(const ifs_tok *tok);
+/* Token string for an id, or NULL when out of range. Borrowed from tok. */
+const char *ifs_tok_id_to_token(const ifs_tok *tok, int32_t id);
+
+ifs_tok_state *ifs_tok_state_create(const ifs_tok *tok);
+void ifs_tok_state_free(ifs_tok_state *st);
+
+/* Encodes one text as [CLS] tokens [SEP], truncated to max_len ids
+ * (max_len <= 0 means the config's model_max_length).
+ * ids: caller array of at least max_len entries; type_ids: NULL or same size
+ * (all 0 for a single text). *n_ids receives the count. `res` may be NULL.
+ * Returns IFS_TOK_OK, IFS_TOK_EUTF8 (nothing written to ids), IFS_TOK_EARG,
+ * IFS_TOK_ENOMEM. */
+int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st,
+                   const char *text, size_t len, int32_t max_len,
+                   int32_t *ids, int32_t *type_ids, int32_t *n_ids,
+                   ifs_tok_result *res);
+
+/* Encodes a pair as [CLS] a [SEP] b [SEP] with type ids 0.../1..., truncated
+ * with HF's default `longest_first` strategy. Same contract as
+ * ifs_tok_encode; on IFS_TOK_EUTF8 res->bad_offset is the offset in the
+ * invalid text and *bad_in_b (may be NULL) is 0 for a, 1 for b. */
+int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
+                        const char *a, size_t alen, const char *b, size_t blen,
+                        int32_t max_len, int32_t *ids, int32_t *type_ids,
+                        int32_t *n_ids, ifs_tok_result *res, int *bad_in_b);
+
+/* WordPiece ids of one text with no specials and no truncation, into the
+ * state's buffer. *ids is borrowed from st until the next call on st. */
+int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st,
+                     const char *text, size_t len,
+                     const int32_t **ids, int32_t *n_ids, size_t *bad_offset);
+
+const char *ifs_tok_strerror(int rc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IFS_TOK_H */
