@@ -1,0 +1,50 @@
+/*
+ * ifs_test.h - the few helpers every C test shares: checks that count
+ * failures instead of aborting, so one run reports every broken case, and a
+ * plain skip. Header-only; include it from test programs only.
+ *
+ *     IFS_CHECK(n == 3, "expected 3 tokens, got %d", n);
+ *     return ifs_test_done("tokenizer");
+ */
+#ifndef IFS_TEST_H
+#define IFS_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int ifs_test_failures;
+static int ifs_test_checks;
+
+#define IFS_CHECK(cond, ...)                                                   \
+    do {                                                                       \
+        ifs_test_checks++;                                                     \
+        if (!(cond)) {                                                         \
+            ifs_test_failures++;                                               \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fputc('\n', stderr);                                               \
+        }                                                                      \
+    } while (0)
+
+/* Exit code 77 tells CTest the test was skipped; say why on stdout. */
+#define IFS_SKIP(...)                                                          \
+    do {                                                                       \
+        printf("SKIP: ");                                                      \
+        printf(__VA_ARGS__);                                                   \
+        putchar('\n');                                                         \
+        exit(77);                                                              \
+    } while (0)
+
+static inline const char *ifs_test_env(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+static inline int ifs_test_done(const char *suite)
+{
+    printf("%s: %d checks, %d failed\n", suite, ifs_test_checks, ifs_test_failures);
+    return ifs_test_failures ? 1 : 0;
+}
+
+#endif
