@@ -20,6 +20,9 @@
  *   - F16 / BF16 tensors are converted to fp32 on load.
  *   - Every *_free accepts NULL. The library never prints and never exits.
  *   - Error messages name the file, the tensor and the byte offset.
+ *   - pytorch_model.bin is not read (a pickle): the loader refuses it with
+ *     the one-line conversion command to safetensors.
+ *   - SHA-256 for other modules: ifs_sha256.h.
  */
 #ifndef IFS_WTS_H
 #define IFS_WTS_H
@@ -96,6 +99,106 @@ const ifs_bert_weights *ifs_wts_weights(const ifs_wts_model *m);
 /* Hex SHA-256 over the weight files' bytes in a fixed order (64 chars + NUL),
  * for reports. Borrowed from m. */
 const char *ifs_wts_fingerprint(const ifs_wts_model *m);
+
+/* ------------------------------------------------------------------------
+ * Status codes returned by the int functions below (0 = success).
+ */
+enum {
+    IFS_WTS_OK = 0,
+    IFS_WTS_EIO = -1,      /* cannot open / read / write a file */
+    IFS_WTS_EFORMAT = -2,  /* malformed safetensors, config.json or index */
+    IFS_WTS_EUNSUP = -3,   /* valid but unsupported (model_type, relative positions, dtype) */
+    IFS_WTS_EMODEL = -4,   /* tensor missing, mis-shaped, NaN/Inf */
+    IFS_WTS_ENOMEM = -5,
+    IFS_WTS_EARG = -6,     /* bad argument from the caller */
+};
+/* Words for a status; static storage. */
+const char *ifs_wts_status_str(int status);
+
+/* Storage dtypes the loader converts from and the writer writes. */
+typedef enum { IFS_WTS_F32 = 0, IFS_WTS_F16 = 1, IFS_WTS_BF16 = 2 } ifs_wts_dtype;
+
+/* "gelu" | "gelu_new" | "relu" (the HF hidden_act name written for act). */
+const char *ifs_wts_act_name(ifs_act act);
+
+/* ------------------------------------------------------------------------
+ * config.json alone. `json` need not be NUL-terminated; `name` is used in
+ * messages (e.g. the path). Fills *cfg with HF BertConfig defaults for
+ * missing fields. Returns 0, IFS_WTS_EFORMAT or IFS_WTS_EUNSUP.
+ */
+int ifs_wts_parse_config(const char *json, size_t len, const char *name,
+                         ifs_bert_config *cfg, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------
+ * Safetensors files, low level (the loader's reader, exposed for tools,
+ * tests and the fuzz target). Validation is complete at parse time: header
+ * cap, '{', UTF-8 JSON, known dtypes, shape x size == byte range with
+ * overflow checks, offsets in bounds, back-to-back coverage (no overlap, no
+ * gap, no trailing bytes), no duplicate names.
+ */
+typedef struct {
+    const char *name;        /* NUL-terminated, borrowed from the handle */
+    const char *dtype;       /* "F32", "I64", ... as in the header */
+    int ndim;                /* 0..8 */
+    int64_t shape[8];
+    uint64_t begin, end;     /* byte range relative to the data section */
+    uint64_t file_offset;    /* absolute offset of the first byte in the file */
+    const void *data;        /* borrowed: points into the mapped/passed bytes */
+} ifs_wts_tensor_info;
+
+typedef struct ifs_wts_st ifs_wts_st;
+
+/* Parses bytes[0..len) as a safetensors file. The handle borrows `bytes`
+ * (data pointers point into it): keep them alive until ifs_wts_st_free.
+ * `name` appears in messages. NULL on failure with the reason in err. */
+ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name,
+                             char *err, size_t errlen);
+/* Maps `path` read-only and parses it; the handle owns the mapping. */
+ifs_wts_st *ifs_wts_st_open(const char *path, char *err, size_t errlen);
+void ifs_wts_st_free(ifs_wts_st *st);
+size_t ifs_wts_st_count(const ifs_wts_st *st);
+/* i-th tensor in file order (sorted by begin); NULL when i is out of range. */
+const ifs_wts_tensor_info *ifs_wts_st_tensor(const ifs_wts_st *st, size_t i);
+/* Tensor by exact name, or NULL. */
+const ifs_wts_tensor_info *ifs_wts_st_find(const ifs_wts_st *st, const char *name);
+
+/* ------------------------------------------------------------------------
+ * dtype conversion (exact; round-to-nearest-even on the way down, NaN kept
+ * NaN, overflow to Inf, subnormals kept).
+ */
+float ifs_wts_f16_to_f32(uint16_t h);
+float ifs_wts_bf16_to_f32(uint16_t b);
+uint16_t ifs_wts_f32_to_f16(float f);
+uint16_t ifs_wts_f32_to_bf16(float f);
+
+/* ------------------------------------------------------------------------
+ * Writing. All writes are atomic: a temp file in the same folder, fsync,
+ * rename, fsync of the folder. Inputs are borrowed.
+ */
+typedef struct {
+    const char *name;
+    int ndim;                /* 1..8 */
+    int64_t shape[8];
+    const float *data;       /* prod(shape) fp32 values, converted to dtype */
+} ifs_wts_tensor_out;
+
+/* Writes one safetensors file with tensors in the given order and
+ * __metadata__ {"format":"pt"}. Returns 0 or a negative status. */
+int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, size_t n,
+                              ifs_wts_dtype dtype, char *err, size_t errlen);
+
+/* Writes a BertForSequenceClassification config.json (id2label, label2id,
+ * hidden_act, ...) for cfg. Deterministic bytes. */
+int ifs_wts_write_config(const char *path, const ifs_bert_config *cfg,
+                         char *err, size_t errlen);
+
+/* Writes dir/config.json and dir/model.safetensors for w (fp32 arrays)
+ * stored as dtype, with HF's BertForSequenceClassification names ("bert."
+ * prefix, "classifier.*"). pool_* / cls_* are written when non-NULL (a
+ * checkpoint without them loads only with IFS_WTS_ENCODER_ONLY). Creates
+ * dir (one level) if missing. Same inputs -> byte-identical files. */
+int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype,
+                 char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
