@@ -1,0 +1,355 @@
+/*
+ * cpu_backend.c - the "cpu" backend: BertForSequenceClassification in fp32
+ * on packed variable-length batches, built only from the ops of
+ * ifs_cpu_ops.h and run over a small thread pool.
+ *
+ * The way through one forward call:
+ *   embeddings + LayerNorm                      row chunks
+ *   per layer but the last:
+ *     Q|K|V = x Wqkv^T + b                      column slabs of each weight
+ *     attention per (sequence, head)            one task each, packed rows
+ *     x = LN(ctx Wao^T + b + x)                 column slabs, then row chunks
+ *     x = LN(gelu(x Wi^T + b) Wo^T + b + x)     column slabs, then row chunks
+ *   last layer: K and V for every row, but Q, attention output, LayerNorms
+ *     and the feed-forward for the [CLS] rows only, since the pooler reads
+ *     nothing else (the same arithmetic per row, a sixth less work on MiniLM)
+ *   pooler (dense + tanh on [CLS]) and classifier.
+ *
+ * Decisions:
+ *   - Threads: our pool, with OpenBLAS held to one thread. GEMMs are split
+ *     into column slabs (weight rows), one sgemm per slab; every other op
+ *     is split by rows or by (sequence, head). A slab's sums run over the
+ *     full inner dimension in OpenBLAS's order whatever the slab width, and
+ *     no op reduces across tasks, so logits do not depend on the thread
+ *     count (tests/cpu checks this bit for bit).
+ *   - openblas_set_num_threads(1) is process-wide: a side effect of create,
+ *     written down in the report and harmless to the rest of ifscore.
+ *   - Scratch is sized once from opts (max_batch_tokens / max_batch_seqs)
+ *     at create; forward allocates nothing.
+ */
+#include "backend_impl.h"
+#include "cpu_pool.h"
+#include "ifs_cpu_ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    struct ifs_backend base; /* first: the dispatcher sees this */
+    ifs_cpu_pool *pool;
+    int n_threads;
+    int max_len;             /* longest sequence the scratch allows */
+    float *x, *qkv, *ctx, *tmp, *inter;      /* [T][...] */
+    float *xc, *qc, *ctxc, *tmpc, *interc, *pooled; /* [S][...]: [CLS] rows */
+    float *att;              /* [n_threads][max_len * max_len] */
+} cpu_backend;
+
+/* Everything a task needs; one struct for every stage keeps the task
+ * functions short. Fields a stage does not use are left alone. */
+typedef struct {
+    cpu_backend *b;
+    const ifs_batch *batch;
+    const ifs_bert_layer *ly;
+    int64_t rows;            /* rows of the current stage */
+    int64_t chunk_rows;      /* rows per row task */
+    int slabs;               /* column slabs per weight */
+    /* generic linear stage: y = act(x W^T + bias) */
+    float *y; int64_t ldy;
+    const float *in; int64_t ldx;
+    const float *W, *bias;
+    int k_in, n_out, act;
+    /* layernorm stage: out = LN(x + bias + res) */
+    float *ln_out; const float *ln_x, *ln_bias, *ln_res, *ln_g, *ln_b;
+    int cls_only;            /* attention / qkv on [CLS] queries only */
+} stage;
+
+static void *alloc_floats(size_t n)
+{
+    void *p = NULL;
+    if (n == 0) n = 1;
+    if (posix_memalign(&p, 64, n * sizeof(float))) return NULL;
+    return p;
+}
+
+/* Column slab j of n columns split in `slabs` parts, widths multiples of 16
+ * (the sgemm kernels' tile) except the last. */
+static void slab_range(int n, int slabs, int j, int *n0, int *n1)
+{
+    int w = (n + slabs - 1) / slabs;
+    w = (w + 15) / 16 * 16;
+    *n0 = j * w < n ? j * w : n;
+    *n1 = (j + 1) * w < n ? (j + 1) * w : n;
+}
+
+static void task_embed(void *vctx, int task, int thread)
+{
+    (void)thread;
+    stage *s = vctx;
+    const ifs_bert_weights *w = s->b->base.w;
+    int64_t r0 = task * s->chunk_rows, r1 = r0 + s->chunk_rows;
+    if (r1 > s->rows) r1 = s->rows;
+    ifs_cpu_embed_layernorm(s->b->x, s->batch->input_ids, s->batch->type_ids,
+                            s->batch->seq_off, s->batch->n_seqs, r0, r1, w->word_emb,
+                            w->pos_emb, w->type_emb, w->emb_ln_g, w->emb_ln_b,
+                            w->cfg.hidden, w->cfg.ln_eps);
+}
+
+static void task_linear(void *vctx, int task, int thread)
+{
+    (void)thread;
+    stage *s = vctx;
+    int n0, n1;
+    slab_range(s->n_out, s->slabs, task, &n0, &n1);
+    ifs_cpu_linear(s->y, s->ldy, s->in, s->ldx, s->W, s->bias, s->rows, s->k_in, n0, n1, s->act);
+}
+
+/* Q, K and V: three weights, `slabs` column slabs each. In a [CLS]-only
+ * layer Q reads the gathered [CLS] rows (xc) and writes qc. */
+static void task_qkv(void *vctx, int task, int thread)
+{
+    (void)thread;
+    stage *s = vctx;
+    cpu_backend *b = s->b;
+    int H = b->base.w->cfg.hidden;
+    int part = task / s->slabs, n0, n1;
+    slab_range(H, s->slabs, task % s->slabs, &n0, &n1);
+    int64_t T = s->batch->n_tokens;
+    if (part == 0) {
+        if (s->cls_only)
+            ifs_cpu_linear(b->qc, H, b->xc, H, s->ly->q_w, s->ly->q_b, s->batch->n_seqs, H,
+                           n0, n1, -1);
+        else
+            ifs_cpu_linear(b->qkv, 3 * H, b->x, H, s->ly->q_w, s->ly->q_b, T, H, n0, n1, -1);
+    } else if (part == 1) {
+        ifs_cpu_linear(b->qkv + H, 3 * H, b->x, H, s->ly->k_w, s->ly->k_b, T, H, n0, n1, -1);
+    } else {
+        ifs_cpu_linear(b->qkv + 2 * H, 3 * H, b->x, H, s->ly->v_w, s->ly->v_b, T, H, n0, n1, -1);
+    }
+}
+
+static void task_attention(void *vctx, int task, int thread)
+{
+    stage *s = vctx;
+    cpu_backend *b = s->b;
+    const ifs_bert_config *c = &b->base.w->cfg;
+    int H = c->hidden, d = H / c->n_heads;
+    int seq = task / c->n_heads, h = task % c->n_heads;
+    int64_t off = s->batch->seq_off[seq];
+    int L = s->batch->seq_off[seq + 1] - (int32_t)off;
+    float scale = 1.0f / sqrtf((float)d);
+    const float *kv = b->qkv + off * 3 * H;
+    float *scratch = b->att + (size_t)thread * b->max_len * b->max_len;
+    if (s->cls_only)
+        ifs_cpu_attention_head(b->ctxc + (int64_t)seq * H + h * d, H,
+                               b->qc + (int64_t)seq * H + h * d, H,
+                               kv + H + h * d, kv + 2 * H + h * d, 3 * H, 1, L, d, scale, scratch);
+    else
+        ifs_cpu_attention_head(b->ctx + off * H + h * d, H, kv + h * d, 3 * H,
+                               kv + H + h * d, kv + 2 * H + h * d, 3 * H, L, L, d, scale, scratch);
+}
+
+static void task_layernorm(void *vctx, int task, int thread)
+{
+    (void)thread;
+    stage *s = vctx;
+    int H = s->b->base.w->cfg.hidden;
+    int64_t r0 = task * s->chunk_rows, r1 = r0 + s->chunk_rows;
+    if (r1 > s->rows) r1 = s->rows;
+    ifs_cpu_add_bias_residual_layernorm(s->ln_out + r0 * H, s->ln_x + r0 * H, s->ln_bias,
+                                        s->ln_res + r0 * H, s->ln_g, s->ln_b, r1 - r0, H,
+                                        s->b->base.w->cfg.ln_eps);
+}
+
+static void task_tanh(void *vctx, int task, int thread)
+{
+    (void)thread;
+    stage *s = vctx;
+    int H = s->b->base.w->cfg.hidden;
+    int64_t r0 = task * s->chunk_rows, r1 = r0 + s->chunk_rows;
+    if (r1 > s->rows) r1 = s->rows;
+    for (int64_t i = r0 * H; i < r1 * H; i++) s->y[i] = tanhf(s->y[i]);
+}
+
+/* Row tasks: about four per thread so uneven rows still balance, but never
+ * below 8 rows each. Returns the number of tasks and sets s->chunk_rows. */
+static int row_tasks(stage *s, int64_t rows)
+{
+    s->rows = rows;
+    int64_t want = (int64_t)s->b->n_threads * 4;
+    int64_t chunk = (rows + want - 1) / want;
+    if (chunk < 8) chunk = 8;
+    s->chunk_rows = chunk;
+    return (int)((rows + chunk - 1) / chunk);
+}
+
+static void run_linear(cpu_backend *b, stage *s, float *y, int64_t ldy, const float *in,
+                       int64_t ldx, const float *W, const float *bias, int64_t rows, int k_in,
+                       int n_out, int act)
+{
+    s->y = y; s->ldy = ldy; s->in = in; s->ldx = ldx; s->W = W; s->bias = bias;
+    s->rows = rows; s->k_in = k_in; s->n_out = n_out; s->act = act;
+    s->slabs = b->n_threads;
+    ifs_cpu_pool_run(b->pool, s->slabs, task_linear, s);
+}
+
+static void run_layernorm(cpu_backend *b, stage *s, float *out, const float *x,
+                          const float *bias, const float *res, const float *g,
+                          const float *beta, int64_t rows)
+{
+    s->ln_out = out; s->ln_x = x; s->ln_bias = bias; s->ln_res = res; s->ln_g = g; s->ln_b = beta;
+    int n = row_tasks(s, rows);
+    ifs_cpu_pool_run(b->pool, n, task_layernorm, s);
+}
+
+/* One encoder layer. In a [CLS]-only layer the rows after attention are the
+ * n_seqs gathered [CLS] rows (xc); otherwise all n_tokens rows (x). */
+static void run_layer(cpu_backend *b, stage *s, const ifs_bert_layer *ly, int cls_only)
+{
+    const ifs_bert_config *c = &b->base.w->cfg;
+    int H = c->hidden, F = c->intermediate;
+    const ifs_batch *batch = s->batch;
+    s->ly = ly;
+    s->cls_only = cls_only;
+    if (cls_only)
+        for (int32_t i = 0; i < batch->n_seqs; i++)
+            memcpy(b->xc + (int64_t)i * H, b->x + (int64_t)batch->seq_off[i] * H,
+                   sizeof(float) * H);
+    s->slabs = b->n_threads;
+    ifs_cpu_pool_run(b->pool, 3 * s->slabs, task_qkv, s);
+    ifs_cpu_pool_run(b->pool, batch->n_seqs * c->n_heads, task_attention, s);
+
+    float *x = cls_only ? b->xc : b->x, *ctx = cls_only ? b->ctxc : b->ctx;
+    float *tmp = cls_only ? b->tmpc : b->tmp, *inter = cls_only ? b->interc : b->inter;
+    int64_t rows = cls_only ? batch->n_seqs : batch->n_tokens;
+    run_linear(b, s, tmp, H, ctx, H, ly->ao_w, NULL, rows, H, H, -1);
+    run_layernorm(b, s, x, tmp, ly->ao_b, x, ly->ln1_g, ly->ln1_b, rows);
+    run_linear(b, s, inter, F, x, H, ly->i_w, ly->i_b, rows, H, F, (int)c->act);
+    run_linear(b, s, tmp, H, inter, F, ly->o_w, NULL, rows, F, H, -1);
+    run_layernorm(b, s, x, tmp, ly->o_b, x, ly->ln2_g, ly->ln2_b, rows);
+}
+
+static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
+                       float *cls_hidden)
+{
+    cpu_backend *b = (cpu_backend *)base;
+    const ifs_bert_weights *w = base->w;
+    const ifs_bert_config *c = &w->cfg;
+    int H = c->hidden, S = batch->n_seqs;
+    for (int32_t i = 0; i < S; i++)
+        if (batch->seq_off[i + 1] - batch->seq_off[i] > b->max_len) {
+            snprintf(base->err, sizeof base->err, "cpu: sequence %d is longer than the "
+                     "backend's scratch allows (%d tokens)", i, b->max_len);
+            return IFS_BK_EARG;
+        }
+    stage s;
+    memset(&s, 0, sizeof s);
+    s.b = b;
+    s.batch = batch;
+    int n = row_tasks(&s, batch->n_tokens);
+    ifs_cpu_pool_run(b->pool, n, task_embed, &s);
+    for (int l = 0; l < c->n_layers; l++)
+        run_layer(b, &s, &w->layers[l], l == c->n_layers - 1);
+    if (c->n_layers == 0)
+        for (int32_t i = 0; i < S; i++)
+            memcpy(b->xc + (int64_t)i * H, b->x + (int64_t)batch->seq_off[i] * H,
+                   sizeof(float) * H);
+    if (cls_hidden) memcpy(cls_hidden, b->xc, sizeof(float) * (size_t)S * H);
+
+    /* Pooler: tanh(xc Wp^T + bp); classifier: a few columns, one task. */
+    run_linear(b, &s, b->pooled, H, b->xc, H, w->pool_w, w->pool_b, S, H, H, -1);
+    n = row_tasks(&s, S);
+    s.y = b->pooled;
+    ifs_cpu_pool_run(b->pool, n, task_tanh, &s);
+    ifs_cpu_linear(logits, c->num_labels, b->pooled, H, w->cls_w, w->cls_b, S, H, 0,
+                   c->num_labels, -1);
+    return IFS_BK_OK;
+}
+
+static void cpu_destroy(ifs_backend *base)
+{
+    cpu_backend *b = (cpu_backend *)base;
+    ifs_cpu_pool_free(b->pool);
+    free(b->x); free(b->qkv); free(b->ctx); free(b->tmp); free(b->inter);
+    free(b->xc); free(b->qc); free(b->ctxc); free(b->tmpc); free(b->interc); free(b->pooled);
+    free(b->att);
+}
+
+static const ifs_backend_vt cpu_vt = { "cpu", cpu_forward, cpu_destroy };
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int ifs_cpu_backend_create(const ifs_bert_weights *w, const ifs_backend_opts *opts,
+                           ifs_backend **out, char *err, size_t errlen)
+{
+    const ifs_bert_config *c = &w->cfg;
+    if (opts->dtype != IFS_DT_F32) {
+        seterr(err, errlen, "cpu backend computes in fp32 only (asked for dtype %d)",
+               (int)opts->dtype);
+        return IFS_BK_EUNSUP;
+    }
+    if (c->hidden <= 0 || c->n_heads <= 0 || c->hidden % c->n_heads || c->intermediate <= 0 ||
+        c->num_labels <= 0 || c->n_layers < 0 || c->max_position <= 0) {
+        seterr(err, errlen, "cpu backend: unusable config (hidden %d, heads %d, "
+               "intermediate %d, labels %d, layers %d)", c->hidden, c->n_heads,
+               c->intermediate, c->num_labels, c->n_layers);
+        return IFS_BK_EARG;
+    }
+    int nt = opts->n_threads;
+    if (nt <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        nt = cores > 0 ? (int)cores : 1;
+    }
+    if (nt > 256) nt = 256;
+
+    cpu_backend *b = calloc(1, sizeof *b);
+    if (!b) {
+        seterr(err, errlen, "cpu backend: out of memory");
+        return IFS_BK_ENOMEM;
+    }
+    b->base.vt = &cpu_vt;
+    b->base.w = w;
+    b->base.opts = *opts;
+    b->base.opts.n_threads = nt;
+    b->n_threads = nt;
+    int64_t T = opts->max_batch_tokens, S = opts->max_batch_seqs;
+    int64_t H = c->hidden, F = c->intermediate;
+    b->max_len = c->max_position < T ? c->max_position : (int)T;
+    b->x = alloc_floats(T * H);
+    b->qkv = alloc_floats(T * 3 * H);
+    b->ctx = alloc_floats(T * H);
+    b->tmp = alloc_floats(T * H);
+    b->inter = alloc_floats(T * F);
+    b->xc = alloc_floats(S * H);
+    b->qc = alloc_floats(S * H);
+    b->ctxc = alloc_floats(S * H);
+    b->tmpc = alloc_floats(S * H);
+    b->interc = alloc_floats(S * F);
+    b->pooled = alloc_floats(S * H);
+    b->att = alloc_floats((size_t)nt * b->max_len * b->max_len);
+    b->pool = ifs_cpu_pool_create(nt);
+    if (!b->x || !b->qkv || !b->ctx || !b->tmp || !b->inter || !b->xc || !b->qc || !b->ctxc ||
+        !b->tmpc || !b->interc || !b->pooled || !b->att || !b->pool) {
+        cpu_destroy(&b->base);
+        free(b);
+        seterr(err, errlen, "cpu backend: out of memory for scratch of %lld tokens x hidden "
+               "%lld (lower max_batch_tokens)", (long long)T, (long long)H);
+        return IFS_BK_ENOMEM;
+    }
+    /* Our pool owns the cores; OpenBLAS's own threads would oversubscribe
+     * them and make the result depend on its partitioning. */
+    openblas_set_num_threads(1);
+    *out = &b->base;
+    return IFS_BK_OK;
+}
