@@ -1,0 +1,94 @@
+/*
+ * ifs_train.h - train the head of a BertForSequenceClassification (pooler
+ * dense + tanh, then the classifier) on frozen encoder features: the last
+ * encoder layer's [CLS] row of every example, computed once by a backend.
+ *
+ * Usage:
+ *
+ *     ifs_train_opts o = ifs_train_default_opts();
+ *     ifs_head h;                       // caller-owned arrays, see below
+ *     ifs_train_log log;
+ *     if (ifs_train_head(X, y, split, n, hidden, &o, &h, &log, err, sizeof err))
+ *         ...;
+ *     ifs_head_predict(&h, hidden, X_test, n_test, p1);
+ *
+ * Determinism: the same features, labels, splits, options and seed give
+ * bit-identical heads (single-threaded BLAS inside, a seeded shuffle, no
+ * thread-order-dependent reductions).
+ *
+ * Ownership: every array is caller-owned; the functions keep no pointers.
+ * Nothing here prints or exits.
+ */
+#ifndef IFS_TRAIN_H
+#define IFS_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { IFS_SPLIT_TRAIN = 0, IFS_SPLIT_VALIDATION = 1, IFS_SPLIT_TEST = 2 };
+
+typedef struct {
+    int epochs;          /* at most this many passes over the train split */
+    int batch;           /* minibatch size */
+    float lr;            /* Adam learning rate */
+    float weight_decay;  /* decoupled (AdamW) decay on the weight matrices */
+    int patience;        /* stop after this many epochs without a better validation loss */
+    uint64_t seed;       /* shuffle order (and initialisation, see ifs_head_init) */
+} ifs_train_opts;
+
+/* A binary head: pool_w [hidden][hidden], pool_b [hidden], cls_w [2][hidden],
+ * cls_b [2], HF layouts (W[out][in]). Label 1 is the positive class. */
+typedef struct {
+    float *pool_w, *pool_b, *cls_w, *cls_b;
+} ifs_head;
+
+typedef struct {
+    int epochs_run;
+    int best_epoch;           /* 1-based epoch whose weights were kept */
+    double best_val_loss;
+    double best_val_accuracy;
+    double final_train_loss;  /* mean loss over the last epoch run */
+} ifs_train_log;
+
+/* Confusion counts for label 1 = positive. */
+typedef struct {
+    int64_t tp, fp, tn, fn;
+} ifs_confusion;
+
+ifs_train_opts ifs_train_default_opts(void);
+
+/* Initialises a head: the pooler from pool_w_init/pool_b_init when non-NULL
+ * (a pretrained pooler), else normal(0, 0.02) / 0; the classifier
+ * normal(0, 0.02) / 0. All from `seed`. */
+void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init,
+                   const float *pool_b_init, uint64_t seed);
+
+/* Trains h in place (it must be initialised) with AdamW on cross-entropy
+ * over the examples with split == IFS_SPLIT_TRAIN, keeping the weights of
+ * the epoch with the lowest validation loss (early stopping with
+ * `patience`). X: [n][hidden] features; y: labels 0/1; split: per example.
+ * Returns 0, or -1 with a message in err (no train or validation examples,
+ * a label outside 0/1, non-finite features or loss). */
+int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n,
+                   int hidden, const ifs_train_opts *opts, ifs_head *h,
+                   ifs_train_log *log, char *err, size_t errlen);
+
+/* p1[i] = softmax(head(X[i]))[1] for n examples. */
+void ifs_head_predict(const ifs_head *h, int hidden, const float *X, size_t n, float *p1);
+
+/* Counts predictions (p1 >= 0.5 means label 1) against labels over the
+ * examples where mask is NULL or mask[i] != 0. */
+ifs_confusion ifs_confusion_count(const float *p1, const int32_t *y,
+                                  const uint8_t *mask, size_t n);
+double ifs_confusion_accuracy(const ifs_confusion *c);
+double ifs_confusion_precision(const ifs_confusion *c);
+double ifs_confusion_recall(const ifs_confusion *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IFS_TRAIN_H */
