@@ -6,10 +6,10 @@
  * The way through one forward call:
  *   embeddings + LayerNorm                      row chunks
  *   per layer but the last:
- *     Q|K|V = x Wqkv^T + b                      column slabs of each weight
+ *     Q|K|V = x Wqkv^T + b                      128-row blocks of each weight
  *     attention per (sequence, head)            one task each, packed rows
- *     x = LN(ctx Wao^T + b + x)                 column slabs, then row chunks
- *     x = LN(gelu(x Wi^T + b) Wo^T + b + x)     column slabs, then row chunks
+ *     x = LN(ctx Wao^T + b + x)                 row blocks, then row chunks
+ *     x = LN(gelu(x Wi^T + b) Wo^T + b + x)     row blocks, then row chunks
  *   last layer: K and V for every row, but Q, attention output, LayerNorms
  *     and the feed-forward for the [CLS] rows only, since the pooler reads
  *     nothing else (the same arithmetic per row, a sixth less work on MiniLM)
@@ -17,11 +17,12 @@
  *
  * Decisions:
  *   - Threads: our pool, with OpenBLAS held to one thread. GEMMs are split
- *     into column slabs (weight rows), one sgemm per slab; every other op
- *     is split by rows or by (sequence, head). A slab's sums run over the
- *     full inner dimension in OpenBLAS's order whatever the slab width, and
- *     no op reduces across tasks, so logits do not depend on the thread
- *     count (tests/cpu checks this bit for bit).
+ *     into fixed blocks of 128 rows, one sgemm per block; every other op is
+ *     split by rows or by (sequence, head) and computes each row on its own.
+ *     No split depends on the thread count and no op reduces across tasks,
+ *     so logits are bit-identical at any thread count (tests/cpu checks).
+ *     Across batch compositions they agree to rounding (~1e-6), not to the
+ *     bit: OpenBLAS's sum for a row depends on the shape of the call.
  *   - openblas_set_num_threads(1) is process-wide: a side effect of create,
  *     written down in the report and harmless to the rest of ifscore.
  *   - Scratch is sized once from opts (max_batch_tokens / max_batch_seqs)
@@ -57,7 +58,6 @@ typedef struct {
     const ifs_bert_layer *ly;
     int64_t rows;            /* rows of the current stage */
     int64_t chunk_rows;      /* rows per row task */
-    int slabs;               /* column slabs per weight */
     /* generic linear stage: y = act(x W^T + bias) */
     float *y; int64_t ldy;
     const float *in; int64_t ldx;
@@ -76,15 +76,14 @@ static void *alloc_floats(size_t n)
     return p;
 }
 
-/* Column slab j of n columns split in `slabs` parts, widths multiples of 16
- * (the sgemm kernels' tile) except the last. */
-static void slab_range(int n, int slabs, int j, int *n0, int *n1)
-{
-    int w = (n + slabs - 1) / slabs;
-    w = (w + 15) / 16 * 16;
-    *n0 = j * w < n ? j * w : n;
-    *n1 = (j + 1) * w < n ? (j + 1) * w : n;
-}
+/* GEMMs are split into blocks of this many rows (tokens), one sgemm each.
+ * The split depends only on the batch, never on the thread count, so every
+ * thread count computes every block the same way (OpenBLAS's result for a
+ * row can depend on the shape of the call it is in). 128 rows keep the
+ * per-call packing of the weight matrix a few percent of the work. */
+#define ROW_BLOCK 128
+
+static int n_blocks(int64_t rows) { return (int)((rows + ROW_BLOCK - 1) / ROW_BLOCK); }
 
 static void task_embed(void *vctx, int task, int thread)
 {
@@ -103,33 +102,40 @@ static void task_linear(void *vctx, int task, int thread)
 {
     (void)thread;
     stage *s = vctx;
-    int n0, n1;
-    slab_range(s->n_out, s->slabs, task, &n0, &n1);
-    ifs_cpu_linear(s->y, s->ldy, s->in, s->ldx, s->W, s->bias, s->rows, s->k_in, n0, n1, s->act);
+    int64_t r0 = (int64_t)task * ROW_BLOCK, r1 = r0 + ROW_BLOCK < s->rows ? r0 + ROW_BLOCK : s->rows;
+    ifs_cpu_linear(s->y + r0 * s->ldy, s->ldy, s->in + r0 * s->ldx, s->ldx, s->W, s->bias,
+                   r1 - r0, s->k_in, 0, s->n_out, s->act);
 }
 
-/* Q, K and V: three weights, `slabs` column slabs each. In a [CLS]-only
- * layer Q reads the gathered [CLS] rows (xc) and writes qc. */
+/* Q, K and V: three weights, each over row blocks (tasks [0, nq) are Q,
+ * then K, then V). In a [CLS]-only layer Q reads the gathered [CLS] rows
+ * (xc) and writes qc. */
 static void task_qkv(void *vctx, int task, int thread)
 {
     (void)thread;
     stage *s = vctx;
     cpu_backend *b = s->b;
     int H = b->base.w->cfg.hidden;
-    int part = task / s->slabs, n0, n1;
-    slab_range(H, s->slabs, task % s->slabs, &n0, &n1);
     int64_t T = s->batch->n_tokens;
-    if (part == 0) {
+    int nq = s->cls_only ? n_blocks(s->batch->n_seqs) : n_blocks(T), nkv = n_blocks(T);
+    if (task < nq) {
+        int64_t r0 = (int64_t)task * ROW_BLOCK;
+        int64_t rows = s->cls_only ? s->batch->n_seqs : T;
+        int64_t r1 = r0 + ROW_BLOCK < rows ? r0 + ROW_BLOCK : rows;
         if (s->cls_only)
-            ifs_cpu_linear(b->qc, H, b->xc, H, s->ly->q_w, s->ly->q_b, s->batch->n_seqs, H,
-                           n0, n1, -1);
+            ifs_cpu_linear(b->qc + r0 * H, H, b->xc + r0 * H, H, s->ly->q_w, s->ly->q_b, r1 - r0,
+                           H, 0, H, -1);
         else
-            ifs_cpu_linear(b->qkv, 3 * H, b->x, H, s->ly->q_w, s->ly->q_b, T, H, n0, n1, -1);
-    } else if (part == 1) {
-        ifs_cpu_linear(b->qkv + H, 3 * H, b->x, H, s->ly->k_w, s->ly->k_b, T, H, n0, n1, -1);
-    } else {
-        ifs_cpu_linear(b->qkv + 2 * H, 3 * H, b->x, H, s->ly->v_w, s->ly->v_b, T, H, n0, n1, -1);
+            ifs_cpu_linear(b->qkv + r0 * 3 * H, 3 * H, b->x + r0 * H, H, s->ly->q_w, s->ly->q_b,
+                           r1 - r0, H, 0, H, -1);
+        return;
     }
+    task -= nq;
+    int part = task / nkv;           /* 0 = K, 1 = V */
+    int64_t r0 = (int64_t)(task % nkv) * ROW_BLOCK, r1 = r0 + ROW_BLOCK < T ? r0 + ROW_BLOCK : T;
+    const float *W = part ? s->ly->v_w : s->ly->k_w, *bias = part ? s->ly->v_b : s->ly->k_b;
+    ifs_cpu_linear(b->qkv + r0 * 3 * H + (part + 1) * H, 3 * H, b->x + r0 * H, H, W, bias,
+                   r1 - r0, H, 0, H, -1);
 }
 
 static void task_attention(void *vctx, int task, int thread)
@@ -193,8 +199,7 @@ static void run_linear(cpu_backend *b, stage *s, float *y, int64_t ldy, const fl
 {
     s->y = y; s->ldy = ldy; s->in = in; s->ldx = ldx; s->W = W; s->bias = bias;
     s->rows = rows; s->k_in = k_in; s->n_out = n_out; s->act = act;
-    s->slabs = b->n_threads;
-    ifs_cpu_pool_run(b->pool, s->slabs, task_linear, s);
+    ifs_cpu_pool_run(b->pool, n_blocks(rows), task_linear, s);
 }
 
 static void run_layernorm(cpu_backend *b, stage *s, float *out, const float *x,
@@ -219,8 +224,8 @@ static void run_layer(cpu_backend *b, stage *s, const ifs_bert_layer *ly, int cl
         for (int32_t i = 0; i < batch->n_seqs; i++)
             memcpy(b->xc + (int64_t)i * H, b->x + (int64_t)batch->seq_off[i] * H,
                    sizeof(float) * H);
-    s->slabs = b->n_threads;
-    ifs_cpu_pool_run(b->pool, 3 * s->slabs, task_qkv, s);
+    int nq = cls_only ? n_blocks(batch->n_seqs) : n_blocks(batch->n_tokens);
+    ifs_cpu_pool_run(b->pool, nq + 2 * n_blocks(batch->n_tokens), task_qkv, s);
     ifs_cpu_pool_run(b->pool, batch->n_seqs * c->n_heads, task_attention, s);
 
     float *x = cls_only ? b->xc : b->x, *ctx = cls_only ? b->ctxc : b->ctx;

@@ -67,9 +67,9 @@ void ifs_cpu_bias_act(float *y, int64_t ldy, const float *bias, int64_t rows, in
 /* y = x W^T (+ bias) with an optional activation (act = -1 for none), via
  * OpenBLAS sgemm: x [rows][in] (row stride ldx), W [out][in] (HF layout),
  * y [rows][out] (row stride ldy). Only output columns [n0, n1) are computed,
- * using weight rows [n0, n1): the column slab a thread owns. Each output
- * element's sum runs over `in` in the same order whatever the slab, so
- * results do not depend on how columns are split. */
+ * using weight rows [n0, n1) (pass 0, out for all). OpenBLAS may sum a
+ * value in a different order when the call's shape changes, so the same row
+ * computed in calls of different shapes agrees to rounding, not bits. */
 void ifs_cpu_linear(float *y, int64_t ldy, const float *x, int64_t ldx,
                     const float *W, const float *bias, int64_t rows, int in,
                     int n0, int n1, int act);
