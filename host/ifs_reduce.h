@@ -1,0 +1,219 @@
+/*
+ * ifs_reduce.h - the reducer: per-group integer counts of predictions, the
+ * accounting of every input line (scored or rejected, per shard and reason),
+ * and the exact merge of partial results from separate runs.
+ *
+ * Usage (what `ifscore score` does):
+ *
+ *     const char *labels[] = {"LABEL_0", "LABEL_1"};
+ *     const char *keys[] = {"model", "step"};
+ *     ifs_reduce_config c = ifs_reduce_default_config();
+ *     c.weights_sha256 = ifs_wts_fingerprint(m);
+ *     c.n_labels = 2; c.labels = labels; c.answer_label = 1;
+ *     c.do_lower_case = 1; c.strip_accents = -1; c.tokenize_chinese_chars = 1;
+ *     c.max_length = 512;
+ *     c.n_keys = 2; c.keys = keys;
+ *     ifs_reducer *r;
+ *     char err[256];
+ *     if (ifs_reduce_create(&c, &r, err, sizeof err)) { ... }
+ *     int32_t in;
+ *     ifs_reduce_add_input(r, "a.jsonl.zst", 1234, sha256_hex, &in, err, sizeof err);
+ *     const char *vals[] = {"llama-7b", "8000"};
+ *     ifs_reduce_pred p = { .keys = vals, .type = IFS_ITYPE_PARTIAL,
+ *                           .p_answer = 0.93, .n_tokens = 57 };
+ *     ifs_reduce_add(r, in, &p, 1, err, sizeof err);
+ *     ifs_reduce_add_reject(r, in, "bad_json", err, sizeof err);
+ *     ifs_reduce_end_input(r, in, 2, err, sizeof err);   // lines read in that shard
+ *     if (ifs_reduce_check(r, err, sizeof err)) { ... exit IFS_EXIT_DATA ... }
+ *     ifs_report_write(r, "report.json", 0, err, sizeof err);   // ifs_report.h
+ *     ifs_reduce_free(r);
+ *
+ * What is counted, and why (docs/report-schema.md has the full definitions):
+ *   - Everything is an integer: per group and instruction type (partial,
+ *     full, none) the records, the answer-like ones, the near-threshold ones,
+ *     and the sum of the answer-like probability in fixed point (units of
+ *     1e-9). Sums of integers do not depend on the order they arrive in, so
+ *     the report is the same for any thread count, batch shape or shard order,
+ *     and merging partial results is exact.
+ *   - Decision: a record is answer-like iff p_answer > threshold. It is
+ *     near_threshold iff |p_answer - threshold| < near_margin. Threshold and
+ *     margin are kept at 1e-6 resolution (rounded at create).
+ *   - Groups are keyed by a tuple of strings: the values of the --group-by
+ *     fields, in order.
+ *
+ * Ownership and threads:
+ *   - Strings passed in are copied; nothing passed in is kept after a call.
+ *   - ifs_reduce_add, _add_reject, _end_input, _set_timing and _set_fact are
+ *     thread-safe (one internal mutex; pass whole batches to ifs_reduce_add).
+ *     ifs_reduce_merge locks `dst` only: `src` must not change meanwhile.
+ *     Reading functions (check, totals, ifs_report_*) must not run while
+ *     another thread adds.
+ *   - ifs_reduce_free accepts NULL. Nothing here prints or exits.
+ *   - Errors: every function that can fail returns a negative IFS_RED_* code
+ *     and, when err is non-NULL, writes a sentence into err[errlen].
+ */
+#ifndef IFS_REDUCE_H
+#define IFS_REDUCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IFS_RED_MAX_LABELS 64
+#define IFS_RED_MAX_KEYS 16
+#define IFS_RED_REASON_MAX 63   /* reject reason: 1..63 chars of [a-z0-9_] */
+
+enum {
+    IFS_RED_OK = 0,
+    IFS_RED_EARG = -1,      /* bad argument: NULL, p_answer NaN or outside [0,1],
+                               unknown input id, malformed reason or config */
+    IFS_RED_ENOMEM = -2,    /* allocation failed; the reducer is unchanged */
+    IFS_RED_EMISMATCH = -3, /* merge: different classifier, tokenizer or grouping */
+    IFS_RED_EOVERLAP = -4,  /* the same shard (sha256, with lines) counted twice */
+    IFS_RED_ECOUNT = -5,    /* accounting: read != scored + rejected, or a shard
+                               was never ended */
+    IFS_RED_EIO = -6,       /* report file cannot be read or written */
+    IFS_RED_EFORMAT = -7,   /* report file malformed or its counts inconsistent */
+};
+
+typedef enum {
+    IFS_ITYPE_NONE = 0,     /* no instruction_type: counts toward IFS only */
+    IFS_ITYPE_PARTIAL = 1,
+    IFS_ITYPE_FULL = 2,
+} ifs_itype;
+
+typedef struct {
+    /* Classifier identity (merging refuses reports that differ here). */
+    const char *weights_sha256;  /* 64 lowercase hex chars, e.g. ifs_wts_fingerprint() */
+    int32_t n_labels;            /* 2..IFS_RED_MAX_LABELS */
+    const char *const *labels;   /* [n_labels] id2label names (copied) */
+    int32_t answer_label;        /* index of the answer-like label */
+    double threshold;            /* in (0,1); default 0.5 */
+    double near_margin;          /* in [0,1); default 0.01 */
+    /* Tokenizer settings (merging refuses reports that differ here). */
+    int do_lower_case;           /* 0/1 */
+    int strip_accents;           /* -1 = follow do_lower_case (HF None), 0, 1 */
+    int tokenize_chinese_chars;  /* 0/1 */
+    int32_t max_length;          /* truncation length incl. [CLS]/[SEP] */
+    /* Grouping (merging refuses reports that differ here). */
+    int32_t n_keys;              /* 1..IFS_RED_MAX_KEYS */
+    const char *const *keys;     /* [n_keys] field names, distinct (copied) */
+    /* Presentation: how curves are drawn; not part of the identity. */
+    const char *curve_key;       /* NULL = auto (last key whose values are all
+                                    numbers), "" = no curves, else a key name */
+    double plateau_eps;          /* default 0.02, kept at 1e-6 resolution */
+    int32_t plateau_min_after;   /* later checkpoints that must confirm; default 2 */
+} ifs_reduce_config;
+
+/* One scored record. */
+typedef struct {
+    const char *const *keys;     /* [n_keys] group values, NUL-terminated UTF-8
+                                    (borrowed for the call) */
+    ifs_itype type;
+    double p_answer;             /* softmax probability of the answer-like label */
+    int32_t n_tokens;            /* ids the model saw, incl. [CLS]/[SEP] (>= 0) */
+    int32_t truncated;           /* 1 when the tokenizer dropped tokens */
+} ifs_reduce_pred;
+
+/* Totals over the whole reducer (for summaries and tests). */
+typedef struct {
+    uint64_t read, scored, rejected;
+    uint64_t answer_like, near_threshold, tokens, truncated;
+    uint64_t n_groups, n_inputs;
+} ifs_reduce_totals;
+
+typedef struct ifs_reducer ifs_reducer;
+
+/* Defaults: threshold 0.5, margin 0.01, strip_accents -1, do_lower_case 1,
+ * tokenize_chinese_chars 1, max_length 512, curve auto, eps 0.02, min_after 2;
+ * everything else zero/NULL (must be filled). */
+ifs_reduce_config ifs_reduce_default_config(void);
+
+/* Validates and copies `cfg`. Returns IFS_RED_OK and *out (free with
+ * ifs_reduce_free), IFS_RED_EARG (err says which field), IFS_RED_ENOMEM. */
+int ifs_reduce_create(const ifs_reduce_config *cfg, ifs_reducer **out,
+                      char *err, size_t errlen);
+void ifs_reduce_free(ifs_reducer *r);
+
+/* Registers one input shard: its path as given, its size in bytes and the
+ * SHA-256 (64 hex) of its bytes. *id receives the handle to pass to add,
+ * add_reject and end_input. Returns IFS_RED_OK, IFS_RED_EARG, IFS_RED_ENOMEM.
+ * (A shard listed twice is caught by ifs_reduce_check, once its lines are
+ * known: empty shards may share a hash harmlessly.) */
+int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes,
+                         const char *sha256, int32_t *id, char *err, size_t errlen);
+
+/* Counts n scored records of input `input`. All or nothing: returns
+ * IFS_RED_EARG (err names the index of the bad record; nothing counted) or
+ * IFS_RED_ENOMEM (nothing counted). */
+int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds,
+                   size_t n, char *err, size_t errlen);
+
+/* Counts one rejected line of `input` under `reason` ([a-z0-9_]{1,63}, a
+ * fixed code chosen by the reader, e.g. "bad_json"). IFS_RED_EARG, ENOMEM. */
+int ifs_reduce_add_reject(ifs_reducer *r, int32_t input, const char *reason,
+                          char *err, size_t errlen);
+
+/* Declares that `input` is finished after `lines_read` lines. Returns
+ * IFS_RED_ECOUNT when lines_read != scored + rejected for that input (the
+ * lines are recorded anyway, so the report shows the difference),
+ * IFS_RED_EARG for an unknown or already ended input. */
+int ifs_reduce_end_input(ifs_reducer *r, int32_t input, uint64_t lines_read,
+                         char *err, size_t errlen);
+
+/* The run's final checks: every input ended, read == scored + rejected per
+ * input and in total, groups and inputs agree, and no shard with lines is
+ * present twice (same sha256) unless `allow_overlap`. Returns IFS_RED_OK,
+ * IFS_RED_ECOUNT or IFS_RED_EOVERLAP with the first problem in err. */
+int ifs_reduce_check(const ifs_reducer *r, int allow_overlap, char *err, size_t errlen);
+
+/* Merges src's counts, inputs and timings into dst. Flags: */
+enum { IFS_RED_ALLOW_OVERLAP = 1u << 0 };
+/* Returns IFS_RED_OK; IFS_RED_EMISMATCH when classifier, tokenizer settings or
+ * group-by keys differ (err names the field and both values); IFS_RED_EOVERLAP
+ * when a shard with lines (same sha256) is in both, without
+ * IFS_RED_ALLOW_OVERLAP; IFS_RED_ENOMEM (dst may then hold part of src: free
+ * it). dst keeps its own presentation settings. */
+int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags,
+                     char *err, size_t errlen);
+
+/* Run facts for the report's `timings` object, the one part of a report that
+ * may differ between runs. Numbers (seconds, or any figure) are summed when
+ * reports merge; facts (strings: backend, device, threads, commit) are kept
+ * when equal and become "(mixed)" otherwise. name: [a-z0-9_]{1,63}.
+ * Setting a name again replaces its value. */
+int ifs_reduce_set_timing(ifs_reducer *r, const char *name, double value);
+int ifs_reduce_set_fact(ifs_reducer *r, const char *name, const char *value);
+
+/* Presentation override (ifscore reduce --curve-key/--plateau-eps):
+ * curve_key as in the config; eps < 0 or min_after < 0 keep the current. */
+int ifs_reduce_set_curve(ifs_reducer *r, const char *curve_key, double eps,
+                         int32_t min_after, char *err, size_t errlen);
+
+/* The decision rule, for writers of per-record output: 1 iff p > threshold. */
+int ifs_reduce_is_answer_like(const ifs_reducer *r, double p_answer);
+
+void ifs_reduce_get_totals(const ifs_reducer *r, ifs_reduce_totals *t);
+
+/* Words for a status; static storage. */
+const char *ifs_reduce_strerror(int rc);
+
+/* Wilson score interval at 95% (z = 1.959963984540054) for k successes out
+ * of n. n == 0 gives [0, 1]. Exposed for tests and for the table. */
+void ifs_wilson95(uint64_t k, uint64_t n, double *lo, double *hi);
+
+/* Plateau of a curve (docs/report-schema.md, "Plateau"): points i = 0..n-1
+ * in ascending checkpoint order with IFS = k[i]/m[i] (every m[i] > 0). Returns
+ * the index of the first point i with at least min_after later points such
+ * that every later point j satisfies |k[j]/m[j] - k[i]/m[i]| <= eps_1e6/1e6,
+ * compared exactly in integers; -1 when there is none. */
+int64_t ifs_plateau(const uint64_t *k, const uint64_t *m, size_t n,
+                    uint64_t eps_1e6, int32_t min_after);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IFS_REDUCE_H */
