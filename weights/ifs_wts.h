@@ -96,8 +96,10 @@ void ifs_wts_free(ifs_wts_model *m);
 
 const ifs_bert_weights *ifs_wts_weights(const ifs_wts_model *m);
 
-/* Hex SHA-256 over the weight files' bytes in a fixed order (64 chars + NUL),
- * for reports. Borrowed from m. */
+/* Hex SHA-256 (64 chars + NUL) over config.json's bytes followed by the
+ * weight files' bytes (model.safetensors, or the shards sorted by name), i.e.
+ * `cat config.json model.safetensors | sha256sum`. For reports. Borrowed
+ * from m. */
 const char *ifs_wts_fingerprint(const ifs_wts_model *m);
 
 /* ------------------------------------------------------------------------

@@ -1,0 +1,278 @@
+/*
+ * write.c - safetensors and checkpoint writing.
+ *
+ * Decisions:
+ *   - Files are written atomically (util.c) and deterministically: tensors in
+ *     the caller's order, the header built by hand (no float formatting, no
+ *     key reordering), padded with spaces to a multiple of 8 bytes as HF's
+ *     writer does so the data section is aligned.
+ *   - "__metadata__": {"format": "pt"} is always written: transformers
+ *     refuses a safetensors file without it.
+ *   - ifs_wts_save uses the names BertForSequenceClassification.save_pretrained
+ *     writes ("bert." prefix, LayerNorm.weight/bias, top-level classifier.*),
+ *     in state_dict order.
+ */
+#include "ifs_wts.h"
+#include "wts_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    const ifs_wts_tensor_out *t;
+    size_t n;
+    ifs_wts_dtype dtype;
+    char *header;
+    size_t header_len; /* padded */
+} st_job;
+
+/* Appends to a growing string; returns -1 on out-of-memory. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static int sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int sb_str(sbuf *b, const char *s) { return sb_put(b, s, strlen(s)); }
+
+static int sb_json_string(sbuf *b, const char *s)
+{
+    if (sb_put(b, "\"", 1))
+        return -1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            if (sb_put(b, esc, 2))
+                return -1;
+        } else if (*p < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+            if (sb_str(b, esc))
+                return -1;
+        } else if (sb_put(b, (const char *)p, 1)) {
+            return -1;
+        }
+    }
+    return sb_put(b, "\"", 1);
+}
+
+static const char *dtype_name(ifs_wts_dtype d)
+{
+    return d == IFS_WTS_F16 ? "F16" : d == IFS_WTS_BF16 ? "BF16" : "F32";
+}
+
+static uint64_t count_of(const ifs_wts_tensor_out *t)
+{
+    uint64_t c = 1;
+    for (int i = 0; i < t->ndim; i++)
+        c *= (uint64_t)t->shape[i];
+    return c;
+}
+
+static int write_data(FILE *f, void *ctx)
+{
+    st_job *j = ctx;
+    uint64_t hl = j->header_len;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)(hl >> (8 * i));
+    if (fwrite(len8, 1, 8, f) != 8 || fwrite(j->header, 1, j->header_len, f) != j->header_len)
+        return -1;
+    enum { CHUNK = 4096 };
+    unsigned char buf[CHUNK * 4];
+    for (size_t k = 0; k < j->n; k++) {
+        const float *src = j->t[k].data;
+        uint64_t n = count_of(&j->t[k]);
+        if (j->dtype == IFS_WTS_F32) {
+            if (n && fwrite(src, 4, (size_t)n, f) != (size_t)n)
+                return -1;
+            continue;
+        }
+        for (uint64_t i = 0; i < n; i += CHUNK) {
+            size_t m = n - i < CHUNK ? (size_t)(n - i) : CHUNK;
+            for (size_t e = 0; e < m; e++) {
+                uint16_t h = j->dtype == IFS_WTS_F16 ? ifs_wts_f32_to_f16(src[i + e])
+                                                     : ifs_wts_f32_to_bf16(src[i + e]);
+                buf[2 * e] = (unsigned char)h;
+                buf[2 * e + 1] = (unsigned char)(h >> 8);
+            }
+            if (fwrite(buf, 2, m, f) != m)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, size_t n,
+                              ifs_wts_dtype dtype, char *err, size_t errlen)
+{
+    if (!path || (n && !t) || (dtype != IFS_WTS_F32 && dtype != IFS_WTS_F16 &&
+                                dtype != IFS_WTS_BF16))
+        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: bad arguments to write safetensors",
+                        path ? path : "(null)");
+    unsigned esize = dtype == IFS_WTS_F32 ? 4 : 2;
+    sbuf b = {0};
+    int oom = sb_str(&b, "{\"__metadata__\":{\"format\":\"pt\"}");
+    uint64_t off = 0;
+    for (size_t k = 0; k < n && !oom; k++) {
+        const ifs_wts_tensor_out *x = &t[k];
+        if (!x->name || x->ndim < 1 || x->ndim > 8 || !x->data || !strcmp(x->name, "__metadata__")) {
+            free(b.p);
+            return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor %zu ('%s') is malformed", path,
+                            k, x->name ? x->name : "(null)");
+        }
+        for (size_t o = 0; o < k; o++)
+            if (!strcmp(t[o].name, x->name)) {
+                free(b.p);
+                return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' given twice", path,
+                                x->name);
+            }
+        uint64_t c = 1;
+        for (int i = 0; i < x->ndim; i++) {
+            if (x->shape[i] < 0 || (x->shape[i] && c > (UINT64_MAX >> 4) / (uint64_t)x->shape[i])) {
+                free(b.p);
+                return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has a bad shape",
+                                path, x->name);
+            }
+            c *= (uint64_t)x->shape[i];
+        }
+        char num[64];
+        oom |= sb_str(&b, ",");
+        oom |= sb_json_string(&b, x->name);
+        oom |= sb_str(&b, ":{\"dtype\":\"");
+        oom |= sb_str(&b, dtype_name(dtype));
+        oom |= sb_str(&b, "\",\"shape\":[");
+        for (int i = 0; i < x->ndim; i++) {
+            snprintf(num, sizeof num, "%s%lld", i ? "," : "", (long long)x->shape[i]);
+            oom |= sb_str(&b, num);
+        }
+        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                 (unsigned long long)(off + c * esize));
+        oom |= sb_str(&b, num);
+        off += c * esize;
+    }
+    oom |= sb_str(&b, "}");
+    while (!oom && b.len % 8)
+        oom |= sb_str(&b, " ");
+    if (oom) {
+        free(b.p);
+        return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", path);
+    }
+    st_job j = {t, n, dtype, b.p, b.len};
+    int rc = wts_write_atomic(path, write_data, &j, err, errlen);
+    free(b.p);
+    return rc;
+}
+
+/* Tensor list for w in state_dict order; names live in one block. */
+int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype, char *err,
+                 size_t errlen)
+{
+    if (!dir || !w || !w->layers)
+        return wts_fail(err, errlen, IFS_WTS_EARG, "save: no folder or weights given");
+    const ifs_bert_config *c = &w->cfg;
+    if (c->n_layers < 1 || c->hidden < 1 || c->intermediate < 1 || c->vocab_size < 1 ||
+        c->max_position < 1 || c->type_vocab < 1 || c->num_labels < 1 ||
+        c->num_labels > IFS_MAX_LABELS)
+        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: inconsistent config to save", dir);
+    if ((!w->pool_w) != (!w->pool_b) || (!w->cls_w) != (!w->cls_b))
+        return wts_fail(err, errlen, IFS_WTS_EARG,
+                        "%s: pooler / classifier need both weight and bias, or neither", dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return wts_fail(err, errlen, IFS_WTS_EIO, "%s: cannot create: %s", dir, strerror(errno));
+    size_t cap = 5 + 16 * (size_t)c->n_layers + 4;
+    ifs_wts_tensor_out *t = calloc(cap, sizeof *t);
+    char *names = calloc(cap, 96);
+    if (!t || !names) {
+        free(t);
+        free(names);
+        return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", dir);
+    }
+    size_t n = 0;
+    int64_t H = c->hidden, I = c->intermediate;
+#define PUT(d, d0, d1, ...)                                                                   \
+    do {                                                                                      \
+        snprintf(names + 96 * n, 96, __VA_ARGS__);                                            \
+        t[n].name = names + 96 * n;                                                           \
+        t[n].data = (d);                                                                      \
+        t[n].ndim = (d1) > 0 ? 2 : 1;                                                         \
+        t[n].shape[0] = (d0);                                                                 \
+        t[n].shape[1] = (d1) > 0 ? (d1) : 0;                                                  \
+        n++;                                                                                  \
+    } while (0)
+    PUT(w->word_emb, c->vocab_size, H, "bert.embeddings.word_embeddings.weight");
+    PUT(w->pos_emb, c->max_position, H, "bert.embeddings.position_embeddings.weight");
+    PUT(w->type_emb, c->type_vocab, H, "bert.embeddings.token_type_embeddings.weight");
+    PUT(w->emb_ln_g, H, 0, "bert.embeddings.LayerNorm.weight");
+    PUT(w->emb_ln_b, H, 0, "bert.embeddings.LayerNorm.bias");
+    for (int l = 0; l < c->n_layers; l++) {
+        const ifs_bert_layer *L = &w->layers[l];
+        const char *p = "bert.encoder.layer";
+        PUT(L->q_w, H, H, "%s.%d.attention.self.query.weight", p, l);
+        PUT(L->q_b, H, 0, "%s.%d.attention.self.query.bias", p, l);
+        PUT(L->k_w, H, H, "%s.%d.attention.self.key.weight", p, l);
+        PUT(L->k_b, H, 0, "%s.%d.attention.self.key.bias", p, l);
+        PUT(L->v_w, H, H, "%s.%d.attention.self.value.weight", p, l);
+        PUT(L->v_b, H, 0, "%s.%d.attention.self.value.bias", p, l);
+        PUT(L->ao_w, H, H, "%s.%d.attention.output.dense.weight", p, l);
+        PUT(L->ao_b, H, 0, "%s.%d.attention.output.dense.bias", p, l);
+        PUT(L->ln1_g, H, 0, "%s.%d.attention.output.LayerNorm.weight", p, l);
+        PUT(L->ln1_b, H, 0, "%s.%d.attention.output.LayerNorm.bias", p, l);
+        PUT(L->i_w, I, H, "%s.%d.intermediate.dense.weight", p, l);
+        PUT(L->i_b, I, 0, "%s.%d.intermediate.dense.bias", p, l);
+        PUT(L->o_w, H, I, "%s.%d.output.dense.weight", p, l);
+        PUT(L->o_b, H, 0, "%s.%d.output.dense.bias", p, l);
+        PUT(L->ln2_g, H, 0, "%s.%d.output.LayerNorm.weight", p, l);
+        PUT(L->ln2_b, H, 0, "%s.%d.output.LayerNorm.bias", p, l);
+    }
+    if (w->pool_w) {
+        PUT(w->pool_w, H, H, "bert.pooler.dense.weight");
+        PUT(w->pool_b, H, 0, "bert.pooler.dense.bias");
+    }
+    if (w->cls_w) {
+        PUT(w->cls_w, c->num_labels, H, "classifier.weight");
+        PUT(w->cls_b, c->num_labels, 0, "classifier.bias");
+    }
+#undef PUT
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++)
+        if (!t[k].data)
+            rc = wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has no data", dir,
+                          t[k].name);
+    size_t dl = strlen(dir);
+    char *path = malloc(dl + 32);
+    if (!rc && !path)
+        rc = wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", dir);
+    if (!rc) {
+        snprintf(path, dl + 32, "%s/model.safetensors", dir);
+        rc = ifs_wts_write_safetensors(path, t, n, dtype, err, errlen);
+    }
+    if (!rc) {
+        snprintf(path, dl + 32, "%s/config.json", dir);
+        rc = ifs_wts_write_config(path, c, err, errlen);
+    }
+    free(path);
+    free(t);
+    free(names);
+    return rc;
+}
