@@ -35,14 +35,32 @@ const char *ifs_version_string(void)
 #endif
 }
 
+/* Table names are C identifiers (train_head); users type train-head. */
+static int name_is(const char *table, const char *arg)
+{
+    for (; *table && *arg; table++, arg++)
+        if (*table != *arg && !(*table == '_' && *arg == '-')) return 0;
+    return *table == *arg;
+}
+
+static void print_name(FILE *f, const char *name)
+{
+    int n = 0;
+    for (; *name; name++, n++) fputc(*name == '_' ? '-' : *name, f);
+    fprintf(f, "%*s", 16 - n > 1 ? 16 - n : 1, "");
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ifscore <command> [options]\n"
                "       ifscore --version | --help\n\n"
                "Instruction-following score (IFS) batch scoring with BERT classifiers.\n\n"
                "commands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fputs("  ", f);
+        print_name(f, commands[i].name);
+        fprintf(f, "%s\n", commands[i].summary);
+    }
     fprintf(f, "\nRun 'ifscore <command> --help' for a command's options.\n"
                "Exit codes: 0 ok, 1 failure, 2 usage error, 3 data check failed, "
                "130 interrupted (resumable).\n");
@@ -63,7 +81,7 @@ int main(int argc, char **argv)
         return IFS_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
+        if (name_is(commands[i].name, argv[1]))
             return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "ifscore: unknown command '%s'\n\n", argv[1]);
     usage(stderr);

@@ -1,0 +1,748 @@
+/*
+ * cmd_train_head.c - `ifscore train-head` and `ifscore attach-head`.
+ *
+ * train-head turns a pretrained BERT-family encoder and a response set
+ * (`ifscore build-responses`: JSONL records with text, label 0/1, split
+ * train|validation|test and kind R|Ic|Ic+R) into a complete HF
+ * BertForSequenceClassification checkpoint whose pooler and classifier
+ * ifscore trained on frozen features:
+ *
+ *   1. tokenize every record (truncated to --max-len, which becomes the
+ *      checkpoint's model_max_length, so scoring sees what training saw);
+ *   2. compute the last encoder layer's [CLS] row once, with our own forward
+ *      pass (cpu or cuda), in length-sorted, token-budgeted batches;
+ *   3. train pooler + classifier (ifs_train.h) on the train split, early
+ *      stopping on validation, and report test accuracy / precision /
+ *      recall, also per kind of negative (Ic versus Ic+R);
+ *   4. write the checkpoint (encoder + head, F32), its vocab and tokenizer
+ *      config, and with --head-out the head alone (head.safetensors,
+ *      config.json, tokenizer_config.json, train_report.json): the part
+ *      that goes into a repository, since the encoder has its own source.
+ *
+ * attach-head joins such a head folder with its encoder into a complete
+ * checkpoint (what scripts/setup.sh does for the default classifier).
+ */
+#include <cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ifs_backend.h"
+#include "ifs_cli.h"
+#include "ifs_io.h"
+#include "ifs_sha256.h"
+#include "ifs_shard.h"
+#include "ifs_tok.h"
+#include "ifs_train.h"
+#include "ifs_wts.h"
+
+#define ANSWER_LABEL "answer-like"
+#define CONT_LABEL "continuation-like"
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ifscore train-head: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return IFS_EXIT_FAIL;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 65536 + 1 > cap) {
+            cap = (cap ? cap * 2 : 131072);
+            char *nb = realloc(buf, cap);
+            if (!nb) { free(buf); fclose(f); return NULL; }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); return NULL; }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+    size_t n;
+    char *buf = read_file(src, &n);
+    if (!buf) {
+        snprintf(err, errlen, "cannot read %.900s: %s", src, strerror(errno));
+        return -1;
+    }
+    int rc = ifs_io_atomic_write(dst, buf, n, err, errlen);
+    free(buf);
+    return rc;
+}
+
+static int write_json(const char *path, cJSON *j, char *err, size_t errlen)
+{
+    char *txt = cJSON_Print(j);
+    if (!txt) { snprintf(err, errlen, "out of memory"); return -1; }
+    size_t n = strlen(txt);
+    char *buf = malloc(n + 2);
+    if (!buf) { free(txt); snprintf(err, errlen, "out of memory"); return -1; }
+    memcpy(buf, txt, n);
+    buf[n] = '\n';
+    free(txt);
+    int rc = ifs_io_atomic_write(path, buf, n + 1, err, errlen);
+    free(buf);
+    return rc;
+}
+
+/* Writes dir/tokenizer_config.json: the encoder's (when it has one) with
+ * model_max_length set to max_len, so the checkpoint truncates as trained. */
+static int write_tok_config(const char *enc_dir, const char *dir, int max_len,
+                            char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", enc_dir);
+    size_t n;
+    char *txt = read_file(path, &n);
+    cJSON *j = txt ? cJSON_ParseWithLength(txt, n) : NULL;
+    free(txt);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "do_lower_case", 1);
+        cJSON_AddStringToObject(j, "tokenizer_class", "BertTokenizer");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "model_max_length");
+    cJSON_AddNumberToObject(j, "model_max_length", max_len);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    int rc = write_json(path, j, err, errlen);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int mkdir_p1(const char *dir, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the response set ------------------------------------------------- */
+
+enum { KIND_R = 0, KIND_IC = 1, KIND_ICR = 2, KIND_OTHER = 3, N_KINDS = 4 };
+static const char *const kind_names[N_KINDS] = { "R", "Ic", "Ic+R", "other" };
+
+typedef struct {
+    size_t n, cap;
+    int32_t *label;
+    uint8_t *split, *kind;
+    int32_t *off;       /* [n+1] into ids */
+    int32_t *ids;
+    size_t ids_cap;
+    uint64_t lines, skipped;
+} dataset;
+
+static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind,
+                   const int32_t *ids, int32_t nids)
+{
+    if (d->n + 1 >= d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 4096;
+        int32_t *l = realloc(d->label, cap * sizeof *l);
+        if (l) d->label = l;
+        uint8_t *s = realloc(d->split, cap);
+        if (s) d->split = s;
+        uint8_t *k = realloc(d->kind, cap);
+        if (k) d->kind = k;
+        int32_t *o = realloc(d->off, (cap + 1) * sizeof *o);
+        if (o) d->off = o;
+        if (!l || !s || !k || !o) return -1;
+        if (!d->cap) d->off[0] = 0;
+        d->cap = cap;
+    }
+    size_t need = (size_t)d->off[d->n] + (size_t)nids;
+    if (need > d->ids_cap) {
+        size_t cap = d->ids_cap ? d->ids_cap * 2 : 1 << 20;
+        while (cap < need) cap *= 2;
+        int32_t *ni = realloc(d->ids, cap * sizeof *ni);
+        if (!ni) return -1;
+        d->ids = ni;
+        d->ids_cap = cap;
+    }
+    memcpy(d->ids + d->off[d->n], ids, (size_t)nids * sizeof *ids);
+    d->label[d->n] = label;
+    d->split[d->n] = split;
+    d->kind[d->n] = kind;
+    d->off[d->n + 1] = d->off[d->n] + nids;
+    d->n++;
+    return 0;
+}
+
+static void ds_free(dataset *d)
+{
+    free(d->label); free(d->split); free(d->kind); free(d->off); free(d->ids);
+}
+
+/* Reads one response-set file into d. A line that is not a usable record is
+ * an error naming the file and line: a training set is our own output, so
+ * a bad line means the wrong file, not noise to skip. */
+static int load_responses(const char *path, const ifs_tok *tok, ifs_tok_state *st,
+                          int max_len, const char *text_field, dataset *d,
+                          char *err, size_t errlen)
+{
+    ifs_shard_reader *r;
+    if (ifs_shard_open(path, NULL, &r, err, errlen)) return -1;
+    int32_t *ids = malloc((size_t)max_len * sizeof *ids);
+    int rc = ids ? 0 : -1;
+    if (!ids) snprintf(err, errlen, "out of memory");
+    ifs_shard_line ln;
+    while (rc == 0 && ifs_shard_next(r, &ln) == IFS_SHARD_LINE) {
+        d->lines++;
+        if (ln.reason != IFS_REJECT_NONE) {
+            snprintf(err, errlen, "%s:%llu (offset %llu): %s %s", path,
+                     (unsigned long long)ln.line_no, (unsigned long long)ln.offset,
+                     ifs_reject_name(ln.reason), ln.detail);
+            rc = -1;
+            break;
+        }
+        if (ln.len == 0) { d->skipped++; continue; }
+        cJSON *j = cJSON_ParseWithLength(ln.data, ln.len);
+        const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, text_field) : NULL;
+        const cJSON *l = j ? cJSON_GetObjectItemCaseSensitive(j, "label") : NULL;
+        const cJSON *s = j ? cJSON_GetObjectItemCaseSensitive(j, "split") : NULL;
+        const cJSON *k = j ? cJSON_GetObjectItemCaseSensitive(j, "kind") : NULL;
+        if (!cJSON_IsString(t) || !cJSON_IsNumber(l) || !cJSON_IsString(s) ||
+            (l->valuedouble != 0 && l->valuedouble != 1)) {
+            snprintf(err, errlen, "%s:%llu: a response-set record needs string \"%s\", "
+                     "label 0 or 1 and string \"split\"", path,
+                     (unsigned long long)ln.line_no, text_field);
+            cJSON_Delete(j);
+            rc = -1;
+            break;
+        }
+        uint8_t split = !strcmp(s->valuestring, "train") ? IFS_SPLIT_TRAIN
+                      : !strcmp(s->valuestring, "validation") ? IFS_SPLIT_VALIDATION
+                      : !strcmp(s->valuestring, "test") ? IFS_SPLIT_TEST : 255;
+        if (split == 255) {
+            snprintf(err, errlen, "%s:%llu: split \"%s\" is not train, validation or test",
+                     path, (unsigned long long)ln.line_no, s->valuestring);
+            cJSON_Delete(j);
+            rc = -1;
+            break;
+        }
+        uint8_t kind = KIND_OTHER;
+        if (cJSON_IsString(k))
+            for (int i = 0; i < KIND_OTHER; i++)
+                if (!strcmp(k->valuestring, kind_names[i])) kind = (uint8_t)i;
+        int32_t n = 0;
+        ifs_tok_result res;
+        int trc = ifs_tok_encode(tok, st, t->valuestring, strlen(t->valuestring), max_len,
+                                 ids, NULL, &n, &res);
+        if (trc) {
+            snprintf(err, errlen, "%s:%llu: %s%s", path, (unsigned long long)ln.line_no,
+                     ifs_tok_strerror(trc), trc == IFS_TOK_EUTF8 ? " in the text" : "");
+            cJSON_Delete(j);
+            rc = -1;
+            break;
+        }
+        if (ds_push(d, (int32_t)l->valuedouble, split, kind, ids, n)) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+        cJSON_Delete(j);
+    }
+    free(ids);
+    ifs_shard_free(r);
+    return rc;
+}
+
+/* ---- features --------------------------------------------------------- */
+
+typedef struct { int32_t len; size_t idx; } by_len;
+
+static int cmp_len(const void *a, const void *b)
+{
+    const by_len *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* X[i] = last-layer [CLS] row of example i. Batches are length-sorted and
+ * token-budgeted; the features do not depend on batch composition (the
+ * backends keep sequences independent). */
+static int compute_features(ifs_backend *bk, const dataset *d, int hidden, int32_t max_tokens,
+                            int32_t max_seqs, float *X, char *err, size_t errlen)
+{
+    by_len *order = malloc(d->n * sizeof *order);
+    int32_t *seq_off = malloc(((size_t)max_seqs + 1) * sizeof *seq_off);
+    int32_t *ids = malloc((size_t)max_tokens * sizeof *ids);
+    float *logits = malloc((size_t)max_seqs * IFS_MAX_LABELS * sizeof *logits);
+    float *cls = malloc((size_t)max_seqs * hidden * sizeof *cls);
+    int rc = 0;
+    if (!order || !seq_off || !ids || !logits || !cls) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        order[i].len = d->off[i + 1] - d->off[i];
+        order[i].idx = i;
+    }
+    qsort(order, d->n, sizeof *order, cmp_len);
+    double t0 = now_s();
+    size_t done = 0;
+    for (size_t i = 0; i < d->n && rc == 0;) {
+        int32_t ns = 0, nt = 0;
+        seq_off[0] = 0;
+        while (i + (size_t)ns < d->n && ns < max_seqs) {
+            const by_len *e = &order[i + (size_t)ns];
+            if (nt + e->len > max_tokens) break;
+            memcpy(ids + nt, d->ids + d->off[e->idx], (size_t)e->len * sizeof *ids);
+            nt += e->len;
+            seq_off[++ns] = nt;
+        }
+        ifs_batch b = { .n_seqs = ns, .n_tokens = nt, .input_ids = ids, .type_ids = NULL,
+                        .seq_off = seq_off };
+        if (ifs_backend_forward(bk, &b, logits, cls)) {
+            snprintf(err, errlen, "forward failed: %s", ifs_backend_error(bk));
+            rc = -1;
+            break;
+        }
+        for (int32_t s = 0; s < ns; s++)
+            memcpy(X + order[i + (size_t)s].idx * (size_t)hidden, cls + (size_t)s * hidden,
+                   (size_t)hidden * sizeof(float));
+        i += (size_t)ns;
+        done += (size_t)ns;
+        if (isatty(2))
+            fprintf(stderr, "\rfeatures: %zu/%zu (%.0f seq/s)   ", done, d->n,
+                    done / (now_s() - t0 + 1e-9));
+    }
+    if (isatty(2)) fputc('\n', stderr);
+out:
+    free(order); free(seq_off); free(ids); free(logits); free(cls);
+    return rc;
+}
+
+/* ---- metrics and report ---------------------------------------------- */
+
+static void add_metrics(cJSON *obj, const float *p1, const int32_t *y, const uint8_t *mask,
+                        size_t n)
+{
+    ifs_confusion c = ifs_confusion_count(p1, y, mask, n);
+    cJSON_AddNumberToObject(obj, "n", (double)(c.tp + c.fp + c.tn + c.fn));
+    cJSON_AddNumberToObject(obj, "accuracy", round(ifs_confusion_accuracy(&c) * 1e6) / 1e6);
+    cJSON_AddNumberToObject(obj, "precision", round(ifs_confusion_precision(&c) * 1e6) / 1e6);
+    cJSON_AddNumberToObject(obj, "recall", round(ifs_confusion_recall(&c) * 1e6) / 1e6);
+    cJSON_AddNumberToObject(obj, "tp", (double)c.tp);
+    cJSON_AddNumberToObject(obj, "fp", (double)c.fp);
+    cJSON_AddNumberToObject(obj, "tn", (double)c.tn);
+    cJSON_AddNumberToObject(obj, "fn", (double)c.fn);
+}
+
+/* ---- writing checkpoints ---------------------------------------------- */
+
+/* Writes a complete checkpoint: encoder weights of `enc` with the head h,
+ * labels {0: continuation-like, 1: answer-like}, vocab and tokenizer config. */
+static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
+                            const ifs_head *h, int max_len, char *err, size_t errlen)
+{
+    if (mkdir_p1(out, err, errlen)) return -1;
+    ifs_bert_weights w = *enc;
+    w.cfg.num_labels = 2;
+    memset(w.cfg.labels, 0, sizeof w.cfg.labels);
+    snprintf(w.cfg.labels[0], IFS_LABEL_LEN, "%s", CONT_LABEL);
+    snprintf(w.cfg.labels[1], IFS_LABEL_LEN, "%s", ANSWER_LABEL);
+    w.pool_w = h->pool_w;
+    w.pool_b = h->pool_b;
+    w.cls_w = h->cls_w;
+    w.cls_b = h->cls_b;
+    if (ifs_wts_save(out, &w, IFS_WTS_F32, err, errlen)) return -1;
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/vocab.txt", enc_dir);
+    snprintf(dst, sizeof dst, "%s/vocab.txt", out);
+    if (copy_file(src, dst, err, errlen)) return -1;
+    return write_tok_config(enc_dir, out, max_len, err, errlen);
+}
+
+/* Writes the head alone: head.safetensors (HF names), the config and
+ * tokenizer config of the full checkpoint. */
+static int write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
+                      const ifs_head *h, int max_len, char *err, size_t errlen)
+{
+    if (mkdir_p1(dir, err, errlen)) return -1;
+    int64_t H = enc->cfg.hidden;
+    ifs_wts_tensor_out t[4] = {
+        { "bert.pooler.dense.weight", 2, { H, H }, h->pool_w },
+        { "bert.pooler.dense.bias", 1, { H }, h->pool_b },
+        { "classifier.weight", 2, { 2, H }, h->cls_w },
+        { "classifier.bias", 1, { 2 }, h->cls_b },
+    };
+    char path[4096];
+    snprintf(path, sizeof path, "%s/head.safetensors", dir);
+    if (ifs_wts_write_safetensors(path, t, 4, IFS_WTS_F32, err, errlen)) return -1;
+    ifs_bert_config cfg = enc->cfg;
+    cfg.num_labels = 2;
+    memset(cfg.labels, 0, sizeof cfg.labels);
+    snprintf(cfg.labels[0], IFS_LABEL_LEN, "%s", CONT_LABEL);
+    snprintf(cfg.labels[1], IFS_LABEL_LEN, "%s", ANSWER_LABEL);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (ifs_wts_write_config(path, &cfg, err, errlen)) return -1;
+    return write_tok_config(enc_dir, dir, max_len, err, errlen);
+}
+
+/* ---- train-head ------------------------------------------------------- */
+
+static void usage_train(FILE *f)
+{
+    fprintf(f,
+        "usage: ifscore train-head --encoder DIR --data FILE [--data FILE...] --out DIR [options]\n\n"
+        "Train the pooler and classifier of a BertForSequenceClassification on frozen\n"
+        "encoder features, from a response set (ifscore build-responses: JSONL with\n"
+        "text, label 0|1, split train|validation|test, kind R|Ic|Ic+R).\n\n"
+        "  --encoder DIR        pretrained BERT checkpoint (config.json, vocab.txt, safetensors)\n"
+        "  --data FILE          response set shard(s) (.jsonl or .jsonl.zst); repeatable\n"
+        "  --out DIR            write the complete checkpoint here\n"
+        "  --head-out DIR       also write the head alone (+ train_report.json)\n"
+        "  --report FILE        write the training report (JSON) here too\n"
+        "  --text-field NAME    text field of the records (default text)\n"
+        "  --max-len N          truncation length, becomes model_max_length (default 128)\n"
+        "  --seed N             initialisation and shuffle seed (default 1)\n"
+        "  --epochs N           at most N epochs (default 40)\n"
+        "  --lr X               AdamW learning rate (default 0.001)\n"
+        "  --batch N            minibatch size (default 64)\n"
+        "  --patience N         early-stopping patience in epochs (default 4)\n"
+        "  --backend cpu|cuda   feature backend (default cpu)\n"
+        "  --threads N          cpu threads (default: all cores)\n"
+        "  --max-batch-tokens N token budget of a feature batch (default 8192)\n"
+        "  -h, --help\n");
+}
+
+int ifs_cmd_train_head(int argc, char **argv)
+{
+    const char *enc_dir = NULL, *out = NULL, *head_out = NULL, *report_path = NULL;
+    const char *backend = "cpu", *text_field = "text";
+    const char *data[64];
+    int n_data = 0, max_len = 128, threads = 0;
+    int32_t max_tokens = 8192;
+    ifs_train_opts o = ifs_train_default_opts();
+    static const struct option lo[] = {
+        { "encoder", required_argument, 0, 'e' }, { "data", required_argument, 0, 'd' },
+        { "out", required_argument, 0, 'o' }, { "head-out", required_argument, 0, 'H' },
+        { "report", required_argument, 0, 'r' }, { "text-field", required_argument, 0, 'f' },
+        { "max-len", required_argument, 0, 'm' }, { "seed", required_argument, 0, 's' },
+        { "epochs", required_argument, 0, 'E' }, { "lr", required_argument, 0, 'l' },
+        { "batch", required_argument, 0, 'b' }, { "patience", required_argument, 0, 'p' },
+        { "backend", required_argument, 0, 'B' }, { "threads", required_argument, 0, 't' },
+        { "max-batch-tokens", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'e': enc_dir = optarg; break;
+        case 'd':
+            if (n_data == 64) { fprintf(stderr, "ifscore train-head: at most 64 --data\n"); return IFS_EXIT_USAGE; }
+            data[n_data++] = optarg;
+            break;
+        case 'o': out = optarg; break;
+        case 'H': head_out = optarg; break;
+        case 'r': report_path = optarg; break;
+        case 'f': text_field = optarg; break;
+        case 'm': max_len = atoi(optarg); break;
+        case 's': o.seed = strtoull(optarg, NULL, 10); break;
+        case 'E': o.epochs = atoi(optarg); break;
+        case 'l': o.lr = strtof(optarg, NULL); break;
+        case 'b': o.batch = atoi(optarg); break;
+        case 'p': o.patience = atoi(optarg); break;
+        case 'B': backend = optarg; break;
+        case 't': threads = atoi(optarg); break;
+        case 'T': max_tokens = (int32_t)atol(optarg); break;
+        case 'h': usage_train(stdout); return IFS_EXIT_OK;
+        default: usage_train(stderr); return IFS_EXIT_USAGE;
+        }
+    }
+    if (!enc_dir || !out || !n_data || optind != argc || max_len < 2 || o.epochs < 1 ||
+        o.lr <= 0 || o.batch < 1 || o.patience < 1 || max_tokens < max_len) {
+        usage_train(stderr);
+        return IFS_EXIT_USAGE;
+    }
+
+    char err[1024];
+    double t_start = now_s();
+    ifs_wts_model *m = ifs_wts_load(enc_dir, IFS_WTS_ENCODER_ONLY, err, sizeof err);
+    if (!m) return fail("%s", err);
+    const ifs_bert_weights *enc = ifs_wts_weights(m);
+    int H = enc->cfg.hidden;
+    if (max_len > enc->cfg.max_position) max_len = enc->cfg.max_position;
+    ifs_tok_config tc = { -1, -1, -1, max_len };
+    ifs_tok *tok = ifs_tok_load(enc_dir, &tc, err, sizeof err);
+    if (!tok) { ifs_wts_free(m); return fail("%s", err); }
+    ifs_tok_state *st = ifs_tok_state_create(tok);
+
+    dataset d = { 0 };
+    int rc = 0;
+    for (int i = 0; i < n_data && rc == 0; i++)
+        rc = load_responses(data[i], tok, st, max_len, text_field, &d, err, sizeof err);
+    ifs_tok_state_free(st);
+    if (rc) goto fail_early;
+    size_t n_split[3] = { 0, 0, 0 }, n_pos = 0;
+    for (size_t i = 0; i < d.n; i++) { n_split[d.split[i]]++; n_pos += d.label[i] == 1; }
+    fprintf(stderr, "train-head: %zu examples (train %zu, validation %zu, test %zu; %zu answer-like)\n",
+            d.n, n_split[0], n_split[1], n_split[2], n_pos);
+
+    /* Features, through a backend over the encoder with a placeholder head
+     * (the [CLS] row comes before the pooler, so the head does not matter). */
+    float *X = malloc(d.n * (size_t)H * sizeof *X);
+    float *zeros = calloc((size_t)H * H + 4 * (size_t)H, sizeof *zeros);
+    ifs_bert_weights fw = *enc;
+    fw.cfg.num_labels = 2;
+    if (!fw.pool_w) { fw.pool_w = zeros; fw.pool_b = zeros; }
+    fw.cls_w = zeros;
+    fw.cls_b = zeros;
+    ifs_backend_opts bo = ifs_backend_default_opts();
+    bo.n_threads = threads;
+    bo.max_batch_tokens = max_tokens;
+    bo.max_batch_seqs = max_tokens / 2 < 1024 ? max_tokens / 2 : 1024;
+    ifs_backend *bk = NULL;
+    if (!X || !zeros) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
+    if (rc == 0 && ifs_backend_create(backend, &fw, &bo, &bk, err, sizeof err)) rc = -1;
+    double t_feat = now_s();
+    if (rc == 0)
+        rc = compute_features(bk, &d, H, max_tokens, bo.max_batch_seqs, X, err, sizeof err);
+    t_feat = now_s() - t_feat;
+    ifs_backend_free(bk);
+    if (rc) { free(X); free(zeros); goto fail_early; }
+    fprintf(stderr, "train-head: features in %.1f s (%.0f seq/s)\n", t_feat, d.n / (t_feat + 1e-9));
+
+    /* Train. */
+    float *hbuf = malloc(((size_t)H * H + 3 * (size_t)H + 2) * sizeof *hbuf);
+    ifs_head h = { hbuf, hbuf + (size_t)H * H, hbuf + (size_t)H * H + H,
+                   hbuf + (size_t)H * H + 3 * (size_t)H };
+    ifs_train_log log;
+    double t_train = now_s();
+    if (!hbuf) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
+    if (rc == 0) {
+        ifs_head_init(&h, H, enc->pool_w, enc->pool_b, o.seed);
+        rc = ifs_train_head(X, d.label, d.split, d.n, H, &o, &h, &log, err, sizeof err);
+    }
+    t_train = now_s() - t_train;
+    if (rc) { free(X); free(zeros); free(hbuf); goto fail_early; }
+
+    /* Evaluate. */
+    float *p1 = malloc(d.n * sizeof *p1);
+    uint8_t *mask = malloc(d.n);
+    cJSON *rep = cJSON_CreateObject();
+    if (!p1 || !mask || !rep) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
+    if (rc == 0) {
+        ifs_head_predict(&h, H, X, d.n, p1);
+        cJSON_AddStringToObject(rep, "ifscore", ifs_version_string());
+        cJSON_AddStringToObject(rep, "encoder_fingerprint", ifs_wts_fingerprint(m));
+        cJSON *src = cJSON_AddArrayToObject(rep, "data");
+        for (int i = 0; i < n_data; i++) {
+            char hex[65] = "";
+            cJSON *e = cJSON_CreateObject();
+            const char *base = strrchr(data[i], '/');
+            cJSON_AddStringToObject(e, "file", base ? base + 1 : data[i]);
+            if (ifs_sha256_file_hex(data[i], hex) == 0) cJSON_AddStringToObject(e, "sha256", hex);
+            cJSON_AddItemToArray(src, e);
+        }
+        cJSON *oo = cJSON_AddObjectToObject(rep, "options");
+        cJSON_AddNumberToObject(oo, "seed", (double)o.seed);
+        cJSON_AddNumberToObject(oo, "max_len", max_len);
+        cJSON_AddNumberToObject(oo, "epochs", o.epochs);
+        cJSON_AddNumberToObject(oo, "lr", o.lr);
+        cJSON_AddNumberToObject(oo, "batch", o.batch);
+        cJSON_AddNumberToObject(oo, "patience", o.patience);
+        cJSON_AddNumberToObject(oo, "weight_decay", o.weight_decay);
+        cJSON *cnt = cJSON_AddObjectToObject(rep, "examples");
+        cJSON_AddNumberToObject(cnt, "train", (double)n_split[0]);
+        cJSON_AddNumberToObject(cnt, "validation", (double)n_split[1]);
+        cJSON_AddNumberToObject(cnt, "test", (double)n_split[2]);
+        cJSON *tr = cJSON_AddObjectToObject(rep, "training");
+        cJSON_AddNumberToObject(tr, "epochs_run", log.epochs_run);
+        cJSON_AddNumberToObject(tr, "best_epoch", log.best_epoch);
+        cJSON_AddNumberToObject(tr, "best_validation_loss", round(log.best_val_loss * 1e6) / 1e6);
+        cJSON_AddNumberToObject(tr, "best_validation_accuracy", round(log.best_val_accuracy * 1e6) / 1e6);
+        const char *names[3] = { "train", "validation", "test" };
+        cJSON *met = cJSON_AddObjectToObject(rep, "metrics");
+        for (int s = 0; s < 3; s++) {
+            for (size_t i = 0; i < d.n; i++) mask[i] = d.split[i] == s;
+            add_metrics(cJSON_AddObjectToObject(met, names[s]), p1, d.label, mask, d.n);
+        }
+        /* Per kind of negative, on the test split: positives plus only that
+         * kind's negatives, so precision/recall say how each negative source
+         * is told apart from answers; "accuracy_on_kind" is that kind alone. */
+        cJSON *pk = cJSON_AddObjectToObject(rep, "test_by_negative_kind");
+        for (int k = KIND_IC; k <= KIND_ICR; k++) {
+            for (size_t i = 0; i < d.n; i++)
+                mask[i] = d.split[i] == IFS_SPLIT_TEST && (d.label[i] == 1 || d.kind[i] == k);
+            cJSON *e = cJSON_AddObjectToObject(pk, kind_names[k]);
+            add_metrics(e, p1, d.label, mask, d.n);
+            for (size_t i = 0; i < d.n; i++)
+                mask[i] = d.split[i] == IFS_SPLIT_TEST && d.label[i] == 0 && d.kind[i] == k;
+            ifs_confusion cc = ifs_confusion_count(p1, d.label, mask, d.n);
+            cJSON_AddNumberToObject(e, "accuracy_on_kind",
+                                    round(ifs_confusion_accuracy(&cc) * 1e6) / 1e6);
+        }
+        cJSON *tm = cJSON_AddObjectToObject(rep, "timings_s");
+        cJSON_AddNumberToObject(tm, "features", round(t_feat * 100) / 100);
+        cJSON_AddNumberToObject(tm, "training", round(t_train * 100) / 100);
+
+        cJSON *test = cJSON_GetObjectItemCaseSensitive(met, "test");
+        printf("test split: n %d  accuracy %.4f  precision %.4f  recall %.4f  (best epoch %d of %d)\n",
+               cJSON_GetObjectItemCaseSensitive(test, "n")->valueint,
+               cJSON_GetObjectItemCaseSensitive(test, "accuracy")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(test, "precision")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(test, "recall")->valuedouble,
+               log.best_epoch, log.epochs_run);
+        for (int k = KIND_IC; k <= KIND_ICR; k++) {
+            cJSON *e = cJSON_GetObjectItemCaseSensitive(pk, kind_names[k]);
+            printf("  negatives %-5s accuracy %.4f  precision %.4f  recall %.4f  (on that kind alone %.4f)\n",
+                   kind_names[k], cJSON_GetObjectItemCaseSensitive(e, "accuracy")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(e, "precision")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(e, "recall")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(e, "accuracy_on_kind")->valuedouble);
+        }
+    }
+    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &h, max_len, err, sizeof err);
+    if (rc == 0 && head_out) {
+        rc = write_head(head_out, enc_dir, enc, &h, max_len, err, sizeof err);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/train_report.json", head_out);
+        if (rc == 0) rc = write_json(path, rep, err, sizeof err);
+    }
+    if (rc == 0 && report_path) rc = write_json(report_path, rep, err, sizeof err);
+    if (rc == 0)
+        fprintf(stderr, "train-head: wrote %s%s%s in %.1f s\n", out, head_out ? " and " : "",
+                head_out ? head_out : "", now_s() - t_start);
+    cJSON_Delete(rep);
+    free(p1); free(mask); free(X); free(zeros); free(hbuf);
+    ds_free(&d);
+    ifs_tok_free(tok);
+    ifs_wts_free(m);
+    return rc ? fail("%s", err) : IFS_EXIT_OK;
+
+fail_early:
+    ds_free(&d);
+    ifs_tok_free(tok);
+    ifs_wts_free(m);
+    return fail("%s", err);
+}
+
+/* ---- attach-head ------------------------------------------------------ */
+
+static void usage_attach(FILE *f)
+{
+    fprintf(f,
+        "usage: ifscore attach-head --encoder DIR --head DIR --out DIR\n\n"
+        "Join a head written by 'train-head --head-out' (head.safetensors, config.json,\n"
+        "tokenizer_config.json) with its encoder into a complete checkpoint that\n"
+        "ifscore and HF transformers load. The head's config must match the encoder's\n"
+        "shape; train_report.json names the encoder fingerprint it was trained on.\n");
+}
+
+static int copy_head_tensor(const ifs_wts_st *st, const char *name, size_t count, float *dst,
+                            char *err, size_t errlen)
+{
+    const ifs_wts_tensor_info *t = ifs_wts_st_find(st, name);
+    if (!t) { snprintf(err, errlen, "head.safetensors has no tensor %s", name); return -1; }
+    size_t have = 1;
+    for (int i = 0; i < t->ndim; i++) have *= (size_t)t->shape[i];
+    if (strcmp(t->dtype, "F32") || have != count) {
+        snprintf(err, errlen, "head tensor %s is %s with %zu values (expected F32, %zu)",
+                 name, t->dtype, have, count);
+        return -1;
+    }
+    memcpy(dst, t->data, count * sizeof(float));
+    return 0;
+}
+
+int ifs_cmd_attach_head(int argc, char **argv)
+{
+    const char *enc_dir = NULL, *head_dir = NULL, *out = NULL;
+    static const struct option lo[] = {
+        { "encoder", required_argument, 0, 'e' }, { "head", required_argument, 0, 'H' },
+        { "out", required_argument, 0, 'o' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'e': enc_dir = optarg; break;
+        case 'H': head_dir = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': usage_attach(stdout); return IFS_EXIT_OK;
+        default: usage_attach(stderr); return IFS_EXIT_USAGE;
+        }
+    }
+    if (!enc_dir || !head_dir || !out || optind != argc) {
+        usage_attach(stderr);
+        return IFS_EXIT_USAGE;
+    }
+    char err[1024], path[4096];
+    ifs_wts_model *m = ifs_wts_load(enc_dir, IFS_WTS_ENCODER_ONLY, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "ifscore attach-head: %s\n", err);
+        return IFS_EXIT_FAIL;
+    }
+    const ifs_bert_weights *enc = ifs_wts_weights(m);
+    size_t H = (size_t)enc->cfg.hidden;
+    snprintf(path, sizeof path, "%s/head.safetensors", head_dir);
+    ifs_wts_st *st = ifs_wts_st_open(path, err, sizeof err);
+    float *buf = malloc((H * H + 3 * H + 2) * sizeof *buf);
+    ifs_head h = { buf, buf + H * H, buf + H * H + H, buf + H * H + 3 * H };
+    int rc = st && buf ? 0 : -1;
+    if (!buf) snprintf(err, sizeof err, "out of memory");
+    if (rc == 0) rc = copy_head_tensor(st, "bert.pooler.dense.weight", H * H, h.pool_w, err, sizeof err);
+    if (rc == 0) rc = copy_head_tensor(st, "bert.pooler.dense.bias", H, h.pool_b, err, sizeof err);
+    if (rc == 0) rc = copy_head_tensor(st, "classifier.weight", 2 * H, h.cls_w, err, sizeof err);
+    if (rc == 0) rc = copy_head_tensor(st, "classifier.bias", 2, h.cls_b, err, sizeof err);
+    int max_len = enc->cfg.max_position;
+    if (rc == 0) {
+        /* the head's tokenizer_config.json carries the trained max length */
+        snprintf(path, sizeof path, "%s/tokenizer_config.json", head_dir);
+        size_t n;
+        char *txt = read_file(path, &n);
+        cJSON *j = txt ? cJSON_ParseWithLength(txt, n) : NULL;
+        const cJSON *ml = j ? cJSON_GetObjectItemCaseSensitive(j, "model_max_length") : NULL;
+        if (cJSON_IsNumber(ml) && ml->valuedouble >= 2 && ml->valuedouble <= max_len)
+            max_len = (int)ml->valuedouble;
+        cJSON_Delete(j);
+        free(txt);
+    }
+    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &h, max_len, err, sizeof err);
+    ifs_wts_st_free(st);
+    free(buf);
+    ifs_wts_free(m);
+    if (rc) {
+        fprintf(stderr, "ifscore attach-head: %s\n", err);
+        return IFS_EXIT_FAIL;
+    }
+    return IFS_EXIT_OK;
+}
