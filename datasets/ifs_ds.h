@@ -1,0 +1,216 @@
+/*
+ * ifs_ds.h - the paper's data sets: cutting instructions into a fragment and
+ * its continuation, labels and splits for the response set, prompt variants,
+ * and a streaming splitter that turns a JSON array (or JSONL) of any size into
+ * one element at a time for the importers.
+ *
+ * Usage:
+ *
+ *     // cut "What if people had 40 legs?" into Ip = "What if", Ic = "people ..."
+ *     ifs_ds_cut c;
+ *     uint64_t key = ifs_ds_key(seed, "cut", text, len);
+ *     if (ifs_ds_cut_pick(text, len, IFS_DS_CUT_AUTO, key, &c) == 0)
+ *         printf("%.*s | %.*s\n", (int)c.ip_len, text + c.ip_off,
+ *                (int)c.ic_len, text + c.ic_off);
+ *
+ *     // stream the elements of a 100 MB JSON array without holding it
+ *     ifs_ds_jsplit *js = ifs_ds_jsplit_create(1 << 24);
+ *     ifs_ds_elem e;
+ *     size_t used;
+ *     while (have_bytes) {
+ *         int rc = ifs_ds_jsplit_feed(js, buf, len, &used, &e);
+ *         buf += used; len -= used;
+ *         if (rc == IFS_DS_ELEM) handle(e.data, e.len);
+ *         else if (rc == 0) refill(&buf, &len);          // all consumed
+ *         else if (rc == IFS_DS_ETOOBIG) count_skip(e.index);
+ *         else { puts(ifs_ds_jsplit_error(js)); break; }  // syntax error
+ *     }
+ *     ... ifs_ds_jsplit_finish(js, &e) until it returns 0 ...
+ *     ifs_ds_jsplit_free(js);
+ *
+ * Ownership: every handle comes from a *_create and goes to its *_free (which
+ * accepts NULL). Element bytes handed out by the splitter are borrowed and
+ * stay valid until the next call on the same handle. Strings returned by
+ * *_name / *_error functions are static or owned by the handle. The library
+ * never prints and never exits. Nothing here is thread-shared: one handle per
+ * thread; the pure functions (cut, key, prompt) are reentrant.
+ */
+#ifndef IFS_DS_H
+#define IFS_DS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes (0 = success / "need more input" where documented). */
+enum {
+    IFS_DS_OK = 0,
+    IFS_DS_ELEM = 1,        /* jsplit: one element is ready in *out */
+    IFS_DS_ENOCUT = -1,     /* no word boundary the policy accepts */
+    IFS_DS_EARG = -2,       /* bad argument */
+    IFS_DS_ENOMEM = -3,     /* allocation failed */
+    IFS_DS_ESYNTAX = -4,    /* jsplit: the stream is not a JSON array / JSONL */
+    IFS_DS_ETOOBIG = -5,    /* jsplit: one element exceeded max_elem; it was skipped */
+    IFS_DS_EIO = -6,        /* a file could not be read / written */
+    IFS_DS_ETRUNC = -7,     /* input ended inside a zstd frame or a JSON array */
+    IFS_DS_EFORMAT = -8,    /* malformed input (zstd corruption, bad manifest) */
+};
+const char *ifs_ds_strerror(int status); /* static string */
+
+/* ---- deterministic keys ----------------------------------------------------
+ * Every random choice of the builders is a pure function of (seed, purpose,
+ * some text): the same record gets the same choice whatever order or chunk it
+ * arrives in, and duplicates of one instruction are treated alike. */
+uint64_t ifs_ds_key(uint64_t seed, const char *purpose, const char *text, size_t len);
+/* Uniform double in [0, 1) from a key. */
+double ifs_ds_unit(uint64_t key);
+
+/* ---- the cut policy (docs/datasets.md explains and measures it) ------------
+ * A cut is a whitespace run between two words of I: Ip is everything before
+ * it, Ic everything after it (both trimmed of outer whitespace). A "word" is a
+ * maximal run of non-whitespace; whitespace is ASCII and Unicode spaces
+ * (U+00A0, U+2000..U+200A, U+3000, ...). Both sides must hold at least one
+ * letter or digit (any non-ASCII code point that is not punctuation or space
+ * counts as a letter), so "?" alone is never a continuation. */
+typedef enum {
+    IFS_DS_CUT_LOOSE = 0,    /* the paper's: any such boundary */
+    IFS_DS_CUT_INCOMPLETE,   /* no boundary after sentence-final punctuation
+                                (. ! ? ... and CJK forms, also behind closing
+                                quotes/brackets) nor across a line break */
+    IFS_DS_CUT_STRICT,       /* INCOMPLETE, and Ip must end in a connector
+                                (, ; : - ( and the like) or a closed-class word
+                                that cannot end a sentence (the, of, and, if...) */
+    IFS_DS_CUT_AUTO,         /* STRICT when any boundary qualifies, else
+                                INCOMPLETE (the default) */
+} ifs_ds_cut_policy;
+
+/* How the fragment Ip ends: the measurable side of the policy. */
+typedef enum {
+    IFS_DS_END_SENTENCE = 0, /* sentence-final punctuation: looks complete */
+    IFS_DS_END_LINE,         /* the boundary holds a line break */
+    IFS_DS_END_OPEN,         /* an open-class word: may or may not be complete */
+    IFS_DS_END_CONNECTOR,    /* a closed-class word or connector punctuation:
+                                certainly incomplete */
+    IFS_DS_END_COUNT
+} ifs_ds_end;
+const char *ifs_ds_end_name(ifs_ds_end e); /* "sentence", "line", "open", "connector" */
+
+typedef struct {
+    size_t ip_off, ip_len;   /* Ip = text[ip_off, ip_off + ip_len) */
+    size_t ic_off, ic_len;   /* Ic = text[ic_off, ic_off + ic_len) */
+    size_t ip_words;         /* words in Ip (>= 1) */
+    size_t n_words;          /* words in I */
+    ifs_ds_end end;          /* class of Ip's ending */
+} ifs_ds_cut;
+
+/* Parses an ifs_ds_cut_policy name ("loose", "incomplete", "strict", "auto");
+ * returns -1 for an unknown name. */
+int ifs_ds_cut_policy_parse(const char *name);
+const char *ifs_ds_cut_policy_name(ifs_ds_cut_policy p);
+
+/* Number of boundaries of text[0, len) that `policy` accepts (AUTO: those of
+ * STRICT if any, else those of INCOMPLETE). No allocation. */
+size_t ifs_ds_cut_count(const char *text, size_t len, ifs_ds_cut_policy policy);
+
+/* Picks one accepted boundary, uniformly from `key`, into *out.
+ * Returns 0, IFS_DS_ENOCUT when none is accepted (one word, no spaces,
+ * punctuation only, every boundary rejected), IFS_DS_EARG on NULL. */
+int ifs_ds_cut_pick(const char *text, size_t len, ifs_ds_cut_policy policy,
+                    uint64_t key, ifs_ds_cut *out);
+
+/* Calls fn for every word boundary (whatever the policy) with its class, in
+ * order; for measuring policies. Returns the number of boundaries. */
+size_t ifs_ds_cut_each(const char *text, size_t len,
+                       void (*fn)(const ifs_ds_cut *c, void *user), void *user);
+
+/* ---- labels of the response set ------------------------------------------ */
+typedef enum {
+    IFS_DS_KIND_R = 0,   /* the response: label 1 (answer-like) */
+    IFS_DS_KIND_IC,      /* the continuation of the instruction: label 0 */
+    IFS_DS_KIND_IC_R,    /* continuation then response: label 0 */
+} ifs_ds_kind;
+const char *ifs_ds_kind_name(ifs_ds_kind k); /* "R", "Ic", "Ic+R" */
+int ifs_ds_kind_label(ifs_ds_kind k);        /* 1, 0, 0 */
+
+typedef enum { IFS_DS_TRAIN = 0, IFS_DS_VALIDATION, IFS_DS_TEST } ifs_ds_split;
+const char *ifs_ds_split_name(ifs_ds_split s); /* "train", "validation", "test" */
+/* The split of a group from its key: [0, train) train, then validation, rest
+ * test (fractions in [0, 1], train + validation <= 1). */
+ifs_ds_split ifs_ds_split_of(uint64_t key, double train, double validation);
+
+/* ---- prompt variants ------------------------------------------------------ */
+typedef enum {
+    IFS_DS_PROMPT_A = 0,  /* the full Alpaca wrapper */
+    IFS_DS_PROMPT_B,      /* "{instruction}\n\n### Response:" */
+    IFS_DS_PROMPT_C,      /* "{instruction}" */
+    IFS_DS_PROMPT_SHORT,  /* "{instruction}### Response:" (the paper's SFT form) */
+} ifs_ds_prompt;
+int ifs_ds_prompt_parse(const char *name); /* "A", "B", "C", "short"; -1 if unknown */
+const char *ifs_ds_prompt_name(ifs_ds_prompt p);
+/* Writes the prompt into out[0, cap) with a NUL; returns the length it needs
+ * (without the NUL), like snprintf: a return >= cap means it was cut short. */
+size_t ifs_ds_prompt_render(ifs_ds_prompt p, const char *instr, size_t len,
+                            char *out, size_t cap);
+
+/* ---- streaming JSON array / JSONL splitter -------------------------------- */
+typedef struct ifs_ds_jsplit ifs_ds_jsplit;
+
+typedef struct {
+    const char *data;   /* the element's bytes (borrowed; NULL for ETOOBIG) */
+    size_t len;         /* its length in bytes (the full length for ETOOBIG) */
+    uint64_t index;     /* 0-based element number in the stream */
+    uint64_t offset;    /* byte offset of its first byte in the stream */
+    uint64_t line;      /* 1-based line of its first byte */
+} ifs_ds_elem;
+
+/* max_elem bounds the memory per element (0 = 16 MiB). The mode is chosen
+ * from the first non-whitespace byte (a UTF-8 BOM is skipped): '[' reads one
+ * JSON array, element by element; anything else reads JSONL, one non-blank
+ * line per element (CR before LF stripped). Returns NULL on no memory. */
+ifs_ds_jsplit *ifs_ds_jsplit_create(size_t max_elem);
+void ifs_ds_jsplit_free(ifs_ds_jsplit *js);
+
+/* Feeds buf[0, len). Sets *used to the bytes consumed and returns:
+ *   IFS_DS_ELEM     an element is in *out (more may follow: call again with
+ *                   the rest of the buffer);
+ *   0               every byte was consumed, feed more;
+ *   IFS_DS_ETOOBIG  the element in *out (data NULL) was longer than max_elem
+ *                   and was skipped; call again;
+ *   IFS_DS_ESYNTAX  the array is malformed (message in ifs_ds_jsplit_error);
+ *                   the handle is then dead: every later call returns it.
+ * Array mode checks the array's structure (commas, brackets, strings,
+ * nothing but whitespace after ']'), not each element's grammar: elements go
+ * to a JSON parser next. */
+int ifs_ds_jsplit_feed(ifs_ds_jsplit *js, const char *buf, size_t len,
+                       size_t *used, ifs_ds_elem *out);
+/* At end of input: returns IFS_DS_ELEM for a last JSONL line without newline
+ * (call again), 0 when done, IFS_DS_ETOOBIG likewise, IFS_DS_ETRUNC when the
+ * array never closed (or an element was cut off), IFS_DS_ESYNTAX as above. */
+int ifs_ds_jsplit_finish(ifs_ds_jsplit *js, ifs_ds_elem *out);
+const char *ifs_ds_jsplit_error(const ifs_ds_jsplit *js);
+int ifs_ds_jsplit_is_array(const ifs_ds_jsplit *js); /* 1 array, 0 JSONL, -1 not yet known */
+
+/* ---- byte source: a plain or zstd-compressed file, streamed ---------------
+ * Importers read JSON arrays, whose elements span lines, so they need bytes
+ * rather than the shard reader's lines. zstd is detected by magic (regular
+ * and skippable frames); several frames are read in order. */
+typedef struct ifs_ds_src ifs_ds_src;
+/* path "-" is stdin. Returns NULL with a message in err. */
+ifs_ds_src *ifs_ds_src_open(const char *path, char *err, size_t errlen);
+/* Reads up to cap decompressed bytes; *n = 0 at the end. Returns 0, or
+ * IFS_DS_EIO / IFS_DS_EFORMAT (corrupt frame) / IFS_DS_ETRUNC (the file ended
+ * inside a frame), with the message in ifs_ds_src_error naming the file and
+ * the compressed byte offset. */
+int ifs_ds_src_read(ifs_ds_src *s, char *buf, size_t cap, size_t *n);
+const char *ifs_ds_src_error(const ifs_ds_src *s);
+int ifs_ds_src_is_zstd(const ifs_ds_src *s);
+uint64_t ifs_ds_src_compressed_bytes(const ifs_ds_src *s); /* read so far */
+void ifs_ds_src_close(ifs_ds_src *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IFS_DS_H */
