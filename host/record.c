@@ -1,0 +1,585 @@
+/*
+ * record.c - JSONL line -> record, reject reasons, rejects file
+ * (see ifs_record.h for the rules).
+ *
+ * Decisions:
+ *   - One pass over the raw line before cJSON sees it: UTF-8 (cJSON passes
+ *     invalid bytes through), raw NUL bytes and \u0000 escapes (cJSON cuts a
+ *     string there without a word), and nesting depth (cJSON recurses up to
+ *     its compile-time limit of 1000, which is a deep stack in a worker
+ *     thread). The pass tracks only "inside a string" and the escape after a
+ *     backslash: enough, because anything it misreads is invalid JSON that
+ *     cJSON refuses next.
+ *   - cJSON_ParseWithLengthOpts with return_parse_end gives the error offset
+ *     per call; we never read cJSON_GetErrorPtr (a process-wide global that
+ *     cJSON writes on failure; we leave it alone, never read it). Trailing
+ *     bytes after the value are refused by us (cJSON accepts them).
+ *   - Numbers: cJSON holds a double only, so a canonical text is rebuilt
+ *     from it, and integers it cannot hold exactly (|x| >= 2^53) are refused
+ *     instead of being silently changed.
+ */
+#include "ifs_record.h"
+#include "ifs_shard.h"
+#include "ifs_utf8.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+static const char *const reject_names[IFS_REJECT__COUNT] = {
+    [IFS_REJECT_NONE] = "none",
+    [IFS_REJECT_EMPTY_LINE] = "empty_line",
+    [IFS_REJECT_LINE_TOO_LONG] = "line_too_long",
+    [IFS_REJECT_INVALID_UTF8] = "invalid_utf8",
+    [IFS_REJECT_NUL_IN_TEXT] = "nul_in_text",
+    [IFS_REJECT_TOO_DEEP] = "too_deep",
+    [IFS_REJECT_INVALID_JSON] = "invalid_json",
+    [IFS_REJECT_NOT_OBJECT] = "not_object",
+    [IFS_REJECT_MISSING_TEXT] = "missing_text",
+    [IFS_REJECT_TEXT_NOT_STRING] = "text_not_string",
+    [IFS_REJECT_BAD_ID] = "bad_id",
+    [IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE] = "unknown_instruction_type",
+    [IFS_REJECT_MISSING_GROUP_KEY] = "missing_group_key",
+    [IFS_REJECT_BAD_GROUP_KEY_TYPE] = "bad_group_key_type",
+    [IFS_REJECT_MISSING_PAIR] = "missing_pair",
+    [IFS_REJECT_PAIR_NOT_STRING] = "pair_not_string",
+    [IFS_REJECT_ZSTD_CORRUPT] = "zstd_corrupt",
+    [IFS_REJECT_ZSTD_TRUNCATED] = "zstd_truncated",
+    [IFS_REJECT_IO_ERROR] = "io_error",
+    [IFS_REJECT_TOKENIZER_ERROR] = "tokenizer_error",
+    [IFS_REJECT_NONFINITE_LOGITS] = "nonfinite_logits",
+    [IFS_REJECT_DEVICE_OOM] = "device_oom",
+};
+
+const char *ifs_reject_name(ifs_reject_reason r)
+{
+    if ((int)r < 0 || r >= IFS_REJECT__COUNT || !reject_names[r])
+        return "unknown";
+    return reject_names[r];
+}
+
+ifs_reject_reason ifs_reject_from_name(const char *name)
+{
+    if (name)
+        for (int i = 0; i < IFS_REJECT__COUNT; i++)
+            if (reject_names[i] && !strcmp(reject_names[i], name))
+                return (ifs_reject_reason)i;
+    return IFS_REJECT__COUNT;
+}
+
+/* ---------------------------------------------------------------------------
+ * Schema
+ */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void ifs_record_schema_init(ifs_record_schema *s)
+{
+    memset(s, 0, sizeof *s);
+    strcpy(s->text_field, "response");
+    strcpy(s->id_field, "id");
+    strcpy(s->type_field, "instruction_type");
+    strcpy(s->group_fields[0], "model");
+    s->n_group_fields = 1;
+    s->max_depth = IFS_RECORD_DEFAULT_MAX_DEPTH;
+}
+
+int ifs_record_schema_set_field(ifs_record_schema *s, char which, const char *name, char *err,
+                                size_t errlen)
+{
+    if (!s || !name) {
+        set_err(err, errlen, "field name missing");
+        return -1;
+    }
+    char *dst;
+    switch (which) {
+    case 't': dst = s->text_field; break;
+    case 'i': dst = s->id_field; break;
+    case 'y': dst = s->type_field; break;
+    case 'p': dst = s->pair_field; break;
+    default:
+        set_err(err, errlen, "unknown field kind '%c'", which);
+        return -1;
+    }
+    size_t n = strlen(name);
+    if (which == 't' && n == 0) {
+        set_err(err, errlen, "the text field name cannot be empty");
+        return -1;
+    }
+    if (n > IFS_RECORD_MAX_FIELD_NAME) {
+        set_err(err, errlen, "field name of %zu bytes is longer than %d", n,
+                IFS_RECORD_MAX_FIELD_NAME);
+        return -1;
+    }
+    memcpy(dst, name, n + 1);
+    return 0;
+}
+
+int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char *err,
+                                   size_t errlen)
+{
+    if (!s || !list) {
+        set_err(err, errlen, "--group-by: no keys given");
+        return -1;
+    }
+    char names[IFS_RECORD_MAX_GROUP_KEYS][IFS_RECORD_MAX_FIELD_NAME + 1];
+    size_t n = 0;
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0) {
+            set_err(err, errlen, "--group-by \"%s\": empty key name", list);
+            return -1;
+        }
+        if (len > IFS_RECORD_MAX_FIELD_NAME) {
+            set_err(err, errlen, "--group-by: a key name is longer than %d bytes",
+                    IFS_RECORD_MAX_FIELD_NAME);
+            return -1;
+        }
+        if (n == IFS_RECORD_MAX_GROUP_KEYS) {
+            set_err(err, errlen, "--group-by: more than %d keys", IFS_RECORD_MAX_GROUP_KEYS);
+            return -1;
+        }
+        memcpy(names[n], p, len);
+        names[n][len] = 0;
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(names[k], names[n])) {
+                set_err(err, errlen, "--group-by: key \"%s\" named twice", names[n]);
+                return -1;
+            }
+        n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    memcpy(s->group_fields, names, sizeof names);
+    s->n_group_fields = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Parsing
+ */
+
+void ifs_record_init(ifs_record *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+void ifs_record_clear(ifs_record *r)
+{
+    if (!r)
+        return;
+    cJSON_Delete(r->root_);
+    r->root_ = NULL;
+    r->text = r->pair = r->id = NULL;
+    r->text_len = r->pair_len = r->id_len = 0;
+    r->has_id = r->id_is_number = 0;
+    r->n_group = 0;
+}
+
+static ifs_reject_reason reject(ifs_record *r, ifs_reject_reason why, const char *fmt, ...)
+{
+    r->reason = why;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+    va_end(ap);
+    r->text = r->pair = r->id = NULL;
+    r->text_len = r->pair_len = r->id_len = 0;
+    r->has_id = 0;
+    r->n_group = 0;
+    return why;
+}
+
+/* The raw-line pass (see the file comment). Returns NONE or the reason. */
+static ifs_reject_reason prescan(ifs_record *r, const char *s, size_t len, int max_depth)
+{
+    size_t i = 0;
+    while (i < len && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i == len)
+        return reject(r, IFS_REJECT_EMPTY_LINE, "empty line");
+    size_t bad = ifs_utf8_check(s, len);
+    if (bad != len)
+        return reject(r, IFS_REJECT_INVALID_UTF8, "invalid UTF-8 at byte %zu of the line", bad);
+    const char *nul = memchr(s, 0, len);
+    if (nul)
+        return reject(r, IFS_REJECT_NUL_IN_TEXT, "NUL byte at byte %zu of the line",
+                      (size_t)(nul - s));
+    int depth = 0, in_str = 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '"') {
+                in_str = 0;
+            } else if (c == '\\') {
+                if (i + 5 < len && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
+                    return reject(r, IFS_REJECT_NUL_IN_TEXT,
+                                  "\\u0000 escape at byte %zu of the line", i);
+                i++; /* the escaped character cannot end the string */
+            }
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth)
+                return reject(r, IFS_REJECT_TOO_DEEP, "nesting deeper than %d at byte %zu",
+                              max_depth, i);
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return IFS_REJECT_NONE;
+}
+
+/* Canonical text of a JSON number into buf (40 bytes). Returns 0, or -1 when
+ * the double cannot stand for the number exactly enough to be a key. */
+static int number_text(double v, char *buf, size_t cap)
+{
+    if (!isfinite(v))
+        return -1;
+    if (v == floor(v)) {
+        if (fabs(v) >= 9007199254740992.0) /* 2^53: neighbours are no longer distinct */
+            return -1;
+        snprintf(buf, cap, "%lld", (long long)v);
+        return 0;
+    }
+    snprintf(buf, cap, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, cap, "%.17g", v);
+    return 0;
+}
+
+ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, const char *line,
+                                   size_t len)
+{
+    ifs_record_clear(r);
+    r->reason = IFS_REJECT_NONE;
+    r->detail[0] = 0;
+    r->type = IFS_ITYPE_NONE;
+    if (!line && len)
+        return reject(r, IFS_REJECT_INVALID_JSON, "no data");
+    if (!line)
+        line = "";
+    int max_depth = s->max_depth > 0 ? s->max_depth : IFS_RECORD_DEFAULT_MAX_DEPTH;
+    ifs_reject_reason why = prescan(r, line, len, max_depth);
+    if (why)
+        return why;
+
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    if (!root) {
+        size_t at = end && end >= line && end <= line + len ? (size_t)(end - line) : len;
+        return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON at byte %zu of the line", at);
+    }
+    r->root_ = root;
+    if (end) {
+        size_t at = (size_t)(end - line);
+        while (at < len && (line[at] == ' ' || line[at] == '\t' || line[at] == '\r' ||
+                            line[at] == '\n'))
+            at++;
+        if (at < len)
+            return reject(r, IFS_REJECT_INVALID_JSON,
+                          "invalid JSON: extra characters after the value at byte %zu", at);
+    }
+    if (!cJSON_IsObject(root))
+        return reject(r, IFS_REJECT_NOT_OBJECT, "the line is JSON but not an object");
+
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, s->text_field);
+    if (!t || cJSON_IsNull(t))
+        return reject(r, IFS_REJECT_MISSING_TEXT, "no \"%s\" field", s->text_field);
+    if (!cJSON_IsString(t) || !t->valuestring)
+        return reject(r, IFS_REJECT_TEXT_NOT_STRING, "\"%s\" is not a string", s->text_field);
+
+    const char *pair = NULL;
+    if (s->pair_field[0]) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, s->pair_field);
+        if (!p || cJSON_IsNull(p))
+            return reject(r, IFS_REJECT_MISSING_PAIR, "no \"%s\" field", s->pair_field);
+        if (!cJSON_IsString(p) || !p->valuestring)
+            return reject(r, IFS_REJECT_PAIR_NOT_STRING, "\"%s\" is not a string",
+                          s->pair_field);
+        pair = p->valuestring;
+    }
+
+    const char *id = NULL;
+    int id_num = 0;
+    if (s->id_field[0]) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, s->id_field);
+        if (v && !cJSON_IsNull(v)) {
+            if (cJSON_IsString(v) && v->valuestring) {
+                id = v->valuestring;
+            } else if (cJSON_IsNumber(v)) {
+                char *buf = r->numbuf_[IFS_RECORD_MAX_GROUP_KEYS];
+                if (number_text(v->valuedouble, buf, sizeof r->numbuf_[0]))
+                    return reject(r, IFS_REJECT_BAD_ID,
+                                  "\"%s\" is a number too large to keep exactly; quote it",
+                                  s->id_field);
+                id = buf;
+                id_num = 1;
+            } else {
+                return reject(r, IFS_REJECT_BAD_ID, "\"%s\" is neither a string nor a number",
+                              s->id_field);
+            }
+        }
+    }
+
+    ifs_instruction_type type = IFS_ITYPE_NONE;
+    if (s->type_field[0]) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, s->type_field);
+        if (v && !cJSON_IsNull(v)) {
+            if (cJSON_IsString(v) && v->valuestring && !strcmp(v->valuestring, "partial"))
+                type = IFS_ITYPE_PARTIAL;
+            else if (cJSON_IsString(v) && v->valuestring && !strcmp(v->valuestring, "full"))
+                type = IFS_ITYPE_FULL;
+            else if (cJSON_IsString(v) && v->valuestring)
+                return reject(r, IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE,
+                              "\"%s\" is \"%.60s\", not \"partial\", \"full\" or null",
+                              s->type_field, v->valuestring);
+            else
+                return reject(r, IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE,
+                              "\"%s\" is not a string", s->type_field);
+        }
+    }
+
+    size_t ng = s->n_group_fields;
+    if (ng > IFS_RECORD_MAX_GROUP_KEYS)
+        ng = IFS_RECORD_MAX_GROUP_KEYS;
+    for (size_t k = 0; k < ng; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, s->group_fields[k]);
+        if (!v || cJSON_IsNull(v))
+            return reject(r, IFS_REJECT_MISSING_GROUP_KEY, "no \"%s\" field (a group key)",
+                          s->group_fields[k]);
+        if (cJSON_IsString(v) && v->valuestring) {
+            r->group[k] = v->valuestring;
+        } else if (cJSON_IsNumber(v)) {
+            if (number_text(v->valuedouble, r->numbuf_[k], sizeof r->numbuf_[k]))
+                return reject(r, IFS_REJECT_BAD_GROUP_KEY_TYPE,
+                              "group key \"%s\" is a number too large to keep exactly",
+                              s->group_fields[k]);
+            r->group[k] = r->numbuf_[k];
+        } else {
+            return reject(r, IFS_REJECT_BAD_GROUP_KEY_TYPE,
+                          "group key \"%s\" is neither a string nor a number",
+                          s->group_fields[k]);
+        }
+        r->group_len[k] = strlen(r->group[k]);
+    }
+
+    r->n_group = ng;
+    r->text = t->valuestring;
+    r->text_len = strlen(t->valuestring);
+    if (pair) {
+        r->pair = pair;
+        r->pair_len = strlen(pair);
+    }
+    if (id) {
+        r->id = id;
+        r->id_len = strlen(id);
+        r->has_id = 1;
+        r->id_is_number = id_num;
+    }
+    r->type = type;
+    return IFS_REJECT_NONE;
+}
+
+/* ---------------------------------------------------------------------------
+ * JSON string escaping
+ */
+
+size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+#define PUT(c)                                                                                 \
+    do {                                                                                       \
+        if (n + 1 < cap)                                                                       \
+            dst[n] = (c);                                                                      \
+        n++;                                                                                   \
+    } while (0)
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)src[i];
+        if (c >= 0x80) {
+            /* one sequence at a time, checked in a window of at most 4 bytes
+             * so the cost stays linear; a bad byte becomes U+FFFD */
+            size_t w = len - i < 4 ? len - i : 4;
+            size_t seq = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (ifs_utf8_check(src + i, w) == 0 || seq > w) {
+                PUT((char)0xEF);
+                PUT((char)0xBF);
+                PUT((char)0xBD);
+                i++;
+                continue;
+            }
+            for (size_t k = 0; k < seq; k++)
+                PUT(src[i++]);
+            continue;
+        }
+        switch (c) {
+        case '"': PUT('\\'); PUT('"'); break;
+        case '\\': PUT('\\'); PUT('\\'); break;
+        case '\n': PUT('\\'); PUT('n'); break;
+        case '\r': PUT('\\'); PUT('r'); break;
+        case '\t': PUT('\\'); PUT('t'); break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                PUT('\\'); PUT('u'); PUT('0'); PUT('0');
+                PUT(hex[c >> 4]); PUT(hex[c & 15]);
+            } else {
+                PUT((char)c);
+            }
+        }
+        i++;
+    }
+#undef PUT
+    if (cap)
+        dst[n < cap ? n : cap - 1] = 0;
+    return n;
+}
+
+/* ---------------------------------------------------------------------------
+ * Rejects file
+ */
+
+struct ifs_rejects {
+    pthread_mutex_t mu;
+    ifs_shard_writer *w; /* NULL: count only */
+    uint64_t total;
+    uint64_t by_reason[IFS_REJECT__COUNT];
+    int failed;
+    char *buf;
+    size_t cap;
+};
+
+int ifs_rejects_open(const char *path, ifs_rejects **out, char *err, size_t errlen)
+{
+    if (!out)
+        return -1;
+    *out = NULL;
+    ifs_rejects *rj = calloc(1, sizeof *rj);
+    if (!rj) {
+        set_err(err, errlen, "rejects file: out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&rj->mu, NULL);
+    if (path && ifs_shard_writer_open(path, NULL, &rj->w, err, errlen)) {
+        ifs_rejects_free(rj);
+        return -1;
+    }
+    *out = rj;
+    return 0;
+}
+
+/* Escaped text appended at buf+n; returns the new length or (size_t)-1. */
+static size_t append_escaped(ifs_rejects *rj, size_t n, const char *s)
+{
+    size_t len = strlen(s);
+    size_t need = ifs_json_escape(NULL, 0, s, len);
+    if (n + need + 256 > rj->cap) {
+        size_t cap = rj->cap ? rj->cap : 1024;
+        while (cap < n + need + 256)
+            cap *= 2;
+        char *b = realloc(rj->buf, cap);
+        if (!b)
+            return (size_t)-1;
+        rj->buf = b;
+        rj->cap = cap;
+    }
+    ifs_json_escape(rj->buf + n, rj->cap - n, s, len);
+    return n + need;
+}
+
+int ifs_rejects_add(ifs_rejects *rj, const char *shard, uint64_t line, uint64_t offset,
+                    ifs_reject_reason reason, const char *detail)
+{
+    if (!rj)
+        return -1;
+    pthread_mutex_lock(&rj->mu);
+    __atomic_add_fetch(&rj->total, 1, __ATOMIC_RELAXED);
+    if ((int)reason >= 0 && reason < IFS_REJECT__COUNT)
+        __atomic_add_fetch(&rj->by_reason[reason], 1, __ATOMIC_RELAXED);
+    int rc = 0;
+    if (rj->w && !rj->failed) {
+        size_t n = append_escaped(rj, 0, "");
+        if (n != (size_t)-1) {
+            memcpy(rj->buf, "{\"shard\":\"", 10);
+            n = append_escaped(rj, 10, shard ? shard : "");
+        }
+        if (n != (size_t)-1) {
+            n += (size_t)snprintf(rj->buf + n, rj->cap - n,
+                                  "\",\"line\":%llu,\"offset\":%llu,\"reason\":\"%s\",\"detail\":\"",
+                                  (unsigned long long)line, (unsigned long long)offset,
+                                  ifs_reject_name(reason));
+            n = append_escaped(rj, n, detail ? detail : "");
+        }
+        if (n == (size_t)-1) {
+            rj->failed = 1;
+        } else {
+            memcpy(rj->buf + n, "\"}", 2);
+            n += 2;
+            if (ifs_shard_writer_line(rj->w, rj->buf, n))
+                rj->failed = 1;
+        }
+        rc = rj->failed ? -1 : 0;
+    }
+    pthread_mutex_unlock(&rj->mu);
+    return rc;
+}
+
+uint64_t ifs_rejects_total(const ifs_rejects *rj)
+{
+    return rj ? __atomic_load_n(&rj->total, __ATOMIC_RELAXED) : 0;
+}
+
+uint64_t ifs_rejects_count(const ifs_rejects *rj, ifs_reject_reason reason)
+{
+    if (!rj || (int)reason < 0 || reason >= IFS_REJECT__COUNT)
+        return 0;
+    return __atomic_load_n(&rj->by_reason[reason], __ATOMIC_RELAXED);
+}
+
+int ifs_rejects_close(ifs_rejects *rj, char *err, size_t errlen)
+{
+    if (!rj)
+        return -1;
+    pthread_mutex_lock(&rj->mu);
+    int rc = 0;
+    if (rj->w) {
+        if (rj->failed) {
+            set_err(err, errlen, "rejects file: a write failed; nothing written");
+            ifs_shard_writer_free(rj->w);
+            rc = -1;
+        } else {
+            rc = ifs_shard_writer_close(rj->w, NULL, err, errlen);
+            ifs_shard_writer_free(rj->w);
+        }
+        rj->w = NULL;
+    }
+    pthread_mutex_unlock(&rj->mu);
+    return rc;
+}
+
+void ifs_rejects_free(ifs_rejects *rj)
+{
+    if (!rj)
+        return;
+    ifs_shard_writer_free(rj->w);
+    pthread_mutex_destroy(&rj->mu);
+    free(rj->buf);
+    free(rj);
+}
