@@ -188,10 +188,14 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags,
 int ifs_reduce_set_timing(ifs_reducer *r, const char *name, double value);
 int ifs_reduce_set_fact(ifs_reducer *r, const char *name, const char *value);
 
-/* Presentation override (ifscore reduce --curve-key/--plateau-eps):
- * curve_key as in the config; eps < 0 or min_after < 0 keep the current. */
-int ifs_reduce_set_curve(ifs_reducer *r, const char *curve_key, double eps,
-                         int32_t min_after, char *err, size_t errlen);
+/* Presentation overrides (ifscore reduce --curve-key/--plateau-*):
+ * curve_key as in the config (NULL auto, "" none, else a key name): IFS_RED_OK
+ * or IFS_RED_EARG for a name that is not a group-by key. For the plateau,
+ * eps < 0 or min_after < 0 keep the current value; IFS_RED_EARG when eps > 1
+ * or min_after > 1000000. */
+int ifs_reduce_set_curve_key(ifs_reducer *r, const char *curve_key, char *err, size_t errlen);
+int ifs_reduce_set_plateau(ifs_reducer *r, double eps, int32_t min_after, char *err,
+                           size_t errlen);
 
 /* The decision rule, for writers of per-record output: 1 iff p > threshold. */
 int ifs_reduce_is_answer_like(const ifs_reducer *r, double p_answer);

@@ -155,18 +155,22 @@ static int set_curve(ifs_reducer *r, const char *curve_key, char *err, size_t er
     return IFS_RED_OK;
 }
 
-int ifs_reduce_set_curve(ifs_reducer *r, const char *curve_key, double eps,
-                         int32_t min_after, char *err, size_t errlen)
+int ifs_reduce_set_curve_key(ifs_reducer *r, const char *curve_key, char *err, size_t errlen)
 {
     if (!r)
         return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
-    if (eps >= 0 && !(eps <= 1))
+    return set_curve(r, curve_key, err, errlen);
+}
+
+int ifs_reduce_set_plateau(ifs_reducer *r, double eps, int32_t min_after, char *err,
+                           size_t errlen)
+{
+    if (!r)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+    if (eps > 1 || eps != eps)
         return ifs_red_fail(err, errlen, IFS_RED_EARG, "plateau epsilon must be in [0, 1]");
     if (min_after > 1000000)
         return ifs_red_fail(err, errlen, IFS_RED_EARG, "plateau min_after is too large");
-    int rc = set_curve(r, curve_key, err, errlen);
-    if (rc)
-        return rc;
     if (eps >= 0)
         r->eps_u = llround(eps * IFS_RED_MICRO);
     if (min_after >= 0)

@@ -828,7 +828,7 @@ static int read_inputs(const cJSON *root, ifs_reducer *r, char *err, size_t errl
         snprintf(where, sizeof where, "inputs[%zu]", i);
         if (!cJSON_IsObject(x))
             return BAD("%s: not an object", where);
-        const char *path, *sha;
+        const char *path = NULL, *sha = NULL;
         uint64_t bytes, read, scored, rejected, sum = 0;
         int rc;
         if ((rc = get_str(member(x, "path"), "inputs[].path", &path, err, errlen)) ||
@@ -960,7 +960,7 @@ static int read_timings(const cJSON *root, ifs_reducer *r, char *err, size_t err
             if (!cJSON_IsObject(x))
                 return BAD("timings.facts: not an object");
             for (const cJSON *f = x->child; f; f = f->next) {
-                const char *v;
+                const char *v = NULL;
                 int rc = get_str(f, "timings.facts value", &v, err, errlen);
                 if (rc)
                     return rc;
