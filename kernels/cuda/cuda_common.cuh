@@ -1,0 +1,87 @@
+/*
+ * cuda_common.cuh - private: what every CUDA file of the backend shares.
+ *
+ *   - Element types: the compute dtype is float, __half or __nv_bfloat16;
+ *     kernels are templates over it and convert through to_f / from_f, so
+ *     every statistic (LayerNorm mean and variance, softmax max and sum,
+ *     pooler dot products) is taken in fp32 whatever the storage type.
+ *   - IFS_CUDA_DISPATCH turns the runtime ifs_dtype into a compile-time
+ *     type in one place (style.md: runtime choices become compile-time ones
+ *     at one dispatch point).
+ *   - Block reductions used by the row kernels (LayerNorm, pooler).
+ *
+ * Nothing here allocates, prints or exits.
+ */
+#ifndef IFS_CUDA_COMMON_CUH
+#define IFS_CUDA_COMMON_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "ifs_cuda_ops.h"
+
+/* --- fp32 <-> storage type ------------------------------------------------ */
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x)
+{
+    return __float2bfloat16_rn(x);
+}
+
+/* Calls BODY with `scalar_t` bound to the element type of `dt`; an unknown
+ * dtype yields cudaErrorInvalidValue from the enclosing function. */
+#define IFS_CUDA_DISPATCH(dt, ...)                                             \
+    do {                                                                       \
+        switch (dt) {                                                          \
+        case IFS_DT_F32: { typedef float scalar_t; __VA_ARGS__; break; }       \
+        case IFS_DT_F16: { typedef __half scalar_t; __VA_ARGS__; break; }      \
+        case IFS_DT_BF16: { typedef __nv_bfloat16 scalar_t; __VA_ARGS__; break; } \
+        default: return cudaErrorInvalidValue;                                 \
+        }                                                                      \
+    } while (0)
+
+/* --- reductions ------------------------------------------------------------ */
+__device__ __forceinline__ float warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Sum of v over the block; every thread gets the result. red: __shared__
+ * float[33]. Safe to call back to back: the leading barrier keeps a call's
+ * writes from overtaking the previous call's reads. Every thread of the
+ * block must call it (it has barriers). */
+__device__ __forceinline__ float block_sum(float v, float *red)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int n_warps = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float t = lane < n_warps ? red[lane] : 0.0f;
+        t = warp_sum(t);
+        if (lane == 0) red[32] = t;
+    }
+    __syncthreads();
+    return red[32];
+}
+
+/* Launch error of the kernel just launched (does not synchronise). */
+static inline cudaError_t ifs_cuda_launched(void) { return cudaGetLastError(); }
+
+#endif

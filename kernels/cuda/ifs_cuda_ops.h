@@ -1,0 +1,122 @@
+/*
+ * ifs_cuda_ops.h - private: the CUDA backend's per-op entry points, one per
+ * kernel concept, callable from C. The backend (cuda_backend.cu) is built
+ * only from these, and tests/cuda/cuda_ops.c runs each of them against its
+ * fp32 reference in kernels/cpu/ifs_cpu_ops.h (same names minus _cuda_).
+ *
+ * Usage (from a kernel test; every pointer is device memory):
+ *
+ *     // y = LayerNorm(x + bias + residual) for 2 rows of hidden 384, fp16
+ *     cudaError_t e = ifs_cuda_add_bias_residual_layernorm(IFS_DT_F16, y, x, bias,
+ *                         res, gamma, beta, 2, 384, 1e-12f, stream);
+ *
+ * Conventions:
+ *   - "Elements" are of the compute dtype `dt`: float (IFS_DT_F32), __half
+ *     (IFS_DT_F16) or __nv_bfloat16 (IFS_DT_BF16). LayerNorm gammas/betas,
+ *     pooler and classifier weights, logits and cls rows are always fp32.
+ *   - Row-major arrays, packed batches (sequence i is rows
+ *     [seq_off[i], seq_off[i+1])), HF linear layout W[out][in].
+ *   - The entry points only launch work on `stream` (the last argument);
+ *     they return the launch status (cudaSuccess, or the error of a bad
+ *     launch) and never synchronise, allocate, print or exit. Errors that
+ *     happen while a kernel runs surface at the next synchronisation.
+ *   - Sizes are the caller's to validate (the backend validates at create).
+ *     Each function states the shapes it supports.
+ */
+#ifndef IFS_CUDA_OPS_H
+#define IFS_CUDA_OPS_H
+
+#include <cuda_runtime_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ifs_backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest head dim any attention path supports (the generic kernel). */
+#define IFS_CUDA_MAX_HEAD_DIM 256
+/* Largest row (hidden or intermediate) the row kernels keep on chip. */
+#define IFS_CUDA_MAX_ROW 12288
+
+/* out[t] = LayerNorm(word[ids[t]] + pos[pos_ids[t]] + type[type_ids[t]]) * g + b.
+ * type_ids may be NULL (all 0). Tables are elements; out: [n_tokens][hidden]. */
+cudaError_t ifs_cuda_embed_layernorm(ifs_dtype dt, void *out, const int32_t *ids,
+                                     const int32_t *type_ids, const int32_t *pos_ids,
+                                     int32_t n_tokens, const void *word, const void *pos,
+                                     const void *type, const float *g, const float *b,
+                                     int hidden, float eps, cudaStream_t stream);
+
+/* out[r] = LayerNorm(x[r] + bias + residual[r]) * g + b; bias may be NULL.
+ * out may equal x or residual (each row is read whole before it is written). */
+cudaError_t ifs_cuda_add_bias_residual_layernorm(ifs_dtype dt, void *out, const void *x,
+                                                 const void *bias, const void *residual,
+                                                 const float *g, const float *b,
+                                                 int64_t rows, int dim, float eps,
+                                                 cudaStream_t stream);
+
+/* y[r][j] = act(y[r][j] + bias[j]) in place over rows x n (contiguous rows);
+ * bias may be NULL; act: IFS_ACT_* or -1 for none. */
+cudaError_t ifs_cuda_bias_act(ifs_dtype dt, void *y, const void *bias, int64_t rows, int n,
+                              int act, cudaStream_t stream);
+
+/* Packed variable-length multi-head attention. qkv: [n_tokens][3*hidden]
+ * rows [Q | K | V], head h at columns h*head_dim of each part; ctx:
+ * [n_tokens][hidden]. seq_off is device memory [n_seqs + 1]; max_len is the
+ * longest sequence (host value, sizes the grid). Scale 1/sqrt(head_dim).
+ * f16/bf16 with head_dim 32 or 64 run the tensor-core (wmma) kernel; every
+ * other case, and any case with force_generic, the scalar fp32-math kernel.
+ * Supports head_dim <= IFS_CUDA_MAX_HEAD_DIM, n_seqs <= 65535. */
+cudaError_t ifs_cuda_attention(ifs_dtype dt, void *ctx, const void *qkv,
+                               const int32_t *seq_off, int32_t n_seqs, int32_t max_len,
+                               int hidden, int n_heads, int force_generic,
+                               cudaStream_t stream);
+
+/* 1 when ifs_cuda_attention takes the tensor-core path for these shapes. */
+int ifs_cuda_attention_uses_tensor_cores(ifs_dtype dt, int head_dim);
+
+/* For each sequence s: cls = hs[seq_off[s]] (its [CLS] row, elements);
+ * cls_out[s] = cls in fp32 (cls_out may be NULL); pooled = tanh(cls Wp^T + bp);
+ * logits[s] = pooled Wc^T + bc. Weights fp32, HF layout. seq_off device. */
+cudaError_t ifs_cuda_pooler_classifier(ifs_dtype dt, float *logits, float *cls_out,
+                                       const void *hs, const int32_t *seq_off,
+                                       int32_t n_seqs, int hidden, const float *pool_w,
+                                       const float *pool_b, const float *cls_w,
+                                       const float *cls_b, int num_labels,
+                                       cudaStream_t stream);
+
+/* dst[i] = (element) src[i], round to nearest even; and back to fp32. */
+cudaError_t ifs_cuda_from_f32(ifs_dtype dt, void *dst, const float *src, int64_t n,
+                              cudaStream_t stream);
+cudaError_t ifs_cuda_to_f32(ifs_dtype dt, float *dst, const void *src, int64_t n,
+                            cudaStream_t stream);
+
+/* Bytes of one element of dt (4 or 2). */
+size_t ifs_cuda_dtype_size(ifs_dtype dt);
+
+/* --- GEMM (cuBLASLt) ----------------------------------------------------- */
+/* One per backend handle (one stream): owns a cuBLASLt handle, a device
+ * workspace of `workspace_bytes` and a cache of chosen algorithms. */
+typedef struct ifs_cuda_gemm ifs_cuda_gemm;
+
+/* Creates a GEMM context on the current device. Returns IFS_BK_OK, or
+ * IFS_BK_ENOMEM / IFS_BK_EDEVICE with words in err. Free with
+ * ifs_cuda_gemm_free (accepts NULL). */
+int ifs_cuda_gemm_create(ifs_cuda_gemm **out, size_t workspace_bytes, char *err, size_t errlen);
+void ifs_cuda_gemm_free(ifs_cuda_gemm *g);
+
+/* y[rows][n] = x[rows][k] W^T (+ bias[n]) (then relu when relu != 0), with
+ * W [n][k] in HF layout, all elements of dt, contiguous rows; accumulation in
+ * fp32 (strict fp32, no TF32, for IFS_DT_F32). Enqueued on `stream`.
+ * Returns IFS_BK_OK, or IFS_BK_ENOMEM / IFS_BK_EUNSUP / IFS_BK_EDEVICE with
+ * words naming the shape in err. */
+int ifs_cuda_gemm_run(ifs_cuda_gemm *g, ifs_dtype dt, void *y, const void *x, const void *w,
+                      const void *bias, int64_t rows, int n, int k, int relu,
+                      cudaStream_t stream, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
