@@ -404,9 +404,10 @@ ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name, ch
     }
     if (expect != data_len) {
         wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                 "%s: %llu trailing bytes at byte %llu after the last tensor%s%s%s", file,
+                 "%s: %llu trailing bytes at byte %llu after %s%s%s", file,
                  (unsigned long long)(data_len - expect), (unsigned long long)(data_start + expect),
-                 prev ? " '" : "", prev ? prev : "", prev ? "'" : "");
+                 prev ? "the last tensor '" : "the header (no tensors)", prev ? prev : "",
+                 prev ? "'" : "");
         goto fail;
     }
     return st;
