@@ -120,8 +120,12 @@ typedef struct {
     uint64_t lines;          /* lines delivered, rejects included */
     uint64_t too_long;       /* of which line_too_long */
     ifs_shard_status status;
-    uint64_t error_comp_offset; /* status != OK: compressed offset where it was detected */
-    uint64_t error_frame_offset;/* status != OK: compressed offset where that frame began */
+    uint64_t error_comp_offset; /* status != OK: compressed offset the decoder had reached;
+                                   a corrupt byte lies at or after it (zstd does not say
+                                   where inside the chunk it was given); for a truncation,
+                                   the end of the input */
+    uint64_t error_frame_offset;/* status != OK: compressed offset where the frame being
+                                   decoded began (for junk after a frame: where the junk starts) */
     char error[192];         /* status != OK: words, naming the offsets */
 } ifs_shard_stats;
 

@@ -137,7 +137,6 @@ static void consumed_zstd(ifs_shard_reader *r, const unsigned char *src, size_t 
     if (n && r->at_frame_start) {
         r->at_frame_start = 0;
         r->st.frames++;
-        r->st.error_frame_offset = r->st.bytes_in;
         r->fh_n = 0;
         r->fh_done = 0;
     }
@@ -238,6 +237,8 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         }
         ZSTD_outBuffer zout = { r->obuf, r->ocap, 0 };
         size_t before = zin.pos;
+        if (r->at_frame_start)
+            r->st.error_frame_offset = r->st.bytes_in; /* where the next frame begins */
         size_t ret = ZSTD_decompressStream(r->dctx, &zout, &zin);
         consumed_zstd(r, (const unsigned char *)zin.src + before, zin.pos - before);
         if (from_magic)
@@ -248,9 +249,11 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         r->olen = zout.pos;
         r->ocomp = r->st.bytes_in;
         if (ZSTD_isError(ret)) {
+            /* zstd does not move zin.pos on an error: the bad bytes lie in
+             * this call's input, at or after bytes_in */
             fail(r, IFS_SHARD_CORRUPT,
                  "zstd error in the frame starting at compressed offset %llu, "
-                 "detected at offset %llu: %s",
+                 "in the bytes from offset %llu on: %s",
                  (unsigned long long)r->st.error_frame_offset,
                  (unsigned long long)r->st.bytes_in, ZSTD_getErrorName(ret));
             ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
