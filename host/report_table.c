@@ -290,11 +290,12 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, si
                     put_md_field(&b, s);
                     continue;
                 }
+                /* keys left-aligned, figures (and their headers) right-aligned */
                 ifs_rb_puts(&b, c ? "  " : "");
-                if (numeric && row > 0)
+                if (numeric)
                     put_pad(&b, pad);
                 put_text_field(&b, s);
-                if ((!numeric || row == 0) && c + 1 < t.cols)
+                if (!numeric && c + 1 < t.cols)
                     put_pad(&b, pad);
             }
             ifs_rb_puts(&b, fmt == IFS_FMT_MARKDOWN ? " |\n" : csv ? "\r\n" : "\n");
