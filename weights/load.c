@@ -314,12 +314,12 @@ static int open_index(source *s, const char *path, char *err, size_t errlen)
     for (const cJSON *e = wm->child; e; e = e->next) {
         const char *f = cJSON_IsString(e) ? e->valuestring : NULL;
         if (!f || !f[0] || f[0] == '.' || strchr(f, '/') || strchr(f, '\\')) {
+            wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                     "%s: weight_map['%.200s'] must be a plain file name in the same folder",
+                     path, e->string);
             free(names);
             cJSON_Delete(root);
-            return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                            "%s: weight_map['%.200s'] must be a plain file name in the same "
-                            "folder",
-                            path, e->string);
+            return IFS_WTS_EFORMAT;
         }
         names[k++] = (char *)f;
     }
