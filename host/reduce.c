@@ -485,8 +485,8 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
             return ifs_red_fail(err, errlen, IFS_RED_EARG,
                                 "prediction %zu: p_answer %g is not a probability", i,
                                 p->p_answer);
-        if (p->type != IFS_ITYPE_NONE && p->type != IFS_ITYPE_PARTIAL &&
-            p->type != IFS_ITYPE_FULL)
+        if (p->type != IFS_RED_ITYPE_NONE && p->type != IFS_RED_ITYPE_PARTIAL &&
+            p->type != IFS_RED_ITYPE_FULL)
             return ifs_red_fail(err, errlen, IFS_RED_EARG,
                                 "prediction %zu: unknown instruction type %d", i, (int)p->type);
         if (p->n_tokens < 0)
