@@ -1,0 +1,384 @@
+/*
+ * bench_cuda_forward.c - forward-only throughput of the "cuda" backend on
+ * real token ids, with the GPU's measured dense GEMM rate for MFU.
+ *
+ *   bench_cuda_forward --ids ids.bin [--shape minilm|bert-base | --model DIR]
+ *                      [--dtype f16|bf16|f32] [--max-batch-tokens 16384]
+ *                      [--max-batch-seqs 512] [--handles 1|2] [--repeat 3]
+ *                      [--out results.jsonl]
+ *
+ * ids.bin (written by bench_hf.py ids): int32 n_seqs, then per sequence
+ * int32 len followed by len int32 ids ([CLS] ... [SEP], already truncated).
+ * Sequences are sorted longest first and packed into batches of at most
+ * max-batch-tokens tokens and max-batch-seqs sequences (the scheduler's
+ * policy); --handles 2 runs two backend handles on the device from two
+ * threads taking batches from one queue (two batches in flight).
+ *
+ * Weights: --shape builds a random checkpoint of that shape (throughput does
+ * not depend on the values); --model loads a checkpoint (a missing
+ * classifier gets a random 2-label head).
+ *
+ * Prints one JSON line (and appends it to --out): GPU, shape, dtype, data,
+ * commit, seconds (best of --repeat full passes), sequences/s, tokens/s,
+ * model TFLOP/s counted over every row of every layer, the dense GEMM rate
+ * measured here (cuBLASLt, 8192^3 in the compute dtype), and MFU = their
+ * ratio. run_bench.sh adds the HF peer's figures from the same run.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cuda_runtime_api.h>
+
+#include "../../kernels/cuda/ifs_cuda_ops.h"
+#include "ifs_backend.h"
+#include "ifs_wts.h"
+
+#ifndef IFS_GIT_COMMIT
+#define IFS_GIT_COMMIT "unknown"
+#endif
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *fmt, const char *a)
+{
+    fprintf(stderr, "bench_cuda_forward: ");
+    fprintf(stderr, fmt, a);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+/* --- data ------------------------------------------------------------------------ */
+
+typedef struct {
+    int32_t n;
+    int32_t *len;
+    int32_t **ids;
+} seqs;
+
+static seqs read_ids(const char *path)
+{
+    seqs s;
+    FILE *f = fopen(path, "rb");
+    if (!f) die("cannot open %s", path);
+    if (fread(&s.n, 4, 1, f) != 1 || s.n <= 0) die("%s: bad header", path);
+    s.len = malloc(sizeof(int32_t) * s.n);
+    s.ids = malloc(sizeof(int32_t *) * s.n);
+    for (int32_t i = 0; i < s.n; i++) {
+        if (fread(&s.len[i], 4, 1, f) != 1 || s.len[i] <= 0 || s.len[i] > 4096)
+            die("%s: bad sequence length", path);
+        s.ids[i] = malloc(sizeof(int32_t) * s.len[i]);
+        if (fread(s.ids[i], 4, (size_t)s.len[i], f) != (size_t)s.len[i]) die("%s: truncated", path);
+    }
+    fclose(f);
+    return s;
+}
+
+/* qsort has no context argument: the lengths are reached through a global. */
+static const int32_t *g_len;
+static int cmp_idx(const void *a, const void *b)
+{
+    return g_len[*(const int32_t *)b] - g_len[*(const int32_t *)a]; /* longest first */
+}
+
+typedef struct {
+    ifs_batch b;
+    int32_t *ids, *off;
+} pbatch;
+
+static pbatch *make_batches(const seqs *s, int32_t max_tokens, int32_t max_seqs, int *n_out)
+{
+    int32_t *order = malloc(sizeof(int32_t) * s->n);
+    for (int32_t i = 0; i < s->n; i++) order[i] = i;
+    g_len = s->len;
+    qsort(order, s->n, sizeof(int32_t), cmp_idx);
+    pbatch *out = NULL;
+    int n = 0;
+    for (int32_t i = 0; i < s->n;) {
+        int32_t j = i, tok = 0;
+        while (j < s->n && j - i < max_seqs && tok + s->len[order[j]] <= max_tokens) tok += s->len[order[j++]];
+        if (j == i) die("a sequence is longer than the token budget%s", "");
+        out = realloc(out, sizeof(pbatch) * (n + 1));
+        pbatch *p = &out[n++];
+        p->ids = malloc(sizeof(int32_t) * tok);
+        p->off = malloc(sizeof(int32_t) * (j - i + 1));
+        p->off[0] = 0;
+        for (int32_t k = i; k < j; k++) {
+            int32_t q = order[k];
+            memcpy(p->ids + p->off[k - i], s->ids[q], sizeof(int32_t) * s->len[q]);
+            p->off[k - i + 1] = p->off[k - i] + s->len[q];
+        }
+        p->b.n_seqs = j - i;
+        p->b.n_tokens = tok;
+        p->b.input_ids = p->ids;
+        p->b.type_ids = NULL;
+        p->b.seq_off = p->off;
+        i = j;
+    }
+    free(order);
+    *n_out = n;
+    return out;
+}
+
+/* --- model -------------------------------------------------------------------------- */
+
+static uint64_t rng = 88172645463325252ull;
+static float rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return ((rng >> 11) * (1.0 / 9007199254740992.0) - 0.5) * 0.1;
+}
+
+static float *filled(size_t n)
+{
+    float *p = malloc(sizeof(float) * n);
+    if (!p) die("out of memory%s", "");
+    for (size_t i = 0; i < n; i++) p[i] = rnd();
+    return p;
+}
+
+static float *ones(size_t n)
+{
+    float *p = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) p[i] = 1.0f;
+    return p;
+}
+
+/* A random checkpoint of a named shape (never freed: the process ends). */
+static ifs_bert_weights *synth(const char *shape)
+{
+    ifs_bert_weights *w = calloc(1, sizeof *w);
+    ifs_bert_config *c = &w->cfg;
+    if (!strcmp(shape, "minilm")) {
+        c->hidden = 384; c->n_layers = 6; c->n_heads = 12; c->intermediate = 1536;
+    } else if (!strcmp(shape, "bert-base")) {
+        c->hidden = 768; c->n_layers = 12; c->n_heads = 12; c->intermediate = 3072;
+    } else {
+        die("unknown shape %s (minilm, bert-base)", shape);
+    }
+    c->vocab_size = 30522; c->max_position = 512; c->type_vocab = 2; c->num_labels = 2;
+    c->ln_eps = 1e-12f; c->act = IFS_ACT_GELU;
+    size_t H = c->hidden, I = c->intermediate;
+    w->word_emb = filled(c->vocab_size * H);
+    w->pos_emb = filled(c->max_position * H);
+    w->type_emb = filled(2 * H);
+    w->emb_ln_g = ones(H); w->emb_ln_b = filled(H);
+    ifs_bert_layer *L = calloc(c->n_layers, sizeof *L);
+    for (int l = 0; l < c->n_layers; l++) {
+        L[l].q_w = filled(H * H); L[l].q_b = filled(H);
+        L[l].k_w = filled(H * H); L[l].k_b = filled(H);
+        L[l].v_w = filled(H * H); L[l].v_b = filled(H);
+        L[l].ao_w = filled(H * H); L[l].ao_b = filled(H);
+        L[l].ln1_g = ones(H); L[l].ln1_b = filled(H);
+        L[l].i_w = filled(I * H); L[l].i_b = filled(I);
+        L[l].o_w = filled(H * I); L[l].o_b = filled(H);
+        L[l].ln2_g = ones(H); L[l].ln2_b = filled(H);
+    }
+    w->layers = L;
+    w->pool_w = filled(H * H); w->pool_b = filled(H);
+    w->cls_w = filled(2 * H); w->cls_b = filled(2);
+    return w;
+}
+
+/* Model FLOPs of one sequence of n tokens, every row of every layer. */
+static double seq_flops(const ifs_bert_config *c, double n)
+{
+    double H = c->hidden, I = c->intermediate;
+    double per_layer = 2 * n * (4 * H * H + 2 * H * I) + 4 * n * n * H;
+    return c->n_layers * per_layer + 2 * H * H + 2 * H * c->num_labels;
+}
+
+/* --- timing -------------------------------------------------------------------------- */
+
+typedef struct {
+    ifs_backend *b;
+    pbatch *batches;
+    int n_batches;
+    int *next;              /* shared queue position */
+    pthread_mutex_t *lock;
+    float *logits;
+    int rc;
+    char err[512];
+} worker;
+
+static void *work(void *p)
+{
+    worker *w = p;
+    for (;;) {
+        pthread_mutex_lock(w->lock);
+        int i = (*w->next)++;
+        pthread_mutex_unlock(w->lock);
+        if (i >= w->n_batches) break;
+        int rc = ifs_backend_forward(w->b, &w->batches[i].b, w->logits, NULL);
+        if (rc) {
+            w->rc = rc;
+            snprintf(w->err, sizeof w->err, "%s", ifs_backend_error(w->b));
+            break;
+        }
+    }
+    return NULL;
+}
+
+static double run_pass(ifs_backend **h, int n_handles, pbatch *batches, int n_batches, float **lg)
+{
+    int next = 0;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    worker w[2];
+    pthread_t th[2];
+    double t0 = now();
+    for (int k = 0; k < n_handles; k++) {
+        w[k] = (worker){h[k], batches, n_batches, &next, &lock, lg[k], 0, ""};
+        pthread_create(&th[k], NULL, work, &w[k]);
+    }
+    for (int k = 0; k < n_handles; k++) pthread_join(th[k], NULL);
+    double t = now() - t0;
+    for (int k = 0; k < n_handles; k++)
+        if (w[k].rc) die("forward failed: %s", w[k].err);
+    return t;
+}
+
+/* Dense GEMM rate of this GPU in dtype dt, cuBLASLt, m = n = k = 8192. */
+static double gemm_peak_tflops(ifs_dtype dt)
+{
+    const int N = 8192;
+    ifs_cuda_gemm *g;
+    char err[256];
+    if (ifs_cuda_gemm_create(&g, 32u << 20, err, sizeof err)) die("%s", err);
+    size_t bytes = ifs_cuda_dtype_size(dt) * (size_t)N * N;
+    void *a, *b, *c;
+    if (cudaMalloc(&a, bytes) || cudaMalloc(&b, bytes) || cudaMalloc(&c, bytes)) die("gemm peak: %s", "cudaMalloc");
+    cudaMemset(a, 0, bytes);
+    cudaMemset(b, 0, bytes);
+    cudaStream_t st;
+    cudaStreamCreate(&st);
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    for (int i = 0; i < 3; i++) ifs_cuda_gemm_run(g, dt, c, a, b, NULL, N, N, N, 0, st, err, sizeof err);
+    const int iters = 20;
+    cudaEventRecord(e0, st);
+    for (int i = 0; i < iters; i++)
+        if (ifs_cuda_gemm_run(g, dt, c, a, b, NULL, N, N, N, 0, st, err, sizeof err)) die("%s", err);
+    cudaEventRecord(e1, st);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    cudaFree(a); cudaFree(b); cudaFree(c);
+    cudaEventDestroy(e0); cudaEventDestroy(e1);
+    cudaStreamDestroy(st);
+    ifs_cuda_gemm_free(g);
+    return 2.0 * N * (double)N * N * iters / (ms * 1e-3) / 1e12;
+}
+
+int main(int argc, char **argv)
+{
+    const char *ids_path = NULL, *shape = "minilm", *model = NULL, *out = NULL, *dts = "f16";
+    int32_t max_tokens = 16384, max_seqs = 512;
+    int handles = 1, repeat = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) die("%s needs a value", a);
+        if (!strcmp(a, "--ids")) ids_path = v;
+        else if (!strcmp(a, "--shape")) shape = v;
+        else if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--dtype")) dts = v;
+        else if (!strcmp(a, "--max-batch-tokens")) max_tokens = atoi(v);
+        else if (!strcmp(a, "--max-batch-seqs")) max_seqs = atoi(v);
+        else if (!strcmp(a, "--handles")) handles = atoi(v);
+        else if (!strcmp(a, "--repeat")) repeat = atoi(v);
+        else if (!strcmp(a, "--out")) out = v;
+        else die("unknown option %s", a);
+        i++;
+    }
+    if (!ids_path) die("--ids FILE is required (see bench_hf.py ids)%s", "");
+    if (handles < 1 || handles > 2) die("--handles must be 1 or 2%s", "");
+    ifs_dtype dt = !strcmp(dts, "f32") ? IFS_DT_F32 : !strcmp(dts, "bf16") ? IFS_DT_BF16 : IFS_DT_F16;
+    if (!ifs_backend_available("cuda")) die("no usable CUDA device%s", "");
+
+    ifs_bert_weights *w;
+    char err[512];
+    if (model) {
+        ifs_wts_model *m = ifs_wts_load(model, IFS_WTS_ENCODER_ONLY, err, sizeof err);
+        if (!m) die("%s", err);
+        w = malloc(sizeof *w);
+        *w = *ifs_wts_weights(m);
+        if (!w->cls_w) {
+            w->cls_w = filled(2 * (size_t)w->cfg.hidden);
+            w->cls_b = filled(2);
+            w->cfg.num_labels = 2;
+        }
+        if (!w->pool_w) {
+            w->pool_w = filled((size_t)w->cfg.hidden * w->cfg.hidden);
+            w->pool_b = filled(w->cfg.hidden);
+        }
+        shape = model;
+    } else {
+        w = synth(shape);
+    }
+
+    seqs s = read_ids(ids_path);
+    int n_batches;
+    pbatch *batches = make_batches(&s, max_tokens, max_seqs, &n_batches);
+    double n_tokens = 0, flops = 0;
+    for (int32_t i = 0; i < s.n; i++) {
+        n_tokens += s.len[i];
+        flops += seq_flops(&w->cfg, s.len[i]);
+    }
+
+    ifs_backend_opts o = ifs_backend_default_opts();
+    o.dtype = dt;
+    o.max_batch_tokens = max_tokens;
+    o.max_batch_seqs = max_seqs;
+    ifs_backend *h[2] = {NULL, NULL};
+    float *lg[2];
+    for (int k = 0; k < handles; k++) {
+        int rc = ifs_backend_create("cuda", w, &o, &h[k], err, sizeof err);
+        if (rc) die("create: %s", err);
+        lg[k] = malloc(sizeof(float) * max_seqs * w->cfg.num_labels);
+    }
+    /* warm-up: every batch once (algorithm choice, clocks) */
+    run_pass(h, handles, batches, n_batches, lg);
+    double best = 1e30;
+    for (int r = 0; r < repeat; r++) {
+        double t = run_pass(h, handles, batches, n_batches, lg);
+        if (t < best) best = t;
+    }
+    double peak = gemm_peak_tflops(dt);
+    double tflops = flops / best / 1e12;
+
+    struct cudaDeviceProp prop;
+    cudaGetDeviceProperties(&prop, 0);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    char line[2048];
+    snprintf(line, sizeof line,
+             "{\"bench\":\"cuda_forward\",\"commit\":\"%s\",\"host\":\"%s\",\"gpu\":\"%s\","
+             "\"shape\":\"%s\",\"hidden\":%d,\"layers\":%d,\"dtype\":\"%s\",\"data\":\"%s\","
+             "\"n_seqs\":%d,\"n_tokens\":%.0f,\"max_batch_tokens\":%d,\"max_batch_seqs\":%d,"
+             "\"handles\":%d,\"batches\":%d,\"seconds\":%.4f,\"seqs_per_s\":%.1f,"
+             "\"tokens_per_s\":%.0f,\"model_tflops\":%.2f,\"gemm_peak_tflops\":%.1f,\"mfu\":%.4f}",
+             IFS_GIT_COMMIT, host, prop.name, shape, w->cfg.hidden, w->cfg.n_layers, dts,
+             ids_path, s.n, n_tokens, max_tokens, max_seqs, handles, n_batches, best,
+             s.n / best, n_tokens / best, tflops, peak, tflops / peak);
+    puts(line);
+    if (out) {
+        FILE *f = fopen(out, "a");
+        if (!f) die("cannot append to %s", out);
+        fprintf(f, "%s\n", line);
+        fclose(f);
+    }
+    for (int k = 0; k < handles; k++) ifs_backend_free(h[k]);
+    return 0;
+}
