@@ -48,16 +48,8 @@
 #include "ifs_shard.h"
 #include "ifs_tok.h"
 #include "ifs_wts.h"
-/* ifs_record.h and ifs_reduce.h both declare IFS_ITYPE_NONE/PARTIAL/FULL
- * (same values); rename the reducer's copies while including it. */
-#define IFS_ITYPE_NONE IFS_RED_ITYPE_NONE_
-#define IFS_ITYPE_PARTIAL IFS_RED_ITYPE_PARTIAL_
-#define IFS_ITYPE_FULL IFS_RED_ITYPE_FULL_
 #include "ifs_reduce.h"
 #include "ifs_report.h"
-#undef IFS_ITYPE_NONE
-#undef IFS_ITYPE_PARTIAL
-#undef IFS_ITYPE_FULL
 
 /* ---- options ------------------------------------------------------------- */
 
