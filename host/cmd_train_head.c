@@ -576,10 +576,10 @@ int ifs_cmd_train_head(int argc, char **argv)
         cJSON_AddNumberToObject(oo, "seed", (double)o.seed);
         cJSON_AddNumberToObject(oo, "max_len", max_len);
         cJSON_AddNumberToObject(oo, "epochs", o.epochs);
-        cJSON_AddNumberToObject(oo, "lr", o.lr);
+        cJSON_AddNumberToObject(oo, "lr", round((double)o.lr * 1e9) / 1e9);
         cJSON_AddNumberToObject(oo, "batch", o.batch);
         cJSON_AddNumberToObject(oo, "patience", o.patience);
-        cJSON_AddNumberToObject(oo, "weight_decay", o.weight_decay);
+        cJSON_AddNumberToObject(oo, "weight_decay", round((double)o.weight_decay * 1e9) / 1e9);
         cJSON *cnt = cJSON_AddObjectToObject(rep, "examples");
         cJSON_AddNumberToObject(cnt, "train", (double)n_split[0]);
         cJSON_AddNumberToObject(cnt, "validation", (double)n_split[1]);
