@@ -208,17 +208,20 @@ attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float
 }
 
 /* One warp per query row. Lane l scores key j0 + l of each 32-key chunk;
- * for the output, lane l owns columns l, l + 32, ... of the head. */
+ * for the output, lane l owns columns l, l + 32, ... of the head.
+ * cls_only: launched with one warp per (sequence, head); only query row 0
+ * (the [CLS] token) is computed, and it is written to row s of ctx. */
 template <typename T>
 __global__ void __launch_bounds__(GEN_ROWS * 32)
-attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, int D, float scale)
+attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, int D, float scale,
+                         int cls_only)
 {
     constexpr int MAXC = IFS_CUDA_MAX_HEAD_DIM / 32;
     __shared__ float qs[GEN_ROWS][IFS_CUDA_MAX_HEAD_DIM];
     const int s = blockIdx.z, h = blockIdx.y;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int start = seq_off[s], len = seq_off[s + 1] - start;
-    const int i = blockIdx.x * GEN_ROWS + warp;
+    const int i = blockIdx.x * (blockDim.x >> 5) + warp; /* 0 when cls_only */
     if (i >= len) return; /* per warp: only warp-level syncs below */
 
     const int64_t ld = 3 * (int64_t)H;
@@ -260,7 +263,7 @@ attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, in
         }
         m = m_new;
     }
-    T *out = ctx + (int64_t)(start + i) * H + (int64_t)h * D;
+    T *out = ctx + (int64_t)(cls_only ? s : start + i) * H + (int64_t)h * D;
     const float inv = 1.0f / l;
 #pragma unroll
     for (int c = 0; c < MAXC; c++) {
@@ -299,7 +302,19 @@ static cudaError_t launch_attention_generic(T *ctx, const T *qkv, const int32_t 
     dim3 grid((unsigned)((max_len + GEN_ROWS - 1) / GEN_ROWS), (unsigned)n_heads,
               (unsigned)n_seqs);
     attention_generic_kernel<T><<<grid, GEN_ROWS * 32, 0, stream>>>(ctx, qkv, seq_off, H, D,
-                                                                    1.0f / sqrtf((float)D));
+                                                                    1.0f / sqrtf((float)D), 0);
+    return ifs_cuda_launched();
+}
+
+/* One warp per (sequence, head), query row 0 only. */
+template <typename T>
+static cudaError_t launch_attention_cls(T *ctx_cls, const T *qkv, const int32_t *seq_off,
+                                        int32_t n_seqs, int H, int n_heads, cudaStream_t stream)
+{
+    const int D = H / n_heads;
+    dim3 grid(1u, (unsigned)n_heads, (unsigned)n_seqs);
+    attention_generic_kernel<T><<<grid, 32, 0, stream>>>(ctx_cls, qkv, seq_off, H, D,
+                                                         1.0f / sqrtf((float)D), 1);
     return ifs_cuda_launched();
 }
 
@@ -351,5 +366,18 @@ extern "C" cudaError_t ifs_cuda_attention(ifs_dtype dt, void *ctx, const void *q
     IFS_CUDA_DISPATCH(dt, return dispatch_attention<scalar_t>(
         (scalar_t *)ctx, (const scalar_t *)qkv, seq_off, n_seqs, max_len, hidden, n_heads,
         force_generic, stream));
+    return cudaErrorInvalidValue;
+}
+
+extern "C" cudaError_t ifs_cuda_attention_cls(ifs_dtype dt, void *ctx_cls, const void *qkv,
+                                              const int32_t *seq_off, int32_t n_seqs,
+                                              int hidden, int n_heads, cudaStream_t stream)
+{
+    if (n_seqs <= 0) return cudaSuccess;
+    if (n_heads <= 0 || hidden % n_heads != 0 || hidden / n_heads > IFS_CUDA_MAX_HEAD_DIM ||
+        n_seqs > 65535 || n_heads > 65535)
+        return cudaErrorInvalidValue;
+    IFS_CUDA_DISPATCH(dt, return launch_attention_cls<scalar_t>(
+        (scalar_t *)ctx_cls, (const scalar_t *)qkv, seq_off, n_seqs, hidden, n_heads, stream));
     return cudaErrorInvalidValue;
 }

@@ -15,6 +15,7 @@
  *       big = act(x Wi^T + bi)         (GELU kernel / RELU_BIAS) [T, I]
  *       ctx = big Wo^T                                           [T, H]
  *       x   = LayerNorm(ctx + bo + x)                            [T, H]
+ *     (the last layer runs attention onward on the S [CLS] rows only)
  *     logits = classifier(tanh(pooler(x[CLS])))  (fp32)        [S, labels]
  *
  * Three activation buffers (x, ctx, big = T * max(3H, I)) are enough: each
@@ -512,6 +513,56 @@ static void cuda_destroy(ifs_backend *bb)
     b->stream = NULL;
 }
 
+/* big[0:rows] = act(in Wi^T + bi): the relu epilogue, or our GELU kernel. */
+static int feed_forward(cuda_backend *b, const dev_layer *L, void *big, const void *in,
+                        int32_t rows)
+{
+    char *err = b->base.err;
+    const size_t errlen = sizeof b->base.err;
+    const ifs_bert_config *c = &b->base.w->cfg;
+    const int H = c->hidden, I = c->intermediate;
+    if (c->act == IFS_ACT_RELU)
+        return ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, L->i_b, rows, I, H, 1,
+                                 b->stream, err, errlen);
+    int rc = ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, NULL, rows, I, H, 0, b->stream,
+                               err, errlen);
+    return rc ? rc : CU_CHECK(ifs_cuda_bias_act(b->dt, big, L->i_b, rows, I, (int)c->act,
+                                                b->stream));
+}
+
+/* The last layer for the [CLS] rows only (the pooler reads nothing else),
+ * as the CPU backend does: K and V of every row are in big already; the
+ * rest runs on S rows. Buffers, rows [0, S) each:
+ *   ctx = attention of each [CLS] query      big = the [CLS] rows of x
+ *   x   = ctx Wao^T                          ctx = LN(x + bao + big)
+ *   big = act(ctx Wi^T + bi)                 x   = big Wo^T
+ *   ctx = LN(x + bo + ctx)   -> the final [CLS] hidden states, packed. */
+static int run_last_layer(cuda_backend *b, const dev_layer *L, int32_t S, const int32_t *d_off)
+{
+    char *err = b->base.err;
+    const size_t errlen = sizeof b->base.err;
+    const ifs_bert_config *c = &b->base.w->cfg;
+    const int H = c->hidden, I = c->intermediate;
+    const ifs_dtype dt = b->dt;
+    cudaStream_t st = b->stream;
+    int rc;
+    if ((rc = CU_CHECK(ifs_cuda_attention_cls(dt, b->ctx, b->big, d_off, S, H, c->n_heads, st))) ||
+        (rc = CU_CHECK(ifs_cuda_gather_cls_rows(dt, b->big, b->x, d_off, S, H, st))) ||
+        (rc = ifs_cuda_gemm_run(b->gemm, dt, b->x, b->ctx, L->ao_w, NULL, S, H, H, 0, st, err,
+                                errlen)) ||
+        (rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->ctx, b->x, L->ao_b, b->big,
+                                                            L->ln1_g, L->ln1_b, S, H, c->ln_eps,
+                                                            st))) ||
+        (rc = feed_forward(b, L, b->big, b->ctx, S)) ||
+        (rc = ifs_cuda_gemm_run(b->gemm, dt, b->x, b->big, L->o_w, NULL, S, H, I, 0, st, err,
+                                errlen)) ||
+        (rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->ctx, b->x, L->o_b, b->ctx,
+                                                            L->ln2_g, L->ln2_b, S, H, c->ln_eps,
+                                                            st))))
+        return rc;
+    return IFS_BK_OK;
+}
+
 /* Runs the encoder, pooler and classifier for a validated batch whose ids,
  * types, positions and offsets are already on the device. */
 static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int has_types)
@@ -533,11 +584,19 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
                                                 wc->pos, wc->type, wc->eln_g, wc->eln_b, H,
                                                 c->ln_eps, st))))
         return rc;
+    const void *final_rows = b->x; /* where the last hidden states end up */
+    const int32_t *final_off = d_off;
     for (int l = 0; l < c->n_layers; l++) {
         const dev_layer *L = &wc->layers[l];
         if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->x, L->qkv_w, L->qkv_b, T, 3 * H, H,
                                     0, st, err, errlen)))
             return rc;
+        if (l == c->n_layers - 1) { /* the [CLS] rows only: see run_last_layer */
+            if ((rc = run_last_layer(b, L, S, d_off))) return rc;
+            final_rows = b->ctx;
+            final_off = NULL;
+            break;
+        }
         if ((rc = CU_CHECK(ifs_cuda_attention(dt, b->ctx, b->big, d_off, S, max_len, H,
                                               c->n_heads, 0, st))))
             return rc;
@@ -548,17 +607,8 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
                                                                 L->ln1_g, L->ln1_b, T, H,
                                                                 c->ln_eps, st))))
             return rc;
-        if (c->act == IFS_ACT_RELU) {
-            if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->x, L->i_w, L->i_b, T, I, H, 1,
-                                        st, err, errlen)))
-                return rc;
-        } else {
-            if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->x, L->i_w, NULL, T, I, H, 0, st,
-                                        err, errlen)) ||
-                (rc = CU_CHECK(ifs_cuda_bias_act(dt, b->big, L->i_b, T, I, (int)c->act, st))))
-                return rc;
-        }
-        if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->ctx, b->big, L->o_w, NULL, T, H, I, 0, st,
+        if ((rc = feed_forward(b, L, b->big, b->x, T)) ||
+            (rc = ifs_cuda_gemm_run(b->gemm, dt, b->ctx, b->big, L->o_w, NULL, T, H, I, 0, st,
                                     err, errlen)))
             return rc;
         if ((rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->x, b->ctx, L->o_b, b->x,
@@ -568,9 +618,9 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
     }
     float *d_logits = b->d_out;
     float *d_cls = b->d_out + (size_t)b->max_seqs * c->num_labels;
-    return CU_CHECK(ifs_cuda_pooler_classifier(dt, d_logits, d_cls, b->x, d_off, S, H, wc->pool_w,
-                                               wc->pool_b, wc->cls_w, wc->cls_b, c->num_labels,
-                                               st));
+    return CU_CHECK(ifs_cuda_pooler_classifier(dt, d_logits, d_cls, final_rows, final_off, S, H,
+                                               wc->pool_w, wc->pool_b, wc->cls_w, wc->cls_b,
+                                               c->num_labels, st));
 }
 
 static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,

@@ -74,12 +74,27 @@ cudaError_t ifs_cuda_attention(ifs_dtype dt, void *ctx, const void *qkv,
                                int hidden, int n_heads, int force_generic,
                                cudaStream_t stream);
 
+/* The same attention for query row 0 ([CLS]) of each sequence only, over
+ * all of its keys: ctx_cls[s] ([n_seqs][hidden]) receives that row. The
+ * last layer needs nothing else, since the pooler reads only [CLS].
+ * Generic (scalar) kernel, every dtype, head_dim <= IFS_CUDA_MAX_HEAD_DIM. */
+cudaError_t ifs_cuda_attention_cls(ifs_dtype dt, void *ctx_cls, const void *qkv,
+                                   const int32_t *seq_off, int32_t n_seqs, int hidden,
+                                   int n_heads, cudaStream_t stream);
+
+/* dst[s] = src[seq_off[s]] for n_seqs rows of dim elements: each sequence's
+ * [CLS] row, packed. dst must not overlap src. */
+cudaError_t ifs_cuda_gather_cls_rows(ifs_dtype dt, void *dst, const void *src,
+                                     const int32_t *seq_off, int32_t n_seqs, int dim,
+                                     cudaStream_t stream);
+
 /* 1 when ifs_cuda_attention takes the tensor-core path for these shapes. */
 int ifs_cuda_attention_uses_tensor_cores(ifs_dtype dt, int head_dim);
 
-/* For each sequence s: cls = hs[seq_off[s]] (its [CLS] row, elements);
+/* For each sequence s: cls = hs[seq_off[s]] (its [CLS] row, elements; row s
+ * when seq_off is NULL, for already gathered rows);
  * cls_out[s] = cls in fp32 (cls_out may be NULL); pooled = tanh(cls Wp^T + bp);
- * logits[s] = pooled Wc^T + bc. Weights fp32, HF layout. seq_off device. */
+ * logits[s] = pooled Wc^T + bc. Weights fp32, HF layout. seq_off device or NULL. */
 cudaError_t ifs_cuda_pooler_classifier(ifs_dtype dt, float *logits, float *cls_out,
                                        const void *hs, const int32_t *seq_off,
                                        int32_t n_seqs, int hidden, const float *pool_w,

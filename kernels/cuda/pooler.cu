@@ -31,7 +31,7 @@ cls_pooler_classifier_kernel(float *logits, float *cls_out, const T *hs,
     const int s = blockIdx.x;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int n_warps = blockDim.x >> 5;
-    const T *row = hs + (int64_t)seq_off[s] * hidden;
+    const T *row = hs + (int64_t)(seq_off ? seq_off[s] : s) * hidden;
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
         const float v = to_f(row[i]);
         x[i] = v;
@@ -55,7 +55,25 @@ cls_pooler_classifier_kernel(float *logits, float *cls_out, const T *hs,
     }
 }
 
-// launcher
+/* dst[s] = src[seq_off[s]]: each sequence's first ([CLS]) row, packed. */
+template <typename T>
+__global__ void gather_cls_rows_kernel(T *dst, const T *src, const int32_t *seq_off, int dim)
+{
+    const int s = blockIdx.x;
+    const T *row = src + (int64_t)seq_off[s] * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) dst[(int64_t)s * dim + i] = row[i];
+}
+
+// launchers
+
+template <typename T>
+static cudaError_t launch_gather_cls_rows(T *dst, const T *src, const int32_t *seq_off,
+                                          int32_t n_seqs, int dim, cudaStream_t stream)
+{
+    if (n_seqs <= 0) return cudaSuccess;
+    gather_cls_rows_kernel<T><<<n_seqs, 128, 0, stream>>>(dst, src, seq_off, dim);
+    return ifs_cuda_launched();
+}
 
 template <typename T>
 static cudaError_t launch_pooler_classifier(float *logits, float *cls_out, const T *hs,
@@ -74,7 +92,16 @@ static cudaError_t launch_pooler_classifier(float *logits, float *cls_out, const
     return ifs_cuda_launched();
 }
 
-// entry point
+// entry points
+
+extern "C" cudaError_t ifs_cuda_gather_cls_rows(ifs_dtype dt, void *dst, const void *src,
+                                                const int32_t *seq_off, int32_t n_seqs, int dim,
+                                                cudaStream_t stream)
+{
+    IFS_CUDA_DISPATCH(dt, return launch_gather_cls_rows<scalar_t>(
+        (scalar_t *)dst, (const scalar_t *)src, seq_off, n_seqs, dim, stream));
+    return cudaErrorInvalidValue;
+}
 
 extern "C" cudaError_t ifs_cuda_pooler_classifier(ifs_dtype dt, float *logits, float *cls_out,
                                                   const void *hs, const int32_t *seq_off,

@@ -155,7 +155,7 @@ typedef struct {
     double atol, rtol, nmse;
 } tol;
 
-enum { OP_EMBED_LN, OP_RESID_LN, OP_BIAS_ACT, OP_ATTENTION, OP_POOLER, OP_GEMM };
+enum { OP_EMBED_LN, OP_RESID_LN, OP_BIAS_ACT, OP_ATTENTION, OP_ATTN_CLS, OP_POOLER, OP_GEMM };
 
 /* Error budgets per (op, dtype). f16 keeps 11 significant bits (relative
  * step 2^-11 ~ 4.9e-4), bf16 8 (2^-8 ~ 3.9e-3): outputs are rounded once,
@@ -165,20 +165,23 @@ static tol tol_for(int op, ifs_dtype dt)
     if (dt == IFS_DT_F32) {
         switch (op) {
         case OP_GEMM: return (tol){2e-4, 2e-4, 1e-9};
-        case OP_ATTENTION: return (tol){1e-4, 1e-4, 1e-9};
+        case OP_ATTENTION:
+        case OP_ATTN_CLS: return (tol){1e-4, 1e-4, 1e-9};
         default: return (tol){1e-4, 1e-4, 1e-10};
         }
     }
     if (dt == IFS_DT_F16) {
         switch (op) {
-        case OP_ATTENTION: return (tol){4e-3, 4e-3, 2e-6};
+        case OP_ATTENTION:
+        case OP_ATTN_CLS: return (tol){4e-3, 4e-3, 2e-6};
         case OP_GEMM: return (tol){2e-3, 2e-3, 1e-6};
         case OP_POOLER: return (tol){1e-4, 1e-4, 1e-10}; /* fp32 math on rounded inputs */
         default: return (tol){3e-3, 2e-3, 1e-6};
         }
     }
     switch (op) {
-    case OP_ATTENTION: return (tol){3e-2, 2e-2, 1e-4};
+    case OP_ATTENTION:
+    case OP_ATTN_CLS: return (tol){3e-2, 2e-2, 1e-4};
     case OP_GEMM: return (tol){1.5e-2, 1e-2, 3e-5};
     case OP_POOLER: return (tol){1e-4, 1e-4, 1e-10};
     default: return (tol){2e-2, 1e-2, 3e-5};
@@ -281,6 +284,13 @@ static const kcase cases[] = {
      OP_ATTENTION, IFS_DT_F16, 384, 8, B_LONG_MIX, 0},
     {"attention in bf16 with the generic kernel matches the cpu at head dim 128",
      OP_ATTENTION, IFS_DT_BF16, 1024, 8, B_40_MEDIUM, 1},
+
+    {"cls-only attention and cls gather in f32 match the cpu at head dim 32 over 256 short sequences",
+     OP_ATTN_CLS, IFS_DT_F32, 384, 12, B_256_SHORT, 0},
+    {"cls-only attention and cls gather in f16 match the cpu at head dim 64 over long mixed sequences",
+     OP_ATTN_CLS, IFS_DT_F16, 768, 12, B_LONG_MIX, 0},
+    {"cls-only attention and cls gather in bf16 match the cpu at hidden 1024 head dim 64",
+     OP_ATTN_CLS, IFS_DT_BF16, 1024, 16, B_40_MEDIUM, 0},
 
     {"pooler and classifier in f32 match the cpu at hidden 384 with 2 labels",
      OP_POOLER, IFS_DT_F32, 384, 2, B_256_SHORT, 0},
@@ -404,6 +414,46 @@ static void run_attention(const kcase *c, const batch *b, tol t)
     compare(c->name, got, ref, nc, t);
     cudaFree(dqkv); cudaFree(doff); cudaFree(dctx);
     free(qkv); free(ref); free(got); free(scratch);
+}
+
+/* The last layer's attention for each [CLS] query only, and the gather of
+ * each sequence's first row (both exact row bookkeeping, packed by s). */
+static void run_attn_cls(const kcase *c, const batch *b, tol t)
+{
+    const int H = c->hidden, heads = c->n, D = H / heads, S = b->n_seqs;
+    const size_t nq = (size_t)b->n_tokens * 3 * H;
+    float *qkv = host_normal(nq, 0, 1.5f);
+    float *ref = malloc(sizeof(float) * S * H), *got = malloc(sizeof(float) * S * H);
+    float *scratch = malloc(sizeof(float) * (size_t)b->max_len);
+    void *dqkv = dev_elems(c->dt, qkv, nq, qkv);
+    int32_t *doff = dev_copy(b->off, sizeof(int32_t) * (S + 1));
+    void *dctx = dev_alloc(ifs_cuda_dtype_size(c->dt) * S * H);
+    CUDA_OK(cudaMemset(dctx, 0xff, ifs_cuda_dtype_size(c->dt) * S * H));
+    CUDA_OK(ifs_cuda_attention_cls(c->dt, dctx, dqkv, doff, S, H, heads, 0));
+    CUDA_OK(cudaDeviceSynchronize());
+    host_from_elems(c->dt, got, dctx, (size_t)S * H);
+    const int64_t ld = 3 * (int64_t)H;
+    for (int s = 0; s < S; s++) {
+        const float *base = qkv + (int64_t)b->off[s] * ld;
+        for (int h = 0; h < heads; h++)
+            ifs_cpu_attention_head(ref + (int64_t)s * H + h * D, H, base + h * D, ld,
+                                   base + H + h * D, base + 2 * H + h * D, ld, 1,
+                                   b->off[s + 1] - b->off[s], D, 1.0f / sqrtf((float)D), scratch);
+    }
+    compare(c->name, got, ref, (size_t)S * H, t);
+
+    /* gather: rows of the qkv array viewed as [n_tokens][3H] */
+    void *dg = dev_alloc(ifs_cuda_dtype_size(c->dt) * S * ld);
+    float *gg = malloc(sizeof(float) * S * ld);
+    CUDA_OK(ifs_cuda_gather_cls_rows(c->dt, dg, dqkv, doff, S, (int)ld, 0));
+    CUDA_OK(cudaDeviceSynchronize());
+    host_from_elems(c->dt, gg, dg, (size_t)S * ld);
+    int same = 1;
+    for (int s = 0; s < S; s++)
+        same &= memcmp(gg + (int64_t)s * ld, qkv + (int64_t)b->off[s] * ld, sizeof(float) * ld) == 0;
+    IFS_CHECK(same, "%s: gathered rows are not each sequence's first row", c->name);
+    cudaFree(dqkv); cudaFree(doff); cudaFree(dctx); cudaFree(dg);
+    free(qkv); free(ref); free(got); free(scratch); free(gg);
 }
 
 static void run_pooler(const kcase *c, const batch *b, tol t)
@@ -542,6 +592,7 @@ int main(void)
         case OP_RESID_LN: run_resid_ln(c, &b, t); break;
         case OP_BIAS_ACT: run_bias_act(c, &b, t); break;
         case OP_ATTENTION: run_attention(c, &b, t); break;
+        case OP_ATTN_CLS: run_attn_cls(c, &b, t); break;
         case OP_POOLER: run_pooler(c, &b, t); break;
         case OP_GEMM: run_gemm(c, &b, g, t); break;
         }
