@@ -53,7 +53,8 @@ typedef struct {
 } ifs_tok_config;
 
 typedef struct {
-    size_t bad_offset;    /* IFS_TOK_EUTF8: byte offset of the first invalid byte */
+    size_t bad_offset;    /* IFS_TOK_EUTF8: byte offset where the first ill-formed UTF-8
+                             sequence starts (as Python's UnicodeDecodeError.start) */
     int32_t n_untruncated;/* tokens the text would have had without truncation (incl. specials) */
     int truncated;        /* 1 when tokens were dropped */
 } ifs_tok_result;

@@ -1,0 +1,81 @@
+/*
+ * tok_internal.h - private: the tokenizer's structures, shared by tok_load.c
+ * (vocab, trie, config) and tok_encode.c (the hot path). Tests may include
+ * it for ifs_tok_pretokenize_debug; nothing else should.
+ */
+#ifndef IFS_TOK_INTERNAL_H
+#define IFS_TOK_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "ifs_tok.h"
+
+#define IFS_TOK_NONE 0xFFFFFFFFu
+#define IFS_TOK_MAX_WORD_CHARS 100 /* HF WordPiece max_input_chars_per_word */
+#define IFS_TOK_MAX_SPECIALS 64
+
+/* ASCII byte classes, derived from the generated tables at load. */
+enum { IFS_TOK_A_WORD = 0, IFS_TOK_A_SPACE, IFS_TOK_A_DEL, IFS_TOK_A_PUNCT };
+
+typedef struct {
+    char *text;     /* owned, NUL-terminated */
+    size_t len;
+    int32_t id;
+} ifs_tok_special;
+
+struct ifs_tok {
+    ifs_tok_config cfg;
+    int strip;  /* resolved strip_accents */
+
+    /* vocab: id -> token (pool of NUL-terminated strings); NULL gaps allowed */
+    int32_t n_vocab;
+    char **id2tok;
+    char *pool;
+
+    /* Byte trie of every token. Node 0 is the root. Edges from the root and
+     * from the "##" node are direct arrays; the rest live in one
+     * open-addressing hash keyed by (node << 8 | byte), so each byte of a
+     * word costs one probe and no string is ever hashed as a whole. */
+    uint32_t n_nodes;
+    int32_t *node_id;           /* token id ending at node, or -1 */
+    uint32_t root_next[256];
+    uint32_t cont_next[256];    /* children of the "##" node */
+    uint32_t cont_node;         /* IFS_TOK_NONE when the vocab has no "##" */
+    uint32_t *ekey, *eval;      /* hash: key (node << 8 | byte) + 1, 0 = empty */
+    uint32_t emask;
+
+    int32_t cls_id, sep_id, pad_id, unk_id;
+    ifs_tok_special specials[IFS_TOK_MAX_SPECIALS];
+    int n_specials;
+    uint8_t special_first[256]; /* 1 when some special token starts with the byte */
+
+    uint8_t ascii_class[128];
+    uint8_t ascii_map[128];     /* lowercased when do_lower_case */
+};
+
+struct ifs_tok_state {
+    int32_t *ids;   /* WordPiece output of the current text */
+    size_t ids_cap;
+    int32_t *ids_b; /* second text of a pair */
+    size_t ids_b_cap;
+    char *word;     /* current word, UTF-8 */
+    size_t word_len, word_cap;
+    int32_t word_chars;
+    uint32_t *run;  /* non-ASCII code points awaiting NFD ordering */
+    size_t run_cap;
+    /* debug mode (tests): words are collected as text instead of ids */
+    char *dbg;
+    size_t dbg_len, dbg_cap;
+    int debug;
+};
+
+/* Tests only: normalizes and pre-tokenizes `text` exactly as encoding does and
+ * returns the words separated by single spaces (special tokens as written) in
+ * *out, borrowed from st until the next call. Returns IFS_TOK_OK,
+ * IFS_TOK_EUTF8 (with *bad_offset), IFS_TOK_ENOMEM. */
+int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st,
+                              const char *text, size_t len,
+                              const char **out, size_t *out_len, size_t *bad_offset);
+
+#endif

@@ -1,0 +1,529 @@
+/*
+ * tok_load.c - builds an immutable ifs_tok from a checkpoint folder: the
+ * vocab (vocab.txt, else tokenizer.json's model.vocab), the settings HF reads
+ * (tokenizer_config.json, else tokenizer.json's normalizer, else BERT uncased
+ * defaults with 512), the special tokens, and the byte trie used by WordPiece.
+ *
+ * Decisions:
+ * - vocab.txt lines are trimmed at the end like HF's WordPiece::read_file
+ *   (trim_end); a token listed twice maps to its last line, as HF's HashMap
+ *   insert does.
+ * - Special tokens are matched in raw text before normalization, as HF does for
+ *   added tokens with normalized=false. An added token with normalized=true is
+ *   not supported and refused at load, rather than silently mis-tokenized.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "tok_internal.h"
+#include "tok_tables.h"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Reads a whole file; NULL with errno set on failure. Caller frees. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (n < cap)
+            break;
+        cap *= 2;
+        char *nb = realloc(buf, cap + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf = nb;
+        }
+    }
+    int bad = buf && ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        errno = buf ? EIO : ENOMEM;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+void ifs_tok_free(ifs_tok *tok)
+{
+    if (!tok)
+        return;
+    free(tok->id2tok);
+    free(tok->pool);
+    free(tok->node_id);
+    free(tok->ekey);
+    free(tok->eval);
+    for (int i = 0; i < tok->n_specials; i++)
+        free(tok->specials[i].text);
+    free(tok);
+}
+
+/* ---- trie ---------------------------------------------------------------------- */
+
+static uint32_t edge_get(const ifs_tok *tok, uint32_t node, uint8_t b)
+{
+    if (node == 0)
+        return tok->root_next[b];
+    uint32_t key = ((node << 8) | b) + 1;
+    uint32_t h = (key * 0x9E3779B1u) & tok->emask;
+    while (tok->ekey[h]) {
+        if (tok->ekey[h] == key)
+            return tok->eval[h];
+        h = (h + 1) & tok->emask;
+    }
+    return IFS_TOK_NONE;
+}
+
+static void edge_put(ifs_tok *tok, uint32_t node, uint8_t b, uint32_t child)
+{
+    if (node == 0) {
+        tok->root_next[b] = child;
+        return;
+    }
+    uint32_t key = ((node << 8) | b) + 1;
+    uint32_t h = (key * 0x9E3779B1u) & tok->emask;
+    while (tok->ekey[h])
+        h = (h + 1) & tok->emask;
+    tok->ekey[h] = key;
+    tok->eval[h] = child;
+}
+
+static int build_trie(ifs_tok *tok, char *err, size_t errlen)
+{
+    size_t total = 1;
+    for (int32_t i = 0; i < tok->n_vocab; i++)
+        if (tok->id2tok[i])
+            total += strlen(tok->id2tok[i]);
+    if (total >= (1u << 24)) {
+        set_err(err, errlen, "vocab too large for the trie (%zu bytes of tokens)", total);
+        return IFS_TOK_EFORMAT;
+    }
+    size_t cap = 1024;
+    while (cap < 2 * total)
+        cap *= 2;
+    tok->emask = (uint32_t)cap - 1;
+    tok->ekey = calloc(cap, sizeof(uint32_t));
+    tok->eval = calloc(cap, sizeof(uint32_t));
+    tok->node_id = malloc(total * sizeof(int32_t));
+    if (!tok->ekey || !tok->eval || !tok->node_id) {
+        set_err(err, errlen, "out of memory building the vocab trie");
+        return IFS_TOK_ENOMEM;
+    }
+    for (int b = 0; b < 256; b++)
+        tok->root_next[b] = IFS_TOK_NONE;
+    tok->n_nodes = 1;
+    tok->node_id[0] = -1;
+    for (int32_t id = 0; id < tok->n_vocab; id++) {
+        const uint8_t *t = (const uint8_t *)tok->id2tok[id];
+        if (!t || !*t)
+            continue;
+        uint32_t node = 0;
+        for (; *t; t++) {
+            uint32_t c = edge_get(tok, node, *t);
+            if (c == IFS_TOK_NONE) {
+                c = tok->n_nodes++;
+                tok->node_id[c] = -1;
+                edge_put(tok, node, *t, c);
+            }
+            node = c;
+        }
+        tok->node_id[node] = id; /* later duplicates win, as in HF */
+    }
+    tok->cont_node = edge_get(tok, 0, '#');
+    if (tok->cont_node != IFS_TOK_NONE)
+        tok->cont_node = edge_get(tok, tok->cont_node, '#');
+    for (int b = 0; b < 256; b++)
+        tok->cont_next[b] = tok->cont_node == IFS_TOK_NONE ? IFS_TOK_NONE
+                                                          : edge_get(tok, tok->cont_node, (uint8_t)b);
+    return 0;
+}
+
+/* Exact lookup of a whole token; -1 when absent. */
+static int32_t vocab_find(const ifs_tok *tok, const char *s)
+{
+    uint32_t node = 0;
+    if (!*s)
+        return -1;
+    for (const uint8_t *p = (const uint8_t *)s; *p; p++) {
+        node = edge_get(tok, node, *p);
+        if (node == IFS_TOK_NONE)
+            return -1;
+    }
+    return tok->node_id[node];
+}
+
+/* ---- vocab sources ------------------------------------------------------------------ */
+
+static int load_vocab_txt(ifs_tok *tok, const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    char *buf = read_file(path, &len);
+    if (!buf) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return IFS_TOK_EIO;
+    }
+    int32_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\n')
+            lines++;
+    if (len && buf[len - 1] != '\n')
+        lines++;
+    if (lines == 0) {
+        free(buf);
+        set_err(err, errlen, "%s: empty vocab", path);
+        return IFS_TOK_EFORMAT;
+    }
+    tok->pool = buf;
+    tok->id2tok = calloc((size_t)lines, sizeof(char *));
+    if (!tok->id2tok) {
+        set_err(err, errlen, "out of memory reading %s", path);
+        return IFS_TOK_ENOMEM;
+    }
+    char *p = buf, *end = buf + len;
+    int32_t id = 0;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *e = nl ? nl : end;
+        char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t' || t[-1] == '\r' || t[-1] == '\v' ||
+                         t[-1] == '\f'))
+            t--;
+        *t = 0;
+        if (memchr(p, 0, (size_t)(t - p))) {
+            set_err(err, errlen, "%s:%d: NUL byte in token", path, id + 1);
+            return IFS_TOK_EFORMAT;
+        }
+        tok->id2tok[id++] = p;
+        p = e + 1;
+    }
+    tok->n_vocab = id;
+    return 0;
+}
+
+static int load_vocab_json(ifs_tok *tok, const cJSON *model, const char *path,
+                           char *err, size_t errlen)
+{
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
+    if (!cJSON_IsObject(vocab) || (cJSON_IsString(type) && strcmp(type->valuestring, "WordPiece"))) {
+        set_err(err, errlen, "%s: model is not a WordPiece vocab", path);
+        return IFS_TOK_EFORMAT;
+    }
+    int32_t max_id = -1;
+    size_t bytes = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, vocab) {
+        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e8) {
+            set_err(err, errlen, "%s: vocab entry '%s' has a bad id", path, it->string);
+            return IFS_TOK_EFORMAT;
+        }
+        if (it->valueint > max_id)
+            max_id = it->valueint;
+        bytes += strlen(it->string) + 1;
+    }
+    if (max_id < 0) {
+        set_err(err, errlen, "%s: empty vocab", path);
+        return IFS_TOK_EFORMAT;
+    }
+    tok->n_vocab = max_id + 1;
+    tok->id2tok = calloc((size_t)tok->n_vocab, sizeof(char *));
+    tok->pool = malloc(bytes ? bytes : 1);
+    if (!tok->id2tok || !tok->pool) {
+        set_err(err, errlen, "out of memory reading %s", path);
+        return IFS_TOK_ENOMEM;
+    }
+    char *p = tok->pool;
+    cJSON_ArrayForEach(it, vocab) {
+        size_t n = strlen(it->string);
+        memcpy(p, it->string, n + 1);
+        tok->id2tok[it->valueint] = p;
+        p += n + 1;
+    }
+    return 0;
+}
+
+/* ---- config ------------------------------------------------------------------------ */
+
+/* A special-token setting may be a string or {"content": ...}. */
+static const char *token_text(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    if (cJSON_IsObject(v)) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "content");
+        if (cJSON_IsString(c))
+            return c->valuestring;
+    }
+    return NULL;
+}
+
+static int add_special(ifs_tok *tok, const char *text, int32_t id, char *err, size_t errlen)
+{
+    if (!text || !*text || id < 0)
+        return 0;
+    for (int i = 0; i < tok->n_specials; i++)
+        if (!strcmp(tok->specials[i].text, text))
+            return 0;
+    if (tok->n_specials == IFS_TOK_MAX_SPECIALS) {
+        set_err(err, errlen, "more than %d special tokens", IFS_TOK_MAX_SPECIALS);
+        return IFS_TOK_EFORMAT;
+    }
+    ifs_tok_special *sp = &tok->specials[tok->n_specials];
+    sp->text = strdup(text);
+    if (!sp->text)
+        return IFS_TOK_ENOMEM;
+    sp->len = strlen(text);
+    sp->id = id;
+    tok->special_first[(uint8_t)text[0]] = 1;
+    tok->n_specials++;
+    return 0;
+}
+
+static cJSON *read_json(const char *path, int *rc, char *err, size_t errlen)
+{
+    size_t len;
+    char *buf = read_file(path, &len);
+    *rc = 0;
+    if (!buf) {
+        if (errno != ENOENT) {
+            set_err(err, errlen, "%s: %s", path, strerror(errno));
+            *rc = IFS_TOK_EIO;
+        }
+        return NULL;
+    }
+    cJSON *j = cJSON_ParseWithLength(buf, len);
+    free(buf);
+    if (!j) {
+        set_err(err, errlen, "%s: not valid JSON", path);
+        *rc = IFS_TOK_EFORMAT;
+    }
+    return j;
+}
+
+static void apply_override(ifs_tok_config *c, const ifs_tok_config *o)
+{
+    if (!o)
+        return;
+    if (o->do_lower_case >= 0)
+        c->do_lower_case = o->do_lower_case;
+    if (o->strip_accents >= 0)
+        c->strip_accents = o->strip_accents;
+    if (o->tokenize_chinese_chars >= 0)
+        c->tokenize_chinese_chars = o->tokenize_chinese_chars;
+    if (o->model_max_length > 0)
+        c->model_max_length = o->model_max_length;
+}
+
+/* Everything after the vocab is in place: specials, ids, tables, trie. */
+static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, size_t errlen)
+{
+    int rc = build_trie(tok, err, errlen);
+    if (rc)
+        return rc;
+    static const char *const keys[] = { "unk_token", "sep_token", "pad_token", "cls_token",
+                                        "mask_token" };
+    static const char *const dflt[] = { "[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]" };
+    int32_t ids[5];
+    for (int k = 0; k < 5; k++) {
+        const char *t = cfg ? token_text(cJSON_GetObjectItemCaseSensitive(cfg, keys[k])) : NULL;
+        if (!t)
+            t = dflt[k];
+        ids[k] = vocab_find(tok, t);
+        if (ids[k] < 0 && k != 4 && k != 2) {
+            set_err(err, errlen, "%s '%s' is not in the vocab", keys[k], t);
+            return IFS_TOK_EFORMAT;
+        }
+        if ((rc = add_special(tok, t, ids[k], err, errlen)))
+            return rc;
+    }
+    tok->unk_id = ids[0];
+    tok->sep_id = ids[1];
+    tok->pad_id = ids[2] >= 0 ? ids[2] : 0;
+    tok->cls_id = ids[3];
+    /* added tokens of tokenizer.json (and tokenizer_config.json's decoder) */
+    const cJSON *lists[2] = { tj ? cJSON_GetObjectItemCaseSensitive(tj, "added_tokens") : NULL,
+                              NULL };
+    const cJSON *dec = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "added_tokens_decoder") : NULL;
+    lists[1] = dec;
+    for (int l = 0; l < 2; l++) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, lists[l]) {
+            const char *t = token_text(it);
+            const cJSON *norm = cJSON_GetObjectItemCaseSensitive(it, "normalized");
+            const cJSON *idv = cJSON_GetObjectItemCaseSensitive(it, "id");
+            int32_t id = cJSON_IsNumber(idv) ? idv->valueint
+                         : (l == 1 && it->string) ? (int32_t)atol(it->string) : vocab_find(tok, t ? t : "");
+            if (!t)
+                continue;
+            if (cJSON_IsTrue(norm)) {
+                set_err(err, errlen, "added token '%s' has normalized=true: not supported", t);
+                return IFS_TOK_EFORMAT;
+            }
+            if ((rc = add_special(tok, t, id, err, errlen)))
+                return rc;
+        }
+    }
+    /* ASCII classes and case map from the generated tables */
+    for (int b = 0; b < 128; b++) {
+        unsigned f = ifs_tok_props((uint32_t)b);
+        tok->ascii_class[b] = (f & IFS_TOK_F_DEL)     ? IFS_TOK_A_DEL
+                              : (f & IFS_TOK_F_WS)    ? IFS_TOK_A_SPACE
+                              : (f & IFS_TOK_F_PUNCT) ? IFS_TOK_A_PUNCT
+                                                      : IFS_TOK_A_WORD;
+        tok->ascii_map[b] = (uint8_t)b;
+        if (tok->cfg.do_lower_case && b >= 'A' && b <= 'Z')
+            tok->ascii_map[b] = (uint8_t)(b + 32);
+    }
+    tok->strip = tok->cfg.strip_accents < 0 ? tok->cfg.do_lower_case != 0 : tok->cfg.strip_accents != 0;
+    return 0;
+}
+
+static ifs_tok *new_tok(void)
+{
+    ifs_tok *tok = calloc(1, sizeof *tok);
+    if (!tok)
+        return NULL;
+    tok->cfg.do_lower_case = 1;
+    tok->cfg.strip_accents = -1;
+    tok->cfg.tokenize_chinese_chars = 1;
+    tok->cfg.model_max_length = 512;
+    tok->cont_node = IFS_TOK_NONE;
+    return tok;
+}
+
+static void read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj)
+{
+    const cJSON *src = cfg;
+    int from_tj = 0;
+    if (!src && tj) { /* no tokenizer_config.json: use tokenizer.json's normalizer */
+        src = cJSON_GetObjectItemCaseSensitive(tj, "normalizer");
+        from_tj = 1;
+    }
+    if (!src)
+        return;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, from_tj ? "lowercase" : "do_lower_case");
+    if (cJSON_IsBool(v))
+        c->do_lower_case = cJSON_IsTrue(v);
+    v = cJSON_GetObjectItemCaseSensitive(src, "strip_accents");
+    if (cJSON_IsBool(v))
+        c->strip_accents = cJSON_IsTrue(v);
+    v = cJSON_GetObjectItemCaseSensitive(src, from_tj ? "handle_chinese_chars" : "tokenize_chinese_chars");
+    if (cJSON_IsBool(v))
+        c->tokenize_chinese_chars = cJSON_IsTrue(v);
+    v = cJSON_GetObjectItemCaseSensitive(cfg, "model_max_length");
+    if (cJSON_IsNumber(v) && v->valuedouble >= 2)
+        c->model_max_length = v->valuedouble > 2147483647.0 ? 2147483647 : (int)v->valuedouble;
+}
+
+ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err, size_t errlen)
+{
+    if (!dir) {
+        set_err(err, errlen, "no checkpoint folder given");
+        return NULL;
+    }
+    ifs_tok *tok = new_tok();
+    if (!tok) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    size_t plen = strlen(dir) + 32;
+    char *path = malloc(plen);
+    cJSON *cfg = NULL, *tj = NULL;
+    int rc = path ? 0 : IFS_TOK_ENOMEM;
+    if (!rc) {
+        snprintf(path, plen, "%s/tokenizer_config.json", dir);
+        cfg = read_json(path, &rc, err, errlen);
+    }
+    if (!rc) {
+        snprintf(path, plen, "%s/tokenizer.json", dir);
+        tj = read_json(path, &rc, err, errlen);
+    }
+    if (!rc) {
+        read_settings(&tok->cfg, cfg, tj);
+        apply_override(&tok->cfg, override);
+        snprintf(path, plen, "%s/vocab.txt", dir);
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            rc = load_vocab_txt(tok, path, err, errlen);
+        } else if (tj) {
+            snprintf(path, plen, "%s/tokenizer.json", dir);
+            rc = load_vocab_json(tok, cJSON_GetObjectItemCaseSensitive(tj, "model"), path, err, errlen);
+        } else {
+            set_err(err, errlen, "%s: neither vocab.txt nor tokenizer.json found", dir);
+            rc = IFS_TOK_EIO;
+        }
+    }
+    if (!rc)
+        rc = finish(tok, cfg, tj, err, errlen);
+    if (rc == IFS_TOK_ENOMEM)
+        set_err(err, errlen, "out of memory loading the tokenizer from %s", dir);
+    cJSON_Delete(cfg);
+    cJSON_Delete(tj);
+    free(path);
+    if (rc) {
+        ifs_tok_free(tok);
+        return NULL;
+    }
+    return tok;
+}
+
+ifs_tok *ifs_tok_load_vocab(const char *vocab_path, const ifs_tok_config *cfg,
+                            char *err, size_t errlen)
+{
+    if (!vocab_path) {
+        set_err(err, errlen, "no vocab path given");
+        return NULL;
+    }
+    ifs_tok *tok = new_tok();
+    if (!tok) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    apply_override(&tok->cfg, cfg);
+    int rc = load_vocab_txt(tok, vocab_path, err, errlen);
+    if (!rc)
+        rc = finish(tok, NULL, NULL, err, errlen);
+    if (rc) {
+        ifs_tok_free(tok);
+        return NULL;
+    }
+    return tok;
+}
+
+const ifs_tok_config *ifs_tok_get_config(const ifs_tok *tok) { return tok ? &tok->cfg : NULL; }
+int32_t ifs_tok_vocab_size(const ifs_tok *tok) { return tok ? tok->n_vocab : 0; }
+int32_t ifs_tok_cls_id(const ifs_tok *tok) { return tok ? tok->cls_id : -1; }
+int32_t ifs_tok_sep_id(const ifs_tok *tok) { return tok ? tok->sep_id : -1; }
+int32_t ifs_tok_pad_id(const ifs_tok *tok) { return tok ? tok->pad_id : -1; }
+int32_t ifs_tok_unk_id(const ifs_tok *tok) { return tok ? tok->unk_id : -1; }
+
+const char *ifs_tok_id_to_token(const ifs_tok *tok, int32_t id)
+{
+    if (!tok || id < 0 || id >= tok->n_vocab)
+        return NULL;
+    return tok->id2tok[id];
+}
