@@ -20,7 +20,7 @@
  *
  * Prints one JSON line (and appends it to --out): GPU, shape, dtype, data,
  * commit, seconds (best of --repeat full passes), sequences/s, tokens/s,
- * model TFLOP/s counted over every row of every layer, the dense GEMM rate
+ * TFLOP/s of the work executed (see seq_flops), the dense GEMM rate
  * measured here (cuBLASLt, 8192^3 in the compute dtype), and MFU = their
  * ratio. run_bench.sh adds the HF peer's figures from the same run.
  */
@@ -192,12 +192,15 @@ static ifs_bert_weights *synth(const char *shape)
     return w;
 }
 
-/* Model FLOPs of one sequence of n tokens, every row of every layer. */
+/* FLOPs the backend executes for one sequence of n tokens: every row of
+ * every layer but the last, where only K/V (and Q) of every row and the
+ * [CLS] row's attention, projections and feed-forward are computed. */
 static double seq_flops(const ifs_bert_config *c, double n)
 {
     double H = c->hidden, I = c->intermediate;
-    double per_layer = 2 * n * (4 * H * H + 2 * H * I) + 4 * n * n * H;
-    return c->n_layers * per_layer + 2 * H * H + 2 * H * c->num_labels;
+    double full = 2 * n * (4 * H * H + 2 * H * I) + 4 * n * n * H;
+    double last = 2 * n * 3 * H * H + 4 * n * H + 2 * (H * H + 2 * H * I);
+    return (c->n_layers - 1) * full + last + 2 * H * H + 2 * H * c->num_labels;
 }
 
 /* --- timing -------------------------------------------------------------------------- */
