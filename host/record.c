@@ -426,8 +426,8 @@ size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len)
                 i++;
                 continue;
             }
-            for (size_t k = 0; k < seq; k++)
-                PUT(src[i++]);
+            for (size_t k = 0; k < seq; k++, i++)
+                PUT(src[i]); /* PUT may skip evaluating its argument: no i++ inside */
             continue;
         }
         switch (c) {
