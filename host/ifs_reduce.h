@@ -186,8 +186,9 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags,
 /* Run facts for the report's `timings` object, the one part of a report that
  * may differ between runs. Numbers (seconds, or any figure) are summed when
  * reports merge; facts (strings: backend, device, threads, commit) are kept
- * when equal and become "(mixed)" otherwise. name: [a-z0-9_]{1,63}.
- * Setting a name again replaces its value. */
+ * when equal and become "(mixed)" otherwise. name: [a-z0-9_]{1,63}; a
+ * number must be within +-1e15. Setting a name again replaces its value.
+ * Returns IFS_RED_OK, IFS_RED_EARG, IFS_RED_ENOMEM. */
 int ifs_reduce_set_timing(ifs_reducer *r, const char *name, double value);
 int ifs_reduce_set_fact(ifs_reducer *r, const char *name, const char *value);
 

@@ -834,7 +834,8 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
 
 int ifs_reduce_set_timing(ifs_reducer *r, const char *name, double value)
 {
-    if (!r || !ifs_red_valid_name(name) || !isfinite(value))
+    /* Bounded so that sums over many merged reports stay finite. */
+    if (!r || !ifs_red_valid_name(name) || !(fabs(value) <= 1e15))
         return IFS_RED_EARG;
     pthread_mutex_lock(&r->mu);
     int rc = IFS_RED_OK;

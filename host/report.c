@@ -973,8 +973,8 @@ static int read_timings(const cJSON *root, ifs_reducer *r, char *err, size_t err
         }
         if (!strcmp(x->string, "records_per_s") || !strcmp(x->string, "tokens_per_s"))
             continue; /* derived */
-        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
-            return BAD("timings.%.64s: not a number", x->string);
+        if (!cJSON_IsNumber(x) || !(fabs(x->valuedouble) <= 1e15))
+            return BAD("timings.%.64s: not a number of at most 1e15", x->string);
         if (!ifs_red_valid_name(x->string))
             return BAD("timings: name is not [a-z0-9_]{1,63}");
         int rc = ifs_reduce_set_timing(r, x->string, x->valuedouble);
