@@ -220,9 +220,12 @@ int ifs_wts_parse_config(const char *json, size_t len, const char *name, ifs_ber
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
     if (v && !cJSON_IsNull(v)) {
-        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !(v->valuedouble < 1)) {
+        /* the kernels use it as fp32: a value that underflows to 0 is refused too */
+        if (!cJSON_IsNumber(v) || !(v->valuedouble < 1) || !((float)v->valuedouble > 0)) {
             rc = wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                          "%s: 'layer_norm_eps' must be a number in (0, 1)", name);
+                          "%s: 'layer_norm_eps' must be a number in (0, 1) above fp32's "
+                          "smallest value",
+                          name);
             goto out;
         }
         cfg->ln_eps = (float)v->valuedouble;

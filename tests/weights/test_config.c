@@ -38,6 +38,8 @@ static const cfg_case CASES[] = {
     {"pad_token_outside_vocab_is_refused", "{\"vocab_size\":10,\"pad_token_id\":10}",
      IFS_WTS_EFORMAT, "pad_token_id 10"},
     {"zero_layer_norm_eps_is_refused", "{\"layer_norm_eps\":0}", IFS_WTS_EFORMAT, "layer_norm_eps"},
+    {"layer_norm_eps_that_underflows_fp32_is_refused", "{\"layer_norm_eps\":1e-122}",
+     IFS_WTS_EFORMAT, "layer_norm_eps"},
     {"not_json_is_refused", "{\"hidden_size\":", IFS_WTS_EFORMAT, "not a JSON object"},
     {"json_array_is_refused", "[1,2]", IFS_WTS_EFORMAT, "not a JSON object"},
     {"invalid_utf8_is_refused", "{\"x\":\"\xc3\x28\"}", IFS_WTS_EFORMAT, "not valid UTF-8 at byte 6"},
