@@ -24,6 +24,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -173,7 +174,7 @@ static int parse_slice(const char *s, int *i, int *n)
 typedef struct shard {
     const char *path;
     uint64_t size;
-    int is_stdin;
+    int is_regular;          /* 0: stdin, FIFO: read once, never resumed */
     ifs_resume_fp fp;
     int skip;                /* finished by an earlier run */
     int done;                /* finished now (set by the sink) */
@@ -406,7 +407,7 @@ static int finish_shard(run *R, shard *sh)
         snprintf(R->sink_err, sizeof R->sink_err, "%s: partial report: %s", sh->path, err);
         return -1;
     }
-    if (!sh->is_stdin && ifs_resume_mark_done(R->state, sh->path, &sh->fp, err, sizeof err)) {
+    if (sh->is_regular && ifs_resume_mark_done(R->state, sh->path, &sh->fp, err, sizeof err)) {
         snprintf(R->sink_err, sizeof R->sink_err, "%s: %s", sh->path, err);
         return -1;
     }
@@ -529,31 +530,76 @@ static double mono(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- signals: a thread that waits for SIGINT/SIGTERM ---------------------- */
+/* ---- signals: a handler and a self-pipe ------------------------------------
+ * Libraries start threads of their own (OpenBLAS, the CPU backend's pool)
+ * that do not block signals, so a SIGINT may land on any thread: a handler
+ * (async-signal-safe: a flag and one write) wakes a watcher thread through a
+ * pipe, and the watcher does the rest (words on stderr, cancel). A signal the
+ * parent left ignored (nohup, a background job of a script) stays ignored. */
+
+static volatile sig_atomic_t g_signal;
+static int g_sigpipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+    if (g_signal) _exit(IFS_EXIT_INTERRUPTED); /* second signal: out now; the state is resumable */
+    g_signal = sig;
+    char c = 1;
+    ssize_t n = write(g_sigpipe[1], &c, 1);
+    (void)n;
+}
 
 typedef struct {
     run *R;
-    sigset_t set;
     _Atomic int quit;
+    struct sigaction old_int, old_term;
+    int installed_int, installed_term;
 } sigctx;
 
 static void *signal_main(void *arg)
 {
     sigctx *c = arg;
     while (!atomic_load(&c->quit)) {
-        struct timespec ts = { 0, 200 * 1000000L };
-        int sig = sigtimedwait(&c->set, NULL, &ts);
-        if (sig <= 0) continue;
-        if (atomic_exchange(&c->R->stop_signal, sig)) {
-            /* A second signal: the user wants out now. The state stays
-             * resumable (every committed part is complete). */
-            _exit(IFS_EXIT_INTERRUPTED);
-        }
+        struct pollfd pf = { .fd = g_sigpipe[0], .events = POLLIN };
+        if (poll(&pf, 1, 200) <= 0) continue;
+        char b;
+        if (read(g_sigpipe[0], &b, 1) != 1) continue;
+        int sig = g_signal;
+        atomic_store(&c->R->stop_signal, sig);
         fprintf(stderr, "\nifscore score: %s: stopping; rerun with --resume to continue\n",
                 sig == SIGINT ? "interrupted" : "terminated");
         ifs_sched_cancel(c->R->sched);
     }
     return NULL;
+}
+
+/* Installs the handlers (unless the signal is ignored). Returns 0 or -1. */
+static int signals_install(sigctx *c)
+{
+    if (pipe(g_sigpipe) != 0) return -1;
+    g_signal = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    struct sigaction cur;
+    sigaction(SIGINT, NULL, &cur);
+    if (cur.sa_handler != SIG_IGN) c->installed_int = sigaction(SIGINT, &sa, &c->old_int) == 0;
+    sigaction(SIGTERM, NULL, &cur);
+    if (cur.sa_handler != SIG_IGN) c->installed_term = sigaction(SIGTERM, &sa, &c->old_term) == 0;
+    return 0;
+}
+
+static void signals_restore(sigctx *c)
+{
+    if (c->installed_int) sigaction(SIGINT, &c->old_int, NULL);
+    if (c->installed_term) sigaction(SIGTERM, &c->old_term, NULL);
+    c->installed_int = c->installed_term = 0;
+    for (int i = 0; i < 2; i++) {
+        if (g_sigpipe[i] >= 0) close(g_sigpipe[i]);
+        g_sigpipe[i] = -1;
+    }
 }
 
 static void fill_progress(void *ctx, ifs_progress_snap *s)
@@ -576,8 +622,10 @@ static int open_shard(run *R, shard *sh, char *err, size_t errlen)
 {
     char path[PATH_MAX], sha[65];
     double t0 = mono();
-    if (sh->is_stdin) {
-        ifs_sha256_hex("-", 1, sha);
+    if (!sh->is_regular) {
+        /* A stream can be read only once: it is recorded under the sha256
+         * of its name, not of its bytes (docs/score.md). */
+        ifs_sha256_hex(sh->path, strlen(sh->path), sha);
     } else if (ifs_sha256_file_hex(sh->path, sha)) {
         snprintf(err, errlen, "%s: cannot read: %s", sh->path, strerror(errno));
         return -1;
@@ -986,8 +1034,6 @@ int ifs_cmd_score(int argc, char **argv)
     memset(&sc, 0, sizeof sc);
     pthread_t sig_th;
     int sig_started = 0;
-    sigset_t oldmask;
-    int masked = 0;
     ifs_progress *prog = NULL;
     ifs_reducer *all = NULL;
     double t_start = mono();
@@ -1054,7 +1100,7 @@ int ifs_cmd_score(int argc, char **argv)
         shard *sh = &R->shards[R->n_shards++];
         sh->path = in.files[i].path;
         sh->size = in.files[i].size;
-        sh->is_stdin = in.files[i].is_stdin;
+        sh->is_regular = in.files[i].is_regular;
         if (in.files[i].is_regular) R->bytes_total += in.files[i].size;
         else unknown_size = 1;
     }
@@ -1076,7 +1122,7 @@ int ifs_cmd_score(int argc, char **argv)
         }
         for (size_t i = 0; i < R->n_shards; i++) {
             shard *sh = &R->shards[i];
-            if (sh->is_stdin) continue;
+            if (!sh->is_regular) continue;
             if (ifs_resume_fingerprint(sh->path, &sh->fp, err, sizeof err)) {
                 fail(IFS_EXIT_FAIL, "%s", err);
                 goto out;
@@ -1100,20 +1146,16 @@ int ifs_cmd_score(int argc, char **argv)
         fail(IFS_EXIT_FAIL, "%s", err);
         goto out;
     }
-    /* Signals are taken by one thread; every thread started from here on
-     * inherits the blocked mask. */
-    sigemptyset(&sc.set);
-    sigaddset(&sc.set, SIGINT);
-    sigaddset(&sc.set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sc.set, &oldmask);
-    masked = 1;
     if (ifs_sched_create(&so, R->tok, &R->w->cfg, engines, n_engines, sink, R, &R->sched,
                          err, sizeof err)) {
         fail(IFS_EXIT_FAIL, "%s", err);
         goto out;
     }
     sc.R = R;
-    sig_started = pthread_create(&sig_th, NULL, signal_main, &sc) == 0;
+    if (signals_install(&sc) == 0) {
+        sig_started = pthread_create(&sig_th, NULL, signal_main, &sc) == 0;
+        if (!sig_started) signals_restore(&sc);
+    }
     prog = ifs_progress_start(stderr, o.progress < 0 ? IFS_PROGRESS_AUTO
                                       : o.progress ? IFS_PROGRESS_ON : IFS_PROGRESS_OFF,
                               1.0, fill_progress, R);
@@ -1214,9 +1256,9 @@ out:
     if (sig_started) {
         atomic_store(&sc.quit, 1);
         pthread_join(sig_th, NULL);
+        signals_restore(&sc);
     }
     ifs_sched_free(R->sched);
-    if (masked) pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
     for (size_t i = 0; i < R->n_shards; i++) shard_close(&R->shards[i]);
     for (int i = 0; i < n_engines; i++) ifs_backend_free(engines[i]);
     free(engines);

@@ -179,7 +179,8 @@ uint64_t ifs_resume_skipped(const ifs_resume *r) { return r ? r->skipped : 0; }
 int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_t errlen)
 {
     memset(fp, 0, sizeof *fp);
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO must not block here (only regular files are read). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         seterr(err, errlen, "%s: %s", path, strerror(errno));
         return -1;

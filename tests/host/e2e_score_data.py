@@ -4,6 +4,7 @@ compression is done by the shell script with the zstd CLI.
 
 Usage: python3 e2e_score_data.py OUTDIR SEED [--no-big]
        python3 e2e_score_data.py --shards OUTDIR SHARDDIR
+       python3 e2e_score_data.py --many OUTDIR N_SHARDS N_RECORDS SEED
 The second form assembles the shards the tests read into SHARDDIR from the
 pieces in OUTDIR (zstd compression through the zstd command line tool).
 
@@ -183,8 +184,23 @@ def shards(gen, out):
         f.write(f1 + f2[:3])
 
 
+def many(out, n_shards, n_rec, seed):
+    """n_shards plain shards s00.jsonl... of n_rec good records each, and the
+    vocab, for the resume and budget tests."""
+    rng = random.Random(seed)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab()) + "\n")
+    for k in range(n_shards):
+        with open(os.path.join(out, "s%02d.jsonl" % k), "w") as f:
+            for i in range(n_rec):
+                f.write(json.dumps(record(rng, i, "s%02d" % k)) + "\n")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--shards":
         shards(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--many":
+        many(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     else:
         main()
