@@ -187,7 +187,8 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags,
  * may differ between runs. Numbers (seconds, or any figure) are summed when
  * reports merge; facts (strings: backend, device, threads, commit) are kept
  * when equal and become "(mixed)" otherwise. name: [a-z0-9_]{1,63}; a
- * number must be within +-1e15. Setting a name again replaces its value.
+ * number must be within +-1e9 and is kept at 1e-6 resolution (sums saturate
+ * at +-1e9). Setting a name again replaces its value.
  * Returns IFS_RED_OK, IFS_RED_EARG, IFS_RED_ENOMEM. */
 int ifs_reduce_set_timing(ifs_reducer *r, const char *name, double value);
 int ifs_reduce_set_fact(ifs_reducer *r, const char *name, const char *value);

@@ -725,7 +725,8 @@ static int merge_timings(ifs_reducer *dst, const ifs_reducer *src)
         while (j < dst->n_timings && strcmp(dst->timings[j].name, src->timings[i].name))
             j++;
         if (j < dst->n_timings) {
-            dst->timings[j].value += src->timings[i].value;
+            dst->timings[j].value_u = ifs_red_timing_add(dst->timings[j].value_u,
+                                                         src->timings[i].value_u);
             continue;
         }
         ifs_red_timing *t = realloc(dst->timings, (dst->n_timings + 1) * sizeof *t);
@@ -832,10 +833,16 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
 
 /* --- timings --------------------------------------------------------------- */
 
+int64_t ifs_red_timing_add(int64_t a, int64_t b)
+{
+    const int64_t max = (int64_t)(IFS_RED_TIMING_MAX * IFS_RED_MICRO);
+    int64_t s = a + b; /* |a|, |b| <= 1e15: no overflow */
+    return s > max ? max : s < -max ? -max : s;
+}
+
 int ifs_reduce_set_timing(ifs_reducer *r, const char *name, double value)
 {
-    /* Bounded so that sums over many merged reports stay finite. */
-    if (!r || !ifs_red_valid_name(name) || !(fabs(value) <= 1e15))
+    if (!r || !ifs_red_valid_name(name) || !(fabs(value) <= IFS_RED_TIMING_MAX))
         return IFS_RED_EARG;
     pthread_mutex_lock(&r->mu);
     int rc = IFS_RED_OK;
@@ -854,7 +861,7 @@ int ifs_reduce_set_timing(ifs_reducer *r, const char *name, double value)
         }
     }
     if (!rc)
-        r->timings[j].value = value;
+        r->timings[j].value_u = llround(value * IFS_RED_MICRO);
     pthread_mutex_unlock(&r->mu);
     return rc;
 }

@@ -44,10 +44,17 @@ typedef struct {
     size_t n_reasons, cap_reasons;
 } ifs_red_input;
 
+/* Timings are kept as integers in micro-units, so that printing ("%.6f"),
+ * reading back and summing are exact and a report is a fixed point of
+ * write -> read -> write. |value| <= IFS_RED_TIMING_MAX. */
+#define IFS_RED_TIMING_MAX 1e9
 typedef struct {
     char name[IFS_RED_REASON_MAX + 1];
-    double value;
+    int64_t value_u;
 } ifs_red_timing;
+
+/* Saturating sum of two timings in micro-units. */
+int64_t ifs_red_timing_add(int64_t a, int64_t b);
 
 typedef struct {
     char name[IFS_RED_REASON_MAX + 1];

@@ -348,21 +348,24 @@ static void put_timings(ifs_rb *b, const ifs_reducer *r, const ifs_reduce_totals
     ifs_rb_puts(b, ",\n  \"timings\": {\n");
     /* Names sorted; numbers then the two throughputs, then facts. */
     const char *prev = NULL;
-    double wall = -1;
+    int64_t wall_u = -1;
     for (size_t out = 0; out < r->n_timings; out++) {
         const ifs_red_timing *best = NULL;
         for (size_t i = 0; i < r->n_timings; i++)
             if ((!prev || strcmp(r->timings[i].name, prev) > 0) &&
                 (!best || strcmp(r->timings[i].name, best->name) < 0))
                 best = &r->timings[i];
-        ifs_rb_printf(b, "    \"%s\": ", best->name);
-        ifs_rb_fixed(b, best->value, 6);
-        ifs_rb_puts(b, ",\n");
+        int64_t u = best->value_u;
+        uint64_t a = u < 0 ? (uint64_t)0 - (uint64_t)u : (uint64_t)u;
+        ifs_rb_printf(b, "    \"%s\": %s%llu.%06llu,\n", best->name, u < 0 ? "-" : "",
+                      (unsigned long long)(a / IFS_RED_MICRO),
+                      (unsigned long long)(a % IFS_RED_MICRO));
         if (!strcmp(best->name, "wall_s"))
-            wall = best->value;
+            wall_u = u;
         prev = best->name;
     }
-    if (wall > 0) {
+    if (wall_u > 0) {
+        double wall = (double)wall_u / IFS_RED_MICRO;
         ifs_rb_puts(b, "    \"records_per_s\": ");
         ifs_rb_fixed(b, (double)t->scored / wall, 3);
         ifs_rb_puts(b, ",\n    \"tokens_per_s\": ");
@@ -973,8 +976,8 @@ static int read_timings(const cJSON *root, ifs_reducer *r, char *err, size_t err
         }
         if (!strcmp(x->string, "records_per_s") || !strcmp(x->string, "tokens_per_s"))
             continue; /* derived */
-        if (!cJSON_IsNumber(x) || !(fabs(x->valuedouble) <= 1e15))
-            return BAD("timings.%.64s: not a number of at most 1e15", x->string);
+        if (!cJSON_IsNumber(x) || !(fabs(x->valuedouble) <= IFS_RED_TIMING_MAX))
+            return BAD("timings.%.64s: not a number within +-1e9", x->string);
         if (!ifs_red_valid_name(x->string))
             return BAD("timings: name is not [a-z0-9_]{1,63}");
         int rc = ifs_reduce_set_timing(r, x->string, x->valuedouble);
