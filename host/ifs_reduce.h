@@ -150,8 +150,10 @@ int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes,
                          const char *sha256, int32_t *id, char *err, size_t errlen);
 
 /* Counts n scored records of input `input`. All or nothing: returns
- * IFS_RED_EARG (err names the index of the bad record; nothing counted) or
- * IFS_RED_ENOMEM (nothing counted). */
+ * IFS_RED_EARG (err names the index of the bad record; nothing counted:
+ * p_answer NaN or outside [0,1], unknown type, n_tokens < 0, a key value
+ * NULL or not valid UTF-8, input unknown or ended) or IFS_RED_ENOMEM
+ * (nothing counted). */
 int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds,
                    size_t n, char *err, size_t errlen);
 

@@ -493,10 +493,16 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
             return ifs_red_fail(err, errlen, IFS_RED_EARG, "prediction %zu: n_tokens < 0", i);
         if (!p->keys)
             return ifs_red_fail(err, errlen, IFS_RED_EARG, "prediction %zu: no keys", i);
-        for (int32_t k = 0; k < r->n_keys; k++)
+        for (int32_t k = 0; k < r->n_keys; k++) {
             if (!p->keys[k])
                 return ifs_red_fail(err, errlen, IFS_RED_EARG,
                                     "prediction %zu: value of '%s' is NULL", i, r->keys[k]);
+            /* A report must read back: its text must be UTF-8. */
+            if (!ifs_red_valid_utf8(p->keys[k], strlen(p->keys[k])))
+                return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                                    "prediction %zu: value of '%s' is not valid UTF-8", i,
+                                    r->keys[k]);
+        }
     }
     pthread_mutex_lock(&r->mu);
     if (input < 0 || (size_t)input >= r->n_inputs || r->inputs[input].ended) {

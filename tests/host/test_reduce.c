@@ -578,6 +578,10 @@ static void test_accounting(void)
     batch[2].keys = novals;
     IFS_CHECK(ifs_reduce_add(r, in, batch, 3, NULL, 0) == IFS_RED_EARG,
               "a_missing_key_value_is_refused");
+    const char *badutf[] = {"m\xc3(", "1"};
+    batch[2].keys = badutf;
+    IFS_CHECK(ifs_reduce_add(r, in, batch, 3, NULL, 0) == IFS_RED_EARG,
+              "a_key_value_that_is_not_utf8_is_refused");
     batch[2] = good;
     batch[2].type = (ifs_itype)7;
     IFS_CHECK(ifs_reduce_add(r, in, batch, 3, NULL, 0) == IFS_RED_EARG,
