@@ -64,15 +64,21 @@ def read_corpus(shared, limit):
     return gens, texts
 
 
-def write_ids(path, seqs):
-    import numpy as np
-    with open(path, "wb") as f:
-        f.write(b"IFSIDS1\0")
-        f.write(struct.pack("<I", len(seqs)))
-        for ids in seqs:
-            a = np.asarray(ids, dtype="<u4")
-            f.write(struct.pack("<I", len(a)))
-            f.write(a.tobytes())
+class IdsWriter:
+    """Streams the ids file: header first, then one sequence at a time."""
+
+    def __init__(self, path, n):
+        self.f = open(path, "wb")
+        self.f.write(b"IFSIDS1\0")
+        self.f.write(struct.pack("<I", n))
+
+    def add(self, ids):
+        import numpy as np
+        self.f.write(struct.pack("<I", len(ids)))
+        self.f.write(np.asarray(ids, dtype="<u4").tobytes())
+
+    def close(self):
+        self.f.close()
 
 
 def cmd_corpus(a):
@@ -101,39 +107,62 @@ def cmd_corpus(a):
         # chunks, whose inner ids concatenate back to the untruncated sequence
         # (checked against a no-truncation encode on a sample below).
         be.enable_truncation(tok.model_max_length)
-        encs = be.encode_batch(plain, add_special_tokens=True)
-        enc = [e.ids for e in encs]
-        wp = [e.ids[1:-1] + [x for o in e.overflowing for x in o.ids[1:-1]] for e in encs]
-        del encs
-        write_ids(os.path.join(a.out, f"{cfg}.wp.bin"), wp)
-        write_ids(os.path.join(a.out, f"{cfg}.enc.bin"), enc)
+        wpw = IdsWriter(os.path.join(a.out, f"{cfg}.wp.bin"), len(plain))
+        encw = IdsWriter(os.path.join(a.out, f"{cfg}.enc.bin"), len(plain))
         step = max(1, len(plain) // 200)
-        sample = plain[::step]
-        be.no_truncation()
-        full = [e.ids for e in be.encode_batch(sample, add_special_tokens=False)]
-        for k, t in enumerate(sample):
-            i = k * step
-            if full[k] != wp[i]:
-                sys.exit(f"ref_tokenize: overflow reconstruction differs on text {i}")
-            if k % 10 == 0:
-                ref = tok(t, truncation=True, max_length=tok.model_max_length)["input_ids"]
-                if ref != enc[i]:
-                    sys.exit(f"ref_tokenize: backend and tok() disagree on text {i}")
-        print(f"ref_tokenize: {cfg}: {sum(map(len, wp))} WordPiece ids in {time.time() - t1:.1f}s",
+        n_ids = 0
+        # in chunks: HF Encoding objects are large (tokens, offsets, masks)
+        for c0 in range(0, len(plain), 4096):
+            be.enable_truncation(tok.model_max_length)
+            encs = be.encode_batch(plain[c0:c0 + 4096], add_special_tokens=True)
+            sample = [i for i in range(c0, c0 + len(encs)) if i % step == 0]
+            be.no_truncation()
+            full = be.encode_batch([plain[i] for i in sample], add_special_tokens=False)
+            full = {i: e.ids for i, e in zip(sample, full)}
+            for k, e in enumerate(encs):
+                i = c0 + k
+                wp = e.ids[1:-1] + [x for o in e.overflowing for x in o.ids[1:-1]]
+                n_ids += len(wp)
+                if i in full:
+                    if full[i] != wp:
+                        sys.exit(f"ref_tokenize: overflow reconstruction differs on text {i}")
+                    if i % (10 * step) == 0:
+                        ref = tok(plain[i], truncation=True, max_length=tok.model_max_length)["input_ids"]
+                        if ref != e.ids:
+                            sys.exit(f"ref_tokenize: backend and tok() disagree on text {i}")
+                wpw.add(wp)
+                encw.add(e.ids)
+        wpw.close()
+        encw.close()
+        print(f"ref_tokenize: {cfg}: {n_ids} WordPiece ids in {time.time() - t1:.1f}s",
               flush=True)
 
 
 def cmd_codepoints(a):
     os.makedirs(a.out, exist_ok=True)
+    sep = "zqzsepzqz"  # a word no single code point can produce or touch
+    cps = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
     for cfg in CONFIGS:
         be = load(a.model, cfg).backend_tokenizer
         norm, pre = be.normalizer, be.pre_tokenizer
         with open(os.path.join(a.out, f"{cfg}.cp.txt"), "w", encoding="utf-8", newline="\n") as f:
-            for cp in range(0x110000):
-                if 0xD800 <= cp <= 0xDFFF:
-                    continue
-                words = [w for w, _ in pre.pre_tokenize_str(norm.normalize_str("A" + chr(cp) + "b"))]
-                f.write(f"{cp:X}\t{' '.join(words)}\n")
+            for i in range(0, len(cps), 8192):
+                chunk = cps[i:i + 8192]
+                # one call per chunk: "A c b" pieces between separator words
+                text = (" " + sep + " ").join("A" + chr(cp) + "b" for cp in chunk)
+                words = [w for w, _ in pre.pre_tokenize_str(norm.normalize_str(text))]
+                groups, cur = [], []
+                for w in words:
+                    if w == sep:
+                        groups.append(cur)
+                        cur = []
+                    else:
+                        cur.append(w)
+                groups.append(cur)
+                if len(groups) != len(chunk):
+                    sys.exit(f"ref_tokenize: codepoint chunk at U+{chunk[0]:04X} did not split cleanly")
+                for cp, g in zip(chunk, groups):
+                    f.write(f"{cp:X}\t{' '.join(g)}\n")
 
 
 # The hard cases: (name as a sentence, text or [text_a, text_b], max_length or None).
