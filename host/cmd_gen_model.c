@@ -521,6 +521,14 @@ int ifs_cmd_gen_model(int argc, char **argv)
         rc = fail(IFS_EXIT_FAIL, "%s", err);
         goto done;
     }
+    /* the generated arrays are on disk now: free them before loading back,
+       so the peak stays near one copy of the model */
+    arena_free(&a);
+    memset(&a, 0, sizeof a);
+    free(layers);
+    layers = NULL;
+    ifs_wts_free(enc);
+    enc = NULL;
     /* prove the folder loads as a full classifier before saying it exists */
     ifs_wts_model *back = ifs_wts_load(out, 0, err, sizeof err);
     if (!back) {
