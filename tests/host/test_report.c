@@ -291,6 +291,7 @@ static void test_files(void)
     const char *tmp = ifs_test_env("IFS_TEST_TMP", "/tmp");
     char path[1100], dir[1024];
     snprintf(dir, sizeof dir, "%s/report-files", tmp);
+    mkdir(tmp, 0755);
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/report.json", dir);
     ifs_reducer *r = sample();
