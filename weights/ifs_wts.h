@@ -88,9 +88,17 @@ enum {
 
 typedef struct ifs_wts_model ifs_wts_model;
 
-/* Loads `dir`/config.json and `dir`/model.safetensors (or the shards named by
- * model.safetensors.index.json). Returns NULL on failure with a message in
- * err. Caller frees with ifs_wts_free. */
+/* Loads `dir`/config.json and `dir`/model.safetensors (or, when that is
+ * absent, the shards named by model.safetensors.index.json). Tensor names are
+ * HF's, with or without the "bert." prefix, LayerNorm.weight/bias or the
+ * legacy LayerNorm.gamma/beta; classifier.* has no prefix. Every used tensor
+ * must be F32, F16 or BF16 with the shape config.json implies and no NaN/Inf;
+ * other tensors (position_ids, MLM heads) are validated by the reader and
+ * ignored. Returns NULL on failure with a message in err (file, tensor, byte
+ * offset): no config.json, no weights (pytorch_model.bin alone gets the
+ * conversion command), a malformed file, an unsupported config, a missing /
+ * mis-shaped / non-finite tensor, out of memory. Caller frees with
+ * ifs_wts_free. Thread-safe (no shared state). */
 ifs_wts_model *ifs_wts_load(const char *dir, unsigned flags, char *err, size_t errlen);
 void ifs_wts_free(ifs_wts_model *m);
 
