@@ -97,9 +97,11 @@ static void test_figures(void)
         {"ifs_partial_is_over_partial_instructions_only", "\"ifs_partial\": 0.600000"},
         {"ifs_full_is_over_full_instructions_only", "\"ifs_full\": 0.800000"},
         {"gap_is_full_minus_partial", "\"gap_full_minus_partial\": 0.200000"},
+        /* Newcombe (1998b) Table II, example (a): 0.0524 to 0.3339 */
         {"gap_interval_matches_newcombe_method_10",
-         "\"gap_full_minus_partial_ci95\": [0.052"},
-        {"gap_interval_upper_bound_matches_newcombe", ", 0.333"},
+         "\"gap_full_minus_partial_ci95\": [0.052431, 0.333873]"},
+        {"wilson_interval_of_ifs_is_written_with_six_decimals",
+         "\"ifs_ci95\": [0.615482, 0.761530]"},
         {"a_ratio_over_no_records_is_null", "\"ifs_partial\": null"},
         {"mean_probability_is_exact", "\"mean_p_answer\": 0.685333"},
         {"rejects_are_totalled_by_reason", "\"rejects\": {\"bad_json\": 2, \"missing_field\": 1}"},
