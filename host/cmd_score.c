@@ -1130,6 +1130,7 @@ int ifs_cmd_score(int argc, char **argv)
             if (o.resume && ifs_resume_done(R->state, sh->path, &sh->fp)) {
                 sh->skip = 1;
                 atomic_fetch_add(&R->shards_done, 1);
+                atomic_fetch_add(&R->bytes_done, sh->size); /* for the ETA */
             }
         }
     }

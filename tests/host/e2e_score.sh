@@ -86,6 +86,36 @@ score big --threshold "$T" --threads 2 --max-line-bytes 120000000 "$S"
 "$PY" "$HERE/e2e_score_check.py" "$G/expected.json" "$W/out/big.json" \
   "$W/out/big.scores.jsonl" "$W/out/big.rejects.jsonl" --big || fail "run with the 100 MB line scored"
 
+# The answer label: found by name in id2label, or given by name or index.
+"$BIN" gen-model --out "$W/model3" --seed 3 --hidden 32 --layers 2 --heads 2 \
+  --intermediate 64 --labels 3 --init test --vocab "$G/vocab.txt" > /dev/null
+"$PY" - "$W/model3/config.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+names = ["Continuation", "ANSWER_LIKE", "not_answer"]
+c["id2label"] = {str(i): n for i, n in enumerate(names)}
+c["label2id"] = {n: i for i, n in enumerate(names)}
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+answer_of() { "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["classifier"]; print(c["answer_label"], c["answer_label_name"])' "$1"; }
+while IFS='|' read -r opt want; do
+  # shellcheck disable=SC2086
+  "$BIN" score --model "$W/model3" --out "$W/out/lab.json" --format none --no-progress $opt \
+    "$S/good-a.jsonl" || fail "answer label ${opt:-default}: run failed"
+  got=$(answer_of "$W/out/lab.json")
+  [ "$got" = "$want" ] || fail "answer label ${opt:-default}: got '$got', want '$want'"
+done <<'EOF'
+|1 ANSWER_LIKE
+--answer-label not_answer|2 not_answer
+--answer-label continuation|0 Continuation
+--answer-label 2|2 not_answer
+EOF
+set +e
+"$BIN" score --model "$W/model3" --out "$W/out/lab.json" --answer-label 3 "$S/good-a.jsonl" 2>/dev/null
+rc=$?
+set -e
+[ $rc -eq 2 ] || fail "an answer label out of range: exit $rc, want 2"
+
 # Exit codes: a missing model is a failure (1), no shard a usage error (2).
 set +e
 "$BIN" score --model "$W/nope" --out "$W/out/x.json" "$S" 2>/dev/null; rc=$?
