@@ -1,0 +1,233 @@
+/*
+ * ds_internal.h - what the datasets module's files share with each other and
+ * with its subcommands (datasets/cmd_*.c): a growable byte buffer with JSON
+ * helpers, the shard-set sink (rolling .jsonl.zst shards + manifest.json),
+ * the importers, and the builders. Not installed; the stable public API is
+ * ifs_ds.h.
+ *
+ * Conventions as everywhere: 0 / negative IFS_DS_* status, words in a caller
+ * buffer (err, errlen), nothing prints, nothing exits.
+ */
+#ifndef IFS_DS_INTERNAL_H
+#define IFS_DS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "ifs_ds.h"
+
+/* ---- growable buffer ------------------------------------------------------ */
+typedef struct {
+    char *p;      /* owned; NUL-terminated after every append */
+    size_t n, cap;
+    int oom;      /* sticky: an append failed */
+} ds_buf;
+
+void ds_buf_reset(ds_buf *b);
+void ds_buf_free(ds_buf *b);
+void ds_buf_put(ds_buf *b, const void *data, size_t n);
+void ds_buf_puts(ds_buf *b, const char *s);
+void ds_buf_printf(ds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "escaped" with quotes (ifs_json_escape: invalid UTF-8 becomes U+FFFD). */
+void ds_buf_json_str(ds_buf *b, const char *s, size_t n);
+/* ,"key":"value" (a leading comma unless b ends in '{'). */
+void ds_buf_kv_str(ds_buf *b, const char *key, const char *s, size_t n);
+void ds_buf_kv_int(ds_buf *b, const char *key, long long v);
+/* ,"key":<raw JSON> */
+void ds_buf_kv_raw(ds_buf *b, const char *key, const char *json, size_t n);
+
+/* A set of non-zero 64-bit hashes (open addressing): 8-16 bytes per member. */
+typedef struct {
+    uint64_t *slot;
+    size_t n, cap;
+} ds_set;
+/* 1 when h (made non-zero) was already in, 0 when added, IFS_DS_ENOMEM. */
+int ds_set_add(ds_set *s, uint64_t h);
+int ds_set_has(const ds_set *s, uint64_t h);
+void ds_set_free(ds_set *s);
+
+/* "64M", "1G", "4096" -> bytes (K/M/G are powers of 1024). 0 ok, -1 bad. */
+int ds_parse_size(const char *s, uint64_t *out);
+
+/* ---- text checks ---------------------------------------------------------- */
+/* 1 when data holds a raw NUL or a \u0000 escape (cJSON would cut a string
+ * there), 0 otherwise. */
+int ds_has_nul(const char *data, size_t len);
+
+/* ---- shard-set sink --------------------------------------------------------
+ * Writes records as lines into DIR/<stem>-NNNNN.jsonl.zst, starting a new
+ * shard after max_records lines or max_bytes uncompressed bytes (0 = no
+ * limit), and at the end DIR/manifest.json:
+ *   {"format":"ifscore-shards/1","records":R,"bytes":B,
+ *    "shards":[{"file":"x-00000.jsonl.zst","records":r,"bytes":b,
+ *               "uncompressed_bytes":u,"sha256":"..."}],
+ *    <extra members from the caller>}
+ * Every shard and the manifest are written atomically (host's writer). */
+typedef struct {
+    uint64_t max_records;
+    uint64_t max_bytes;
+    int level;          /* zstd level, 0 = 3 */
+    int plain;          /* 1: write .jsonl instead of .jsonl.zst */
+} ds_sink_opts;
+
+typedef struct ds_sink ds_sink;
+ds_sink *ds_sink_open(const char *dir, const ds_sink_opts *o, char *err, size_t errlen);
+/* Starts a new series of shards named after stem (ends the open shard). */
+int ds_sink_begin(ds_sink *s, const char *stem, char *err, size_t errlen);
+/* One record line (no '\n' inside). */
+int ds_sink_line(ds_sink *s, const char *line, size_t len, char *err, size_t errlen);
+/* Ends the open shard (if any). */
+int ds_sink_end(ds_sink *s, char *err, size_t errlen);
+/* Ends the open shard and writes manifest.json with `extra` (JSON members
+ * without braces, e.g. "\"import\":{...}", or NULL) appended. */
+int ds_sink_finish(ds_sink *s, const char *extra, char *err, size_t errlen);
+uint64_t ds_sink_records(const ds_sink *s);
+size_t ds_sink_shards(const ds_sink *s);
+void ds_sink_free(ds_sink *s); /* removes a shard left open (never half a file) */
+
+/* ---- manifest check ------------------------------------------------------- */
+typedef struct {
+    size_t shards, bad_shards;
+    uint64_t records;
+} ds_verify_stats;
+/* Checks every shard of DIR/manifest.json (or a manifest path): present, size,
+ * SHA-256, and record count (lines, read through the shard reader, which also
+ * catches corrupt or truncated frames). report(line, user) gets one line of
+ * words per problem (may be NULL). Returns 0 when all match, IFS_DS_EFORMAT
+ * on mismatches, IFS_DS_EIO when the manifest cannot be read. */
+int ds_verify(const char *path, ds_verify_stats *st,
+              void (*report)(const char *line, void *user), void *user,
+              char *err, size_t errlen);
+
+/* ---- importers ------------------------------------------------------------ */
+typedef enum {
+    DS_FMT_ALPACA_EVAL = 0,
+    DS_FMT_ALPACA,
+    DS_FMT_OASST,        /* trees export or messages export, detected per element */
+    DS_FMT_SHAREGPT,
+    DS_FMT_JSON,         /* generic JSON / JSONL with a field map */
+    DS_FMT_COUNT
+} ds_format;
+int ds_format_parse(const char *name); /* -1 if unknown */
+const char *ds_format_name(ds_format f);
+
+/* Reasons an input element was not imported; stable names (ds_skip_name). */
+typedef enum {
+    DS_SKIP_INVALID_JSON = 0,
+    DS_SKIP_NOT_OBJECT,
+    DS_SKIP_TOO_LARGE,
+    DS_SKIP_INVALID_UTF8,
+    DS_SKIP_NUL_IN_TEXT,
+    DS_SKIP_MISSING_INSTRUCTION,
+    DS_SKIP_MISSING_RESPONSE,
+    DS_SKIP_MISSING_MODEL,
+    DS_SKIP_NOT_STRING,        /* a mapped field has the wrong type */
+    DS_SKIP_BAD_ID,
+    DS_SKIP_BAD_INSTRUCTION_TYPE,
+    DS_SKIP_LANG_FILTERED,
+    DS_SKIP_DELETED,           /* oasst: deleted or failed review */
+    DS_SKIP_NO_REPLY,          /* oasst: first prompt without an usable assistant reply */
+    DS_SKIP_NOT_FIRST_TURN,    /* oasst messages: deeper than the first reply */
+    DS_SKIP_REPLY_NOT_BEST,    /* oasst messages: a first reply ranked below the best */
+    DS_SKIP_TREE_SPLIT,        /* oasst messages: tree not contiguous in the file */
+    DS_SKIP_NO_HUMAN_TURN,     /* sharegpt: no human turn first */
+    DS_SKIP_NO_ASSISTANT_TURN, /* sharegpt: the human turn has no reply */
+    DS_SKIP__COUNT
+} ds_skip;
+const char *ds_skip_name(ds_skip s);
+
+typedef struct {
+    ds_format format;
+    const char *model;        /* --model: constant model name (NULL = per format) */
+    const char *langs;        /* oasst: comma list, "all" or NULL = no filter */
+    /* generic JSON field paths (dotted, digits index arrays); NULL = default */
+    const char *f_id, *f_model, *f_instruction, *f_response, *f_type, *f_input;
+    size_t max_elem;          /* 0 = 16 MiB */
+} ds_import_opts;
+
+typedef struct {
+    uint64_t files, elements, records, merged; /* merged: oasst replies folded into a record */
+    uint64_t skipped[DS_SKIP__COUNT];
+    uint64_t file_errors;     /* files that ended early (syntax, truncation, corruption) */
+    uint64_t bytes_in;        /* compressed bytes read */
+    uint64_t bytes_text;      /* decompressed bytes read */
+    int output_error;         /* the sink failed: stop, nothing more can be written */
+} ds_import_stats;
+
+typedef struct ds_importer ds_importer;
+ds_importer *ds_importer_create(const ds_import_opts *o, char *err, size_t errlen);
+void ds_importer_free(ds_importer *im);
+/* Imports one input file into the sink (a series named after the file).
+ * Element-level problems are counted as skips and the import goes on; a
+ * file-level problem (not JSON at all, truncated, corrupt zstd) returns
+ * IFS_DS_ESYNTAX / ETRUNC / EFORMAT / EIO with words naming the file and
+ * offset, after the records read before it were written. */
+int ds_import_file(ds_importer *im, const char *path, ds_sink *sink, char *err, size_t errlen);
+const ds_import_stats *ds_importer_stats(const ds_importer *im);
+/* Appends the stats as JSON members "elements":..,"records":..,"skipped":{..} */
+void ds_import_stats_json(const ds_import_stats *st, ds_buf *b);
+
+/* Expands importer inputs: files as given, directories to their *.json,
+ * *.jsonl, *.json.zst, *.jsonl.zst files (sorted, not hidden, not
+ * recursive). Returns a NULL-terminated array (free with ds_paths_free) or
+ * NULL with words in err. */
+char **ds_list_inputs(char *const *args, int n, char *err, size_t errlen);
+void ds_paths_free(char **paths);
+/* "dir/Conifer-7B.json.zst" -> "Conifer-7B" into out. */
+void ds_stem(const char *path, char *out, size_t cap);
+
+#endif /* IFS_DS_INTERNAL_H */
+
+/* ---- reading ifscore shards (JSONL / .jsonl.zst) ---------------------------
+ * Every line of every input (ifs_io_list_inputs: files, folders of *.jsonl
+ * and *.jsonl.zst, globs, "-") through host's shard reader; each line that is
+ * a JSON object (UTF-8, no NUL) goes to fn; the rest are counted by host's
+ * reject reasons. fn returns 0 to go on, non-zero to stop (that status is
+ * returned). */
+typedef struct {
+    uint64_t lines, objects;
+    uint64_t rejected[32];   /* by ifs_reject_reason */
+    uint64_t rejected_total;
+    uint64_t stream_errors;  /* shards cut short (corrupt / truncated) */
+} ds_read_stats;
+
+typedef int (*ds_record_fn)(const cJSON *obj, const char *shard, uint64_t line, void *user);
+int ds_read_records(char *const *args, int nargs, ds_record_fn fn, void *user,
+                    ds_read_stats *st, char *err, size_t errlen);
+/* Appends "read":{"lines":..,"rejected":{reason:n}} members. */
+void ds_read_stats_json(const ds_read_stats *st, ds_buf *b);
+
+/* A string member of obj (NULL when absent or not a string); len set. */
+const char *ds_get_str(const cJSON *obj, const char *key, size_t *len);
+
+/* ---- builders --------------------------------------------------------------- */
+typedef struct {
+    uint64_t seed;
+    ifs_ds_cut_policy policy;
+    double partial_share;     /* instruction set: share of partial (0.5) */
+    int dedupe;               /* instruction set: drop repeated instructions (1) */
+    double ic_share;          /* response set: share of Ic among negatives (0.5) */
+    double train, validation; /* response set: split fractions (0.8, 0.1) */
+    const char *positive_models; /* response set: comma list of fnmatch patterns, NULL = all */
+} ds_build_opts;
+
+typedef struct {
+    uint64_t pairs, written;
+    uint64_t full, partial, uncuttable;    /* instruction set */
+    uint64_t duplicate, no_instruction, no_response, not_positive, empty_response;
+    uint64_t kind[3], split[3];           /* response set: records per kind / split */
+    uint64_t end_class[IFS_DS_END_COUNT]; /* class of each fragment cut */
+} ds_build_stats;
+
+typedef struct ds_builder ds_builder;
+/* which: 'i' instruction set, 'r' response set. The builder writes to sink. */
+ds_builder *ds_builder_create(int which, const ds_build_opts *o, ds_sink *sink, char *err,
+                              size_t errlen);
+/* A ds_record_fn: feed it pair records. */
+int ds_builder_add(const cJSON *obj, const char *shard, uint64_t line, void *builder);
+const ds_build_stats *ds_builder_stats(const ds_builder *b);
+const char *ds_builder_error(const ds_builder *b);
+void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b);
+void ds_builder_free(ds_builder *b);
