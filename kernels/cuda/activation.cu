@@ -73,15 +73,18 @@ static cudaError_t launch_bias_act(T *y, const T *bias, int64_t rows, int n, int
     if (total <= 0) return cudaSuccess;
     const unsigned blocks = ew_blocks(total);
     switch (act) {
-    case -1: bias_act_kernel<T, -1><<<blocks, EW_THREADS, 0, stream>>>(y, bias, total, n); break;
+    case -1:
+        IFS_LAUNCH(blocks, EW_THREADS, 0, stream, bias_act_kernel<T, -1>)(y, bias, total, n);
+        break;
     case IFS_ACT_GELU:
-        bias_act_kernel<T, IFS_ACT_GELU><<<blocks, EW_THREADS, 0, stream>>>(y, bias, total, n);
+        IFS_LAUNCH(blocks, EW_THREADS, 0, stream, bias_act_kernel<T, IFS_ACT_GELU>)(y, bias, total, n);
         break;
     case IFS_ACT_GELU_TANH:
-        bias_act_kernel<T, IFS_ACT_GELU_TANH><<<blocks, EW_THREADS, 0, stream>>>(y, bias, total, n);
+        IFS_LAUNCH(blocks, EW_THREADS, 0, stream, bias_act_kernel<T, IFS_ACT_GELU_TANH>)(
+            y, bias, total, n);
         break;
     case IFS_ACT_RELU:
-        bias_act_kernel<T, IFS_ACT_RELU><<<blocks, EW_THREADS, 0, stream>>>(y, bias, total, n);
+        IFS_LAUNCH(blocks, EW_THREADS, 0, stream, bias_act_kernel<T, IFS_ACT_RELU>)(y, bias, total, n);
         break;
     default: return cudaErrorInvalidValue;
     }
@@ -92,7 +95,7 @@ template <typename T>
 static cudaError_t launch_from_f32(T *dst, const float *src, int64_t n, cudaStream_t stream)
 {
     if (n <= 0) return cudaSuccess;
-    from_f32_kernel<T><<<ew_blocks(n), EW_THREADS, 0, stream>>>(dst, src, n);
+    IFS_LAUNCH(ew_blocks(n), EW_THREADS, 0, stream, from_f32_kernel<T>)(dst, src, n);
     return ifs_cuda_launched();
 }
 
@@ -100,7 +103,7 @@ template <typename T>
 static cudaError_t launch_to_f32(float *dst, const T *src, int64_t n, cudaStream_t stream)
 {
     if (n <= 0) return cudaSuccess;
-    to_f32_kernel<T><<<ew_blocks(n), EW_THREADS, 0, stream>>>(dst, src, n);
+    IFS_LAUNCH(ew_blocks(n), EW_THREADS, 0, stream, to_f32_kernel<T>)(dst, src, n);
     return ifs_cuda_launched();
 }
 

@@ -37,7 +37,9 @@
  */
 #include "cuda_common.cuh"
 
+#ifndef IFS_CUDA_EMULATE
 #include <mma.h>
+#endif
 
 using namespace nvcuda;
 
@@ -92,7 +94,7 @@ __global__ void __launch_bounds__(AT_WARPS * 32)
 attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float scale_log2)
 {
     typedef attn_smem<D> SM;
-    extern __shared__ __align__(128) unsigned char smem[];
+    IFS_DYNAMIC_SHARED(unsigned char, smem);
     T *Qs = reinterpret_cast<T *>(smem + SM::Q);
     T *Ks = reinterpret_cast<T *>(smem + SM::K);
     T *Vs = reinterpret_cast<T *>(smem + SM::V);
@@ -288,8 +290,8 @@ static cudaError_t launch_attention_wmma(T *ctx, const T *qkv, const int32_t *se
     if (e != cudaSuccess) return e;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
     dim3 grid((unsigned)((max_len + AT_BQ - 1) / AT_BQ), (unsigned)n_heads, (unsigned)n_seqs);
-    attention_wmma_kernel<T, D><<<grid, AT_WARPS * 32, bytes, stream>>>(ctx, qkv, seq_off, H,
-                                                                        scale_log2);
+    IFS_LAUNCH(grid, AT_WARPS * 32, bytes, stream, attention_wmma_kernel<T, D>)(
+        ctx, qkv, seq_off, H, scale_log2);
     return ifs_cuda_launched();
 }
 
@@ -301,8 +303,8 @@ static cudaError_t launch_attention_generic(T *ctx, const T *qkv, const int32_t 
     const int D = H / n_heads;
     dim3 grid((unsigned)((max_len + GEN_ROWS - 1) / GEN_ROWS), (unsigned)n_heads,
               (unsigned)n_seqs);
-    attention_generic_kernel<T><<<grid, GEN_ROWS * 32, 0, stream>>>(ctx, qkv, seq_off, H, D,
-                                                                    1.0f / sqrtf((float)D), 0);
+    IFS_LAUNCH(grid, GEN_ROWS * 32, 0, stream, attention_generic_kernel<T>)(
+        ctx, qkv, seq_off, H, D, 1.0f / sqrtf((float)D), 0);
     return ifs_cuda_launched();
 }
 
@@ -313,8 +315,8 @@ static cudaError_t launch_attention_cls(T *ctx_cls, const T *qkv, const int32_t 
 {
     const int D = H / n_heads;
     dim3 grid(1u, (unsigned)n_heads, (unsigned)n_seqs);
-    attention_generic_kernel<T><<<grid, 32, 0, stream>>>(ctx_cls, qkv, seq_off, H, D,
-                                                         1.0f / sqrtf((float)D), 1);
+    IFS_LAUNCH(grid, 32, 0, stream, attention_generic_kernel<T>)(
+        ctx_cls, qkv, seq_off, H, D, 1.0f / sqrtf((float)D), 1);
     return ifs_cuda_launched();
 }
 

@@ -9,18 +9,31 @@
  *     type in one place (style.md: runtime choices become compile-time ones
  *     at one dispatch point).
  *   - Block reductions used by the row kernels (LayerNorm, pooler).
+ *   - Kernels are launched with IFS_LAUNCH(grid, block, smem, stream, kernel)(args)
+ *     and take dynamic shared memory with IFS_DYNAMIC_SHARED(type, name), so
+ *     that the same kernel source also compiles on the host against
+ *     tests/cuda/cuda_emulate.h (IFS_CUDA_EMULATE), where
+ *     tests/cuda/test_cuda_emulated.cpp runs it thread by thread against
+ *     the CPU reference on machines without a GPU.
  *
  * Nothing here allocates, prints or exits.
  */
 #ifndef IFS_CUDA_COMMON_CUH
 #define IFS_CUDA_COMMON_CUH
 
+#ifndef IFS_CUDA_EMULATE
+#include <cuda_runtime.h>
+#endif
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
-#include <cuda_runtime.h>
 #include <stdint.h>
 
 #include "ifs_cuda_ops.h"
+
+#ifndef IFS_CUDA_EMULATE
+#define IFS_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#define IFS_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
+#endif
 
 /* --- fp32 <-> storage type ------------------------------------------------ */
 __device__ __forceinline__ float to_f(float x) { return x; }

@@ -26,7 +26,9 @@
 #ifndef IFS_CUDA_OPS_H
 #define IFS_CUDA_OPS_H
 
+#ifndef IFS_CUDA_EMULATE /* the host emulator (tests/cuda) defines the few types used */
 #include <cuda_runtime_api.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 

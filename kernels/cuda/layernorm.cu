@@ -44,7 +44,7 @@ embed_layernorm_kernel(T *out, const int32_t *ids, const int32_t *type_ids,
                        const int32_t *pos_ids, const T *word, const T *pos, const T *type,
                        const float *g, const float *b, int hidden, float eps)
 {
-    extern __shared__ float row[];
+    IFS_DYNAMIC_SHARED(float, row);
     __shared__ float red[33];
     const int64_t t = blockIdx.x;
     const T *wr = word + (int64_t)ids[t] * hidden;
@@ -64,7 +64,7 @@ __global__ void __launch_bounds__(LN_THREADS)
 add_bias_residual_layernorm_kernel(T *out, const T *x, const T *bias, const T *residual,
                                    const float *g, const float *b, int dim, float eps)
 {
-    extern __shared__ float row[];
+    IFS_DYNAMIC_SHARED(float, row);
     __shared__ float red[33];
     const int64_t r = blockIdx.x;
     const T *xr = x + r * dim;
@@ -89,7 +89,7 @@ static cudaError_t launch_embed_layernorm(T *out, const int32_t *ids, const int3
 {
     if (n_tokens <= 0) return cudaSuccess;
     if (hidden <= 0 || hidden > IFS_CUDA_MAX_ROW) return cudaErrorInvalidValue;
-    embed_layernorm_kernel<T><<<n_tokens, LN_THREADS, sizeof(float) * hidden, stream>>>(
+    IFS_LAUNCH(n_tokens, LN_THREADS, sizeof(float) * hidden, stream, embed_layernorm_kernel<T>)(
         out, ids, type_ids, pos_ids, word, pos, type, g, b, hidden, eps);
     return ifs_cuda_launched();
 }
@@ -102,8 +102,8 @@ static cudaError_t launch_add_bias_residual_layernorm(T *out, const T *x, const 
 {
     if (rows <= 0) return cudaSuccess;
     if (dim <= 0 || dim > IFS_CUDA_MAX_ROW || rows > INT32_MAX) return cudaErrorInvalidValue;
-    add_bias_residual_layernorm_kernel<T><<<(unsigned)rows, LN_THREADS, sizeof(float) * dim,
-                                            stream>>>(out, x, bias, residual, g, b, dim, eps);
+    IFS_LAUNCH((unsigned)rows, LN_THREADS, sizeof(float) * dim, stream,
+               add_bias_residual_layernorm_kernel<T>)(out, x, bias, residual, g, b, dim, eps);
     return ifs_cuda_launched();
 }
 

@@ -25,7 +25,7 @@ cls_pooler_classifier_kernel(float *logits, float *cls_out, const T *hs,
                              const float *pool_b, const float *cls_w, const float *cls_b,
                              int num_labels)
 {
-    extern __shared__ float sm[];
+    IFS_DYNAMIC_SHARED(float, sm);
     float *x = sm;               /* [hidden] the [CLS] row */
     float *pooled = sm + hidden; /* [hidden] */
     const int s = blockIdx.x;
@@ -71,7 +71,7 @@ static cudaError_t launch_gather_cls_rows(T *dst, const T *src, const int32_t *s
                                           int32_t n_seqs, int dim, cudaStream_t stream)
 {
     if (n_seqs <= 0) return cudaSuccess;
-    gather_cls_rows_kernel<T><<<n_seqs, 128, 0, stream>>>(dst, src, seq_off, dim);
+    IFS_LAUNCH(n_seqs, 128, 0, stream, gather_cls_rows_kernel<T>)(dst, src, seq_off, dim);
     return ifs_cuda_launched();
 }
 
@@ -86,8 +86,8 @@ static cudaError_t launch_pooler_classifier(float *logits, float *cls_out, const
     if (n_seqs <= 0) return cudaSuccess;
     if (hidden <= 0 || 2 * hidden > IFS_CUDA_MAX_ROW || num_labels <= 0)
         return cudaErrorInvalidValue;
-    cls_pooler_classifier_kernel<T><<<n_seqs, POOL_THREADS, 2 * sizeof(float) * hidden,
-                                      stream>>>(logits, cls_out, hs, seq_off, hidden, pool_w,
+    IFS_LAUNCH(n_seqs, POOL_THREADS, 2 * sizeof(float) * hidden, stream,
+               cls_pooler_classifier_kernel<T>)(logits, cls_out, hs, seq_off, hidden, pool_w,
                                                 pool_b, cls_w, cls_b, num_labels);
     return ifs_cuda_launched();
 }

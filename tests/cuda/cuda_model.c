@@ -47,7 +47,7 @@ static uint32_t rng_u32(void)
 }
 static float rng_normal(void)
 {
-    float u = (rng_u32() + 0.5f) / 2097152.0f, v = (rng_u32() + 0.5f) / 2097152.0f;
+    float u = ((rng_u32() >> 11) + 0.5f) / 2097152.0f, v = ((rng_u32() >> 11) + 0.5f) / 2097152.0f;
     return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
 }
 

@@ -51,7 +51,7 @@ static uint32_t rng_u32(void)
     return (uint32_t)(rng_state >> 11);
 }
 
-static float rng_uniform(void) { return (rng_u32() + 0.5f) / 2097152.0f; } /* (0,1), 21 bits */
+static float rng_uniform(void) { return ((rng_u32() >> 11) + 0.5f) / 2097152.0f; } /* (0,1), 21 bits */
 
 static float rng_normal(void)
 {
