@@ -3,17 +3,17 @@
  * (see ifs_record.h for the rules).
  *
  * Decisions:
- *   - One pass over the raw line before cJSON sees it: UTF-8 (cJSON passes
- *     invalid bytes through), raw NUL bytes and \u0000 escapes (cJSON cuts a
- *     string there without a word), and nesting depth (cJSON recurses up to
- *     its compile-time limit of 1000, which is a deep stack in a worker
- *     thread). The pass tracks only "inside a string" and the escape after a
- *     backslash: enough, because anything it misreads is invalid JSON that
- *     cJSON refuses next.
- *   - cJSON_ParseWithLengthOpts with return_parse_end gives the error offset
- *     per call; we never read cJSON_GetErrorPtr (a process-wide global that
- *     cJSON writes on failure; we leave it alone, never read it). Trailing
- *     bytes after the value are refused by us (cJSON accepts them).
+ *   - One pass over the raw line before cJSON sees it, a strict RFC 8259
+ *     check that builds nothing: UTF-8 (cJSON passes invalid bytes through),
+ *     raw NUL bytes and \u0000 escapes (cJSON cuts a string there without a
+ *     word), lone surrogate escapes, raw control characters in strings,
+ *     numbers like 01 or 1. (cJSON takes all of those), and nesting depth
+ *     (cJSON recurses up to its compile-time limit of 1000, a deep stack in
+ *     a worker thread). It gives the byte offset of the first problem.
+ *   - So cJSON only ever sees valid JSON and never takes its failure path,
+ *     which writes a process-wide error global (a data race between worker
+ *     threads even though we never read it). The fuzz target checks that
+ *     cJSON accepts whatever the check accepts.
  *   - Numbers: cJSON holds a double only, so a canonical text is rebuilt
  *     from it, and integers it cannot hold exactly (|x| >= 2^53) are refused
  *     instead of being silently changed.
@@ -206,7 +206,124 @@ static ifs_reject_reason reject(ifs_record *r, ifs_reject_reason why, const char
     return why;
 }
 
-/* The raw-line pass (see the file comment). Returns NONE or the reason. */
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* Scan a JSON string starting at s[*pi] == '"'; on success *pi is just past
+ * the closing quote. Returns NONE, NUL_IN_TEXT or INVALID_JSON (r->detail set). */
+static ifs_reject_reason scan_string(ifs_record *r, const char *s, size_t len, size_t *pi)
+{
+    size_t i = *pi + 1;
+    for (;;) {
+        /* ordinary bytes first: the bulk of a response */
+        while (i < len && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20)
+            i++;
+        if (i >= len)
+            return reject(r, IFS_REJECT_INVALID_JSON,
+                          "invalid JSON: string starting at byte %zu is not closed", *pi);
+        char c = s[i];
+        if (c == '"') {
+            *pi = i + 1;
+            return IFS_REJECT_NONE;
+        }
+        if (c != '\\')
+            return reject(r, IFS_REJECT_INVALID_JSON,
+                          "invalid JSON: control character 0x%02x in a string at byte %zu",
+                          (unsigned)(unsigned char)c, i);
+        if (i + 1 >= len)
+            break;
+        char e = s[i + 1];
+        if (e != 'u') {
+            if (!strchr("\"\\/bfnrt", e) || e == 0)
+                return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: bad escape at byte %zu", i);
+            i += 2;
+            continue;
+        }
+        if (i + 6 > len || !is_hex(s[i + 2]) || !is_hex(s[i + 3]) || !is_hex(s[i + 4]) ||
+            !is_hex(s[i + 5]))
+            return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: bad \\u escape at byte %zu", i);
+        unsigned u = hex4(s + i + 2);
+        if (u == 0)
+            return reject(r, IFS_REJECT_NUL_IN_TEXT, "\\u0000 escape at byte %zu of the line", i);
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            return reject(r, IFS_REJECT_INVALID_JSON,
+                          "invalid JSON: lone low surrogate escape at byte %zu", i);
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            /* a high surrogate must be followed by a low one */
+            if (i + 12 > len || s[i + 6] != '\\' || s[i + 7] != 'u' || !is_hex(s[i + 8]) ||
+                !is_hex(s[i + 9]) || !is_hex(s[i + 10]) || !is_hex(s[i + 11]))
+                return reject(r, IFS_REJECT_INVALID_JSON,
+                              "invalid JSON: lone high surrogate escape at byte %zu", i);
+            unsigned lo = hex4(s + i + 8);
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return reject(r, IFS_REJECT_INVALID_JSON,
+                              "invalid JSON: lone high surrogate escape at byte %zu", i);
+            i += 12;
+            continue;
+        }
+        i += 6;
+    }
+    return reject(r, IFS_REJECT_INVALID_JSON,
+                  "invalid JSON: string starting at byte %zu is not closed", *pi);
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* RFC 8259 number at s[*pi]; returns 0 and moves *pi past it, or -1. */
+static int scan_number(const char *s, size_t len, size_t *pi)
+{
+    size_t i = *pi;
+    if (i < len && s[i] == '-')
+        i++;
+    if (i < len && s[i] == '0') {
+        i++;
+    } else if (i < len && s[i] >= '1' && s[i] <= '9') {
+        while (i < len && is_digit(s[i]))
+            i++;
+    } else {
+        return -1;
+    }
+    if (i < len && s[i] == '.') {
+        i++;
+        if (i >= len || !is_digit(s[i]))
+            return -1;
+        while (i < len && is_digit(s[i]))
+            i++;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= len || !is_digit(s[i]))
+            return -1;
+        while (i < len && is_digit(s[i]))
+            i++;
+    }
+    *pi = i;
+    return 0;
+}
+
+#define MAX_DEPTH_CAP 512
+
+/* The raw-line pass (see the file comment): a strict RFC 8259 check without
+ * building anything, so cJSON only ever sees valid JSON (and so never takes
+ * its failure path, which writes a process-wide global). Returns NONE or the
+ * reason, with the byte offset in r->detail. */
 static ifs_reject_reason prescan(ifs_record *r, const char *s, size_t len, int max_depth)
 {
     size_t i = 0;
@@ -221,28 +338,102 @@ static ifs_reject_reason prescan(ifs_record *r, const char *s, size_t len, int m
     if (nul)
         return reject(r, IFS_REJECT_NUL_IN_TEXT, "NUL byte at byte %zu of the line",
                       (size_t)(nul - s));
-    int depth = 0, in_str = 0;
-    for (i = 0; i < len; i++) {
+
+    enum { VALUE, VALUE_OR_END, KEY_OR_END, KEY, COLON, AFTER } st = VALUE;
+    char stack[MAX_DEPTH_CAP];
+    int depth = 0;
+    if (max_depth > MAX_DEPTH_CAP)
+        max_depth = MAX_DEPTH_CAP;
+    for (;;) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        if (i >= len)
+            break;
         char c = s[i];
-        if (in_str) {
-            if (c == '"') {
-                in_str = 0;
-            } else if (c == '\\') {
-                if (i + 5 < len && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
-                    return reject(r, IFS_REJECT_NUL_IN_TEXT,
-                                  "\\u0000 escape at byte %zu of the line", i);
-                i++; /* the escaped character cannot end the string */
+        ifs_reject_reason why;
+        switch (st) {
+        case VALUE_OR_END:
+            if (c == ']') {
+                depth--;
+                i++;
+                st = AFTER;
+                break;
             }
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth)
-                return reject(r, IFS_REJECT_TOO_DEEP, "nesting deeper than %d at byte %zu",
-                              max_depth, i);
-        } else if (c == '}' || c == ']') {
-            depth--;
+            /* fall through */
+        case VALUE:
+            if (c == '{' || c == '[') {
+                if (depth >= max_depth)
+                    return reject(r, IFS_REJECT_TOO_DEEP, "nesting deeper than %d at byte %zu",
+                                  max_depth, i);
+                stack[depth++] = c;
+                i++;
+                st = c == '{' ? KEY_OR_END : VALUE_OR_END;
+            } else if (c == '"') {
+                if ((why = scan_string(r, s, len, &i)))
+                    return why;
+                st = AFTER;
+            } else if (c == '-' || is_digit(c)) {
+                if (scan_number(s, len, &i))
+                    return reject(r, IFS_REJECT_INVALID_JSON,
+                                  "invalid JSON: bad number at byte %zu", i);
+                st = AFTER;
+            } else if (len - i >= 4 && !memcmp(s + i, "true", 4)) {
+                i += 4;
+                st = AFTER;
+            } else if (len - i >= 5 && !memcmp(s + i, "false", 5)) {
+                i += 5;
+                st = AFTER;
+            } else if (len - i >= 4 && !memcmp(s + i, "null", 4)) {
+                i += 4;
+                st = AFTER;
+            } else {
+                return reject(r, IFS_REJECT_INVALID_JSON,
+                              "invalid JSON: unexpected character at byte %zu", i);
+            }
+            break;
+        case KEY_OR_END:
+            if (c == '}') {
+                depth--;
+                i++;
+                st = AFTER;
+                break;
+            }
+            /* fall through */
+        case KEY:
+            if (c != '"')
+                return reject(r, IFS_REJECT_INVALID_JSON,
+                              "invalid JSON: expected a key at byte %zu", i);
+            if ((why = scan_string(r, s, len, &i)))
+                return why;
+            st = COLON;
+            break;
+        case COLON:
+            if (c != ':')
+                return reject(r, IFS_REJECT_INVALID_JSON,
+                              "invalid JSON: expected ':' at byte %zu", i);
+            i++;
+            st = VALUE;
+            break;
+        case AFTER:
+            if (depth == 0)
+                return reject(r, IFS_REJECT_INVALID_JSON,
+                              "invalid JSON: extra characters after the value at byte %zu", i);
+            if (c == ',') {
+                st = stack[depth - 1] == '{' ? KEY : VALUE;
+            } else if ((c == '}' && stack[depth - 1] == '{') ||
+                       (c == ']' && stack[depth - 1] == '[')) {
+                depth--;
+            } else {
+                return reject(r, IFS_REJECT_INVALID_JSON,
+                              "invalid JSON: expected ',' or a closing bracket at byte %zu", i);
+            }
+            i++;
+            break;
         }
     }
+    if (st != AFTER || depth != 0)
+        return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: the line ends at byte %zu "
+                                                  "inside a value", len);
     return IFS_REJECT_NONE;
 }
 
@@ -280,22 +471,13 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
     if (why)
         return why;
 
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
-    if (!root) {
-        size_t at = end && end >= line && end <= line + len ? (size_t)(end - line) : len;
-        return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON at byte %zu of the line", at);
-    }
+    /* The line is valid JSON now, so a NULL here is cJSON running out of
+     * memory (or disagreeing with RFC 8259, which the fuzz target checks). */
+    cJSON *root = cJSON_ParseWithLength(line, len);
+    if (!root)
+        return reject(r, IFS_REJECT_INVALID_JSON, "cJSON refused a line that is valid JSON "
+                                                  "(out of memory?)");
     r->root_ = root;
-    if (end) {
-        size_t at = (size_t)(end - line);
-        while (at < len && (line[at] == ' ' || line[at] == '\t' || line[at] == '\r' ||
-                            line[at] == '\n'))
-            at++;
-        if (at < len)
-            return reject(r, IFS_REJECT_INVALID_JSON,
-                          "invalid JSON: extra characters after the value at byte %zu", at);
-    }
     if (!cJSON_IsObject(root))
         return reject(r, IFS_REJECT_NOT_OBJECT, "the line is JSON but not an object");
 

@@ -62,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ifs_reject_reason a = ifs_record_parse(&r, &s, copy, len);
     CHECK(strcmp(ifs_reject_name(a), "unknown"));
     CHECK(r.reason == a);
+    /* whatever our RFC 8259 check lets through, cJSON must accept */
+    CHECK(strncmp(r.detail, "cJSON refused", 13) != 0);
     if (a == IFS_REJECT_NONE) {
         check_str(r.text, r.text_len);
         if (r.has_id)

@@ -77,6 +77,28 @@ static const rcase cases[] = {
       IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
     { "lone_surrogate_escape_is_invalid", "{\"response\":\"\\ud800\",\"model\":\"m\"}", 0, NULL,
       IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "raw_control_character_in_a_string_is_invalid", "{\"response\":\"a\x01b\",\"model\":\"m\"}",
+      0, NULL, IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "raw_tab_in_a_string_is_invalid", "{\"response\":\"a\tb\",\"model\":\"m\"}", 0, NULL,
+      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "leading_zero_number_is_invalid", "{\"response\":\"x\",\"model\":01}", 0, NULL,
+      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "number_ending_in_a_dot_is_invalid", "{\"response\":\"x\",\"model\":1.}", 0, NULL,
+      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "trailing_comma_is_invalid", "{\"response\":\"x\",\"model\":\"m\",}", 0, NULL,
+      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "unknown_escape_is_invalid", "{\"response\":\"\\x41\",\"model\":\"m\"}", 0, NULL,
+      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "high_surrogate_without_its_pair_is_invalid",
+      "{\"response\":\"\\ud83d\\u0041\",\"model\":\"m\"}", 0, NULL,
+      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "vertical_tab_is_not_whitespace", "{\"response\":\"x\",\v\"model\":\"m\"}", 0, NULL,
+      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "single_quotes_are_invalid", "{'response':'x','model':'m'}", 0, NULL,
+      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
+    { "numbers_true_false_null_and_nesting_are_valid",
+      "{\"response\":\"x\",\"model\":\"m\",\"a\":[-0,0.5e+3,1E-2,true,false,null,{},[],{\"k\":[]}]}",
+      0, NULL, IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL },
     { "array_is_not_an_object", "[{\"response\":\"x\"}]", 0, NULL, IFS_REJECT_NOT_OBJECT, NULL,
       NULL, 0, NULL, NULL },
     { "string_is_not_an_object", "\"response\"", 0, NULL, IFS_REJECT_NOT_OBJECT, NULL, NULL, 0,
@@ -187,6 +209,31 @@ static void table_of_lines_gives_the_expected_records(void)
         free(copy);
     }
     ifs_record_clear(&rec);
+}
+
+static void reject_details_name_the_byte_offset(void)
+{
+    static const struct {
+        const char *line;
+        const char *words;
+    } cases[] = {
+        { "{\"response\":\"x\",\"model\":01}", "byte 25" },
+        { "{\"response\":\"caf\xe9\"}", "byte 16" },
+        { "{\"response\":\"ab\\u0000\"}", "byte 15" },
+        { "{\"response\":\"x\"} ]", "byte 17" },
+        { "{\"response\":\"x", "byte 12" },
+        { "{\"response\" \"x\"}", "byte 12" },
+    };
+    ifs_record_schema s;
+    ifs_record_schema_init(&s);
+    ifs_record r;
+    ifs_record_init(&r);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ifs_record_parse(&r, &s, cases[i].line, strlen(cases[i].line));
+        IFS_CHECK(strstr(r.detail, cases[i].words), "line %zu: detail \"%s\" should say %s", i,
+                  r.detail, cases[i].words);
+    }
+    ifs_record_clear(&r);
 }
 
 static void field_names_are_configurable(void)
@@ -425,6 +472,7 @@ int main(void)
     } tests[] = {
 #define CASE(f) { #f, f }
         CASE(table_of_lines_gives_the_expected_records),
+        CASE(reject_details_name_the_byte_offset),
         CASE(field_names_are_configurable),
         CASE(bad_schema_options_are_refused_with_words),
         CASE(reject_names_are_stable_and_round_trip),
