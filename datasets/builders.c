@@ -242,8 +242,11 @@ static int add_responses(ds_builder *b, const char *instr, size_t il, const char
     return 0;
 }
 
-int ds_builder_add(const cJSON *obj, const char *shard, uint64_t line, void *user)
+int ds_builder_add(const cJSON *obj, const char *raw, size_t raw_len, const char *shard,
+                   uint64_t line, void *user)
 {
+    (void)raw;
+    (void)raw_len;
     ds_builder *b = user;
     b->st.pairs++;
     size_t il = 0, rl = 0;

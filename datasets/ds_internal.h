@@ -193,7 +193,9 @@ typedef struct {
     uint64_t stream_errors;  /* shards cut short (corrupt / truncated) */
 } ds_read_stats;
 
-typedef int (*ds_record_fn)(const cJSON *obj, const char *shard, uint64_t line, void *user);
+/* raw[0, raw_len) is the line as read (for verbatim copies). */
+typedef int (*ds_record_fn)(const cJSON *obj, const char *raw, size_t raw_len,
+                            const char *shard, uint64_t line, void *user);
 int ds_read_records(char *const *args, int nargs, ds_record_fn fn, void *user,
                     ds_read_stats *st, char *err, size_t errlen);
 /* Appends "read":{"lines":..,"rejected":{reason:n}} members. */
@@ -226,7 +228,8 @@ typedef struct ds_builder ds_builder;
 ds_builder *ds_builder_create(int which, const ds_build_opts *o, ds_sink *sink, char *err,
                               size_t errlen);
 /* A ds_record_fn: feed it pair records. */
-int ds_builder_add(const cJSON *obj, const char *shard, uint64_t line, void *builder);
+int ds_builder_add(const cJSON *obj, const char *raw, size_t raw_len, const char *shard,
+                   uint64_t line, void *builder);
 const ds_build_stats *ds_builder_stats(const ds_builder *b);
 const char *ds_builder_error(const ds_builder *b);
 void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b);

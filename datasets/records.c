@@ -74,7 +74,7 @@ int ds_read_records(char *const *args, int nargs, ds_record_fn fn, void *user,
                 continue;
             }
             st->objects++;
-            rc = fn(obj, in.files[i].path, ln.line_no, user);
+            rc = fn(obj, ln.data, ln.len, in.files[i].path, ln.line_no, user);
             cJSON_Delete(obj);
         }
         ifs_shard_stats ss;

@@ -283,6 +283,8 @@ int ds_verify(const char *path, ds_verify_stats *vs, void (*report)(const char *
     ds_verify_stats zero = { 0 };
     if (vs)
         *vs = zero;
+    if (errlen)
+        err[0] = 0;
     char mpath[1024], dir[1024];
     struct stat st;
     if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
