@@ -19,8 +19,8 @@ Selection rule (seeded, --seed):
      than L are skipped, so every length really occurs;
   2. then --count minus the sweep further random responses, a fraction
      --whole of them truncated at 512 as in real scoring and the rest at a
-     max_length drawn log-uniformly in [2, 512] (short texts are cheap and
-     real data has many).
+     max_length drawn log-uniformly in [2, 512] ([8, 512] for pairs) (short
+     texts are cheap and real data has many).
   With --pairs the inputs are (instruction, output) pairs, HF truncation
   'longest_first', type ids 0/1.
 
@@ -85,15 +85,21 @@ def select(args, tok, recs):
                 break
         else:
             sys.exit(f"ref_logits: no response reaches {L} tokens")
+    # HF cannot truncate a pair below its 3 specials + 1 token each (it logs
+    # an error and returns the pair untruncated), so pairs start at 8.
+    lo = 8 if args.pairs else 2
     n_rest = max(0, args.count - len(chosen))
     for k in range(n_rest):
         i = int(rng.integers(len(recs)))
         if rng.random() < args.whole:
             L = 512
         else:
-            L = int(round(math.exp(rng.uniform(math.log(2), math.log(512)))))
+            L = int(round(math.exp(rng.uniform(math.log(lo), math.log(512)))))
         ids, types = encode(i, L)
         chosen.append((ids, types, i, L))
+    for ids, types, i, L in chosen:
+        if len(ids) > L:
+            sys.exit(f"ref_logits: record {i} has {len(ids)} tokens after truncation to {L}")
     return chosen
 
 

@@ -5,9 +5,10 @@
  *
  *     bench_cpu MODEL_DIR IDS_FILE THREADS BATCH_TOKENS REPEATS
  *
- * IDS_FILE: u32 n_seqs, then per sequence u32 length and that many u32 ids
- * (little-endian). Sequences are batched in file order up to BATCH_TOKENS
- * tokens (the caller sorts them by length, as ifscore's scheduler does).
+ * IDS_FILE (little-endian u32s): n_batches; per batch its n_seqs, then per
+ * sequence its length and ids. The batches are the caller's (bench_cpu.py
+ * gives PyTorch and onnxruntime the same ones, padded); BATCH_TOKENS is the
+ * backend's max_batch_tokens and must hold the largest batch.
  * One warm-up pass, then REPEATS timed passes; prints one JSON object with
  * the best and median pass.
  */
@@ -46,21 +47,29 @@ int main(int argc, char **argv)
     }
     FILE *fp = fopen(argv[2], "rb");
     if (!fp) { perror(argv[2]); return 1; }
-    uint32_t n;
-    if (fread(&n, 4, 1, fp) != 1) { fprintf(stderr, "bench_cpu: short file\n"); return 1; }
-    int32_t *len = malloc(sizeof(int32_t) * n);
-    size_t cap = 1 << 20, total = 0;
+    uint32_t nb, n = 0;
+    if (fread(&nb, 4, 1, fp) != 1) { fprintf(stderr, "bench_cpu: short file\n"); return 1; }
+    uint32_t *bsize = malloc(sizeof(uint32_t) * (nb + 1));
+    size_t lcap = 1024, cap = 1 << 20, total = 0;
+    int32_t *len = malloc(sizeof(int32_t) * lcap);
     int32_t *ids = malloc(sizeof(int32_t) * cap);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t L;
-        if (fread(&L, 4, 1, fp) != 1 || L == 0 || L > 512) {
-            fprintf(stderr, "bench_cpu: bad length at sequence %u\n", i);
+    for (uint32_t k = 0; k < nb; k++) {
+        if (fread(&bsize[k], 4, 1, fp) != 1 || bsize[k] == 0) {
+            fprintf(stderr, "bench_cpu: bad batch %u\n", k);
             return 1;
         }
-        if (total + L > cap) { cap *= 2; ids = realloc(ids, sizeof(int32_t) * cap); }
-        if (fread(ids + total, 4, L, fp) != L) { fprintf(stderr, "bench_cpu: short file\n"); return 1; }
-        len[i] = (int32_t)L;
-        total += L;
+        for (uint32_t j = 0; j < bsize[k]; j++, n++) {
+            uint32_t L;
+            if (fread(&L, 4, 1, fp) != 1 || L == 0 || L > 512) {
+                fprintf(stderr, "bench_cpu: bad length at sequence %u\n", n);
+                return 1;
+            }
+            if (n == lcap) { lcap *= 2; len = realloc(len, sizeof(int32_t) * lcap); }
+            if (total + L > cap) { cap *= 2; ids = realloc(ids, sizeof(int32_t) * cap); }
+            if (fread(ids + total, 4, L, fp) != L) { fprintf(stderr, "bench_cpu: short file\n"); return 1; }
+            len[n] = (int32_t)L;
+            total += L;
+        }
     }
     fclose(fp);
 
@@ -83,11 +92,12 @@ int main(int argc, char **argv)
     for (int r = 0; r <= repeats; r++) {
         double t0 = now();
         size_t tok = 0;
-        for (uint32_t s = 0; s < n;) {
+        uint32_t s = 0;
+        for (uint32_t k = 0; k < nb; k++) {
             int32_t S = 0, T = 0;
             uint32_t first = s;
             off[0] = 0;
-            while (s < n && T + len[s] <= budget) { T += len[s++]; off[++S] = T; }
+            for (uint32_t j = 0; j < bsize[k]; j++) { T += len[s++]; off[++S] = T; }
             ifs_batch batch = {.n_seqs = S, .n_tokens = T, .input_ids = ids + tok,
                                .type_ids = NULL, .seq_off = off};
             if (ifs_backend_forward(b, &batch, logits + (size_t)first * C, NULL)) {
@@ -102,12 +112,12 @@ int main(int argc, char **argv)
     double best = times[1], med = times[1 + repeats / 2];
     double sum = 0;
     for (uint32_t i = 0; i < n * (uint32_t)C; i++) sum += logits[i];
-    printf("{\"seqs\": %u, \"tokens\": %zu, \"threads\": %d, \"batch_tokens\": %d, "
+    printf("{\"batches\": %u, \"seqs\": %u, \"tokens\": %zu, \"threads\": %d, \"batch_tokens\": %d, "
            "\"best_s\": %.4f, \"median_s\": %.4f, \"seqs_per_s\": %.2f, \"tokens_per_s\": %.1f, "
-           "\"logit_sum\": %.6f}\n", n, total, threads, budget, best, med, n / best,
+           "\"logit_sum\": %.6f}\n", nb, n, total, threads, budget, best, med, n / best,
            total / best, sum);
     ifs_backend_free(b);
     ifs_wts_free(m);
-    free(len); free(ids); free(logits); free(off); free(times);
+    free(bsize); free(len); free(ids); free(logits); free(off); free(times);
     return 0;
 }

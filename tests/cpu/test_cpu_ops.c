@@ -60,6 +60,49 @@ static void activations_match_their_hf_formulas(void)
     }
 }
 
+/* The row form (ifs_cpu_bias_act) uses fast branch-free activations: bound
+ * them against libm in double on a dense grid, in the tails and at 0. */
+static void row_activations_stay_within_float_rounding_of_the_exact_values(void)
+{
+    enum { N = 48001 };
+    float *x = malloc(sizeof(float) * (N + 6)), *g = malloc(sizeof(float) * (N + 6));
+    float *gt = malloc(sizeof(float) * (N + 6));
+    for (int i = 0; i < N; i++) x[i] = -12.0f + 24.0f * (float)i / (N - 1);
+    static const float tails[6] = {-1e4f, -100.0f, -30.0f, 30.0f, 100.0f, 1e4f};
+    memcpy(x + N, tails, sizeof tails);
+    memcpy(g, x, sizeof(float) * (N + 6));
+    memcpy(gt, x, sizeof(float) * (N + 6));
+    ifs_cpu_bias_act(g, N + 6, NULL, 1, N + 6, IFS_ACT_GELU);
+    ifs_cpu_bias_act(gt, N + 6, NULL, 1, N + 6, IFS_ACT_GELU_TANH);
+    double worst = 0, worst_t = 0, libm = 0, libm_t = 0;
+    for (int i = 0; i < N + 6; i++) {
+        double v = x[i];
+        float lg = ifs_cpu_gelu(x[i]), lgt = ifs_cpu_gelu_tanh(x[i]);
+        double ref = 0.5 * v * erfc(-v / sqrt(2.0));
+        double reft = 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+        double e = fabs(g[i] - ref) / (1e-6 + fabs(ref)), et = fabs(gt[i] - reft) / (1e-6 + fabs(reft));
+        worst = fmax(worst, isfinite(g[i]) ? e : INFINITY);
+        worst_t = fmax(worst_t, isfinite(gt[i]) ? et : INFINITY);
+        libm = fmax(libm, fabs(lg - ref) / (1e-6 + fabs(ref)));
+        libm_t = fmax(libm_t, fabs(lgt - reft) / (1e-6 + fabs(reft)));
+    }
+    /* the float argument's rounding alone costs ~2 z^2 eps (up to ~5e-6)
+     * relative in the negative tail, where libm's 1 + erff(z) even cancels
+     * entirely: the fast forms must stay within 5e-6 and beat libm there */
+    IFS_CHECK(worst <= 5e-6 && worst_t <= 5e-6 && worst <= libm && worst_t <= libm_t, "row gelu off by %.3g (libm in float "
+              "%.3g), gelu_tanh by %.3g (libm %.3g) (|err| / (1e-6 + |ref|))", worst, libm,
+              worst_t, libm_t);
+    float z[2] = {0.0f, -0.0f};
+    ifs_cpu_bias_act(z, 2, NULL, 1, 2, IFS_ACT_GELU);
+    IFS_CHECK(z[0] == 0.0f && z[1] == 0.0f, "gelu(0) = %g, gelu(-0) = %g", z[0], z[1]);
+    float nan[1] = {NAN};
+    ifs_cpu_bias_act(nan, 1, NULL, 1, 1, IFS_ACT_GELU);
+    IFS_CHECK(isnan(nan[0]), "gelu(NaN) must stay NaN so the scheduler can reject it");
+    printf("row activations: max error %.3g (gelu; libm in float %.3g), %.3g (gelu_tanh; libm "
+           "%.3g)\n", worst, libm, worst_t, libm_t);
+    free(x); free(g); free(gt);
+}
+
 /* ---- layernorm and the fused residual form ------------------------------ */
 static const struct { const char *name; int rows, dim; float eps; float scale; } ln_cases[] = {
     {"layernorm_of_a_single_value_row_is_its_bias", 3, 1, 1e-12f, 1.0f},
@@ -320,6 +363,7 @@ static void pooler_and_classifier_match_loop(void)
 int main(void)
 {
     activations_match_their_hf_formulas();
+    row_activations_stay_within_float_rounding_of_the_exact_values();
     layernorm_cases();
     embeddings_restart_positions_at_each_sequence();
     linear_cases();
