@@ -292,3 +292,56 @@ void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b)
                       (unsigned long long)st->end_class[e]);
     ds_buf_puts(b, "}");
 }
+
+typedef struct {
+    size_t n[IFS_DS_END_COUNT];
+} class_counts;
+
+static void count_class(const ifs_ds_cut *c, void *user)
+{
+    ((class_counts *)user)->n[c->end]++;
+}
+
+int ds_cut_measure_add(ds_cut_measure *m, const char *instr, size_t len)
+{
+    int r = ds_set_add(&m->seen, ifs_ds_key(0, "dedupe", instr, len));
+    if (r)
+        return r < 0 ? r : 0;
+    m->instructions++;
+    class_counts cc = { { 0 } };
+    ifs_ds_cut_each(instr, len, count_class, &cc);
+    for (int p = 0; p < 4; p++) {
+        /* which classes the policy accepts, AUTO resolved per instruction */
+        int acc[IFS_DS_END_COUNT] = { p == 0, p == 0, p != 2, 1 };
+        if (p == 3 && cc.n[IFS_DS_END_CONNECTOR])
+            acc[IFS_DS_END_OPEN] = 0;
+        if (p == 2)
+            acc[IFS_DS_END_OPEN] = 0;
+        size_t tot = 0;
+        for (int e = 0; e < IFS_DS_END_COUNT; e++)
+            tot += acc[e] ? cc.n[e] : 0;
+        if (!tot) {
+            m->uncuttable[p]++;
+            continue;
+        }
+        for (int e = 0; e < IFS_DS_END_COUNT; e++)
+            if (acc[e])
+                m->expect[p][e] += (double)cc.n[e] / (double)tot;
+    }
+    return 0;
+}
+
+void ds_cut_measure_json(const ds_cut_measure *m, ds_buf *b)
+{
+    ds_buf_printf(b, "{\"instructions\":%llu", (unsigned long long)m->instructions);
+    for (int p = 0; p < 4; p++) {
+        uint64_t cut = m->instructions - m->uncuttable[p];
+        ds_buf_printf(b, ",\"%s\":{\"uncuttable\":%llu", ifs_ds_cut_policy_name((ifs_ds_cut_policy)p),
+                      (unsigned long long)m->uncuttable[p]);
+        for (int e = 0; e < IFS_DS_END_COUNT; e++)
+            ds_buf_printf(b, ",\"%s\":%.4f", ifs_ds_end_name((ifs_ds_end)e),
+                          cut ? m->expect[p][e] / (double)cut : 0.0);
+        ds_buf_puts(b, "}");
+    }
+    ds_buf_puts(b, "}");
+}

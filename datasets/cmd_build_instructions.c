@@ -28,15 +28,48 @@ static void usage(FILE *f)
           "                         see docs/datasets.md\n"
           "      --keep-duplicates  keep repeated instructions (default: first one only)\n"
           "      --shard-records N  records per shard (default: one shard)\n"
+          "      --measure-cuts     write nothing; print, per cut policy, the expected share\n"
+          "                         of fragments ending at a sentence end, a line break, an\n"
+          "                         open-class word or a connector (JSON on stdout)\n"
           "  -h, --help\n"
           "\n"
           "Exit: 0 ok; 1 failure; 2 usage; 3 input lines were rejected.\n",
           f);
 }
 
+static int measure_one(const cJSON *obj, const char *raw, size_t raw_len, const char *shard,
+                       uint64_t line, void *user)
+{
+    (void)raw;
+    (void)raw_len;
+    (void)shard;
+    (void)line;
+    size_t il;
+    const char *instr = ds_get_str(obj, "instruction", &il);
+    return instr ? ds_cut_measure_add(user, instr, il) : 0;
+}
+
+static int measure_cuts(char *const *inputs, int n)
+{
+    ds_cut_measure m = { 0 };
+    ds_read_stats rs = { 0 };
+    char err[512];
+    if (ds_read_records(inputs, n, measure_one, &m, &rs, err, sizeof err)) {
+        fprintf(stderr, "ifscore build-instructions: %s\n", err);
+        ds_set_free(&m.seen);
+        return IFS_EXIT_FAIL;
+    }
+    ds_buf b = { 0 };
+    ds_cut_measure_json(&m, &b);
+    printf("%s\n", b.p ? b.p : "{}");
+    ds_buf_free(&b);
+    ds_set_free(&m.seen);
+    return IFS_EXIT_OK;
+}
+
 int ifs_cmd_build_instructions(int argc, char **argv)
 {
-    enum { O_SHARE = 256, O_POLICY, O_KEEP, O_SREC };
+    enum { O_SHARE = 256, O_POLICY, O_KEEP, O_SREC, O_MEASURE };
     static const struct option opts[] = {
         { "out", required_argument, 0, 'o' },
         { "seed", required_argument, 0, 's' },
@@ -44,13 +77,14 @@ int ifs_cmd_build_instructions(int argc, char **argv)
         { "cut-policy", required_argument, 0, O_POLICY },
         { "keep-duplicates", no_argument, 0, O_KEEP },
         { "shard-records", required_argument, 0, O_SREC },
+        { "measure-cuts", no_argument, 0, O_MEASURE },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     ds_build_opts bo = { .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5, .dedupe = 1 };
     ds_sink_opts so = { 0 };
     const char *out = NULL;
-    int have_seed = 0, c;
+    int have_seed = 0, measure = 0, c;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:s:h", opts, NULL)) != -1) {
@@ -81,6 +115,7 @@ int ifs_cmd_build_instructions(int argc, char **argv)
             break;
         }
         case O_KEEP: bo.dedupe = 0; break;
+        case O_MEASURE: measure = 1; break;
         case O_SREC:
             if (ds_parse_size(optarg, &so.max_records) || !so.max_records) {
                 fprintf(stderr, "ifscore build-instructions: --shard-records wants N > 0\n");
@@ -91,6 +126,8 @@ int ifs_cmd_build_instructions(int argc, char **argv)
         default: usage(stderr); return IFS_EXIT_USAGE;
         }
     }
+    if (measure && optind < argc)
+        return measure_cuts(argv + optind, argc - optind);
     if (optind >= argc || !out || !have_seed) {
         fprintf(stderr, "ifscore build-instructions: needs PAIRS..., --out and --seed\n");
         return IFS_EXIT_USAGE;

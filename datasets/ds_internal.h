@@ -234,3 +234,16 @@ const ds_build_stats *ds_builder_stats(const ds_builder *b);
 const char *ds_builder_error(const ds_builder *b);
 void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b);
 void ds_builder_free(ds_builder *b);
+
+/* Cut-policy measurement over distinct instructions: for each policy, the
+ * expected share of fragments (a uniform pick among accepted boundaries, as
+ * the builders do) ending in each class, and the share of instructions that
+ * the policy cannot cut. Exact expectations, no sampling. */
+typedef struct {
+    uint64_t instructions;
+    double expect[4][IFS_DS_END_COUNT];  /* [policy][class], summed over instructions */
+    uint64_t uncuttable[4];
+    ds_set seen;
+} ds_cut_measure;
+int ds_cut_measure_add(ds_cut_measure *m, const char *instr, size_t len);
+void ds_cut_measure_json(const ds_cut_measure *m, ds_buf *b);

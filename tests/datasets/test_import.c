@@ -1,0 +1,277 @@
+/*
+ * test_import.c - every importer on small files this test writes: the exact
+ * records it produces, the skip reasons it counts, and the accounting
+ * (elements == records + merged + skipped). Inputs go through the real file
+ * path: written to IFS_TEST_TMP, some zstd-compressed, read back by the
+ * importer, records read back through host's shard reader.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include "ds_internal.h"
+#include "ifs_shard.h"
+#include "ifs_test.h"
+
+static char tmpdir[512];
+
+typedef struct {
+    const char *name;
+    ds_format format;
+    const char *file;     /* input file name (".zst" is compressed by the test) */
+    const char *input;
+    const char *model, *langs, *map_instruction, *map_response, *map_id;
+    const char *want;     /* output lines, each ending in '\n' */
+    const char *skips;    /* "reason=n,..." in ds_skip order, "" for none */
+    uint64_t merged;
+    int file_status;      /* ds_import_file's return */
+} import_case;
+
+#define R0 "\"source_index\":0"
+
+static const import_case cases[] = {
+    { "alpaca_eval_maps_generator_to_model_and_index_to_id", DS_FMT_ALPACA_EVAL, "gen-a.json.zst",
+      "[\n {\"instruction\": \"Say hi\", \"output\": \"Hi!\", \"generator\": \"gen-a\","
+      " \"dataset\": \"helpful_base\", \"extra\": [1, {\"x\": 2}]},\n"
+      " {\"instruction\": \"Caf\\u00e9?\", \"output\": \"\", \"generator\": \"gen-a\"}\n]",
+      NULL, NULL, NULL, NULL, NULL,
+      "{\"id\":\"gen-a/0\",\"model\":\"gen-a\",\"instruction\":\"Say hi\",\"instruction_type\":"
+      "\"full\",\"response\":\"Hi!\",\"source\":\"gen-a\"," R0 ",\"dataset\":\"helpful_base\"}\n"
+      "{\"id\":\"gen-a/1\",\"model\":\"gen-a\",\"instruction\":\"Café?\",\"instruction_type\":"
+      "\"full\",\"response\":\"\",\"source\":\"gen-a\",\"source_index\":1}\n",
+      "", 0, 0 },
+    { "alpaca_eval_counts_each_bad_element_and_goes_on", DS_FMT_ALPACA_EVAL, "gen-b.json",
+      "[{\"output\": \"o\", \"generator\": \"g\"}, {\"instruction\": \"i\", \"generator\": \"g\"},"
+      " {\"instruction\": 5, \"output\": \"o\", \"generator\": \"g\"}, 7, {\"instruction\":\"i\","
+      " \"output\": \"o\"}, {\"instruction\": \"a\\u0000b\", \"output\": \"o\", \"generator\": \"g\"},"
+      " {\"instruction\": \"\xff\", \"output\": \"o\", \"generator\": \"g\"}, {\"bad\" 1},"
+      " {\"instruction\": \"ok\", \"output\": \"fine\", \"generator\": \"g\"}]",
+      NULL, NULL, NULL, NULL, NULL,
+      "{\"id\":\"g/8\",\"model\":\"g\",\"instruction\":\"ok\",\"instruction_type\":\"full\","
+      "\"response\":\"fine\",\"source\":\"gen-b\",\"source_index\":8}\n",
+      "invalid_json=1,not_object=1,invalid_utf8=1,nul_in_text=1,missing_instruction=1,"
+      "missing_response=1,missing_model=1,not_string=1", 0, 0 },
+    { "truncated_array_keeps_what_came_before_and_reports_the_file", DS_FMT_ALPACA_EVAL,
+      "gen-c.json", "[{\"instruction\": \"i\", \"output\": \"o\", \"generator\": \"g\"}, {\"instr",
+      NULL, NULL, NULL, NULL, NULL,
+      "{\"id\":\"g/0\",\"model\":\"g\",\"instruction\":\"i\",\"instruction_type\":\"full\","
+      "\"response\":\"o\",\"source\":\"gen-c\"," R0 "}\n",
+      "", 0, IFS_DS_ETRUNC },
+    { "alpaca_appends_a_nonempty_input_after_a_blank_line", DS_FMT_ALPACA, "alp.json",
+      "[{\"instruction\": \"Translate\", \"input\": \"chat\", \"output\": \"cat\"},"
+      " {\"instruction\": \"Name a color\", \"input\": \"\", \"output\": \"red\"}]",
+      "text-davinci-003", NULL, NULL, NULL, NULL,
+      "{\"id\":\"alp/0\",\"model\":\"text-davinci-003\",\"instruction\":\"Translate\\n\\nchat\","
+      "\"instruction_type\":\"full\",\"response\":\"cat\",\"source\":\"alp\"," R0 "}\n"
+      "{\"id\":\"alp/1\",\"model\":\"text-davinci-003\",\"instruction\":\"Name a color\","
+      "\"instruction_type\":\"full\",\"response\":\"red\",\"source\":\"alp\",\"source_index\":1}\n",
+      "", 0, 0 },
+    { "sharegpt_takes_the_first_human_turn_after_system_and_its_reply", DS_FMT_SHAREGPT,
+      "sg.jsonl",
+      "{\"id\": \"c1\", \"conversations\": [{\"from\": \"system\", \"value\": \"be nice\"},"
+      " {\"from\": \"human\", \"value\": \"Q1\"}, {\"from\": \"gpt\", \"value\": \"A1\"},"
+      " {\"from\": \"human\", \"value\": \"Q2\"}]}\n"
+      "{\"id\": 42, \"messages\": [{\"role\": \"user\", \"content\": \"Q\"},"
+      " {\"role\": \"assistant\", \"content\": \"A\"}], \"model\": \"m\"}\n"
+      "{\"id\": \"c3\", \"conversations\": [{\"from\": \"gpt\", \"value\": \"hello\"}]}\n"
+      "{\"id\": \"c4\", \"conversations\": [{\"from\": \"human\", \"value\": \"alone\"}]}\n",
+      NULL, NULL, NULL, NULL, NULL,
+      "{\"id\":\"c1\",\"model\":\"sg\",\"instruction\":\"Q1\",\"instruction_type\":\"full\","
+      "\"response\":\"A1\",\"source\":\"sg\"," R0 "}\n"
+      "{\"id\":\"42\",\"model\":\"m\",\"instruction\":\"Q\",\"instruction_type\":\"full\","
+      "\"response\":\"A\",\"source\":\"sg\",\"source_index\":1}\n",
+      "no_human_turn=1,no_assistant_turn=1", 0, 0 },
+    { "generic_json_follows_dotted_paths", DS_FMT_JSON, "gen.jsonl.zst",
+      "{\"uid\": 7, \"q\": {\"text\": \"Hello there\"}, \"a\": [\"General Kenobi\"], "
+      "\"model\": \"m1\"}\n"
+      "{\"uid\": 1.5, \"q\": {\"text\": \"x\"}, \"a\": [\"y\"], \"model\": \"m1\"}\n"
+      "{\"uid\": 8, \"q\": {\"text\": \"x\"}, \"a\": [], \"model\": \"m1\"}\n"
+      "{\"uid\": 9, \"q\": {\"text\": \"x\"}, \"a\": [\"y\"], \"model\": \"m1\","
+      " \"instruction_type\": \"half\"}\n",
+      NULL, NULL, "q.text", "a.0", "uid",
+      "{\"id\":\"7\",\"model\":\"m1\",\"instruction\":\"Hello there\",\"instruction_type\":"
+      "\"full\",\"response\":\"General Kenobi\",\"source\":\"gen\"," R0 "}\n",
+      "missing_response=1,bad_id=1,bad_instruction_type=1", 0, 0 },
+    { "oasst_trees_export_keeps_best_ranked_reply_and_filters_language", DS_FMT_OASST,
+      "trees.jsonl",
+      "{\"message_tree_id\": \"t1\", \"prompt\": {\"message_id\": \"p1\", \"role\": "
+      "\"prompter\", \"text\": \"What if\", \"lang\": \"en\", \"replies\": ["
+      "{\"message_id\": \"r1\", \"role\": \"assistant\", \"text\": \"second\", \"rank\": 1,"
+      " \"lang\": \"en\"},"
+      "{\"message_id\": \"r0\", \"role\": \"assistant\", \"text\": \"best\", \"rank\": 0,"
+      " \"lang\": \"en\"},"
+      "{\"message_id\": \"rd\", \"role\": \"assistant\", \"text\": \"gone\", \"rank\": -1,"
+      " \"deleted\": true}]}}\n"
+      "{\"message_tree_id\": \"t2\", \"prompt\": {\"message_id\": \"p2\", \"role\": "
+      "\"prompter\", \"text\": \"Hallo\", \"lang\": \"de\", \"replies\": []}}\n"
+      "{\"message_tree_id\": \"t3\", \"prompt\": {\"message_id\": \"p3\", \"role\": "
+      "\"prompter\", \"text\": \"Hi\", \"lang\": \"en\", \"replies\": []}}\n",
+      NULL, "en", NULL, NULL, NULL,
+      "{\"id\":\"p1\",\"model\":\"oasst1\",\"instruction\":\"What if\",\"instruction_type\":"
+      "\"full\",\"response\":\"best\",\"source\":\"trees\"," R0 ",\"lang\":\"en\","
+      "\"message_tree_id\":\"t1\",\"reply_id\":\"r0\"}\n",
+      "lang_filtered=1,no_reply=1", 0, 0 },
+    { "oasst_messages_export_folds_the_best_reply_into_its_root", DS_FMT_OASST, "msgs.jsonl",
+      "{\"message_id\": \"a\", \"parent_id\": null, \"message_tree_id\": \"a\", \"role\": "
+      "\"prompter\", \"text\": \"Root A\", \"lang\": \"en\"}\n"
+      "{\"message_id\": \"a1\", \"parent_id\": \"a\", \"message_tree_id\": \"a\", \"role\": "
+      "\"assistant\", \"text\": \"worse\", \"rank\": 2, \"lang\": \"en\"}\n"
+      "{\"message_id\": \"a2\", \"parent_id\": \"a\", \"message_tree_id\": \"a\", \"role\": "
+      "\"assistant\", \"text\": \"better\", \"rank\": 0, \"lang\": \"en\"}\n"
+      "{\"message_id\": \"a3\", \"parent_id\": \"a2\", \"message_tree_id\": \"a\", \"role\": "
+      "\"prompter\", \"text\": \"follow-up\", \"lang\": \"en\"}\n"
+      "{\"message_id\": \"a4\", \"parent_id\": \"a3\", \"message_tree_id\": \"a\", \"role\": "
+      "\"assistant\", \"text\": \"deeper\", \"lang\": \"en\"}\n"
+      "{\"message_id\": \"b\", \"parent_id\": null, \"message_tree_id\": \"b\", \"role\": "
+      "\"prompter\", \"text\": \"Root B\", \"lang\": \"en\", \"deleted\": true}\n"
+      "{\"message_id\": \"b1\", \"parent_id\": \"b\", \"message_tree_id\": \"b\", \"role\": "
+      "\"assistant\", \"text\": \"x\", \"lang\": \"en\"}\n"
+      "{\"message_id\": \"a5\", \"parent_id\": \"a\", \"message_tree_id\": \"a\", \"role\": "
+      "\"assistant\", \"text\": \"late\", \"lang\": \"en\"}\n",
+      NULL, "en", NULL, NULL, NULL,
+      "{\"id\":\"a\",\"model\":\"oasst1\",\"instruction\":\"Root A\",\"instruction_type\":"
+      "\"full\",\"response\":\"better\",\"source\":\"msgs\"," R0 ",\"lang\":\"en\","
+      "\"reply_id\":\"a2\"}\n",
+      "deleted=2,not_first_turn=2,reply_not_best=1,tree_split=1", 1, 0 },
+    { "empty_file_imports_nothing", DS_FMT_JSON, "empty.jsonl", "", NULL, NULL, NULL, NULL, NULL,
+      "", "", 0, 0 },
+};
+
+static int write_input(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = strlen(path);
+    int ok;
+    if (n > 4 && !strcmp(path + n - 4, ".zst")) {
+        size_t cap = ZSTD_compressBound(len);
+        void *buf = malloc(cap);
+        size_t z = ZSTD_compress(buf, cap, data, len, 3);
+        ok = !ZSTD_isError(z) && fwrite(buf, 1, z, f) == z;
+        free(buf);
+    } else {
+        ok = fwrite(data, 1, len, f) == len;
+    }
+    return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+/* Reads every shard of a sink folder (records in manifest order). */
+static void read_output(const char *dir, ds_buf *out)
+{
+    char mpath[2048];
+    snprintf(mpath, sizeof mpath, "%s/manifest.json", dir);
+    FILE *f = fopen(mpath, "rb");
+    static char text[1 << 16];
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = 0;
+    cJSON *m = cJSON_Parse(text);
+    cJSON *sh;
+    cJSON_ArrayForEach(sh, cJSON_GetObjectItem(m, "shards"))
+    {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, cJSON_GetObjectItem(sh, "file")->valuestring);
+        ifs_shard_reader *r;
+        char err[256];
+        if (ifs_shard_open(p, NULL, &r, err, sizeof err))
+            continue;
+        ifs_shard_line ln;
+        while (ifs_shard_next(r, &ln) == IFS_SHARD_LINE)
+            if (ln.data) {
+                ds_buf_put(out, ln.data, ln.len);
+                ds_buf_put(out, "\n", 1);
+            }
+        ifs_shard_free(r);
+    }
+    cJSON_Delete(m);
+}
+
+static void test_case(const import_case *c, size_t k)
+{
+    char in[1024], outdir[1024], err[512];
+    snprintf(in, sizeof in, "%s/%s", tmpdir, c->file);
+    snprintf(outdir, sizeof outdir, "%s/out-%zu", tmpdir, k);
+    IFS_CHECK(write_input(in, c->input, strlen(c->input)) == 0, "%s: write input", c->name);
+    ds_import_opts o = { .format = c->format, .model = c->model, .langs = c->langs,
+                         .f_instruction = c->map_instruction, .f_response = c->map_response,
+                         .f_id = c->map_id };
+    ds_importer *im = ds_importer_create(&o, err, sizeof err);
+    ds_sink *sink = ds_sink_open(outdir, NULL, err, sizeof err);
+    IFS_CHECK(im && sink, "%s: create: %s", c->name, err);
+    if (!im || !sink)
+        return;
+    int rc = ds_import_file(im, in, sink, err, sizeof err);
+    IFS_CHECK(rc == c->file_status, "%s: file status %d (%s), want %d", c->name, rc, err,
+              c->file_status);
+    IFS_CHECK(ds_sink_finish(sink, NULL, err, sizeof err) == 0, "%s: finish: %s", c->name, err);
+    ds_buf got = { 0 };
+    ds_buf_put(&got, "", 0);
+    read_output(outdir, &got);
+    IFS_CHECK(!strcmp(got.p, c->want), "%s:\n got: %s\nwant: %s", c->name, got.p, c->want);
+    const ds_import_stats *st = ds_importer_stats(im);
+    ds_buf skips = { 0 };
+    ds_buf_put(&skips, "", 0);
+    uint64_t skipped = 0;
+    for (int i = 0; i < DS_SKIP__COUNT; i++) {
+        if (!st->skipped[i])
+            continue;
+        skipped += st->skipped[i];
+        ds_buf_printf(&skips, "%s%s=%llu", skips.n ? "," : "", ds_skip_name((ds_skip)i),
+                      (unsigned long long)st->skipped[i]);
+    }
+    IFS_CHECK(!strcmp(skips.p, c->skips), "%s: skips '%s', want '%s'", c->name, skips.p,
+              c->skips);
+    IFS_CHECK(st->merged == c->merged, "%s: merged %llu", c->name,
+              (unsigned long long)st->merged);
+    IFS_CHECK(st->elements == st->records + st->merged + skipped,
+              "%s: every element is accounted for: %llu != %llu + %llu + %llu", c->name,
+              (unsigned long long)st->elements, (unsigned long long)st->records,
+              (unsigned long long)st->merged, (unsigned long long)skipped);
+    ds_verify_stats vs;
+    IFS_CHECK(ds_verify(outdir, &vs, NULL, NULL, err, sizeof err) == 0,
+              "%s: the output matches its manifest: %s", c->name, err);
+    ds_buf_free(&got);
+    ds_buf_free(&skips);
+    ds_sink_free(sink);
+    ds_importer_free(im);
+}
+
+/* A record larger than the element cap is skipped, the next one kept. */
+static void test_too_large(void)
+{
+    char in[1024], outdir[1024], err[512];
+    snprintf(in, sizeof in, "%s/big.json", tmpdir);
+    snprintf(outdir, sizeof outdir, "%s/out-big", tmpdir);
+    ds_buf b = { 0 };
+    ds_buf_puts(&b, "[{\"instruction\":\"i\",\"output\":\"");
+    for (int i = 0; i < 5000; i++)
+        ds_buf_puts(&b, "x");
+    ds_buf_puts(&b, "\",\"generator\":\"g\"},{\"instruction\":\"i\",\"output\":\"o\","
+                    "\"generator\":\"g\"}]");
+    write_input(in, b.p, b.n);
+    ds_import_opts o = { .format = DS_FMT_ALPACA_EVAL, .max_elem = 1024 };
+    ds_importer *im = ds_importer_create(&o, err, sizeof err);
+    ds_sink *sink = ds_sink_open(outdir, NULL, err, sizeof err);
+    int rc = ds_import_file(im, in, sink, err, sizeof err);
+    const ds_import_stats *st = ds_importer_stats(im);
+    IFS_CHECK(rc == 0 && st->records == 1 && st->skipped[DS_SKIP_TOO_LARGE] == 1,
+              "element_over_the_cap_is_skipped_and_the_next_kept: rc %d records %llu", rc,
+              (unsigned long long)st->records);
+    ds_sink_free(sink);
+    ds_importer_free(im);
+    ds_buf_free(&b);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s/import", ifs_test_env("IFS_TEST_TMP", "/tmp"));
+    mkdir(tmpdir, 0777);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        test_case(&cases[i], i);
+    test_too_large();
+    return ifs_test_done("import");
+}
