@@ -285,9 +285,13 @@ int ifs_wts_write_config(const char *path, const ifs_bert_config *c, char *err, 
     if (!path || !c || !valid_config(c))
         return wts_fail(err, errlen, IFS_WTS_EARG, "%s: inconsistent config to write",
                         path ? path : "config.json");
-    for (int i = 0; i < c->num_labels; i++)
-        if (!memchr(c->labels[i], '\0', IFS_LABEL_LEN))
-            return wts_fail(err, errlen, IFS_WTS_EARG, "%s: label %d is not terminated", path, i);
+    for (int i = 0; i < c->num_labels; i++) {
+        const char *nul = memchr(c->labels[i], '\0', IFS_LABEL_LEN);
+        size_t len = nul ? (size_t)(nul - c->labels[i]) : 0;
+        if (!nul || wts_utf8_invalid_at((const unsigned char *)c->labels[i], len) != len)
+            return wts_fail(err, errlen, IFS_WTS_EARG,
+                            "%s: label %d is not a terminated UTF-8 string", path, i);
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON *arch = cJSON_CreateArray();
     cJSON *id2 = cJSON_CreateObject(), *l2i = cJSON_CreateObject();

@@ -151,6 +151,10 @@ static void round_trip(void)
                   fx_contains(text, "\"model_type\":\t\"bert\"") &&
                   fx_contains(text, "BertForSequenceClassification"),
               "written_config_uses_hf_names_and_the_shortest_eps: %s", text);
+    strcpy(c.labels[0], "bad \xff label");
+    IFS_CHECK(ifs_wts_write_config(path, &c, err, sizeof err) == IFS_WTS_EARG,
+              "write_config_refuses_a_label_that_is_not_utf8");
+    strcpy(c.labels[0], "ok");
     c.n_heads = 5;
     IFS_CHECK(ifs_wts_write_config(path, &c, err, sizeof err) == IFS_WTS_EARG,
               "write_config_refuses_an_inconsistent_config");
