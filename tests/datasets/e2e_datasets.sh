@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# e2e_datasets.sh - the data set subcommands end to end through the ifscore
+# binary: import (every format) -> build-instructions -> prompts -> join ->
+# pack -> verify, build-responses, determinism across runs, verify catching a
+# changed shard, and usage errors. The real AlpacaEval corpus is covered by
+# e2e_alpaca_eval.sh.
+set -u
+BIN=${IFS_BIN:?IFS_BIN not set}
+T=${IFS_TEST_TMP:?IFS_TEST_TMP not set}/e2e
+rm -rf "$T" && mkdir -p "$T"
+fails=0
+check() { # check "case name" command...
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+run() { "$BIN" "$@" 2>>"$T/stderr.log"; }
+
+# --- inputs ------------------------------------------------------------------
+python_free_json() { # 60 alpaca-eval pairs for two generators, as arrays
+  local gen=$1
+  printf '['
+  for i in $(seq 0 59); do
+    [ "$i" -gt 0 ] && printf ','
+    printf '{"instruction":"Explain topic %d to a curious child and give one example","output":"Answer %d by %s.","generator":"%s","dataset":"t"}' "$i" "$i" "$gen" "$gen"
+  done
+  printf ']'
+}
+mkdir -p "$T/ae"
+python_free_json chat-a | zstd -q -o "$T/ae/chat-a.json.zst"
+python_free_json base-b > "$T/ae/base-b.json"
+printf '[{"instruction":"Name a fruit","input":"","output":"Apple"}]' > "$T/alpaca.json"
+printf '{"id":"s1","conversations":[{"from":"human","value":"Hi there"},{"from":"gpt","value":"Hello!"}]}\n' > "$T/sg.jsonl"
+printf '{"message_tree_id":"t","prompt":{"message_id":"p","role":"prompter","text":"What if people had 40 legs?","lang":"en","replies":[{"message_id":"r","role":"assistant","text":"Centipedes.","rank":0}]}}\n' > "$T/oa.jsonl"
+printf '{"q":"Why is the sky blue","a":"Rayleigh scattering","who":"m"}\n' > "$T/generic.jsonl"
+
+# --- import ------------------------------------------------------------------
+check "import_alpaca_eval_folder_writes_one_shard_series_per_generator" \
+  run import alpaca-eval "$T/ae" --out "$T/pairs"
+check "import_manifest_counts_every_record" \
+  grep -q '"records":120' "$T/pairs/manifest.json"
+check "import_alpaca" run import alpaca "$T/alpaca.json" --model davinci --out "$T/i-alp"
+check "import_sharegpt" run import sharegpt "$T/sg.jsonl" --out "$T/i-sg"
+check "import_oasst_trees" run import oasst "$T/oa.jsonl" --out "$T/i-oa"
+check "import_generic_json_with_a_field_map" \
+  run import json "$T/generic.jsonl" --map instruction=q,response=a,model=who --out "$T/i-js"
+for d in i-alp i-sg i-oa i-js; do
+  check "import_${d}_wrote_one_record" grep -q '"records":1,' "$T/$d/manifest.json"
+done
+printf '[{"instruction":"x","output":"y","generator":"g"},' > "$T/trunc.json"
+run import alpaca-eval "$T/trunc.json" --out "$T/i-trunc"; rc=$?
+check "a_truncated_input_exits_3_and_still_writes_what_it_read" \
+  test "$rc" = 3 -a -f "$T/i-trunc/manifest.json"
+run import nosuchformat "$T/sg.jsonl" --out "$T/x"; rc=$?
+check "an_unknown_format_is_a_usage_error" test "$rc" = 2
+
+# --- instruction set, determinism ---------------------------------------------
+check "build_instructions" run build-instructions "$T/pairs" --out "$T/is1" --seed 7
+run build-instructions "$T/pairs" --out "$T/is2" --seed 7
+run build-instructions "$T/pairs" --out "$T/is3" --seed 8
+check "same_seed_gives_byte_identical_instruction_shards" \
+  cmp -s "$T/is1/instructions-00000.jsonl.zst" "$T/is2/instructions-00000.jsonl.zst"
+check "different_seed_gives_different_instruction_shards" \
+  bash -c "! cmp -s '$T/is1/instructions-00000.jsonl.zst' '$T/is3/instructions-00000.jsonl.zst'"
+check "instruction_set_has_each_instruction_once" grep -q '"records":60,' "$T/is1/manifest.json"
+check "instruction_set_has_partial_and_full" \
+  bash -c "zstd -dc '$T/is1/instructions-00000.jsonl.zst' | grep -q '\"instruction_type\":\"partial\"' && zstd -dc '$T/is1/instructions-00000.jsonl.zst' | grep -q '\"instruction_type\":\"full\"'"
+
+# --- prompts, join -------------------------------------------------------------
+for v in A B C short; do
+  check "prompts_variant_$v" run prompts "$T/is1" --variant $v -o "$T/prompts-$v.jsonl"
+done
+check "variant_A_carries_the_alpaca_wrapper" grep -q 'Below is an instruction' "$T/prompts-A.jsonl"
+check "variant_short_ends_in_the_response_tag" grep -q '### Response:"}' "$T/prompts-short.jsonl"
+check "variant_C_is_the_bare_instruction" bash -c "! grep -q 'Response' '$T/prompts-C.jsonl'"
+check "prompts_has_one_line_per_instruction" test "$(wc -l < "$T/prompts-B.jsonl")" = 60
+# a "generation stack": echo a canned output per prompt id
+sed -E 's/^\{"id":("[^"]*"),"prompt":.*$/{"id":\1,"output":"generated"}/' "$T/prompts-B.jsonl" > "$T/gen.jsonl"
+check "join_merges_every_generation" run join "$T/is1" "$T/gen.jsonl" --model base-7b --variant B --out "$T/scoring"
+check "joined_records_carry_model_type_and_variant" \
+  bash -c "zstd -dc '$T/scoring/base-7b-00000.jsonl.zst' | head -1 | grep -q '\"model\":\"base-7b\".*\"instruction_type\":.*\"response\":\"generated\".*\"prompt_variant\":\"B\"'"
+head -n 59 "$T/gen.jsonl" > "$T/gen-short.jsonl"
+run join "$T/is1" "$T/gen-short.jsonl" --model m --out "$T/scoring2"; rc=$?
+check "join_exits_3_when_an_instruction_got_no_generation" test "$rc" = 3
+
+# --- response set ---------------------------------------------------------------
+check "build_responses_with_positive_models" \
+  run build-responses "$T/pairs" --out "$T/rs" --seed 3 --positive-models 'chat-*'
+check "response_set_has_two_records_per_positive_pair" grep -q '"records":120,' "$T/rs/manifest.json"
+check "response_set_labels_are_balanced" \
+  test "$(zstd -dc "$T/rs/responses-00000.jsonl.zst" | grep -c '"label":1')" = 60
+
+# --- pack, verify ------------------------------------------------------------------
+check "pack_by_records" run pack "$T/pairs" --out "$T/packed" --records 50
+check "pack_writes_three_shards_of_at_most_50" \
+  bash -c "ls '$T/packed'/shard-0000[0-2].jsonl.zst >/dev/null && [ ! -e '$T/packed/shard-00003.jsonl.zst' ]"
+check "pack_by_bytes" run pack "$T/pairs" --out "$T/packed-b" --bytes 4K
+check "verify_accepts_every_set_it_wrote" \
+  run verify "$T/pairs" "$T/is1" "$T/rs" "$T/scoring" "$T/packed" "$T/packed-b"
+cp -r "$T/packed" "$T/tampered"
+printf 'X' | dd of="$T/tampered/shard-00001.jsonl.zst" bs=1 seek=40 conv=notrunc 2>/dev/null
+run verify "$T/tampered" >/dev/null; rc=$?
+check "verify_exits_3_on_a_changed_shard" test "$rc" = 3
+rm "$T/tampered/shard-00002.jsonl.zst"
+run verify "$T/tampered" >/dev/null; rc=$?
+check "verify_exits_3_on_a_missing_shard" test "$rc" = 3
+run verify "$T/nowhere" >/dev/null; rc=$?
+check "verify_exits_1_without_a_manifest" test "$rc" = 1
+
+for c in import build-instructions build-responses prompts join pack verify; do
+  check "${c}_has_help" bash -c "'$BIN' $c --help | grep -q usage"
+done
+
+echo "e2e_datasets: $fails failed"
+[ "$fails" = 0 ]
