@@ -1,0 +1,165 @@
+/*
+ * fuzz_tok.c - libFuzzer target for the tokenizer's entry points
+ * (ifs_tok_tokenize, ifs_tok_encode, ifs_tok_encode_pair) on arbitrary bytes.
+ *
+ * Input: byte 0 picks one of 8 configs (lowercase x strip_accents x CJK
+ * splitting), byte 1 the max length, byte 2 where a pair is cut; the rest is
+ * the text. Besides memory errors (ASan/UBSan) it traps when:
+ *   - the status disagrees with an independent strict UTF-8 check, or the
+ *     reported offset is not where that check finds the first bad sequence;
+ *   - an encoding breaks its frame ([CLS] first, [SEP] last, length within
+ *     max_len, ids inside the vocab, type ids 0 then 1);
+ *   - encode is not [CLS] + the first tokenize ids + [SEP].
+ * The vocab is written at start-up: specials, every printable ASCII char with
+ * and without "##", and a few multi-byte and multi-char tokens.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ifs_tok.h"
+
+static ifs_tok *toks[8];
+static ifs_tok_state *st;
+
+/* Independent strict UTF-8 check: offset of the first ill-formed sequence, or
+ * SIZE_MAX when valid. Written as a table of allowed second-byte ranges. */
+static size_t first_bad(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = s[i];
+        size_t need;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (b < 0x80) { i++; continue; }
+        else if (b >= 0xC2 && b <= 0xDF) need = 1;
+        else if (b == 0xE0) { need = 2; lo = 0xA0; }
+        else if (b == 0xED) { need = 2; hi = 0x9F; }
+        else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
+        else if (b == 0xF0) { need = 3; lo = 0x90; }
+        else if (b >= 0xF1 && b <= 0xF3) need = 3;
+        else if (b == 0xF4) { need = 3; hi = 0x8F; }
+        else return i;
+        if (i + need >= n)
+            return i; /* truncated: Python reports the sequence's start */
+        for (size_t k = 1; k <= need; k++) {
+            uint8_t c = s[i + k];
+            if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF))
+                return i;
+        }
+        i += need + 1;
+    }
+    return SIZE_MAX;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    char path[] = "/tmp/ifs-fuzz-tok-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        abort();
+    FILE *f = fdopen(fd, "w");
+    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", f);
+    for (int c = 33; c < 127; c++)
+        fprintf(f, "%c\n##%c\n", c, c);
+    fputs("the\n##ing\nun\n##aff\n##able\né\n##é\n我\nü\n##ü\ni̇\n##̇\nİ\n한\n##국\nᄒ\n##ᅡ\n", f);
+    fclose(f);
+    for (int k = 0; k < 8; k++) {
+        ifs_tok_config c = { k & 1, (k & 2) ? 1 : -1, (k & 4) ? 0 : 1, 64 };
+        char err[256];
+        toks[k] = ifs_tok_load_vocab(path, &c, err, sizeof err);
+        if (!toks[k]) {
+            fprintf(stderr, "fuzz_tok: %s\n", err);
+            abort();
+        }
+    }
+    unlink(path);
+    st = ifs_tok_state_create(toks[0]);
+    return 0;
+}
+
+static void check_frame(const ifs_tok *tok, const int32_t *ids, const int32_t *types, int32_t n,
+                        int32_t max_len, int pair)
+{
+    if (n < (pair ? 3 : 2) || n > max_len || ids[0] != ifs_tok_cls_id(tok) ||
+        ids[n - 1] != ifs_tok_sep_id(tok))
+        __builtin_trap();
+    int seen_one = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= ifs_tok_vocab_size(tok))
+            __builtin_trap();
+        if (types[i] != 0 && types[i] != 1)
+            __builtin_trap();
+        if (!pair && types[i])
+            __builtin_trap();
+        if (seen_one && !types[i])
+            __builtin_trap();
+        seen_one |= types[i];
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 3)
+        return 0;
+    const ifs_tok *tok = toks[data[0] & 7];
+    int32_t max_len = 3 + data[1] % 62; /* 3..64 */
+    const char *text = (const char *)data + 3;
+    size_t len = size - 3;
+    size_t cut = len ? data[2] % (len + 1) : 0;
+    int32_t ids[64], types[64], n = 0;
+    ifs_tok_result r;
+
+    size_t want_bad = first_bad((const uint8_t *)text, len);
+    const int32_t *wp;
+    int32_t nwp = 0;
+    size_t off = 0;
+    int rc = ifs_tok_tokenize(tok, st, text, len, &wp, &nwp, &off);
+    if ((rc == IFS_TOK_EUTF8) != (want_bad != SIZE_MAX))
+        __builtin_trap();
+    if (rc == IFS_TOK_EUTF8 && off != want_bad)
+        __builtin_trap();
+    if (rc != IFS_TOK_OK && rc != IFS_TOK_EUTF8)
+        __builtin_trap();
+    int32_t keep = nwp < max_len - 2 ? nwp : max_len - 2;
+    int32_t *copy = NULL;
+    if (rc == IFS_TOK_OK) {
+        copy = malloc(((size_t)keep + 1) * sizeof(int32_t));
+        memcpy(copy, wp, (size_t)keep * sizeof(int32_t));
+    }
+
+    int rc2 = ifs_tok_encode(tok, st, text, len, max_len, ids, types, &n, &r);
+    if (rc2 != rc)
+        __builtin_trap();
+    if (rc2 == IFS_TOK_OK) {
+        check_frame(tok, ids, types, n, max_len, 0);
+        if (n != keep + 2 || memcmp(ids + 1, copy, (size_t)keep * sizeof(int32_t)) ||
+            r.n_untruncated != nwp + 2 || r.truncated != (nwp > keep))
+            __builtin_trap();
+    } else if (r.bad_offset != want_bad) {
+        __builtin_trap();
+    }
+    free(copy);
+
+    int bad_in_b = -1;
+    int rc3 = ifs_tok_encode_pair(tok, st, text, cut, text + cut, len - cut, max_len, ids, types,
+                                  &n, &r, &bad_in_b);
+    size_t bad_a = first_bad((const uint8_t *)text, cut);
+    size_t bad_b = first_bad((const uint8_t *)text + cut, len - cut);
+    if (bad_a != SIZE_MAX) {
+        if (rc3 != IFS_TOK_EUTF8 || bad_in_b != 0 || r.bad_offset != bad_a)
+            __builtin_trap();
+    } else if (bad_b != SIZE_MAX) {
+        if (rc3 != IFS_TOK_EUTF8 || bad_in_b != 1 || r.bad_offset != bad_b)
+            __builtin_trap();
+    } else {
+        if (rc3 != IFS_TOK_OK)
+            __builtin_trap();
+        check_frame(tok, ids, types, n, max_len, 1);
+    }
+    return 0;
+}
