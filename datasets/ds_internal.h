@@ -70,6 +70,7 @@ typedef struct {
     uint64_t max_bytes;
     int level;          /* zstd level, 0 = 3 */
     int plain;          /* 1: write .jsonl instead of .jsonl.zst */
+    int dry_run;        /* 1: count records, write nothing (fuzzing, --dry-run) */
 } ds_sink_opts;
 
 typedef struct ds_sink ds_sink;
@@ -166,6 +167,12 @@ void ds_importer_free(ds_importer *im);
  * offset, after the records read before it were written. */
 int ds_import_file(ds_importer *im, const char *path, ds_sink *sink, char *err, size_t errlen);
 const ds_import_stats *ds_importer_stats(const ds_importer *im);
+/* The element-level steps of ds_import_file, for callers that split bytes
+ * themselves (the fuzz target): one element (stem names the source), and the
+ * end of a source (resolves a pending oasst tree). */
+int ds_import_element(ds_importer *im, const char *stem, const ifs_ds_elem *e, ds_sink *sink,
+                      char *err, size_t errlen);
+int ds_import_end(ds_importer *im, ds_sink *sink, char *err, size_t errlen);
 /* Appends the stats as JSON members "elements":..,"records":..,"skipped":{..} */
 void ds_import_stats_json(const ds_import_stats *st, ds_buf *b);
 

@@ -732,6 +732,23 @@ static int handle(ds_importer *im, const ifs_ds_elem *e, ds_sink *sink, char *er
     return rc;
 }
 
+int ds_import_element(ds_importer *im, const char *stem, const ifs_ds_elem *e, ds_sink *sink,
+                      char *err, size_t errlen)
+{
+    snprintf(im->stem, sizeof im->stem, "%s", stem);
+    if (!e->data) {
+        im->st.elements++;
+        im->st.skipped[DS_SKIP_TOO_LARGE]++;
+        return 0;
+    }
+    return handle(im, e, sink, err, errlen);
+}
+
+int ds_import_end(ds_importer *im, ds_sink *sink, char *err, size_t errlen)
+{
+    return im->o.format == DS_FMT_OASST ? oa_flush(im, sink, err, errlen) : 0;
+}
+
 void ds_stem(const char *path, char *out, size_t cap)
 {
     const char *base = strrchr(path, '/');

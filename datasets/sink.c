@@ -42,6 +42,16 @@ struct ds_sink {
 
 ds_sink *ds_sink_open(const char *dir, const ds_sink_opts *o, char *err, size_t errlen)
 {
+    if (o && o->dry_run) {
+        ds_sink *s = calloc(1, sizeof *s);
+        if (!s || !(s->dir = strdup(dir ? dir : "."))) {
+            free(s);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        s->o = *o;
+        return s;
+    }
     if (mkdir(dir, 0777) && errno != EEXIST) {
         snprintf(err, errlen, "%s: cannot create folder: %s", dir, strerror(errno));
         return NULL;
@@ -131,6 +141,14 @@ static int open_next(ds_sink *s, char *err, size_t errlen)
 
 int ds_sink_line(ds_sink *s, const char *line, size_t len, char *err, size_t errlen)
 {
+    if (s->o.dry_run) {
+        if (memchr(line, '\n', len)) {
+            snprintf(err, errlen, "a newline inside a record");
+            return IFS_DS_EIO;
+        }
+        s->records++;
+        return 0;
+    }
     if (s->w && ((s->o.max_records && s->cur_records >= s->o.max_records) ||
                  (s->o.max_bytes && s->cur_bytes + len + 1 > s->o.max_bytes &&
                   s->cur_records > 0))) {
@@ -156,7 +174,7 @@ int ds_sink_line(ds_sink *s, const char *line, size_t len, char *err, size_t err
 int ds_sink_finish(ds_sink *s, const char *extra, char *err, size_t errlen)
 {
     int rc = ds_sink_end(s, err, errlen);
-    if (rc)
+    if (rc || s->o.dry_run)
         return rc;
     ds_buf b = { 0 };
     uint64_t bytes = 0;
