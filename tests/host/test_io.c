@@ -152,6 +152,33 @@ static void whole_buffer_helper_writes_exactly(void)
     IFS_CHECK(stat(p, &st) == 0 && st.st_size == 0, "empty file");
 }
 
+static void dash_writes_to_stdout(void)
+{
+    char p[1200], err[512];
+    path_of(p, sizeof p, "out/stdout.txt");
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    FILE *f = fopen(p, "wb");
+    if (!f || saved < 0) {
+        IFS_CHECK(0, "cannot redirect stdout");
+        return;
+    }
+    dup2(fileno(f), STDOUT_FILENO);
+    ifs_atomic *a;
+    int ok = !ifs_atomic_open("-", &a, err, sizeof err);
+    if (ok) {
+        ifs_atomic_write(a, "to stdout\n", 10);
+        ok = !ifs_atomic_commit(a, err, sizeof err);
+        ifs_atomic_free(a);
+    }
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    fclose(f);
+    IFS_CHECK(ok, "\"-\" opens and commits: %s", err);
+    IFS_CHECK(read_equals(p, "to stdout\n"), "bytes went to stdout");
+}
+
 static void make_inputs(void)
 {
     char p[1200];
@@ -278,6 +305,7 @@ int main(void)
         CASE(abort_leaves_nothing_and_keeps_the_old_file),
         CASE(failed_commit_keeps_the_target_and_says_why),
         CASE(whole_buffer_helper_writes_exactly),
+        CASE(dash_writes_to_stdout),
         CASE(input_listing_expands_sorts_and_dedupes),
 #undef CASE
     };
