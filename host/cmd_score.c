@@ -459,6 +459,13 @@ static int sink(void *ctx, const ifs_sched_result *r)
     return rc;
 }
 
+/* Payloads of items a stopped run never delivered. */
+static void release_payload(void *ctx, void *user)
+{
+    (void)ctx;
+    free(user);
+}
+
 /* ---- setup ----------------------------------------------------------------- */
 
 static int resolve_answer(run *R, char *err, size_t errlen)
@@ -1143,6 +1150,7 @@ int ifs_cmd_score(int argc, char **argv)
     so.max_batch_seqs = o.max_batch_seqs;
     so.chunk_records = o.chunk_records;
     so.max_chunks = o.max_chunks;
+    so.release = release_payload;
     if (make_engines(R, &so, &engines, &n_engines, &kind, err, sizeof err)) {
         fail(IFS_EXIT_FAIL, "%s", err);
         goto out;

@@ -51,7 +51,8 @@
  *   - tok, cfg and the engines are borrowed; they must outlive the
  *     scheduler. Each engine is used by one backend worker thread only.
  *   - submit copies the text; `user` pointers are opaque and handed back to
- *     the sink untouched (the caller frees them, typically in the sink).
+ *     the sink untouched (the caller frees them, typically in the sink;
+ *     opts.release gets those of items never delivered).
  *   - submit, pass and finish are called from one producer thread.
  *     ifs_sched_cancel may be called from any thread (not from a signal
  *     handler: it takes a mutex).
@@ -136,6 +137,10 @@ typedef struct {
     int max_chunks;            /* chunks in flight (>= 2): the back-pressure bound */
     int32_t slice;             /* records per tokenizer task */
     ifs_sched_forward_fn forward; /* NULL: engines are ifs_backend * */
+    /* Called by ifs_sched_free (from the calling thread) with the sink's ctx
+     * for each item that was submitted but never delivered (a canceled or
+     * failed run), so the caller can free its `user` payload. NULL: none. */
+    void (*release)(void *ctx, void *user);
 } ifs_sched_opts;
 
 /* Counters; thread-seconds are summed over the threads of a stage. */
@@ -166,8 +171,10 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
                      ifs_sched **out, char *err, size_t errlen);
 
 /* Queues one text to score (copied; need not be NUL-terminated). Blocks
- * while max_chunks chunks are in flight. Returns IFS_SCHED_OK, or the
- * status that stopped the run (ECANCELED, EBACKEND, ESINK, ENOMEM). */
+ * while max_chunks chunks are in flight. Returns IFS_SCHED_OK when the item
+ * was taken (`user` then reaches the sink, or opts.release if the run
+ * stops first), or the status that stopped the run (ECANCELED, EBACKEND,
+ * ESINK, ENOMEM) when it was not (the caller keeps `user`). */
 int ifs_sched_submit(ifs_sched *s, const char *text, size_t len, void *user);
 
 /* Queues an item that is not scored but delivered in order (a record the

@@ -43,6 +43,7 @@ typedef struct chunk {
     uint64_t first_seq;
     item *it;
     int32_t n, cap;
+    int32_t n_delivered; /* items handed to the sink (delivery thread) */
     size_t bytes;
     float *logits;       /* [n * num_labels], allocated at cut */
     int32_t slices_left;
@@ -659,6 +660,7 @@ static void *deliver_main(void *arg)
         }
         double dt = now_s() - t0;
         pthread_mutex_lock(&s->mu);
+        c->n_delivered = i < c->n ? i + 1 : c->n; /* the failing item went to the sink */
         s->st.sink_s += dt;
         s->st.scored += sc;
         s->st.rejected += rj;
@@ -786,38 +788,47 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
     return IFS_SCHED_OK;
 }
 
+/* Takes one item, or none when the run has stopped (then returns the
+ * status that stopped it, and the caller keeps its payload). */
 static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int pass)
 {
     int rc = IFS_SCHED_OK;
     chunk *c = cur_chunk(s, &rc);
     if (!c) return rc;
-    item *it = &c->it[c->n];
-    memset(it, 0, sizeof *it);
-    it->user = user;
-    it->pass = (uint8_t)pass;
-    it->outcome = ST_PENDING;
+    char *copy = NULL;
     if (!pass) {
-        it->text = malloc(len ? len : 1);
-        if (!it->text) {
+        copy = malloc(len ? len : 1);
+        if (!copy) {
             pthread_mutex_lock(&s->mu);
             fail_locked(s, IFS_SCHED_ENOMEM, "out of memory copying a text of %zu bytes", len);
             rc = s->status;
             pthread_mutex_unlock(&s->mu);
             return rc;
         }
-        if (len) memcpy(it->text, text, len);
-        it->len = len;
-        c->bytes += len;
+        if (len) memcpy(copy, text, len);
     }
-    c->n++;
     pthread_mutex_lock(&s->mu);
+    if (s->stop) {
+        rc = s->status;
+        pthread_mutex_unlock(&s->mu);
+        free(copy);
+        return rc;
+    }
     s->next_seq++;
     s->st.items++;
     if (!pass) s->st.text_bytes += len;
-    rc = s->stop ? s->status : IFS_SCHED_OK;
     pthread_mutex_unlock(&s->mu);
+    item *it = &c->it[c->n];
+    memset(it, 0, sizeof *it);
+    it->user = user;
+    it->pass = (uint8_t)pass;
+    it->outcome = ST_PENDING;
+    it->text = copy;
+    it->len = len;
+    c->bytes += len;
+    c->n++;
     if (c->n == c->cap || c->bytes >= s->o.chunk_bytes) seal(s);
-    return rc;
+    return IFS_SCHED_OK;
 }
 
 int ifs_sched_submit(ifs_sched *s, const char *text, size_t len, void *user)
@@ -898,6 +909,8 @@ void ifs_sched_free(ifs_sched *s)
     while (s->head) {
         chunk *c = s->head;
         s->head = c->next;
+        if (s->o.release)
+            for (int32_t i = c->n_delivered; i < c->n; i++) s->o.release(s->ctx, c->it[i].user);
         chunk_free(c);
     }
     for (int i = 0; s->bw && i < s->n_bw; i++) {

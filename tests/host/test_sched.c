@@ -330,6 +330,7 @@ static int64_t count_texts(const ifs_tok *tok, uint64_t n, int pass_every, int32
 typedef struct {
     ifs_sched *s;
     int rc;
+    uint64_t taken;
 } producer;
 
 static void *produce_forever(void *arg)
@@ -337,11 +338,27 @@ static void *produce_forever(void *arg)
     producer *p = arg;
     char text[2048];
     p->rc = 0;
-    for (uint64_t i = 0; p->rc == 0; i++) {
+    for (uint64_t i = 0;; i++) {
         size_t len = make_text(i, text, sizeof text);
         p->rc = ifs_sched_submit(p->s, text, len, (void *)(uintptr_t)i);
+        if (p->rc) break;
+        p->taken++;
     }
     return NULL;
+}
+
+/* Items never delivered come back through opts.release: counted by number,
+ * and each must come after the delivered ones. */
+static uint64_t released, released_bad;
+static uint64_t first_released = UINT64_MAX;
+
+static void release(void *ctx, void *user)
+{
+    sinkctx *k = ctx;
+    uint64_t u = (uint64_t)(uintptr_t)user;
+    if (u < k->got) released_bad++;
+    if (u < first_released) first_released = u;
+    released++;
 }
 
 static void cancel_unblocks_a_producer_waiting_for_room(const ifs_tok *tok)
@@ -365,12 +382,13 @@ static void cancel_unblocks_a_producer_waiting_for_room(const ifs_tok *tok)
     o.chunk_records = 32;
     o.max_chunks = 2;
     o.forward = fake_forward;
+    o.release = release;
     ifs_sched *s = NULL;
     char err[256];
     int rc = ifs_sched_create(&o, tok, config(), eng, 1, sink, &k, &s, err, sizeof err);
     IFS_CHECK(rc == 0, "cancel: create: %s", err);
     if (rc) return;
-    producer p = { s, 0 };
+    producer p = { s, 0, 0 };
     pthread_t th;
     pthread_create(&th, NULL, produce_forever, &p);
     struct timespec ts = { 0, 100 * 1000000L };
@@ -381,6 +399,13 @@ static void cancel_unblocks_a_producer_waiting_for_room(const ifs_tok *tok)
     IFS_CHECK(ifs_sched_finish(s) == IFS_SCHED_ECANCELED, "cancel: finish does not say canceled");
     IFS_CHECK(k.order_errors == 0 && k.logit_errors == 0, "cancel: delivered items were wrong");
     ifs_sched_free(s);
+    IFS_CHECK(k.got + released == p.taken && released_bad == 0 && released > 0 &&
+              first_released == k.got,
+              "every_taken_item_is_delivered_or_released_exactly_once: taken %llu, delivered "
+              "%llu, released %llu (first %llu, %llu before the delivered ones)",
+              (unsigned long long)p.taken, (unsigned long long)k.got,
+              (unsigned long long)released, (unsigned long long)first_released,
+              (unsigned long long)released_bad);
     ifs_tok_state_free(k.st);
     pthread_mutex_destroy(&e.mu);
 }
