@@ -94,12 +94,15 @@ static void pair_id(ds_builder *b, const cJSON *obj, const char *shard, uint64_t
     }
 }
 
+/* Comma-separated fnmatch patterns; "!pattern" excludes. A model passes when
+ * it matches a positive pattern (or there is none) and no exclusion. */
 static int models_match(const char *list, const char *model)
 {
     if (!list)
         return 1;
     if (!model)
         return 0;
+    int have_pos = 0, pos = 0, neg = 0;
     const char *p = list;
     char pat[256];
     while (*p) {
@@ -107,12 +110,16 @@ static int models_match(const char *list, const char *model)
         if (n && n < sizeof pat) {
             memcpy(pat, p, n);
             pat[n] = 0;
-            if (!fnmatch(pat, model, 0))
-                return 1;
+            if (pat[0] == '!') {
+                neg |= !fnmatch(pat + 1, model, 0);
+            } else {
+                have_pos = 1;
+                pos |= !fnmatch(pat, model, 0);
+            }
         }
         p += n + (p[n] == ',');
     }
-    return 0;
+    return (pos || !have_pos) && !neg;
 }
 
 static int put(ds_builder *b)

@@ -266,6 +266,13 @@ static void test_response_set(void)
     IFS_CHECK(c.bad_text == 0, "texts_match_their_kind: %d bad", c.bad_text);
     IFS_CHECK(c.leaks == 0, "no_pair_or_instruction_spans_two_splits: %d", c.leaks);
     IFS_CHECK(st.split[0] > 0 && st.split[1] > 0 && st.split[2] > 0, "all_three_splits_are_used");
+    /* exclusions: everything but base-* is the same set as chat-* */
+    o.seed = 5;
+    o.positive_models = "*,!base-*";
+    snprintf(d2, sizeof d2, "%s/rs-excl", tmpdir);
+    build('r', &o, d2, &st2, &rs);
+    shard_sha(d2, "responses", h2);
+    IFS_CHECK(!strcmp(h1, h2), "exclusion_patterns_select_the_same_models_as_inclusions");
     for (int i = 0; i < 3; i++) {
         ds_set_free(&c.split_of_source[i]);
         ds_set_free(&c.split_of_instr[i]);
