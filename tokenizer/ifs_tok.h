@@ -1,6 +1,12 @@
 /*
  * ifs_tok.h - BERT tokenizer (BasicTokenizer + WordPiece), token-for-token
- * identical to HuggingFace BertTokenizer / BertTokenizerFast.
+ * identical to HuggingFace BertTokenizerFast (tokenizers 0.23): special tokens
+ * matched in the raw text, clean_text, CJK splitting, NFD + accent stripping,
+ * Rust lowercasing, BERT punctuation, greedy WordPiece with "##", words over
+ * 100 chars to [UNK]. Where the slow Python BertTokenizer differs (final
+ * sigma, private-use and unassigned code points) we follow the fast one; see
+ * tests/tokenizer/hard_cases.json. Character classes are probed from HF itself
+ * (scripts/gen_tok_tables.py), so Unicode versions match HF's, not utf8proc's.
  *
  * Usage:
  *
@@ -43,8 +49,11 @@ enum {
 };
 
 /* Settings that HF reads from tokenizer_config.json. ifs_tok_load fills a
- * default (BERT uncased) then overrides from the checkpoint's files; pass a
- * non-NULL `override` to force settings (fields < 0 mean "keep"). */
+ * default (BERT uncased, 512) then overrides from tokenizer_config.json (or,
+ * when that is absent, tokenizer.json's BertNormalizer); pass a non-NULL
+ * `override` to force settings (fields < 0 mean "keep"; so an override can set
+ * strip_accents to 0 or 1 but not back to -1). A checkpoint that says "no
+ * limit" (model_max_length 1e30) gets INT32_MAX: pass an explicit max_len. */
 typedef struct {
     int do_lower_case;          /* 1 lowercases (and strips accents unless strip_accents == 0) */
     int strip_accents;          /* -1 = follow do_lower_case (HF's None), 0, 1 */
@@ -106,7 +115,10 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
                         int32_t *n_ids, ifs_tok_result *res, int *bad_in_b);
 
 /* WordPiece ids of one text with no specials and no truncation, into the
- * state's buffer. *ids is borrowed from st until the next call on st. */
+ * state's buffer. *ids is borrowed from st until the next call on st.
+ * Returns IFS_TOK_OK, IFS_TOK_EUTF8 (*bad_offset set when bad_offset is not
+ * NULL), IFS_TOK_EARG (NULL tok/st/ids/n_ids, or NULL text with len > 0),
+ * IFS_TOK_ENOMEM. */
 int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st,
                      const char *text, size_t len,
                      const int32_t **ids, int32_t *n_ids, size_t *bad_offset);
