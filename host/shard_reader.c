@@ -262,6 +262,10 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         r->zret = ret;
         if (ret == 0)
             r->at_frame_start = 1;
+        /* zstd already keeps one input byte back while a finished frame has
+         * output left to flush (its "hostage byte"), so input never looks used
+         * up too early; calling again on a full buffer costs nothing and does
+         * not lean on that detail. */
         r->zflush = zout.pos == zout.size;
         if (zout.pos)
             return REFILL_FILLED;

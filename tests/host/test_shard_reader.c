@@ -467,6 +467,31 @@ static void random_chunk_sizes_including_zero_change_nothing(void)
     free(t.p);
 }
 
+/* The decoder can hold more output than our buffer takes after it has read
+ * the last input byte: it must be drained, not taken for a cut frame. */
+static void big_stream_given_in_one_piece_is_drained_to_the_end(void)
+{
+    buf t = {0};
+    sample_text(&t, 20000, 1, 12345); /* ~3 MB */
+    events want = reference(t.p, t.n, IFS_SHARD_DEFAULT_MAX_LINE);
+    static const size_t frames[] = { 0, 300000, 131072 };
+    for (size_t f = 0; f < 3; f++) {
+        zstream *zs = malloc(sizeof *zs);
+        zbuild(zs, t.p, t.n, frames[f], 1, 1);
+        events got = decode(zs->z.p, zs->z.n, zs->z.n, 1, 0, 0);
+        char what[64];
+        snprintf(what, sizeof what, "one piece, frames of %zu", frames[f]);
+        expect_same(&got, &want, what);
+        IFS_CHECK(got.st.status == IFS_SHARD_OK && got.st.bytes_out == t.n, "%s: status %d: %s",
+                  what, got.st.status, got.st.error);
+        ev_free(&got);
+        free(zs->z.p);
+        free(zs);
+    }
+    ev_free(&want);
+    free(t.p);
+}
+
 static void over_long_lines_are_one_reject_each(void)
 {
     /* max 16: lengths around the limit, with and without CR, across chunks */
@@ -815,6 +840,7 @@ int main(void)
         CASE(skippable_frames_are_skipped_anywhere),
         CASE(empty_shards_have_no_lines),
         CASE(random_chunk_sizes_including_zero_change_nothing),
+        CASE(big_stream_given_in_one_piece_is_drained_to_the_end),
         CASE(over_long_lines_are_one_reject_each),
         CASE(hundred_megabyte_line_is_skipped_in_bounded_memory),
         CASE(truncation_at_every_point_is_reported_once),
