@@ -35,12 +35,16 @@
  *     segment of a sentence-pair model): missing_pair / pair_not_string.
  *   - unknown keys are ignored; keys are matched case-sensitively; a duplicate
  *     key takes its first occurrence (cJSON's lookup order).
- * Whole-line checks come first, in this order: empty line (only spaces/tabs
- * or nothing: empty_line), UTF-8 (the whole line must be UTF-8, as RFC 8259
- * asks: invalid_utf8), NUL (a raw 0x00 byte or a \u0000 escape anywhere in the
- * line: nul_in_text, because cJSON would silently cut that string, be it the
- * text, an id or a group value), nesting deeper than schema.max_depth (too_deep),
- * then JSON syntax (invalid_json), then a top-level object (not_object).
+ * Whole-line checks come first: empty line (only spaces/tabs or nothing:
+ * empty_line), then UTF-8 (the whole line must be UTF-8, as RFC 8259 asks:
+ * invalid_utf8), then raw 0x00 bytes (nul_in_text), then one strict RFC 8259
+ * pass that reports the first of, by position: a \u0000 escape (nul_in_text,
+ * because cJSON would silently cut that string, be it the text, an id or a
+ * group value), nesting deeper than schema.max_depth (too_deep; capped at
+ * 512), or any syntax error (invalid_json; this also refuses raw control
+ * characters in strings, numbers like 01 and 1., and text after the value,
+ * which cJSON alone lets through). Then a top-level
+ * object (not_object), then the fields in the order listed above.
  *
  * Ownership and threads:
  *   - ifs_record_schema is a plain value (field names are copied into it); it
@@ -156,8 +160,9 @@ void ifs_record_init(ifs_record *r);
 /* Parse one line (without its '\n'; len bytes, need not be NUL-terminated).
  * Returns IFS_REJECT_NONE and fills the record, or the reason and fills
  * r->detail (which names the byte offset in the line where that makes sense).
- * Never fails otherwise: a failed allocation inside cJSON reads as
- * invalid_json with detail "out of memory?" (cJSON does not say which). */
+ * Never fails otherwise: cJSON failing on a line the strict pass accepted can
+ * only be a failed allocation; it reads as invalid_json with a detail that
+ * starts "cJSON refused" (cJSON does not say why). */
 ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s,
                                    const char *line, size_t len);
 /* Free the parse tree; the struct can be parsed into again. NULL is fine. */

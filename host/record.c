@@ -6,8 +6,8 @@
  *   - One pass over the raw line before cJSON sees it, a strict RFC 8259
  *     check that builds nothing: UTF-8 (cJSON passes invalid bytes through),
  *     raw NUL bytes and \u0000 escapes (cJSON cuts a string there without a
- *     word), lone surrogate escapes, raw control characters in strings,
- *     numbers like 01 or 1. (cJSON takes all of those), and nesting depth
+ *     word), raw control characters in strings, numbers like 01 or 1. and
+ *     text after the value (cJSON takes all of those), and nesting depth
  *     (cJSON recurses up to its compile-time limit of 1000, a deep stack in
  *     a worker thread). It gives the byte offset of the first problem.
  *   - So cJSON only ever sees valid JSON and never takes its failure path,
