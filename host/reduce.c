@@ -287,6 +287,7 @@ void ifs_reduce_free(ifs_reducer *r)
         free(r->inputs[i].reasons);
     }
     free(r->inputs);
+    free(r->sha_table);
     free(r->timings);
     for (size_t i = 0; i < r->n_facts; i++)
         free(r->facts[i].value);
@@ -402,11 +403,53 @@ ifs_red_cell ifs_red_group_total(const ifs_red_group *g)
 
 /* --- inputs ---------------------------------------------------------------- */
 
+/* The first 16 hex digits of a sha256: already uniformly distributed. */
+static uint64_t sha_hash(const char *sha)
+{
+    uint64_t h = 0;
+    for (int i = 0; i < 16; i++)
+        h = (h << 4) | (uint64_t)(sha[i] <= '9' ? sha[i] - '0' : sha[i] - 'a' + 10);
+    return h;
+}
+
+static void sha_insert(size_t *t, size_t cap, const char *sha, size_t idx)
+{
+    size_t s = (size_t)sha_hash(sha) & (cap - 1);
+    while (t[s])
+        s = (s + 1) & (cap - 1);
+    t[s] = idx + 1;
+}
+
+/* Index of an input of r with this sha256 and with lines, or -1. */
+static int64_t sha_find_with_lines(const ifs_reducer *r, const char *sha)
+{
+    if (!r->sha_cap)
+        return -1;
+    size_t s = (size_t)sha_hash(sha) & (r->sha_cap - 1);
+    for (; r->sha_table[s]; s = (s + 1) & (r->sha_cap - 1)) {
+        const ifs_red_input *in = &r->inputs[r->sha_table[s] - 1];
+        if ((!in->ended || in->lines > 0) && !strcmp(in->sha, sha))
+            return (int64_t)r->sha_table[s] - 1;
+    }
+    return -1;
+}
+
 int ifs_red_input_append(ifs_reducer *r, const char *path, uint64_t bytes, const char *sha,
                          int32_t *id)
 {
     if (r->n_inputs >= INT32_MAX)
         return IFS_RED_ENOMEM;
+    if ((r->n_inputs + 1) * 10 > r->sha_cap * 7) {
+        size_t cap = r->sha_cap ? r->sha_cap * 2 : 64;
+        size_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return IFS_RED_ENOMEM;
+        for (size_t i = 0; i < r->n_inputs; i++)
+            sha_insert(t, cap, r->inputs[i].sha, i);
+        free(r->sha_table);
+        r->sha_table = t;
+        r->sha_cap = cap;
+    }
     if (r->n_inputs == r->cap_inputs) {
         size_t cap = r->cap_inputs ? r->cap_inputs * 2 : 16;
         ifs_red_input *in = realloc(r->inputs, cap * sizeof *in);
@@ -421,6 +464,7 @@ int ifs_red_input_append(ifs_reducer *r, const char *path, uint64_t bytes, const
         return IFS_RED_ENOMEM;
     in->bytes = bytes;
     memcpy(in->sha, sha, 65);
+    sha_insert(r->sha_table, r->sha_cap, in->sha, r->n_inputs);
     *id = (int32_t)r->n_inputs++;
     return IFS_RED_OK;
 }
@@ -604,6 +648,13 @@ static int cmp_by_sha(const void *a, const void *b)
     return c ? c : (i < j ? -1 : i > j);
 }
 
+/* A shard "has lines" unless it ended with none (an empty shard often
+ * shares its hash with others and contributes nothing). */
+static int has_lines(const ifs_red_input *in)
+{
+    return !in->ended || in->lines > 0;
+}
+
 /* Returns IFS_RED_OK, ENOMEM, or EOVERLAP with *a, *b set. */
 static int find_overlap(const ifs_reducer *r, size_t *a, size_t *b)
 {
@@ -614,7 +665,7 @@ static int find_overlap(const ifs_reducer *r, size_t *a, size_t *b)
             return IFS_RED_ENOMEM;
     }
     for (size_t i = 0; i < r->n_inputs; i++)
-        if (!r->inputs[i].ended || r->inputs[i].lines > 0)
+        if (has_lines(&r->inputs[i]))
             idx[m++] = i;
     pthread_mutex_lock(&sort_mu);
     sort_ctx = r;
@@ -778,22 +829,16 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
         return rc;
     pthread_mutex_lock(&dst->mu);
     if (!(flags & IFS_RED_ALLOW_OVERLAP)) {
-        /* Every src shard with lines against every dst shard with lines, by hash. */
+        /* Each src shard with lines looked up among dst's by hash. */
         for (size_t i = 0; i < src->n_inputs && !rc; i++) {
             const ifs_red_input *s = &src->inputs[i];
-            if (s->ended && s->lines == 0)
-                continue;
-            for (size_t j = 0; j < dst->n_inputs; j++) {
-                const ifs_red_input *d = &dst->inputs[j];
-                if ((!d->ended || d->lines > 0) && !strcmp(d->sha, s->sha)) {
-                    rc = ifs_red_fail(err, errlen, IFS_RED_EOVERLAP,
-                                      "shard %s (sha256 %.16s...) is in both reports "
-                                      "(there as %s): merging would count it twice; "
-                                      "--allow-overlap merges anyway",
-                                      s->path, s->sha, d->path);
-                    break;
-                }
-            }
+            int64_t j = has_lines(s) ? sha_find_with_lines(dst, s->sha) : -1;
+            if (j >= 0)
+                rc = ifs_red_fail(err, errlen, IFS_RED_EOVERLAP,
+                                  "shard %s (sha256 %.16s...) is in both reports (there as "
+                                  "%s): merging would count it twice; --allow-overlap "
+                                  "merges anyway",
+                                  s->path, s->sha, dst->inputs[j].path);
         }
         if (rc) {
             pthread_mutex_unlock(&dst->mu);

@@ -86,9 +86,12 @@ struct ifs_reducer {
     size_t n_groups, cap_groups;
     size_t *table;
     size_t table_cap;                   /* power of two */
-    /* inputs, in registration order */
+    /* inputs, in registration order; sha_table indexes them by sha256
+     * (index + 1, 0 = empty) so overlap checks in a merge are O(1) each */
     ifs_red_input *inputs;
     size_t n_inputs, cap_inputs;
+    size_t *sha_table;
+    size_t sha_cap;                     /* power of two */
     uint64_t tokens, truncated;
     ifs_red_timing *timings;
     size_t n_timings;
