@@ -22,18 +22,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
     char err[512];
-    ds_import_opts o = { .format = fmt, .max_elem = 4096, .langs = (data[0] & 1) ? "en" : NULL };
+    ds_import_opts o = { .format = fmt, .max_elem = 4096, .langs = (chunk_seed & 1) ? "en" : NULL };
     ds_sink_opts so = { .dry_run = 1 };
     ds_importer *im = ds_importer_create(&o, err, sizeof err);
     ds_sink *sink = ds_sink_open(NULL, &so, err, sizeof err);
     ifs_ds_jsplit *js = ifs_ds_jsplit_create(4096);
     if (!im || !sink || !js)
         abort();
-    size_t pos = 0;
+    size_t pos = 0, step = 0;
     ifs_ds_elem e;
     int dead = 0;
     while (pos <= size && !dead) {
-        size_t chunk = (chunk_seed * 7u + pos) % 9; /* 0..8, zero-sized chunks included */
+        /* 0..8 bytes, zero-sized chunks included (the step count moves the
+         * pattern on, so a zero chunk is never repeated forever) */
+        size_t chunk = (chunk_seed * 7u + step++) % 9;
         if (chunk > size - pos)
             chunk = size - pos;
         const char *p = (const char *)data + pos;
