@@ -176,6 +176,7 @@ typedef struct shard {
     uint64_t size;
     int is_regular;          /* 0: stdin, FIFO: read once, never resumed */
     ifs_resume_fp fp;
+    char *path_json;         /* the path as a JSON string, quotes included */
     int skip;                /* finished by an earlier run */
     int done;                /* finished now (set by the sink) */
     ifs_reducer *red;
@@ -209,6 +210,8 @@ typedef struct {
     const char *labels[IFS_MAX_LABELS];
     ifs_record_schema schema;
     const char *keys[IFS_RECORD_MAX_GROUP_KEYS];
+    char *keys_json[IFS_RECORD_MAX_GROUP_KEYS];   /* ,"key": */
+    char *labels_json[IFS_MAX_LABELS];            /* ,"label":"name" */
     ifs_reduce_config rcfg;
     ifs_resume *state;
     shard *shards;
@@ -281,6 +284,21 @@ static const char *payload_groups(const payload *p, const char **g)
 
 /* ---- outputs of one shard ------------------------------------------------- */
 
+/* prefix + s as a JSON string (quoted, escaped) + suffix; malloc'd. */
+static char *json_quoted(const char *prefix, const char *str, const char *suffix)
+{
+    size_t len = strlen(str), esc = ifs_json_escape(NULL, 0, str, len);
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    char *out = malloc(pl + esc + sl + 3);
+    if (!out) return NULL;
+    memcpy(out, prefix, pl);
+    out[pl] = '"';
+    ifs_json_escape(out + pl + 1, esc + 1, str, len);
+    out[pl + 1 + esc] = '"';
+    memcpy(out + pl + 2 + esc, suffix, sl + 1);
+    return out;
+}
+
 static int buf_reserve(run *R, size_t need)
 {
     if (need <= R->line_cap) return 0;
@@ -305,17 +323,25 @@ static int put_str(run *R, size_t *n, const char *s, size_t len)
     return 0;
 }
 
-static int put_raw(run *R, size_t *n, const char *fmt, ...)
+static int put_mem(run *R, size_t *n, const char *s, size_t len)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char tmp[512];
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0 || (size_t)k >= sizeof tmp || buf_reserve(R, *n + (size_t)k + 1)) return -1;
-    memcpy(R->line_buf + *n, tmp, (size_t)k);
-    *n += (size_t)k;
+    if (buf_reserve(R, *n + len + 1)) return -1;
+    memcpy(R->line_buf + *n, s, len);
+    *n += len;
     return 0;
+}
+
+static int put_lit(run *R, size_t *n, const char *s) { return put_mem(R, n, s, strlen(s)); }
+
+static int put_u64(run *R, size_t *n, uint64_t v)
+{
+    char tmp[24];
+    size_t k = sizeof tmp;
+    do {
+        tmp[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return put_mem(R, n, tmp + k, sizeof tmp - k);
 }
 
 static const char *itype_name(int t)
@@ -324,7 +350,9 @@ static const char *itype_name(int t)
 }
 
 /* One scores line: {"shard":..,"line":..,"id":..,<keys>..,"instruction_type":..,
- * "label":..,"p_answer":..,"answer_like":..,"tokens":..} */
+ * "label":..,"p_answer":..,"answer_like":..,"tokens":..}. Built by hand:
+ * this runs once per record on the delivery thread, where printf's cost
+ * showed in profiles of small models. */
 static int write_score(run *R, const payload *p, const ifs_sched_result *r, double prob,
                        int answer_like, const char **groups)
 {
@@ -332,25 +360,26 @@ static int write_score(run *R, const payload *p, const ifs_sched_result *r, doub
     int32_t L = r->num_labels, arg = 0;
     for (int32_t k = 1; k < L; k++)
         if (r->logits[k] > r->logits[arg]) arg = k;
-    int bad = put_raw(R, &n, "{\"shard\":") ||
-              put_str(R, &n, p->sh->path, strlen(p->sh->path)) ||
-              put_raw(R, &n, ",\"line\":%llu", (unsigned long long)p->line);
+    char pbuf[32];
+    int pl = snprintf(pbuf, sizeof pbuf, "%.6f", prob);
+    int bad = put_lit(R, &n, "{\"shard\":") || put_lit(R, &n, p->sh->path_json) ||
+              put_lit(R, &n, ",\"line\":") || put_u64(R, &n, p->line);
     if (!bad && p->has_id) {
-        bad = put_raw(R, &n, ",\"id\":");
-        if (!bad) bad = p->id_is_number ? put_raw(R, &n, "%s", p->data)
+        bad = put_lit(R, &n, ",\"id\":");
+        if (!bad) bad = p->id_is_number ? put_mem(R, &n, p->data, p->id_len)
                                         : put_str(R, &n, p->data, p->id_len);
     }
-    for (uint8_t g = 0; g < p->n_group && !bad; g++) {
-        bad = put_raw(R, &n, ",") || put_str(R, &n, R->keys[g], strlen(R->keys[g])) ||
-              put_raw(R, &n, ":") || put_str(R, &n, groups[g], p->glen[g]);
-    }
+    for (uint8_t g = 0; g < p->n_group && !bad; g++)
+        bad = put_lit(R, &n, R->keys_json[g]) || put_str(R, &n, groups[g], p->glen[g]);
     const char *tn = itype_name(p->type);
-    if (!bad) bad = tn ? put_raw(R, &n, ",\"instruction_type\":\"%s\"", tn)
-                       : put_raw(R, &n, ",\"instruction_type\":null");
-    if (!bad) bad = put_raw(R, &n, ",\"label\":") ||
-                    put_str(R, &n, R->labels[arg], strlen(R->labels[arg])) ||
-                    put_raw(R, &n, ",\"p_answer\":%.6f,\"answer_like\":%s,\"tokens\":%d}",
-                            prob, answer_like ? "true" : "false", (int)r->n_tokens);
+    if (!bad) bad = put_lit(R, &n, ",\"instruction_type\":") ||
+                    put_lit(R, &n, tn ? (*tn == 'p' ? "\"partial\"" : "\"full\"") : "null");
+    if (!bad) bad = put_lit(R, &n, R->labels_json[arg]) || put_lit(R, &n, ",\"p_answer\":") ||
+                    put_mem(R, &n, pbuf, pl > 0 ? (size_t)pl : 0) ||
+                    put_lit(R, &n, answer_like ? ",\"answer_like\":true,\"tokens\":"
+                                               : ",\"answer_like\":false,\"tokens\":") ||
+                    put_u64(R, &n, (uint64_t)(r->n_tokens > 0 ? r->n_tokens : 0)) ||
+                    put_lit(R, &n, "}");
     if (bad) {
         snprintf(R->sink_err, sizeof R->sink_err, "out of memory formatting a scores line");
         return -1;
@@ -1074,7 +1103,18 @@ int ifs_cmd_score(int argc, char **argv)
         code = fail(IFS_EXIT_USAGE, "%s", err);
         goto out;
     }
-    for (size_t g = 0; g < R->schema.n_group_fields; g++) R->keys[g] = R->schema.group_fields[g];
+    for (size_t g = 0; g < R->schema.n_group_fields; g++) {
+        R->keys[g] = R->schema.group_fields[g];
+        if (!(R->keys_json[g] = json_quoted(",", R->keys[g], ":"))) {
+            fail(IFS_EXIT_FAIL, "out of memory");
+            goto out;
+        }
+    }
+    for (int32_t i = 0; i < R->w->cfg.num_labels; i++)
+        if (!(R->labels_json[i] = json_quoted(",\"label\":", R->labels[i], ""))) {
+            fail(IFS_EXIT_FAIL, "out of memory");
+            goto out;
+        }
 
     /* Reducer configuration: identity of the classifier, tokenizer, grouping. */
     {
@@ -1108,6 +1148,10 @@ int ifs_cmd_score(int argc, char **argv)
         sh->path = in.files[i].path;
         sh->size = in.files[i].size;
         sh->is_regular = in.files[i].is_regular;
+        if (!(sh->path_json = json_quoted("", sh->path, ""))) {
+            fail(IFS_EXIT_FAIL, "out of memory");
+            goto out;
+        }
         if (in.files[i].is_regular) R->bytes_total += in.files[i].size;
         else unknown_size = 1;
     }
@@ -1268,7 +1312,12 @@ out:
         signals_restore(&sc);
     }
     ifs_sched_free(R->sched);
-    for (size_t i = 0; i < R->n_shards; i++) shard_close(&R->shards[i]);
+    for (size_t i = 0; i < R->n_shards; i++) {
+        shard_close(&R->shards[i]);
+        free(R->shards[i].path_json);
+    }
+    for (size_t g = 0; g < IFS_RECORD_MAX_GROUP_KEYS; g++) free(R->keys_json[g]);
+    for (int32_t i = 0; i < IFS_MAX_LABELS; i++) free(R->labels_json[i]);
     for (int i = 0; i < n_engines; i++) ifs_backend_free(engines[i]);
     free(engines);
     ifs_reduce_free(all);
