@@ -835,7 +835,9 @@ static ifs_reducer *merge_partials(run *R, char *err, size_t errlen)
             ifs_reduce_free(all);
             return NULL;
         }
-        int rc = ifs_reduce_merge(all, part, 0, e2, sizeof e2);
+        /* Overlap (two shards with the same bytes) is left to ifs_reduce_check,
+         * which reports it as a data problem (exit 3) after the report is written. */
+        int rc = ifs_reduce_merge(all, part, IFS_RED_ALLOW_OVERLAP, e2, sizeof e2);
         ifs_reduce_free(part);
         if (rc) {
             snprintf(err, errlen, "merging the partial of %s: %s", R->shards[i].path, e2);
