@@ -116,8 +116,15 @@ rc=$?
 set -e
 [ $rc -eq 2 ] || fail "an answer label out of range: exit $rc, want 2"
 
-# Exit codes: a missing model is a failure (1), no shard a usage error (2).
+# Exit codes: a missing model is a failure (1), no shard a usage error (2),
+# two shards with the same bytes a data check failure (3, report written).
 set +e
+mkdir -p "$W/dup"
+cp "$S/good-a.jsonl" "$W/dup/one.jsonl"
+cp "$S/good-a.jsonl" "$W/dup/two.jsonl"
+"$BIN" score --model "$W/model" --out "$W/out/dup.json" --format none "$W/dup" 2>/dev/null; rc=$?
+[ $rc -eq 3 ] || fail "two shards with the same bytes: exit $rc, want 3"
+[ -s "$W/out/dup.json" ] || fail "two shards with the same bytes: no report written"
 "$BIN" score --model "$W/nope" --out "$W/out/x.json" "$S" 2>/dev/null; rc=$?
 [ $rc -eq 1 ] || fail "missing model: exit $rc, want 1"
 "$BIN" score --model "$W/model" 2>/dev/null; rc=$?
