@@ -24,7 +24,7 @@
  *     ifs_reduce_add(r, in, &p, 1, err, sizeof err);
  *     ifs_reduce_add_reject(r, in, "bad_json", err, sizeof err);
  *     ifs_reduce_end_input(r, in, 2, err, sizeof err);   // lines read in that shard
- *     if (ifs_reduce_check(r, err, sizeof err)) { ... exit IFS_EXIT_DATA ... }
+ *     if (ifs_reduce_check(r, 0, err, sizeof err)) { ... exit IFS_EXIT_DATA ... }
  *     ifs_report_write(r, "report.json", 0, err, sizeof err);   // ifs_report.h
  *     ifs_reduce_free(r);
  *
@@ -33,8 +33,9 @@
  *     full, none) the records, the answer-like ones, the near-threshold ones,
  *     and the sum of the answer-like probability in fixed point (units of
  *     1e-9). Sums of integers do not depend on the order they arrive in, so
- *     the report is the same for any thread count, batch shape or shard order,
- *     and merging partial results is exact.
+ *     given the same per-record probabilities the report is the same for any
+ *     thread count, batch shape or shard order, and merging partial results
+ *     is exact.
  *   - Decision: a record is answer-like iff p_answer > threshold. It is
  *     near_threshold iff |p_answer - threshold| < near_margin. Threshold and
  *     margin are kept at 1e-6 resolution (rounded at create).
@@ -49,8 +50,9 @@
  *     Reading functions (check, totals, ifs_report_*) must not run while
  *     another thread adds.
  *   - ifs_reduce_free accepts NULL. Nothing here prints or exits.
- *   - Errors: every function that can fail returns a negative IFS_RED_* code
- *     and, when err is non-NULL, writes a sentence into err[errlen].
+ *   - Errors: every function that can fail returns a negative IFS_RED_* code;
+ *     those with an `err` argument also write a sentence into err[errlen]
+ *     when err is non-NULL.
  */
 #ifndef IFS_REDUCE_H
 #define IFS_REDUCE_H
