@@ -82,6 +82,20 @@ head -n 59 "$T/gen.jsonl" > "$T/gen-short.jsonl"
 run join "$T/is1" "$T/gen-short.jsonl" --model m --out "$T/scoring2"; rc=$?
 check "join_exits_3_when_an_instruction_got_no_generation" test "$rc" = 3
 
+# the joined shards are what `ifscore score` reads: partial/full counts must
+# come out as the instruction set has them (a tiny random classifier suffices)
+VOCAB=${IFS_MODELS_DIR:-}/all-MiniLM-L6-v2/vocab.txt
+if [ -f "$VOCAB" ]; then
+  n_partial=$(zstd -dc "$T/is1/instructions-00000.jsonl.zst" | grep -c '"instruction_type":"partial"')
+  run gen-model --out "$T/tiny" --seed 1 --hidden 32 --layers 1 --heads 2 --intermediate 64 --vocab "$VOCAB" >/dev/null
+  check "score_reads_the_joined_shards" \
+    run score --model "$T/tiny" --backend cpu --cpu-threads 1 "$T/scoring" --out "$T/report.json"
+  check "score_sees_the_instruction_sets_partial_count" \
+    grep -q "\"n_partial\": $n_partial," "$T/report.json"
+else
+  echo "note: no vocab at $VOCAB; the score hand-off check did not run"
+fi
+
 # --- response set ---------------------------------------------------------------
 check "build_responses_with_positive_models" \
   run build-responses "$T/pairs" --out "$T/rs" --seed 3 --positive-models 'chat-*'
