@@ -30,6 +30,8 @@ struct ifs_shard_writer {
     ZSTD_CCtx *cctx;
     char *zbuf;
     size_t zcap;
+    char *stage; /* small writes gather here: one zstd call per ~128 KiB, not two per line */
+    size_t scap, slen;
     uint64_t frame_bytes;
     uint64_t frame_in; /* input bytes in the open frame */
     int frame_open;
@@ -79,7 +81,9 @@ int ifs_shard_writer_open(const char *path, const ifs_shard_writer_opts *opts,
         w->cctx = ZSTD_createCCtx();
         w->zcap = ZSTD_CStreamOutSize();
         w->zbuf = malloc(w->zcap);
-        if (!w->cctx || !w->zbuf) {
+        w->scap = ZSTD_CStreamInSize();
+        w->stage = malloc(w->scap);
+        if (!w->cctx || !w->zbuf || !w->stage) {
             ifs_shard_writer_free(w);
             if (err && errlen)
                 snprintf(err, errlen, "shard writer %s: out of memory", path);
@@ -135,6 +139,15 @@ static int compress(ifs_shard_writer *w, const void *data, size_t len, ZSTD_EndD
     }
 }
 
+static int flush_stage(ifs_shard_writer *w)
+{
+    if (!w->slen)
+        return 0;
+    int rc = compress(w, w->stage, w->slen, ZSTD_e_continue);
+    w->slen = 0;
+    return rc;
+}
+
 int ifs_shard_writer_write(ifs_shard_writer *w, const void *data, size_t len)
 {
     if (!w || w->closed || w->failed || (!data && len))
@@ -146,6 +159,18 @@ int ifs_shard_writer_write(ifs_shard_writer *w, const void *data, size_t len)
         return put(w, data, len);
     w->frame_open = 1;
     w->frame_in += len;
+    if (w->slen + len <= w->scap) {
+        memcpy(w->stage + w->slen, data, len);
+        w->slen += len;
+        return 0;
+    }
+    if (flush_stage(w))
+        return -1;
+    if (len < w->scap) {
+        memcpy(w->stage, data, len);
+        w->slen = len;
+        return 0;
+    }
     return compress(w, data, len, ZSTD_e_continue);
 }
 
@@ -155,7 +180,10 @@ int ifs_shard_writer_end_frame(ifs_shard_writer *w)
         return -1;
     if (!w->cctx || !w->frame_open)
         return 0;
-    if (compress(w, NULL, 0, ZSTD_e_end))
+    /* the staged bytes go in with the end directive: one call, not two */
+    int rc = compress(w, w->stage, w->slen, ZSTD_e_end);
+    w->slen = 0;
+    if (rc)
         return -1;
     w->frame_open = 0;
     w->frame_in = 0;
@@ -222,5 +250,6 @@ void ifs_shard_writer_free(ifs_shard_writer *w)
     ifs_atomic_free(w->out);
     ZSTD_freeCCtx(w->cctx);
     free(w->zbuf);
+    free(w->stage);
     free(w);
 }
