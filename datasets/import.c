@@ -580,14 +580,12 @@ static int oa_flush(ds_importer *im, ds_sink *sink, char *err, size_t errlen)
         else if (!lang_ok(im, t->root.lang))
             root_skip = DS_SKIP_LANG_FILTERED;
         oa_msg *best = NULL;
-        size_t first_replies = 0;
         for (size_t i = 0; i < t->n; i++) {
             oa_msg *m = &t->replies[i];
             if (!m->parent || strcmp(m->parent, t->root.id)) {
                 im->st.skipped[DS_SKIP_NOT_FIRST_TURN]++;
                 continue;
             }
-            first_replies++;
             if (root_skip != DS_SKIP__COUNT) {
                 im->st.skipped[root_skip]++;
                 continue;
@@ -605,7 +603,6 @@ static int oa_flush(ds_importer *im, ds_sink *sink, char *err, size_t errlen)
             if (!best || m->rank < best->rank)
                 best = m;
         }
-        (void)first_replies;
         if (root_skip != DS_SKIP__COUNT) {
             im->st.skipped[root_skip]++;
         } else if (!best) {
