@@ -21,6 +21,12 @@
  * each) lands in one split, so nothing of a pair, nor of its instruction,
  * leaks across splits. Pairs whose instruction cannot be cut are skipped
  * (counted), since they could not give a negative.
+ *
+ * Ic depends only on the instruction and the cut, so a corpus where each
+ * instruction has hundreds of responses (AlpacaEval) would repeat the same
+ * few Ic texts hundreds of times. Unless repeat_ic is set, an Ic whose exact
+ * text was already written becomes Ic+R instead (always new, since R is),
+ * which keeps the balance and leaves every Ic text once.
  */
 #include <fnmatch.h>
 #include <stdio.h>
@@ -34,7 +40,7 @@ struct ds_builder {
     ds_build_opts o;
     ds_sink *sink;
     ds_build_stats st;
-    ds_set seen;
+    ds_set seen, ic_seen;
     ds_buf rec, tmp, id2, txt;
     char err[512];
 };
@@ -62,6 +68,7 @@ void ds_builder_free(ds_builder *b)
     if (!b)
         return;
     ds_set_free(&b->seen);
+    ds_set_free(&b->ic_seen);
     ds_buf_free(&b->rec);
     ds_buf_free(&b->tmp);
     ds_buf_free(&b->id2);
@@ -211,6 +218,18 @@ static int add_responses(ds_builder *b, const char *instr, size_t il, const char
     ifs_ds_kind neg = ifs_ds_unit(ifs_ds_key(o->seed, "kind", id, idl)) < o->ic_share
                           ? IFS_DS_KIND_IC
                           : IFS_DS_KIND_IC_R;
+    if (neg == IFS_DS_KIND_IC && !o->repeat_ic) {
+        int r = ds_set_add(&b->ic_seen,
+                           ifs_ds_key(0, "ic-text", instr + cut.ic_off, cut.ic_len));
+        if (r < 0) {
+            snprintf(b->err, sizeof b->err, "out of memory");
+            return r;
+        }
+        if (r) {
+            neg = IFS_DS_KIND_IC_R;
+            b->st.ic_repeats++;
+        }
+    }
     for (int k = 0; k < 2; k++) {
         ifs_ds_kind kind = k == 0 ? IFS_DS_KIND_R : neg;
         const char *kname = ifs_ds_kind_name(kind);
@@ -286,10 +305,10 @@ void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b)
                       (unsigned long long)st->partial);
     else
         ds_buf_printf(b, ",\"no_response\":%llu,\"empty_response\":%llu,\"not_positive\":%llu"
-                         "},\"kinds\":{\"R\":%llu,\"Ic\":%llu,\"Ic+R\":%llu},"
+                         "},\"ic_repeats_made_ic_plus_r\":%llu,\"kinds\":{\"R\":%llu,\"Ic\":%llu,\"Ic+R\":%llu},"
                          "\"splits\":{\"train\":%llu,\"validation\":%llu,\"test\":%llu}",
                       (unsigned long long)st->no_response, (unsigned long long)st->empty_response,
-                      (unsigned long long)st->not_positive,
+                      (unsigned long long)st->not_positive, (unsigned long long)st->ic_repeats,
                       (unsigned long long)st->kind[0], (unsigned long long)st->kind[1],
                       (unsigned long long)st->kind[2], (unsigned long long)st->split[0],
                       (unsigned long long)st->split[1], (unsigned long long)st->split[2]);

@@ -29,6 +29,8 @@ static void usage(FILE *f)
           "                            (instruction-tuned generators; default: all);\n"
           "                            !PATTERN excludes: '*,!phi-2,!NullModel'\n"
           "      --ic-share F          share of Ic among negatives, the rest Ic+R (0.5)\n"
+          "      --repeat-ic           allow the same Ic text more than once (by default a\n"
+          "                            repeated Ic becomes Ic+R, which is always new)\n"
           "      --split T,V           train and validation fractions (0.8,0.1; test = rest)\n"
           "      --cut-policy P        auto (default), strict, incomplete or loose\n"
           "      --shard-records N     records per shard (default: one shard)\n"
@@ -40,7 +42,7 @@ static void usage(FILE *f)
 
 int ifs_cmd_build_responses(int argc, char **argv)
 {
-    enum { O_POS = 256, O_IC, O_SPLIT, O_POLICY, O_SREC };
+    enum { O_POS = 256, O_IC, O_SPLIT, O_POLICY, O_SREC, O_REPEAT };
     static const struct option opts[] = {
         { "out", required_argument, 0, 'o' },
         { "seed", required_argument, 0, 's' },
@@ -49,6 +51,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
         { "split", required_argument, 0, O_SPLIT },
         { "cut-policy", required_argument, 0, O_POLICY },
         { "shard-records", required_argument, 0, O_SREC },
+        { "repeat-ic", no_argument, 0, O_REPEAT },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -71,6 +74,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
             have_seed = 1;
             break;
         case O_POS: bo.positive_models = optarg; break;
+        case O_REPEAT: bo.repeat_ic = 1; break;
         case O_IC:
             bo.ic_share = strtod(optarg, &end);
             if (*end || bo.ic_share < 0 || bo.ic_share > 1) {
@@ -130,9 +134,9 @@ int ifs_cmd_build_responses(int argc, char **argv)
     const ds_build_stats *st = ds_builder_stats(b);
     ds_buf extra = { 0 };
     ds_buf_printf(&extra, "\"response_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
-                          "\"ic_share\":%g,\"train\":%g,\"validation\":%g,",
+                          "\"ic_share\":%g,\"repeat_ic\":%s,\"train\":%g,\"validation\":%g,",
                   (unsigned long long)bo.seed, ifs_ds_cut_policy_name(bo.policy), bo.ic_share,
-                  bo.train, bo.validation);
+                  bo.repeat_ic ? "true" : "false", bo.train, bo.validation);
     ds_buf_puts(&extra, "\"positive_models\":");
     if (bo.positive_models)
         ds_buf_json_str(&extra, bo.positive_models, strlen(bo.positive_models));
@@ -152,7 +156,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
             "build-responses: %llu pairs -> %llu records (R %llu, Ic %llu, Ic+R %llu; "
             "train %llu, validation %llu, test %llu); skipped: %llu not positive, "
             "%llu uncuttable, %llu empty response, %llu without instruction/response; "
-            "%llu input lines rejected\n",
+            "%llu repeated Ic made Ic+R; %llu input lines rejected\n",
             (unsigned long long)st->pairs, (unsigned long long)st->written,
             (unsigned long long)st->kind[0], (unsigned long long)st->kind[1],
             (unsigned long long)st->kind[2], (unsigned long long)st->split[0],
@@ -160,7 +164,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
             (unsigned long long)st->not_positive, (unsigned long long)st->uncuttable,
             (unsigned long long)st->empty_response,
             (unsigned long long)(st->no_instruction + st->no_response),
-            (unsigned long long)rs.rejected_total);
+            (unsigned long long)st->ic_repeats, (unsigned long long)rs.rejected_total);
     if (exit_code == IFS_EXIT_OK && (rs.rejected_total || rs.stream_errors))
         exit_code = IFS_EXIT_DATA;
     ds_buf_free(&extra);

@@ -220,6 +220,7 @@ typedef struct {
     double ic_share;          /* response set: share of Ic among negatives (0.5) */
     double train, validation; /* response set: split fractions (0.8, 0.1) */
     const char *positive_models; /* response set: comma list of fnmatch patterns, NULL = all */
+    int repeat_ic;            /* response set: allow the same Ic text twice (0) */
 } ds_build_opts;
 
 typedef struct {
@@ -227,6 +228,7 @@ typedef struct {
     uint64_t full, partial, uncuttable;    /* instruction set */
     uint64_t duplicate, no_instruction, no_response, not_positive, empty_response;
     uint64_t kind[3], split[3];           /* response set: records per kind / split */
+    uint64_t ic_repeats;                  /* response set: Ic drawn but seen before -> Ic+R */
     uint64_t end_class[IFS_DS_END_COUNT]; /* class of each fragment cut */
 } ds_build_stats;
 

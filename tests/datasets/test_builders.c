@@ -183,8 +183,8 @@ static void test_instruction_set(void)
 
 typedef struct {
     int n, pos, neg, bad_label, bad_model, bad_text;
-    ds_set split_of_source[3], split_of_instr[3];
-    int leaks;
+    ds_set split_of_source[3], split_of_instr[3], ic_texts;
+    int leaks, ic_dup;
 } rset_check;
 
 static int check_resp(const cJSON *obj, const char *raw, size_t rl, const char *shard,
@@ -210,6 +210,9 @@ static int check_resp(const cJSON *obj, const char *raw, size_t rl, const char *
         (!strcmp(kind, "Ic") && strstr(text, "Answer ")) ||
         (!strcmp(kind, "Ic+R") && !strstr(text, "Answer ")))
         c->bad_text++;
+    if (text && kind && !strcmp(kind, "Ic") &&
+        ds_set_add(&c->ic_texts, ifs_ds_key(0, "t", text, strlen(text))) == 1)
+        c->ic_dup++;
     int s = !split ? -1 : !strcmp(split, "train") ? 0 : !strcmp(split, "validation") ? 1 : 2;
     if (s < 0 || !src)
         return 0;
@@ -265,6 +268,10 @@ static void test_response_set(void)
     IFS_CHECK(c.bad_model == 0, "no_record_comes_from_a_non_positive_model: %d", c.bad_model);
     IFS_CHECK(c.bad_text == 0, "texts_match_their_kind: %d bad", c.bad_text);
     IFS_CHECK(c.leaks == 0, "no_pair_or_instruction_spans_two_splits: %d", c.leaks);
+    IFS_CHECK(c.ic_dup == 0 && st.ic_repeats > 0,
+              "a_repeated_ic_text_becomes_ic_plus_r: %d duplicates, %llu turned", c.ic_dup,
+              (unsigned long long)st.ic_repeats);
+    ds_set_free(&c.ic_texts);
     IFS_CHECK(st.split[0] > 0 && st.split[1] > 0 && st.split[2] > 0, "all_three_splits_are_used");
     /* exclusions: everything but base-* is the same set as chat-* */
     o.seed = 5;
