@@ -201,12 +201,23 @@ static int parity_cpu_run(const char *name, const char *fixture, const char *gen
               "of length %u)", name, over, PARITY_ATOL, worst, worst_seq, f.lengths[worst_seq]);
     IFS_CHECK(label_mismatch == 0, "%s: %u sequences get another label than HF", name,
               label_mismatch);
+    /* the budget must be small next to the logits' spread, or the test
+     * could pass with a broken model: seeded heads give small logits */
+    double mean = 0, var = 0;
+    size_t nl = (size_t)f.n_seqs * C;
+    for (size_t i = 0; i < nl; i++) mean += f.logits[i];
+    mean /= (double)nl;
+    for (size_t i = 0; i < nl; i++) var += (f.logits[i] - mean) * (f.logits[i] - mean);
+    double sd = sqrt(var / (double)nl);
+    IFS_CHECK(sd >= 100 * PARITY_ATOL, "%s: the reference logits spread only %.3g (std): a %g "
+              "budget would not catch a broken model", name, sd, PARITY_ATOL);
     unsigned seen[513] = {0}, distinct = 0;
     for (uint32_t i = 0; i < f.n_seqs; i++) if (f.lengths[i] <= 512 && !seen[f.lengths[i]]++) distinct++;
     printf("%s: %u sequences (%u tokens, %u distinct lengths, %u at 512), %d labels: "
-           "max |logit - HF| = %.3g (sequence %u, length %u), labels identical: %s; "
+           "max |logit - HF| = %.3g (%.2g of the logits' std %.3g; sequence %u, length %u), "
+           "labels identical: %s; "
            "forward %.1f s on %d threads\n",
-           name, f.n_seqs, f.n_tokens, distinct, seen[512], C, worst, worst_seq,
+           name, f.n_seqs, f.n_tokens, distinct, seen[512], C, worst, worst / sd, sd, worst_seq,
            f.lengths[worst_seq], label_mismatch ? "no" : "yes", secs,
            (int)sysconf(_SC_NPROCESSORS_ONLN));
     free(ids); free(tys); free(off); free(got);
