@@ -6,10 +6,11 @@
  * reference in CI (tests/cuda/test_cuda_emulated.cpp).
  *
  * Model:
- *   - A launch runs its blocks one after another; the threads of a block
- *     run at once, one std::thread each (kept across the grid's blocks), so
- *     barriers really synchronise and ThreadSanitizer can see a missing one
- *     as a race.
+ *   - A launch runs its blocks one after another. The threads of a block are
+ *     coroutines (ucontext) switched at every barrier, round robin: fast and
+ *     deterministic. With -DIFS_EMU_OS_THREADS they are one std::thread
+ *     each instead, so that ThreadSanitizer sees a missing barrier as a
+ *     race (slow: use it by hand, see test_cuda_emulated.cpp).
  *   - __syncthreads / __syncwarp are barriers over the block / the warp; a
  *     thread that returns leaves them (as exited threads do on the GPU).
  *     Shuffles exchange through a per-warp slot array between two warp
@@ -21,8 +22,9 @@
  *     never written shows up.
  *   - wmma: every lane holds the whole 16x16 tile (fragments are opaque, so
  *     this is observably the same); loads and stores follow the documented
- *     element layouts; stores are split across lanes so that reading
- *     another lane's result without __syncwarp is a race here too. Pointer
+ *     element layouts; a store waits for the warp (as documented), then is
+ *     split across lanes so that reading another lane's result without
+ *     __syncwarp is a race here too. Pointer
  *     (32-byte) and ldm (8 elements / 4 floats) rules are checked.
  *   - Launch rules are checked: <= 1024 threads, grid.y/z <= 65535, dynamic
  *     shared memory <= 48 KiB unless raised with cudaFuncSetAttribute (to at
@@ -48,12 +50,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <tuple>
 #include <type_traits>
 #include <vector>
+
+#include <ucontext.h>
 
 /* The CUDA headers define these for a host compiler as attributes g++
  * would warn about; here they mean what the emulation needs. */
@@ -72,6 +78,8 @@
 
 namespace ifs_emu {
 
+static void fiber_yield();
+
 /* A reusable barrier whose members may leave (thread exit). */
 class barrier {
   public:
@@ -81,6 +89,7 @@ class barrier {
         arrived_ = 0;
         gen_ = 0;
     }
+#ifdef IFS_EMU_OS_THREADS
     void wait()
     {
         std::unique_lock<std::mutex> lk(m_);
@@ -97,16 +106,33 @@ class barrier {
         expected_--;
         if (expected_ > 0 && arrived_ >= expected_) release();
     }
+#else
+    void wait()
+    {
+        unsigned g = gen_;
+        if (++arrived_ >= expected_) release();
+        while (gen_ == g) fiber_yield();
+    }
+    void drop()
+    {
+        expected_--;
+        if (expected_ > 0 && arrived_ >= expected_) release();
+    }
+#endif
 
   private:
     void release()
     {
         arrived_ = 0;
         gen_++;
+#ifdef IFS_EMU_OS_THREADS
         cv_.notify_all();
+#endif
     }
+#ifdef IFS_EMU_OS_THREADS
     std::mutex m_;
     std::condition_variable cv_;
+#endif
     int expected_ = 0, arrived_ = 0;
     unsigned gen_ = 0;
 };
@@ -136,6 +162,33 @@ static void fault(const char *what)
 }
 
 static inline int n_threads(dim3 b) { return (int)(b.x * b.y * b.z); }
+
+/* Fibers (the default): the block's threads are ucontext coroutines on the
+ * calling thread, switched at barriers; deterministic and fast. Build with
+ * IFS_EMU_OS_THREADS for one OS thread each (for ThreadSanitizer). */
+struct fiber_set {
+    ucontext_t main;
+    std::vector<ucontext_t> ctx;
+    char *stacks = nullptr;
+    std::vector<char> done;
+    int current = 0;
+    const std::function<void(int)> *body = nullptr;
+};
+static fiber_set *tl_fibers;
+static const size_t FIBER_STACK = 256 * 1024;
+
+static void fiber_yield()
+{
+    fiber_set *f = tl_fibers;
+    swapcontext(&f->ctx[f->current], &f->main);
+}
+
+static void fiber_entry()
+{
+    fiber_set *f = tl_fibers;
+    (*f->body)(f->current);
+    f->done[f->current] = 1; /* returning resumes f->main (uc_link) */
+}
 
 } /* namespace ifs_emu */
 
@@ -206,12 +259,8 @@ template <class F> struct launcher {
             last_error = cudaErrorInvalidConfiguration;
             return;
         }
-        /* One OS thread per CUDA thread of a block, kept for the whole grid;
-         * blocks run one after another, separated by two rendezvous. */
         const unsigned n_blocks = grid.x * grid.y * grid.z;
         block_state st;
-        barrier between;
-        between.init(nt);
         const size_t bytes = (smem + 127) / 128 * 128;
         std::vector<unsigned char> raw(bytes + 128);
         st.dyn = raw.data() + (128 - ((uintptr_t)raw.data() & 127)) % 128;
@@ -223,23 +272,34 @@ template <class F> struct launcher {
             }
             memset(st.dyn, 0xff, bytes); /* NaN in every float / half / bf16 */
         };
+        auto enter = [&](int t, unsigned b) {
+            tl_block = &st;
+            tl_lane = t & 31;
+            tl_warp = t >> 5;
+            threadIdx = dim3((unsigned)t % block.x, ((unsigned)t / block.x) % block.y,
+                             (unsigned)t / (block.x * block.y));
+            blockIdx = dim3(b % grid.x, (b / grid.x) % grid.y, b / (grid.x * grid.y));
+            blockDim = block;
+            gridDim = grid;
+        };
+        auto leave = [&] { /* an exited thread leaves the barriers */
+            st.warps[tl_warp].bar.drop();
+            st.bar.drop();
+        };
+#ifdef IFS_EMU_OS_THREADS
+        /* One OS thread per CUDA thread of a block, kept for the whole grid;
+         * blocks run one after another, separated by two rendezvous. */
+        barrier between;
+        between.init(nt);
         reset();
         std::vector<std::thread> th;
         th.reserve(nt);
         for (int t = 0; t < nt; t++) {
             th.emplace_back([&, t] {
-                tl_block = &st;
-                tl_lane = t & 31;
-                tl_warp = t >> 5;
-                threadIdx = dim3((unsigned)t % block.x, ((unsigned)t / block.x) % block.y,
-                                 (unsigned)t / (block.x * block.y));
-                blockDim = block;
-                gridDim = grid;
                 for (unsigned b = 0; b < n_blocks; b++) {
-                    blockIdx = dim3(b % grid.x, (b / grid.x) % grid.y, b / (grid.x * grid.y));
+                    enter(t, b);
                     kernel(args...);
-                    st.warps[tl_warp].bar.drop(); /* an exited thread leaves the barriers */
-                    st.bar.drop();
+                    leave();
                     between.wait(); /* the whole block is done */
                     if (t == 0) reset();
                     between.wait(); /* the next block starts clean */
@@ -247,6 +307,50 @@ template <class F> struct launcher {
             });
         }
         for (auto &x : th) x.join();
+#else
+        fiber_set fs;
+        fs.ctx.resize(nt);
+        /* stacks: one buffer, grown as needed and kept (not zeroed: cheap) */
+        static std::unique_ptr<char[]> stack_mem;
+        static size_t stack_len;
+        if (stack_len < (size_t)nt * FIBER_STACK) {
+            stack_len = (size_t)nt * FIBER_STACK;
+            stack_mem.reset(new char[stack_len]);
+        }
+        fs.stacks = stack_mem.get();
+        fs.done.assign(nt, 0);
+        unsigned cur_block = 0;
+        std::function<void(int)> body = [&](int t) {
+            (void)t;
+            kernel(args...);
+            leave();
+        };
+        fs.body = &body;
+        tl_fibers = &fs;
+        for (unsigned b = 0; b < n_blocks; b++) {
+            cur_block = b;
+            reset();
+            for (int t = 0; t < nt; t++) {
+                getcontext(&fs.ctx[t]);
+                fs.ctx[t].uc_stack.ss_sp = fs.stacks + (size_t)t * FIBER_STACK;
+                fs.ctx[t].uc_stack.ss_size = FIBER_STACK;
+                fs.ctx[t].uc_link = &fs.main;
+                makecontext(&fs.ctx[t], fiber_entry, 0);
+                fs.done[t] = 0;
+            }
+            for (int live = nt; live > 0;) { /* round robin until every thread returned */
+                live = 0;
+                for (int t = 0; t < nt; t++) {
+                    if (fs.done[t]) continue;
+                    fs.current = t;
+                    enter(t, cur_block);
+                    swapcontext(&fs.main, &fs.ctx[t]);
+                    live += !fs.done[t];
+                }
+            }
+        }
+        tl_fibers = nullptr;
+#endif
     }
 };
 
@@ -309,6 +413,11 @@ static inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 1
                                      unsigned ldm, layout_t l)
 {
     check(p, ldm, "wmma store: pointer not 32-byte aligned or bad ldm");
+    /* "Waits until all warp lanes have arrived at store_matrix_sync" (CUDA
+     * guide): no lane's store overtakes another lane's earlier load of the
+     * same tile. Loads get no such barrier here, so data that other lanes
+     * wrote must still be published with __syncwarp. */
+    __syncwarp();
     for (int e = ifs_emu::tl_lane; e < 256; e += 32) { /* each lane stores its share */
         int r = e / 16, c = e % 16;
         (l == mem_row_major ? p[r * ldm + c] : p[r + c * ldm]) = f.x[r][c];
