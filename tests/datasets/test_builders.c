@@ -33,6 +33,10 @@ static void write_pairs(void)
 {
     snprintf(pairs_path, sizeof pairs_path, "%s/pairs.jsonl", tmpdir);
     FILE *f = fopen(pairs_path, "w");
+    if (!f) {
+        fprintf(stderr, "FAIL: cannot write %s\n", pairs_path);
+        exit(1);
+    }
     const char *models[] = { "chat-a", "chat-b", "base-x" };
     int n = 0;
     for (int m = 0; m < 3; m++) {

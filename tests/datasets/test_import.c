@@ -256,6 +256,9 @@ static void test_too_large(void)
     ds_import_opts o = { .format = DS_FMT_ALPACA_EVAL, .max_elem = 1024 };
     ds_importer *im = ds_importer_create(&o, err, sizeof err);
     ds_sink *sink = ds_sink_open(outdir, NULL, err, sizeof err);
+    IFS_CHECK(im && sink, "too_large: create: %s", err);
+    if (!im || !sink)
+        return;
     int rc = ds_import_file(im, in, sink, err, sizeof err);
     const ds_import_stats *st = ds_importer_stats(im);
     IFS_CHECK(rc == 0 && st->records == 1 && st->skipped[DS_SKIP_TOO_LARGE] == 1,
@@ -269,7 +272,11 @@ static void test_too_large(void)
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/import", ifs_test_env("IFS_TEST_TMP", "/tmp"));
-    mkdir(tmpdir, 0777);
+    struct stat st;
+    if (mkdir(tmpdir, 0777) && (stat(tmpdir, &st) || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "FAIL: cannot create the scratch folder %s\n", tmpdir);
+        return 1;
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         test_case(&cases[i], i);
     test_too_large();

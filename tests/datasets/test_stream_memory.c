@@ -26,6 +26,10 @@ static long peak_kb(void)
 static long long write_big_array(const char *path, size_t bytes)
 {
     FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "FAIL: cannot write %s\n", path);
+        exit(1);
+    }
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
     size_t ocap = ZSTD_CStreamOutSize();
