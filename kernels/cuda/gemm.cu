@@ -17,9 +17,13 @@
  *   - Epilogues used: BIAS (fused QKV, and the rows-only layers whose
  *     bias is not folded into a LayerNorm kernel) and RELU_BIAS. GELU is
  *     left to activation.cu (see the note there).
- *   - The algorithm chosen by the heuristic is cached per (dtype, rows, n,
- *     k, epilogue): batches of the same size reuse it, and the query costs
- *     tens of microseconds otherwise.
+ *   - The algorithm chosen by the heuristic is cached per (dtype, n, k,
+ *     epilogue, rows rounded up to a power of two): packed batches have a
+ *     different row count every call, and a heuristic query per GEMM would
+ *     cost tens of microseconds each. A cached algorithm is used for another
+ *     row count of its bucket only after cublasLtMatmulAlgoCheck accepts it
+ *     for the exact shape (and our workspace); otherwise the heuristic is
+ *     asked for that shape.
  *   - One context per backend handle (stream): its own workspace, as cuBLAS
  *     requires for concurrent streams.
  */
@@ -30,12 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GEMM_CACHE 64
+#define GEMM_CACHE 256
 
 typedef struct {
     int used;
     ifs_dtype dt;
-    int64_t rows;
+    int64_t rows; /* the row bucket (a power of two) */
     int n, k, epi;
     cublasLtMatmulAlgo_t algo;
 } gemm_algo_entry;
@@ -96,6 +100,13 @@ extern "C" void ifs_cuda_gemm_free(ifs_cuda_gemm *g)
     if (g->workspace) cudaFree(g->workspace);
     if (g->lt) cublasLtDestroy(g->lt);
     free(g);
+}
+
+static int64_t rows_bucket(int64_t rows)
+{
+    int64_t b = 1;
+    while (b < rows) b <<= 1;
+    return b;
 }
 
 static cudaDataType_t cuda_type(ifs_dtype dt)
@@ -159,17 +170,30 @@ extern "C" int ifs_cuda_gemm_run(ifs_cuda_gemm *g, ifs_dtype dt, void *y, const 
     LT_TRY(cublasLtMatrixLayoutCreate(&ds.b, ty, (uint64_t)k, (uint64_t)rows, (int64_t)k));
     LT_TRY(cublasLtMatrixLayoutCreate(&ds.d, ty, (uint64_t)n, (uint64_t)rows, (int64_t)n));
 
-    /* cached algorithm, or ask the heuristic */
+    /* cached algorithm of the shape's row bucket, if valid for these rows */
+    const int64_t bucket = rows_bucket(rows);
     gemm_algo_entry *hit = NULL;
     for (int i = 0; i < GEMM_CACHE; i++) {
         gemm_algo_entry *c = &g->cache[i];
-        if (c->used && c->dt == dt && c->rows == rows && c->n == n && c->k == k &&
+        if (c->used && c->dt == dt && c->rows == bucket && c->n == n && c->k == k &&
             c->epi == (int)epi) {
             hit = c;
             break;
         }
     }
-    if (!hit) {
+    cublasLtMatmulAlgo_t algo;
+    int have = 0;
+    if (hit) {
+        cublasLtMatmulHeuristicResult_t chk;
+        memset(&chk, 0, sizeof chk);
+        if (cublasLtMatmulAlgoCheck(g->lt, ds.op, ds.a, ds.b, ds.d, ds.d, &hit->algo, &chk) ==
+                CUBLAS_STATUS_SUCCESS &&
+            chk.workspaceSize <= g->workspace_bytes) {
+            algo = hit->algo;
+            have = 1;
+        }
+    }
+    if (!have) {
         LT_TRY(cublasLtMatmulPreferenceCreate(&ds.pref));
         LT_TRY(cublasLtMatmulPreferenceSetAttribute(ds.pref,
                                                     CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -186,19 +210,22 @@ extern "C" int ifs_cuda_gemm_run(ifs_cuda_gemm *g, ifs_dtype dt, void *y, const 
             descs_free(&ds);
             return IFS_BK_EUNSUP;
         }
-        hit = &g->cache[g->next_slot];
-        g->next_slot = (g->next_slot + 1) % GEMM_CACHE;
-        hit->used = 1;
-        hit->dt = dt;
-        hit->rows = rows;
-        hit->n = n;
-        hit->k = k;
-        hit->epi = (int)epi;
-        hit->algo = res.algo;
+        algo = res.algo;
+        if (!hit) { /* a new bucket; a rejected entry keeps the first shape's choice */
+            hit = &g->cache[g->next_slot];
+            g->next_slot = (g->next_slot + 1) % GEMM_CACHE;
+            hit->used = 1;
+            hit->dt = dt;
+            hit->rows = bucket;
+            hit->n = n;
+            hit->k = k;
+            hit->epi = (int)epi;
+            hit->algo = algo;
+        }
     }
     const float alpha = 1.0f, beta = 0.0f;
     LT_TRY(cublasLtMatmul(g->lt, ds.op, &alpha, w, ds.a, x, ds.b, &beta, y, ds.d, y, ds.d,
-                          &hit->algo, g->workspace, g->workspace_bytes, stream));
+                          &algo, g->workspace, g->workspace_bytes, stream));
     descs_free(&ds);
     return IFS_BK_OK;
 }
