@@ -40,6 +40,15 @@
 
 #define IFS_CUDA_EMULATE 1
 
+/* Sanitizers do not follow ucontext stack switches: use OS threads there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define IFS_EMU_OS_THREADS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define IFS_EMU_OS_THREADS 1
+#endif
+#endif
+
 #include <cuda_bf16.h> /* host side: the types and conversions, plus the runtime's types */
 #include <cuda_fp16.h>
 
