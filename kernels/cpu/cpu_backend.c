@@ -16,13 +16,18 @@
  *   pooler (dense + tanh on [CLS]) and classifier.
  *
  * Decisions:
- *   - Threads: our pool, with OpenBLAS held to one thread. GEMMs are split
- *     into fixed blocks of 128 rows, one sgemm per block; every other op is
- *     split by rows or by (sequence, head) and computes each row on its own.
- *     No split depends on the thread count and no op reduces across tasks,
- *     so logits are bit-identical at any thread count (tests/cpu checks).
- *     Across batch compositions they agree to rounding (~1e-6), not to the
- *     bit: OpenBLAS's sum for a row depends on the shape of the call.
+ *   - Threads: our pool, with OpenBLAS held to one thread. Every other op
+ *     than a GEMM is split by rows or by (sequence, head) and computes each
+ *     row on its own; no op reduces across tasks.
+ *   - GEMM blocks follow the sequences: a sequence's token rows are cut into
+ *     blocks of at most 128 rows counted from its own first token, and each
+ *     [CLS] row (last layer, pooler, classifier) is a block of its own.
+ *     OpenBLAS's sum for a row depends on the shape of the call and on the
+ *     row's place in it, so this is what makes a sequence's logits
+ *     bit-identical whatever it is batched with (the report's byte identity
+ *     across batch budgets rests on it) and at any thread count. The cost:
+ *     short sequences make small GEMMs, and the [CLS]-only rows are
+ *     matrix-vector products (about 1% of a batch's work on MiniLM).
  *   - openblas_set_num_threads(1) is process-wide: a side effect of create,
  *     written down in the report and harmless to the rest of ifscore.
  *   - Scratch is sized once from opts (max_batch_tokens / max_batch_seqs)
@@ -48,6 +53,8 @@ typedef struct {
     float *x, *qkv, *ctx, *tmp, *inter;      /* [T][...] */
     float *xc, *qc, *ctxc, *tmpc, *interc, *pooled; /* [S][...]: [CLS] rows */
     float *att;              /* [n_threads][max_len * max_len] */
+    int64_t *tok_blocks;     /* block starts over token rows (see below), n + 1 */
+    int64_t *cls_blocks;     /* 0, 1, ..., n_seqs: one block per [CLS] row */
 } cpu_backend;
 
 /* Everything a task needs; one struct for every stage keeps the task
@@ -66,6 +73,8 @@ typedef struct {
     /* layernorm stage: out = LN(x + bias + res) */
     float *ln_out; const float *ln_x, *ln_bias, *ln_res, *ln_g, *ln_b;
     int cls_only;            /* attention / qkv on [CLS] queries only */
+    const int64_t *blocks;   /* linear stage: row block boundaries, nb + 1 */
+    int n_tok_blocks;        /* blocks of this batch's token rows */
 } stage;
 
 static void *alloc_floats(size_t n)
@@ -76,14 +85,22 @@ static void *alloc_floats(size_t n)
     return p;
 }
 
-/* GEMMs are split into blocks of this many rows (tokens), one sgemm each.
- * The split depends only on the batch, never on the thread count, so every
- * thread count computes every block the same way (OpenBLAS's result for a
- * row can depend on the shape of the call it is in). 128 rows keep the
- * per-call packing of the weight matrix a few percent of the work. */
+/* GEMMs run over blocks of at most this many token rows, one sgemm each,
+ * cut per sequence from its first token (see Decisions above). 128 rows keep
+ * the per-call packing of the weight matrix a few percent of the work. */
 #define ROW_BLOCK 128
 
-static int n_blocks(int64_t rows) { return (int)((rows + ROW_BLOCK - 1) / ROW_BLOCK); }
+/* Block boundaries of the batch's token rows: every sequence start, then
+ * every ROW_BLOCK rows inside a sequence. Returns the number of blocks. */
+static int plan_token_blocks(const ifs_batch *batch, int64_t *starts)
+{
+    int n = 0;
+    for (int32_t i = 0; i < batch->n_seqs; i++)
+        for (int64_t r = batch->seq_off[i]; r < batch->seq_off[i + 1]; r += ROW_BLOCK)
+            starts[n++] = r;
+    starts[n] = batch->n_tokens;
+    return n;
+}
 
 static void task_embed(void *vctx, int task, int thread)
 {
@@ -102,7 +119,7 @@ static void task_linear(void *vctx, int task, int thread)
 {
     (void)thread;
     stage *s = vctx;
-    int64_t r0 = (int64_t)task * ROW_BLOCK, r1 = r0 + ROW_BLOCK < s->rows ? r0 + ROW_BLOCK : s->rows;
+    int64_t r0 = s->blocks[task], r1 = s->blocks[task + 1];
     ifs_cpu_linear(s->y + r0 * s->ldy, s->ldy, s->in + r0 * s->ldx, s->ldx, s->W, s->bias,
                    r1 - r0, s->k_in, 0, s->n_out, s->act);
 }
@@ -116,12 +133,10 @@ static void task_qkv(void *vctx, int task, int thread)
     stage *s = vctx;
     cpu_backend *b = s->b;
     int H = b->base.w->cfg.hidden;
-    int64_t T = s->batch->n_tokens;
-    int nq = s->cls_only ? n_blocks(s->batch->n_seqs) : n_blocks(T), nkv = n_blocks(T);
+    int nkv = s->n_tok_blocks, nq = s->cls_only ? s->batch->n_seqs : nkv;
     if (task < nq) {
-        int64_t r0 = (int64_t)task * ROW_BLOCK;
-        int64_t rows = s->cls_only ? s->batch->n_seqs : T;
-        int64_t r1 = r0 + ROW_BLOCK < rows ? r0 + ROW_BLOCK : rows;
+        const int64_t *blk = s->cls_only ? b->cls_blocks : b->tok_blocks;
+        int64_t r0 = blk[task], r1 = blk[task + 1];
         if (s->cls_only)
             ifs_cpu_linear(b->qc + r0 * H, H, b->xc + r0 * H, H, s->ly->q_w, s->ly->q_b, r1 - r0,
                            H, 0, H, -1);
@@ -132,7 +147,7 @@ static void task_qkv(void *vctx, int task, int thread)
     }
     task -= nq;
     int part = task / nkv;           /* 0 = K, 1 = V */
-    int64_t r0 = (int64_t)(task % nkv) * ROW_BLOCK, r1 = r0 + ROW_BLOCK < T ? r0 + ROW_BLOCK : T;
+    int64_t r0 = b->tok_blocks[task % nkv], r1 = b->tok_blocks[task % nkv + 1];
     const float *W = part ? s->ly->v_w : s->ly->k_w, *bias = part ? s->ly->v_b : s->ly->k_b;
     ifs_cpu_linear(b->qkv + r0 * 3 * H + (part + 1) * H, 3 * H, b->x + r0 * H, H, W, bias,
                    r1 - r0, H, 0, H, -1);
@@ -193,13 +208,14 @@ static int row_tasks(stage *s, int64_t rows)
     return (int)((rows + chunk - 1) / chunk);
 }
 
-static void run_linear(cpu_backend *b, stage *s, float *y, int64_t ldy, const float *in,
-                       int64_t ldx, const float *W, const float *bias, int64_t rows, int k_in,
-                       int n_out, int act)
+/* y = act(in W^T + bias) over the row blocks `blocks[0..nb]`. */
+static void run_linear(cpu_backend *b, stage *s, const int64_t *blocks, int nb, float *y,
+                       int64_t ldy, const float *in, int64_t ldx, const float *W,
+                       const float *bias, int k_in, int n_out, int act)
 {
     s->y = y; s->ldy = ldy; s->in = in; s->ldx = ldx; s->W = W; s->bias = bias;
-    s->rows = rows; s->k_in = k_in; s->n_out = n_out; s->act = act;
-    ifs_cpu_pool_run(b->pool, n_blocks(rows), task_linear, s);
+    s->blocks = blocks; s->rows = blocks[nb]; s->k_in = k_in; s->n_out = n_out; s->act = act;
+    ifs_cpu_pool_run(b->pool, nb, task_linear, s);
 }
 
 static void run_layernorm(cpu_backend *b, stage *s, float *out, const float *x,
@@ -224,17 +240,19 @@ static void run_layer(cpu_backend *b, stage *s, const ifs_bert_layer *ly, int cl
         for (int32_t i = 0; i < batch->n_seqs; i++)
             memcpy(b->xc + (int64_t)i * H, b->x + (int64_t)batch->seq_off[i] * H,
                    sizeof(float) * H);
-    int nq = cls_only ? n_blocks(batch->n_seqs) : n_blocks(batch->n_tokens);
-    ifs_cpu_pool_run(b->pool, nq + 2 * n_blocks(batch->n_tokens), task_qkv, s);
+    int nq = cls_only ? batch->n_seqs : s->n_tok_blocks;
+    ifs_cpu_pool_run(b->pool, nq + 2 * s->n_tok_blocks, task_qkv, s);
     ifs_cpu_pool_run(b->pool, batch->n_seqs * c->n_heads, task_attention, s);
 
     float *x = cls_only ? b->xc : b->x, *ctx = cls_only ? b->ctxc : b->ctx;
     float *tmp = cls_only ? b->tmpc : b->tmp, *inter = cls_only ? b->interc : b->inter;
     int64_t rows = cls_only ? batch->n_seqs : batch->n_tokens;
-    run_linear(b, s, tmp, H, ctx, H, ly->ao_w, NULL, rows, H, H, -1);
+    const int64_t *blk = cls_only ? b->cls_blocks : b->tok_blocks;
+    int nb = cls_only ? batch->n_seqs : s->n_tok_blocks;
+    run_linear(b, s, blk, nb, tmp, H, ctx, H, ly->ao_w, NULL, H, H, -1);
     run_layernorm(b, s, x, tmp, ly->ao_b, x, ly->ln1_g, ly->ln1_b, rows);
-    run_linear(b, s, inter, F, x, H, ly->i_w, ly->i_b, rows, H, F, (int)c->act);
-    run_linear(b, s, tmp, H, inter, F, ly->o_w, NULL, rows, F, H, -1);
+    run_linear(b, s, blk, nb, inter, F, x, H, ly->i_w, ly->i_b, H, F, (int)c->act);
+    run_linear(b, s, blk, nb, tmp, H, inter, F, ly->o_w, NULL, F, H, -1);
     run_layernorm(b, s, x, tmp, ly->o_b, x, ly->ln2_g, ly->ln2_b, rows);
 }
 
@@ -255,6 +273,7 @@ static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
     memset(&s, 0, sizeof s);
     s.b = b;
     s.batch = batch;
+    s.n_tok_blocks = plan_token_blocks(batch, b->tok_blocks);
     int n = row_tasks(&s, batch->n_tokens);
     ifs_cpu_pool_run(b->pool, n, task_embed, &s);
     for (int l = 0; l < c->n_layers; l++)
@@ -266,12 +285,14 @@ static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
     if (cls_hidden) memcpy(cls_hidden, b->xc, sizeof(float) * (size_t)S * H);
 
     /* Pooler: tanh(xc Wp^T + bp); classifier: a few columns, one task. */
-    run_linear(b, &s, b->pooled, H, b->xc, H, w->pool_w, w->pool_b, S, H, H, -1);
+    run_linear(b, &s, b->cls_blocks, S, b->pooled, H, b->xc, H, w->pool_w, w->pool_b, H, H, -1);
     n = row_tasks(&s, S);
     s.y = b->pooled;
     ifs_cpu_pool_run(b->pool, n, task_tanh, &s);
-    ifs_cpu_linear(logits, c->num_labels, b->pooled, H, w->cls_w, w->cls_b, S, H, 0,
-                   c->num_labels, -1);
+    for (int32_t i = 0; i < S; i++) /* one row per call, as every [CLS] row */
+        ifs_cpu_linear(logits + (int64_t)i * c->num_labels, c->num_labels,
+                       b->pooled + (int64_t)i * H, H, w->cls_w, w->cls_b, 1, H, 0,
+                       c->num_labels, -1);
     return IFS_BK_OK;
 }
 
@@ -281,7 +302,7 @@ static void cpu_destroy(ifs_backend *base)
     ifs_cpu_pool_free(b->pool);
     free(b->x); free(b->qkv); free(b->ctx); free(b->tmp); free(b->inter);
     free(b->xc); free(b->qc); free(b->ctxc); free(b->tmpc); free(b->interc); free(b->pooled);
-    free(b->att);
+    free(b->att); free(b->tok_blocks); free(b->cls_blocks);
 }
 
 static const ifs_backend_vt cpu_vt = { "cpu", cpu_forward, cpu_destroy };
@@ -344,7 +365,12 @@ int ifs_cpu_backend_create(const ifs_bert_weights *w, const ifs_backend_opts *op
     b->pooled = alloc_floats(S * H);
     b->att = alloc_floats((size_t)nt * b->max_len * b->max_len);
     b->pool = ifs_cpu_pool_create(nt);
-    if (!b->x || !b->qkv || !b->ctx || !b->tmp || !b->inter || !b->xc || !b->qc || !b->ctxc ||
+    /* token blocks: at most one per sequence plus one per ROW_BLOCK rows */
+    b->tok_blocks = malloc(sizeof(int64_t) * (size_t)(S + T / ROW_BLOCK + 2));
+    b->cls_blocks = malloc(sizeof(int64_t) * (size_t)(S + 1));
+    if (b->cls_blocks)
+        for (int64_t i = 0; i <= S; i++) b->cls_blocks[i] = i;
+    if (!b->tok_blocks || !b->cls_blocks || !b->x || !b->qkv || !b->ctx || !b->tmp || !b->inter || !b->xc || !b->qc || !b->ctxc ||
         !b->tmpc || !b->interc || !b->pooled || !b->att || !b->pool) {
         cpu_destroy(&b->base);
         free(b);
