@@ -348,6 +348,60 @@ out:
     return rc;
 }
 
+/* ---- feature cache ---------------------------------------------------- */
+
+/* Features depend only on the encoder and the token ids, so a cache keyed
+ * by both lets training be rerun (other seeds, learning rates) without the
+ * forward passes, which are nearly all of train-head's time on a CPU.
+ * File: "IFSFEAT1", u64 n, u32 hidden, 64 hex encoder fingerprint, 64 hex
+ * sha256 of the ids and offsets, then float X[n][hidden]. */
+#define FEAT_MAGIC "IFSFEAT1"
+#define FEAT_HDR (8 + 8 + 4 + 64 + 64)
+
+static void ids_digest(const dataset *d, char hex[65])
+{
+    ifs_sha256_ctx c;
+    ifs_sha256_init(&c);
+    ifs_sha256_update(&c, d->off, (d->n + 1) * sizeof *d->off);
+    ifs_sha256_update(&c, d->ids, (size_t)d->off[d->n] * sizeof *d->ids);
+    ifs_sha256_final_hex(&c, hex);
+}
+
+static void feat_header(unsigned char *h, uint64_t n, uint32_t hidden, const char *enc_fp,
+                        const char *ids_fp)
+{
+    memcpy(h, FEAT_MAGIC, 8);
+    memcpy(h + 8, &n, 8);
+    memcpy(h + 16, &hidden, 4);
+    memcpy(h + 20, enc_fp, 64);
+    memcpy(h + 84, ids_fp, 64);
+}
+
+/* 1 when `path` holds features for exactly these inputs (loaded into X),
+ * 0 when it is absent or for other inputs (then it will be rewritten). */
+static int feat_load(const char *path, const unsigned char *want, float *X, size_t nfloats)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char h[FEAT_HDR];
+    int ok = fread(h, 1, FEAT_HDR, f) == FEAT_HDR && !memcmp(h, want, FEAT_HDR) &&
+             fread(X, sizeof(float), nfloats, f) == nfloats && fgetc(f) == EOF;
+    fclose(f);
+    return ok;
+}
+
+static int feat_save(const char *path, const unsigned char *hdr, const float *X, size_t nfloats,
+                     char *err, size_t errlen)
+{
+    ifs_atomic *a;
+    if (ifs_atomic_open(path, &a, err, errlen)) return -1;
+    int rc = ifs_atomic_write(a, hdr, FEAT_HDR) || ifs_atomic_write(a, X, nfloats * sizeof *X);
+    if (rc) snprintf(err, errlen, "cannot write %s", path);
+    if (!rc) rc = ifs_atomic_commit(a, err, errlen);
+    ifs_atomic_free(a);
+    return rc;
+}
+
 /* ---- metrics and report ---------------------------------------------- */
 
 static void add_metrics(cJSON *obj, const float *p1, const int32_t *y, const uint8_t *mask,
@@ -439,13 +493,15 @@ static void usage_train(FILE *f)
         "  --backend cpu|cuda   feature backend (default cpu)\n"
         "  --threads N          cpu threads (default: all cores)\n"
         "  --max-batch-tokens N token budget of a feature batch (default 8192)\n"
+        "  --features FILE      cache of the encoder features: reused when it was made\n"
+        "                       from the same encoder and token ids, else (re)written\n"
         "  -h, --help\n");
 }
 
 int ifs_cmd_train_head(int argc, char **argv)
 {
     const char *enc_dir = NULL, *out = NULL, *head_out = NULL, *report_path = NULL;
-    const char *backend = "cpu", *text_field = "text";
+    const char *backend = "cpu", *text_field = "text", *feat_path = NULL;
     const char *data[64];
     int n_data = 0, max_len = 128, threads = 0;
     int32_t max_tokens = 8192;
@@ -459,12 +515,13 @@ int ifs_cmd_train_head(int argc, char **argv)
         { "batch", required_argument, 0, 'b' }, { "patience", required_argument, 0, 'p' },
         { "backend", required_argument, 0, 'B' }, { "threads", required_argument, 0, 't' },
         { "max-batch-tokens", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        { "features", required_argument, 0, 'F' }, { 0, 0, 0, 0 },
     };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
+        case 'F': feat_path = optarg; break;
         case 'e': enc_dir = optarg; break;
         case 'd':
             if (n_data == 64) { fprintf(stderr, "ifscore train-head: at most 64 --data\n"); return IFS_EXIT_USAGE; }
@@ -533,12 +590,22 @@ int ifs_cmd_train_head(int argc, char **argv)
     if (!X || !zeros) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
     if (rc == 0 && ifs_backend_create(backend, &fw, &bo, &bk, err, sizeof err)) rc = -1;
     double t_feat = now_s();
-    if (rc == 0)
+    unsigned char fhdr[FEAT_HDR];
+    char ids_fp[65];
+    ids_digest(&d, ids_fp);
+    feat_header(fhdr, d.n, (uint32_t)H, ifs_wts_fingerprint(m), ids_fp);
+    int cached = rc == 0 && feat_path && feat_load(feat_path, fhdr, X, d.n * (size_t)H);
+    if (rc == 0 && !cached) {
         rc = compute_features(bk, &d, H, max_tokens, bo.max_batch_seqs, X, err, sizeof err);
+        if (rc == 0 && feat_path) rc = feat_save(feat_path, fhdr, X, d.n * (size_t)H, err, sizeof err);
+    }
     t_feat = now_s() - t_feat;
     ifs_backend_free(bk);
     if (rc) { free(X); free(zeros); goto fail_early; }
-    fprintf(stderr, "train-head: features in %.1f s (%.0f seq/s)\n", t_feat, d.n / (t_feat + 1e-9));
+    if (cached)
+        fprintf(stderr, "train-head: features from %s\n", feat_path);
+    else
+        fprintf(stderr, "train-head: features in %.1f s (%.0f seq/s)\n", t_feat, d.n / (t_feat + 1e-9));
 
     /* Train. */
     float *hbuf = malloc(((size_t)H * H + 3 * (size_t)H + 2) * sizeof *hbuf);
