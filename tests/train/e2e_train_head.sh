@@ -38,8 +38,11 @@ check "head separates the toy set (test accuracy $acc >= 0.95)" "awk 'BEGIN{exit
 check "report has per-negative-kind metrics" "grep -q '\"Ic+R\"' head1/train_report.json && grep -q accuracy_on_kind head1/train_report.json"
 check "config names the labels" "grep -q 'answer-like' clf1/config.json && grep -q 'continuation-like' clf1/config.json"
 check "tokenizer config keeps the trained length" "grep -q '\"model_max_length\":[[:space:]]*32' clf1/tokenizer_config.json"
-run --out clf2 --head-out head2 --seed 5 > /dev/null 2>&1
+run --out clf2 --head-out head2 --seed 5 --features feat.bin > /dev/null 2>&1
 check "same seed, byte-identical head" "cmp -s head1/head.safetensors head2/head.safetensors"
+run --out clf4 --seed 5 --features feat.bin > /dev/null 2> err4.txt
+check "feature cache is reused and gives the same head" \
+  "grep -q 'features from feat.bin' err4.txt && cmp -s clf1/model.safetensors clf4/model.safetensors"
 check "same seed, byte-identical checkpoint" "cmp -s clf1/model.safetensors clf2/model.safetensors"
 run --out clf3 --seed 6 > /dev/null 2>&1
 check "another seed, another head" "! cmp -s clf1/model.safetensors clf3/model.safetensors"
