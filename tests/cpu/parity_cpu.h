@@ -101,10 +101,12 @@ static int parity_argmax(const float *v, int n)
     return k;
 }
 
-/* gen_args: the gen-model options after --out DIR, as one shell string
- * ($IFS_MODELS_DIR is expanded by the shell). needs_models: the string
- * uses $IFS_MODELS_DIR/<needs_models> (skip when absent). */
-static int parity_cpu_run(const char *name, const char *fixture, const char *gen_args,
+/* make_args: the ifscore subcommand and options that write the model into
+ * the folder given by a trailing --out DIR (gen-model, attach-head), as one
+ * shell string ($IFS_MODELS_DIR and $IFS_SOURCE_DIR are expanded by the
+ * shell). needs_models: the string uses $IFS_MODELS_DIR/<needs_models>
+ * (skip when absent). */
+static int parity_cpu_run(const char *name, const char *fixture, const char *make_args,
                           const char *needs_models)
 {
     const char *src = ifs_test_env("IFS_SOURCE_DIR", NULL);
@@ -126,15 +128,15 @@ static int parity_cpu_run(const char *name, const char *fixture, const char *gen
     if (rc) return ifs_test_done(name);
 
     snprintf(dir, sizeof dir, "%s/%s", tmp, name);
-    snprintf(cmd, sizeof cmd, "IFS_MODELS_DIR='%s' '%s' gen-model --out '%s' %s >/dev/null",
-             models ? models : "", bin, dir, gen_args);
+    snprintf(cmd, sizeof cmd, "IFS_MODELS_DIR='%s' IFS_SOURCE_DIR='%s' '%s' %s --out '%s' >/dev/null",
+             models ? models : "", src, bin, make_args, dir);
     rc = system(cmd);
-    IFS_CHECK(rc == 0, "%s: gen-model failed: %s", name, cmd);
+    IFS_CHECK(rc == 0, "%s: making the model failed: %s", name, cmd);
     if (rc) return ifs_test_done(name);
     char sha[65];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     IFS_CHECK(ifs_sha256_file_hex(path, sha) == 0, "%s: cannot hash %s", name, path);
-    IFS_CHECK(!strcmp(sha, f.sha), "%s: gen-model wrote a different model (sha256 %s, fixture "
+    IFS_CHECK(!strcmp(sha, f.sha), "%s: the command wrote a different model (sha256 %s, fixture "
               "made from %s): regenerate the fixture (tests/cpu/fixtures/README.md)",
               name, sha, f.sha);
     if (strcmp(sha, f.sha)) return ifs_test_done(name);

@@ -8,5 +8,5 @@
 int main(void)
 {
     return parity_cpu_run("parity_cpu_bert_base", "bert_base_random.bin.zst",
-                          "--seed 7 --shape base --init test", NULL);
+                          "gen-model --seed 7 --shape base --init test", NULL);
 }

@@ -8,6 +8,6 @@
 int main(void)
 {
     return parity_cpu_run("parity_cpu_minilm", "minilm_seeded_head.bin.zst",
-                          "--seed 42 --encoder \"$IFS_MODELS_DIR/all-MiniLM-L6-v2\"",
+                          "gen-model --seed 42 --encoder \"$IFS_MODELS_DIR/all-MiniLM-L6-v2\"",
                           "all-MiniLM-L6-v2");
 }
