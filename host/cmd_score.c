@@ -57,6 +57,7 @@
 typedef struct {
     const char *model;
     const char *backend;
+    const char *dtype;       /* f32 | f16 | bf16 | auto (f16 on cuda, f32 on cpu) */
     const char *devices;
     int threads;
     int cpu_threads;
@@ -102,6 +103,8 @@ static void usage(FILE *f)
 "  --model DIR             checkpoint folder (config.json, model.safetensors, vocab.txt)\n"
 "  --backend cpu|cuda|auto auto = cuda when a GPU is usable, else cpu (default auto)\n"
 "  --devices LIST          cuda: GPU ordinals, e.g. 0,1 (two handles per GPU; default 0)\n"
+"  --dtype auto|f16|bf16|f32  compute dtype (default auto: f16 on cuda, f32 on cpu;\n"
+"                          the cpu backend computes in f32 only; cuda f32 is for checks)\n"
 "  --cpu-threads N         cpu: threads inside the forward pass (default: all cores)\n"
 "  --threads N             tokenizer worker threads (default 2)\n"
 "  --max-batch-tokens N    packed tokens per forward call (default 16384)\n"
@@ -912,6 +915,15 @@ static int make_engines(run *R, const ifs_sched_opts *so, void ***engines_out, i
         devs[nd++] = 0;
     }
     int per = !strcmp(kind, "cuda") ? 2 : 1; /* two handles per GPU: copy/compute overlap */
+    const char *dt = R->o.dtype;
+    ifs_dtype dtype = IFS_DT_F32;
+    if (!strcmp(dt, "auto")) dtype = !strcmp(kind, "cuda") ? IFS_DT_F16 : IFS_DT_F32;
+    else if (!strcmp(dt, "f16")) dtype = IFS_DT_F16;
+    else if (!strcmp(dt, "bf16")) dtype = IFS_DT_BF16;
+    else if (strcmp(dt, "f32")) {
+        snprintf(err, errlen, "--dtype %s: expected auto, f16, bf16 or f32", dt);
+        return -1;
+    }
     void **eng = calloc((size_t)(nd * per), sizeof *eng);
     if (!eng) {
         snprintf(err, errlen, "out of memory");
@@ -922,6 +934,7 @@ static int make_engines(run *R, const ifs_sched_opts *so, void ***engines_out, i
         for (int k = 0; k < per; k++) {
             ifs_backend_opts bo = ifs_backend_default_opts();
             bo.device = devs[d];
+            bo.dtype = dtype;
             bo.n_threads = R->o.cpu_threads;
             bo.max_batch_tokens = so->max_batch_tokens;
             bo.max_batch_seqs = so->max_batch_seqs;
@@ -943,6 +956,7 @@ int ifs_cmd_score(int argc, char **argv)
     options o;
     memset(&o, 0, sizeof o);
     o.backend = "auto";
+    o.dtype = "auto";
     o.threads = 2;
     o.max_batch_tokens = 16384;
     o.max_batch_seqs = 512;
@@ -957,7 +971,7 @@ int ifs_cmd_score(int argc, char **argv)
     enum { O_BACKEND = 256, O_DEVICES, O_THREADS, O_CPU_THREADS, O_MBT, O_MBS, O_MAXLEN,
            O_CHUNK, O_MAXCHUNKS, O_TEXT, O_TYPE, O_ID, O_GROUP, O_ANSWER, O_THRESH, O_SCORES,
            O_REJECTS, O_FORMAT, O_RESUME, O_STATE, O_PROGRESS, O_NOPROGRESS, O_STATS, O_MAXLINE,
-           O_SLICE, O_NOTIMINGS, O_HELP };
+           O_SLICE, O_NOTIMINGS, O_HELP, O_DTYPE };
     static const struct option lo[] = {
         { "model", required_argument, 0, 'm' }, { "out", required_argument, 0, 'o' },
         { "backend", required_argument, 0, O_BACKEND }, { "devices", required_argument, 0, O_DEVICES },
@@ -973,7 +987,8 @@ int ifs_cmd_score(int argc, char **argv)
         { "progress", no_argument, 0, O_PROGRESS }, { "no-progress", no_argument, 0, O_NOPROGRESS },
         { "stats", no_argument, 0, O_STATS }, { "max-line-bytes", required_argument, 0, O_MAXLINE },
         { "slice", required_argument, 0, O_SLICE }, { "no-timings", no_argument, 0, O_NOTIMINGS },
-        { "help", no_argument, 0, O_HELP }, { 0, 0, 0, 0 } };
+        { "help", no_argument, 0, O_HELP }, { "dtype", required_argument, 0, O_DTYPE },
+        { 0, 0, 0, 0 } };
     int c;
     long v;
     optind = 1;
@@ -982,6 +997,7 @@ int ifs_cmd_score(int argc, char **argv)
         case 'm': o.model = optarg; break;
         case 'o': o.out = optarg; break;
         case O_BACKEND: o.backend = optarg; break;
+        case O_DTYPE: o.dtype = optarg; break;
         case O_DEVICES: o.devices = optarg; break;
         case O_THREADS:
             if (parse_int(optarg, 1, 1024, &v)) return fail(IFS_EXIT_USAGE, "--threads %s: expected 1..1024", optarg);

@@ -7,6 +7,10 @@
 
 #include "ifs_backend.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     const char *kind;
     int (*forward)(ifs_backend *b, const ifs_batch *batch, float *logits, float *cls_hidden);
@@ -31,4 +35,7 @@ int ifs_cuda_backend_create(const ifs_bert_weights *w, const ifs_backend_opts *o
 int ifs_cuda_device_count(void);
 #endif
 
+#ifdef __cplusplus
+}
+#endif
 #endif
