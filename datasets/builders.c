@@ -371,3 +371,30 @@ void ds_cut_measure_json(const ds_cut_measure *m, ds_buf *b)
     }
     ds_buf_puts(b, "}");
 }
+
+ds_builder *ds_build_run(const char *cmd, int which, const char *stem, const ds_build_opts *bo,
+                         const ds_sink_opts *so, const char *out, char *const *files, int n,
+                         ds_sink **sink_out, ds_read_stats *rs)
+{
+    char err[512];
+    *sink_out = NULL;
+    memset(rs, 0, sizeof *rs);
+    ds_sink *sink = ds_sink_open(out, so, err, sizeof err);
+    if (!sink || ds_sink_begin(sink, stem, err, sizeof err)) {
+        fprintf(stderr, "ifscore %s: %s\n", cmd, err);
+        ds_sink_free(sink);
+        return NULL;
+    }
+    ds_builder *b = ds_builder_create(which, bo, sink, err, sizeof err);
+    int rc = b ? ds_read_records(files, n, ds_builder_add, b, rs, err, sizeof err)
+               : IFS_DS_ENOMEM;
+    if (rc) {
+        fprintf(stderr, "ifscore %s: %s\n", cmd,
+                b && ds_builder_error(b)[0] ? ds_builder_error(b) : err);
+        ds_builder_free(b);
+        ds_sink_free(sink);
+        return NULL;
+    }
+    *sink_out = sink;
+    return b;
+}

@@ -113,24 +113,11 @@ int ifs_cmd_build_responses(int argc, char **argv)
         return IFS_EXIT_USAGE;
     }
     char err[512];
-    ds_sink *sink = ds_sink_open(out, &so, err, sizeof err);
-    if (!sink || ds_sink_begin(sink, "responses", err, sizeof err)) {
-        fprintf(stderr, "ifscore build-responses: %s\n", err);
-        ds_sink_free(sink);
-        return IFS_EXIT_FAIL;
-    }
-    ds_builder *b = ds_builder_create('r', &bo, sink, err, sizeof err);
-    ds_read_stats rs = { 0 };
-    int rc = b ? ds_read_records(argv + optind, argc - optind, ds_builder_add, b, &rs, err,
-                                 sizeof err)
-               : IFS_DS_ENOMEM;
-    if (rc) {
-        fprintf(stderr, "ifscore build-responses: %s\n",
-                b && ds_builder_error(b)[0] ? ds_builder_error(b) : err);
-        ds_builder_free(b);
-        ds_sink_free(sink);
-        return IFS_EXIT_FAIL;
-    }
+    ds_sink *sink;
+    ds_read_stats rs;
+    ds_builder *b = ds_build_run("build-responses", 'r', "responses", &bo, &so, out, argv + optind,
+                                 argc - optind, &sink, &rs);
+    if (!b) return IFS_EXIT_FAIL;
     const ds_build_stats *st = ds_builder_stats(b);
     ds_buf extra = { 0 };
     ds_buf_printf(&extra, "\"response_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","

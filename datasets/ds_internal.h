@@ -244,6 +244,15 @@ const char *ds_builder_error(const ds_builder *b);
 void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b);
 void ds_builder_free(ds_builder *b);
 
+/* The part both build commands share: open the output folder's sink as
+ * `stem`, feed every pair record of files[0..n) to a builder of `which`.
+ * On success returns the builder with *sink_out and *rs filled (the caller
+ * writes the manifest with ds_sink_finish and frees both); on failure prints
+ * "ifscore <cmd>: <reason>" on stderr, frees everything and returns NULL. */
+ds_builder *ds_build_run(const char *cmd, int which, const char *stem, const ds_build_opts *bo,
+                         const ds_sink_opts *so, const char *out, char *const *files, int n,
+                         ds_sink **sink_out, ds_read_stats *rs);
+
 /* Cut-policy measurement over distinct instructions: for each policy, the
  * expected share of fragments (a uniform pick among accepted boundaries, as
  * the builders do) ending in each class, and the share of instructions that
