@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "ds_internal.h"
+#include "ifs_cli.h"
 
 struct ds_builder {
     int which;
@@ -397,4 +398,19 @@ ds_builder *ds_build_run(const char *cmd, int which, const char *stem, const ds_
     }
     *sink_out = sink;
     return b;
+}
+
+int ds_build_finish(const char *cmd, int which, ds_sink *sink, const ds_builder *b,
+                    const ds_read_stats *rs, ds_buf *extra)
+{
+    char err[512];
+    ds_build_stats_json(which, ds_builder_stats(b), extra);
+    ds_buf_puts(extra, ",");
+    ds_read_stats_json(rs, extra);
+    ds_buf_puts(extra, "}");
+    if (ds_sink_finish(sink, extra->p, err, sizeof err)) {
+        fprintf(stderr, "ifscore %s: %s\n", cmd, err);
+        return IFS_EXIT_FAIL;
+    }
+    return rs->rejected_total || rs->stream_errors ? IFS_EXIT_DATA : IFS_EXIT_OK;
 }

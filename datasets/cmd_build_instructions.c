@@ -132,7 +132,6 @@ int ifs_cmd_build_instructions(int argc, char **argv)
         fprintf(stderr, "ifscore build-instructions: needs PAIRS..., --out and --seed\n");
         return IFS_EXIT_USAGE;
     }
-    char err[512];
     ds_sink *sink;
     ds_read_stats rs;
     ds_builder *b = ds_build_run("build-instructions", 'i', "instructions", &bo, &so, out, argv + optind,
@@ -144,15 +143,7 @@ int ifs_cmd_build_instructions(int argc, char **argv)
                           "\"partial_share\":%g,\"dedupe\":%s,",
                   (unsigned long long)bo.seed, ifs_ds_cut_policy_name(bo.policy),
                   bo.partial_share, bo.dedupe ? "true" : "false");
-    ds_build_stats_json('i', st, &extra);
-    ds_buf_puts(&extra, ",");
-    ds_read_stats_json(&rs, &extra);
-    ds_buf_puts(&extra, "}");
-    int exit_code = IFS_EXIT_OK;
-    if (ds_sink_finish(sink, extra.p, err, sizeof err)) {
-        fprintf(stderr, "ifscore build-instructions: %s\n", err);
-        exit_code = IFS_EXIT_FAIL;
-    }
+    int exit_code = ds_build_finish("build-instructions", 'i', sink, b, &rs, &extra);
     fprintf(stderr,
             "build-instructions: %llu pairs -> %llu instructions (%llu full, %llu partial; "
             "%llu drawn partial but uncuttable, %llu duplicates, %llu without instruction); "
@@ -164,8 +155,6 @@ int ifs_cmd_build_instructions(int argc, char **argv)
             (unsigned long long)st->end_class[IFS_DS_END_CONNECTOR],
             (unsigned long long)st->end_class[IFS_DS_END_OPEN],
             (unsigned long long)rs.rejected_total);
-    if (exit_code == IFS_EXIT_OK && (rs.rejected_total || rs.stream_errors))
-        exit_code = IFS_EXIT_DATA;
     ds_buf_free(&extra);
     ds_builder_free(b);
     ds_sink_free(sink);

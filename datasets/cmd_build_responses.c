@@ -112,7 +112,6 @@ int ifs_cmd_build_responses(int argc, char **argv)
         fprintf(stderr, "ifscore build-responses: needs PAIRS..., --out and --seed\n");
         return IFS_EXIT_USAGE;
     }
-    char err[512];
     ds_sink *sink;
     ds_read_stats rs;
     ds_builder *b = ds_build_run("build-responses", 'r', "responses", &bo, &so, out, argv + optind,
@@ -130,15 +129,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
     else
         ds_buf_puts(&extra, "null");
     ds_buf_puts(&extra, ",");
-    ds_build_stats_json('r', st, &extra);
-    ds_buf_puts(&extra, ",");
-    ds_read_stats_json(&rs, &extra);
-    ds_buf_puts(&extra, "}");
-    int exit_code = IFS_EXIT_OK;
-    if (ds_sink_finish(sink, extra.p, err, sizeof err)) {
-        fprintf(stderr, "ifscore build-responses: %s\n", err);
-        exit_code = IFS_EXIT_FAIL;
-    }
+    int exit_code = ds_build_finish("build-responses", 'r', sink, b, &rs, &extra);
     fprintf(stderr,
             "build-responses: %llu pairs -> %llu records (R %llu, Ic %llu, Ic+R %llu; "
             "train %llu, validation %llu, test %llu); skipped: %llu not positive, "
@@ -152,8 +143,6 @@ int ifs_cmd_build_responses(int argc, char **argv)
             (unsigned long long)st->empty_response,
             (unsigned long long)(st->no_instruction + st->no_response),
             (unsigned long long)st->ic_repeats, (unsigned long long)rs.rejected_total);
-    if (exit_code == IFS_EXIT_OK && (rs.rejected_total || rs.stream_errors))
-        exit_code = IFS_EXIT_DATA;
     ds_buf_free(&extra);
     ds_builder_free(b);
     ds_sink_free(sink);

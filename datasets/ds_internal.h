@@ -252,6 +252,14 @@ void ds_builder_free(ds_builder *b);
 ds_builder *ds_build_run(const char *cmd, int which, const char *stem, const ds_build_opts *bo,
                          const ds_sink_opts *so, const char *out, char *const *files, int n,
                          ds_sink **sink_out, ds_read_stats *rs);
+/* The shared end of both build commands: close the set's manifest object
+ * in `extra` (opened by the caller with its settings) with the builder's
+ * and the reader's statistics, write the manifest, and return the exit
+ * code: IFS_EXIT_FAIL if the manifest could not be written (said on stderr
+ * as "ifscore <cmd>: ..."), IFS_EXIT_DATA if input lines were rejected,
+ * else IFS_EXIT_OK. Frees nothing. */
+int ds_build_finish(const char *cmd, int which, ds_sink *sink, const ds_builder *b,
+                    const ds_read_stats *rs, ds_buf *extra);
 
 /* Cut-policy measurement over distinct instructions: for each policy, the
  * expected share of fragments (a uniform pick among accepted boundaries, as
