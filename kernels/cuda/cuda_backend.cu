@@ -39,9 +39,12 @@
  *     the backend's opts then hold the lowered budget, and a note saying so
  *     is left in the handle's error string (ifs_backend_error) after a
  *     successful create.
- *   - Non-finite logits are an error naming the batch index of the first
- *     affected sequence and how many there are; every logit is still copied
- *     out, so the caller can find each affected record with isfinite().
+ *   - Non-finite logits are returned as they are, with IFS_BK_OK, as the
+ *     CPU backend does: a NaN stays inside its own sequence (attention never
+ *     mixes sequences), so the caller finds each affected record with
+ *     isfinite() and rejects it by name (the scheduler's nonfinite_logits)
+ *     without re-running the batch. ifs_backend_error() then says which
+ *     batch index was the first affected and how many there were.
  *   - Every CUDA and cuBLAS call is checked; the library never prints or
  *     exits. cudaErrorMemoryAllocation maps to IFS_BK_ENOMEM, anything else
  *     to IFS_BK_EDEVICE (an illegal address poisons the context).
@@ -689,12 +692,10 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
             }
         }
     }
-    if (n_bad) {
+    err[0] = '\0';
+    if (n_bad)
         setmsg(err, errlen, "non-finite logits (NaN or Inf) for sequence %d of the batch "
-               "(tokens %d..%d) and %d more; check each record's logits with isfinite()",
-               first_bad, batch->seq_off[first_bad], batch->seq_off[first_bad + 1] - 1,
-               n_bad - 1);
-        return IFS_BK_EARG;
-    }
+               "(tokens %d..%d) and %d more", first_bad, batch->seq_off[first_bad],
+               batch->seq_off[first_bad + 1] - 1, n_bad - 1);
     return IFS_BK_OK;
 }
