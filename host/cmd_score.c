@@ -541,7 +541,7 @@ static int resolve_answer(run *R, char *err, size_t errlen)
 }
 
 /* Everything that changes a result, as text: its sha256 keys the state. */
-static char *config_text(run *R, const char *vocab_sha)
+static char *config_text(run *R, const char *vocab_sha, const char *backend, ifs_dtype dtype)
 {
     const ifs_tok_config *tc = ifs_tok_get_config(R->tok);
     size_t cap = 8192;
@@ -550,11 +550,12 @@ static char *config_text(run *R, const char *vocab_sha)
     int n = snprintf(s, cap,
                      "format=ifscore-score-1;weights=%s;vocab=%s;labels=%d;answer=%d;"
                      "threshold=%.6f;lower=%d;strip=%d;cjk=%d;max_len=%d;text=%s;id=%s;"
-                     "type=%s;max_line=%zu;group=",
+                     "type=%s;max_line=%zu;backend=%s;dtype=%s;group=",
                      ifs_wts_fingerprint(R->model), vocab_sha, R->w->cfg.num_labels, R->answer,
                      R->o.threshold, tc->do_lower_case, tc->strip_accents,
                      tc->tokenize_chinese_chars, R->o.max_len, R->schema.text_field,
-                     R->schema.id_field, R->schema.type_field, R->o.max_line_bytes);
+                     R->schema.id_field, R->schema.type_field, R->o.max_line_bytes, backend,
+                     dtype == IFS_DT_F16 ? "f16" : dtype == IFS_DT_BF16 ? "bf16" : "f32");
     for (size_t g = 0; g < R->schema.n_group_fields && n > 0 && (size_t)n < cap; g++)
         n += snprintf(s + n, cap - (size_t)n, "%s%s", g ? "," : "", R->schema.group_fields[g]);
     for (int32_t i = 0; i < R->w->cfg.num_labels && n > 0 && (size_t)n < cap; i++)
@@ -884,11 +885,31 @@ static void print_stats(run *R, const ifs_sched_stats *st, double wall, int n_en
 
 /* ---- main -------------------------------------------------------------------- */
 
+/* --backend auto: cuda when a device is usable, else cpu. */
+static const char *resolve_backend(const char *opt)
+{
+    return strcmp(opt, "auto") ? opt : ifs_backend_available("cuda") ? "cuda" : "cpu";
+}
+
+/* --dtype auto: f16 on cuda, f32 on cpu. */
+static int resolve_dtype(const char *opt, const char *kind, ifs_dtype *out, char *err,
+                         size_t errlen)
+{
+    if (!strcmp(opt, "auto")) *out = !strcmp(kind, "cuda") ? IFS_DT_F16 : IFS_DT_F32;
+    else if (!strcmp(opt, "f16")) *out = IFS_DT_F16;
+    else if (!strcmp(opt, "bf16")) *out = IFS_DT_BF16;
+    else if (!strcmp(opt, "f32")) *out = IFS_DT_F32;
+    else {
+        snprintf(err, errlen, "--dtype %s: expected auto, f16, bf16 or f32", opt);
+        return -1;
+    }
+    return 0;
+}
+
 static int make_engines(run *R, const ifs_sched_opts *so, void ***engines_out, int *n_out,
                         const char **kind_out, char *err, size_t errlen)
 {
-    const char *kind = R->o.backend;
-    if (!strcmp(kind, "auto")) kind = ifs_backend_available("cuda") ? "cuda" : "cpu";
+    const char *kind = resolve_backend(R->o.backend);
     *kind_out = kind;
     int devs[64], nd = 0;
     if (!strcmp(kind, "cuda")) {
@@ -915,15 +936,8 @@ static int make_engines(run *R, const ifs_sched_opts *so, void ***engines_out, i
         devs[nd++] = 0;
     }
     int per = !strcmp(kind, "cuda") ? 2 : 1; /* two handles per GPU: copy/compute overlap */
-    const char *dt = R->o.dtype;
-    ifs_dtype dtype = IFS_DT_F32;
-    if (!strcmp(dt, "auto")) dtype = !strcmp(kind, "cuda") ? IFS_DT_F16 : IFS_DT_F32;
-    else if (!strcmp(dt, "f16")) dtype = IFS_DT_F16;
-    else if (!strcmp(dt, "bf16")) dtype = IFS_DT_BF16;
-    else if (strcmp(dt, "f32")) {
-        snprintf(err, errlen, "--dtype %s: expected auto, f16, bf16 or f32", dt);
-        return -1;
-    }
+    ifs_dtype dtype;
+    if (resolve_dtype(R->o.dtype, kind, &dtype, err, errlen)) return -1;
     void **eng = calloc((size_t)(nd * per), sizeof *eng);
     if (!eng) {
         snprintf(err, errlen, "out of memory");
@@ -1180,7 +1194,16 @@ int ifs_cmd_score(int argc, char **argv)
         char vocab[PATH_MAX], vsha[65] = "none";
         snprintf(vocab, sizeof vocab, "%s/vocab.txt", o.model);
         if (ifs_sha256_file_hex(vocab, vsha)) strcpy(vsha, "none");
-        cfgtext = config_text(R, vsha);
+        /* The backend and dtype are part of the configuration: f16 and f32
+         * probabilities differ in the last digits, so a resumed run must not
+         * mix them in one report. */
+        const char *bk = resolve_backend(o.backend);
+        ifs_dtype dtype;
+        if (resolve_dtype(o.dtype, bk, &dtype, err, sizeof err)) {
+            fail(IFS_EXIT_USAGE, "%s", err);
+            goto out;
+        }
+        cfgtext = config_text(R, vsha, bk, dtype);
         if (!cfgtext) { fail(IFS_EXIT_FAIL, "out of memory"); goto out; }
         if (o.state_dir) snprintf(state_dir, sizeof state_dir, "%s", o.state_dir);
         else if (!strcmp(o.out, "-")) snprintf(state_dir, sizeof state_dir, "ifscore.state");

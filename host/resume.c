@@ -118,8 +118,8 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
     free(old);
     if (resume && had_old && !same) {
         seterr(err, errlen, "state directory %s was made with another configuration "
-               "(model, tokenizer, fields, group keys, label or threshold differ; see "
-               "its run.json): rerun without --resume, or choose another --state-dir", dir);
+               "(model, tokenizer, fields, group keys, label, threshold, backend or dtype differ; "
+               "see its run.json): rerun without --resume, or choose another --state-dir", dir);
         ifs_resume_free(r);
         return -1;
     }

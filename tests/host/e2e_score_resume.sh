@@ -8,7 +8,7 @@
 # directory), then blocks inside s05 with half of its lines read. That is
 # where it is killed. For the rerun, s05.jsonl becomes the regular file the
 # uninterrupted reference run read.
-# Also checked: a state made under another configuration is refused under
+# Also checked: a state made under another configuration (threshold, dtype) is refused under
 # --resume; a shard whose mtime changed is redone; --slice I/N over three
 # tasks merged by `ifscore reduce` equals the single run.
 # Needs: bash, python3 (stdlib), mkfifo. Skips (77) without them.
@@ -131,6 +131,13 @@ rc=$?
 set -e
 [ $rc -eq 1 ] || fail "--resume under another threshold: exit $rc, want 1"
 grep -q "another configuration" "$W/out/cfg.err" || fail "no words about the configuration: $(cat "$W/out/cfg.err")"
+# ... nor one under another compute dtype (f16 and f32 differ in the last digits).
+set +e
+"$BIN" score "${common[@]}" --resume --backend cpu --dtype f16 --out "$W/out/sigint.json" "${shards[@]}" 2> "$W/out/dt.err"
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "--resume under another dtype: exit $rc, want 1"
+grep -q "another configuration" "$W/out/dt.err" || fail "no words about the dtype: $(cat "$W/out/dt.err")"
 
 # Slices: three tasks, merged by `ifscore reduce`, equal the single run.
 for i in 0 1 2; do
