@@ -292,17 +292,20 @@ static int cmp_len(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* X[i] = last-layer [CLS] row of example i. Batches are length-sorted and
- * token-budgeted; the features do not depend on batch composition (the
- * backends keep sequences independent). */
-static int compute_features(ifs_backend *bk, const dataset *d, int hidden, int32_t max_tokens,
-                            int32_t max_seqs, float *X, char *err, size_t errlen)
+/* depth < 0: X[i] = the last layer's [CLS] row of example i.
+ * depth >= 0: X rows [off[i], off[i+1]) = every row of example i after
+ * `depth` encoder layers (ifs_backend_encode).
+ * Batches are length-sorted and token-budgeted; the features do not depend
+ * on batch composition (the backends keep sequences independent). */
+static int compute_features(ifs_backend *bk, const dataset *d, int hidden, int depth,
+                            int32_t max_tokens, int32_t max_seqs, float *X, char *err,
+                            size_t errlen)
 {
     by_len *order = malloc(d->n * sizeof *order);
     int32_t *seq_off = malloc(((size_t)max_seqs + 1) * sizeof *seq_off);
     int32_t *ids = malloc((size_t)max_tokens * sizeof *ids);
     float *logits = malloc((size_t)max_seqs * IFS_MAX_LABELS * sizeof *logits);
-    float *cls = malloc((size_t)max_seqs * hidden * sizeof *cls);
+    float *cls = malloc((size_t)(depth < 0 ? max_seqs : max_tokens) * hidden * sizeof *cls);
     int rc = 0;
     if (!order || !seq_off || !ids || !logits || !cls) {
         snprintf(err, errlen, "out of memory");
@@ -328,14 +331,21 @@ static int compute_features(ifs_backend *bk, const dataset *d, int hidden, int32
         }
         ifs_batch b = { .n_seqs = ns, .n_tokens = nt, .input_ids = ids, .type_ids = NULL,
                         .seq_off = seq_off };
-        if (ifs_backend_forward(bk, &b, logits, cls)) {
+        if (depth < 0 ? ifs_backend_forward(bk, &b, logits, cls)
+                      : ifs_backend_encode(bk, &b, depth, cls)) {
             snprintf(err, errlen, "forward failed: %s", ifs_backend_error(bk));
             rc = -1;
             break;
         }
-        for (int32_t s = 0; s < ns; s++)
-            memcpy(X + order[i + (size_t)s].idx * (size_t)hidden, cls + (size_t)s * hidden,
-                   (size_t)hidden * sizeof(float));
+        for (int32_t s = 0; s < ns; s++) {
+            size_t e = order[i + (size_t)s].idx;
+            if (depth < 0)
+                memcpy(X + e * (size_t)hidden, cls + (size_t)s * hidden,
+                       (size_t)hidden * sizeof(float));
+            else
+                memcpy(X + (size_t)d->off[e] * hidden, cls + (size_t)seq_off[s] * hidden,
+                       (size_t)(seq_off[s + 1] - seq_off[s]) * hidden * sizeof(float));
+        }
         i += (size_t)ns;
         done += (size_t)ns;
         if (isatty(2))
@@ -354,7 +364,9 @@ out:
  * by both lets training be rerun (other seeds, learning rates) without the
  * forward passes, which are nearly all of train-head's time on a CPU.
  * File: "IFSFEAT1", u64 n, u32 hidden, 64 hex encoder fingerprint, 64 hex
- * sha256 of the ids and offsets, then float X[n][hidden]. */
+ * sha256 of the ids and offsets, then float X[n][hidden]; or, for
+ * --train-layers 1, "IFSHIDnn" (nn: the layers run) and then every token's
+ * row, float X[total tokens][hidden]. */
 #define FEAT_MAGIC "IFSFEAT1"
 #define FEAT_HDR (8 + 8 + 4 + 64 + 64)
 
@@ -367,10 +379,13 @@ static void ids_digest(const dataset *d, char hex[65])
     ifs_sha256_final_hex(&c, hex);
 }
 
-static void feat_header(unsigned char *h, uint64_t n, uint32_t hidden, const char *enc_fp,
-                        const char *ids_fp)
+static void feat_header(unsigned char *h, int depth, uint64_t n, uint32_t hidden,
+                        const char *enc_fp, const char *ids_fp)
 {
-    memcpy(h, FEAT_MAGIC, 8);
+    char magic[9];
+    if (depth < 0) memcpy(magic, FEAT_MAGIC, 9);
+    else snprintf(magic, sizeof magic, "IFSHID%02d", depth % 100); /* every row, `depth` layers */
+    memcpy(h, magic, 8);
     memcpy(h + 8, &n, 8);
     memcpy(h + 16, &hidden, 4);
     memcpy(h + 20, enc_fp, 64);
@@ -422,20 +437,79 @@ static void add_metrics(cJSON *obj, const float *p1, const int32_t *y, const uin
 
 /* Writes a complete checkpoint: encoder weights of `enc` with the head h,
  * labels {0: continuation-like, 1: answer-like}, vocab and tokenizer config. */
+/* The last encoder layer as an ifs_bert_layer view of t. */
+static ifs_bert_layer top_layer(const ifs_top *t)
+{
+    ifs_bert_layer L = { t->q_w, t->q_b, t->k_w, t->k_b, t->v_w, t->v_b, t->ao_w, t->ao_b,
+                         t->ln1_g, t->ln1_b, t->i_w, t->i_b, t->o_w, t->o_b, t->ln2_g,
+                         t->ln2_b };
+    return L;
+}
+
+/* HF names and shapes of the last layer's 16 tensors and the head's 4, in
+ * ifs_top's order; `names` holds 20 x 96 bytes. */
+static void top_tensors(const ifs_bert_config *c, const ifs_top *t, char *names,
+                        ifs_wts_tensor_out out[20])
+{
+    static const char *const sfx[16] = {
+        "attention.self.query.weight", "attention.self.query.bias",
+        "attention.self.key.weight", "attention.self.key.bias",
+        "attention.self.value.weight", "attention.self.value.bias",
+        "attention.output.dense.weight", "attention.output.dense.bias",
+        "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
+        "intermediate.dense.weight", "intermediate.dense.bias",
+        "output.dense.weight", "output.dense.bias",
+        "output.LayerNorm.weight", "output.LayerNorm.bias",
+    };
+    const int64_t H = c->hidden, F = c->intermediate;
+    const int64_t rows[16] = { H, H, H, H, H, H, H, H, H, H, F, F, H, H, H, H };
+    const int64_t cols[16] = { H, 0, H, 0, H, 0, H, 0, 0, 0, H, 0, F, 0, 0, 0 };
+    const float *data[20] = { t->q_w, t->q_b, t->k_w, t->k_b, t->v_w, t->v_b, t->ao_w, t->ao_b,
+                              t->ln1_g, t->ln1_b, t->i_w, t->i_b, t->o_w, t->o_b, t->ln2_g,
+                              t->ln2_b, t->head.pool_w, t->head.pool_b, t->head.cls_w,
+                              t->head.cls_b };
+    for (int k = 0; k < 16; k++) {
+        snprintf(names + 96 * k, 96, "bert.encoder.layer.%d.%s", c->n_layers - 1, sfx[k]);
+        out[k] = (ifs_wts_tensor_out){ names + 96 * k, cols[k] ? 2 : 1, { rows[k], cols[k] },
+                                       data[k] };
+    }
+    out[16] = (ifs_wts_tensor_out){ "bert.pooler.dense.weight", 2, { H, H }, data[16] };
+    out[17] = (ifs_wts_tensor_out){ "bert.pooler.dense.bias", 1, { H }, data[17] };
+    out[18] = (ifs_wts_tensor_out){ "classifier.weight", 2, { 2, H }, data[18] };
+    out[19] = (ifs_wts_tensor_out){ "classifier.bias", 1, { 2 }, data[19] };
+}
+
+static ifs_bert_config binary_config(const ifs_bert_config *enc)
+{
+    ifs_bert_config c = *enc;
+    c.num_labels = 2;
+    memset(c.labels, 0, sizeof c.labels);
+    snprintf(c.labels[0], IFS_LABEL_LEN, "%s", CONT_LABEL);
+    snprintf(c.labels[1], IFS_LABEL_LEN, "%s", ANSWER_LABEL);
+    return c;
+}
+
+/* The complete checkpoint: the encoder with t's last layer (the pretrained
+ * one when only the head was trained) and t's head. */
 static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
-                            const ifs_head *h, int max_len, char *err, size_t errlen)
+                            const ifs_top *t, int max_len, char *err, size_t errlen)
 {
     if (mkdir_p1(out, err, errlen)) return -1;
+    const int nl = enc->cfg.n_layers;
+    ifs_bert_layer *layers = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *layers);
+    if (!layers) { snprintf(err, errlen, "out of memory"); return -1; }
+    memcpy(layers, enc->layers, (size_t)nl * sizeof *layers);
+    if (nl > 0) layers[nl - 1] = top_layer(t);
     ifs_bert_weights w = *enc;
-    w.cfg.num_labels = 2;
-    memset(w.cfg.labels, 0, sizeof w.cfg.labels);
-    snprintf(w.cfg.labels[0], IFS_LABEL_LEN, "%s", CONT_LABEL);
-    snprintf(w.cfg.labels[1], IFS_LABEL_LEN, "%s", ANSWER_LABEL);
-    w.pool_w = h->pool_w;
-    w.pool_b = h->pool_b;
-    w.cls_w = h->cls_w;
-    w.cls_b = h->cls_b;
-    if (ifs_wts_save(out, &w, IFS_WTS_F32, err, errlen)) return -1;
+    w.cfg = binary_config(&enc->cfg);
+    w.layers = layers;
+    w.pool_w = t->head.pool_w;
+    w.pool_b = t->head.pool_b;
+    w.cls_w = t->head.cls_w;
+    w.cls_b = t->head.cls_b;
+    int rc = ifs_wts_save(out, &w, IFS_WTS_F32, err, errlen);
+    free(layers);
+    if (rc) return -1;
     char src[4096], dst[4096];
     snprintf(src, sizeof src, "%s/vocab.txt", enc_dir);
     snprintf(dst, sizeof dst, "%s/vocab.txt", out);
@@ -443,27 +517,22 @@ static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert
     return write_tok_config(enc_dir, out, max_len, err, errlen);
 }
 
-/* Writes the head alone: head.safetensors (HF names), the config and
- * tokenizer config of the full checkpoint. */
+/* Writes what ifscore trained, alone: head.safetensors (HF names: the
+ * pooler and classifier, and the last encoder layer when it was trained),
+ * the config and tokenizer config of the full checkpoint. */
 static int write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
-                      const ifs_head *h, int max_len, char *err, size_t errlen)
+                      const ifs_top *t, int train_layers, int max_len, char *err,
+                      size_t errlen)
 {
     if (mkdir_p1(dir, err, errlen)) return -1;
-    int64_t H = enc->cfg.hidden;
-    ifs_wts_tensor_out t[4] = {
-        { "bert.pooler.dense.weight", 2, { H, H }, h->pool_w },
-        { "bert.pooler.dense.bias", 1, { H }, h->pool_b },
-        { "classifier.weight", 2, { 2, H }, h->cls_w },
-        { "classifier.bias", 1, { 2 }, h->cls_b },
-    };
-    char path[4096];
+    char names[20 * 96], path[4096];
+    ifs_wts_tensor_out tt[20];
+    top_tensors(&enc->cfg, t, names, tt);
+    const ifs_wts_tensor_out *first = train_layers ? tt : tt + 16;
     snprintf(path, sizeof path, "%s/head.safetensors", dir);
-    if (ifs_wts_write_safetensors(path, t, 4, IFS_WTS_F32, err, errlen)) return -1;
-    ifs_bert_config cfg = enc->cfg;
-    cfg.num_labels = 2;
-    memset(cfg.labels, 0, sizeof cfg.labels);
-    snprintf(cfg.labels[0], IFS_LABEL_LEN, "%s", CONT_LABEL);
-    snprintf(cfg.labels[1], IFS_LABEL_LEN, "%s", ANSWER_LABEL);
+    if (ifs_wts_write_safetensors(path, first, train_layers ? 20 : 4, IFS_WTS_F32, err, errlen))
+        return -1;
+    ifs_bert_config cfg = binary_config(&enc->cfg);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (ifs_wts_write_config(path, &cfg, err, errlen)) return -1;
     return write_tok_config(enc_dir, dir, max_len, err, errlen);
@@ -476,7 +545,8 @@ static void usage_train(FILE *f)
     fprintf(f,
         "usage: ifscore train-head --encoder DIR --data FILE [--data FILE...] --out DIR [options]\n\n"
         "Train the pooler and classifier of a BertForSequenceClassification on frozen\n"
-        "encoder features, from a response set (ifscore build-responses: JSONL with\n"
+        "encoder features (and with --train-layers 1 the last encoder layer too), from a\n"
+        "response set (ifscore build-responses: JSONL with\n"
         "text, label 0|1, split train|validation|test, kind R|Ic|Ic+R).\n\n"
         "  --encoder DIR        pretrained BERT checkpoint (config.json, vocab.txt, safetensors)\n"
         "  --data FILE          response set shard(s) (.jsonl or .jsonl.zst); repeatable\n"
@@ -487,7 +557,10 @@ static void usage_train(FILE *f)
         "  --max-len N          truncation length, becomes model_max_length (default 128)\n"
         "  --seed N             initialisation and shuffle seed (default 1)\n"
         "  --epochs N           at most N epochs (default 40)\n"
-        "  --lr X               AdamW learning rate (default 0.001)\n"
+        "  --lr X               AdamW learning rate of the head (default 0.001)\n"
+        "  --train-layers 0|1   also fine-tune the last encoder layer (1), on the frozen\n"
+        "                       output of the layers below; the head alone is 0 (default)\n"
+        "  --layer-lr X         learning rate of that layer (default 5e-05)\n"
         "  --batch N            minibatch size (default 64)\n"
         "  --patience N         early-stopping patience in epochs (default 4)\n"
         "  --backend cpu|cuda   feature backend (default cpu)\n"
@@ -503,7 +576,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     const char *enc_dir = NULL, *out = NULL, *head_out = NULL, *report_path = NULL;
     const char *backend = "cpu", *text_field = "text", *feat_path = NULL;
     const char *data[64];
-    int n_data = 0, max_len = 128, threads = 0;
+    int n_data = 0, max_len = 128, threads = 0, train_layers = 0;
     int32_t max_tokens = 8192;
     ifs_train_opts o = ifs_train_default_opts();
     static const struct option lo[] = {
@@ -515,13 +588,16 @@ int ifs_cmd_train_head(int argc, char **argv)
         { "batch", required_argument, 0, 'b' }, { "patience", required_argument, 0, 'p' },
         { "backend", required_argument, 0, 'B' }, { "threads", required_argument, 0, 't' },
         { "max-batch-tokens", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
-        { "features", required_argument, 0, 'F' }, { 0, 0, 0, 0 },
+        { "features", required_argument, 0, 'F' }, { "train-layers", required_argument, 0, 'L' },
+        { "layer-lr", required_argument, 0, 'R' }, { 0, 0, 0, 0 },
     };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'F': feat_path = optarg; break;
+        case 'L': train_layers = atoi(optarg); break;
+        case 'R': o.layer_lr = strtof(optarg, NULL); break;
         case 'e': enc_dir = optarg; break;
         case 'd':
             if (n_data == 64) { fprintf(stderr, "ifscore train-head: at most 64 --data\n"); return IFS_EXIT_USAGE; }
@@ -545,7 +621,8 @@ int ifs_cmd_train_head(int argc, char **argv)
         }
     }
     if (!enc_dir || !out || !n_data || optind != argc || max_len < 2 || o.epochs < 1 ||
-        o.lr <= 0 || o.batch < 1 || o.patience < 1 || max_tokens < max_len) {
+        o.lr <= 0 || o.layer_lr <= 0 || o.batch < 1 || o.patience < 1 ||
+        max_tokens < max_len || train_layers < 0 || train_layers > 1) {
         usage_train(stderr);
         return IFS_EXIT_USAGE;
     }
@@ -555,7 +632,11 @@ int ifs_cmd_train_head(int argc, char **argv)
     ifs_wts_model *m = ifs_wts_load(enc_dir, IFS_WTS_ENCODER_ONLY, err, sizeof err);
     if (!m) return fail("%s", err);
     const ifs_bert_weights *enc = ifs_wts_weights(m);
-    int H = enc->cfg.hidden;
+    int H = enc->cfg.hidden, nl = enc->cfg.n_layers;
+    if (train_layers > nl) {
+        ifs_wts_free(m);
+        return fail("--train-layers %d: the encoder has %d layers", train_layers, nl);
+    }
     if (max_len > enc->cfg.max_position) max_len = enc->cfg.max_position;
     ifs_tok_config tc = { -1, -1, -1, max_len };
     ifs_tok *tok = ifs_tok_load(enc_dir, &tc, err, sizeof err);
@@ -574,8 +655,13 @@ int ifs_cmd_train_head(int argc, char **argv)
             d.n, n_split[0], n_split[1], n_split[2], n_pos);
 
     /* Features, through a backend over the encoder with a placeholder head
-     * (the [CLS] row comes before the pooler, so the head does not matter). */
-    float *X = malloc(d.n * (size_t)H * sizeof *X);
+     * (the [CLS] row comes before the pooler, so the head does not matter):
+     * the last layer's [CLS] rows, or every row entering the last layer. */
+    const int depth = train_layers ? nl - 1 : -1;
+    const size_t n_rows = depth < 0 ? d.n : (size_t)d.off[d.n];
+    float *X = malloc(n_rows * (size_t)H * sizeof *X);
+    int64_t *off64 = malloc((d.n + 1) * sizeof *off64);
+    for (size_t i = 0; off64 && i <= d.n; i++) off64[i] = d.off[i];
     float *zeros = calloc((size_t)H * H + 4 * (size_t)H, sizeof *zeros);
     ifs_bert_weights fw = *enc;
     fw.cfg.num_labels = 2;
@@ -587,39 +673,47 @@ int ifs_cmd_train_head(int argc, char **argv)
     bo.max_batch_tokens = max_tokens;
     bo.max_batch_seqs = max_tokens / 2 < 1024 ? max_tokens / 2 : 1024;
     ifs_backend *bk = NULL;
-    if (!X || !zeros) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
+    if (!X || !zeros || !off64) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
     if (rc == 0 && ifs_backend_create(backend, &fw, &bo, &bk, err, sizeof err)) rc = -1;
     double t_feat = now_s();
     unsigned char fhdr[FEAT_HDR];
     char ids_fp[65];
     ids_digest(&d, ids_fp);
-    feat_header(fhdr, d.n, (uint32_t)H, ifs_wts_fingerprint(m), ids_fp);
-    int cached = rc == 0 && feat_path && feat_load(feat_path, fhdr, X, d.n * (size_t)H);
+    feat_header(fhdr, depth, d.n, (uint32_t)H, ifs_wts_fingerprint(m), ids_fp);
+    int cached = rc == 0 && feat_path && feat_load(feat_path, fhdr, X, n_rows * (size_t)H);
     if (rc == 0 && !cached) {
-        rc = compute_features(bk, &d, H, max_tokens, bo.max_batch_seqs, X, err, sizeof err);
-        if (rc == 0 && feat_path) rc = feat_save(feat_path, fhdr, X, d.n * (size_t)H, err, sizeof err);
+        rc = compute_features(bk, &d, H, depth, max_tokens, bo.max_batch_seqs, X, err,
+                              sizeof err);
+        if (rc == 0 && feat_path) rc = feat_save(feat_path, fhdr, X, n_rows * (size_t)H, err, sizeof err);
     }
     t_feat = now_s() - t_feat;
     ifs_backend_free(bk);
-    if (rc) { free(X); free(zeros); goto fail_early; }
+    if (rc) { free(X); free(zeros); free(off64); goto fail_early; }
     if (cached)
         fprintf(stderr, "train-head: features from %s\n", feat_path);
     else
         fprintf(stderr, "train-head: features in %.1f s (%.0f seq/s)\n", t_feat, d.n / (t_feat + 1e-9));
 
-    /* Train. */
-    float *hbuf = malloc(((size_t)H * H + 3 * (size_t)H + 2) * sizeof *hbuf);
-    ifs_head h = { hbuf, hbuf + (size_t)H * H, hbuf + (size_t)H * H + H,
-                   hbuf + (size_t)H * H + 3 * (size_t)H };
+    /* Train: the head alone, or the last layer and the head. t holds both
+     * either way (the pretrained last layer when it is not trained), so
+     * the writers below have one shape to write. */
+    ifs_top t;
     ifs_train_log log;
     double t_train = now_s();
-    if (!hbuf) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
-    if (rc == 0) {
-        ifs_head_init(&h, H, enc->pool_w, enc->pool_b, o.seed);
-        rc = ifs_train_head(X, d.label, d.split, d.n, H, &o, &h, &log, err, sizeof err);
+    if (ifs_top_alloc(&t, &enc->cfg)) {
+        free(X); free(zeros); free(off64);
+        snprintf(err, sizeof err, "out of memory");
+        goto fail_early;
     }
+    if (nl > 0) ifs_top_init(&t, &enc->cfg, &enc->layers[nl - 1], enc->pool_w, enc->pool_b, o.seed);
+    else ifs_head_init(&t.head, H, enc->pool_w, enc->pool_b, o.seed);
+    if (train_layers)
+        rc = ifs_train_top(&enc->cfg, X, off64, d.label, d.split, d.n, &o, &t, &log, err,
+                           sizeof err);
+    else
+        rc = ifs_train_head(X, d.label, d.split, d.n, H, &o, &t.head, &log, err, sizeof err);
     t_train = now_s() - t_train;
-    if (rc) { free(X); free(zeros); free(hbuf); goto fail_early; }
+    if (rc) { free(X); free(zeros); free(off64); ifs_top_free(&t); goto fail_early; }
 
     /* Evaluate. */
     float *p1 = malloc(d.n * sizeof *p1);
@@ -627,7 +721,8 @@ int ifs_cmd_train_head(int argc, char **argv)
     cJSON *rep = cJSON_CreateObject();
     if (!p1 || !mask || !rep) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
     if (rc == 0) {
-        ifs_head_predict(&h, H, X, d.n, p1);
+        if (train_layers) ifs_top_predict(&t, &enc->cfg, X, off64, d.n, p1);
+        else ifs_head_predict(&t.head, H, X, d.n, p1);
         cJSON_AddStringToObject(rep, "ifscore", ifs_version_string());
         cJSON_AddStringToObject(rep, "encoder_fingerprint", ifs_wts_fingerprint(m));
         cJSON *src = cJSON_AddArrayToObject(rep, "data");
@@ -644,6 +739,9 @@ int ifs_cmd_train_head(int argc, char **argv)
         cJSON_AddNumberToObject(oo, "max_len", max_len);
         cJSON_AddNumberToObject(oo, "epochs", o.epochs);
         cJSON_AddNumberToObject(oo, "lr", round((double)o.lr * 1e9) / 1e9);
+        cJSON_AddNumberToObject(oo, "train_layers", train_layers);
+        if (train_layers)
+            cJSON_AddNumberToObject(oo, "layer_lr", round((double)o.layer_lr * 1e9) / 1e9);
         cJSON_AddNumberToObject(oo, "batch", o.batch);
         cJSON_AddNumberToObject(oo, "patience", o.patience);
         cJSON_AddNumberToObject(oo, "weight_decay", round((double)o.weight_decay * 1e9) / 1e9);
@@ -697,9 +795,9 @@ int ifs_cmd_train_head(int argc, char **argv)
                    cJSON_GetObjectItemCaseSensitive(e, "accuracy_on_kind")->valuedouble);
         }
     }
-    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &h, max_len, err, sizeof err);
+    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &t, max_len, err, sizeof err);
     if (rc == 0 && head_out) {
-        rc = write_head(head_out, enc_dir, enc, &h, max_len, err, sizeof err);
+        rc = write_head(head_out, enc_dir, enc, &t, train_layers, max_len, err, sizeof err);
         char path[4096];
         snprintf(path, sizeof path, "%s/train_report.json", head_out);
         if (rc == 0) rc = write_json(path, rep, err, sizeof err);
@@ -709,7 +807,8 @@ int ifs_cmd_train_head(int argc, char **argv)
         fprintf(stderr, "train-head: wrote %s%s%s in %.1f s\n", out, head_out ? " and " : "",
                 head_out ? head_out : "", now_s() - t_start);
     cJSON_Delete(rep);
-    free(p1); free(mask); free(X); free(zeros); free(hbuf);
+    free(p1); free(mask); free(X); free(zeros); free(off64);
+    ifs_top_free(&t);
     ds_free(&d);
     ifs_tok_free(tok);
     ifs_wts_free(m);
@@ -730,23 +829,29 @@ static void usage_attach(FILE *f)
         "usage: ifscore attach-head --encoder DIR --head DIR --out DIR\n\n"
         "Join a head written by 'train-head --head-out' (head.safetensors, config.json,\n"
         "tokenizer_config.json) with its encoder into a complete checkpoint that\n"
-        "ifscore and HF transformers load. The head's config must match the encoder's\n"
+        "ifscore and HF transformers load. When head.safetensors holds the last encoder\n"
+        "layer (train-head --train-layers 1), it replaces the encoder's own.\n"
+        "The head's config must match the encoder's\n"
         "shape; train_report.json names the encoder fingerprint it was trained on.\n");
 }
 
-static int copy_head_tensor(const ifs_wts_st *st, const char *name, size_t count, float *dst,
-                            char *err, size_t errlen)
+static int copy_head_tensor(const ifs_wts_st *st, const ifs_wts_tensor_out *want, char *err,
+                            size_t errlen)
 {
-    const ifs_wts_tensor_info *t = ifs_wts_st_find(st, name);
-    if (!t) { snprintf(err, errlen, "head.safetensors has no tensor %s", name); return -1; }
-    size_t have = 1;
-    for (int i = 0; i < t->ndim; i++) have *= (size_t)t->shape[i];
-    if (strcmp(t->dtype, "F32") || have != count) {
-        snprintf(err, errlen, "head tensor %s is %s with %zu values (expected F32, %zu)",
-                 name, t->dtype, have, count);
+    const ifs_wts_tensor_info *t = ifs_wts_st_find(st, want->name);
+    if (!t) { snprintf(err, errlen, "head.safetensors has no tensor %s", want->name); return -1; }
+    int same = t->ndim == want->ndim && !strcmp(t->dtype, "F32");
+    size_t count = 1;
+    for (int i = 0; i < want->ndim; i++) {
+        count *= (size_t)want->shape[i];
+        same = same && t->shape[i] == want->shape[i];
+    }
+    if (!same) {
+        snprintf(err, errlen, "head tensor %s is %s of %d dims (expected F32 of the "
+                 "encoder's shape)", want->name, t->dtype, t->ndim);
         return -1;
     }
-    memcpy(dst, t->data, count * sizeof(float));
+    memcpy((float *)want->data, t->data, count * sizeof(float));
     return 0;
 }
 
@@ -779,17 +884,35 @@ int ifs_cmd_attach_head(int argc, char **argv)
         return IFS_EXIT_FAIL;
     }
     const ifs_bert_weights *enc = ifs_wts_weights(m);
-    size_t H = (size_t)enc->cfg.hidden;
+    const int nl = enc->cfg.n_layers;
     snprintf(path, sizeof path, "%s/head.safetensors", head_dir);
     ifs_wts_st *st = ifs_wts_st_open(path, err, sizeof err);
-    float *buf = malloc((H * H + 3 * H + 2) * sizeof *buf);
-    ifs_head h = { buf, buf + H * H, buf + H * H + H, buf + H * H + 3 * H };
-    int rc = st && buf ? 0 : -1;
-    if (!buf) snprintf(err, sizeof err, "out of memory");
-    if (rc == 0) rc = copy_head_tensor(st, "bert.pooler.dense.weight", H * H, h.pool_w, err, sizeof err);
-    if (rc == 0) rc = copy_head_tensor(st, "bert.pooler.dense.bias", H, h.pool_b, err, sizeof err);
-    if (rc == 0) rc = copy_head_tensor(st, "classifier.weight", 2 * H, h.cls_w, err, sizeof err);
-    if (rc == 0) rc = copy_head_tensor(st, "classifier.bias", 2, h.cls_b, err, sizeof err);
+    /* The head's 4 tensors, and the last layer's 16 when the head folder has
+     * them (train-head --train-layers 1): all of them or none. */
+    ifs_top t;
+    int rc = st ? 0 : -1, have_t = 0;
+    if (rc == 0 && ifs_top_alloc(&t, &enc->cfg)) {
+        snprintf(err, sizeof err, "out of memory");
+        rc = -1;
+    }
+    have_t = rc == 0;
+    char names[20 * 96];
+    ifs_wts_tensor_out tt[20];
+    if (rc == 0) {
+        if (nl > 0) ifs_top_init(&t, &enc->cfg, &enc->layers[nl - 1], NULL, NULL, 0);
+        top_tensors(&enc->cfg, &t, names, tt);
+        int layer = nl > 0 && ifs_wts_st_find(st, tt[0].name) != NULL;
+        size_t want = layer ? 20 : 4;
+        if (ifs_wts_st_count(st) != want) {
+            /* e.g. a layer trained on another depth of encoder: never drop it silently */
+            snprintf(err, sizeof err, "%.512s holds %zu tensors; expected the head's 4, or those "
+                     "and the 16 of layer %d of this encoder", path, ifs_wts_st_count(st),
+                     nl - 1);
+            rc = -1;
+        }
+        for (int k = layer ? 0 : 16; k < 20 && rc == 0; k++)
+            rc = copy_head_tensor(st, &tt[k], err, sizeof err);
+    }
     int max_len = enc->cfg.max_position;
     if (rc == 0) {
         /* the head's tokenizer_config.json carries the trained max length */
@@ -803,9 +926,9 @@ int ifs_cmd_attach_head(int argc, char **argv)
         cJSON_Delete(j);
         free(txt);
     }
-    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &h, max_len, err, sizeof err);
+    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &t, max_len, err, sizeof err);
     ifs_wts_st_free(st);
-    free(buf);
+    if (have_t) ifs_top_free(&t);
     ifs_wts_free(m);
     if (rc) {
         fprintf(stderr, "ifscore attach-head: %s\n", err);

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ifs_wts.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -34,7 +36,8 @@ enum { IFS_SPLIT_TRAIN = 0, IFS_SPLIT_VALIDATION = 1, IFS_SPLIT_TEST = 2 };
 typedef struct {
     int epochs;          /* at most this many passes over the train split */
     int batch;           /* minibatch size */
-    float lr;            /* Adam learning rate */
+    float lr;            /* Adam learning rate (the head's) */
+    float layer_lr;      /* ifs_train_top: the last encoder layer's learning rate */
     float weight_decay;  /* decoupled (AdamW) decay on the weight matrices */
     int patience;        /* stop after this many epochs without a better validation loss */
     uint64_t seed;       /* shuffle order (and initialisation, see ifs_head_init) */
@@ -53,6 +56,67 @@ typedef struct {
     double best_val_accuracy;
     double final_train_loss;  /* mean loss over the last epoch run */
 } ifs_train_log;
+
+/* ---- the last encoder layer too -------------------------------------
+ *
+ * ifs_train_top fine-tunes the last encoder layer together with the head.
+ * Its inputs are the hidden states entering that layer (the output of the
+ * layer below, every token row of every example), computed once by a
+ * backend (ifs_backend_encode). Only the [CLS] row of the last layer
+ * reaches the pooler, so that layer's queries, attention output and
+ * feed-forward run on one row per example and only its keys and values on
+ * every row: a training step costs about 8 * hidden^2 flops per token plus
+ * a few per example, a fraction of one full layer's forward and backward.
+ *
+ *     ifs_top t;
+ *     if (ifs_top_alloc(&t, &cfg)) ...;
+ *     ifs_top_init(&t, &cfg, &w->layers[cfg.n_layers - 1], w->pool_w, w->pool_b, seed);
+ *     ifs_train_top(&cfg, X, off, y, split, n, &o, &t, &log, err, sizeof err);
+ *     ifs_top_predict(&t, &cfg, X, off, n, p1);
+ *     ifs_top_free(&t);
+ *
+ * X: float [off[n]][hidden]; example i is rows [off[i], off[i+1]), its
+ * [CLS] row first. Same determinism and ownership rules as above; `t` owns
+ * one allocation holding every parameter. */
+typedef struct {
+    float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;  /* attention.self, [H][H] and [H] */
+    float *ao_w, *ao_b, *ln1_g, *ln1_b;        /* attention.output */
+    float *i_w, *i_b;                          /* intermediate [I][H], [I] */
+    float *o_w, *o_b, *ln2_g, *ln2_b;          /* output [H][I], [H] */
+    ifs_head head;                             /* pooler + binary classifier */
+    float *mem;                                /* owns everything above */
+    size_t n_params;
+} ifs_top;
+
+/* The last layer's config: hidden, n_heads, intermediate, ln_eps and act of
+ * cfg are used. Returns 0, or -1 when out of memory. */
+int ifs_top_alloc(ifs_top *t, const ifs_bert_config *cfg);
+void ifs_top_free(ifs_top *t);
+
+/* Copies `last` (the pretrained last encoder layer) and the pooler (or
+ * initialises it as ifs_head_init does when pool_w is NULL); the classifier
+ * is normal(0, 0.02) / 0 from `seed`. */
+void ifs_top_init(ifs_top *t, const ifs_bert_config *cfg, const ifs_bert_layer *last,
+                  const float *pool_w, const float *pool_b, uint64_t seed);
+
+/* As ifs_train_head, for the last layer and the head together. The layer's
+ * learning rate is opts->layer_lr, the head's opts->lr; decay applies to
+ * the weight matrices only. Returns 0, or -1 with a message in err. */
+int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off,
+                  const int32_t *y, const uint8_t *split, size_t n,
+                  const ifs_train_opts *opts, ifs_top *t, ifs_train_log *log,
+                  char *err, size_t errlen);
+
+/* The mean cross-entropy over examples [0, n) and its gradient with
+ * respect to every parameter of t, written into grad (from ifs_top_alloc;
+ * its values are replaced). What one training step computes, exposed for
+ * gradient checks. Returns NAN when out of memory or n is 0. */
+double ifs_top_loss_grad(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
+                         const int64_t *off, const int32_t *y, size_t n, ifs_top *grad);
+
+/* p1[i] = softmax(top(example i))[1]. */
+void ifs_top_predict(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
+                     const int64_t *off, size_t n, float *p1);
 
 /* Confusion counts for label 1 = positive. */
 typedef struct {

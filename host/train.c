@@ -15,51 +15,18 @@
  * bits every run on the same machine and library build.
  */
 #include "ifs_train.h"
+#include "train_impl.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- seeded randomness ----------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t *s) /* in (0, 1] */
-{
-    return ((splitmix64(s) >> 11) + 1) * (1.0 / 9007199254740992.0);
-}
-
-static void fill_normal(float *a, size_t n, float std, uint64_t *s)
-{
-    for (size_t i = 0; i < n; i += 2) {
-        double r = sqrt(-2.0 * log(uniform01(s))), t = 2.0 * M_PI * uniform01(s);
-        a[i] = (float)(std * r * cos(t));
-        if (i + 1 < n) a[i + 1] = (float)(std * r * sin(t));
-    }
-}
-
 ifs_train_opts ifs_train_default_opts(void)
 {
     ifs_train_opts o = {
-        .epochs = 40, .batch = 64, .lr = 1e-3f, .weight_decay = 0.01f,
+        .epochs = 40, .batch = 64, .lr = 1e-3f, .layer_lr = 5e-5f, .weight_decay = 0.01f,
         .patience = 4, .seed = 1,
     };
     return o;
@@ -71,10 +38,10 @@ void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init,
     uint64_t s = seed ^ 0x5EEDF00Dull;
     size_t hh = (size_t)hidden * hidden;
     if (pool_w_init) memcpy(h->pool_w, pool_w_init, hh * sizeof(float));
-    else fill_normal(h->pool_w, hh, 0.02f, &s);
+    else train_fill_normal(h->pool_w, hh, 0.02f, &s);
     if (pool_b_init) memcpy(h->pool_b, pool_b_init, (size_t)hidden * sizeof(float));
     else memset(h->pool_b, 0, (size_t)hidden * sizeof(float));
-    fill_normal(h->cls_w, 2 * (size_t)hidden, 0.02f, &s);
+    train_fill_normal(h->cls_w, 2 * (size_t)hidden, 0.02f, &s);
     h->cls_b[0] = h->cls_b[1] = 0.0f;
 }
 
@@ -124,22 +91,6 @@ static double forward(const ifs_head *h, const float *X, const size_t *idx, int 
     return loss;
 }
 
-typedef struct { float *m, *v; } moments;
-
-static void adamw(float *p, float *g, moments *mo, size_t n, float lr, float wd,
-                  int t, int decay)
-{
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    float c1 = 1.0f - powf(b1, (float)t), c2 = 1.0f - powf(b2, (float)t);
-    for (size_t i = 0; i < n; i++) {
-        mo->m[i] = b1 * mo->m[i] + (1 - b1) * g[i];
-        mo->v[i] = b2 * mo->v[i] + (1 - b2) * g[i] * g[i];
-        float upd = (mo->m[i] / c1) / (sqrtf(mo->v[i] / c2) + eps);
-        if (decay) upd += wd * p[i];
-        p[i] -= lr * upd;
-    }
-}
-
 /* Mean loss (and accuracy) of h over the examples idx[0..n). */
 static double eval_split(const ifs_head *h, const float *X, const int32_t *y,
                          const size_t *idx, size_t n, work *w, double *acc)
@@ -180,19 +131,19 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
     size_t n_tr = 0, n_va = 0;
     for (size_t i = 0; i < n; i++) {
         if (y[i] != 0 && y[i] != 1) {
-            seterr(err, errlen, "example %zu has label %d (a binary head needs 0 or 1)", i, y[i]);
+            train_seterr(err, errlen, "example %zu has label %d (a binary head needs 0 or 1)", i, y[i]);
             return -1;
         }
         for (int k = 0; k < H; k++)
             if (!isfinite(X[i * (size_t)H + k])) {
-                seterr(err, errlen, "example %zu has a non-finite feature", i);
+                train_seterr(err, errlen, "example %zu has a non-finite feature", i);
                 return -1;
             }
         n_tr += split[i] == IFS_SPLIT_TRAIN;
         n_va += split[i] == IFS_SPLIT_VALIDATION;
     }
     if (!n_tr || !n_va) {
-        seterr(err, errlen, "need train and validation examples (have %zu and %zu)", n_tr, n_va);
+        train_seterr(err, errlen, "need train and validation examples (have %zu and %zu)", n_tr, n_va);
         return -1;
     }
 
@@ -202,7 +153,7 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
     work w;
     if (!tr || !va || !buf || work_alloc(&w, H)) {
         free(tr); free(va); free(buf);
-        seterr(err, errlen, "out of memory");
+        train_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0, a = 0, b = 0; i < n; i++) {
@@ -211,8 +162,6 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
     }
     float *g = buf, *m = g + nparam, *v = m + nparam, *best = v + nparam;
     float *gpw = g, *gpb = g + hh, *gcw = gpb + H, *gcb = gcw + 2 * (size_t)H;
-    moments mpw = { m, v }, mpb = { m + hh, v + hh }, mcw = { m + hh + H, v + hh + H },
-            mcb = { m + hh + 3 * (size_t)H, v + hh + 3 * (size_t)H };
 
     int saved_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
@@ -222,7 +171,7 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
     int best_epoch = 0, since_best = 0, epoch, step = 0, rc = 0;
     for (epoch = 1; epoch <= o.epochs; epoch++) {
         for (size_t i = n_tr - 1; i > 0; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(splitmix64(&s) % (i + 1));
+            size_t j = (size_t)(train_splitmix64(&s) % (i + 1));
             size_t t = tr[i]; tr[i] = tr[j]; tr[j] = t;
         }
         double epoch_loss = 0.0;
@@ -260,14 +209,16 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
                 gpb[k] = acc;
             }
             step++;
-            adamw(h->pool_w, gpw, &mpw, hh, o.lr, o.weight_decay, step, 1);
-            adamw(h->pool_b, gpb, &mpb, (size_t)H, o.lr, o.weight_decay, step, 0);
-            adamw(h->cls_w, gcw, &mcw, 2 * (size_t)H, o.lr, o.weight_decay, step, 1);
-            adamw(h->cls_b, gcb, &mcb, 2, o.lr, o.weight_decay, step, 0);
+            train_adamw(h->pool_w, gpw, m, v, hh, o.lr, o.weight_decay, step, 1);
+            train_adamw(h->pool_b, gpb, m + hh, v + hh, (size_t)H, o.lr, o.weight_decay, step, 0);
+            train_adamw(h->cls_w, gcw, m + hh + H, v + hh + H, 2 * (size_t)H, o.lr,
+                        o.weight_decay, step, 1);
+            train_adamw(h->cls_b, gcb, m + hh + 3 * (size_t)H, v + hh + 3 * (size_t)H, 2, o.lr,
+                        o.weight_decay, step, 0);
         }
         last_train = epoch_loss / (double)n_tr;
         if (!isfinite(last_train)) {
-            seterr(err, errlen, "training diverged at epoch %d (loss %g)", epoch, last_train);
+            train_seterr(err, errlen, "training diverged at epoch %d (loss %g)", epoch, last_train);
             rc = -1;
             break;
         }

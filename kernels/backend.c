@@ -89,6 +89,32 @@ int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch, float *logits, f
     return b->vt->forward(b, batch, logits, cls_hidden);
 }
 
+int ifs_backend_encode(ifs_backend *b, const ifs_batch *batch, int n_layers, float *hidden)
+{
+    if (!b || !batch || !hidden) return IFS_BK_EARG;
+    b->err[0] = '\0';
+    if (!b->vt->encode) {
+        seterr(b->err, sizeof b->err, "the %s backend cannot return hidden states "
+               "(use the cpu backend)", b->vt->kind);
+        return IFS_BK_EUNSUP;
+    }
+    if (n_layers < 0 || n_layers > b->w->cfg.n_layers) {
+        seterr(b->err, sizeof b->err, "encode: %d layers asked of a model with %d", n_layers,
+               b->w->cfg.n_layers);
+        return IFS_BK_EARG;
+    }
+    int rc = ifs_batch_validate(batch, &b->w->cfg, b->err, sizeof b->err);
+    if (rc) return rc;
+    if (batch->n_tokens > b->opts.max_batch_tokens || batch->n_seqs > b->opts.max_batch_seqs) {
+        seterr(b->err, sizeof b->err, "batch of %d seqs / %d tokens exceeds the backend's "
+               "limits (%d seqs / %d tokens)", batch->n_seqs, batch->n_tokens,
+               b->opts.max_batch_seqs, b->opts.max_batch_tokens);
+        return IFS_BK_EARG;
+    }
+    if (batch->n_seqs == 0) return IFS_BK_OK;
+    return b->vt->encode(b, batch, n_layers, hidden);
+}
+
 const char *ifs_backend_error(const ifs_backend *b) { return b ? b->err : "NULL backend"; }
 const char *ifs_backend_kind(const ifs_backend *b) { return b ? b->vt->kind : "none"; }
 

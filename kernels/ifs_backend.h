@@ -92,6 +92,13 @@ int ifs_backend_create(const char *kind, const ifs_bert_weights *w,
 int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch,
                         float *logits, float *cls_hidden);
 
+/* Runs the embeddings and the first n_layers encoder layers (0 <= n_layers
+ * <= cfg.n_layers) on every token of `batch`, writing their output rows to
+ * hidden [n_tokens][hidden]: what enters layer n_layers. train-head
+ * fine-tunes the last layer on these. Returns IFS_BK_OK, IFS_BK_EARG (a bad
+ * batch or n_layers) or IFS_BK_EUNSUP (the cuda backend does not have it). */
+int ifs_backend_encode(ifs_backend *b, const ifs_batch *batch, int n_layers, float *hidden);
+
 const char *ifs_backend_error(const ifs_backend *b);
 const char *ifs_backend_kind(const ifs_backend *b);
 void ifs_backend_free(ifs_backend *b);

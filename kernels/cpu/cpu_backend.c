@@ -296,6 +296,28 @@ static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
     return IFS_BK_OK;
 }
 
+/* The same per-row arithmetic as cpu_forward's layers, every row kept. */
+static int cpu_encode(ifs_backend *base, const ifs_batch *batch, int n_layers, float *hidden)
+{
+    cpu_backend *b = (cpu_backend *)base;
+    const ifs_bert_weights *w = base->w;
+    for (int32_t i = 0; i < batch->n_seqs; i++)
+        if (batch->seq_off[i + 1] - batch->seq_off[i] > b->max_len) {
+            snprintf(base->err, sizeof base->err, "cpu: sequence %d is longer than the "
+                     "backend's scratch allows (%d tokens)", i, b->max_len);
+            return IFS_BK_EARG;
+        }
+    stage s;
+    memset(&s, 0, sizeof s);
+    s.b = b;
+    s.batch = batch;
+    s.n_tok_blocks = plan_token_blocks(batch, b->tok_blocks);
+    ifs_cpu_pool_run(b->pool, row_tasks(&s, batch->n_tokens), task_embed, &s);
+    for (int l = 0; l < n_layers; l++) run_layer(b, &s, &w->layers[l], 0);
+    memcpy(hidden, b->x, sizeof(float) * (size_t)batch->n_tokens * w->cfg.hidden);
+    return IFS_BK_OK;
+}
+
 static void cpu_destroy(ifs_backend *base)
 {
     cpu_backend *b = (cpu_backend *)base;
@@ -305,7 +327,7 @@ static void cpu_destroy(ifs_backend *base)
     free(b->att); free(b->tok_blocks); free(b->cls_blocks);
 }
 
-static const ifs_backend_vt cpu_vt = { "cpu", cpu_forward, cpu_destroy };
+static const ifs_backend_vt cpu_vt = { "cpu", cpu_forward, cpu_destroy, cpu_encode };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {

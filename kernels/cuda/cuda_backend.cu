@@ -340,7 +340,7 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
                         float *cls_hidden);
 static void cuda_destroy(ifs_backend *bb);
 
-static const ifs_backend_vt cuda_vt = {"cuda", cuda_forward, cuda_destroy};
+static const ifs_backend_vt cuda_vt = {"cuda", cuda_forward, cuda_destroy, NULL};
 
 static void free_buffers(cuda_backend *b)
 {

@@ -2,8 +2,9 @@
 # e2e_train_head.sh - train-head on the real MiniLM encoder and a small,
 # clearly separable response set written here: the head learns it, the same
 # seed gives byte-identical files, another seed does not, attach-head rebuilds
-# the very checkpoint train-head wrote, and bad response sets are refused with
-# the file and line named.
+# the very checkpoint train-head wrote (also with --train-layers 1, whose head
+# folder carries the last encoder layer), and bad response sets are refused
+# with the file and line named.
 set -u
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
@@ -49,6 +50,29 @@ check "another seed, another head" "! cmp -s clf1/model.safetensors clf3/model.s
 "$IFS_BIN" attach-head --encoder "$ENC" --head head1 --out joined > /dev/null 2>&1
 check "attach-head rebuilds the trained checkpoint byte for byte" \
   "cmp -s clf1/model.safetensors joined/model.safetensors && cmp -s clf1/config.json joined/config.json && cmp -s clf1/tokenizer_config.json joined/tokenizer_config.json"
+# --train-layers 1: the last encoder layer is trained too and travels in the head folder.
+run --out clfL --head-out headL --seed 5 --train-layers 1 --epochs 6 --features featL.bin > outL.txt 2> errL.txt
+accL=$(sed -n 's/^test split: n [0-9]*  accuracy \([0-9.]*\).*/\1/p' outL.txt)
+check "--train-layers 1 learns the toy set (test accuracy $accL >= 0.95)" "awk 'BEGIN{exit !(${accL:-0} >= 0.95)}'"
+check "--train-layers 1 report says so" "grep -q '\"train_layers\":[[:space:]]*1' headL/train_report.json"
+python3 - headL/head.safetensors > headL.names <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+print("\n".join(sorted(k for k in json.loads(b[8:8 + n]) if k != "__metadata__")))
+PY
+check "the head folder holds the 16 tensors of layer 5 and the head's 4" \
+  "[ \$(grep -c '^bert.encoder.layer.5\\.' headL.names) -eq 16 ] && [ \$(wc -l < headL.names) -eq 20 ]"
+check "the trained layer differs from the encoder's" "! cmp -s clfL/model.safetensors clf1/model.safetensors"
+"$IFS_BIN" attach-head --encoder "$ENC" --head headL --out joinedL > /dev/null 2>&1
+check "attach-head rebuilds the --train-layers 1 checkpoint byte for byte" \
+  "cmp -s clfL/model.safetensors joinedL/model.safetensors"
+run --out clfL2 --seed 5 --train-layers 1 --epochs 6 --features featL.bin > /dev/null 2> errL2.txt
+check "--train-layers 1: the row cache is reused, same seed gives the same checkpoint" \
+  "grep -q 'features from featL.bin' errL2.txt && cmp -s clfL/model.safetensors clfL2/model.safetensors"
+run --out bad --train-layers 2 > /dev/null 2>&1; rc=$?
+check "--train-layers 2 is a usage error (rc $rc)" "[ $rc -eq 2 ]"
+
 printf '{"text":"a","label":1,"split":"train"}\n{"text":"b","label":3,"split":"train"}\n' > bad.jsonl
 run --out bad --data bad.jsonl > /dev/null 2> bad_err.txt; rc=$?
 check "label 3 refused naming file and line (rc $rc)" "[ $rc -ne 0 ] && grep -q 'bad.jsonl:2' bad_err.txt"

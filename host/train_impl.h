@@ -1,0 +1,62 @@
+/*
+ * train_impl.h - private to train.c and train_top.c: the seeded randomness
+ * and the AdamW step both trainers use. Not included elsewhere.
+ */
+#ifndef IFS_TRAIN_IMPL_H
+#define IFS_TRAIN_IMPL_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+static inline void train_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static inline uint64_t train_splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static inline double train_uniform01(uint64_t *s) /* in (0, 1] */
+{
+    return ((train_splitmix64(s) >> 11) + 1) * (1.0 / 9007199254740992.0);
+}
+
+/* Box-Muller from splitmix64: the same bits on every machine with the same libm. */
+static inline void train_fill_normal(float *a, size_t n, float std, uint64_t *s)
+{
+    for (size_t i = 0; i < n; i += 2) {
+        double r = sqrt(-2.0 * log(train_uniform01(s))), t = 2.0 * M_PI * train_uniform01(s);
+        a[i] = (float)(std * r * cos(t));
+        if (i + 1 < n) a[i + 1] = (float)(std * r * sin(t));
+    }
+}
+
+/* One AdamW step (b1 0.9, b2 0.999, eps 1e-8) at step t >= 1 on n values;
+ * decoupled weight decay wd when `decay`. */
+static inline void train_adamw(float *p, const float *g, float *m, float *v, size_t n,
+                               float lr, float wd, int t, int decay)
+{
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    float c1 = 1.0f - powf(b1, (float)t), c2 = 1.0f - powf(b2, (float)t);
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1 - b1) * g[i];
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        float upd = (m[i] / c1) / (sqrtf(v[i] / c2) + eps);
+        if (decay) upd += wd * p[i];
+        p[i] -= lr * upd;
+    }
+}
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * test_train_top.c - fine-tuning of the last encoder layer (ifs_train_top):
+ *
+ *   - every gradient of ifs_top_loss_grad against central finite
+ *     differences of the loss, for each activation (exact gelu, tanh gelu,
+ *     relu), over ragged examples of 1 to 7 rows;
+ *   - ifs_top_predict on the rows ifs_backend_encode returns equals the cpu
+ *     backend's forward of the same model (what `score` will compute from
+ *     the checkpoint train-head writes), within 2e-6 in probability;
+ *   - encode after every layer gives the rows whose [CLS] is the backend's
+ *     cls_hidden, and a depth beyond the model is refused;
+ *   - training learns a label that only the non-[CLS] rows carry (a head
+ *     on the frozen [CLS] row cannot: checked too), and the same seed gives
+ *     the same bits.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ifs_backend.h"
+#include "ifs_test.h"
+#include "ifs_train.h"
+#include "../cpu/cpu_test_model.h"
+
+static void copy_classifier(ifs_top *t, const tm_model *m)
+{
+    const size_t H = (size_t)m->w.cfg.hidden;
+    memcpy(t->head.cls_w, m->w.cls_w, 2 * H * sizeof(float));
+    memcpy(t->head.cls_b, m->w.cls_b, 2 * sizeof(float));
+}
+
+static void gradients_match_finite_differences(ifs_act act, const char *name)
+{
+    tm_model m;
+    tm_model_init(&m, 40, 8, 1, 2, 16, 16, 1, 2, act, 7 + (uint64_t)act);
+    const ifs_bert_config *cfg = &m.w.cfg;
+    const int H = cfg->hidden;
+    static const int lens[] = { 1, 3, 7, 2, 5 };
+    static const int32_t y[] = { 0, 1, 1, 0, 1 };
+    int64_t off[6] = { 0 };
+    for (int i = 0; i < 5; i++) off[i + 1] = off[i] + lens[i];
+    uint64_t s = 99 + (uint64_t)act;
+    float *X = tm_fill(&s, (size_t)off[5] * H, 1.5f, 0);
+    ifs_top t, g, scratch;
+    IFS_CHECK(!ifs_top_alloc(&t, cfg) && !ifs_top_alloc(&g, cfg) && !ifs_top_alloc(&scratch, cfg),
+              "alloc");
+    ifs_top_init(&t, cfg, &m.layers[0], m.w.pool_w, m.w.pool_b, 3);
+    copy_classifier(&t, &m); /* O(1) weights, so every gradient is well above rounding */
+    double loss = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &g);
+    IFS_CHECK(isfinite(loss) && loss > 0, "%s: loss %g", name, loss);
+    size_t bad = 0, worst_k = 0;
+    double worst = 0;
+    const float h = 4e-3f;
+    for (size_t k = 0; k < t.n_params; k++) {
+        float keep = t.mem[k];
+        t.mem[k] = keep + h;
+        double lp = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &scratch);
+        t.mem[k] = keep - h;
+        double lm = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &scratch);
+        t.mem[k] = keep;
+        double fd = (lp - lm) / (2.0 * h), an = g.mem[k];
+        double e = fabs(fd - an) / (1e-3 + 2e-2 * fabs(fd));
+        if (e > 1) bad++;
+        if (e > worst) { worst = e; worst_k = k; }
+    }
+    /* relu has kinks a finite difference may straddle: allow one in 200 */
+    size_t allowed = act == IFS_ACT_RELU ? t.n_params / 200 : 0;
+    IFS_CHECK(bad <= allowed, "%s: %zu of %zu gradients off (worst: parameter %zu, %.2f x tolerance)",
+              name, bad, t.n_params, worst_k, worst);
+    double kv = 0;
+    for (int i = 0; i < H * H; i++) kv += fabs(g.k_w[i]) + fabs(g.v_w[i]);
+    IFS_CHECK(kv > 1e-4, "%s: key/value gradients are %g", name, kv);
+    printf("%s %s: %zu gradients against finite differences, %zu off (worst %.2f x tolerance)\n",
+           bad <= allowed ? "ok  " : "FAIL", name, t.n_params, bad, worst);
+    ifs_top_free(&t);
+    ifs_top_free(&g);
+    ifs_top_free(&scratch);
+    free(X);
+    tm_model_free(&m);
+}
+
+static void predict_matches_the_backend(void)
+{
+    tm_model m;
+    tm_model_init(&m, 50, 16, 2, 4, 32, 24, 2, 2, IFS_ACT_GELU, 11);
+    const ifs_bert_config *cfg = &m.w.cfg;
+    const int H = cfg->hidden;
+    static const int lens[] = { 1, 5, 24, 9, 2, 13 };
+    enum { S = 6 };
+    int32_t off[S + 1] = { 0 };
+    for (int i = 0; i < S; i++) off[i + 1] = off[i] + lens[i];
+    const int T = off[S];
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)T);
+    uint64_t s = 5;
+    for (int i = 0; i < T; i++) ids[i] = (int32_t)(tm_next(&s) % 50);
+    ifs_batch b = { .n_seqs = S, .n_tokens = T, .input_ids = ids, .type_ids = NULL, .seq_off = off };
+    ifs_backend_opts o = ifs_backend_default_opts();
+    o.n_threads = 2;
+    o.max_batch_tokens = 256;
+    o.max_batch_seqs = 16;
+    ifs_backend *bk = NULL;
+    char err[512];
+    int rc = ifs_backend_create("cpu", &m.w, &o, &bk, err, sizeof err);
+    IFS_CHECK(rc == IFS_BK_OK, "create: %s", err);
+    float *X = malloc(sizeof(float) * (size_t)T * H), *Xall = malloc(sizeof(float) * (size_t)T * H);
+    float logits[2 * S], cls[S * 16], p1[S];
+    rc = ifs_backend_encode(bk, &b, 1, X);
+    IFS_CHECK(rc == IFS_BK_OK, "encode 1 layer: %s", ifs_backend_error(bk));
+    rc = ifs_backend_encode(bk, &b, 2, Xall);
+    IFS_CHECK(rc == IFS_BK_OK, "encode 2 layers: %s", ifs_backend_error(bk));
+    rc = ifs_backend_forward(bk, &b, logits, cls);
+    IFS_CHECK(rc == IFS_BK_OK, "forward: %s", ifs_backend_error(bk));
+    IFS_CHECK(ifs_backend_encode(bk, &b, 3, X) == IFS_BK_EARG, "3 layers of 2 were not refused");
+
+    double dcls = 0;
+    for (int i = 0; i < S; i++)
+        for (int k = 0; k < H; k++)
+            dcls = fmax(dcls, fabs(Xall[(size_t)off[i] * H + k] - cls[i * H + k]));
+    IFS_CHECK(dcls <= 1e-5, "encode's [CLS] rows differ from cls_hidden by %g", dcls);
+
+    ifs_top t;
+    IFS_CHECK(!ifs_top_alloc(&t, cfg), "alloc");
+    ifs_top_init(&t, cfg, &m.layers[1], m.w.pool_w, m.w.pool_b, 1);
+    copy_classifier(&t, &m);
+    int64_t off64[S + 1];
+    for (int i = 0; i <= S; i++) off64[i] = off[i];
+    ifs_top_predict(&t, cfg, X, off64, S, p1);
+    double dp = 0;
+    for (int i = 0; i < S; i++) {
+        double ref = 1.0 / (1.0 + exp((double)logits[2 * i] - logits[2 * i + 1]));
+        dp = fmax(dp, fabs(ref - p1[i]));
+    }
+    IFS_CHECK(dp <= 2e-6, "ifs_top_predict differs from the backend by %g in p", dp);
+    printf("%s the trainer's forward equals the cpu backend's (max |dp| %.2g, |d cls| %.2g)\n",
+           dp <= 2e-6 && dcls <= 1e-5 ? "ok  " : "FAIL", dp, dcls);
+    ifs_top_free(&t);
+    ifs_backend_free(bk);
+    free(X); free(Xall); free(ids);
+    tm_model_free(&m);
+}
+
+/* Label = sign of feature 0 on every non-[CLS] row; the [CLS] row is noise. */
+static void learns_what_only_other_rows_carry(void)
+{
+    tm_model m;
+    tm_model_init(&m, 40, 16, 1, 4, 32, 16, 1, 2, IFS_ACT_GELU, 21);
+    const ifs_bert_config *cfg = &m.w.cfg;
+    const int H = cfg->hidden;
+    enum { N = 600 };
+    int64_t *off = malloc(sizeof(int64_t) * (N + 1));
+    int32_t *y = malloc(sizeof(int32_t) * N);
+    uint8_t *split = malloc(N);
+    uint64_t s = 1234;
+    off[0] = 0;
+    for (int i = 0; i < N; i++) off[i + 1] = off[i] + 2 + (int64_t)(tm_next(&s) % 5);
+    float *X = tm_fill(&s, (size_t)off[N] * H, 1.0f, 0);
+    float *Xc = malloc(sizeof(float) * N * (size_t)H);
+    for (int i = 0; i < N; i++) {
+        y[i] = (int32_t)(tm_next(&s) & 1);
+        split[i] = i % 5 == 4 ? IFS_SPLIT_VALIDATION : i % 5 == 3 ? IFS_SPLIT_TEST : IFS_SPLIT_TRAIN;
+        for (int64_t r = off[i] + 1; r < off[i + 1]; r++) X[r * H] = y[i] ? 2.0f : -2.0f;
+        memcpy(Xc + (size_t)i * H, X + off[i] * H, sizeof(float) * (size_t)H);
+    }
+    ifs_train_opts o = ifs_train_default_opts();
+    o.epochs = 30;
+    o.batch = 32;
+    o.layer_lr = 3e-3f;
+    o.patience = 30;
+    ifs_top a, b;
+    IFS_CHECK(!ifs_top_alloc(&a, cfg) && !ifs_top_alloc(&b, cfg), "alloc");
+    ifs_top_init(&a, cfg, &m.layers[0], NULL, NULL, 9);
+    ifs_top_init(&b, cfg, &m.layers[0], NULL, NULL, 9);
+    ifs_train_log la, lb, lh;
+    char err[256];
+    int rc = ifs_train_top(cfg, X, off, y, split, N, &o, &a, &la, err, sizeof err);
+    IFS_CHECK(rc == 0, "train: %s", err);
+    rc = ifs_train_top(cfg, X, off, y, split, N, &o, &b, &lb, err, sizeof err);
+    IFS_CHECK(rc == 0 && !memcmp(a.mem, b.mem, a.n_params * sizeof(float)),
+              "the same seed gave other parameters");
+    float *p1 = malloc(sizeof(float) * N);
+    ifs_top_predict(&a, cfg, X, off, N, p1);
+    uint8_t *test = malloc(N);
+    for (int i = 0; i < N; i++) test[i] = split[i] == IFS_SPLIT_TEST;
+    ifs_confusion c = ifs_confusion_count(p1, y, test, N);
+    double acc = ifs_confusion_accuracy(&c);
+    IFS_CHECK(acc >= 0.95, "test accuracy %.3f with the last layer trained", acc);
+    /* the head alone, on the [CLS] rows, has nothing to learn from */
+    ifs_top_init(&b, cfg, &m.layers[0], NULL, NULL, 9);
+    rc = ifs_train_head(Xc, y, split, N, H, &o, &b.head, &lh, err, sizeof err);
+    ifs_head_predict(&b.head, H, Xc, N, p1);
+    ifs_confusion ch = ifs_confusion_count(p1, y, test, N);
+    double acch = ifs_confusion_accuracy(&ch);
+    IFS_CHECK(rc == 0 && acch < 0.75, "the head alone reached %.3f on [CLS] noise", acch);
+    printf("%s the last layer learns what only non-[CLS] rows carry: test accuracy %.3f "
+           "(head alone %.3f); same seed, same bits\n", acc >= 0.95 && acch < 0.75 ? "ok  " : "FAIL",
+           acc, acch);
+    ifs_top_free(&a);
+    ifs_top_free(&b);
+    free(off); free(y); free(split); free(X); free(Xc); free(p1); free(test);
+    tm_model_free(&m);
+}
+
+int main(void)
+{
+    gradients_match_finite_differences(IFS_ACT_GELU, "gelu");
+    gradients_match_finite_differences(IFS_ACT_GELU_TANH, "gelu_tanh");
+    gradients_match_finite_differences(IFS_ACT_RELU, "relu");
+    predict_matches_the_backend();
+    learns_what_only_other_rows_carry();
+    return ifs_test_done("train_top");
+}
