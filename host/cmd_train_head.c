@@ -540,6 +540,13 @@ static int write_head(const char *dir, const char *enc_dir, const ifs_bert_weigh
 
 /* ---- train-head ------------------------------------------------------- */
 
+static void print_epoch(void *ctx, int epoch, double train_loss, double val_loss, double val_acc)
+{
+    (void)ctx;
+    fprintf(stderr, "train-head: epoch %d  train loss %.4f  validation loss %.4f  accuracy %.4f\n",
+            epoch, train_loss, val_loss, val_acc);
+}
+
 static void usage_train(FILE *f)
 {
     fprintf(f,
@@ -579,6 +586,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     int n_data = 0, max_len = 128, threads = 0, train_layers = 0;
     int32_t max_tokens = 8192;
     ifs_train_opts o = ifs_train_default_opts();
+    o.on_epoch = print_epoch;
     static const struct option lo[] = {
         { "encoder", required_argument, 0, 'e' }, { "data", required_argument, 0, 'd' },
         { "out", required_argument, 0, 'o' }, { "head-out", required_argument, 0, 'H' },

@@ -41,6 +41,9 @@ typedef struct {
     float weight_decay;  /* decoupled (AdamW) decay on the weight matrices */
     int patience;        /* stop after this many epochs without a better validation loss */
     uint64_t seed;       /* shuffle order (and initialisation, see ifs_head_init) */
+    /* called after every epoch when non-NULL (the CLI prints progress) */
+    void (*on_epoch)(void *ctx, int epoch, double train_loss, double val_loss, double val_acc);
+    void *on_epoch_ctx;
 } ifs_train_opts;
 
 /* A binary head: pool_w [hidden][hidden], pool_b [hidden], cls_w [2][hidden],

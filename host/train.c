@@ -224,6 +224,7 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
         }
         double acc;
         double vl = eval_split(h, X, y, va, n_va, &w, &acc);
+        if (o.on_epoch) o.on_epoch(o.on_epoch_ctx, epoch, last_train, vl, acc);
         if (vl < best_loss) {
             best_loss = vl;
             best_acc = acc;

@@ -555,6 +555,7 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
         }
         double acc;
         double vl = eval_split(t, &w, X, off, y, va, n_va, p1, &acc);
+        if (o.on_epoch) o.on_epoch(o.on_epoch_ctx, epoch, last_train, vl, acc);
         if (vl < best_loss) {
             best_loss = vl;
             best_acc = acc;
