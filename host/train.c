@@ -120,25 +120,15 @@ static int work_alloc(work *w, int hidden)
     return 0;
 }
 
-int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n,
-                   int hidden, const ifs_train_opts *opts, ifs_head *h,
-                   ifs_train_log *log, char *err, size_t errlen)
+int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, size_t n,
+              const ifs_train_opts *o, ifs_train_log *log, char *err, size_t errlen)
 {
-    ifs_train_opts o = opts ? *opts : ifs_train_default_opts();
-    if (o.batch < 1) o.batch = 1;
-    if (o.batch > WORK_ROWS) o.batch = WORK_ROWS;
-    const int H = hidden;
     size_t n_tr = 0, n_va = 0;
     for (size_t i = 0; i < n; i++) {
         if (y[i] != 0 && y[i] != 1) {
             train_seterr(err, errlen, "example %zu has label %d (a binary head needs 0 or 1)", i, y[i]);
             return -1;
         }
-        for (int k = 0; k < H; k++)
-            if (!isfinite(X[i * (size_t)H + k])) {
-                train_seterr(err, errlen, "example %zu has a non-finite feature", i);
-                return -1;
-            }
         n_tr += split[i] == IFS_SPLIT_TRAIN;
         n_va += split[i] == IFS_SPLIT_VALIDATION;
     }
@@ -146,13 +136,9 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
         train_seterr(err, errlen, "need train and validation examples (have %zu and %zu)", n_tr, n_va);
         return -1;
     }
-
-    size_t hh = (size_t)H * H, nparam = hh + H + 2 * (size_t)H + 2;
     size_t *tr = malloc(n_tr * sizeof *tr), *va = malloc(n_va * sizeof *va);
-    float *buf = calloc(4 * nparam, sizeof(float)); /* grads | m | v | best */
-    work w;
-    if (!tr || !va || !buf || work_alloc(&w, H)) {
-        free(tr); free(va); free(buf);
+    if (!tr || !va) {
+        free(tr); free(va);
         train_seterr(err, errlen, "out of memory");
         return -1;
     }
@@ -160,61 +146,22 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
         if (split[i] == IFS_SPLIT_TRAIN) tr[a++] = i;
         else if (split[i] == IFS_SPLIT_VALIDATION) va[b++] = i;
     }
-    float *g = buf, *m = g + nparam, *v = m + nparam, *best = v + nparam;
-    float *gpw = g, *gpb = g + hh, *gcw = gpb + H, *gcb = gcw + 2 * (size_t)H;
-
     int saved_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
 
-    uint64_t s = o.seed;
+    uint64_t s = o->seed;
     double best_loss = INFINITY, best_acc = 0.0, last_train = 0.0;
     int best_epoch = 0, since_best = 0, epoch, step = 0, rc = 0;
-    for (epoch = 1; epoch <= o.epochs; epoch++) {
+    mod->keep_best(mod->ctx);
+    for (epoch = 1; epoch <= o->epochs; epoch++) {
         for (size_t i = n_tr - 1; i > 0; i--) { /* Fisher-Yates */
             size_t j = (size_t)(train_splitmix64(&s) % (i + 1));
             size_t t = tr[i]; tr[i] = tr[j]; tr[j] = t;
         }
         double epoch_loss = 0.0;
-        for (size_t i = 0; i < n_tr; i += (size_t)o.batch) {
-            int b = (int)(n_tr - i < (size_t)o.batch ? n_tr - i : (size_t)o.batch);
-            epoch_loss += forward(h, X, tr + i, b, y, &w, NULL);
-            float inv = 1.0f / (float)b;
-            for (int r = 0; r < 2 * b; r++) w.dl[r] *= inv;
-            /* classifier grads */
-            memset(gcw, 0, 2 * (size_t)H * sizeof(float));
-            gcb[0] = gcb[1] = 0.0f;
-            for (int r = 0; r < b; r++) {
-                const float *x = w.hh + (size_t)r * H;
-                for (int k = 0; k < H; k++) {
-                    gcw[k] += w.dl[2 * r] * x[k];
-                    gcw[H + k] += w.dl[2 * r + 1] * x[k];
-                }
-                gcb[0] += w.dl[2 * r];
-                gcb[1] += w.dl[2 * r + 1];
-            }
-            /* back through tanh: dz = (dl . Cw) * (1 - hh^2) */
-            for (int r = 0; r < b; r++) {
-                float *d = w.dh + (size_t)r * H;
-                const float *x = w.hh + (size_t)r * H;
-                for (int k = 0; k < H; k++)
-                    d[k] = (w.dl[2 * r] * h->cls_w[k] + w.dl[2 * r + 1] * h->cls_w[H + k])
-                           * (1.0f - x[k] * x[k]);
-            }
-            /* pooler grads: gpw = dz^T a, gpb = sum dz */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, b, 1.0f, w.dh, H,
-                        w.a, H, 0.0f, gpw, H);
-            for (int k = 0; k < H; k++) {
-                float acc = 0.0f;
-                for (int r = 0; r < b; r++) acc += w.dh[(size_t)r * H + k];
-                gpb[k] = acc;
-            }
-            step++;
-            train_adamw(h->pool_w, gpw, m, v, hh, o.lr, o.weight_decay, step, 1);
-            train_adamw(h->pool_b, gpb, m + hh, v + hh, (size_t)H, o.lr, o.weight_decay, step, 0);
-            train_adamw(h->cls_w, gcw, m + hh + H, v + hh + H, 2 * (size_t)H, o.lr,
-                        o.weight_decay, step, 1);
-            train_adamw(h->cls_b, gcb, m + hh + 3 * (size_t)H, v + hh + 3 * (size_t)H, 2, o.lr,
-                        o.weight_decay, step, 0);
+        for (size_t i = 0; i < n_tr; i += (size_t)o->batch) {
+            int b = (int)(n_tr - i < (size_t)o->batch ? n_tr - i : (size_t)o->batch);
+            epoch_loss += mod->step(mod->ctx, tr + i, b, ++step);
         }
         last_train = epoch_loss / (double)n_tr;
         if (!isfinite(last_train)) {
@@ -223,28 +170,22 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
             break;
         }
         double acc;
-        double vl = eval_split(h, X, y, va, n_va, &w, &acc);
-        if (o.on_epoch) o.on_epoch(o.on_epoch_ctx, epoch, last_train, vl, acc);
+        double vl = mod->eval(mod->ctx, va, n_va, &acc);
+        if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, epoch, last_train, vl, acc);
         if (vl < best_loss) {
             best_loss = vl;
             best_acc = acc;
             best_epoch = epoch;
             since_best = 0;
-            memcpy(best, h->pool_w, hh * sizeof(float));
-            memcpy(best + hh, h->pool_b, (size_t)H * sizeof(float));
-            memcpy(best + hh + H, h->cls_w, 2 * (size_t)H * sizeof(float));
-            memcpy(best + hh + 3 * (size_t)H, h->cls_b, 2 * sizeof(float));
-        } else if (++since_best >= o.patience) {
+            mod->keep_best(mod->ctx);
+        } else if (++since_best >= o->patience) {
             epoch++;
             break;
         }
     }
     openblas_set_num_threads(saved_threads);
     if (rc == 0) {
-        memcpy(h->pool_w, best, hh * sizeof(float));
-        memcpy(h->pool_b, best + hh, (size_t)H * sizeof(float));
-        memcpy(h->cls_w, best + hh + H, 2 * (size_t)H * sizeof(float));
-        memcpy(h->cls_b, best + hh + 3 * (size_t)H, 2 * sizeof(float));
+        mod->restore_best(mod->ctx);
         if (log) {
             log->epochs_run = epoch - 1;
             log->best_epoch = best_epoch;
@@ -253,7 +194,121 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
             log->final_train_loss = last_train;
         }
     }
-    free(tr); free(va); free(buf); free(w.a);
+    free(tr);
+    free(va);
+    return rc;
+}
+
+/* ---- the head on [CLS] features ------------------------------------------ */
+
+typedef struct {
+    ifs_head *h;
+    const float *X;
+    const int32_t *y;
+    const ifs_train_opts *o;
+    int H;
+    work w;
+    float *g, *m, *v, *best; /* [nparam] each, laid out as pool_w | pool_b | cls_w | cls_b */
+} head_ctx;
+
+static double head_step(void *vc, const size_t *idx, int b, int step)
+{
+    head_ctx *c = vc;
+    ifs_head *h = c->h;
+    work *w = &c->w;
+    const int H = c->H;
+    const size_t hh = (size_t)H * H;
+    float *gpw = c->g, *gpb = gpw + hh, *gcw = gpb + H, *gcb = gcw + 2 * (size_t)H;
+    double loss = forward(h, c->X, idx, b, c->y, w, NULL);
+    float inv = 1.0f / (float)b;
+    for (int r = 0; r < 2 * b; r++) w->dl[r] *= inv;
+    /* classifier grads */
+    memset(gcw, 0, 2 * (size_t)H * sizeof(float));
+    gcb[0] = gcb[1] = 0.0f;
+    for (int r = 0; r < b; r++) {
+        const float *x = w->hh + (size_t)r * H;
+        for (int k = 0; k < H; k++) {
+            gcw[k] += w->dl[2 * r] * x[k];
+            gcw[H + k] += w->dl[2 * r + 1] * x[k];
+        }
+        gcb[0] += w->dl[2 * r];
+        gcb[1] += w->dl[2 * r + 1];
+    }
+    /* back through tanh: dz = (dl . Cw) * (1 - hh^2) */
+    for (int r = 0; r < b; r++) {
+        float *d = w->dh + (size_t)r * H;
+        const float *x = w->hh + (size_t)r * H;
+        for (int k = 0; k < H; k++)
+            d[k] = (w->dl[2 * r] * h->cls_w[k] + w->dl[2 * r + 1] * h->cls_w[H + k])
+                   * (1.0f - x[k] * x[k]);
+    }
+    /* pooler grads: gpw = dz^T a, gpb = sum dz */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, b, 1.0f, w->dh, H, w->a, H,
+                0.0f, gpw, H);
+    for (int k = 0; k < H; k++) {
+        float acc = 0.0f;
+        for (int r = 0; r < b; r++) acc += w->dh[(size_t)r * H + k];
+        gpb[k] = acc;
+    }
+    const float lr = c->o->lr, wd = c->o->weight_decay;
+    float *m = c->m, *v = c->v;
+    train_adamw(h->pool_w, gpw, m, v, hh, lr, wd, step, 1);
+    train_adamw(h->pool_b, gpb, m + hh, v + hh, (size_t)H, lr, wd, step, 0);
+    train_adamw(h->cls_w, gcw, m + hh + H, v + hh + H, 2 * (size_t)H, lr, wd, step, 1);
+    train_adamw(h->cls_b, gcb, m + hh + 3 * (size_t)H, v + hh + 3 * (size_t)H, 2, lr, wd, step, 0);
+    return loss;
+}
+
+static double head_eval(void *vc, const size_t *idx, size_t n, double *acc)
+{
+    head_ctx *c = vc;
+    return eval_split(c->h, c->X, c->y, idx, n, &c->w, acc);
+}
+
+/* best <-> the head's four arrays */
+static void head_copy(head_ctx *c, int to_best)
+{
+    const size_t H = (size_t)c->H, hh = H * H;
+    float *p[4] = { c->h->pool_w, c->h->pool_b, c->h->cls_w, c->h->cls_b };
+    const size_t cnt[4] = { hh, H, 2 * H, 2 };
+    float *b = c->best;
+    for (int k = 0; k < 4; b += cnt[k], k++) {
+        if (to_best) memcpy(b, p[k], cnt[k] * sizeof(float));
+        else memcpy(p[k], b, cnt[k] * sizeof(float));
+    }
+}
+static void head_keep(void *vc) { head_copy(vc, 1); }
+static void head_restore(void *vc) { head_copy(vc, 0); }
+
+int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n,
+                   int hidden, const ifs_train_opts *opts, ifs_head *h,
+                   ifs_train_log *log, char *err, size_t errlen)
+{
+    ifs_train_opts o = opts ? *opts : ifs_train_default_opts();
+    if (o.batch < 1) o.batch = 1;
+    if (o.batch > WORK_ROWS) o.batch = WORK_ROWS;
+    const int H = hidden;
+    for (size_t i = 0; i < n * (size_t)H; i++)
+        if (!isfinite(X[i])) {
+            train_seterr(err, errlen, "example %zu has a non-finite feature", i / (size_t)H);
+            return -1;
+        }
+    size_t nparam = (size_t)H * H + 3 * (size_t)H + 2;
+    head_ctx c = { .h = h, .X = X, .y = y, .o = &o, .H = H };
+    float *buf = calloc(4 * nparam, sizeof(float)); /* grads | m | v | best */
+    if (!buf || work_alloc(&c.w, H)) {
+        free(buf);
+        train_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    c.g = buf;
+    c.m = buf + nparam;
+    c.v = c.m + nparam;
+    c.best = c.v + nparam;
+    train_model mod = { &c, head_step, head_eval, head_keep, head_restore };
+    int rc = train_run(&mod, y, split, n, &o, log, err, errlen);
+    free(buf);
+    free(c.w.a);
     return rc;
 }
 

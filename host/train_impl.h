@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ifs_train.h"
+
 static inline void train_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen) return;
@@ -58,5 +60,26 @@ static inline void train_adamw(float *p, const float *g, float *m, float *v, siz
         p[i] -= lr * upd;
     }
 }
+
+/* What the epoch driver needs of a model. */
+typedef struct {
+    void *ctx;
+    /* One optimiser step (step_no from 1) on the train examples idx[0..b);
+     * returns their summed loss. */
+    double (*step)(void *ctx, const size_t *idx, int b, int step_no);
+    /* Mean loss over the examples idx[0..n), and their accuracy in *acc. */
+    double (*eval)(void *ctx, const size_t *idx, size_t n, double *acc);
+    void (*keep_best)(void *ctx);    /* copy the parameters aside */
+    void (*restore_best)(void *ctx); /* back to the copy */
+} train_model;
+
+/* The epochs both trainers share (train.c): labels checked to be 0/1, a
+ * seeded Fisher-Yates shuffle of the train split each epoch, minibatches of
+ * o->batch, validation after each epoch with o->on_epoch, early stopping
+ * on validation loss with o->patience, the best epoch's parameters
+ * restored. OpenBLAS runs single-threaded meanwhile. Returns 0, or -1 with
+ * words in err. */
+int train_run(const train_model *m, const int32_t *y, const uint8_t *split, size_t n,
+              const ifs_train_opts *o, ifs_train_log *log, char *err, size_t errlen);
 
 #endif

@@ -470,6 +470,50 @@ static int64_t max_example_rows(const int64_t *off, size_t n)
     return m;
 }
 
+typedef struct {
+    ifs_top *t, G;
+    const float *X;
+    const int64_t *off;
+    const int32_t *y;
+    const ifs_train_opts *o;
+    work w;
+    slot sl[N_TENSORS];
+    float *m, *v, *best, *p1;
+} top_ctx;
+
+static double top_step(void *vc, const size_t *idx, int b, int step)
+{
+    top_ctx *c = vc;
+    gather(&c->w, c->X, c->off, idx, b);
+    double loss = forward(c->t, &c->w, b, c->y, idx, NULL);
+    backward(c->t, &c->G, &c->w, b);
+    for (int k = 0; k < N_TENSORS; k++) {
+        const slot *s = &c->sl[k];
+        train_adamw(c->t->mem + s->off, c->G.mem + s->off, c->m + s->off, c->v + s->off,
+                    s->count, s->head ? c->o->lr : c->o->layer_lr, c->o->weight_decay, step,
+                    s->matrix);
+    }
+    return loss;
+}
+
+static double top_eval(void *vc, const size_t *idx, size_t n, double *acc)
+{
+    top_ctx *c = vc;
+    return eval_split(c->t, &c->w, c->X, c->off, c->y, idx, n, c->p1, acc);
+}
+
+static void top_keep(void *vc)
+{
+    top_ctx *c = vc;
+    memcpy(c->best, c->t->mem, c->t->n_params * sizeof(float));
+}
+
+static void top_restore(void *vc)
+{
+    top_ctx *c = vc;
+    memcpy(c->t->mem, c->best, c->t->n_params * sizeof(float));
+}
+
 int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off,
                   const int32_t *y, const uint8_t *split, size_t n,
                   const ifs_train_opts *opts, ifs_top *t, ifs_train_log *log,
@@ -479,12 +523,7 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
     if (o.batch < 1) o.batch = 1;
     if (o.batch > 1024) o.batch = 1024;
     const size_t H = (size_t)cfg->hidden;
-    size_t n_tr = 0, n_va = 0;
     for (size_t i = 0; i < n; i++) {
-        if (y[i] != 0 && y[i] != 1) {
-            train_seterr(err, errlen, "example %zu has label %d (a binary head needs 0 or 1)", i, y[i]);
-            return -1;
-        }
         if (off[i + 1] <= off[i]) {
             train_seterr(err, errlen, "example %zu has no rows", i);
             return -1;
@@ -494,92 +533,29 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
                 train_seterr(err, errlen, "example %zu has a non-finite hidden state", i);
                 return -1;
             }
-        n_tr += split[i] == IFS_SPLIT_TRAIN;
-        n_va += split[i] == IFS_SPLIT_VALIDATION;
     }
-    if (!n_tr || !n_va) {
-        train_seterr(err, errlen, "need train and validation examples (have %zu and %zu)", n_tr, n_va);
-        return -1;
-    }
-    slot sl[N_TENSORS];
+    top_ctx c = { .t = t, .X = X, .off = off, .y = y, .o = &o };
     size_t np;
-    layout(cfg->hidden, cfg->intermediate, sl, &np);
-    size_t *tr = malloc(n_tr * sizeof *tr), *va = malloc(n_va * sizeof *va);
+    layout(cfg->hidden, cfg->intermediate, c.sl, &np);
     float *buf = calloc(4 * np, sizeof(float)); /* grads | m | v | best */
-    float *p1 = malloc((size_t)o.batch * sizeof *p1);
-    work w;
-    int wrc = work_alloc(&w, cfg, o.batch, (int64_t)o.batch * max_example_rows(off, n));
-    if (!tr || !va || !buf || !p1 || wrc) {
-        free(tr); free(va); free(buf); free(p1);
-        if (!wrc) work_free(&w);
+    c.p1 = malloc((size_t)o.batch * sizeof *c.p1);
+    int wrc = work_alloc(&c.w, cfg, o.batch, (int64_t)o.batch * max_example_rows(off, n));
+    if (!buf || !c.p1 || wrc) {
+        free(buf);
+        free(c.p1);
+        if (!wrc) work_free(&c.w);
         train_seterr(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0, a = 0, b = 0; i < n; i++) {
-        if (split[i] == IFS_SPLIT_TRAIN) tr[a++] = i;
-        else if (split[i] == IFS_SPLIT_VALIDATION) va[b++] = i;
-    }
-    ifs_top G;
-    view(&G, buf, cfg->hidden, cfg->intermediate);
-    float *m = buf + np, *v = m + np, *best = v + np;
-
-    int saved_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-
-    uint64_t s = o.seed;
-    double best_loss = INFINITY, best_acc = 0.0, last_train = 0.0;
-    int best_epoch = 0, since_best = 0, epoch, step = 0, rc = 0;
-    memcpy(best, t->mem, np * sizeof(float));
-    for (epoch = 1; epoch <= o.epochs; epoch++) {
-        for (size_t i = n_tr - 1; i > 0; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(train_splitmix64(&s) % (i + 1));
-            size_t tmp = tr[i]; tr[i] = tr[j]; tr[j] = tmp;
-        }
-        double epoch_loss = 0.0;
-        for (size_t i = 0; i < n_tr; i += (size_t)o.batch) {
-            int b = (int)(n_tr - i < (size_t)o.batch ? n_tr - i : (size_t)o.batch);
-            gather(&w, X, off, tr + i, b);
-            epoch_loss += forward(t, &w, b, y, tr + i, NULL);
-            backward(t, &G, &w, b);
-            step++;
-            for (int k = 0; k < N_TENSORS; k++)
-                train_adamw(t->mem + sl[k].off, G.mem + sl[k].off, m + sl[k].off, v + sl[k].off,
-                            sl[k].count, sl[k].head ? o.lr : o.layer_lr, o.weight_decay, step,
-                            sl[k].matrix);
-        }
-        last_train = epoch_loss / (double)n_tr;
-        if (!isfinite(last_train)) {
-            train_seterr(err, errlen, "training diverged at epoch %d (loss %g)", epoch, last_train);
-            rc = -1;
-            break;
-        }
-        double acc;
-        double vl = eval_split(t, &w, X, off, y, va, n_va, p1, &acc);
-        if (o.on_epoch) o.on_epoch(o.on_epoch_ctx, epoch, last_train, vl, acc);
-        if (vl < best_loss) {
-            best_loss = vl;
-            best_acc = acc;
-            best_epoch = epoch;
-            since_best = 0;
-            memcpy(best, t->mem, np * sizeof(float));
-        } else if (++since_best >= o.patience) {
-            epoch++;
-            break;
-        }
-    }
-    openblas_set_num_threads(saved_threads);
-    if (rc == 0) {
-        memcpy(t->mem, best, np * sizeof(float));
-        if (log) {
-            log->epochs_run = epoch - 1;
-            log->best_epoch = best_epoch;
-            log->best_val_loss = best_loss;
-            log->best_val_accuracy = best_acc;
-            log->final_train_loss = last_train;
-        }
-    }
-    free(tr); free(va); free(buf); free(p1);
-    work_free(&w);
+    view(&c.G, buf, cfg->hidden, cfg->intermediate);
+    c.m = buf + np;
+    c.v = c.m + np;
+    c.best = c.v + np;
+    train_model mod = { &c, top_step, top_eval, top_keep, top_restore };
+    int rc = train_run(&mod, y, split, n, &o, log, err, errlen);
+    free(buf);
+    free(c.p1);
+    work_free(&c.w);
     return rc;
 }
 

@@ -73,10 +73,10 @@ int ifs_backend_create(const char *kind, const ifs_bert_weights *w,
     return IFS_BK_EUNSUP;
 }
 
-int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch, float *logits, float *cls_hidden)
+/* A batch the backend's config and limits accept: IFS_BK_OK, or an error
+ * with words in b->err. */
+static int check_batch(ifs_backend *b, const ifs_batch *batch)
 {
-    if (!b || !batch || !logits) return IFS_BK_EARG;
-    b->err[0] = '\0';
     int rc = ifs_batch_validate(batch, &b->w->cfg, b->err, sizeof b->err);
     if (rc) return rc;
     if (batch->n_tokens > b->opts.max_batch_tokens || batch->n_seqs > b->opts.max_batch_seqs) {
@@ -85,7 +85,15 @@ int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch, float *logits, f
                b->opts.max_batch_seqs, b->opts.max_batch_tokens);
         return IFS_BK_EARG;
     }
-    if (batch->n_seqs == 0) return IFS_BK_OK;
+    return IFS_BK_OK;
+}
+
+int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch, float *logits, float *cls_hidden)
+{
+    if (!b || !batch || !logits) return IFS_BK_EARG;
+    b->err[0] = '\0';
+    int rc = check_batch(b, batch);
+    if (rc || batch->n_seqs == 0) return rc;
     return b->vt->forward(b, batch, logits, cls_hidden);
 }
 
@@ -103,15 +111,8 @@ int ifs_backend_encode(ifs_backend *b, const ifs_batch *batch, int n_layers, flo
                b->w->cfg.n_layers);
         return IFS_BK_EARG;
     }
-    int rc = ifs_batch_validate(batch, &b->w->cfg, b->err, sizeof b->err);
-    if (rc) return rc;
-    if (batch->n_tokens > b->opts.max_batch_tokens || batch->n_seqs > b->opts.max_batch_seqs) {
-        seterr(b->err, sizeof b->err, "batch of %d seqs / %d tokens exceeds the backend's "
-               "limits (%d seqs / %d tokens)", batch->n_seqs, batch->n_tokens,
-               b->opts.max_batch_seqs, b->opts.max_batch_tokens);
-        return IFS_BK_EARG;
-    }
-    if (batch->n_seqs == 0) return IFS_BK_OK;
+    int rc = check_batch(b, batch);
+    if (rc || batch->n_seqs == 0) return rc;
     return b->vt->encode(b, batch, n_layers, hidden);
 }
 

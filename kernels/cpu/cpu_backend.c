@@ -256,6 +256,24 @@ static void run_layer(cpu_backend *b, stage *s, const ifs_bert_layer *ly, int cl
     run_layernorm(b, s, x, tmp, ly->o_b, x, ly->ln2_g, ly->ln2_b, rows);
 }
 
+/* Checks the lengths against the scratch, sets up the stage and runs the
+ * embeddings into b->x. */
+static int embed(cpu_backend *b, const ifs_batch *batch, stage *s)
+{
+    for (int32_t i = 0; i < batch->n_seqs; i++)
+        if (batch->seq_off[i + 1] - batch->seq_off[i] > b->max_len) {
+            snprintf(b->base.err, sizeof b->base.err, "cpu: sequence %d is longer than the "
+                     "backend's scratch allows (%d tokens)", i, b->max_len);
+            return IFS_BK_EARG;
+        }
+    memset(s, 0, sizeof *s);
+    s->b = b;
+    s->batch = batch;
+    s->n_tok_blocks = plan_token_blocks(batch, b->tok_blocks);
+    ifs_cpu_pool_run(b->pool, row_tasks(s, batch->n_tokens), task_embed, s);
+    return IFS_BK_OK;
+}
+
 static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
                        float *cls_hidden)
 {
@@ -263,19 +281,9 @@ static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
     const ifs_bert_weights *w = base->w;
     const ifs_bert_config *c = &w->cfg;
     int H = c->hidden, S = batch->n_seqs;
-    for (int32_t i = 0; i < S; i++)
-        if (batch->seq_off[i + 1] - batch->seq_off[i] > b->max_len) {
-            snprintf(base->err, sizeof base->err, "cpu: sequence %d is longer than the "
-                     "backend's scratch allows (%d tokens)", i, b->max_len);
-            return IFS_BK_EARG;
-        }
     stage s;
-    memset(&s, 0, sizeof s);
-    s.b = b;
-    s.batch = batch;
-    s.n_tok_blocks = plan_token_blocks(batch, b->tok_blocks);
-    int n = row_tasks(&s, batch->n_tokens);
-    ifs_cpu_pool_run(b->pool, n, task_embed, &s);
+    int rc = embed(b, batch, &s);
+    if (rc) return rc;
     for (int l = 0; l < c->n_layers; l++)
         run_layer(b, &s, &w->layers[l], l == c->n_layers - 1);
     if (c->n_layers == 0)
@@ -286,7 +294,7 @@ static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
 
     /* Pooler: tanh(xc Wp^T + bp); classifier: a few columns, one task. */
     run_linear(b, &s, b->cls_blocks, S, b->pooled, H, b->xc, H, w->pool_w, w->pool_b, H, H, -1);
-    n = row_tasks(&s, S);
+    int n = row_tasks(&s, S);
     s.y = b->pooled;
     ifs_cpu_pool_run(b->pool, n, task_tanh, &s);
     for (int32_t i = 0; i < S; i++) /* one row per call, as every [CLS] row */
@@ -301,18 +309,9 @@ static int cpu_encode(ifs_backend *base, const ifs_batch *batch, int n_layers, f
 {
     cpu_backend *b = (cpu_backend *)base;
     const ifs_bert_weights *w = base->w;
-    for (int32_t i = 0; i < batch->n_seqs; i++)
-        if (batch->seq_off[i + 1] - batch->seq_off[i] > b->max_len) {
-            snprintf(base->err, sizeof base->err, "cpu: sequence %d is longer than the "
-                     "backend's scratch allows (%d tokens)", i, b->max_len);
-            return IFS_BK_EARG;
-        }
     stage s;
-    memset(&s, 0, sizeof s);
-    s.b = b;
-    s.batch = batch;
-    s.n_tok_blocks = plan_token_blocks(batch, b->tok_blocks);
-    ifs_cpu_pool_run(b->pool, row_tasks(&s, batch->n_tokens), task_embed, &s);
+    int rc = embed(b, batch, &s);
+    if (rc) return rc;
     for (int l = 0; l < n_layers; l++) run_layer(b, &s, &w->layers[l], 0);
     memcpy(hidden, b->x, sizeof(float) * (size_t)batch->n_tokens * w->cfg.hidden);
     return IFS_BK_OK;
