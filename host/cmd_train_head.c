@@ -570,6 +570,8 @@ static void usage_train(FILE *f)
         "  --layer-lr X         learning rate of that layer (default 5e-05)\n"
         "  --batch N            minibatch size (default 64)\n"
         "  --patience N         early-stopping patience in epochs (default 4)\n"
+        "  --select loss|accuracy  keep the epoch with the lowest validation loss\n"
+        "                       (default) or the highest validation accuracy\n"
         "  --backend cpu|cuda   feature backend (default cpu)\n"
         "  --threads N          cpu threads (default: all cores)\n"
         "  --max-batch-tokens N token budget of a feature batch (default 8192)\n"
@@ -597,7 +599,8 @@ int ifs_cmd_train_head(int argc, char **argv)
         { "backend", required_argument, 0, 'B' }, { "threads", required_argument, 0, 't' },
         { "max-batch-tokens", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
         { "features", required_argument, 0, 'F' }, { "train-layers", required_argument, 0, 'L' },
-        { "layer-lr", required_argument, 0, 'R' }, { 0, 0, 0, 0 },
+        { "layer-lr", required_argument, 0, 'R' }, { "select", required_argument, 0, 'S' },
+        { 0, 0, 0, 0 },
     };
     optind = 1;
     int c;
@@ -606,6 +609,13 @@ int ifs_cmd_train_head(int argc, char **argv)
         case 'F': feat_path = optarg; break;
         case 'L': train_layers = atoi(optarg); break;
         case 'R': o.layer_lr = strtof(optarg, NULL); break;
+        case 'S':
+            if (strcmp(optarg, "loss") && strcmp(optarg, "accuracy")) {
+                fprintf(stderr, "ifscore train-head: --select %s: expected loss or accuracy\n", optarg);
+                return IFS_EXIT_USAGE;
+            }
+            o.select_accuracy = !strcmp(optarg, "accuracy");
+            break;
         case 'e': enc_dir = optarg; break;
         case 'd':
             if (n_data == 64) { fprintf(stderr, "ifscore train-head: at most 64 --data\n"); return IFS_EXIT_USAGE; }
@@ -752,6 +762,7 @@ int ifs_cmd_train_head(int argc, char **argv)
             cJSON_AddNumberToObject(oo, "layer_lr", round((double)o.layer_lr * 1e9) / 1e9);
         cJSON_AddNumberToObject(oo, "batch", o.batch);
         cJSON_AddNumberToObject(oo, "patience", o.patience);
+        cJSON_AddStringToObject(oo, "select", o.select_accuracy ? "accuracy" : "loss");
         cJSON_AddNumberToObject(oo, "weight_decay", round((double)o.weight_decay * 1e9) / 1e9);
         cJSON *cnt = cJSON_AddObjectToObject(rep, "examples");
         cJSON_AddNumberToObject(cnt, "train", (double)n_split[0]);

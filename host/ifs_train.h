@@ -39,7 +39,9 @@ typedef struct {
     float lr;            /* Adam learning rate (the head's) */
     float layer_lr;      /* ifs_train_top: the last encoder layer's learning rate */
     float weight_decay;  /* decoupled (AdamW) decay on the weight matrices */
-    int patience;        /* stop after this many epochs without a better validation loss */
+    int patience;        /* stop after this many epochs without a better validation score */
+    int select_accuracy; /* the best epoch is the one with the highest validation accuracy
+                            (ties: lower loss); 0: the lowest validation loss */
     uint64_t seed;       /* shuffle order (and initialisation, see ifs_head_init) */
     /* called after every epoch when non-NULL (the CLI prints progress) */
     void (*on_epoch)(void *ctx, int epoch, double train_loss, double val_loss, double val_acc);
@@ -136,8 +138,8 @@ void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init,
 
 /* Trains h in place (it must be initialised) with AdamW on cross-entropy
  * over the examples with split == IFS_SPLIT_TRAIN, keeping the weights of
- * the epoch with the lowest validation loss (early stopping with
- * `patience`). X: [n][hidden] features; y: labels 0/1; split: per example.
+ * the epoch with the lowest validation loss, or the highest validation
+ * accuracy with select_accuracy (early stopping with `patience`). X: [n][hidden] features; y: labels 0/1; split: per example.
  * Returns 0, or -1 with a message in err (no train or validation examples,
  * a label outside 0/1, non-finite features or loss). */
 int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n,

@@ -150,7 +150,7 @@ int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, si
     openblas_set_num_threads(1);
 
     uint64_t s = o->seed;
-    double best_loss = INFINITY, best_acc = 0.0, last_train = 0.0;
+    double best_loss = INFINITY, best_acc = -1.0, last_train = 0.0;
     int best_epoch = 0, since_best = 0, epoch, step = 0, rc = 0;
     mod->keep_best(mod->ctx);
     for (epoch = 1; epoch <= o->epochs; epoch++) {
@@ -172,7 +172,9 @@ int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, si
         double acc;
         double vl = mod->eval(mod->ctx, va, n_va, &acc);
         if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, epoch, last_train, vl, acc);
-        if (vl < best_loss) {
+        int better = o->select_accuracy ? acc > best_acc || (acc == best_acc && vl < best_loss)
+                                        : vl < best_loss;
+        if (better) {
             best_loss = vl;
             best_acc = acc;
             best_epoch = epoch;

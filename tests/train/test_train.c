@@ -82,6 +82,53 @@ static void same_seed_gives_identical_bits_and_another_seed_differs(const float 
     IFS_CHECK(memcmp(&a, &c, sizeof a) != 0, "different shuffle seeds gave identical heads");
 }
 
+typedef struct { int n; double loss[64], acc[64]; } epochs_seen;
+
+static void record_epoch(void *ctx, int epoch, double train_loss, double val_loss, double val_acc)
+{
+    (void)train_loss;
+    epochs_seen *e = ctx;
+    if (epoch == e->n + 1 && e->n < 64) {
+        e->loss[e->n] = val_loss;
+        e->acc[e->n] = val_acc;
+        e->n++;
+    }
+}
+
+/* The kept epoch is the argmin of validation loss, or with select_accuracy
+ * the argmax of validation accuracy (ties to the lower loss), and the hook
+ * sees every epoch run. */
+static void the_kept_epoch_is_the_selected_best(const float *X, const int32_t *y,
+                                               const uint8_t *split)
+{
+    for (int sel = 0; sel < 2; sel++) {
+        static head_store s;
+        ifs_head h = view(&s);
+        ifs_head_init(&h, H, NULL, NULL, 5);
+        ifs_train_opts o = ifs_train_default_opts();
+        o.epochs = 12;
+        o.patience = 12;
+        o.lr = 3e-3f;
+        o.select_accuracy = sel;
+        epochs_seen e = { 0 };
+        o.on_epoch = record_epoch;
+        o.on_epoch_ctx = &e;
+        ifs_train_log log;
+        IFS_CHECK(ifs_train_head(X, y, split, N, H, &o, &h, &log, NULL, 0) == 0, "train");
+        IFS_CHECK(e.n == log.epochs_run, "hook saw %d epochs of %d", e.n, log.epochs_run);
+        int best = 0;
+        for (int i = 1; i < e.n; i++) {
+            int better = sel ? e.acc[i] > e.acc[best] || (e.acc[i] == e.acc[best] && e.loss[i] < e.loss[best])
+                             : e.loss[i] < e.loss[best];
+            if (better) best = i;
+        }
+        IFS_CHECK(log.best_epoch == best + 1 && log.best_val_accuracy == e.acc[best] &&
+                      log.best_val_loss == e.loss[best],
+                  "select %s: kept epoch %d, expected %d", sel ? "accuracy" : "loss",
+                  log.best_epoch, best + 1);
+    }
+}
+
 static void pretrained_pooler_is_copied_at_init(void)
 {
     static head_store s;
@@ -138,6 +185,7 @@ int main(void)
     make_data(X, y, split);
     trainer_learns_a_separable_problem(X, y, split);
     same_seed_gives_identical_bits_and_another_seed_differs(X, y, split);
+    the_kept_epoch_is_the_selected_best(X, y, split);
     pretrained_pooler_is_copied_at_init();
     bad_labels_and_missing_splits_are_refused(X);
     confusion_metrics_follow_their_definitions();
