@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # train_default_head.sh - regenerate models/ifs-tone-minilm-l6/ (the default
 # classifier's head) from the AlpacaEval outputs in ../shared/data, exactly as
-# it was made: import -> response set (R from six instruction-tuned
+# it was made: import -> response set (R from 18 instruction-tuned
 # generators, Ic / Ic+R from cut instructions, split by instruction) ->
 # train-head at 64 tokens with the last all-MiniLM-L6-v2 layer fine-tuned
 # (--train-layers 1) on the frozen output of the five below it.
