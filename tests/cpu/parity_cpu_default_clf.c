@@ -1,7 +1,9 @@
 /*
  * parity_cpu_default_clf.c - the default classifier (all-MiniLM-L6-v2 +
  * the head in models/ifs-tone-minilm-l6, joined by attach-head) against HF
- * transformers on 400 real responses, lengths 2..128 (its model_max_length).
+ * transformers on 400 real responses, every length 2..64 (its model_max_length)
+ * and a tenth whole, up to 512 tokens; the last encoder layer is the one
+ * train-head --train-layers 1 fine-tuned.
  * Shows the checkpoint train-head/attach-head write is one HF loads and
  * computes identically. See parity_cpu.h.
  */
