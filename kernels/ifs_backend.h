@@ -95,8 +95,9 @@ int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch,
 /* Runs the embeddings and the first n_layers encoder layers (0 <= n_layers
  * <= cfg.n_layers) on every token of `batch`, writing their output rows to
  * hidden [n_tokens][hidden]: what enters layer n_layers. train-head
- * fine-tunes the last layer on these. Returns IFS_BK_OK, IFS_BK_EARG (a bad
- * batch or n_layers) or IFS_BK_EUNSUP (the cuda backend does not have it). */
+ * fine-tunes the last layer on these. Returns IFS_BK_OK or IFS_BK_EARG (a
+ * bad batch or n_layers); cuda rows are computed in the backend's dtype and
+ * converted to fp32. */
 int ifs_backend_encode(ifs_backend *b, const ifs_batch *batch, int n_layers, float *hidden);
 
 const char *ifs_backend_error(const ifs_backend *b);

@@ -339,8 +339,9 @@ typedef struct {
 static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
                         float *cls_hidden);
 static void cuda_destroy(ifs_backend *bb);
+static int cuda_encode(ifs_backend *bb, const ifs_batch *batch, int n_layers, float *hidden);
 
-static const ifs_backend_vt cuda_vt = {"cuda", cuda_forward, cuda_destroy, NULL};
+static const ifs_backend_vt cuda_vt = {"cuda", cuda_forward, cuda_destroy, cuda_encode};
 
 static void free_buffers(cuda_backend *b)
 {
@@ -567,8 +568,11 @@ static int run_last_layer(cuda_backend *b, const dev_layer *L, int32_t S, const 
 }
 
 /* Runs the encoder, pooler and classifier for a validated batch whose ids,
- * types, positions and offsets are already on the device. */
-static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int has_types)
+ * types, positions and offsets are already on the device. encode >= 0: the
+ * embeddings and the first `encode` layers only, every row (no [CLS]-only
+ * last layer), leaving their output in b->x (ifs_backend_encode). */
+static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int has_types,
+                     int encode)
 {
     char *err = b->base.err;
     const size_t errlen = sizeof b->base.err;
@@ -589,12 +593,13 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
         return rc;
     const void *final_rows = b->x; /* where the last hidden states end up */
     const int32_t *final_off = d_off;
-    for (int l = 0; l < c->n_layers; l++) {
+    const int n_run = encode >= 0 ? encode : c->n_layers;
+    for (int l = 0; l < n_run; l++) {
         const dev_layer *L = &wc->layers[l];
         if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->x, L->qkv_w, L->qkv_b, T, 3 * H, H,
                                     0, st, err, errlen)))
             return rc;
-        if (l == c->n_layers - 1) { /* the [CLS] rows only: see run_last_layer */
+        if (encode < 0 && l == c->n_layers - 1) { /* the [CLS] rows only: see run_last_layer */
             if ((rc = run_last_layer(b, L, S, d_off))) return rc;
             final_rows = b->ctx;
             final_off = NULL;
@@ -619,6 +624,7 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
                                                                 c->ln_eps, st))))
             return rc;
     }
+    if (encode >= 0) return IFS_BK_OK;
     float *d_logits = b->d_out;
     float *d_cls = b->d_out + (size_t)b->max_seqs * c->num_labels;
     return CU_CHECK(ifs_cuda_pooler_classifier(dt, d_logits, d_cls, final_rows, final_off, S, H,
@@ -626,20 +632,16 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
                                                c->num_labels, st));
 }
 
-static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
-                        float *cls_hidden)
+/* Stages the batch in pinned memory (ids | types | positions | offsets) and
+ * queues its copy to the device. The previous call synchronised, so the
+ * staging buffers are free. */
+static int stage_batch(cuda_backend *b, const ifs_batch *batch, int32_t *max_len_out)
 {
-    cuda_backend *b = (cuda_backend *)bb;
     char *err = b->base.err;
     const size_t errlen = sizeof b->base.err;
-    const ifs_bert_config *c = &b->base.w->cfg;
     const int32_t T = batch->n_tokens, S = batch->n_seqs;
-    const int L = c->num_labels, H = c->hidden;
     int rc;
     if ((rc = CU_CHECK(cudaSetDevice(b->device)))) return rc;
-
-    /* Stage the batch in pinned memory: ids | types | positions | offsets. The
-     * previous forward synchronised, so the staging buffers are free. */
     int32_t *h_ids = b->h_ints, *h_types = h_ids + b->max_tokens;
     int32_t *h_pos = h_types + b->max_tokens, *h_off = h_pos + b->max_tokens;
     const int has_types = batch->type_ids != NULL;
@@ -663,8 +665,48 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
         (rc = CU_CHECK(cudaMemcpyAsync(d_off, h_off, sizeof(int32_t) * (S + 1),
                                        cudaMemcpyHostToDevice, b->stream))))
         return rc;
+    *max_len_out = max_len;
+    return IFS_BK_OK;
+}
 
-    rc = run_model(b, T, S, max_len, has_types);
+/* Every row after n_layers layers, converted to fp32 on the device (into
+ * `big`, which holds T * max(3H, I) elements of the compute dtype: at least
+ * T * H floats) and copied to the caller. */
+static int cuda_encode(ifs_backend *bb, const ifs_batch *batch, int n_layers, float *hidden)
+{
+    cuda_backend *b = (cuda_backend *)bb;
+    char *err = b->base.err;
+    const size_t errlen = sizeof b->base.err;
+    const int32_t T = batch->n_tokens;
+    const int64_t n = (int64_t)T * b->base.w->cfg.hidden;
+    int32_t max_len;
+    int rc;
+    if ((rc = stage_batch(b, batch, &max_len)) ||
+        (rc = run_model(b, T, batch->n_seqs, max_len, batch->type_ids != NULL, n_layers)) ||
+        (rc = CU_CHECK(ifs_cuda_to_f32(b->dt, (float *)b->big, b->x, n, b->stream))) ||
+        (rc = CU_CHECK(cudaMemcpyAsync(hidden, b->big, sizeof(float) * (size_t)n,
+                                       cudaMemcpyDeviceToHost, b->stream))) ||
+        (rc = CU_CHECK(cudaStreamSynchronize(b->stream)))) {
+        cudaStreamSynchronize(b->stream);
+        return rc;
+    }
+    return IFS_BK_OK;
+}
+
+static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
+                        float *cls_hidden)
+{
+    cuda_backend *b = (cuda_backend *)bb;
+    char *err = b->base.err;
+    const size_t errlen = sizeof b->base.err;
+    const ifs_bert_config *c = &b->base.w->cfg;
+    const int32_t S = batch->n_seqs;
+    const int L = c->num_labels, H = c->hidden;
+    int32_t max_len;
+    int rc;
+    if ((rc = stage_batch(b, batch, &max_len))) return rc;
+
+    rc = run_model(b, batch->n_tokens, S, max_len, batch->type_ids != NULL, -1);
     if (rc) {
         cudaStreamSynchronize(b->stream); /* leave nothing running on our buffers */
         return rc;

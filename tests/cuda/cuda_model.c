@@ -12,6 +12,7 @@
  *     kernel), BERT-large width (1024, 16 heads of 64); and the real
  *     all-MiniLM-L6-v2 encoder with a seeded random head when it is present;
  *   - a sequence's logits do not depend on the batch around it;
+ *   - ifs_backend_encode (every row after n layers) matches the cpu backend;
  *   - a NaN in one sequence comes back as it is (rc OK, as from the CPU
  *     backend, so the scheduler rejects that record by name), the error
  *     string names the sequence, and every other sequence's logits stay
@@ -259,6 +260,41 @@ static void parity_case(const char *name, const ifs_bert_weights *w, ifs_dtype d
     batch_free(&ob);
 }
 
+/* ifs_backend_encode after the second-to-last and the last layer (in full)
+ * over the ragged batch, against the cpu backend, in the dtype's tolerance. */
+static void check_encode(const ifs_bert_weights *w, ifs_dtype dt)
+{
+    const int H = w->cfg.hidden;
+    owned_batch ob = make_batch(ragged, N_RAGGED, w->cfg.vocab_size, 0, 9);
+    const size_t n = (size_t)ob.b.n_tokens * H;
+    float *hc = malloc(n * 4), *hg = malloc(n * 4);
+    ifs_backend *cpu = make_backend("cpu", w, IFS_DT_F32, ob.b.n_tokens);
+    ifs_backend *gpu = make_backend("cuda", w, dt, ob.b.n_tokens);
+    tol t = tol_for(dt);
+    for (int depth = w->cfg.n_layers - 1; cpu && gpu && depth <= w->cfg.n_layers; depth++) {
+        for (size_t i = 0; i < n; i++) hg[i] = NAN;
+        int rc1 = ifs_backend_encode(cpu, &ob.b, depth, hc);
+        int rc2 = ifs_backend_encode(gpu, &ob.b, depth, hg);
+        IFS_CHECK(rc1 == IFS_BK_OK && rc2 == IFS_BK_OK, "encode %d: %s / %s", depth,
+                  ifs_backend_error(cpu), ifs_backend_error(gpu));
+        size_t bad = 0;
+        double worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = fabs((double)hg[i] - hc[i]);
+            if (!(d <= t.atol + t.rtol * fabs(hc[i]))) bad++;
+            if (d > worst || d != d) worst = d;
+        }
+        IFS_CHECK(bad == 0, "%s encode after %d layers: %zu of %zu values off (max %.3g)",
+                  dt_name(dt), depth, bad, n, worst);
+        printf("%s %s: every row after %d layers matches the cpu backend (max|d| %.3g)\n",
+               bad ? "FAIL" : "ok  ", dt_name(dt), depth, worst);
+    }
+    ifs_backend_free(cpu);
+    ifs_backend_free(gpu);
+    free(hc); free(hg);
+    batch_free(&ob);
+}
+
 /* Sequence 3 alone gives the logits it gets inside the ragged batch. */
 static void check_batch_invariance(const ifs_bert_weights *w)
 {
@@ -499,6 +535,8 @@ int main(void)
             check_batch_invariance(&m.w);
             check_nan_is_named(&m.w, IFS_DT_F32);
             check_nan_is_named(&m.w, IFS_DT_F16);
+            check_encode(&m.w, IFS_DT_F32);
+            check_encode(&m.w, IFS_DT_F16);
             check_shared_weights(&m.w, weight_bytes);
             check_budget_and_device(&m.w);
         }

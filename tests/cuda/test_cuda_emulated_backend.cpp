@@ -1,7 +1,8 @@
 /*
  * test_cuda_emulated_backend.cpp - the "cuda" backend's own code
  * (kernels/cuda/cuda_backend.cu: create, weight upload and per-device cache,
- * staging, the three-buffer plan, the [CLS]-only last layer, NaN pass-through,
+ * staging, the three-buffer plan, the [CLS]-only last layer, encode (every
+ * row after n layers, for train-head), NaN pass-through,
  * budget lowering, destroy) with its real kernels, run on the host through
  * cuda_emulate.h and cuda_emulate_runtime.h, against the "cpu" backend via
  * the public interface. No GPU needed: it runs in CI. The GEMMs are a plain
@@ -189,6 +190,46 @@ static void parity(const char *shape, const model &m, ifs_dtype dt, bool types)
     ifs_backend_free(gpu);
 }
 
+/* ifs_backend_encode: every row after 0, 1 and all layers (the last one in
+ * full, not [CLS]-only), against the cpu backend's. */
+static void encode_matches(const model &m, ifs_dtype dt)
+{
+    const int H = m.w.cfg.hidden;
+    batch bt({1, 9, 33, 2}, m.w.cfg.vocab_size, true, 4);
+    const size_t n = (size_t)bt.b.n_tokens * H;
+    ifs_backend *cpu = make("cpu", &m.w, IFS_DT_F32, 256), *gpu = make("cuda", &m.w, dt, 256);
+    if (!cpu || !gpu) {
+        ifs_backend_free(cpu);
+        ifs_backend_free(gpu);
+        return;
+    }
+    const double atol = dt == IFS_DT_F32 ? 1e-4 : dt == IFS_DT_F16 ? 0.02 : 0.1;
+    const double rtol = dt == IFS_DT_F32 ? 0 : dt == IFS_DT_F16 ? 0.02 : 0.05;
+    for (int depth : {0, 1, (int)m.w.cfg.n_layers}) {
+        vecf hc(n), hg(n, NAN);
+        int rc1 = ifs_backend_encode(cpu, &bt.b, depth, hc.data());
+        int rc2 = ifs_backend_encode(gpu, &bt.b, depth, hg.data());
+        IFS_CHECK(rc1 == 0 && rc2 == 0, "encode %d layers: %s / %s", depth, ifs_backend_error(cpu),
+                  ifs_backend_error(gpu));
+        int bad = 0;
+        double worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = fabs((double)hg[i] - hc[i]);
+            bad += !(d <= atol + rtol * fabs(hc[i])); /* also catches a NaN never written */
+            worst = fmax(worst, d);
+        }
+        int faults = ifs_emu::faults.exchange(0);
+        IFS_CHECK(bad == 0 && faults == 0, "%s encode %d layers: %d of %zu rows' values off "
+                  "(max %.3g), %d emulator faults", dname(dt), depth, bad, n, worst, faults);
+        printf("%s %s encode after %d layer(s) matches the cpu backend: max|d| %.3g\n",
+               bad || faults ? "FAIL" : "ok  ", dname(dt), depth, worst);
+    }
+    IFS_CHECK(ifs_backend_encode(gpu, &bt.b, m.w.cfg.n_layers + 1, vecf(n).data()) == IFS_BK_EARG,
+              "a depth beyond the model was not refused");
+    ifs_backend_free(cpu);
+    ifs_backend_free(gpu);
+}
+
 static void nan_is_named(const model &m)
 {
     model bad = m; /* same values, its own arrays */
@@ -294,6 +335,7 @@ int main()
     for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) parity("hidden 64, head dim 32, gelu", a, dt, false);
     for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) parity("hidden 128, head dim 64, tanh gelu, 3 labels, types", b, dt, true);
     for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16}) parity("hidden 96, head dim 48, relu, one layer", c, dt, false);
+    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) encode_matches(b, dt);
     nan_is_named(a);
     shared_weights_and_leaks(a);
     budget_and_devices(a);
