@@ -553,8 +553,8 @@ static void usage_train(FILE *f)
         "usage: ifscore train-head --encoder DIR --data FILE [--data FILE...] --out DIR [options]\n\n"
         "Train the pooler and classifier of a BertForSequenceClassification on frozen\n"
         "encoder features (and with --train-layers 1 the last encoder layer too), from a\n"
-        "response set (ifscore build-responses: JSONL with\n"
-        "text, label 0|1, split train|validation|test, kind R|Ic|Ic+R).\n\n"
+        "response set (ifscore build-responses: JSONL with text, label 0|1, split\n"
+        "train|validation|test, kind R|Ic|Ic+R).\n\n"
         "  --encoder DIR        pretrained BERT checkpoint (config.json, vocab.txt, safetensors)\n"
         "  --data FILE          response set shard(s) (.jsonl or .jsonl.zst); repeatable\n"
         "  --out DIR            write the complete checkpoint here\n"
@@ -575,7 +575,8 @@ static void usage_train(FILE *f)
         "  --backend cpu|cuda   feature backend (default cpu)\n"
         "  --threads N          cpu threads (default: all cores)\n"
         "  --max-batch-tokens N token budget of a feature batch (default 8192)\n"
-        "  --features FILE      cache of the encoder features: reused when it was made\n"
+        "  --features FILE      cache of the encoder features (with --train-layers 1: the\n"
+        "                       rows entering the last layer): reused when it was made\n"
         "                       from the same encoder and token ids, else (re)written\n"
         "  -h, --help\n");
 }
