@@ -435,8 +435,6 @@ static void add_metrics(cJSON *obj, const float *p1, const int32_t *y, const uin
 
 /* ---- writing checkpoints ---------------------------------------------- */
 
-/* Writes a complete checkpoint: encoder weights of `enc` with the head h,
- * labels {0: continuation-like, 1: answer-like}, vocab and tokenizer config. */
 /* The last encoder layer as an ifs_bert_layer view of t. */
 static ifs_bert_layer top_layer(const ifs_top *t)
 {
@@ -446,37 +444,18 @@ static ifs_bert_layer top_layer(const ifs_top *t)
     return L;
 }
 
-/* HF names and shapes of the last layer's 16 tensors and the head's 4, in
- * ifs_top's order; `names` holds 20 x 96 bytes. */
+/* HF names and shapes of the last layer's 16 tensors (ifs_wts_layer_tensors)
+ * and the head's 4, in ifs_top's order; `names` holds 16 names. */
 static void top_tensors(const ifs_bert_config *c, const ifs_top *t, char *names,
                         ifs_wts_tensor_out out[20])
 {
-    static const char *const sfx[16] = {
-        "attention.self.query.weight", "attention.self.query.bias",
-        "attention.self.key.weight", "attention.self.key.bias",
-        "attention.self.value.weight", "attention.self.value.bias",
-        "attention.output.dense.weight", "attention.output.dense.bias",
-        "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
-        "intermediate.dense.weight", "intermediate.dense.bias",
-        "output.dense.weight", "output.dense.bias",
-        "output.LayerNorm.weight", "output.LayerNorm.bias",
-    };
-    const int64_t H = c->hidden, F = c->intermediate;
-    const int64_t rows[16] = { H, H, H, H, H, H, H, H, H, H, F, F, H, H, H, H };
-    const int64_t cols[16] = { H, 0, H, 0, H, 0, H, 0, 0, 0, H, 0, F, 0, 0, 0 };
-    const float *data[20] = { t->q_w, t->q_b, t->k_w, t->k_b, t->v_w, t->v_b, t->ao_w, t->ao_b,
-                              t->ln1_g, t->ln1_b, t->i_w, t->i_b, t->o_w, t->o_b, t->ln2_g,
-                              t->ln2_b, t->head.pool_w, t->head.pool_b, t->head.cls_w,
-                              t->head.cls_b };
-    for (int k = 0; k < 16; k++) {
-        snprintf(names + 96 * k, 96, "bert.encoder.layer.%d.%s", c->n_layers - 1, sfx[k]);
-        out[k] = (ifs_wts_tensor_out){ names + 96 * k, cols[k] ? 2 : 1, { rows[k], cols[k] },
-                                       data[k] };
-    }
-    out[16] = (ifs_wts_tensor_out){ "bert.pooler.dense.weight", 2, { H, H }, data[16] };
-    out[17] = (ifs_wts_tensor_out){ "bert.pooler.dense.bias", 1, { H }, data[17] };
-    out[18] = (ifs_wts_tensor_out){ "classifier.weight", 2, { 2, H }, data[18] };
-    out[19] = (ifs_wts_tensor_out){ "classifier.bias", 1, { 2 }, data[19] };
+    const int64_t H = c->hidden;
+    ifs_bert_layer L = top_layer(t);
+    ifs_wts_layer_tensors(c, c->n_layers - 1, &L, names, out);
+    out[16] = (ifs_wts_tensor_out){ "bert.pooler.dense.weight", 2, { H, H }, t->head.pool_w };
+    out[17] = (ifs_wts_tensor_out){ "bert.pooler.dense.bias", 1, { H }, t->head.pool_b };
+    out[18] = (ifs_wts_tensor_out){ "classifier.weight", 2, { 2, H }, t->head.cls_w };
+    out[19] = (ifs_wts_tensor_out){ "classifier.bias", 1, { 2 }, t->head.cls_b };
 }
 
 static ifs_bert_config binary_config(const ifs_bert_config *enc)
@@ -525,7 +504,7 @@ static int write_head(const char *dir, const char *enc_dir, const ifs_bert_weigh
                       size_t errlen)
 {
     if (mkdir_p1(dir, err, errlen)) return -1;
-    char names[20 * 96], path[4096];
+    char names[16 * IFS_WTS_NAME_LEN], path[4096];
     ifs_wts_tensor_out tt[20];
     top_tensors(&enc->cfg, t, names, tt);
     const ifs_wts_tensor_out *first = train_layers ? tt : tt + 16;
@@ -916,7 +895,7 @@ int ifs_cmd_attach_head(int argc, char **argv)
         rc = -1;
     }
     have_t = rc == 0;
-    char names[20 * 96];
+    char names[16 * IFS_WTS_NAME_LEN];
     ifs_wts_tensor_out tt[20];
     if (rc == 0) {
         if (nl > 0) ifs_top_init(&t, &enc->cfg, &enc->layers[nl - 1], NULL, NULL, 0);

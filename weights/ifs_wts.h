@@ -192,6 +192,13 @@ typedef struct {
     const float *data;       /* prod(shape) fp32 values, converted to dtype */
 } ifs_wts_tensor_out;
 
+/* The 16 tensors of encoder layer l (HF names, "bert.encoder.layer.<l>.*",
+ * shapes from c, data borrowed from L) in the order ifs_wts_save writes
+ * them. names: 16 * IFS_WTS_NAME_LEN bytes that out[].name points into. */
+#define IFS_WTS_NAME_LEN 96
+void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer *L,
+                           char *names, ifs_wts_tensor_out out[16]);
+
 /* Writes one safetensors file with tensors in the given order and
  * __metadata__ {"format":"pt"}. Returns 0 or a negative status. */
 int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, size_t n,

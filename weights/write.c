@@ -184,6 +184,37 @@ int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, siz
     return rc;
 }
 
+void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer *L,
+                           char *names, ifs_wts_tensor_out out[16])
+{
+    static const char *const sfx[16] = {
+        "attention.self.query.weight", "attention.self.query.bias",
+        "attention.self.key.weight", "attention.self.key.bias",
+        "attention.self.value.weight", "attention.self.value.bias",
+        "attention.output.dense.weight", "attention.output.dense.bias",
+        "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
+        "intermediate.dense.weight", "intermediate.dense.bias",
+        "output.dense.weight", "output.dense.bias",
+        "output.LayerNorm.weight", "output.LayerNorm.bias",
+    };
+    const int64_t H = c->hidden, I = c->intermediate;
+    const int64_t rows[16] = { H, H, H, H, H, H, H, H, H, H, I, I, H, H, H, H };
+    const int64_t cols[16] = { H, 0, H, 0, H, 0, H, 0, 0, 0, H, 0, I, 0, 0, 0 };
+    const float *data[16] = { L->q_w, L->q_b, L->k_w, L->k_b, L->v_w, L->v_b, L->ao_w, L->ao_b,
+                              L->ln1_g, L->ln1_b, L->i_w, L->i_b, L->o_w, L->o_b, L->ln2_g,
+                              L->ln2_b };
+    for (int k = 0; k < 16; k++) {
+        char *nm = names + IFS_WTS_NAME_LEN * k;
+        snprintf(nm, IFS_WTS_NAME_LEN, "bert.encoder.layer.%d.%s", l, sfx[k]);
+        memset(&out[k], 0, sizeof out[k]);
+        out[k].name = nm;
+        out[k].ndim = cols[k] ? 2 : 1;
+        out[k].shape[0] = rows[k];
+        out[k].shape[1] = cols[k];
+        out[k].data = data[k];
+    }
+}
+
 /* Tensor list for w in state_dict order; names live in one block. */
 int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype, char *err,
                  size_t errlen)
@@ -202,18 +233,18 @@ int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype
         return wts_fail(err, errlen, IFS_WTS_EIO, "%s: cannot create: %s", dir, strerror(errno));
     size_t cap = 5 + 16 * (size_t)c->n_layers + 4;
     ifs_wts_tensor_out *t = calloc(cap, sizeof *t);
-    char *names = calloc(cap, 96);
+    char *names = calloc(cap, IFS_WTS_NAME_LEN);
     if (!t || !names) {
         free(t);
         free(names);
         return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", dir);
     }
     size_t n = 0;
-    int64_t H = c->hidden, I = c->intermediate;
+    int64_t H = c->hidden;
 #define PUT(d, d0, d1, ...)                                                                   \
     do {                                                                                      \
-        snprintf(names + 96 * n, 96, __VA_ARGS__);                                            \
-        t[n].name = names + 96 * n;                                                           \
+        snprintf(names + IFS_WTS_NAME_LEN * n, IFS_WTS_NAME_LEN, __VA_ARGS__);                \
+        t[n].name = names + IFS_WTS_NAME_LEN * n;                                             \
         t[n].data = (d);                                                                      \
         t[n].ndim = (d1) > 0 ? 2 : 1;                                                         \
         t[n].shape[0] = (d0);                                                                 \
@@ -225,26 +256,8 @@ int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype
     PUT(w->type_emb, c->type_vocab, H, "bert.embeddings.token_type_embeddings.weight");
     PUT(w->emb_ln_g, H, 0, "bert.embeddings.LayerNorm.weight");
     PUT(w->emb_ln_b, H, 0, "bert.embeddings.LayerNorm.bias");
-    for (int l = 0; l < c->n_layers; l++) {
-        const ifs_bert_layer *L = &w->layers[l];
-        const char *p = "bert.encoder.layer";
-        PUT(L->q_w, H, H, "%s.%d.attention.self.query.weight", p, l);
-        PUT(L->q_b, H, 0, "%s.%d.attention.self.query.bias", p, l);
-        PUT(L->k_w, H, H, "%s.%d.attention.self.key.weight", p, l);
-        PUT(L->k_b, H, 0, "%s.%d.attention.self.key.bias", p, l);
-        PUT(L->v_w, H, H, "%s.%d.attention.self.value.weight", p, l);
-        PUT(L->v_b, H, 0, "%s.%d.attention.self.value.bias", p, l);
-        PUT(L->ao_w, H, H, "%s.%d.attention.output.dense.weight", p, l);
-        PUT(L->ao_b, H, 0, "%s.%d.attention.output.dense.bias", p, l);
-        PUT(L->ln1_g, H, 0, "%s.%d.attention.output.LayerNorm.weight", p, l);
-        PUT(L->ln1_b, H, 0, "%s.%d.attention.output.LayerNorm.bias", p, l);
-        PUT(L->i_w, I, H, "%s.%d.intermediate.dense.weight", p, l);
-        PUT(L->i_b, I, 0, "%s.%d.intermediate.dense.bias", p, l);
-        PUT(L->o_w, H, I, "%s.%d.output.dense.weight", p, l);
-        PUT(L->o_b, H, 0, "%s.%d.output.dense.bias", p, l);
-        PUT(L->ln2_g, H, 0, "%s.%d.output.LayerNorm.weight", p, l);
-        PUT(L->ln2_b, H, 0, "%s.%d.output.LayerNorm.bias", p, l);
-    }
+    for (int l = 0; l < c->n_layers; l++, n += 16)
+        ifs_wts_layer_tensors(c, l, &w->layers[l], names + IFS_WTS_NAME_LEN * n, t + n);
     if (w->pool_w) {
         PUT(w->pool_w, H, H, "bert.pooler.dense.weight");
         PUT(w->pool_b, H, 0, "bert.pooler.dense.bias");
