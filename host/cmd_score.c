@@ -906,11 +906,10 @@ static int resolve_dtype(const char *opt, const char *kind, ifs_dtype *out, char
     return 0;
 }
 
-static int make_engines(run *R, const ifs_sched_opts *so, void ***engines_out, int *n_out,
-                        const char **kind_out, char *err, size_t errlen)
+/* Engines of backend `kind` ("cuda" or "cpu", resolved) computing in dtype. */
+static int make_engines(run *R, const ifs_sched_opts *so, const char *kind, ifs_dtype dtype,
+                        void ***engines_out, int *n_out, char *err, size_t errlen)
 {
-    const char *kind = resolve_backend(R->o.backend);
-    *kind_out = kind;
     int devs[64], nd = 0;
     if (!strcmp(kind, "cuda")) {
         const char *s = R->o.devices ? R->o.devices : "0";
@@ -936,8 +935,6 @@ static int make_engines(run *R, const ifs_sched_opts *so, void ***engines_out, i
         devs[nd++] = 0;
     }
     int per = !strcmp(kind, "cuda") ? 2 : 1; /* two handles per GPU: copy/compute overlap */
-    ifs_dtype dtype;
-    if (resolve_dtype(R->o.dtype, kind, &dtype, err, errlen)) return -1;
     void **eng = calloc((size_t)(nd * per), sizeof *eng);
     if (!eng) {
         snprintf(err, errlen, "out of memory");
@@ -1093,7 +1090,8 @@ int ifs_cmd_score(int argc, char **argv)
     memset(&in, 0, sizeof in);
     void **engines = NULL;
     int n_engines = 0;
-    const char *kind = "cpu";
+    const char *kind = "cpu";         /* resolved --backend */
+    ifs_dtype dtype = IFS_DT_F32;     /* resolved --dtype */
     ifs_record rec;
     ifs_record_init(&rec);
     char *cfgtext = NULL;
@@ -1197,13 +1195,12 @@ int ifs_cmd_score(int argc, char **argv)
         /* The backend and dtype are part of the configuration: f16 and f32
          * probabilities differ in the last digits, so a resumed run must not
          * mix them in one report. */
-        const char *bk = resolve_backend(o.backend);
-        ifs_dtype dtype;
-        if (resolve_dtype(o.dtype, bk, &dtype, err, sizeof err)) {
+        kind = resolve_backend(o.backend);
+        if (resolve_dtype(o.dtype, kind, &dtype, err, sizeof err)) {
             fail(IFS_EXIT_USAGE, "%s", err);
             goto out;
         }
-        cfgtext = config_text(R, vsha, bk, dtype);
+        cfgtext = config_text(R, vsha, kind, dtype);
         if (!cfgtext) { fail(IFS_EXIT_FAIL, "out of memory"); goto out; }
         if (o.state_dir) snprintf(state_dir, sizeof state_dir, "%s", o.state_dir);
         else if (!strcmp(o.out, "-")) snprintf(state_dir, sizeof state_dir, "ifscore.state");
@@ -1236,7 +1233,7 @@ int ifs_cmd_score(int argc, char **argv)
     so.chunk_records = o.chunk_records;
     so.max_chunks = o.max_chunks;
     so.release = release_payload;
-    if (make_engines(R, &so, &engines, &n_engines, &kind, err, sizeof err)) {
+    if (make_engines(R, &so, kind, dtype, &engines, &n_engines, err, sizeof err)) {
         fail(IFS_EXIT_FAIL, "%s", err);
         goto out;
     }

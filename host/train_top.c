@@ -180,7 +180,7 @@ static int work_alloc(work *w, const ifs_bert_config *cfg, int B, int64_t R)
     const size_t H = (size_t)w->H, F = (size_t)w->F, b = (size_t)B, r = (size_t)R;
     w->boff = malloc((b + 1) * sizeof *w->boff);
     w->xb = malloc(r * (5 * H + (size_t)w->NH) * sizeof(float));
-    w->xc = malloc(b * (14 * H + 3 * F + 6) * sizeof(float));
+    w->xc = malloc(b * (12 * H + 3 * F + 6) * sizeof(float)); /* xc + per_h[11], see below */
     if (!w->boff || !w->xb || !w->xc) {
         work_free(w);
         return -1;
