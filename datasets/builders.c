@@ -34,7 +34,6 @@
 #include <string.h>
 
 #include "ds_internal.h"
-#include "ifs_cli.h"
 
 struct ds_builder {
     int which;
@@ -373,25 +372,22 @@ void ds_cut_measure_json(const ds_cut_measure *m, ds_buf *b)
     ds_buf_puts(b, "}");
 }
 
-ds_builder *ds_build_run(const char *cmd, int which, const char *stem, const ds_build_opts *bo,
+ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
                          const ds_sink_opts *so, const char *out, char *const *files, int n,
-                         ds_sink **sink_out, ds_read_stats *rs)
+                         ds_sink **sink_out, ds_read_stats *rs, char *err, size_t errlen)
 {
-    char err[512];
     *sink_out = NULL;
     memset(rs, 0, sizeof *rs);
-    ds_sink *sink = ds_sink_open(out, so, err, sizeof err);
-    if (!sink || ds_sink_begin(sink, stem, err, sizeof err)) {
-        fprintf(stderr, "ifscore %s: %s\n", cmd, err);
+    ds_sink *sink = ds_sink_open(out, so, err, errlen);
+    if (!sink || ds_sink_begin(sink, stem, err, errlen)) {
         ds_sink_free(sink);
         return NULL;
     }
-    ds_builder *b = ds_builder_create(which, bo, sink, err, sizeof err);
-    int rc = b ? ds_read_records(files, n, ds_builder_add, b, rs, err, sizeof err)
-               : IFS_DS_ENOMEM;
+    ds_builder *b = ds_builder_create(which, bo, sink, err, errlen);
+    int rc = b ? ds_read_records(files, n, ds_builder_add, b, rs, err, errlen) : IFS_DS_ENOMEM;
     if (rc) {
-        fprintf(stderr, "ifscore %s: %s\n", cmd,
-                b && ds_builder_error(b)[0] ? ds_builder_error(b) : err);
+        if (b && ds_builder_error(b)[0]) snprintf(err, errlen, "%s", ds_builder_error(b));
+        else if (!b && !err[0]) snprintf(err, errlen, "out of memory");
         ds_builder_free(b);
         ds_sink_free(sink);
         return NULL;
@@ -400,17 +396,12 @@ ds_builder *ds_build_run(const char *cmd, int which, const char *stem, const ds_
     return b;
 }
 
-int ds_build_finish(const char *cmd, int which, ds_sink *sink, const ds_builder *b,
-                    const ds_read_stats *rs, ds_buf *extra)
+int ds_build_finish(int which, ds_sink *sink, const ds_builder *b, const ds_read_stats *rs,
+                    ds_buf *extra, char *err, size_t errlen)
 {
-    char err[512];
     ds_build_stats_json(which, ds_builder_stats(b), extra);
     ds_buf_puts(extra, ",");
     ds_read_stats_json(rs, extra);
     ds_buf_puts(extra, "}");
-    if (ds_sink_finish(sink, extra->p, err, sizeof err)) {
-        fprintf(stderr, "ifscore %s: %s\n", cmd, err);
-        return IFS_EXIT_FAIL;
-    }
-    return rs->rejected_total || rs->stream_errors ? IFS_EXIT_DATA : IFS_EXIT_OK;
+    return ds_sink_finish(sink, extra->p, err, errlen) ? IFS_DS_EIO : 0;
 }

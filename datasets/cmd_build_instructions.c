@@ -134,16 +134,26 @@ int ifs_cmd_build_instructions(int argc, char **argv)
     }
     ds_sink *sink;
     ds_read_stats rs;
-    ds_builder *b = ds_build_run("build-instructions", 'i', "instructions", &bo, &so, out, argv + optind,
-                                 argc - optind, &sink, &rs);
-    if (!b) return IFS_EXIT_FAIL;
+    char err[512] = "";
+    ds_builder *b = ds_build_run('i', "instructions", &bo, &so, out, argv + optind,
+                                 argc - optind, &sink, &rs, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "ifscore build-instructions: %s\n", err);
+        return IFS_EXIT_FAIL;
+    }
     const ds_build_stats *st = ds_builder_stats(b);
     ds_buf extra = { 0 };
     ds_buf_printf(&extra, "\"instruction_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
                           "\"partial_share\":%g,\"dedupe\":%s,",
                   (unsigned long long)bo.seed, ifs_ds_cut_policy_name(bo.policy),
                   bo.partial_share, bo.dedupe ? "true" : "false");
-    int exit_code = ds_build_finish("build-instructions", 'i', sink, b, &rs, &extra);
+    int exit_code = IFS_EXIT_OK;
+    if (ds_build_finish('i', sink, b, &rs, &extra, err, sizeof err)) {
+        fprintf(stderr, "ifscore build-instructions: %s\n", err);
+        exit_code = IFS_EXIT_FAIL;
+    } else if (rs.rejected_total || rs.stream_errors) {
+        exit_code = IFS_EXIT_DATA;
+    }
     fprintf(stderr,
             "build-instructions: %llu pairs -> %llu instructions (%llu full, %llu partial; "
             "%llu drawn partial but uncuttable, %llu duplicates, %llu without instruction); "

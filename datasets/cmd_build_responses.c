@@ -114,9 +114,13 @@ int ifs_cmd_build_responses(int argc, char **argv)
     }
     ds_sink *sink;
     ds_read_stats rs;
-    ds_builder *b = ds_build_run("build-responses", 'r', "responses", &bo, &so, out, argv + optind,
-                                 argc - optind, &sink, &rs);
-    if (!b) return IFS_EXIT_FAIL;
+    char err[512] = "";
+    ds_builder *b = ds_build_run('r', "responses", &bo, &so, out, argv + optind,
+                                 argc - optind, &sink, &rs, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "ifscore build-responses: %s\n", err);
+        return IFS_EXIT_FAIL;
+    }
     const ds_build_stats *st = ds_builder_stats(b);
     ds_buf extra = { 0 };
     ds_buf_printf(&extra, "\"response_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
@@ -129,7 +133,13 @@ int ifs_cmd_build_responses(int argc, char **argv)
     else
         ds_buf_puts(&extra, "null");
     ds_buf_puts(&extra, ",");
-    int exit_code = ds_build_finish("build-responses", 'r', sink, b, &rs, &extra);
+    int exit_code = IFS_EXIT_OK;
+    if (ds_build_finish('r', sink, b, &rs, &extra, err, sizeof err)) {
+        fprintf(stderr, "ifscore build-responses: %s\n", err);
+        exit_code = IFS_EXIT_FAIL;
+    } else if (rs.rejected_total || rs.stream_errors) {
+        exit_code = IFS_EXIT_DATA;
+    }
     fprintf(stderr,
             "build-responses: %llu pairs -> %llu records (R %llu, Ic %llu, Ic+R %llu; "
             "train %llu, validation %llu, test %llu); skipped: %llu not positive, "

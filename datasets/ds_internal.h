@@ -247,19 +247,19 @@ void ds_builder_free(ds_builder *b);
 /* The part both build commands share: open the output folder's sink as
  * `stem`, feed every pair record of files[0..n) to a builder of `which`.
  * On success returns the builder with *sink_out and *rs filled (the caller
- * writes the manifest with ds_sink_finish and frees both); on failure prints
- * "ifscore <cmd>: <reason>" on stderr, frees everything and returns NULL. */
-ds_builder *ds_build_run(const char *cmd, int which, const char *stem, const ds_build_opts *bo,
+ * writes the manifest with ds_build_finish and frees both); on failure
+ * writes the reason into err, frees everything and returns NULL. */
+ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
                          const ds_sink_opts *so, const char *out, char *const *files, int n,
-                         ds_sink **sink_out, ds_read_stats *rs);
+                         ds_sink **sink_out, ds_read_stats *rs, char *err, size_t errlen);
 /* The shared end of both build commands: close the set's manifest object
  * in `extra` (opened by the caller with its settings) with the builder's
- * and the reader's statistics, write the manifest, and return the exit
- * code: IFS_EXIT_FAIL if the manifest could not be written (said on stderr
- * as "ifscore <cmd>: ..."), IFS_EXIT_DATA if input lines were rejected,
- * else IFS_EXIT_OK. Frees nothing. */
-int ds_build_finish(const char *cmd, int which, ds_sink *sink, const ds_builder *b,
-                    const ds_read_stats *rs, ds_buf *extra);
+ * and the reader's statistics and write the manifest. Returns 0, or
+ * IFS_DS_EIO with the reason in err when the manifest could not be written.
+ * Whether rejected input lines fail the command is the caller's decision
+ * (rs->rejected_total, rs->stream_errors). Frees nothing. */
+int ds_build_finish(int which, ds_sink *sink, const ds_builder *b, const ds_read_stats *rs,
+                    ds_buf *extra, char *err, size_t errlen);
 
 /* Cut-policy measurement over distinct instructions: for each policy, the
  * expected share of fragments (a uniform pick among accepted boundaries, as

@@ -6,13 +6,7 @@
 #include <string.h>
 
 #include "ifs_cli.h"
-
-#ifndef IFS_VERSION
-#define IFS_VERSION "0.0.0"
-#endif
-#ifndef IFS_GIT_COMMIT
-#define IFS_GIT_COMMIT "unknown"
-#endif
+#include "ifs_version.h"
 
 typedef struct {
     const char *name;
@@ -25,15 +19,6 @@ static const command commands[] = {
 #include "commands.def"
 #undef IFS_CLI_COMMAND
 };
-
-const char *ifs_version_string(void)
-{
-#ifdef IFS_HAVE_CUDA
-    return IFS_VERSION " (commit " IFS_GIT_COMMIT ", cuda on)";
-#else
-    return IFS_VERSION " (commit " IFS_GIT_COMMIT ", cuda off)";
-#endif
-}
 
 /* Table names are C identifiers (train_head); users type train-head. */
 static int name_is(const char *table, const char *arg)
@@ -77,7 +62,7 @@ int main(int argc, char **argv)
         return IFS_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("ifscore %s\n", ifs_version_string());
+        printf("ifscore %s\n", ifs_version());
         return IFS_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

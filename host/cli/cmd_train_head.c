@@ -36,6 +36,7 @@
 
 #include "ifs_backend.h"
 #include "ifs_cli.h"
+#include "ifs_version.h"
 #include "ifs_io.h"
 #include "ifs_sha256.h"
 #include "ifs_shard.h"
@@ -721,7 +722,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     if (rc == 0) {
         if (train_layers) ifs_top_predict(&t, &enc->cfg, X, off64, d.n, p1);
         else ifs_head_predict(&t.head, H, X, d.n, p1);
-        cJSON_AddStringToObject(rep, "ifscore", ifs_version_string());
+        cJSON_AddStringToObject(rep, "ifscore", ifs_version());
         cJSON_AddStringToObject(rep, "encoder_fingerprint", ifs_wts_fingerprint(m));
         cJSON *src = cJSON_AddArrayToObject(rep, "data");
         for (int i = 0; i < n_data; i++) {

@@ -6,8 +6,10 @@
  * `--help`, and returns an exit code from the list below. Only main() and
  * these functions turn statuses into exit codes; libraries never exit.
  *
- * To add a subcommand: implement it in its own file, declare it here, add a
- * row to the table in host/main.c.
+ * To add a subcommand: implement it in its own file in host/cli/ and add a
+ * line to host/cli/commands.def (which declares it here and lists it in
+ * main.c's table). This folder is the only place allowed to include this
+ * header: it is the command line's, above every library.
  */
 #ifndef IFS_CLI_H
 #define IFS_CLI_H
@@ -25,8 +27,5 @@ enum {
 #define IFS_CLI_COMMAND(name, summary) int ifs_cmd_##name(int argc, char **argv);
 #include "commands.def"
 #undef IFS_CLI_COMMAND
-
-/* Version string "0.1.0 (commit abc, cuda on|off)"; static storage. */
-const char *ifs_version_string(void);
 
 #endif

@@ -40,6 +40,7 @@
 
 #include "ifs_backend.h"
 #include "ifs_cli.h"
+#include "ifs_version.h"
 #include "ifs_io.h"
 #include "ifs_progress.h"
 #include "ifs_record.h"
@@ -1307,7 +1308,7 @@ int ifs_cmd_score(int argc, char **argv)
     if (!o.no_timings) {
         char num[32];
         ifs_reduce_set_fact(all, "backend", kind);
-        ifs_reduce_set_fact(all, "ifscore", ifs_version_string());
+        ifs_reduce_set_fact(all, "ifscore", ifs_version());
         snprintf(num, sizeof num, "%d", o.threads);
         ifs_reduce_set_fact(all, "tokenizer_threads", num);
         snprintf(num, sizeof num, "%d", n_engines);
