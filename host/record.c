@@ -755,7 +755,11 @@ int ifs_rejects_close(ifs_rejects *rj, char *err, size_t errlen)
     int rc = 0;
     if (rj->w) {
         if (rj->failed) {
-            set_err(err, errlen, "rejects file: a write failed; nothing written");
+            /* The writer kept the failed write's words (errno); say them. */
+            char why[256] = "";
+            ifs_shard_writer_close(rj->w, NULL, why, sizeof why);
+            set_err(err, errlen, "rejects file: a write failed (%s); nothing written",
+                    why[0] ? why : "no reason given");
             ifs_shard_writer_free(rj->w);
             rc = -1;
         } else {

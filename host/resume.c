@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 
 struct ifs_resume {
     char *dir;
+    int lock_fd;            /* holds the directory's flock; -1 none */
     char config_sha[65];
     uint64_t skipped;
 };
@@ -80,61 +82,162 @@ static void json_path(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
+/* Names we create in a state directory, and only those get deleted:
+ * run.json, lock, shard-<16 hex>.<part> for the four parts, and the
+ * temporary files of the atomic writer ("<name>.tmp-<pid>-<n>", ifs_io.h). */
+static const char *const part_suffixes[] = { "report.json", "scores.jsonl.zst",
+                                             "rejects.jsonl.zst", "done" };
+
+static int is_shard_part(const char *name, size_t len)
+{
+    if (len < 6 + 16 + 1 || strncmp(name, "shard-", 6)) return 0;
+    for (int k = 0; k < 16; k++)
+        if (!strchr("0123456789abcdef", name[6 + k]) || !name[6 + k]) return 0;
+    if (name[22] != '.') return 0;
+    for (size_t p = 0; p < sizeof part_suffixes / sizeof *part_suffixes; p++)
+        if (len - 23 == strlen(part_suffixes[p]) && !strncmp(name + 23, part_suffixes[p], len - 23))
+            return 1;
+    return 0;
+}
+
+/* 1 when name is one of ours followed by ".tmp-<digits>-<digits>". */
+static int is_our_temp(const char *name)
+{
+    const char *t = strstr(name, ".tmp-");
+    if (!t) return 0;
+    size_t base = (size_t)(t - name);
+    if (!(base == 8 && !strncmp(name, "run.json", 8)) && !is_shard_part(name, base)) return 0;
+    const char *q = t + 5;
+    size_t d1 = strspn(q, "0123456789");
+    if (!d1 || q[d1] != '-') return 0;
+    size_t d2 = strspn(q + d1 + 1, "0123456789");
+    return d2 && q[d1 + 1 + d2] == '\0';
+}
+
+/* run.json of a state directory written by any version of ifscore. */
+static int is_our_run_json(const char *text)
+{
+    return !strncmp(text, "{\"format\": \"" IFS_RESUME_FORMAT "\"", 12 + strlen(IFS_RESUME_FORMAT) + 1) ||
+           !strncmp(text, "{\"config_sha256\": \"", 19);   /* before the format field */
+}
+
+/* Takes the directory's lock: one run per state directory. The lock file
+ * holds the owner's pid, for the message a second run gets. */
+static int take_lock(ifs_resume *r, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/lock", r->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) {
+        seterr(err, errlen, "state directory %s: cannot create its lock file: %s", r->dir,
+               strerror(errno));
+        return IFS_RESUME_EIO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        if (e == EWOULDBLOCK) {
+            seterr(err, errlen, "state directory %s is in use by another ifscore score run%s%s%s: "
+                   "wait for it to finish, or choose another --state-dir", r->dir,
+                   pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+            return IFS_RESUME_EBUSY;
+        }
+        seterr(err, errlen, "state directory %s: cannot lock: %s", r->dir, strerror(e));
+        return IFS_RESUME_EIO;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* the pid is only for messages: a lock without it still locks */
+    }
+    r->lock_fd = fd;
+    return 0;
+}
+
 int ifs_resume_open(const char *dir, const char *config_text, int resume,
                     ifs_resume **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!dir || !*dir || !config_text) {
         seterr(err, errlen, "state directory: empty path");
-        return -1;
+        return IFS_RESUME_EARG;
     }
     struct stat sb;
-    if (stat(dir, &sb) != 0) {
+    if (lstat(dir, &sb) != 0) {
         if (mkdir(dir, 0777) != 0) {
             seterr(err, errlen, "state directory %s: cannot create: %s", dir, strerror(errno));
-            return -1;
+            return IFS_RESUME_EIO;
         }
     } else if (!S_ISDIR(sb.st_mode)) {
         seterr(err, errlen, "state directory %s exists and is not a directory", dir);
-        return -1;
+        return IFS_RESUME_ENOTOURS;
     }
     ifs_resume *r = calloc(1, sizeof *r);
     if (!r || !(r->dir = strdup(dir))) {
         free(r);
         seterr(err, errlen, "out of memory");
-        return -1;
+        return IFS_RESUME_ENOMEM;
     }
+    r->lock_fd = -1;
     ifs_sha256_hex(config_text, strlen(config_text), r->config_sha);
 
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/run.json", dir);
     size_t len = 0;
     char *old = read_small(path, 1u << 20, &len);
-    int same = 0, had_old = old != NULL;
-    if (old) {
+    int same = 0, ours = old && is_our_run_json(old);
+    if (ours) {
         char *p = strstr(old, "\"config_sha256\": \"");
         same = p && !strncmp(p + 18, r->config_sha, 64);
     }
     free(old);
-    if (resume && had_old && !same) {
-        seterr(err, errlen, "state directory %s was made with another configuration "
-               "(model, tokenizer, fields, group keys, label, threshold, backend or dtype differ; "
-               "see its run.json): rerun without --resume, or choose another --state-dir", dir);
-        ifs_resume_free(r);
-        return -1;
-    }
-    /* Clean: stray temporaries always; previous shard state unless resuming. */
+    /* A folder that is not ours must be empty: we delete files here, and a
+     * folder of shards (pack names them shard-NNNNN.jsonl.zst) is not ours
+     * to clean. */
     DIR *d = opendir(dir);
     if (!d) {
         seterr(err, errlen, "state directory %s: %s", dir, strerror(errno));
         ifs_resume_free(r);
-        return -1;
+        return IFS_RESUME_EIO;
     }
     struct dirent *e;
+    if (!ours) {
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) break;
+        if (e) {
+            seterr(err, errlen, "state directory %s is not empty and is not an ifscore state "
+                   "directory (it has no ifscore run.json; it holds %s): ifscore would delete "
+                   "files there; choose a new or empty --state-dir", dir, e->d_name);
+            closedir(d);
+            ifs_resume_free(r);
+            return IFS_RESUME_ENOTOURS;
+        }
+        rewinddir(d);
+    }
+    int rc = take_lock(r, err, errlen);
+    if (rc) {
+        closedir(d);
+        ifs_resume_free(r);
+        return rc;
+    }
+    if (resume && ours && !same) {
+        seterr(err, errlen, "state directory %s was made with another configuration "
+               "(model, tokenizer, fields, group keys, label, threshold, backend or dtype differ; "
+               "see its run.json): rerun without --resume, or choose another --state-dir", dir);
+        closedir(d);
+        ifs_resume_free(r);
+        return IFS_RESUME_ECONFIG;
+    }
+    /* Clean what we made: stray temporaries always; previous shard state
+     * unless resuming. Anything else in the folder is left alone. */
     while ((e = readdir(d))) {
-        int tmp = strstr(e->d_name, ".tmp-") != NULL;
-        int shard = !strncmp(e->d_name, "shard-", 6);
-        if (tmp || (shard && !resume)) {
+        int tmp = is_our_temp(e->d_name);
+        int part = is_shard_part(e->d_name, strlen(e->d_name));
+        if (tmp || (part && !resume)) {
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             unlink(path);
         }
@@ -148,27 +251,42 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
             free(esc);
             seterr(err, errlen, "out of memory");
             ifs_resume_free(r);
-            return -1;
+            return IFS_RESUME_ENOMEM;
         }
         json_path(esc, strlen(config_text) * 6 + 8, config_text);
-        int n = snprintf(txt, cap, "{\"config_sha256\": \"%s\", \"config\": \"%s\"}\n",
-                         r->config_sha, esc);
+        int n = snprintf(txt, cap, "{\"format\": \"" IFS_RESUME_FORMAT "\", \"config_sha256\": \"%s\", "
+                         "\"config\": \"%s\"}\n", r->config_sha, esc);
         snprintf(path, sizeof path, "%s/run.json", dir);
-        int rc = ifs_io_atomic_write(path, txt, (size_t)n, err, errlen);
+        int wrc = ifs_io_atomic_write(path, txt, (size_t)n, err, errlen);
         free(txt);
         free(esc);
-        if (rc) {
+        if (wrc) {
             ifs_resume_free(r);
-            return -1;
+            return IFS_RESUME_EIO;
         }
     }
     *out = r;
     return 0;
 }
 
+const char *ifs_resume_strerror(int status)
+{
+    switch (status) {
+    case 0: return "ok";
+    case IFS_RESUME_EARG: return "invalid argument";
+    case IFS_RESUME_EIO: return "the state directory or a shard cannot be read or written";
+    case IFS_RESUME_ENOMEM: return "out of memory";
+    case IFS_RESUME_ENOTOURS: return "the folder is not an ifscore state directory";
+    case IFS_RESUME_EBUSY: return "the state directory is in use by another run";
+    case IFS_RESUME_ECONFIG: return "the state was made with another configuration";
+    default: return "unknown status";
+    }
+}
+
 void ifs_resume_free(ifs_resume *r)
 {
     if (!r) return;
+    if (r->lock_fd >= 0) close(r->lock_fd); /* releases the flock */
     free(r->dir);
     free(r);
 }
@@ -183,13 +301,13 @@ int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_
     int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         seterr(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
+        return IFS_RESUME_EIO;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         seterr(err, errlen, "%s: %s", path, strerror(errno));
         close(fd);
-        return -1;
+        return IFS_RESUME_EIO;
     }
     fp->size = (uint64_t)sb.st_size;
     fp->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
@@ -197,7 +315,7 @@ int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_
     if (!buf) {
         close(fd);
         seterr(err, errlen, "out of memory");
-        return -1;
+        return IFS_RESUME_ENOMEM;
     }
     ifs_sha256_ctx c;
     ifs_sha256_init(&c);
@@ -223,7 +341,7 @@ int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_
         seterr(err, errlen, "%s: %s", path, strerror(errno));
         free(buf);
         close(fd);
-        return -1;
+        return IFS_RESUME_EIO;
     }
     char sz[32];
     int n = snprintf(sz, sizeof sz, "|%llu", (unsigned long long)fp->size);
@@ -286,13 +404,13 @@ int ifs_resume_mark_done(ifs_resume *r, const char *shard, const ifs_resume_fp *
     char path[PATH_MAX];
     if (!ifs_resume_part_path(r, shard, "done", path, sizeof path)) {
         seterr(err, errlen, "state path too long for %s", shard);
-        return -1;
+        return IFS_RESUME_EARG;
     }
     char txt[PATH_MAX * 3];
     int n = render_marker(r, shard, fp, txt, sizeof txt);
     if (n < 0 || (size_t)n >= sizeof txt) {
         seterr(err, errlen, "shard path too long: %s", shard);
-        return -1;
+        return IFS_RESUME_EARG;
     }
-    return ifs_io_atomic_write(path, txt, (size_t)n, err, errlen);
+    return ifs_io_atomic_write(path, txt, (size_t)n, err, errlen) ? IFS_RESUME_EIO : 0;
 }

@@ -322,7 +322,10 @@ static int write_score(run *R, const payload *p, const ifs_sched_result *r, doub
         return -1;
     }
     if (ifs_shard_writer_line(p->sh->scores, R->line_buf, n)) {
-        snprintf(R->sink_err, sizeof R->sink_err, "writing the scores of %s failed", p->sh->path);
+        char why[512] = "";
+        ifs_shard_writer_close(p->sh->scores, NULL, why, sizeof why); /* the kept error's words */
+        snprintf(R->sink_err, sizeof R->sink_err, "writing the scores of %.300s into %.300s failed: %.300s",
+                 p->sh->path, R->state_dir, why);
         return -1;
     }
     return 0;
@@ -337,7 +340,10 @@ static int reject_line(run *R, const payload *p, ifs_reject_reason reason, const
         return -1;
     }
     if (ifs_rejects_add(p->sh->rejects, p->sh->path, p->line, p->offset, reason, detail)) {
-        snprintf(R->sink_err, sizeof R->sink_err, "writing the rejects of %s failed", p->sh->path);
+        char why[512] = "";
+        ifs_rejects_close(p->sh->rejects, why, sizeof why); /* the kept error's words */
+        snprintf(R->sink_err, sizeof R->sink_err, "writing the rejects of %.300s into %.300s failed: %.300s",
+                 p->sh->path, R->state_dir, why);
         return -1;
     }
     return 0;
@@ -625,7 +631,8 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
         ifs_atomic *a;
         if (ifs_atomic_open(out, &a, err, errlen)) return -1;
         char *buf = malloc(1 << 20);
-        int bad = !buf;
+        int bad = !buf, wbad = 0;
+        if (!buf) snprintf(err, errlen, "out of memory");
         for (size_t i = 0; i < R->n_shards && !bad; i++) {
             ifs_resume_part_path(R->state, R->shards[i].path, suffix, path, sizeof path);
             FILE *f = fopen(path, "rb");
@@ -635,13 +642,18 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
                 break;
             }
             size_t n;
-            while ((n = fread(buf, 1, 1 << 20, f)) > 0)
-                if (ifs_atomic_write(a, buf, n)) bad = 1;
-            if (ferror(f)) bad = 1;
+            while (!wbad && (n = fread(buf, 1, 1 << 20, f)) > 0)
+                if (ifs_atomic_write(a, buf, n)) wbad = 1;
+            if (ferror(f)) {
+                snprintf(err, errlen, "reading %.700s: %s", path, strerror(errno));
+                bad = 1;
+            }
             fclose(f);
-            if (bad && !err[0]) snprintf(err, errlen, "copying %.500s into %.400s failed", path, out);
+            if (wbad) break;
         }
         free(buf);
+        /* A failed write keeps its errno words in the handle; commit says
+         * them (and removes the temporary file). */
         if (!bad && ifs_atomic_commit(a, err, errlen)) bad = 1;
         ifs_atomic_free(a);
         return bad ? -1 : 0;
@@ -651,8 +663,8 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
     wo.compress = 0;
     ifs_shard_writer *w;
     if (ifs_shard_writer_open(out, &wo, &w, err, errlen)) return -1;
-    int bad = 0;
-    for (size_t i = 0; i < R->n_shards && !bad; i++) {
+    int bad = 0, wbad = 0;
+    for (size_t i = 0; i < R->n_shards && !bad && !wbad; i++) {
         ifs_resume_part_path(R->state, R->shards[i].path, suffix, path, sizeof path);
         ifs_shard_opts so = { .max_line_bytes = (size_t)1 << 30, .window_log_max = 0 };
         ifs_shard_reader *rd;
@@ -661,17 +673,19 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
             break;
         }
         ifs_shard_line ln;
-        while (ifs_shard_next(rd, &ln) == IFS_SHARD_LINE) {
+        while (!wbad && ifs_shard_next(rd, &ln) == IFS_SHARD_LINE) {
             if (ln.reason != IFS_REJECT_NONE) {
                 snprintf(err, errlen, "%.600s line %llu: %s", path, (unsigned long long)ln.line_no,
                          ln.detail);
                 bad = 1;
                 break;
             }
-            if (ifs_shard_writer_line(w, ln.data, ln.len)) bad = 1;
+            if (ifs_shard_writer_line(w, ln.data, ln.len)) wbad = 1;
         }
         ifs_shard_free(rd);
     }
+    /* close reports a failed write with its errno words ("Broken pipe" for a
+     * closed stdout, "No space left on device"). */
     if (!bad && ifs_shard_writer_close(w, NULL, err, errlen)) bad = 1;
     ifs_shard_writer_free(w);
     return bad ? -1 : 0;

@@ -41,9 +41,15 @@ static inline const char *ifs_test_env(const char *name, const char *dflt)
     return v && *v ? v : dflt;
 }
 
+/* The exit code of a test program: 1 when a check failed, and also when no
+ * check ran at all (a test that checks nothing proves nothing). */
 static inline int ifs_test_done(const char *suite)
 {
     printf("%s: %d checks, %d failed\n", suite, ifs_test_checks, ifs_test_failures);
+    if (ifs_test_checks == 0) {
+        fprintf(stderr, "FAIL %s: no check ran\n", suite);
+        return 1;
+    }
     return ifs_test_failures ? 1 : 0;
 }
 

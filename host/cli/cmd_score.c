@@ -25,8 +25,17 @@
 #include "ifs_shard.h"
 
 /* After a stop request, how long the run may take to wind down before the
- * process leaves anyway. */
-#define STOP_GRACE_MS 20000
+ * process leaves anyway: 20 s by default, under Slurm's default KillWait
+ * (30 s) so a preempted task exits by itself with 130 before SIGKILL;
+ * IFS_STOP_GRACE_S overrides it (1..3600). */
+#define STOP_GRACE_DEFAULT_MS 20000
+static int stop_grace_ms(void)
+{
+    const char *v = getenv("IFS_STOP_GRACE_S");
+    char *end;
+    long s = v ? strtol(v, &end, 10) : 0;
+    return v && end != v && !*end && s >= 1 && s <= 3600 ? (int)s * 1000 : STOP_GRACE_DEFAULT_MS;
+}
 
 static int fail(int code, const char *fmt, ...)
 {
@@ -164,10 +173,11 @@ static void *signal_main(void *arg)
         /* A stop request ends the process within a bounded time, whatever
          * the run is doing: every committed shard is on disk, so leaving now
          * keeps the state resumable. */
+        int grace = stop_grace_ms();
         for (int waited = 0; !atomic_load(&c->quit); waited += 200) {
-            if (waited >= STOP_GRACE_MS) {
+            if (waited >= grace) {
                 fprintf(stderr, "ifscore score: did not stop within %d s; exiting now "
-                        "(the state is resumable)\n", STOP_GRACE_MS / 1000);
+                        "(the state is resumable)\n", grace / 1000);
                 _exit(IFS_EXIT_INTERRUPTED);
             }
             poll(NULL, 0, 200);

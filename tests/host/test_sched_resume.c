@@ -76,7 +76,7 @@ static void fingerprints(void)
     ifs_resume_fp fp;
     char err[256] = "";
     snprintf(a, sizeof a, "%s/missing.jsonl", tmp);
-    IFS_CHECK(ifs_resume_fingerprint(a, &fp, err, sizeof err) == -1 && strstr(err, "missing.jsonl"),
+    IFS_CHECK(ifs_resume_fingerprint(a, &fp, err, sizeof err) == IFS_RESUME_EIO && strstr(err, "missing.jsonl"),
               "a_missing_shard_is_an_error_naming_it: %s", err);
 }
 
@@ -109,10 +109,15 @@ static void state_dir(void)
     IFS_CHECK(!ifs_resume_done(r, shard, &fp2), "a_marker_with_another_fingerprint_is_not_done");
     ifs_resume_free(r);
 
-    /* A stray temporary is removed at open. */
-    char stray[1400];
-    snprintf(stray, sizeof stray, "%s/shard-x.report.json.tmp-1-1", dir);
+    /* A stray temporary of ours (the atomic writer's name for a part) is
+     * removed at open; a file we did not make is never touched. */
+    char stray[1500], foreign[1400], foreign2[1400];
+    snprintf(stray, sizeof stray, "%s.tmp-1-1", part);
     write_file(stray, "x", 1);
+    snprintf(foreign, sizeof foreign, "%s/shard-00001.jsonl.zst", dir);
+    write_file(foreign, "x", 1);
+    snprintf(foreign2, sizeof foreign2, "%s/notes.tmp-1-1", dir);
+    write_file(foreign2, "x", 1);
     r = NULL;
     IFS_CHECK(ifs_resume_open(dir, "config A", 1, &r, err, sizeof err) == 0,
               "resuming_under_the_same_configuration_is_allowed: %s", err);
@@ -123,7 +128,7 @@ static void state_dir(void)
 
     r = NULL;
     err[0] = '\0';
-    IFS_CHECK(ifs_resume_open(dir, "config B", 1, &r, err, sizeof err) == -1 && r == NULL &&
+    IFS_CHECK(ifs_resume_open(dir, "config B", 1, &r, err, sizeof err) == IFS_RESUME_ECONFIG && r == NULL &&
               strstr(err, "another configuration"),
               "resuming_under_another_configuration_is_refused: %s", err);
     ifs_resume_free(r);
@@ -133,10 +138,45 @@ static void state_dir(void)
               "a_fresh_run_may_take_over_the_directory: %s", err);
     IFS_CHECK(r && !ifs_resume_done(r, shard, &fp) && !exists(part),
               "a_fresh_run_deletes_the_previous_shard_state");
+    IFS_CHECK(exists(foreign) && exists(foreign2),
+              "files_the_state_directory_did_not_make_are_never_deleted");
+
+    /* One run per state directory: the second open is refused while the
+     * first holds it, and allowed once it is freed. */
+    ifs_resume *r2 = NULL;
+    err[0] = '\0';
+    IFS_CHECK(r && ifs_resume_open(dir, "config B", 1, &r2, err, sizeof err) == IFS_RESUME_EBUSY &&
+              r2 == NULL && strstr(err, "in use by another"),
+              "a_second_run_on_a_state_directory_in_use_is_refused: %s", err);
+    ifs_resume_free(r);
+    r2 = NULL;
+    IFS_CHECK(ifs_resume_open(dir, "config B", 1, &r2, err, sizeof err) == 0,
+              "the_directory_is_free_again_once_the_first_run_ends: %s", err);
+    ifs_resume_free(r2);
+
+    /* A folder that is not ours and not empty (a folder of shards) is
+     * refused before anything is deleted. */
+    char shards[1200], s1[1300];
+    snprintf(shards, sizeof shards, "%s/shards", tmp);
+    mkdir(shards, 0777);
+    snprintf(s1, sizeof s1, "%s/shard-00000.jsonl.zst", shards);
+    write_file(s1, "x", 1);
+    r = NULL;
+    err[0] = '\0';
+    IFS_CHECK(ifs_resume_open(shards, "config A", 0, &r, err, sizeof err) == IFS_RESUME_ENOTOURS &&
+              r == NULL && exists(s1) && strstr(err, "not an ifscore state directory"),
+              "a_non_empty_folder_that_is_not_ours_is_refused_and_left_alone: %s", err);
+    ifs_resume_free(r);
+    char empty[1200];
+    snprintf(empty, sizeof empty, "%s/empty", tmp);
+    mkdir(empty, 0777);
+    r = NULL;
+    IFS_CHECK(ifs_resume_open(empty, "config A", 0, &r, err, sizeof err) == 0,
+              "an_empty_existing_folder_becomes_a_state_directory: %s", err);
     ifs_resume_free(r);
 
     r = NULL;
-    IFS_CHECK(ifs_resume_open(shard, "config B", 0, &r, err, sizeof err) == -1 &&
+    IFS_CHECK(ifs_resume_open(shard, "config B", 0, &r, err, sizeof err) == IFS_RESUME_ENOTOURS &&
               strstr(err, "not a directory"), "a_file_in_place_of_the_directory_is_refused: %s", err);
 }
 
