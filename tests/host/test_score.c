@@ -156,6 +156,7 @@ static void cancel_then_resume_gives_the_same_bytes(const char *ref)
 {
     char err[1024] = "", out[1200];
     snprintf(out, sizeof out, "%s/resumed.json", tmp);
+    unlink(out); /* from an earlier run of this test */
     cancel_ctx c = { NULL, 0, 2 };
     ifs_score_opts o = base_opts(out);
     o.on_shard = cancel_on_shard;
@@ -189,6 +190,7 @@ static void cancel_then_resume_gives_the_same_bytes(const char *ref)
     /* Cancelled before it starts: returns at once, nothing written. */
     char out2[1200];
     snprintf(out2, sizeof out2, "%s/never.json", tmp);
+    unlink(out2);
     ifs_score_opts n = base_opts(out2);
     S = NULL;
     rc = ifs_score_create(&n, &S, err, sizeof err);
