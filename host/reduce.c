@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ifs_record.h"
 #include "reduce_impl.h"
 
 int ifs_red_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -48,6 +49,14 @@ const char *ifs_reduce_strerror(int rc)
     case IFS_RED_EFORMAT: return "malformed report";
     default: return "unknown status";
     }
+}
+
+/* The one reject vocabulary is ifs_record.h's: a name outside it is a bug
+ * or a hand-made report. */
+int ifs_red_known_reason(const char *name)
+{
+    ifs_reject_reason r = ifs_reject_from_name(name);
+    return r != IFS_REJECT__COUNT && r != IFS_REJECT_NONE;
 }
 
 int ifs_red_valid_name(const char *name)
@@ -599,6 +608,9 @@ int ifs_reduce_add_reject(ifs_reducer *r, int32_t input, const char *reason, cha
     if (!r || !ifs_red_valid_name(reason))
         return ifs_red_fail(err, errlen, IFS_RED_EARG,
                             "reject reason must be 1..63 characters of [a-z0-9_]");
+    if (!ifs_red_known_reason(reason))
+        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                            "reject reason '%s' is not one of ifscore's (ifs_record.h)", reason);
     pthread_mutex_lock(&r->mu);
     int rc;
     if (input < 0 || (size_t)input >= r->n_inputs || r->inputs[input].ended)
@@ -819,6 +831,49 @@ static int merge_timings(ifs_reducer *dst, const ifs_reducer *src)
     return IFS_RED_OK;
 }
 
+static int cmp_input_path(const void *a, const void *b)
+{
+    const ifs_red_input *x = *(const ifs_red_input *const *)a, *y = *(const ifs_red_input *const *)b;
+    return strcmp(x->path, y->path);
+}
+
+/* A path in both reducers must name the same bytes: a shard that changed
+ * between two runs makes their counts incomparable, whatever the flags.
+ * O((n + m) log n) with a sorted index of dst's paths. */
+static int same_path_same_bytes(const ifs_reducer *dst, const ifs_reducer *src, char *err,
+                                size_t errlen)
+{
+    if (!dst->n_inputs || !src->n_inputs)
+        return IFS_RED_OK;
+    const ifs_red_input **idx = malloc(dst->n_inputs * sizeof *idx);
+    if (!idx)
+        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+    for (size_t i = 0; i < dst->n_inputs; i++)
+        idx[i] = &dst->inputs[i];
+    qsort(idx, dst->n_inputs, sizeof *idx, cmp_input_path);
+    int rc = IFS_RED_OK;
+    for (size_t i = 0; i < src->n_inputs && !rc; i++) {
+        const ifs_red_input *s = &src->inputs[i], *key = s;
+        const ifs_red_input **hit = bsearch(&key, idx, dst->n_inputs, sizeof *idx, cmp_input_path);
+        if (!hit)
+            continue;
+        /* equal paths sit together in idx: check every one */
+        while (hit > idx && !strcmp(hit[-1]->path, s->path))
+            hit--;
+        for (; hit < idx + dst->n_inputs && !strcmp((*hit)->path, s->path); hit++)
+            if (strcmp((*hit)->sha, s->sha)) {
+                rc = ifs_red_fail(err, errlen, IFS_RED_EMISMATCH,
+                                  "input %s is in both reports with different contents "
+                                  "(sha256 %.16s... and %.16s...): the file changed between "
+                                  "the runs; rescore it rather than merge",
+                                  s->path, (*hit)->sha, s->sha);
+                break;
+            }
+    }
+    free(idx);
+    return rc;
+}
+
 int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, char *err,
                      size_t errlen)
 {
@@ -828,6 +883,11 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
     if (rc)
         return rc;
     pthread_mutex_lock(&dst->mu);
+    rc = same_path_same_bytes(dst, src, err, errlen);
+    if (rc) {
+        pthread_mutex_unlock(&dst->mu);
+        return rc;
+    }
     if (!(flags & IFS_RED_ALLOW_OVERLAP)) {
         /* Each src shard with lines looked up among dst's by hash. */
         for (size_t i = 0; i < src->n_inputs && !rc; i++) {

@@ -120,6 +120,8 @@ size_t *ifs_red_sorted_inputs(const ifs_reducer *r);
 /* Sum of a group's three cells. */
 ifs_red_cell ifs_red_group_total(const ifs_red_group *g);
 /* 1 iff name matches [a-z0-9_]{1,63}. */
+/* 1 when name is a reject reason of ifs_record.h (not "none"). */
+int ifs_red_known_reason(const char *name);
 int ifs_red_valid_name(const char *name);
 /* Checks a string is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */
 int ifs_red_valid_utf8(const char *s, size_t len);

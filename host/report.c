@@ -28,6 +28,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ifs_io.h"
 #include "ifs_report.h"
 #include "report_impl.h"
 
@@ -581,65 +582,6 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
     return IFS_RED_OK;
 }
 
-int ifs_red_write_atomic(const char *path, const char *data, size_t len, char *err,
-                         size_t errlen)
-{
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 32);
-    if (!tmp)
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
-    snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: cannot create: %s", path,
-                            strerror(e));
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: write failed: %s", path,
-                                strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) || close(fd)) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: cannot flush: %s", path,
-                            strerror(e));
-    }
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: cannot rename into place: %s",
-                            path, strerror(e));
-    }
-    /* fsync the folder so the rename itself survives a crash. */
-    char *slash = strrchr(tmp, '/');
-    if (slash == tmp)
-        slash[1] = 0;
-    else if (slash)
-        *slash = 0;
-    int dfd = open(slash ? tmp : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(tmp);
-    return IFS_RED_OK;
-}
-
 int ifs_report_write(const ifs_reducer *r, const char *path, unsigned flags, char *err,
                      size_t errlen)
 {
@@ -650,7 +592,7 @@ int ifs_report_write(const ifs_reducer *r, const char *path, unsigned flags, cha
     int rc = ifs_report_json(r, flags, &text, &len, err, errlen);
     if (rc)
         return rc;
-    rc = ifs_red_write_atomic(path, text, len, err, errlen);
+    rc = ifs_io_atomic_write(path, text, len, err, errlen) ? IFS_RED_EIO : IFS_RED_OK;
     free(text);
     return rc;
 }
@@ -714,6 +656,8 @@ static int read_reasons(const cJSON *obj, const char *where, ifs_red_input *in, 
     for (const cJSON *x = obj->child; x; x = x->next) {
         if (!ifs_red_valid_name(x->string))
             return BAD("%s.rejects: reason name is not [a-z0-9_]{1,63}", where);
+        if (!ifs_red_known_reason(x->string))
+            return BAD("%s.rejects: '%s' is not a reject reason of ifscore", where, x->string);
         for (size_t i = 0; i < in->n_reasons; i++)
             if (!strcmp(in->reasons[i].name, x->string))
                 return BAD("%s.rejects: reason '%s' appears twice", where, x->string);
@@ -987,12 +931,31 @@ static int read_timings(const cJSON *root, ifs_reducer *r, char *err, size_t err
     return 0;
 }
 
+/* Offset of the first "\u0000" escape in text (escapes are skipped whole,
+ * so an escaped backslash followed by "u0000" is not one), SIZE_MAX when
+ * there is none. Outside strings a backslash is invalid JSON anyway. */
+static size_t nul_escape_at(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (i + 5 < len && text[i + 1] == 'u' && !memcmp(text + i + 2, "0000", 4))
+            return i;
+        i++; /* the escaped character */
+    }
+    return SIZE_MAX;
+}
+
 int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
                      size_t errlen)
 {
     if (!text || !out)
         return ifs_red_fail(err, errlen, IFS_RED_EARG, "no text or output pointer");
     *out = NULL;
+    size_t nul = nul_escape_at(text, len);
+    if (nul != SIZE_MAX)
+        return BAD("byte %zu: a \\u0000 escape (NUL), which cJSON would cut a string at; no "
+                   "report of ifscore holds one", nul);
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root)
         return BAD("not valid JSON");
@@ -1056,6 +1019,32 @@ int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
         rc = BAD("counts.truncated exceeds counts.scored");
         goto done;
     }
+    /* The per-reason totals must be the sums of the inputs' breakdowns. */
+    {
+        ifs_red_input tot, acc;
+        memset(&tot, 0, sizeof tot);
+        memset(&acc, 0, sizeof acc);
+        uint64_t sum = 0;
+        rc = read_reasons(member(counts, "rejects"), "counts", &tot, &sum, err, errlen);
+        if (!rc && total_reasons(r, &acc))
+            rc = ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        if (!rc && tot.n_reasons != acc.n_reasons)
+            rc = BAD("counts.rejects lists %zu reasons but the inputs' breakdowns have %zu",
+                     tot.n_reasons, acc.n_reasons);
+        for (size_t i = 0; !rc && i < tot.n_reasons; i++) {
+            uint64_t want = 0;
+            for (size_t k = 0; k < acc.n_reasons; k++)
+                if (!strcmp(acc.reasons[k].name, tot.reasons[i].name)) want = acc.reasons[k].count;
+            if (want != tot.reasons[i].count)
+                rc = BAD("counts.rejects.%s is %llu but the inputs' breakdowns add up to %llu",
+                         tot.reasons[i].name, (unsigned long long)tot.reasons[i].count,
+                         (unsigned long long)want);
+        }
+        free(tot.reasons);
+        free(acc.reasons);
+        if (rc)
+            goto done;
+    }
     r->tokens = tokens;
     r->truncated = truncated;
 done:
@@ -1073,37 +1062,43 @@ int ifs_report_read(const char *path, ifs_reducer **out, char *err, size_t errle
     if (!path || !out)
         return ifs_red_fail(err, errlen, IFS_RED_EARG, "no path or output pointer");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* Reports are untrusted input: a regular file only (O_NONBLOCK so a FIFO
+     * cannot block the open), read up to a stated cap. */
+    const size_t limit = (size_t)1 << 30;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: cannot open: %s", path,
                             strerror(errno));
-    const size_t limit = (size_t)1 << 30;
-    size_t cap = 1 << 16, len = 0;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)sb.st_size > limit) {
+        close(fd);
+        return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: larger than the 1 GiB a report may be",
+                            path);
+    }
+    size_t cap = (size_t)sb.st_size + 1, len = 0;
     char *buf = malloc(cap);
     int rc = IFS_RED_OK;
-    while (buf) {
-        if (len == cap) {
-            if (cap >= limit) {
-                rc = ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: larger than 1 GiB", path);
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: read error", path);
+    while (buf && len < cap) {
+        ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: read error: %s", path, strerror(errno));
             break;
         }
+        if (got == 0)
+            break;
+        len += (size_t)got;
     }
-    fclose(f);
+    close(fd);
     if (!buf)
         return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+    if (!rc && len == cap)
+        rc = ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: grew while it was read", path);
     if (!rc) {
         char why[400];
         rc = ifs_report_parse(buf, len, out, why, sizeof why);

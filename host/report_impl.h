@@ -67,8 +67,4 @@ typedef struct {
 int ifs_red_curves_of(const ifs_reducer *r, ifs_red_curves *c);
 void ifs_red_curves_free(ifs_red_curves *c);
 
-/* Temp file + fsync + rename + fsync of the folder. */
-int ifs_red_write_atomic(const char *path, const char *data, size_t len, char *err,
-                         size_t errlen);
-
 #endif

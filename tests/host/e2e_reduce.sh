@@ -161,6 +161,14 @@ check "no_curves_leaves_the_plateau_out_of_the_table" test "$(grep -c plateau nc
 "$B" reduce --plateau-eps 1 --plateau-min-after 2 all_model_step.json > eps.txt
 check "an_epsilon_of_one_plateaus_at_the_first_checkpoint" grep -q 'model=example-sft-7b: 0 (IFS' eps.txt
 
+# Untrusted report files: a FIFO and a character device are refused at once.
+mkfifo fifo.json
+rc=0; timeout 20 "$B" reduce fifo.json > /dev/null 2> fifo.err || rc=$?
+check "a_fifo_report_is_refused_not_waited_on" test "$rc" -eq 1
+check "the_fifo_refusal_says_why" grep -q "not a regular file" fifo.err
+rc=0; timeout 20 "$B" reduce /dev/zero > /dev/null 2> zero.err || rc=$?
+check "a_device_report_is_refused" test "$rc" -eq 1
+
 if [ $fails -ne 0 ]; then
     echo "e2e_reduce: $fails failed (work folder: $T)"
     exit 1

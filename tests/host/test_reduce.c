@@ -303,7 +303,7 @@ static ifs_reducer *run(unsigned mask, const int *order, int batch, const char *
         if (!(mask & (1u << k)))
             continue;
         for (int j = 0; j < SHARD_REJECTS[k]; j++)
-            ifs_reduce_add_reject(r, id[k], j % 2 ? "bad_json" : "missing_field", NULL, 0);
+            ifs_reduce_add_reject(r, id[k], j % 2 ? "invalid_json" : "missing_text", NULL, 0);
         char err[256];
         int rc = ifs_reduce_end_input(r, id[k], (uint64_t)SHARD_LINES[k], err, sizeof err);
         IFS_CHECK(rc == 0, "%s: end_input: %s", who, err);
@@ -427,7 +427,7 @@ static void test_merging(void)
         pthread_join(th[i], NULL);
     for (int k = 0; k < N_SHARDS; k++) {
         for (int j = 0; j < SHARD_REJECTS[k]; j++)
-            ifs_reduce_add_reject(t, k, j % 2 ? "bad_json" : "missing_field", NULL, 0);
+            ifs_reduce_add_reject(t, k, j % 2 ? "invalid_json" : "missing_text", NULL, 0);
         ifs_reduce_end_input(t, k, (uint64_t)SHARD_LINES[k], NULL, 0);
     }
     got = json_of(t);
@@ -536,6 +536,24 @@ static void test_refusals(void)
     ifs_reduce_free(a);
     ifs_reduce_free(b);
 
+    /* One path with other bytes in each report: the file changed between
+     * the runs; refused whatever the flags. */
+    a = make(&c0);
+    b = make(&c0);
+    ifs_reduce_add_input(a, "s/x.zst", 10, SHA_A, &ia, NULL, 0);
+    ifs_reduce_add_input(b, "s/x.zst", 10, SHA_B, &ib, NULL, 0);
+    ifs_reduce_add(a, ia, &p, 1, NULL, 0);
+    ifs_reduce_add(b, ib, &p, 1, NULL, 0);
+    ifs_reduce_end_input(a, ia, 1, NULL, 0);
+    ifs_reduce_end_input(b, ib, 1, NULL, 0);
+    rc = ifs_reduce_merge(a, b, IFS_RED_ALLOW_OVERLAP, err, sizeof err);
+    IFS_CHECK(rc == IFS_RED_EMISMATCH && strstr(err, "s/x.zst") && strstr(err, "changed"),
+              "merge_refuses_one_path_with_different_contents: rc %d (%s)", rc, err);
+    ifs_reduce_get_totals(a, &t);
+    IFS_CHECK(t.scored == 1 && t.n_inputs == 1, "that_refusal_leaves_the_target_unchanged");
+    ifs_reduce_free(a);
+    ifs_reduce_free(b);
+
     /* One run given the same non-empty shard twice. */
     a = make(&c0);
     ifs_reduce_add_input(a, "x.zst", 10, SHA_A, &ia, NULL, 0);
@@ -591,7 +609,7 @@ static void test_accounting(void)
     IFS_CHECK(ifs_reduce_add_reject(r, in, "Bad JSON", NULL, 0) == IFS_RED_EARG,
               "a_reject_reason_outside_the_code_alphabet_is_refused");
     IFS_CHECK(ifs_reduce_add(r, in, &good, 1, NULL, 0) == 0, "add one");
-    IFS_CHECK(ifs_reduce_add_reject(r, in, "bad_json", NULL, 0) == 0, "reject one");
+    IFS_CHECK(ifs_reduce_add_reject(r, in, "invalid_json", NULL, 0) == 0, "reject one");
     IFS_CHECK(ifs_reduce_check(r, 0, err, sizeof err) == IFS_RED_ECOUNT &&
                   strstr(err, "never finished"),
               "check_fails_while_a_shard_is_unfinished: %s", err);

@@ -61,9 +61,9 @@ static ifs_reducer *sample(void)
     static const int ks[] = {91, 40, 92, 70, 90};
     for (int i = 0; i < 5; i++)
         add_block(r, b, "sft-7b", steps[i], IFS_RED_ITYPE_NONE, ks[i], 100);
-    ifs_reduce_add_reject(r, a, "bad_json", NULL, 0);
-    ifs_reduce_add_reject(r, a, "bad_json", NULL, 0);
-    ifs_reduce_add_reject(r, b, "missing_field", NULL, 0);
+    ifs_reduce_add_reject(r, a, "invalid_json", NULL, 0);
+    ifs_reduce_add_reject(r, a, "invalid_json", NULL, 0);
+    ifs_reduce_add_reject(r, b, "missing_text", NULL, 0);
     ifs_reduce_end_input(r, a, 152, NULL, 0);
     ifs_reduce_end_input(r, b, 501, NULL, 0);
     ifs_reduce_set_timing(r, "wall_s", 4.0);
@@ -104,7 +104,7 @@ static void test_figures(void)
          "\"ifs_ci95\": [0.615482, 0.761530]"},
         {"a_ratio_over_no_records_is_null", "\"ifs_partial\": null"},
         {"mean_probability_is_exact", "\"mean_p_answer\": 0.685333"},
-        {"rejects_are_totalled_by_reason", "\"rejects\": {\"bad_json\": 2, \"missing_field\": 1}"},
+        {"rejects_are_totalled_by_reason", "\"rejects\": {\"invalid_json\": 2, \"missing_text\": 1}"},
         {"read_equals_scored_plus_rejected_in_the_totals",
          "\"read\": 653,\n    \"scored\": 650,\n    \"rejected\": 3,"},
         {"inputs_are_listed_sorted_by_path", "\"inputs\": [\n    {\"path\": \"shards/a.jsonl.zst\""},
@@ -218,9 +218,9 @@ static void test_damage(void)
         {"group_counts_that_disagree_with_the_inputs_are_refused",
          "\"scored\": 150, \"rejected\": 2", "\"scored\": 149, \"rejected\": 2",
          "read 152 != scored 149"},
-        {"rejects_that_disagree_with_their_reasons_are_refused", "\"bad_json\": 2}}",
-         "\"bad_json\": 1}}", "reasons add up"},
-        {"a_reject_reason_outside_the_code_alphabet_is_refused", "\"bad_json\": 2}}",
+        {"rejects_that_disagree_with_their_reasons_are_refused", "\"invalid_json\": 2}}",
+         "\"invalid_json\": 1}}", "reasons add up"},
+        {"a_reject_reason_outside_the_code_alphabet_is_refused", "\"invalid_json\": 2}}",
          "\"Bad JSON\": 2}}", "reason name"},
         {"totals_that_disagree_with_the_parts_are_refused", "\"read\": 653,", "\"read\": 654,",
          "counts: read 654"},
@@ -240,6 +240,13 @@ static void test_damage(void)
          "\"wall_s\": \"4\"", "timings.wall_s"},
         {"an_input_without_a_hash_is_refused", "\"sha256\": \"" SHA_1 "\"", "\"sha\": 1",
          "inputs[].sha256"},
+        {"a_reject_reason_ifscore_does_not_have_is_refused", "\"invalid_json\": 2}}",
+         "\"bad_json\": 2}}", "not a reject reason"},
+        {"reason_totals_that_disagree_with_the_inputs_breakdowns_are_refused",
+         "\"rejects\": {\"invalid_json\": 2, \"missing_text\": 1}",
+         "\"rejects\": {\"invalid_json\": 1, \"missing_text\": 2}", "inputs' breakdowns add up"},
+        {"a_nul_escape_in_a_group_key_is_refused", "\"base-7b\", \"step\"",
+         "\"base-7b\\u0000x\", \"step\"", "u0000"},
         {"a_top_level_array_is_refused", "{\n  \"schema\"", "[{\n  \"schema\"", "not valid JSON"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -342,7 +349,7 @@ static void test_tables(void)
               "text_table_has_aligned_headers:\n%s", t);
     IFS_CHECK(t && strstr(t, "base-7b  0      150  0.693        0.600     0.800  0.200  [0.615, 0.762]\n"),
               "text_table_row_shows_ifs_splits_gap_and_interval:\n%s", t);
-    IFS_CHECK(t && strstr(t, "read 653 lines from 2 inputs: 650 scored, 3 rejected (bad_json 2, missing_field 1)"),
+    IFS_CHECK(t && strstr(t, "read 653 lines from 2 inputs: 650 scored, 3 rejected (invalid_json 2, missing_text 1)"),
               "text_table_footer_accounts_for_every_line");
     IFS_CHECK(t && strstr(t, "model=sft-7b: 4000 (IFS 0.900, point 3 of 5)"),
               "text_table_names_the_plateau");
