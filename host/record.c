@@ -467,6 +467,46 @@ static int number_text(double v, char *buf, size_t cap)
     return 0;
 }
 
+/* The raw text of the value of top-level member `key` of a JSON object
+ * known to be valid (the prescan passed): [*b, *e). Keys are compared as
+ * written, so a key spelled with escapes is not found (returns 0). */
+static int raw_member(const char *line, size_t len, const char *key, size_t *b, size_t *e)
+{
+    size_t klen = strlen(key), i = 0;
+    int depth = 0;
+    while (i < len) {
+        char c = line[i];
+        if (c == '"') {
+            size_t st = ++i;
+            while (i < len && line[i] != '"') i += line[i] == '\\' ? 2 : 1;
+            size_t en = i++;
+            if (depth != 1) continue;
+            size_t j = i;
+            while (j < len && (line[j] == ' ' || line[j] == '\t' || line[j] == '\n' || line[j] == '\r')) j++;
+            if (j >= len || line[j] != ':') continue; /* a string value, not a key */
+            if (en - st != klen || memcmp(line + st, key, klen)) continue;
+            j++;
+            while (j < len && (line[j] == ' ' || line[j] == '\t' || line[j] == '\n' || line[j] == '\r')) j++;
+            *b = j;
+            while (j < len && strchr("+-.0123456789eE", line[j])) j++;
+            *e = j;
+            return *e > *b;
+        }
+        if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') depth--;
+        i++;
+    }
+    return 0;
+}
+
+/* 1 when a number literal has a nonzero digit in its mantissa. */
+static int literal_nonzero(const char *p, const char *end)
+{
+    for (; p < end && *p != 'e' && *p != 'E'; p++)
+        if (*p >= '1' && *p <= '9') return 1;
+    return 0;
+}
+
 ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, const char *line,
                                    size_t len)
 {
@@ -564,6 +604,15 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
             if (number_text(v->valuedouble, r->numbuf_[k], sizeof r->numbuf_[k]))
                 return reject(r, IFS_REJECT_BAD_GROUP_KEY_TYPE,
                               "group key \"%s\" is a number too large to keep exactly",
+                              s->group_fields[k]);
+            /* A number too small for a double (1e-400 reads as 0, 1e-310 as a
+             * subnormal with lost digits) would merge into another group. */
+            size_t nb, ne;
+            if (fpclassify(v->valuedouble) == FP_SUBNORMAL ||
+                (v->valuedouble == 0 && raw_member(line, len, s->group_fields[k], &nb, &ne) &&
+                 literal_nonzero(line + nb, line + ne)))
+                return reject(r, IFS_REJECT_BAD_GROUP_KEY_TYPE,
+                              "group key \"%s\" is a number too small to keep exactly; quote it",
                               s->group_fields[k]);
             r->group[k] = r->numbuf_[k];
         } else {

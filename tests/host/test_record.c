@@ -162,6 +162,15 @@ static const rcase cases[] = {
       IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
     { "huge_numeric_group_value_is_a_bad_type", "{\"response\":\"x\",\"model\":1e300}", 0, NULL,
       IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
+    { "a_numeric_group_value_that_underflows_to_zero_is_a_bad_type",
+      "{\"response\":\"x\",\"model\":1e-400}", 0, NULL,
+      IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
+    { "a_subnormal_numeric_group_value_is_a_bad_type",
+      "{\"response\":\"x\",\"step\":{\"model\":1},\"model\":1e-310}", 0, NULL,
+      IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
+    { "a_numeric_zero_group_value_is_kept_as_zero",
+      "{\"response\":\"x\",\"note\":\"model\",\"model\":0.0e-5}", 0, NULL,
+      IFS_REJECT_NONE, "x", NULL, 0, "0", NULL },
 };
 
 static void table_of_lines_gives_the_expected_records(void)
