@@ -46,13 +46,22 @@
 extern "C" {
 #endif
 
+/* Statuses (0 = ok). */
+enum {
+    IFS_IO_EIO = -1,    /* a file or folder cannot be created, written, renamed */
+    IFS_IO_EARG = -2,   /* an empty path, a closed handle, an argument naming no input */
+    IFS_IO_ENOMEM = -3,
+};
+
 typedef struct ifs_atomic ifs_atomic;
 
-/* Create the temporary file. Returns 0 and *out, or -1 with words in err
- * (directory missing or not writable, path too long). */
+/* Create the temporary file. Returns 0 and *out, or IFS_IO_EIO (directory
+ * missing or not writable), IFS_IO_EARG (empty path), IFS_IO_ENOMEM, with
+ * words in err. */
 int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen);
-/* Append bytes (buffered by stdio). Returns 0 or -1 (the error is kept and
- * reported by commit with its errno words). */
+/* Append bytes (buffered by stdio). Returns 0 or IFS_IO_EIO (the error is
+ * kept and reported by commit with its errno words), IFS_IO_EARG on a
+ * closed handle. */
 int ifs_atomic_write(ifs_atomic *a, const void *data, size_t len);
 /* The underlying stream, for fprintf; borrowed, valid until commit/free.
  * Do not fclose it. Errors on it are caught by commit (ferror). */
@@ -61,19 +70,20 @@ FILE *ifs_atomic_file(ifs_atomic *a);
  * ifs_atomic_write was used; fprintf'd bytes are counted at commit via ftell
  * for files, not for "-"). */
 uint64_t ifs_atomic_bytes(const ifs_atomic *a);
-/* Flush, fsync, rename, fsync the directory. Returns 0, or -1 with words in
- * err, and then the temporary file has been removed and the target left as
- * it was. Call once; the handle still needs ifs_atomic_free. */
+/* Flush, fsync, rename, fsync the directory. Returns 0, or IFS_IO_EIO with
+ * words in err, and then the temporary file has been removed and the target
+ * left as it was. Call once; the handle still needs ifs_atomic_free. */
 int ifs_atomic_commit(ifs_atomic *a, char *err, size_t errlen);
 /* Frees; before a successful commit it removes the temporary file. NULL ok. */
 void ifs_atomic_free(ifs_atomic *a);
 
 /* Whole-buffer convenience: path gets exactly data[0..len) atomically.
- * Returns 0, or -1 with words in err. */
+ * Returns 0, or a negative IFS_IO_* status with words in err. */
 int ifs_io_atomic_write(const char *path, const void *data, size_t len,
                         char *err, size_t errlen);
 
-/* fsync the directory holding path (after a rename). 0 or -1 with err. */
+/* fsync the directory holding path (after a rename). 0, IFS_IO_EIO or
+ * IFS_IO_ENOMEM with words in err. */
 int ifs_io_fsync_dir(const char *path, char *err, size_t errlen);
 
 typedef struct {
@@ -90,8 +100,9 @@ typedef struct {
 } ifs_input_list;
 
 /* Expand args into a sorted list (rules above). Returns 0 and fills *out
- * (free with ifs_input_list_free), or -1 with words in err naming the
- * argument, and *out empty. nargs == 0 is an error ("no inputs"). */
+ * (free with ifs_input_list_free), or IFS_IO_EARG with words in err naming
+ * the argument (or saying that memory ran out), and *out empty. nargs == 0 is
+ * an error ("no inputs"). */
 int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *out,
                        char *err, size_t errlen);
 /* Frees the entries and zeroes the list. NULL ok. */

@@ -91,6 +91,8 @@ typedef enum {
     IFS_REJECT_TOKENIZER_ERROR,        /* "tokenizer_error": set by the scheduler */
     IFS_REJECT_NONFINITE_LOGITS,       /* "nonfinite_logits": NaN/Inf logits (scheduler) */
     IFS_REJECT_DEVICE_OOM,             /* "device_oom": one record alone did not fit (scheduler) */
+    IFS_REJECT_BACKEND_REFUSED,        /* "backend_refused": the backend refused the record's ids
+                                          (e.g. a token type the model does not have), alone */
     IFS_REJECT__COUNT
 } ifs_reject_reason;
 
@@ -100,11 +102,13 @@ const char *ifs_reject_name(ifs_reject_reason r);
 /* Reverse lookup; returns IFS_REJECT__COUNT when the name is not one of ours. */
 ifs_reject_reason ifs_reject_from_name(const char *name);
 
+/* A record's instruction_type: the one enum for it in ifscore (the reducer
+ * counts by it too). */
 typedef enum {
     IFS_ITYPE_NONE = 0, /* absent or null: counts toward IFS only */
     IFS_ITYPE_PARTIAL = 1,
     IFS_ITYPE_FULL = 2,
-} ifs_instruction_type;
+} ifs_itype;
 
 #define IFS_RECORD_MAX_GROUP_KEYS 8
 #define IFS_RECORD_MAX_FIELD_NAME 127 /* bytes, excluding the NUL */
@@ -120,17 +124,31 @@ typedef struct {
     int max_depth;                                  /* IFS_RECORD_DEFAULT_MAX_DEPTH */
 } ifs_record_schema;
 
+/* Statuses of the schema setters and the rejects file (0 = ok). */
+enum {
+    IFS_RECORD_EARG = -1,   /* a bad name, list or argument; err says which */
+    IFS_RECORD_EIO = -2,    /* the rejects file could not be written */
+    IFS_RECORD_ENOMEM = -3,
+};
+
+/* The configurable fields of a record. */
+typedef enum {
+    IFS_FIELD_TEXT,         /* --text-field: what the classifier reads */
+    IFS_FIELD_ID,           /* --id-field */
+    IFS_FIELD_TYPE,         /* --type-field: instruction_type */
+    IFS_FIELD_PAIR,         /* --pair-field / --instruction-field: the first text of a pair */
+} ifs_record_field;
+
 /* Defaults as commented above. */
 void ifs_record_schema_init(ifs_record_schema *s);
-/* Set one field name (for --text-field, --id-field, --type-field, --pair-field).
- * which: 't' text, 'i' id, 'y' type, 'p' pair. name "" disables id/type/pair
- * (not text). Returns 0, or -1 with words in err (empty name for text, name
- * longer than IFS_RECORD_MAX_FIELD_NAME, unknown `which`). */
-int ifs_record_schema_set_field(ifs_record_schema *s, char which, const char *name,
+/* Set one field name. name "" disables id/type/pair (not text). Returns 0,
+ * or IFS_RECORD_EARG with words in err (empty name for text, name longer
+ * than IFS_RECORD_MAX_FIELD_NAME, unknown field). */
+int ifs_record_schema_set_field(ifs_record_schema *s, ifs_record_field which, const char *name,
                                 char *err, size_t errlen);
 /* --group-by "model,step": comma-separated, 1..IFS_RECORD_MAX_GROUP_KEYS
  * names, no empty names, no duplicates, spaces around names kept as part of
- * the name (JSON keys may contain spaces). Returns 0, or -1 with words in err;
+ * the name (JSON keys may contain spaces). Returns 0, or IFS_RECORD_EARG with words in err;
  * on error the schema's group keys are unchanged. */
 int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list,
                                    char *err, size_t errlen);
@@ -145,7 +163,7 @@ typedef struct {
     size_t id_len;
     int has_id;
     int id_is_number;     /* 1: id came from a JSON number (rendered canonically) */
-    ifs_instruction_type type;
+    ifs_itype type;
     size_t n_group;       /* = schema n_group_fields after a successful parse */
     const char *group[IFS_RECORD_MAX_GROUP_KEYS];
     size_t group_len[IFS_RECORD_MAX_GROUP_KEYS];
@@ -185,16 +203,17 @@ size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len);
  */
 typedef struct ifs_rejects ifs_rejects;
 
-/* Returns 0 and *out (free with ifs_rejects_free), or -1 with words in err. */
+/* Returns 0 and *out (free with ifs_rejects_free), or IFS_RECORD_EARG, _ENOMEM or _EIO with words in err. */
 int ifs_rejects_open(const char *path, ifs_rejects **out, char *err, size_t errlen);
-/* Append one reject; detail may be NULL. Thread-safe. Returns 0, or -1 when
- * writing failed (the error is kept and reported again by close). */
+/* Append one reject; detail may be NULL. Thread-safe. Returns 0, or
+ * IFS_RECORD_EIO when writing failed (the error is kept and reported again,
+ * with its errno words, by close). */
 int ifs_rejects_add(ifs_rejects *rj, const char *shard, uint64_t line, uint64_t offset,
                     ifs_reject_reason reason, const char *detail);
 /* Total rejects added so far, and per reason (reason out of range: 0). */
 uint64_t ifs_rejects_total(const ifs_rejects *rj);
 uint64_t ifs_rejects_count(const ifs_rejects *rj, ifs_reject_reason reason);
-/* Flush, fsync and rename into place. Returns 0, or -1 with words in err (the
+/* Flush, fsync and rename into place. Returns 0, or IFS_RECORD_EIO with words in err (the
  * temporary file is removed). Does not free: call ifs_rejects_free after. */
 int ifs_rejects_close(ifs_rejects *rj, char *err, size_t errlen);
 /* Frees; if not closed, removes the temporary file (nothing appears). NULL ok. */

@@ -19,7 +19,7 @@
  *     int32_t in;
  *     ifs_reduce_add_input(r, "a.jsonl.zst", 1234, sha256_hex, &in, err, sizeof err);
  *     const char *vals[] = {"llama-7b", "8000"};
- *     ifs_reduce_pred p = { .keys = vals, .type = IFS_RED_ITYPE_PARTIAL,
+ *     ifs_reduce_pred p = { .keys = vals, .type = IFS_ITYPE_PARTIAL,
  *                           .p_answer = 0.93, .n_tokens = 57 };
  *     ifs_reduce_add(r, in, &p, 1, err, sizeof err);
  *     ifs_reduce_add_reject(r, in, "bad_json", err, sizeof err);
@@ -60,6 +60,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ifs_record.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -81,14 +83,7 @@ enum {
     IFS_RED_EFORMAT = -7,   /* report file malformed or its counts inconsistent */
 };
 
-/* Same values as ifs_record.h's IFS_ITYPE_* (a record's instruction_type),
- * so a parsed record's type converts with a cast; named apart so both
- * headers can be included together. */
-typedef enum {
-    IFS_RED_ITYPE_NONE = 0,     /* no instruction_type: counts toward IFS only */
-    IFS_RED_ITYPE_PARTIAL = 1,
-    IFS_RED_ITYPE_FULL = 2,
-} ifs_itype;
+/* ifs_itype (a record's instruction_type) is ifs_record.h's. */
 
 typedef struct {
     /* Classifier identity (merging refuses reports that differ here). */

@@ -55,13 +55,13 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
 {
     if (!path || !*path || !out) {
         set_err(err, errlen, "atomic output: empty path");
-        return -1;
+        return IFS_IO_EARG;
     }
     *out = NULL;
     ifs_atomic *a = calloc(1, sizeof *a);
     if (!a) {
         set_err(err, errlen, "atomic output %s: out of memory", path);
-        return -1;
+        return IFS_IO_ENOMEM;
     }
     if (!strcmp(path, "-")) {
         a->is_stdout = 1;
@@ -70,7 +70,7 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
         if (!a->path) {
             free(a);
             set_err(err, errlen, "atomic output: out of memory");
-            return -1;
+            return IFS_IO_ENOMEM;
         }
         *out = a;
         return 0;
@@ -81,7 +81,7 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
     if (!a->path || !a->tmp) {
         ifs_atomic_free(a);
         set_err(err, errlen, "atomic output %s: out of memory", path);
-        return -1;
+        return IFS_IO_ENOMEM;
     }
     int fd = -1;
     for (int tries = 0; tries < 100 && fd < 0; tries++) {
@@ -95,7 +95,7 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
         free(a->tmp);
         a->tmp = NULL;
         ifs_atomic_free(a);
-        return -1;
+        return IFS_IO_EIO;
     }
     a->f = fdopen(fd, "wb");
     if (!a->f) {
@@ -106,7 +106,7 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
         free(a->tmp);
         a->tmp = NULL;
         ifs_atomic_free(a);
-        return -1;
+        return IFS_IO_EIO;
     }
     *out = a;
     return 0;
@@ -115,13 +115,13 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
 int ifs_atomic_write(ifs_atomic *a, const void *data, size_t len)
 {
     if (!a || !a->f || a->committed)
-        return -1;
+        return IFS_IO_EARG;
     if (len == 0)
         return 0;
     if (fwrite(data, 1, len, a->f) != len) {
         if (!a->write_errno)
             a->write_errno = errno ? errno : EIO;
-        return -1;
+        return IFS_IO_EIO;
     }
     a->bytes += len;
     return 0;
@@ -142,7 +142,7 @@ int ifs_io_fsync_dir(const char *path, char *err, size_t errlen)
     char *dir = strdup(path);
     if (!dir) {
         set_err(err, errlen, "fsync dir of %s: out of memory", path);
-        return -1;
+        return IFS_IO_ENOMEM;
     }
     char *slash = strrchr(dir, '/');
     if (!slash)
@@ -155,7 +155,7 @@ int ifs_io_fsync_dir(const char *path, char *err, size_t errlen)
     if (fd < 0) {
         set_err(err, errlen, "cannot open directory %s: %s", dir, strerror(errno));
         free(dir);
-        return -1;
+        return IFS_IO_EIO;
     }
     int rc = 0;
     /* Some file systems refuse fsync on directories (EINVAL); the rename is
@@ -173,14 +173,14 @@ int ifs_atomic_commit(ifs_atomic *a, char *err, size_t errlen)
 {
     if (!a || !a->f || a->committed) {
         set_err(err, errlen, "atomic output: commit on a closed handle");
-        return -1;
+        return IFS_IO_EARG;
     }
     if (a->is_stdout) {
         a->committed = 1;
         if (fflush(stdout) != 0 || ferror(stdout) || a->write_errno) {
             set_err(err, errlen, "writing to stdout: %s",
                     strerror(a->write_errno ? a->write_errno : errno));
-            return -1;
+            return IFS_IO_EIO;
         }
         return 0;
     }
@@ -202,13 +202,13 @@ int ifs_atomic_commit(ifs_atomic *a, char *err, size_t errlen)
     if (e) {
         set_err(err, errlen, "writing %s: %s", a->tmp, strerror(e));
         unlink(a->tmp);
-        return -1;
+        return IFS_IO_EIO;
     }
     if (rename(a->tmp, a->path) != 0) {
         e = errno;
         set_err(err, errlen, "rename %s -> %s: %s", a->tmp, a->path, strerror(e));
         unlink(a->tmp);
-        return -1;
+        return IFS_IO_EIO;
     }
     a->committed = 1;
     return ifs_io_fsync_dir(a->path, err, errlen);
@@ -232,7 +232,7 @@ int ifs_io_atomic_write(const char *path, const void *data, size_t len, char *er
 {
     ifs_atomic *a;
     if (ifs_atomic_open(path, &a, err, errlen))
-        return -1;
+        return IFS_IO_EIO;
     (void)ifs_atomic_write(a, data, len); /* a failure is kept and reported by commit */
     int rc = ifs_atomic_commit(a, err, errlen);
     ifs_atomic_free(a);
@@ -379,11 +379,11 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
                        char *err, size_t errlen)
 {
     if (!out)
-        return -1;
+        return IFS_IO_EARG;
     memset(out, 0, sizeof *out);
     if (!args || nargs == 0) {
         set_err(err, errlen, "no inputs given");
-        return -1;
+        return IFS_IO_EARG;
     }
     list_builder b = {0};
     int rc = 0, seen_stdin = 0;
@@ -391,16 +391,16 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
         const char *arg = args[i];
         if (!arg || !*arg) {
             set_err(err, errlen, "empty input path");
-            rc = -1;
+            rc = IFS_IO_EARG;
             break;
         }
         if (!strcmp(arg, "-")) {
             if (seen_stdin++) {
                 set_err(err, errlen, "\"-\" (stdin) given more than once");
-                rc = -1;
+                rc = IFS_IO_EARG;
             } else if (lb_push(&b, "-", NULL, 1)) {
                 set_err(err, errlen, "listing inputs: out of memory");
-                rc = -1;
+                rc = IFS_IO_EARG;
             }
             continue;
         }
@@ -411,23 +411,23 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
         }
         if (!strpbrk(arg, "*?[")) {
             set_err(err, errlen, "input %s: %s", arg, strerror(errno));
-            rc = -1;
+            rc = IFS_IO_EARG;
             break;
         }
         glob_t g;
         int grc = glob(arg, 0, NULL, &g);
         if (grc == GLOB_NOMATCH || (grc == 0 && g.gl_pathc == 0)) {
             set_err(err, errlen, "input pattern %s matches nothing", arg);
-            rc = -1;
+            rc = IFS_IO_EARG;
         } else if (grc != 0) {
             set_err(err, errlen, "input pattern %s: glob failed (%s)", arg,
                     grc == GLOB_NOSPACE ? "out of memory" : "read error");
-            rc = -1;
+            rc = IFS_IO_EARG;
         } else {
             for (size_t k = 0; k < g.gl_pathc && rc == 0; k++) {
                 if (stat(g.gl_pathv[k], &st) != 0) {
                     set_err(err, errlen, "input %s: %s", g.gl_pathv[k], strerror(errno));
-                    rc = -1;
+                    rc = IFS_IO_EARG;
                 } else {
                     rc = add_path(&b, g.gl_pathv[k], &st, err, errlen);
                 }
@@ -444,7 +444,7 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
         unsigned char *drop = calloc(b.n ? b.n : 1, 1);
         if (!idx || !drop) {
             set_err(err, errlen, "listing inputs: out of memory");
-            rc = -1;
+            rc = IFS_IO_EARG;
         } else {
             for (size_t i = 0; i < b.n; i++)
                 idx[i] = i;
@@ -484,7 +484,7 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
     }
     free(b.dev);
     free(b.ino);
-    return rc;
+    return rc < 0 ? IFS_IO_EARG : rc;
 }
 
 void ifs_input_list_free(ifs_input_list *l)

@@ -54,6 +54,7 @@ static const char *const reject_names[IFS_REJECT__COUNT] = {
     [IFS_REJECT_TOKENIZER_ERROR] = "tokenizer_error",
     [IFS_REJECT_NONFINITE_LOGITS] = "nonfinite_logits",
     [IFS_REJECT_DEVICE_OOM] = "device_oom",
+    [IFS_REJECT_BACKEND_REFUSED] = "backend_refused",
 };
 
 const char *ifs_reject_name(ifs_reject_reason r)
@@ -97,32 +98,32 @@ void ifs_record_schema_init(ifs_record_schema *s)
     s->max_depth = IFS_RECORD_DEFAULT_MAX_DEPTH;
 }
 
-int ifs_record_schema_set_field(ifs_record_schema *s, char which, const char *name, char *err,
-                                size_t errlen)
+int ifs_record_schema_set_field(ifs_record_schema *s, ifs_record_field which, const char *name,
+                                char *err, size_t errlen)
 {
     if (!s || !name) {
         set_err(err, errlen, "field name missing");
-        return -1;
+        return IFS_RECORD_EARG;
     }
     char *dst;
     switch (which) {
-    case 't': dst = s->text_field; break;
-    case 'i': dst = s->id_field; break;
-    case 'y': dst = s->type_field; break;
-    case 'p': dst = s->pair_field; break;
+    case IFS_FIELD_TEXT: dst = s->text_field; break;
+    case IFS_FIELD_ID: dst = s->id_field; break;
+    case IFS_FIELD_TYPE: dst = s->type_field; break;
+    case IFS_FIELD_PAIR: dst = s->pair_field; break;
     default:
-        set_err(err, errlen, "unknown field kind '%c'", which);
-        return -1;
+        set_err(err, errlen, "unknown field kind %d", (int)which);
+        return IFS_RECORD_EARG;
     }
     size_t n = strlen(name);
-    if (which == 't' && n == 0) {
+    if (which == IFS_FIELD_TEXT && n == 0) {
         set_err(err, errlen, "the text field name cannot be empty");
-        return -1;
+        return IFS_RECORD_EARG;
     }
     if (n > IFS_RECORD_MAX_FIELD_NAME) {
         set_err(err, errlen, "field name of %zu bytes is longer than %d", n,
                 IFS_RECORD_MAX_FIELD_NAME);
-        return -1;
+        return IFS_RECORD_EARG;
     }
     memcpy(dst, name, n + 1);
     return 0;
@@ -133,7 +134,7 @@ int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char 
 {
     if (!s || !list) {
         set_err(err, errlen, "--group-by: no keys given");
-        return -1;
+        return IFS_RECORD_EARG;
     }
     char names[IFS_RECORD_MAX_GROUP_KEYS][IFS_RECORD_MAX_FIELD_NAME + 1];
     size_t n = 0;
@@ -143,23 +144,23 @@ int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char 
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len == 0) {
             set_err(err, errlen, "--group-by \"%s\": empty key name", list);
-            return -1;
+            return IFS_RECORD_EARG;
         }
         if (len > IFS_RECORD_MAX_FIELD_NAME) {
             set_err(err, errlen, "--group-by: a key name is longer than %d bytes",
                     IFS_RECORD_MAX_FIELD_NAME);
-            return -1;
+            return IFS_RECORD_EARG;
         }
         if (n == IFS_RECORD_MAX_GROUP_KEYS) {
             set_err(err, errlen, "--group-by: more than %d keys", IFS_RECORD_MAX_GROUP_KEYS);
-            return -1;
+            return IFS_RECORD_EARG;
         }
         memcpy(names[n], p, len);
         names[n][len] = 0;
         for (size_t k = 0; k < n; k++)
             if (!strcmp(names[k], names[n])) {
                 set_err(err, errlen, "--group-by: key \"%s\" named twice", names[n]);
-                return -1;
+                return IFS_RECORD_EARG;
             }
         n++;
         if (!comma)
@@ -572,7 +573,7 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
         }
     }
 
-    ifs_instruction_type type = IFS_ITYPE_NONE;
+    ifs_itype type = IFS_ITYPE_NONE;
     if (s->type_field[0]) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, s->type_field);
         if (v && !cJSON_IsNull(v)) {
@@ -712,17 +713,17 @@ struct ifs_rejects {
 int ifs_rejects_open(const char *path, ifs_rejects **out, char *err, size_t errlen)
 {
     if (!out)
-        return -1;
+        return IFS_RECORD_EARG;
     *out = NULL;
     ifs_rejects *rj = calloc(1, sizeof *rj);
     if (!rj) {
         set_err(err, errlen, "rejects file: out of memory");
-        return -1;
+        return IFS_RECORD_ENOMEM;
     }
     pthread_mutex_init(&rj->mu, NULL);
     if (path && ifs_shard_writer_open(path, NULL, &rj->w, err, errlen)) {
         ifs_rejects_free(rj);
-        return -1;
+        return IFS_RECORD_EIO;
     }
     *out = rj;
     return 0;
@@ -751,7 +752,7 @@ int ifs_rejects_add(ifs_rejects *rj, const char *shard, uint64_t line, uint64_t 
                     ifs_reject_reason reason, const char *detail)
 {
     if (!rj)
-        return -1;
+        return IFS_RECORD_EARG;
     pthread_mutex_lock(&rj->mu);
     __atomic_add_fetch(&rj->total, 1, __ATOMIC_RELAXED);
     if ((int)reason >= 0 && reason < IFS_REJECT__COUNT)
@@ -778,7 +779,7 @@ int ifs_rejects_add(ifs_rejects *rj, const char *shard, uint64_t line, uint64_t 
             if (ifs_shard_writer_line(rj->w, rj->buf, n))
                 rj->failed = 1;
         }
-        rc = rj->failed ? -1 : 0;
+        rc = rj->failed ? IFS_RECORD_EIO : 0;
     }
     pthread_mutex_unlock(&rj->mu);
     return rc;
@@ -799,7 +800,7 @@ uint64_t ifs_rejects_count(const ifs_rejects *rj, ifs_reject_reason reason)
 int ifs_rejects_close(ifs_rejects *rj, char *err, size_t errlen)
 {
     if (!rj)
-        return -1;
+        return IFS_RECORD_EARG;
     pthread_mutex_lock(&rj->mu);
     int rc = 0;
     if (rj->w) {
@@ -810,9 +811,9 @@ int ifs_rejects_close(ifs_rejects *rj, char *err, size_t errlen)
             set_err(err, errlen, "rejects file: a write failed (%s); nothing written",
                     why[0] ? why : "no reason given");
             ifs_shard_writer_free(rj->w);
-            rc = -1;
+            rc = IFS_RECORD_EIO;
         } else {
-            rc = ifs_shard_writer_close(rj->w, NULL, err, errlen);
+            rc = ifs_shard_writer_close(rj->w, NULL, err, errlen) ? IFS_RECORD_EIO : 0;
             ifs_shard_writer_free(rj->w);
         }
         rj->w = NULL;

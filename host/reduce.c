@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "ifs_record.h"
+#include "ifs_utf8.h"
 #include "reduce_impl.h"
 
 int ifs_red_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -74,32 +75,7 @@ int ifs_red_valid_name(const char *name)
 
 int ifs_red_valid_utf8(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned cp, min;
-        if ((c & 0xE0) == 0xC0) { need = 1; cp = c & 0x1F; min = 0x80; }
-        else if ((c & 0xF0) == 0xE0) { need = 2; cp = c & 0x0F; min = 0x800; }
-        else if ((c & 0xF8) == 0xF0) { need = 3; cp = c & 0x07; min = 0x10000; }
-        else return 0;
-        if (len - i - 1 < need)
-            return 0;
-        for (size_t k = 1; k <= need; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += need + 1;
-    }
-    return 1;
+    return ifs_utf8_check(s, len) == len; /* the one validator (ifs_utf8.h) */
 }
 
 /* --- configuration --------------------------------------------------------- */
@@ -538,8 +514,8 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
             return ifs_red_fail(err, errlen, IFS_RED_EARG,
                                 "prediction %zu: p_answer %g is not a probability", i,
                                 p->p_answer);
-        if (p->type != IFS_RED_ITYPE_NONE && p->type != IFS_RED_ITYPE_PARTIAL &&
-            p->type != IFS_RED_ITYPE_FULL)
+        if (p->type != IFS_ITYPE_NONE && p->type != IFS_ITYPE_PARTIAL &&
+            p->type != IFS_ITYPE_FULL)
             return ifs_red_fail(err, errlen, IFS_RED_EARG,
                                 "prediction %zu: unknown instruction type %d", i, (int)p->type);
         if (p->n_tokens < 0)

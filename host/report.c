@@ -155,8 +155,8 @@ void ifs_red_stats_of(const ifs_red_group *g, ifs_red_stats *s)
     memset(s, 0, sizeof *s);
     s->tot = ifs_red_group_total(g);
     ratio(s->tot.answer, s->tot.n, &s->ifs);
-    ratio(g->c[IFS_RED_ITYPE_PARTIAL].answer, g->c[IFS_RED_ITYPE_PARTIAL].n, &s->partial);
-    ratio(g->c[IFS_RED_ITYPE_FULL].answer, g->c[IFS_RED_ITYPE_FULL].n, &s->full);
+    ratio(g->c[IFS_ITYPE_PARTIAL].answer, g->c[IFS_ITYPE_PARTIAL].n, &s->partial);
+    ratio(g->c[IFS_ITYPE_FULL].answer, g->c[IFS_ITYPE_FULL].n, &s->full);
     s->gap.ok = s->partial.ok && s->full.ok;
     if (s->gap.ok) {
         /* Newcombe's hybrid score interval for a difference of two
@@ -492,20 +492,20 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
         ifs_rb_puts(&b, i ? ",\n    {\n      \"key\": " : "\n    {\n      \"key\": ");
         put_key_object(&b, r, g, -1);
         ifs_rb_puts(&b, ",\n      \"counts\": {\n");
-        put_cell(&b, "partial", &g->c[IFS_RED_ITYPE_PARTIAL], 0);
-        put_cell(&b, "full", &g->c[IFS_RED_ITYPE_FULL], 0);
-        put_cell(&b, "none", &g->c[IFS_RED_ITYPE_NONE], 1);
+        put_cell(&b, "partial", &g->c[IFS_ITYPE_PARTIAL], 0);
+        put_cell(&b, "full", &g->c[IFS_ITYPE_FULL], 0);
+        put_cell(&b, "none", &g->c[IFS_ITYPE_NONE], 1);
         ifs_rb_printf(&b,
                       "      },\n      \"n\": %llu,\n      \"n_partial\": %llu,\n"
                       "      \"n_full\": %llu,\n      \"answer_like\": %llu,\n"
                       "      \"answer_like_partial\": %llu,\n      \"answer_like_full\": %llu,\n"
                       "      \"near_threshold\": %llu,\n",
                       (unsigned long long)s.tot.n,
-                      (unsigned long long)g->c[IFS_RED_ITYPE_PARTIAL].n,
-                      (unsigned long long)g->c[IFS_RED_ITYPE_FULL].n,
+                      (unsigned long long)g->c[IFS_ITYPE_PARTIAL].n,
+                      (unsigned long long)g->c[IFS_ITYPE_FULL].n,
                       (unsigned long long)s.tot.answer,
-                      (unsigned long long)g->c[IFS_RED_ITYPE_PARTIAL].answer,
-                      (unsigned long long)g->c[IFS_RED_ITYPE_FULL].answer,
+                      (unsigned long long)g->c[IFS_ITYPE_PARTIAL].answer,
+                      (unsigned long long)g->c[IFS_ITYPE_FULL].answer,
                       (unsigned long long)s.tot.near);
         put_ratio(&b, "ifs", &s.ifs, 0);
         put_ratio(&b, "ifs_partial", &s.partial, 0);
@@ -872,9 +872,9 @@ static int read_groups(const cJSON *root, ifs_reducer *r, char *err, size_t errl
             return BAD("groups[%zu].counts: missing or not an object", gi);
         ifs_red_cell c[3];
         int rc;
-        if ((rc = read_cell(counts, "none", gi, &c[IFS_RED_ITYPE_NONE], err, errlen)) ||
-            (rc = read_cell(counts, "partial", gi, &c[IFS_RED_ITYPE_PARTIAL], err, errlen)) ||
-            (rc = read_cell(counts, "full", gi, &c[IFS_RED_ITYPE_FULL], err, errlen)))
+        if ((rc = read_cell(counts, "none", gi, &c[IFS_ITYPE_NONE], err, errlen)) ||
+            (rc = read_cell(counts, "partial", gi, &c[IFS_ITYPE_PARTIAL], err, errlen)) ||
+            (rc = read_cell(counts, "full", gi, &c[IFS_ITYPE_FULL], err, errlen)))
             return rc;
         uint64_t n = 0, psum = 0;
         for (int t = 0; t < 3; t++)

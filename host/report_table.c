@@ -247,12 +247,12 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, si
             continue;
         }
         setu(&t, row, c++, s.tot.n);
-        setu(&t, row, c++, g->c[IFS_RED_ITYPE_PARTIAL].n);
-        setu(&t, row, c++, g->c[IFS_RED_ITYPE_FULL].n);
-        setu(&t, row, c++, g->c[IFS_RED_ITYPE_NONE].n);
+        setu(&t, row, c++, g->c[IFS_ITYPE_PARTIAL].n);
+        setu(&t, row, c++, g->c[IFS_ITYPE_FULL].n);
+        setu(&t, row, c++, g->c[IFS_ITYPE_NONE].n);
         setu(&t, row, c++, s.tot.answer);
-        setu(&t, row, c++, g->c[IFS_RED_ITYPE_PARTIAL].answer);
-        setu(&t, row, c++, g->c[IFS_RED_ITYPE_FULL].answer);
+        setu(&t, row, c++, g->c[IFS_ITYPE_PARTIAL].answer);
+        setu(&t, row, c++, g->c[IFS_ITYPE_FULL].answer);
         const ifs_red_ratio *qs[] = {&s.ifs, &s.partial, &s.full, &s.gap};
         for (size_t q = 0; q < 4; q++)
             for (int part = 0; part < 3; part++)

@@ -407,8 +407,8 @@ static ifs_reject_reason sched_reason(ifs_sched_reason r)
     case IFS_SCHED_R_UTF8: return IFS_REJECT_INVALID_UTF8;
     case IFS_SCHED_R_OOM: return IFS_REJECT_DEVICE_OOM;
     case IFS_SCHED_R_NONFINITE: return IFS_REJECT_NONFINITE_LOGITS;
+    case IFS_SCHED_R_BACKEND: return IFS_REJECT_BACKEND_REFUSED;
     case IFS_SCHED_R_TOKENIZE:
-    case IFS_SCHED_R_BACKEND:   /* ids the model refused: reported as a tokenizer problem */
     default: return IFS_REJECT_TOKENIZER_ERROR;
     }
 }
@@ -973,10 +973,10 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     /* Record schema. */
     ifs_record_schema_init(&R->schema);
     if ((R->o.text_field &&
-         ifs_record_schema_set_field(&R->schema, 't', R->o.text_field, err, errlen)) ||
-        (R->o.id_field && ifs_record_schema_set_field(&R->schema, 'i', R->o.id_field, err, errlen)) ||
+         ifs_record_schema_set_field(&R->schema, IFS_FIELD_TEXT, R->o.text_field, err, errlen)) ||
+        (R->o.id_field && ifs_record_schema_set_field(&R->schema, IFS_FIELD_ID, R->o.id_field, err, errlen)) ||
         (R->o.type_field &&
-         ifs_record_schema_set_field(&R->schema, 'y', R->o.type_field, err, errlen)) ||
+         ifs_record_schema_set_field(&R->schema, IFS_FIELD_TYPE, R->o.type_field, err, errlen)) ||
         (R->o.group_by && ifs_record_schema_set_group_by(&R->schema, R->o.group_by, err, errlen)))
         goto fail;
     rc = IFS_SCORE_ENOMEM;

@@ -304,10 +304,10 @@ int ifs_cmd_classify(int argc, char **argv)
     char err[1024];
     if (c.jsonl_in) {
         ifs_record_schema_init(&c.sch);
-        if (ifs_record_schema_set_field(&c.sch, 't', field, err, sizeof err) ||
-            ifs_record_schema_set_field(&c.sch, 'i', "", err, sizeof err) ||
-            ifs_record_schema_set_field(&c.sch, 'y', "", err, sizeof err) ||
-            (pair_field && ifs_record_schema_set_field(&c.sch, 'p', pair_field, err, sizeof err)))
+        if (ifs_record_schema_set_field(&c.sch, IFS_FIELD_TEXT, field, err, sizeof err) ||
+            ifs_record_schema_set_field(&c.sch, IFS_FIELD_ID, "", err, sizeof err) ||
+            ifs_record_schema_set_field(&c.sch, IFS_FIELD_TYPE, "", err, sizeof err) ||
+            (pair_field && ifs_record_schema_set_field(&c.sch, IFS_FIELD_PAIR, pair_field, err, sizeof err)))
             return fail(IFS_EXIT_USAGE, "%s", err);
         c.sch.n_group_fields = 0; /* classify groups nothing */
         ifs_record_init(&c.rec);

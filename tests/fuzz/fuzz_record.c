@@ -45,9 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode & 1)
         CHECK(!ifs_record_schema_set_group_by(&s, "model,step", NULL, 0));
     if (mode & 2)
-        CHECK(!ifs_record_schema_set_field(&s, 'p', "instruction", NULL, 0));
+        CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_PAIR, "instruction", NULL, 0));
     if (mode & 4)
-        CHECK(!ifs_record_schema_set_field(&s, 't', "output", NULL, 0));
+        CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, "output", NULL, 0));
     s.max_depth = (mode & 8) ? 4 : 0;
 
     static ifs_record r; /* reused across inputs, as a worker thread would */

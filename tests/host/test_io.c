@@ -120,7 +120,7 @@ static void failed_commit_keeps_the_target_and_says_why(void)
     ifs_atomic *a;
     IFS_CHECK(!ifs_atomic_open(p, &a, err, sizeof err), "open: %s", err);
     ifs_atomic_write(a, "x", 1);
-    IFS_CHECK(ifs_atomic_commit(a, err, sizeof err) == -1 && strstr(err, "rename"),
+    IFS_CHECK(ifs_atomic_commit(a, err, sizeof err) == IFS_IO_EIO && strstr(err, "rename"),
               "commit onto a directory fails with words: %s", err);
     ifs_atomic_free(a);
     char dir[1200];
@@ -131,7 +131,7 @@ static void failed_commit_keeps_the_target_and_says_why(void)
     /* missing folder: open fails */
     path_of(p, sizeof p, "no/such/folder/x.json");
     err[0] = 0;
-    IFS_CHECK(ifs_atomic_open(p, &a, err, sizeof err) == -1 && err[0] && !a,
+    IFS_CHECK(ifs_atomic_open(p, &a, err, sizeof err) == IFS_IO_EIO && err[0] && !a,
               "open in a missing folder fails: %s", err);
 }
 

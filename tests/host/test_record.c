@@ -22,7 +22,7 @@ typedef struct {
     ifs_reject_reason want;
     const char *text;   /* expected text when accepted */
     const char *id;     /* expected id, NULL = no id */
-    ifs_instruction_type type;
+    ifs_itype type;
     const char *g0, *g1; /* expected group values */
 } rcase;
 
@@ -286,10 +286,10 @@ static void field_names_are_configurable(void)
     ifs_record_schema s;
     ifs_record_schema_init(&s);
     char err[128];
-    IFS_CHECK(!ifs_record_schema_set_field(&s, 't', "output", err, sizeof err), "text");
-    IFS_CHECK(!ifs_record_schema_set_field(&s, 'i', "uid", err, sizeof err), "id");
-    IFS_CHECK(!ifs_record_schema_set_field(&s, 'y', "kind", err, sizeof err), "type");
-    IFS_CHECK(!ifs_record_schema_set_field(&s, 'p', "instruction", err, sizeof err), "pair");
+    IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, "output", err, sizeof err), "text");
+    IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_ID, "uid", err, sizeof err), "id");
+    IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_TYPE, "kind", err, sizeof err), "type");
+    IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_PAIR, "instruction", err, sizeof err), "pair");
     IFS_CHECK(!ifs_record_schema_set_group_by(&s, "generator", err, sizeof err), "group");
     ifs_record r;
     ifs_record_init(&r);
@@ -308,8 +308,8 @@ static void field_names_are_configurable(void)
     IFS_CHECK(ifs_record_parse(&r, &s, badpair, strlen(badpair)) == IFS_REJECT_PAIR_NOT_STRING,
               "pair must be a string");
     /* disabling id and type: their fields are ignored whatever they hold */
-    IFS_CHECK(!ifs_record_schema_set_field(&s, 'i', "", err, sizeof err), "no id");
-    IFS_CHECK(!ifs_record_schema_set_field(&s, 'y', "", err, sizeof err), "no type");
+    IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_ID, "", err, sizeof err), "no id");
+    IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_TYPE, "", err, sizeof err), "no type");
     const char *odd = "{\"output\":\"o\",\"instruction\":\"i\",\"uid\":true,\"kind\":\"?\","
                       "\"generator\":\"g\"}";
     IFS_CHECK(ifs_record_parse(&r, &s, odd, strlen(odd)) == IFS_REJECT_NONE && !r.has_id &&
@@ -348,9 +348,9 @@ static void bad_schema_options_are_refused_with_words(void)
     char longname[200];
     memset(longname, 'k', sizeof longname - 1);
     longname[sizeof longname - 1] = 0;
-    IFS_CHECK(ifs_record_schema_set_field(&s, 't', "", err, sizeof err) == -1, "empty text name");
-    IFS_CHECK(ifs_record_schema_set_field(&s, 't', longname, err, sizeof err) == -1, "long name");
-    IFS_CHECK(ifs_record_schema_set_field(&s, 'q', "x", err, sizeof err) == -1, "unknown kind");
+    IFS_CHECK(ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, "", err, sizeof err) == IFS_RECORD_EARG, "empty text name");
+    IFS_CHECK(ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, longname, err, sizeof err) == IFS_RECORD_EARG, "long name");
+    IFS_CHECK(ifs_record_schema_set_field(&s, (ifs_record_field)99, "x", err, sizeof err) == IFS_RECORD_EARG, "unknown kind");
     IFS_CHECK(!strcmp(s.text_field, "response"), "text field unchanged after refusals");
 }
 
@@ -373,6 +373,7 @@ static void reject_names_are_stable_and_round_trip(void)
         { IFS_REJECT_ZSTD_CORRUPT, "zstd_corrupt" }, { IFS_REJECT_ZSTD_TRUNCATED, "zstd_truncated" },
         { IFS_REJECT_IO_ERROR, "io_error" }, { IFS_REJECT_TOKENIZER_ERROR, "tokenizer_error" },
         { IFS_REJECT_NONFINITE_LOGITS, "nonfinite_logits" }, { IFS_REJECT_DEVICE_OOM, "device_oom" },
+        { IFS_REJECT_BACKEND_REFUSED, "backend_refused" },
     };
     IFS_CHECK(sizeof names / sizeof names[0] == IFS_REJECT__COUNT,
               "every reason is listed here (%d reasons)", (int)IFS_REJECT__COUNT);
@@ -505,7 +506,7 @@ static void rejects_file_is_jsonl_written_atomically_from_several_threads(void)
     ifs_rejects_free(NULL);
     /* unwritable directory: open fails with words */
     char err[256] = "";
-    IFS_CHECK(ifs_rejects_open("/nonexistent-dir/r.jsonl", &rj, err, sizeof err) == -1 && err[0],
+    IFS_CHECK(ifs_rejects_open("/nonexistent-dir/r.jsonl", &rj, err, sizeof err) == IFS_RECORD_EIO && err[0],
               "open in a missing folder fails: %s", err);
 }
 

@@ -109,7 +109,7 @@ static void test_decision(void)
         int32_t in;
         ifs_reduce_add_input(r, "x", 1, SHA_A, &in, NULL, 0);
         const char *vals[] = {"m", "1"};
-        ifs_reduce_pred p = {vals, IFS_RED_ITYPE_FULL, cases[i].p, 3, 0};
+        ifs_reduce_pred p = {vals, IFS_ITYPE_FULL, cases[i].p, 3, 0};
         IFS_CHECK(ifs_reduce_add(r, in, &p, 1, NULL, 0) == 0, "%s: add failed", cases[i].name);
         ifs_reduce_totals t;
         ifs_reduce_get_totals(r, &t);
@@ -192,7 +192,7 @@ static void test_key_order(void)
     ifs_reduce_add_input(r, "x", 1, SHA_A, &in, NULL, 0);
     for (size_t i = 0; i < n; i++) {
         const char *vals[] = {want[feed[i]]};
-        ifs_reduce_pred p = {vals, IFS_RED_ITYPE_NONE, 0.9, 1, 0};
+        ifs_reduce_pred p = {vals, IFS_ITYPE_NONE, 0.9, 1, 0};
         ifs_reduce_add(r, in, &p, 1, NULL, 0);
     }
     char *js = json_of(r);
@@ -497,7 +497,7 @@ static void test_refusals(void)
     ifs_reducer *a = make(&c0), *b = make(&c0);
     int32_t ia, ib;
     const char *vals[] = {"m", "1"};
-    ifs_reduce_pred p = {vals, IFS_RED_ITYPE_PARTIAL, 0.9, 5, 0};
+    ifs_reduce_pred p = {vals, IFS_ITYPE_PARTIAL, 0.9, 5, 0};
     ifs_reduce_add_input(a, "one/x.zst", 10, SHA_A, &ia, NULL, 0);
     ifs_reduce_add_input(b, "two/x.zst", 10, SHA_A, &ib, NULL, 0);
     ifs_reduce_add(a, ia, &p, 1, NULL, 0);
@@ -580,7 +580,7 @@ static void test_accounting(void)
     ifs_reduce_add_input(r, "b", 5, SHA_B, &in2, NULL, 0);
     const char *vals[] = {"m", "1"};
     const char *novals[] = {"m", NULL};
-    ifs_reduce_pred good = {vals, IFS_RED_ITYPE_FULL, 0.7, 4, 0};
+    ifs_reduce_pred good = {vals, IFS_ITYPE_FULL, 0.7, 4, 0};
     ifs_reduce_pred batch[3] = {good, good, good};
     batch[2].p_answer = NAN;
     int rc = ifs_reduce_add(r, in, batch, 3, err, sizeof err);
@@ -668,7 +668,7 @@ static void test_mean(void)
         for (size_t i = 0; i < n; i++) {
             size_t j = order == 0 ? i : order == 1 ? n - 1 - i : (i * 5) % n;
             const char *vals[] = {"m", "1"};
-            ifs_reduce_pred p = {vals, IFS_RED_ITYPE_PARTIAL, ps[j], 4, 0};
+            ifs_reduce_pred p = {vals, IFS_ITYPE_PARTIAL, ps[j], 4, 0};
             ifs_reduce_add(r, in, &p, 1, NULL, 0);
         }
         char *js = json_of(r);

@@ -54,13 +54,13 @@ static ifs_reducer *sample(void)
     ifs_reduce_add_input(r, "shards/b.jsonl.zst", 2000, SHA_2, &b, NULL, 0);
     ifs_reduce_add_input(r, "shards/a.jsonl.zst", 1000, SHA_1, &a, NULL, 0);
     /* Newcombe (1998b) Table II example (a): full 56/70, partial 48/80. */
-    add_block(r, a, "base-7b", "0", IFS_RED_ITYPE_FULL, 56, 70);
-    add_block(r, a, "base-7b", "0", IFS_RED_ITYPE_PARTIAL, 48, 80);
+    add_block(r, a, "base-7b", "0", IFS_ITYPE_FULL, 56, 70);
+    add_block(r, a, "base-7b", "0", IFS_ITYPE_PARTIAL, 48, 80);
     /* An SFT curve: 0.4, 0.7, 0.9, 0.92, 0.91 over steps given out of order. */
     static const char *const steps[] = {"16000", "800", "8000", "2000", "4000"};
     static const int ks[] = {91, 40, 92, 70, 90};
     for (int i = 0; i < 5; i++)
-        add_block(r, b, "sft-7b", steps[i], IFS_RED_ITYPE_NONE, ks[i], 100);
+        add_block(r, b, "sft-7b", steps[i], IFS_ITYPE_NONE, ks[i], 100);
     ifs_reduce_add_reject(r, a, "invalid_json", NULL, 0);
     ifs_reduce_add_reject(r, a, "invalid_json", NULL, 0);
     ifs_reduce_add_reject(r, b, "missing_text", NULL, 0);
@@ -391,7 +391,7 @@ static void test_tables(void)
     int32_t in;
     ifs_reduce_add_input(r, "x", 1, SHA_1, &in, NULL, 0);
     const char *vals[] = {"a,\"b\"|c\nd"};
-    ifs_reduce_pred p = {vals, IFS_RED_ITYPE_FULL, 0.9, 3, 0};
+    ifs_reduce_pred p = {vals, IFS_ITYPE_FULL, 0.9, 3, 0};
     ifs_reduce_add(r, in, &p, 1, NULL, 0);
     ifs_reduce_end_input(r, in, 1, NULL, 0);
     {
