@@ -4,7 +4,7 @@
  * kernel tests that need models of many shapes without downloading them.
  *
  * Decisions:
- *   - Own PRNG (splitmix64 -> Box-Muller): the same seed gives byte-identical
+ *   - PRNG: ifs_rng.h (splitmix64 -> Box-Muller): the same seed gives byte-identical
  *     files on every run on the same platform (libm's log/cos/sin are the
  *     only platform-dependent steps). Tensors are drawn in one fixed order.
  *   - --init hf (default) follows HF's _init_weights: Linear and Embedding
@@ -29,6 +29,7 @@
 
 #include "ifs_cli.h"
 #include "ifs_io.h"
+#include "ifs_rng.h"
 #include "ifs_wts.h"
 
 #define VOCAB_CAP (64u << 20)
@@ -72,36 +73,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* --- PRNG ------------------------------------------------------------------ */
-
-typedef struct {
-    uint64_t s;
-    int has_spare;
-    double spare;
-} rng;
-
-static uint64_t splitmix64(rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double normal(rng *r)
-{
-    if (r->has_spare) {
-        r->has_spare = 0;
-        return r->spare;
-    }
-    double u1 = ((double)(splitmix64(r) >> 11) + 1.0) * 0x1.0p-53; /* (0, 1] */
-    double u2 = (double)(splitmix64(r) >> 11) * 0x1.0p-53;          /* [0, 1) */
-    double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
-    r->spare = rad * sin(th);
-    r->has_spare = 1;
-    return rad * cos(th);
-}
-
 /* --- arrays owned by the generator ------------------------------------------ */
 
 typedef struct {
@@ -136,7 +107,7 @@ enum { INIT_HF, INIT_TEST };
 enum { K_WEIGHT, K_BIAS, K_GAMMA, K_BETA };
 
 /* Allocates and fills one tensor of `count` values of kind k. */
-static float *draw(arena *a, rng *r, size_t count, int k, int init)
+static float *draw(arena *a, ifs_rng *r, size_t count, int k, int init)
 {
     float *x = arena_alloc(a, count);
     if (!x)
@@ -144,7 +115,7 @@ static float *draw(arena *a, rng *r, size_t count, int k, int init)
     for (size_t i = 0; i < count; i++) {
         double v;
         if (k == K_WEIGHT || init == INIT_TEST)
-            v = 0.02 * normal(r);
+            v = 0.02 * ifs_rng_normal(r);
         else
             v = 0.0;
         if (k == K_GAMMA)
@@ -377,7 +348,7 @@ int ifs_cmd_gen_model(int argc, char **argv)
     ifs_bert_layer *layers = NULL;
     char *vbuf = NULL;
     size_t vlen = 0;
-    rng r = {seed, 0, 0.0};
+    ifs_rng r = ifs_rng_seed(seed);
     ifs_bert_weights w;
     memset(&w, 0, sizeof w);
 
