@@ -62,6 +62,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ifs_buf.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -186,12 +188,7 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s,
 /* Free the parse tree; the struct can be parsed into again. NULL is fine. */
 void ifs_record_clear(ifs_record *r);
 
-/* Writes src[0..len) as a JSON string body (no quotes) into dst, snprintf
- * style: returns the length the escaped text needs (excluding the NUL), writes
- * at most cap-1 bytes plus a NUL when cap > 0. Escapes '"', '\\' and control
- * bytes; bytes that are not valid UTF-8 become U+FFFD, so the output is
- * always valid JSON even for file names that are not UTF-8. */
-size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len);
+/* ifs_json_escape (JSON string bodies) is in ifs_buf.h. */
 
 /* ---------------------------------------------------------------------------
  * Rejects file: one JSON object per line,

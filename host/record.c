@@ -20,6 +20,7 @@
  */
 #include "ifs_record.h"
 #include "ifs_shard.h"
+#include "ifs_buf.h"
 #include "ifs_utf8.h"
 
 #include <math.h>
@@ -645,56 +646,6 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
  * JSON string escaping
  */
 
-size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-#define PUT(c)                                                                                 \
-    do {                                                                                       \
-        if (n + 1 < cap)                                                                       \
-            dst[n] = (c);                                                                      \
-        n++;                                                                                   \
-    } while (0)
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)src[i];
-        if (c >= 0x80) {
-            /* one sequence at a time, checked in a window of at most 4 bytes
-             * so the cost stays linear; a bad byte becomes U+FFFD */
-            size_t w = len - i < 4 ? len - i : 4;
-            size_t seq = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-            if (ifs_utf8_check(src + i, w) == 0 || seq > w) {
-                PUT((char)0xEF);
-                PUT((char)0xBF);
-                PUT((char)0xBD);
-                i++;
-                continue;
-            }
-            for (size_t k = 0; k < seq; k++, i++)
-                PUT(src[i]); /* PUT may skip evaluating its argument: no i++ inside */
-            continue;
-        }
-        switch (c) {
-        case '"': PUT('\\'); PUT('"'); break;
-        case '\\': PUT('\\'); PUT('\\'); break;
-        case '\n': PUT('\\'); PUT('n'); break;
-        case '\r': PUT('\\'); PUT('r'); break;
-        case '\t': PUT('\\'); PUT('t'); break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                PUT('\\'); PUT('u'); PUT('0'); PUT('0');
-                PUT(hex[c >> 4]); PUT(hex[c & 15]);
-            } else {
-                PUT((char)c);
-            }
-        }
-        i++;
-    }
-#undef PUT
-    if (cap)
-        dst[n < cap ? n : cap - 1] = 0;
-    return n;
-}
 
 /* ---------------------------------------------------------------------------
  * Rejects file

@@ -38,109 +38,6 @@
 
 /* --- growable text buffer -------------------------------------------------- */
 
-void ifs_rb_init(ifs_rb *b)
-{
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-}
-
-static int rb_reserve(ifs_rb *b, size_t more)
-{
-    if (b->oom)
-        return -1;
-    if (b->len + more + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-void ifs_rb_add(ifs_rb *b, const char *s, size_t n)
-{
-    if (rb_reserve(b, n))
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-void ifs_rb_puts(ifs_rb *b, const char *s)
-{
-    ifs_rb_add(b, s, strlen(s));
-}
-
-void ifs_rb_printf(ifs_rb *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        ifs_rb_add(b, tmp, (size_t)n);
-        return;
-    }
-    if (rb_reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-void ifs_rb_fixed(ifs_rb *b, double v, int decimals)
-{
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
-    /* "-0.000000" carries no information and would differ from "0.000000". */
-    const char *s = tmp;
-    if (tmp[0] == '-' && strspn(tmp + 1, "0.") == strlen(tmp + 1))
-        s = tmp + 1;
-    ifs_rb_puts(b, s);
-}
-
-void ifs_rb_jstr(ifs_rb *b, const char *s)
-{
-    ifs_rb_add(b, "\"", 1);
-    const char *run = s;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        const char *esc = NULL;
-        char u[8];
-        switch (*p) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default:
-            if (*p < 0x20) {
-                snprintf(u, sizeof u, "\\u%04x", *p);
-                esc = u;
-            }
-        }
-        if (esc) {
-            ifs_rb_add(b, run, (size_t)((const char *)p - run));
-            ifs_rb_puts(b, esc);
-            run = (const char *)p + 1;
-        }
-    }
-    ifs_rb_puts(b, run);
-    ifs_rb_add(b, "\"", 1);
-}
-
 /* --- derived figures ------------------------------------------------------- */
 
 static void ratio(uint64_t k, uint64_t n, ifs_red_ratio *r)
@@ -267,46 +164,46 @@ int ifs_red_curves_of(const ifs_reducer *r, ifs_red_curves *cv)
 
 /* --- writing --------------------------------------------------------------- */
 
-static void put_ratio(ifs_rb *b, const char *name, const ifs_red_ratio *q, int last)
+static void put_ratio(ifs_buf *b, const char *name, const ifs_red_ratio *q, int last)
 {
-    ifs_rb_printf(b, "      \"%s\": ", name);
+    ifs_buf_printf(b, "      \"%s\": ", name);
     if (q->ok)
-        ifs_rb_fixed(b, q->v, 6);
+        ifs_buf_fixed(b, q->v, 6);
     else
-        ifs_rb_puts(b, "null");
-    ifs_rb_printf(b, ",\n      \"%s_ci95\": ", name);
+        ifs_buf_puts(b, "null");
+    ifs_buf_printf(b, ",\n      \"%s_ci95\": ", name);
     if (q->ok) {
-        ifs_rb_puts(b, "[");
-        ifs_rb_fixed(b, q->lo, 6);
-        ifs_rb_puts(b, ", ");
-        ifs_rb_fixed(b, q->hi, 6);
-        ifs_rb_puts(b, "]");
+        ifs_buf_puts(b, "[");
+        ifs_buf_fixed(b, q->lo, 6);
+        ifs_buf_puts(b, ", ");
+        ifs_buf_fixed(b, q->hi, 6);
+        ifs_buf_puts(b, "]");
     } else {
-        ifs_rb_puts(b, "null");
+        ifs_buf_puts(b, "null");
     }
-    ifs_rb_puts(b, last ? "\n" : ",\n");
+    ifs_buf_puts(b, last ? "\n" : ",\n");
 }
 
-static void put_key_object(ifs_rb *b, const ifs_reducer *r, const ifs_red_group *g, int skip)
+static void put_key_object(ifs_buf *b, const ifs_reducer *r, const ifs_red_group *g, int skip)
 {
-    ifs_rb_puts(b, "{");
+    ifs_buf_puts(b, "{");
     int first = 1;
     for (int32_t k = 0; k < r->n_keys; k++) {
         if (k == skip)
             continue;
-        ifs_rb_puts(b, first ? "" : ", ");
+        ifs_buf_puts(b, first ? "" : ", ");
         first = 0;
-        ifs_rb_jstr(b, r->keys[k]);
-        ifs_rb_puts(b, ": ");
-        ifs_rb_jstr(b, g->vals[k]);
+        ifs_buf_jstr(b, r->keys[k]);
+        ifs_buf_puts(b, ": ");
+        ifs_buf_jstr(b, g->vals[k]);
     }
-    ifs_rb_puts(b, "}");
+    ifs_buf_puts(b, "}");
 }
 
-static void put_reasons(ifs_rb *b, const ifs_red_reason *rs, size_t n)
+static void put_reasons(ifs_buf *b, const ifs_red_reason *rs, size_t n)
 {
     /* Sorted by name, selection style: reason lists are a handful long. */
-    ifs_rb_puts(b, "{");
+    ifs_buf_puts(b, "{");
     const char *prev = NULL;
     for (size_t out = 0; out < n; out++) {
         const ifs_red_reason *best = NULL;
@@ -316,11 +213,11 @@ static void put_reasons(ifs_rb *b, const ifs_red_reason *rs, size_t n)
                 best = &rs[i];
         if (!best)
             break;
-        ifs_rb_printf(b, "%s\"%s\": %llu", out ? ", " : "", best->name,
+        ifs_buf_printf(b, "%s\"%s\": %llu", out ? ", " : "", best->name,
                       (unsigned long long)best->count);
         prev = best->name;
     }
-    ifs_rb_puts(b, "}");
+    ifs_buf_puts(b, "}");
 }
 
 /* Totals of rejects per reason over all inputs, merged into one list. */
@@ -335,18 +232,18 @@ static int total_reasons(const ifs_reducer *r, ifs_red_input *acc)
     return IFS_RED_OK;
 }
 
-static void put_cell(ifs_rb *b, const char *name, const ifs_red_cell *c, int last)
+static void put_cell(ifs_buf *b, const char *name, const ifs_red_cell *c, int last)
 {
-    ifs_rb_printf(b,
+    ifs_buf_printf(b,
                   "        \"%s\": {\"n\": %llu, \"answer_like\": %llu, \"near_threshold\": %llu, "
                   "\"p_answer_sum_1e9\": \"%llu\"}%s\n",
                   name, (unsigned long long)c->n, (unsigned long long)c->answer,
                   (unsigned long long)c->near, (unsigned long long)c->psum, last ? "" : ",");
 }
 
-static void put_timings(ifs_rb *b, const ifs_reducer *r, const ifs_reduce_totals *t)
+static void put_timings(ifs_buf *b, const ifs_reducer *r, const ifs_reduce_totals *t)
 {
-    ifs_rb_puts(b, ",\n  \"timings\": {\n");
+    ifs_buf_puts(b, ",\n  \"timings\": {\n");
     /* Names sorted; numbers then the two throughputs, then facts. */
     const char *prev = NULL;
     int64_t wall_u = -1;
@@ -358,7 +255,7 @@ static void put_timings(ifs_rb *b, const ifs_reducer *r, const ifs_reduce_totals
                 best = &r->timings[i];
         int64_t u = best->value_u;
         uint64_t a = u < 0 ? (uint64_t)0 - (uint64_t)u : (uint64_t)u;
-        ifs_rb_printf(b, "    \"%s\": %s%llu.%06llu,\n", best->name, u < 0 ? "-" : "",
+        ifs_buf_printf(b, "    \"%s\": %s%llu.%06llu,\n", best->name, u < 0 ? "-" : "",
                       (unsigned long long)(a / IFS_RED_MICRO),
                       (unsigned long long)(a % IFS_RED_MICRO));
         if (!strcmp(best->name, "wall_s"))
@@ -367,13 +264,13 @@ static void put_timings(ifs_rb *b, const ifs_reducer *r, const ifs_reduce_totals
     }
     if (wall_u > 0) {
         double wall = (double)wall_u / IFS_RED_MICRO;
-        ifs_rb_puts(b, "    \"records_per_s\": ");
-        ifs_rb_fixed(b, (double)t->scored / wall, 3);
-        ifs_rb_puts(b, ",\n    \"tokens_per_s\": ");
-        ifs_rb_fixed(b, (double)t->tokens / wall, 3);
-        ifs_rb_puts(b, ",\n");
+        ifs_buf_puts(b, "    \"records_per_s\": ");
+        ifs_buf_fixed(b, (double)t->scored / wall, 3);
+        ifs_buf_puts(b, ",\n    \"tokens_per_s\": ");
+        ifs_buf_fixed(b, (double)t->tokens / wall, 3);
+        ifs_buf_puts(b, ",\n");
     }
-    ifs_rb_puts(b, "    \"facts\": {");
+    ifs_buf_puts(b, "    \"facts\": {");
     prev = NULL;
     for (size_t out = 0; out < r->n_facts; out++) {
         const ifs_red_fact *best = NULL;
@@ -381,11 +278,11 @@ static void put_timings(ifs_rb *b, const ifs_reducer *r, const ifs_reduce_totals
             if ((!prev || strcmp(r->facts[i].name, prev) > 0) &&
                 (!best || strcmp(r->facts[i].name, best->name) < 0))
                 best = &r->facts[i];
-        ifs_rb_printf(b, "%s\"%s\": ", out ? ", " : "", best->name);
-        ifs_rb_jstr(b, best->value);
+        ifs_buf_printf(b, "%s\"%s\": ", out ? ", " : "", best->name);
+        ifs_buf_jstr(b, best->value);
         prev = best->name;
     }
-    ifs_rb_puts(b, "}\n  }");
+    ifs_buf_puts(b, "}\n  }");
 }
 
 int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *len, char *err,
@@ -412,50 +309,50 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
     }
     ifs_reduce_totals t;
     ifs_reduce_get_totals(r, &t);
-    ifs_rb b;
-    ifs_rb_init(&b);
+    ifs_buf b;
+    ifs_buf_init(&b);
 
-    ifs_rb_printf(&b, "{\n  \"schema\": \"ifscore-report\",\n  \"schema_version\": %d,\n",
+    ifs_buf_printf(&b, "{\n  \"schema\": \"ifscore-report\",\n  \"schema_version\": %d,\n",
                   IFS_REPORT_SCHEMA_VERSION);
-    ifs_rb_puts(&b, "  \"generator\": \"ifscore " IFS_VERSION "\",\n");
+    ifs_buf_puts(&b, "  \"generator\": \"ifscore " IFS_VERSION "\",\n");
 
-    ifs_rb_printf(&b, "  \"classifier\": {\n    \"weights_sha256\": \"%s\",\n    \"labels\": [",
+    ifs_buf_printf(&b, "  \"classifier\": {\n    \"weights_sha256\": \"%s\",\n    \"labels\": [",
                   r->weights_sha);
     for (int32_t i = 0; i < r->n_labels; i++) {
-        ifs_rb_puts(&b, i ? ", " : "");
-        ifs_rb_jstr(&b, r->labels[i]);
+        ifs_buf_puts(&b, i ? ", " : "");
+        ifs_buf_jstr(&b, r->labels[i]);
     }
-    ifs_rb_printf(&b, "],\n    \"answer_label\": %d,\n    \"answer_label_name\": ",
+    ifs_buf_printf(&b, "],\n    \"answer_label\": %d,\n    \"answer_label_name\": ",
                   (int)r->answer_label);
-    ifs_rb_jstr(&b, r->labels[r->answer_label]);
-    ifs_rb_puts(&b, ",\n    \"threshold\": ");
-    ifs_rb_fixed(&b, r->threshold, 6);
-    ifs_rb_puts(&b, ",\n    \"near_margin\": ");
-    ifs_rb_fixed(&b, r->margin, 6);
-    ifs_rb_puts(&b, "\n  },\n");
+    ifs_buf_jstr(&b, r->labels[r->answer_label]);
+    ifs_buf_puts(&b, ",\n    \"threshold\": ");
+    ifs_buf_fixed(&b, r->threshold, 6);
+    ifs_buf_puts(&b, ",\n    \"near_margin\": ");
+    ifs_buf_fixed(&b, r->margin, 6);
+    ifs_buf_puts(&b, "\n  },\n");
 
     static const char *const tri[] = {"null", "false", "true"};
-    ifs_rb_printf(&b,
+    ifs_buf_printf(&b,
                   "  \"tokenizer\": {\n    \"do_lower_case\": %s,\n    \"strip_accents\": %s,\n"
                   "    \"tokenize_chinese_chars\": %s,\n    \"max_length\": %d\n  },\n",
                   tri[r->do_lower_case + 1], tri[r->strip_accents + 1],
                   tri[r->tokenize_chinese_chars + 1], (int)r->max_length);
 
-    ifs_rb_puts(&b, "  \"grouping\": {\n    \"keys\": [");
+    ifs_buf_puts(&b, "  \"grouping\": {\n    \"keys\": [");
     for (int32_t k = 0; k < r->n_keys; k++) {
-        ifs_rb_puts(&b, k ? ", " : "");
-        ifs_rb_jstr(&b, r->keys[k]);
+        ifs_buf_puts(&b, k ? ", " : "");
+        ifs_buf_jstr(&b, r->keys[k]);
     }
-    ifs_rb_puts(&b, "],\n    \"curve_key\": ");
+    ifs_buf_puts(&b, "],\n    \"curve_key\": ");
     if (r->curve_mode == IFS_CURVE_AUTO)
-        ifs_rb_puts(&b, "null");
+        ifs_buf_puts(&b, "null");
     else
-        ifs_rb_jstr(&b, r->curve_mode == IFS_CURVE_NONE ? "" : r->curve_key);
-    ifs_rb_puts(&b, ",\n    \"plateau_epsilon\": ");
-    ifs_rb_fixed(&b, (double)r->eps_u / IFS_RED_MICRO, 6);
-    ifs_rb_printf(&b, ",\n    \"plateau_min_after\": %d\n  },\n", (int)r->min_after);
+        ifs_buf_jstr(&b, r->curve_mode == IFS_CURVE_NONE ? "" : r->curve_key);
+    ifs_buf_puts(&b, ",\n    \"plateau_epsilon\": ");
+    ifs_buf_fixed(&b, (double)r->eps_u / IFS_RED_MICRO, 6);
+    ifs_buf_printf(&b, ",\n    \"plateau_min_after\": %d\n  },\n", (int)r->min_after);
 
-    ifs_rb_printf(&b,
+    ifs_buf_printf(&b,
                   "  \"counts\": {\n    \"read\": %llu,\n    \"scored\": %llu,\n"
                   "    \"rejected\": %llu,\n    \"answer_like\": %llu,\n"
                   "    \"near_threshold\": %llu,\n    \"tokens\": %llu,\n"
@@ -467,35 +364,35 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
                   (unsigned long long)t.truncated, (unsigned long long)t.n_inputs,
                   (unsigned long long)t.n_groups);
     put_reasons(&b, rej.reasons, rej.n_reasons);
-    ifs_rb_puts(&b, "\n  },\n");
+    ifs_buf_puts(&b, "\n  },\n");
 
-    ifs_rb_puts(&b, "  \"inputs\": [");
+    ifs_buf_puts(&b, "  \"inputs\": [");
     for (size_t i = 0; i < r->n_inputs; i++) {
         const ifs_red_input *in = &r->inputs[inputs[i]];
-        ifs_rb_puts(&b, i ? ",\n    {\"path\": " : "\n    {\"path\": ");
-        ifs_rb_jstr(&b, in->path);
-        ifs_rb_printf(&b,
+        ifs_buf_puts(&b, i ? ",\n    {\"path\": " : "\n    {\"path\": ");
+        ifs_buf_jstr(&b, in->path);
+        ifs_buf_printf(&b,
                       ", \"bytes\": %llu, \"sha256\": \"%s\", \"read\": %llu, "
                       "\"scored\": %llu, \"rejected\": %llu, \"rejects\": ",
                       (unsigned long long)in->bytes, in->sha, (unsigned long long)in->lines,
                       (unsigned long long)in->scored, (unsigned long long)in->rejected);
         put_reasons(&b, in->reasons, in->n_reasons);
-        ifs_rb_puts(&b, "}");
+        ifs_buf_puts(&b, "}");
     }
-    ifs_rb_puts(&b, r->n_inputs ? "\n  ],\n" : "],\n");
+    ifs_buf_puts(&b, r->n_inputs ? "\n  ],\n" : "],\n");
 
-    ifs_rb_puts(&b, "  \"groups\": [");
+    ifs_buf_puts(&b, "  \"groups\": [");
     for (size_t i = 0; i < r->n_groups; i++) {
         const ifs_red_group *g = groups[i];
         ifs_red_stats s;
         ifs_red_stats_of(g, &s);
-        ifs_rb_puts(&b, i ? ",\n    {\n      \"key\": " : "\n    {\n      \"key\": ");
+        ifs_buf_puts(&b, i ? ",\n    {\n      \"key\": " : "\n    {\n      \"key\": ");
         put_key_object(&b, r, g, -1);
-        ifs_rb_puts(&b, ",\n      \"counts\": {\n");
+        ifs_buf_puts(&b, ",\n      \"counts\": {\n");
         put_cell(&b, "partial", &g->c[IFS_ITYPE_PARTIAL], 0);
         put_cell(&b, "full", &g->c[IFS_ITYPE_FULL], 0);
         put_cell(&b, "none", &g->c[IFS_ITYPE_NONE], 1);
-        ifs_rb_printf(&b,
+        ifs_buf_printf(&b,
                       "      },\n      \"n\": %llu,\n      \"n_partial\": %llu,\n"
                       "      \"n_full\": %llu,\n      \"answer_like\": %llu,\n"
                       "      \"answer_like_partial\": %llu,\n      \"answer_like_full\": %llu,\n"
@@ -511,62 +408,62 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
         put_ratio(&b, "ifs_partial", &s.partial, 0);
         put_ratio(&b, "ifs_full", &s.full, 0);
         put_ratio(&b, "gap_full_minus_partial", &s.gap, 0);
-        ifs_rb_puts(&b, "      \"mean_p_answer\": ");
+        ifs_buf_puts(&b, "      \"mean_p_answer\": ");
         if (s.mean_ok)
-            ifs_rb_fixed(&b, s.mean_p, 6);
+            ifs_buf_fixed(&b, s.mean_p, 6);
         else
-            ifs_rb_puts(&b, "null");
-        ifs_rb_puts(&b, "\n    }");
+            ifs_buf_puts(&b, "null");
+        ifs_buf_puts(&b, "\n    }");
     }
-    ifs_rb_puts(&b, r->n_groups ? "\n  ],\n" : "],\n");
+    ifs_buf_puts(&b, r->n_groups ? "\n  ],\n" : "],\n");
 
-    ifs_rb_puts(&b, "  \"curves\": ");
+    ifs_buf_puts(&b, "  \"curves\": ");
     if (cv.key < 0) {
-        ifs_rb_puts(&b, "null");
+        ifs_buf_puts(&b, "null");
     } else {
-        ifs_rb_puts(&b, "{\n    \"key\": ");
-        ifs_rb_jstr(&b, r->keys[cv.key]);
-        ifs_rb_puts(&b, ",\n    \"series\": [");
+        ifs_buf_puts(&b, "{\n    \"key\": ");
+        ifs_buf_jstr(&b, r->keys[cv.key]);
+        ifs_buf_puts(&b, ",\n    \"series\": [");
         for (size_t i = 0; i < cv.n_series; i++) {
             const ifs_red_series *se = &cv.series[i];
-            ifs_rb_puts(&b, i ? ",\n      {\"group\": " : "\n      {\"group\": ");
+            ifs_buf_puts(&b, i ? ",\n      {\"group\": " : "\n      {\"group\": ");
             put_key_object(&b, r, cv.order[se->first], cv.key);
-            ifs_rb_puts(&b, ",\n       \"points\": [");
+            ifs_buf_puts(&b, ",\n       \"points\": [");
             for (size_t p = 0; p < se->n; p++) {
                 const ifs_red_group *g = cv.order[se->first + p];
                 ifs_red_stats s;
                 ifs_red_stats_of(g, &s);
-                ifs_rb_puts(&b, p ? ",\n                  {" : "{");
-                ifs_rb_jstr(&b, r->keys[cv.key]);
-                ifs_rb_puts(&b, ": ");
-                ifs_rb_jstr(&b, g->vals[cv.key]);
-                ifs_rb_printf(&b, ", \"n\": %llu, \"answer_like\": %llu, \"ifs\": ",
+                ifs_buf_puts(&b, p ? ",\n                  {" : "{");
+                ifs_buf_jstr(&b, r->keys[cv.key]);
+                ifs_buf_puts(&b, ": ");
+                ifs_buf_jstr(&b, g->vals[cv.key]);
+                ifs_buf_printf(&b, ", \"n\": %llu, \"answer_like\": %llu, \"ifs\": ",
                               (unsigned long long)s.tot.n, (unsigned long long)s.tot.answer);
-                ifs_rb_fixed(&b, s.ifs.v, 6);
-                ifs_rb_puts(&b, "}");
+                ifs_buf_fixed(&b, s.ifs.v, 6);
+                ifs_buf_puts(&b, "}");
             }
-            ifs_rb_printf(&b, "],\n       \"skipped_non_numeric\": %llu,\n       \"plateau\": ",
+            ifs_buf_printf(&b, "],\n       \"skipped_non_numeric\": %llu,\n       \"plateau\": ",
                           (unsigned long long)se->skipped);
             if (se->plateau < 0) {
-                ifs_rb_puts(&b, "null}");
+                ifs_buf_puts(&b, "null}");
             } else {
                 const ifs_red_group *g = cv.order[se->first + (size_t)se->plateau];
                 ifs_red_stats s;
                 ifs_red_stats_of(g, &s);
-                ifs_rb_puts(&b, "{");
-                ifs_rb_jstr(&b, r->keys[cv.key]);
-                ifs_rb_puts(&b, ": ");
-                ifs_rb_jstr(&b, g->vals[cv.key]);
-                ifs_rb_printf(&b, ", \"index\": %lld, \"ifs\": ", (long long)se->plateau);
-                ifs_rb_fixed(&b, s.ifs.v, 6);
-                ifs_rb_puts(&b, "}}");
+                ifs_buf_puts(&b, "{");
+                ifs_buf_jstr(&b, r->keys[cv.key]);
+                ifs_buf_puts(&b, ": ");
+                ifs_buf_jstr(&b, g->vals[cv.key]);
+                ifs_buf_printf(&b, ", \"index\": %lld, \"ifs\": ", (long long)se->plateau);
+                ifs_buf_fixed(&b, s.ifs.v, 6);
+                ifs_buf_puts(&b, "}}");
             }
         }
-        ifs_rb_puts(&b, cv.n_series ? "\n    ]\n  }" : "]\n  }");
+        ifs_buf_puts(&b, cv.n_series ? "\n    ]\n  }" : "]\n  }");
     }
     if (!(flags & IFS_REPORT_NO_TIMINGS))
         put_timings(&b, r, &t);
-    ifs_rb_puts(&b, "\n}\n");
+    ifs_buf_puts(&b, "\n}\n");
 
     free(groups);
     free(inputs);

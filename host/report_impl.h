@@ -1,6 +1,6 @@
 /*
- * report_impl.h - what host/report.c shares with host/report_table.c: a
- * growable text buffer, the derived figures of a group, and the curves.
+ * report_impl.h - what host/report.c shares with host/report_table.c:
+ * the derived figures of a group, and the curves.
  * Private to those two files.
  */
 #ifndef IFS_REPORT_IMPL_H
@@ -9,28 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ifs_buf.h"
 #include "reduce_impl.h"
-
-/* Growable NUL-terminated text; on allocation failure `oom` is set and
- * further appends are ignored, so callers check once at the end. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} ifs_rb;
-
-void ifs_rb_init(ifs_rb *b);
-void ifs_rb_add(ifs_rb *b, const char *s, size_t n);
-void ifs_rb_puts(ifs_rb *b, const char *s);
-void ifs_rb_printf(ifs_rb *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-/* "%.*f", with a negative zero printed as zero. */
-void ifs_rb_fixed(ifs_rb *b, double v, int decimals);
-/* A JSON string literal (UTF-8 kept, control characters escaped). */
-void ifs_rb_jstr(ifs_rb *b, const char *s);
 
 /* A proportion with its Wilson 95% interval; ok == 0 when undefined (n = 0). */
 typedef struct {

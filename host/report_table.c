@@ -41,9 +41,9 @@ static void setf(table *t, size_t row, size_t col, const ifs_red_ratio *q, int p
         set(t, row, col, "");
         return;
     }
-    ifs_rb b;
-    ifs_rb_init(&b);
-    ifs_rb_fixed(&b, part == 0 ? q->v : part == 1 ? q->lo : q->hi, decimals);
+    ifs_buf b;
+    ifs_buf_init(&b);
+    ifs_buf_fixed(&b, part == 0 ? q->v : part == 1 ? q->lo : q->hi, decimals);
     set(t, row, col, b.oom ? "" : b.p);
     t->oom |= b.oom;
     free(b.p);
@@ -64,51 +64,51 @@ static size_t width(const char *s)
     return w;
 }
 
-static void put_pad(ifs_rb *b, size_t n)
+static void put_pad(ifs_buf *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        ifs_rb_add(b, " ", 1);
+        ifs_buf_add(b, " ", 1);
 }
 
-static void put_csv_field(ifs_rb *b, const char *s)
+static void put_csv_field(ifs_buf *b, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
-        ifs_rb_puts(b, s);
+        ifs_buf_puts(b, s);
         return;
     }
-    ifs_rb_add(b, "\"", 1);
+    ifs_buf_add(b, "\"", 1);
     for (; *s; s++) {
         if (*s == '"')
-            ifs_rb_add(b, "\"", 1);
-        ifs_rb_add(b, s, 1);
+            ifs_buf_add(b, "\"", 1);
+        ifs_buf_add(b, s, 1);
     }
-    ifs_rb_add(b, "\"", 1);
+    ifs_buf_add(b, "\"", 1);
 }
 
-static void put_md_field(ifs_rb *b, const char *s)
+static void put_md_field(ifs_buf *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == '|')
-            ifs_rb_puts(b, "\\|");
+            ifs_buf_puts(b, "\\|");
         else if (*s == '\n' || *s == '\r')
-            ifs_rb_puts(b, " ");
+            ifs_buf_puts(b, " ");
         else
-            ifs_rb_add(b, s, 1);
+            ifs_buf_add(b, s, 1);
     }
 }
 
 /* Text cells must stay on one line: control characters become spaces. */
-static void put_text_field(ifs_rb *b, const char *s)
+static void put_text_field(ifs_buf *b, const char *s)
 {
     for (; *s; s++)
-        ifs_rb_add(b, (unsigned char)*s < 0x20 ? " " : s, 1);
+        ifs_buf_add(b, (unsigned char)*s < 0x20 ? " " : s, 1);
 }
 
-static void footer(ifs_rb *b, const ifs_reducer *r, const ifs_red_curves *cv, int md)
+static void footer(ifs_buf *b, const ifs_reducer *r, const ifs_red_curves *cv, int md)
 {
     ifs_reduce_totals t;
     ifs_reduce_get_totals(r, &t);
-    ifs_rb_printf(b, "\nread %llu lines from %llu inputs: %llu scored, %llu rejected", (unsigned long long)t.read,
+    ifs_buf_printf(b, "\nread %llu lines from %llu inputs: %llu scored, %llu rejected", (unsigned long long)t.read,
                   (unsigned long long)t.n_inputs, (unsigned long long)t.scored,
                   (unsigned long long)t.rejected);
     /* Reject totals per reason, sorted by name. */
@@ -128,48 +128,48 @@ static void footer(ifs_rb *b, const ifs_reducer *r, const ifs_red_curves *cv, in
             }
         if (!best)
             break;
-        ifs_rb_printf(b, "%s%s %llu", first ? " (" : ", ", best, (unsigned long long)count);
+        ifs_buf_printf(b, "%s%s %llu", first ? " (" : ", ", best, (unsigned long long)count);
         prev = best;
     }
     if (prev)
-        ifs_rb_puts(b, ")");
-    ifs_rb_printf(b, "%s\nnear threshold (|p - %.3f| < %.3f): %llu of %llu scored%s\n",
+        ifs_buf_puts(b, ")");
+    ifs_buf_printf(b, "%s\nnear threshold (|p - %.3f| < %.3f): %llu of %llu scored%s\n",
                   md ? "  " : "", r->threshold, r->margin,
                   (unsigned long long)t.near_threshold, (unsigned long long)t.scored,
                   md ? "  " : "");
     if (cv->key < 0)
         return;
-    ifs_rb_puts(b, "\nplateau over ");
+    ifs_buf_puts(b, "\nplateau over ");
     if (md)
         put_md_field(b, r->keys[cv->key]);
     else
         put_text_field(b, r->keys[cv->key]);
-    ifs_rb_printf(b, " (first checkpoint after which IFS stays within %.3f for >= %d later "
+    ifs_buf_printf(b, " (first checkpoint after which IFS stays within %.3f for >= %d later "
                      "checkpoints):\n",
                   (double)r->eps_u / IFS_RED_MICRO, (int)r->min_after);
     for (size_t i = 0; i < cv->n_series; i++) {
         const ifs_red_series *s = &cv->series[i];
         const ifs_red_group *g0 = cv->order[s->first];
-        ifs_rb_puts(b, md ? "- " : "  ");
+        ifs_buf_puts(b, md ? "- " : "  ");
         int any = 0;
         for (int32_t k = 0; k < r->n_keys; k++) {
             if (k == cv->key)
                 continue;
-            ifs_rb_puts(b, any ? ", " : "");
+            ifs_buf_puts(b, any ? ", " : "");
             any = 1;
             if (md) {
                 put_md_field(b, r->keys[k]);
-                ifs_rb_puts(b, "=");
+                ifs_buf_puts(b, "=");
                 put_md_field(b, g0->vals[k]);
             } else {
                 put_text_field(b, r->keys[k]);
-                ifs_rb_puts(b, "=");
+                ifs_buf_puts(b, "=");
                 put_text_field(b, g0->vals[k]);
             }
         }
-        ifs_rb_puts(b, any ? ": " : "all: ");
+        ifs_buf_puts(b, any ? ": " : "all: ");
         if (s->plateau < 0) {
-            ifs_rb_printf(b, "not reached (%zu points)", s->n);
+            ifs_buf_printf(b, "not reached (%zu points)", s->n);
         } else {
             const ifs_red_group *g = cv->order[s->first + (size_t)s->plateau];
             ifs_red_stats st;
@@ -178,12 +178,12 @@ static void footer(ifs_rb *b, const ifs_reducer *r, const ifs_red_curves *cv, in
                 put_md_field(b, g->vals[cv->key]);
             else
                 put_text_field(b, g->vals[cv->key]);
-            ifs_rb_printf(b, " (IFS %.3f, point %lld of %zu)", st.ifs.v,
+            ifs_buf_printf(b, " (IFS %.3f, point %lld of %zu)", st.ifs.v,
                           (long long)s->plateau + 1, s->n);
         }
         if (s->skipped)
-            ifs_rb_printf(b, ", %zu non-numeric skipped", s->skipped);
-        ifs_rb_puts(b, "\n");
+            ifs_buf_printf(b, ", %zu non-numeric skipped", s->skipped);
+        ifs_buf_puts(b, "\n");
     }
 }
 
@@ -262,8 +262,8 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, si
         setu(&t, row, c++, s.tot.near);
     }
 
-    ifs_rb b;
-    ifs_rb_init(&b);
+    ifs_buf b;
+    ifs_buf_init(&b);
     if (!t.oom) {
         size_t *w = calloc(t.cols, sizeof *w);
         if (!w)
@@ -275,35 +275,35 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, si
             }
         for (size_t row = 0; w && row < t.rows; row++) {
             if (fmt == IFS_FMT_MARKDOWN)
-                ifs_rb_puts(&b, "| ");
+                ifs_buf_puts(&b, "| ");
             for (size_t c = 0; c < t.cols; c++) {
                 const char *s = t.cell[row * t.cols + c];
                 int numeric = c >= (size_t)r->n_keys;
                 if (csv) {
-                    ifs_rb_puts(&b, c ? "," : "");
+                    ifs_buf_puts(&b, c ? "," : "");
                     put_csv_field(&b, s);
                     continue;
                 }
                 size_t pad = w[c] - width(s);
                 if (fmt == IFS_FMT_MARKDOWN) {
-                    ifs_rb_puts(&b, c ? " | " : "");
+                    ifs_buf_puts(&b, c ? " | " : "");
                     put_md_field(&b, s);
                     continue;
                 }
                 /* keys left-aligned, figures (and their headers) right-aligned */
-                ifs_rb_puts(&b, c ? "  " : "");
+                ifs_buf_puts(&b, c ? "  " : "");
                 if (numeric)
                     put_pad(&b, pad);
                 put_text_field(&b, s);
                 if (!numeric && c + 1 < t.cols)
                     put_pad(&b, pad);
             }
-            ifs_rb_puts(&b, fmt == IFS_FMT_MARKDOWN ? " |\n" : csv ? "\r\n" : "\n");
+            ifs_buf_puts(&b, fmt == IFS_FMT_MARKDOWN ? " |\n" : csv ? "\r\n" : "\n");
             if (row == 0 && fmt == IFS_FMT_MARKDOWN) {
-                ifs_rb_puts(&b, "|");
+                ifs_buf_puts(&b, "|");
                 for (size_t c = 0; c < t.cols; c++)
-                    ifs_rb_puts(&b, c >= (size_t)r->n_keys ? "---:|" : "---|");
-                ifs_rb_puts(&b, "\n");
+                    ifs_buf_puts(&b, c >= (size_t)r->n_keys ? "---:|" : "---|");
+                ifs_buf_puts(&b, "\n");
             }
         }
         free(w);

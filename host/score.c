@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ifs_backend.h"
+#include "ifs_buf.h"
 #include "ifs_io.h"
 #include "ifs_record.h"
 #include "ifs_report.h"
@@ -154,8 +155,7 @@ struct ifs_score {
     int ran;
     int count_mismatch;
     char sink_err[1024];
-    char *line_buf;
-    size_t line_cap;
+    ifs_buf line;               /* one scores line, reused (sink thread) */
     ifs_record rec;
     ifs_reducer *all;
 
@@ -236,51 +236,6 @@ static char *json_quoted(const char *prefix, const char *str, const char *suffix
     return out;
 }
 
-static int buf_reserve(run *R, size_t need)
-{
-    if (need <= R->line_cap) return 0;
-    size_t cap = R->line_cap ? R->line_cap : 4096;
-    while (cap < need) cap *= 2;
-    char *nb = realloc(R->line_buf, cap);
-    if (!nb) return -1;
-    R->line_buf = nb;
-    R->line_cap = cap;
-    return 0;
-}
-
-/* Appends s as a JSON string (with quotes) at *n. */
-static int put_str(run *R, size_t *n, const char *s, size_t len)
-{
-    size_t need = ifs_json_escape(NULL, 0, s, len);
-    if (buf_reserve(R, *n + need + 3)) return -1;
-    R->line_buf[(*n)++] = '"';
-    ifs_json_escape(R->line_buf + *n, need + 1, s, len);
-    *n += need;
-    R->line_buf[(*n)++] = '"';
-    return 0;
-}
-
-static int put_mem(run *R, size_t *n, const char *s, size_t len)
-{
-    if (buf_reserve(R, *n + len + 1)) return -1;
-    memcpy(R->line_buf + *n, s, len);
-    *n += len;
-    return 0;
-}
-
-static int put_lit(run *R, size_t *n, const char *s) { return put_mem(R, n, s, strlen(s)); }
-
-static int put_u64(run *R, size_t *n, uint64_t v)
-{
-    char tmp[24];
-    size_t k = sizeof tmp;
-    do {
-        tmp[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return put_mem(R, n, tmp + k, sizeof tmp - k);
-}
-
 static const char *itype_name(int t)
 {
     return t == IFS_ITYPE_PARTIAL ? "partial" : t == IFS_ITYPE_FULL ? "full" : NULL;
@@ -293,35 +248,38 @@ static const char *itype_name(int t)
 static int write_score(run *R, const payload *p, const ifs_sched_result *r, double prob,
                        int answer_like, const char **groups)
 {
-    size_t n = 0;
+    ifs_buf *b = &R->line;
+    ifs_buf_reset(b);
     int32_t L = r->num_labels, arg = 0;
     for (int32_t k = 1; k < L; k++)
         if (r->logits[k] > r->logits[arg]) arg = k;
-    char pbuf[32];
-    int pl = snprintf(pbuf, sizeof pbuf, "%.6f", prob);
-    int bad = put_lit(R, &n, "{\"shard\":") || put_lit(R, &n, p->sh->path_json) ||
-              put_lit(R, &n, ",\"line\":") || put_u64(R, &n, p->line);
-    if (!bad && p->has_id) {
-        bad = put_lit(R, &n, ",\"id\":");
-        if (!bad) bad = p->id_is_number ? put_mem(R, &n, p->data, p->id_len)
-                                        : put_str(R, &n, p->data, p->id_len);
+    ifs_buf_puts(b, "{\"shard\":");
+    ifs_buf_puts(b, p->sh->path_json);
+    ifs_buf_puts(b, ",\"line\":");
+    ifs_buf_u64(b, p->line);
+    if (p->has_id) {
+        ifs_buf_puts(b, ",\"id\":");
+        if (p->id_is_number) ifs_buf_add(b, p->data, p->id_len);
+        else ifs_buf_json(b, p->data, p->id_len);
     }
-    for (uint8_t g = 0; g < p->n_group && !bad; g++)
-        bad = put_lit(R, &n, R->keys_json[g]) || put_str(R, &n, groups[g], p->glen[g]);
+    for (uint8_t g = 0; g < p->n_group; g++) {
+        ifs_buf_puts(b, R->keys_json[g]);
+        ifs_buf_json(b, groups[g], p->glen[g]);
+    }
     const char *tn = itype_name(p->type);
-    if (!bad) bad = put_lit(R, &n, ",\"instruction_type\":") ||
-                    put_lit(R, &n, tn ? (*tn == 'p' ? "\"partial\"" : "\"full\"") : "null");
-    if (!bad) bad = put_lit(R, &n, R->labels_json[arg]) || put_lit(R, &n, ",\"p_answer\":") ||
-                    put_mem(R, &n, pbuf, pl > 0 ? (size_t)pl : 0) ||
-                    put_lit(R, &n, answer_like ? ",\"answer_like\":true,\"tokens\":"
-                                               : ",\"answer_like\":false,\"tokens\":") ||
-                    put_u64(R, &n, (uint64_t)(r->n_tokens > 0 ? r->n_tokens : 0)) ||
-                    put_lit(R, &n, "}");
-    if (bad) {
+    ifs_buf_puts(b, ",\"instruction_type\":");
+    ifs_buf_puts(b, tn ? (*tn == 'p' ? "\"partial\"" : "\"full\"") : "null");
+    ifs_buf_puts(b, R->labels_json[arg]);
+    ifs_buf_printf(b, ",\"p_answer\":%.6f", prob);
+    ifs_buf_puts(b, answer_like ? ",\"answer_like\":true,\"tokens\":"
+                                : ",\"answer_like\":false,\"tokens\":");
+    ifs_buf_u64(b, (uint64_t)(r->n_tokens > 0 ? r->n_tokens : 0));
+    ifs_buf_puts(b, "}");
+    if (b->oom) {
         snprintf(R->sink_err, sizeof R->sink_err, "out of memory formatting a scores line");
         return -1;
     }
-    if (ifs_shard_writer_line(p->sh->scores, R->line_buf, n)) {
+    if (ifs_shard_writer_line(p->sh->scores, b->p, b->len)) {
         char why[512] = "";
         ifs_shard_writer_close(p->sh->scores, NULL, why, sizeof why); /* the kept error's words */
         snprintf(R->sink_err, sizeof R->sink_err, "writing the scores of %.300s into %.300s failed: %.300s",
@@ -1249,7 +1207,7 @@ void ifs_score_free(ifs_score *R)
     ifs_resume_free(R->state);
     free(R->cfgtext);
     free(R->shards);
-    free(R->line_buf);
+    ifs_buf_free(&R->line);
     ifs_input_list_free(&R->in);
     ifs_tok_free(R->tok);
     ifs_wts_free(R->model);
