@@ -90,6 +90,8 @@ static int cmp_curve(const void *a, const void *b)
 
 void ifs_red_curves_free(ifs_red_curves *c)
 {
+    if (!c)
+        return;
     free(c->order);
     free(c->series);
     memset(c, 0, sizeof *c);
