@@ -81,6 +81,7 @@ enum {
                                was never ended */
     IFS_RED_EIO = -6,       /* report file cannot be read or written */
     IFS_RED_EFORMAT = -7,   /* report file malformed or its counts inconsistent */
+    IFS_RED_EMISSING = -8,  /* slices of a sliced run are missing (ifs_reduce_check_slices) */
 };
 
 /* ifs_itype (a record's instruction_type) is ifs_record.h's. */
@@ -191,6 +192,28 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags,
  * Returns IFS_RED_OK, IFS_RED_EARG, IFS_RED_ENOMEM. */
 int ifs_reduce_set_timing(ifs_reducer *r, const char *name, double value);
 int ifs_reduce_set_fact(ifs_reducer *r, const char *name, const char *value);
+
+/* Slices (docs/report-schema.md, "Slices"; docs/slurm.md). A run over
+ * slice `index` of `count` of an input list (score --slice I/N, one task of
+ * a Slurm array) says so, naming the list it sliced by `inputs_sha256`
+ * (ifs_slurm_inputs_sha256 of the sorted paths, ifs_slurm.h). Merging then
+ * unions the slice indexes of reports of the same list and count and
+ * refuses, leaving dst unchanged: slices of another list or count
+ * (IFS_RED_EMISMATCH), a slice in both reports unless IFS_RED_ALLOW_OVERLAP
+ * (IFS_RED_EOVERLAP). A report without slices merged with one with slices
+ * keeps the slices. Once every index 0..count-1 is present the report is
+ * written without a slice record, exactly as one unsliced run's.
+ *
+ * set_slice: IFS_RED_OK, IFS_RED_EARG (count < 1, index outside
+ * 0..count-1, inputs_sha256 not 64 lowercase hex), IFS_RED_ENOMEM; setting
+ * again replaces. Not for use while another thread adds. */
+int ifs_reduce_set_slice(ifs_reducer *r, int32_t index, int32_t count,
+                         const char *inputs_sha256, char *err, size_t errlen);
+
+/* IFS_RED_OK when r holds no slices or every slice 0..count-1 of its list;
+ * IFS_RED_EMISSING when some are missing, err naming them (as ranges, e.g.
+ * "1, 3-5 of 8") and the list; IFS_RED_EARG for NULL. */
+int ifs_reduce_check_slices(const ifs_reducer *r, char *err, size_t errlen);
 
 /* Presentation overrides (ifscore reduce --curve-key/--plateau-*):
  * curve_key as in the config (NULL auto, "" none, else a key name): IFS_RED_OK

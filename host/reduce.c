@@ -48,6 +48,7 @@ const char *ifs_reduce_strerror(int rc)
     case IFS_RED_ECOUNT: return "counts do not add up";
     case IFS_RED_EIO: return "input/output error";
     case IFS_RED_EFORMAT: return "malformed report";
+    case IFS_RED_EMISSING: return "slices of a sliced run are missing";
     default: return "unknown status";
     }
 }
@@ -277,6 +278,7 @@ void ifs_reduce_free(ifs_reducer *r)
     for (size_t i = 0; i < r->n_facts; i++)
         free(r->facts[i].value);
     free(r->facts);
+    ifs_red_slices_clear(&r->slices);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -881,6 +883,13 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
             return rc;
         }
     }
+    ifs_red_slices slices; /* the union, moved into dst at the end */
+    rc = ifs_red_slices_prepare(dst, src, (flags & IFS_RED_ALLOW_OVERLAP) != 0, &slices, err,
+                                errlen);
+    if (rc) {
+        pthread_mutex_unlock(&dst->mu);
+        return rc;
+    }
     for (size_t i = 0; i < src->n_groups && !rc; i++) {
         const ifs_red_group *sg = src->groups[i];
         ifs_red_group *g = ifs_red_group_get(dst, (const char *const *)sg->vals);
@@ -912,6 +921,9 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
         dst->truncated += src->truncated;
         rc = merge_timings(dst, src);
     }
+    if (!rc)
+        ifs_red_slices_apply(dst, &slices);
+    ifs_red_slices_clear(&slices);
     pthread_mutex_unlock(&dst->mu);
     if (rc)
         return ifs_red_fail(err, errlen, rc, "out of memory while merging");

@@ -63,6 +63,16 @@ typedef struct {
 
 enum { IFS_CURVE_AUTO = 0, IFS_CURVE_NONE = 1, IFS_CURVE_NAMED = 2 };
 
+/* The slices of one input list a reducer holds (host/reduce_slices.c):
+ * count == 0 when the run was not sliced; idx ascending, distinct, each
+ * < count; sha = ifs_slurm_inputs_sha256 of the sliced list. */
+typedef struct {
+    int32_t count;
+    char sha[65];
+    int32_t *idx;
+    size_t n;
+} ifs_red_slices;
+
 struct ifs_reducer {
     pthread_mutex_t mu;
     /* identity */
@@ -97,6 +107,7 @@ struct ifs_reducer {
     size_t n_timings;
     ifs_red_fact *facts;
     size_t n_facts;
+    ifs_red_slices slices;
 };
 
 /* Finds or creates the group with these values; NULL on ENOMEM. Not locked. */
@@ -106,6 +117,16 @@ int ifs_red_input_add_reason(ifs_red_input *in, const char *reason, uint64_t cou
 /* Appends a copy of an input record (path, bytes, sha; counts zero). Not locked. */
 int ifs_red_input_append(ifs_reducer *r, const char *path, uint64_t bytes,
                          const char *sha, int32_t *id);
+
+/* Merging slices, in two steps so that a refusal leaves dst unchanged:
+ * _prepare checks src's slices against dst's (IFS_RED_EMISMATCH for another
+ * list or count, IFS_RED_EOVERLAP for a slice in both unless allow_overlap)
+ * and builds the union into *out (free with ifs_red_slices_clear); _apply
+ * moves it into dst. IFS_RED_OK, EMISMATCH, EOVERLAP, ENOMEM. Not locked. */
+int ifs_red_slices_prepare(const ifs_reducer *dst, const ifs_reducer *src, int allow_overlap,
+                           ifs_red_slices *out, char *err, size_t errlen);
+void ifs_red_slices_apply(ifs_reducer *dst, ifs_red_slices *u);
+void ifs_red_slices_clear(ifs_red_slices *s);
 
 /* 1 iff s is a plain decimal number: -?[0-9]+(\.[0-9]+)? */
 int ifs_red_is_number(const char *s);

@@ -353,6 +353,7 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
     ifs_buf_puts(&b, ",\n    \"plateau_epsilon\": ");
     ifs_buf_fixed(&b, (double)r->eps_u / IFS_RED_MICRO, 6);
     ifs_buf_printf(&b, ",\n    \"plateau_min_after\": %d\n  },\n", (int)r->min_after);
+    ifs_red_put_slices(&b, r);
 
     ifs_buf_printf(&b,
                   "  \"counts\": {\n    \"read\": %llu,\n    \"scored\": %llu,\n"
@@ -876,7 +877,8 @@ int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
         goto done;
     }
     if ((rc = read_identity(root, &r, err, errlen)) || (rc = read_inputs(root, r, err, errlen)) ||
-        (rc = read_groups(root, r, err, errlen)) || (rc = read_timings(root, r, err, errlen)))
+        (rc = read_groups(root, r, err, errlen)) || (rc = read_timings(root, r, err, errlen)) ||
+        (rc = ifs_red_read_slices(root, r, err, errlen)))
         goto done;
 
     /* The totals must agree with the parts. */

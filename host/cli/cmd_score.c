@@ -23,6 +23,7 @@
 #include "ifs_report.h"
 #include "ifs_score.h"
 #include "ifs_shard.h"
+#include "ifs_slurm.h"
 
 /* After a stop request, how long the run may take to wind down before the
  * process leaves anyway: 20 s by default, under Slurm's default KillWait
@@ -95,8 +96,8 @@ static void usage(FILE *f)
 "                          configuration (state in --state-dir)\n"
 "  --state-dir DIR         default: <out>.state\n"
 "  --slice I/N             score files[I::N] of the sorted list (default from\n"
-"                          SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN and\n"
-"                          SLURM_ARRAY_TASK_COUNT when set)\n"
+"                          SLURM_ARRAY_TASK_ID/_MIN/_STEP/_COUNT under a Slurm\n"
+"                          job array: steps honoured, lists refused; docs/slurm.md)\n"
 "  --help\n"
 "\n"
 "Exit: 0 ok (rejected lines are not a failure), 1 failure, 2 usage, 3 counts do\n"
@@ -389,16 +390,18 @@ int ifs_cmd_score(int argc, char **argv)
     int no_table = !strcmp(format, "none");
     if (!no_table && ifs_report_format_parse(format, &fmt))
         return fail(IFS_EXIT_USAGE, "--format %s: expected text, csv, markdown, json or none", format);
-    if (!slice_given && getenv("SLURM_ARRAY_TASK_ID") && getenv("SLURM_ARRAY_TASK_COUNT")) {
-        long id, cnt, mn = 0;
-        if (parse_int(getenv("SLURM_ARRAY_TASK_ID"), 0, INT_MAX, &id) ||
-            parse_int(getenv("SLURM_ARRAY_TASK_COUNT"), 1, INT_MAX, &cnt) ||
-            (getenv("SLURM_ARRAY_TASK_MIN") &&
-             parse_int(getenv("SLURM_ARRAY_TASK_MIN"), 0, INT_MAX, &mn)) || id - mn < 0 ||
-            id - mn >= cnt)
-            return fail(IFS_EXIT_USAGE, "SLURM_ARRAY_TASK_ID/COUNT/MIN do not make a slice");
-        o.slice_index = (int)(id - mn);
-        o.slice_count = (int)cnt;
+    if (!slice_given) {
+        /* Under a Slurm job array the slice comes from its variables (steps
+         * honoured; what cannot be numbered 0..N-1 exactly is refused). */
+        int32_t si, sn;
+        char se[768];
+        int r = ifs_slurm_slice(ifs_slurm_getenv, NULL, &si, &sn, se, sizeof se);
+        if (r == IFS_SLURM_OK) {
+            o.slice_index = si;
+            o.slice_count = sn;
+        } else if (r != IFS_SLURM_ENOARRAY) {
+            return fail(IFS_EXIT_USAGE, "%s", se);
+        }
     }
 
     o.inputs = (const char *const *)argv + optind;

@@ -101,7 +101,7 @@ echo "note: $nd of the per-type probability sums differ with a tiny batch budget
 rc=$?
 check "a_shard_in_two_reports_is_refused_with_exit_3" test $rc -eq 3
 check "the_refusal_names_the_problem" grep -q "in both reports" err.txt
-"$B" reduce -q --allow-overlap -o twice.json a_model.json a_model.json
+"$B" reduce -q --allow-overlap --allow-partial -o twice.json a_model.json a_model.json
 rc=$?
 n1=$(grep -m1 '"scored":' a_model.json | tr -dc 0-9)
 n2=$(grep -m1 '"scored":' twice.json | tr -dc 0-9)
