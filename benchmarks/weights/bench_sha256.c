@@ -56,21 +56,26 @@ static void run_ifs(const uint8_t *buf, size_t total, shape s, uint8_t out[32])
     memset(out, 0, 32);
     ifs_sha256_ctx c;
     uint8_t d[32];
+    int rc = 0;
     if (s == MSG4K) {
-        for (size_t off = 0; off < total; off += SMALL) {
-            ifs_sha256_init(&c);
+        for (size_t off = 0; off < total && !rc; off += SMALL) {
+            rc = ifs_sha256_init(&c);
             ifs_sha256_update(&c, buf + off % BUF, SMALL);
-            ifs_sha256_final(&c, d);
+            rc = rc ? rc : ifs_sha256_final(&c, d);
             for (int i = 0; i < 32; i++)
                 out[i] ^= d[i];
         }
-        return;
+    } else {
+        size_t step = s == LARGE ? BUF : SMALL;
+        rc = ifs_sha256_init(&c);
+        for (size_t off = 0; off < total; off += step)
+            ifs_sha256_update(&c, buf + off % BUF, step);
+        rc = rc ? rc : ifs_sha256_final(&c, out);
     }
-    size_t step = s == LARGE ? BUF : SMALL;
-    ifs_sha256_init(&c);
-    for (size_t off = 0; off < total; off += step)
-        ifs_sha256_update(&c, buf + off % BUF, step);
-    ifs_sha256_final(&c, out);
+    if (rc) {
+        fprintf(stderr, "bench_sha256: %s\n", ifs_sha256_strerror(rc));
+        exit(1);
+    }
 }
 
 static void run_evp(const uint8_t *buf, size_t total, shape s, uint8_t out[32])
