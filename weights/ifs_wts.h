@@ -142,6 +142,7 @@ enum {
     IFS_WTS_EMODEL = -4,   /* tensor missing, mis-shaped, NaN/Inf */
     IFS_WTS_ENOMEM = -5,
     IFS_WTS_EARG = -6,     /* bad argument from the caller */
+    IFS_WTS_ELABEL = -7,   /* the answer label is ambiguous or names no label */
 };
 /* Words for a status; static storage. */
 const char *ifs_wts_strerror(int status);
@@ -161,6 +162,42 @@ const char *ifs_wts_act_name(ifs_act act);
  */
 int ifs_wts_parse_config(const char *json, size_t len, const char *name,
                          ifs_bert_config *cfg, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------
+ * The answer-like label of a classifier: the one whose probability score
+ * and classify compare with the threshold. *out gets its index.
+ *
+ * With `flag` (the user's --answer-label; NULL or "" when not given):
+ *   1. decimal digits only ("0", "1", ...): that index, which must be below
+ *      num_labels; refused as ambiguous when another label is named exactly
+ *      that text (id2label {"0": "1", "1": "0"});
+ *   2. otherwise the label named exactly `flag`; else the one label named
+ *      so ignoring ASCII case (two such labels: refused);
+ *   3. "index:N" is N as an index and "name:TEXT" is TEXT as a name (rule 2
+ *      alone), never ambiguous: the way out of rule 1's refusal. The prefix
+ *      is always taken as one, so a label named "name:x" is "name:name:x".
+ * Without it, from the names in id2label:
+ *   - a name is cut into words at every byte that is not an ASCII letter or
+ *     digit (bytes >= 0x80 count as letters) and between a lower-case and
+ *     an upper-case letter ("NoAnswer" = "No" "Answer"); words compare
+ *     ignoring ASCII case;
+ *   - a name *mentions* an answer when a word contains "answer";
+ *   - it is *negated* when a word is one of no, not, non, un, none, never,
+ *     without, nor, neither, or when a word contains "answer" but does not
+ *     begin with it ("unanswerable", "nonanswer", "noanswer");
+ *   - it *names* the answer when a word begins with "answer" ("answer",
+ *     "answers", "answer-like", "answerable") and it is not negated.
+ *   Exactly one label names the answer: that one. Two or more: refused,
+ *   naming them. None, but some label mentions an answer ("no answer",
+ *   "unanswerable"): refused, since the other label is only a guess. None
+ *   and no mention (LABEL_0 / LABEL_1, "continuation" / "other"): index 1,
+ *   the paper's convention for binary classifiers.
+ * Every refusal is IFS_WTS_ELABEL with a message that names the labels and
+ * says to choose with --answer-label NAME|INDEX. Fewer than 2 labels:
+ * IFS_WTS_ELABEL too. NULL c / out: IFS_WTS_EARG.
+ */
+int ifs_wts_answer_label(const ifs_bert_config *c, const char *flag, int32_t *out,
+                         char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------
  * Safetensors files, low level (the loader's reader, exposed for tools,

@@ -247,6 +247,7 @@ const char *ifs_wts_strerror(int status)
     case IFS_WTS_EMODEL: return "bad or missing tensor";
     case IFS_WTS_ENOMEM: return "out of memory";
     case IFS_WTS_EARG: return "bad argument";
+    case IFS_WTS_ELABEL: return "answer label not determined";
     default: return "unknown status";
     }
 }

@@ -1,9 +1,12 @@
 /*
- * fuzz_config.c - libFuzzer target for the config.json parser: any bytes
- * must be refused with a message naming the file, or give a config whose sizes are consistent (hidden divisible
+ * fuzz_config.c - libFuzzer target for the config.json parser and what
+ * reads the parsed labels: any bytes must be refused with a message naming
+ * the file, or give a config whose sizes are consistent (hidden divisible
  * by heads, 1..64 labels each a terminated string, pad id inside the
  * vocabulary, eps positive, input mode 0/1 with an instruction cap only for
- * pairs), and that writes and reads back to the same config.
+ * pairs), that writes and reads back to the same config, and whose answer
+ * label (without a flag, and with a flag taken from the input's tail) is an
+ * index in range or a refusal with words.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +27,17 @@ static int to_sink(void *ctx, const void *p, size_t n)
     memcpy(s->buf + s->n, p, n);
     s->n += n;
     return 0;
+}
+
+static void check_answer_label(const ifs_bert_config *c, const char *flag)
+{
+    char err[512] = "";
+    int32_t out = -1;
+    int rc = ifs_wts_answer_label(c, flag, &out, err, sizeof err);
+    if (rc == 0 && (out < 0 || out >= c->num_labels))
+        abort();
+    if (rc && (rc != IFS_WTS_ELABEL || !err[0]))
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,6 +81,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (strcmp(back.labels[i], c.labels[i]))
                 abort();
 
+        check_answer_label(&c, NULL);
+        char flag[16];
+        size_t k = size < sizeof flag - 1 ? size : sizeof flag - 1;
+        memcpy(flag, data + size - k, k);
+        flag[k] = '\0';
+        check_answer_label(&c, flag);
+        check_answer_label(&c, c.labels[c.num_labels - 1]);
     }
     free(copy);
     return 0;
