@@ -12,6 +12,15 @@
  *     "absolute", is_decoder, an unknown hidden_act.
  *   - id2label decides num_labels when present (as in HF); its keys must be
  *     exactly 0..n-1. label2id, when present, must agree with it.
+ *   - A key given twice takes its last value, at the top level and inside
+ *     id2label / label2id: transformers reads config.json with json.load,
+ *     which keeps the last. cJSON keeps both and its lookup finds the first,
+ *     so every lookup here goes through wts_json_get. Each pass is linear,
+ *     so a hostile file of a million repeated keys costs one pass.
+ *   - ifscore's own fields, ifs_input and ifs_instruction_max_tokens, say
+ *     whether the classifier reads the response or the (instruction,
+ *     response) pair (ifs_wts.h); they are written only for pair
+ *     classifiers, so a response classifier's file is what it always was.
  *   - Writing: keys in a fixed order and floats printed as the shortest
  *     decimal that reads back to the same float, so files are byte-stable.
  */
@@ -44,7 +53,7 @@ const char *ifs_wts_act_name(ifs_act act)
 static int get_int(const cJSON *root, const char *key, int32_t lo, int32_t hi, int32_t *out,
                    const char *name, char *err, size_t errlen)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    const cJSON *v = wts_json_get(root, key);
     if (!v || cJSON_IsNull(v))
         return 0;
     if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble ||
@@ -89,26 +98,35 @@ static int parse_index(const char *s, int *out)
 static int parse_labels(const cJSON *root, ifs_bert_config *c, const char *name, char *err,
                         size_t errlen)
 {
-    const cJSON *id2 = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+    const cJSON *id2 = wts_json_get(root, "id2label");
     if (id2 && !cJSON_IsNull(id2)) {
         if (!cJSON_IsObject(id2))
             return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: 'id2label' must be an object",
                             name);
-        int n = cJSON_GetArraySize(id2);
-        if (n < 1 || n > IFS_MAX_LABELS)
-            return wts_fail(err, errlen, IFS_WTS_EUNSUP,
-                            "%s: 'id2label' has %d labels (1..%d supported)", name, n,
-                            IFS_MAX_LABELS);
-        unsigned char seen[IFS_MAX_LABELS] = {0};
+        const cJSON *last[IFS_MAX_LABELS] = {0}; /* the value json.load keeps */
+        int n = 0, idx;
         for (const cJSON *e = id2->child; e; e = e->next) {
-            int idx;
-            if (parse_index(e->string, &idx) || idx >= n)
+            if (parse_index(e->string, &idx))
+                return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                                "%s: id2label key '%.20s' is not a label index (0, 1, ...)", name,
+                                e->string);
+            if (idx >= IFS_MAX_LABELS)
+                return wts_fail(err, errlen, IFS_WTS_EUNSUP,
+                                "%s: id2label key '%d': at most %d labels are supported", name,
+                                idx, IFS_MAX_LABELS);
+            n += !last[idx];
+            last[idx] = e;
+        }
+        if (n < 1)
+            return wts_fail(err, errlen, IFS_WTS_EUNSUP,
+                            "%s: 'id2label' has 0 labels (1..%d supported)", name, IFS_MAX_LABELS);
+        for (const cJSON *e = id2->child; e; e = e->next)
+            if (!parse_index(e->string, &idx) && idx >= n)
                 return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                                 "%s: id2label key '%.20s' is not an index in 0..%d", name,
                                 e->string, n - 1);
-            if (seen[idx]++)
-                return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                                "%s: id2label key '%d' appears twice", name, idx);
+        for (idx = 0; idx < n; idx++) {
+            const cJSON *e = last[idx];
             if (!cJSON_IsString(e))
                 return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                                 "%s: id2label['%d'] must be a string", name, idx);
@@ -132,24 +150,75 @@ static int parse_labels(const cJSON *root, ifs_bert_config *c, const char *name,
         for (int i = 0; i < n; i++)
             snprintf(c->labels[i], IFS_LABEL_LEN, "LABEL_%d", i);
     }
-    const cJSON *l2i = cJSON_GetObjectItemCaseSensitive(root, "label2id");
-    if (l2i && !cJSON_IsNull(l2i)) {
-        if (!cJSON_IsObject(l2i))
-            return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: 'label2id' must be an object",
-                            name);
-        for (const cJSON *e = l2i->child; e; e = e->next) {
-            if (!cJSON_IsNumber(e) || floor(e->valuedouble) != e->valuedouble ||
-                e->valuedouble < 0 || e->valuedouble >= c->num_labels)
-                return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                                "%s: label2id['%.63s'] is not an index in 0..%d", name, e->string,
-                                c->num_labels - 1);
-            int idx = (int)e->valuedouble;
-            if (strcmp(c->labels[idx], e->string))
-                return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                                "%s: label2id['%.63s'] = %d but id2label['%d'] = '%s'", name,
-                                e->string, idx, idx, c->labels[idx]);
-        }
+    const cJSON *l2i = wts_json_get(root, "label2id");
+    if (!l2i || cJSON_IsNull(l2i))
+        return 0;
+    if (!cJSON_IsObject(l2i))
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: 'label2id' must be an object", name);
+    /* Back to front, so the first entry met for a key is the one json.load
+       keeps. A kept entry must name a label (checked below), so at most
+       IFS_MAX_LABELS distinct keys are kept before one is refused, and the
+       pass stays linear however many times a key repeats. */
+    const cJSON *tail = l2i->child;
+    while (tail && tail->next)
+        tail = tail->next;
+    const cJSON *kept[IFS_MAX_LABELS];
+    int n_kept = 0, overflow = 0;
+    for (const cJSON *e = tail; e && !overflow; e = e == l2i->child ? NULL : e->prev) {
+        int dup = 0;
+        for (int k = 0; k < n_kept && !dup; k++)
+            dup = !strcmp(kept[k]->string, e->string);
+        if (!dup && n_kept < IFS_MAX_LABELS)
+            kept[n_kept++] = e;
+        else if (!dup)
+            overflow = 1; /* more keys than labels: one of them is wrong */
     }
+    /* then front to back, so the first wrong entry is the one named */
+    for (const cJSON *e = l2i->child; e; e = e->next) {
+        int keep = overflow;
+        for (int k = 0; k < n_kept && !keep; k++)
+            keep = kept[k] == e;
+        if (!keep)
+            continue;
+        if (!cJSON_IsNumber(e) || floor(e->valuedouble) != e->valuedouble ||
+            e->valuedouble < 0 || e->valuedouble >= c->num_labels)
+            return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                            "%s: label2id['%.63s'] is not an index in 0..%d", name, e->string,
+                            c->num_labels - 1);
+        int idx = (int)e->valuedouble;
+        if (strcmp(c->labels[idx], e->string))
+            return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                            "%s: label2id['%.63s'] = %d but id2label['%d'] = '%s'", name,
+                            e->string, idx, idx, c->labels[idx]);
+    }
+    return 0;
+}
+
+/* ifs_input and ifs_instruction_max_tokens (ifs_wts.h). */
+static int parse_input(const cJSON *root, ifs_bert_config *c, const char *name, char *err,
+                       size_t errlen)
+{
+    const cJSON *v = wts_json_get(root, "ifs_input");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v))
+            return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                            "%s: 'ifs_input' must be a string, \"response\" or \"pair\"", name);
+        if (!strcmp(v->valuestring, "pair"))
+            c->pair_input = 1;
+        else if (strcmp(v->valuestring, "response"))
+            return wts_fail(err, errlen, IFS_WTS_EUNSUP,
+                            "%s: ifs_input '%.40s' is not supported (\"response\" or \"pair\")",
+                            name, v->valuestring);
+    }
+    int32_t k = 0;
+    int rc = get_int(root, "ifs_instruction_max_tokens", 1, 1 << 20, &k, name, err, errlen);
+    if (rc)
+        return rc;
+    if (k && !c->pair_input)
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                        "%s: 'ifs_instruction_max_tokens' is set but 'ifs_input' is not \"pair\"",
+                        name);
+    c->instruction_max_tokens = k;
     return 0;
 }
 
@@ -173,21 +242,21 @@ int ifs_wts_parse_config(const char *json, size_t len, const char *name, ifs_ber
         return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: not a JSON object", name);
     }
     int rc = 0;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    const cJSON *v = wts_json_get(root, "model_type");
     if (v && !cJSON_IsNull(v) && (!cJSON_IsString(v) || strcmp(v->valuestring, "bert"))) {
         rc = wts_fail(err, errlen, IFS_WTS_EUNSUP,
                       "%s: model_type '%.40s' is not supported (only 'bert')", name,
                       cJSON_IsString(v) ? v->valuestring : "(not a string)");
         goto out;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+    v = wts_json_get(root, "position_embedding_type");
     if (v && !cJSON_IsNull(v) && (!cJSON_IsString(v) || strcmp(v->valuestring, "absolute"))) {
         rc = wts_fail(err, errlen, IFS_WTS_EUNSUP,
                       "%s: position_embedding_type '%.40s' is not supported (only 'absolute')",
                       name, cJSON_IsString(v) ? v->valuestring : "(not a string)");
         goto out;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "is_decoder");
+    v = wts_json_get(root, "is_decoder");
     if (cJSON_IsTrue(v)) {
         rc = wts_fail(err, errlen, IFS_WTS_EUNSUP,
                       "%s: is_decoder is true (causal BERT) and is not supported", name);
@@ -218,7 +287,7 @@ int ifs_wts_parse_config(const char *json, size_t len, const char *name, ifs_ber
                       cfg->pad_token_id, cfg->vocab_size);
         goto out;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+    v = wts_json_get(root, "layer_norm_eps");
     if (v && !cJSON_IsNull(v)) {
         /* the kernels use it as fp32: a value that underflows to 0 is refused too */
         if (!cJSON_IsNumber(v) || !(v->valuedouble < 1) || !((float)v->valuedouble > 0)) {
@@ -230,7 +299,7 @@ int ifs_wts_parse_config(const char *json, size_t len, const char *name, ifs_ber
         }
         cfg->ln_eps = (float)v->valuedouble;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    v = wts_json_get(root, "hidden_act");
     if (v && !cJSON_IsNull(v)) {
         size_t i, n = sizeof ACTS / sizeof ACTS[0];
         for (i = 0; cJSON_IsString(v) && i < n; i++)
@@ -245,7 +314,8 @@ int ifs_wts_parse_config(const char *json, size_t len, const char *name, ifs_ber
         }
         cfg->act = ACTS[i].act;
     }
-    rc = parse_labels(root, cfg, name, err, errlen);
+    if (!(rc = parse_labels(root, cfg, name, err, errlen)))
+        rc = parse_input(root, cfg, name, err, errlen);
 out:
     cJSON_Delete(root);
     return rc;
@@ -261,42 +331,47 @@ static void fmt_float(char *buf, size_t len, float f)
     }
 }
 
-typedef struct {
-    char *text;
-} config_text;
-
-static int write_text(FILE *f, void *ctx)
-{
-    const config_text *t = ctx;
-    size_t n = strlen(t->text);
-    return fwrite(t->text, 1, n, f) == n && fputc('\n', f) != EOF ? 0 : -1;
-}
-
 static int valid_config(const ifs_bert_config *c)
 {
     return c->vocab_size > 0 && c->hidden > 0 && c->n_layers > 0 && c->n_heads > 0 &&
            c->hidden % c->n_heads == 0 && c->intermediate > 0 && c->max_position > 0 &&
            c->type_vocab > 0 && c->num_labels > 0 && c->num_labels <= IFS_MAX_LABELS &&
-           c->ln_eps > 0 && c->pad_token_id >= 0 && c->pad_token_id < c->vocab_size;
+           c->ln_eps > 0 && c->pad_token_id >= 0 && c->pad_token_id < c->vocab_size &&
+           (c->pair_input == 0 || c->pair_input == 1) && c->instruction_max_tokens >= 0 &&
+           c->instruction_max_tokens <= (1 << 20) &&
+           (c->instruction_max_tokens == 0 || c->pair_input);
 }
 
-int ifs_wts_write_config(const char *path, const ifs_bert_config *c, char *err, size_t errlen)
+/* The config.json text (cJSON_free it), or NULL with the reason in err. */
+static char *config_text(const char *name, const ifs_bert_config *c, int *rc, char *err,
+                         size_t errlen)
 {
-    if (!path || !c || !valid_config(c))
-        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: inconsistent config to write",
-                        path ? path : "config.json");
+    *rc = IFS_WTS_EARG;
+    if (!c || !valid_config(c)) {
+        wts_fail(err, errlen, IFS_WTS_EARG, "%s: inconsistent config to write", name);
+        return NULL;
+    }
     for (int i = 0; i < c->num_labels; i++) {
         const char *nul = memchr(c->labels[i], '\0', IFS_LABEL_LEN);
         size_t len = nul ? (size_t)(nul - c->labels[i]) : 0;
-        if (!nul || wts_utf8_invalid_at((const unsigned char *)c->labels[i], len) != len)
-            return wts_fail(err, errlen, IFS_WTS_EARG,
-                            "%s: label %d is not a terminated UTF-8 string", path, i);
+        if (!nul || wts_utf8_invalid_at((const unsigned char *)c->labels[i], len) != len) {
+            wts_fail(err, errlen, IFS_WTS_EARG, "%s: label %d is not a terminated UTF-8 string",
+                     name, i);
+            return NULL;
+        }
     }
+    *rc = IFS_WTS_ENOMEM;
     cJSON *root = cJSON_CreateObject();
     cJSON *arch = cJSON_CreateArray();
     cJSON *id2 = cJSON_CreateObject(), *l2i = cJSON_CreateObject();
-    if (!root || !arch || !id2 || !l2i)
-        goto nomem;
+    if (!root || !arch || !id2 || !l2i) {
+        cJSON_Delete(root);
+        cJSON_Delete(arch);
+        cJSON_Delete(id2);
+        cJSON_Delete(l2i);
+        wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", name);
+        return NULL;
+    }
     char eps[32];
     fmt_float(eps, sizeof eps, c->ln_eps);
     cJSON_AddItemToArray(arch, cJSON_CreateString("BertForSequenceClassification"));
@@ -312,6 +387,11 @@ int ifs_wts_write_config(const char *path, const ifs_bert_config *c, char *err, 
         cJSON_AddNumberToObject(l2i, c->labels[i], i);
     }
     cJSON_AddItemToObject(root, "id2label", id2);
+    if (c->pair_input) {
+        cJSON_AddStringToObject(root, "ifs_input", "pair");
+        if (c->instruction_max_tokens)
+            cJSON_AddNumberToObject(root, "ifs_instruction_max_tokens", c->instruction_max_tokens);
+    }
     cJSON_AddNumberToObject(root, "initializer_range", 0.02);
     cJSON_AddNumberToObject(root, "intermediate_size", c->intermediate);
     cJSON_AddItemToObject(root, "label2id", l2i);
@@ -324,17 +404,53 @@ int ifs_wts_write_config(const char *path, const ifs_bert_config *c, char *err, 
     cJSON_AddStringToObject(root, "position_embedding_type", "absolute");
     cJSON_AddNumberToObject(root, "type_vocab_size", c->type_vocab);
     cJSON_AddNumberToObject(root, "vocab_size", c->vocab_size);
-    config_text t = {cJSON_Print(root)};
+    char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    if (!t.text)
-        return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", path);
-    int rc = wts_write_atomic(path, write_text, &t, err, errlen);
-    cJSON_free(t.text);
-    return rc;
-nomem:
-    cJSON_Delete(root);
-    cJSON_Delete(arch);
-    cJSON_Delete(id2);
-    cJSON_Delete(l2i);
-    return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", path);
+    if (!text) {
+        wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", name);
+        return NULL;
+    }
+    *rc = 0;
+    return text;
+}
+
+int ifs_wts_emit_config(const char *name, const ifs_bert_config *c, ifs_wts_write_fn write,
+                        void *ctx, char *err, size_t errlen)
+{
+    if (!name)
+        name = "config.json";
+    if (!write)
+        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: no write callback", name);
+    int rc;
+    char *text = config_text(name, c, &rc, err, errlen);
+    if (!text)
+        return rc;
+    if ((rc = write(ctx, text, strlen(text))) == 0)
+        rc = write(ctx, "\n", 1);
+    cJSON_free(text);
+    if (rc)
+        return wts_fail(err, errlen, rc < 0 ? rc : IFS_WTS_EIO,
+                        "%s: the write callback failed (%d)", name, rc);
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    const ifs_bert_config *c;
+} config_job;
+
+static int produce_config(void *ctx, ifs_wts_write_fn write, void *wctx, char *err,
+                          size_t errlen)
+{
+    const config_job *j = ctx;
+    return ifs_wts_emit_config(j->name, j->c, write, wctx, err, errlen);
+}
+
+int ifs_wts_write_config(const char *path, const ifs_bert_config *c, char *err, size_t errlen)
+{
+    if (!path || !c)
+        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: inconsistent config to write",
+                        path ? path : "config.json");
+    config_job j = {path, c};
+    return wts_write_atomic(path, produce_config, &j, err, errlen);
 }

@@ -1,5 +1,5 @@
 /*
- * safetensors.c - the safetensors reader: maps a file and trusts nothing.
+ * safetensors.c - the safetensors reader: reads a file and trusts nothing.
  *
  * Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON
  * (an object: tensor name -> {dtype, shape, data_offsets}, plus an optional
@@ -19,17 +19,29 @@
  *     to its end: an overlap, a gap or trailing bytes is refused;
  *   - no name appears twice.
  * Every message names the file, the tensor and a byte offset in the file.
+ *
+ * Decisions:
+ *   - Linear in the header's size: one cJSON parse, one sort by offset, one
+ *     by name (kept: lookups are binary searches). The byte offset of an
+ *     entry, for messages, is found by one scan of the header and only when
+ *     a message needs it; a scan per tensor made a 20k-tensor header take
+ *     seconds and one near the 100 MB cap take hours.
+ *   - Files are read, never mapped: a mapped file that shrinks under the
+ *     reader (a checkpoint replaced in place with cp) kills the process
+ *     with SIGBUS, while a short read is an error that names the file.
+ *     ifs_wts_st_open reads the whole file; the loader reads the header
+ *     alone (wts_st_open_stream) and streams the data itself.
+ *   - Files are opened with O_NONBLOCK and must be regular: a FIFO would
+ *     block, /dev/zero would never end; both are named for what they are.
  */
 #include "ifs_wts.h"
 #include "wts_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,21 +49,19 @@
 #define ST_MAX_INT 9007199254740992.0 /* 2^53: above it a double is not exact */
 
 struct ifs_wts_st {
-    void *map;                 /* owned mapping (ifs_wts_st_open) or NULL */
-    size_t map_len;
+    unsigned char *owned;      /* bytes read from the file (whole, or the header) */
+    const unsigned char *bytes;/* what was parsed: owned, or the caller's bytes */
+    size_t avail;              /* bytes available at `bytes` */
+    uint64_t file_len;         /* length of the whole file */
+    uint64_t data_start;       /* 8 + N */
     ifs_wts_tensor_info *t;    /* sorted by begin */
+    const ifs_wts_tensor_info **byname; /* sorted by name */
     size_t n;
-    char **names;              /* owned copies, t[i].name points here */
+    char *names;               /* every name, NUL-terminated, back to back */
     char *file;                /* name for messages */
-    const void *bytes;         /* what was parsed (borrowed or == map) */
-    size_t len;
+    int fd;                    /* wts_st_open_stream: the open file; else -1 */
+    struct stat sb;            /* wts_st_open_stream: the file at open */
 };
-
-const void *wts_st_bytes(const struct ifs_wts_st *st, size_t *len)
-{
-    *len = st->len;
-    return st->bytes;
-}
 
 static const struct { const char *name; unsigned size; } DTYPES[] = {
     {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1},
@@ -60,28 +70,32 @@ static const struct { const char *name; unsigned size; } DTYPES[] = {
     {"I64", 8}, {"U64", 8}, {"F64", 8}, {"C64", 8},
 };
 
-static int dtype_lookup(const char *s, const char **canon, unsigned *size)
+static const char *dtype_lookup(const char *s, unsigned *size)
 {
     for (size_t i = 0; i < sizeof DTYPES / sizeof DTYPES[0]; i++)
         if (!strcmp(s, DTYPES[i].name)) {
-            *canon = DTYPES[i].name;
             *size = DTYPES[i].size;
-            return 0;
+            return DTYPES[i].name;
         }
-    return -1;
+    return NULL;
+}
+
+unsigned wts_dtype_size(const char *dtype)
+{
+    unsigned size = 0;
+    return dtype && dtype_lookup(dtype, &size) ? size : 0;
 }
 
 void ifs_wts_st_free(ifs_wts_st *st)
 {
     if (!st)
         return;
-    if (st->map)
-        munmap(st->map, st->map_len);
-    if (st->names)
-        for (size_t i = 0; i < st->n; i++)
-            free(st->names[i]);
-    free(st->names);
+    if (st->fd >= 0)
+        close(st->fd);
+    free(st->owned);
+    free(st->byname);
     free(st->t);
+    free(st->names);
     free(st->file);
     free(st);
 }
@@ -97,20 +111,65 @@ const ifs_wts_tensor_info *ifs_wts_st_find(const ifs_wts_st *st, const char *nam
 {
     if (!st || !name)
         return NULL;
-    for (size_t i = 0; i < st->n; i++)
-        if (!strcmp(st->t[i].name, name))
-            return &st->t[i];
+    size_t lo = 0, hi = st->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, st->byname[mid]->name);
+        if (c == 0)
+            return st->byname[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     return NULL;
 }
 
-/* Byte offset in the file of a tensor's entry in the header: the first
- * occurrence of its quoted name. Good enough to point a person at it. */
-static uint64_t header_pos(const char *hdr, size_t n, const char *name)
+size_t wts_st_index(const ifs_wts_st *st, const ifs_wts_tensor_info *t)
 {
-    size_t k = strlen(name);
-    for (size_t i = 0; k + 2 <= n && i + k + 2 <= n; i++)
-        if (hdr[i] == '"' && !memcmp(hdr + i + 1, name, k) && hdr[i + 1 + k] == '"')
-            return 8 + i;
+    return (size_t)(t - st->t);
+}
+
+const void *wts_st_header(const ifs_wts_st *st, size_t *len)
+{
+    *len = (size_t)st->data_start;
+    return st->bytes;
+}
+
+uint64_t wts_st_file_len(const ifs_wts_st *st) { return st->file_len; }
+
+/* Byte offset in the file of the k-th top-level key of the header (document
+ * order, as cJSON lists them). The header is known to be valid JSON here,
+ * so tracking strings and depth is enough. */
+static uint64_t key_offset(const char *h, size_t n, size_t k)
+{
+    int depth = 0, in_str = 0, expect_key = 0;
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = 0;
+            continue;
+        }
+        if (ch == '"') {
+            if (depth == 1 && expect_key) {
+                if (count++ == k)
+                    return 8 + i;
+                expect_key = 0;
+            }
+            in_str = 1;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth == 1)
+                expect_key = 1;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        } else if (ch == ',' && depth == 1) {
+            expect_key = 1;
+        }
+    }
     return 8;
 }
 
@@ -151,15 +210,25 @@ static void fmt_shape(char *buf, size_t len, const int64_t *shape, int ndim)
         snprintf(buf + k, len - k, "]");
 }
 
+/* What parse_entry needs to word its messages. */
+typedef struct {
+    const char *file;
+    const char *hdr;
+    size_t hlen;
+    size_t key;           /* index of the entry among the header's keys */
+    uint64_t data_len, data_start;
+} entry_ctx;
+
 /* Parses one tensor entry into *t (name already set). */
-static int parse_entry(const cJSON *e, ifs_wts_tensor_info *t, const char *file, const char *hdr,
-                       size_t hlen, uint64_t data_len, uint64_t data_start, char *err, size_t errlen)
+static int parse_entry(const cJSON *e, ifs_wts_tensor_info *t, const entry_ctx *x, char *err,
+                       size_t errlen)
 {
-    uint64_t at = header_pos(hdr, hlen, t->name);
+    const char *file = x->file;
+#define AT ((unsigned long long)key_offset(x->hdr, x->hlen, x->key))
     if (!cJSON_IsObject(e))
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                         "%s: tensor '%s' (header byte %llu): entry is not a JSON object", file,
-                        t->name, (unsigned long long)at);
+                        t->name, AT);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
@@ -167,17 +236,17 @@ static int parse_entry(const cJSON *e, ifs_wts_tensor_info *t, const char *file,
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                         "%s: tensor '%s' (header byte %llu): needs string 'dtype', array "
                         "'shape' and array 'data_offsets'",
-                        file, t->name, (unsigned long long)at);
-    unsigned size;
-    if (dtype_lookup(dt->valuestring, &t->dtype, &size))
+                        file, t->name, AT);
+    unsigned size = 0;
+    if (!(t->dtype = dtype_lookup(dt->valuestring, &size)))
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                         "%s: tensor '%s' (header byte %llu): unknown dtype '%.32s'", file,
-                        t->name, (unsigned long long)at, dt->valuestring);
+                        t->name, AT, dt->valuestring);
     int nd = cJSON_GetArraySize(sh);
     if (nd > 8)
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                         "%s: tensor '%s' (header byte %llu): %d dimensions (at most 8)", file,
-                        t->name, (unsigned long long)at, nd);
+                        t->name, AT, nd);
     t->ndim = nd;
     uint64_t count = 1;
     int overflow = 0;
@@ -188,7 +257,7 @@ static int parse_entry(const cJSON *e, ifs_wts_tensor_info *t, const char *file,
             return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                             "%s: tensor '%s' (header byte %llu): shape[%d] is not a "
                             "non-negative integer below 2^53",
-                            file, t->name, (unsigned long long)at, i);
+                            file, t->name, AT, i);
         t->shape[i] = (int64_t)v;
         if (v && count > UINT64_MAX / v)
             overflow = 1;
@@ -202,21 +271,22 @@ static int parse_entry(const cJSON *e, ifs_wts_tensor_info *t, const char *file,
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                         "%s: tensor '%s' (header byte %llu): data_offsets must be two "
                         "non-negative integers below 2^53",
-                        file, t->name, (unsigned long long)at);
-    t->file_offset = data_start + t->begin;
+                        file, t->name, AT);
+#undef AT
+    t->file_offset = x->data_start + t->begin;
     if (t->end < t->begin)
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                         "%s: tensor '%s' (header byte %llu): data_offsets [%llu, %llu] end "
                         "before they begin",
-                        file, t->name, (unsigned long long)at, (unsigned long long)t->begin,
-                        (unsigned long long)t->end);
-    if (t->end > data_len)
+                        file, t->name, (unsigned long long)key_offset(x->hdr, x->hlen, x->key),
+                        (unsigned long long)t->begin, (unsigned long long)t->end);
+    if (t->end > x->data_len)
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                         "%s: tensor '%s' at byte %llu: data_offsets [%llu, %llu] run past the "
                         "end of the %llu-byte data section",
                         file, t->name, (unsigned long long)t->file_offset,
                         (unsigned long long)t->begin, (unsigned long long)t->end,
-                        (unsigned long long)data_len);
+                        (unsigned long long)x->data_len);
     if (overflow || bytes != t->end - t->begin) {
         char s[160];
         fmt_shape(s, sizeof s, t->shape, t->ndim);
@@ -233,73 +303,74 @@ static int parse_entry(const cJSON *e, ifs_wts_tensor_info *t, const char *file,
     return 0;
 }
 
-ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name, char *err,
-                             size_t errlen)
+/* Checks the 8-byte length and the header's bytes; *hlen gets N. Needs only
+ * min(avail, 8) bytes when the length itself is refused. */
+static int check_prefix(const unsigned char *b, size_t avail, uint64_t file_len, const char *file,
+                        uint64_t *hlen, char *err, size_t errlen)
 {
-    const unsigned char *b = bytes;
-    const char *file = name ? name : "<memory>";
-    if (err && errlen)
-        err[0] = '\0';
-    if (len < 8) {
-        wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                 "%s: %zu bytes, too short for the 8-byte header length at byte 0", file, len);
-        return NULL;
-    }
+    if (file_len < 8)
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                        "%s: %llu bytes, too short for the 8-byte header length at byte 0", file,
+                        (unsigned long long)file_len);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = n << 8 | b[i];
-    if (n > ST_HEADER_CAP) {
-        wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                 "%s: header length %llu at byte 0 exceeds the %llu-byte cap", file,
-                 (unsigned long long)n, ST_HEADER_CAP);
-        return NULL;
-    }
-    if (n > len - 8) {
-        wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                 "%s: header length %llu at byte 0 runs past the end of the %zu-byte file",
-                 file, (unsigned long long)n, len);
-        return NULL;
-    }
+    if (n > ST_HEADER_CAP)
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                        "%s: header length %llu at byte 0 exceeds the %llu-byte cap", file,
+                        (unsigned long long)n, ST_HEADER_CAP);
+    if (n > file_len - 8)
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                        "%s: header length %llu at byte 0 runs past the end of the %llu-byte "
+                        "file",
+                        file, (unsigned long long)n, (unsigned long long)file_len);
+    *hlen = n;
+    if (avail < 8 + n)
+        return 0; /* the caller reads the header and calls again */
     const char *hdr = (const char *)b + 8;
-    size_t hlen = (size_t)n;
-    if (hlen == 0 || hdr[0] != '{') {
-        wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                 "%s: header at byte 8 does not start with '{' (not a safetensors file?)", file);
-        return NULL;
-    }
-    size_t bad = wts_utf8_invalid_at((const unsigned char *)hdr, hlen);
-    if (bad < hlen) {
-        wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: header is not valid UTF-8 at byte %zu", file,
-                 8 + bad);
-        return NULL;
-    }
-    for (size_t i = 0; i + 6 <= hlen; i++)
+    if (n == 0 || hdr[0] != '{')
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                        "%s: header at byte 8 does not start with '{' (not a safetensors file?)",
+                        file);
+    size_t bad = wts_utf8_invalid_at((const unsigned char *)hdr, (size_t)n);
+    if (bad < n)
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: header is not valid UTF-8 at byte %zu",
+                        file, 8 + bad);
+    for (size_t i = 0; i + 6 <= n; i++)
         if (hdr[i] == '\\' && hdr[i + 1] == 'u' && hdr[i + 2] == '0' && hdr[i + 3] == '0' &&
             hdr[i + 4] == '0' && hdr[i + 5] == '0') {
-            /* a \\u0000 (escaped backslash then u0000) is harmless but rare;
-               count preceding backslashes to tell them apart */
+            /* an escaped backslash followed by "u0000" is harmless text: count the
+               backslashes before this one (runs are disjoint, so this stays linear) */
             size_t k = 0;
             while (k < i && hdr[i - 1 - k] == '\\')
                 k++;
-            if (k % 2 == 0) {
-                wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                         "%s: header holds a \\u0000 escape at byte %zu", file, 8 + i);
-                return NULL;
-            }
+            if (k % 2 == 0)
+                return wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                                "%s: header holds a \\u0000 escape at byte %zu", file, 8 + i);
         }
-    for (size_t i = 0; i < hlen; i++)
-        if (hdr[i] == '\0') {
-            wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: header holds a NUL byte at byte %zu",
-                     file, 8 + i);
-            return NULL;
-        }
+    const char *nul = memchr(hdr, '\0', (size_t)n);
+    if (nul)
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: header holds a NUL byte at byte %zu",
+                        file, 8 + (size_t)(nul - hdr));
+    return 0;
+}
+
+/* Parses the header in b[0..8+N) of a file of file_len bytes; when the whole
+ * file is at b (avail == file_len) tensors get data pointers into it. */
+static ifs_wts_st *parse_core(const unsigned char *b, size_t avail, uint64_t file_len,
+                              const char *file, char *err, size_t errlen)
+{
+    uint64_t n = 0;
+    if (check_prefix(b, avail, file_len, file, &n, err, errlen))
+        return NULL;
+    const char *hdr = (const char *)b + 8;
+    size_t hlen = (size_t)n;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, hlen, &end, 0);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                 "%s: header (bytes 8..%llu) is not a JSON object", file,
-                 (unsigned long long)(8 + n));
+        wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: header (bytes 8..%llu) is not a JSON object",
+                 file, (unsigned long long)(8 + n));
         return NULL;
     }
     for (const char *p = end; p && p < hdr + hlen; p++)
@@ -311,12 +382,17 @@ ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name, ch
             return NULL;
         }
 
+    size_t cap = 0, name_bytes = 0;
+    for (const cJSON *e = root->child; e; e = e->next) {
+        cap++;
+        name_bytes += strlen(e->string) + 1;
+    }
     ifs_wts_st *st = calloc(1, sizeof *st);
-    size_t cap = (size_t)cJSON_GetArraySize(root);
     if (st) {
+        st->fd = -1;
         st->file = strdup(file);
         st->t = calloc(cap ? cap : 1, sizeof *st->t);
-        st->names = calloc(cap ? cap : 1, sizeof *st->names);
+        st->names = malloc(name_bytes ? name_bytes : 1);
     }
     if (!st || !st->file || !st->t || !st->names) {
         cJSON_Delete(root);
@@ -324,61 +400,64 @@ ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name, ch
         wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", file);
         return NULL;
     }
-    st->bytes = bytes;
-    st->len = len;
-    uint64_t data_start = 8 + n, data_len = (uint64_t)len - data_start;
+    st->bytes = b;
+    st->avail = avail;
+    st->file_len = file_len;
+    st->data_start = 8 + n;
+    entry_ctx x = {file, hdr, hlen, 0, file_len - st->data_start, st->data_start};
     int seen_meta = 0;
-    for (const cJSON *e = root->child; e; e = e->next) {
+    char *name = st->names;
+    for (const cJSON *e = root->child; e; e = e->next, x.key++) {
         if (!strcmp(e->string, "__metadata__")) {
             if (seen_meta || !cJSON_IsObject(e)) {
                 wts_fail(err, errlen, IFS_WTS_EFORMAT,
                          "%s: '__metadata__' (header byte %llu) must appear once, as an object",
-                         file, (unsigned long long)header_pos(hdr, hlen, "__metadata__"));
+                         file, (unsigned long long)key_offset(hdr, hlen, x.key));
                 goto fail;
             }
             seen_meta = 1;
             continue;
         }
-        ifs_wts_tensor_info *t = &st->t[st->n];
-        st->names[st->n] = strdup(e->string);
-        if (!st->names[st->n]) {
-            wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", file);
+        ifs_wts_tensor_info *t = &st->t[st->n++];
+        size_t k = strlen(e->string) + 1;
+        memcpy(name, e->string, k);
+        t->name = name;
+        name += k;
+        if (parse_entry(e, t, &x, err, errlen))
             goto fail;
-        }
-        t->name = st->names[st->n];
-        st->n++;
-        if (parse_entry(e, t, file, hdr, hlen, data_len, data_start, err, errlen))
-            goto fail;
-        t->data = b + t->file_offset;
+        t->data = avail == file_len ? b + t->file_offset : NULL;
     }
     cJSON_Delete(root);
     root = NULL;
 
-    /* duplicate names: cJSON keeps both entries of a repeated key */
-    if (st->n > 1) {
-        const ifs_wts_tensor_info **byname = malloc(st->n * sizeof *byname);
-        if (!byname) {
-            wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", file);
+    /* in file order; then a by-name index, which also finds duplicates
+       (cJSON keeps both entries of a repeated key) */
+    qsort(st->t, st->n, sizeof *st->t, cmp_offset);
+    st->byname = malloc((st->n ? st->n : 1) * sizeof *st->byname);
+    if (!st->byname) {
+        wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", file);
+        goto fail;
+    }
+    for (size_t i = 0; i < st->n; i++)
+        st->byname[i] = &st->t[i];
+    qsort(st->byname, st->n, sizeof *st->byname, cmp_name_ptr);
+    for (size_t i = 1; i < st->n; i++)
+        if (!strcmp(st->byname[i]->name, st->byname[i - 1]->name)) {
+            const ifs_wts_tensor_info *a = st->byname[i - 1], *z = st->byname[i];
+            if (a->file_offset > z->file_offset) {
+                const ifs_wts_tensor_info *tmp = a;
+                a = z;
+                z = tmp;
+            }
+            wts_fail(err, errlen, IFS_WTS_EFORMAT,
+                     "%s: tensor '%s' appears twice in the header (data at bytes %llu and %llu)",
+                     file, a->name, (unsigned long long)a->file_offset,
+                     (unsigned long long)z->file_offset);
             goto fail;
         }
-        for (size_t i = 0; i < st->n; i++)
-            byname[i] = &st->t[i];
-        qsort(byname, st->n, sizeof *byname, cmp_name_ptr);
-        for (size_t i = 1; i < st->n; i++)
-            if (!strcmp(byname[i]->name, byname[i - 1]->name)) {
-                wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                         "%s: tensor '%s' appears twice in the header (data at bytes %llu and %llu)",
-                         file, byname[i]->name, (unsigned long long)byname[i - 1]->file_offset,
-                         (unsigned long long)byname[i]->file_offset);
-                free(byname);
-                goto fail;
-            }
-        free(byname);
-    }
 
     /* coverage: back to back from 0 to the end of the data section */
-    qsort(st->t, st->n, sizeof *st->t, cmp_offset);
-    uint64_t expect = 0;
+    uint64_t expect = 0, data_len = x.data_len, data_start = x.data_start;
     const char *prev = NULL;
     for (size_t i = 0; i < st->n; i++) {
         const ifs_wts_tensor_info *t = &st->t[i];
@@ -403,9 +482,9 @@ ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name, ch
         prev = t->name;
     }
     if (expect != data_len) {
-        wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                 "%s: %llu trailing bytes at byte %llu after %s%s%s", file,
-                 (unsigned long long)(data_len - expect), (unsigned long long)(data_start + expect),
+        wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: %llu trailing bytes at byte %llu after %s%s%s",
+                 file, (unsigned long long)(data_len - expect),
+                 (unsigned long long)(data_start + expect),
                  prev ? "the last tensor '" : "the header (no tensors)", prev ? prev : "",
                  prev ? "'" : "");
         goto fail;
@@ -418,39 +497,119 @@ fail:
     return NULL;
 }
 
+ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name, char *err,
+                             size_t errlen)
+{
+    static const unsigned char empty[8];
+    if (err && errlen)
+        err[0] = '\0';
+    return parse_core(bytes && len ? bytes : empty, len, len, name ? name : "<memory>", err,
+                      errlen);
+}
+
+ifs_wts_st *wts_st_parse_prefix(const void *b, size_t avail, uint64_t file_len, const char *name,
+                                char *err, size_t errlen)
+{
+    const char *file = name ? name : "<memory>";
+    if (err && errlen)
+        err[0] = '\0';
+    uint64_t n = 0;
+    if (!b || avail > file_len || avail < (file_len < 8 ? file_len : 8)) {
+        wts_fail(err, errlen, IFS_WTS_EARG, "%s: bad prefix arguments", file);
+        return NULL;
+    }
+    if (check_prefix(b, avail, file_len, file, &n, err, errlen))
+        return NULL;
+    if (avail < 8 + n) {
+        wts_fail(err, errlen, IFS_WTS_EARG, "%s: the prefix lacks the header's %llu bytes", file,
+                 (unsigned long long)n);
+        return NULL;
+    }
+    return parse_core(b, avail, file_len, file, err, errlen);
+}
+
 ifs_wts_st *ifs_wts_st_open(const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        wts_fail(err, errlen, IFS_WTS_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path) {
+        wts_fail(err, errlen, IFS_WTS_EARG, "no safetensors path given");
         return NULL;
     }
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    int fd = wts_open_regular(path, &sb, err, errlen);
+    if (fd < 0)
+        return NULL;
+    uint64_t len = (uint64_t)sb.st_size;
+    unsigned char *b = len <= SIZE_MAX - 1 ? malloc(len ? (size_t)len : 1) : NULL;
+    if (!b) {
         close(fd);
-        wts_fail(err, errlen, IFS_WTS_EIO, "%s: not a regular file", path);
+        wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory for its %llu bytes", path,
+                 (unsigned long long)len);
         return NULL;
     }
-    size_t len = (size_t)sb.st_size;
-    void *map = NULL;
-    if (len > 0) {
-        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            wts_fail(err, errlen, IFS_WTS_EIO, "%s: cannot map: %s", path, strerror(e));
-            return NULL;
-        }
-    }
+    ifs_wts_st *st = NULL;
+    if (!wts_pread_full(fd, path, b, (size_t)len, 0, len, err, errlen) &&
+        !wts_check_unchanged(fd, &sb, path, err, errlen))
+        st = parse_core(b, (size_t)len, len, path, err, errlen);
     close(fd);
-    static const unsigned char empty[1];
-    ifs_wts_st *st = ifs_wts_st_parse(map ? map : empty, len, path, err, errlen);
     if (!st) {
-        if (map)
-            munmap(map, len);
+        free(b);
         return NULL;
     }
-    st->map = map;
-    st->map_len = len;
+    st->owned = b;
     return st;
+}
+
+ifs_wts_st *wts_st_open_stream(const char *path, char *err, size_t errlen)
+{
+    struct stat sb;
+    int fd = wts_open_regular(path, &sb, err, errlen);
+    if (fd < 0)
+        return NULL;
+    uint64_t len = (uint64_t)sb.st_size, n = 0;
+    unsigned char pre[8];
+    size_t got = len < 8 ? (size_t)len : 8;
+    unsigned char *b = NULL;
+    ifs_wts_st *st = NULL;
+    if (wts_pread_full(fd, path, pre, got, 0, len, err, errlen) ||
+        check_prefix(pre, got, len, path, &n, err, errlen))
+        goto out;
+    if (!(b = malloc(8 + (size_t)n))) {
+        wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory for its %llu-byte header", path,
+                 (unsigned long long)n);
+        goto out;
+    }
+    memcpy(b, pre, 8);
+    if (wts_pread_full(fd, path, b + 8, (size_t)n, 8, len, err, errlen))
+        goto out;
+    st = parse_core(b, 8 + (size_t)n, len, path, err, errlen);
+out:
+    if (!st) {
+        free(b);
+        close(fd);
+        return NULL;
+    }
+    st->owned = b;
+    st->fd = fd;
+    st->sb = sb;
+    return st;
+}
+
+int wts_st_read(const ifs_wts_st *st, uint64_t off, void *buf, size_t n, char *err,
+                size_t errlen)
+{
+    if (st->fd < 0) {
+        if (off > st->avail || n > st->avail - off)
+            return wts_fail(err, errlen, IFS_WTS_EARG, "%s: bytes %llu..%llu are not in memory",
+                            st->file, (unsigned long long)off, (unsigned long long)(off + n));
+        memcpy(buf, st->bytes + off, n);
+        return 0;
+    }
+    return wts_pread_full(st->fd, st->file, buf, n, off, st->file_len, err, errlen);
+}
+
+int wts_st_check_unchanged(const ifs_wts_st *st, char *err, size_t errlen)
+{
+    return st->fd < 0 ? 0 : wts_check_unchanged(st->fd, &st->sb, st->file, err, errlen);
 }

@@ -6,6 +6,9 @@
  *     the caller's order, the header built by hand (no float formatting, no
  *     key reordering), padded with spaces to a multiple of 8 bytes as HF's
  *     writer does so the data section is aligned.
+ *   - The bytes are produced once, by the emitters, through a write
+ *     callback; the path-taking functions hand the emitters the atomic
+ *     writer's callback, and other callers may hand their own.
  *   - "__metadata__": {"format": "pt"} is always written: transformers
  *     refuses a safetensors file without it.
  *   - ifs_wts_save uses the names BertForSequenceClassification.save_pretrained
@@ -89,23 +92,30 @@ static uint64_t count_of(const ifs_wts_tensor_out *t)
     return c;
 }
 
-static int write_data(FILE *f, void *ctx)
+static int cmp_out_name(const void *a, const void *b)
 {
-    st_job *j = ctx;
+    const ifs_wts_tensor_out *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+/* Writes the 8-byte length, the header and every tensor's bytes. */
+static int emit_data(const st_job *j, ifs_wts_write_fn write, void *ctx)
+{
     uint64_t hl = j->header_len;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (unsigned char)(hl >> (8 * i));
-    if (fwrite(len8, 1, 8, f) != 8 || fwrite(j->header, 1, j->header_len, f) != j->header_len)
-        return -1;
+    int rc;
+    if ((rc = write(ctx, len8, 8)) || (rc = write(ctx, j->header, j->header_len)))
+        return rc;
     enum { CHUNK = 4096 };
-    unsigned char buf[CHUNK * 4];
+    unsigned char buf[CHUNK * 2];
     for (size_t k = 0; k < j->n; k++) {
         const float *src = j->t[k].data;
         uint64_t n = count_of(&j->t[k]);
         if (j->dtype == IFS_WTS_F32) {
-            if (n && fwrite(src, 4, (size_t)n, f) != (size_t)n)
-                return -1;
+            if (n && (rc = write(ctx, src, (size_t)n * 4)))
+                return rc;
             continue;
         }
         for (uint64_t i = 0; i < n; i += CHUNK) {
@@ -116,46 +126,60 @@ static int write_data(FILE *f, void *ctx)
                 buf[2 * e] = (unsigned char)h;
                 buf[2 * e + 1] = (unsigned char)(h >> 8);
             }
-            if (fwrite(buf, 2, m, f) != m)
-                return -1;
+            if ((rc = write(ctx, buf, 2 * m)))
+                return rc;
         }
     }
     return 0;
 }
 
-int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, size_t n,
-                              ifs_wts_dtype dtype, char *err, size_t errlen)
+int ifs_wts_emit_safetensors(const char *name, const ifs_wts_tensor_out *t, size_t n,
+                             ifs_wts_dtype dtype, ifs_wts_write_fn write, void *ctx, char *err,
+                             size_t errlen)
 {
-    if (!path || (n && !t) || (dtype != IFS_WTS_F32 && dtype != IFS_WTS_F16 &&
-                                dtype != IFS_WTS_BF16))
+    if (!name)
+        name = "model.safetensors";
+    if (!write || (n && !t) ||
+        (dtype != IFS_WTS_F32 && dtype != IFS_WTS_F16 && dtype != IFS_WTS_BF16))
         return wts_fail(err, errlen, IFS_WTS_EARG, "%s: bad arguments to write safetensors",
-                        path ? path : "(null)");
+                        name);
     unsigned esize = dtype == IFS_WTS_F32 ? 4 : 2;
+    for (size_t k = 0; k < n; k++) {
+        const ifs_wts_tensor_out *x = &t[k];
+        if (!x->name || x->ndim < 1 || x->ndim > 8 || !x->data || !strcmp(x->name, "__metadata__"))
+            return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor %zu ('%s') is malformed", name,
+                            k, x->name ? x->name : "(null)");
+        uint64_t c = 1;
+        for (int i = 0; i < x->ndim; i++) {
+            if (x->shape[i] < 0 || (x->shape[i] && c > (UINT64_MAX >> 4) / (uint64_t)x->shape[i]))
+                return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has a bad shape",
+                                name, x->name);
+            c *= (uint64_t)x->shape[i];
+        }
+    }
+    /* repeated names, by sorting (a pairwise check is quadratic) */
+    if (n > 1) {
+        const ifs_wts_tensor_out **by = malloc(n * sizeof *by);
+        if (!by)
+            return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", name);
+        for (size_t k = 0; k < n; k++)
+            by[k] = &t[k];
+        qsort(by, n, sizeof *by, cmp_out_name);
+        for (size_t k = 1; k < n; k++)
+            if (!strcmp(by[k]->name, by[k - 1]->name)) {
+                int rc = wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' given twice", name,
+                                  by[k]->name);
+                free(by);
+                return rc;
+            }
+        free(by);
+    }
     sbuf b = {0};
     int oom = sb_str(&b, "{\"__metadata__\":{\"format\":\"pt\"}");
     uint64_t off = 0;
     for (size_t k = 0; k < n && !oom; k++) {
         const ifs_wts_tensor_out *x = &t[k];
-        if (!x->name || x->ndim < 1 || x->ndim > 8 || !x->data || !strcmp(x->name, "__metadata__")) {
-            free(b.p);
-            return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor %zu ('%s') is malformed", path,
-                            k, x->name ? x->name : "(null)");
-        }
-        for (size_t o = 0; o < k; o++)
-            if (!strcmp(t[o].name, x->name)) {
-                free(b.p);
-                return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' given twice", path,
-                                x->name);
-            }
-        uint64_t c = 1;
-        for (int i = 0; i < x->ndim; i++) {
-            if (x->shape[i] < 0 || (x->shape[i] && c > (UINT64_MAX >> 4) / (uint64_t)x->shape[i])) {
-                free(b.p);
-                return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has a bad shape",
-                                path, x->name);
-            }
-            c *= (uint64_t)x->shape[i];
-        }
+        uint64_t c = count_of(x);
         char num[64];
         oom |= sb_str(&b, ",");
         oom |= sb_json_string(&b, x->name);
@@ -176,12 +200,37 @@ int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, siz
         oom |= sb_str(&b, " ");
     if (oom) {
         free(b.p);
-        return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", path);
+        return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", name);
     }
     st_job j = {t, n, dtype, b.p, b.len};
-    int rc = wts_write_atomic(path, write_data, &j, err, errlen);
+    int rc = emit_data(&j, write, ctx);
     free(b.p);
-    return rc;
+    if (rc)
+        return wts_fail(err, errlen, rc < 0 ? rc : IFS_WTS_EIO,
+                        "%s: the write callback failed (%d)", name, rc);
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    const ifs_wts_tensor_out *t;
+    size_t n;
+    ifs_wts_dtype dtype;
+} emit_job;
+
+static int produce_st(void *ctx, ifs_wts_write_fn write, void *wctx, char *err, size_t errlen)
+{
+    const emit_job *j = ctx;
+    return ifs_wts_emit_safetensors(j->name, j->t, j->n, j->dtype, write, wctx, err, errlen);
+}
+
+int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, size_t n,
+                              ifs_wts_dtype dtype, char *err, size_t errlen)
+{
+    if (!path)
+        return wts_fail(err, errlen, IFS_WTS_EARG, "(null): bad arguments to write safetensors");
+    emit_job j = {path, t, n, dtype};
+    return wts_write_atomic(path, produce_st, &j, err, errlen);
 }
 
 void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer *L,
@@ -215,29 +264,32 @@ void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer
     }
 }
 
-/* Tensor list for w in state_dict order; names live in one block. */
-int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype, char *err,
-                 size_t errlen)
+/* Tensor list for w in state_dict order; names live in one block (*names,
+ * freed with *t by the caller). */
+static int checkpoint_tensors(const char *name, const ifs_bert_weights *w,
+                              ifs_wts_tensor_out **tp, char **namesp, size_t *np, char *err,
+                              size_t errlen)
 {
-    if (!dir || !w || !w->layers)
-        return wts_fail(err, errlen, IFS_WTS_EARG, "save: no folder or weights given");
+    *tp = NULL;
+    *namesp = NULL;
+    *np = 0;
+    if (!w || !w->layers)
+        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: no weights given", name);
     const ifs_bert_config *c = &w->cfg;
     if (c->n_layers < 1 || c->hidden < 1 || c->intermediate < 1 || c->vocab_size < 1 ||
         c->max_position < 1 || c->type_vocab < 1 || c->num_labels < 1 ||
         c->num_labels > IFS_MAX_LABELS)
-        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: inconsistent config to save", dir);
+        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: inconsistent config to save", name);
     if ((!w->pool_w) != (!w->pool_b) || (!w->cls_w) != (!w->cls_b))
         return wts_fail(err, errlen, IFS_WTS_EARG,
-                        "%s: pooler / classifier need both weight and bias, or neither", dir);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return wts_fail(err, errlen, IFS_WTS_EIO, "%s: cannot create: %s", dir, strerror(errno));
+                        "%s: pooler / classifier need both weight and bias, or neither", name);
     size_t cap = 5 + 16 * (size_t)c->n_layers + 4;
     ifs_wts_tensor_out *t = calloc(cap, sizeof *t);
     char *names = calloc(cap, IFS_WTS_NAME_LEN);
     if (!t || !names) {
         free(t);
         free(names);
-        return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", dir);
+        return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", name);
     }
     size_t n = 0;
     int64_t H = c->hidden;
@@ -267,22 +319,68 @@ int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype
         PUT(w->cls_b, c->num_labels, 0, "classifier.bias");
     }
 #undef PUT
-    int rc = 0;
-    for (size_t k = 0; k < n && !rc; k++)
-        if (!t[k].data)
-            rc = wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has no data", dir,
-                          t[k].name);
+    for (size_t k = 0; k < n; k++)
+        if (!t[k].data) {
+            int rc = wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has no data", name,
+                              t[k].name);
+            free(t);
+            free(names);
+            return rc;
+        }
+    *tp = t;
+    *namesp = names;
+    *np = n;
+    return 0;
+}
+
+int ifs_wts_save_to(const char *name, const ifs_bert_weights *w, ifs_wts_dtype dtype,
+                    ifs_wts_write_fn write, void *ctx, char *err, size_t errlen)
+{
+    if (!name)
+        name = "model.safetensors";
+    ifs_wts_tensor_out *t;
+    char *names;
+    size_t n;
+    int rc = checkpoint_tensors(name, w, &t, &names, &n, err, errlen);
+    if (!rc)
+        rc = ifs_wts_emit_safetensors(name, t, n, dtype, write, ctx, err, errlen);
+    free(t);
+    free(names);
+    return rc;
+}
+
+static int write_nothing(void *ctx, const void *p, size_t n)
+{
+    (void)ctx, (void)p, (void)n;
+    return 0;
+}
+
+int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype, char *err,
+                 size_t errlen)
+{
+    if (!dir || !w || !w->layers)
+        return wts_fail(err, errlen, IFS_WTS_EARG, "save: no folder or weights given");
+    /* what cannot be written is refused before the folder or a file exists */
+    ifs_wts_tensor_out *t;
+    char *names;
+    size_t n;
+    int rc = ifs_wts_emit_config(dir, &w->cfg, write_nothing, NULL, err, errlen);
+    if (rc || (rc = checkpoint_tensors(dir, w, &t, &names, &n, err, errlen)))
+        return rc;
     size_t dl = strlen(dir);
     char *path = malloc(dl + 32);
-    if (!rc && !path)
+    if (!path)
         rc = wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory", dir);
+    else if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        rc = wts_fail(err, errlen, IFS_WTS_EIO, "%s: cannot create: %s", dir, strerror(errno));
     if (!rc) {
         snprintf(path, dl + 32, "%s/model.safetensors", dir);
-        rc = ifs_wts_write_safetensors(path, t, n, dtype, err, errlen);
+        emit_job j = {path, t, n, dtype};
+        rc = wts_write_atomic(path, produce_st, &j, err, errlen);
     }
     if (!rc) {
         snprintf(path, dl + 32, "%s/config.json", dir);
-        rc = ifs_wts_write_config(path, c, err, errlen);
+        rc = ifs_wts_write_config(path, &w->cfg, err, errlen);
     }
     free(path);
     free(t);

@@ -2,28 +2,21 @@
  * fuzz_safetensors.c - libFuzzer target for the safetensors reader: any
  * bytes must either be refused with a message or parse into tensors whose
  * byte ranges lie inside the input, cover the data section back to back,
- * and agree with their shape and dtype.
+ * agree with their shape and dtype, and are found by name. The loader's
+ * header-only reader (wts_st_parse_prefix, given only the first 8 + N
+ * bytes, in a buffer of exactly that size) must reach the same verdict,
+ * with the same words, and the same tensors.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ifs_wts.h"
-
-static unsigned dtype_size(const char *d)
-{
-    if (!strcmp(d, "F64") || !strcmp(d, "I64") || !strcmp(d, "U64") || !strcmp(d, "C64"))
-        return 8;
-    if (!strcmp(d, "F32") || !strcmp(d, "I32") || !strcmp(d, "U32"))
-        return 4;
-    if (!strcmp(d, "F16") || !strcmp(d, "BF16") || !strcmp(d, "I16") || !strcmp(d, "U16"))
-        return 2;
-    return 1;
-}
+#include "wts_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char err[512];
+    char err[512], err2[512];
     /* a private copy so a read past the input is a heap overflow ASan sees */
     uint8_t *copy = malloc(size ? size : 1);
     if (!copy)
@@ -41,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int d = 0; d < t->ndim; d++)
                 n *= (uint64_t)t->shape[d];
             if (t->begin != expect || t->end < t->begin ||
-                t->end - t->begin != n * dtype_size(t->dtype) || t->file_offset + (t->end - t->begin) > size ||
-                ifs_wts_st_find(st, t->name) == NULL)
+                t->end - t->begin != n * wts_dtype_size(t->dtype) ||
+                t->file_offset + (t->end - t->begin) > size || ifs_wts_st_find(st, t->name) != t)
                 abort();
             expect = t->end;
             const uint8_t *p = t->data;
@@ -53,8 +46,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (ifs_wts_st_count(st) && 8 + expect > size)
             abort();
-        ifs_wts_st_free(st);
     }
+
+    /* the header-only reader on the prefix alone */
+    uint64_t hl = 0;
+    for (int i = 7; size >= 8 && i >= 0; i--)
+        hl = hl << 8 | copy[i];
+    size_t avail = size < 8 ? size : hl <= size - 8 ? (size_t)(8 + hl) : 8;
+    uint8_t *prefix = malloc(avail ? avail : 1);
+    if (prefix) {
+        memcpy(prefix, copy, avail);
+        ifs_wts_st *hs = wts_st_parse_prefix(prefix, avail, size, "fuzz.safetensors", err2,
+                                             sizeof err2);
+        if ((st == NULL) != (hs == NULL) || (!st && strcmp(err, err2)))
+            abort();
+        for (size_t i = 0; st && i < ifs_wts_st_count(st); i++) {
+            const ifs_wts_tensor_info *a = ifs_wts_st_tensor(st, i), *b = ifs_wts_st_tensor(hs, i);
+            if (!b || strcmp(a->name, b->name) || a->begin != b->begin || a->end != b->end ||
+                strcmp(a->dtype, b->dtype) || (avail < size && b->data))
+                abort();
+        }
+        if (st && ifs_wts_st_count(st) != ifs_wts_st_count(hs))
+            abort();
+        ifs_wts_st_free(hs);
+        free(prefix);
+    }
+    ifs_wts_st_free(st);
     free(copy);
     return 0;
 }

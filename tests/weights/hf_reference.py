@@ -1,8 +1,13 @@
 """hf_reference.py - HF's own readers as the oracle for tests/weights.
 
-    python hf_reference.py [verdict FILE...] [dump DIR...]
+    python hf_reference.py [verdict FILE...] [dump DIR...] [config FILE...]
       verdict: one line per file, "ACCEPTED" or "REFUSED <reason>" from
                safetensors' reader
+      config:  one JSON line per config.json, what transformers' BertConfig
+               reads from it: hidden_size, num_attention_heads, num_labels,
+               labels (id2label in index order), ifs_input and
+               ifs_instruction_max_tokens (null when absent), or
+               {"error": reason}
       dump:    per folder, "dir <path>", then what HF reads from it:
                "config <hidden_act> <layer_norm_eps> <num_labels> <label0>|<label1>..."
                and per tensor "tensor <name> <dtype> <shape> <first> <last> <sum>"
@@ -31,6 +36,24 @@ def verdict(paths):
             print("ACCEPTED")
         except Exception as e:  # the reason is only printed
             print("REFUSED " + str(e).replace("\n", " ")[:200])
+
+
+def config(paths):
+    from transformers import BertConfig
+
+    for p in paths:
+        try:
+            c = BertConfig.from_json_file(p)
+            print(json.dumps({
+                "hidden_size": c.hidden_size,
+                "num_attention_heads": c.num_attention_heads,
+                "num_labels": c.num_labels,
+                "labels": [c.id2label[i] for i in range(c.num_labels)],
+                "ifs_input": getattr(c, "ifs_input", None),
+                "ifs_instruction_max_tokens": getattr(c, "ifs_instruction_max_tokens", None),
+            }))
+        except Exception as e:  # the reason is only printed
+            print(json.dumps({"error": str(e)[:200]}))
 
 
 def raw_header(path):
@@ -66,15 +89,17 @@ def dump(d):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if not args or args[0] not in ("verdict", "dump"):
-        sys.exit("usage: hf_reference.py [verdict FILE...] [dump DIR...]")
-    files, dirs, into = [], [], None
+    modes = ("verdict", "dump", "config")
+    if not args or args[0] not in modes:
+        sys.exit("usage: hf_reference.py [verdict FILE...] [dump DIR...] [config FILE...]")
+    files, dirs, configs, into = [], [], [], None
     for a in args:
-        if a in ("verdict", "dump"):
-            into = files if a == "verdict" else dirs
+        if a in modes:
+            into = {"verdict": files, "dump": dirs, "config": configs}[a]
         else:
             into.append(a)
     verdict(files)
+    config(configs)
     for d in dirs:
         print("dir " + d)
         dump(d)

@@ -1,7 +1,10 @@
 /*
  * test_config.c - config.json parsing: HF defaults for missing fields,
- * activations, id2label / label2id, and clear refusals of what the engine
- * does not implement; then write -> parse round trips.
+ * activations, id2label / label2id, repeated keys (the last value counts,
+ * as in json.load), the pair-input fields, and clear refusals of what the
+ * engine does not implement; then write -> parse round trips and the
+ * emitter's bytes. test_config_reference.c checks the same repeated-key
+ * files against transformers itself.
  */
 #include <math.h>
 
@@ -55,6 +58,51 @@ static const cfg_case CASES[] = {
     {"label2id_out_of_range_is_refused", "{\"label2id\":{\"LABEL_0\":7}}", IFS_WTS_EFORMAT,
      "label2id['LABEL_0']"},
     {"too_many_labels_are_refused", "{\"num_labels\":65}", IFS_WTS_EFORMAT, "'num_labels'"},
+    {"an_id2label_key_past_the_label_cap_is_refused", "{\"id2label\":{\"64\":\"a\"}}",
+     IFS_WTS_EUNSUP, "at most 64 labels"},
+    {"an_empty_id2label_is_refused", "{\"id2label\":{}}", IFS_WTS_EUNSUP, "0 labels"},
+    /* a key given twice: the last value counts (the first would fail) */
+    {"a_repeated_key_takes_its_last_value",
+     "{\"hidden_size\":100,\"num_attention_heads\":12,\"hidden_size\":48}", 0, NULL},
+    {"a_repeated_key_whose_last_value_is_bad_is_refused",
+     "{\"hidden_size\":48,\"hidden_size\":\"48\"}", IFS_WTS_EFORMAT, "'hidden_size'"},
+    {"a_repeated_model_type_is_judged_by_its_last_value",
+     "{\"model_type\":\"bert\",\"model_type\":\"roberta\"}", IFS_WTS_EUNSUP, "'roberta'"},
+    {"a_repeated_id2label_key_takes_its_last_label",
+     "{\"id2label\":{\"0\":\"a\",\"1\":\"b\",\"1\":\"c\"},\"label2id\":{\"a\":0,\"c\":1}}", 0,
+     NULL},
+    {"a_repeated_label2id_key_takes_its_last_index",
+     "{\"id2label\":{\"0\":\"a\",\"1\":\"b\"},\"label2id\":{\"a\":1,\"a\":0,\"b\":1}}", 0, NULL},
+    {"a_repeated_label2id_key_whose_last_index_is_wrong_is_refused",
+     "{\"id2label\":{\"0\":\"a\",\"1\":\"b\"},\"label2id\":{\"a\":0,\"a\":1}}", IFS_WTS_EFORMAT,
+     "label2id['a'] = 1 but id2label['1'] = 'b'"},
+    /* ifscore's pair-input fields */
+    {"pair_input_with_an_instruction_cap_parses",
+     "{\"ifs_input\":\"pair\",\"ifs_instruction_max_tokens\":64}", 0, NULL},
+    {"response_input_parses", "{\"ifs_input\":\"response\"}", 0, NULL},
+    {"null_input_means_response", "{\"ifs_input\":null,\"ifs_instruction_max_tokens\":null}", 0,
+     NULL},
+    {"an_unknown_input_is_refused_by_name", "{\"ifs_input\":\"triple\"}", IFS_WTS_EUNSUP,
+     "ifs_input 'triple' is not supported"},
+    {"a_non_string_input_is_refused", "{\"ifs_input\":1}", IFS_WTS_EFORMAT,
+     "'ifs_input' must be a string"},
+    {"an_instruction_cap_of_zero_is_refused",
+     "{\"ifs_input\":\"pair\",\"ifs_instruction_max_tokens\":0}", IFS_WTS_EFORMAT,
+     "'ifs_instruction_max_tokens' must be an integer in [1, 1048576]"},
+    {"a_negative_instruction_cap_is_refused",
+     "{\"ifs_input\":\"pair\",\"ifs_instruction_max_tokens\":-5}", IFS_WTS_EFORMAT,
+     "'ifs_instruction_max_tokens'"},
+    {"a_fractional_instruction_cap_is_refused",
+     "{\"ifs_input\":\"pair\",\"ifs_instruction_max_tokens\":1.5}", IFS_WTS_EFORMAT,
+     "'ifs_instruction_max_tokens'"},
+    {"a_string_instruction_cap_is_refused",
+     "{\"ifs_input\":\"pair\",\"ifs_instruction_max_tokens\":\"64\"}", IFS_WTS_EFORMAT,
+     "'ifs_instruction_max_tokens'"},
+    {"an_instruction_cap_without_pair_input_is_refused", "{\"ifs_instruction_max_tokens\":64}",
+     IFS_WTS_EFORMAT, "'ifs_instruction_max_tokens' is set but 'ifs_input' is not \"pair\""},
+    {"an_instruction_cap_with_response_input_is_refused",
+     "{\"ifs_input\":\"response\",\"ifs_instruction_max_tokens\":64}", IFS_WTS_EFORMAT,
+     "is not \"pair\""},
 };
 
 static void check_defaults(const ifs_bert_config *c)
@@ -114,6 +162,119 @@ static void labels(void)
     IFS_CHECK(ifs_wts_parse_config("{\"hidden_size\":48}garbage", 18, "x", &c, err, sizeof err) == 0 &&
                   c.hidden == 48,
               "the_explicit_length_is_honoured (bytes past it are not read)");
+}
+
+/* What the repeated keys and the pair fields leave in the struct. */
+static void values(void)
+{
+    static const struct {
+        const char *name, *json;
+        int32_t hidden, labels, pair, k;
+        const char *label1;
+    } V[] = {
+        {"the_last_hidden_size_is_the_one_kept",
+         "{\"hidden_size\":100,\"num_attention_heads\":12,\"hidden_size\":48}", 48, 2, 0, 0,
+         "LABEL_1"},
+        {"the_last_id2label_object_is_the_one_kept",
+         "{\"id2label\":{\"0\":\"x\"},\"id2label\":{\"0\":\"a\",\"1\":\"b\"}}", 768, 2, 0, 0,
+         "b"},
+        {"a_repeated_id2label_key_counts_once_with_its_last_label",
+         "{\"id2label\":{\"0\":\"a\",\"1\":\"b\",\"1\":\"c\"}}", 768, 2, 0, 0, "c"},
+        {"pair_input_and_its_cap_are_read",
+         "{\"ifs_input\":\"pair\",\"ifs_instruction_max_tokens\":64}", 768, 2, 1, 64, "LABEL_1"},
+        {"pair_input_without_a_cap_has_cap_zero", "{\"ifs_input\":\"pair\"}", 768, 2, 1, 0,
+         "LABEL_1"},
+        {"no_input_field_means_response", "{}", 768, 2, 0, 0, "LABEL_1"},
+        {"the_last_ifs_input_is_the_one_kept",
+         "{\"ifs_input\":\"pair\",\"ifs_input\":\"response\"}", 768, 2, 0, 0, "LABEL_1"},
+    };
+    for (size_t i = 0; i < sizeof V / sizeof V[0]; i++) {
+        ifs_bert_config c;
+        char err[256] = "";
+        int rc = parse(V[i].json, &c, err, sizeof err);
+        IFS_CHECK(rc == 0 && c.hidden == V[i].hidden && c.num_labels == V[i].labels &&
+                      c.pair_input == V[i].pair && c.instruction_max_tokens == V[i].k &&
+                      !strcmp(c.labels[1], V[i].label1),
+                  "%s (%s; hidden %d labels %d pair %d k %d label1 %s)", V[i].name, err, c.hidden,
+                  c.num_labels, c.pair_input, c.instruction_max_tokens, c.labels[1]);
+    }
+}
+
+typedef struct {
+    char buf[16384];
+    size_t n;
+    int fail_after; /* calls before a failure; -1 never */
+} sink;
+
+static int to_sink(void *ctx, const void *p, size_t n)
+{
+    sink *s = ctx;
+    if (s->fail_after == 0)
+        return IFS_WTS_EIO;
+    if (s->fail_after > 0)
+        s->fail_after--;
+    if (s->n + n > sizeof s->buf)
+        return IFS_WTS_ENOMEM;
+    memcpy(s->buf + s->n, p, n);
+    s->n += n;
+    return 0;
+}
+
+static void pair_round_trip_and_emit(void)
+{
+    const char *dir = fx_dir("config_pair");
+    char path[4200], err[256];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    ifs_bert_config c, back;
+    IFS_CHECK(parse("{}", &c, err, sizeof err) == 0, "defaults");
+    IFS_CHECK(ifs_wts_write_config(path, &c, err, sizeof err) == 0, "write response config");
+    char text[8192] = "";
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = '\0';
+    IFS_CHECK(!fx_contains(text, "ifs_"), "a_response_config_is_written_without_ifs_fields");
+    static sink s;
+    s.n = 0, s.fail_after = -1;
+    IFS_CHECK(ifs_wts_emit_config("c", &c, to_sink, &s, err, sizeof err) == 0 && s.n == n &&
+                  !memcmp(s.buf, text, n),
+              "emit_config_gives_the_bytes_write_config_writes");
+    s.n = 0, s.fail_after = 0;
+    IFS_CHECK(ifs_wts_emit_config("c.json", &c, to_sink, &s, err, sizeof err) == IFS_WTS_EIO &&
+                  fx_contains(err, "c.json") && fx_contains(err, "write callback failed"),
+              "a_failing_write_callback_stops_the_emitter_with_its_status: %s", err);
+
+    c.pair_input = 1;
+    c.instruction_max_tokens = 32;
+    IFS_CHECK(ifs_wts_write_config(path, &c, err, sizeof err) == 0, "write pair config: %s", err);
+    f = fopen(path, "rb");
+    n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = '\0';
+    int rc = ifs_wts_parse_config(text, n, path, &back, err, sizeof err);
+    IFS_CHECK(rc == 0 && back.pair_input == 1 && back.instruction_max_tokens == 32 &&
+                  fx_contains(text, "\"ifs_input\":\t\"pair\"") &&
+                  fx_contains(text, "\"ifs_instruction_max_tokens\":\t32"),
+              "a_pair_config_round_trips_its_fields (%s): %s", err, text);
+    c.instruction_max_tokens = 0;
+    IFS_CHECK(ifs_wts_write_config(path, &c, err, sizeof err) == 0, "write pair, no cap");
+    f = fopen(path, "rb");
+    n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = '\0';
+    IFS_CHECK(fx_contains(text, "\"ifs_input\"") && !fx_contains(text, "ifs_instruction"),
+              "a_pair_config_without_a_cap_writes_no_cap");
+    c.pair_input = 0;
+    c.instruction_max_tokens = 8;
+    IFS_CHECK(ifs_wts_write_config(path, &c, err, sizeof err) == IFS_WTS_EARG,
+              "write_config_refuses_a_cap_without_pair_input");
+    c.pair_input = 2;
+    c.instruction_max_tokens = 0;
+    IFS_CHECK(ifs_wts_write_config(path, &c, err, sizeof err) == IFS_WTS_EARG,
+              "write_config_refuses_an_input_mode_that_is_not_0_or_1");
 }
 
 static void round_trip(void)
@@ -179,6 +340,8 @@ int main(void)
     }
     activations();
     labels();
+    values();
     round_trip();
+    pair_round_trip_and_emit();
     return ifs_test_done("config");
 }

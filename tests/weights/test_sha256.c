@@ -1,10 +1,15 @@
 /*
  * test_sha256.c - SHA-256 against the FIPS 180-4 / NIST example vectors, in
- * one shot, fed in awkward chunk sizes, and through the file helper.
+ * one shot, fed in awkward chunk sizes, and through the file helper; the
+ * context's life cycle (sticky errors, final twice, discard); files that are
+ * not regular (a FIFO, a folder, /dev/zero) refused at once, never read.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ifs_sha256.h"
 #include "ifs_test.h"
@@ -43,6 +48,58 @@ static char *expand(const vector *v, size_t *len)
         memcpy(b + i * k, v->msg, k);
     b[*len] = '\0';
     return b;
+}
+
+static void life_cycle(void)
+{
+    ifs_sha256_ctx c;
+    char hex[65];
+    IFS_CHECK(ifs_sha256_init(&c) == 0 && ifs_sha256_update(&c, NULL, 0) == 0 &&
+                  ifs_sha256_update(&c, "abc", 3) == 0 && ifs_sha256_final_hex(&c, hex) == 0 &&
+                  !strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+              "an_empty_update_with_null_data_changes_nothing");
+    IFS_CHECK(ifs_sha256_final_hex(&c, hex) == IFS_SHA256_EARG && hex[0] == '\0',
+              "a_second_final_is_refused_with_an_empty_digest");
+    IFS_CHECK(ifs_sha256_update(&c, "abc", 3) == IFS_SHA256_EARG,
+              "an_update_after_final_is_refused");
+    IFS_CHECK(ifs_sha256_init(&c) == 0 && ifs_sha256_update(&c, NULL, 5) == IFS_SHA256_EARG &&
+                  ifs_sha256_update(&c, "abc", 3) == IFS_SHA256_EARG,
+              "an_error_is_sticky_across_later_updates");
+    uint8_t d[32] = {1};
+    IFS_CHECK(ifs_sha256_final(&c, d) == IFS_SHA256_EARG && d[0] == 0 && d[31] == 0,
+              "final_after_an_error_returns_it_and_zeros");
+    IFS_CHECK(ifs_sha256_init(&c) == 0, "init_again_reuses_a_context");
+    ifs_sha256_update(&c, "abc", 3);
+    ifs_sha256_discard(&c);
+    ifs_sha256_discard(&c);
+    ifs_sha256_discard(NULL);
+    IFS_CHECK(ifs_sha256_final_hex(&c, hex) == IFS_SHA256_EARG,
+              "discard_ends_a_context_and_may_be_repeated");
+    IFS_CHECK(ifs_sha256_hex(NULL, 0, hex) == 0 &&
+                  !strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+              "one_shot_of_nothing_accepts_null");
+    static const int codes[] = {IFS_SHA256_OK, IFS_SHA256_EIO, IFS_SHA256_ENOTREG,
+                                IFS_SHA256_ENOMEM, IFS_SHA256_ELIB, IFS_SHA256_EARG};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        IFS_CHECK(strcmp(ifs_sha256_strerror(codes[i]), "unknown status") != 0,
+                  "every_status_has_words (%d)", codes[i]);
+}
+
+/* Opened with O_NONBLOCK and refused by kind: a FIFO without a writer would
+ * otherwise block forever, /dev/zero would be read forever. */
+static void not_regular_files(void)
+{
+    const char *tmp = ifs_test_env("IFS_TEST_TMP", "/tmp");
+    char fifo[4096], hex[65];
+    snprintf(fifo, sizeof fifo, "%s/sha256_fifo", tmp);
+    unlink(fifo);
+    IFS_CHECK(mkfifo(fifo, 0600) == 0, "cannot make %s", fifo);
+    IFS_CHECK(ifs_sha256_file_hex(fifo, hex) == IFS_SHA256_ENOTREG,
+              "a_fifo_is_refused_without_waiting_for_a_writer");
+    unlink(fifo);
+    IFS_CHECK(ifs_sha256_file_hex(tmp, hex) == IFS_SHA256_ENOTREG, "a_folder_is_refused");
+    IFS_CHECK(ifs_sha256_file_hex("/dev/zero", hex) == IFS_SHA256_ENOTREG,
+              "dev_zero_is_refused_not_read_forever");
 }
 
 int main(void)
@@ -102,8 +159,11 @@ int main(void)
         }
         free(msg);
     }
-    char hex[65];
-    IFS_CHECK(ifs_sha256_file_hex("/nonexistent/ifscore/file", hex) == -1,
-              "a missing file must return -1");
+    life_cycle();
+    not_regular_files();
+    char hex[65] = "x";
+    IFS_CHECK(ifs_sha256_file_hex("/nonexistent/ifscore/file", hex) == IFS_SHA256_EIO &&
+                  errno == ENOENT && hex[0] == '\0',
+              "a_missing_file_is_an_io_error_with_errno_and_an_empty_digest");
     return ifs_test_done("sha256");
 }
