@@ -339,6 +339,7 @@ int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_
     }
     if (bad) {
         seterr(err, errlen, "%s: %s", path, strerror(errno));
+        ifs_sha256_discard(&c);
         free(buf);
         close(fd);
         return IFS_RESUME_EIO;

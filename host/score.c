@@ -83,16 +83,6 @@ static double mono(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 /* ---- the run's state --------------------------------------------------------- */
 
 typedef struct shard {
@@ -409,44 +399,16 @@ static void release_payload(void *ctx, void *user)
     free(user);
 }
 
+/* The answer-like label: the flag's, else the one id2label entry naming an
+ * answer (ifs_wts_answer_label has the rules), else index 1. */
 static int resolve_answer(run *R, char *err, size_t errlen)
 {
     const ifs_bert_config *c = &R->w->cfg;
-    const char *a = R->o.answer_label;
     if (c->num_labels < 2) {
         snprintf(err, errlen, "the classifier has %d label(s); at least 2 are needed", c->num_labels);
         return -1;
     }
-    if (a) {
-        long v;
-        if (!parse_long(a, 0, c->num_labels - 1, &v)) {
-            R->answer = (int32_t)v;
-            return 0;
-        }
-        for (int pass = 0; pass < 2; pass++)
-            for (int32_t i = 0; i < c->num_labels; i++)
-                if (pass == 0 ? !strcmp(c->labels[i], a) : !strcasecmp(c->labels[i], a)) {
-                    R->answer = i;
-                    return 0;
-                }
-        snprintf(err, errlen, "answer label %s: not an index 0..%d nor a label of id2label",
-                 a, c->num_labels - 1);
-        return -1;
-    }
-    int found = -1, n = 0;
-    for (int32_t i = 0; i < c->num_labels; i++) {
-        char low[IFS_LABEL_LEN];
-        size_t k;
-        for (k = 0; c->labels[i][k] && k + 1 < sizeof low; k++)
-            low[k] = (char)tolower((unsigned char)c->labels[i][k]);
-        low[k] = '\0';
-        if (strstr(low, "answer") && !strstr(low, "not") && !strstr(low, "non")) {
-            found = i;
-            n++;
-        }
-    }
-    R->answer = n == 1 ? found : 1;
-    return 0;
+    return ifs_wts_answer_label(c, R->o.answer_label, &R->answer, err, errlen) ? -1 : 0;
 }
 
 /* Everything that changes a result, as text: its sha256 keys the state. */
