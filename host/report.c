@@ -1129,3 +1129,67 @@ int ifs_report_format_parse(const char *name, ifs_report_format *fmt)
         }
     return IFS_RED_EARG;
 }
+
+/* --- curves for other renderers (report --html) ---------------------------- */
+
+int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *err,
+                          size_t errlen)
+{
+    if (!out)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no output pointer");
+    memset(out, 0, sizeof *out);
+    out->key = -1;
+    if (!r)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+    ifs_red_curves cv;
+    if (ifs_red_curves_of(r, &cv))
+        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+    if (cv.key < 0) {
+        ifs_red_curves_free(&cv);
+        return IFS_RED_OK;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < cv.n_series; i++)
+        n += cv.series[i].n;
+    out->storage_ = malloc((n ? n : 1) * sizeof *out->storage_);
+    out->series = malloc((cv.n_series ? cv.n_series : 1) * sizeof *out->series);
+    if (!out->storage_ || !out->series) {
+        ifs_red_curves_free(&cv);
+        ifs_report_curves_clear(out);
+        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < cv.n_series; i++) {
+        const ifs_red_series *se = &cv.series[i];
+        ifs_report_series *o = &out->series[i];
+        o->points = out->storage_ + at;
+        o->n_points = se->n;
+        o->skipped_non_numeric = se->skipped;
+        o->plateau = se->plateau;
+        for (size_t p = 0; p < se->n; p++) {
+            const ifs_red_group *g = cv.order[se->first + p];
+            ifs_reduce_group_view *v = &out->storage_[at++];
+            v->vals = (const char *const *)g->vals;
+            for (int t = 0; t < 3; t++) {
+                v->c[t].n = g->c[t].n;
+                v->c[t].answer_like = g->c[t].answer;
+                v->c[t].near_threshold = g->c[t].near;
+                v->c[t].p_sum_1e9 = g->c[t].psum;
+            }
+        }
+    }
+    out->n_series = cv.n_series;
+    out->key = cv.key;
+    ifs_red_curves_free(&cv);
+    return IFS_RED_OK;
+}
+
+void ifs_report_curves_clear(ifs_report_curves *c)
+{
+    if (!c)
+        return;
+    free(c->series);
+    free(c->storage_);
+    memset(c, 0, sizeof *c);
+    c->key = -1;
+}
