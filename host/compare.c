@@ -553,6 +553,13 @@ static void count_text(ifs_mk *b, uint64_t n, int present)
         ifs_mk_puts(b, "-");
 }
 
+/* Text cells stay on one line: control characters become spaces. */
+static void put_text_field(ifs_mk *b, const char *s)
+{
+    for (; *s; s++)
+        ifs_mk_write(b, (unsigned char)*s < 0x20 ? " " : s, 1);
+}
+
 /* One sentence about a verdict, shared by text, markdown and the page. */
 static void verdict(ifs_mk *b, const ifs_comparison *c)
 {
@@ -566,7 +573,7 @@ static void verdict(ifs_mk *b, const ifs_comparison *c)
         for (size_t i = 1; i < c->n_rows; i++)
             if (c->rows[i].regression && shown++ < 20) {
                 ifs_mk_puts(b, shown > 1 ? ", " : " ");
-                ifs_mk_puts(b, c->rows[i].label);
+                put_text_field(b, c->rows[i].label);
             }
         if (shown > 20)
             ifs_mk_printf(b, " and %zu more", shown - 20);
@@ -688,13 +695,6 @@ static void free_grid(grid *g)
             free(g->cell[i]);
     free(g->cell);
     free(g->ord);
-}
-
-/* Text cells stay on one line: control characters become spaces. */
-static void put_text_field(ifs_mk *b, const char *s)
-{
-    for (; *s; s++)
-        ifs_mk_write(b, (unsigned char)*s < 0x20 ? " " : s, 1);
 }
 
 static void render_text(const ifs_comparison *c, ifs_mk *b, grid *g)
@@ -930,14 +930,17 @@ static void render_json(const ifs_comparison *c, ifs_mk *b)
         ifs_mk_puts(b, k ? ", " : "");
         ifs_mk_json(b, c->keys[k]);
     }
+    int total = c->rows[0].regression != 0;
     ifs_mk_printf(b,
-                  "],\n  \"result\": {\"gate_failed\": %s, \"regressions\": %zu, "
-                  "\"groups_both\": %zu, \"only_in_baseline\": %zu, \"only_in_candidate\": "
-                  "%zu, \"not_comparable\": %zu},\n  \"regressed\": [",
-                  s->gate_failed ? "true" : "false", s->regressions, s->groups_both,
-                  s->base_only, s->cand_only, s->not_comparable);
+                  "],\n  \"result\": {\"gate_failed\": %s, \"regressed_groups\": %zu, "
+                  "\"whole_run_regressed\": %s, \"groups_both\": %zu, \"only_in_baseline\": "
+                  "%zu, \"only_in_candidate\": %zu, \"not_comparable\": %zu},\n"
+                  "  \"regressed\": [",
+                  s->gate_failed ? "true" : "false", s->regressions - (size_t)total,
+                  total ? "true" : "false", s->groups_both, s->base_only, s->cand_only,
+                  s->not_comparable);
     first = 1;
-    for (size_t i = 0; i < c->n_rows; i++)
+    for (size_t i = 1; i < c->n_rows; i++)
         if (c->rows[i].regression) {
             ifs_mk_puts(b, first ? "" : ", ");
             ifs_mk_json(b, c->rows[i].label);
@@ -953,7 +956,7 @@ static void render_json(const ifs_comparison *c, ifs_mk *b)
     ifs_mk_puts(b, c->n_rows > 1 ? "\n  ]\n}\n" : "]\n}\n");
 }
 
-/* "IFS fell from 0.708 (17/24) to 0.125 (3/24): -0.583, 95% CI [-0.768, -0.337]" */
+/* "IFS 0.708 (17/24) -> 0.125 (3/24): -0.583, 95% CI [-0.768, -0.337]" */
 static void cell_sentence(ifs_mk *b, int m, const ifs_compare_cell *x)
 {
     ifs_mk_printf(b, "%s ", DISPLAY[m]);
@@ -964,15 +967,12 @@ static void cell_sentence(ifs_mk *b, int m, const ifs_compare_cell *x)
                                                     : "candidate");
         return;
     }
-    ifs_mk_puts(b, x->delta < 0 ? "fell from " : x->delta > 0 ? "rose from " : "stayed at ");
     ifs_mk_fixed(b, x->base, 3);
     if (m != IFS_CMP_GAP)
         ifs_mk_printf(b, " (%llu/%llu)", (unsigned long long)x->k_base,
                       (unsigned long long)x->n_base);
-    if (x->delta != 0) {
-        ifs_mk_puts(b, " to ");
-        ifs_mk_fixed(b, x->cand, 3);
-    }
+    ifs_mk_puts(b, " -> ");
+    ifs_mk_fixed(b, x->cand, 3);
     if (m != IFS_CMP_GAP)
         ifs_mk_printf(b, " (%llu/%llu)", (unsigned long long)x->k_cand,
                       (unsigned long long)x->n_cand);
@@ -999,10 +999,10 @@ static void render_junit(const ifs_comparison *c, ifs_mk *b)
     ifs_mk_printf(b,
                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                   "<testsuites name=\"ifscore compare\" tests=\"%zu\" failures=\"%zu\" "
-                  "errors=\"0\" skipped=\"%zu\" time=\"0\">\n"
+                  "errors=\"0\" time=\"0\">\n"
                   "  <testsuite name=\"ifscore compare\" tests=\"%zu\" failures=\"%zu\" "
                   "errors=\"0\" skipped=\"%zu\" time=\"0\">\n    <properties>\n",
-                  c->n_rows, failures, skipped, c->n_rows, failures, skipped);
+                  c->n_rows, failures, c->n_rows, failures, skipped);
     ifs_mk_puts(b, "      <property name=\"baseline\" value=\"");
     ifs_mk_xml(b, c->base_name);
     ifs_mk_puts(b, "\"/>\n      <property name=\"candidate\" value=\"");

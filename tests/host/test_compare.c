@@ -555,7 +555,7 @@ static void test_render(void)
         IFS_CHECK(!strchr(t, '\x01') && strstr(t, "d&lt;&amp;\xEF\xBF\xBD&quot;fell"),
                   "junit_escapes_names_and_replaces_characters_xml_cannot_hold");
         IFS_CHECK(strstr(t, "value=\"base&amp;.json\"") != NULL, "junit_names_the_baseline");
-        IFS_CHECK(strstr(t, "IFS fell from 0.900 (45/50) to 0.200 (10/50): -0.700") != NULL,
+        IFS_CHECK(strstr(t, "IFS 0.900 (45/50) -&gt; 0.200 (10/50): -0.700") != NULL,
                   "junit_failure_message_gives_the_counts_and_the_change");
     }
     free(t);
