@@ -291,9 +291,9 @@ static int chart_groups(ifs_mk *b, const ifs_reducer *r, unsigned flags, char *e
         return fail(err, errlen, IFS_HTML_ENODATA, "the report has no scored records");
     }
     qsort(rk, m, sizeof *rk, cmp_ranked);
-    double label_w = 16 + 6.6 * (double)lw;
-    if (label_w > 360)
-        label_w = 360;
+    double label_w = 24 + 7.0 * (double)lw;
+    if (label_w > 380)
+        label_w = 380;
     double x0 = label_w + 8, x1 = W - 150, top = 64, bottom = top + ROW * (double)m;
     double h = bottom + 40;
     svg_open(b, IFS_CHART_GROUPS, W, h, flags, "IFS per group, with 95% intervals");
@@ -736,7 +736,7 @@ static int chart_delta(ifs_mk *b, const ifs_comparison *c, unsigned flags, char 
     span = fmin(1.0, ceil(span * 10 - 1e-9) / 10);
     if (lw > MAX_LABEL_CP)
         lw = MAX_LABEL_CP + 1;
-    double label_w = fmin(360, 16 + 6.6 * (double)lw);
+    double label_w = fmin(380, 24 + 7.0 * (double)lw);
     double x0 = label_w + 8, x1 = W - 190;
     double h = 50;
     for (int p = 0; p < nm; p++)
