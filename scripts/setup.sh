@@ -21,7 +21,7 @@ done
 
 # --- 1. Debian packages -----------------------------------------------------
 PKGS="build-essential cmake pkg-config git zstd libzstd-dev libcjson-dev libutf8proc-dev
-      libopenblas-dev clang libclang-rt-14-dev python3-venv"
+      libopenblas-dev clang libclang-rt-14-dev python3-venv chromium libxml2-utils"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
