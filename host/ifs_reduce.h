@@ -22,7 +22,7 @@
  *     ifs_reduce_pred p = { .keys = vals, .type = IFS_ITYPE_PARTIAL,
  *                           .p_answer = 0.93, .n_tokens = 57 };
  *     ifs_reduce_add(r, in, &p, 1, err, sizeof err);
- *     ifs_reduce_add_reject(r, in, "bad_json", err, sizeof err);
+ *     ifs_reduce_add_reject(r, in, "invalid_json", err, sizeof err);
  *     ifs_reduce_end_input(r, in, 2, err, sizeof err);   // lines read in that shard
  *     if (ifs_reduce_check(r, 0, err, sizeof err)) { ... exit IFS_EXIT_DATA ... }
  *     ifs_report_write(r, "report.json", 0, err, sizeof err);   // ifs_report.h
@@ -156,7 +156,7 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds,
                    size_t n, char *err, size_t errlen);
 
 /* Counts one rejected line of `input` under `reason` ([a-z0-9_]{1,63}, a
- * fixed code chosen by the reader, e.g. "bad_json"). IFS_RED_EARG, ENOMEM. */
+ * reason of ifs_record.h, e.g. "invalid_json"). IFS_RED_EARG, ENOMEM. */
 int ifs_reduce_add_reject(ifs_reducer *r, int32_t input, const char *reason,
                           char *err, size_t errlen);
 
@@ -243,6 +243,90 @@ void ifs_wilson95(uint64_t k, uint64_t n, double *lo, double *hi);
  * compared exactly in integers; -1 when there is none. */
 int64_t ifs_plateau(const uint64_t *k, const uint64_t *m, size_t n,
                     uint64_t eps_1e6, int32_t min_after);
+
+/* --- Reading a reducer (compare, report --html, sample) ---------------------
+ * Views borrow the reducer's strings: they stay valid until the reducer is
+ * changed (add, merge, set_*) or freed. Arrays these functions return are
+ * malloc'd (possibly NULL when *n == 0); the caller free()s them. */
+
+/* The counts of one (group, instruction type) cell, as the report has them. */
+typedef struct {
+    uint64_t n, answer_like, near_threshold;
+    uint64_t p_sum_1e9;          /* sum of llround(p_answer * 1e9) */
+} ifs_reduce_cell;
+
+typedef struct {
+    const char *const *vals;     /* [n_keys] the group's key values (borrowed) */
+    ifs_reduce_cell c[3];        /* indexed by ifs_itype: none, partial, full */
+} ifs_reduce_group_view;
+
+/* The groups in report order (key tuples sorted as docs/report-schema.md
+ * says). Returns IFS_RED_OK, IFS_RED_EARG (NULL argument), IFS_RED_ENOMEM. */
+int ifs_reduce_groups(const ifs_reducer *r, ifs_reduce_group_view **out, size_t *n);
+
+/* The identity a report carries, borrowed (for display; to compare two
+ * identities use ifs_reduce_same_identity, which knows every field). */
+typedef struct {
+    const char *weights_sha256;
+    int32_t n_labels;
+    const char *const *labels;   /* [n_labels] */
+    int32_t answer_label;
+    double threshold, near_margin;
+    int do_lower_case, strip_accents, tokenize_chinese_chars;
+    int32_t max_length;
+    int32_t n_keys;
+    const char *const *keys;     /* [n_keys] group-by fields */
+    const char *curve_key;       /* presentation: NULL auto, "" none, else a key */
+    double plateau_eps;
+    int32_t plateau_min_after;
+} ifs_reduce_identity;
+void ifs_reduce_get_identity(const ifs_reducer *r, ifs_reduce_identity *id);
+
+/* The one comparison of identities, the same ifs_reduce_merge makes:
+ * IFS_RED_OK when a and b agree on every classifier, tokenizer and grouping
+ * field the reducer has; IFS_RED_EMISMATCH with err = "reports differ in
+ * FIELD: A vs B" for the first field that differs; IFS_RED_EARG for NULL. */
+int ifs_reduce_same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err,
+                             size_t errlen);
+
+typedef struct {
+    const char *path;            /* as given to the run (borrowed) */
+    const char *sha256;          /* 64 hex (borrowed) */
+    uint64_t bytes, read, scored, rejected;
+} ifs_reduce_input_view;
+
+/* The inputs in report order (path, then sha256). IFS_RED_OK, EARG, ENOMEM. */
+int ifs_reduce_inputs(const ifs_reducer *r, ifs_reduce_input_view **out, size_t *n);
+
+typedef struct {
+    const char *name;            /* reject reason code (borrowed) */
+    uint64_t count;
+} ifs_reduce_reason_count;
+
+/* Rejects per reason over all inputs, sorted by name. IFS_RED_OK, EARG, ENOMEM. */
+int ifs_reduce_reject_totals(const ifs_reducer *r, ifs_reduce_reason_count **out,
+                             size_t *n);
+
+typedef struct {
+    const char *name;            /* borrowed */
+    int is_fact;                 /* 1: a string fact (value in `fact`) */
+    double value;                /* a number (is_fact == 0) */
+    const char *fact;            /* borrowed (is_fact == 1) */
+} ifs_reduce_timing_view;
+
+/* The `timings` object: numbers sorted by name, then facts sorted by name.
+ * IFS_RED_OK, EARG, ENOMEM. */
+int ifs_reduce_timings(const ifs_reducer *r, ifs_reduce_timing_view **out, size_t *n);
+
+/* The total order of key values reports sort by (numbers first by exact
+ * value, then natural order, ties bytewise): < 0, 0, > 0 like strcmp. */
+int ifs_reduce_value_cmp(const char *a, const char *b);
+
+/* Newcombe's hybrid score interval at 95% (method 10 of Newcombe 1998) for
+ * the difference k1/n1 - k2/n2 of two independent proportions, from their
+ * Wilson intervals, clipped to [-1, 1]. Either n == 0 gives [-1, 1]. */
+void ifs_newcombe95(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double *lo,
+                    double *hi);
 
 #ifdef __cplusplus
 }

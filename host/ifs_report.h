@@ -84,6 +84,32 @@ int ifs_report_read(const char *path, ifs_reducer **out, char *err, size_t errle
 int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out,
                      size_t *len, char *err, size_t errlen);
 
+/* The IFS curves as the report draws them (docs/report-schema.md, "Curves
+ * and the plateau"): one series per tuple of the other keys, its points the
+ * groups whose curve value is a number, ascending; points[i].vals[key] is
+ * the checkpoint. Views borrow from the reducer (valid until it changes).
+ * Returns IFS_RED_OK (key -1 and no series when there are no curves),
+ * IFS_RED_EARG, IFS_RED_ENOMEM; release with ifs_report_curves_clear. */
+typedef struct {
+    const ifs_reduce_group_view *points;   /* [n_points] */
+    size_t n_points;
+    size_t skipped_non_numeric;
+    int64_t plateau;                       /* index into points; -1: not reached */
+} ifs_report_series;
+
+typedef struct {
+    int32_t key;                           /* curve key's index among the group-by keys, or -1 */
+    ifs_report_series *series;             /* [n_series] */
+    size_t n_series;
+    ifs_reduce_group_view *storage_;       /* private: every series' points */
+} ifs_report_curves;
+
+int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *err,
+                          size_t errlen);
+/* Frees what get_curves allocated and resets *c (no series, key -1); NULL
+ * and a zeroed struct are fine. */
+void ifs_report_curves_clear(ifs_report_curves *c);
+
 #ifdef __cplusplus
 }
 #endif

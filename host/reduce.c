@@ -1240,3 +1240,189 @@ int64_t ifs_plateau(const uint64_t *k, const uint64_t *m, size_t n, uint64_t eps
     }
     return -1;
 }
+
+/* --- reading a reducer ----------------------------------------------------- */
+
+static void view_of(const ifs_red_group *g, ifs_reduce_group_view *v)
+{
+    v->vals = (const char *const *)g->vals;
+    for (int t = 0; t < 3; t++) {
+        v->c[t].n = g->c[t].n;
+        v->c[t].answer_like = g->c[t].answer;
+        v->c[t].near_threshold = g->c[t].near;
+        v->c[t].p_sum_1e9 = g->c[t].psum;
+    }
+}
+
+int ifs_reduce_groups(const ifs_reducer *r, ifs_reduce_group_view **out, size_t *n)
+{
+    if (!r || !out || !n)
+        return IFS_RED_EARG;
+    *out = NULL;
+    *n = 0;
+    ifs_red_group **g = ifs_red_sorted_groups(r);
+    ifs_reduce_group_view *v = malloc((r->n_groups ? r->n_groups : 1) * sizeof *v);
+    if (!g || !v) {
+        free(g);
+        free(v);
+        return IFS_RED_ENOMEM;
+    }
+    for (size_t i = 0; i < r->n_groups; i++)
+        view_of(g[i], &v[i]);
+    free(g);
+    *out = v;
+    *n = r->n_groups;
+    return IFS_RED_OK;
+}
+
+void ifs_reduce_get_identity(const ifs_reducer *r, ifs_reduce_identity *id)
+{
+    memset(id, 0, sizeof *id);
+    if (!r)
+        return;
+    id->weights_sha256 = r->weights_sha;
+    id->n_labels = r->n_labels;
+    id->labels = (const char *const *)r->labels;
+    id->answer_label = r->answer_label;
+    id->threshold = r->threshold;
+    id->near_margin = r->margin;
+    id->do_lower_case = r->do_lower_case;
+    id->strip_accents = r->strip_accents;
+    id->tokenize_chinese_chars = r->tokenize_chinese_chars;
+    id->max_length = r->max_length;
+    id->n_keys = r->n_keys;
+    id->keys = (const char *const *)r->keys;
+    id->curve_key = r->curve_mode == IFS_CURVE_AUTO   ? NULL
+                    : r->curve_mode == IFS_CURVE_NONE ? ""
+                                                      : r->curve_key;
+    id->plateau_eps = (double)r->eps_u / IFS_RED_MICRO;
+    id->plateau_min_after = r->min_after;
+}
+
+int ifs_reduce_same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err,
+                             size_t errlen)
+{
+    if (!a || !b)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+    return same_identity(a, b, err, errlen);
+}
+
+int ifs_reduce_inputs(const ifs_reducer *r, ifs_reduce_input_view **out, size_t *n)
+{
+    if (!r || !out || !n)
+        return IFS_RED_EARG;
+    *out = NULL;
+    *n = 0;
+    size_t *idx = ifs_red_sorted_inputs(r);
+    ifs_reduce_input_view *v = malloc((r->n_inputs ? r->n_inputs : 1) * sizeof *v);
+    if (!idx || !v) {
+        free(idx);
+        free(v);
+        return IFS_RED_ENOMEM;
+    }
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        const ifs_red_input *in = &r->inputs[idx[i]];
+        v[i].path = in->path;
+        v[i].sha256 = in->sha;
+        v[i].bytes = in->bytes;
+        v[i].read = in->lines;
+        v[i].scored = in->scored;
+        v[i].rejected = in->rejected;
+    }
+    free(idx);
+    *out = v;
+    *n = r->n_inputs;
+    return IFS_RED_OK;
+}
+
+static int cmp_reason_counts(const void *a, const void *b)
+{
+    return strcmp(((const ifs_reduce_reason_count *)a)->name,
+                  ((const ifs_reduce_reason_count *)b)->name);
+}
+
+int ifs_reduce_reject_totals(const ifs_reducer *r, ifs_reduce_reason_count **out, size_t *n)
+{
+    if (!r || !out || !n)
+        return IFS_RED_EARG;
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0, m = 0;
+    for (size_t i = 0; i < r->n_inputs; i++)
+        cap += r->inputs[i].n_reasons;
+    ifs_reduce_reason_count *v = malloc((cap ? cap : 1) * sizeof *v);
+    if (!v)
+        return IFS_RED_ENOMEM;
+    /* Reason lists are a handful long: a linear merge is enough. */
+    for (size_t i = 0; i < r->n_inputs; i++)
+        for (size_t k = 0; k < r->inputs[i].n_reasons; k++) {
+            const ifs_red_reason *rs = &r->inputs[i].reasons[k];
+            size_t j = 0;
+            while (j < m && strcmp(v[j].name, rs->name))
+                j++;
+            if (j == m) {
+                v[m].name = rs->name;
+                v[m++].count = 0;
+            }
+            v[j].count += rs->count;
+        }
+    if (m > 1)
+        qsort(v, m, sizeof *v, cmp_reason_counts);
+    *out = v;
+    *n = m;
+    return IFS_RED_OK;
+}
+
+static int cmp_timing_views(const void *a, const void *b)
+{
+    const ifs_reduce_timing_view *x = a, *y = b;
+    if (x->is_fact != y->is_fact)
+        return x->is_fact - y->is_fact;
+    return strcmp(x->name, y->name);
+}
+
+int ifs_reduce_timings(const ifs_reducer *r, ifs_reduce_timing_view **out, size_t *n)
+{
+    if (!r || !out || !n)
+        return IFS_RED_EARG;
+    *out = NULL;
+    *n = 0;
+    size_t m = r->n_timings + r->n_facts;
+    ifs_reduce_timing_view *v = malloc((m ? m : 1) * sizeof *v);
+    if (!v)
+        return IFS_RED_ENOMEM;
+    for (size_t i = 0; i < r->n_timings; i++)
+        v[i] = (ifs_reduce_timing_view){r->timings[i].name, 0,
+                                        (double)r->timings[i].value_u / IFS_RED_MICRO, NULL};
+    for (size_t i = 0; i < r->n_facts; i++)
+        v[r->n_timings + i] = (ifs_reduce_timing_view){r->facts[i].name, 1, 0.0,
+                                                       r->facts[i].value};
+    if (m > 1)
+        qsort(v, m, sizeof *v, cmp_timing_views);
+    *out = v;
+    *n = m;
+    return IFS_RED_OK;
+}
+
+int ifs_reduce_value_cmp(const char *a, const char *b)
+{
+    return ifs_red_value_cmp(a, b);
+}
+
+void ifs_newcombe95(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double *lo,
+                    double *hi)
+{
+    if (!n1 || !n2 || k1 > n1 || k2 > n2) {
+        *lo = -1.0;
+        *hi = 1.0;
+        return;
+    }
+    double l1, h1, l2, h2;
+    ifs_wilson95(k1, n1, &l1, &h1);
+    ifs_wilson95(k2, n2, &l2, &h2);
+    double p1 = (double)k1 / (double)n1, p2 = (double)k2 / (double)n2, d = p1 - p2;
+    double a = p1 - l1, b = h2 - p2, c = h1 - p1, e = p2 - l2;
+    double l = d - sqrt(a * a + b * b), h = d + sqrt(c * c + e * e);
+    *lo = l < -1.0 ? -1.0 : l;
+    *hi = h > 1.0 ? 1.0 : h;
+}

@@ -56,18 +56,12 @@ void ifs_red_stats_of(const ifs_red_group *g, ifs_red_stats *s)
     ratio(g->c[IFS_ITYPE_FULL].answer, g->c[IFS_ITYPE_FULL].n, &s->full);
     s->gap.ok = s->partial.ok && s->full.ok;
     if (s->gap.ok) {
-        /* Newcombe's hybrid score interval for a difference of two
-         * independent proportions (his method 10), from the Wilson bounds. */
-        double d = s->full.v - s->partial.v;
-        double a = s->full.v - s->full.lo, b = s->partial.hi - s->partial.v;
-        double c = s->full.hi - s->full.v, e = s->partial.v - s->partial.lo;
-        s->gap.v = d;
-        s->gap.lo = d - sqrt(a * a + b * b);
-        s->gap.hi = d + sqrt(c * c + e * e);
-        if (s->gap.lo < -1.0)
-            s->gap.lo = -1.0;
-        if (s->gap.hi > 1.0)
-            s->gap.hi = 1.0;
+        /* Newcombe's hybrid score interval (his method 10): one function,
+         * the one compare uses too. */
+        s->gap.v = s->full.v - s->partial.v;
+        ifs_newcombe95(g->c[IFS_ITYPE_FULL].answer, g->c[IFS_ITYPE_FULL].n,
+                       g->c[IFS_ITYPE_PARTIAL].answer, g->c[IFS_ITYPE_PARTIAL].n, &s->gap.lo,
+                       &s->gap.hi);
     }
     s->mean_ok = s->tot.n > 0;
     s->mean_p = s->tot.n ? (double)s->tot.psum / IFS_RED_P_SCALE / (double)s->tot.n : 0.0;
@@ -1024,4 +1018,68 @@ int ifs_report_format_parse(const char *name, ifs_report_format *fmt)
             return IFS_RED_OK;
         }
     return IFS_RED_EARG;
+}
+
+/* --- curves for other renderers (report --html) ---------------------------- */
+
+int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *err,
+                          size_t errlen)
+{
+    if (!out)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no output pointer");
+    memset(out, 0, sizeof *out);
+    out->key = -1;
+    if (!r)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+    ifs_red_curves cv;
+    if (ifs_red_curves_of(r, &cv))
+        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+    if (cv.key < 0) {
+        ifs_red_curves_free(&cv);
+        return IFS_RED_OK;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < cv.n_series; i++)
+        n += cv.series[i].n;
+    out->storage_ = malloc((n ? n : 1) * sizeof *out->storage_);
+    out->series = malloc((cv.n_series ? cv.n_series : 1) * sizeof *out->series);
+    if (!out->storage_ || !out->series) {
+        ifs_red_curves_free(&cv);
+        ifs_report_curves_clear(out);
+        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < cv.n_series; i++) {
+        const ifs_red_series *se = &cv.series[i];
+        ifs_report_series *o = &out->series[i];
+        o->points = out->storage_ + at;
+        o->n_points = se->n;
+        o->skipped_non_numeric = se->skipped;
+        o->plateau = se->plateau;
+        for (size_t p = 0; p < se->n; p++) {
+            const ifs_red_group *g = cv.order[se->first + p];
+            ifs_reduce_group_view *v = &out->storage_[at++];
+            v->vals = (const char *const *)g->vals;
+            for (int t = 0; t < 3; t++) {
+                v->c[t].n = g->c[t].n;
+                v->c[t].answer_like = g->c[t].answer;
+                v->c[t].near_threshold = g->c[t].near;
+                v->c[t].p_sum_1e9 = g->c[t].psum;
+            }
+        }
+    }
+    out->n_series = cv.n_series;
+    out->key = cv.key;
+    ifs_red_curves_free(&cv);
+    return IFS_RED_OK;
+}
+
+void ifs_report_curves_clear(ifs_report_curves *c)
+{
+    if (!c)
+        return;
+    free(c->series);
+    free(c->storage_);
+    memset(c, 0, sizeof *c);
+    c->key = -1;
 }

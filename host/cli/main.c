@@ -47,7 +47,7 @@ static void usage(FILE *f)
         fprintf(f, "%s\n", commands[i].summary);
     }
     fprintf(f, "\nRun 'ifscore <command> --help' for a command's options.\n"
-               "Exit codes: 0 ok, 1 failure, 2 usage error, 3 data check failed, "
+               "Exit codes: 0 ok, 1 failure, 2 usage error, 3 data check failed, 4 regression found (compare), "
                "130 interrupted (resumable).\n");
 }
 
