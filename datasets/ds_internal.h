@@ -90,14 +90,26 @@ void ds_sink_free(ds_sink *s); /* removes a shard left open (never half a file) 
 
 /* ---- manifest check ------------------------------------------------------- */
 typedef struct {
-    size_t shards, bad_shards;
-    uint64_t records;
+    size_t shards;        /* entries in the manifest's "shards" */
+    size_t bad_shards;    /* entries that are malformed, repeated, or do not match */
+    size_t unlisted;      /* shard files in the folder the manifest does not list */
+    size_t problems;      /* everything reported (the above and the top-level fields) */
+    uint64_t records;     /* records counted in the shards read */
 } ds_verify_stats;
-/* Checks every shard of DIR/manifest.json (or a manifest path): present, size,
- * SHA-256, and record count (lines, read through the shard reader, which also
- * catches corrupt or truncated frames). report(line, user) gets one line of
- * words per problem (may be NULL). Returns 0 when all match, IFS_DS_EFORMAT
- * on mismatches, IFS_DS_EIO when the manifest cannot be read. */
+/* Checks DIR/manifest.json (or a manifest path; its folder is DIR) against
+ * the folder: the manifest's fields have their types (format
+ * "ifscore-shards/1"; records, bytes and each shard's records, bytes and
+ * uncompressed_bytes integers in [0, 2^53]; file a plain name; sha256 64
+ * lowercase hex digits); no shard is listed twice; each listed shard is a
+ * regular file (FIFOs and devices are refused without blocking) with the
+ * listed size, SHA-256, record count (lines, read through the shard reader,
+ * which also catches corrupt or truncated frames) and decompressed size; the
+ * totals add up; and every file `ifscore score DIR` would read (*.jsonl,
+ * *.jsonl.zst, not hidden) is listed. The manifest is read only if it is a
+ * regular file of at most 64 MiB. report(line, user) gets one line of words
+ * per problem (may be NULL). Returns 0 when all match, IFS_DS_EFORMAT on
+ * problems (or, with words in err, when the file is no manifest at all),
+ * IFS_DS_EIO when the manifest cannot be read (err), IFS_DS_ENOMEM. */
 int ds_verify(const char *path, ds_verify_stats *st,
               void (*report)(const char *line, void *user), void *user,
               char *err, size_t errlen);

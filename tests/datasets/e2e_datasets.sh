@@ -119,6 +119,17 @@ run verify "$T/tampered" >/dev/null; rc=$?
 check "verify_exits_3_on_a_missing_shard" test "$rc" = 3
 run verify "$T/nowhere" >/dev/null; rc=$?
 check "verify_exits_1_without_a_manifest" test "$rc" = 1
+# a FIFO where a shard should be: refused at once, never opened blocking
+cp -r "$T/packed" "$T/fifo"
+rm "$T/fifo/shard-00001.jsonl.zst" && mkfifo "$T/fifo/shard-00001.jsonl.zst"
+timeout 20 "$BIN" verify "$T/fifo" > "$T/fifo.out" 2>&1; rc=$?
+check "verify_exits_3_at_once_on_a_fifo_shard" test "$rc" = 3
+check "verify_says_the_fifo_is_not_a_regular_file" grep -q 'not a regular file (a FIFO)' "$T/fifo.out"
+cp -r "$T/packed" "$T/extra"
+cp "$T/packed/shard-00000.jsonl.zst" "$T/extra/stray.jsonl.zst"
+"$BIN" verify "$T/extra" > "$T/extra.out" 2>&1; rc=$?
+check "verify_exits_3_on_a_shard_file_the_manifest_does_not_list" test "$rc" = 3
+check "verify_names_the_unlisted_shard" grep -q 'stray.jsonl.zst: not listed in the manifest' "$T/extra.out"
 
 for c in import build-instructions build-responses prompts join pack verify; do
   check "${c}_has_help" bash -c "'$BIN' $c --help | grep -q usage"
