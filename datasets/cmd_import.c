@@ -18,9 +18,10 @@ static void usage(FILE *f)
     fputs("usage: ifscore import <format> INPUT... --out DIR [options]\n"
           "\n"
           "Converts chat data to ifscore records {id, model, instruction,\n"
-          "instruction_type, response, source, source_index, ...}, streamed (JSON arrays\n"
-          "are split element by element; memory stays bounded). INPUT: files (.json,\n"
-          ".jsonl, either .zst-compressed) or folders of them, or - for stdin.\n"
+          "instruction_type, response, source, source_index, instruction_source, ...},\n"
+          "streamed (JSON arrays are split element by element; memory stays bounded).\n"
+          "INPUT: files (.json, .jsonl, plain or .zst- or .gz-compressed, detected by\n"
+          "their first bytes) or folders of them, or - for stdin.\n"
           "\n"
           "formats:\n"
           "  alpaca-eval  AlpacaEval model_outputs.json: model = generator,\n"
@@ -32,17 +33,27 @@ static void usage(FILE *f)
           "               its best-ranked assistant reply; deleted / failed-review skipped\n"
           "  sharegpt     {id, conversations: [{from, value}]} (or messages: [{role, content}]):\n"
           "               the first human turn (after system turns) and the reply to it\n"
+          "  hh           Anthropic HH-RLHF transcripts {chosen: \"\\n\\nHuman: ...\\n\\n\n"
+          "               Assistant: ...\", rejected}: the first human turn and the reply to it\n"
+          "               (from chosen; --map transcript=rejected for the other); model =\n"
+          "               --model or file stem\n"
           "  json         any JSON / JSONL with --map (defaults: instruction, response,\n"
-          "               model, id, instruction_type)\n"
+          "               model, id, instruction_type, instruction_source)\n"
+          "\n"
+          "instruction_source (what build-responses holds out and reports by):\n"
+          "alpaca_eval:<dataset> for alpaca-eval, the file stem for alpaca, oasst1,\n"
+          "sharegpt, hh; json reads it from the data.\n"
           "\n"
           "options:\n"
           "  -o, --out DIR             output folder (created; shards + manifest.json)\n"
           "      --model NAME          model name for every record (overrides the data)\n"
+          "      --instruction-source NAME  instruction_source of every record\n"
           "      --lang LIST           oasst: languages to keep, comma-separated, or all\n"
           "                            (default en)\n"
           "      --map F=PATH,...      json: where each field is; F in id, model,\n"
-          "                            instruction, response, instruction_type, input;\n"
-          "                            PATH is dotted, digits index arrays (messages.0.content)\n"
+          "                            instruction, response, instruction_type, input,\n"
+          "                            instruction_source; hh: transcript. PATH is dotted,\n"
+          "                            digits index arrays (messages.0.content)\n"
           "      --shard-records N     start a new shard every N records (default: one\n"
           "                            shard per input file)\n"
           "      --shard-bytes SIZE    ... or every SIZE uncompressed bytes (e.g. 256M)\n"
@@ -81,6 +92,10 @@ static int set_map(ds_import_opts *o, char *list, char *err, size_t errlen)
             o->f_type = path;
         else if (!strcmp(tok, "input"))
             o->f_input = path;
+        else if (!strcmp(tok, "instruction_source"))
+            o->f_source = path;
+        else if (!strcmp(tok, "transcript"))
+            o->f_transcript = path;
         else {
             snprintf(err, errlen, "--map: unknown field '%s'", tok);
             return -1;
@@ -91,10 +106,12 @@ static int set_map(ds_import_opts *o, char *list, char *err, size_t errlen)
 
 int ifs_cmd_import(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_LANG, O_MAP, O_SREC, O_SBYTES, O_LEVEL, O_PLAIN, O_MAXREC, O_FAIL };
+    enum { O_MODEL = 256, O_LANG, O_MAP, O_SREC, O_SBYTES, O_LEVEL, O_PLAIN, O_MAXREC, O_FAIL,
+           O_ISRC };
     static const struct option opts[] = {
         { "out", required_argument, 0, 'o' },
         { "model", required_argument, 0, O_MODEL },
+        { "instruction-source", required_argument, 0, O_ISRC },
         { "lang", required_argument, 0, O_LANG },
         { "map", required_argument, 0, O_MAP },
         { "shard-records", required_argument, 0, O_SREC },
@@ -120,6 +137,7 @@ int ifs_cmd_import(int argc, char **argv)
         switch (c) {
         case 'o': out = optarg; break;
         case O_MODEL: io.model = optarg; break;
+        case O_ISRC: io.instruction_source = optarg; break;
         case O_LANG: lang = optarg; break;
         case O_MAP: map = optarg; break;
         case O_SREC:
@@ -162,7 +180,7 @@ int ifs_cmd_import(int argc, char **argv)
     int fmt = ds_format_parse(argv[optind]);
     if (fmt < 0) {
         fprintf(stderr, "ifscore import: unknown format '%s' (alpaca-eval, alpaca, oasst, "
-                        "sharegpt, json)\n", argv[optind]);
+                        "sharegpt, hh, json)\n", argv[optind]);
         return IFS_EXIT_USAGE;
     }
     optind++;

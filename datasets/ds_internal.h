@@ -121,6 +121,7 @@ typedef enum {
     DS_FMT_OASST,        /* trees export or messages export, detected per element */
     DS_FMT_SHAREGPT,
     DS_FMT_JSON,         /* generic JSON / JSONL with a field map */
+    DS_FMT_HH,           /* Anthropic HH transcripts: the first human turn and its reply */
     DS_FMT_COUNT
 } ds_format;
 int ds_format_parse(const char *name); /* -1 if unknown */
@@ -146,7 +147,8 @@ typedef enum {
     DS_SKIP_REPLY_NOT_BEST,    /* oasst messages: a first reply ranked below the best */
     DS_SKIP_TREE_SPLIT,        /* oasst messages: tree not contiguous in the file */
     DS_SKIP_NO_HUMAN_TURN,     /* sharegpt: no human turn first */
-    DS_SKIP_NO_ASSISTANT_TURN, /* sharegpt: the human turn has no reply */
+    DS_SKIP_NO_ASSISTANT_TURN, /* sharegpt, hh: the human turn has no reply */
+    DS_SKIP_BAD_TRANSCRIPT,    /* hh: a turn label inside the first turn's text */
     DS_SKIP__COUNT
 } ds_skip;
 const char *ds_skip_name(ds_skip s);
@@ -155,8 +157,10 @@ typedef struct {
     ds_format format;
     const char *model;        /* --model: constant model name (NULL = per format) */
     const char *langs;        /* oasst: comma list, "all" or NULL = no filter */
+    const char *instruction_source; /* constant instruction_source (NULL = per format) */
     /* generic JSON field paths (dotted, digits index arrays); NULL = default */
-    const char *f_id, *f_model, *f_instruction, *f_response, *f_type, *f_input;
+    const char *f_id, *f_model, *f_instruction, *f_response, *f_type, *f_input, *f_source;
+    const char *f_transcript; /* hh: the transcript field (NULL = "chosen") */
     size_t max_elem;          /* 0 = 16 MiB */
 } ds_import_opts;
 
@@ -185,6 +189,17 @@ const ds_import_stats *ds_importer_stats(const ds_importer *im);
 int ds_import_element(ds_importer *im, const char *stem, const ifs_ds_elem *e, ds_sink *sink,
                       char *err, size_t errlen);
 int ds_import_end(ds_importer *im, ds_sink *sink, char *err, size_t errlen);
+/* The first exchange of an HH transcript ("\n\nHuman: ...\n\nAssistant: ...").
+ * Offsets into the transcript, texts trimmed of outer whitespace. */
+typedef struct {
+    size_t human_off, human_len, reply_off, reply_len;
+} ds_hh_exchange;
+/* Returns DS_SKIP__COUNT when the exchange is usable, else the skip reason:
+ * no_human_turn (does not start with "Human:"), no_assistant_turn (no
+ * "\n\nAssistant:" before a second human turn), missing_instruction (empty
+ * human turn), bad_transcript (a turn label at the start of a line inside
+ * either text). An empty reply is usable (imported as an empty response). */
+int ds_hh_first_exchange(const char *t, size_t n, ds_hh_exchange *x);
 /* Appends the stats as JSON members "elements":..,"records":..,"skipped":{..} */
 void ds_import_stats_json(const ds_import_stats *st, ds_buf *b);
 

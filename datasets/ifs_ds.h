@@ -193,20 +193,23 @@ int ifs_ds_jsplit_finish(ifs_ds_jsplit *js, ifs_ds_elem *out);
 const char *ifs_ds_jsplit_error(const ifs_ds_jsplit *js);
 int ifs_ds_jsplit_is_array(const ifs_ds_jsplit *js); /* 1 array, 0 JSONL, -1 not yet known */
 
-/* ---- byte source: a plain or zstd-compressed file, streamed ---------------
+/* ---- byte source: a plain, zstd- or gzip-compressed file, streamed --------
  * Importers read JSON arrays, whose elements span lines, so they need bytes
  * rather than the shard reader's lines. zstd is detected by magic (regular
- * and skippable frames); several frames are read in order. */
+ * and skippable frames) and so is gzip (1f 8b); several frames / members
+ * are read in order. */
 typedef struct ifs_ds_src ifs_ds_src;
 /* path "-" is stdin. Returns NULL with a message in err. */
 ifs_ds_src *ifs_ds_src_open(const char *path, char *err, size_t errlen);
 /* Reads up to cap decompressed bytes; *n = 0 at the end. Returns 0, or
- * IFS_DS_EIO / IFS_DS_EFORMAT (corrupt frame) / IFS_DS_ETRUNC (the file ended
- * inside a frame), with the message in ifs_ds_src_error naming the file and
- * the compressed byte offset. */
+ * IFS_DS_EIO / IFS_DS_EFORMAT (corrupt frame or member, or junk after the
+ * last gzip member) / IFS_DS_ETRUNC (the file ended inside a frame or
+ * member) / IFS_DS_ENOMEM, with the message in ifs_ds_src_error naming the
+ * file and the compressed byte offset. */
 int ifs_ds_src_read(ifs_ds_src *s, char *buf, size_t cap, size_t *n);
 const char *ifs_ds_src_error(const ifs_ds_src *s);
 int ifs_ds_src_is_zstd(const ifs_ds_src *s);
+int ifs_ds_src_is_gzip(const ifs_ds_src *s);
 uint64_t ifs_ds_src_compressed_bytes(const ifs_ds_src *s); /* read so far */
 void ifs_ds_src_close(ifs_ds_src *s);
 

@@ -5,7 +5,8 @@
  * (JSON array elements or JSONL lines) by jsplit, and each element becomes at
  * most one record:
  *   {"id","model","instruction","instruction_type":"full","response",
- *    "source":<file stem>,"source_index":<element number>, format extras}
+ *    "source":<file stem>,"source_index":<element number>,
+ *    "instruction_source":<where the instruction comes from>, format extras}
  * or is counted under one skip reason. Every element is accounted for:
  *   elements == records + merged + sum(skipped)
  * where `merged` counts oasst messages folded into another record (the reply
@@ -20,6 +21,11 @@
  * keeps one tree at a time (memory: one tree) and remembers only a 64-bit
  * hash per finished tree; a tree that shows up again later is counted as
  * tree_split rather than silently producing a wrong pair.
+ *
+ * instruction_source names the instruction's origin for the builders (which
+ * hold out a source and report per source): "alpaca_eval:<dataset>" for
+ * AlpacaEval, "hh" for Anthropic's HH transcripts, "oasst1", "sharegpt", the
+ * file stem for Alpaca-style files; --instruction-source overrides it.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -32,7 +38,7 @@
 #include "ifs_utf8.h"
 
 static const char *const format_names[DS_FMT_COUNT] = {
-    "alpaca-eval", "alpaca", "oasst", "sharegpt", "json",
+    "alpaca-eval", "alpaca", "oasst", "sharegpt", "json", "hh",
 };
 
 int ds_format_parse(const char *name)
@@ -54,7 +60,7 @@ static const char *const skip_names[DS_SKIP__COUNT] = {
     "invalid_json", "not_object", "too_large", "invalid_utf8", "nul_in_text",
     "missing_instruction", "missing_response", "missing_model", "not_string", "bad_id",
     "bad_instruction_type", "lang_filtered", "deleted", "no_reply", "not_first_turn",
-    "reply_not_best", "tree_split", "no_human_turn", "no_assistant_turn",
+    "reply_not_best", "tree_split", "no_human_turn", "no_assistant_turn", "bad_transcript",
 };
 
 const char *ds_skip_name(ds_skip s)
@@ -250,11 +256,13 @@ typedef struct {
     size_t len;
 } extra_kv;
 
-/* Writes one pair record to the sink. */
+/* Writes one pair record to the sink. isrc: the instruction's source (NULL:
+ * the format has none to give); --instruction-source replaces it. */
 static int emit(ds_importer *im, ds_sink *sink, const char *id, size_t id_len,
                 const char *model, size_t model_len, const char *instr, size_t ilen,
                 const char *type, const char *resp, size_t rlen, uint64_t index,
-                const extra_kv *ex, size_t n_ex, char *err, size_t errlen)
+                const char *isrc, size_t isrc_len, const extra_kv *ex, size_t n_ex, char *err,
+                size_t errlen)
 {
     ds_buf *b = &im->rec;
     ds_buf_reset(b);
@@ -266,6 +274,12 @@ static int emit(ds_importer *im, ds_sink *sink, const char *id, size_t id_len,
     ds_buf_kv_str(b, "response", resp, rlen);
     ds_buf_kv_str(b, "source", im->stem, strlen(im->stem));
     ds_buf_kv_int(b, "source_index", (long long)index);
+    if (im->o.instruction_source) {
+        isrc = im->o.instruction_source;
+        isrc_len = strlen(isrc);
+    }
+    if (isrc)
+        ds_buf_kv_str(b, "instruction_source", isrc, isrc_len);
     for (size_t i = 0; i < n_ex; i++)
         if (ex[i].val)
             ds_buf_kv_str(b, ex[i].key, ex[i].val, ex[i].len);
@@ -316,10 +330,17 @@ static int do_alpaca_eval(ds_importer *im, const cJSON *obj, uint64_t index, ds_
     }
     if (get_str(obj, "dataset", &ds, &dl) <= 0)
         ds = NULL;
+    /* scratch holds "alpaca_eval[:<dataset>]" */
+    ds_buf_reset(&im->scratch);
+    ds_buf_puts(&im->scratch, "alpaca_eval");
+    if (ds) {
+        ds_buf_puts(&im->scratch, ":");
+        ds_buf_put(&im->scratch, ds, dl);
+    }
     index_id(im, gen, gl, index);
     extra_kv ex[] = { { "dataset", ds, dl } };
     return emit(im, sink, im->idbuf.p, im->idbuf.n, gen, gl, instr, il, "full", out, ol, index,
-                ex, 1, err, errlen);
+                im->scratch.p, im->scratch.n, ex, 1, err, errlen);
 }
 
 /* Alpaca: instruction + ("\n\n" + input when non-empty). */
@@ -346,7 +367,8 @@ static int do_alpaca(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink 
     const char *model = im->o.model ? im->o.model : im->stem;
     index_id(im, im->stem, strlen(im->stem), index);
     return emit(im, sink, im->idbuf.p, im->idbuf.n, model, strlen(model), im->scratch.p,
-                im->scratch.n, "full", out, ol, index, NULL, 0, err, errlen);
+                im->scratch.n, "full", out, ol, index, im->stem, strlen(im->stem), NULL, 0, err,
+                errlen);
 }
 
 static int do_json(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sink, char *err,
@@ -388,6 +410,13 @@ static int do_json(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *s
         instr = im->scratch.p;
         il = im->scratch.n;
     }
+    const char *isrc = NULL;
+    size_t isl = 0;
+    r = get_str(obj, o->f_source ? o->f_source : "instruction_source", &isrc, &isl);
+    if (r < 0)
+        return SKIP(DS_SKIP_NOT_STRING);
+    if (r == 0)
+        isrc = NULL;
     r = get_id(im, obj, o->f_id ? o->f_id : "id", &id, &idl);
     if (r < 0)
         return SKIP(DS_SKIP_BAD_ID);
@@ -396,8 +425,8 @@ static int do_json(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *s
         id = im->idbuf.p;
         idl = im->idbuf.n;
     }
-    return emit(im, sink, id, idl, model, ml, instr, il, type, resp, rl, index, NULL, 0, err,
-                errlen);
+    return emit(im, sink, id, idl, model, ml, instr, il, type, resp, rl, index, isrc, isl, NULL,
+                0, err, errlen);
 }
 
 static int is_role(const char *r, const char *const *names)
@@ -478,7 +507,106 @@ static int do_sharegpt(ds_importer *im, const cJSON *obj, uint64_t index, ds_sin
         idl = im->idbuf.n;
     }
     return emit(im, sink, id, idl, model, ml, turn_text[0], turn_len[0], "full", turn_text[1],
-                turn_len[1], index, NULL, 0, err, errlen);
+                turn_len[1], index, "sharegpt", 8, NULL, 0, err, errlen);
+}
+
+/* ---- Anthropic HH transcripts -------------------------------------------- */
+
+static int hh_space(char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* The first occurrence of needle in [p, end), or NULL. */
+static const char *find(const char *p, const char *end, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (; p && p <= end && (size_t)(end - p) >= k; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p) - k + 1);
+        if (!p)
+            return NULL;
+        if (!memcmp(p, needle, k))
+            return p;
+    }
+    return NULL;
+}
+
+/* A turn label where a turn's own text should be: at its start or after a
+ * line break. HH holds such transcripts (the reply "Human: Do you think...",
+ * labels out of step with the text); their first reply is no assistant's. */
+static int has_label(const char *p, size_t n)
+{
+    static const char *const labels[] = { "Human:", "Assistant:" };
+    for (int i = 0; i < 2; i++) {
+        size_t k = strlen(labels[i]);
+        if (n >= k && !memcmp(p, labels[i], k))
+            return 1;
+        const char *end = p + n;
+        for (const char *q = p; (q = find(q, end, labels[i])) != NULL; q++)
+            if (q > p && q[-1] == '\n')
+                return 1;
+    }
+    return 0;
+}
+
+int ds_hh_first_exchange(const char *t, size_t n, ds_hh_exchange *x)
+{
+    const char *end = t + n, *p = t;
+    memset(x, 0, sizeof *x);
+    while (p < end && hh_space(*p))
+        p++;
+    if ((size_t)(end - p) < 6 || memcmp(p, "Human:", 6))
+        return DS_SKIP_NO_HUMAN_TURN;
+    p += 6;
+    const char *a = find(p, end, "\n\nAssistant:");
+    const char *h2 = find(p, end, "\n\nHuman:");
+    if (!a || (h2 && h2 < a))
+        return DS_SKIP_NO_ASSISTANT_TURN;
+    const char *hs = p, *he = a;
+    while (hs < he && hh_space(*hs))
+        hs++;
+    while (he > hs && hh_space(he[-1]))
+        he--;
+    const char *rs = a + strlen("\n\nAssistant:");
+    const char *re = find(rs, end, "\n\nHuman:");
+    const char *a2 = find(rs, end, "\n\nAssistant:");
+    if (!re || (a2 && a2 < re))
+        re = a2 ? a2 : end;
+    while (rs < re && hh_space(*rs))
+        rs++;
+    while (re > rs && hh_space(re[-1]))
+        re--;
+    x->human_off = (size_t)(hs - t);
+    x->human_len = (size_t)(he - hs);
+    x->reply_off = (size_t)(rs - t);
+    x->reply_len = (size_t)(re - rs);
+    if (!x->human_len)
+        return DS_SKIP_MISSING_INSTRUCTION;
+    if (has_label(t + x->human_off, x->human_len) || has_label(t + x->reply_off, x->reply_len))
+        return DS_SKIP_BAD_TRANSCRIPT;
+    return DS_SKIP__COUNT;
+}
+
+/* {"chosen": "\n\nHuman: ...\n\nAssistant: ...", "rejected": ...}: the first
+ * human turn and the assistant's reply to it, from `chosen` (or the
+ * transcript field given with --map transcript=PATH). */
+static int do_hh(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sink, char *err,
+                 size_t errlen)
+{
+    const char *t;
+    size_t tl;
+    int r = get_str(obj, im->o.f_transcript ? im->o.f_transcript : "chosen", &t, &tl);
+    if (r <= 0)
+        return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_INSTRUCTION);
+    ds_hh_exchange x;
+    int why = ds_hh_first_exchange(t, tl, &x);
+    if (why != DS_SKIP__COUNT)
+        return SKIP((ds_skip)why);
+    const char *model = im->o.model ? im->o.model : im->stem;
+    index_id(im, im->stem, strlen(im->stem), index);
+    return emit(im, sink, im->idbuf.p, im->idbuf.n, model, strlen(model), t + x.human_off,
+                x.human_len, "full", t + x.reply_off, x.reply_len, index, "hh", 2, NULL, 0, err,
+                errlen);
 }
 
 /* oasst: deleted, or explicitly failed review. */
@@ -556,7 +684,7 @@ static int do_oasst_tree(ds_importer *im, const cJSON *obj, const cJSON *prompt,
     };
     const char *model = oa_model(im);
     return emit(im, sink, id, strlen(id), model, strlen(model), text, tl, "full", resp,
-                strlen(resp), index, ex, 3, err, errlen);
+                strlen(resp), index, "oasst1", 6, ex, 3, err, errlen);
 }
 
 static char *dup_or_null(const char *s)
@@ -616,7 +744,7 @@ static int oa_flush(ds_importer *im, ds_sink *sink, char *err, size_t errlen)
             const char *model = oa_model(im);
             rc = emit(im, sink, t->root.id, strlen(t->root.id), model, strlen(model),
                       t->root.text, strlen(t->root.text), "full", best->text,
-                      strlen(best->text), t->root.index, ex, 2, err, errlen);
+                      strlen(best->text), t->root.index, "oasst1", 6, ex, 2, err, errlen);
         }
     }
     int rc2 = ds_set_add(&im->done, t->tree_hash) < 0 ? IFS_DS_ENOMEM : 0;
@@ -714,6 +842,7 @@ static int handle(ds_importer *im, const ifs_ds_elem *e, ds_sink *sink, char *er
         case DS_FMT_ALPACA_EVAL: rc = do_alpaca_eval(im, obj, e->index, sink, err, errlen); break;
         case DS_FMT_ALPACA: rc = do_alpaca(im, obj, e->index, sink, err, errlen); break;
         case DS_FMT_SHAREGPT: rc = do_sharegpt(im, obj, e->index, sink, err, errlen); break;
+        case DS_FMT_HH: rc = do_hh(im, obj, e->index, sink, err, errlen); break;
         case DS_FMT_OASST: {
             const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(obj, "prompt");
             if (cJSON_IsObject(prompt))
@@ -753,8 +882,8 @@ void ds_stem(const char *path, char *out, size_t cap)
     if (!strcmp(path, "-"))
         base = "stdin";
     snprintf(out, cap, "%s", base);
-    static const char *const exts[] = { ".zst", ".jsonl", ".json" };
-    for (int i = 0; i < 3; i++) {
+    static const char *const exts[] = { ".zst", ".gz", ".jsonl", ".json" };
+    for (int i = 0; i < 4; i++) {
         size_t n = strlen(out), k = strlen(exts[i]);
         if (n > k && !strcmp(out + n - k, exts[i]))
             out[n - k] = 0;
@@ -843,10 +972,11 @@ out:
 
 static int wanted_name(const char *n)
 {
-    static const char *const exts[] = { ".json", ".jsonl", ".json.zst", ".jsonl.zst" };
+    static const char *const exts[] = { ".json", ".jsonl", ".json.zst", ".jsonl.zst",
+                                        ".json.gz", ".jsonl.gz" };
     if (n[0] == '.' || !strcmp(n, "manifest.json"))
         return 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         size_t a = strlen(n), b = strlen(exts[i]);
         if (a > b && !strcmp(n + a - b, exts[i]))
             return 1;
@@ -911,7 +1041,7 @@ char **ds_list_inputs(char *const *args, int n, char *err, size_t errlen)
             }
             closedir(d);
             if (cnt == first) {
-                snprintf(err, errlen, "%s: no .json, .jsonl, .json.zst or .jsonl.zst files",
+                snprintf(err, errlen, "%s: no .json or .jsonl files (plain, .zst or .gz)",
                          args[i]);
                 ds_paths_free(out);
                 return NULL;
