@@ -42,6 +42,7 @@ struct ds_builder {
     ds_build_stats st;
     ds_set seen, ic_seen;
     ds_buf rec, tmp, id2, txt;
+    ds_rset *rset;       /* the planned response set, when asked for */
     char err[512];
 };
 
@@ -60,6 +61,10 @@ ds_builder *ds_builder_create(int which, const ds_build_opts *o, ds_sink *sink, 
     b->which = which;
     b->o = *o;
     b->sink = sink;
+    if (which == 'r' && o->planned && !(b->rset = ds_rset_create(o, err, errlen))) {
+        free(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -73,12 +78,18 @@ void ds_builder_free(ds_builder *b)
     ds_buf_free(&b->tmp);
     ds_buf_free(&b->id2);
     ds_buf_free(&b->txt);
+    ds_rset_free(b->rset);
     free(b);
 }
 
 const ds_build_stats *ds_builder_stats(const ds_builder *b)
 {
     return &b->st;
+}
+
+const ds_rset *ds_builder_rset(const ds_builder *b)
+{
+    return b ? b->rset : NULL;
 }
 
 const char *ds_builder_error(const ds_builder *b)
@@ -384,10 +395,16 @@ ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
         return NULL;
     }
     ds_builder *b = ds_builder_create(which, bo, sink, err, errlen);
-    int rc = b ? ds_read_records(files, n, ds_builder_add, b, rs, err, errlen) : IFS_DS_ENOMEM;
+    int rc;
+    if (!b)
+        rc = IFS_DS_EARG; /* err says why */
+    else if (b->rset)
+        rc = ds_rset_run(b->rset, files, n, sink, rs, err, errlen);
+    else
+        rc = ds_read_records(files, n, ds_builder_add, b, rs, err, errlen);
     if (rc) {
         if (b && ds_builder_error(b)[0]) snprintf(err, errlen, "%s", ds_builder_error(b));
-        else if (!b && !err[0]) snprintf(err, errlen, "out of memory");
+        else if (!err[0]) snprintf(err, errlen, "%s", ifs_ds_strerror(rc));
         ds_builder_free(b);
         ds_sink_free(sink);
         return NULL;
@@ -399,7 +416,10 @@ ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
 int ds_build_finish(int which, ds_sink *sink, const ds_builder *b, const ds_read_stats *rs,
                     ds_buf *extra, char *err, size_t errlen)
 {
-    ds_build_stats_json(which, ds_builder_stats(b), extra);
+    if (b->rset)
+        ds_rset_stats_json(b->rset, extra);
+    else
+        ds_build_stats_json(which, ds_builder_stats(b), extra);
     ds_buf_puts(extra, ",");
     ds_read_stats_json(rs, extra);
     ds_buf_puts(extra, "}");

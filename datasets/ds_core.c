@@ -75,6 +75,7 @@ const char *ifs_ds_split_name(ifs_ds_split s)
     case IFS_DS_TRAIN: return "train";
     case IFS_DS_VALIDATION: return "validation";
     case IFS_DS_TEST: return "test";
+    case IFS_DS_HOLDOUT: return "holdout";
     }
     return "?";
 }

@@ -48,6 +48,27 @@ int ds_set_add(ds_set *s, uint64_t h);
 int ds_set_has(const ds_set *s, uint64_t h);
 void ds_set_free(ds_set *s);
 
+/* splitmix64: the stream every seeded choice of the builders draws from. */
+typedef struct {
+    uint64_t s;
+} ds_rng;
+static inline uint64_t ds_rng_next(ds_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+/* Uniform in [0, n) (n > 0; multiply-high, no modulo). */
+static inline uint32_t ds_rng_below(ds_rng *r, uint32_t n)
+{
+    return (uint32_t)(((ds_rng_next(r) >> 32) * (uint64_t)n) >> 32);
+}
+static inline double ds_rng_unit(ds_rng *r)
+{
+    return (double)(ds_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
 /* "64M", "1G", "4096" -> bytes (K/M/G are powers of 1024). 0 ok, -1 bad. */
 int ds_parse_size(const char *s, uint64_t *out);
 
@@ -238,7 +259,85 @@ void ds_read_stats_json(const ds_read_stats *st, ds_buf *b);
 /* A string member of obj (NULL when absent or not a string); len set. */
 const char *ds_get_str(const cJSON *obj, const char *key, size_t *len);
 
+/* ---- near-duplicate instructions (neardup.c) ---------------------------------- */
+#define DS_SKETCH_MAX 256
+/* The sorted distinct hashes of text's word 3-shingles (words: runs of ASCII
+ * letters/digits, lowercased, or of non-ASCII bytes; fewer than 3 words make
+ * one shingle of them all; no word, no shingle), at most DS_SKETCH_MAX, the
+ * smallest (*truncated set when there were more). Returns the count, or
+ * (size_t)-1 when out of memory. */
+size_t ds_sketch(const char *text, size_t len, uint64_t *out, int *truncated);
+/* Jaccard similarity of two sketches: exact when neither is truncated, else
+ * estimated over the k smallest of the union (k = the shorter sketch). */
+double ds_sketch_jaccard(const uint64_t *a, size_t na, int ta, const uint64_t *b, size_t nb,
+                         int tb);
+typedef struct {
+    const uint64_t *hash;  /* all sketches, one after another */
+    const uint32_t *off;   /* item i: hash[off[i], off[i] + len[i]) */
+    const uint16_t *len;
+    const uint8_t *trunc;
+} ds_sketch_set;
+typedef struct {
+    uint64_t compared, merged; /* pairs whose similarity was computed / that joined groups */
+} ds_group_stats;
+/* Groups the n items whose sketches have Jaccard >= threshold, transitively
+ * (connected components): root[i] = the smallest index of i's group. Every
+ * pair at or over the threshold is found (prefix filtering; exact for
+ * untruncated sketches). threshold <= 0 leaves every item alone. Returns 0
+ * or IFS_DS_ENOMEM. */
+int ds_group_near_duplicates(size_t n, const ds_sketch_set *ss, double threshold,
+                             uint32_t *root, ds_group_stats *gs);
+
+/* ---- response-set kinds (negatives.c) ---------------------------------------- */
+typedef enum {
+    DS_OUT_R = 0,      /* a real response of an instruction-tuned model: label 1 */
+    DS_OUT_R_TERSE,    /* the same, at most terse_max_words words: label 1 */
+    DS_OUT_IC,         /* the rest of the instruction (the paper's Ic) */
+    DS_OUT_IC_R,       /* the rest, then the response (the paper's Ic + R) */
+    DS_OUT_IC_NEXT,    /* the rest, then the next question(s) */
+    DS_OUT_ECHO,       /* the input echoed */
+    DS_OUT_NEXT,       /* the next question(s) instead of an answer */
+    DS_OUT_TEMPLATE,   /* a data-set template: "Input: <another instruction>\nOutput: ..." */
+    DS_OUT_REPEAT,     /* a repetition loop of a line / words of real text */
+    DS_OUT_GIBBERISH,  /* token soup from a real response (NullModel) */
+    DS_OUT__COUNT
+} ds_out;
+const char *ds_out_name(ds_out k); /* "R", "R-terse", "Ic", "Ic+R", "Ic+next", "echo", ... */
+int ds_out_parse(const char *name, size_t len); /* -1 if unknown */
+int ds_out_label(ds_out k);                     /* 1 for R, R-terse; 0 otherwise */
+
+typedef struct {
+    const char *p;
+    size_t n;
+} ds_str;
+/* What a record's text is made from (all borrowed). */
+typedef struct {
+    ds_str instr, ip, ic, resp; /* the pair: I, Ip, Ic, R */
+    ds_str input;               /* the model's input: I or Ip (echo repeats it) */
+    int input_partial;          /* input is Ip */
+    ds_str other_instr[3];      /* other instructions of the same split, other groups */
+    ds_str other_resp[3];       /* a real response to each */
+    unsigned n_other;
+} ds_gen_src;
+/* The text of `kind` into out (reset first), every choice drawn from key.
+ * Returns 0, IFS_DS_ENOCUT when the kind cannot be made from these texts (no
+ * other instruction for next/template/Ic+next, or an empty result), or
+ * IFS_DS_ENOMEM. Texts are cut at whitespace or code point boundaries only,
+ * so valid UTF-8 in gives valid UTF-8 out. */
+int ds_gen_text(ds_out kind, const ds_gen_src *src, uint64_t key, ds_buf *out);
+
+/* Length buckets of the balance (words, ifs_ds_word_count): 1, 2, 3-4, 5-8,
+ * 9-16, 17-32, 33-64, 65+ (0 words goes with 1). */
+#define DS_NBUCKETS 8
+int ds_length_bucket(size_t words);
+const char *ds_length_bucket_name(int b);
+/* Comma-separated fnmatch patterns, "!p" excludes; NULL list matches all. */
+int ds_models_match(const char *list, const char *model);
+/* "Ic=2,echo=1" -> w (negative kinds only). 0, or -1 with words in err. */
+int ds_parse_negative_mix(const char *spec, double w[DS_OUT__COUNT], char *err, size_t errlen);
+
 /* ---- builders --------------------------------------------------------------- */
+typedef struct ds_rset ds_rset;
 typedef struct {
     uint64_t seed;
     ifs_ds_cut_policy policy;
@@ -248,7 +347,48 @@ typedef struct {
     double train, validation; /* response set: split fractions (0.8, 0.1) */
     const char *positive_models; /* response set: comma list of fnmatch patterns, NULL = all */
     int repeat_ic;            /* response set: allow the same Ic text twice (0) */
+    /* The planned response set (rset.c), on when `planned` is set: */
+    int planned;
+    int pairs;                /* records carry "instruction" (I or Ip): the five cases */
+    const char *negative_mix; /* KIND=W,...; NULL: Ic=ic_share, Ic+R=1-ic_share */
+    unsigned negatives;       /* negative candidates per pair (0: 1, or 2 with pairs) */
+    const char *terse_models; /* patterns whose short responses are positives too
+                                 (NULL: positive_models) */
+    unsigned terse_max_words; /* R-terse: responses of at most this many words (0 off) */
+    const char *holdout_sources; /* instruction_source patterns kept out: split holdout */
+    double near_dup;          /* instructions with shingle Jaccard >= this share a split */
+    int length_match;         /* balance labels per split x length bucket (else per split) */
+    unsigned pool_size;       /* instructions kept for next/template/gibberish (4096) */
+    unsigned max_per_group;   /* records of each label per instruction group (0 = any) */
 } ds_build_opts;
+
+#define DS_RSET_MAX_SOURCES 256
+typedef struct {
+    uint64_t pairs, eligible, written;
+    uint64_t no_instruction, no_response, not_positive, terse_too_long, empty_response,
+        echoes_instruction, uncuttable;
+    uint64_t instructions, groups, compared;
+    uint64_t instr_split[4], group_split[4], pool[4];   /* by split, holdout last */
+    uint64_t candidates[2 * DS_OUT__COUNT];             /* by (kind, input partial) */
+    uint64_t not_generated[2 * DS_OUT__COUNT];
+    uint64_t duplicates, label_conflicts, group_capped, balance_dropped;
+    uint64_t kind_split[2 * DS_OUT__COUNT][4];
+    uint64_t label_split[2][4];
+    uint64_t hist[4][2][DS_NBUCKETS];                   /* split, label, words bucket */
+    uint64_t kind_hist[2 * DS_OUT__COUNT][DS_NBUCKETS];
+    uint64_t src_instructions[DS_RSET_MAX_SOURCES];
+    uint64_t src_split[DS_RSET_MAX_SOURCES][4][2];
+    uint64_t sources_overflow;                          /* pairs of sources past the limit */
+} ds_rset_stats;
+
+ds_rset *ds_rset_create(const ds_build_opts *o, char *err, size_t errlen);
+void ds_rset_free(ds_rset *r);
+/* Reads files[0..n) three times (see rset.c) and writes the chosen records
+ * to sink. rs: the read statistics of the first pass. */
+int ds_rset_run(ds_rset *r, char *const *files, int n, ds_sink *sink, ds_read_stats *rs,
+                char *err, size_t errlen);
+const ds_rset_stats *ds_rset_get_stats(const ds_rset *r);
+void ds_rset_stats_json(const ds_rset *r, ds_buf *b);
 
 typedef struct {
     uint64_t pairs, written;
@@ -267,6 +407,8 @@ ds_builder *ds_builder_create(int which, const ds_build_opts *o, ds_sink *sink, 
 int ds_builder_add(const cJSON *obj, const char *raw, size_t raw_len, const char *shard,
                    uint64_t line, void *builder);
 const ds_build_stats *ds_builder_stats(const ds_builder *b);
+/* The planned response set's state (NULL for the other builders). */
+const ds_rset *ds_builder_rset(const ds_builder *b);
 const char *ds_builder_error(const ds_builder *b);
 void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b);
 void ds_builder_free(ds_builder *b);

@@ -126,6 +126,11 @@ int ifs_ds_cut_pick(const char *text, size_t len, ifs_ds_cut_policy policy,
 size_t ifs_ds_cut_each(const char *text, size_t len,
                        void (*fn)(const ifs_ds_cut *c, void *user), void *user);
 
+/* Words of text[0, len): maximal runs of non-whitespace (the cut's Unicode
+ * spaces), zero-width characters (U+200B..U+200D, U+2060, U+FEFF) counting
+ * as neither word nor space, so a text of only U+200B has 0 words. */
+size_t ifs_ds_word_count(const char *text, size_t len);
+
 /* ---- labels of the response set ------------------------------------------ */
 typedef enum {
     IFS_DS_KIND_R = 0,   /* the response: label 1 (answer-like) */
@@ -135,10 +140,12 @@ typedef enum {
 const char *ifs_ds_kind_name(ifs_ds_kind k); /* "R", "Ic", "Ic+R" */
 int ifs_ds_kind_label(ifs_ds_kind k);        /* 1, 0, 0 */
 
-typedef enum { IFS_DS_TRAIN = 0, IFS_DS_VALIDATION, IFS_DS_TEST } ifs_ds_split;
-const char *ifs_ds_split_name(ifs_ds_split s); /* "train", "validation", "test" */
+typedef enum { IFS_DS_TRAIN = 0, IFS_DS_VALIDATION, IFS_DS_TEST, IFS_DS_HOLDOUT } ifs_ds_split;
+/* "train", "validation", "test", "holdout" (an instruction source kept out
+ * of training and validation) */
+const char *ifs_ds_split_name(ifs_ds_split s);
 /* The split of a group from its key: [0, train) train, then validation, rest
- * test (fractions in [0, 1], train + validation <= 1). */
+ * test (fractions in [0, 1], train + validation <= 1); never holdout. */
 ifs_ds_split ifs_ds_split_of(uint64_t key, double train, double validation);
 
 /* ---- prompt variants ------------------------------------------------------ */
