@@ -167,7 +167,6 @@ static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, s
             return 0;
         }
     }
-    (void)obj;
     int partial = ifs_ds_unit(ifs_ds_key(o->seed, "type", instr, il)) < o->partial_share;
     ifs_ds_cut cut;
     if (partial &&
@@ -198,6 +197,10 @@ static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, s
     ds_buf_kv_str(r, "source_id", b->tmp.p, b->tmp.n);
     if (model)
         ds_buf_kv_str(r, "source_model", model, strlen(model));
+    size_t sl;
+    const char *isrc = ds_get_str(obj, "instruction_source", &sl);
+    if (isrc)
+        ds_buf_kv_str(r, "instruction_source", isrc, sl);
     ds_buf_puts(r, "}");
     return put(b);
 }

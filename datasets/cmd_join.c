@@ -19,6 +19,7 @@
 
 typedef struct {
     char *id, *instruction, *type, *source_id;
+    char *full, *isrc;   /* full_instruction (partial ones), instruction_source */
     int seen;
 } instr_rec;
 
@@ -71,6 +72,8 @@ static int load_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     const char *instr = ds_get_str(obj, "instruction", NULL);
     const char *type = ds_get_str(obj, "instruction_type", NULL);
     const char *src = ds_get_str(obj, "source_id", NULL);
+    const char *full = ds_get_str(obj, "full_instruction", NULL);
+    const char *isrc = ds_get_str(obj, "instruction_source", NULL);
     if (!id || !instr) {
         s->no_fields++;
         return 0;
@@ -111,8 +114,11 @@ static int load_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     r->instruction = strdup(instr);
     r->type = type ? strdup(type) : NULL;
     r->source_id = src ? strdup(src) : NULL;
+    r->full = full ? strdup(full) : NULL;
+    r->isrc = isrc ? strdup(isrc) : NULL;
     r->seen = 0;
-    if (!r->id || !r->instruction || (type && !r->type) || (src && !r->source_id))
+    if (!r->id || !r->instruction || (type && !r->type) || (src && !r->source_id) ||
+        (full && !r->full) || (isrc && !r->isrc))
         return IFS_DS_ENOMEM;
     size_t j = hash_id(id, idl) & (s->slots - 1);
     while (s->slot[j])
@@ -128,6 +134,8 @@ static void set_free(instr_set *s)
         free(s->recs[i].instruction);
         free(s->recs[i].type);
         free(s->recs[i].source_id);
+        free(s->recs[i].full);
+        free(s->recs[i].isrc);
     }
     free(s->recs);
     free(s->slot);
@@ -199,6 +207,10 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     ds_buf_kv_str(b, "instruction_id", id, idl);
     if (r->source_id)
         ds_buf_kv_str(b, "source_id", r->source_id, strlen(r->source_id));
+    if (r->full)
+        ds_buf_kv_str(b, "full_instruction", r->full, strlen(r->full));
+    if (r->isrc)
+        ds_buf_kv_str(b, "instruction_source", r->isrc, strlen(r->isrc));
     if (j->variant)
         ds_buf_kv_str(b, "prompt_variant", j->variant, strlen(j->variant));
     ds_buf_puts(b, "}");
@@ -219,7 +231,8 @@ static void usage(FILE *f)
           "generation, {\"id\": <instruction id>, \"output\": \"...\"} (also read: response,\n"
           "completion, generation, text). Writes scoring shards\n"
           "{id: <model>/<instruction id>, model, instruction, instruction_type, response,\n"
-          " instruction_id, source_id, prompt_variant} with a manifest.\n"
+          " instruction_id, source_id, full_instruction (partial ones), instruction_source,\n"
+          " prompt_variant} with a manifest: instruction is what the model was given.\n"
           "\n"
           "options:\n"
           "  -o, --out DIR          output folder\n"
