@@ -717,10 +717,11 @@ static int plan(ds_rset *r)
     return 0;
 }
 
-/* The kind index of the statistics: (output kind, input partial). */
-static int kidx(ds_out k, int partial)
+/* The kind index of the statistics: (output kind, input partial). Only the
+ * pair form names the input, so the response form counts both as one. */
+static int kidx(const ds_rset *r, ds_out k, int partial)
 {
-    return (int)k * 2 + (partial != 0);
+    return (int)k * 2 + (r->o.pairs && partial);
 }
 
 static void kind_name(const ds_rset *r, ds_out k, int partial, ds_buf *b)
@@ -871,10 +872,10 @@ static int write_record(ds_rset *r, const pair_view *pv, const instr_ent *e, con
     int lab = ds_out_label(it->kind);
     int bk = ds_length_bucket(words);
     st->written++;
-    st->kind_split[kidx(it->kind, it->partial)][s]++;
+    st->kind_split[kidx(r, it->kind, it->partial)][s]++;
     st->label_split[lab][s]++;
     st->hist[s][lab][bk]++;
-    st->kind_hist[kidx(it->kind, it->partial)][bk]++;
+    st->kind_hist[kidx(r, it->kind, it->partial)][bk]++;
     if (e->src != UINT32_MAX)
         st->src_split[e->src][s][lab]++;
     return 0;
@@ -916,7 +917,7 @@ static int gen_pair(ds_rset *r, const cJSON *obj, const char *shard, uint64_t li
             rc = IFS_DS_ENOMEM;
             break;
         }
-        int k = kidx(it->kind, it->partial);
+        int k = kidx(r, it->kind, it->partial);
         if (g) {
             if (r->pass == 'B')
                 r->st.not_generated[k]++;
@@ -1125,8 +1126,8 @@ static void json_kind_obj(const ds_rset *r, ds_buf *b, const uint64_t *by_kidx, 
     int first = 1;
     ds_buf kn = { 0 };
     for (int k = 0; k < DS_OUT__COUNT; k++)
-        for (int p = 0; p < 2; p++) {
-            uint64_t v = by_kidx[(size_t)kidx((ds_out)k, p) * stride];
+        for (int p = 0; p < (r->o.pairs ? 2 : 1); p++) {
+            uint64_t v = by_kidx[(size_t)kidx(r, (ds_out)k, p) * stride];
             if (!v)
                 continue;
             kind_name(r, (ds_out)k, p, &kn);
@@ -1236,8 +1237,8 @@ void ds_rset_stats_json(const ds_rset *r, ds_buf *b)
     int first = 1;
     ds_buf kn = { 0 };
     for (int k = 0; k < DS_OUT__COUNT; k++)
-        for (int p = 0; p < 2; p++) {
-            const uint64_t *h = st->kind_hist[kidx((ds_out)k, p)];
+        for (int p = 0; p < (r->o.pairs ? 2 : 1); p++) {
+            const uint64_t *h = st->kind_hist[kidx(r, (ds_out)k, p)];
             uint64_t any = 0;
             for (int q = 0; q < DS_NBUCKETS; q++)
                 any += h[q];

@@ -646,6 +646,58 @@ static int check_out(const cJSON *obj, const char *raw, size_t rl, const char *s
     return 0;
 }
 
+/* Recounts the records per split and kind and compares with the manifest's
+ * "kinds" (each kind named once per split). Returns the mismatches. */
+static int manifest_kinds_match(const char *dir, const out_check *c)
+{
+    char p[2048];
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    FILE *f = fopen(p, "rb");
+    static char text[1 << 20];
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = 0;
+    cJSON *m = cJSON_Parse(text);
+    const cJSON *kinds = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "response_set"), "kinds");
+    int bad = !kinds;
+    long total = 0;
+    const cJSON *split, *k;
+    cJSON_ArrayForEach(split, kinds)
+    {
+        int seen = 0;
+        cJSON_ArrayForEach(k, split)
+        {
+            total += (long)k->valuedouble;
+            /* a key written twice would be found twice by this walk */
+            const cJSON *other;
+            int same = 0;
+            cJSON_ArrayForEach(other, split) same += !strcmp(other->string, k->string);
+            bad += same != 1;
+            seen++;
+        }
+        (void)seen;
+    }
+    bad += total != c->n;
+    /* recount from the lines */
+    const char *q = c->lines.p;
+    cJSON_ArrayForEach(split, kinds)
+    {
+        cJSON_ArrayForEach(k, split)
+        {
+            char needle[128];
+            snprintf(needle, sizeof needle, "\"split\":\"%s\",\"kind\":\"%s\"", split->string,
+                     k->string);
+            long cnt = 0;
+            for (const char *x = q; x && (x = strstr(x, needle)); x += strlen(needle))
+                cnt++;
+            bad += cnt != (long)k->valuedouble;
+        }
+    }
+    cJSON_Delete(m);
+    return bad;
+}
+
 static int cmp_line(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -721,6 +773,8 @@ static void test_builder(void)
         IFS_CHECK(c.bad_input == 0, "%s: only_the_pair_form_carries_the_input: %d", mode,
                   c.bad_input);
         IFS_CHECK(c.dup_text == 0, "%s: no_text_is_written_twice: %d", mode, c.dup_text);
+        IFS_CHECK(manifest_kinds_match(d, &c) == 0,
+                  "%s: the_manifest_counts_each_kind_once_and_right", mode);
         int unbalanced = 0;
         for (int s = 0; s < 4; s++)
             for (int b = 0; b < DS_NBUCKETS; b++)
