@@ -37,7 +37,7 @@
 
 struct ds_builder {
     int which;
-    ds_build_opts o;
+    ifs_ds_build_opts o;
     ds_sink *sink;
     ds_build_stats st;
     ds_set seen, ic_seen;
@@ -46,7 +46,7 @@ struct ds_builder {
     char err[512];
 };
 
-ds_builder *ds_builder_create(int which, const ds_build_opts *o, ds_sink *sink, char *err,
+ds_builder *ds_builder_create(int which, const ifs_ds_build_opts *o, ds_sink *sink, char *err,
                               size_t errlen)
 {
     if ((which != 'i' && which != 'r') || !o || !sink) {
@@ -155,7 +155,7 @@ static int put(ds_builder *b)
 static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, size_t il,
                            const char *model)
 {
-    const ds_build_opts *o = &b->o;
+    const ifs_ds_build_opts *o = &b->o;
     if (o->dedupe) {
         int r = ds_set_add(&b->seen, ifs_ds_key(0, "dedupe", instr, il));
         if (r < 0) {
@@ -210,7 +210,7 @@ static const char *const seps[3] = { "\n\n", "\n", " " };
 static int add_responses(ds_builder *b, const char *instr, size_t il, const char *resp,
                          size_t rl, const char *model)
 {
-    const ds_build_opts *o = &b->o;
+    const ifs_ds_build_opts *o = &b->o;
     if (!models_match(o->positive_models, model)) {
         b->st.not_positive++;
         return 0;
@@ -386,8 +386,8 @@ void ds_cut_measure_json(const ds_cut_measure *m, ds_buf *b)
     ds_buf_puts(b, "}");
 }
 
-ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
-                         const ds_sink_opts *so, const char *out, char *const *files, int n,
+ds_builder *ds_build_run(int which, const char *stem, const ifs_ds_build_opts *bo,
+                         const ifs_ds_sink_opts *so, const char *out, char *const *files, int n,
                          ds_sink **sink_out, ds_read_stats *rs, char *err, size_t errlen)
 {
     *sink_out = NULL;

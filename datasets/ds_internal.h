@@ -3,7 +3,8 @@
  * with its subcommands (datasets/cmd_*.c): a growable byte buffer with JSON
  * helpers, the shard-set sink (rolling .jsonl.zst shards + manifest.json),
  * the importers, and the builders. Not installed; the stable public API is
- * ifs_ds.h.
+ * ifs_ds.h (what the commands use: option structs, statistics and one call
+ * per command).
  *
  * Conventions as everywhere: 0 / negative IFS_DS_* status, words in a caller
  * buffer (err, errlen), nothing prints, nothing exits.
@@ -69,9 +70,6 @@ static inline double ds_rng_unit(ds_rng *r)
     return (double)(ds_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* "64M", "1G", "4096" -> bytes (K/M/G are powers of 1024). 0 ok, -1 bad. */
-int ds_parse_size(const char *s, uint64_t *out);
-
 /* ---- text checks ---------------------------------------------------------- */
 /* 1 when data holds a raw NUL or a \u0000 escape (cJSON would cut a string
  * there), 0 otherwise. */
@@ -86,16 +84,8 @@ int ds_has_nul(const char *data, size_t len);
  *               "uncompressed_bytes":u,"sha256":"..."}],
  *    <extra members from the caller>}
  * Every shard and the manifest are written atomically (host's writer). */
-typedef struct {
-    uint64_t max_records;
-    uint64_t max_bytes;
-    int level;          /* zstd level, 0 = 3 */
-    int plain;          /* 1: write .jsonl instead of .jsonl.zst */
-    int dry_run;        /* 1: count records, write nothing (fuzzing, --dry-run) */
-} ds_sink_opts;
-
 typedef struct ds_sink ds_sink;
-ds_sink *ds_sink_open(const char *dir, const ds_sink_opts *o, char *err, size_t errlen);
+ds_sink *ds_sink_open(const char *dir, const ifs_ds_sink_opts *o, char *err, size_t errlen);
 /* Starts a new series of shards named after stem (ends the open shard). */
 int ds_sink_begin(ds_sink *s, const char *stem, char *err, size_t errlen);
 /* One record line (no '\n' inside). */
@@ -109,93 +99,9 @@ uint64_t ds_sink_records(const ds_sink *s);
 size_t ds_sink_shards(const ds_sink *s);
 void ds_sink_free(ds_sink *s); /* removes a shard left open (never half a file) */
 
-/* ---- manifest check ------------------------------------------------------- */
-typedef struct {
-    size_t shards;        /* entries in the manifest's "shards" */
-    size_t bad_shards;    /* entries that are malformed, repeated, or do not match */
-    size_t unlisted;      /* shard files in the folder the manifest does not list */
-    size_t problems;      /* everything reported (the above and the top-level fields) */
-    uint64_t records;     /* records counted in the shards read */
-} ds_verify_stats;
-/* Checks DIR/manifest.json (or a manifest path; its folder is DIR) against
- * the folder: the manifest's fields have their types (format
- * "ifscore-shards/1"; records, bytes and each shard's records, bytes and
- * uncompressed_bytes integers in [0, 2^53]; file a plain name; sha256 64
- * lowercase hex digits); no shard is listed twice; each listed shard is a
- * regular file (FIFOs and devices are refused without blocking) with the
- * listed size, SHA-256, record count (lines, read through the shard reader,
- * which also catches corrupt or truncated frames) and decompressed size; the
- * totals add up; and every file `ifscore score DIR` would read (*.jsonl,
- * *.jsonl.zst, not hidden) is listed. The manifest is read only if it is a
- * regular file of at most 64 MiB. report(line, user) gets one line of words
- * per problem (may be NULL). Returns 0 when all match, IFS_DS_EFORMAT on
- * problems (or, with words in err, when the file is no manifest at all),
- * IFS_DS_EIO when the manifest cannot be read (err), IFS_DS_ENOMEM. */
-int ds_verify(const char *path, ds_verify_stats *st,
-              void (*report)(const char *line, void *user), void *user,
-              char *err, size_t errlen);
-
 /* ---- importers ------------------------------------------------------------ */
-typedef enum {
-    DS_FMT_ALPACA_EVAL = 0,
-    DS_FMT_ALPACA,
-    DS_FMT_OASST,        /* trees export or messages export, detected per element */
-    DS_FMT_SHAREGPT,
-    DS_FMT_JSON,         /* generic JSON / JSONL with a field map */
-    DS_FMT_HH,           /* Anthropic HH transcripts: the first human turn and its reply */
-    DS_FMT_COUNT
-} ds_format;
-int ds_format_parse(const char *name); /* -1 if unknown */
-const char *ds_format_name(ds_format f);
-
-/* Reasons an input element was not imported; stable names (ds_skip_name). */
-typedef enum {
-    DS_SKIP_INVALID_JSON = 0,
-    DS_SKIP_NOT_OBJECT,
-    DS_SKIP_TOO_LARGE,
-    DS_SKIP_INVALID_UTF8,
-    DS_SKIP_NUL_IN_TEXT,
-    DS_SKIP_MISSING_INSTRUCTION,
-    DS_SKIP_MISSING_RESPONSE,
-    DS_SKIP_MISSING_MODEL,
-    DS_SKIP_NOT_STRING,        /* a mapped field has the wrong type */
-    DS_SKIP_BAD_ID,
-    DS_SKIP_BAD_INSTRUCTION_TYPE,
-    DS_SKIP_LANG_FILTERED,
-    DS_SKIP_DELETED,           /* oasst: deleted or failed review */
-    DS_SKIP_NO_REPLY,          /* oasst: first prompt without an usable assistant reply */
-    DS_SKIP_NOT_FIRST_TURN,    /* oasst messages: deeper than the first reply */
-    DS_SKIP_REPLY_NOT_BEST,    /* oasst messages: a first reply ranked below the best */
-    DS_SKIP_TREE_SPLIT,        /* oasst messages: tree not contiguous in the file */
-    DS_SKIP_NO_HUMAN_TURN,     /* sharegpt: no human turn first */
-    DS_SKIP_NO_ASSISTANT_TURN, /* sharegpt, hh: the human turn has no reply */
-    DS_SKIP_BAD_TRANSCRIPT,    /* hh: a turn label inside the first turn's text */
-    DS_SKIP__COUNT
-} ds_skip;
-const char *ds_skip_name(ds_skip s);
-
-typedef struct {
-    ds_format format;
-    const char *model;        /* --model: constant model name (NULL = per format) */
-    const char *langs;        /* oasst: comma list, "all" or NULL = no filter */
-    const char *instruction_source; /* constant instruction_source (NULL = per format) */
-    /* generic JSON field paths (dotted, digits index arrays); NULL = default */
-    const char *f_id, *f_model, *f_instruction, *f_response, *f_type, *f_input, *f_source;
-    const char *f_transcript; /* hh: the transcript field (NULL = "chosen") */
-    size_t max_elem;          /* 0 = 16 MiB */
-} ds_import_opts;
-
-typedef struct {
-    uint64_t files, elements, records, merged; /* merged: oasst replies folded into a record */
-    uint64_t skipped[DS_SKIP__COUNT];
-    uint64_t file_errors;     /* files that ended early (syntax, truncation, corruption) */
-    uint64_t bytes_in;        /* compressed bytes read */
-    uint64_t bytes_text;      /* decompressed bytes read */
-    int output_error;         /* the sink failed: stop, nothing more can be written */
-} ds_import_stats;
-
 typedef struct ds_importer ds_importer;
-ds_importer *ds_importer_create(const ds_import_opts *o, char *err, size_t errlen);
+ds_importer *ds_importer_create(const ifs_ds_import_opts *o, char *err, size_t errlen);
 void ds_importer_free(ds_importer *im);
 /* Imports one input file into the sink (a series named after the file).
  * Element-level problems are counted as skips and the import goes on; a
@@ -203,7 +109,7 @@ void ds_importer_free(ds_importer *im);
  * IFS_DS_ESYNTAX / ETRUNC / EFORMAT / EIO with words naming the file and
  * offset, after the records read before it were written. */
 int ds_import_file(ds_importer *im, const char *path, ds_sink *sink, char *err, size_t errlen);
-const ds_import_stats *ds_importer_stats(const ds_importer *im);
+const ifs_ds_import_stats *ds_importer_stats(const ds_importer *im);
 /* The element-level steps of ds_import_file, for callers that split bytes
  * themselves (the fuzz target): one element (stem names the source), and the
  * end of a source (resolves a pending oasst tree). */
@@ -215,14 +121,14 @@ int ds_import_end(ds_importer *im, ds_sink *sink, char *err, size_t errlen);
 typedef struct {
     size_t human_off, human_len, reply_off, reply_len;
 } ds_hh_exchange;
-/* Returns DS_SKIP__COUNT when the exchange is usable, else the skip reason:
+/* Returns IFS_DS_SKIP__COUNT when the exchange is usable, else the skip reason:
  * no_human_turn (does not start with "Human:"), no_assistant_turn (no
  * "\n\nAssistant:" before a second human turn), missing_instruction (empty
  * human turn), bad_transcript (a turn label at the start of a line inside
  * either text). An empty reply is usable (imported as an empty response). */
 int ds_hh_first_exchange(const char *t, size_t n, ds_hh_exchange *x);
 /* Appends the stats as JSON members "elements":..,"records":..,"skipped":{..} */
-void ds_import_stats_json(const ds_import_stats *st, ds_buf *b);
+void ds_import_stats_json(const ifs_ds_import_stats *st, ds_buf *b);
 
 /* Expands importer inputs: files as given, directories to their *.json,
  * *.jsonl, *.json.zst, *.jsonl.zst files (sorted, not hidden, not
@@ -233,7 +139,6 @@ void ds_paths_free(char **paths);
 /* "dir/Conifer-7B.json.zst" -> "Conifer-7B" into out. */
 void ds_stem(const char *path, char *out, size_t cap);
 
-#endif /* IFS_DS_INTERNAL_H */
 
 /* ---- reading ifscore shards (JSONL / .jsonl.zst) ---------------------------
  * Every line of every input (ifs_io_list_inputs: files, folders of *.jsonl
@@ -338,30 +243,6 @@ int ds_parse_negative_mix(const char *spec, double w[DS_OUT__COUNT], char *err, 
 
 /* ---- builders --------------------------------------------------------------- */
 typedef struct ds_rset ds_rset;
-typedef struct {
-    uint64_t seed;
-    ifs_ds_cut_policy policy;
-    double partial_share;     /* instruction set: share of partial (0.5) */
-    int dedupe;               /* instruction set: drop repeated instructions (1) */
-    double ic_share;          /* response set: share of Ic among negatives (0.5) */
-    double train, validation; /* response set: split fractions (0.8, 0.1) */
-    const char *positive_models; /* response set: comma list of fnmatch patterns, NULL = all */
-    int repeat_ic;            /* response set: allow the same Ic text twice (0) */
-    /* The planned response set (rset.c), on when `planned` is set: */
-    int planned;
-    int pairs;                /* records carry "instruction" (I or Ip): the five cases */
-    const char *negative_mix; /* KIND=W,...; NULL: Ic=ic_share, Ic+R=1-ic_share */
-    unsigned negatives;       /* negative candidates per pair (0: 1, or 2 with pairs) */
-    const char *terse_models; /* patterns whose short responses are positives too
-                                 (NULL: positive_models) */
-    unsigned terse_max_words; /* R-terse: responses of at most this many words (0 off) */
-    const char *holdout_sources; /* instruction_source patterns kept out: split holdout */
-    double near_dup;          /* instructions with shingle Jaccard >= this share a split */
-    int length_match;         /* balance labels per split x length bucket (else per split) */
-    unsigned pool_size;       /* instructions kept for next/template/gibberish (4096) */
-    unsigned max_per_group;   /* records of each label per instruction group (0 = any) */
-} ds_build_opts;
-
 #define DS_RSET_MAX_SOURCES 256
 typedef struct {
     uint64_t pairs, eligible, written;
@@ -381,7 +262,7 @@ typedef struct {
     uint64_t sources_overflow;                          /* pairs of sources past the limit */
 } ds_rset_stats;
 
-ds_rset *ds_rset_create(const ds_build_opts *o, char *err, size_t errlen);
+ds_rset *ds_rset_create(const ifs_ds_build_opts *o, char *err, size_t errlen);
 void ds_rset_free(ds_rset *r);
 /* Reads files[0..n) three times (see rset.c) and writes the chosen records
  * to sink. rs: the read statistics of the first pass. */
@@ -401,7 +282,7 @@ typedef struct {
 
 typedef struct ds_builder ds_builder;
 /* which: 'i' instruction set, 'r' response set. The builder writes to sink. */
-ds_builder *ds_builder_create(int which, const ds_build_opts *o, ds_sink *sink, char *err,
+ds_builder *ds_builder_create(int which, const ifs_ds_build_opts *o, ds_sink *sink, char *err,
                               size_t errlen);
 /* A ds_record_fn: feed it pair records. */
 int ds_builder_add(const cJSON *obj, const char *raw, size_t raw_len, const char *shard,
@@ -418,8 +299,8 @@ void ds_builder_free(ds_builder *b);
  * On success returns the builder with *sink_out and *rs filled (the caller
  * writes the manifest with ds_build_finish and frees both); on failure
  * writes the reason into err, frees everything and returns NULL. */
-ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
-                         const ds_sink_opts *so, const char *out, char *const *files, int n,
+ds_builder *ds_build_run(int which, const char *stem, const ifs_ds_build_opts *bo,
+                         const ifs_ds_sink_opts *so, const char *out, char *const *files, int n,
                          ds_sink **sink_out, ds_read_stats *rs, char *err, size_t errlen);
 /* The shared end of both build commands: close the set's manifest object
  * in `extra` (opened by the caller with its settings) with the builder's
@@ -442,3 +323,5 @@ typedef struct {
 } ds_cut_measure;
 int ds_cut_measure_add(ds_cut_measure *m, const char *instr, size_t len);
 void ds_cut_measure_json(const ds_cut_measure *m, ds_buf *b);
+
+#endif /* IFS_DS_INTERNAL_H */

@@ -76,7 +76,7 @@ typedef struct {
 } cell_sel;
 
 struct ds_rset {
-    ds_build_opts o;
+    ifs_ds_build_opts o;
     double weight[DS_OUT__COUNT];
     instr_ent *in;
     size_t n_in, cap_in;
@@ -425,7 +425,7 @@ static int pool_offer(ds_rset *r, instr_ent *e, const char *instr, size_t il, co
 
 /* ---- create / free ------------------------------------------------------------------------ */
 
-ds_rset *ds_rset_create(const ds_build_opts *o, char *err, size_t errlen)
+ds_rset *ds_rset_create(const ifs_ds_build_opts *o, char *err, size_t errlen)
 {
     ds_rset *r = calloc(1, sizeof *r);
     if (!r) {

@@ -32,7 +32,7 @@ typedef struct {
 
 struct ds_sink {
     char *dir;
-    ds_sink_opts o;
+    ifs_ds_sink_opts o;
     char stem[256];
     unsigned seq;                 /* shard number within the stem */
     ifs_shard_writer *w;
@@ -43,7 +43,7 @@ struct ds_sink {
     uint64_t records;
 };
 
-ds_sink *ds_sink_open(const char *dir, const ds_sink_opts *o, char *err, size_t errlen)
+ds_sink *ds_sink_open(const char *dir, const ifs_ds_sink_opts *o, char *err, size_t errlen)
 {
     if (o && o->dry_run) {
         ds_sink *s = calloc(1, sizeof *s);
@@ -453,10 +453,10 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int ds_verify(const char *path, ds_verify_stats *vs, void (*report)(const char *, void *),
+int ifs_ds_verify(const char *path, ifs_ds_verify_stats *vs, void (*report)(const char *, void *),
               void *user, char *err, size_t errlen)
 {
-    ds_verify_stats zero = { 0 };
+    ifs_ds_verify_stats zero = { 0 };
     if (vs)
         *vs = zero;
     if (errlen)

@@ -72,7 +72,7 @@ static void write_pairs(void)
     fclose(f);
 }
 
-static int build(int which, const ds_build_opts *o, const char *dir, ds_build_stats *st,
+static int build(int which, const ifs_ds_build_opts *o, const char *dir, ds_build_stats *st,
                  ds_read_stats *rs)
 {
     char err[512];
@@ -136,7 +136,7 @@ static int check_instr(const cJSON *obj, const char *raw, size_t rl, const char 
 
 static void test_instruction_set(void)
 {
-    ds_build_opts o = { .seed = 11, .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5,
+    ifs_ds_build_opts o = { .seed = 11, .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5,
                         .dedupe = 1 };
     char d1[1024], d2[1024], d3[1024];
     snprintf(d1, sizeof d1, "%s/is-1", tmpdir);
@@ -237,7 +237,7 @@ static int check_resp(const cJSON *obj, const char *raw, size_t rl, const char *
 
 static void test_response_set(void)
 {
-    ds_build_opts o = { .seed = 5, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
+    ifs_ds_build_opts o = { .seed = 5, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
                         .validation = 0.2, .positive_models = "chat-*" };
     char d1[1024], d2[1024], d3[1024];
     snprintf(d1, sizeof d1, "%s/rs-1", tmpdir);

@@ -20,12 +20,12 @@ static char tmpdir[512];
 
 typedef struct {
     const char *name;
-    ds_format format;
+    ifs_ds_format format;
     const char *file;     /* input file name (".zst" is compressed by the test) */
     const char *input;
     const char *model, *langs, *map_instruction, *map_response, *map_id;
     const char *want;     /* output lines, each ending in '\n' */
-    const char *skips;    /* "reason=n,..." in ds_skip order, "" for none */
+    const char *skips;    /* "reason=n,..." in ifs_ds_skip order, "" for none */
     uint64_t merged;
     int file_status;      /* ds_import_file's return */
     const char *isrc, *map_source, *map_transcript; /* --instruction-source, --map */
@@ -34,7 +34,7 @@ typedef struct {
 #define R0 "\"source_index\":0"
 
 static const import_case cases[] = {
-    { "alpaca_eval_maps_generator_to_model_and_index_to_id", DS_FMT_ALPACA_EVAL, "gen-a.json.zst",
+    { "alpaca_eval_maps_generator_to_model_and_index_to_id", IFS_DS_FMT_ALPACA_EVAL, "gen-a.json.zst",
       "[\n {\"instruction\": \"Say hi\", \"output\": \"Hi!\", \"generator\": \"gen-a\","
       " \"dataset\": \"helpful_base\", \"extra\": [1, {\"x\": 2}]},\n"
       " {\"instruction\": \"Caf\\u00e9?\", \"output\": \"\", \"generator\": \"gen-a\"}\n]",
@@ -46,7 +46,7 @@ static const import_case cases[] = {
       "\"full\",\"response\":\"\",\"source\":\"gen-a\",\"source_index\":1,"
       "\"instruction_source\":\"alpaca_eval\"}\n",
       "", 0, 0 , NULL, NULL, NULL },
-    { "alpaca_eval_counts_each_bad_element_and_goes_on", DS_FMT_ALPACA_EVAL, "gen-b.json",
+    { "alpaca_eval_counts_each_bad_element_and_goes_on", IFS_DS_FMT_ALPACA_EVAL, "gen-b.json",
       "[{\"output\": \"o\", \"generator\": \"g\"}, {\"instruction\": \"i\", \"generator\": \"g\"},"
       " {\"instruction\": 5, \"output\": \"o\", \"generator\": \"g\"}, 7, {\"instruction\":\"i\","
       " \"output\": \"o\"}, {\"instruction\": \"a\\u0000b\", \"output\": \"o\", \"generator\": \"g\"},"
@@ -58,13 +58,13 @@ static const import_case cases[] = {
       "\"instruction_source\":\"alpaca_eval\"}\n",
       "invalid_json=1,not_object=1,invalid_utf8=1,nul_in_text=1,missing_instruction=1,"
       "missing_response=1,missing_model=1,not_string=1", 0, 0 , NULL, NULL, NULL },
-    { "truncated_array_keeps_what_came_before_and_reports_the_file", DS_FMT_ALPACA_EVAL,
+    { "truncated_array_keeps_what_came_before_and_reports_the_file", IFS_DS_FMT_ALPACA_EVAL,
       "gen-c.json", "[{\"instruction\": \"i\", \"output\": \"o\", \"generator\": \"g\"}, {\"instr",
       NULL, NULL, NULL, NULL, NULL,
       "{\"id\":\"g/0\",\"model\":\"g\",\"instruction\":\"i\",\"instruction_type\":\"full\","
       "\"response\":\"o\",\"source\":\"gen-c\"," R0 ",\"instruction_source\":\"alpaca_eval\"}\n",
       "", 0, IFS_DS_ETRUNC , NULL, NULL, NULL },
-    { "alpaca_appends_a_nonempty_input_after_a_blank_line", DS_FMT_ALPACA, "alp.json",
+    { "alpaca_appends_a_nonempty_input_after_a_blank_line", IFS_DS_FMT_ALPACA, "alp.json",
       "[{\"instruction\": \"Translate\", \"input\": \"chat\", \"output\": \"cat\"},"
       " {\"instruction\": \"Name a color\", \"input\": \"\", \"output\": \"red\"}]",
       "text-davinci-003", NULL, NULL, NULL, NULL,
@@ -75,7 +75,7 @@ static const import_case cases[] = {
       "\"instruction_type\":\"full\",\"response\":\"red\",\"source\":\"alp\",\"source_index\":1,"
       "\"instruction_source\":\"alp\"}\n",
       "", 0, 0 , NULL, NULL, NULL },
-    { "sharegpt_takes_the_first_human_turn_after_system_and_its_reply", DS_FMT_SHAREGPT,
+    { "sharegpt_takes_the_first_human_turn_after_system_and_its_reply", IFS_DS_FMT_SHAREGPT,
       "sg.jsonl",
       "{\"id\": \"c1\", \"conversations\": [{\"from\": \"system\", \"value\": \"be nice\"},"
       " {\"from\": \"human\", \"value\": \"Q1\"}, {\"from\": \"gpt\", \"value\": \"A1\"},"
@@ -90,7 +90,7 @@ static const import_case cases[] = {
       "{\"id\":\"42\",\"model\":\"m\",\"instruction\":\"Q\",\"instruction_type\":\"full\","
       "\"response\":\"A\",\"source\":\"sg\",\"source_index\":1,\"instruction_source\":\"sharegpt\"}\n",
       "no_human_turn=1,no_assistant_turn=1", 0, 0 , NULL, NULL, NULL },
-    { "generic_json_follows_dotted_paths", DS_FMT_JSON, "gen.jsonl.zst",
+    { "generic_json_follows_dotted_paths", IFS_DS_FMT_JSON, "gen.jsonl.zst",
       "{\"uid\": 7, \"q\": {\"text\": \"Hello there\"}, \"a\": [\"General Kenobi\"], "
       "\"model\": \"m1\"}\n"
       "{\"uid\": 1.5, \"q\": {\"text\": \"x\"}, \"a\": [\"y\"], \"model\": \"m1\"}\n"
@@ -101,7 +101,7 @@ static const import_case cases[] = {
       "{\"id\":\"7\",\"model\":\"m1\",\"instruction\":\"Hello there\",\"instruction_type\":"
       "\"full\",\"response\":\"General Kenobi\",\"source\":\"gen\"," R0 "}\n",
       "missing_response=1,bad_id=1,bad_instruction_type=1", 0, 0 , NULL, NULL, NULL },
-    { "oasst_trees_export_keeps_best_ranked_reply_and_filters_language", DS_FMT_OASST,
+    { "oasst_trees_export_keeps_best_ranked_reply_and_filters_language", IFS_DS_FMT_OASST,
       "trees.jsonl",
       "{\"message_tree_id\": \"t1\", \"prompt\": {\"message_id\": \"p1\", \"role\": "
       "\"prompter\", \"text\": \"What if\", \"lang\": \"en\", \"replies\": ["
@@ -121,7 +121,7 @@ static const import_case cases[] = {
       "\"lang\":\"en\","
       "\"message_tree_id\":\"t1\",\"reply_id\":\"r0\"}\n",
       "lang_filtered=1,no_reply=1", 0, 0 , NULL, NULL, NULL },
-    { "oasst_messages_export_folds_the_best_reply_into_its_root", DS_FMT_OASST, "msgs.jsonl",
+    { "oasst_messages_export_folds_the_best_reply_into_its_root", IFS_DS_FMT_OASST, "msgs.jsonl",
       "{\"message_id\": \"a\", \"parent_id\": null, \"message_tree_id\": \"a\", \"role\": "
       "\"prompter\", \"text\": \"Root A\", \"lang\": \"en\"}\n"
       "{\"message_id\": \"a1\", \"parent_id\": \"a\", \"message_tree_id\": \"a\", \"role\": "
@@ -144,9 +144,9 @@ static const import_case cases[] = {
       "\"lang\":\"en\","
       "\"reply_id\":\"a2\"}\n",
       "deleted=2,not_first_turn=2,reply_not_best=1,tree_split=1", 1, 0 , NULL, NULL, NULL },
-    { "empty_file_imports_nothing", DS_FMT_JSON, "empty.jsonl", "", NULL, NULL, NULL, NULL, NULL,
+    { "empty_file_imports_nothing", IFS_DS_FMT_JSON, "empty.jsonl", "", NULL, NULL, NULL, NULL, NULL,
       "", "", 0, 0 , NULL, NULL, NULL },
-    { "generic_json_reads_instruction_source_from_the_mapped_field", DS_FMT_JSON, "src.jsonl",
+    { "generic_json_reads_instruction_source_from_the_mapped_field", IFS_DS_FMT_JSON, "src.jsonl",
       "{\"instruction\": \"Hi\", \"response\": \"Hello\", \"model\": \"m\", \"origin\": \"forum\"}\n"
       "{\"instruction\": \"Hi\", \"response\": \"Hello\", \"model\": \"m\", \"origin\": 3}\n"
       "{\"instruction\": \"Yo\", \"response\": \"Hey\", \"model\": \"m\"}\n",
@@ -156,14 +156,14 @@ static const import_case cases[] = {
       "{\"id\":\"src/2\",\"model\":\"m\",\"instruction\":\"Yo\",\"instruction_type\":\"full\","
       "\"response\":\"Hey\",\"source\":\"src\",\"source_index\":2}\n",
       "not_string=1", 0, 0, NULL, "origin", NULL },
-    { "instruction_source_option_names_every_record", DS_FMT_ALPACA, "gpteacher-roleplay.json",
+    { "instruction_source_option_names_every_record", IFS_DS_FMT_ALPACA, "gpteacher-roleplay.json",
       "[{\"instruction\": \"You are a pirate. Greet me.\", \"input\": \"\", \"output\": \"Ahoy!\"}]",
       NULL, NULL, NULL, NULL, NULL,
       "{\"id\":\"gpteacher-roleplay/0\",\"model\":\"gpteacher-roleplay\",\"instruction\":"
       "\"You are a pirate. Greet me.\",\"instruction_type\":\"full\",\"response\":\"Ahoy!\","
       "\"source\":\"gpteacher-roleplay\"," R0 ",\"instruction_source\":\"gpteacher\"}\n",
       "", 0, 0, "gpteacher", NULL, NULL },
-    { "hh_takes_the_first_human_turn_and_the_reply_to_it", DS_FMT_HH, "hh-test.jsonl.gz",
+    { "hh_takes_the_first_human_turn_and_the_reply_to_it", IFS_DS_FMT_HH, "hh-test.jsonl.gz",
       "{\"chosen\": \"\\n\\nHuman: what are some pranks with a pen?\\n\\nAssistant: Are you looking "
       "for practical jokes?\\n\\nHuman: yep\\n\\nAssistant: Draw on a hand.\", \"rejected\": \"x\"}\n"
       "{\"chosen\": \"\\n\\nHuman:  How much water?  \\n\\nAssistant: Two litres.\"}\n"
@@ -179,7 +179,7 @@ static const import_case cases[] = {
       "\"instruction_type\":\"full\",\"response\":\"\",\"source\":\"hh-test\","
       "\"source_index\":2,\"instruction_source\":\"hh\"}\n",
       "", 0, 0 , NULL, NULL, NULL },
-    { "hh_counts_each_malformed_transcript_under_its_reason", DS_FMT_HH, "hh-bad.jsonl",
+    { "hh_counts_each_malformed_transcript_under_its_reason", IFS_DS_FMT_HH, "hh-bad.jsonl",
       "{\"chosen\": \"Assistant: hello\"}\n"
       "{\"chosen\": \"\\n\\nHuman: Anyone there?\"}\n"
       "{\"chosen\": \"\\n\\nHuman: one\\n\\nHuman: two\\n\\nAssistant: three\"}\n"
@@ -195,14 +195,14 @@ static const import_case cases[] = {
       "\"source_index\":8,\"instruction_source\":\"hh\"}\n",
       "missing_instruction=2,not_string=1,no_human_turn=1,no_assistant_turn=2,bad_transcript=2",
       0, 0, NULL, NULL, NULL },
-    { "hh_reads_the_rejected_transcript_when_mapped", DS_FMT_HH, "hh-rej.jsonl",
+    { "hh_reads_the_rejected_transcript_when_mapped", IFS_DS_FMT_HH, "hh-rej.jsonl",
       "{\"chosen\": \"\\n\\nHuman: Q\\n\\nAssistant: good\", \"rejected\": \"\\n\\nHuman: Q\\n\\n"
       "Assistant: bad\"}\n",
       "hh-model", NULL, NULL, NULL, NULL,
       "{\"id\":\"hh-rej/0\",\"model\":\"hh-model\",\"instruction\":\"Q\",\"instruction_type\":"
       "\"full\",\"response\":\"bad\",\"source\":\"hh-rej\"," R0 ",\"instruction_source\":\"hh\"}\n",
       "", 0, 0, NULL, NULL, "rejected" },
-    { "gzip_input_is_read_like_plain_input", DS_FMT_ALPACA_EVAL, "gz-gen.json.gz",
+    { "gzip_input_is_read_like_plain_input", IFS_DS_FMT_ALPACA_EVAL, "gz-gen.json.gz",
       "[{\"instruction\": \"Say hi\", \"output\": \"Hi!\", \"generator\": \"g\"}]",
       NULL, NULL, NULL, NULL, NULL,
       "{\"id\":\"g/0\",\"model\":\"g\",\"instruction\":\"Say hi\",\"instruction_type\":\"full\","
@@ -273,7 +273,7 @@ static void test_case(const import_case *c, size_t k)
     snprintf(in, sizeof in, "%s/%s", tmpdir, c->file);
     snprintf(outdir, sizeof outdir, "%s/out-%zu", tmpdir, k);
     IFS_CHECK(write_input(in, c->input, strlen(c->input)) == 0, "%s: write input", c->name);
-    ds_import_opts o = { .format = c->format, .model = c->model, .langs = c->langs,
+    ifs_ds_import_opts o = { .format = c->format, .model = c->model, .langs = c->langs,
                          .f_instruction = c->map_instruction, .f_response = c->map_response,
                          .f_id = c->map_id, .instruction_source = c->isrc,
                          .f_source = c->map_source, .f_transcript = c->map_transcript };
@@ -290,15 +290,15 @@ static void test_case(const import_case *c, size_t k)
     ds_buf_put(&got, "", 0);
     read_output(outdir, &got);
     IFS_CHECK(!strcmp(got.p, c->want), "%s:\n got: %s\nwant: %s", c->name, got.p, c->want);
-    const ds_import_stats *st = ds_importer_stats(im);
+    const ifs_ds_import_stats *st = ds_importer_stats(im);
     ds_buf skips = { 0 };
     ds_buf_put(&skips, "", 0);
     uint64_t skipped = 0;
-    for (int i = 0; i < DS_SKIP__COUNT; i++) {
+    for (int i = 0; i < IFS_DS_SKIP__COUNT; i++) {
         if (!st->skipped[i])
             continue;
         skipped += st->skipped[i];
-        ds_buf_printf(&skips, "%s%s=%llu", skips.n ? "," : "", ds_skip_name((ds_skip)i),
+        ds_buf_printf(&skips, "%s%s=%llu", skips.n ? "," : "", ifs_ds_skip_name((ifs_ds_skip)i),
                       (unsigned long long)st->skipped[i]);
     }
     IFS_CHECK(!strcmp(skips.p, c->skips), "%s: skips '%s', want '%s'", c->name, skips.p,
@@ -309,8 +309,8 @@ static void test_case(const import_case *c, size_t k)
               "%s: every element is accounted for: %llu != %llu + %llu + %llu", c->name,
               (unsigned long long)st->elements, (unsigned long long)st->records,
               (unsigned long long)st->merged, (unsigned long long)skipped);
-    ds_verify_stats vs;
-    IFS_CHECK(ds_verify(outdir, &vs, NULL, NULL, err, sizeof err) == 0,
+    ifs_ds_verify_stats vs;
+    IFS_CHECK(ifs_ds_verify(outdir, &vs, NULL, NULL, err, sizeof err) == 0,
               "%s: the output matches its manifest: %s", c->name, err);
     ds_buf_free(&got);
     ds_buf_free(&skips);
@@ -331,15 +331,15 @@ static void test_too_large(void)
     ds_buf_puts(&b, "\",\"generator\":\"g\"},{\"instruction\":\"i\",\"output\":\"o\","
                     "\"generator\":\"g\"}]");
     write_input(in, b.p, b.n);
-    ds_import_opts o = { .format = DS_FMT_ALPACA_EVAL, .max_elem = 1024 };
+    ifs_ds_import_opts o = { .format = IFS_DS_FMT_ALPACA_EVAL, .max_elem = 1024 };
     ds_importer *im = ds_importer_create(&o, err, sizeof err);
     ds_sink *sink = ds_sink_open(outdir, NULL, err, sizeof err);
     IFS_CHECK(im && sink, "too_large: create: %s", err);
     if (!im || !sink)
         return;
     int rc = ds_import_file(im, in, sink, err, sizeof err);
-    const ds_import_stats *st = ds_importer_stats(im);
-    IFS_CHECK(rc == 0 && st->records == 1 && st->skipped[DS_SKIP_TOO_LARGE] == 1,
+    const ifs_ds_import_stats *st = ds_importer_stats(im);
+    IFS_CHECK(rc == 0 && st->records == 1 && st->skipped[IFS_DS_SKIP_TOO_LARGE] == 1,
               "element_over_the_cap_is_skipped_and_the_next_kept: rc %d records %llu", rc,
               (unsigned long long)st->records);
     ds_sink_free(sink);
@@ -405,11 +405,11 @@ static void test_gzip_streams(void)
             fwrite(f.p, 1, f.n, fp);
             fclose(fp);
         }
-        ds_import_opts o = { .format = DS_FMT_JSON };
+        ifs_ds_import_opts o = { .format = IFS_DS_FMT_JSON };
         ds_importer *im = ds_importer_create(&o, err, sizeof err);
         ds_sink *sink = ds_sink_open(outdir, NULL, err, sizeof err);
         int rc = ds_import_file(im, in, sink, err, sizeof err);
-        const ds_import_stats *st = ds_importer_stats(im);
+        const ifs_ds_import_stats *st = ds_importer_stats(im);
         IFS_CHECK(rc == cases[i].want_rc, "%s: status %d (%s)", cases[i].name, rc, err);
         IFS_CHECK(st->records == cases[i].want_records, "%s: %llu records", cases[i].name,
                   (unsigned long long)st->records);

@@ -518,7 +518,7 @@ static void write_corpus(const char *path, int reverse)
     ds_buf_free(&all);
 }
 
-static int build_planned(const char *in, const char *dir, const ds_build_opts *o,
+static int build_planned(const char *in, const char *dir, const ifs_ds_build_opts *o,
                          ds_rset_stats *st)
 {
     char err[512] = "";
@@ -749,7 +749,7 @@ static void test_builder(void)
     write_corpus(in_rev, 1);
     for (int pairs = 0; pairs < 2; pairs++) {
         const char *mode = pairs ? "pairs" : "responses";
-        ds_build_opts o = { .seed = 9, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
+        ifs_ds_build_opts o = { .seed = 9, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
                             .validation = 0.2, .planned = 1, .pairs = pairs,
                             .positive_models = "chat-*", .terse_models = "*,!base-*",
                             .terse_max_words = 6,
@@ -820,11 +820,11 @@ static void test_builder(void)
         ifs_sha256_file_hex(p2, s2);
         IFS_CHECK(!strcmp(s1, s2), "%s: the_same_seed_gives_byte_identical_shards", mode);
         char err[256];
-        ds_verify_stats vs;
-        IFS_CHECK(ds_verify(d, &vs, NULL, NULL, err, sizeof err) == 0,
+        ifs_ds_verify_stats vs;
+        IFS_CHECK(ifs_ds_verify(d, &vs, NULL, NULL, err, sizeof err) == 0,
                   "%s: the_set_verifies: %s", mode, err);
         /* the cap: at most 2 per group, label and bucket */
-        ds_build_opts oc = o;
+        ifs_ds_build_opts oc = o;
         oc.max_per_group = 2;
         snprintf(d2, sizeof d2, "%s/%s-cap", tmpdir, mode);
         build_planned(in, d2, &oc, &st2);
@@ -837,7 +837,7 @@ static void test_builder(void)
         ds_buf_free(&c2.lines);
     }
     /* without near-duplicate grouping the variant is its own group, not held */
-    ds_build_opts o = { .seed = 9, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
+    ifs_ds_build_opts o = { .seed = 9, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
                         .validation = 0.2, .planned = 1, .positive_models = "chat-*",
                         .holdout_sources = "*:held", .pool_size = 64 };
     ds_rset_stats st;
@@ -854,6 +854,26 @@ static void test_builder(void)
     IFS_CHECK(ds_rset_run(r, dash, 1, NULL, &rs, err, sizeof err) == IFS_DS_EARG,
               "stdin_is_refused_since_the_input_is_read_three_times");
     ds_rset_free(r);
+    /* the public call refuses contradicting options before reading anything */
+    ifs_ds_build_result res;
+    char *inputs[] = { in };
+    ifs_ds_build_opts bad = o;
+    bad.terse_models = "*";
+    snprintf(d, sizeof d, "%s/bad", tmpdir);
+    IFS_CHECK(ifs_ds_build_responses(&bad, NULL, inputs, 1, d, &res, err, sizeof err) ==
+                  IFS_DS_EARG, "terse_models_without_a_word_limit_are_refused");
+    bad = o;
+    bad.repeat_ic = 1;
+    IFS_CHECK(ifs_ds_build_responses(&bad, NULL, inputs, 1, d, &res, err, sizeof err) ==
+                  IFS_DS_EARG, "repeat_ic_with_the_planned_set_is_refused");
+    bad = o;
+    bad.negative_mix = "R=1";
+    IFS_CHECK(ifs_ds_build_responses(&bad, NULL, inputs, 1, d, &res, err, sizeof err) ==
+                  IFS_DS_EARG && strstr(err, "KIND=WEIGHT"), "a_positive_kind_in_the_mix_is_refused");
+    IFS_CHECK(ifs_ds_build_responses(&o, NULL, inputs, 1, d, &res, err, sizeof err) == 0 &&
+                  res.written == st.written && strstr(res.summary, "records"),
+              "the_public_call_builds_the_same_set: %llu %s", (unsigned long long)res.written,
+              err);
 }
 
 int main(void)

@@ -32,7 +32,7 @@ static char tmpdir[512];
 static int make_set(const char *dir)
 {
     char err[256];
-    ds_sink_opts so = { .max_records = 3 };
+    ifs_ds_sink_opts so = { .max_records = 3 };
     ds_sink *s = ds_sink_open(dir, &so, err, sizeof err);
     if (!s || ds_sink_begin(s, "s", err, sizeof err))
         return -1;
@@ -370,7 +370,7 @@ static void collect(const char *line, void *user)
     t->buf[t->n] = 0;
 }
 
-/* Runs ds_verify(dir) in a child; returns 0 and fills rc/out, or -1 when the
+/* Runs ifs_ds_verify(dir) in a child; returns 0 and fills rc/out, or -1 when the
  * child did not finish within `seconds` (it is killed). */
 static int verify_in_child(const char *dir, int seconds, int *rc, char *out, size_t outlen)
 {
@@ -382,8 +382,8 @@ static int verify_in_child(const char *dir, int seconds, int *rc, char *out, siz
         close(fd[0]);
         text t = { 0 };
         char err[512] = "";
-        ds_verify_stats vs;
-        int r = ds_verify(dir, &vs, collect, &t, err, sizeof err);
+        ifs_ds_verify_stats vs;
+        int r = ifs_ds_verify(dir, &vs, collect, &t, err, sizeof err);
         dprintf(fd[1], "%d\n%s\n%s", r, err, t.buf ? t.buf : "");
         _exit(0);
     }

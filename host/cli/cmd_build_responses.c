@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_internal.h"
 #include "ifs_cli.h"
+#include "ifs_ds.h"
 
 static void usage(FILE *f)
 {
@@ -98,10 +98,10 @@ int ifs_cmd_build_responses(int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    ds_build_opts bo = { .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.8,
+    ifs_ds_build_opts bo = { .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.8,
                          .validation = 0.1, .pool_size = 4096 };
     uint64_t v;
-    ds_sink_opts so = { 0 };
+    ifs_ds_sink_opts so = { 0 };
     const char *out = NULL;
     int have_seed = 0, c;
     char *end;
@@ -121,9 +121,8 @@ int ifs_cmd_build_responses(int argc, char **argv)
         case O_PAIRS: bo.pairs = bo.planned = 1; break;
         case O_LEN: bo.length_match = bo.planned = 1; break;
         case O_MIX: {
-            double w[DS_OUT__COUNT];
             char e2[256];
-            if (ds_parse_negative_mix(optarg, w, e2, sizeof e2)) {
+            if (ifs_ds_check_negative_mix(optarg, e2, sizeof e2)) {
                 fprintf(stderr, "ifscore build-responses: --%s\n", e2);
                 return IFS_EXIT_USAGE;
             }
@@ -132,7 +131,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
             break;
         }
         case O_NEG:
-            if (ds_parse_size(optarg, &v) || v < 1 || v > 8) {
+            if (ifs_ds_parse_size(optarg, &v) || v < 1 || v > 8) {
                 fprintf(stderr, "ifscore build-responses: --negatives wants 1..8\n");
                 return IFS_EXIT_USAGE;
             }
@@ -140,7 +139,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
             bo.planned = 1;
             break;
         case O_TERSE_W:
-            if (ds_parse_size(optarg, &v) || v < 1 || v > 100000) {
+            if (ifs_ds_parse_size(optarg, &v) || v < 1 || v > 100000) {
                 fprintf(stderr, "ifscore build-responses: --terse-max-words wants N >= 1\n");
                 return IFS_EXIT_USAGE;
             }
@@ -158,7 +157,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
             bo.planned = 1;
             break;
         case O_POOL:
-            if (ds_parse_size(optarg, &v) || v > 1000000) {
+            if (ifs_ds_parse_size(optarg, &v) || v > 1000000) {
                 fprintf(stderr, "ifscore build-responses: --pool-size wants 0..1000000\n");
                 return IFS_EXIT_USAGE;
             }
@@ -166,7 +165,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
             bo.planned = 1;
             break;
         case O_CAP:
-            if (ds_parse_size(optarg, &v) || v < 1 || v > 1000000000) {
+            if (ifs_ds_parse_size(optarg, &v) || v < 1 || v > 1000000000) {
                 fprintf(stderr, "ifscore build-responses: --max-per-group wants N >= 1\n");
                 return IFS_EXIT_USAGE;
             }
@@ -198,7 +197,7 @@ int ifs_cmd_build_responses(int argc, char **argv)
             break;
         }
         case O_SREC:
-            if (ds_parse_size(optarg, &so.max_records) || !so.max_records) {
+            if (ifs_ds_parse_size(optarg, &so.max_records) || !so.max_records) {
                 fprintf(stderr, "ifscore build-responses: --shard-records wants N > 0\n");
                 return IFS_EXIT_USAGE;
             }
@@ -211,101 +210,14 @@ int ifs_cmd_build_responses(int argc, char **argv)
         fprintf(stderr, "ifscore build-responses: needs PAIRS..., --out and --seed\n");
         return IFS_EXIT_USAGE;
     }
-    if (bo.terse_models && !bo.terse_max_words) {
-        fprintf(stderr, "ifscore build-responses: --terse-models needs --terse-max-words\n");
-        return IFS_EXIT_USAGE;
-    }
-    if (bo.planned && bo.repeat_ic) {
-        fprintf(stderr, "ifscore build-responses: --repeat-ic is the single-pass set's; the "
-                        "planned set removes every duplicate\n");
-        return IFS_EXIT_USAGE;
-    }
-    ds_sink *sink;
-    ds_read_stats rs;
+    ifs_ds_build_result r;
     char err[512] = "";
-    ds_builder *b = ds_build_run('r', "responses", &bo, &so, out, argv + optind,
-                                 argc - optind, &sink, &rs, err, sizeof err);
-    if (!b) {
+    int rc = ifs_ds_build_responses(&bo, &so, argv + optind, argc - optind, out, &r, err,
+                                    sizeof err);
+    if (rc) {
         fprintf(stderr, "ifscore build-responses: %s\n", err);
-        return IFS_EXIT_FAIL;
+        return rc == IFS_DS_EARG ? IFS_EXIT_USAGE : IFS_EXIT_FAIL;
     }
-    const ds_build_stats *st = ds_builder_stats(b);
-    ds_buf extra = { 0 };
-    ds_buf_printf(&extra, "\"response_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
-                          "\"ic_share\":%g,\"repeat_ic\":%s,\"train\":%g,\"validation\":%g,",
-                  (unsigned long long)bo.seed, ifs_ds_cut_policy_name(bo.policy), bo.ic_share,
-                  bo.repeat_ic ? "true" : "false", bo.train, bo.validation);
-    if (bo.planned) {
-        ds_buf_printf(&extra, "\"planned\":true,\"pairs\":%s,\"negatives\":%u,"
-                              "\"terse_max_words\":%u,\"near_duplicates\":%g,"
-                              "\"length_match\":%s,\"pool_size\":%u,\"max_per_group\":%u,",
-                      bo.pairs ? "true" : "false", bo.negatives ? bo.negatives : bo.pairs ? 2 : 1,
-                      bo.terse_max_words, bo.near_dup, bo.length_match ? "true" : "false",
-                      bo.pool_size, bo.max_per_group);
-        const char *const names[] = { "negative_mix", "terse_models", "holdout_source" };
-        const char *vals[] = { bo.negative_mix, bo.terse_models, bo.holdout_sources };
-        for (int k = 0; k < 3; k++) {
-            ds_buf_printf(&extra, "\"%s\":", names[k]);
-            if (vals[k])
-                ds_buf_json_str(&extra, vals[k], strlen(vals[k]));
-            else
-                ds_buf_puts(&extra, "null");
-            ds_buf_puts(&extra, ",");
-        }
-    }
-    ds_buf_puts(&extra, "\"positive_models\":");
-    if (bo.positive_models)
-        ds_buf_json_str(&extra, bo.positive_models, strlen(bo.positive_models));
-    else
-        ds_buf_puts(&extra, "null");
-    ds_buf_puts(&extra, ",");
-    int exit_code = IFS_EXIT_OK;
-    if (ds_build_finish('r', sink, b, &rs, &extra, err, sizeof err)) {
-        fprintf(stderr, "ifscore build-responses: %s\n", err);
-        exit_code = IFS_EXIT_FAIL;
-    } else if (rs.rejected_total || rs.stream_errors) {
-        exit_code = IFS_EXIT_DATA;
-    }
-    const ds_rset *rset = ds_builder_rset(b);
-    if (rset) {
-        const ds_rset_stats *ps = ds_rset_get_stats(rset);
-        fprintf(stderr,
-                "build-responses: %llu pairs (%llu used) -> %llu records (label 1: %llu, "
-                "label 0: %llu; train %llu, validation %llu, test %llu, holdout %llu); "
-                "%llu instructions in %llu groups; dropped %llu duplicates, %llu with both "
-                "labels, %llu over the group cap, %llu to balance; skipped %llu not positive, %llu terse-only too long, "
-                "%llu uncuttable, %llu empty; %llu input lines rejected\n",
-                (unsigned long long)ps->pairs, (unsigned long long)ps->eligible,
-                (unsigned long long)ps->written,
-                (unsigned long long)(ps->label_split[1][0] + ps->label_split[1][1] +
-                                     ps->label_split[1][2] + ps->label_split[1][3]),
-                (unsigned long long)(ps->label_split[0][0] + ps->label_split[0][1] +
-                                     ps->label_split[0][2] + ps->label_split[0][3]),
-                (unsigned long long)(ps->label_split[0][0] + ps->label_split[1][0]),
-                (unsigned long long)(ps->label_split[0][1] + ps->label_split[1][1]),
-                (unsigned long long)(ps->label_split[0][2] + ps->label_split[1][2]),
-                (unsigned long long)(ps->label_split[0][3] + ps->label_split[1][3]),
-                (unsigned long long)ps->instructions, (unsigned long long)ps->groups,
-                (unsigned long long)ps->duplicates, (unsigned long long)ps->label_conflicts,
-                (unsigned long long)ps->group_capped, (unsigned long long)ps->balance_dropped, (unsigned long long)ps->not_positive,
-                (unsigned long long)ps->terse_too_long, (unsigned long long)ps->uncuttable,
-                (unsigned long long)ps->empty_response, (unsigned long long)rs.rejected_total);
-    } else
-    fprintf(stderr,
-            "build-responses: %llu pairs -> %llu records (R %llu, Ic %llu, Ic+R %llu; "
-            "train %llu, validation %llu, test %llu); skipped: %llu not positive, "
-            "%llu uncuttable, %llu empty response, %llu without instruction/response; "
-            "%llu repeated Ic made Ic+R; %llu input lines rejected\n",
-            (unsigned long long)st->pairs, (unsigned long long)st->written,
-            (unsigned long long)st->kind[0], (unsigned long long)st->kind[1],
-            (unsigned long long)st->kind[2], (unsigned long long)st->split[0],
-            (unsigned long long)st->split[1], (unsigned long long)st->split[2],
-            (unsigned long long)st->not_positive, (unsigned long long)st->uncuttable,
-            (unsigned long long)st->empty_response,
-            (unsigned long long)(st->no_instruction + st->no_response),
-            (unsigned long long)st->ic_repeats, (unsigned long long)rs.rejected_total);
-    ds_buf_free(&extra);
-    ds_builder_free(b);
-    ds_sink_free(sink);
-    return exit_code;
+    fprintf(stderr, "build-responses: %s\n", r.summary);
+    return r.rejected_lines || r.stream_errors ? IFS_EXIT_DATA : IFS_EXIT_OK;
 }

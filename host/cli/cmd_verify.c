@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ds_internal.h"
 #include "ifs_cli.h"
+#include "ifs_ds.h"
 
 static void usage(FILE *f)
 {
@@ -57,9 +57,9 @@ int ifs_cmd_verify(int argc, char **argv)
     }
     int exit_code = IFS_EXIT_OK;
     for (int i = optind; i < argc; i++) {
-        ds_verify_stats vs;
+        ifs_ds_verify_stats vs;
         char err[512];
-        int rc = ds_verify(argv[i], &vs, print_problem, NULL, err, sizeof err);
+        int rc = ifs_ds_verify(argv[i], &vs, print_problem, NULL, err, sizeof err);
         if (rc == IFS_DS_EIO || (rc && err[0])) {
             fprintf(stderr, "verify: %s\n", err);
             exit_code = IFS_EXIT_FAIL;
