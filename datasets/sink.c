@@ -303,12 +303,24 @@ static char *read_manifest(const char *path, size_t *len, char *err, size_t errl
         close(fd);
         return NULL;
     }
-    /* The size may still change under us: read at most the cap plus one. */
-    char *p = malloc(MANIFEST_MAX + 1);
+    /* The size may still change under us: the buffer grows, but never past
+     * the cap plus one byte (which marks "too large"). */
+    size_t cap = (size_t)st.st_size + 1;
+    char *p = malloc(cap + 1);
     size_t n = 0;
     int bad = !p;
     while (p && n <= MANIFEST_MAX) {
-        ssize_t k = read(fd, p + n, MANIFEST_MAX + 1 - n);
+        if (n == cap) {
+            size_t nc = cap * 2 > MANIFEST_MAX + 1 ? MANIFEST_MAX + 1 : cap * 2;
+            char *np = nc > cap ? realloc(p, nc + 1) : NULL;
+            if (!np) {
+                bad = 1;
+                break;
+            }
+            p = np;
+            cap = nc;
+        }
+        ssize_t k = read(fd, p + n, cap - n);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
