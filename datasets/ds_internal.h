@@ -49,16 +49,20 @@ int ds_set_add(ds_set *s, uint64_t h);
 int ds_set_has(const ds_set *s, uint64_t h);
 void ds_set_free(ds_set *s);
 
+/* splitmix64's step: z + golden ratio, then its finaliser. Every hash of
+ * the module mixes with it (ifs_ds_key, shingles) and ds_rng draws from it;
+ * frozen by test_core's keys. */
+uint64_t ds_mix64(uint64_t z);
+
 /* splitmix64: the stream every seeded choice of the builders draws from. */
 typedef struct {
     uint64_t s;
 } ds_rng;
 static inline uint64_t ds_rng_next(ds_rng *r)
 {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    uint64_t z = ds_mix64(r->s);
+    r->s += 0x9E3779B97F4A7C15ull;
+    return z;
 }
 /* Uniform in [0, n) (n > 0; multiply-high, no modulo). */
 static inline uint32_t ds_rng_below(ds_rng *r, uint32_t n)

@@ -25,14 +25,6 @@
 
 #include "ds_internal.h"
 
-static uint64_t mix(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static int word_byte(unsigned char c)
 {
     return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
@@ -83,13 +75,13 @@ size_t ds_sketch(const char *text, size_t len, uint64_t *out, int *truncated)
             all = na;
             cap *= 2;
         }
-        all[n++] = mix(mix(mix(w[0]) ^ w[1]) ^ w[2]);
+        all[n++] = ds_mix64(ds_mix64(ds_mix64(w[0]) ^ w[1]) ^ w[2]);
     }
     if (words > 0 && words < 3) {
         /* one shingle of all the words, marked by their number */
-        uint64_t h = mix(words);
+        uint64_t h = ds_mix64(words);
         for (size_t k = 3 - words; k < 3; k++)
-            h = mix(h ^ w[k]);
+            h = ds_mix64(h ^ w[k]);
         all[n++] = h;
     }
     qsort(all, n, sizeof *all, cmp_u64);
@@ -151,7 +143,7 @@ static int cm_init(count_map *m, size_t n)
 static uint32_t *cm_slot(count_map *m, uint64_t k)
 {
     k |= 1; /* 0 marks an empty slot */
-    for (size_t i = mix(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = ds_mix64(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         if (m->key[i] == k)
             return &m->val[i];
         if (!m->key[i]) {
