@@ -130,7 +130,7 @@ int ds_has_nul(const char *data, size_t len)
     return 0;
 }
 
-int ds_parse_size(const char *s, uint64_t *out)
+int ifs_ds_parse_size(const char *s, uint64_t *out)
 {
     char *end;
     if (!s || !*s || *s == '-')

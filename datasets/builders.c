@@ -37,15 +37,16 @@
 
 struct ds_builder {
     int which;
-    ds_build_opts o;
+    ifs_ds_build_opts o;
     ds_sink *sink;
     ds_build_stats st;
     ds_set seen, ic_seen;
     ds_buf rec, tmp, id2, txt;
+    ds_rset *rset;       /* the planned response set, when asked for */
     char err[512];
 };
 
-ds_builder *ds_builder_create(int which, const ds_build_opts *o, ds_sink *sink, char *err,
+ds_builder *ds_builder_create(int which, const ifs_ds_build_opts *o, ds_sink *sink, char *err,
                               size_t errlen)
 {
     if ((which != 'i' && which != 'r') || !o || !sink) {
@@ -60,6 +61,10 @@ ds_builder *ds_builder_create(int which, const ds_build_opts *o, ds_sink *sink, 
     b->which = which;
     b->o = *o;
     b->sink = sink;
+    if (which == 'r' && o->planned && !(b->rset = ds_rset_create(o, err, errlen))) {
+        free(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -73,12 +78,18 @@ void ds_builder_free(ds_builder *b)
     ds_buf_free(&b->tmp);
     ds_buf_free(&b->id2);
     ds_buf_free(&b->txt);
+    ds_rset_free(b->rset);
     free(b);
 }
 
 const ds_build_stats *ds_builder_stats(const ds_builder *b)
 {
     return &b->st;
+}
+
+const ds_rset *ds_builder_rset(const ds_builder *b)
+{
+    return b ? b->rset : NULL;
 }
 
 const char *ds_builder_error(const ds_builder *b)
@@ -144,7 +155,7 @@ static int put(ds_builder *b)
 static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, size_t il,
                            const char *model)
 {
-    const ds_build_opts *o = &b->o;
+    const ifs_ds_build_opts *o = &b->o;
     if (o->dedupe) {
         int r = ds_set_add(&b->seen, ifs_ds_key(0, "dedupe", instr, il));
         if (r < 0) {
@@ -156,7 +167,6 @@ static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, s
             return 0;
         }
     }
-    (void)obj;
     int partial = ifs_ds_unit(ifs_ds_key(o->seed, "type", instr, il)) < o->partial_share;
     ifs_ds_cut cut;
     if (partial &&
@@ -187,6 +197,10 @@ static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, s
     ds_buf_kv_str(r, "source_id", b->tmp.p, b->tmp.n);
     if (model)
         ds_buf_kv_str(r, "source_model", model, strlen(model));
+    size_t sl;
+    const char *isrc = ds_get_str(obj, "instruction_source", &sl);
+    if (isrc)
+        ds_buf_kv_str(r, "instruction_source", isrc, sl);
     ds_buf_puts(r, "}");
     return put(b);
 }
@@ -196,7 +210,7 @@ static const char *const seps[3] = { "\n\n", "\n", " " };
 static int add_responses(ds_builder *b, const char *instr, size_t il, const char *resp,
                          size_t rl, const char *model)
 {
-    const ds_build_opts *o = &b->o;
+    const ifs_ds_build_opts *o = &b->o;
     if (!models_match(o->positive_models, model)) {
         b->st.not_positive++;
         return 0;
@@ -372,8 +386,8 @@ void ds_cut_measure_json(const ds_cut_measure *m, ds_buf *b)
     ds_buf_puts(b, "}");
 }
 
-ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
-                         const ds_sink_opts *so, const char *out, char *const *files, int n,
+ds_builder *ds_build_run(int which, const char *stem, const ifs_ds_build_opts *bo,
+                         const ifs_ds_sink_opts *so, const char *out, char *const *files, int n,
                          ds_sink **sink_out, ds_read_stats *rs, char *err, size_t errlen)
 {
     *sink_out = NULL;
@@ -384,10 +398,16 @@ ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
         return NULL;
     }
     ds_builder *b = ds_builder_create(which, bo, sink, err, errlen);
-    int rc = b ? ds_read_records(files, n, ds_builder_add, b, rs, err, errlen) : IFS_DS_ENOMEM;
+    int rc;
+    if (!b)
+        rc = IFS_DS_EARG; /* err says why */
+    else if (b->rset)
+        rc = ds_rset_run(b->rset, files, n, sink, rs, err, errlen);
+    else
+        rc = ds_read_records(files, n, ds_builder_add, b, rs, err, errlen);
     if (rc) {
         if (b && ds_builder_error(b)[0]) snprintf(err, errlen, "%s", ds_builder_error(b));
-        else if (!b && !err[0]) snprintf(err, errlen, "out of memory");
+        else if (!err[0]) snprintf(err, errlen, "%s", ifs_ds_strerror(rc));
         ds_builder_free(b);
         ds_sink_free(sink);
         return NULL;
@@ -399,7 +419,10 @@ ds_builder *ds_build_run(int which, const char *stem, const ds_build_opts *bo,
 int ds_build_finish(int which, ds_sink *sink, const ds_builder *b, const ds_read_stats *rs,
                     ds_buf *extra, char *err, size_t errlen)
 {
-    ds_build_stats_json(which, ds_builder_stats(b), extra);
+    if (b->rset)
+        ds_rset_stats_json(b->rset, extra);
+    else
+        ds_build_stats_json(which, ds_builder_stats(b), extra);
     ds_buf_puts(extra, ",");
     ds_read_stats_json(rs, extra);
     ds_buf_puts(extra, "}");

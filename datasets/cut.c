@@ -354,3 +354,29 @@ const char *ifs_ds_end_name(ifs_ds_end e)
     static const char *const names[] = { "sentence", "line", "open", "connector" };
     return (int)e >= 0 && e < IFS_DS_END_COUNT ? names[e] : "?";
 }
+
+/* Zero-width and format characters: no word on their own (an answer of only
+ * U+200B is empty), no separator between letters either. */
+static int is_invisible_cp(uint32_t c)
+{
+    return (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF;
+}
+
+size_t ifs_ds_word_count(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = 0, i = 0;
+    int in_word = 0;
+    while (s && i < len) {
+        size_t adv;
+        uint32_t c = cp_at(s, len, i, &adv);
+        i += adv;
+        if (is_space_cp(c)) {
+            in_word = 0;
+        } else if (!is_invisible_cp(c) && !in_word) {
+            in_word = 1;
+            n++;
+        }
+    }
+    return n;
+}

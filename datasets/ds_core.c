@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "ifs_ds.h"
+#include "ds_internal.h"
 
 const char *ifs_ds_strerror(int status)
 {
@@ -28,7 +28,7 @@ const char *ifs_ds_strerror(int status)
     }
 }
 
-static uint64_t mix64(uint64_t z)
+uint64_t ds_mix64(uint64_t z)
 {
     z += 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -46,7 +46,7 @@ uint64_t ifs_ds_key(uint64_t seed, const char *purpose, const char *text, size_t
     const unsigned char *t = (const unsigned char *)text;
     for (size_t i = 0; t && i < len; i++)
         h = (h ^ t[i]) * 0x100000001B3ull;
-    return mix64(h ^ mix64(seed));
+    return ds_mix64(h ^ ds_mix64(seed));
 }
 
 double ifs_ds_unit(uint64_t key)
@@ -75,6 +75,7 @@ const char *ifs_ds_split_name(ifs_ds_split s)
     case IFS_DS_TRAIN: return "train";
     case IFS_DS_VALIDATION: return "validation";
     case IFS_DS_TEST: return "test";
+    case IFS_DS_HOLDOUT: return "holdout";
     }
     return "?";
 }

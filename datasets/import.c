@@ -5,7 +5,8 @@
  * (JSON array elements or JSONL lines) by jsplit, and each element becomes at
  * most one record:
  *   {"id","model","instruction","instruction_type":"full","response",
- *    "source":<file stem>,"source_index":<element number>, format extras}
+ *    "source":<file stem>,"source_index":<element number>,
+ *    "instruction_source":<where the instruction comes from>, format extras}
  * or is counted under one skip reason. Every element is accounted for:
  *   elements == records + merged + sum(skipped)
  * where `merged` counts oasst messages folded into another record (the reply
@@ -20,6 +21,11 @@
  * keeps one tree at a time (memory: one tree) and remembers only a 64-bit
  * hash per finished tree; a tree that shows up again later is counted as
  * tree_split rather than silently producing a wrong pair.
+ *
+ * instruction_source names the instruction's origin for the builders (which
+ * hold out a source and report per source): "alpaca_eval:<dataset>" for
+ * AlpacaEval, "hh" for Anthropic's HH transcripts, "oasst1", "sharegpt", the
+ * file stem for Alpaca-style files; --instruction-source overrides it.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -31,35 +37,35 @@
 #include "ds_internal.h"
 #include "ifs_utf8.h"
 
-static const char *const format_names[DS_FMT_COUNT] = {
-    "alpaca-eval", "alpaca", "oasst", "sharegpt", "json",
+static const char *const format_names[IFS_DS_FMT_COUNT] = {
+    "alpaca-eval", "alpaca", "oasst", "sharegpt", "json", "hh",
 };
 
-int ds_format_parse(const char *name)
+int ifs_ds_format_parse(const char *name)
 {
-    for (int i = 0; name && i < DS_FMT_COUNT; i++)
+    for (int i = 0; name && i < IFS_DS_FMT_COUNT; i++)
         if (!strcmp(name, format_names[i]))
             return i;
     if (name && !strcmp(name, "jsonl"))
-        return DS_FMT_JSON;
+        return IFS_DS_FMT_JSON;
     return -1;
 }
 
-const char *ds_format_name(ds_format f)
+const char *ifs_ds_format_name(ifs_ds_format f)
 {
-    return (int)f >= 0 && f < DS_FMT_COUNT ? format_names[f] : "?";
+    return (int)f >= 0 && f < IFS_DS_FMT_COUNT ? format_names[f] : "?";
 }
 
-static const char *const skip_names[DS_SKIP__COUNT] = {
+static const char *const skip_names[IFS_DS_SKIP__COUNT] = {
     "invalid_json", "not_object", "too_large", "invalid_utf8", "nul_in_text",
     "missing_instruction", "missing_response", "missing_model", "not_string", "bad_id",
     "bad_instruction_type", "lang_filtered", "deleted", "no_reply", "not_first_turn",
-    "reply_not_best", "tree_split", "no_human_turn", "no_assistant_turn",
+    "reply_not_best", "tree_split", "no_human_turn", "no_assistant_turn", "bad_transcript",
 };
 
-const char *ds_skip_name(ds_skip s)
+const char *ifs_ds_skip_name(ifs_ds_skip s)
 {
-    return (int)s >= 0 && s < DS_SKIP__COUNT ? skip_names[s] : "?";
+    return (int)s >= 0 && s < IFS_DS_SKIP__COUNT ? skip_names[s] : "?";
 }
 
 /* ---- oasst messages: one tree at a time ---------------------------------- */
@@ -80,8 +86,8 @@ typedef struct {
 } oa_tree;
 
 struct ds_importer {
-    ds_import_opts o;
-    ds_import_stats st;
+    ifs_ds_import_opts o;
+    ifs_ds_import_stats st;
     char langs[16][16];
     size_t n_langs;
     ds_buf rec, scratch, idbuf;
@@ -90,7 +96,7 @@ struct ds_importer {
     ds_set done;              /* hashes of finished trees */
 };
 
-ds_importer *ds_importer_create(const ds_import_opts *o, char *err, size_t errlen)
+ds_importer *ds_importer_create(const ifs_ds_import_opts *o, char *err, size_t errlen)
 {
     ds_importer *im = calloc(1, sizeof *im);
     if (!im) {
@@ -148,12 +154,12 @@ void ds_importer_free(ds_importer *im)
     free(im);
 }
 
-const ds_import_stats *ds_importer_stats(const ds_importer *im)
+const ifs_ds_import_stats *ds_importer_stats(const ds_importer *im)
 {
     return &im->st;
 }
 
-void ds_import_stats_json(const ds_import_stats *st, ds_buf *b)
+void ds_import_stats_json(const ifs_ds_import_stats *st, ds_buf *b)
 {
     ds_buf_printf(b, "\"files\":%llu,\"elements\":%llu,\"records\":%llu,\"merged\":%llu,"
                      "\"file_errors\":%llu,\"skipped\":{",
@@ -161,7 +167,7 @@ void ds_import_stats_json(const ds_import_stats *st, ds_buf *b)
                   (unsigned long long)st->records, (unsigned long long)st->merged,
                   (unsigned long long)st->file_errors);
     int first = 1;
-    for (int i = 0; i < DS_SKIP__COUNT; i++) {
+    for (int i = 0; i < IFS_DS_SKIP__COUNT; i++) {
         if (!st->skipped[i])
             continue;
         ds_buf_printf(b, "%s\"%s\":%llu", first ? "" : ",", skip_names[i],
@@ -250,11 +256,13 @@ typedef struct {
     size_t len;
 } extra_kv;
 
-/* Writes one pair record to the sink. */
+/* Writes one pair record to the sink. isrc: the instruction's source (NULL:
+ * the format has none to give); --instruction-source replaces it. */
 static int emit(ds_importer *im, ds_sink *sink, const char *id, size_t id_len,
                 const char *model, size_t model_len, const char *instr, size_t ilen,
                 const char *type, const char *resp, size_t rlen, uint64_t index,
-                const extra_kv *ex, size_t n_ex, char *err, size_t errlen)
+                const char *isrc, size_t isrc_len, const extra_kv *ex, size_t n_ex, char *err,
+                size_t errlen)
 {
     ds_buf *b = &im->rec;
     ds_buf_reset(b);
@@ -266,6 +274,12 @@ static int emit(ds_importer *im, ds_sink *sink, const char *id, size_t id_len,
     ds_buf_kv_str(b, "response", resp, rlen);
     ds_buf_kv_str(b, "source", im->stem, strlen(im->stem));
     ds_buf_kv_int(b, "source_index", (long long)index);
+    if (im->o.instruction_source) {
+        isrc = im->o.instruction_source;
+        isrc_len = strlen(isrc);
+    }
+    if (isrc)
+        ds_buf_kv_str(b, "instruction_source", isrc, isrc_len);
     for (size_t i = 0; i < n_ex; i++)
         if (ex[i].val)
             ds_buf_kv_str(b, ex[i].key, ex[i].val, ex[i].len);
@@ -301,25 +315,32 @@ static int do_alpaca_eval(ds_importer *im, const cJSON *obj, uint64_t index, ds_
     size_t il, ol, gl, dl = 0;
     int r = get_str(obj, "instruction", &instr, &il);
     if (r <= 0)
-        return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_INSTRUCTION);
+        return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_INSTRUCTION);
     r = get_str(obj, "output", &out, &ol);
     if (r <= 0)
-        return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_RESPONSE);
+        return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_RESPONSE);
     r = get_str(obj, "generator", &gen, &gl);
     if (r < 0)
-        return SKIP(DS_SKIP_NOT_STRING);
+        return SKIP(IFS_DS_SKIP_NOT_STRING);
     if (im->o.model) {
         gen = im->o.model;
         gl = strlen(gen);
     } else if (r == 0) {
-        return SKIP(DS_SKIP_MISSING_MODEL);
+        return SKIP(IFS_DS_SKIP_MISSING_MODEL);
     }
     if (get_str(obj, "dataset", &ds, &dl) <= 0)
         ds = NULL;
+    /* scratch holds "alpaca_eval[:<dataset>]" */
+    ds_buf_reset(&im->scratch);
+    ds_buf_puts(&im->scratch, "alpaca_eval");
+    if (ds) {
+        ds_buf_puts(&im->scratch, ":");
+        ds_buf_put(&im->scratch, ds, dl);
+    }
     index_id(im, gen, gl, index);
     extra_kv ex[] = { { "dataset", ds, dl } };
     return emit(im, sink, im->idbuf.p, im->idbuf.n, gen, gl, instr, il, "full", out, ol, index,
-                ex, 1, err, errlen);
+                im->scratch.p, im->scratch.n, ex, 1, err, errlen);
 }
 
 /* Alpaca: instruction + ("\n\n" + input when non-empty). */
@@ -330,13 +351,13 @@ static int do_alpaca(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink 
     size_t il, inl = 0, ol;
     int r = get_str(obj, "instruction", &instr, &il);
     if (r <= 0)
-        return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_INSTRUCTION);
+        return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_INSTRUCTION);
     r = get_str(obj, "input", &in, &inl);
     if (r < 0)
-        return SKIP(DS_SKIP_NOT_STRING);
+        return SKIP(IFS_DS_SKIP_NOT_STRING);
     r = get_str(obj, "output", &out, &ol);
     if (r <= 0)
-        return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_RESPONSE);
+        return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_RESPONSE);
     ds_buf_reset(&im->scratch);
     ds_buf_put(&im->scratch, instr, il);
     if (in && inl) {
@@ -346,39 +367,40 @@ static int do_alpaca(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink 
     const char *model = im->o.model ? im->o.model : im->stem;
     index_id(im, im->stem, strlen(im->stem), index);
     return emit(im, sink, im->idbuf.p, im->idbuf.n, model, strlen(model), im->scratch.p,
-                im->scratch.n, "full", out, ol, index, NULL, 0, err, errlen);
+                im->scratch.n, "full", out, ol, index, im->stem, strlen(im->stem), NULL, 0, err,
+                errlen);
 }
 
 static int do_json(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sink, char *err,
                    size_t errlen)
 {
-    const ds_import_opts *o = &im->o;
+    const ifs_ds_import_opts *o = &im->o;
     const char *instr, *resp, *model, *type = "full", *in = NULL, *id;
     size_t il, rl, ml, tl, inl = 0, idl;
     int r = get_str(obj, o->f_instruction ? o->f_instruction : "instruction", &instr, &il);
     if (r <= 0)
-        return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_INSTRUCTION);
+        return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_INSTRUCTION);
     r = get_str(obj, o->f_response ? o->f_response : "response", &resp, &rl);
     if (r <= 0)
-        return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_RESPONSE);
+        return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_RESPONSE);
     if (o->model) {
         model = o->model;
         ml = strlen(model);
     } else {
         r = get_str(obj, o->f_model ? o->f_model : "model", &model, &ml);
         if (r <= 0)
-            return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_MODEL);
+            return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_MODEL);
     }
     const char *t;
     r = get_str(obj, o->f_type ? o->f_type : "instruction_type", &t, &tl);
     if (r < 0 || (r > 0 && strcmp(t, "partial") && strcmp(t, "full")))
-        return SKIP(DS_SKIP_BAD_INSTRUCTION_TYPE);
+        return SKIP(IFS_DS_SKIP_BAD_INSTRUCTION_TYPE);
     if (r > 0)
         type = t;
     if (o->f_input) {
         r = get_str(obj, o->f_input, &in, &inl);
         if (r < 0)
-            return SKIP(DS_SKIP_NOT_STRING);
+            return SKIP(IFS_DS_SKIP_NOT_STRING);
     }
     if (in && inl) {
         ds_buf_reset(&im->scratch);
@@ -388,16 +410,23 @@ static int do_json(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *s
         instr = im->scratch.p;
         il = im->scratch.n;
     }
+    const char *isrc = NULL;
+    size_t isl = 0;
+    r = get_str(obj, o->f_source ? o->f_source : "instruction_source", &isrc, &isl);
+    if (r < 0)
+        return SKIP(IFS_DS_SKIP_NOT_STRING);
+    if (r == 0)
+        isrc = NULL;
     r = get_id(im, obj, o->f_id ? o->f_id : "id", &id, &idl);
     if (r < 0)
-        return SKIP(DS_SKIP_BAD_ID);
+        return SKIP(IFS_DS_SKIP_BAD_ID);
     if (r == 0) {
         index_id(im, im->stem, strlen(im->stem), index);
         id = im->idbuf.p;
         idl = im->idbuf.n;
     }
-    return emit(im, sink, id, idl, model, ml, instr, il, type, resp, rl, index, NULL, 0, err,
-                errlen);
+    return emit(im, sink, id, idl, model, ml, instr, il, type, resp, rl, index, isrc, isl, NULL,
+                0, err, errlen);
 }
 
 static int is_role(const char *r, const char *const *names)
@@ -419,10 +448,10 @@ static int do_sharegpt(ds_importer *im, const cJSON *obj, uint64_t index, ds_sin
     for (int i = 0; conv_keys[i] && !conv; i++) {
         conv = cJSON_GetObjectItemCaseSensitive(obj, conv_keys[i]);
         if (conv && !cJSON_IsArray(conv))
-            return SKIP(DS_SKIP_NOT_STRING);
+            return SKIP(IFS_DS_SKIP_NOT_STRING);
     }
     if (!conv)
-        return SKIP(DS_SKIP_MISSING_INSTRUCTION);
+        return SKIP(IFS_DS_SKIP_MISSING_INSTRUCTION);
     const char *turn_text[2] = { 0 };
     size_t turn_len[2] = { 0 };
     int stage = 0; /* 0: want human, 1: want assistant */
@@ -438,28 +467,28 @@ static int do_sharegpt(ds_importer *im, const cJSON *obj, uint64_t index, ds_sin
         if (r2 == 0)
             r2 = get_str(t, "content", &text, &tl);
         if (r1 < 0 || r2 < 0 || !cJSON_IsObject(t))
-            return SKIP(DS_SKIP_NOT_STRING);
+            return SKIP(IFS_DS_SKIP_NOT_STRING);
         if (r1 == 0)
-            return SKIP(stage ? DS_SKIP_NO_ASSISTANT_TURN : DS_SKIP_NO_HUMAN_TURN);
+            return SKIP(stage ? IFS_DS_SKIP_NO_ASSISTANT_TURN : IFS_DS_SKIP_NO_HUMAN_TURN);
         if (stage == 0 && !strcasecmp(role, "system"))
             continue;
         if (stage == 0) {
             if (!is_role(role, human) || r2 == 0)
-                return SKIP(DS_SKIP_NO_HUMAN_TURN);
+                return SKIP(IFS_DS_SKIP_NO_HUMAN_TURN);
             turn_text[0] = text;
             turn_len[0] = tl;
             stage = 1;
             continue;
         }
         if (!is_role(role, bot) || r2 == 0)
-            return SKIP(DS_SKIP_NO_ASSISTANT_TURN);
+            return SKIP(IFS_DS_SKIP_NO_ASSISTANT_TURN);
         turn_text[1] = text;
         turn_len[1] = tl;
         stage = 2;
         break;
     }
     if (stage < 2)
-        return SKIP(stage ? DS_SKIP_NO_ASSISTANT_TURN : DS_SKIP_NO_HUMAN_TURN);
+        return SKIP(stage ? IFS_DS_SKIP_NO_ASSISTANT_TURN : IFS_DS_SKIP_NO_HUMAN_TURN);
     const char *model, *id;
     size_t ml, idl;
     if (im->o.model) {
@@ -471,14 +500,113 @@ static int do_sharegpt(ds_importer *im, const cJSON *obj, uint64_t index, ds_sin
     }
     int r = get_id(im, obj, "id", &id, &idl);
     if (r < 0)
-        return SKIP(DS_SKIP_BAD_ID);
+        return SKIP(IFS_DS_SKIP_BAD_ID);
     if (r == 0) {
         index_id(im, im->stem, strlen(im->stem), index);
         id = im->idbuf.p;
         idl = im->idbuf.n;
     }
     return emit(im, sink, id, idl, model, ml, turn_text[0], turn_len[0], "full", turn_text[1],
-                turn_len[1], index, NULL, 0, err, errlen);
+                turn_len[1], index, "sharegpt", 8, NULL, 0, err, errlen);
+}
+
+/* ---- Anthropic HH transcripts -------------------------------------------- */
+
+static int hh_space(char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* The first occurrence of needle in [p, end), or NULL. */
+static const char *find(const char *p, const char *end, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (; p && p <= end && (size_t)(end - p) >= k; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p) - k + 1);
+        if (!p)
+            return NULL;
+        if (!memcmp(p, needle, k))
+            return p;
+    }
+    return NULL;
+}
+
+/* A turn label where a turn's own text should be: at its start or after a
+ * line break. HH holds such transcripts (the reply "Human: Do you think...",
+ * labels out of step with the text); their first reply is no assistant's. */
+static int has_label(const char *p, size_t n)
+{
+    static const char *const labels[] = { "Human:", "Assistant:" };
+    for (int i = 0; i < 2; i++) {
+        size_t k = strlen(labels[i]);
+        if (n >= k && !memcmp(p, labels[i], k))
+            return 1;
+        const char *end = p + n;
+        for (const char *q = p; (q = find(q, end, labels[i])) != NULL; q++)
+            if (q > p && q[-1] == '\n')
+                return 1;
+    }
+    return 0;
+}
+
+int ds_hh_first_exchange(const char *t, size_t n, ds_hh_exchange *x)
+{
+    const char *end = t + n, *p = t;
+    memset(x, 0, sizeof *x);
+    while (p < end && hh_space(*p))
+        p++;
+    if ((size_t)(end - p) < 6 || memcmp(p, "Human:", 6))
+        return IFS_DS_SKIP_NO_HUMAN_TURN;
+    p += 6;
+    const char *a = find(p, end, "\n\nAssistant:");
+    const char *h2 = find(p, end, "\n\nHuman:");
+    if (!a || (h2 && h2 < a))
+        return IFS_DS_SKIP_NO_ASSISTANT_TURN;
+    const char *hs = p, *he = a;
+    while (hs < he && hh_space(*hs))
+        hs++;
+    while (he > hs && hh_space(he[-1]))
+        he--;
+    const char *rs = a + strlen("\n\nAssistant:");
+    const char *re = find(rs, end, "\n\nHuman:");
+    const char *a2 = find(rs, end, "\n\nAssistant:");
+    if (!re || (a2 && a2 < re))
+        re = a2 ? a2 : end;
+    while (rs < re && hh_space(*rs))
+        rs++;
+    while (re > rs && hh_space(re[-1]))
+        re--;
+    x->human_off = (size_t)(hs - t);
+    x->human_len = (size_t)(he - hs);
+    x->reply_off = (size_t)(rs - t);
+    x->reply_len = (size_t)(re - rs);
+    if (!x->human_len)
+        return IFS_DS_SKIP_MISSING_INSTRUCTION;
+    if (has_label(t + x->human_off, x->human_len) || has_label(t + x->reply_off, x->reply_len))
+        return IFS_DS_SKIP_BAD_TRANSCRIPT;
+    return IFS_DS_SKIP__COUNT;
+}
+
+/* {"chosen": "\n\nHuman: ...\n\nAssistant: ...", "rejected": ...}: the first
+ * human turn and the assistant's reply to it, from `chosen` (or the
+ * transcript field given with --map transcript=PATH). */
+static int do_hh(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sink, char *err,
+                 size_t errlen)
+{
+    const char *t;
+    size_t tl;
+    int r = get_str(obj, im->o.f_transcript ? im->o.f_transcript : "chosen", &t, &tl);
+    if (r <= 0)
+        return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_INSTRUCTION);
+    ds_hh_exchange x;
+    int why = ds_hh_first_exchange(t, tl, &x);
+    if (why != IFS_DS_SKIP__COUNT)
+        return SKIP((ifs_ds_skip)why);
+    const char *model = im->o.model ? im->o.model : im->stem;
+    index_id(im, im->stem, strlen(im->stem), index);
+    return emit(im, sink, im->idbuf.p, im->idbuf.n, model, strlen(model), t + x.human_off,
+                x.human_len, "full", t + x.reply_off, x.reply_len, index, "hh", 2, NULL, 0, err,
+                errlen);
 }
 
 /* oasst: deleted, or explicitly failed review. */
@@ -512,15 +640,15 @@ static int do_oasst_tree(ds_importer *im, const cJSON *obj, const cJSON *prompt,
     const char *text, *role;
     size_t tl, rl;
     if (get_str(prompt, "role", &role, &rl) > 0 && strcmp(role, "prompter"))
-        return SKIP(DS_SKIP_NO_HUMAN_TURN);
+        return SKIP(IFS_DS_SKIP_NO_HUMAN_TURN);
     int r = get_str(prompt, "text", &text, &tl);
     if (r <= 0)
-        return SKIP(r ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_INSTRUCTION);
+        return SKIP(r ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_INSTRUCTION);
     if (oa_bad(prompt))
-        return SKIP(DS_SKIP_DELETED);
+        return SKIP(IFS_DS_SKIP_DELETED);
     const char *lang = str_or_null(prompt, "lang");
     if (!lang_ok(im, lang))
-        return SKIP(DS_SKIP_LANG_FILTERED);
+        return SKIP(IFS_DS_SKIP_LANG_FILTERED);
     const cJSON *replies = cJSON_GetObjectItemCaseSensitive(prompt, "replies");
     const cJSON *best = NULL, *rep;
     double best_rank = 0;
@@ -539,7 +667,7 @@ static int do_oasst_tree(ds_importer *im, const cJSON *obj, const cJSON *prompt,
         }
     }
     if (!best)
-        return SKIP(DS_SKIP_NO_REPLY);
+        return SKIP(IFS_DS_SKIP_NO_REPLY);
     const char *id = str_or_null(prompt, "message_id");
     if (!id)
         id = str_or_null(obj, "message_tree_id");
@@ -556,7 +684,7 @@ static int do_oasst_tree(ds_importer *im, const cJSON *obj, const cJSON *prompt,
     };
     const char *model = oa_model(im);
     return emit(im, sink, id, strlen(id), model, strlen(model), text, tl, "full", resp,
-                strlen(resp), index, ex, 3, err, errlen);
+                strlen(resp), index, "oasst1", 6, ex, 3, err, errlen);
 }
 
 static char *dup_or_null(const char *s)
@@ -572,41 +700,41 @@ static int oa_flush(ds_importer *im, ds_sink *sink, char *err, size_t errlen)
         return 0;
     int rc = 0;
     if (!t->have_root) {
-        im->st.skipped[DS_SKIP_NOT_FIRST_TURN] += t->n;
+        im->st.skipped[IFS_DS_SKIP_NOT_FIRST_TURN] += t->n;
     } else {
-        ds_skip root_skip = DS_SKIP__COUNT;
+        ifs_ds_skip root_skip = IFS_DS_SKIP__COUNT;
         if (t->root.bad)
-            root_skip = DS_SKIP_DELETED;
+            root_skip = IFS_DS_SKIP_DELETED;
         else if (!lang_ok(im, t->root.lang))
-            root_skip = DS_SKIP_LANG_FILTERED;
+            root_skip = IFS_DS_SKIP_LANG_FILTERED;
         oa_msg *best = NULL;
         for (size_t i = 0; i < t->n; i++) {
             oa_msg *m = &t->replies[i];
             if (!m->parent || strcmp(m->parent, t->root.id)) {
-                im->st.skipped[DS_SKIP_NOT_FIRST_TURN]++;
+                im->st.skipped[IFS_DS_SKIP_NOT_FIRST_TURN]++;
                 continue;
             }
-            if (root_skip != DS_SKIP__COUNT) {
+            if (root_skip != IFS_DS_SKIP__COUNT) {
                 im->st.skipped[root_skip]++;
                 continue;
             }
             if (m->bad) {
-                im->st.skipped[DS_SKIP_DELETED]++;
+                im->st.skipped[IFS_DS_SKIP_DELETED]++;
                 continue;
             }
             if (m->lang && !lang_ok(im, m->lang)) {
-                im->st.skipped[DS_SKIP_LANG_FILTERED]++;
+                im->st.skipped[IFS_DS_SKIP_LANG_FILTERED]++;
                 continue;
             }
             if (best)
-                im->st.skipped[DS_SKIP_REPLY_NOT_BEST]++; /* one of the two loses */
+                im->st.skipped[IFS_DS_SKIP_REPLY_NOT_BEST]++; /* one of the two loses */
             if (!best || m->rank < best->rank)
                 best = m;
         }
-        if (root_skip != DS_SKIP__COUNT) {
+        if (root_skip != IFS_DS_SKIP__COUNT) {
             im->st.skipped[root_skip]++;
         } else if (!best) {
-            im->st.skipped[DS_SKIP_NO_REPLY]++;
+            im->st.skipped[IFS_DS_SKIP_NO_REPLY]++;
         } else {
             im->st.merged++;
             extra_kv ex[] = {
@@ -616,7 +744,7 @@ static int oa_flush(ds_importer *im, ds_sink *sink, char *err, size_t errlen)
             const char *model = oa_model(im);
             rc = emit(im, sink, t->root.id, strlen(t->root.id), model, strlen(model),
                       t->root.text, strlen(t->root.text), "full", best->text,
-                      strlen(best->text), t->root.index, ex, 2, err, errlen);
+                      strlen(best->text), t->root.index, "oasst1", 6, ex, 2, err, errlen);
         }
     }
     int rc2 = ds_set_add(&im->done, t->tree_hash) < 0 ? IFS_DS_ENOMEM : 0;
@@ -636,16 +764,16 @@ static int do_oasst_message(ds_importer *im, const cJSON *obj, uint64_t index, d
     if (!tree)
         tree = parent ? NULL : id;
     if (!id || !tree || !role)
-        return SKIP(DS_SKIP_MISSING_INSTRUCTION);
+        return SKIP(IFS_DS_SKIP_MISSING_INSTRUCTION);
     if (!cJSON_IsString(tv))
-        return SKIP(tv ? DS_SKIP_NOT_STRING : DS_SKIP_MISSING_INSTRUCTION);
+        return SKIP(tv ? IFS_DS_SKIP_NOT_STRING : IFS_DS_SKIP_MISSING_INSTRUCTION);
     uint64_t h = ifs_ds_key(0, "oasst-tree", tree, strlen(tree)) | 1;
     if (!im->tree.active || im->tree.tree_hash != h) {
         int rc = oa_flush(im, sink, err, errlen);
         if (rc)
             return rc;
         if (ds_set_has(&im->done, h))
-            return SKIP(DS_SKIP_TREE_SPLIT);
+            return SKIP(IFS_DS_SKIP_TREE_SPLIT);
         im->tree.active = 1;
         im->tree.tree_hash = h;
     }
@@ -668,7 +796,7 @@ static int do_oasst_message(ds_importer *im, const cJSON *obj, uint64_t index, d
         return 0;
     }
     if (!parent || strcmp(role, "assistant"))
-        return SKIP(DS_SKIP_NOT_FIRST_TURN);
+        return SKIP(IFS_DS_SKIP_NOT_FIRST_TURN);
     /* Only replies can become the pair's response; keep them for the flush. */
     if (t->n == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 8;
@@ -700,21 +828,22 @@ static int handle(ds_importer *im, const ifs_ds_elem *e, ds_sink *sink, char *er
 {
     im->st.elements++;
     if (ifs_utf8_check(e->data, e->len) != e->len)
-        return SKIP(DS_SKIP_INVALID_UTF8);
+        return SKIP(IFS_DS_SKIP_INVALID_UTF8);
     if (ds_has_nul(e->data, e->len))
-        return SKIP(DS_SKIP_NUL_IN_TEXT);
+        return SKIP(IFS_DS_SKIP_NUL_IN_TEXT);
     cJSON *obj = cJSON_ParseWithLength(e->data, e->len);
     if (!obj)
-        return SKIP(DS_SKIP_INVALID_JSON);
+        return SKIP(IFS_DS_SKIP_INVALID_JSON);
     int rc;
     if (!cJSON_IsObject(obj)) {
-        rc = SKIP(DS_SKIP_NOT_OBJECT);
+        rc = SKIP(IFS_DS_SKIP_NOT_OBJECT);
     } else {
         switch (im->o.format) {
-        case DS_FMT_ALPACA_EVAL: rc = do_alpaca_eval(im, obj, e->index, sink, err, errlen); break;
-        case DS_FMT_ALPACA: rc = do_alpaca(im, obj, e->index, sink, err, errlen); break;
-        case DS_FMT_SHAREGPT: rc = do_sharegpt(im, obj, e->index, sink, err, errlen); break;
-        case DS_FMT_OASST: {
+        case IFS_DS_FMT_ALPACA_EVAL: rc = do_alpaca_eval(im, obj, e->index, sink, err, errlen); break;
+        case IFS_DS_FMT_ALPACA: rc = do_alpaca(im, obj, e->index, sink, err, errlen); break;
+        case IFS_DS_FMT_SHAREGPT: rc = do_sharegpt(im, obj, e->index, sink, err, errlen); break;
+        case IFS_DS_FMT_HH: rc = do_hh(im, obj, e->index, sink, err, errlen); break;
+        case IFS_DS_FMT_OASST: {
             const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(obj, "prompt");
             if (cJSON_IsObject(prompt))
                 rc = do_oasst_tree(im, obj, prompt, e->index, sink, err, errlen);
@@ -735,7 +864,7 @@ int ds_import_element(ds_importer *im, const char *stem, const ifs_ds_elem *e, d
     snprintf(im->stem, sizeof im->stem, "%s", stem);
     if (!e->data) {
         im->st.elements++;
-        im->st.skipped[DS_SKIP_TOO_LARGE]++;
+        im->st.skipped[IFS_DS_SKIP_TOO_LARGE]++;
         return 0;
     }
     return handle(im, e, sink, err, errlen);
@@ -743,7 +872,7 @@ int ds_import_element(ds_importer *im, const char *stem, const ifs_ds_elem *e, d
 
 int ds_import_end(ds_importer *im, ds_sink *sink, char *err, size_t errlen)
 {
-    return im->o.format == DS_FMT_OASST ? oa_flush(im, sink, err, errlen) : 0;
+    return im->o.format == IFS_DS_FMT_OASST ? oa_flush(im, sink, err, errlen) : 0;
 }
 
 void ds_stem(const char *path, char *out, size_t cap)
@@ -753,8 +882,8 @@ void ds_stem(const char *path, char *out, size_t cap)
     if (!strcmp(path, "-"))
         base = "stdin";
     snprintf(out, cap, "%s", base);
-    static const char *const exts[] = { ".zst", ".jsonl", ".json" };
-    for (int i = 0; i < 3; i++) {
+    static const char *const exts[] = { ".zst", ".gz", ".jsonl", ".json" };
+    for (int i = 0; i < 4; i++) {
         size_t n = strlen(out), k = strlen(exts[i]);
         if (n > k && !strcmp(out + n - k, exts[i]))
             out[n - k] = 0;
@@ -807,7 +936,7 @@ int ds_import_file(ds_importer *im, const char *path, ds_sink *sink, char *err, 
             }
             if (r == IFS_DS_ETOOBIG) {
                 im->st.elements++;
-                im->st.skipped[DS_SKIP_TOO_LARGE]++;
+                im->st.skipped[IFS_DS_SKIP_TOO_LARGE]++;
                 continue;
             }
             if (r < 0) {
@@ -822,7 +951,7 @@ int ds_import_file(ds_importer *im, const char *path, ds_sink *sink, char *err, 
     }
     rc = 0;
 out:
-    if (im->o.format == DS_FMT_OASST && rc != IFS_DS_ENOMEM) {
+    if (im->o.format == IFS_DS_FMT_OASST && rc != IFS_DS_ENOMEM) {
         char e2[256];
         int r2 = oa_flush(im, sink, e2, sizeof e2);
         if (r2 && !rc) {
@@ -843,10 +972,11 @@ out:
 
 static int wanted_name(const char *n)
 {
-    static const char *const exts[] = { ".json", ".jsonl", ".json.zst", ".jsonl.zst" };
+    static const char *const exts[] = { ".json", ".jsonl", ".json.zst", ".jsonl.zst",
+                                        ".json.gz", ".jsonl.gz" };
     if (n[0] == '.' || !strcmp(n, "manifest.json"))
         return 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         size_t a = strlen(n), b = strlen(exts[i]);
         if (a > b && !strcmp(n + a - b, exts[i]))
             return 1;
@@ -911,7 +1041,7 @@ char **ds_list_inputs(char *const *args, int n, char *err, size_t errlen)
             }
             closedir(d);
             if (cnt == first) {
-                snprintf(err, errlen, "%s: no .json, .jsonl, .json.zst or .jsonl.zst files",
+                snprintf(err, errlen, "%s: no .json or .jsonl files (plain, .zst or .gz)",
                          args[i]);
                 ds_paths_free(out);
                 return NULL;

@@ -6,6 +6,9 @@
 # train-head at 64 tokens with the last all-MiniLM-L6-v2 layer fine-tuned
 # (--train-layers 1) on the frozen output of the five below it.
 # Deterministic for the seeds below (same machine and library builds).
+# (The issue-18 sets, with terse positives, base-model-like negatives and
+# AlpacaEval's selfinstruct held out, are scripts/build_classifier_data.sh's;
+# this script keeps reproducing the shipped head's data byte for byte.)
 # Takes ~45 minutes on 2 cores: the five frozen layers' forward passes over
 # 28,976 records once (~18 min), then ~55 s per training epoch.
 set -euo pipefail

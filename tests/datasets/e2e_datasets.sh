@@ -78,6 +78,19 @@ sed -E 's/^\{"id":("[^"]*"),"prompt":.*$/{"id":\1,"output":"generated"}/' "$T/pr
 check "join_merges_every_generation" run join "$T/is1" "$T/gen.jsonl" --model base-7b --variant B --out "$T/scoring"
 check "joined_records_carry_model_type_and_variant" \
   bash -c "zstd -dc '$T/scoring/base-7b-00000.jsonl.zst' | head -1 | grep -q '\"model\":\"base-7b\".*\"instruction_type\":.*\"response\":\"generated\".*\"prompt_variant\":\"B\"'"
+# the joined record keeps the instruction the model was given (Ip for a
+# partial one) and the full instruction it was cut from
+part=$(zstd -dc "$T/is1/instructions-00000.jsonl.zst" | grep -m1 '"instruction_type":"partial"')
+pid=$(printf '%s' "$part" | sed -E 's/^\{"id":"([^"]*)".*/\1/')
+pins=$(printf '%s' "$part" | sed -E 's/^\{"id":"[^"]*",("instruction":"([^"\\]|\\.)*").*/\1/')
+pfull=$(printf '%s' "$part" | sed -E 's/.*("full_instruction":"([^"\\]|\\.)*").*/\1/')
+joined=$(zstd -dc "$T/scoring/base-7b-00000.jsonl.zst" | grep -F "\"id\":\"base-7b/$pid\"")
+check "joined_records_keep_the_instruction_the_model_was_given" \
+  bash -c "printf '%s' '$(printf '%s' "$joined" | sed "s/'/'\\\\''/g")' | grep -qF -- '$(printf '%s' "$pins" | sed "s/'/'\\\\''/g")'"
+check "joined_partial_records_keep_the_full_instruction" \
+  bash -c "printf '%s' '$(printf '%s' "$joined" | sed "s/'/'\\\\''/g")' | grep -qF -- '$(printf '%s' "$pfull" | sed "s/'/'\\\\''/g")'"
+check "imported_records_keep_the_instruction_and_its_source" \
+  bash -c "zstd -dc '$T/pairs'/*.jsonl.zst | head -1 | grep -q '\"instruction\":\".*\"instruction_source\":\"alpaca_eval'"
 head -n 59 "$T/gen.jsonl" > "$T/gen-short.jsonl"
 run join "$T/is1" "$T/gen-short.jsonl" --model m --out "$T/scoring2"; rc=$?
 check "join_exits_3_when_an_instruction_got_no_generation" test "$rc" = 3
@@ -102,6 +115,28 @@ check "build_responses_with_positive_models" \
 check "response_set_has_two_records_per_positive_pair" grep -q '"records":120,' "$T/rs/manifest.json"
 check "response_set_labels_are_balanced" \
   test "$(zstd -dc "$T/rs/responses-00000.jsonl.zst" | grep -c '"label":1')" = 60
+# the planned set, in pair form, from AlpacaEval-style pairs and HH transcripts (.gz)
+for i in $(seq 0 29); do
+  printf '{"chosen":"\\n\\nHuman: How would I plant tree number %d in my garden?\\n\\nAssistant: Dig a hole twice as wide as the roots.\\n\\nHuman: ok"}\n' "$i"
+done | gzip -c > "$T/hh-test.jsonl.gz"
+check "import_hh_reads_gzip_transcripts" run import hh "$T/hh-test.jsonl.gz" --out "$T/hh" --model hh-a
+check "hh_records_hold_the_first_turn_and_its_reply" \
+  bash -c "zstd -dc '$T/hh'/*.zst | head -1 | grep -q '\"instruction\":\"How would I plant tree number 0 in my garden?\",.*\"response\":\"Dig a hole twice as wide as the roots.\".*\"instruction_source\":\"hh\"'"
+check "build_responses_planned_pairs" \
+  run build-responses "$T/pairs" "$T/hh" --out "$T/rp" --seed 3 --pairs --positive-models 'chat-*,hh-a' \
+    --negative-mix 'Ic=1,Ic+R=1,echo=1,next=1,template=1,repeat=1,gibberish=1' \
+    --holdout-source 'hh' --near-duplicates 0.6 --length-match
+n1=$(zstd -dc "$T/rp/responses-00000.jsonl.zst" | grep -c '"label":1')
+n0=$(zstd -dc "$T/rp/responses-00000.jsonl.zst" | grep -c '"label":0')
+check "planned_set_is_balanced_and_not_empty" test "$n1" = "$n0" -a "$n1" -gt 20
+check "planned_pairs_carry_their_input" \
+  bash -c "zstd -dc '$T/rp/responses-00000.jsonl.zst' | grep -v -c '\"instruction\":' | grep -qx 0"
+check "held_out_source_is_in_holdout_only" \
+  bash -c "! zstd -dc '$T/rp/responses-00000.jsonl.zst' | grep '\"source\":\"hh\"' | grep -qv '\"split\":\"holdout\"'"
+run build-responses - --out "$T/rp2" --seed 3 --pairs < /dev/null; rc=$?
+check "planned_set_refuses_stdin" test "$rc" = 1
+run build-responses "$T/pairs" --out "$T/rp3" --seed 3 --negative-mix 'R=1'; rc=$?
+check "a_positive_kind_in_the_negative_mix_is_a_usage_error" test "$rc" = 2
 
 # --- pack, verify ------------------------------------------------------------------
 check "pack_by_records" run pack "$T/pairs" --out "$T/packed" --records 50
@@ -119,6 +154,17 @@ run verify "$T/tampered" >/dev/null; rc=$?
 check "verify_exits_3_on_a_missing_shard" test "$rc" = 3
 run verify "$T/nowhere" >/dev/null; rc=$?
 check "verify_exits_1_without_a_manifest" test "$rc" = 1
+# a FIFO where a shard should be: refused at once, never opened blocking
+cp -r "$T/packed" "$T/fifo"
+rm "$T/fifo/shard-00001.jsonl.zst" && mkfifo "$T/fifo/shard-00001.jsonl.zst"
+timeout 20 "$BIN" verify "$T/fifo" > "$T/fifo.out" 2>&1; rc=$?
+check "verify_exits_3_at_once_on_a_fifo_shard" test "$rc" = 3
+check "verify_says_the_fifo_is_not_a_regular_file" grep -q 'not a regular file (a FIFO)' "$T/fifo.out"
+cp -r "$T/packed" "$T/extra"
+cp "$T/packed/shard-00000.jsonl.zst" "$T/extra/stray.jsonl.zst"
+"$BIN" verify "$T/extra" > "$T/extra.out" 2>&1; rc=$?
+check "verify_exits_3_on_a_shard_file_the_manifest_does_not_list" test "$rc" = 3
+check "verify_names_the_unlisted_shard" grep -q 'stray.jsonl.zst: not listed in the manifest' "$T/extra.out"
 
 for c in import build-instructions build-responses prompts join pack verify; do
   check "${c}_has_help" bash -c "'$BIN' $c --help | grep -q usage"

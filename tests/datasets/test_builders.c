@@ -15,6 +15,9 @@
 #include "ifs_test.h"
 
 static char tmpdir[512];
+
+/* sha256 of responses-00000.jsonl.zst for seed 5 before the planned set existed */
+#define LEGACY_RS_SHA "71b3680dacb5d86ce8b54e5e76f0a982bf162def79bbb8d15cce0f68e0cd1c60"
 static char pairs_path[1024];
 
 static const char *const topics[] = { "the moon", "tax law", "bread", "a violin", "Kyoto",
@@ -69,7 +72,7 @@ static void write_pairs(void)
     fclose(f);
 }
 
-static int build(int which, const ds_build_opts *o, const char *dir, ds_build_stats *st,
+static int build(int which, const ifs_ds_build_opts *o, const char *dir, ds_build_stats *st,
                  ds_read_stats *rs)
 {
     char err[512];
@@ -133,7 +136,7 @@ static int check_instr(const cJSON *obj, const char *raw, size_t rl, const char 
 
 static void test_instruction_set(void)
 {
-    ds_build_opts o = { .seed = 11, .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5,
+    ifs_ds_build_opts o = { .seed = 11, .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5,
                         .dedupe = 1 };
     char d1[1024], d2[1024], d3[1024];
     snprintf(d1, sizeof d1, "%s/is-1", tmpdir);
@@ -234,7 +237,7 @@ static int check_resp(const cJSON *obj, const char *raw, size_t rl, const char *
 
 static void test_response_set(void)
 {
-    ds_build_opts o = { .seed = 5, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
+    ifs_ds_build_opts o = { .seed = 5, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
                         .validation = 0.2, .positive_models = "chat-*" };
     char d1[1024], d2[1024], d3[1024];
     snprintf(d1, sizeof d1, "%s/rs-1", tmpdir);
@@ -252,6 +255,9 @@ static void test_response_set(void)
     shard_sha(d3, "responses", h3);
     IFS_CHECK(!strcmp(h1, h2), "response_set_same_seed_gives_byte_identical_shards");
     IFS_CHECK(strcmp(h1, h3), "response_set_different_seed_gives_different_shards");
+    /* The single-pass set is what the shipped classifier was trained on: its
+     * bytes are frozen (the planned set is another code path). */
+    IFS_CHECK(!strcmp(h1, LEGACY_RS_SHA), "single_pass_response_set_is_unchanged: %s", h1);
     IFS_CHECK(st.not_positive == 200, "pairs_of_models_outside_the_pattern_are_left_out: %llu",
               (unsigned long long)st.not_positive);
     IFS_CHECK(st.uncuttable == 2, "pairs_whose_instruction_cannot_be_cut_are_left_out: %llu",

@@ -17,13 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    ds_format fmt = (ds_format)(data[0] % DS_FMT_COUNT);
+    ifs_ds_format fmt = (ifs_ds_format)(data[0] % IFS_DS_FMT_COUNT);
     unsigned chunk_seed = data[1];
     data += 2;
     size -= 2;
     char err[512];
-    ds_import_opts o = { .format = fmt, .max_elem = 4096, .langs = (chunk_seed & 1) ? "en" : NULL };
-    ds_sink_opts so = { .dry_run = 1 };
+    ifs_ds_import_opts o = { .format = fmt, .max_elem = 4096, .langs = (chunk_seed & 1) ? "en" : NULL };
+    ifs_ds_sink_opts so = { .dry_run = 1 };
     ds_importer *im = ds_importer_create(&o, err, sizeof err);
     ds_sink *sink = ds_sink_open(NULL, &so, err, sizeof err);
     ifs_ds_jsplit *js = ifs_ds_jsplit_create(4096);
@@ -65,9 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ds_import_end(im, sink, err, sizeof err))
         abort();
-    const ds_import_stats *st = ds_importer_stats(im);
+    const ifs_ds_import_stats *st = ds_importer_stats(im);
     uint64_t skipped = 0;
-    for (int i = 0; i < DS_SKIP__COUNT; i++)
+    for (int i = 0; i < IFS_DS_SKIP__COUNT; i++)
         skipped += st->skipped[i];
     if (st->elements != st->records + st->merged + skipped || st->records != ds_sink_records(sink))
         abort();

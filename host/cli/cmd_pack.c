@@ -1,16 +1,15 @@
 /*
- * cmd_pack.c - `ifscore pack`: records into .jsonl.zst shards of N records or
- * M bytes with a manifest (record counts, byte sizes, SHA-256), which
- * `ifscore verify` checks. Lines are copied verbatim; a line that is not a
- * JSON object (or not UTF-8, or holds a NUL) is left out and counted.
+ * cmd_pack.c - `ifscore pack`: the command line of ifs_ds_pack (records into
+ * .jsonl.zst shards of N records or M bytes with a manifest, which `ifscore
+ * verify` checks; lines copied verbatim, non-records left out and counted).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_internal.h"
 #include "ifs_cli.h"
+#include "ifs_ds.h"
 
 static void usage(FILE *f)
 {
@@ -34,21 +33,6 @@ static void usage(FILE *f)
           f);
 }
 
-typedef struct {
-    ds_sink *sink;
-    char err[512];
-} pack_ctx;
-
-static int pack_one(const cJSON *obj, const char *raw, size_t raw_len, const char *shard,
-                    uint64_t line, void *user)
-{
-    (void)obj;
-    (void)shard;
-    (void)line;
-    pack_ctx *p = user;
-    return ds_sink_line(p->sink, raw, raw_len, p->err, sizeof p->err);
-}
-
 int ifs_cmd_pack(int argc, char **argv)
 {
     enum { O_NAME = 256, O_LEVEL, O_PLAIN };
@@ -62,7 +46,7 @@ int ifs_cmd_pack(int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    ds_sink_opts so = { 0 };
+    ifs_ds_sink_opts so = { 0 };
     const char *out = NULL, *name = "shard";
     int c;
     optind = 1;
@@ -70,13 +54,13 @@ int ifs_cmd_pack(int argc, char **argv)
         switch (c) {
         case 'o': out = optarg; break;
         case 'n':
-            if (ds_parse_size(optarg, &so.max_records) || !so.max_records) {
+            if (ifs_ds_parse_size(optarg, &so.max_records) || !so.max_records) {
                 fprintf(stderr, "ifscore pack: --records wants N > 0\n");
                 return IFS_EXIT_USAGE;
             }
             break;
         case 'b':
-            if (ds_parse_size(optarg, &so.max_bytes) || !so.max_bytes) {
+            if (ifs_ds_parse_size(optarg, &so.max_bytes) || !so.max_bytes) {
                 fprintf(stderr, "ifscore pack: --bytes wants a size like 256M\n");
                 return IFS_EXIT_USAGE;
             }
@@ -104,38 +88,15 @@ int ifs_cmd_pack(int argc, char **argv)
         fprintf(stderr, "ifscore pack: needs INPUT... and --out DIR (see --help)\n");
         return IFS_EXIT_USAGE;
     }
-    pack_ctx p = { 0 };
-    char err[512];
-    p.sink = ds_sink_open(out, &so, err, sizeof err);
-    if (!p.sink || ds_sink_begin(p.sink, name, err, sizeof err)) {
+    ifs_ds_pack_result r;
+    char err[512] = "";
+    if (ifs_ds_pack(argv + optind, argc - optind, out, name, &so, &r, err, sizeof err)) {
         fprintf(stderr, "ifscore pack: %s\n", err);
-        ds_sink_free(p.sink);
         return IFS_EXIT_FAIL;
-    }
-    ds_read_stats rs = { 0 };
-    int rc = ds_read_records(argv + optind, argc - optind, pack_one, &p, &rs, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "ifscore pack: %s\n", p.err[0] ? p.err : err);
-        ds_sink_free(p.sink);
-        return IFS_EXIT_FAIL;
-    }
-    ds_buf extra = { 0 };
-    ds_buf_puts(&extra, "\"pack\":{");
-    ds_read_stats_json(&rs, &extra);
-    ds_buf_puts(&extra, "}");
-    int exit_code = IFS_EXIT_OK;
-    if (ds_sink_finish(p.sink, extra.p, err, sizeof err)) {
-        fprintf(stderr, "ifscore pack: %s\n", err);
-        exit_code = IFS_EXIT_FAIL;
     }
     fprintf(stderr, "pack: %llu lines -> %llu records in %zu shards; %llu lines left out, "
                     "%llu inputs cut short\n",
-            (unsigned long long)rs.lines, (unsigned long long)ds_sink_records(p.sink),
-            ds_sink_shards(p.sink), (unsigned long long)rs.rejected_total,
-            (unsigned long long)rs.stream_errors);
-    if (exit_code == IFS_EXIT_OK && (rs.rejected_total || rs.stream_errors))
-        exit_code = IFS_EXIT_DATA;
-    ds_buf_free(&extra);
-    ds_sink_free(p.sink);
-    return exit_code;
+            (unsigned long long)r.lines, (unsigned long long)r.records, r.shards,
+            (unsigned long long)r.rejected_lines, (unsigned long long)r.stream_errors);
+    return r.rejected_lines || r.stream_errors ? IFS_EXIT_DATA : IFS_EXIT_OK;
 }

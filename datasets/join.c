@@ -1,24 +1,26 @@
 /*
- * cmd_join.c - `ifscore join INSTRUCTIONS GENERATIONS... --out DIR`: merges a
- * generation stack's outputs (JSONL lines {id, output}) back with the
- * instruction set's metadata into scoring shards {id, model, instruction,
- * instruction_type, response, instruction_id, source_id, prompt_variant}.
+ * join.c - `ifscore join` as a call: a generation stack's outputs (JSONL
+ * lines {id, output}) merged back with the instruction set's metadata into
+ * scoring shards {id, model, instruction, instruction_type, response,
+ * instruction_id, source_id, full_instruction, instruction_source,
+ * prompt_variant}. `instruction` is what the model was given (Ip for a
+ * partial one), so a classifier that reads the instruction too gets the
+ * model's real input.
  *
  * The instruction set is held in memory (a few thousand records: the paper's
  * has 7,340); generations are streamed. Every generation line is joined or
  * counted under a reason; instructions that got no generation are counted
  * too, so a partial run shows up.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ds_internal.h"
-#include "ifs_cli.h"
 
 typedef struct {
     char *id, *instruction, *type, *source_id;
+    char *full, *isrc;   /* full_instruction (partial ones), instruction_source */
     int seen;
 } instr_rec;
 
@@ -36,7 +38,7 @@ typedef struct {
     const char *model, *variant, *output_field;
     ds_buf rec, id;
     ds_set pairs;        /* (model, id) already joined */
-    uint64_t joined, unknown_id, duplicate, no_output, no_model;
+    ifs_ds_join_result *res;
     char err[512];
 } join_ctx;
 
@@ -71,6 +73,8 @@ static int load_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     const char *instr = ds_get_str(obj, "instruction", NULL);
     const char *type = ds_get_str(obj, "instruction_type", NULL);
     const char *src = ds_get_str(obj, "source_id", NULL);
+    const char *full = ds_get_str(obj, "full_instruction", NULL);
+    const char *isrc = ds_get_str(obj, "instruction_source", NULL);
     if (!id || !instr) {
         s->no_fields++;
         return 0;
@@ -111,8 +115,11 @@ static int load_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     r->instruction = strdup(instr);
     r->type = type ? strdup(type) : NULL;
     r->source_id = src ? strdup(src) : NULL;
+    r->full = full ? strdup(full) : NULL;
+    r->isrc = isrc ? strdup(isrc) : NULL;
     r->seen = 0;
-    if (!r->id || !r->instruction || (type && !r->type) || (src && !r->source_id))
+    if (!r->id || !r->instruction || (type && !r->type) || (src && !r->source_id) ||
+        (full && !r->full) || (isrc && !r->isrc))
         return IFS_DS_ENOMEM;
     size_t j = hash_id(id, idl) & (s->slots - 1);
     while (s->slot[j])
@@ -128,6 +135,8 @@ static void set_free(instr_set *s)
         free(s->recs[i].instruction);
         free(s->recs[i].type);
         free(s->recs[i].source_id);
+        free(s->recs[i].full);
+        free(s->recs[i].isrc);
     }
     free(s->recs);
     free(s->slot);
@@ -159,12 +168,12 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     const char *id = ds_get_str(obj, "id", &idl);
     instr_rec *r = id ? lookup(j->set, id, idl) : NULL;
     if (!r) {
-        j->unknown_id++;
+        j->res->unknown_id++;
         return 0;
     }
     const char *out = output_text(j, obj, &ol);
     if (!out) {
-        j->no_output++;
+        j->res->no_output++;
         return 0;
     }
     const char *model = j->model;
@@ -172,7 +181,7 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
         ml = strlen(model);
     else if (!(model = ds_get_str(obj, "model", &ml)) &&
              !(model = ds_get_str(obj, "generator", &ml))) {
-        j->no_model++;
+        j->res->no_model++;
         return 0;
     }
     ds_buf_reset(&j->id);
@@ -183,7 +192,7 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     if (dup < 0)
         return IFS_DS_ENOMEM;
     if (dup) {
-        j->duplicate++;
+        j->res->duplicate++;
         return 0;
     }
     r->seen = 1;
@@ -199,6 +208,10 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     ds_buf_kv_str(b, "instruction_id", id, idl);
     if (r->source_id)
         ds_buf_kv_str(b, "source_id", r->source_id, strlen(r->source_id));
+    if (r->full)
+        ds_buf_kv_str(b, "full_instruction", r->full, strlen(r->full));
+    if (r->isrc)
+        ds_buf_kv_str(b, "instruction_source", r->isrc, strlen(r->isrc));
     if (j->variant)
         ds_buf_kv_str(b, "prompt_variant", j->variant, strlen(j->variant));
     ds_buf_puts(b, "}");
@@ -206,135 +219,84 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
         return IFS_DS_ENOMEM;
     int rc = ds_sink_line(j->sink, b->p, b->n, j->err, sizeof j->err);
     if (!rc)
-        j->joined++;
+        j->res->joined++;
     return rc;
 }
 
-static void usage(FILE *f)
+int ifs_ds_join(const ifs_ds_join_opts *o, const char *instructions, char *const *gens, int n,
+                const char *out, const ifs_ds_sink_opts *so, ifs_ds_join_result *res, char *err,
+                size_t errlen)
 {
-    fputs("usage: ifscore join INSTRUCTIONS GENERATIONS... --out DIR [options]\n"
-          "\n"
-          "INSTRUCTIONS is the instruction set (a shard, folder of shards or manifest'd\n"
-          "folder from build-instructions); GENERATIONS are JSONL files of one line per\n"
-          "generation, {\"id\": <instruction id>, \"output\": \"...\"} (also read: response,\n"
-          "completion, generation, text). Writes scoring shards\n"
-          "{id: <model>/<instruction id>, model, instruction, instruction_type, response,\n"
-          " instruction_id, source_id, prompt_variant} with a manifest.\n"
-          "\n"
-          "options:\n"
-          "  -o, --out DIR          output folder\n"
-          "  -m, --model NAME       model of every generation (default: each line's\n"
-          "                         \"model\" or \"generator\")\n"
-          "      --variant V        prompt variant to record (A, B, C, short, or any label)\n"
-          "      --output-field F   the generation's text field (default: see above)\n"
-          "      --shard-records N  records per shard\n"
-          "  -h, --help\n"
-          "\n"
-          "Exit: 0 ok; 1 failure; 2 usage; 3 some generations could not be joined or\n"
-          "some instructions got none.\n",
-          f);
-}
-
-int ifs_cmd_join(int argc, char **argv)
-{
-    enum { O_VARIANT = 256, O_FIELD, O_SREC };
-    static const struct option opts[] = {
-        { "out", required_argument, 0, 'o' },
-        { "model", required_argument, 0, 'm' },
-        { "variant", required_argument, 0, O_VARIANT },
-        { "output-field", required_argument, 0, O_FIELD },
-        { "shard-records", required_argument, 0, O_SREC },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
-    };
-    join_ctx j = { 0 };
-    ds_sink_opts so = { 0 };
-    const char *out = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:m:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'm': j.model = optarg; break;
-        case O_VARIANT: j.variant = optarg; break;
-        case O_FIELD: j.output_field = optarg; break;
-        case O_SREC:
-            if (ds_parse_size(optarg, &so.max_records) || !so.max_records) {
-                fprintf(stderr, "ifscore join: --shard-records wants N > 0\n");
-                return IFS_EXIT_USAGE;
-            }
-            break;
-        case 'h': usage(stdout); return IFS_EXIT_OK;
-        default: usage(stderr); return IFS_EXIT_USAGE;
-        }
-    }
-    if (argc - optind < 2 || !out) {
-        fprintf(stderr, "ifscore join: needs INSTRUCTIONS, GENERATIONS... and --out DIR\n");
-        return IFS_EXIT_USAGE;
+    memset(res, 0, sizeof *res);
+    if (!instructions || !gens || n < 1 || !out) {
+        snprintf(err, errlen, "join: needs an instruction set, generations and an output folder");
+        return IFS_DS_EARG;
     }
     instr_set set = { 0 };
     ds_read_stats rs_i = { 0 }, rs_g = { 0 };
-    char err[512];
-    int exit_code = IFS_EXIT_OK;
-    int rc = ds_read_records(argv + optind, 1, load_one, &set, &rs_i, err, sizeof err);
+    char *const ins[] = { (char *)instructions };
+    join_ctx j = { 0 };
+    if (o) {
+        j.model = o->model;
+        j.variant = o->variant;
+        j.output_field = o->output_field;
+    }
+    j.res = res;
+    int rc = ds_read_records(ins, 1, load_one, &set, &rs_i, err, errlen);
+    res->instr_rejected = rs_i.rejected_total;
+    res->instr_no_fields = (uint64_t)set.no_fields;
+    res->instr_bad_type = (uint64_t)set.bad_type;
+    res->instr_dup_id = (uint64_t)set.dup_id;
+    res->instructions = set.n;
     if (rc) {
-        fprintf(stderr, "ifscore join: instruction set: %s\n",
-                rc == IFS_DS_ENOMEM ? "out of memory" : err);
+        char e2[600];
+        snprintf(e2, sizeof e2, "instruction set: %s", rc == IFS_DS_ENOMEM ? "out of memory" : err);
+        snprintf(err, errlen, "%s", e2);
         set_free(&set);
-        return IFS_EXIT_FAIL;
+        return rc == IFS_DS_ENOMEM ? rc : IFS_DS_EIO;
     }
     j.set = &set;
-    j.sink = ds_sink_open(out, &so, err, sizeof err);
-    if (!j.sink || ds_sink_begin(j.sink, j.model ? j.model : "joined", err, sizeof err)) {
-        fprintf(stderr, "ifscore join: %s\n", err);
+    j.sink = ds_sink_open(out, so, err, errlen);
+    if (!j.sink || ds_sink_begin(j.sink, j.model ? j.model : "joined", err, errlen)) {
         ds_sink_free(j.sink);
         set_free(&set);
-        return IFS_EXIT_FAIL;
+        return IFS_DS_EIO;
     }
-    rc = ds_read_records(argv + optind + 1, argc - optind - 1, join_one, &j, &rs_g, err,
-                         sizeof err);
+    rc = ds_read_records(gens, n, join_one, &j, &rs_g, err, errlen);
+    res->rejected_lines = rs_g.rejected_total;
     if (rc) {
-        fprintf(stderr, "ifscore join: %s\n", j.err[0] ? j.err : rc == IFS_DS_ENOMEM ? "out of memory" : err);
-        exit_code = IFS_EXIT_FAIL;
+        if (j.err[0])
+            snprintf(err, errlen, "%s", j.err);
+        else if (rc == IFS_DS_ENOMEM)
+            snprintf(err, errlen, "out of memory");
+        rc = rc == IFS_DS_ENOMEM ? rc : IFS_DS_EIO;
     }
-    uint64_t missing = 0;
     for (size_t i = 0; i < set.n; i++)
-        missing += !set.recs[i].seen;
-    if (exit_code == IFS_EXIT_OK) {
+        res->without_generation += !set.recs[i].seen;
+    if (!rc) {
         ds_buf extra = { 0 };
         ds_buf_printf(&extra,
                       "\"join\":{\"instructions\":%zu,\"joined\":%llu,\"unknown_id\":%llu,"
                       "\"duplicate\":%llu,\"no_output\":%llu,\"no_model\":%llu,"
                       "\"instructions_without_generation\":%llu,",
-                      set.n, (unsigned long long)j.joined, (unsigned long long)j.unknown_id,
-                      (unsigned long long)j.duplicate, (unsigned long long)j.no_output,
-                      (unsigned long long)j.no_model, (unsigned long long)missing);
+                      set.n, (unsigned long long)res->joined, (unsigned long long)res->unknown_id,
+                      (unsigned long long)res->duplicate, (unsigned long long)res->no_output,
+                      (unsigned long long)res->no_model,
+                      (unsigned long long)res->without_generation);
         ds_read_stats_json(&rs_g, &extra);
         ds_buf_puts(&extra, "}");
-        if (ds_sink_finish(j.sink, extra.p, err, sizeof err)) {
-            fprintf(stderr, "ifscore join: %s\n", err);
-            exit_code = IFS_EXIT_FAIL;
+        if (extra.oom) {
+            snprintf(err, errlen, "out of memory");
+            rc = IFS_DS_ENOMEM;
+        } else if (ds_sink_finish(j.sink, extra.p, err, errlen)) {
+            rc = IFS_DS_EIO;
         }
         ds_buf_free(&extra);
     }
-    fprintf(stderr,
-            "join: %zu instructions, %llu generations joined; %llu unknown id, %llu duplicate, "
-            "%llu without output, %llu without model; %llu instructions got no generation; "
-            "%llu generation lines rejected; instruction set: %d without id/instruction, "
-            "%d bad instruction_type, %d duplicate ids\n",
-            set.n, (unsigned long long)j.joined, (unsigned long long)j.unknown_id,
-            (unsigned long long)j.duplicate, (unsigned long long)j.no_output,
-            (unsigned long long)j.no_model, (unsigned long long)missing,
-            (unsigned long long)rs_g.rejected_total, set.no_fields, set.bad_type, set.dup_id);
-    if (exit_code == IFS_EXIT_OK &&
-        (j.unknown_id || j.duplicate || j.no_output || j.no_model || missing ||
-         rs_g.rejected_total || rs_i.rejected_total || set.no_fields || set.bad_type ||
-         set.dup_id))
-        exit_code = IFS_EXIT_DATA;
     ds_buf_free(&j.rec);
     ds_buf_free(&j.id);
     ds_set_free(&j.pairs);
     ds_sink_free(j.sink);
     set_free(&set);
-    return exit_code;
+    return rc;
 }

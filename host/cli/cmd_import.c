@@ -1,8 +1,8 @@
 /*
- * cmd_import.c - `ifscore import <format> INPUT... --out DIR`: chat data in
- * common formats -> ifscore pair records in .jsonl.zst shards with a
- * manifest. One series of shards per input file, named after it; what was
- * skipped is counted by reason on stderr and in manifest.json.
+ * cmd_import.c - `ifscore import <format> INPUT... --out DIR`: the command
+ * line of ifs_ds_import (chat data in common formats -> pair records in
+ * .jsonl.zst shards with a manifest; what was skipped is counted by reason on
+ * stderr and in manifest.json).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,17 +10,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "ds_internal.h"
 #include "ifs_cli.h"
+#include "ifs_ds.h"
 
 static void usage(FILE *f)
 {
     fputs("usage: ifscore import <format> INPUT... --out DIR [options]\n"
           "\n"
           "Converts chat data to ifscore records {id, model, instruction,\n"
-          "instruction_type, response, source, source_index, ...}, streamed (JSON arrays\n"
-          "are split element by element; memory stays bounded). INPUT: files (.json,\n"
-          ".jsonl, either .zst-compressed) or folders of them, or - for stdin.\n"
+          "instruction_type, response, source, source_index, instruction_source, ...},\n"
+          "streamed (JSON arrays are split element by element; memory stays bounded).\n"
+          "INPUT: files (.json, .jsonl, plain or .zst- or .gz-compressed, detected by\n"
+          "their first bytes) or folders of them, or - for stdin.\n"
           "\n"
           "formats:\n"
           "  alpaca-eval  AlpacaEval model_outputs.json: model = generator,\n"
@@ -32,17 +33,27 @@ static void usage(FILE *f)
           "               its best-ranked assistant reply; deleted / failed-review skipped\n"
           "  sharegpt     {id, conversations: [{from, value}]} (or messages: [{role, content}]):\n"
           "               the first human turn (after system turns) and the reply to it\n"
+          "  hh           Anthropic HH-RLHF transcripts {chosen: \"\\n\\nHuman: ...\\n\\n\n"
+          "               Assistant: ...\", rejected}: the first human turn and the reply to it\n"
+          "               (from chosen; --map transcript=rejected for the other); model =\n"
+          "               --model or file stem\n"
           "  json         any JSON / JSONL with --map (defaults: instruction, response,\n"
-          "               model, id, instruction_type)\n"
+          "               model, id, instruction_type, instruction_source)\n"
+          "\n"
+          "instruction_source (what build-responses holds out and reports by):\n"
+          "alpaca_eval:<dataset> for alpaca-eval, the file stem for alpaca, oasst1,\n"
+          "sharegpt, hh; json reads it from the data.\n"
           "\n"
           "options:\n"
           "  -o, --out DIR             output folder (created; shards + manifest.json)\n"
           "      --model NAME          model name for every record (overrides the data)\n"
+          "      --instruction-source NAME  instruction_source of every record\n"
           "      --lang LIST           oasst: languages to keep, comma-separated, or all\n"
           "                            (default en)\n"
           "      --map F=PATH,...      json: where each field is; F in id, model,\n"
-          "                            instruction, response, instruction_type, input;\n"
-          "                            PATH is dotted, digits index arrays (messages.0.content)\n"
+          "                            instruction, response, instruction_type, input,\n"
+          "                            instruction_source; hh: transcript. PATH is dotted,\n"
+          "                            digits index arrays (messages.0.content)\n"
           "      --shard-records N     start a new shard every N records (default: one\n"
           "                            shard per input file)\n"
           "      --shard-bytes SIZE    ... or every SIZE uncompressed bytes (e.g. 256M)\n"
@@ -59,7 +70,13 @@ static void usage(FILE *f)
           f);
 }
 
-static int set_map(ds_import_opts *o, char *list, char *err, size_t errlen)
+static void print_error(const char *words, void *user)
+{
+    (void)user;
+    fprintf(stderr, "ifscore import: %s\n", words);
+}
+
+static int set_map(ifs_ds_import_opts *o, char *list, char *err, size_t errlen)
 {
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         char *eq = strchr(tok, '=');
@@ -81,6 +98,10 @@ static int set_map(ds_import_opts *o, char *list, char *err, size_t errlen)
             o->f_type = path;
         else if (!strcmp(tok, "input"))
             o->f_input = path;
+        else if (!strcmp(tok, "instruction_source"))
+            o->f_source = path;
+        else if (!strcmp(tok, "transcript"))
+            o->f_transcript = path;
         else {
             snprintf(err, errlen, "--map: unknown field '%s'", tok);
             return -1;
@@ -91,10 +112,12 @@ static int set_map(ds_import_opts *o, char *list, char *err, size_t errlen)
 
 int ifs_cmd_import(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_LANG, O_MAP, O_SREC, O_SBYTES, O_LEVEL, O_PLAIN, O_MAXREC, O_FAIL };
+    enum { O_MODEL = 256, O_LANG, O_MAP, O_SREC, O_SBYTES, O_LEVEL, O_PLAIN, O_MAXREC, O_FAIL,
+           O_ISRC };
     static const struct option opts[] = {
         { "out", required_argument, 0, 'o' },
         { "model", required_argument, 0, O_MODEL },
+        { "instruction-source", required_argument, 0, O_ISRC },
         { "lang", required_argument, 0, O_LANG },
         { "map", required_argument, 0, O_MAP },
         { "shard-records", required_argument, 0, O_SREC },
@@ -107,8 +130,8 @@ int ifs_cmd_import(int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    ds_import_opts io = { 0 };
-    ds_sink_opts so = { 0 };
+    ifs_ds_import_opts io = { 0 };
+    ifs_ds_sink_opts so = { 0 };
     const char *out = NULL, *lang = NULL;
     char *map = NULL;
     int fail_on_skip = 0, quiet = 0;
@@ -120,16 +143,17 @@ int ifs_cmd_import(int argc, char **argv)
         switch (c) {
         case 'o': out = optarg; break;
         case O_MODEL: io.model = optarg; break;
+        case O_ISRC: io.instruction_source = optarg; break;
         case O_LANG: lang = optarg; break;
         case O_MAP: map = optarg; break;
         case O_SREC:
-            if (ds_parse_size(optarg, &so.max_records) || !so.max_records) {
+            if (ifs_ds_parse_size(optarg, &so.max_records) || !so.max_records) {
                 fprintf(stderr, "ifscore import: --shard-records wants a positive number\n");
                 return IFS_EXIT_USAGE;
             }
             break;
         case O_SBYTES:
-            if (ds_parse_size(optarg, &so.max_bytes) || !so.max_bytes) {
+            if (ifs_ds_parse_size(optarg, &so.max_bytes) || !so.max_bytes) {
                 fprintf(stderr, "ifscore import: --shard-bytes wants a size like 256M\n");
                 return IFS_EXIT_USAGE;
             }
@@ -143,7 +167,7 @@ int ifs_cmd_import(int argc, char **argv)
             break;
         case O_PLAIN: so.plain = 1; break;
         case O_MAXREC:
-            if (ds_parse_size(optarg, &v) || v < 16) {
+            if (ifs_ds_parse_size(optarg, &v) || v < 16) {
                 fprintf(stderr, "ifscore import: --max-record-bytes wants a size like 16M\n");
                 return IFS_EXIT_USAGE;
             }
@@ -159,10 +183,10 @@ int ifs_cmd_import(int argc, char **argv)
         usage(stderr);
         return IFS_EXIT_USAGE;
     }
-    int fmt = ds_format_parse(argv[optind]);
+    int fmt = ifs_ds_format_parse(argv[optind]);
     if (fmt < 0) {
         fprintf(stderr, "ifscore import: unknown format '%s' (alpaca-eval, alpaca, oasst, "
-                        "sharegpt, json)\n", argv[optind]);
+                        "sharegpt, hh, json)\n", argv[optind]);
         return IFS_EXIT_USAGE;
     }
     optind++;
@@ -170,85 +194,45 @@ int ifs_cmd_import(int argc, char **argv)
         fprintf(stderr, "ifscore import: needs INPUT... and --out DIR (see --help)\n");
         return IFS_EXIT_USAGE;
     }
-    io.format = (ds_format)fmt;
-    io.langs = fmt == DS_FMT_OASST ? (lang ? lang : "en") : NULL;
-    if (lang && fmt != DS_FMT_OASST)
+    io.format = (ifs_ds_format)fmt;
+    io.langs = fmt == IFS_DS_FMT_OASST ? (lang ? lang : "en") : NULL;
+    if (lang && fmt != IFS_DS_FMT_OASST)
         fprintf(stderr, "ifscore import: --lang only applies to oasst; ignored\n");
     if (map && set_map(&io, map, err, sizeof err)) {
         fprintf(stderr, "ifscore import: %s\n", err);
         return IFS_EXIT_USAGE;
     }
-    char **inputs = ds_list_inputs(argv + optind, argc - optind, err, sizeof err);
-    if (!inputs) {
-        fprintf(stderr, "ifscore import: %s\n", err);
-        return IFS_EXIT_FAIL;
-    }
-    ds_importer *im = ds_importer_create(&io, err, sizeof err);
-    if (!im) {
-        fprintf(stderr, "ifscore import: %s\n", err);
-        ds_paths_free(inputs);
-        return IFS_EXIT_USAGE;
-    }
-    ds_sink *sink = ds_sink_open(out, &so, err, sizeof err);
-    if (!sink) {
-        fprintf(stderr, "ifscore import: %s\n", err);
-        ds_importer_free(im);
-        ds_paths_free(inputs);
-        return IFS_EXIT_FAIL;
-    }
+    ifs_ds_import_result r;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int exit_code = IFS_EXIT_OK;
-    ds_buf errors = { 0 };
-    for (size_t i = 0; inputs[i]; i++) {
-        int rc = ds_import_file(im, inputs[i], sink, err, sizeof err);
-        if (!rc)
-            continue;
-        fprintf(stderr, "ifscore import: %s\n", err);
-        if (ds_importer_stats(im)->output_error || rc == IFS_DS_ENOMEM) {
-            exit_code = IFS_EXIT_FAIL;
-            break;
-        }
-        ds_buf_puts(&errors, errors.n ? "," : "");
-        ds_buf_json_str(&errors, err, strlen(err));
-        exit_code = IFS_EXIT_DATA;
-    }
-    const ds_import_stats *st = ds_importer_stats(im);
-    if (exit_code != IFS_EXIT_FAIL) {
-        ds_buf extra = { 0 };
-        ds_buf_printf(&extra, "\"import\":{\"format\":\"%s\",", ds_format_name(io.format));
-        ds_import_stats_json(st, &extra);
-        ds_buf_printf(&extra, ",\"errors\":[%s]}", errors.n ? errors.p : "");
-        if (ds_sink_finish(sink, extra.p, err, sizeof err)) {
-            fprintf(stderr, "ifscore import: %s\n", err);
-            exit_code = IFS_EXIT_FAIL;
-        }
-        ds_buf_free(&extra);
-    }
+    int rc = ifs_ds_import(&io, &so, argv + optind, argc - optind, out, print_error, NULL, &r,
+                           err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (rc && rc != IFS_DS_EFORMAT)
+        fprintf(stderr, "ifscore import: %s\n", err);
+    if (rc == IFS_DS_EARG)
+        return IFS_EXIT_USAGE;
+    const ifs_ds_import_stats *st = &r.st;
     uint64_t skipped = 0;
-    for (int i = 0; i < DS_SKIP__COUNT; i++)
+    for (int i = 0; i < IFS_DS_SKIP__COUNT; i++)
         skipped += st->skipped[i];
     if (!quiet) {
         fprintf(stderr,
                 "import %s: %llu files, %llu elements -> %llu records in %zu shards, "
                 "%llu merged, %llu skipped, %llu file errors; %.1f MB read in %.2f s\n",
-                ds_format_name(io.format), (unsigned long long)st->files,
-                (unsigned long long)st->elements, (unsigned long long)st->records,
-                ds_sink_shards(sink), (unsigned long long)st->merged,
-                (unsigned long long)skipped, (unsigned long long)st->file_errors,
-                (double)st->bytes_text / 1e6, secs);
-        for (int i = 0; i < DS_SKIP__COUNT; i++)
+                ifs_ds_format_name(io.format), (unsigned long long)st->files,
+                (unsigned long long)st->elements, (unsigned long long)st->records, r.shards,
+                (unsigned long long)st->merged, (unsigned long long)skipped,
+                (unsigned long long)st->file_errors, (double)st->bytes_text / 1e6, secs);
+        for (int i = 0; i < IFS_DS_SKIP__COUNT; i++)
             if (st->skipped[i])
-                fprintf(stderr, "  skipped %-20s %llu\n", ds_skip_name((ds_skip)i),
+                fprintf(stderr, "  skipped %-20s %llu\n", ifs_ds_skip_name((ifs_ds_skip)i),
                         (unsigned long long)st->skipped[i]);
     }
-    if (exit_code == IFS_EXIT_OK && fail_on_skip && skipped)
-        exit_code = IFS_EXIT_DATA;
-    ds_buf_free(&errors);
-    ds_sink_free(sink);
-    ds_importer_free(im);
-    ds_paths_free(inputs);
-    return exit_code;
+    if (rc == IFS_DS_EFORMAT)
+        return IFS_EXIT_DATA;
+    if (rc)
+        return IFS_EXIT_FAIL;
+    return fail_on_skip && skipped ? IFS_EXIT_DATA : IFS_EXIT_OK;
 }

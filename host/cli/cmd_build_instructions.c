@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_internal.h"
 #include "ifs_cli.h"
+#include "ifs_ds.h"
 
 static void usage(FILE *f)
 {
@@ -37,34 +37,17 @@ static void usage(FILE *f)
           f);
 }
 
-static int measure_one(const cJSON *obj, const char *raw, size_t raw_len, const char *shard,
-                       uint64_t line, void *user)
-{
-    (void)raw;
-    (void)raw_len;
-    (void)shard;
-    (void)line;
-    size_t il;
-    const char *instr = ds_get_str(obj, "instruction", &il);
-    return instr ? ds_cut_measure_add(user, instr, il) : 0;
-}
-
 static int measure_cuts(char *const *inputs, int n)
 {
-    ds_cut_measure m = { 0 };
-    ds_read_stats rs = { 0 };
-    char err[512];
-    if (ds_read_records(inputs, n, measure_one, &m, &rs, err, sizeof err)) {
+    char err[512] = "", *json;
+    uint64_t rejected = 0;
+    if (ifs_ds_measure_cuts(inputs, n, &json, &rejected, err, sizeof err)) {
         fprintf(stderr, "ifscore build-instructions: %s\n", err);
-        ds_set_free(&m.seen);
         return IFS_EXIT_FAIL;
     }
-    ds_buf b = { 0 };
-    ds_cut_measure_json(&m, &b);
-    printf("%s\n", b.p ? b.p : "{}");
-    ds_buf_free(&b);
-    ds_set_free(&m.seen);
-    return IFS_EXIT_OK;
+    printf("%s\n", json);
+    free(json);
+    return rejected ? IFS_EXIT_DATA : IFS_EXIT_OK;
 }
 
 int ifs_cmd_build_instructions(int argc, char **argv)
@@ -81,8 +64,8 @@ int ifs_cmd_build_instructions(int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    ds_build_opts bo = { .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5, .dedupe = 1 };
-    ds_sink_opts so = { 0 };
+    ifs_ds_build_opts bo = { .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5, .dedupe = 1 };
+    ifs_ds_sink_opts so = { 0 };
     const char *out = NULL;
     int have_seed = 0, measure = 0, c;
     char *end;
@@ -117,7 +100,7 @@ int ifs_cmd_build_instructions(int argc, char **argv)
         case O_KEEP: bo.dedupe = 0; break;
         case O_MEASURE: measure = 1; break;
         case O_SREC:
-            if (ds_parse_size(optarg, &so.max_records) || !so.max_records) {
+            if (ifs_ds_parse_size(optarg, &so.max_records) || !so.max_records) {
                 fprintf(stderr, "ifscore build-instructions: --shard-records wants N > 0\n");
                 return IFS_EXIT_USAGE;
             }
@@ -132,41 +115,13 @@ int ifs_cmd_build_instructions(int argc, char **argv)
         fprintf(stderr, "ifscore build-instructions: needs PAIRS..., --out and --seed\n");
         return IFS_EXIT_USAGE;
     }
-    ds_sink *sink;
-    ds_read_stats rs;
+    ifs_ds_build_result r;
     char err[512] = "";
-    ds_builder *b = ds_build_run('i', "instructions", &bo, &so, out, argv + optind,
-                                 argc - optind, &sink, &rs, err, sizeof err);
-    if (!b) {
+    if (ifs_ds_build_instructions(&bo, &so, argv + optind, argc - optind, out, &r, err,
+                                  sizeof err)) {
         fprintf(stderr, "ifscore build-instructions: %s\n", err);
         return IFS_EXIT_FAIL;
     }
-    const ds_build_stats *st = ds_builder_stats(b);
-    ds_buf extra = { 0 };
-    ds_buf_printf(&extra, "\"instruction_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
-                          "\"partial_share\":%g,\"dedupe\":%s,",
-                  (unsigned long long)bo.seed, ifs_ds_cut_policy_name(bo.policy),
-                  bo.partial_share, bo.dedupe ? "true" : "false");
-    int exit_code = IFS_EXIT_OK;
-    if (ds_build_finish('i', sink, b, &rs, &extra, err, sizeof err)) {
-        fprintf(stderr, "ifscore build-instructions: %s\n", err);
-        exit_code = IFS_EXIT_FAIL;
-    } else if (rs.rejected_total || rs.stream_errors) {
-        exit_code = IFS_EXIT_DATA;
-    }
-    fprintf(stderr,
-            "build-instructions: %llu pairs -> %llu instructions (%llu full, %llu partial; "
-            "%llu drawn partial but uncuttable, %llu duplicates, %llu without instruction); "
-            "partial endings: connector %llu, open %llu; %llu input lines rejected\n",
-            (unsigned long long)st->pairs, (unsigned long long)st->written,
-            (unsigned long long)st->full, (unsigned long long)st->partial,
-            (unsigned long long)st->uncuttable, (unsigned long long)st->duplicate,
-            (unsigned long long)st->no_instruction,
-            (unsigned long long)st->end_class[IFS_DS_END_CONNECTOR],
-            (unsigned long long)st->end_class[IFS_DS_END_OPEN],
-            (unsigned long long)rs.rejected_total);
-    ds_buf_free(&extra);
-    ds_builder_free(b);
-    ds_sink_free(sink);
-    return exit_code;
+    fprintf(stderr, "build-instructions: %s\n", r.summary);
+    return r.rejected_lines || r.stream_errors ? IFS_EXIT_DATA : IFS_EXIT_OK;
 }

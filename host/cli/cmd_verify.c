@@ -8,17 +8,19 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ds_internal.h"
 #include "ifs_cli.h"
+#include "ifs_ds.h"
 
 static void usage(FILE *f)
 {
     fputs("usage: ifscore verify DIR|MANIFEST... [-q]\n"
           "\n"
           "Checks each shard set against its manifest.json (written by ifscore pack,\n"
-          "import, build-instructions and build-responses): every listed shard exists\n"
-          "and has the listed size, SHA-256 and number of records, and the counts add\n"
-          "up to the manifest's total.\n"
+          "import, join, build-instructions and build-responses): the manifest's fields\n"
+          "have their types; every listed shard is listed once, is a regular file (FIFOs\n"
+          "and devices are refused, never read) and has the listed size, SHA-256, number\n"
+          "of records and decompressed size; the totals add up; and every shard file\n"
+          "that `ifscore score DIR` would read (*.jsonl, *.jsonl.zst) is listed.\n"
           "\n"
           "  -q, --quiet   print only problems\n"
           "  -h, --help\n"
@@ -55,17 +57,17 @@ int ifs_cmd_verify(int argc, char **argv)
     }
     int exit_code = IFS_EXIT_OK;
     for (int i = optind; i < argc; i++) {
-        ds_verify_stats vs;
+        ifs_ds_verify_stats vs;
         char err[512];
-        int rc = ds_verify(argv[i], &vs, print_problem, NULL, err, sizeof err);
+        int rc = ifs_ds_verify(argv[i], &vs, print_problem, NULL, err, sizeof err);
         if (rc == IFS_DS_EIO || (rc && err[0])) {
             fprintf(stderr, "verify: %s\n", err);
             exit_code = IFS_EXIT_FAIL;
             continue;
         }
         if (rc) {
-            printf("%s: FAILED: %zu of %zu shards do not match\n", argv[i], vs.bad_shards,
-                   vs.shards);
+            printf("%s: FAILED: %zu problems (%zu of %zu listed shards bad, %zu shard files "
+                   "not listed)\n", argv[i], vs.problems, vs.bad_shards, vs.shards, vs.unlisted);
             if (exit_code == IFS_EXIT_OK)
                 exit_code = IFS_EXIT_DATA;
         } else if (!quiet) {
