@@ -402,7 +402,7 @@ static void run_attention(const kcase *c, const batch *b, tol t)
     void *dctx = dev_alloc(ifs_cuda_dtype_size(c->dt) * nc);
     CUDA_OK(cudaMemset(dctx, 0xff, ifs_cuda_dtype_size(c->dt) * nc)); /* NaN: every row must be written */
     if (!c->flag)
-        IFS_CHECK(ifs_cuda_attention_uses_tensor_cores(c->dt, D) ==
+        IFS_CHECK(ifs_cuda_attention_uses_tensor_cores(c->dt, D, NULL) ==
                       (c->dt != IFS_DT_F32 && (D == 32 || D == 64)),
                   "%s: tensor cores chosen wrongly for %s at head dim %d", c->name,
                   dt_name(c->dt), D);
