@@ -105,12 +105,18 @@ ifsenv() {
 }
 bin() { printf '%s' "$(state build)"; }
 # run_timed SECONDS LOGNAME CMD...: a sub-command with its own limit; rc out
+# untar_xz ARCHIVE DIR: tar -xJ needs the xz binary, which an image may lack;
+# python's tarfile reads .tar.xz with the standard library's lzma
+untar_xz() {
+  if command -v xz >/dev/null; then tar -C "$2" -xJf "$1"
+  else "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"; fi
+}
 run_timed() {
   local t=$1 log=$2; shift 2
   echo "+ $*" >>"$WORK/logs/$log.log"
   timeout -k 10 "$t" "$@" >>"$WORK/logs/$log.log" 2>&1
 }
-export -f note sub state ifsenv bin run_timed
+export -f note sub state ifsenv bin untar_xz run_timed
 
 # run_step NAME TIMEOUT NEED GPU: runs function step_NAME
 run_step() {
@@ -186,7 +192,7 @@ PYEOF
   SYS=$WORK/sysroot
   mkdir -p "$SYS"
   for d in "$CARRY"/deps/*.deb; do dpkg-deb -x "$d" "$SYS"; done
-  tar -C "$SYS" -xJf "$CARRY/deps/devroot.tar.xz"
+  untar_xz "$CARRY/deps/devroot.tar.xz" "$SYS"
   libdirs=$SYS/usr/lib/x86_64-linux-gnu:$SYS/usr/lib/x86_64-linux-gnu/openblas-pthread:$SYS/lib/x86_64-linux-gnu
   # CUDA runtime and cuBLAS(Lt) 13: the toolkit's, else the ones PyTorch's wheels carry
   cudasrc=""
@@ -209,12 +215,12 @@ PYEOF
   printf '%s' "$SYS/usr/lib/x86_64-linux-gnu/libzstd.so.1" >"$WORK/state/libzstd"
   # the node's folders the build was configured with (under build-device/node)
   mkdir -p "$NODE/models" "$NODE/shared/data"
-  tar -C "$NODE/shared/data" -xJf "$CARRY/corpus.tar.xz"
-  tar -C "$NODE/models" -xJf "$CARRY/minilm.tar.xz"
+  untar_xz "$CARRY/corpus.tar.xz" "$NODE/shared/data"
+  untar_xz "$CARRY/minilm.tar.xz" "$NODE/models"
   n_json=$(ls "$NODE/shared/data/alpaca_eval_outputs"/*.json | wc -l)
   if [ -f "$CARRY/build.tar.xz" ]; then
     rm -rf "$DEV/build"
-    tar -C "$ROOT" -xJf "$CARRY/build.tar.xz"
+    untar_xz "$CARRY/build.tar.xz" "$ROOT"
     old=$(state pack_root)
     if [ "$old" != "$ROOT" ]; then
       find "$DEV/build" -name CTestTestfile.cmake -exec sed -i "s|$old|$ROOT|g" {} +
