@@ -46,7 +46,7 @@
 #   cuda_e2e-<gpu>-<commit>-bert-base.jsonl      /
 #   logs.tar.gz                                  every step's full log
 #
-# --budget (default 450 s) bounds the whole run: a step whose minimum time no
+# --budget (default 470 s) bounds the whole run: a step whose minimum time no
 # longer fits is skipped and says so. --dry-run (device_pack.sh --dry-run
 # uses it on a machine without a GPU) runs only the steps that need no GPU.
 # Exit status: 0 when every step that ran passed, 1 otherwise.
@@ -60,7 +60,7 @@ OUTD=${OUT:-$DEV/out}
 PY=${IFS_DEVICE_PYTHON:-python3}
 # the HF peers' torch device: cuda; cpu only to rehearse these functions elsewhere
 PEER_DEVICE=${IFS_PEER_DEVICE:-cuda}
-BUDGET=450
+BUDGET=470
 ONLY=""
 SKIP=""
 COPIES=4
@@ -90,6 +90,8 @@ rm -rf "$WORK"
 mkdir -p "$WORK/logs" "$WORK/state" "$WORK/raw" "$WORK/notes" "$OUTD"
 : >"$WORK/steps.tsv"
 : >"$WORK/sub.tsv"
+# torch.compile's caches, shared by the warm-up in `correct` and the timed runs
+export TORCHINDUCTOR_CACHE_DIR=$WORK/inductor TRITON_CACHE_DIR=$WORK/triton TORCHINDUCTOR_FX_GRAPH_CACHE=1
 export ROOT DEV CARRY NODE WORK OUTD PY PEER_DEVICE COPIES DRY FORCE_FALLBACK
 TARGETS="ifscore cuda_ops cuda_model cuda_corpus cuda_paths bench_cuda_forward"
 export TARGETS
@@ -314,6 +316,7 @@ step_prepare() {
   # [CLS], the first tokens and [SEP]); tokenizing the slice once is enough
   "$PY" "$H" cut --ids "$WORK/ids512.bin" --n 5000 --out "$WORK/ids512-5k.bin" --label slice-5000-512
   "$PY" "$H" cut --ids "$WORK/ids512.bin" --max-len 64 --out "$WORK/ids64.bin" --label slice-64
+  "$PY" "$H" cut --ids "$WORK/ids512.bin" --n 300 --out "$WORK/ids-warm.bin" --label compile-warm-up
   note "classifier, $(ls "$NODE/shards"/*.jsonl.zst | wc -l) shards (x$COPIES), bert-base, 3 id files"
 }
 
@@ -327,6 +330,17 @@ step_correct() {
   san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null ||
         find /opt/nvidia /usr/local -maxdepth 6 -name compute-sanitizer -type f 2>/dev/null | head -1)
   pids=()
+  # torch.compile of both peers, untimed, while correctness runs: its compiled
+  # graphs and Triton kernels land in the caches the timed runs then hit
+  if [ "$DRY" != 1 ]; then
+    (
+      for shape in minilm bert-base; do
+        timeout -k 10 100 "$PY" "$ROOT/benchmarks/cuda/bench_hf.py" forward --ids "$WORK/ids-warm.bin" \
+          --shape "$shape" --dtype f16 --repeat 1 --compile --device "$PEER_DEVICE" --label warm-up
+      done
+    ) >"$WORK/logs/compile-warm-up.log" 2>&1 &
+    pids+=($!)
+  fi
   if [ -n "$san" ] && [ "$DRY" != 1 ]; then
     for tool in memcheck racecheck synccheck initcheck; do
       (
@@ -347,14 +361,32 @@ step_correct() {
   else
     sub sanitize skip 0 "dry run (needs a GPU)"
   fi
+  # cuda_model measures device memory (shared weights) and takes almost all
+  # of it once (the oversized budget): it runs alone, after everything else
   t0=$(date +%s)
-  ctest --test-dir "$B" -L cuda -j 2 --timeout 200 --output-on-failure >"$WORK/logs/ctest.log" 2>&1
-  rc=$?
-  summ=$(grep -E "tests passed|tests failed" "$WORK/logs/ctest.log" | tail -1)
-  nrun=$(grep -c "(Skipped)$" "$WORK/logs/ctest.log")
-  case $rc in 0) st=ok ;; *) st="FAIL($rc)" ;; esac
-  sub ctest "$st" $(( $(date +%s) - t0 )) "$summ; skipped $nrun"
+  ctest --test-dir "$B" -L cuda -E '^cuda_model$' -j 3 --timeout 200 -V >"$WORK/logs/ctest.log" 2>&1
+  rc1=$?
   for p in "${pids[@]}"; do wait "$p"; done
+  ctest --test-dir "$B" -R '^cuda_model$' --timeout 200 -V >>"$WORK/logs/ctest.log" 2>&1
+  rc2=$?
+  rc=$((rc1 || rc2))
+  summ="$(grep -E "[0-9]+% tests passed" "$WORK/logs/ctest.log" | sed 's/ tests failed out of/ failed of/' | tr '\n' ';')"
+  nrun=$(grep -c "(Skipped)$" "$WORK/logs/ctest.log")
+  case $rc in 0) st=ok ;; *) st=FAIL ;; esac
+  sub ctest "$st" $(( $(date +%s) - t0 )) "$summ skipped $nrun"
+  # the corpus figures issue 17 asks for, as checks of their own
+  grep -E "argmax agreement|matches the cpu backend on the first|^[0-9]+: corpus:" "$WORK/logs/ctest.log" |
+    sed -E 's/^[0-9]+: //' | while read -r l; do
+      case $l in
+        ok*bf16\ vs*) sub corpus-bf16 ok 0 "${l#ok   }" ;;
+        FAIL*bf16\ vs*) sub corpus-bf16 FAIL 0 "${l#FAIL }" ;;
+        ok*f16\ vs*) sub corpus-f16 ok 0 "${l#ok   }" ;;
+        FAIL*f16\ vs*) sub corpus-f16 FAIL 0 "${l#FAIL }" ;;
+        ok*cuda\ f32*) sub corpus-f32-cpu ok 0 "${l#ok   }" ;;
+        FAIL*cuda\ f32*) sub corpus-f32-cpu FAIL 0 "${l#FAIL }" ;;
+        corpus:*) sub corpus-slice ok 0 "${l#corpus: }" ;;
+      esac
+    done
   cat "$WORK/logs/ctest.log"
   note "$summ"
   exit $rc
@@ -459,8 +491,8 @@ run_step env         30      5    0
 run_step unpack      90      15   0
 run_step smoke       60      10   1
 run_step fallback    240     150  0
-run_step prepare     120     40   0
-run_step correct     240     90   0
+run_step prepare     150     40   0
+run_step correct     270     90   0
 run_step fwd_minilm  200     90   1
 run_step fwd_bert    200     90   1
 run_step e2e_minilm  200     60   1
