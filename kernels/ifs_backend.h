@@ -104,6 +104,28 @@ const char *ifs_backend_error(const ifs_backend *b);
 const char *ifs_backend_kind(const ifs_backend *b);
 void ifs_backend_free(ifs_backend *b);
 
+/* The dense matrix-product rate of backend `kind` on this machine, the
+ * ceiling that MFU is measured against: y[m][n] = x[m][k] W[n][k]^T (the
+ * encoder's layer shape) on random operands, never zero (zeros run faster
+ * and draw less power), warmed up, then `repeats` products timed;
+ * *tflops = 2mnk / median time / 1e12.
+ *   cuda: cuBLASLt as the backend calls it (fp32 accumulation; f32 is strict
+ *         fp32, no TF32), on `device`, timed with CUDA events. dtype any.
+ *   cpu:  OpenBLAS sgemm held to one thread, on a pool of one thread per
+ *         online core, each task a block of 128 output rows: how the cpu
+ *         backend runs its GEMMs. Wall-clock timing. dtype IFS_DT_F32 only.
+ * Threads and ownership: allocates and frees everything it uses (operands,
+ * for cuda a stream and a GEMM context; it sets the calling thread's
+ * device); call it while no backend is busy on the same device or cores,
+ * or both are slowed. The cpu path sets OpenBLAS to one thread, as creating
+ * a cpu backend does (process-wide). Nothing is printed.
+ * Returns IFS_BK_OK; IFS_BK_EARG (sizes outside 1..65536, repeats outside
+ * 1..10000, NULL tflops, a missing device ordinal); IFS_BK_EUNSUP (unknown
+ * kind, cuda not built or no device, a dtype the kind lacks); IFS_BK_ENOMEM;
+ * IFS_BK_EDEVICE; each with words in err. */
+int ifs_backend_gemm_peak(const char *kind, int device, ifs_dtype dtype, int m, int n, int k,
+                          int repeats, double *tflops, char *err, size_t errlen);
+
 /* Checks a batch against a config; returns IFS_BK_OK or IFS_BK_EARG with a
  * message in err. Backends call it; callers may too. */
 int ifs_batch_validate(const ifs_batch *batch, const ifs_bert_config *cfg,

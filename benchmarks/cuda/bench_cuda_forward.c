@@ -1,11 +1,13 @@
 /*
  * bench_cuda_forward.c - forward-only throughput of the "cuda" backend on
- * real token ids, with the GPU's measured dense GEMM rate for MFU.
+ * real token ids, with the GPU's measured dense GEMM rate for MFU and the
+ * device time of each stage of the forward pass.
  *
  *   bench_cuda_forward --ids ids.bin [--shape minilm|bert-base | --model DIR]
  *                      [--dtype f16|bf16|f32] [--max-batch-tokens 16384]
  *                      [--max-batch-seqs 512] [--handles 1|2] [--repeat 3]
- *                      [--out results.jsonl]
+ *                      [--min-seconds 2] [--label NAME] [--no-peak]
+ *                      [--no-stages] [--out results.jsonl]
  *
  * ids.bin (written by bench_hf.py ids): int32 n_seqs, then per sequence
  * int32 len followed by len int32 ids ([CLS] ... [SEP], already truncated).
@@ -18,11 +20,21 @@
  * not depend on the values); --model loads a checkpoint (a missing
  * classifier gets a random 2-label head).
  *
- * Prints one JSON line (and appends it to --out): GPU, shape, dtype, data,
- * commit, seconds (best of --repeat full passes), sequences/s, tokens/s,
- * TFLOP/s of the work executed (see seq_flops), the dense GEMM rate
- * measured here (cuBLASLt, 8192^3 in the compute dtype), and MFU = their
- * ratio. run_bench.sh adds the HF peer's figures from the same run.
+ * Timing: one warm-up pass over every batch (plans, clocks), then at least
+ * --repeat passes and at least --min-seconds of them; seconds is the median
+ * pass (best_seconds the fastest). Then, unless --no-stages, one more pass
+ * on one handle with per-stage CUDA events (ifs_cuda_backend_profile): the
+ * device milliseconds of each stage (embeddings, each GEMM, attention,
+ * LayerNorms, GELU, the [CLS]-only last layer, pooler, copies) and its
+ * share, so that a throughput short of its goal can be laid at a kernel.
+ * Unless --no-peak, the dense GEMM ceiling of the compute dtype,
+ * ifs_backend_gemm_peak at 8192^3 on random operands (never zeros).
+ *
+ * Prints one JSON line (and appends it to --out): GPU, SMs, driver and
+ * runtime versions, shape, dtype, data, commit, seconds, sequences/s,
+ * tokens/s, TFLOP/s of the work executed (see seq_flops), the ceiling and
+ * MFU = their ratio, the stages. scripts/device_check.sh and run_bench.sh
+ * add the HF peers' figures from the same run.
  */
 #include <math.h>
 #include <pthread.h>
@@ -37,11 +49,8 @@
 
 #include "../../kernels/cuda/ifs_cuda_ops.h"
 #include "ifs_backend.h"
+#include "ifs_commit.h" /* IFS_GIT_COMMIT, written at build time */
 #include "ifs_wts.h"
-
-#ifndef IFS_GIT_COMMIT
-#define IFS_GIT_COMMIT "unknown"
-#endif
 
 static double now(void)
 {
@@ -252,46 +261,23 @@ static double run_pass(ifs_backend **h, int n_handles, pbatch *batches, int n_ba
     return t;
 }
 
-/* Dense GEMM rate of this GPU in dtype dt, cuBLASLt, m = n = k = 8192. */
-static double gemm_peak_tflops(ifs_dtype dt)
+static int cmp_double(const void *a, const void *b)
 {
-    const int N = 8192;
-    ifs_cuda_gemm *g;
-    char err[256];
-    if (ifs_cuda_gemm_create(&g, 32u << 20, err, sizeof err)) die("%s", err);
-    size_t bytes = ifs_cuda_dtype_size(dt) * (size_t)N * N;
-    void *a, *b, *c;
-    if (cudaMalloc(&a, bytes) || cudaMalloc(&b, bytes) || cudaMalloc(&c, bytes)) die("gemm peak: %s", "cudaMalloc");
-    cudaMemset(a, 0, bytes);
-    cudaMemset(b, 0, bytes);
-    cudaStream_t st;
-    cudaStreamCreate(&st);
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    for (int i = 0; i < 3; i++) ifs_cuda_gemm_run(g, dt, c, a, b, NULL, N, N, N, 0, st, err, sizeof err);
-    const int iters = 20;
-    cudaEventRecord(e0, st);
-    for (int i = 0; i < iters; i++)
-        if (ifs_cuda_gemm_run(g, dt, c, a, b, NULL, N, N, N, 0, st, err, sizeof err)) die("%s", err);
-    cudaEventRecord(e1, st);
-    cudaEventSynchronize(e1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, e0, e1);
-    cudaFree(a); cudaFree(b); cudaFree(c);
-    cudaEventDestroy(e0); cudaEventDestroy(e1);
-    cudaStreamDestroy(st);
-    ifs_cuda_gemm_free(g);
-    return 2.0 * N * (double)N * N * iters / (ms * 1e-3) / 1e12;
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
 {
     const char *ids_path = NULL, *shape = "minilm", *model = NULL, *out = NULL, *dts = "f16";
+    const char *label = NULL;
     int32_t max_tokens = 16384, max_seqs = 512;
-    int handles = 1, repeat = 3;
+    int handles = 1, repeat = 3, want_peak = 1, want_stages = 1;
+    double min_seconds = 2.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-peak")) { want_peak = 0; continue; }
+        if (!strcmp(a, "--no-stages")) { want_stages = 0; continue; }
         if (!v) die("%s needs a value", a);
         if (!strcmp(a, "--ids")) ids_path = v;
         else if (!strcmp(a, "--shape")) shape = v;
@@ -301,12 +287,16 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--max-batch-seqs")) max_seqs = atoi(v);
         else if (!strcmp(a, "--handles")) handles = atoi(v);
         else if (!strcmp(a, "--repeat")) repeat = atoi(v);
+        else if (!strcmp(a, "--min-seconds")) min_seconds = atof(v);
+        else if (!strcmp(a, "--label")) label = v;
         else if (!strcmp(a, "--out")) out = v;
         else die("unknown option %s", a);
         i++;
     }
     if (!ids_path) die("--ids FILE is required (see bench_hf.py ids)%s", "");
     if (handles < 1 || handles > 2) die("--handles must be 1 or 2%s", "");
+    if (repeat < 1 || repeat > 1000) die("--repeat must be 1..1000%s", "");
+    if (strcmp(dts, "f32") && strcmp(dts, "f16") && strcmp(dts, "bf16")) die("unknown --dtype %s", dts);
     ifs_dtype dt = !strcmp(dts, "f32") ? IFS_DT_F32 : !strcmp(dts, "bf16") ? IFS_DT_BF16 : IFS_DT_F16;
     if (!ifs_backend_available("cuda")) die("no usable CUDA device%s", "");
 
@@ -335,9 +325,11 @@ int main(int argc, char **argv)
     int n_batches;
     pbatch *batches = make_batches(&s, max_tokens, max_seqs, &n_batches);
     double n_tokens = 0, flops = 0;
+    int32_t longest = 0;
     for (int32_t i = 0; i < s.n; i++) {
         n_tokens += s.len[i];
         flops += seq_flops(&w->cfg, s.len[i]);
+        if (s.len[i] > longest) longest = s.len[i];
     }
 
     ifs_backend_opts o = ifs_backend_default_opts();
@@ -351,30 +343,65 @@ int main(int argc, char **argv)
         if (rc) die("create: %s", err);
         lg[k] = malloc(sizeof(float) * max_seqs * w->cfg.num_labels);
     }
-    /* warm-up: every batch once (algorithm choice, clocks) */
+    /* warm-up: every batch once (GEMM plans, clocks) */
     run_pass(h, handles, batches, n_batches, lg);
-    double best = 1e30;
-    for (int r = 0; r < repeat; r++) {
-        double t = run_pass(h, handles, batches, n_batches, lg);
-        if (t < best) best = t;
+    double *t = malloc(sizeof(double) * 1000), total = 0;
+    int passes = 0;
+    while (passes < 1000 && (passes < repeat || total < min_seconds)) {
+        t[passes] = run_pass(h, handles, batches, n_batches, lg);
+        total += t[passes++];
     }
-    double peak = gemm_peak_tflops(dt);
-    double tflops = flops / best / 1e12;
+    qsort(t, (size_t)passes, sizeof *t, cmp_double);
+    const double med = passes % 2 ? t[passes / 2] : 0.5 * (t[passes / 2 - 1] + t[passes / 2]);
+    const double best = t[0];
+
+    /* per-stage device time, one profiled pass on one handle */
+    char stages[2048] = "null";
+    if (want_stages) {
+        if (ifs_cuda_backend_profile(h[0], 1)) die("profile: %s", ifs_backend_error(h[0]));
+        run_pass(h, 1, batches, n_batches, lg);
+        ifs_cuda_stage_times st;
+        ifs_cuda_backend_profile_read(h[0], &st);
+        ifs_cuda_backend_profile(h[0], 0);
+        double sum = 0;
+        for (int i = 0; i < IFS_CUDA_N_STAGES; i++) sum += st.ms[i];
+        size_t n = (size_t)snprintf(stages, sizeof stages, "{\"total_ms\":%.3f,\"forwards\":%lld",
+                                    sum, (long long)st.forwards);
+        for (int i = 0; i < IFS_CUDA_N_STAGES && n < sizeof stages; i++)
+            n += (size_t)snprintf(stages + n, sizeof stages - n, ",\"%s\":{\"ms\":%.3f,\"share\":%.4f}",
+                                  ifs_cuda_stage_name(i), st.ms[i], sum > 0 ? st.ms[i] / sum : 0.0);
+        if (n < sizeof stages) snprintf(stages + n, sizeof stages - n, "}");
+    }
+    for (int k = 0; k < handles; k++) ifs_backend_free(h[k]);
+
+    double peak = 0;
+    if (want_peak && ifs_backend_gemm_peak("cuda", 0, dt, 8192, 8192, 8192, 10, &peak, err, sizeof err))
+        die("gemm peak: %s", err);
+    const double tflops = flops / med / 1e12;
 
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, 0);
+    int drv = 0, rt = 0;
+    cudaDriverGetVersion(&drv);
+    cudaRuntimeGetVersion(&rt);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    char line[2048];
+    static char line[8192];
     snprintf(line, sizeof line,
-             "{\"bench\":\"cuda_forward\",\"commit\":\"%s\",\"host\":\"%s\",\"gpu\":\"%s\","
-             "\"shape\":\"%s\",\"hidden\":%d,\"layers\":%d,\"dtype\":\"%s\",\"data\":\"%s\","
-             "\"n_seqs\":%d,\"n_tokens\":%.0f,\"max_batch_tokens\":%d,\"max_batch_seqs\":%d,"
-             "\"handles\":%d,\"batches\":%d,\"seconds\":%.4f,\"seqs_per_s\":%.1f,"
-             "\"tokens_per_s\":%.0f,\"model_tflops\":%.2f,\"gemm_peak_tflops\":%.1f,\"mfu\":%.4f}",
-             IFS_GIT_COMMIT, host, prop.name, shape, w->cfg.hidden, w->cfg.n_layers, dts,
-             ids_path, s.n, n_tokens, max_tokens, max_seqs, handles, n_batches, best,
-             s.n / best, n_tokens / best, tflops, peak, tflops / peak);
+             "{\"bench\":\"cuda_forward\",\"label\":\"%s\",\"commit\":\"%s\",\"host\":\"%s\","
+             "\"gpu\":\"%s\",\"sms\":%d,\"cc\":\"%d.%d\",\"driver\":%d,\"runtime\":%d,"
+             "\"shape\":\"%s\",\"hidden\":%d,\"layers\":%d,\"heads\":%d,\"intermediate\":%d,"
+             "\"dtype\":\"%s\",\"data\":\"%s\",\"n_seqs\":%d,\"n_tokens\":%.0f,\"longest\":%d,"
+             "\"max_batch_tokens\":%d,\"max_batch_seqs\":%d,\"handles\":%d,\"batches\":%d,"
+             "\"passes\":%d,\"seconds\":%.4f,\"best_seconds\":%.4f,\"seqs_per_s\":%.1f,"
+             "\"tokens_per_s\":%.0f,\"model_tflops\":%.2f,\"gemm_peak_tflops\":%.1f,"
+             "\"gemm_peak_note\":\"cuBLASLt 8192^3 %s, random operands, median of 10\","
+             "\"mfu\":%.4f,\"stages\":%s}",
+             label ? label : shape, IFS_GIT_COMMIT, host, prop.name, prop.multiProcessorCount,
+             prop.major, prop.minor, drv, rt, shape, w->cfg.hidden, w->cfg.n_layers,
+             w->cfg.n_heads, w->cfg.intermediate, dts, ids_path, s.n, n_tokens, longest,
+             max_tokens, max_seqs, handles, n_batches, passes, med, best, s.n / med,
+             n_tokens / med, tflops, peak, dts, peak > 0 ? tflops / peak : 0.0, stages);
     puts(line);
     if (out) {
         FILE *f = fopen(out, "a");
@@ -382,6 +409,6 @@ int main(int argc, char **argv)
         fprintf(f, "%s\n", line);
         fclose(f);
     }
-    for (int k = 0; k < handles; k++) ifs_backend_free(h[k]);
+    free(t);
     return 0;
 }

@@ -79,13 +79,18 @@ template <int D> struct attn_smem {
 template <typename T, int D>
 __device__ __forceinline__ void load_tile(T *tile, const T *src, int64_t ld, int row0, int len)
 {
-    constexpr int VEC = 8;                 /* elements per 16-byte vector */
+    constexpr int VEC = vec16<T>::N;       /* elements per 16-byte vector */
     constexpr int PER_ROW = D / VEC;
     for (int c = threadIdx.x; c < 64 * PER_ROW; c += blockDim.x) {
         const int r = c / PER_ROW, col = (c % PER_ROW) * VEC;
-        uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if (row0 + r < len) v = *reinterpret_cast<const uint4 *>(src + (int64_t)(row0 + r) * ld + col);
-        *reinterpret_cast<uint4 *>(tile + r * attn_smem<D>::LDH + col) = v;
+        vec16<T> v;
+        if (row0 + r < len) {
+            v = load16(src + (int64_t)(row0 + r) * ld + col);
+        } else {
+#pragma unroll
+            for (int e = 0; e < VEC; e++) v.v[e] = from_f<T>(0.0f);
+        }
+        store16(tile + r * attn_smem<D>::LDH + col, v);
     }
 }
 
@@ -219,7 +224,7 @@ attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, in
                          int cls_only)
 {
     constexpr int MAXC = IFS_CUDA_MAX_HEAD_DIM / 32;
-    __shared__ float qs[GEN_ROWS][IFS_CUDA_MAX_HEAD_DIM];
+    IFS_STATIC_SHARED(float, qs, [GEN_ROWS][IFS_CUDA_MAX_HEAD_DIM]);
     const int s = blockIdx.z, h = blockIdx.y;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int start = seq_off[s], len = seq_off[s + 1] - start;
@@ -320,14 +325,17 @@ static cudaError_t launch_attention_cls(T *ctx_cls, const T *qkv, const int32_t 
     return ifs_cuda_launched();
 }
 
-/* The one place where (dtype, head dim) become template arguments. */
+/* The one place where (dtype, head dim) become template arguments. The
+ * wmma kernel reads Q, K and V rows in 16-byte vectors: qkv must be 16-byte
+ * aligned (row strides 3H and head offsets h*D keep that for D in {32, 64});
+ * an array that is not (a caller's offset view) takes the generic kernel. */
 template <typename T>
 static cudaError_t dispatch_attention(T *ctx, const T *qkv, const int32_t *seq_off,
                                       int32_t n_seqs, int32_t max_len, int H, int n_heads,
                                       int force_generic, cudaStream_t stream)
 {
     const int D = H / n_heads;
-    if (sizeof(T) == 2 && !force_generic) {
+    if (sizeof(T) == 2 && !force_generic && aligned16(qkv)) {
         if (D == 32)
             return launch_attention_wmma<T, 32>(ctx, qkv, seq_off, n_seqs, max_len, H, n_heads,
                                                 stream);
@@ -351,9 +359,10 @@ cudaError_t dispatch_attention<float>(float *ctx, const float *qkv, const int32_
 
 // entry points
 
-extern "C" int ifs_cuda_attention_uses_tensor_cores(ifs_dtype dt, int head_dim)
+extern "C" int ifs_cuda_attention_uses_tensor_cores(ifs_dtype dt, int head_dim, const void *qkv)
 {
-    return (dt == IFS_DT_F16 || dt == IFS_DT_BF16) && (head_dim == 32 || head_dim == 64);
+    return (dt == IFS_DT_F16 || dt == IFS_DT_BF16) && (head_dim == 32 || head_dim == 64) &&
+           (!qkv || aligned16(qkv));
 }
 
 extern "C" cudaError_t ifs_cuda_attention(ifs_dtype dt, void *ctx, const void *qkv,

@@ -48,6 +48,12 @@
  *   - Every CUDA and cuBLAS call is checked; the library never prints or
  *     exits. cudaErrorMemoryAllocation maps to IFS_BK_ENOMEM, anything else
  *     to IFS_BK_EDEVICE (an illegal address poisons the context).
+ *   - No call returns with work of its own still queued on the handle's
+ *     stream, errors included: the next call rewrites the pinned staging
+ *     buffers, which a copy still in flight would be reading.
+ *   - Per-stage timing (ifs_cuda_backend_profile, for benchmarks): a CUDA
+ *     event after each stage of a forward call, read after the call's own
+ *     synchronisation, so it adds no synchronisation of its own.
  */
 /* backend_impl.h has no extern "C" guard of its own. */
 extern "C" {
@@ -334,6 +340,12 @@ typedef struct {
     float *d_out;          /* device: logits [max_seqs * labels] | cls [max_seqs * hidden] */
     int32_t *h_ints;       /* pinned mirrors of the two above */
     float *h_out;
+    /* per-stage timing, off unless ifs_cuda_backend_profile enabled it */
+    int prof;
+    int prof_cap, n_ev;    /* events created / recorded in this call */
+    cudaEvent_t *ev;       /* [prof_cap]; ev[0] marks the start of a call */
+    int *ev_stage;         /* [prof_cap]: the stage that ends at ev[i] */
+    ifs_cuda_stage_times times;
 } cuda_backend;
 
 static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
@@ -342,6 +354,7 @@ static void cuda_destroy(ifs_backend *bb);
 static int cuda_encode(ifs_backend *bb, const ifs_batch *batch, int n_layers, float *hidden);
 
 static const ifs_backend_vt cuda_vt = {"cuda", cuda_forward, cuda_destroy, cuda_encode};
+static int prof_collect(cuda_backend *b);
 
 static void free_buffers(cuda_backend *b)
 {
@@ -503,11 +516,24 @@ fail:
     return rc;
 }
 
+static void prof_free(cuda_backend *b)
+{
+    for (int i = 0; i < b->prof_cap; i++)
+        if (b->ev[i]) cudaEventDestroy(b->ev[i]);
+    free(b->ev);
+    free(b->ev_stage);
+    b->ev = NULL;
+    b->ev_stage = NULL;
+    b->prof_cap = b->n_ev = 0;
+    b->prof = 0;
+}
+
 static void cuda_destroy(ifs_backend *bb)
 {
     cuda_backend *b = (cuda_backend *)bb;
     cudaSetDevice(b->device);
     if (b->stream) cudaStreamSynchronize(b->stream);
+    prof_free(b);
     free_buffers(b);
     ifs_cuda_gemm_free(b->gemm);
     b->gemm = NULL;
@@ -517,21 +543,37 @@ static void cuda_destroy(ifs_backend *bb)
     b->stream = NULL;
 }
 
-/* big[0:rows] = act(in Wi^T + bi): the relu epilogue, or our GELU kernel. */
+/* Profiling: records the event that ends `stage` (no-op when off). */
+static int mark(cuda_backend *b, int stage)
+{
+    if (!b->prof || b->n_ev >= b->prof_cap) return IFS_BK_OK;
+    char *err = b->base.err;
+    const size_t errlen = sizeof b->base.err;
+    b->ev_stage[b->n_ev] = stage;
+    return CU_CHECK(cudaEventRecord(b->ev[b->n_ev++], b->stream));
+}
+
+/* big[0:rows] = act(in Wi^T + bi): the relu epilogue, or our GELU kernel.
+ * marks: record the two stages' events (not inside the last layer). */
 static int feed_forward(cuda_backend *b, const dev_layer *L, void *big, const void *in,
-                        int32_t rows)
+                        int32_t rows, int marks)
 {
     char *err = b->base.err;
     const size_t errlen = sizeof b->base.err;
     const ifs_bert_config *c = &b->base.w->cfg;
     const int H = c->hidden, I = c->intermediate;
-    if (c->act == IFS_ACT_RELU)
-        return ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, L->i_b, rows, I, H, 1,
-                                 b->stream, err, errlen);
-    int rc = ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, NULL, rows, I, H, 0, b->stream,
-                               err, errlen);
-    return rc ? rc : CU_CHECK(ifs_cuda_bias_act(b->dt, big, L->i_b, rows, I, (int)c->act,
-                                                b->stream));
+    int rc;
+    if (c->act == IFS_ACT_RELU) {
+        rc = ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, L->i_b, rows, I, H, 1,
+                               b->stream, err, errlen);
+        return rc || !marks ? rc : mark(b, IFS_CUDA_ST_FFN_IN_GEMM);
+    }
+    if ((rc = ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, NULL, rows, I, H, 0, b->stream,
+                                err, errlen)) ||
+        (marks && (rc = mark(b, IFS_CUDA_ST_FFN_IN_GEMM))) ||
+        (rc = CU_CHECK(ifs_cuda_bias_act(b->dt, big, L->i_b, rows, I, (int)c->act, b->stream))))
+        return rc;
+    return marks ? mark(b, IFS_CUDA_ST_BIAS_ACT) : IFS_BK_OK;
 }
 
 /* The last layer for the [CLS] rows only (the pooler reads nothing else),
@@ -557,7 +599,7 @@ static int run_last_layer(cuda_backend *b, const dev_layer *L, int32_t S, const 
         (rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->ctx, b->x, L->ao_b, b->big,
                                                             L->ln1_g, L->ln1_b, S, H, c->ln_eps,
                                                             st))) ||
-        (rc = feed_forward(b, L, b->big, b->ctx, S)) ||
+        (rc = feed_forward(b, L, b->big, b->ctx, S, 0)) ||
         (rc = ifs_cuda_gemm_run(b->gemm, dt, b->x, b->big, L->o_w, NULL, S, H, I, 0, st, err,
                                 errlen)) ||
         (rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->ctx, b->x, L->o_b, b->ctx,
@@ -589,7 +631,8 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
 
     if ((rc = CU_CHECK(ifs_cuda_embed_layernorm(dt, b->x, d_ids, d_types, d_pos, T, wc->word,
                                                 wc->pos, wc->type, wc->eln_g, wc->eln_b, H,
-                                                c->ln_eps, st))))
+                                                c->ln_eps, st))) ||
+        (rc = mark(b, IFS_CUDA_ST_EMBED_LN)))
         return rc;
     const void *final_rows = b->x; /* where the last hidden states end up */
     const int32_t *final_off = d_off;
@@ -597,44 +640,55 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
     for (int l = 0; l < n_run; l++) {
         const dev_layer *L = &wc->layers[l];
         if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->x, L->qkv_w, L->qkv_b, T, 3 * H, H,
-                                    0, st, err, errlen)))
+                                    0, st, err, errlen)) ||
+            (rc = mark(b, IFS_CUDA_ST_QKV_GEMM)))
             return rc;
         if (encode < 0 && l == c->n_layers - 1) { /* the [CLS] rows only: see run_last_layer */
-            if ((rc = run_last_layer(b, L, S, d_off))) return rc;
+            if ((rc = run_last_layer(b, L, S, d_off)) || (rc = mark(b, IFS_CUDA_ST_LAST_LAYER)))
+                return rc;
             final_rows = b->ctx;
             final_off = NULL;
             break;
         }
         if ((rc = CU_CHECK(ifs_cuda_attention(dt, b->ctx, b->big, d_off, S, max_len, H,
-                                              c->n_heads, 0, st))))
+                                              c->n_heads, 0, st))) ||
+            (rc = mark(b, IFS_CUDA_ST_ATTENTION)))
             return rc;
         if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->ctx, L->ao_w, NULL, T, H, H, 0, st,
-                                    err, errlen)))
+                                    err, errlen)) ||
+            (rc = mark(b, IFS_CUDA_ST_AO_GEMM)))
             return rc;
         if ((rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->x, b->big, L->ao_b, b->x,
                                                                 L->ln1_g, L->ln1_b, T, H,
-                                                                c->ln_eps, st))))
+                                                                c->ln_eps, st))) ||
+            (rc = mark(b, IFS_CUDA_ST_LN1)))
             return rc;
-        if ((rc = feed_forward(b, L, b->big, b->x, T)) ||
+        if ((rc = feed_forward(b, L, b->big, b->x, T, 1)) ||
             (rc = ifs_cuda_gemm_run(b->gemm, dt, b->ctx, b->big, L->o_w, NULL, T, H, I, 0, st,
-                                    err, errlen)))
+                                    err, errlen)) ||
+            (rc = mark(b, IFS_CUDA_ST_FFN_OUT_GEMM)))
             return rc;
         if ((rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->x, b->ctx, L->o_b, b->x,
                                                                 L->ln2_g, L->ln2_b, T, H,
-                                                                c->ln_eps, st))))
+                                                                c->ln_eps, st))) ||
+            (rc = mark(b, IFS_CUDA_ST_LN2)))
             return rc;
     }
     if (encode >= 0) return IFS_BK_OK;
     float *d_logits = b->d_out;
     float *d_cls = b->d_out + (size_t)b->max_seqs * c->num_labels;
-    return CU_CHECK(ifs_cuda_pooler_classifier(dt, d_logits, d_cls, final_rows, final_off, S, H,
-                                               wc->pool_w, wc->pool_b, wc->cls_w, wc->cls_b,
-                                               c->num_labels, st));
+    if ((rc = CU_CHECK(ifs_cuda_pooler_classifier(dt, d_logits, d_cls, final_rows, final_off, S,
+                                                  H, wc->pool_w, wc->pool_b, wc->cls_w,
+                                                  wc->cls_b, c->num_labels, st))))
+        return rc;
+    return mark(b, IFS_CUDA_ST_POOLER);
 }
 
 /* Stages the batch in pinned memory (ids | types | positions | offsets) and
  * queues its copy to the device. The previous call synchronised, so the
- * staging buffers are free. */
+ * staging buffers are free; and when a copy cannot be queued, this one
+ * waits for the copies it did queue before returning, so that the next
+ * call does not rewrite pinned memory a DMA is still reading. */
 static int stage_batch(cuda_backend *b, const ifs_batch *batch, int32_t *max_len_out)
 {
     char *err = b->base.err;
@@ -663,8 +717,10 @@ static int stage_batch(cuda_backend *b, const ifs_batch *batch, int32_t *max_len
         (rc = CU_CHECK(cudaMemcpyAsync(d_pos, h_pos, sizeof(int32_t) * T,
                                        cudaMemcpyHostToDevice, b->stream))) ||
         (rc = CU_CHECK(cudaMemcpyAsync(d_off, h_off, sizeof(int32_t) * (S + 1),
-                                       cudaMemcpyHostToDevice, b->stream))))
+                                       cudaMemcpyHostToDevice, b->stream)))) {
+        cudaStreamSynchronize(b->stream);
         return rc;
+    }
     *max_len_out = max_len;
     return IFS_BK_OK;
 }
@@ -681,6 +737,8 @@ static int cuda_encode(ifs_backend *bb, const ifs_batch *batch, int n_layers, fl
     const int64_t n = (int64_t)T * b->base.w->cfg.hidden;
     int32_t max_len;
     int rc;
+    const int prof = b->prof; /* stage timing is for forward calls only */
+    b->prof = 0;
     if ((rc = stage_batch(b, batch, &max_len)) ||
         (rc = run_model(b, T, batch->n_seqs, max_len, batch->type_ids != NULL, n_layers)) ||
         (rc = CU_CHECK(ifs_cuda_to_f32(b->dt, (float *)b->big, b->x, n, b->stream))) ||
@@ -688,8 +746,10 @@ static int cuda_encode(ifs_backend *bb, const ifs_batch *batch, int n_layers, fl
                                        cudaMemcpyDeviceToHost, b->stream))) ||
         (rc = CU_CHECK(cudaStreamSynchronize(b->stream)))) {
         cudaStreamSynchronize(b->stream);
+        b->prof = prof;
         return rc;
     }
+    b->prof = prof;
     return IFS_BK_OK;
 }
 
@@ -704,7 +764,12 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
     const int L = c->num_labels, H = c->hidden;
     int32_t max_len;
     int rc;
-    if ((rc = stage_batch(b, batch, &max_len))) return rc;
+    b->n_ev = 0;
+    if ((rc = CU_CHECK(cudaSetDevice(b->device))) || (rc = mark(b, -1))) return rc;
+    if ((rc = stage_batch(b, batch, &max_len)) || (rc = mark(b, IFS_CUDA_ST_H2D))) {
+        cudaStreamSynchronize(b->stream);
+        return rc;
+    }
 
     rc = run_model(b, batch->n_tokens, S, max_len, batch->type_ids != NULL, -1);
     if (rc) {
@@ -717,10 +782,12 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
                                        cudaMemcpyDeviceToHost, b->stream))) ||
         (cls_hidden && (rc = CU_CHECK(cudaMemcpyAsync(h_cls, d_cls, sizeof(float) * S * H,
                                                       cudaMemcpyDeviceToHost, b->stream)))) ||
+        (rc = mark(b, IFS_CUDA_ST_D2H)) ||
         (rc = CU_CHECK(cudaStreamSynchronize(b->stream)))) {
         cudaStreamSynchronize(b->stream);
         return rc;
     }
+    if (b->prof && (rc = prof_collect(b))) return rc;
     memcpy(logits, h_logits, sizeof(float) * S * L);
     if (cls_hidden) memcpy(cls_hidden, h_cls, sizeof(float) * S * H);
 
@@ -739,5 +806,81 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
         setmsg(err, errlen, "non-finite logits (NaN or Inf) for sequence %d of the batch "
                "(tokens %d..%d) and %d more", first_bad, batch->seq_off[first_bad],
                batch->seq_off[first_bad + 1] - 1, n_bad - 1);
+    return IFS_BK_OK;
+}
+
+/* --- per-stage timing ------------------------------------------------------------ */
+
+/* Adds the recorded call's event intervals to their stages (after the
+ * call's synchronisation: every event has completed). */
+static int prof_collect(cuda_backend *b)
+{
+    char *err = b->base.err;
+    const size_t errlen = sizeof b->base.err;
+    int rc;
+    for (int i = 1; i < b->n_ev; i++) {
+        float ms = 0.0f;
+        if ((rc = CU_CHECK(cudaEventElapsedTime(&ms, b->ev[i - 1], b->ev[i])))) return rc;
+        const int st = b->ev_stage[i];
+        if (st >= 0 && st < IFS_CUDA_N_STAGES) b->times.ms[st] += ms;
+    }
+    b->times.forwards++;
+    b->n_ev = 0;
+    return IFS_BK_OK;
+}
+
+extern "C" const char *ifs_cuda_stage_name(int stage)
+{
+    static const char *const names[IFS_CUDA_N_STAGES] = {
+        "h2d", "embed_ln", "qkv_gemm", "attention", "attn_out_gemm", "ln1", "ffn_in_gemm",
+        "bias_act", "ffn_out_gemm", "ln2", "last_layer", "pooler", "d2h"};
+    return stage >= 0 && stage < IFS_CUDA_N_STAGES ? names[stage] : "?";
+}
+
+extern "C" int ifs_cuda_backend_profile(ifs_backend *bb, int enable)
+{
+    if (!bb || strcmp(ifs_backend_kind(bb), "cuda") != 0) return IFS_BK_EARG;
+    cuda_backend *b = (cuda_backend *)bb;
+    char *err = b->base.err;
+    const size_t errlen = sizeof b->base.err;
+    int rc;
+    memset(&b->times, 0, sizeof b->times);
+    b->n_ev = 0;
+    if (!enable) {
+        prof_free(b);
+        return IFS_BK_OK;
+    }
+    if (b->ev) {
+        b->prof = 1;
+        return IFS_BK_OK;
+    }
+    if ((rc = CU_CHECK(cudaSetDevice(b->device)))) return rc;
+    /* start, h2d, embeddings, 9 per layer, pooler, d2h, and room to spare */
+    const int cap = 9 * b->base.w->cfg.n_layers + 8;
+    b->ev = (cudaEvent_t *)calloc((size_t)cap, sizeof *b->ev);
+    b->ev_stage = (int *)calloc((size_t)cap, sizeof *b->ev_stage);
+    if (!b->ev || !b->ev_stage) {
+        free(b->ev);
+        free(b->ev_stage);
+        b->ev = NULL;
+        b->ev_stage = NULL;
+        setmsg(err, errlen, "out of host memory");
+        return IFS_BK_ENOMEM;
+    }
+    b->prof_cap = cap;
+    for (int i = 0; i < cap; i++) {
+        if ((rc = CU_CHECK(cudaEventCreate(&b->ev[i])))) {
+            prof_free(b);
+            return rc;
+        }
+    }
+    b->prof = 1;
+    return IFS_BK_OK;
+}
+
+extern "C" int ifs_cuda_backend_profile_read(const ifs_backend *bb, ifs_cuda_stage_times *out)
+{
+    if (!bb || !out || strcmp(ifs_backend_kind(bb), "cuda") != 0) return IFS_BK_EARG;
+    *out = ((const cuda_backend *)bb)->times;
     return IFS_BK_OK;
 }

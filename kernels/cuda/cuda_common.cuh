@@ -9,12 +9,17 @@
  *     type in one place (style.md: runtime choices become compile-time ones
  *     at one dispatch point).
  *   - Block reductions used by the row kernels (LayerNorm, pooler).
- *   - Kernels are launched with IFS_LAUNCH(grid, block, smem, stream, kernel)(args)
- *     and take dynamic shared memory with IFS_DYNAMIC_SHARED(type, name), so
- *     that the same kernel source also compiles on the host against
- *     tests/cuda/cuda_emulate.h (IFS_CUDA_EMULATE), where
- *     tests/cuda/test_cuda_emulated.cpp runs it thread by thread against
- *     the CPU reference on machines without a GPU.
+ *   - Kernels are launched with IFS_LAUNCH(grid, block, smem, stream, kernel)(args),
+ *     take dynamic shared memory with IFS_DYNAMIC_SHARED(type, name), declare
+ *     static shared arrays with IFS_STATIC_SHARED(type, name, [dims]) and make
+ *     16-byte accesses with load16 / store16, so that the same kernel source
+ *     also compiles on the host against tests/cuda/cuda_emulate.h
+ *     (IFS_CUDA_EMULATE), where tests/cuda/test_cuda_emulated.cpp runs it
+ *     thread by thread against the CPU reference on machines without a GPU.
+ *     The emulator counts static shared memory against the launch limit and
+ *     faults a 16-byte access that is not 16-byte aligned, which is what
+ *     the macros and helpers are for: a plain __shared__ or a plain vector
+ *     cast would compile, but the emulator could not see it.
  *
  * Nothing here allocates, prints or exits.
  */
@@ -33,7 +38,12 @@
 #ifndef IFS_CUDA_EMULATE
 #define IFS_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
 #define IFS_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
+#define IFS_STATIC_SHARED(type, name, dims) __shared__ type name dims
 #endif
+
+/* Without an opt-in (cudaFuncSetAttribute) a block's static plus dynamic
+ * shared memory must stay within 48 KiB. */
+#define IFS_CUDA_SMEM_DEFAULT_LIMIT (48 * 1024)
 
 /* --- fp32 <-> storage type ------------------------------------------------ */
 __device__ __forceinline__ float to_f(float x) { return x; }
@@ -59,6 +69,42 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float
         default: return cudaErrorInvalidValue;                                 \
         }                                                                      \
     } while (0)
+
+/* --- 16-byte vectors ---------------------------------------------------------
+ * VEC elements of T in one 16-byte access (4 floats, 8 halves or bf16s).
+ * A pointer used with load16 / store16 must be 16-byte aligned; launchers
+ * check that (aligned16) and take a scalar path otherwise. */
+template <typename T> struct alignas(16) vec16 {
+    static constexpr int N = 16 / (int)sizeof(T);
+    T v[16 / sizeof(T)];
+};
+
+__host__ __device__ __forceinline__ bool aligned16(const void *p)
+{
+    return ((uintptr_t)p & 15u) == 0;
+}
+
+template <typename T> __device__ __forceinline__ vec16<T> load16(const T *p)
+{
+    vec16<T> r;
+#ifdef IFS_CUDA_EMULATE
+    ifs_emu_access16(p, "load16");
+    memcpy((void *)&r, (const void *)p, 16);
+#else
+    *reinterpret_cast<uint4 *>(&r) = *reinterpret_cast<const uint4 *>(p);
+#endif
+    return r;
+}
+
+template <typename T> __device__ __forceinline__ void store16(T *p, const vec16<T> &v)
+{
+#ifdef IFS_CUDA_EMULATE
+    ifs_emu_access16(p, "store16");
+    memcpy((void *)p, (const void *)&v, 16);
+#else
+    *reinterpret_cast<uint4 *>(p) = *reinterpret_cast<const uint4 *>(&v);
+#endif
+}
 
 /* --- reductions ------------------------------------------------------------ */
 __device__ __forceinline__ float warp_sum(float v)

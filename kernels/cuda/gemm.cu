@@ -1,6 +1,6 @@
 /*
  * gemm.cu - every dense layer of the encoder, y = x W^T (+ b) (+ relu),
- * through cuBLASLt.
+ * through cuBLASLt; and the measured dense GEMM rate (the MFU ceiling).
  *
  * Layout: our arrays are row-major with HF's W[out][in]. cuBLAS is
  * column-major, so a row-major [rows][k] array is a column-major k x rows
@@ -17,13 +17,17 @@
  *   - Epilogues used: BIAS (fused QKV, and the rows-only layers whose
  *     bias is not folded into a LayerNorm kernel) and RELU_BIAS. GELU is
  *     left to activation.cu (see the note there).
- *   - The algorithm chosen by the heuristic is cached per (dtype, n, k,
- *     epilogue, rows rounded up to a power of two): packed batches have a
- *     different row count every call, and a heuristic query per GEMM would
- *     cost tens of microseconds each. A cached algorithm is used for another
- *     row count of its bucket only after cublasLtMatmulAlgoCheck accepts it
- *     for the exact shape (and our workspace); otherwise the heuristic is
- *     asked for that shape.
+ *   - A plan per exact shape (dtype, rows, n, k, epilogue): its matmul
+ *     descriptor, three layouts and the heuristic's algorithm, made once
+ *     and reused; a call that hits a plan only sets the bias pointer on
+ *     the descriptor (host-side; cuBLASLt reads it when the call is
+ *     enqueued) and enqueues. Packed batches have a different row count
+ *     from one batch to the next, but the counts repeat over a run (a
+ *     token budget filled by length-sorted batches), so exact shapes hit
+ *     after the first batches, and an exact shape's algorithm is the one
+ *     the heuristic picked for it, with no cublasLtMatmulAlgoCheck needed.
+ *     Plans live in an open-addressed table (probe window of 8); a full
+ *     window evicts its least recently used plan.
  *   - One context per backend handle (stream): its own workspace, as cuBLAS
  *     requires for concurrent streams.
  */
@@ -34,22 +38,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GEMM_CACHE 256
+#define GEMM_PLANS 1024 /* a power of two */
+#define GEMM_PROBE 8
 
+/* Everything one shape needs, made together and destroyed together. */
 typedef struct {
     int used;
     ifs_dtype dt;
-    int64_t rows; /* the row bucket (a power of two) */
+    int64_t rows;
     int n, k, epi;
+    uint64_t last_use;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t a, b, d;
     cublasLtMatmulAlgo_t algo;
-} gemm_algo_entry;
+} gemm_plan;
 
 struct ifs_cuda_gemm {
     cublasLtHandle_t lt;
     void *workspace; /* device, workspace_bytes */
     size_t workspace_bytes;
-    gemm_algo_entry cache[GEMM_CACHE];
-    int next_slot; /* round-robin replacement */
+    uint64_t tick;
+    ifs_cuda_gemm_stats stats;
+    gemm_plan plans[GEMM_PLANS];
 };
 
 static int lt_status(cublasStatus_t st)
@@ -61,6 +71,15 @@ static int lt_status(cublasStatus_t st)
     case CUBLAS_STATUS_ARCH_MISMATCH: return IFS_BK_EUNSUP;
     default: return IFS_BK_EDEVICE;
     }
+}
+
+static void plan_free(gemm_plan *p)
+{
+    if (p->d) cublasLtMatrixLayoutDestroy(p->d);
+    if (p->b) cublasLtMatrixLayoutDestroy(p->b);
+    if (p->a) cublasLtMatrixLayoutDestroy(p->a);
+    if (p->op) cublasLtMatmulDescDestroy(p->op);
+    memset(p, 0, sizeof *p);
 }
 
 extern "C" int ifs_cuda_gemm_create(ifs_cuda_gemm **out, size_t workspace_bytes, char *err,
@@ -97,16 +116,23 @@ extern "C" int ifs_cuda_gemm_create(ifs_cuda_gemm **out, size_t workspace_bytes,
 extern "C" void ifs_cuda_gemm_free(ifs_cuda_gemm *g)
 {
     if (!g) return;
+    for (int i = 0; i < GEMM_PLANS; i++)
+        if (g->plans[i].used) plan_free(&g->plans[i]);
     if (g->workspace) cudaFree(g->workspace);
     if (g->lt) cublasLtDestroy(g->lt);
     free(g);
 }
 
-static int64_t rows_bucket(int64_t rows)
+extern "C" void ifs_cuda_gemm_get_stats(const ifs_cuda_gemm *g, ifs_cuda_gemm_stats *out)
 {
-    int64_t b = 1;
-    while (b < rows) b <<= 1;
-    return b;
+    if (!out) return;
+    if (!g) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    *out = g->stats;
+    out->plans = 0;
+    for (int i = 0; i < GEMM_PLANS; i++) out->plans += g->plans[i].used;
 }
 
 static cudaDataType_t cuda_type(ifs_dtype dt)
@@ -114,20 +140,13 @@ static cudaDataType_t cuda_type(ifs_dtype dt)
     return dt == IFS_DT_F16 ? CUDA_R_16F : dt == IFS_DT_BF16 ? CUDA_R_16BF : CUDA_R_32F;
 }
 
-/* Everything a call needs, destroyed together. */
-typedef struct {
-    cublasLtMatmulDesc_t op;
-    cublasLtMatrixLayout_t a, b, d;
-    cublasLtMatmulPreference_t pref;
-} gemm_descs;
-
-static void descs_free(gemm_descs *x)
+static unsigned plan_hash(ifs_dtype dt, int64_t rows, int n, int k, int epi)
 {
-    if (x->pref) cublasLtMatmulPreferenceDestroy(x->pref);
-    if (x->d) cublasLtMatrixLayoutDestroy(x->d);
-    if (x->b) cublasLtMatrixLayoutDestroy(x->b);
-    if (x->a) cublasLtMatrixLayoutDestroy(x->a);
-    if (x->op) cublasLtMatmulDescDestroy(x->op);
+    uint64_t h = (uint64_t)rows * 0x9E3779B97F4A7C15ull;
+    h ^= ((uint64_t)(uint32_t)n << 32 | (uint32_t)k) * 0xBF58476D1CE4E5B9ull;
+    h ^= (uint64_t)(dt * 16 + epi) * 0x94D049BB133111EBull;
+    h ^= h >> 29;
+    return (unsigned)h & (GEMM_PLANS - 1);
 }
 
 #define LT_TRY(call)                                                           \
@@ -136,10 +155,86 @@ static void descs_free(gemm_descs *x)
         if (st_ != CUBLAS_STATUS_SUCCESS) {                                    \
             snprintf(err, errlen, "%s failed (%s) for GEMM rows=%lld n=%d k=%d", \
                      #call, cublasLtGetStatusString(st_), (long long)rows, n, k); \
-            descs_free(&ds);                                                   \
+            if (pref) cublasLtMatmulPreferenceDestroy(pref);                   \
+            plan_free(p);                                                      \
             return lt_status(st_);                                             \
         }                                                                      \
     } while (0)
+
+/* Fills the empty plan p for the shape: descriptors, layouts, algorithm. */
+static int plan_make(ifs_cuda_gemm *g, gemm_plan *p, ifs_dtype dt, int64_t rows, int n, int k,
+                     cublasLtEpilogue_t epi, char *err, size_t errlen)
+{
+    const cudaDataType_t ty = cuda_type(dt);
+    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    cublasLtMatmulPreference_t pref = NULL;
+    memset(p, 0, sizeof *p);
+    LT_TRY(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    LT_TRY(cublasLtMatrixLayoutCreate(&p->a, ty, (uint64_t)k, (uint64_t)n, (int64_t)k));
+    LT_TRY(cublasLtMatrixLayoutCreate(&p->b, ty, (uint64_t)k, (uint64_t)rows, (int64_t)k));
+    LT_TRY(cublasLtMatrixLayoutCreate(&p->d, ty, (uint64_t)n, (uint64_t)rows, (int64_t)n));
+    LT_TRY(cublasLtMatmulPreferenceCreate(&pref));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                &g->workspace_bytes, sizeof g->workspace_bytes));
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    memset(&res, 0, sizeof res);
+    LT_TRY(cublasLtMatmulAlgoGetHeuristic(g->lt, p->op, p->a, p->b, p->d, p->d, pref, 1, &res,
+                                          &found));
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (found < 1) {
+        snprintf(err, errlen, "cuBLASLt has no algorithm for GEMM rows=%lld n=%d k=%d "
+                 "dtype=%d epilogue=%d", (long long)rows, n, k, (int)dt, (int)epi);
+        plan_free(p);
+        return IFS_BK_EUNSUP;
+    }
+    p->algo = res.algo;
+    p->dt = dt;
+    p->rows = rows;
+    p->n = n;
+    p->k = k;
+    p->epi = (int)epi;
+    p->used = 1;
+    return IFS_BK_OK;
+}
+
+/* The plan of this shape, made on first use (evicting the least recently
+ * used plan of a full probe window). */
+static int plan_get(ifs_cuda_gemm *g, ifs_dtype dt, int64_t rows, int n, int k,
+                    cublasLtEpilogue_t epi, gemm_plan **out, char *err, size_t errlen)
+{
+    const unsigned h = plan_hash(dt, rows, n, k, (int)epi);
+    gemm_plan *free_slot = NULL, *oldest = NULL;
+    for (int i = 0; i < GEMM_PROBE; i++) {
+        gemm_plan *p = &g->plans[(h + i) & (GEMM_PLANS - 1)];
+        if (!p->used) {
+            if (!free_slot) free_slot = p;
+            continue;
+        }
+        if (p->dt == dt && p->rows == rows && p->n == n && p->k == k && p->epi == (int)epi) {
+            p->last_use = ++g->tick;
+            g->stats.hits++;
+            *out = p;
+            return IFS_BK_OK;
+        }
+        if (!oldest || p->last_use < oldest->last_use) oldest = p;
+    }
+    gemm_plan *slot = free_slot;
+    if (!slot) {
+        plan_free(oldest);
+        g->stats.evictions++;
+        slot = oldest;
+    }
+    int rc = plan_make(g, slot, dt, rows, n, k, epi, err, errlen);
+    if (rc) return rc;
+    slot->last_use = ++g->tick;
+    g->stats.misses++;
+    *out = slot;
+    return IFS_BK_OK;
+}
 
 extern "C" int ifs_cuda_gemm_run(ifs_cuda_gemm *g, ifs_dtype dt, void *y, const void *x,
                                  const void *w, const void *bias, int64_t rows, int n, int k,
@@ -151,81 +246,112 @@ extern "C" int ifs_cuda_gemm_run(ifs_cuda_gemm *g, ifs_dtype dt, void *y, const 
                  n, k);
         return IFS_BK_EARG;
     }
-    gemm_descs ds;
-    memset(&ds, 0, sizeof ds);
-    const cudaDataType_t ty = cuda_type(dt);
-    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
     if (bias) epi = relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
     else if (relu) epi = CUBLASLT_EPILOGUE_RELU;
-
-    LT_TRY(cublasLtMatmulDescCreate(&ds.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    LT_TRY(cublasLtMatmulDescSetAttribute(ds.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-    LT_TRY(cublasLtMatmulDescSetAttribute(ds.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    LT_TRY(cublasLtMatmulDescSetAttribute(ds.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    if (bias)
-        LT_TRY(cublasLtMatmulDescSetAttribute(ds.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                                              sizeof bias));
-    LT_TRY(cublasLtMatrixLayoutCreate(&ds.a, ty, (uint64_t)k, (uint64_t)n, (int64_t)k));
-    LT_TRY(cublasLtMatrixLayoutCreate(&ds.b, ty, (uint64_t)k, (uint64_t)rows, (int64_t)k));
-    LT_TRY(cublasLtMatrixLayoutCreate(&ds.d, ty, (uint64_t)n, (uint64_t)rows, (int64_t)n));
-
-    /* cached algorithm of the shape's row bucket, if valid for these rows */
-    const int64_t bucket = rows_bucket(rows);
-    gemm_algo_entry *hit = NULL;
-    for (int i = 0; i < GEMM_CACHE; i++) {
-        gemm_algo_entry *c = &g->cache[i];
-        if (c->used && c->dt == dt && c->rows == bucket && c->n == n && c->k == k &&
-            c->epi == (int)epi) {
-            hit = c;
-            break;
-        }
-    }
-    cublasLtMatmulAlgo_t algo;
-    int have = 0;
-    if (hit) {
-        cublasLtMatmulHeuristicResult_t chk;
-        memset(&chk, 0, sizeof chk);
-        if (cublasLtMatmulAlgoCheck(g->lt, ds.op, ds.a, ds.b, ds.d, ds.d, &hit->algo, &chk) ==
-                CUBLAS_STATUS_SUCCESS &&
-            chk.workspaceSize <= g->workspace_bytes) {
-            algo = hit->algo;
-            have = 1;
-        }
-    }
-    if (!have) {
-        LT_TRY(cublasLtMatmulPreferenceCreate(&ds.pref));
-        LT_TRY(cublasLtMatmulPreferenceSetAttribute(ds.pref,
-                                                    CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                    &g->workspace_bytes,
-                                                    sizeof g->workspace_bytes));
-        cublasLtMatmulHeuristicResult_t res;
-        int found = 0;
-        memset(&res, 0, sizeof res);
-        LT_TRY(cublasLtMatmulAlgoGetHeuristic(g->lt, ds.op, ds.a, ds.b, ds.d, ds.d, ds.pref, 1,
-                                              &res, &found));
-        if (found < 1) {
-            snprintf(err, errlen, "cuBLASLt has no algorithm for GEMM rows=%lld n=%d k=%d "
-                     "dtype=%d epilogue=%d", (long long)rows, n, k, (int)dt, (int)epi);
-            descs_free(&ds);
-            return IFS_BK_EUNSUP;
-        }
-        algo = res.algo;
-        if (!hit) { /* a new bucket; a rejected entry keeps the first shape's choice */
-            hit = &g->cache[g->next_slot];
-            g->next_slot = (g->next_slot + 1) % GEMM_CACHE;
-            hit->used = 1;
-            hit->dt = dt;
-            hit->rows = bucket;
-            hit->n = n;
-            hit->k = k;
-            hit->epi = (int)epi;
-            hit->algo = algo;
+    gemm_plan *p = NULL;
+    int rc = plan_get(g, dt, rows, n, k, epi, &p, err, errlen);
+    if (rc) return rc;
+    cublasStatus_t st;
+    if (bias) {
+        /* the plan is shared by every layer of this shape: the bias is per call */
+        st = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                            sizeof bias);
+        if (st != CUBLAS_STATUS_SUCCESS) {
+            snprintf(err, errlen, "setting the bias pointer failed (%s) for GEMM rows=%lld n=%d "
+                     "k=%d", cublasLtGetStatusString(st), (long long)rows, n, k);
+            return lt_status(st);
         }
     }
     const float alpha = 1.0f, beta = 0.0f;
-    LT_TRY(cublasLtMatmul(g->lt, ds.op, &alpha, w, ds.a, x, ds.b, &beta, y, ds.d, y, ds.d,
-                          &algo, g->workspace, g->workspace_bytes, stream));
-    descs_free(&ds);
+    st = cublasLtMatmul(g->lt, p->op, &alpha, w, p->a, x, p->b, &beta, y, p->d, y, p->d,
+                        &p->algo, g->workspace, g->workspace_bytes, stream);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        snprintf(err, errlen, "cublasLtMatmul failed (%s) for GEMM rows=%lld n=%d k=%d",
+                 cublasLtGetStatusString(st), (long long)rows, n, k);
+        return lt_status(st);
+    }
     return IFS_BK_OK;
+}
+
+/* --- the dense GEMM ceiling -------------------------------------------------- */
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define PEAK_TRY(call)                                                         \
+    do {                                                                       \
+        cudaError_t e_ = (call);                                               \
+        if (e_ != cudaSuccess) {                                               \
+            snprintf(err, errlen, "gemm peak: %s: %s", #call, cudaGetErrorString(e_)); \
+            rc = e_ == cudaErrorMemoryAllocation ? IFS_BK_ENOMEM : IFS_BK_EDEVICE; \
+            (void)cudaGetLastError();                                          \
+            goto done;                                                         \
+        }                                                                      \
+    } while (0)
+
+extern "C" int ifs_cuda_gemm_peak(int device, ifs_dtype dt, int m, int n, int k, int repeats,
+                                  double *tflops, char *err, size_t errlen)
+{
+    int rc = IFS_BK_OK;
+    ifs_cuda_gemm *g = NULL;
+    void *a = NULL, *w = NULL, *y = NULL;
+    cudaStream_t st = NULL;
+    cudaEvent_t *ev = NULL;
+    float *ms = NULL;
+    *tflops = 0.0;
+    const size_t es = ifs_cuda_dtype_size(dt);
+    PEAK_TRY(cudaSetDevice(device));
+    PEAK_TRY(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    if ((rc = ifs_cuda_gemm_create(&g, 32u << 20, err, errlen))) goto done;
+    PEAK_TRY(cudaMalloc(&a, es * (size_t)m * k));
+    PEAK_TRY(cudaMalloc(&w, es * (size_t)n * k));
+    PEAK_TRY(cudaMalloc(&y, es * (size_t)m * n));
+    /* random operands, never zero: zeros run faster and draw less power */
+    PEAK_TRY(ifs_cuda_fill_random(dt, a, (int64_t)m * k, 0x5eed0001u, st));
+    PEAK_TRY(ifs_cuda_fill_random(dt, w, (int64_t)n * k, 0x5eed0002u, st));
+    ev = (cudaEvent_t *)calloc((size_t)repeats + 1, sizeof *ev);
+    ms = (float *)calloc((size_t)repeats, sizeof *ms);
+    if (!ev || !ms) {
+        snprintf(err, errlen, "gemm peak: out of host memory");
+        rc = IFS_BK_ENOMEM;
+        goto done;
+    }
+    for (int i = 0; i <= repeats; i++) PEAK_TRY(cudaEventCreate(&ev[i]));
+    for (int i = 0; i < 3; i++) /* warm-up: plan, clocks */
+        if ((rc = ifs_cuda_gemm_run(g, dt, y, a, w, NULL, m, n, k, 0, st, err, errlen))) goto done;
+    PEAK_TRY(cudaEventRecord(ev[0], st));
+    for (int i = 0; i < repeats; i++) {
+        if ((rc = ifs_cuda_gemm_run(g, dt, y, a, w, NULL, m, n, k, 0, st, err, errlen))) goto done;
+        PEAK_TRY(cudaEventRecord(ev[i + 1], st));
+    }
+    PEAK_TRY(cudaEventSynchronize(ev[repeats]));
+    for (int i = 0; i < repeats; i++) PEAK_TRY(cudaEventElapsedTime(&ms[i], ev[i], ev[i + 1]));
+    qsort(ms, (size_t)repeats, sizeof *ms, cmp_float);
+    {
+        const double med = repeats % 2 ? ms[repeats / 2]
+                                       : 0.5 * ((double)ms[repeats / 2 - 1] + ms[repeats / 2]);
+        if (!(med > 0)) {
+            snprintf(err, errlen, "gemm peak: a %dx%dx%d product timed at %g ms", m, n, k, med);
+            rc = IFS_BK_EDEVICE;
+            goto done;
+        }
+        *tflops = 2.0 * m * (double)n * k / (med * 1e-3) / 1e12;
+    }
+done:
+    if (st) cudaStreamSynchronize(st);
+    if (ev)
+        for (int i = 0; i <= repeats; i++)
+            if (ev[i]) cudaEventDestroy(ev[i]);
+    free(ev);
+    free(ms);
+    cudaFree(a);
+    cudaFree(w);
+    cudaFree(y);
+    ifs_cuda_gemm_free(g);
+    if (st) cudaStreamDestroy(st);
+    return rc;
 }

@@ -1,7 +1,10 @@
 /*
- * cuda_corpus.c - fp16 and bf16 against fp32 over the whole shared corpus
- * (every `output` of the *.json.zst files of ../shared/data/alpaca_eval_outputs, 182,723
- * responses), with the real all-MiniLM-L6-v2 encoder and our tokenizer:
+ * cuda_corpus.c - fp16 and bf16 against fp32 over a corpus of AlpacaEval
+ * outputs (every `output` of the *.json.zst or *.json files of a folder: by
+ * default the whole shared corpus, ../shared/data/alpaca_eval_outputs,
+ * 182,723 responses; IFS_CORPUS_DIR names another folder, such as the slice
+ * scripts/device_check.sh carries to a GPU machine), with the real
+ * all-MiniLM-L6-v2 encoder and our tokenizer:
  *
  *   - argmax agreement with the fp32 run on at least 99.9% of responses;
  *   - every disagreement within 0.01 of p = 0.5 (p = softmax of the fp32
@@ -12,7 +15,10 @@
  *
  * The checkpoint has no classifier: a seeded random 2-label head is attached
  * (IFS_CORPUS_MODEL may name a full BertForSequenceClassification checkpoint
- * instead). IFS_CORPUS_LIMIT caps the number of responses (0 = all).
+ * instead, e.g. the default classifier from attach-head). IFS_CORPUS_LIMIT
+ * caps the number of responses (0 = all); IFS_CORPUS_MIN (default 0) fails
+ * the test when fewer were read, so a run that must cover a slice cannot
+ * pass on less; IFS_CORPUS_MAX_LEN truncates (default 512).
  * Exits 77 with a message when the GPU, the corpus or the checkpoint is
  * missing.
  */
@@ -31,6 +37,28 @@
 #include "ifs_test.h"
 #include "ifs_tok.h"
 #include "ifs_wts.h"
+
+/* Whole file as it is (a plain .json). */
+static char *read_plain(const char *path, size_t *out_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 20, len = 0, n;
+    char *out = malloc(cap);
+    while (out && (n = fread(out + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) out = realloc(out, cap *= 2);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!out || bad) {
+        free(out);
+        return NULL;
+    }
+    out[len] = '\0';
+    *out_len = len;
+    return out;
+}
 
 /* Whole file, zstd-decompressed (streaming: frames may not carry their size). */
 static char *read_zst(const char *path, size_t *out_len)
@@ -132,7 +160,12 @@ int main(void)
     if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0)
         IFS_SKIP("no CUDA device visible: the whole-corpus fp16/bf16 agreement test did not run");
     char data[1024], model_dir[1024], err[512];
-    snprintf(data, sizeof data, "%s/data/alpaca_eval_outputs", ifs_test_env("IFS_SHARED_DIR", "../shared"));
+    const char *corpus_dir = getenv("IFS_CORPUS_DIR");
+    if (corpus_dir && *corpus_dir)
+        snprintf(data, sizeof data, "%s", corpus_dir);
+    else
+        snprintf(data, sizeof data, "%s/data/alpaca_eval_outputs",
+                 ifs_test_env("IFS_SHARED_DIR", "../shared"));
     const char *custom = getenv("IFS_CORPUS_MODEL");
     snprintf(model_dir, sizeof model_dir, "%s", custom && *custom ? custom : "");
     if (!model_dir[0])
@@ -145,6 +178,9 @@ int main(void)
     ifs_tok *tok = ifs_tok_load(model_dir, NULL, err, sizeof err);
     if (!tok) IFS_SKIP("no tokenizer in %s: %s", model_dir, err);
     const long limit = atol(ifs_test_env("IFS_CORPUS_LIMIT", "0"));
+    const long min_n = atol(ifs_test_env("IFS_CORPUS_MIN", "0"));
+    const int max_len = atoi(ifs_test_env("IFS_CORPUS_MAX_LEN", "512"));
+    if (max_len < 2 || max_len > 512) IFS_SKIP("IFS_CORPUS_MAX_LEN %d is outside 2..512", max_len);
     const int32_t cpu_check = (int32_t)atol(ifs_test_env("IFS_CORPUS_CPU_CHECK", "512"));
 
     /* the weights, with a seeded random head when the checkpoint has none */
@@ -175,7 +211,9 @@ int main(void)
     struct dirent *e;
     while ((e = readdir(d)) && n_files < 1024) {
         size_t ln = strlen(e->d_name);
-        if (ln > 9 && !strcmp(e->d_name + ln - 9, ".json.zst")) names[n_files++] = strdup(e->d_name);
+        if ((ln > 9 && !strcmp(e->d_name + ln - 9, ".json.zst")) ||
+            (ln > 5 && !strcmp(e->d_name + ln - 5, ".json")))
+            names[n_files++] = strdup(e->d_name);
     }
     closedir(d);
     qsort(names, n_files, sizeof(char *), cmp_str);
@@ -186,7 +224,8 @@ int main(void)
         char path[2048];
         size_t len;
         snprintf(path, sizeof path, "%s/%s", data, names[f]);
-        char *text = read_zst(path, &len);
+        const size_t ln = strlen(names[f]);
+        char *text = !strcmp(names[f] + ln - 4, ".zst") ? read_zst(path, &len) : read_plain(path, &len);
         cJSON *arr = text ? cJSON_ParseWithLength(text, len) : NULL;
         if (!arr) {
             unreadable++;
@@ -201,7 +240,7 @@ int main(void)
                 rejected++;
                 continue;
             }
-            if (ifs_tok_encode(tok, st, o->valuestring, strlen(o->valuestring), 512, ids, NULL, &n_ids,
+            if (ifs_tok_encode(tok, st, o->valuestring, strlen(o->valuestring), max_len, ids, NULL, &n_ids,
                                NULL) != IFS_TOK_OK) {
                 rejected++;
                 continue;
@@ -213,8 +252,9 @@ int main(void)
     }
     ifs_tok_state_free(st);
     IFS_CHECK(unreadable == 0, "%d corpus files could not be read", unreadable);
-    printf("corpus: %d responses tokenized from %d files (%d without a usable output)\n", c.n,
-           n_files, rejected);
+    printf("corpus: %d responses tokenized from %d files of %s (%d without a usable output), "
+           "truncated to %d tokens, model %s\n", c.n, n_files, data, rejected, max_len, model_dir);
+    IFS_CHECK(c.n >= min_n, "only %d responses read; IFS_CORPUS_MIN asks for %ld", c.n, min_n);
 
     const int32_t budget = 16384;
     float *l32 = malloc(sizeof(float) * c.n * L), *llo = malloc(sizeof(float) * c.n * L);

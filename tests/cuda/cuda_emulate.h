@@ -19,7 +19,12 @@
  *     shared by the block's threads, reused by the next block (blocks do
  *     not overlap). Dynamic shared memory is a fresh 128-byte-aligned
  *     buffer per block, filled with a NaN pattern so that reading what was
- *     never written shows up.
+ *     never written shows up. Arrays declared with IFS_STATIC_SHARED are
+ *     counted as the block reaches them: static plus dynamic bytes over
+ *     48 KiB without the opt-in (or over the opt-in maximum with it) is a
+ *     fault, as the driver would refuse that launch.
+ *   - 16-byte accesses (load16 / store16 of cuda_common.cuh) fault unless
+ *     the address is 16-byte aligned, as the GPU's would.
  *   - wmma: every lane holds the whole 16x16 tile (fragments are opaque, so
  *     this is observably the same); loads and stores follow the documented
  *     element layouts; a store waits for the warp (as documented), then is
@@ -29,7 +34,8 @@
  *   - Launch rules are checked: <= 1024 threads, grid.y/z <= 65535, dynamic
  *     shared memory <= 48 KiB unless raised with cudaFuncSetAttribute (to at
  *     most sm_80's 163 KiB). A violation fails the launch with
- *     cudaErrorInvalidConfiguration, as the driver would.
+ *     cudaErrorInvalidConfiguration, as the driver would. The static part
+ *     (known only once the kernel runs here) is checked as above.
  * What it cannot show: timing, real tensor-core rounding order, device
  * memory bounds (run the test under ASan for host-side bounds).
  *
@@ -156,6 +162,12 @@ struct block_state {
     barrier bar;
     warp_state warps[32];
     unsigned char *dyn = nullptr;
+    size_t dyn_bytes = 0;   /* dynamic shared memory of the launch */
+    int opt_in = -1;        /* the kernel's raised dynamic limit, -1 if none */
+    std::mutex static_lock; /* OS-thread mode: several threads count at once */
+    std::vector<std::pair<const void *, size_t>> statics; /* arrays seen this launch */
+    size_t static_bytes = 0;
+    bool static_fault = false;
 };
 
 static thread_local block_state *tl_block;
@@ -169,6 +181,12 @@ static void fault(const char *what)
 {
     if (faults++ == 0) snprintf(fault_msg, sizeof fault_msg, "%s", what);
 }
+
+static const size_t SMEM_DEFAULT = 48 * 1024, SMEM_OPTIN_MAX = 166912; /* sm_80 */
+
+/* An IFS_STATIC_SHARED array of `bytes` at addr, reached by a thread of the
+ * current block: counted once per launch against the block's limit. */
+static void static_smem(const void *addr, size_t bytes);
 
 static inline int n_threads(dim3 b) { return (int)(b.x * b.y * b.z); }
 
@@ -202,6 +220,45 @@ static void fiber_entry()
 } /* namespace ifs_emu */
 
 static thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+namespace ifs_emu {
+static void static_smem(const void *addr, size_t bytes)
+{
+    block_state *st = tl_block;
+    std::lock_guard<std::mutex> g(st->static_lock);
+    for (auto &s : st->statics)
+        if (s.first == addr) return;
+    st->statics.emplace_back(addr, bytes);
+    st->static_bytes += bytes;
+    const size_t total = st->static_bytes + st->dyn_bytes;
+    const bool bad = st->opt_in < 0 ? total > SMEM_DEFAULT
+                                    : st->static_bytes + (size_t)st->opt_in > SMEM_OPTIN_MAX ||
+                                          st->static_bytes > SMEM_DEFAULT;
+    if (bad && !st->static_fault) {
+        st->static_fault = true;
+        char msg[200];
+        snprintf(msg, sizeof msg, "shared memory: %zu static + %zu dynamic bytes exceed the "
+                 "%s limit of %zu", st->static_bytes, st->dyn_bytes,
+                 st->opt_in < 0 ? "default (no opt-in)" : "opt-in",
+                 st->opt_in < 0 ? SMEM_DEFAULT : SMEM_OPTIN_MAX);
+        fault(msg);
+    }
+}
+} /* namespace ifs_emu */
+
+#define IFS_STATIC_SHARED(type, name, dims)                                    \
+    static type name dims;                                                     \
+    ifs_emu::static_smem(&name, sizeof name)
+
+/* 16-byte accesses of cuda_common.cuh (load16 / store16). */
+static inline void ifs_emu_access16(const void *p, const char *what)
+{
+    if ((uintptr_t)p & 15u) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: address %p is not 16-byte aligned", what, p);
+        ifs_emu::fault(msg);
+    }
+}
 
 static inline void __syncthreads() { ifs_emu::tl_block->bar.wait(); }
 static inline void __syncwarp(unsigned mask = 0xffffffffu)
@@ -270,6 +327,8 @@ template <class F> struct launcher {
         }
         const unsigned n_blocks = grid.x * grid.y * grid.z;
         block_state st;
+        st.dyn_bytes = smem;
+        st.opt_in = it != smem_optin.end() ? it->second : -1;
         const size_t bytes = (smem + 127) / 128 * 128;
         std::vector<unsigned char> raw(bytes + 128);
         st.dyn = raw.data() + (128 - ((uintptr_t)raw.data() & 127)) % 128;

@@ -10,7 +10,9 @@
  *     BERT-base width (768, 12 heads of 64, tanh gelu, 3 labels, token
  *     types), an odd one (192, 4 heads of 48, relu: the generic attention
  *     kernel), BERT-large width (1024, 16 heads of 64); and the real
- *     all-MiniLM-L6-v2 encoder with a seeded random head when it is present;
+ *     all-MiniLM-L6-v2 encoder (IFS_MODELS_DIR/all-MiniLM-L6-v2, or the
+ *     folder IFS_MINILM_DIR names) with a seeded random head when it is
+ *     present;
  *   - a sequence's logits do not depend on the batch around it;
  *   - ifs_backend_encode (every row after n layers) matches the cpu backend;
  *   - a NaN in one sequence comes back as it is (rc OK, as from the CPU
@@ -456,7 +458,12 @@ static void check_budget_and_device(const ifs_bert_weights *w)
 static void check_real_minilm(void)
 {
     char dir[1024], err[512];
-    snprintf(dir, sizeof dir, "%s/all-MiniLM-L6-v2", ifs_test_env("IFS_MODELS_DIR", ".cache/models"));
+    const char *own = getenv("IFS_MINILM_DIR"); /* e.g. the encoder a GPU machine was sent */
+    if (own && *own)
+        snprintf(dir, sizeof dir, "%s", own);
+    else
+        snprintf(dir, sizeof dir, "%s/all-MiniLM-L6-v2",
+                 ifs_test_env("IFS_MODELS_DIR", ".cache/models"));
     ifs_wts_model *m = ifs_wts_load(dir, IFS_WTS_ENCODER_ONLY, err, sizeof err);
     if (!m) {
         printf("skip the real all-MiniLM-L6-v2 checkpoint is not there (%s)\n", err);

@@ -196,60 +196,226 @@ static void run_attention(const attn_case &c, uint64_t seed)
     compare(c.name, got, ref, tol_for(c.dt, true));
 }
 
-static void run_layernorms(ifs_dtype dt, int H, uint64_t seed)
+/* A "device" array of n elements of dt that starts `offset` bytes past a
+ * 16-byte boundary (0, or one element to make it misaligned for 16-byte
+ * vectors), followed by a guard band; everything starts as 0xff bytes (NaN
+ * in every dtype), so an element the kernel should write and did not, or
+ * a write past the end, shows up. */
+struct dev_array {
+    std::vector<unsigned char> raw;
+    unsigned char *p;
+    size_t bytes;
+    static const size_t GUARD = 256;
+    dev_array(ifs_dtype dt, size_t n, size_t offset) : raw(ifs_cuda_dtype_size(dt) * n + GUARD + 32, 0xff)
+    {
+        bytes = ifs_cuda_dtype_size(dt) * n;
+        unsigned char *b = raw.data() + (16 - ((uintptr_t)raw.data() & 15)) % 16;
+        p = b + offset;
+    }
+    void set(ifs_dtype dt, vecf &v) /* rounds v to dt as the device holds it */
+    {
+        auto e = elems(dt, v);
+        memcpy(p, e.data(), e.size());
+    }
+    vecf get(ifs_dtype dt, size_t n) const
+    {
+        return floats(dt, std::vector<unsigned char>(p, p + ifs_cuda_dtype_size(dt) * n), n);
+    }
+    bool guard_intact() const
+    {
+        for (size_t i = 0; i < GUARD; i++)
+            if (p[bytes + i] != 0xff) return false;
+        return true;
+    }
+};
+
+static const char *dname(ifs_dtype dt) { return dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16"; }
+
+enum { LN_EMBED = 0, LN_RESID = 1 };
+enum { LNF_BIAS = 1, LNF_IN_PLACE = 2, LNF_MISALIGNED = 4 };
+
+struct ln_case {
+    const char *name;
+    int op;
+    ifs_dtype dt;
+    int dim;
+    std::initializer_list<int32_t> lens; /* a ragged batch: rows = tokens */
+    int flags;
+    int want_warp;                       /* the kernel the case must take */
+};
+
+/* Both LayerNorm ops against the CPU reference: the warp kernel at every
+ * NV it instantiates that a BERT width reaches, and the block kernel for
+ * widths, alignments and row sizes the warp kernel refuses; rows that do not
+ * fill the last block of 4; outputs poisoned first, guards checked after. */
+static void run_layernorm_case(const ln_case &c, uint64_t seed)
 {
-    char name[160];
     rng_seed(seed);
     int32_t max_len;
-    std::vector<int32_t> off = offsets({1, 7, 30}, &max_len);
-    const int S = 3, T = off.back(), V = 50, P = 40;
-    vecf word = normal((size_t)V * H, 0, 1), pos = normal((size_t)P * H, 0, 0.5f),
-         type = normal(2 * (size_t)H, 0, 0.3f), g = normal(H, 1, 0.1f), b = normal(H, 0, 0.1f);
-    auto dw = elems(dt, word), dp = elems(dt, pos), dty = elems(dt, type);
-    std::vector<int32_t> ids(T), types(T), posi(T);
-    for (int s = 0; s < S; s++)
-        for (int t = off[s]; t < off[s + 1]; t++) {
-            ids[t] = (int32_t)(rng_u32() % V);
-            types[t] = (int32_t)(rng_u32() % 2);
-            posi[t] = t - off[s];
-        }
-    std::vector<unsigned char> dout(ifs_cuda_dtype_size(dt) * T * H);
-    IFS_CHECK(ifs_cuda_embed_layernorm(dt, dout.data(), ids.data(), types.data(), posi.data(), T,
-                                       dw.data(), dp.data(), dty.data(), g.data(), b.data(), H,
-                                       1e-12f, 0) == cudaSuccess, "embed launch");
-    vecf ref((size_t)T * H);
-    ifs_cpu_embed_layernorm(ref.data(), ids.data(), types.data(), off.data(), S, 0, T, word.data(),
-                            pos.data(), type.data(), g.data(), b.data(), H, 1e-12f);
-    snprintf(name, sizeof name, "embedding layernorm in %s at hidden %d", dt == IFS_DT_F32 ? "f32" :
-             dt == IFS_DT_F16 ? "f16" : "bf16", H);
-    compare(name, floats(dt, dout, (size_t)T * H), ref, tol_for(dt, false));
-
-    /* bias + residual + LayerNorm, in place over the residual */
-    vecf x = normal((size_t)T * H, 0, 1), res = normal((size_t)T * H, 0.5f, 2), bias = normal(H, 0, 0.3f);
-    auto dx = elems(dt, x), dres = elems(dt, res), dbias = elems(dt, bias);
-    IFS_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, dres.data(), dx.data(), dbias.data(),
-                                                   dres.data(), g.data(), b.data(), T, H, 1e-12f,
-                                                   0) == cudaSuccess, "residual layernorm launch");
-    ifs_cpu_add_bias_residual_layernorm(ref.data(), x.data(), bias.data(), res.data(), g.data(),
-                                        b.data(), T, H, 1e-12f);
-    snprintf(name, sizeof name, "bias residual layernorm in place in %s at hidden %d",
-             dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16", H);
-    compare(name, floats(dt, dres, (size_t)T * H), ref, tol_for(dt, false));
+    std::vector<int32_t> off = offsets(c.lens, &max_len);
+    const int S = (int)off.size() - 1, T = off.back(), H = c.dim, V = 50, P = 160;
+    const ifs_dtype dt = c.dt;
+    const size_t n = (size_t)T * H, esz = ifs_cuda_dtype_size(dt);
+    const size_t mis = c.flags & LNF_MISALIGNED ? esz : 0;
+    vecf g = normal(H, 1, 0.1f), b = normal(H, 0, 0.1f), ref(n);
+    dev_array out(dt, n, mis);
+    vecf got;
+    bool took_warp;
+    if (c.op == LN_EMBED) {
+        vecf word = normal((size_t)V * H, 0, 1), pos = normal((size_t)P * H, 0, 0.5f),
+             type = normal(2 * (size_t)H, 0, 0.3f);
+        dev_array dw(dt, word.size(), 0), dp(dt, pos.size(), 0), dty(dt, type.size(), 0);
+        dw.set(dt, word);
+        dp.set(dt, pos);
+        dty.set(dt, type);
+        std::vector<int32_t> ids(T), types(T), posi(T);
+        for (int s = 0; s < S; s++)
+            for (int t = off[s]; t < off[s + 1]; t++) {
+                ids[t] = (int32_t)(rng_u32() % V);
+                types[t] = (int32_t)(rng_u32() % 2);
+                posi[t] = t - off[s];
+            }
+        const void *ptrs[] = {out.p, dw.p, dp.p, dty.p, g.data(), b.data()};
+        took_warp = ifs_cuda_layernorm_uses_warp_kernel(dt, H, ptrs, 6);
+        IFS_CHECK(ifs_cuda_embed_layernorm(dt, out.p, ids.data(), types.data(), posi.data(), T,
+                                           dw.p, dp.p, dty.p, g.data(), b.data(), H, 1e-12f,
+                                           0) == cudaSuccess, "%s: launch", c.name);
+        ifs_cpu_embed_layernorm(ref.data(), ids.data(), types.data(), off.data(), S, 0, T,
+                                word.data(), pos.data(), type.data(), g.data(), b.data(), H,
+                                1e-12f);
+        got = out.get(dt, n);
+    } else {
+        vecf x = normal(n, 0, 1), res = normal(n, 0.5f, 2), bias = normal(H, 0, 0.3f);
+        dev_array dx(dt, n, 0), dres(dt, n, mis), dbias(dt, H, 0);
+        dx.set(dt, x);
+        dres.set(dt, res);
+        dbias.set(dt, bias);
+        const void *bptr = c.flags & LNF_BIAS ? dbias.p : nullptr;
+        dev_array &dst = c.flags & LNF_IN_PLACE ? dres : out;
+        const void *ptrs[] = {dst.p, dx.p, bptr, dres.p, g.data(), b.data()};
+        took_warp = ifs_cuda_layernorm_uses_warp_kernel(dt, H, ptrs, 6);
+        IFS_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, dst.p, dx.p, bptr, dres.p, g.data(),
+                                                       b.data(), T, H, 1e-12f, 0) == cudaSuccess,
+                  "%s: launch", c.name);
+        ifs_cpu_add_bias_residual_layernorm(ref.data(), x.data(),
+                                            c.flags & LNF_BIAS ? bias.data() : nullptr, res.data(),
+                                            g.data(), b.data(), T, H, 1e-12f);
+        got = dst.get(dt, n);
+        IFS_CHECK(dst.guard_intact(), "%s: a write past the end of the output", c.name);
+    }
+    IFS_CHECK(out.guard_intact(), "%s: a write past the end of the output", c.name);
+    IFS_CHECK(took_warp == (c.want_warp != 0), "%s: took the %s kernel", c.name,
+              took_warp ? "warp" : "block");
+    compare(c.name, got, ref, tol_for(dt, false));
 }
 
-static void run_bias_act(ifs_dtype dt, int act, uint64_t seed)
+struct act_case {
+    const char *name;
+    ifs_dtype dt;
+    int n, rows, act;
+    int with_bias, misaligned, want_vec;
+};
+
+/* bias + activation in place against the CPU reference, both kernels; the
+ * output cannot be poisoned in place, so the guard band after it must stay
+ * intact and every element must equal act(y + b) of its own input. */
+static void run_bias_act_case(const act_case &c, uint64_t seed)
 {
     rng_seed(seed);
-    const int R = 5, N = 1536;
-    vecf y = normal((size_t)R * N, 0, 2), bias = normal(N, 0, 0.5f);
-    auto dy = elems(dt, y), db = elems(dt, bias);
-    IFS_CHECK(ifs_cuda_bias_act(dt, dy.data(), db.data(), R, N, act, 0) == cudaSuccess,
-              "bias_act launch");
-    ifs_cpu_bias_act(y.data(), N, bias.data(), R, N, act);
-    char name[128];
-    snprintf(name, sizeof name, "bias and activation %d in %s over %d columns", act,
-             dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16", N);
-    compare(name, floats(dt, dy, (size_t)R * N), y, tol_for(dt, false));
+    const ifs_dtype dt = c.dt;
+    const size_t n = (size_t)c.rows * c.n, esz = ifs_cuda_dtype_size(dt);
+    vecf y = normal(n, 0, 2), bias = normal(c.n, 0, 0.5f);
+    dev_array dy(dt, n, c.misaligned ? esz : 0), db(dt, c.n, 0);
+    dy.set(dt, y);
+    db.set(dt, bias);
+    const void *bp = c.with_bias ? db.p : nullptr;
+    const int vec = ifs_cuda_bias_act_uses_vectors(dt, c.n, dy.p, bp);
+    IFS_CHECK(ifs_cuda_bias_act(dt, dy.p, bp, c.rows, c.n, c.act, 0) == cudaSuccess, "%s: launch",
+              c.name);
+    ifs_cpu_bias_act(y.data(), c.n, c.with_bias ? bias.data() : nullptr, c.rows, c.n, c.act);
+    IFS_CHECK(vec == c.want_vec, "%s: took the %s kernel", c.name, vec ? "vector" : "scalar");
+    IFS_CHECK(dy.guard_intact(), "%s: a write past the end of y", c.name);
+    compare(c.name, dy.get(dt, n), y, tol_for(dt, false));
+}
+
+/* The static shared memory of a kernel counts against the 48 KiB a launch
+ * gets without the opt-in: the block LayerNorm kernel at dim 12288 needs
+ * exactly 48 KiB of dynamic memory plus its 132-byte reduction array. */
+static void check_static_shared_memory()
+{
+    const int dim = 12288;
+    auto kernel = add_bias_residual_layernorm_block_kernel<float>;
+    ifs_emu::smem_optin.erase((const void *)kernel);
+    vecf x = normal(dim, 0, 1), r = normal(dim, 0, 1), g = normal(dim, 1, 0.1f), b = normal(dim, 0, 0.1f);
+    vecf out(dim);
+    IFS_LAUNCH(1, 128, sizeof(float) * dim, 0, kernel)(out.data(), x.data(), nullptr, r.data(),
+                                                       g.data(), b.data(), dim, 1e-12f);
+    IFS_CHECK(cudaGetLastError() == cudaSuccess, "the 48 KiB dynamic launch itself is legal");
+    const int faults = ifs_emu::faults.exchange(0);
+    IFS_CHECK(faults > 0, "48 KiB of dynamic plus 132 bytes of static shared memory without the "
+              "opt-in was not seen as over the limit");
+    printf("%s static shared memory counts toward the launch limit (%s)\n", faults ? "ok  " : "FAIL",
+           faults ? ifs_emu::fault_msg : "no fault");
+
+    /* the entry point opts in for such rows and computes them right */
+    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_BF16}) {
+        ln_case c{"bias residual layernorm at the largest row (12288) opts in and matches the cpu",
+                  LN_RESID, dt, dim, {1, 2}, LNF_BIAS, 0};
+        run_layernorm_case(c, 77);
+    }
+}
+
+/* A qkv array that is not 16-byte aligned (a caller's view one element in)
+ * must not reach the wmma kernel's 16-byte loads: the entry point takes the
+ * generic kernel, which gives the same result. */
+static void check_misaligned_attention()
+{
+    rng_seed(5);
+    int32_t max_len;
+    std::vector<int32_t> off = offsets({1, 40, 70}, &max_len);
+    const int S = 3, T = off.back(), H = 128, heads = 2, D = 64;
+    for (ifs_dtype dt : {IFS_DT_F16, IFS_DT_BF16}) {
+        vecf qkv = normal((size_t)T * 3 * H, 0, 1.5f);
+        dev_array dq(dt, qkv.size(), 2), dctx(dt, (size_t)T * H, 0);
+        dq.set(dt, qkv);
+        IFS_CHECK(!ifs_cuda_attention_uses_tensor_cores(dt, D, dq.p) &&
+                      ifs_cuda_attention_uses_tensor_cores(dt, D, nullptr),
+                  "a misaligned qkv would be given to the tensor-core kernel");
+        IFS_CHECK(ifs_cuda_attention(dt, dctx.p, dq.p, off.data(), S, max_len, H, heads, 0, 0) ==
+                      cudaSuccess, "misaligned attention launch");
+        vecf ref((size_t)T * H), scratch((size_t)max_len * max_len);
+        ifs_cpu_attention(ref.data(), qkv.data(), off.data(), S, H, heads, scratch.data());
+        char name[128];
+        snprintf(name, sizeof name, "attention in %s over a qkv array one element off 16 bytes", dname(dt));
+        IFS_CHECK(dctx.guard_intact(), "%s: a write past the end", name);
+        compare(name, dctx.get(dt, (size_t)T * H), ref, tol_for(dt, true));
+    }
+}
+
+/* The benchmarks' operands: never zero, magnitude in [0.25, 1], both signs,
+ * a function of (seed, index) only. */
+static void check_fill_random()
+{
+    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) {
+        const size_t n = 5000;
+        dev_array a(dt, n, 0), b(dt, n, 0), c(dt, n, 0);
+        IFS_CHECK(ifs_cuda_fill_random(dt, a.p, (int64_t)n, 7, 0) == cudaSuccess &&
+                      ifs_cuda_fill_random(dt, b.p, (int64_t)n, 7, 0) == cudaSuccess &&
+                      ifs_cuda_fill_random(dt, c.p, (int64_t)n, 8, 0) == cudaSuccess,
+                  "fill launch");
+        vecf va = a.get(dt, n), vc = c.get(dt, n);
+        size_t bad = 0, neg = 0, same_c = 0;
+        for (size_t i = 0; i < n; i++) {
+            bad += !(fabsf(va[i]) >= 0.25f && fabsf(va[i]) <= 1.0f);
+            neg += va[i] < 0;
+            same_c += va[i] == vc[i];
+        }
+        IFS_CHECK(bad == 0 && neg > n / 3 && neg < 2 * n / 3, "%s: %zu values outside +-[0.25, 1], "
+                  "%zu of %zu negative", dname(dt), bad, neg, n);
+        IFS_CHECK(memcmp(a.p, b.p, a.bytes) == 0 && same_c < n / 10 && a.guard_intact(),
+                  "%s: the fill is not a function of (seed, index) alone", dname(dt));
+    }
+    printf("ok   random fills are never zero, signed, in [0.25, 1] and reproducible per seed\n");
 }
 
 static void run_pooler(ifs_dtype dt, int H, int L, uint64_t seed)
@@ -333,15 +499,59 @@ int main()
          {3, 40}},
     };
     check_launch_rules();
+    check_static_shared_memory();
     check_conversions();
+    check_fill_random();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_attention(cases[i], 100 + i);
-    run_layernorms(IFS_DT_F32, 384, 1);
-    run_layernorms(IFS_DT_F16, 768, 2);
-    run_layernorms(IFS_DT_BF16, 160, 3);
-    run_bias_act(IFS_DT_F32, IFS_ACT_GELU, 4);
-    run_bias_act(IFS_DT_F16, IFS_ACT_GELU_TANH, 5);
-    run_bias_act(IFS_DT_BF16, IFS_ACT_RELU, 6);
-    run_bias_act(IFS_DT_F16, -1, 7);
+    check_misaligned_attention();
+    static const ln_case ln_cases[] = {
+        {"embedding layernorm in f32, warp kernel at hidden 384 (3 vectors a lane)", LN_EMBED,
+         IFS_DT_F32, 384, {1, 7, 30}, 0, 1},
+        {"embedding layernorm in f16, warp kernel at hidden 384 (a ragged last vector column)",
+         LN_EMBED, IFS_DT_F16, 384, {3, 2}, 0, 1},
+        {"embedding layernorm in bf16, warp kernel at hidden 2048 (8 vectors a lane)", LN_EMBED,
+         IFS_DT_BF16, 2048, {2, 3}, 0, 1},
+        {"embedding layernorm in f16, block kernel at hidden 100 (not a multiple of 8)", LN_EMBED,
+         IFS_DT_F16, 100, {1, 5}, 0, 0},
+        {"embedding layernorm in f32, block kernel at hidden 2048 (beyond 8 vectors a lane)",
+         LN_EMBED, IFS_DT_F32, 2048, {3}, 0, 0},
+        {"embedding layernorm in f16, block kernel for an output one element off 16 bytes",
+         LN_EMBED, IFS_DT_F16, 384, {2, 3}, LNF_MISALIGNED, 0},
+        {"bias residual layernorm in f32, warp kernel at hidden 1024 (8 vectors a lane)", LN_RESID,
+         IFS_DT_F32, 1024, {1, 4}, LNF_BIAS, 1},
+        {"bias residual layernorm in f16, warp kernel at hidden 768 in place over the residual",
+         LN_RESID, IFS_DT_F16, 768, {1, 7, 30}, LNF_BIAS | LNF_IN_PLACE, 1},
+        {"bias residual layernorm in bf16, warp kernel at hidden 160 without bias", LN_RESID,
+         IFS_DT_BF16, 160, {5, 9}, 0, 1},
+        {"bias residual layernorm in f16, warp kernel at hidden 8 (one vector, most lanes idle)",
+         LN_RESID, IFS_DT_F16, 8, {3}, LNF_BIAS, 1},
+        {"bias residual layernorm in f16, warp kernel at hidden 1024 over 37 rows", LN_RESID,
+         IFS_DT_F16, 1024, {37}, LNF_BIAS, 1},
+        {"bias residual layernorm in bf16, warp kernel at hidden 1000 (125 vectors) in place", LN_RESID,
+         IFS_DT_BF16, 1000, {2, 1}, LNF_BIAS | LNF_IN_PLACE, 1},
+        {"bias residual layernorm in f16, block kernel at hidden 4096", LN_RESID, IFS_DT_F16, 4096,
+         {2}, LNF_BIAS, 0},
+        {"bias residual layernorm in f32, block kernel at hidden 390 (not a multiple of 4)",
+         LN_RESID, IFS_DT_F32, 390, {3, 2}, LNF_BIAS, 0},
+        {"bias residual layernorm in f16, block kernel for a residual one element off 16 bytes, "
+         "in place", LN_RESID, IFS_DT_F16, 384, {4, 1}, LNF_BIAS | LNF_IN_PLACE | LNF_MISALIGNED, 0},
+    };
+    for (size_t i = 0; i < sizeof ln_cases / sizeof ln_cases[0]; i++)
+        run_layernorm_case(ln_cases[i], 200 + i);
+    static const act_case act_cases[] = {
+        {"bias and exact gelu in f32, vectors over 1536 columns", IFS_DT_F32, 1536, 5, IFS_ACT_GELU, 1, 0, 1},
+        {"bias and tanh gelu in f16, vectors over 1536 columns", IFS_DT_F16, 1536, 5, IFS_ACT_GELU_TANH, 1, 0, 1},
+        {"bias and relu in bf16, vectors over 4096 columns", IFS_DT_BF16, 4096, 2, IFS_ACT_RELU, 1, 0, 1},
+        {"bias alone in f16, vectors over 1000 columns (a ragged last warp)", IFS_DT_F16, 1000, 3, -1, 1, 0, 1},
+        {"exact gelu without bias in f16, vectors over 24 columns and 21 rows", IFS_DT_F16, 24, 21, IFS_ACT_GELU, 0, 0, 1},
+        {"bias and exact gelu in f16, elements over 1003 columns", IFS_DT_F16, 1003, 3, IFS_ACT_GELU, 1, 0, 0},
+        {"bias and exact gelu in f32, elements over 386 columns", IFS_DT_F32, 386, 4, IFS_ACT_GELU, 1, 0, 0},
+        {"bias and tanh gelu in bf16, elements for y one element off 16 bytes", IFS_DT_BF16, 1536, 3, IFS_ACT_GELU_TANH, 1, 1, 0},
+        {"bias and exact gelu in f16, vectors over 8 columns of 65600 rows (rows walked by the "
+         "capped grid)", IFS_DT_F16, 8, 65600, IFS_ACT_GELU, 1, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof act_cases / sizeof act_cases[0]; i++)
+        run_bias_act_case(act_cases[i], 300 + i);
     run_pooler(IFS_DT_F32, 384, 2, 8);
     run_pooler(IFS_DT_F16, 128, 3, 9);
     run_pooler(IFS_DT_BF16, 96, 2, 10);

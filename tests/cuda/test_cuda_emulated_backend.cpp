@@ -327,6 +327,126 @@ static void budget_and_devices(const model &m)
     printf("ok   weights that do not fit, a missing ordinal and no device are refused plainly\n");
 }
 
+/* A copy that cannot be queued in the middle of staging a batch (the 2nd,
+ * 3rd or 4th of ids | types | positions | offsets), or when the logits come
+ * back: forward fails with a device error, and returns only once nothing
+ * it queued is still in flight, since the next call rewrites the pinned
+ * staging buffers a DMA would still be reading. The handle then works. */
+static void failed_copies_leave_nothing_in_flight(const model &m)
+{
+    batch bt({3, 40, 17}, m.w.cfg.vocab_size, true, 8); /* with types: four staging copies */
+    const int L = m.w.cfg.num_labels;
+    vecf want(3 * L), got(3 * L);
+    ifs_backend *b = make("cuda", &m.w, IFS_DT_F16, 128);
+    if (!b) return;
+    IFS_CHECK(ifs_backend_forward(b, &bt.b, want.data(), nullptr) == IFS_BK_OK, "clean forward");
+    for (int at = 1; at <= 5; at++) {
+        ifs_emu_rt::fail_memcpy_at = at;
+        int rc = ifs_backend_forward(b, &bt.b, got.data(), nullptr);
+        const int left = ifs_emu_rt::in_flight();
+        ifs_emu_rt::fail_memcpy_at = 0;
+        IFS_CHECK(rc == IFS_BK_EDEVICE, "copy %d failing gave rc %d (%s)", at, rc, ifs_backend_error(b));
+        IFS_CHECK(left == 0, "copy %d failing: forward returned with %d copies still in flight",
+                  at, left);
+        rc = ifs_backend_forward(b, &bt.b, got.data(), nullptr);
+        IFS_CHECK(rc == IFS_BK_OK && got == want, "after copy %d failed, the next forward gave rc %d "
+                  "or other logits", at, rc);
+        printf("%s copy %d of a forward failing returns EDEVICE with nothing in flight, and the "
+               "handle recovers\n", rc == IFS_BK_OK && left == 0 ? "ok  " : "FAIL", at);
+    }
+    ifs_backend_free(b);
+}
+
+/* Per-stage timing: every stage a forward runs is timed, the names are
+ * the stages', and it is off again when disabled; only cuda handles take it. */
+static void stage_profile_counts_every_stage(const model &m, bool relu)
+{
+    batch bt({3, 40, 17}, m.w.cfg.vocab_size, false, 9);
+    const int L = m.w.cfg.num_labels;
+    vecf lg(3 * L), plain(3 * L);
+    ifs_backend *b = make("cuda", &m.w, IFS_DT_F16, 128), *cpu = make("cpu", &m.w, IFS_DT_F32, 128);
+    if (!b || !cpu) {
+        ifs_backend_free(b);
+        ifs_backend_free(cpu);
+        return;
+    }
+    IFS_CHECK(ifs_backend_forward(b, &bt.b, plain.data(), nullptr) == IFS_BK_OK, "forward");
+    IFS_CHECK(ifs_cuda_backend_profile(b, 1) == IFS_BK_OK, "enable: %s", ifs_backend_error(b));
+    for (int i = 0; i < 2; i++)
+        IFS_CHECK(ifs_backend_forward(b, &bt.b, lg.data(), nullptr) == IFS_BK_OK, "profiled forward");
+    IFS_CHECK(lg == plain, "profiling changed the logits");
+    ifs_cuda_stage_times t;
+    IFS_CHECK(ifs_cuda_backend_profile_read(b, &t) == IFS_BK_OK && t.forwards == 2,
+              "read after 2 forwards: %lld", (long long)t.forwards);
+    int untimed = 0;
+    for (int st = 0; st < IFS_CUDA_N_STAGES; st++) {
+        const bool runs = !(relu && st == IFS_CUDA_ST_BIAS_ACT) &&
+                          !(m.w.cfg.n_layers == 1 && (st == IFS_CUDA_ST_ATTENTION ||
+                            st == IFS_CUDA_ST_AO_GEMM || st == IFS_CUDA_ST_LN1 ||
+                            st == IFS_CUDA_ST_FFN_IN_GEMM || st == IFS_CUDA_ST_BIAS_ACT ||
+                            st == IFS_CUDA_ST_FFN_OUT_GEMM || st == IFS_CUDA_ST_LN2));
+        IFS_CHECK(std::isfinite(t.ms[st]) && t.ms[st] >= 0, "stage %s: %g ms", ifs_cuda_stage_name(st), t.ms[st]);
+        /* the GEMM stand-in and the kernels take real host time here */
+        if (runs && st != IFS_CUDA_ST_H2D && st != IFS_CUDA_ST_D2H && !(t.ms[st] > 0)) untimed++;
+        if (!runs) IFS_CHECK(t.ms[st] == 0, "stage %s never runs here but has %g ms",
+                             ifs_cuda_stage_name(st), t.ms[st]);
+    }
+    IFS_CHECK(untimed == 0, "%d stages that ran got no time", untimed);
+    IFS_CHECK(!strcmp(ifs_cuda_stage_name(IFS_CUDA_ST_QKV_GEMM), "qkv_gemm") &&
+                  !strcmp(ifs_cuda_stage_name(IFS_CUDA_N_STAGES), "?"), "stage names");
+    IFS_CHECK(ifs_cuda_backend_profile(b, 0) == IFS_BK_OK &&
+                  ifs_backend_forward(b, &bt.b, lg.data(), nullptr) == IFS_BK_OK &&
+                  ifs_cuda_backend_profile_read(b, &t) == IFS_BK_OK && t.forwards == 0,
+              "profiling did not stop");
+    IFS_CHECK(ifs_cuda_backend_profile(cpu, 1) == IFS_BK_EARG, "a cpu handle accepted profiling");
+    printf("%s per-stage timing covers every stage of a %s forward and leaves the logits alone\n",
+           untimed ? "FAIL" : "ok  ", relu ? "relu" : "gelu");
+    ifs_backend_free(b);
+    ifs_backend_free(cpu);
+}
+
+/* ifs_backend_gemm_peak: a rate from both kinds (the cuda one through the
+ * stand-in GEMM), and every refusal the header lists. */
+static void gemm_peak_measures_and_refuses()
+{
+    char err[256] = "";
+    double tf = -1;
+    int rc = ifs_backend_gemm_peak("cpu", 0, IFS_DT_F32, 256, 192, 128, 3, &tf, err, sizeof err);
+    IFS_CHECK(rc == IFS_BK_OK && tf > 0 && std::isfinite(tf), "cpu peak: %d %g %s", rc, tf, err);
+    printf("%s cpu gemm peak at 256x192x128: %.4f TFLOP/s (under load: a plumbing check)\n",
+           rc == IFS_BK_OK ? "ok  " : "FAIL", tf);
+    tf = -1;
+    rc = ifs_backend_gemm_peak("cuda", 0, IFS_DT_BF16, 64, 48, 32, 3, &tf, err, sizeof err);
+    IFS_CHECK(rc == IFS_BK_OK && tf > 0 && std::isfinite(tf), "cuda peak: %d %g %s", rc, tf, err);
+    static const struct {
+        const char *kind;
+        int device;
+        ifs_dtype dt;
+        int m, n, k, rep, want;
+        const char *why;
+    } bad[] = {
+        {"cpu", 0, IFS_DT_F16, 64, 64, 64, 2, IFS_BK_EUNSUP, "the cpu computes in f32 only"},
+        {"tpu", 0, IFS_DT_F32, 64, 64, 64, 2, IFS_BK_EUNSUP, "an unknown kind"},
+        {"cpu", 0, IFS_DT_F32, 0, 64, 64, 2, IFS_BK_EARG, "a zero size"},
+        {"cpu", 0, IFS_DT_F32, 64, 70000, 64, 2, IFS_BK_EARG, "a size over 65536"},
+        {"cpu", 0, IFS_DT_F32, 64, 64, 64, 0, IFS_BK_EARG, "no repeats"},
+        {"cuda", 3, IFS_DT_F16, 64, 64, 64, 2, IFS_BK_EARG, "a missing device"},
+        {"cuda", 0, (ifs_dtype)9, 64, 64, 64, 2, IFS_BK_EUNSUP, "an unknown dtype"},
+    };
+    for (const auto &c : bad) {
+        rc = ifs_backend_gemm_peak(c.kind, c.device, c.dt, c.m, c.n, c.k, c.rep, &tf, err, sizeof err);
+        IFS_CHECK(rc == c.want && err[0], "gemm peak with %s gave %d (want %d): '%s'", c.why, rc,
+                  c.want, err);
+    }
+    IFS_CHECK(ifs_backend_gemm_peak("cpu", 0, IFS_DT_F32, 8, 8, 8, 1, nullptr, err, sizeof err) ==
+                  IFS_BK_EARG, "a NULL result pointer was accepted");
+    ifs_emu_rt::n_devices = 0;
+    rc = ifs_backend_gemm_peak("cuda", 0, IFS_DT_F16, 64, 64, 64, 2, &tf, err, sizeof err);
+    ifs_emu_rt::n_devices = 1;
+    IFS_CHECK(rc == IFS_BK_EUNSUP, "gemm peak without a device gave %d: %s", rc, err);
+    printf("ok   gemm peak measures on both kinds and refuses bad sizes, kinds, dtypes and devices\n");
+}
+
 int main()
 {
     model a(64, 2, 128, 2, IFS_ACT_GELU, 2, 11);           /* head dim 32 */
@@ -336,6 +456,10 @@ int main()
     for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) parity("hidden 128, head dim 64, tanh gelu, 3 labels, types", b, dt, true);
     for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16}) parity("hidden 96, head dim 48, relu, one layer", c, dt, false);
     for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) encode_matches(b, dt);
+    failed_copies_leave_nothing_in_flight(b);
+    stage_profile_counts_every_stage(a, false);
+    stage_profile_counts_every_stage(c, true);
+    gemm_peak_measures_and_refuses();
     nan_is_named(a);
     shared_weights_and_leaks(a);
     budget_and_devices(a);
