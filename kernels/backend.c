@@ -124,6 +124,18 @@ int ifs_backend_encode(ifs_backend *b, const ifs_batch *batch, int n_layers, flo
 }
 
 const char *ifs_backend_error(const ifs_backend *b) { return b ? b->err : "NULL backend"; }
+
+const char *ifs_backend_strerror(int status)
+{
+    switch (status) {
+    case IFS_BK_OK: return "ok";
+    case IFS_BK_EARG: return "malformed batch (offsets, an id out of the vocabulary, too long)";
+    case IFS_BK_ENOMEM: return "out of host or device memory";
+    case IFS_BK_EDEVICE: return "device error (the context may be unusable)";
+    case IFS_BK_EUNSUP: return "backend, dtype or shape not supported or not built";
+    default: return "unknown status";
+    }
+}
 const char *ifs_backend_kind(const ifs_backend *b) { return b ? b->vt->kind : "none"; }
 
 void ifs_backend_free(ifs_backend *b)

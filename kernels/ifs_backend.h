@@ -126,6 +126,9 @@ void ifs_backend_free(ifs_backend *b);
 int ifs_backend_gemm_peak(const char *kind, int device, ifs_dtype dtype, int m, int n, int k,
                           int repeats, double *tflops, char *err, size_t errlen);
 
+/* Words for a status; static storage. */
+const char *ifs_backend_strerror(int status);
+
 /* Checks a batch against a config; returns IFS_BK_OK or IFS_BK_EARG with a
  * message in err. Backends call it; callers may too. */
 int ifs_batch_validate(const ifs_batch *batch, const ifs_bert_config *cfg,

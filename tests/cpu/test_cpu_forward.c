@@ -190,5 +190,8 @@ int main(void)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 1000 + i);
     malformed_requests_are_refused_with_words();
+    for (int st = IFS_BK_EUNSUP; st <= IFS_BK_OK; st++)
+        IFS_CHECK(strcmp(ifs_backend_strerror(st), "unknown status") != 0,
+                  "every_backend_status_has_words (%d)", st);
     return ifs_test_done("cpu forward");
 }

@@ -7,7 +7,8 @@
  * allocation behind.
  *
  * How allocations are made to fail: this program is linked with
- * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=strdup
+ * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=strdup,
+ * --wrap=posix_memalign
  * (tests/host/CMakeLists.txt), so every call from our static libraries goes
  * through the __wrap_ functions below; cJSON is pointed at them with
  * cJSON_InitHooks. Allocations inside other shared libraries (zstd,
@@ -38,6 +39,7 @@ void *__real_calloc(size_t k, size_t n);
 void *__real_realloc(void *p, size_t n);
 void __real_free(void *p);
 char *__real_strdup(const char *s);
+int __real_posix_memalign(void **p, size_t align, size_t n);
 
 static _Atomic long g_count;     /* allocations made since arming */
 static _Atomic long g_fail_at;   /* the allocation that fails (1-based); 0 = none */
@@ -83,6 +85,14 @@ void __wrap_free(void *p)
 {
     if (p) atomic_fetch_sub(&g_live, 1);
     __real_free(p);
+}
+
+int __wrap_posix_memalign(void **out, size_t align, size_t n)
+{
+    if (should_fail()) return ENOMEM;
+    int rc = __real_posix_memalign(out, align, n);
+    if (rc == 0) atomic_fetch_add(&g_live, 1);
+    return rc;
 }
 
 char *__wrap_strdup(const char *s)
