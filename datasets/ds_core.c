@@ -28,14 +28,6 @@ const char *ifs_ds_strerror(int status)
     }
 }
 
-uint64_t ds_mix64(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 uint64_t ifs_ds_key(uint64_t seed, const char *purpose, const char *text, size_t len)
 {
     uint64_t h = 0xCBF29CE484222325ull;

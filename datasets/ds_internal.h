@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "ifs_ds.h"
+#include "ifs_rng.h"
 
 /* ---- growable buffer ------------------------------------------------------ */
 typedef struct {
@@ -49,20 +50,28 @@ int ds_set_add(ds_set *s, uint64_t h);
 int ds_set_has(const ds_set *s, uint64_t h);
 void ds_set_free(ds_set *s);
 
-/* splitmix64's step: z + golden ratio, then its finaliser. Every hash of
- * the module mixes with it (ifs_ds_key, shingles) and ds_rng draws from it;
- * frozen by test_core's keys. */
-uint64_t ds_mix64(uint64_t z);
+/* splitmix64's step: z + golden ratio, then its finaliser, i.e. the first
+ * draw of host's ifs_rng (ifs_rng.h) seeded with z. Every hash of the module
+ * mixes with it (ifs_ds_key, shingles); frozen by test_core's keys. */
+static inline uint64_t ds_mix64(uint64_t z)
+{
+    ifs_rng r = ifs_rng_seed(z);
+    return ifs_rng_u64(&r);
+}
 
-/* splitmix64: the stream every seeded choice of the builders draws from. */
-typedef struct {
-    uint64_t s;
-} ds_rng;
+/* The stream every seeded choice of the builders draws from: host's ifs_rng
+ * (the project's one splitmix64). Only the two derivations below are the
+ * module's own, kept because every dataset's bytes depend on them:
+ * ds_rng_below is multiply-high (ifs_rng_below is a modulo) and ds_rng_unit
+ * is in [0, 1) (ifs_rng_unit is in (0, 1]). */
+typedef ifs_rng ds_rng;
+static inline ds_rng ds_rng_seed(uint64_t seed)
+{
+    return ifs_rng_seed(seed);
+}
 static inline uint64_t ds_rng_next(ds_rng *r)
 {
-    uint64_t z = ds_mix64(r->s);
-    r->s += 0x9E3779B97F4A7C15ull;
-    return z;
+    return ifs_rng_u64(r);
 }
 /* Uniform in [0, n) (n > 0; multiply-high, no modulo). */
 static inline uint32_t ds_rng_below(ds_rng *r, uint32_t n)

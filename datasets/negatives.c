@@ -321,7 +321,7 @@ static void gen_gibberish(const ds_gen_src *s, ds_rng *r, ds_buf *out)
 
 int ds_gen_text(ds_out kind, const ds_gen_src *s, uint64_t key, ds_buf *out)
 {
-    ds_rng r = { key };
+    ds_rng r = ds_rng_seed(key);
     ds_buf_reset(out);
     int need_other = kind == DS_OUT_IC_NEXT || kind == DS_OUT_NEXT || kind == DS_OUT_TEMPLATE;
     if (need_other && !s->n_other)

@@ -748,7 +748,7 @@ static size_t plan_pair(const ds_rset *r, const pair_view *pv, plan_item *items)
         items[n++] = (plan_item){ pos, 1 };
     double w[DS_OUT__COUNT];
     memcpy(w, r->weight, sizeof w);
-    ds_rng rng = { ifs_ds_key(r->o.seed, "kinds", pv->id, pv->idl) };
+    ds_rng rng = ds_rng_seed(ifs_ds_key(r->o.seed, "kinds", pv->id, pv->idl));
     for (unsigned k = 0; k < r->o.negatives; k++) {
         double sum = 0;
         for (int i = 0; i < DS_OUT__COUNT; i++)
@@ -786,7 +786,7 @@ static unsigned walk_pool(const ds_rset *r, const instr_ent *e, const uint32_t *
     unsigned got = 0;
     if (!n)
         return 0;
-    ds_rng rng = { key };
+    ds_rng rng = ds_rng_seed(key);
     size_t start = (size_t)(ds_rng_next(&rng) % n);
     uint32_t used[3];
     for (size_t k = 0; k < n && got < 3; k++) {

@@ -348,7 +348,7 @@ static uint32_t find_root(uint32_t *p, uint32_t x)
 static void test_grouping(void)
 {
     enum { N = 300 };
-    ds_rng r = { 42 };
+    ds_rng r = ds_rng_seed(42);
     uint64_t *hash = malloc(N * DS_SKETCH_MAX * sizeof *hash);
     uint32_t off[N];
     uint16_t len[N];
