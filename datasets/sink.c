@@ -634,32 +634,38 @@ int ifs_ds_verify(const char *path, ifs_ds_verify_stats *vs, void (*report)(cons
             (unsigned long long)sum_bytes, (unsigned long long)total_bytes);
         problems++;
     }
-    /* Every shard `score DIR` would read must be one the manifest lists. */
+    /* Every shard `score DIR` would read must be one the manifest lists: the
+     * folder is listed by host's lister (ifs_io_list_inputs), the one `score`
+     * uses, so the two can never disagree on what a shard is. */
     size_t unlisted = 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        say(report, user, "%s: cannot list the folder: %s", dir, strerror(errno));
-        problems++;
+    ifs_input_list in = { 0 };
+    char lerr[256];
+    const char *dargs[1] = { dir };
+    if (ifs_io_list_inputs(dargs, 1, &in, lerr, sizeof lerr)) {
+        /* An unreadable folder is a problem; one with no shards has nothing
+         * unlisted (the manifest's own entries were checked above). */
+        DIR *d = opendir(dir);
+        if (!d) {
+            say(report, user, "%s: cannot list the folder: %s", dir, strerror(errno));
+            problems++;
+        } else {
+            closedir(d);
+        }
     } else {
         qsort(names, n_names, sizeof *names, cmp_name);
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (!is_shard_name(de->d_name))
-                continue;
-            char sp[2048];
-            snprintf(sp, sizeof sp, "%s/%s", dir, de->d_name);
-            /* host's lister reads regular files only (links followed) */
-            if (stat(sp, &st) || !S_ISREG(st.st_mode))
-                continue;
-            const char *key = de->d_name;
+        for (size_t i = 0; i < in.n; i++) {
+            const char *slash = strrchr(in.files[i].path, '/');
+            const char *key = slash ? slash + 1 : in.files[i].path;
             if (!bsearch(&key, names, n_names, sizeof *names, cmp_name)) {
+                char sp[2048];
+                snprintf(sp, sizeof sp, "%s/%s", dir, key);
                 say(report, user, "%s: not listed in the manifest, but ifscore score %s would "
                     "read it", sp, dir);
                 unlisted++;
             }
         }
-        closedir(d);
     }
+    ifs_input_list_free(&in);
     free(names);
     cJSON_Delete(root);
     if (vs) {
