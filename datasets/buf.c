@@ -1,7 +1,7 @@
 /*
  * buf.c - the growable buffer the datasets module writes records into, with
- * the few JSON helpers it needs. Escaping is host's ifs_json_escape, so every
- * file ifscore writes escapes strings the same way.
+ * the few JSON helpers it needs: host's ifs_buf (ifs_buf.h) underneath, so
+ * growth, escaping (ifs_json_escape) and oom are the project's one buffer's.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,51 +11,28 @@
 #include "ds_internal.h"
 #include "ifs_record.h"
 
-static int reserve(ds_buf *b, size_t more)
-{
-    if (b->oom)
-        return -1;
-    if (b->n + more + 1 <= b->cap)
-        return 0;
-    size_t nc = b->cap ? b->cap : 256;
-    while (nc < b->n + more + 1)
-        nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = np;
-    b->cap = nc;
-    return 0;
-}
-
+/* Empties the text but, unlike ifs_buf_reset, keeps oom set: a builder checks
+ * it once, after many records. */
 void ds_buf_reset(ds_buf *b)
 {
-    b->n = 0;
+    b->len = 0;
     if (b->p)
         b->p[0] = 0;
 }
 
 void ds_buf_free(ds_buf *b)
 {
-    free(b->p);
-    memset(b, 0, sizeof *b);
+    ifs_buf_free(b);
 }
 
 void ds_buf_put(ds_buf *b, const void *data, size_t n)
 {
-    if (reserve(b, n))
-        return;
-    if (n)
-        memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = 0;
+    ifs_buf_add(b, data, n);
 }
 
 void ds_buf_puts(ds_buf *b, const char *s)
 {
-    ds_buf_put(b, s, strlen(s));
+    ifs_buf_puts(b, s);
 }
 
 void ds_buf_printf(ds_buf *b, const char *fmt, ...)
@@ -64,29 +41,22 @@ void ds_buf_printf(ds_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int need = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (need < 0 || reserve(b, (size_t)need))
+    if (need < 0 || ifs_buf_reserve(b, (size_t)need))
         return;
     va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)need + 1, fmt, ap);
+    vsnprintf(b->p + b->len, (size_t)need + 1, fmt, ap);
     va_end(ap);
-    b->n += (size_t)need;
+    b->len += (size_t)need;
 }
 
 void ds_buf_json_str(ds_buf *b, const char *s, size_t n)
 {
-    size_t need = ifs_json_escape(NULL, 0, s, n);
-    if (reserve(b, need + 2))
-        return;
-    b->p[b->n++] = '"';
-    ifs_json_escape(b->p + b->n, need + 1, s, n);
-    b->n += need;
-    b->p[b->n++] = '"';
-    b->p[b->n] = 0;
+    ifs_buf_json(b, s, n);
 }
 
 static void key(ds_buf *b, const char *k)
 {
-    if (b->n && b->p[b->n - 1] != '{')
+    if (b->len && b->p[b->len - 1] != '{')
         ds_buf_put(b, ",", 1);
     ds_buf_json_str(b, k, strlen(k));
     ds_buf_put(b, ":", 1);

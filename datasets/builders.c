@@ -146,7 +146,7 @@ static int put(ds_builder *b)
         snprintf(b->err, sizeof b->err, "out of memory");
         return IFS_DS_ENOMEM;
     }
-    int rc = ds_sink_line(b->sink, b->rec.p, b->rec.n, b->err, sizeof b->err);
+    int rc = ds_sink_line(b->sink, b->rec.p, b->rec.len, b->err, sizeof b->err);
     if (!rc)
         b->st.written++;
     return rc;
@@ -175,12 +175,12 @@ static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, s
         b->st.uncuttable++;
     }
     ds_buf_reset(&b->id2);
-    ds_buf_put(&b->id2, b->tmp.p, b->tmp.n); /* b->tmp holds the pair id */
+    ds_buf_put(&b->id2, b->tmp.p, b->tmp.len); /* b->tmp holds the pair id */
     ds_buf_puts(&b->id2, partial ? "/Ip" : "/I");
     ds_buf *r = &b->rec;
     ds_buf_reset(r);
     ds_buf_puts(r, "{");
-    ds_buf_kv_str(r, "id", b->id2.p, b->id2.n);
+    ds_buf_kv_str(r, "id", b->id2.p, b->id2.len);
     if (partial) {
         ds_buf_kv_str(r, "instruction", instr + cut.ip_off, cut.ip_len);
         ds_buf_kv_str(r, "instruction_type", "partial", 7);
@@ -194,7 +194,7 @@ static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, s
         ds_buf_kv_str(r, "instruction_type", "full", 4);
         b->st.full++;
     }
-    ds_buf_kv_str(r, "source_id", b->tmp.p, b->tmp.n);
+    ds_buf_kv_str(r, "source_id", b->tmp.p, b->tmp.len);
     if (model)
         ds_buf_kv_str(r, "source_model", model, strlen(model));
     size_t sl;
@@ -220,7 +220,7 @@ static int add_responses(ds_builder *b, const char *instr, size_t il, const char
         return 0;
     }
     const char *id = b->tmp.p;
-    size_t idl = b->tmp.n;
+    size_t idl = b->tmp.len;
     ifs_ds_cut cut;
     if (ifs_ds_cut_pick(instr, il, o->policy, ifs_ds_key(o->seed, "cut", id, idl), &cut)) {
         b->st.uncuttable++;
@@ -264,8 +264,8 @@ static int add_responses(ds_builder *b, const char *instr, size_t il, const char
         ds_buf *r = &b->rec;
         ds_buf_reset(r);
         ds_buf_puts(r, "{");
-        ds_buf_kv_str(r, "id", b->id2.p, b->id2.n);
-        ds_buf_kv_str(r, "text", t->p, t->n);
+        ds_buf_kv_str(r, "id", b->id2.p, b->id2.len);
+        ds_buf_kv_str(r, "text", t->p, t->len);
         ds_buf_kv_int(r, "label", ifs_ds_kind_label(kind));
         ds_buf_kv_str(r, "source_id", id, idl);
         ds_buf_kv_str(r, "split", ifs_ds_split_name(sp), strlen(ifs_ds_split_name(sp)));

@@ -18,14 +18,13 @@
 #include <cjson/cJSON.h>
 
 #include "ifs_ds.h"
+#include "ifs_buf.h"
 #include "ifs_rng.h"
 
 /* ---- growable buffer ------------------------------------------------------ */
-typedef struct {
-    char *p;      /* owned; NUL-terminated after every append */
-    size_t n, cap;
-    int oom;      /* sticky: an append failed */
-} ds_buf;
+/* host's ifs_buf (ifs_buf.h); the ds_buf_* names below are datasets' few
+ * JSON helpers over it. */
+typedef ifs_buf ds_buf;
 
 void ds_buf_reset(ds_buf *b);
 void ds_buf_free(ds_buf *b);

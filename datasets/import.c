@@ -233,7 +233,7 @@ static int get_id(ds_importer *im, const cJSON *obj, const char *path, const cha
         ds_buf_reset(&im->idbuf);
         ds_buf_printf(&im->idbuf, "%lld", (long long)d);
         *s = im->idbuf.p;
-        *n = im->idbuf.n;
+        *n = im->idbuf.len;
         return 1;
     }
     return -1;
@@ -288,7 +288,7 @@ static int emit(ds_importer *im, ds_sink *sink, const char *id, size_t id_len,
         snprintf(err, errlen, "out of memory");
         return IFS_DS_ENOMEM;
     }
-    int rc = ds_sink_line(sink, b->p, b->n, err, errlen);
+    int rc = ds_sink_line(sink, b->p, b->len, err, errlen);
     if (!rc)
         im->st.records++;
     else
@@ -339,8 +339,8 @@ static int do_alpaca_eval(ds_importer *im, const cJSON *obj, uint64_t index, ds_
     }
     index_id(im, gen, gl, index);
     extra_kv ex[] = { { "dataset", ds, dl } };
-    return emit(im, sink, im->idbuf.p, im->idbuf.n, gen, gl, instr, il, "full", out, ol, index,
-                im->scratch.p, im->scratch.n, ex, 1, err, errlen);
+    return emit(im, sink, im->idbuf.p, im->idbuf.len, gen, gl, instr, il, "full", out, ol, index,
+                im->scratch.p, im->scratch.len, ex, 1, err, errlen);
 }
 
 /* Alpaca: instruction + ("\n\n" + input when non-empty). */
@@ -366,8 +366,8 @@ static int do_alpaca(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink 
     }
     const char *model = im->o.model ? im->o.model : im->stem;
     index_id(im, im->stem, strlen(im->stem), index);
-    return emit(im, sink, im->idbuf.p, im->idbuf.n, model, strlen(model), im->scratch.p,
-                im->scratch.n, "full", out, ol, index, im->stem, strlen(im->stem), NULL, 0, err,
+    return emit(im, sink, im->idbuf.p, im->idbuf.len, model, strlen(model), im->scratch.p,
+                im->scratch.len, "full", out, ol, index, im->stem, strlen(im->stem), NULL, 0, err,
                 errlen);
 }
 
@@ -408,7 +408,7 @@ static int do_json(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *s
         ds_buf_put(&im->scratch, "\n\n", 2);
         ds_buf_put(&im->scratch, in, inl);
         instr = im->scratch.p;
-        il = im->scratch.n;
+        il = im->scratch.len;
     }
     const char *isrc = NULL;
     size_t isl = 0;
@@ -423,7 +423,7 @@ static int do_json(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *s
     if (r == 0) {
         index_id(im, im->stem, strlen(im->stem), index);
         id = im->idbuf.p;
-        idl = im->idbuf.n;
+        idl = im->idbuf.len;
     }
     return emit(im, sink, id, idl, model, ml, instr, il, type, resp, rl, index, isrc, isl, NULL,
                 0, err, errlen);
@@ -504,7 +504,7 @@ static int do_sharegpt(ds_importer *im, const cJSON *obj, uint64_t index, ds_sin
     if (r == 0) {
         index_id(im, im->stem, strlen(im->stem), index);
         id = im->idbuf.p;
-        idl = im->idbuf.n;
+        idl = im->idbuf.len;
     }
     return emit(im, sink, id, idl, model, ml, turn_text[0], turn_len[0], "full", turn_text[1],
                 turn_len[1], index, "sharegpt", 8, NULL, 0, err, errlen);
@@ -604,7 +604,7 @@ static int do_hh(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sin
         return SKIP((ifs_ds_skip)why);
     const char *model = im->o.model ? im->o.model : im->stem;
     index_id(im, im->stem, strlen(im->stem), index);
-    return emit(im, sink, im->idbuf.p, im->idbuf.n, model, strlen(model), t + x.human_off,
+    return emit(im, sink, im->idbuf.p, im->idbuf.len, model, strlen(model), t + x.human_off,
                 x.human_len, "full", t + x.reply_off, x.reply_len, index, "hh", 2, NULL, 0, err,
                 errlen);
 }

@@ -188,7 +188,7 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     ds_buf_put(&j->id, model, ml);
     ds_buf_put(&j->id, "/", 1);
     ds_buf_put(&j->id, id, idl);
-    int dup = ds_set_add(&j->pairs, ifs_ds_key(0, "join-pair", j->id.p, j->id.n));
+    int dup = ds_set_add(&j->pairs, ifs_ds_key(0, "join-pair", j->id.p, j->id.len));
     if (dup < 0)
         return IFS_DS_ENOMEM;
     if (dup) {
@@ -199,7 +199,7 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     ds_buf *b = &j->rec;
     ds_buf_reset(b);
     ds_buf_puts(b, "{");
-    ds_buf_kv_str(b, "id", j->id.p, j->id.n);
+    ds_buf_kv_str(b, "id", j->id.p, j->id.len);
     ds_buf_kv_str(b, "model", model, ml);
     ds_buf_kv_str(b, "instruction", r->instruction, strlen(r->instruction));
     if (r->type)
@@ -217,7 +217,7 @@ static int join_one(const cJSON *obj, const char *raw, size_t raw_len, const cha
     ds_buf_puts(b, "}");
     if (b->oom || j->id.oom)
         return IFS_DS_ENOMEM;
-    int rc = ds_sink_line(j->sink, b->p, b->n, j->err, sizeof j->err);
+    int rc = ds_sink_line(j->sink, b->p, b->len, j->err, sizeof j->err);
     if (!rc)
         j->res->joined++;
     return rc;

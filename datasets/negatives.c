@@ -251,7 +251,7 @@ static void gen_repeat(const ds_gen_src *s, ds_rng *r, ds_buf *out)
         }
     }
     size_t times = 3 + ds_rng_below(r, 10);
-    for (size_t i = 0; i < times && out->n < 4096; i++) {
+    for (size_t i = 0; i < times && out->len < 4096; i++) {
         if (i)
             ds_buf_puts(out, glue);
         put(out, unit);
@@ -292,9 +292,9 @@ static void gen_gibberish(const ds_gen_src *s, ds_rng *r, ds_buf *out)
             word = (ds_str){ word.p + cps[a], e - cps[a] };
         }
         uint32_t cs = ds_rng_below(r, 20);
-        size_t at = out->n;
+        size_t at = out->len;
         put(out, word);
-        for (size_t k = at; k < out->n && cs < 3; k++) /* upper-cased */
+        for (size_t k = at; k < out->len && cs < 3; k++) /* upper-cased */
             if (out->p[k] >= 'a' && out->p[k] <= 'z')
                 out->p[k] = (char)(out->p[k] - 'a' + 'A');
         if (cs == 3 && out->p[at] >= 'a' && out->p[at] <= 'z') /* capitalised */
@@ -364,5 +364,5 @@ int ds_gen_text(ds_out kind, const ds_gen_src *s, uint64_t key, ds_buf *out)
     }
     if (out->oom)
         return IFS_DS_ENOMEM;
-    return trim((ds_str){ out->p, out->n }).n ? 0 : IFS_DS_ENOCUT;
+    return trim((ds_str){ out->p, out->len }).n ? 0 : IFS_DS_ENOCUT;
 }

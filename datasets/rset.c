@@ -567,7 +567,7 @@ static int eligible(ds_rset *r, const cJSON *obj, const char *shard, uint64_t li
     if (r->pid.oom)
         return 0;
     pv->id = r->pid.p;
-    pv->idl = r->pid.n;
+    pv->idl = r->pid.len;
     if (ifs_ds_cut_pick(pv->instr, pv->il, r->o.policy,
                         ifs_ds_key(r->o.seed, "cut", pv->id, pv->idl), &pv->cut)) {
         st->uncuttable += count;
@@ -848,13 +848,13 @@ static int write_record(ds_rset *r, const pair_view *pv, const instr_ent *e, con
     int s = e->split;
     ds_buf_reset(b);
     ds_buf_puts(b, "{");
-    ds_buf_kv_str(b, "id", r->key.p, r->key.n);
+    ds_buf_kv_str(b, "id", r->key.p, r->key.len);
     if (r->o.pairs)
         ds_buf_kv_str(b, "instruction", input.p, input.n);
-    ds_buf_kv_str(b, "text", r->txt.p, r->txt.n);
+    ds_buf_kv_str(b, "text", r->txt.p, r->txt.len);
     ds_buf_kv_int(b, "label", ds_out_label(it->kind));
     ds_buf_kv_str(b, "split", split_name(s), strlen(split_name(s)));
-    ds_buf_kv_str(b, "kind", r->kname.p, r->kname.n);
+    ds_buf_kv_str(b, "kind", r->kname.p, r->kname.len);
     if (e->src != UINT32_MAX)
         ds_buf_kv_str(b, "source", r->src[e->src], strlen(r->src[e->src]));
     ds_buf_kv_str(b, "source_id", pv->id, pv->idl);
@@ -865,7 +865,7 @@ static int write_record(ds_rset *r, const pair_view *pv, const instr_ent *e, con
         snprintf(r->err, sizeof r->err, "out of memory");
         return IFS_DS_ENOMEM;
     }
-    int rc = ds_sink_line(r->sink, b->p, b->n, r->err, sizeof r->err);
+    int rc = ds_sink_line(r->sink, b->p, b->len, r->err, sizeof r->err);
     if (rc)
         return rc;
     ds_rset_stats *st = &r->st;
@@ -909,8 +909,8 @@ static int gen_pair(ds_rset *r, const cJSON *obj, const char *shard, uint64_t li
         ds_buf_reset(&r->key);
         ds_buf_put(&r->key, pv.id, pv.idl);
         ds_buf_puts(&r->key, "/");
-        ds_buf_put(&r->key, r->kname.p, r->kname.n);
-        uint64_t gkey = ifs_ds_key(r->o.seed, "text", r->key.p, r->key.n);
+        ds_buf_put(&r->key, r->kname.p, r->kname.len);
+        uint64_t gkey = ifs_ds_key(r->o.seed, "text", r->key.p, r->key.len);
         int g = ds_gen_text(it->kind, &src, gkey, &r->txt);
         if (g == IFS_DS_ENOMEM || r->key.oom || r->kname.oom) {
             snprintf(r->err, sizeof r->err, "out of memory");
@@ -924,11 +924,11 @@ static int gen_pair(ds_rset *r, const cJSON *obj, const char *shard, uint64_t li
             continue;
         }
         /* identity of the record for duplicates: its text, and its input in pair form */
-        uint64_t hash = ifs_ds_key(0, "text", r->txt.p, r->txt.n);
+        uint64_t hash = ifs_ds_key(0, "text", r->txt.p, r->txt.len);
         if (r->o.pairs)
             hash = ifs_ds_key(hash, "pair", src.input.p, src.input.n);
-        uint64_t key = ifs_ds_key(r->o.seed, "keep", r->key.p, r->key.n);
-        size_t words = ifs_ds_word_count(r->txt.p, r->txt.n);
+        uint64_t key = ifs_ds_key(r->o.seed, "keep", r->key.p, r->key.len);
+        size_t words = ifs_ds_word_count(r->txt.p, r->txt.len);
         int bucket = r->o.length_match ? ds_length_bucket(words) : 0;
         int lab = ds_out_label(it->kind);
         uint16_t cell = (uint16_t)(e->split * DS_NBUCKETS + bucket);

@@ -58,7 +58,7 @@ int ifs_ds_import(const ifs_ds_import_opts *o, const ifs_ds_sink_opts *so, char 
         }
         if (on_error)
             on_error(e2, user);
-        ds_buf_puts(&errors, errors.n ? "," : "");
+        ds_buf_puts(&errors, errors.len ? "," : "");
         ds_buf_json_str(&errors, e2, strlen(e2));
         rc = IFS_DS_EFORMAT;
     }
@@ -72,7 +72,7 @@ int ifs_ds_import(const ifs_ds_import_opts *o, const ifs_ds_sink_opts *so, char 
             ds_buf_puts(&extra, ",");
         }
         ds_import_stats_json(&res->st, &extra);
-        ds_buf_printf(&extra, ",\"errors\":[%s]}", errors.n ? errors.p : "");
+        ds_buf_printf(&extra, ",\"errors\":[%s]}", errors.len ? errors.p : "");
         int r = extra.oom || errors.oom ? oom(err, errlen)
                                         : ds_sink_finish(sink, extra.p, err, errlen);
         if (r)
@@ -335,7 +335,7 @@ static int prompt_one(const cJSON *obj, const char *raw, size_t raw_len, const c
     ds_buf_puts(&p->line, "}");
     if (p->line.oom)
         return IFS_DS_ENOMEM;
-    if (ifs_shard_writer_line(p->w, p->line.p, p->line.n))
+    if (ifs_shard_writer_line(p->w, p->line.p, p->line.len))
         return IFS_DS_EIO;
     p->res->written++;
     return 0;

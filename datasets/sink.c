@@ -209,7 +209,7 @@ int ds_sink_finish(ds_sink *s, const char *extra, char *err, size_t errlen)
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/manifest.json", s->dir);
-    rc = ifs_io_atomic_write(path, b.p, b.n, err, errlen) ? IFS_DS_EIO : 0;
+    rc = ifs_io_atomic_write(path, b.p, b.len, err, errlen) ? IFS_DS_EIO : 0;
     ds_buf_free(&b);
     return rc;
 }

@@ -298,7 +298,7 @@ static void test_case(const import_case *c, size_t k)
         if (!st->skipped[i])
             continue;
         skipped += st->skipped[i];
-        ds_buf_printf(&skips, "%s%s=%llu", skips.n ? "," : "", ifs_ds_skip_name((ifs_ds_skip)i),
+        ds_buf_printf(&skips, "%s%s=%llu", skips.len ? "," : "", ifs_ds_skip_name((ifs_ds_skip)i),
                       (unsigned long long)st->skipped[i]);
     }
     IFS_CHECK(!strcmp(skips.p, c->skips), "%s: skips '%s', want '%s'", c->name, skips.p,
@@ -330,7 +330,7 @@ static void test_too_large(void)
         ds_buf_puts(&b, "x");
     ds_buf_puts(&b, "\",\"generator\":\"g\"},{\"instruction\":\"i\",\"output\":\"o\","
                     "\"generator\":\"g\"}]");
-    write_input(in, b.p, b.n);
+    write_input(in, b.p, b.len);
     ifs_ds_import_opts o = { .format = IFS_DS_FMT_ALPACA_EVAL, .max_elem = 1024 };
     ds_importer *im = ds_importer_create(&o, err, sizeof err);
     ds_sink *sink = ds_sink_open(outdir, NULL, err, sizeof err);
@@ -389,10 +389,10 @@ static void test_gzip_streams(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ds_buf f = { 0 };
-        ds_buf_put(&f, one.p, one.n);
-        size_t second = f.n;
-        ds_buf_put(&f, two.p, two.n);
-        f.n -= (size_t)cases[i].cut;
+        ds_buf_put(&f, one.p, one.len);
+        size_t second = f.len;
+        ds_buf_put(&f, two.p, two.len);
+        f.len -= (size_t)cases[i].cut;
         if (cases[i].flip >= 0)
             f.p[second + (size_t)cases[i].flip] ^= 0x55;
         if (cases[i].junk)
@@ -402,7 +402,7 @@ static void test_gzip_streams(void)
         snprintf(outdir, sizeof outdir, "%s/out-gz-%zu", tmpdir, i);
         FILE *fp = fopen(in, "wb");
         if (fp) {
-            fwrite(f.p, 1, f.n, fp);
+            fwrite(f.p, 1, f.len, fp);
             fclose(fp);
         }
         ifs_ds_import_opts o = { .format = IFS_DS_FMT_JSON };

@@ -136,34 +136,34 @@ static void test_kinds(void)
                   "ic_is_the_rest_of_the_instruction");
         ds_gen_text(DS_OUT_IC_R, &s, key, &out);
         size_t icl = strlen(ic), rl = strlen(R_TEXT);
-        int sep_ok = out.n > icl + rl && starts(out.p, out.n, ic) &&
-                     !strcmp(out.p + out.n - rl, R_TEXT);
-        size_t gap = out.n - icl - rl;
+        int sep_ok = out.len > icl + rl && starts(out.p, out.len, ic) &&
+                     !strcmp(out.p + out.len - rl, R_TEXT);
+        size_t gap = out.len - icl - rl;
         sep_ok = sep_ok && ((gap == 2 && !memcmp(out.p + icl, "\n\n", 2)) ||
                             (gap == 1 && (out.p[icl] == '\n' || out.p[icl] == ' ')));
         IFS_CHECK(sep_ok, "ic_plus_r_joins_rest_and_response_with_one_separator: %s", out.p);
         ds_gen_text(DS_OUT_IC_NEXT, &s, key, &out);
-        IFS_CHECK(starts(out.p, out.n, ic) && joined_others(&s, out.p + icl + 1 +
-                  (out.p[icl] == '\n' && out.p[icl + 1] == '\n'), out.n - icl - 1 -
+        IFS_CHECK(starts(out.p, out.len, ic) && joined_others(&s, out.p + icl + 1 +
+                  (out.p[icl] == '\n' && out.p[icl + 1] == '\n'), out.len - icl - 1 -
                   (out.p[icl] == '\n' && out.p[icl + 1] == '\n')),
                   "ic_next_is_the_rest_then_other_instructions: %s", out.p);
         s.input = (key & 1) ? s.ip : s.instr;
         s.input_partial = (int)(key & 1);
         ds_gen_text(DS_OUT_ECHO, &s, key, &out);
-        IFS_CHECK(out.n == s.input.n && !memcmp(out.p, s.input.p, out.n),
+        IFS_CHECK(out.len == s.input.n && !memcmp(out.p, s.input.p, out.len),
                   "echo_is_the_input_verbatim: %s", out.p);
         ds_gen_text(DS_OUT_NEXT, &s, key, &out);
-        IFS_CHECK(joined_others(&s, out.p, out.n), "next_is_other_instructions_only: %s", out.p);
+        IFS_CHECK(joined_others(&s, out.p, out.len), "next_is_other_instructions_only: %s", out.p);
         ds_gen_text(DS_OUT_TEMPLATE, &s, key, &out);
         IFS_CHECK(contains(out.p, s.other_instr[0].p) && contains(out.p, ":"),
                   "template_writes_another_instruction_behind_a_field_label: %s", out.p);
         IFS_CHECK(!contains(out.p, ic) || s.input_partial,
                   "template_starts_with_the_rest_only_after_a_fragment: %s", out.p);
         ds_gen_text(DS_OUT_REPEAT, &s, key, &out);
-        IFS_CHECK(has_loop(out.p, out.n), "repeat_loops_a_unit_three_times_or_more: %s", out.p);
+        IFS_CHECK(has_loop(out.p, out.len), "repeat_loops_a_unit_three_times_or_more: %s", out.p);
         ds_gen_text(DS_OUT_GIBBERISH, &s, key, &out);
         int from_source = 1;
-        for (size_t i = 0; i < out.n; i++) {
+        for (size_t i = 0; i < out.len; i++) {
             char c = out.p[i];
             char lc = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
             const char *src = s.other_resp[0].p;
@@ -172,7 +172,7 @@ static void test_kinds(void)
                 found = *q == c || (*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q) == lc;
             from_source &= found;
         }
-        IFS_CHECK(from_source && out.n > 0,
+        IFS_CHECK(from_source && out.len > 0,
                   "gibberish_is_made_of_the_other_responses_characters: %s", out.p);
         snprintf(what, sizeof what, "%llu", (unsigned long long)key);
         (void)what;
@@ -193,11 +193,11 @@ static void test_kinds(void)
         for (uint64_t key = 1; key < 30; key++) {
             ds_gen_text(varied[i], &s, key, &a);
             ds_gen_text(varied[i], &s, key, &b);
-            IFS_CHECK(a.n == b.n && !memcmp(a.p, b.p, a.n), "%s_is_a_function_of_its_key",
+            IFS_CHECK(a.len == b.len && !memcmp(a.p, b.p, a.len), "%s_is_a_function_of_its_key",
                       ds_out_name(varied[i]));
             ds_buf c = { 0 };
             ds_gen_text(varied[i], &s, key + 1000, &c);
-            distinct += c.n != a.n || memcmp(c.p, a.p, a.n);
+            distinct += c.len != a.len || memcmp(c.p, a.p, a.len);
             ds_buf_free(&c);
         }
         IFS_CHECK(distinct > 10, "%s_varies_with_its_key: %d of 29", ds_out_name(varied[i]),
@@ -214,7 +214,7 @@ static void test_kinds(void)
         for (uint64_t key = 1; key < 50; key++) {
             if (ds_gen_text((ds_out)k, &u, key, &out))
                 continue;
-            IFS_CHECK(ifs_utf8_check(out.p, out.n) == out.n,
+            IFS_CHECK(ifs_utf8_check(out.p, out.len) == out.len,
                       "%s_keeps_multibyte_text_valid_utf8: %s", ds_out_name((ds_out)k), out.p);
         }
     ds_buf_free(&out);
@@ -317,7 +317,7 @@ static void test_sketches(void)
         ds_buf_printf(&b, "w%d ", i);
     uint64_t x[DS_SKETCH_MAX];
     int tr;
-    size_t n = ds_sketch(b.p, b.n, x, &tr);
+    size_t n = ds_sketch(b.p, b.len, x, &tr);
     IFS_CHECK(n == DS_SKETCH_MAX && tr, "a_long_text_keeps_a_bottom_256_sketch: %zu %d", n, tr);
     int sorted = 1;
     for (size_t i = 1; i < n; i++)
@@ -358,7 +358,7 @@ static void test_grouping(void)
     for (int i = 0; i < N; i++) {
         random_text(&r, &b);
         int t;
-        size_t n = ds_sketch(b.p, b.n, hash + at, &t);
+        size_t n = ds_sketch(b.p, b.len, hash + at, &t);
         off[i] = (uint32_t)at;
         len[i] = (uint16_t)n;
         tr[i] = (uint8_t)t;
@@ -505,7 +505,7 @@ static void write_corpus(const char *path, int reverse)
         fputs(all.p, f);
     } else {
         /* the same lines, last first */
-        size_t n = all.n;
+        size_t n = all.len;
         while (n) {
             size_t e = n - 1, b = e;
             while (b > 0 && all.p[b - 1] != '\n')
@@ -707,12 +707,12 @@ static int cmp_line(const void *a, const void *b)
 static void sorted_hash(ds_buf *lines, char hex[65])
 {
     size_t n = 0;
-    for (size_t i = 0; i < lines->n; i++)
+    for (size_t i = 0; i < lines->len; i++)
         n += lines->p[i] == '\n';
     char **v = malloc((n + 1) * sizeof *v);
     size_t k = 0;
     char *p = lines->p;
-    for (size_t i = 0; i < lines->n; i++)
+    for (size_t i = 0; i < lines->len; i++)
         if (lines->p[i] == '\n') {
             lines->p[i] = 0;
             v[k++] = p;
