@@ -28,7 +28,6 @@
  * text was already written becomes Ic+R instead (always new, since R is),
  * which keeps the balance and leaves every Ic text once.
  */
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,34 +111,6 @@ static void pair_id(ds_builder *b, const cJSON *obj, const char *shard, uint64_t
     }
 }
 
-/* Comma-separated fnmatch patterns; "!pattern" excludes. A model passes when
- * it matches a positive pattern (or there is none) and no exclusion. */
-static int models_match(const char *list, const char *model)
-{
-    if (!list)
-        return 1;
-    if (!model)
-        return 0;
-    int have_pos = 0, pos = 0, neg = 0;
-    const char *p = list;
-    char pat[256];
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        if (n && n < sizeof pat) {
-            memcpy(pat, p, n);
-            pat[n] = 0;
-            if (pat[0] == '!') {
-                neg |= !fnmatch(pat + 1, model, 0);
-            } else {
-                have_pos = 1;
-                pos |= !fnmatch(pat, model, 0);
-            }
-        }
-        p += n + (p[n] == ',');
-    }
-    return (pos || !have_pos) && !neg;
-}
-
 static int put(ds_builder *b)
 {
     if (b->rec.oom || b->txt.oom || b->id2.oom) {
@@ -211,7 +182,7 @@ static int add_responses(ds_builder *b, const char *instr, size_t il, const char
                          size_t rl, const char *model)
 {
     const ifs_ds_build_opts *o = &b->o;
-    if (!models_match(o->positive_models, model)) {
+    if (!ds_models_match(o->positive_models, model)) {
         b->st.not_positive++;
         return 0;
     }

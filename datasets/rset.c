@@ -105,7 +105,10 @@ struct ds_rset {
 
 /* ---- small pieces ---------------------------------------------------------------- */
 
-static int models_match(const char *list, const char *model)
+/* Comma-separated fnmatch patterns; "!pattern" excludes. A model passes when
+ * it matches a positive pattern (or there is none) and no exclusion. Shared by
+ * build-responses (rset.c) and the streaming builders (builders.c). */
+int ds_models_match(const char *list, const char *model)
 {
     if (!list)
         return 1;
@@ -129,11 +132,6 @@ static int models_match(const char *list, const char *model)
         p += n + (p[n] == ',');
     }
     return (pos || !have_pos) && !neg;
-}
-
-int ds_models_match(const char *list, const char *model)
-{
-    return models_match(list, model);
 }
 
 static const uint32_t bucket_top[DS_NBUCKETS] = { 1, 2, 4, 8, 16, 32, 64, UINT32_MAX };
@@ -533,9 +531,9 @@ static int eligible(ds_rset *r, const cJSON *obj, const char *shard, uint64_t li
         return 0;
     }
     size_t words = ifs_ds_word_count(pv->resp, pv->rl);
-    int pos = models_match(r->o.positive_models, pv->model);
+    int pos = ds_models_match(r->o.positive_models, pv->model);
     int terse_model = r->o.terse_max_words &&
-                      models_match(r->o.terse_models ? r->o.terse_models
+                      ds_models_match(r->o.terse_models ? r->o.terse_models
                                                      : r->o.positive_models, pv->model);
     pv->terse = r->o.terse_max_words && words && words <= r->o.terse_max_words;
     if (!pos && !(terse_model && pv->terse)) {
@@ -593,7 +591,7 @@ static int pass_a(const cJSON *obj, const char *raw, size_t raw_len, const char 
         return IFS_DS_ENOMEM;
     }
     if (pv.isrc) {
-        if (r->o.holdout_sources && models_match(r->o.holdout_sources, pv.isrc))
+        if (r->o.holdout_sources && ds_models_match(r->o.holdout_sources, pv.isrc))
             e->held = 1;
         if (e->src == UINT32_MAX || (strcmp(r->src[e->src], pv.isrc) &&
                                      more_specific(pv.isrc, r->src[e->src])))
