@@ -34,12 +34,24 @@ static inline ifs_rng ifs_rng_seed(uint64_t seed)
     return r;
 }
 
-static inline uint64_t ifs_rng_u64(ifs_rng *r)
+/* splitmix64's finaliser: a 64-bit mixer (bijective), for hashing a key
+ * into a seed or a priority. ifs_rng_mix(s + golden) is the draw after s. */
+static inline uint64_t ifs_rng_mix(uint64_t z)
 {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+/* One step of a bare splitmix64 state (for callers that keep a uint64_t). */
+static inline uint64_t ifs_rng_step(uint64_t *state)
+{
+    return ifs_rng_mix(*state += 0x9e3779b97f4a7c15ull);
+}
+
+static inline uint64_t ifs_rng_u64(ifs_rng *r)
+{
+    return ifs_rng_step(&r->s);
 }
 
 /* Uniform in (0, 1], 53 bits. */

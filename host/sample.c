@@ -24,6 +24,7 @@
 
 #include "ifs_record.h"
 #include "ifs_reduce.h"
+#include "ifs_rng.h"
 #include "ifs_sample.h"
 #include "ifs_shard.h"
 #include "markup_impl.h"
@@ -85,12 +86,10 @@ static char *dupstr(const char *s)
     return d;
 }
 
+/* splitmix64 of x: the first draw of ifs_rng seeded with x. */
 static uint64_t splitmix64(uint64_t x)
 {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+    return ifs_rng_step(&x);
 }
 
 static uint64_t fnv(const char *s, uint64_t h)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "ifs_train.h"
+#include "ifs_rng.h"
 
 static inline void train_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -22,12 +23,10 @@ static inline void train_seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The project's one splitmix64 (ifs_rng.h) over a bare state. */
 static inline uint64_t train_splitmix64(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return ifs_rng_step(s);
 }
 
 static inline double train_uniform01(uint64_t *s) /* in (0, 1] */
