@@ -180,3 +180,14 @@ size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len)
         dst[n < cap ? n : cap - 1] = 0;
     return n;
 }
+
+int ifs_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}

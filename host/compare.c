@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ifs_buf.h"
 #include "ifs_compare.h"
 #include "markup_impl.h"
 
@@ -37,22 +38,6 @@ struct ifs_comparison {
     ifs_compare_summary sum;
     char *identity_difference;
 };
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 const char *ifs_compare_strerror(int rc)
 {
@@ -329,7 +314,7 @@ static int check_grouping(const ifs_reducer *base, const ifs_reducer *cand, char
         snprintf(x + strlen(x), sizeof x - strlen(x), "%s%s", k ? "," : "", a.keys[k]);
     for (int32_t k = 0; k < b.n_keys; k++)
         snprintf(y + strlen(y), sizeof y - strlen(y), "%s%s", k ? "," : "", b.keys[k]);
-    return fail(err, errlen, IFS_CMP_EGROUPING,
+    return ifs_errf(err, errlen, IFS_CMP_EGROUPING,
                 "the reports group by different keys (grouping.keys %s vs %s): their groups "
                 "cannot be paired",
                 x, y);
@@ -339,23 +324,23 @@ int ifs_compare(const ifs_reducer *base, const ifs_reducer *cand, const ifs_comp
                 ifs_comparison **out, char *err, size_t errlen)
 {
     if (!out)
-        return fail(err, errlen, IFS_CMP_EARG, "no output pointer");
+        return ifs_errf(err, errlen, IFS_CMP_EARG, "no output pointer");
     *out = NULL;
     if (!base || !cand || !o)
-        return fail(err, errlen, IFS_CMP_EARG, "no reports or options");
+        return ifs_errf(err, errlen, IFS_CMP_EARG, "no reports or options");
     if (!(o->max_drop >= 0.0 && o->max_drop <= 1.0))
-        return fail(err, errlen, IFS_CMP_EARG, "max_drop must be in [0, 1]");
+        return ifs_errf(err, errlen, IFS_CMP_EARG, "max_drop must be in [0, 1]");
     if (!o->gate || (o->gate & ~(unsigned)IFS_CMP_GATE_ALL))
-        return fail(err, errlen, IFS_CMP_EARG, "no metric to gate on");
+        return ifs_errf(err, errlen, IFS_CMP_EARG, "no metric to gate on");
     int rc = check_grouping(base, cand, err, errlen);
     if (rc)
         return rc;
     char why[512];
     int id_rc = ifs_reduce_same_identity(base, cand, why, sizeof why);
     if (id_rc && id_rc != IFS_RED_EMISMATCH)
-        return fail(err, errlen, IFS_CMP_EARG, "%s", why);
+        return ifs_errf(err, errlen, IFS_CMP_EARG, "%s", why);
     if (id_rc && !o->allow_identity_change)
-        return fail(err, errlen, IFS_CMP_EIDENTITY,
+        return ifs_errf(err, errlen, IFS_CMP_EIDENTITY,
                     "%s: the figures are not comparable (--allow-classifier-change "
                     "compares anyway)",
                     why);
@@ -364,7 +349,7 @@ int ifs_compare(const ifs_reducer *base, const ifs_reducer *cand, const ifs_comp
     ifs_reduce_group_view *gb = NULL, *gc = NULL;
     size_t nb = 0, nc = 0;
     if (!c)
-        return fail(err, errlen, IFS_CMP_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_CMP_ENOMEM, "out of memory");
     c->opts = *o;
     c->base_name = dupstr(o->baseline_name ? o->baseline_name : "baseline");
     c->cand_name = dupstr(o->candidate_name ? o->candidate_name : "candidate");
@@ -436,7 +421,7 @@ oom:
     free(gb);
     free(gc);
     ifs_compare_free(c);
-    return fail(err, errlen, IFS_CMP_ENOMEM, "out of memory");
+    return ifs_errf(err, errlen, IFS_CMP_ENOMEM, "out of memory");
 }
 
 void ifs_compare_get_summary(const ifs_comparison *c, ifs_compare_summary *s)
@@ -1092,15 +1077,15 @@ int ifs_compare_render(const ifs_comparison *c, ifs_compare_format fmt, char **o
                        size_t *len, char *err, size_t errlen)
 {
     if (!out)
-        return fail(err, errlen, IFS_CMP_EARG, "no output pointer");
+        return ifs_errf(err, errlen, IFS_CMP_EARG, "no output pointer");
     *out = NULL;
     if (len)
         *len = 0;
     if (!c)
-        return fail(err, errlen, IFS_CMP_EARG, "no comparison");
+        return ifs_errf(err, errlen, IFS_CMP_EARG, "no comparison");
     ifs_buf b;
     if (ifs_mk_open(&b))
-        return fail(err, errlen, IFS_CMP_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_CMP_ENOMEM, "out of memory");
     grid g = {0};
     switch (fmt) {
     case IFS_CMP_FMT_TEXT:
@@ -1120,10 +1105,10 @@ int ifs_compare_render(const ifs_comparison *c, ifs_compare_format fmt, char **o
     default:
         free_grid(&g);
         ifs_buf_free(&b);
-        return fail(err, errlen, IFS_CMP_EARG, "unknown format %d", (int)fmt);
+        return ifs_errf(err, errlen, IFS_CMP_EARG, "unknown format %d", (int)fmt);
     }
     free_grid(&g);
     if (ifs_mk_finish(&b, out, len))
-        return fail(err, errlen, IFS_CMP_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_CMP_ENOMEM, "out of memory");
     return IFS_CMP_OK;
 }

@@ -62,6 +62,16 @@ void ifs_buf_jstr(ifs_buf *b, const char *s);
  * is always valid JSON even for file names that are not UTF-8. */
 size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len);
 
+/* The one error formatter of host/: writes the message into err (snprintf
+ * style, truncated to errlen; nothing when err is NULL or errlen is 0) and
+ * returns rc, so a failure reads `return ifs_errf(err, errlen, IFS_X_EIO,
+ * "%s: %s", path, strerror(errno));`. */
+int ifs_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ifs_buf.h"
 #include "ifs_record.h"
 #include "ifs_reduce.h"
 #include "ifs_rng.h"
@@ -59,22 +60,6 @@ void ifs_sample_opts_init(ifs_sample_opts *o)
     o->instruction_field = "instruction";
     o->with_text = 1;
     o->format = IFS_SAMPLE_JSONL;
-}
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
 }
 
 static char *dupstr(const char *s)
@@ -320,14 +305,14 @@ static int take_line(state *s, const char *path, const ifs_shard_line *ln, uint6
     do {                                                                                   \
         char why_[256];                                                                    \
         snprintf(why_, sizeof why_, __VA_ARGS__);                                          \
-        rc = fail(err, errlen, IFS_SAMPLE_EFORMAT, "%s line %llu (byte %llu): %s", path,   \
+        rc = ifs_errf(err, errlen, IFS_SAMPLE_EFORMAT, "%s line %llu (byte %llu): %s", path,   \
                   (unsigned long long)ln->line_no, (unsigned long long)ln->offset, why_);  \
         goto done;                                                                         \
     } while (0)
     int rc = IFS_SAMPLE_OK;
     cJSON *root = NULL;
     if (ln->reason)
-        return fail(err, errlen, IFS_SAMPLE_EFORMAT, "%s line %llu (byte %llu): %s", path,
+        return ifs_errf(err, errlen, IFS_SAMPLE_EFORMAT, "%s line %llu (byte %llu): %s", path,
                     (unsigned long long)ln->line_no, (unsigned long long)ln->offset,
                     ln->detail[0] ? ln->detail : ifs_reject_name(ln->reason));
     if (!(root = cJSON_ParseWithLength(ln->data, ln->len)))
@@ -375,7 +360,7 @@ static int take_line(state *s, const char *path, const ifs_shard_line *ln, uint6
     (*matched)++;
     group *g = group_get(s, vals);
     if (!g) {
-        rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
+        rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
         goto done;
     }
     g->matched++;
@@ -410,7 +395,7 @@ static int take_line(state *s, const char *path, const ifs_shard_line *ln, uint6
     }
     if (bad) {
         entry_free(&e);
-        rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
+        rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
         goto done;
     }
     if (g->n < o->per_group) {
@@ -459,7 +444,7 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
         ifs_record_schema_set_field(&sch, IFS_FIELD_ID, o->id_field, why, sizeof why) ||
         ifs_record_schema_set_field(&sch, IFS_FIELD_TYPE, "", why, sizeof why) ||
         ifs_record_schema_set_group_by(&sch, o->group_by, why, sizeof why))
-        return fail(err, errlen, IFS_SAMPLE_EARG, "%s", why);
+        return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "%s", why);
     qsort(all, n, sizeof *all, cmp_entry_ptr_loc);
     ifs_record rec;
     ifs_record_init(&rec);
@@ -473,7 +458,7 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
             snprintf(path, sizeof path, "%s", name);
         ifs_shard_reader *rd;
         if (ifs_shard_open(path, NULL, &rd, why, sizeof why)) {
-            rc = fail(err, errlen, IFS_SAMPLE_ESHARD, "%s (named by the scores file): %s%s", path,
+            rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD, "%s (named by the scores file): %s%s", path,
                       why, o->shard_root ? "" : " (--shard-root says where the shards are)");
             break;
         }
@@ -485,21 +470,21 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
             if (ln.line_no != all[j]->line)
                 continue;
             if (ln.reason) {
-                rc = fail(err, errlen, IFS_SAMPLE_ESHARD, "%s line %llu: %s", path,
+                rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD, "%s line %llu: %s", path,
                           (unsigned long long)ln.line_no,
                           ln.detail[0] ? ln.detail : ifs_reject_name(ln.reason));
                 break;
             }
             ifs_reject_reason r = ifs_record_parse(&rec, &sch, ln.data, ln.len);
             if (r) {
-                rc = fail(err, errlen, IFS_SAMPLE_ESHARD,
+                rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD,
                           "%s line %llu: the record scored there does not parse now (%s: %s): "
                           "was the shard changed since scoring?",
                           path, (unsigned long long)ln.line_no, ifs_reject_name(r), rec.detail);
                 break;
             }
             if (!same_id(all[j], &rec)) {
-                rc = fail(err, errlen, IFS_SAMPLE_ESHARD,
+                rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD,
                           "%s line %llu: the record there has id %.*s, the scores file says "
                           "%s: was the shard changed since scoring?",
                           path, (unsigned long long)ln.line_no,
@@ -509,7 +494,7 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
             }
             all[j]->text = malloc(rec.text_len + 1);
             if (!all[j]->text) {
-                rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
+                rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
                 break;
             }
             memcpy(all[j]->text, rec.text, rec.text_len);
@@ -518,7 +503,7 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
                 cJSON *root = cJSON_ParseWithLength(ln.data, ln.len);
                 const cJSON *in = root ? member(root, o->instruction_field) : NULL;
                 if (cJSON_IsString(in) && !(all[j]->instruction = dupstr(in->valuestring)))
-                    rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
+                    rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
                 cJSON_Delete(root);
             }
             /* The same line may be named twice (a scores file with repeats). */
@@ -528,14 +513,14 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
                 all[j]->text = dupstr(all[j - 1]->text);
                 if (!all[j]->text || (all[j - 1]->instruction &&
                                       !(all[j]->instruction = dupstr(all[j - 1]->instruction))))
-                    rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
+                    rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
             }
             j++;
         }
         if (!rc && j < n && all[j]->shard == all[i]->shard) {
             ifs_shard_stats st;
             ifs_shard_get_stats(rd, &st);
-            rc = fail(err, errlen, IFS_SAMPLE_ESHARD,
+            rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD,
                       "%s has %llu lines, but the scores file names line %llu: was the shard "
                       "changed since scoring?",
                       path, (unsigned long long)st.lines, (unsigned long long)all[j]->line);
@@ -718,24 +703,24 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
                    ifs_sample_stats *st_out, char *err, size_t errlen)
 {
     if (!out)
-        return fail(err, errlen, IFS_SAMPLE_EARG, "no output pointer");
+        return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "no output pointer");
     *out = NULL;
     if (len)
         *len = 0;
     if (!scores_path || !o)
-        return fail(err, errlen, IFS_SAMPLE_EARG, "no scores file or options");
+        return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "no scores file or options");
     if (o->per_group < 1 || o->per_group > 1000000)
-        return fail(err, errlen, IFS_SAMPLE_EARG, "per_group must be 1..1000000");
+        return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "per_group must be 1..1000000");
     if (!(o->p_min >= 0 && o->p_max <= 1 && o->p_min <= o->p_max))
-        return fail(err, errlen, IFS_SAMPLE_EARG, "the probability range must lie in [0, 1]");
+        return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "the probability range must lie in [0, 1]");
     if (!(o->near_margin >= 0 && o->near_margin < 1) ||
         !(o->threshold > 0 && o->threshold < 1))
-        return fail(err, errlen, IFS_SAMPLE_EARG,
+        return ifs_errf(err, errlen, IFS_SAMPLE_EARG,
                     "the threshold must be in (0, 1) and the margin in [0, 1)");
     if (o->answer_like != IFS_SAMPLE_ANY && o->answer_like != 0 && o->answer_like != 1)
-        return fail(err, errlen, IFS_SAMPLE_EARG, "answer_like must be -1, 0 or 1");
+        return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "answer_like must be -1, 0 or 1");
     if (!o->text_field || !o->id_field || !o->group_by)
-        return fail(err, errlen, IFS_SAMPLE_EARG, "field names must be given");
+        return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "field names must be given");
 
     state s;
     memset(&s, 0, sizeof s);
@@ -746,7 +731,7 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
         ifs_record_schema_init(&sch);
         char why[256];
         if (ifs_record_schema_set_group_by(&sch, o->group_by, why, sizeof why))
-            return fail(err, errlen, IFS_SAMPLE_EARG, "--group-by: %s", why);
+            return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "--group-by: %s", why);
         s.n_keys = sch.n_group_fields;
         memcpy(s.keys, sch.group_fields, sizeof s.keys);
     }
@@ -755,7 +740,7 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
     ifs_shard_reader *rd;
     char why[256];
     if (ifs_shard_open(scores_path, NULL, &rd, why, sizeof why))
-        return fail(err, errlen, IFS_SAMPLE_EIO, "%s", why);
+        return ifs_errf(err, errlen, IFS_SAMPLE_EIO, "%s", why);
     int rc = IFS_SAMPLE_OK, got = 0;
     ifs_shard_line ln;
     while (!rc && (got = ifs_shard_next(rd, &ln)) > 0) {
@@ -763,7 +748,7 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
         rc = take_line(&s, scores_path, &ln, &st.matched, err, errlen);
     }
     if (!rc && got < 0)
-        rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "%s: %s", scores_path,
+        rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "%s: %s", scores_path,
                   ifs_shard_strerror(got));
     ifs_shard_free(rd);
 
@@ -775,7 +760,7 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
             n_all += s.groups[i]->n;
         all = malloc((n_all ? n_all : 1) * sizeof *all);
         if (!all) {
-            rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
+            rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
         } else {
             size_t k = 0;
             for (size_t i = 0; i < s.n_groups; i++)
@@ -789,7 +774,7 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
 
     ifs_buf b;
     if (!rc && ifs_mk_open(&b))
-        rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
+        rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
     if (!rc) {
         pthread_mutex_lock(&sort_mu);
         sort_keys_n = s.n_keys;
@@ -815,7 +800,7 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
             }
         }
         if (ifs_mk_finish(&b, out, len))
-            rc = fail(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
+            rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "out of memory");
     }
     state_free(&s);
     if (!rc && st_out)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ifs_sha256.h"
+#include "ifs_buf.h"
 #include "ifs_slurm.h"
 
 const char *ifs_slurm_strerror(int rc)
@@ -37,20 +38,6 @@ const char *ifs_slurm_getenv(void *ctx, const char *name)
 {
     (void)ctx;
     return getenv(name);
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
 }
 
 /* 0 and *v for a plain decimal number in 0..INT32_MAX, else -1. */
@@ -78,14 +65,14 @@ static int get_var(ifs_slurm_get_fn get, void *ctx, const char *name, int requir
     *present = s && *s;
     if (!*present) {
         if (required)
-            return fail(err, errlen, IFS_SLURM_EVAR,
+            return ifs_errf(err, errlen, IFS_SLURM_EVAR,
                         "SLURM_ARRAY_TASK_ID is set but %s is not, so the slice cannot be "
                         "told; run under sbatch --array, or give --slice I/N",
                         name);
         return 0;
     }
     if (parse_u31(s, v))
-        return fail(err, errlen, IFS_SLURM_EVAR,
+        return ifs_errf(err, errlen, IFS_SLURM_EVAR,
                     "%s='%.40s' is not an array index (a decimal number up to %d)", name, s,
                     (int)INT32_MAX);
     return 0;
@@ -95,12 +82,12 @@ int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *co
                     char *err, size_t errlen)
 {
     if (!get || !index || !count)
-        return fail(err, errlen, IFS_SLURM_EARG, "no getter, index or count pointer");
+        return ifs_errf(err, errlen, IFS_SLURM_EARG, "no getter, index or count pointer");
     *index = 0;
     *count = 0;
     const char *id_s = get(ctx, "SLURM_ARRAY_TASK_ID");
     if (!id_s || !*id_s)
-        return fail(err, errlen, IFS_SLURM_ENOARRAY,
+        return ifs_errf(err, errlen, IFS_SLURM_ENOARRAY,
                     "not a Slurm array task: SLURM_ARRAY_TASK_ID is unset");
     int64_t id, cnt, mn, mx = 0, step = 1;
     int has, has_max, has_step;
@@ -112,14 +99,14 @@ int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *co
         (rc = get_var(get, ctx, "SLURM_ARRAY_TASK_STEP", 0, &step, &has_step, err, errlen)))
         return rc;
     if (cnt < 1)
-        return fail(err, errlen, IFS_SLURM_EVAR,
+        return ifs_errf(err, errlen, IFS_SLURM_EVAR,
                     "SLURM_ARRAY_TASK_COUNT=0: an array has at least one task");
     if (step < 1)
-        return fail(err, errlen, IFS_SLURM_EVAR,
+        return ifs_errf(err, errlen, IFS_SLURM_EVAR,
                     "SLURM_ARRAY_TASK_STEP=0: a step is at least 1");
     int64_t last = mn + step * (cnt - 1); /* the highest index of one range with this step */
     if (has_max && mx != last)
-        return fail(err, errlen, IFS_SLURM_EUNMAPPABLE,
+        return ifs_errf(err, errlen, IFS_SLURM_EUNMAPPABLE,
                     "the array's indexes are not one range with one step "
                     "(SLURM_ARRAY_TASK_MIN=%lld, SLURM_ARRAY_TASK_MAX=%lld, "
                     "SLURM_ARRAY_TASK_STEP=%lld, SLURM_ARRAY_TASK_COUNT=%lld: MAX - MIN is "
@@ -128,14 +115,14 @@ int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *co
                     "A-B:S; a %%K throttle is fine) or give each task --slice I/N",
                     (long long)mn, (long long)mx, (long long)step, (long long)cnt);
     if (id < mn || id > last)
-        return fail(err, errlen, IFS_SLURM_EUNMAPPABLE,
+        return ifs_errf(err, errlen, IFS_SLURM_EUNMAPPABLE,
                     "SLURM_ARRAY_TASK_ID=%lld is outside the array's range "
                     "SLURM_ARRAY_TASK_MIN=%lld .. %lld (MIN + SLURM_ARRAY_TASK_STEP=%lld * "
                     "(SLURM_ARRAY_TASK_COUNT=%lld - 1)); give --slice I/N",
                     (long long)id, (long long)mn, (long long)last, (long long)step,
                     (long long)cnt);
     if ((id - mn) % step)
-        return fail(err, errlen, IFS_SLURM_EUNMAPPABLE,
+        return ifs_errf(err, errlen, IFS_SLURM_EUNMAPPABLE,
                     "SLURM_ARRAY_TASK_ID=%lld is not on the array's grid "
                     "SLURM_ARRAY_TASK_MIN=%lld + k * SLURM_ARRAY_TASK_STEP=%lld, as in a mix "
                     "of ranges such as --array=0-2:2,3,6; submit one range (--array=A-B or "
