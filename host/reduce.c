@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ifs_decide.h"
 #include "ifs_record.h"
 #include "ifs_utf8.h"
 #include "reduce_impl.h"
@@ -85,7 +86,7 @@ ifs_reduce_config ifs_reduce_default_config(void)
 {
     ifs_reduce_config c;
     memset(&c, 0, sizeof c);
-    c.threshold = 0.5;
+    c.threshold = IFS_DECIDE_DEFAULT_THRESHOLD;
     c.near_margin = 0.01;
     c.do_lower_case = 1;
     c.strip_accents = -1;
@@ -502,7 +503,7 @@ int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes, const
 
 int ifs_reduce_is_answer_like(const ifs_reducer *r, double p)
 {
-    return p > r->threshold;
+    return ifs_decide_answer(p, r->threshold);
 }
 
 int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, size_t n,
@@ -550,7 +551,7 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
             break;
         ifs_red_cell *c = &g->c[p->type];
         c->n++;
-        c->answer += p->p_answer > r->threshold;
+        c->answer += ifs_decide_answer(p->p_answer, r->threshold);
         c->near += fabs(p->p_answer - r->threshold) < r->margin;
         c->psum += (uint64_t)llround(p->p_answer * IFS_RED_P_SCALE);
     }
@@ -561,7 +562,7 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
             ifs_red_group *g = ifs_red_group_get(r, p->keys); /* exists: no allocation */
             ifs_red_cell *c = &g->c[p->type];
             c->n--;
-            c->answer -= p->p_answer > r->threshold;
+            c->answer -= ifs_decide_answer(p->p_answer, r->threshold);
             c->near -= fabs(p->p_answer - r->threshold) < r->margin;
             c->psum -= (uint64_t)llround(p->p_answer * IFS_RED_P_SCALE);
         }

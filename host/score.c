@@ -24,6 +24,7 @@
 
 #include "ifs_backend.h"
 #include "ifs_buf.h"
+#include "ifs_decide.h"
 #include "ifs_io.h"
 #include "ifs_record.h"
 #include "ifs_report.h"
@@ -47,7 +48,7 @@ ifs_score_opts ifs_score_default_opts(void)
     o.max_batch_seqs = 512;
     o.chunk_records = 4096;
     o.max_chunks = 4;
-    o.threshold = 0.5;
+    o.threshold = IFS_DECIDE_DEFAULT_THRESHOLD;
     o.max_line_bytes = IFS_SHARD_DEFAULT_MAX_LINE;
     return o;
 }

@@ -14,6 +14,7 @@
  * splitmix64, and every sum is in a fixed order, so a seed gives the same
  * bits every run on the same machine and library build.
  */
+#include "ifs_decide.h"
 #include "ifs_train.h"
 #include "train_impl.h"
 
@@ -101,7 +102,7 @@ static double eval_split(const ifs_head *h, const float *X, const int32_t *y,
     for (size_t i = 0; i < n; i += WORK_ROWS) {
         int b = (int)(n - i < WORK_ROWS ? n - i : WORK_ROWS);
         loss += forward(h, X, idx + i, b, y, w, p1);
-        for (int r = 0; r < b; r++) correct += ((p1[r] >= 0.5f) == (y[idx[i + r]] == 1));
+        for (int r = 0; r < b; r++) correct += (ifs_decide_answer(p1[r], IFS_DECIDE_DEFAULT_THRESHOLD) == (y[idx[i + r]] == 1));
     }
     if (acc) *acc = n ? (double)correct / (double)n : 0.0;
     return n ? loss / (double)n : 0.0;
@@ -335,7 +336,7 @@ ifs_confusion ifs_confusion_count(const float *p1, const int32_t *y, const uint8
     ifs_confusion c = { 0, 0, 0, 0 };
     for (size_t i = 0; i < n; i++) {
         if (mask && !mask[i]) continue;
-        int pred = p1[i] >= 0.5f;
+        int pred = ifs_decide_answer(p1[i], IFS_DECIDE_DEFAULT_THRESHOLD);
         if (pred && y[i] == 1) c.tp++;
         else if (pred) c.fp++;
         else if (y[i] == 1) c.fn++;

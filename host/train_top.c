@@ -24,6 +24,7 @@
  * Determinism: single-threaded OpenBLAS while training, a seeded shuffle,
  * fixed-order sums (see train.c).
  */
+#include "ifs_decide.h"
 #include "ifs_train.h"
 #include "train_impl.h"
 
@@ -456,7 +457,7 @@ static double eval_split(const ifs_top *t, work *w, const float *X, const int64_
         int b = (int)(n - i < (size_t)w->B ? n - i : (size_t)w->B);
         gather(w, X, off, idx + i, b);
         loss += forward(t, w, b, y, idx + i, p1buf);
-        for (int e = 0; e < b; e++) correct += ((p1buf[e] >= 0.5f) == (y[idx[i + e]] == 1));
+        for (int e = 0; e < b; e++) correct += (ifs_decide_answer(p1buf[e], IFS_DECIDE_DEFAULT_THRESHOLD) == (y[idx[i + e]] == 1));
     }
     if (acc) *acc = n ? (double)correct / (double)n : 0.0;
     return n ? loss / (double)n : 0.0;

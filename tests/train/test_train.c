@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ifs_decide.h"
 #include "ifs_test.h"
 #include "ifs_train.h"
 
@@ -165,14 +166,18 @@ static void bad_labels_and_missing_splits_are_refused(const float *X)
 
 static void confusion_metrics_follow_their_definitions(void)
 {
+    /* 0.5 sits exactly at the threshold: continuation-like, as the reducer
+     * decides (ifs_decide.h), so that (label 1) is a false negative. */
     float p[6] = { 0.9f, 0.6f, 0.5f, 0.2f, 0.1f, 0.7f };
     int32_t y[6] = { 1, 0, 1, 1, 0, 1 };
     ifs_confusion c = ifs_confusion_count(p, y, NULL, 6);
-    IFS_CHECK(c.tp == 3 && c.fp == 1 && c.fn == 1 && c.tn == 1, "tp %lld fp %lld fn %lld tn %lld",
+    IFS_CHECK(c.tp == 2 && c.fp == 1 && c.fn == 2 && c.tn == 1, "tp %lld fp %lld fn %lld tn %lld",
               (long long)c.tp, (long long)c.fp, (long long)c.fn, (long long)c.tn);
-    IFS_CHECK(fabs(ifs_confusion_accuracy(&c) - 4.0 / 6) < 1e-12, "accuracy");
-    IFS_CHECK(fabs(ifs_confusion_precision(&c) - 0.75) < 1e-12, "precision");
-    IFS_CHECK(fabs(ifs_confusion_recall(&c) - 0.75) < 1e-12, "recall");
+    IFS_CHECK(fabs(ifs_confusion_accuracy(&c) - 3.0 / 6) < 1e-12, "accuracy");
+    IFS_CHECK(fabs(ifs_confusion_precision(&c) - 2.0 / 3) < 1e-12, "precision");
+    IFS_CHECK(fabs(ifs_confusion_recall(&c) - 0.5) < 1e-12, "recall");
+    IFS_CHECK(ifs_decide_answer(0.5, 0.5) == 0 && ifs_decide_answer(0.5000001, 0.5) == 1,
+              "a probability at the threshold is continuation-like, above it answer-like");
     ifs_confusion z = { 0, 0, 0, 0 };
     IFS_CHECK(ifs_confusion_accuracy(&z) == 0 && ifs_confusion_precision(&z) == 0, "empty");
 }
