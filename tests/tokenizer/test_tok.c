@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ifs_test.h"
 #include "ifs_tok.h"
@@ -344,6 +345,44 @@ static void test_loaders(void)
     IFS_CHECK(!t && strstr(err, "tokenizer_config.json"), "malformed JSON is refused with the file name: %s", err);
 }
 
+
+/* Issue 11 item 5: an added token starting with a letter made encoding loop
+ * forever when that letter appeared inside a word. alarm() turns a hang into
+ * a failure (SIGALRM kills the test). */
+static void test_added_letter_token(void)
+{
+    char dir[4096], path[8192], err[512];
+    snprintf(dir, sizeof dir, "%s/addedletter", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    write_file(path, vocab_text());
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    write_file(path, "{\"added_tokens_decoder\": {\"36\": {\"content\": \"ab1\", \"special\": false,"
+                     " \"normalized\": false}}}");
+    /* the added token needs an id: add it to the vocab as line 36 */
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    {
+        char v[4096];
+        snprintf(v, sizeof v, "%sab1\n", vocab_text());
+        write_file(path, v);
+    }
+    ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
+    IFS_CHECK(t != NULL, "a checkpoint with an added token starting with a letter loads: %s", err);
+    if (!t)
+        return;
+    ifs_tok_state *st = ifs_tok_state_create(t);
+    alarm(10);
+    const char *got = tokens_of(t, st, "ba", 2);
+    IFS_CHECK(!strcmp(got, "b ##a") || strstr(got, "[UNK]") != NULL,
+              "a letter that starts an added token, inside a word, does not hang: %s", got);
+    got = tokens_of(t, st, "hello xab1 ab", 13);
+    IFS_CHECK(!strcmp(got, "hello x ab1 a ##b"),
+              "an added token inside a word is split out, as HF does: %s", got);
+    alarm(0);
+    ifs_tok_state_free(st);
+    ifs_tok_free(t);
+}
+
 /* ---- threads: one shared tokenizer, one state each, same results ---- */
 typedef struct {
     const ifs_tok *tok;
@@ -405,6 +444,7 @@ int main(void)
     test_framing(unc);
     test_api(unc);
     test_loaders();
+    test_added_letter_token();
     test_threads(unc);
     ifs_tok_free(unc);
     ifs_tok_free(cas);
