@@ -13,10 +13,13 @@
  *   not supported and refused at load, rather than silently mis-tokenized.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -33,35 +36,86 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Reads a whole file; NULL with errno set on failure. Caller frees. */
-static char *read_file(const char *path, size_t *len)
+/* Reads a whole regular file of at most IFS_TOK_MAX_FILE_BYTES; NULL on
+ * failure with errno set (ENOENT when missing) and *why naming the reason.
+ * The open is non-blocking so a FIFO cannot hang the load; fstat then refuses
+ * anything but a regular file (FIFO, directory, device such as a /dev/zero
+ * symlink), and the read stops at the cap. Caller frees. */
+static char *read_file(const char *path, size_t *len, const char **why)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    *why = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *why = strerror(errno);
         return NULL;
-    size_t cap = 1 << 16, n = 0;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        *why = strerror(e);
+        return NULL;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        *why = S_ISDIR(sb.st_mode) ? "is a directory, not a regular file"
+               : S_ISFIFO(sb.st_mode) ? "is a FIFO, not a regular file"
+                                     : "is not a regular file (device or socket)";
+        return NULL;
+    }
+    if ((uint64_t)sb.st_size > IFS_TOK_MAX_FILE_BYTES) {
+        close(fd);
+        errno = EFBIG;
+        *why = "is larger than the 64 MiB limit for tokenizer files";
+        return NULL;
+    }
+    size_t cap = (size_t)sb.st_size + 1, n = 0; /* +1 sees growth past st_size */
     char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (n < cap)
-            break;
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = nb;
-        }
-    }
-    int bad = buf && ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        errno = buf ? EIO : ENOMEM;
+    if (!buf) {
+        close(fd);
+        errno = ENOMEM;
+        *why = "out of memory";
         return NULL;
     }
+    for (;;) {
+        if (n == cap) {
+            if (cap > IFS_TOK_MAX_FILE_BYTES) {
+                free(buf);
+                close(fd);
+                errno = EFBIG;
+                *why = "is larger than the 64 MiB limit for tokenizer files";
+                return NULL;
+            }
+            size_t nc = cap * 2 > IFS_TOK_MAX_FILE_BYTES + 1 ? IFS_TOK_MAX_FILE_BYTES + 1 : cap * 2;
+            char *nb = realloc(buf, nc + 1);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                errno = ENOMEM;
+                *why = "out of memory";
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            errno = e;
+            *why = strerror(e);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
     buf[n] = 0;
     *len = n;
     return buf;
@@ -180,10 +234,11 @@ static int32_t vocab_find(const ifs_tok *tok, const char *s)
 static int load_vocab_txt(ifs_tok *tok, const char *path, char *err, size_t errlen)
 {
     size_t len;
-    char *buf = read_file(path, &len);
+    const char *why;
+    char *buf = read_file(path, &len, &why);
     if (!buf) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
-        return IFS_TOK_EIO;
+        set_err(err, errlen, "%s: %s", path, why);
+        return errno == ENOMEM ? IFS_TOK_ENOMEM : IFS_TOK_EIO;
     }
     int32_t lines = 0;
     for (size_t i = 0; i < len; i++)
@@ -305,12 +360,13 @@ static int add_special(ifs_tok *tok, const char *text, int32_t id, char *err, si
 static cJSON *read_json(const char *path, int *rc, char *err, size_t errlen)
 {
     size_t len;
-    char *buf = read_file(path, &len);
+    const char *why;
+    char *buf = read_file(path, &len, &why);
     *rc = 0;
     if (!buf) {
         if (errno != ENOENT) {
-            set_err(err, errlen, "%s: %s", path, strerror(errno));
-            *rc = IFS_TOK_EIO;
+            set_err(err, errlen, "%s: %s", path, why);
+            *rc = errno == ENOMEM ? IFS_TOK_ENOMEM : IFS_TOK_EIO;
         }
         return NULL;
     }
@@ -465,9 +521,8 @@ ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err
         read_settings(&tok->cfg, cfg, tj);
         apply_override(&tok->cfg, override);
         snprintf(path, plen, "%s/vocab.txt", dir);
-        FILE *f = fopen(path, "rb");
-        if (f) {
-            fclose(f);
+        struct stat vs; /* present in any form: load_vocab_txt refuses non-regular files */
+        if (lstat(path, &vs) == 0) {
             rc = load_vocab_txt(tok, path, err, errlen);
         } else if (tj) {
             snprintf(path, plen, "%s/tokenizer.json", dir);

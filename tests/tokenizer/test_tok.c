@@ -383,6 +383,59 @@ static void test_added_letter_token(void)
     ifs_tok_free(t);
 }
 
+/* Issue 11 item 6: tokenizer files must be regular files of bounded size;
+ * a FIFO must not block the load. alarm() turns a block into a failure. */
+static void test_file_kinds(void)
+{
+    char dir[4096], path[8192], err[512];
+    static const char *const names[] = { "vocab.txt", "tokenizer_config.json", "tokenizer.json" };
+    alarm(20);
+    for (int k = 0; k < 4; k++) {       /* FIFO, directory, /dev/zero link, oversize */
+        for (int f = 0; f < 3; f++) {
+            static const char *const kind[] = { "fifo", "dir", "zero", "big" };
+            snprintf(dir, sizeof dir, "%s/kind-%s-%d", tmpdir, kind[k], f);
+            mkdir(dir, 0755);
+            if (f != 0) {               /* a good vocab beside the bad file */
+                snprintf(path, sizeof path, "%s/vocab.txt", dir);
+                write_file(path, vocab_text());
+            }
+            snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+            unlink(path);
+            rmdir(path);
+            int made = 0;
+            if (k == 0)
+                made = mkfifo(path, 0644) == 0;
+            else if (k == 1)
+                made = mkdir(path, 0755) == 0;
+            else if (k == 2)
+                made = symlink("/dev/zero", path) == 0;
+            else {
+                FILE *fp = fopen(path, "wb");
+                made = fp && fseek(fp, (long)IFS_TOK_MAX_FILE_BYTES, SEEK_SET) == 0 && fputc('\n', fp) != EOF;
+                if (fp)
+                    fclose(fp);
+            }
+            if (!made) {
+                fprintf(stderr, "note: cannot make a %s at %s, case skipped\n", kind[k], path);
+                continue;
+            }
+            ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
+            IFS_CHECK(!t && strstr(err, names[f]) != NULL,
+                      "a %s as %s is refused with the file named: %s", kind[k], names[f], err);
+            ifs_tok_free(t);
+            if (f == 0) {
+                t = ifs_tok_load_vocab(path, NULL, err, sizeof err);
+                IFS_CHECK(!t && strstr(err, names[f]) != NULL,
+                          "ifs_tok_load_vocab refuses a %s: %s", kind[k], err);
+                ifs_tok_free(t);
+            }
+            if (k == 3)
+                unlink(path); /* sparse, but do not leave 64 MiB around */
+        }
+    }
+    alarm(0);
+}
+
 /* ---- threads: one shared tokenizer, one state each, same results ---- */
 typedef struct {
     const ifs_tok *tok;
@@ -445,6 +498,7 @@ int main(void)
     test_api(unc);
     test_loaders();
     test_added_letter_token();
+    test_file_kinds();
     test_threads(unc);
     ifs_tok_free(unc);
     ifs_tok_free(cas);
