@@ -291,7 +291,8 @@ static int load_vocab_json(ifs_tok *tok, const cJSON *model, const char *path,
     size_t bytes = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, vocab) {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e8) {
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) || it->valuedouble > 1e8 ||
+            it->valuedouble != (double)(int64_t)it->valuedouble) {
             set_err(err, errlen, "%s: vocab entry '%s' has a bad id", path, it->string);
             return IFS_TOK_EFORMAT;
         }
@@ -357,6 +358,52 @@ static int add_special(ifs_tok *tok, const char *text, int32_t id, char *err, si
     return 0;
 }
 
+/* ---- duplicate JSON keys: the last one wins, as in Python's json (HF) ---- */
+
+typedef struct {
+    const char *key;
+    size_t idx;
+    cJSON *item;
+} key_ref;
+
+static int key_ref_cmp(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* cJSON keeps every duplicate and GetObjectItem returns the first; this
+ * deletes all but the last of each key, in every object (recursion depth is
+ * bounded by cJSON's nesting limit). O(n log n) per object. */
+static int dedupe_keys(cJSON *j)
+{
+    if (!cJSON_IsObject(j) && !cJSON_IsArray(j))
+        return 0;
+    size_t n = 0;
+    for (cJSON *c = j->child; c; c = c->next) {
+        if (dedupe_keys(c))
+            return IFS_TOK_ENOMEM;
+        n++;
+    }
+    if (!cJSON_IsObject(j) || n < 2)
+        return 0;
+    key_ref *r = malloc(n * sizeof *r);
+    if (!r)
+        return IFS_TOK_ENOMEM;
+    size_t k = 0;
+    for (cJSON *c = j->child; c; c = c->next, k++)
+        r[k] = (key_ref){ c->string ? c->string : "", k, c };
+    qsort(r, n, sizeof *r, key_ref_cmp);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (!strcmp(r[i].key, r[i + 1].key))
+            cJSON_Delete(cJSON_DetachItemViaPointer(j, r[i].item));
+    free(r);
+    return 0;
+}
+
 static cJSON *read_json(const char *path, int *rc, char *err, size_t errlen)
 {
     size_t len;
@@ -375,6 +422,10 @@ static cJSON *read_json(const char *path, int *rc, char *err, size_t errlen)
     if (!j) {
         set_err(err, errlen, "%s: not valid JSON", path);
         *rc = IFS_TOK_EFORMAT;
+    } else if (dedupe_keys(j)) {
+        cJSON_Delete(j);
+        j = NULL;
+        *rc = IFS_TOK_ENOMEM;
     }
     return j;
 }
@@ -430,10 +481,38 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
             const char *t = token_text(it);
             const cJSON *norm = cJSON_GetObjectItemCaseSensitive(it, "normalized");
             const cJSON *idv = cJSON_GetObjectItemCaseSensitive(it, "id");
-            int32_t id = cJSON_IsNumber(idv) ? idv->valueint
-                         : (l == 1 && it->string) ? (int32_t)atol(it->string) : vocab_find(tok, t ? t : "");
             if (!t)
                 continue;
+            /* the id: "id" in tokenizer.json, the key in added_tokens_decoder;
+             * it must be a whole number naming a vocab entry */
+            double d = -1;
+            int have = 0;
+            if (cJSON_IsNumber(idv)) {
+                d = idv->valuedouble;
+                have = 1;
+            } else if (l == 1 && it->string) {
+                char *end;
+                errno = 0;
+                long long v = strtoll(it->string, &end, 10);
+                if (end == it->string || *end || errno || v < 0 || v > INT32_MAX) {
+                    set_err(err, errlen, "tokenizer_config.json: added_tokens_decoder key '%s' is not an id",
+                            it->string);
+                    return IFS_TOK_EFORMAT;
+                }
+                d = (double)v;
+                have = 1;
+            }
+            int32_t id;
+            if (have) {
+                if (d != d || d < 0 || d >= (double)tok->n_vocab || d != (double)(int64_t)d) {
+                    set_err(err, errlen, "%s: added token '%s' has id %g, not a whole number in [0, %d)",
+                            l ? "tokenizer_config.json" : "tokenizer.json", t, d, tok->n_vocab);
+                    return IFS_TOK_EFORMAT;
+                }
+                id = (int32_t)d;
+            } else {
+                id = vocab_find(tok, t);
+            }
             if (cJSON_IsTrue(norm)) {
                 set_err(err, errlen, "added token '%s' has normalized=true: not supported", t);
                 return IFS_TOK_EFORMAT;
@@ -470,7 +549,11 @@ static ifs_tok *new_tok(void)
     return tok;
 }
 
-static void read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj)
+/* model_max_length must be an integer >= 2 (null or absent: the default).
+ * Values past INT32_MAX, among them HF's "no limit" sentinel int(1e30), read
+ * as INT32_MAX; callers cap it at max_position_embeddings, as before. */
+static int read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj,
+                         const char *cfg_path, char *err, size_t errlen)
 {
     const cJSON *src = cfg;
     int from_tj = 0;
@@ -479,7 +562,7 @@ static void read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj)
         from_tj = 1;
     }
     if (!src)
-        return;
+        return 0;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, from_tj ? "lowercase" : "do_lower_case");
     if (cJSON_IsBool(v))
         c->do_lower_case = cJSON_IsTrue(v);
@@ -490,8 +573,18 @@ static void read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj)
     if (cJSON_IsBool(v))
         c->tokenize_chinese_chars = cJSON_IsTrue(v);
     v = cJSON_GetObjectItemCaseSensitive(cfg, "model_max_length");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 2)
-        c->model_max_length = v->valuedouble > 2147483647.0 ? 2147483647 : (int)v->valuedouble;
+    if (v && !cJSON_IsNull(v)) {
+        double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        if (!cJSON_IsNumber(v) || d != d || d < 2 || (d < 4294967296.0 && d != (double)(int64_t)d)) {
+            char *txt = cJSON_PrintUnformatted(v);
+            set_err(err, errlen, "%s: model_max_length %s is not an integer >= 2", cfg_path,
+                    txt ? txt : "?");
+            free(txt);
+            return IFS_TOK_EFORMAT;
+        }
+        c->model_max_length = d > 2147483647.0 ? 2147483647 : (int)d;
+    }
+    return 0;
 }
 
 ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err, size_t errlen)
@@ -518,7 +611,10 @@ ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err
         tj = read_json(path, &rc, err, errlen);
     }
     if (!rc) {
-        read_settings(&tok->cfg, cfg, tj);
+        snprintf(path, plen, "%s/tokenizer_config.json", dir);
+        rc = read_settings(&tok->cfg, cfg, tj, path, err, errlen);
+    }
+    if (!rc) {
         apply_override(&tok->cfg, override);
         snprintf(path, plen, "%s/vocab.txt", dir);
         struct stat vs; /* present in any form: load_vocab_txt refuses non-regular files */

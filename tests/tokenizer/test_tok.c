@@ -436,6 +436,95 @@ static void test_file_kinds(void)
     alarm(0);
 }
 
+/* Issue 11 item 15: bad model_max_length values and ids are refused with a
+ * message; duplicate JSON keys: the last wins, as in Python's json (HF). */
+static void test_config_values(void)
+{
+    char dir[4096], path[8192], err[512];
+    static const struct {
+        const char *cfg;
+        int ok, max_len, lower;
+        const char *what;
+    } cases[] = {
+        { "{\"model_max_length\": 0}", 0, 0, 1, "model_max_length 0 is refused" },
+        { "{\"model_max_length\": 1}", 0, 0, 1, "model_max_length 1 is refused" },
+        { "{\"model_max_length\": -5}", 0, 0, 1, "a negative model_max_length is refused" },
+        { "{\"model_max_length\": 12.5}", 0, 0, 1, "a fractional model_max_length is refused" },
+        { "{\"model_max_length\": \"128\"}", 0, 0, 1, "a string model_max_length is refused" },
+        { "{\"model_max_length\": null}", 1, 512, 1, "a null model_max_length means the default 512" },
+        { "{\"model_max_length\": 1000000000000000019884624838656}", 1, 2147483647, 1,
+          "HF's no-limit sentinel 1e30 reads as no limit (INT32_MAX, capped by the caller)" },
+        { "{\"model_max_length\": 2}", 1, 2, 1, "model_max_length 2 is accepted" },
+        { "{\"model_max_length\": 64, \"model_max_length\": 128}", 1, 128, 1,
+          "of two model_max_length keys the last wins" },
+        { "{\"do_lower_case\": true, \"do_lower_case\": false}", 1, 512, 0,
+          "of two do_lower_case keys the last wins" },
+        { "{\"added_tokens_decoder\": {\"1.5\": {\"content\": \"zz\"}}}", 0, 0, 1,
+          "a fractional added_tokens_decoder id is refused" },
+        { "{\"added_tokens_decoder\": {\"-1\": {\"content\": \"zz\"}}}", 0, 0, 1,
+          "a negative added_tokens_decoder id is refused" },
+        { "{\"added_tokens_decoder\": {\"99999\": {\"content\": \"zz\"}}}", 0, 0, 1,
+          "an added_tokens_decoder id past the vocab is refused" },
+    };
+    snprintf(dir, sizeof dir, "%s/cfgvalues", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    write_file(path, vocab_text());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+        write_file(path, cases[i].cfg);
+        err[0] = 0;
+        ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
+        if (cases[i].ok)
+            IFS_CHECK(t && ifs_tok_get_config(t)->model_max_length == cases[i].max_len &&
+                      ifs_tok_get_config(t)->do_lower_case == cases[i].lower,
+                      "%s (%s)", cases[i].what, t ? "" : err);
+        else
+            IFS_CHECK(!t && strstr(err, "tokenizer_config.json") != NULL, "%s: %s", cases[i].what, err);
+        ifs_tok_free(t);
+    }
+    /* tokenizer.json ids */
+    static const struct {
+        const char *vocab_extra, *added;
+        int ok;
+        const char *what;
+    } tj[] = {
+        { ",\"hi\":4.5", "", 0, "a fractional tokenizer.json vocab id is refused" },
+        { ",\"hi\":-4", "", 0, "a negative tokenizer.json vocab id is refused" },
+        { ",\"hi\":4", ",{\"id\":4.5,\"content\":\"hi\"}", 0, "a fractional added_tokens id is refused" },
+        { ",\"hi\":4", ",{\"id\":-2,\"content\":\"hi\"}", 0, "a negative added_tokens id is refused" },
+        { ",\"hi\":4", ",{\"id\":7,\"content\":\"hi\"}", 0, "an added_tokens id past the vocab is refused" },
+        { ",\"hi\":4,\"hi\":5", "", 1, "of two vocab keys the last wins" },
+    };
+    snprintf(dir, sizeof dir, "%s/tjvalues", tmpdir);
+    mkdir(dir, 0755);
+    for (size_t i = 0; i < sizeof tj / sizeof tj[0]; i++) {
+        snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+        char body[2048];
+        snprintf(body, sizeof body,
+                 "{\"added_tokens\":[{\"id\":3,\"content\":\"[SEP]\",\"special\":true,\"normalized\":false}%s],"
+                 "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[PAD]\":0,\"[UNK]\":1,\"[CLS]\":2,"
+                 "\"[SEP]\":3%s}}}", tj[i].added, tj[i].vocab_extra);
+        write_file(path, body);
+        err[0] = 0;
+        ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
+        if (tj[i].ok) {
+            int good = t != NULL;
+            if (t) {
+                ifs_tok_state *st = ifs_tok_state_create(t);
+                const int32_t *ids;
+                int32_t n;
+                good = ifs_tok_tokenize(t, st, "hi", 2, &ids, &n, NULL) == 0 && n == 1 && ids[0] == 5;
+                ifs_tok_state_free(st);
+            }
+            IFS_CHECK(good, "%s (%s)", tj[i].what, t ? "" : err);
+        } else {
+            IFS_CHECK(!t && strstr(err, "tokenizer.json") != NULL, "%s: %s", tj[i].what, err);
+        }
+        ifs_tok_free(t);
+    }
+}
+
 /* ---- threads: one shared tokenizer, one state each, same results ---- */
 typedef struct {
     const ifs_tok *tok;
@@ -499,6 +588,7 @@ int main(void)
     test_loaders();
     test_added_letter_token();
     test_file_kinds();
+    test_config_values();
     test_threads(unc);
     ifs_tok_free(unc);
     ifs_tok_free(cas);
