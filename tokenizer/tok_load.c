@@ -8,9 +8,16 @@
  * - vocab.txt lines are trimmed at the end like HF's WordPiece::read_file
  *   (trim_end); a token listed twice maps to its last line, as HF's HashMap
  *   insert does.
- * - Special tokens are matched in raw text before normalization, as HF does for
- *   added tokens with normalized=false. An added token with normalized=true is
- *   not supported and refused at load, rather than silently mis-tokenized.
+ * - Special and added tokens are matched in raw text before normalization,
+ *   leftmost-longest anywhere (inside words too), as HF's AddedVocabulary does
+ *   for added tokens with normalized=false (parity_tok_added). An added token
+ *   with normalized=true or single_word=true is not supported and refused at
+ *   load, rather than silently mis-tokenized; lstrip/rstrip are accepted (they
+ *   only move whitespace, which BERT drops).
+ * - Files must be regular and at most IFS_TOK_MAX_FILE_BYTES (ifs_tok.h).
+ * - Duplicate JSON keys: the last wins (Python's json, so HF), in every object.
+ * - model_max_length must be an integer >= 2; past INT32_MAX (HF's 1e30
+ *   "no limit") it reads as INT32_MAX.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -514,7 +521,16 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
                 id = vocab_find(tok, t);
             }
             if (cJSON_IsTrue(norm)) {
-                set_err(err, errlen, "added token '%s' has normalized=true: not supported", t);
+                set_err(err, errlen, "%s: added token '%s' has normalized=true: not supported",
+                        l ? "tokenizer_config.json" : "tokenizer.json", t);
+                return IFS_TOK_EFORMAT;
+            }
+            /* single_word drops matches next to word characters; not
+             * implemented, so refused rather than mis-tokenized. lstrip and
+             * rstrip only move whitespace, which BERT drops anyway. */
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "single_word"))) {
+                set_err(err, errlen, "%s: added token '%s' has single_word=true: not supported",
+                        l ? "tokenizer_config.json" : "tokenizer.json", t);
                 return IFS_TOK_EFORMAT;
             }
             if ((rc = add_special(tok, t, id, err, errlen)))
