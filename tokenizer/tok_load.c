@@ -343,10 +343,39 @@ static const char *token_text(const cJSON *v)
     return NULL;
 }
 
+/* Strict UTF-8 (no overlongs, surrogates, or past U+10FFFF). cJSON does not
+ * check, and a token of invalid bytes would let invalid text through. */
+static int valid_utf8(const uint8_t *s)
+{
+    while (*s) {
+        uint8_t b = *s;
+        int need;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (b < 0x80) { s++; continue; }
+        else if (b >= 0xC2 && b <= 0xDF) need = 1;
+        else if (b == 0xE0) { need = 2; lo = 0xA0; }
+        else if (b == 0xED) { need = 2; hi = 0x9F; }
+        else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
+        else if (b == 0xF0) { need = 3; lo = 0x90; }
+        else if (b >= 0xF1 && b <= 0xF3) need = 3;
+        else if (b == 0xF4) { need = 3; hi = 0x8F; }
+        else return 0;
+        for (int k = 1; k <= need; k++) /* a NUL fails the range test: no overrun */
+            if (s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xBF))
+                return 0;
+        s += need + 1;
+    }
+    return 1;
+}
+
 static int add_special(ifs_tok *tok, const char *text, int32_t id, char *err, size_t errlen)
 {
     if (!text || !*text || id < 0)
         return 0;
+    if (!valid_utf8((const uint8_t *)text)) {
+        set_err(err, errlen, "special or added token with id %d is not valid UTF-8", id);
+        return IFS_TOK_EFORMAT;
+    }
     for (int i = 0; i < tok->n_specials; i++)
         if (!strcmp(tok->specials[i].text, text))
             return 0;
@@ -519,6 +548,11 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
                 id = (int32_t)d;
             } else {
                 id = vocab_find(tok, t);
+            }
+            if (!valid_utf8((const uint8_t *)t)) {
+                set_err(err, errlen, "%s: an added token is not valid UTF-8",
+                        l ? "tokenizer_config.json" : "tokenizer.json");
+                return IFS_TOK_EFORMAT;
             }
             if (cJSON_IsTrue(norm)) {
                 set_err(err, errlen, "%s: added token '%s' has normalized=true: not supported",

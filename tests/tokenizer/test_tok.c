@@ -463,6 +463,8 @@ static void test_config_values(void)
           "an added token with single_word=true is refused (not implemented)" },
         { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"un\", \"normalized\": true}}}", 0, 0, 1,
           "an added token with normalized=true is refused (not implemented)" },
+        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"\xff\"}}}", 0, 0, 1,
+          "an added token that is not valid UTF-8 is refused" },
         { "{\"added_tokens_decoder\": {\"1.5\": {\"content\": \"zz\"}}}", 0, 0, 1,
           "a fractional added_tokens_decoder id is refused" },
         { "{\"added_tokens_decoder\": {\"-1\": {\"content\": \"zz\"}}}", 0, 0, 1,
