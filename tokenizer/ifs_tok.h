@@ -38,6 +38,12 @@
 extern "C" {
 #endif
 
+/* Files read by the loaders (vocab.txt, tokenizer.json,
+ * tokenizer_config.json) must be regular files (a FIFO, directory or device,
+ * e.g. a symlink to /dev/zero, is refused without blocking: opened with
+ * O_NONBLOCK, then fstat) of at most this many bytes; errors name the file. */
+#define IFS_TOK_MAX_FILE_BYTES ((uint64_t)64 << 20) /* 64 MiB */
+
 /* Status codes (0 = success). ifs_tok_strerror() names them. */
 enum {
     IFS_TOK_OK = 0,

@@ -390,8 +390,11 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
                 }
                 char *w = st->word + st->word_len;
                 size_t j = i;
+                /* the first byte is always taken (no added token matched at
+                 * i), so i advances and the loop ends; later bytes that can
+                 * start an added token stop the run to be tried again */
                 while (j < len && s[j] < 0x80 && cls[s[j]] == IFS_TOK_A_WORD &&
-                       !tok->special_first[s[j]])
+                       (j == i || !tok->special_first[s[j]]))
                     *w++ = (char)map[s[j++]];
                 st->word_chars += (int32_t)(j - i);
                 st->word_len += j - i;
@@ -573,7 +576,8 @@ int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st,
     }
     size_t keep = n < (size_t)max_len - 2 ? n : (size_t)max_len - 2;
     ids[0] = tok->cls_id;
-    memcpy(ids + 1, st->ids, keep * sizeof(int32_t));
+    if (keep) /* st->ids is NULL before the first wordpiece: memcpy(NULL, 0) is UB */
+        memcpy(ids + 1, st->ids, keep * sizeof(int32_t));
     ids[keep + 1] = tok->sep_id;
     *n_ids = (int32_t)(keep + 2);
     if (type_ids)
@@ -641,11 +645,13 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
     longest_first(na, nb, (size_t)max_len - 3, &ka, &kb);
     size_t k = 0;
     ids[k++] = tok->cls_id;
-    memcpy(ids + k, st->ids, ka * sizeof(int32_t));
+    if (ka)
+        memcpy(ids + k, st->ids, ka * sizeof(int32_t));
     k += ka;
     ids[k++] = tok->sep_id;
     size_t b0 = k;
-    memcpy(ids + k, st->ids_b, kb * sizeof(int32_t));
+    if (kb)
+        memcpy(ids + k, st->ids_b, kb * sizeof(int32_t));
     k += kb;
     ids[k++] = tok->sep_id;
     if (type_ids) {

@@ -8,15 +8,25 @@
  * - vocab.txt lines are trimmed at the end like HF's WordPiece::read_file
  *   (trim_end); a token listed twice maps to its last line, as HF's HashMap
  *   insert does.
- * - Special tokens are matched in raw text before normalization, as HF does for
- *   added tokens with normalized=false. An added token with normalized=true is
- *   not supported and refused at load, rather than silently mis-tokenized.
+ * - Special and added tokens are matched in raw text before normalization,
+ *   leftmost-longest anywhere (inside words too), as HF's AddedVocabulary does
+ *   for added tokens with normalized=false (parity_tok_added). An added token
+ *   with normalized=true or single_word=true is not supported and refused at
+ *   load, rather than silently mis-tokenized; lstrip/rstrip are accepted (they
+ *   only move whitespace, which BERT drops).
+ * - Files must be regular and at most IFS_TOK_MAX_FILE_BYTES (ifs_tok.h).
+ * - Duplicate JSON keys: the last wins (Python's json, so HF), in every object.
+ * - model_max_length must be an integer >= 2; past INT32_MAX (HF's 1e30
+ *   "no limit") it reads as INT32_MAX.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -33,35 +43,86 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Reads a whole file; NULL with errno set on failure. Caller frees. */
-static char *read_file(const char *path, size_t *len)
+/* Reads a whole regular file of at most IFS_TOK_MAX_FILE_BYTES; NULL on
+ * failure with errno set (ENOENT when missing) and *why naming the reason.
+ * The open is non-blocking so a FIFO cannot hang the load; fstat then refuses
+ * anything but a regular file (FIFO, directory, device such as a /dev/zero
+ * symlink), and the read stops at the cap. Caller frees. */
+static char *read_file(const char *path, size_t *len, const char **why)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    *why = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *why = strerror(errno);
         return NULL;
-    size_t cap = 1 << 16, n = 0;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        *why = strerror(e);
+        return NULL;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        *why = S_ISDIR(sb.st_mode) ? "is a directory, not a regular file"
+               : S_ISFIFO(sb.st_mode) ? "is a FIFO, not a regular file"
+                                     : "is not a regular file (device or socket)";
+        return NULL;
+    }
+    if ((uint64_t)sb.st_size > IFS_TOK_MAX_FILE_BYTES) {
+        close(fd);
+        errno = EFBIG;
+        *why = "is larger than the 64 MiB limit for tokenizer files";
+        return NULL;
+    }
+    size_t cap = (size_t)sb.st_size + 1, n = 0; /* +1 sees growth past st_size */
     char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (n < cap)
-            break;
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = nb;
-        }
-    }
-    int bad = buf && ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        errno = buf ? EIO : ENOMEM;
+    if (!buf) {
+        close(fd);
+        errno = ENOMEM;
+        *why = "out of memory";
         return NULL;
     }
+    for (;;) {
+        if (n == cap) {
+            if (cap > IFS_TOK_MAX_FILE_BYTES) {
+                free(buf);
+                close(fd);
+                errno = EFBIG;
+                *why = "is larger than the 64 MiB limit for tokenizer files";
+                return NULL;
+            }
+            size_t nc = cap * 2 > IFS_TOK_MAX_FILE_BYTES + 1 ? IFS_TOK_MAX_FILE_BYTES + 1 : cap * 2;
+            char *nb = realloc(buf, nc + 1);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                errno = ENOMEM;
+                *why = "out of memory";
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            errno = e;
+            *why = strerror(e);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
     buf[n] = 0;
     *len = n;
     return buf;
@@ -180,10 +241,11 @@ static int32_t vocab_find(const ifs_tok *tok, const char *s)
 static int load_vocab_txt(ifs_tok *tok, const char *path, char *err, size_t errlen)
 {
     size_t len;
-    char *buf = read_file(path, &len);
+    const char *why;
+    char *buf = read_file(path, &len, &why);
     if (!buf) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
-        return IFS_TOK_EIO;
+        set_err(err, errlen, "%s: %s", path, why);
+        return errno == ENOMEM ? IFS_TOK_ENOMEM : IFS_TOK_EIO;
     }
     int32_t lines = 0;
     for (size_t i = 0; i < len; i++)
@@ -236,7 +298,8 @@ static int load_vocab_json(ifs_tok *tok, const cJSON *model, const char *path,
     size_t bytes = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, vocab) {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e8) {
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) || it->valuedouble > 1e8 ||
+            it->valuedouble != (double)(int64_t)it->valuedouble) {
             set_err(err, errlen, "%s: vocab entry '%s' has a bad id", path, it->string);
             return IFS_TOK_EFORMAT;
         }
@@ -280,10 +343,39 @@ static const char *token_text(const cJSON *v)
     return NULL;
 }
 
+/* Strict UTF-8 (no overlongs, surrogates, or past U+10FFFF). cJSON does not
+ * check, and a token of invalid bytes would let invalid text through. */
+static int valid_utf8(const uint8_t *s)
+{
+    while (*s) {
+        uint8_t b = *s;
+        int need;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (b < 0x80) { s++; continue; }
+        else if (b >= 0xC2 && b <= 0xDF) need = 1;
+        else if (b == 0xE0) { need = 2; lo = 0xA0; }
+        else if (b == 0xED) { need = 2; hi = 0x9F; }
+        else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
+        else if (b == 0xF0) { need = 3; lo = 0x90; }
+        else if (b >= 0xF1 && b <= 0xF3) need = 3;
+        else if (b == 0xF4) { need = 3; hi = 0x8F; }
+        else return 0;
+        for (int k = 1; k <= need; k++) /* a NUL fails the range test: no overrun */
+            if (s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xBF))
+                return 0;
+        s += need + 1;
+    }
+    return 1;
+}
+
 static int add_special(ifs_tok *tok, const char *text, int32_t id, char *err, size_t errlen)
 {
     if (!text || !*text || id < 0)
         return 0;
+    if (!valid_utf8((const uint8_t *)text)) {
+        set_err(err, errlen, "special or added token with id %d is not valid UTF-8", id);
+        return IFS_TOK_EFORMAT;
+    }
     for (int i = 0; i < tok->n_specials; i++)
         if (!strcmp(tok->specials[i].text, text))
             return 0;
@@ -302,15 +394,62 @@ static int add_special(ifs_tok *tok, const char *text, int32_t id, char *err, si
     return 0;
 }
 
+/* ---- duplicate JSON keys: the last one wins, as in Python's json (HF) ---- */
+
+typedef struct {
+    const char *key;
+    size_t idx;
+    cJSON *item;
+} key_ref;
+
+static int key_ref_cmp(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* cJSON keeps every duplicate and GetObjectItem returns the first; this
+ * deletes all but the last of each key, in every object (recursion depth is
+ * bounded by cJSON's nesting limit). O(n log n) per object. */
+static int dedupe_keys(cJSON *j)
+{
+    if (!cJSON_IsObject(j) && !cJSON_IsArray(j))
+        return 0;
+    size_t n = 0;
+    for (cJSON *c = j->child; c; c = c->next) {
+        if (dedupe_keys(c))
+            return IFS_TOK_ENOMEM;
+        n++;
+    }
+    if (!cJSON_IsObject(j) || n < 2)
+        return 0;
+    key_ref *r = malloc(n * sizeof *r);
+    if (!r)
+        return IFS_TOK_ENOMEM;
+    size_t k = 0;
+    for (cJSON *c = j->child; c; c = c->next, k++)
+        r[k] = (key_ref){ c->string ? c->string : "", k, c };
+    qsort(r, n, sizeof *r, key_ref_cmp);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (!strcmp(r[i].key, r[i + 1].key))
+            cJSON_Delete(cJSON_DetachItemViaPointer(j, r[i].item));
+    free(r);
+    return 0;
+}
+
 static cJSON *read_json(const char *path, int *rc, char *err, size_t errlen)
 {
     size_t len;
-    char *buf = read_file(path, &len);
+    const char *why;
+    char *buf = read_file(path, &len, &why);
     *rc = 0;
     if (!buf) {
         if (errno != ENOENT) {
-            set_err(err, errlen, "%s: %s", path, strerror(errno));
-            *rc = IFS_TOK_EIO;
+            set_err(err, errlen, "%s: %s", path, why);
+            *rc = errno == ENOMEM ? IFS_TOK_ENOMEM : IFS_TOK_EIO;
         }
         return NULL;
     }
@@ -319,6 +458,10 @@ static cJSON *read_json(const char *path, int *rc, char *err, size_t errlen)
     if (!j) {
         set_err(err, errlen, "%s: not valid JSON", path);
         *rc = IFS_TOK_EFORMAT;
+    } else if (dedupe_keys(j)) {
+        cJSON_Delete(j);
+        j = NULL;
+        *rc = IFS_TOK_ENOMEM;
     }
     return j;
 }
@@ -374,12 +517,54 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
             const char *t = token_text(it);
             const cJSON *norm = cJSON_GetObjectItemCaseSensitive(it, "normalized");
             const cJSON *idv = cJSON_GetObjectItemCaseSensitive(it, "id");
-            int32_t id = cJSON_IsNumber(idv) ? idv->valueint
-                         : (l == 1 && it->string) ? (int32_t)atol(it->string) : vocab_find(tok, t ? t : "");
             if (!t)
                 continue;
+            /* the id: "id" in tokenizer.json, the key in added_tokens_decoder;
+             * it must be a whole number naming a vocab entry */
+            double d = -1;
+            int have = 0;
+            if (cJSON_IsNumber(idv)) {
+                d = idv->valuedouble;
+                have = 1;
+            } else if (l == 1 && it->string) {
+                char *end;
+                errno = 0;
+                long long v = strtoll(it->string, &end, 10);
+                if (end == it->string || *end || errno || v < 0 || v > INT32_MAX) {
+                    set_err(err, errlen, "tokenizer_config.json: added_tokens_decoder key '%s' is not an id",
+                            it->string);
+                    return IFS_TOK_EFORMAT;
+                }
+                d = (double)v;
+                have = 1;
+            }
+            int32_t id;
+            if (have) {
+                if (d != d || d < 0 || d >= (double)tok->n_vocab || d != (double)(int64_t)d) {
+                    set_err(err, errlen, "%s: added token '%s' has id %g, not a whole number in [0, %d)",
+                            l ? "tokenizer_config.json" : "tokenizer.json", t, d, tok->n_vocab);
+                    return IFS_TOK_EFORMAT;
+                }
+                id = (int32_t)d;
+            } else {
+                id = vocab_find(tok, t);
+            }
+            if (!valid_utf8((const uint8_t *)t)) {
+                set_err(err, errlen, "%s: an added token is not valid UTF-8",
+                        l ? "tokenizer_config.json" : "tokenizer.json");
+                return IFS_TOK_EFORMAT;
+            }
             if (cJSON_IsTrue(norm)) {
-                set_err(err, errlen, "added token '%s' has normalized=true: not supported", t);
+                set_err(err, errlen, "%s: added token '%s' has normalized=true: not supported",
+                        l ? "tokenizer_config.json" : "tokenizer.json", t);
+                return IFS_TOK_EFORMAT;
+            }
+            /* single_word drops matches next to word characters; not
+             * implemented, so refused rather than mis-tokenized. lstrip and
+             * rstrip only move whitespace, which BERT drops anyway. */
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "single_word"))) {
+                set_err(err, errlen, "%s: added token '%s' has single_word=true: not supported",
+                        l ? "tokenizer_config.json" : "tokenizer.json", t);
                 return IFS_TOK_EFORMAT;
             }
             if ((rc = add_special(tok, t, id, err, errlen)))
@@ -414,7 +599,11 @@ static ifs_tok *new_tok(void)
     return tok;
 }
 
-static void read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj)
+/* model_max_length must be an integer >= 2 (null or absent: the default).
+ * Values past INT32_MAX, among them HF's "no limit" sentinel int(1e30), read
+ * as INT32_MAX; callers cap it at max_position_embeddings, as before. */
+static int read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj,
+                         const char *cfg_path, char *err, size_t errlen)
 {
     const cJSON *src = cfg;
     int from_tj = 0;
@@ -423,7 +612,7 @@ static void read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj)
         from_tj = 1;
     }
     if (!src)
-        return;
+        return 0;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, from_tj ? "lowercase" : "do_lower_case");
     if (cJSON_IsBool(v))
         c->do_lower_case = cJSON_IsTrue(v);
@@ -434,8 +623,18 @@ static void read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj)
     if (cJSON_IsBool(v))
         c->tokenize_chinese_chars = cJSON_IsTrue(v);
     v = cJSON_GetObjectItemCaseSensitive(cfg, "model_max_length");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 2)
-        c->model_max_length = v->valuedouble > 2147483647.0 ? 2147483647 : (int)v->valuedouble;
+    if (v && !cJSON_IsNull(v)) {
+        double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        if (!cJSON_IsNumber(v) || d != d || d < 2 || (d < 4294967296.0 && d != (double)(int64_t)d)) {
+            char *txt = cJSON_PrintUnformatted(v);
+            set_err(err, errlen, "%s: model_max_length %s is not an integer >= 2", cfg_path,
+                    txt ? txt : "?");
+            free(txt);
+            return IFS_TOK_EFORMAT;
+        }
+        c->model_max_length = d > 2147483647.0 ? 2147483647 : (int)d;
+    }
+    return 0;
 }
 
 ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err, size_t errlen)
@@ -462,12 +661,14 @@ ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err
         tj = read_json(path, &rc, err, errlen);
     }
     if (!rc) {
-        read_settings(&tok->cfg, cfg, tj);
+        snprintf(path, plen, "%s/tokenizer_config.json", dir);
+        rc = read_settings(&tok->cfg, cfg, tj, path, err, errlen);
+    }
+    if (!rc) {
         apply_override(&tok->cfg, override);
         snprintf(path, plen, "%s/vocab.txt", dir);
-        FILE *f = fopen(path, "rb");
-        if (f) {
-            fclose(f);
+        struct stat vs; /* present in any form: load_vocab_txt refuses non-regular files */
+        if (lstat(path, &vs) == 0) {
             rc = load_vocab_txt(tok, path, err, errlen);
         } else if (tj) {
             snprintf(path, plen, "%s/tokenizer.json", dir);

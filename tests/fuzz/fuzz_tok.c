@@ -12,6 +12,13 @@
  *   - encode is not [CLS] + the first tokenize ids + [SEP].
  * The vocab is written at start-up: specials, every printable ASCII char with
  * and without "##", and a few multi-byte and multi-char tokens.
+ *
+ * Added tokens (issue 11 item 5): when byte 0 has bit 3 set, byte 3 gives a
+ * count of 1..4 added tokens, each a length byte (1..4) then its bytes; they
+ * are written into a checkpoint folder's tokenizer_config.json
+ * (added_tokens_decoder, normalized=false, alternately special) and loaded
+ * with ifs_tok_load; the rest is the text, checked the same way. A hang is
+ * caught by libFuzzer's -timeout.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +30,8 @@
 
 static ifs_tok *toks[8];
 static ifs_tok_state *st;
+static char vocab_path[] = "/tmp/ifs-fuzz-tok-XXXXXX";
+static char ckpt_dir[] = "/tmp/ifs-fuzz-tokdir-XXXXXX";
 
 /* Independent strict UTF-8 check: offset of the first ill-formed sequence, or
  * SIZE_MAX when valid. Written as a table of allowed second-byte ranges. */
@@ -58,7 +67,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char path[] = "/tmp/ifs-fuzz-tok-XXXXXX";
+    char *path = vocab_path;
     int fd = mkstemp(path);
     if (fd < 0)
         abort();
@@ -77,9 +86,65 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             abort();
         }
     }
+    /* the checkpoint folder for added-token inputs: the same vocab */
+    if (!mkdtemp(ckpt_dir))
+        abort();
+    char vp[256], buf[4096];
+    snprintf(vp, sizeof vp, "%s/vocab.txt", ckpt_dir);
+    FILE *in = fopen(path, "rb"), *out = fopen(vp, "wb");
+    if (!in || !out)
+        abort();
+    size_t r;
+    while ((r = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, r, out);
+    fclose(in);
+    fclose(out);
     unlink(path);
     st = ifs_tok_state_create(toks[0]);
     return 0;
+}
+
+/* Loads the checkpoint folder with the added tokens taken from data; NULL when
+ * they are not usable (bad UTF-8 or refused). *used is the bytes consumed. */
+static ifs_tok *load_with_added(const uint8_t *d, size_t n, int lower, size_t *used)
+{
+    size_t i = 0;
+    if (n < 1)
+        return NULL;
+    int k = 1 + d[i++] % 4;
+    char json[1024];
+    size_t j = (size_t)snprintf(json, sizeof json, "{\"do_lower_case\": %s, \"added_tokens_decoder\": {",
+                                lower ? "true" : "false");
+    for (int t = 0; t < k; t++) {
+        if (i >= n)
+            return NULL;
+        size_t L = 1 + d[i++] % 4;
+        if (i + L > n || first_bad(d + i, L) != SIZE_MAX)
+            return NULL;
+        j += (size_t)snprintf(json + j, sizeof json - j, "%s\"%d\": {\"content\": \"", t ? ", " : "", 5 + t);
+        for (size_t q = 0; q < L; q++) {
+            uint8_t c = d[i + q];
+            if (c < 0x20 || c == '"' || c == '\\')
+                j += (size_t)snprintf(json + j, sizeof json - j, "\\u%04x", c);
+            else
+                json[j++] = (char)c;
+        }
+        i += L;
+        j += (size_t)snprintf(json + j, sizeof json - j, "\", \"special\": %s, \"normalized\": false}",
+                              (t & 1) ? "true" : "false");
+    }
+    j += (size_t)snprintf(json + j, sizeof json - j, "}}");
+    char cp[256];
+    snprintf(cp, sizeof cp, "%s/tokenizer_config.json", ckpt_dir);
+    FILE *f = fopen(cp, "wb");
+    if (!f)
+        abort();
+    fwrite(json, 1, j, f);
+    fclose(f);
+    char err[256];
+    ifs_tok_config o = { lower, -1, -1, 64 };
+    *used = i;
+    return ifs_tok_load(ckpt_dir, &o, err, sizeof err);
 }
 
 static void check_frame(const ifs_tok *tok, const int32_t *ids, const int32_t *types, int32_t n,
@@ -110,6 +175,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t max_len = 3 + data[1] % 62; /* 3..64 */
     const char *text = (const char *)data + 3;
     size_t len = size - 3;
+    ifs_tok *added = NULL;
+    if (data[0] & 8) {
+        size_t used = 0;
+        added = load_with_added(data + 3, size - 3, data[0] & 1, &used);
+        if (!added)
+            return 0;
+        tok = added;
+        text += used;
+        len -= used;
+    }
     size_t cut = len ? data[2] % (len + 1) : 0;
     int32_t ids[64], types[64], n = 0;
     ifs_tok_result r;
@@ -161,5 +236,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         check_frame(tok, ids, types, n, max_len, 1);
     }
+    ifs_tok_free(added);
     return 0;
 }

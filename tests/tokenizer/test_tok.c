@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ifs_test.h"
 #include "ifs_tok.h"
@@ -344,6 +345,192 @@ static void test_loaders(void)
     IFS_CHECK(!t && strstr(err, "tokenizer_config.json"), "malformed JSON is refused with the file name: %s", err);
 }
 
+
+/* Issue 11 item 5: an added token starting with a letter made encoding loop
+ * forever when that letter appeared inside a word. alarm() turns a hang into
+ * a failure (SIGALRM kills the test). */
+static void test_added_letter_token(void)
+{
+    char dir[4096], path[8192], err[512];
+    snprintf(dir, sizeof dir, "%s/addedletter", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    write_file(path, vocab_text());
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    write_file(path, "{\"added_tokens_decoder\": {\"36\": {\"content\": \"ab1\", \"special\": false,"
+                     " \"normalized\": false}}}");
+    /* the added token needs an id: add it to the vocab as line 36 */
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    {
+        char v[4096];
+        snprintf(v, sizeof v, "%sab1\n", vocab_text());
+        write_file(path, v);
+    }
+    ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
+    IFS_CHECK(t != NULL, "a checkpoint with an added token starting with a letter loads: %s", err);
+    if (!t)
+        return;
+    ifs_tok_state *st = ifs_tok_state_create(t);
+    alarm(10);
+    const char *got = tokens_of(t, st, "ba", 2);
+    IFS_CHECK(!strcmp(got, "b ##a") || strstr(got, "[UNK]") != NULL,
+              "a letter that starts an added token, inside a word, does not hang: %s", got);
+    got = tokens_of(t, st, "hello xab1 ab", 13);
+    IFS_CHECK(!strcmp(got, "hello x ab1 a ##b"),
+              "an added token inside a word is split out, as HF does: %s", got);
+    alarm(0);
+    ifs_tok_state_free(st);
+    ifs_tok_free(t);
+}
+
+/* Issue 11 item 6: tokenizer files must be regular files of bounded size;
+ * a FIFO must not block the load. alarm() turns a block into a failure. */
+static void test_file_kinds(void)
+{
+    char dir[4096], path[8192], err[512];
+    static const char *const names[] = { "vocab.txt", "tokenizer_config.json", "tokenizer.json" };
+    alarm(20);
+    for (int k = 0; k < 4; k++) {       /* FIFO, directory, /dev/zero link, oversize */
+        for (int f = 0; f < 3; f++) {
+            static const char *const kind[] = { "fifo", "dir", "zero", "big" };
+            snprintf(dir, sizeof dir, "%s/kind-%s-%d", tmpdir, kind[k], f);
+            mkdir(dir, 0755);
+            if (f != 0) {               /* a good vocab beside the bad file */
+                snprintf(path, sizeof path, "%s/vocab.txt", dir);
+                write_file(path, vocab_text());
+            }
+            snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+            unlink(path);
+            rmdir(path);
+            int made = 0;
+            if (k == 0)
+                made = mkfifo(path, 0644) == 0;
+            else if (k == 1)
+                made = mkdir(path, 0755) == 0;
+            else if (k == 2)
+                made = symlink("/dev/zero", path) == 0;
+            else {
+                FILE *fp = fopen(path, "wb");
+                made = fp && fseek(fp, (long)IFS_TOK_MAX_FILE_BYTES, SEEK_SET) == 0 && fputc('\n', fp) != EOF;
+                if (fp)
+                    fclose(fp);
+            }
+            if (!made) {
+                fprintf(stderr, "note: cannot make a %s at %s, case skipped\n", kind[k], path);
+                continue;
+            }
+            ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
+            IFS_CHECK(!t && strstr(err, names[f]) != NULL,
+                      "a %s as %s is refused with the file named: %s", kind[k], names[f], err);
+            ifs_tok_free(t);
+            if (f == 0) {
+                t = ifs_tok_load_vocab(path, NULL, err, sizeof err);
+                IFS_CHECK(!t && strstr(err, names[f]) != NULL,
+                          "ifs_tok_load_vocab refuses a %s: %s", kind[k], err);
+                ifs_tok_free(t);
+            }
+            if (k == 3)
+                unlink(path); /* sparse, but do not leave 64 MiB around */
+        }
+    }
+    alarm(0);
+}
+
+/* Issue 11 item 15: bad model_max_length values and ids are refused with a
+ * message; duplicate JSON keys: the last wins, as in Python's json (HF). */
+static void test_config_values(void)
+{
+    char dir[4096], path[8192], err[512];
+    static const struct {
+        const char *cfg;
+        int ok, max_len, lower;
+        const char *what;
+    } cases[] = {
+        { "{\"model_max_length\": 0}", 0, 0, 1, "model_max_length 0 is refused" },
+        { "{\"model_max_length\": 1}", 0, 0, 1, "model_max_length 1 is refused" },
+        { "{\"model_max_length\": -5}", 0, 0, 1, "a negative model_max_length is refused" },
+        { "{\"model_max_length\": 12.5}", 0, 0, 1, "a fractional model_max_length is refused" },
+        { "{\"model_max_length\": \"128\"}", 0, 0, 1, "a string model_max_length is refused" },
+        { "{\"model_max_length\": null}", 1, 512, 1, "a null model_max_length means the default 512" },
+        { "{\"model_max_length\": 1000000000000000019884624838656}", 1, 2147483647, 1,
+          "HF's no-limit sentinel 1e30 reads as no limit (INT32_MAX, capped by the caller)" },
+        { "{\"model_max_length\": 2}", 1, 2, 1, "model_max_length 2 is accepted" },
+        { "{\"model_max_length\": 64, \"model_max_length\": 128}", 1, 128, 1,
+          "of two model_max_length keys the last wins" },
+        { "{\"do_lower_case\": true, \"do_lower_case\": false}", 1, 512, 0,
+          "of two do_lower_case keys the last wins" },
+        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"un\", \"single_word\": true}}}", 0, 0, 1,
+          "an added token with single_word=true is refused (not implemented)" },
+        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"un\", \"normalized\": true}}}", 0, 0, 1,
+          "an added token with normalized=true is refused (not implemented)" },
+        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"\xff\"}}}", 0, 0, 1,
+          "an added token that is not valid UTF-8 is refused" },
+        { "{\"added_tokens_decoder\": {\"1.5\": {\"content\": \"zz\"}}}", 0, 0, 1,
+          "a fractional added_tokens_decoder id is refused" },
+        { "{\"added_tokens_decoder\": {\"-1\": {\"content\": \"zz\"}}}", 0, 0, 1,
+          "a negative added_tokens_decoder id is refused" },
+        { "{\"added_tokens_decoder\": {\"99999\": {\"content\": \"zz\"}}}", 0, 0, 1,
+          "an added_tokens_decoder id past the vocab is refused" },
+    };
+    snprintf(dir, sizeof dir, "%s/cfgvalues", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    write_file(path, vocab_text());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+        write_file(path, cases[i].cfg);
+        err[0] = 0;
+        ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
+        if (cases[i].ok)
+            IFS_CHECK(t && ifs_tok_get_config(t)->model_max_length == cases[i].max_len &&
+                      ifs_tok_get_config(t)->do_lower_case == cases[i].lower,
+                      "%s (%s)", cases[i].what, t ? "" : err);
+        else
+            IFS_CHECK(!t && strstr(err, "tokenizer_config.json") != NULL, "%s: %s", cases[i].what, err);
+        ifs_tok_free(t);
+    }
+    /* tokenizer.json ids */
+    static const struct {
+        const char *vocab_extra, *added;
+        int ok;
+        const char *what;
+    } tj[] = {
+        { ",\"hi\":4.5", "", 0, "a fractional tokenizer.json vocab id is refused" },
+        { ",\"hi\":-4", "", 0, "a negative tokenizer.json vocab id is refused" },
+        { ",\"hi\":4", ",{\"id\":4.5,\"content\":\"hi\"}", 0, "a fractional added_tokens id is refused" },
+        { ",\"hi\":4", ",{\"id\":-2,\"content\":\"hi\"}", 0, "a negative added_tokens id is refused" },
+        { ",\"hi\":4", ",{\"id\":7,\"content\":\"hi\"}", 0, "an added_tokens id past the vocab is refused" },
+        { ",\"hi\":4,\"hi\":5", "", 1, "of two vocab keys the last wins" },
+    };
+    snprintf(dir, sizeof dir, "%s/tjvalues", tmpdir);
+    mkdir(dir, 0755);
+    for (size_t i = 0; i < sizeof tj / sizeof tj[0]; i++) {
+        snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+        char body[2048];
+        snprintf(body, sizeof body,
+                 "{\"added_tokens\":[{\"id\":3,\"content\":\"[SEP]\",\"special\":true,\"normalized\":false}%s],"
+                 "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[PAD]\":0,\"[UNK]\":1,\"[CLS]\":2,"
+                 "\"[SEP]\":3%s}}}", tj[i].added, tj[i].vocab_extra);
+        write_file(path, body);
+        err[0] = 0;
+        ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
+        if (tj[i].ok) {
+            int good = t != NULL;
+            if (t) {
+                ifs_tok_state *st = ifs_tok_state_create(t);
+                const int32_t *ids;
+                int32_t n;
+                good = ifs_tok_tokenize(t, st, "hi", 2, &ids, &n, NULL) == 0 && n == 1 && ids[0] == 5;
+                ifs_tok_state_free(st);
+            }
+            IFS_CHECK(good, "%s (%s)", tj[i].what, t ? "" : err);
+        } else {
+            IFS_CHECK(!t && strstr(err, "tokenizer.json") != NULL, "%s: %s", tj[i].what, err);
+        }
+        ifs_tok_free(t);
+    }
+}
+
 /* ---- threads: one shared tokenizer, one state each, same results ---- */
 typedef struct {
     const ifs_tok *tok;
@@ -405,6 +592,9 @@ int main(void)
     test_framing(unc);
     test_api(unc);
     test_loaders();
+    test_added_letter_token();
+    test_file_kinds();
+    test_config_values();
     test_threads(unc);
     ifs_tok_free(unc);
     ifs_tok_free(cas);

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""ref_added_tokens.py - HF reference ids for checkpoints with added tokens
+(issue 11 item 5), written to tests/tokenizer/added_cases.json.
+
+Each checkpoint is a small vocab.txt plus a tokenizer_config.json with
+added_tokens_decoder (special and non-special, normalized=false, lstrip/rstrip,
+tokens that start with letters, digits and non-ASCII, overlapping tokens).
+We tokenize with transformers' BertTokenizerFast and record the ids; where the
+legacy slow tokenizer (BertTokenizerLegacy, if present) differs, its ids are
+recorded as slow_ids. parity_tok_added.c rebuilds the folders from this JSON
+and compares, so the test needs no Python.
+
+Usage: .venv/bin/python scripts/ref_added_tokens.py > tests/tokenizer/added_cases.json
+"""
+import json, os, sys, tempfile
+import tokenizers, transformers
+from transformers import BertTokenizerFast
+
+BASE = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "##a", "##b", "hello", "##1", "1",
+        "x", "##x", "é", "!", "ab", "##llo", "he", "##l", "##o", "h", "##e", "我"]
+CKPTS = [
+    {"name": "uncased, letter/digit/unicode/overlapping added tokens", "lower": True,
+     "added": [
+         {"content": "ab1", "special": False, "normalized": False},
+         {"content": "ab12", "special": False, "normalized": False},
+         {"content": "1x", "special": False, "normalized": False},
+         {"content": "é!", "special": False, "normalized": False},
+         {"content": "[X]", "special": True, "normalized": False},
+         {"content": "[Y]", "special": True, "normalized": False, "lstrip": True, "rstrip": True},
+         {"content": "Hel", "special": False, "normalized": False},
+         {"content": "我a", "special": True, "normalized": False},
+     ]},
+    {"name": "cased, the same tokens", "lower": False, "same_as": 0},
+]
+TEXTS = ["ba", "hello xab1 ab", "xab12ab1", "ab1ab1ab1", "1x1x", "11x", "é!é", "éé!", "[X]hello[X]",
+         "  [Y]  a", "a[Y]b", "HELLO AB1", "Hello Hel hel", "hhel", "我a我", "a我a", "ab", "abab12",
+         "[X", "[X][Y][X]", "x1xab1é!", "", "   ", "Héllo", "aaaaaaaaaaaaab1"]
+
+
+def build(d, ck, added):
+    vocab = BASE + [t["content"] for t in added]
+    with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(vocab) + "\n")
+    dec = {}
+    for i, t in enumerate(added):
+        e = {"content": t["content"], "special": t["special"], "normalized": t["normalized"],
+             "lstrip": t.get("lstrip", False), "rstrip": t.get("rstrip", False),
+             "single_word": t.get("single_word", False)}
+        dec[str(len(BASE) + i)] = e
+    cfg = {"do_lower_case": ck["lower"], "model_max_length": 512, "added_tokens_decoder": dec,
+           "tokenizer_class": "BertTokenizer"}
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(cfg, f, ensure_ascii=False)
+    return vocab, cfg
+
+
+def main():
+    out = {"provenance": {"script": "scripts/ref_added_tokens.py", "tokenizers": tokenizers.__version__,
+                          "transformers": transformers.__version__,
+                          "reference": "BertTokenizerFast (slow_ids: BertTokenizerLegacy where it differs)"},
+           "base_vocab": BASE, "checkpoints": []}
+    slow_cls = getattr(transformers, "BertTokenizerLegacy", None)
+    for ck in CKPTS:
+        added = CKPTS[ck["same_as"]]["added"] if "same_as" in ck else ck["added"]
+        with tempfile.TemporaryDirectory() as d:
+            vocab, cfg = build(d, ck, added)
+            fast = BertTokenizerFast.from_pretrained(d)
+            slow = slow_cls.from_pretrained(d) if slow_cls else None
+            cases = []
+            for t in TEXTS:
+                ids = fast(t)["input_ids"]
+                c = {"text": t, "ids": ids}
+                if slow is not None:
+                    s = slow(t)["input_ids"]
+                    if s != ids:
+                        c["slow_ids"] = s
+                cases.append(c)
+        out["checkpoints"].append({"name": ck["name"], "vocab": vocab, "tokenizer_config": cfg, "cases": cases})
+    json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
