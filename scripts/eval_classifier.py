@@ -46,7 +46,8 @@ def metrics(rows):
     fn = sum(1 for y, p in rows if y == 1 and p == 0)
     n = len(rows)
     return {"n": n, "accuracy": (tp + tn) / n if n else None,
-            "precision": tp / (tp + fp) if tp + fp else None,
+            # precision of a group without positives says nothing: left out
+            "precision": tp / (tp + fp) if tp + fp and tp + fn else None,
             "recall": tp / (tp + fn) if tp + fn else None,
             "answer_like": (tp + fp) / n if n else None}
 
