@@ -318,6 +318,8 @@ static int table_grow(ifs_reducer *r)
 /* Rebuilds the table after groups were dropped from the end (rollback). */
 static void table_rebuild(ifs_reducer *r)
 {
+    if (!r->table)
+        return; /* no table yet (its first allocation failed): nothing to rebuild */
     memset(r->table, 0, r->table_cap * sizeof *r->table);
     for (size_t i = 0; i < r->n_groups; i++) {
         size_t s = (size_t)r->groups[i]->hash & (r->table_cap - 1);

@@ -778,14 +778,16 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
     if (!rc) {
         pthread_mutex_lock(&sort_mu);
         sort_keys_n = s.n_keys;
-        qsort(s.groups, s.n_groups, sizeof *s.groups, cmp_groups);
+        if (s.n_groups) /* qsort of (NULL, 0) is undefined */
+            qsort(s.groups, s.n_groups, sizeof *s.groups, cmp_groups);
         pthread_mutex_unlock(&sort_mu);
         st.sampled = n_all;
         if (o->format == IFS_SAMPLE_MARKDOWN)
             put_markdown_head(&b, &s, scores_path, &st);
         for (size_t i = 0; i < s.n_groups; i++) {
             group *g = s.groups[i];
-            qsort(g->heap, g->n, sizeof *g->heap, cmp_prio);
+            if (g->n)
+                qsort(g->heap, g->n, sizeof *g->heap, cmp_prio);
             if (o->format == IFS_SAMPLE_MARKDOWN) {
                 ifs_buf_puts(&b, "\n## ");
                 put_group_label(&b, &s, g);
