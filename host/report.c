@@ -700,7 +700,23 @@ static int read_inputs(const cJSON *root, ifs_reducer *r, char *err, size_t errl
         in->lines = read;
         in->ended = 1;
     }
-    return 0;
+    /* One report names one file's bytes once: the same path with two
+     * sha256s is a report no run writes (and one reduce would refuse to
+     * merge even with itself). */
+    size_t *idx = ifs_red_sorted_inputs(r);
+    if (!idx)
+        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+    int dup = 0;
+    for (size_t i = 1; i < r->n_inputs && !dup; i++) {
+        const ifs_red_input *a = &r->inputs[idx[i - 1]], *b = &r->inputs[idx[i]];
+        if (!strcmp(a->path, b->path) && strcmp(a->sha, b->sha)) {
+            dup = 1;
+            BAD("inputs: %s is listed twice with different sha256 (%.16s... and %.16s...)",
+                a->path, a->sha, b->sha);
+        }
+    }
+    free(idx);
+    return dup ? IFS_RED_EFORMAT : 0;
 }
 
 static int read_cell(const cJSON *counts, const char *name, size_t gi, ifs_red_cell *c,
