@@ -25,7 +25,8 @@
  *     // rc == IFS_SHARD_END: the shard is finished (all input read, or a stream error).
  *
  * Format: zstd when the stream starts with a zstd frame magic (28 B5 2F FD)
- * or a skippable frame magic (5? 2A 4D 18), otherwise plain text. Frames are
+ * or a skippable frame magic (5? 2A 4D 18); rejected when it starts with
+ * another compressor's magic (see below); otherwise plain text. Frames are
  * decoded one after another; skippable frames are skipped; every frame's
  * content joins one text stream (a line may span frames).
  *
