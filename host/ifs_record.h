@@ -95,6 +95,8 @@ typedef enum {
     IFS_REJECT_DEVICE_OOM,             /* "device_oom": one record alone did not fit (scheduler) */
     IFS_REJECT_BACKEND_REFUSED,        /* "backend_refused": the backend refused the record's ids
                                           (e.g. a token type the model does not have), alone */
+    IFS_REJECT_UNSUPPORTED_COMPRESSION, /* "unsupported_compression": the shard is gzip, xz,
+                                          bzip2 or lz4, not zstd or plain (reader) */
     IFS_REJECT__COUNT
 } ifs_reject_reason;
 

@@ -25,7 +25,8 @@
  *     // rc == IFS_SHARD_END: the shard is finished (all input read, or a stream error).
  *
  * Format: zstd when the stream starts with a zstd frame magic (28 B5 2F FD)
- * or a skippable frame magic (5? 2A 4D 18), otherwise plain text. Frames are
+ * or a skippable frame magic (5? 2A 4D 18); rejected when it starts with
+ * another compressor's magic (see below); otherwise plain text. Frames are
  * decoded one after another; skippable frames are skipped; every frame's
  * content joins one text stream (a line may span frames).
  *
@@ -53,8 +54,21 @@
  *
  * Memory: one input buffer (ZSTD_DStreamInSize, ~128 KiB), one output buffer
  * (ZSTD_DStreamOutSize, ~128 KiB), a line buffer that grows to at most
- * max_line_bytes + 2, and zstd's window (at most 2^window_log_max bytes; a
- * frame asking for more is rejected as zstd_corrupt with zstd's words).
+ * max_line_bytes + 2, and zstd's window: what the frame header asks for
+ * (capped by the frame's content size when the header states it), at most
+ * 2^window_log_max bytes. The default limit is 31, zstd's maximum, so a
+ * shard written with `zstd --long=31` is read; such a shard can make one
+ * reader hold a window of up to 2 GiB while it is decoded (ifs score reads
+ * one shard at a time, so that is the bound per run; a frame written with
+ * zstd's levels 1..19 needs at most 8 MiB, plain --long 128 MiB).
+ * A frame asking for more than window_log_max is rejected as zstd_corrupt
+ * with words naming the frame's window size, the limit and --long.
+ *
+ * Other compressors: a stream starting with a gzip (1F 8B), xz (FD 37 7A 58
+ * 5A 00), bzip2 ("BZh1".."BZh9") or lz4 frame (04 22 4D 18) magic is neither
+ * read as text nor as zstd: it yields one line with reason
+ * unsupported_compression (data NULL, len 0, line 1) naming the format, then
+ * END; stats.status is IFS_SHARD_FORMAT.
  *
  * Ownership and threads: a reader or writer is used by one thread at a time;
  * different readers are independent. ln.data borrows from the reader and is
@@ -74,7 +88,8 @@ extern "C" {
 #endif
 
 #define IFS_SHARD_DEFAULT_MAX_LINE (1u << 20)   /* 1 MiB */
-#define IFS_SHARD_DEFAULT_WINDOW_LOG_MAX 27     /* zstd's own default: 128 MiB */
+#define IFS_SHARD_DEFAULT_WINDOW_LOG_MAX 31     /* zstd's format maximum (64-bit): 2 GiB, so
+                                                  shards written with zstd --long=31 are read */
 
 typedef struct {
     size_t max_line_bytes; /* 0 -> IFS_SHARD_DEFAULT_MAX_LINE */
@@ -99,7 +114,8 @@ typedef struct {
     uint64_t line_no;     /* 1-based */
     uint64_t offset;      /* decompressed byte offset of the line's first byte */
     uint64_t comp_offset; /* compressed offset (see above) */
-    ifs_reject_reason reason; /* NONE, LINE_TOO_LONG, ZSTD_CORRUPT, ZSTD_TRUNCATED, IO_ERROR */
+    ifs_reject_reason reason; /* NONE, LINE_TOO_LONG, ZSTD_CORRUPT, ZSTD_TRUNCATED, IO_ERROR,
+                                 UNSUPPORTED_COMPRESSION */
     char detail[192];     /* words for a reject ("" for a good line) */
 } ifs_shard_line;
 
@@ -108,6 +124,7 @@ typedef enum {
     IFS_SHARD_CORRUPT = 1,   /* a zstd error (corruption, checksum, window too large, junk after a frame) */
     IFS_SHARD_TRUNCATED = 2, /* input ended inside a zstd frame */
     IFS_SHARD_IOERR = 3,     /* read(2) failed */
+    IFS_SHARD_FORMAT = 4,    /* starts with another compressor's magic (gzip, xz, bzip2, lz4) */
 } ifs_shard_status;
 
 typedef struct {

@@ -30,8 +30,9 @@
 #include <unistd.h>
 
 #include <zstd.h>
+#include <zstd_errors.h> /* ZSTD_getErrorCode, ZSTD_error_frameParameter_windowTooLarge */
 
-enum { FMT_UNKNOWN = 0, FMT_PLAIN = 1, FMT_ZSTD = 2 };
+enum { FMT_UNKNOWN = 0, FMT_PLAIN = 1, FMT_ZSTD = 2, FMT_FOREIGN = 3 };
 enum {
     ST_RUN = 0,  /* decoding */
     ST_FLUSHED,  /* input finished cleanly; the last unterminated line may remain */
@@ -54,7 +55,7 @@ struct ifs_shard_reader {
     size_t zret;         /* last ZSTD_decompressStream return */
     int zflush;          /* last call filled obuf: the decoder may hold more output */
     int at_frame_start;  /* the next consumed byte starts a frame */
-    unsigned char fh[5]; /* current frame's first bytes */
+    unsigned char fh[6]; /* current frame's first bytes (magic, descriptor, window byte) */
     size_t fh_n;
     int fh_done;
 
@@ -156,6 +157,35 @@ static void consumed_zstd(ifs_shard_reader *r, const unsigned char *src, size_t 
 
 enum { REFILL_FILLED, REFILL_NEED, REFILL_FINISHED, REFILL_ENOMEM };
 
+/* Another compressor's magic at the start of a stream: its name, else NULL.
+ * Such a shard is rejected by name rather than read as text (or as corrupt
+ * zstd). A JSONL line starts with '{', '[', a space or a letter of a value,
+ * never with these bytes (bzip2's "BZh" is followed by a digit 1..9). */
+static const char *foreign_format(const unsigned char *b, size_t n)
+{
+    if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+        return "gzip";
+    if (n >= 4 && b[0] == 0xfd && b[1] == '7' && b[2] == 'z' && b[3] == 'X')
+        return "xz";
+    if (n >= 4 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h' && b[3] >= '1' && b[3] <= '9')
+        return "bzip2";
+    if (n >= 4 && b[0] == 0x04 && b[1] == 0x22 && b[2] == 0x4d && b[3] == 0x18)
+        return "lz4";
+    return NULL;
+}
+
+/* Window size a zstd frame header asks for, from its first bytes h[0..n)
+ * (magic, Frame_Header_Descriptor, Window_Descriptor); 0 when unknown (too
+ * few bytes, or a single-segment frame, whose window is its content size). */
+static unsigned long long frame_window(const unsigned char *h, size_t n)
+{
+    if (n < 6 || (h[4] & 0x20))
+        return 0;
+    unsigned wlog = 10u + (h[5] >> 3);
+    unsigned long long base = 1ull << wlog;
+    return base + (base / 8) * (h[5] & 7u);
+}
+
 static int refill(ifs_shard_reader *r, ifs_shard_input *in)
 {
     r->obase += r->olen;
@@ -174,6 +204,15 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         if (r->magic_n == 4)
             m = (uint32_t)r->magic[0] | (uint32_t)r->magic[1] << 8 |
                 (uint32_t)r->magic[2] << 16 | (uint32_t)r->magic[3] << 24;
+        const char *foreign = foreign_format(r->magic, r->magic_n);
+        if (foreign) {
+            r->fmt = FMT_FOREIGN;
+            fail(r, IFS_SHARD_FORMAT,
+                 "shard is %s-compressed (magic bytes at offset 0), not zstd or plain JSONL: "
+                 "decompress it and recompress with zstd",
+                 foreign);
+            return REFILL_FINISHED;
+        }
         int z = r->magic_n == 4 && (m == ZSTD_MAGICNUMBER ||
                                     (m & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START);
         r->fmt = z ? FMT_ZSTD : FMT_PLAIN;
@@ -251,6 +290,27 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         if (ZSTD_isError(ret)) {
             /* zstd does not move zin.pos on an error: the bad bytes lie in
              * this call's input, at or after bytes_in */
+            if (ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge) {
+                /* the header's bytes: those of this frame zstd already took
+                 * (kept in fh), then the ones still in this call's input */
+                unsigned char h[6];
+                size_t hn = 0;
+                if (!r->at_frame_start)
+                    for (; hn < r->fh_n && hn < sizeof h; hn++)
+                        h[hn] = r->fh[hn];
+                for (size_t i = zin.pos; i < zin.size && hn < sizeof h; i++)
+                    h[hn++] = ((const unsigned char *)zin.src)[i];
+                unsigned long long w = frame_window(h, hn);
+                char need[64] = "more";
+                if (w)
+                    snprintf(need, sizeof need, "%llu bytes", w);
+                fail(r, IFS_SHARD_CORRUPT,
+                     "zstd frame at compressed offset %llu needs a window of %s, over the "
+                     "reader's limit of %llu bytes (window_log_max %d; written with zstd --long?)",
+                     (unsigned long long)r->st.error_frame_offset, need, 1ull << r->wlog, r->wlog);
+                ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+                return zout.pos ? REFILL_FILLED : REFILL_FINISHED;
+            }
             fail(r, IFS_SHARD_CORRUPT,
                  "zstd error in the frame starting at compressed offset %llu, "
                  "in the bytes from offset %llu on: %s",
@@ -423,6 +483,7 @@ static void emit_error(ifs_shard_reader *r, ifs_shard_line *line)
     emit(r, line, NULL, (size_t)len, off, r->st.error_comp_offset);
     line->reason = r->st.status == IFS_SHARD_TRUNCATED ? IFS_REJECT_ZSTD_TRUNCATED
                  : r->st.status == IFS_SHARD_IOERR     ? IFS_REJECT_IO_ERROR
+                 : r->st.status == IFS_SHARD_FORMAT    ? IFS_REJECT_UNSUPPORTED_COMPRESSION
                                                        : IFS_REJECT_ZSTD_CORRUPT;
     snprintf(line->detail, sizeof line->detail, "%s", r->st.error);
     r->in_line = r->skipping = 0;

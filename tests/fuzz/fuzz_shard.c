@@ -69,7 +69,8 @@ static void push(evs *e, const ifs_shard_line *ln, size_t max_line)
     }
     CHECK(e->n == 0 || (e->v[e->n - 1].reason != IFS_REJECT_ZSTD_CORRUPT &&
                         e->v[e->n - 1].reason != IFS_REJECT_ZSTD_TRUNCATED &&
-                        e->v[e->n - 1].reason != IFS_REJECT_IO_ERROR));
+                        e->v[e->n - 1].reason != IFS_REJECT_IO_ERROR &&
+                        e->v[e->n - 1].reason != IFS_REJECT_UNSUPPORTED_COMPRESSION));
     ev *x = &e->v[e->n++];
     x->line_no = ln->line_no;
     x->offset = ln->offset;
@@ -185,6 +186,19 @@ static int looks_zstd(const uint8_t *p, size_t n)
     return m == ZSTD_MAGICNUMBER || (m & 0xFFFFFFF0u) == 0x184D2A50u;
 }
 
+/* Another compressor's magic (gzip, xz, bzip2, lz4): the reader rejects the
+ * shard as unsupported_compression instead of splitting it as text. */
+static int looks_foreign(const uint8_t *p, size_t n)
+{
+    if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+        return 1;
+    if (n < 4)
+        return 0;
+    return (p[0] == 0xfd && p[1] == '7' && p[2] == 'z' && p[3] == 'X') ||
+           (p[0] == 'B' && p[1] == 'Z' && p[2] == 'h' && p[3] >= '1' && p[3] <= '9') ||
+           (p[0] == 0x04 && p[1] == 0x22 && p[2] == 0x4d && p[3] == 0x18);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3)
@@ -200,7 +214,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         evs whole = run(body, n, max_line, 0, seed);
         evs parts = run(body, n, max_line, 1, seed);
         agree(&whole, &parts);
-        if (!looks_zstd(body, n)) {
+        if (looks_foreign(body, n)) {
+            CHECK(whole.st.status == IFS_SHARD_FORMAT && whole.n == 1 &&
+                  whole.v[0].reason == IFS_REJECT_UNSUPPORTED_COMPRESSION);
+        } else if (!looks_zstd(body, n)) {
             evs ref = reference(body, n, max_line);
             CHECK(!whole.st.is_zstd && whole.st.status == IFS_SHARD_OK);
             same(&whole, &ref);

@@ -16,8 +16,11 @@ Shards (plain .jsonl; the script compresses the ones marked 'zst'):
   frame1.jsonl        50 records: the intact first frame of the damaged shards
   frame2.jsonl        50 records: the second frame (corrupted / truncated)
   big.jsonl           one 100 MB response between two good records
+  long31.jsonl        40 records (compressed with zstd --long=31 from a pipe)
+  gzipped.jsonl       5 records, gzip-compressed into gzipped.jsonl.zst
 Every record's response is made of a small vocabulary so a tiny model runs it.
 """
+import gzip
 import json
 import os
 import random
@@ -134,6 +137,14 @@ def main():
     exp["inputs"]["truncated.jsonl.zst"] = {"read": 51, "scored": 50, "rejected": 1,
                                             "rejects": {"zstd_truncated": 1}}
 
+    # a shard written with zstd --long=31 (frame window 2 GiB) is read whole;
+    # a gzip file named .jsonl.zst is one unsupported_compression line
+    write("long31.jsonl", recs("long31", 40))
+    exp["inputs"]["long31.jsonl.zst"] = {"read": 40, "scored": 40, "rejected": 0, "rejects": {}}
+    write("gzipped.jsonl", recs("gzipped", 5, times=0))  # never read
+    exp["inputs"]["gzipped.jsonl.zst"] = {"read": 1, "scored": 0, "rejected": 1,
+                                          "rejects": {"unsupported_compression": 1}}
+
     no_big = "--no-big" in sys.argv[3:]
     big = "short" if no_big else "what if " * (100 * 1000 * 1000 // 8)  # 100 MB, 25M words
     b0, b2 = record(rng, 0, "big"), record(rng, 2, "big")
@@ -182,6 +193,15 @@ def shards(gen, out):
         f.write(f1 + b"JUNK" + f2[4:])
     with open(os.path.join(out, "truncated.jsonl.zst"), "wb") as f:
         f.write(f1 + f2[:3])
+    with open(g("long31.jsonl"), "rb") as src:  # from a pipe: the frame keeps the 2^31 window
+        z = subprocess.run(["zstd", "-q", "--long=31", "-c"], check=True, stdin=src,
+                           stdout=subprocess.PIPE).stdout
+    assert z[5] == 21 << 3, "zstd --long=31 fixture does not declare a 2 GiB window"
+    with open(os.path.join(out, "long31.jsonl.zst"), "wb") as f:
+        f.write(z)
+    with open(g("gzipped.jsonl"), "rb") as src, \
+            open(os.path.join(out, "gzipped.jsonl.zst"), "wb") as f:
+        f.write(gzip.compress(src.read()))
 
 
 def many(out, n_shards, n_rec, seed):

@@ -751,7 +751,7 @@ static void junk_after_the_last_frame_is_corruption(void)
     free(zs.z.p);
 }
 
-static void frame_window_over_the_limit_is_rejected_with_zstd_words(void)
+static void frame_window_over_the_limit_is_rejected_naming_window_limit_and_long(void)
 {
     buf t = {0};
     sample_text(&t, 200, 1, 8);
@@ -780,7 +780,9 @@ static void frame_window_over_the_limit_is_rejected_with_zstd_words(void)
     events want = reference(t.p, t.n, IFS_SHARD_DEFAULT_MAX_LINE);
     expect_same(&ok, &want, "window within the default limit");
     events got = decode(z.p, z.n, 0, 1, 0, 12);
-    IFS_CHECK(got.st.status == IFS_SHARD_CORRUPT && strstr(got.st.error, "memory"),
+    /* the words name the frame's window (2^20), the limit (2^12) and --long */
+    IFS_CHECK(got.st.status == IFS_SHARD_CORRUPT && strstr(got.st.error, "window of 1048576 bytes") &&
+                  strstr(got.st.error, "limit of 4096 bytes") && strstr(got.st.error, "--long"),
               "status %d: %s", got.st.status, got.st.error);
     IFS_CHECK(got.n == 1 && got.v[0].reason == IFS_REJECT_ZSTD_CORRUPT,
               "one corrupt reject, %zu lines", got.n);
@@ -789,6 +791,91 @@ static void frame_window_over_the_limit_is_rejected_with_zstd_words(void)
     ev_free(&got);
     free(z.p);
     free(t.p);
+}
+
+static void frame_written_with_long_31_is_read_with_the_default_limit(void)
+{
+    buf t = {0};
+    sample_text(&t, 300, 1, 9);
+    /* like `zstd --long=31` on a pipe: streamed without a known size, so the
+     * frame header declares the full 2 GiB window (the decoder's buffer for it
+     * is allocated but only the pages the content needs are touched) */
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 31);
+    buf z = {0};
+    unsigned char out[1 << 16];
+    ZSTD_inBuffer in = { t.p, t.n, 0 };
+    for (int stage = 0; stage < 2;) {
+        ZSTD_outBuffer o = { out, sizeof out, 0 };
+        /* ZSTD_e_continue first, so the compressor does not learn the size */
+        size_t rem = ZSTD_compressStream2(c, &o, &in, stage ? ZSTD_e_end : ZSTD_e_continue);
+        IFS_CHECK(!ZSTD_isError(rem), "compress: %s", ZSTD_getErrorName(rem));
+        if (ZSTD_isError(rem))
+            break;
+        if (stage == 0 && in.pos == in.size)
+            stage = 1;
+        else if (stage == 1 && rem == 0)
+            stage = 2;
+        buf_put(&z, out, o.pos);
+    }
+    ZSTD_freeCCtx(c);
+    /* the fixture really asks for 2^31: descriptor without single-segment,
+     * window byte exponent 21 */
+    IFS_CHECK(z.n > 6 && !(z.p[4] & 0x20) && (unsigned char)z.p[5] == (21u << 3),
+              "fixture declares a 2 GiB window (FHD %02x WD %02x)", (unsigned char)z.p[4],
+              (unsigned char)z.p[5]);
+    events got = decode(z.p, z.n, 0, 3, 0, 0);
+    events want = reference(t.p, t.n, IFS_SHARD_DEFAULT_MAX_LINE);
+    expect_same(&got, &want, "--long=31 frame with the default window limit");
+    IFS_CHECK(got.st.status == IFS_SHARD_OK, "status %d: %s", got.st.status, got.st.error);
+    /* a caller that lowers the limit gets words naming the window, not a bare zstd error */
+    events low = decode(z.p, z.n, 0, 3, 0, 27);
+    IFS_CHECK(low.n == 1 && low.v[0].reason == IFS_REJECT_ZSTD_CORRUPT &&
+                  strstr(low.st.error, "window of 2147483648 bytes") && strstr(low.st.error, "--long"),
+              "limit 27: %zu lines: %s", low.n, low.st.error);
+    ev_free(&got);
+    ev_free(&want);
+    ev_free(&low);
+    free(z.p);
+    free(t.p);
+}
+
+static void gzip_xz_bzip2_and_lz4_shards_are_rejected_by_name(void)
+{
+    static const struct {
+        const char *name;
+        unsigned char head[12];
+        size_t n;
+    } cases[] = {
+        { "gzip", { 0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03, 0xab, 0x56 }, 12 },
+        { "gzip", { 0x1f, 0x8b }, 2 }, /* cut after the magic */
+        { "xz", { 0xfd, '7', 'z', 'X', 'Z', 0, 0, 0x04, 0xe6, 0xd6, 0xb4, 0x46 }, 12 },
+        { "bzip2", { 'B', 'Z', 'h', '9', '1', 'A', 'Y', '&', 'S', 'Y', 0x12, 0x34 }, 12 },
+        { "lz4", { 0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7, 0x0d, 0, 0, 0x80, '{' }, 12 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t chunk = 0; chunk <= 1; chunk++) {
+            events got = decode(cases[i].head, cases[i].n, chunk, 5 + i, 0, 0);
+            IFS_CHECK(got.n == 1 && got.v[0].reason == IFS_REJECT_UNSUPPORTED_COMPRESSION &&
+                          got.v[0].line_no == 1 && !got.v[0].text && got.v[0].len == 0 &&
+                          got.rc == IFS_SHARD_END,
+                      "%s (%zu bytes, chunk %zu): %zu lines, reason %s", cases[i].name, cases[i].n,
+                      chunk, got.n, got.n ? ifs_reject_name(got.v[0].reason) : "-");
+            IFS_CHECK(got.st.status == IFS_SHARD_FORMAT && !got.st.is_zstd &&
+                          strstr(got.st.error, cases[i].name) && strstr(got.st.error, "zstd"),
+                      "%s: status %d: %s", cases[i].name, got.st.status, got.st.error);
+            ev_free(&got);
+        }
+    }
+    /* text that merely starts like a magic stays text */
+    const char *texts[] = { "BZh\n", "BZhx\n", "{\"text\":\"\\u001f\"}\n" };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        events got = decode(texts[i], strlen(texts[i]), 0, 9, 0, 0);
+        IFS_CHECK(got.n == 1 && got.v[0].reason == IFS_REJECT_NONE && got.st.status == IFS_SHARD_OK,
+                  "text %zu stays text (%zu lines)", i, got.n);
+        ev_free(&got);
+    }
 }
 
 static void short_inputs_that_look_like_a_magic_prefix_are_plain(void)
@@ -846,7 +933,9 @@ int main(void)
         CASE(truncation_at_every_point_is_reported_once),
         CASE(every_single_byte_corruption_is_safe_and_mostly_caught),
         CASE(junk_after_the_last_frame_is_corruption),
-        CASE(frame_window_over_the_limit_is_rejected_with_zstd_words),
+        CASE(frame_window_over_the_limit_is_rejected_naming_window_limit_and_long),
+        CASE(frame_written_with_long_31_is_read_with_the_default_limit),
+        CASE(gzip_xz_bzip2_and_lz4_shards_are_rejected_by_name),
         CASE(short_inputs_that_look_like_a_magic_prefix_are_plain),
         CASE(calls_after_the_end_return_end_and_consume_nothing),
 #undef CASE
