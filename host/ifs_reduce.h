@@ -89,6 +89,10 @@ enum {
 typedef struct {
     /* Classifier identity (merging refuses reports that differ here). */
     const char *weights_sha256;  /* 64 lowercase hex chars, e.g. ifs_wts_fingerprint() */
+    const char *tokenizer_sha256;/* NULL (unknown: a report written before the field) or
+                                    64 lowercase hex chars, the sha256 of
+                                    ifs_tok_identity's bytes (copied). NULL and a value
+                                    are different identities. */
     int32_t n_labels;            /* 2..IFS_RED_MAX_LABELS */
     const char *const *labels;   /* [n_labels] id2label names (copied) */
     int32_t answer_label;        /* index of the answer-like label */
@@ -268,6 +272,7 @@ int ifs_reduce_groups(const ifs_reducer *r, ifs_reduce_group_view **out, size_t 
  * identities use ifs_reduce_same_identity, which knows every field). */
 typedef struct {
     const char *weights_sha256;
+    const char *tokenizer_sha256;  /* NULL when the report has none */
     int32_t n_labels;
     const char *const *labels;   /* [n_labels] */
     int32_t answer_label;

@@ -47,7 +47,7 @@
  * actually read.
  *
  * Configuration: the caller serializes everything that changes a result
- * (model hash, vocab hash, tokenizer settings, max length, field mapping,
+ * (model hash, tokenizer identity hash, tokenizer settings, max length, field mapping,
  * group keys, answer label, threshold) into config_text. With resume = 1 a
  * state made under another configuration is refused; with resume = 0 the
  * previous shard state in the directory is deleted first.

@@ -173,6 +173,9 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
     if (!is_hex64(c->weights_sha256))
         return ifs_red_fail(err, errlen, IFS_RED_EARG,
                             "weights_sha256 must be 64 lowercase hex characters");
+    if (c->tokenizer_sha256 && !is_hex64(c->tokenizer_sha256))
+        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                            "tokenizer_sha256 must be NULL or 64 lowercase hex characters");
     if (c->n_labels < 2 || c->n_labels > IFS_RED_MAX_LABELS || !c->labels)
         return ifs_red_fail(err, errlen, IFS_RED_EARG, "n_labels must be 2..%d, got %d",
                             IFS_RED_MAX_LABELS, (int)c->n_labels);
@@ -220,6 +223,8 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
         return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "cannot create a mutex");
     }
     memcpy(r->weights_sha, c->weights_sha256, 65);
+    if (c->tokenizer_sha256)
+        memcpy(r->tokenizer_sha, c->tokenizer_sha256, 65);
     r->n_labels = c->n_labels;
     r->answer_label = c->answer_label;
     r->threshold_u = llround(c->threshold * IFS_RED_MICRO);
@@ -729,6 +734,12 @@ static int same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err, 
     char x[32], y[32];
     if (strcmp(a->weights_sha, b->weights_sha))
         return MISMATCH("classifier.weights_sha256", a->weights_sha, b->weights_sha);
+    /* A report without the field (older ifscore) may have used any tokenizer:
+     * it is a different identity from every report that has one. */
+    if (strcmp(a->tokenizer_sha, b->tokenizer_sha))
+        return MISMATCH("classifier.tokenizer_sha256",
+                        *a->tokenizer_sha ? a->tokenizer_sha : "(absent)",
+                        *b->tokenizer_sha ? b->tokenizer_sha : "(absent)");
     if (a->n_labels != b->n_labels) {
         snprintf(x, sizeof x, "%d", (int)a->n_labels);
         snprintf(y, sizeof y, "%d", (int)b->n_labels);
@@ -1284,6 +1295,7 @@ void ifs_reduce_get_identity(const ifs_reducer *r, ifs_reduce_identity *id)
     if (!r)
         return;
     id->weights_sha256 = r->weights_sha;
+    id->tokenizer_sha256 = *r->tokenizer_sha ? r->tokenizer_sha : NULL;
     id->n_labels = r->n_labels;
     id->labels = (const char *const *)r->labels;
     id->answer_label = r->answer_label;

@@ -77,6 +77,7 @@ struct ifs_reducer {
     pthread_mutex_t mu;
     /* identity */
     char weights_sha[65];
+    char tokenizer_sha[65];             /* "" = unknown (no tokenizer_sha256) */
     int32_t n_labels;
     char *labels[IFS_RED_MAX_LABELS];
     int32_t answer_label;

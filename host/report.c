@@ -312,8 +312,11 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
                   IFS_REPORT_SCHEMA_VERSION);
     ifs_buf_puts(&b, "  \"generator\": \"ifscore " IFS_VERSION "\",\n");
 
-    ifs_buf_printf(&b, "  \"classifier\": {\n    \"weights_sha256\": \"%s\",\n    \"labels\": [",
+    ifs_buf_printf(&b, "  \"classifier\": {\n    \"weights_sha256\": \"%s\",\n",
                   r->weights_sha);
+    if (*r->tokenizer_sha)
+        ifs_buf_printf(&b, "    \"tokenizer_sha256\": \"%s\",\n", r->tokenizer_sha);
+    ifs_buf_puts(&b, "    \"labels\": [");
     for (int32_t i = 0; i < r->n_labels; i++) {
         ifs_buf_puts(&b, i ? ", " : "");
         ifs_buf_jstr(&b, r->labels[i]);
@@ -578,6 +581,9 @@ static int read_identity(const cJSON *root, ifs_reducer **out, char *err, size_t
     int rc;
     const cJSON *x = member(cls, "weights_sha256");
     if ((rc = get_str(x, "classifier.weights_sha256", &c.weights_sha256, err, errlen)))
+        return rc;
+    x = member(cls, "tokenizer_sha256"); /* absent in reports before it existed */
+    if (x && (rc = get_str(x, "classifier.tokenizer_sha256", &c.tokenizer_sha256, err, errlen)))
         return rc;
     const cJSON *ls = member(cls, "labels");
     if (!cJSON_IsArray(ls))

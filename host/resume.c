@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "ifs_io.h"
 #include "ifs_sha256.h"
 
@@ -158,6 +160,31 @@ static int take_lock(ifs_resume *r, char *err, size_t errlen)
     return 0;
 }
 
+/* The key (text before '=') of the first ';'-separated entry where two
+ * configuration texts differ, into `key`; "" when run.json holds no config. */
+static void first_difference(const char *run_json, const char *now, char *key, size_t cap)
+{
+    key[0] = '\0';
+    cJSON *j = cJSON_Parse(run_json);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "config");
+    const char *was = cJSON_IsString(c) ? c->valuestring : NULL;
+    while (was) {
+        size_t la = strcspn(was, ";"), lb = strcspn(now, ";");
+        if (la != lb || memcmp(was, now, la)) {
+            const char *src = memcmp(was, now, la < lb ? la : lb) || !la ? now : was;
+            size_t lk = strcspn(src, "=;");
+            if (lk >= cap) lk = cap - 1;
+            memcpy(key, src, lk);
+            key[lk] = '\0';
+            break;
+        }
+        if (!was[la] || !now[lb]) break;
+        was += la + 1;
+        now += lb + 1;
+    }
+    cJSON_Delete(j);
+}
+
 int ifs_resume_open(const char *dir, const char *config_text, int resume,
                     ifs_resume **out, char *err, size_t errlen)
 {
@@ -190,9 +217,11 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
     size_t len = 0;
     char *old = read_small(path, 1u << 20, &len);
     int same = 0, ours = old && is_our_run_json(old);
+    char differs[64] = "";
     if (ours) {
         char *p = strstr(old, "\"config_sha256\": \"");
         same = p && !strncmp(p + 18, r->config_sha, 64);
+        if (!same) first_difference(old, config_text, differs, sizeof differs);
     }
     free(old);
     /* A folder that is not ours must be empty: we delete files here, and a
@@ -226,8 +255,10 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
     }
     if (resume && ours && !same) {
         seterr(err, errlen, "state directory %s was made with another configuration "
-               "(model, tokenizer, fields, group keys, label, threshold, backend or dtype differ; "
-               "see its run.json): rerun without --resume, or choose another --state-dir", dir);
+               "(%s%s%sdiffer%s: model, tokenizer, fields, group keys, label, threshold, backend "
+               "or dtype; see its run.json): rerun without --resume, or choose another "
+               "--state-dir", dir, *differs ? "'" : "", differs, *differs ? "' " : "",
+               *differs ? "s" : "");
         closedir(d);
         ifs_resume_free(r);
         return IFS_RESUME_ECONFIG;

@@ -132,6 +132,7 @@ struct ifs_score {
     const char *kind;           /* resolved backend */
     ifs_dtype dtype;            /* resolved compute dtype */
     char *cfgtext;
+    char tok_sha[65];           /* sha256 of ifs_tok_identity's bytes */
     char state_dir[PATH_MAX];
     ifs_resume *state;
     ifs_input_list in;
@@ -412,18 +413,43 @@ static int resolve_answer(run *R, char *err, size_t errlen)
     return ifs_wts_answer_label(c, R->o.answer_label, &R->answer, err, errlen) ? -1 : 0;
 }
 
+/* ifs_tok_identity's sink: feeds the bytes to a sha256; the first failure sticks. */
+typedef struct {
+    ifs_sha256_ctx c;
+    int rc;
+} tok_hash;
+
+static void tok_hash_put(void *ctx, const void *bytes, size_t n)
+{
+    tok_hash *h = ctx;
+    if (!h->rc) h->rc = ifs_sha256_update(&h->c, bytes, n);
+}
+
+/* The tokenizer's identity (vocab in id order, settings, special and added
+ * tokens) as 64 hex characters: what --resume and reduce compare. */
+static int tokenizer_sha(const ifs_tok *tok, char hex[65])
+{
+    tok_hash h = {.rc = 0};
+    if (ifs_sha256_init(&h.c)) return -1;
+    if (ifs_tok_identity(tok, tok_hash_put, &h) || h.rc || ifs_sha256_final_hex(&h.c, hex)) {
+        ifs_sha256_discard(&h.c);
+        return -1;
+    }
+    return 0;
+}
+
 /* Everything that changes a result, as text: its sha256 keys the state. */
-static char *config_text(run *R, const char *vocab_sha)
+static char *config_text(run *R, const char *tok_sha)
 {
     const ifs_tok_config *tc = ifs_tok_get_config(R->tok);
     size_t cap = 8192;
     char *s = malloc(cap);
     if (!s) return NULL;
     int n = snprintf(s, cap,
-                     "format=ifscore-score-1;weights=%s;vocab=%s;labels=%d;answer=%d;"
+                     "format=ifscore-score-1;weights=%s;tokenizer=%s;labels=%d;answer=%d;"
                      "threshold=%.6f;lower=%d;strip=%d;cjk=%d;max_len=%d;text=%s;id=%s;"
                      "type=%s;max_line=%zu;backend=%s;dtype=%s;group=",
-                     ifs_wts_fingerprint(R->model), vocab_sha, R->w->cfg.num_labels, R->answer,
+                     ifs_wts_fingerprint(R->model), tok_sha, R->w->cfg.num_labels, R->answer,
                      R->o.threshold, tc->do_lower_case, tc->strip_accents,
                      tc->tokenize_chinese_chars, R->max_len, R->schema.text_field,
                      R->schema.id_field, R->schema.type_field, R->o.max_line_bytes, R->kind,
@@ -914,6 +940,8 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
         const ifs_tok_config *tc = ifs_tok_get_config(R->tok);
         R->rcfg = ifs_reduce_default_config();
         R->rcfg.weights_sha256 = ifs_wts_fingerprint(R->model);
+        if (tokenizer_sha(R->tok, R->tok_sha)) goto nomem;
+        R->rcfg.tokenizer_sha256 = R->tok_sha;
         R->rcfg.n_labels = R->w->cfg.num_labels;
         R->rcfg.labels = R->labels;
         R->rcfg.answer_label = R->answer;
@@ -953,10 +981,7 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
 
     /* State directory and what is already done. */
     {
-        char vocab[PATH_MAX], vsha[65] = "none";
-        snprintf(vocab, sizeof vocab, "%s/vocab.txt", R->o.model);
-        if (ifs_sha256_file_hex(vocab, vsha)) strcpy(vsha, "none");
-        R->cfgtext = config_text(R, vsha);
+        R->cfgtext = config_text(R, R->tok_sha);
         if (!R->cfgtext) goto nomem;
         if (R->o.state_dir) snprintf(R->state_dir, sizeof R->state_dir, "%s", R->o.state_dir);
         else if (!R->o.out || !strcmp(R->o.out, "-"))

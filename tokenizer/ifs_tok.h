@@ -134,4 +134,21 @@ const char *ifs_tok_strerror(int rc);
 #ifdef __cplusplus
 }
 #endif
+/* ---- identity (appended) -------------------------------------------------------
+ * ifs_tok_identity streams a canonical, versioned byte serialization of
+ * everything in `tok` that changes ids (format IFS_TOK_IDENTITY_FORMAT,
+ * described in tok_identity.c): settings, special ids, the vocab in id order,
+ * special and added tokens with their ids. Callers hash the bytes (the
+ * tokenizer hashes nothing). `put` is called synchronously, any number of
+ * times, with bytes borrowed for the call; `ctx` is passed through. Returns
+ * IFS_TOK_OK, or IFS_TOK_EARG for a NULL tok or put (put never called). */
+#define IFS_TOK_IDENTITY_FORMAT "ifscore-tok-identity-1"
+#ifdef __cplusplus
+extern "C" {
+#endif
+int ifs_tok_identity(const ifs_tok *tok, void (*put)(void *ctx, const void *bytes, size_t n),
+                     void *ctx);
+#ifdef __cplusplus
+}
+#endif
 #endif /* IFS_TOK_H */

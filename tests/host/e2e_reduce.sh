@@ -119,6 +119,19 @@ check "the_mismatch_names_the_field" grep -q "threshold" err.txt
 rc=$?
 check "reports_from_another_classifier_are_refused_with_exit_3" test $rc -eq 3
 check "the_mismatch_names_the_weights_hash" grep -q "weights_sha256" err.txt
+# Two reports differing only in the tokenizer's identity hash, and one whose
+# hash is absent (a report from before the field): both refused.
+sed 's/"tokenizer_sha256": "[0-9a-f]*"/"tokenizer_sha256": "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"/' \
+    b_model.json > b_tok.json
+"$B" reduce -q a_model.json b_tok.json 2>err.txt
+rc=$?
+check "reports_differing_only_in_tokenizer_sha256_are_refused_with_exit_3" test $rc -eq 3
+check "the_mismatch_names_the_tokenizer_hash" grep -q "classifier.tokenizer_sha256" err.txt
+grep -v '"tokenizer_sha256"' b_model.json > b_notok.json
+"$B" reduce -q a_model.json b_notok.json 2>err.txt
+rc=$?
+check "a_report_without_tokenizer_sha256_is_refused_against_one_with_it" test $rc -eq 3
+check "the_missing_hash_is_shown_as_absent" grep -q "(absent)" err.txt
 "$B" reduce -q a_model.json b_model_step.json 2>err.txt
 check "reports_grouped_differently_are_refused_with_exit_3" test $? -eq 3
 head -c 500 a_model.json > cut.json

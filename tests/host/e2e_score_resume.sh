@@ -130,14 +130,61 @@ set +e
 rc=$?
 set -e
 [ $rc -eq 1 ] || fail "--resume under another threshold: exit $rc, want 1"
-grep -q "another configuration" "$W/out/cfg.err" || fail "no words about the configuration: $(cat "$W/out/cfg.err")"
+grep -q "another configuration ('threshold' differs" "$W/out/cfg.err" || fail "no words about the configuration: $(cat "$W/out/cfg.err")"
 # ... nor one under another compute dtype (f16 and f32 differ in the last digits).
 set +e
 "$BIN" score "${common[@]}" --resume --backend cpu --dtype f16 --out "$W/out/sigint.json" "${shards[@]}" 2> "$W/out/dt.err"
 rc=$?
 set -e
 [ $rc -eq 1 ] || fail "--resume under another dtype: exit $rc, want 1"
-grep -q "another configuration" "$W/out/dt.err" || fail "no words about the dtype: $(cat "$W/out/dt.err")"
+grep -q "another configuration ('\(backend\|dtype\)' differs" "$W/out/dt.err" || fail "no words about the dtype: $(cat "$W/out/dt.err")"
+
+# ... nor one made with another tokenizer: the fingerprint covers the vocab
+# in id order (here from tokenizer.json, which used to count as "none") and
+# the special tokens (tokenizer_config.json, which it used to leave out).
+cp -r "$W/model" "$W/modeltj"
+"$PY" - "$W/modeltj" <<'PYEOF'
+import json, os, sys
+d = sys.argv[1]
+toks = [l.rstrip("\n") for l in open(os.path.join(d, "vocab.txt"), encoding="utf-8")]
+os.remove(os.path.join(d, "vocab.txt"))
+tj = {"model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100, "vocab": {t: i for i, t in enumerate(toks)}},
+      "added_tokens": []}
+json.dump(tj, open(os.path.join(d, "tokenizer.json"), "w"))
+PYEOF
+tj_run() { "$BIN" score --model "$W/modeltj" --no-timings --format none --no-progress --threads 2 \
+             --resume --out "$W/out/tj.json" "${shards[@]}" 2> "$W/out/tj.err"; }
+use_regular
+tj_run || fail "a run with a tokenizer.json vocab failed: $(cat "$W/out/tj.err")"
+grep -q '"tokenizer_sha256": "[0-9a-f]\{64\}"' "$W/out/tj.json" ||
+  fail "report.json carries no classifier.tokenizer_sha256"
+# Swap the ids of two ordinary tokens (a vocab line edited).
+"$PY" - "$W/modeltj/tokenizer.json" <<'PYEOF'
+import json, sys
+tj = json.load(open(sys.argv[1]))
+v = tj["model"]["vocab"]
+plain = [t for t in v if not t.startswith("[") and not t.startswith("##")]
+a, b = plain[0], plain[1]
+v[a], v[b] = v[b], v[a]
+json.dump(tj, open(sys.argv[1], "w"))
+PYEOF
+set +e; tj_run; rc=$?; set -e
+[ $rc -eq 1 ] || fail "--resume after a tokenizer.json vocab edit: exit $rc, want 1"
+grep -q "another configuration.*'tokenizer' differs" "$W/out/tj.err" || fail "no words about the vocab: $(cat "$W/out/tj.err")"
+# A special token changed (mask_token names another vocab entry).
+rm -rf "$W/out/tj.json.state" "$W/out/tj.json"
+tj_run || fail "a fresh run after the vocab edit failed: $(cat "$W/out/tj.err")"
+"$PY" - "$W/modeltj" <<'PYEOF'
+import json, os, sys
+d = sys.argv[1]
+v = json.load(open(os.path.join(d, "tokenizer.json")))["model"]["vocab"]
+other = next(t for t in v if not t.startswith("[") and not t.startswith("##") and len(t) > 2)
+json.dump({"do_lower_case": True, "mask_token": other}, open(os.path.join(d, "tokenizer_config.json"), "w"))
+PYEOF
+set +e; tj_run; rc=$?; set -e
+[ $rc -eq 1 ] || fail "--resume after a special-token edit: exit $rc, want 1"
+grep -q "another configuration.*'tokenizer' differs" "$W/out/tj.err" || fail "no words about the special token: $(cat "$W/out/tj.err")"
 
 # Slices: three tasks, merged by `ifscore reduce`, equal the single run.
 for i in 0 1 2; do

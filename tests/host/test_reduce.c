@@ -493,6 +493,43 @@ static void test_refusals(void)
         ifs_reduce_free(b);
     }
 
+    /* The tokenizer's identity: two values differ, and a report without one
+     * (written before the field existed) differs from one with it. */
+    static const struct {
+        const char *name;
+        const char *ta, *tb;
+        int want;
+    } toks[] = {
+        {"merge_refuses_reports_differing_only_in_tokenizer_sha256", SHA_A, SHA_B,
+         IFS_RED_EMISMATCH},
+        {"merge_refuses_a_report_without_tokenizer_sha256_and_one_with_it", NULL, SHA_A,
+         IFS_RED_EMISMATCH},
+        {"merge_accepts_reports_with_the_same_tokenizer_sha256", SHA_B, SHA_B, IFS_RED_OK},
+    };
+    for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
+        ifs_reduce_config ca = base_config(), cb = base_config();
+        ca.tokenizer_sha256 = toks[i].ta;
+        cb.tokenizer_sha256 = toks[i].tb;
+        ifs_reducer *ra = make(&ca), *rb = make(&cb);
+        char err[256] = "";
+        int rc = ifs_reduce_merge(ra, rb, 0, err, sizeof err);
+        IFS_CHECK(rc == toks[i].want &&
+                      (rc == IFS_RED_OK || strstr(err, "classifier.tokenizer_sha256")),
+                  "%s: rc %d (%s)", toks[i].name, rc, err);
+        ifs_reduce_free(ra);
+        ifs_reduce_free(rb);
+    }
+    {
+        ifs_reduce_config cb = base_config();
+        cb.tokenizer_sha256 = "abc";
+        ifs_reducer *rb = NULL;
+        char err[256] = "";
+        int rc = ifs_reduce_create(&cb, &rb, err, sizeof err);
+        IFS_CHECK(rc == IFS_RED_EARG && strstr(err, "tokenizer_sha256"),
+                  "create_refuses_a_tokenizer_sha256_that_is_not_64_hex: rc %d (%s)", rc, err);
+        ifs_reduce_free(rb);
+    }
+
     /* The same shard in two reports. */
     ifs_reducer *a = make(&c0), *b = make(&c0);
     int32_t ia, ib;

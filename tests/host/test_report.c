@@ -18,6 +18,7 @@
 #define SHA_W "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define SHA_1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define SHA_2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define SHA_T "7777777777777777777777777777777777777777777777777777777777777777"
 
 static const char *const LABELS[] = {"LABEL_0", "LABEL_1"};
 static const char *const KEYS[] = {"model", "step"};
@@ -39,6 +40,7 @@ static ifs_reducer *sample(void)
 {
     ifs_reduce_config c = ifs_reduce_default_config();
     c.weights_sha256 = SHA_W;
+    c.tokenizer_sha256 = SHA_T;
     c.n_labels = 2;
     c.labels = LABELS;
     c.answer_label = 1;
@@ -141,7 +143,13 @@ static void test_round_trip(void)
     char err[256] = "";
     int rc = ifs_report_parse(a, len, &back, err, sizeof err);
     IFS_CHECK(rc == 0, "a_written_report_reads_back: %s", err);
+    IFS_CHECK(strstr(a, "\"tokenizer_sha256\": \"" SHA_T "\""),
+              "the_report_carries_the_tokenizer_sha256_in_classifier");
     if (back) {
+        ifs_reduce_identity id;
+        ifs_reduce_get_identity(back, &id);
+        IFS_CHECK(id.tokenizer_sha256 && !strcmp(id.tokenizer_sha256, SHA_T),
+                  "the_tokenizer_sha256_reads_back");
         size_t len2;
         char *b = json(back, 0, &len2);
         IFS_CHECK(len == len2 && !memcmp(a, b, len),
@@ -197,6 +205,9 @@ static void test_damage(void)
         {"a_newer_schema_version_is_refused", "\"schema_version\": 1", "\"schema_version\": 2",
          "schema_version"},
         {"a_short_weights_hash_is_refused", SHA_W, "0123", "weights_sha256"},
+        {"a_short_tokenizer_hash_is_refused", SHA_T, "0123", "tokenizer_sha256"},
+        {"a_tokenizer_hash_that_is_not_a_string_is_refused", "\"" SHA_T "\"", "7",
+         "tokenizer_sha256"},
         {"an_answer_label_out_of_range_is_refused", "\"answer_label\": 1", "\"answer_label\": 5",
          "answer_label"},
         {"a_threshold_of_two_is_refused", "\"threshold\": 0.500000", "\"threshold\": 2",
