@@ -204,7 +204,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t *copy = NULL;
     if (rc == IFS_TOK_OK) {
         copy = malloc(((size_t)keep + 1) * sizeof(int32_t));
-        memcpy(copy, wp, (size_t)keep * sizeof(int32_t));
+        if (!copy)
+            return 0;
+        if (keep > 0) /* wp may be NULL when there are no wordpieces */
+            memcpy(copy, wp, (size_t)keep * sizeof(int32_t));
     }
 
     int rc2 = ifs_tok_encode(tok, st, text, len, max_len, ids, types, &n, &r);
