@@ -18,17 +18,6 @@
 #include "ifs_score.h"
 #include "ifs_version.h"
 
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ifscore bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 static void usage(FILE *f)
 {
     fputs(
@@ -111,7 +100,7 @@ static int parse_int(const char *name, const char *v, long lo, long hi, long *ou
     char *end;
     long x = strtol(v, &end, 10);
     if (end == v || *end || x < lo || x > hi)
-        return fail(IFS_EXIT_USAGE, "%s '%s': want an integer in %ld..%ld", name, v, lo, hi);
+        return ifs_cli_fail("bench", IFS_EXIT_USAGE, "%s '%s': want an integer in %ld..%ld", name, v, lo, hi);
     *out = x;
     return 0;
 }
@@ -155,30 +144,30 @@ int ifs_cmd_bench(int argc, char **argv)
         default: usage(stderr); return IFS_EXIT_USAGE;
         }
     }
-    if (!model) return fail(IFS_EXIT_USAGE, "--model DIR is required (see --help)");
+    if (!model) return ifs_cli_fail("bench", IFS_EXIT_USAGE, "--model DIR is required (see --help)");
     if (strcmp(backend, "cpu") && strcmp(backend, "cuda"))
-        return fail(IFS_EXIT_USAGE, "--backend '%s': want cpu or cuda", backend);
+        return ifs_cli_fail("bench", IFS_EXIT_USAGE, "--backend '%s': want cpu or cuda", backend);
     ifs_dtype dt = strcmp(backend, "cuda") == 0 ? IFS_DT_F16 : IFS_DT_F32;
     if (dtype) {
         if (!strcmp(dtype, "f32")) dt = IFS_DT_F32;
         else if (!strcmp(dtype, "f16")) dt = IFS_DT_F16;
         else if (!strcmp(dtype, "bf16")) dt = IFS_DT_BF16;
-        else return fail(IFS_EXIT_USAGE, "--dtype '%s': want f32, f16 or bf16", dtype);
+        else return ifs_cli_fail("bench", IFS_EXIT_USAGE, "--dtype '%s': want f32, f16 or bf16", dtype);
     }
     int e2e = optind < argc;
     char err[1024];
     ifs_bench_lengths L;
     if (!e2e && ifs_bench_parse_lengths(lengths, (int32_t)max_len, &L, err, sizeof err))
-        return fail(IFS_EXIT_USAGE, "%s", err);
+        return ifs_cli_fail("bench", IFS_EXIT_USAGE, "%s", err);
 
     ifs_wts_model *M = ifs_wts_load(model, 0, err, sizeof err);
-    if (!M) return fail(IFS_EXIT_FAIL, "--model %s: %s", model, err);
+    if (!M) return ifs_cli_fail("bench", IFS_EXIT_FAIL, "--model %s: %s", model, err);
     const ifs_bert_weights *W = ifs_wts_weights(M);
     const ifs_bert_config *cfg = &W->cfg;
     if (max_len > cfg->max_position) {
         if (!e2e) {
             ifs_wts_free(M);
-            return fail(IFS_EXIT_USAGE, "--max-len %ld: over the model's max_position_embeddings %d",
+            return ifs_cli_fail("bench", IFS_EXIT_USAGE, "--max-len %ld: over the model's max_position_embeddings %d",
                         max_len, (int)cfg->max_position);
         }
         max_len = cfg->max_position;
@@ -186,7 +175,7 @@ int ifs_cmd_bench(int argc, char **argv)
 
     double *sec = calloc((size_t)repeats, sizeof *sec);
     double *stage = calloc((size_t)repeats * ST_N, sizeof *stage);
-    if (!sec || !stage) { free(sec); free(stage); ifs_wts_free(M); return fail(IFS_EXIT_FAIL, "out of memory"); }
+    if (!sec || !stage) { free(sec); free(stage); ifs_wts_free(M); return ifs_cli_fail("bench", IFS_EXIT_FAIL, "out of memory"); }
     uint64_t seqs_per = 0, tokens_per = 0, batches_per = 0, rejected = 0;
     double flops_per = 0;
     int exit_code = IFS_EXIT_OK;
@@ -199,7 +188,7 @@ int ifs_cmd_bench(int argc, char **argv)
         ifs_bench_result r;
         rc = ifs_bench_forward(W, &o, &r, err, sizeof err);
         if (rc) {
-            exit_code = fail(rc == IFS_BENCH_EUSAGE ? IFS_EXIT_USAGE : IFS_EXIT_FAIL, "%s", err);
+            exit_code = ifs_cli_fail("bench", rc == IFS_BENCH_EUSAGE ? IFS_EXIT_USAGE : IFS_EXIT_FAIL, "%s", err);
             goto out;
         }
         memcpy(sec, r.seconds, (size_t)repeats * sizeof *sec);
@@ -210,7 +199,7 @@ int ifs_cmd_bench(int argc, char **argv)
         char tmpl[4096];
         for (long pass = 0; pass < warmup + repeats; pass++) {
             snprintf(tmpl, sizeof tmpl, "%s/ifscore-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-            if (!mkdtemp(tmpl)) { exit_code = fail(IFS_EXIT_FAIL, "cannot create a temporary folder under %s", tmp ? tmp : "/tmp"); goto out; }
+            if (!mkdtemp(tmpl)) { exit_code = ifs_cli_fail("bench", IFS_EXIT_FAIL, "cannot create a temporary folder under %s", tmp ? tmp : "/tmp"); goto out; }
             char state[4200];
             snprintf(state, sizeof state, "%s/state", tmpl);
             ifs_score_opts so = ifs_score_default_opts();
@@ -226,7 +215,7 @@ int ifs_cmd_bench(int argc, char **argv)
             if (rc && rc != IFS_SCORE_EDATA) {
                 ifs_score_free(S);
                 nftw(tmpl, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-                exit_code = fail(rc == IFS_SCORE_EUSAGE ? IFS_EXIT_USAGE : IFS_EXIT_FAIL, "%s", err);
+                exit_code = ifs_cli_fail("bench", rc == IFS_SCORE_EUSAGE ? IFS_EXIT_USAGE : IFS_EXIT_FAIL, "%s", err);
                 goto out;
             }
             ifs_score_stats st;
@@ -293,7 +282,7 @@ int ifs_cmd_bench(int argc, char **argv)
 
     if (json) {
         FILE *f = strcmp(json, "-") ? fopen(json, "w") : stdout;
-        if (!f) { exit_code = fail(IFS_EXIT_FAIL, "--json %s: cannot open for writing", json); goto out; }
+        if (!f) { exit_code = ifs_cli_fail("bench", IFS_EXIT_FAIL, "--json %s: cannot open for writing", json); goto out; }
         fprintf(f, "{\"mode\":\"%s\",\"machine\":{\"hostname\":", e2e ? "end_to_end" : "forward");
         jstr(f, host);
         fprintf(f, ",\"cpu\":");
@@ -336,7 +325,7 @@ int ifs_cmd_bench(int argc, char **argv)
             fputc('}', f);
         }
         fprintf(f, "}}\n");
-        if (f != stdout && fclose(f)) exit_code = fail(IFS_EXIT_FAIL, "--json %s: write failed", json);
+        if (f != stdout && fclose(f)) exit_code = ifs_cli_fail("bench", IFS_EXIT_FAIL, "--json %s: write failed", json);
     }
 out:
     free(sec);

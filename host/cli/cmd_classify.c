@@ -59,17 +59,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ifscore classify: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 typedef struct {
     /* setup */
     const ifs_tok *tok;
@@ -172,7 +161,7 @@ static int flush(classify *c)
                        .seq_off = c->off};
         int rc = ifs_backend_forward(c->be, &b, c->logits, NULL);
         if (rc) {
-            fail(IFS_EXIT_FAIL, "%s backend: %s", ifs_backend_kind(c->be),
+            ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s backend: %s", ifs_backend_kind(c->be),
                  ifs_backend_error(c->be));
             return rc;
         }
@@ -244,7 +233,7 @@ static int classify_stream(classify *c, FILE *in, const char *name)
         add_line(c, line, len, no);
         if (c->n == BATCH_SEQS && (rc = flush(c))) break;
     }
-    if (!rc && ferror(in)) rc = fail(IFS_EXIT_FAIL, "%s: read error: %s", name, strerror(errno));
+    if (!rc && ferror(in)) rc = ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s: read error: %s", name, strerror(errno));
     if (!rc) rc = flush(c);
     free(line);
     return rc ? IFS_EXIT_FAIL : 0;
@@ -272,12 +261,12 @@ int ifs_cmd_classify(int argc, char **argv)
         case 't':
             threads = strtol(optarg, &end, 10);
             if (*end || end == optarg || threads < 0 || threads > 1024)
-                return fail(IFS_EXIT_USAGE, "--threads wants 0..1024, got '%s'", optarg);
+                return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--threads wants 0..1024, got '%s'", optarg);
             break;
         case 'L':
             max_len = strtol(optarg, &end, 10);
             if (*end || end == optarg || max_len < 2 || max_len > 1 << 20)
-                return fail(IFS_EXIT_USAGE, "--max-len wants a number >= 2, got '%s'", optarg);
+                return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--max-len wants a number >= 2, got '%s'", optarg);
             break;
         case 'f': field = optarg; break;
         case 'p': pair_field = optarg; break;
@@ -288,14 +277,14 @@ int ifs_cmd_classify(int argc, char **argv)
     }
     if (!model) {
         usage(stderr);
-        return fail(IFS_EXIT_USAGE, "--model DIR is required");
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--model DIR is required");
     }
     if (strcmp(format, "text") && strcmp(format, "jsonl"))
-        return fail(IFS_EXIT_USAGE, "--format wants text or jsonl, got '%s'", format);
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--format wants text or jsonl, got '%s'", format);
     if (strcmp(backend, "cpu") && strcmp(backend, "cuda"))
-        return fail(IFS_EXIT_USAGE, "--backend wants cpu or cuda, got '%s'", backend);
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--backend wants cpu or cuda, got '%s'", backend);
     if (pair_field && !field)
-        return fail(IFS_EXIT_USAGE, "--pair-field needs --field (JSONL input)");
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--pair-field needs --field (JSONL input)");
 
     classify c;
     memset(&c, 0, sizeof c);
@@ -308,7 +297,7 @@ int ifs_cmd_classify(int argc, char **argv)
             ifs_record_schema_set_field(&c.sch, IFS_FIELD_ID, "", err, sizeof err) ||
             ifs_record_schema_set_field(&c.sch, IFS_FIELD_TYPE, "", err, sizeof err) ||
             (pair_field && ifs_record_schema_set_field(&c.sch, IFS_FIELD_PAIR, pair_field, err, sizeof err)))
-            return fail(IFS_EXIT_USAGE, "%s", err);
+            return ifs_cli_fail("classify", IFS_EXIT_USAGE, "%s", err);
         c.sch.n_group_fields = 0; /* classify groups nothing */
         ifs_record_init(&c.rec);
     }
@@ -317,17 +306,17 @@ int ifs_cmd_classify(int argc, char **argv)
     ifs_wts_model *m = ifs_wts_load(model, 0, err, sizeof err);
     ifs_tok *tok = NULL;
     if (!m) {
-        fail(IFS_EXIT_FAIL, "%s", err);
+        ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s", err);
         goto done;
     }
     c.cfg = &ifs_wts_weights(m)->cfg;
     tok = ifs_tok_load(model, NULL, err, sizeof err);
     if (!tok) {
-        fail(IFS_EXIT_FAIL, "%s", err);
+        ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s", err);
         goto done;
     }
     if (ifs_tok_vocab_size(tok) > c.cfg->vocab_size) {
-        fail(IFS_EXIT_FAIL, "%s: the vocabulary has %d tokens but the model only %d embeddings",
+        ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s: the vocabulary has %d tokens but the model only %d embeddings",
              model, ifs_tok_vocab_size(tok), c.cfg->vocab_size);
         goto done;
     }
@@ -335,7 +324,7 @@ int ifs_cmd_classify(int argc, char **argv)
         max_len = ifs_tok_get_config(tok)->model_max_length;
         if (max_len <= 0 || max_len > c.cfg->max_position) max_len = c.cfg->max_position;
     } else if (max_len > c.cfg->max_position) {
-        fail(IFS_EXIT_USAGE, "--max-len %ld is more than the model's %d positions", max_len,
+        ifs_cli_fail("classify", IFS_EXIT_USAGE, "--max-len %ld is more than the model's %d positions", max_len,
              c.cfg->max_position);
         exit_code = IFS_EXIT_USAGE;
         goto done;
@@ -350,7 +339,7 @@ int ifs_cmd_classify(int argc, char **argv)
     c.ptypes = malloc(cap * sizeof *c.ptypes);
     c.logits = malloc((size_t)BATCH_SEQS * c.cfg->num_labels * sizeof *c.logits);
     if (!c.st || !c.ids || !c.types || !c.pids || !c.ptypes || !c.logits) {
-        fail(IFS_EXIT_FAIL, "out of memory");
+        ifs_cli_fail("classify", IFS_EXIT_FAIL, "out of memory");
         goto done;
     }
     ifs_backend_opts bo = ifs_backend_default_opts();
@@ -358,7 +347,7 @@ int ifs_cmd_classify(int argc, char **argv)
     bo.max_batch_tokens = (int32_t)cap;
     bo.max_batch_seqs = BATCH_SEQS;
     if (ifs_backend_create(backend, ifs_wts_weights(m), &bo, &c.be, err, sizeof err)) {
-        fail(IFS_EXIT_FAIL, "%s", err);
+        ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s", err);
         goto done;
     }
 
@@ -373,7 +362,7 @@ int ifs_cmd_classify(int argc, char **argv)
             }
             FILE *f = fopen(argv[i], "rb");
             if (!f) {
-                exit_code = fail(IFS_EXIT_FAIL, "%s: %s", argv[i], strerror(errno));
+                exit_code = ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s: %s", argv[i], strerror(errno));
                 break;
             }
             exit_code = classify_stream(&c, f, argv[i]);
@@ -381,7 +370,7 @@ int ifs_cmd_classify(int argc, char **argv)
         }
     }
     if (fflush(stdout) && exit_code == IFS_EXIT_OK)
-        exit_code = fail(IFS_EXIT_FAIL, "writing the output: %s", strerror(errno));
+        exit_code = ifs_cli_fail("classify", IFS_EXIT_FAIL, "writing the output: %s", strerror(errno));
     fprintf(stderr, "ifscore classify: %llu classified, %llu not classified\n", c.n_ok, c.n_err);
     if (exit_code == IFS_EXIT_OK && c.n_err) exit_code = IFS_EXIT_DATA;
 

@@ -24,17 +24,6 @@
 #include "ifs_reduce.h"
 #include "ifs_report.h"
 
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ifscore compare: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: ifscore compare [options] BASELINE.json CANDIDATE.json\n"
@@ -82,7 +71,7 @@ static int read_report(const char *path, ifs_reducer **r)
         }
     }
     if (rc)
-        return fail(IFS_EXIT_FAIL, "%s", err);
+        return ifs_cli_fail("compare", IFS_EXIT_FAIL, "%s", err);
     return IFS_EXIT_OK;
 }
 
@@ -92,14 +81,14 @@ static int write_output(const ifs_comparison *c, ifs_compare_format fmt, const c
     char *text;
     size_t len;
     if (ifs_compare_render(c, fmt, &text, &len, err, sizeof err))
-        return fail(IFS_EXIT_FAIL, "%s", err);
+        return ifs_cli_fail("compare", IFS_EXIT_FAIL, "%s", err);
     int rc = IFS_EXIT_OK;
     if (!strcmp(path, "-")) {
         fwrite(text, 1, len, stdout);
         if (fflush(stdout))
-            rc = fail(IFS_EXIT_FAIL, "cannot write to stdout");
+            rc = ifs_cli_fail("compare", IFS_EXIT_FAIL, "cannot write to stdout");
     } else if (ifs_io_atomic_write(path, text, len, err, sizeof err)) {
-        rc = fail(IFS_EXIT_FAIL, "%s", err);
+        rc = ifs_cli_fail("compare", IFS_EXIT_FAIL, "%s", err);
     }
     free(text);
     return rc;
@@ -134,11 +123,11 @@ int ifs_cmd_compare(int argc, char **argv)
         case OPT_MAX_DROP:
             o.max_drop = strtod(optarg, &end);
             if (end == optarg || *end || !(o.max_drop >= 0 && o.max_drop <= 1))
-                return fail(IFS_EXIT_USAGE, "--max-drop must be a number in [0, 1]");
+                return ifs_cli_fail("compare", IFS_EXIT_USAGE, "--max-drop must be a number in [0, 1]");
             break;
         case OPT_METRIC:
             if (ifs_compare_metric_parse(optarg, &o.gate))
-                return fail(IFS_EXIT_USAGE,
+                return ifs_cli_fail("compare", IFS_EXIT_USAGE,
                             "--metric must be ifs, ifs_partial, ifs_full or all");
             break;
         case OPT_SAME: o.require_same_groups = 1; break;
@@ -147,7 +136,7 @@ int ifs_cmd_compare(int argc, char **argv)
             if (!strcmp(optarg, "none")) {
                 quiet = 1;
             } else if (ifs_compare_format_parse(optarg, &fmt)) {
-                return fail(IFS_EXIT_USAGE,
+                return ifs_cli_fail("compare", IFS_EXIT_USAGE,
                             "--format must be text, markdown, json, junit or none");
             } else {
                 quiet = 0;
@@ -159,13 +148,13 @@ int ifs_cmd_compare(int argc, char **argv)
         case 'h': usage(stdout); return IFS_EXIT_OK;
         default:
             usage(stderr);
-            return fail(IFS_EXIT_USAGE, "unknown option or missing value: %s",
+            return ifs_cli_fail("compare", IFS_EXIT_USAGE, "unknown option or missing value: %s",
                         argv[optind - 1]);
         }
     }
     if (argc - optind != 2) {
         usage(stderr);
-        return fail(IFS_EXIT_USAGE, "expected two reports (BASELINE.json CANDIDATE.json), got %d",
+        return ifs_cli_fail("compare", IFS_EXIT_USAGE, "expected two reports (BASELINE.json CANDIDATE.json), got %d",
                     argc - optind);
     }
     const char *bpath = argv[optind], *cpath = argv[optind + 1];
@@ -186,9 +175,9 @@ int ifs_cmd_compare(int argc, char **argv)
     ifs_reduce_free(base);
     ifs_reduce_free(cand);
     if (crc == IFS_CMP_EIDENTITY || crc == IFS_CMP_EGROUPING)
-        return fail(IFS_EXIT_DATA, "cannot compare %s with %s: %s", cpath, bpath, err);
+        return ifs_cli_fail("compare", IFS_EXIT_DATA, "cannot compare %s with %s: %s", cpath, bpath, err);
     if (crc)
-        return fail(IFS_EXIT_FAIL, "%s", err);
+        return ifs_cli_fail("compare", IFS_EXIT_FAIL, "%s", err);
 
     rc = IFS_EXIT_OK;
     if (json)

@@ -34,17 +34,6 @@
 
 #define VOCAB_CAP (64u << 20)
 
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ifscore gen-model: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: ifscore gen-model --out DIR --seed N [options]\n"
@@ -276,7 +265,7 @@ int ifs_cmd_gen_model(int argc, char **argv)
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || optarg[0] == '-')
-                return fail(IFS_EXIT_USAGE, "--seed '%s' is not an unsigned integer", optarg);
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--seed '%s' is not an unsigned integer", optarg);
             seed = v;
             have_seed = 1;
             break;
@@ -287,7 +276,7 @@ int ifs_cmd_gen_model(int argc, char **argv)
             } else if (!strcmp(optarg, "base")) {
                 c.hidden = 768, c.n_layers = 12, c.n_heads = 12, c.intermediate = 3072;
             } else {
-                return fail(IFS_EXIT_USAGE, "--shape '%s': use minilm or base", optarg);
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--shape '%s': use minilm or base", optarg);
             }
             sized = 1;
             break;
@@ -303,43 +292,43 @@ int ifs_cmd_gen_model(int argc, char **argv)
             if (!strcmp(optarg, "gelu")) c.act = IFS_ACT_GELU;
             else if (!strcmp(optarg, "gelu_new")) c.act = IFS_ACT_GELU_TANH;
             else if (!strcmp(optarg, "relu")) c.act = IFS_ACT_RELU;
-            else return fail(IFS_EXIT_USAGE, "--act '%s': use gelu, gelu_new or relu", optarg);
+            else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--act '%s': use gelu, gelu_new or relu", optarg);
             act_set = 1;
             break;
         case O_DTYPE:
             if (!strcmp(optarg, "f32")) dtype = IFS_WTS_F32;
             else if (!strcmp(optarg, "f16")) dtype = IFS_WTS_F16;
             else if (!strcmp(optarg, "bf16")) dtype = IFS_WTS_BF16;
-            else return fail(IFS_EXIT_USAGE, "--dtype '%s': use f32, f16 or bf16", optarg);
+            else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--dtype '%s': use f32, f16 or bf16", optarg);
             break;
         case O_VOCAB: vocab = optarg; break;
         case O_ENCODER: encoder = optarg; break;
         case O_INIT:
             if (!strcmp(optarg, "hf")) init = INIT_HF;
             else if (!strcmp(optarg, "test")) init = INIT_TEST;
-            else return fail(IFS_EXIT_USAGE, "--init '%s': use hf or test", optarg);
+            else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--init '%s': use hf or test", optarg);
             break;
         case O_HELP: usage(stdout); return IFS_EXIT_OK;
         default:
             usage(stderr);
-            return fail(IFS_EXIT_USAGE, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
         if (dst) {
             if (parse_int(optarg, lo, hi, dst))
-                return fail(IFS_EXIT_USAGE, "--%s '%s' must be an integer in [%d, %d]",
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--%s '%s' must be an integer in [%d, %d]",
                             opts[o - O_OUT].name, optarg, lo, hi);
             if (o != O_LABELS && o != O_VSIZE)
                 sized = 1;
         }
     }
     if (optind < argc)
-        return fail(IFS_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+        return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
     if (!out || !have_seed) {
         usage(stderr);
-        return fail(IFS_EXIT_USAGE, "--out and --seed are required");
+        return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--out and --seed are required");
     }
     if (encoder && (sized || act_set || c.vocab_size > 0))
-        return fail(IFS_EXIT_USAGE, "with --encoder, sizes and --act come from its config.json");
+        return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "with --encoder, sizes and --act come from its config.json");
 
     char err[1024] = "";
     int rc = IFS_EXIT_FAIL;
@@ -355,12 +344,12 @@ int ifs_cmd_gen_model(int argc, char **argv)
     long vocab_lines = -1;
     if (vocab) {
         if (read_all(vocab, VOCAB_CAP, &vbuf, &vlen)) {
-            rc = fail(IFS_EXIT_FAIL, "%s: cannot read: %s", vocab, strerror(errno));
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s: cannot read: %s", vocab, strerror(errno));
             goto done;
         }
         vocab_lines = count_lines(vbuf, vlen);
         if (vocab_lines < 1 || vocab_lines > (1 << 24)) {
-            rc = fail(IFS_EXIT_FAIL, "%s: %ld lines is not a usable vocabulary", vocab,
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s: %ld lines is not a usable vocabulary", vocab,
                       vocab_lines);
             goto done;
         }
@@ -369,17 +358,17 @@ int ifs_cmd_gen_model(int argc, char **argv)
     if (encoder) {
         enc = ifs_wts_load(encoder, IFS_WTS_ENCODER_ONLY, err, sizeof err);
         if (!enc) {
-            rc = fail(IFS_EXIT_FAIL, "%s", err);
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s", err);
             goto done;
         }
         w = *ifs_wts_weights(enc);
         if (vocab_lines > 0 && vocab_lines != w.cfg.vocab_size) {
-            rc = fail(IFS_EXIT_FAIL, "%s has %ld lines but %s/config.json says vocab_size %d",
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s has %ld lines but %s/config.json says vocab_size %d",
                       vocab, vocab_lines, encoder, w.cfg.vocab_size);
             goto done;
         }
         if (w.cls_w && labels > 0 && labels != w.cfg.num_labels) {
-            rc = fail(IFS_EXIT_USAGE, "%s already has a %d-label classifier; --labels %d differs",
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "%s already has a %d-label classifier; --labels %d differs",
                       encoder, w.cfg.num_labels, labels);
             goto done;
         }
@@ -390,14 +379,14 @@ int ifs_cmd_gen_model(int argc, char **argv)
         }
     } else {
         if (vocab_lines > 0 && c.vocab_size > 0 && c.vocab_size != vocab_lines) {
-            rc = fail(IFS_EXIT_USAGE, "--vocab-size %d but %s has %ld lines", c.vocab_size,
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--vocab-size %d but %s has %ld lines", c.vocab_size,
                       vocab, vocab_lines);
             goto done;
         }
         if (c.vocab_size < 0)
             c.vocab_size = vocab_lines > 0 ? (int32_t)vocab_lines : 30522;
         if (c.hidden % c.n_heads) {
-            rc = fail(IFS_EXIT_USAGE, "--hidden %d is not a multiple of --heads %d", c.hidden,
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--hidden %d is not a multiple of --heads %d", c.hidden,
                       c.n_heads);
             goto done;
         }
@@ -459,7 +448,7 @@ int ifs_cmd_gen_model(int argc, char **argv)
     }
 
     if (ifs_wts_save(out, &w, dtype, err, sizeof err)) {
-        rc = fail(IFS_EXIT_FAIL, "%s", err);
+        rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s", err);
         goto done;
     }
     /* vocabulary and tokenizer files */
@@ -490,7 +479,7 @@ int ifs_cmd_gen_model(int argc, char **argv)
         }
     }
     if (bad) {
-        rc = fail(IFS_EXIT_FAIL, "%s", err);
+        rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s", err);
         goto done;
     }
     /* the generated arrays are on disk now: free them before loading back,
@@ -504,7 +493,7 @@ int ifs_cmd_gen_model(int argc, char **argv)
     /* prove the folder loads as a full classifier before saying it exists */
     ifs_wts_model *back = ifs_wts_load(out, 0, err, sizeof err);
     if (!back) {
-        rc = fail(IFS_EXIT_FAIL, "wrote %s but it does not load back: %s", out, err);
+        rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "wrote %s but it does not load back: %s", out, err);
         goto done;
     }
     const ifs_bert_config *bc = &ifs_wts_weights(back)->cfg;
@@ -519,7 +508,7 @@ int ifs_cmd_gen_model(int argc, char **argv)
     rc = IFS_EXIT_OK;
     goto done;
 oom:
-    rc = fail(IFS_EXIT_FAIL, "out of memory");
+    rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "out of memory");
 done:
     free(vbuf);
     free(layers);

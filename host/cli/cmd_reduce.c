@@ -29,17 +29,6 @@
 #include "ifs_reduce.h"
 #include "ifs_report.h"
 
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ifscore reduce: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: ifscore reduce [options] REPORT.json [REPORT.json ...]\n"
@@ -116,7 +105,7 @@ int ifs_cmd_reduce(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'f':
             if (ifs_report_format_parse(optarg, &fmt))
-                return fail(IFS_EXIT_USAGE, "--format must be text, csv, markdown or json");
+                return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "--format must be text, csv, markdown or json");
             break;
         case 'q': quiet = 1; break;
         case OPT_OVERLAP: allow_overlap = 1; break;
@@ -124,7 +113,7 @@ int ifs_cmd_reduce(int argc, char **argv)
         case OPT_NO_TIMINGS: no_timings = 1; break;
         case OPT_CURVE:
             if (!*optarg)
-                return fail(IFS_EXIT_USAGE, "--curve-key needs a key name");
+                return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "--curve-key needs a key name");
             curve_key = optarg;
             curve_set = 1;
             break;
@@ -133,36 +122,36 @@ int ifs_cmd_reduce(int argc, char **argv)
         case OPT_EPS:
             eps = strtod(optarg, &end);
             if (end == optarg || *end || !(eps >= 0 && eps <= 1))
-                return fail(IFS_EXIT_USAGE, "--plateau-eps must be a number in [0, 1]");
+                return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "--plateau-eps must be a number in [0, 1]");
             break;
         case OPT_MIN_AFTER:
             min_after = strtol(optarg, &end, 10);
             if (end == optarg || *end || min_after < 0 || min_after > 1000000)
-                return fail(IFS_EXIT_USAGE, "--plateau-min-after must be 0..1000000");
+                return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "--plateau-min-after must be 0..1000000");
             break;
         case 'h': usage(stdout); return IFS_EXIT_OK;
         default:
             usage(stderr);
-            return fail(IFS_EXIT_USAGE, "unknown option or missing value: %s",
+            return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "unknown option or missing value: %s",
                         argv[optind - 1]);
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return fail(IFS_EXIT_USAGE, "no report given");
+        return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "no report given");
     }
 
     char err[512];
     ifs_reducer *acc = NULL;
     int rc = ifs_report_read(argv[optind], &acc, err, sizeof err);
     if (rc)
-        return fail(exit_code(rc), "%s", err);
+        return ifs_cli_fail("reduce", exit_code(rc), "%s", err);
     for (int i = optind + 1; i < argc; i++) {
         ifs_reducer *r;
         rc = ifs_report_read(argv[i], &r, err, sizeof err);
         if (rc) {
             ifs_reduce_free(acc);
-            return fail(exit_code(rc), "%s", err);
+            return ifs_cli_fail("reduce", exit_code(rc), "%s", err);
         }
         char why[512];
         rc = ifs_reduce_merge(acc, r, allow_overlap ? IFS_RED_ALLOW_OVERLAP : 0, why,
@@ -170,30 +159,30 @@ int ifs_cmd_reduce(int argc, char **argv)
         ifs_reduce_free(r);
         if (rc) {
             ifs_reduce_free(acc);
-            return fail(exit_code(rc), "cannot merge %s into %s: %s", argv[i], argv[optind],
+            return ifs_cli_fail("reduce", exit_code(rc), "cannot merge %s into %s: %s", argv[i], argv[optind],
                         why);
         }
     }
     if ((curve_set && (rc = ifs_reduce_set_curve_key(acc, curve_key, err, sizeof err))) ||
         (rc = ifs_reduce_set_plateau(acc, eps, (int32_t)min_after, err, sizeof err))) {
         ifs_reduce_free(acc);
-        return fail(IFS_EXIT_USAGE, "%s", err);
+        return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "%s", err);
     }
     rc = ifs_reduce_check(acc, allow_overlap, err, sizeof err);
     if (rc) {
         ifs_reduce_free(acc);
-        return fail(exit_code(rc), "merged counts fail the checks: %s", err);
+        return ifs_cli_fail("reduce", exit_code(rc), "merged counts fail the checks: %s", err);
     }
     if (!allow_partial && (rc = ifs_reduce_check_slices(acc, err, sizeof err))) {
         ifs_reduce_free(acc);
-        return fail(exit_code(rc), "%s", err);
+        return ifs_cli_fail("reduce", exit_code(rc), "%s", err);
     }
     if (output) {
         rc = ifs_report_write(acc, output, no_timings ? IFS_REPORT_NO_TIMINGS : 0, err,
                               sizeof err);
         if (rc) {
             ifs_reduce_free(acc);
-            return fail(exit_code(rc), "%s", err);
+            return ifs_cli_fail("reduce", exit_code(rc), "%s", err);
         }
     }
     if (!quiet) {
@@ -206,13 +195,13 @@ int ifs_cmd_reduce(int argc, char **argv)
                  : ifs_report_table(acc, fmt, &text, &len, err, sizeof err);
         if (rc) {
             ifs_reduce_free(acc);
-            return fail(exit_code(rc), "%s", err);
+            return ifs_cli_fail("reduce", exit_code(rc), "%s", err);
         }
         fwrite(text, 1, len, stdout);
         free(text);
         if (fflush(stdout)) {
             ifs_reduce_free(acc);
-            return fail(IFS_EXIT_FAIL, "cannot write to stdout");
+            return ifs_cli_fail("reduce", IFS_EXIT_FAIL, "cannot write to stdout");
         }
     }
     ifs_reduce_free(acc);

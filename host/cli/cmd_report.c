@@ -27,17 +27,6 @@
 #include "ifs_reduce.h"
 #include "ifs_report.h"
 
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ifscore report: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: ifscore report [options] REPORT.json\n"
@@ -71,12 +60,12 @@ static int read_report(const char *path, ifs_reducer **r)
 {
     char err[1024];
     if (ifs_report_read(path, r, err, sizeof err))
-        return fail(IFS_EXIT_FAIL, "%s", err);
+        return ifs_cli_fail("report", IFS_EXIT_FAIL, "%s", err);
     char why[512];
     if (ifs_reduce_check(*r, 1, why, sizeof why)) {
         ifs_reduce_free(*r);
         *r = NULL;
-        return fail(IFS_EXIT_FAIL, "%s: %s", path, why);
+        return ifs_cli_fail("report", IFS_EXIT_FAIL, "%s: %s", path, why);
     }
     return IFS_EXIT_OK;
 }
@@ -84,7 +73,7 @@ static int read_report(const char *path, ifs_reducer **r)
 static int write_svgs(const ifs_reducer *r, const ifs_comparison *cmp, const char *dir)
 {
     if (mkdir(dir, 0777) && errno != EEXIST)
-        return fail(IFS_EXIT_FAIL, "--svg %s: cannot create the folder: %s", dir,
+        return ifs_cli_fail("report", IFS_EXIT_FAIL, "--svg %s: cannot create the folder: %s", dir,
                     strerror(errno));
     for (int c = 0; c < IFS_CHART_COUNT; c++) {
         if (c == IFS_CHART_DELTA && !cmp)
@@ -100,16 +89,16 @@ static int write_svgs(const ifs_reducer *r, const ifs_comparison *cmp, const cha
             continue;
         }
         if (rc)
-            return fail(IFS_EXIT_FAIL, "%s", err);
+            return ifs_cli_fail("report", IFS_EXIT_FAIL, "%s", err);
         if (snprintf(path, sizeof path, "%s/%s.svg", dir, ifs_chart_name((ifs_chart)c)) >=
             (int)sizeof path) {
             free(svg);
-            return fail(IFS_EXIT_FAIL, "--svg %s: path too long", dir);
+            return ifs_cli_fail("report", IFS_EXIT_FAIL, "--svg %s: path too long", dir);
         }
         rc = ifs_io_atomic_write(path, svg, len, err, sizeof err);
         free(svg);
         if (rc)
-            return fail(IFS_EXIT_FAIL, "%s", err);
+            return ifs_cli_fail("report", IFS_EXIT_FAIL, "%s", err);
     }
     return IFS_EXIT_OK;
 }
@@ -146,30 +135,30 @@ int ifs_cmd_report(int argc, char **argv)
         case OPT_MAX_DROP:
             co.max_drop = strtod(optarg, &end);
             if (end == optarg || *end || !(co.max_drop >= 0 && co.max_drop <= 1))
-                return fail(IFS_EXIT_USAGE, "--max-drop must be a number in [0, 1]");
+                return ifs_cli_fail("report", IFS_EXIT_USAGE, "--max-drop must be a number in [0, 1]");
             break;
         case OPT_METRIC:
             if (ifs_compare_metric_parse(optarg, &co.gate))
-                return fail(IFS_EXIT_USAGE,
+                return ifs_cli_fail("report", IFS_EXIT_USAGE,
                             "--metric must be ifs, ifs_partial, ifs_full or all");
             break;
         case OPT_ALLOW: co.allow_identity_change = 1; break;
         case OPT_TITLE: title = optarg; break;
         case 'f':
             if (ifs_report_format_parse(optarg, &fmt))
-                return fail(IFS_EXIT_USAGE, "--format must be text, csv, markdown or json");
+                return ifs_cli_fail("report", IFS_EXIT_USAGE, "--format must be text, csv, markdown or json");
             table = 1;
             break;
         case 'h': usage(stdout); return IFS_EXIT_OK;
         default:
             usage(stderr);
-            return fail(IFS_EXIT_USAGE, "unknown option or missing value: %s",
+            return ifs_cli_fail("report", IFS_EXIT_USAGE, "unknown option or missing value: %s",
                         argv[optind - 1]);
         }
     }
     if (argc - optind != 1) {
         usage(stderr);
-        return fail(IFS_EXIT_USAGE, "expected one report, got %d", argc - optind);
+        return ifs_cli_fail("report", IFS_EXIT_USAGE, "expected one report, got %d", argc - optind);
     }
     if (table < 0)
         table = !html && !svg;
@@ -192,7 +181,7 @@ int ifs_cmd_report(int argc, char **argv)
         ifs_reduce_free(base);
         if (crc) {
             ifs_reduce_free(r);
-            return fail(crc == IFS_CMP_EIDENTITY || crc == IFS_CMP_EGROUPING ? IFS_EXIT_DATA
+            return ifs_cli_fail("report", crc == IFS_CMP_EIDENTITY || crc == IFS_CMP_EGROUPING ? IFS_EXIT_DATA
                                                                              : IFS_EXIT_FAIL,
                         "cannot compare %s with the baseline %s: %s", path, baseline, err);
         }
@@ -206,10 +195,10 @@ int ifs_cmd_report(int argc, char **argv)
         char *page;
         size_t len;
         if (ifs_html_page(r, &o, &page, &len, err, sizeof err)) {
-            rc = fail(IFS_EXIT_FAIL, "%s", err);
+            rc = ifs_cli_fail("report", IFS_EXIT_FAIL, "%s", err);
         } else {
             if (ifs_io_atomic_write(html, page, len, err, sizeof err))
-                rc = fail(IFS_EXIT_FAIL, "%s", err);
+                rc = ifs_cli_fail("report", IFS_EXIT_FAIL, "%s", err);
             free(page);
         }
     }
@@ -219,12 +208,12 @@ int ifs_cmd_report(int argc, char **argv)
         char *text;
         size_t len;
         if (ifs_report_table(r, fmt, &text, &len, err, sizeof err)) {
-            rc = fail(IFS_EXIT_FAIL, "%s", err);
+            rc = ifs_cli_fail("report", IFS_EXIT_FAIL, "%s", err);
         } else {
             fwrite(text, 1, len, stdout);
             free(text);
             if (fflush(stdout))
-                rc = fail(IFS_EXIT_FAIL, "cannot write to stdout");
+                rc = ifs_cli_fail("report", IFS_EXIT_FAIL, "cannot write to stdout");
         }
     }
     ifs_compare_free(cmp);

@@ -14,17 +14,6 @@
 #include "ifs_io.h"
 #include "ifs_sample.h"
 
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ifscore sample: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: ifscore sample --scores FILE [options]\n"
@@ -108,14 +97,14 @@ int ifs_cmd_sample(int argc, char **argv)
         case 'n': {
             long long n = strtoll(optarg, &end, 10);
             if (end == optarg || *end || n < 1 || n > 1000000)
-                return fail(IFS_EXIT_USAGE, "--per-group must be 1..1000000");
+                return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--per-group must be 1..1000000");
             o.per_group = (size_t)n;
             break;
         }
         case OPT_SEED: {
             unsigned long long v = strtoull(optarg, &end, 10);
             if (end == optarg || *end || optarg[0] == '-')
-                return fail(IFS_EXIT_USAGE, "--seed must be a non-negative integer");
+                return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--seed must be a non-negative integer");
             o.seed = v;
             break;
         }
@@ -125,19 +114,19 @@ int ifs_cmd_sample(int argc, char **argv)
         case OPT_LABEL: o.label = optarg; break;
         case OPT_NEAR:
             if (!parse_prob(optarg, &o.near_margin) || o.near_margin <= 0 || o.near_margin >= 1)
-                return fail(IFS_EXIT_USAGE, "--near must be a margin in (0, 1)");
+                return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--near must be a margin in (0, 1)");
             break;
         case OPT_TH:
             if (!parse_prob(optarg, &o.threshold) || o.threshold <= 0 || o.threshold >= 1)
-                return fail(IFS_EXIT_USAGE, "--threshold must be in (0, 1)");
+                return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--threshold must be in (0, 1)");
             break;
         case OPT_PMIN:
             if (!parse_prob(optarg, &o.p_min))
-                return fail(IFS_EXIT_USAGE, "--p-min must be in [0, 1]");
+                return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--p-min must be in [0, 1]");
             break;
         case OPT_PMAX:
             if (!parse_prob(optarg, &o.p_max))
-                return fail(IFS_EXIT_USAGE, "--p-max must be in [0, 1]");
+                return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--p-max must be in [0, 1]");
             break;
         case OPT_ROOT: o.shard_root = optarg; break;
         case OPT_TEXT: o.text_field = optarg; break;
@@ -150,24 +139,24 @@ int ifs_cmd_sample(int argc, char **argv)
             else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md"))
                 o.format = IFS_SAMPLE_MARKDOWN;
             else
-                return fail(IFS_EXIT_USAGE, "--format must be jsonl or markdown");
+                return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--format must be jsonl or markdown");
             break;
         case 'o': output = optarg; break;
         case 'h': usage(stdout); return IFS_EXIT_OK;
         default:
             usage(stderr);
-            return fail(IFS_EXIT_USAGE, "unknown option or missing value: %s",
+            return ifs_cli_fail("sample", IFS_EXIT_USAGE, "unknown option or missing value: %s",
                         argv[optind - 1]);
         }
     }
     if (!scores) {
         usage(stderr);
-        return fail(IFS_EXIT_USAGE, "--scores FILE is required");
+        return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--scores FILE is required");
     }
     if (optind < argc)
-        return fail(IFS_EXIT_USAGE, "unexpected argument: %s", argv[optind]);
+        return ifs_cli_fail("sample", IFS_EXIT_USAGE, "unexpected argument: %s", argv[optind]);
     if (o.p_min > o.p_max)
-        return fail(IFS_EXIT_USAGE, "--p-min is above --p-max");
+        return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--p-min is above --p-max");
 
     char err[1024];
     char *text;
@@ -175,15 +164,15 @@ int ifs_cmd_sample(int argc, char **argv)
     ifs_sample_stats st;
     int rc = ifs_sample_run(scores, &o, &text, &len, &st, err, sizeof err);
     if (rc)
-        return fail(rc == IFS_SAMPLE_EARG ? IFS_EXIT_USAGE : IFS_EXIT_FAIL, "%s", err);
+        return ifs_cli_fail("sample", rc == IFS_SAMPLE_EARG ? IFS_EXIT_USAGE : IFS_EXIT_FAIL, "%s", err);
     int ex = IFS_EXIT_OK;
     if (output) {
         if (ifs_io_atomic_write(output, text, len, err, sizeof err))
-            ex = fail(IFS_EXIT_FAIL, "%s", err);
+            ex = ifs_cli_fail("sample", IFS_EXIT_FAIL, "%s", err);
     } else {
         fwrite(text, 1, len, stdout);
         if (fflush(stdout))
-            ex = fail(IFS_EXIT_FAIL, "cannot write to stdout");
+            ex = ifs_cli_fail("sample", IFS_EXIT_FAIL, "cannot write to stdout");
     }
     free(text);
     if (!ex)

@@ -38,17 +38,6 @@ static int stop_grace_ms(void)
     return v && end != v && !*end && s >= 1 && s <= 3600 ? (int)s * 1000 : STOP_GRACE_DEFAULT_MS;
 }
 
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ifscore score: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
 static void usage(FILE *f)
 {
     fputs(
@@ -275,11 +264,11 @@ static int print_report(const ifs_reducer *r, int no_timings)
     char *txt = NULL, err[512];
     size_t len = 0;
     if (ifs_report_json(r, no_timings ? IFS_REPORT_NO_TIMINGS : 0, &txt, &len, err, sizeof err))
-        return fail(IFS_EXIT_FAIL, "--out -: %s", err);
+        return ifs_cli_fail("score", IFS_EXIT_FAIL, "--out -: %s", err);
     size_t put = fwrite(txt, 1, len, stdout);
     free(txt);
     if (put != len || fflush(stdout) != 0)
-        return fail(IFS_EXIT_FAIL, "--out -: writing to standard output failed: %s",
+        return ifs_cli_fail("score", IFS_EXIT_FAIL, "--out -: writing to standard output failed: %s",
                     strerror(errno));
     return IFS_EXIT_OK;
 }
@@ -333,25 +322,25 @@ int ifs_cmd_score(int argc, char **argv)
         case O_DTYPE: o.dtype = optarg; break;
         case O_DEVICES: o.devices = optarg; break;
         case O_THREADS:
-            if (parse_int(optarg, 1, 1024, &v)) return fail(IFS_EXIT_USAGE, "--threads %s: expected 1..1024", optarg);
+            if (parse_int(optarg, 1, 1024, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--threads %s: expected 1..1024", optarg);
             o.threads = (int)v; break;
         case O_CPU_THREADS:
-            if (parse_int(optarg, 0, 1024, &v)) return fail(IFS_EXIT_USAGE, "--cpu-threads %s: expected 0..1024", optarg);
+            if (parse_int(optarg, 0, 1024, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--cpu-threads %s: expected 0..1024", optarg);
             o.cpu_threads = (int)v; break;
         case O_MBT:
-            if (parse_int(optarg, 2, 1 << 26, &v)) return fail(IFS_EXIT_USAGE, "--max-batch-tokens %s: expected 2..67108864", optarg);
+            if (parse_int(optarg, 2, 1 << 26, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--max-batch-tokens %s: expected 2..67108864", optarg);
             o.max_batch_tokens = (int32_t)v; break;
         case O_MBS:
-            if (parse_int(optarg, 1, 1 << 20, &v)) return fail(IFS_EXIT_USAGE, "--max-batch-seqs %s: expected 1..1048576", optarg);
+            if (parse_int(optarg, 1, 1 << 20, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--max-batch-seqs %s: expected 1..1048576", optarg);
             o.max_batch_seqs = (int32_t)v; break;
         case O_MAXLEN:
-            if (parse_int(optarg, 2, 1 << 20, &v)) return fail(IFS_EXIT_USAGE, "--max-len %s: expected >= 2", optarg);
+            if (parse_int(optarg, 2, 1 << 20, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--max-len %s: expected >= 2", optarg);
             o.max_len = (int32_t)v; break;
         case O_CHUNK:
-            if (parse_int(optarg, 1, 1 << 24, &v)) return fail(IFS_EXIT_USAGE, "--chunk-records %s: expected >= 1", optarg);
+            if (parse_int(optarg, 1, 1 << 24, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--chunk-records %s: expected >= 1", optarg);
             o.chunk_records = (int32_t)v; break;
         case O_MAXCHUNKS:
-            if (parse_int(optarg, 2, 1024, &v)) return fail(IFS_EXIT_USAGE, "--max-chunks %s: expected 2..1024", optarg);
+            if (parse_int(optarg, 2, 1024, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--max-chunks %s: expected 2..1024", optarg);
             o.max_chunks = (int)v; break;
         case O_TEXT: o.text_field = optarg; break;
         case O_TYPE: o.type_field = optarg; break;
@@ -362,7 +351,7 @@ int ifs_cmd_score(int argc, char **argv)
             char *end;
             o.threshold = strtod(optarg, &end);
             if (end == optarg || *end || !(o.threshold > 0 && o.threshold < 1))
-                return fail(IFS_EXIT_USAGE, "--threshold %s: expected a number in (0,1)", optarg);
+                return ifs_cli_fail("score", IFS_EXIT_USAGE, "--threshold %s: expected a number in (0,1)", optarg);
             break;
         }
         case O_SCORES: o.scores = optarg; break;
@@ -374,11 +363,11 @@ int ifs_cmd_score(int argc, char **argv)
         case O_NOPROGRESS: progress = 0; break;
         case O_STATS: stats = 1; break;
         case O_MAXLINE:
-            if (parse_int(optarg, 1, LONG_MAX, &v)) return fail(IFS_EXIT_USAGE, "--max-line-bytes %s: expected >= 1", optarg);
+            if (parse_int(optarg, 1, LONG_MAX, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--max-line-bytes %s: expected >= 1", optarg);
             o.max_line_bytes = (size_t)v; break;
         case O_SLICE:
             if (parse_slice(optarg, &o.slice_index, &o.slice_count))
-                return fail(IFS_EXIT_USAGE, "--slice %s: expected I/N with 0 <= I < N", optarg);
+                return ifs_cli_fail("score", IFS_EXIT_USAGE, "--slice %s: expected I/N with 0 <= I < N", optarg);
             slice_given = 1;
             break;
         case O_NOTIMINGS: o.no_timings = 1; break;
@@ -386,12 +375,12 @@ int ifs_cmd_score(int argc, char **argv)
         default: usage(stderr); return IFS_EXIT_USAGE;
         }
     }
-    if (!o.model) return fail(IFS_EXIT_USAGE, "--model DIR is required (see --help)");
-    if (optind >= argc) return fail(IFS_EXIT_USAGE, "no shards given (see --help)");
+    if (!o.model) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--model DIR is required (see --help)");
+    if (optind >= argc) return ifs_cli_fail("score", IFS_EXIT_USAGE, "no shards given (see --help)");
     ifs_report_format fmt = IFS_FMT_TEXT;
     int no_table = !strcmp(format, "none");
     if (!no_table && ifs_report_format_parse(format, &fmt))
-        return fail(IFS_EXIT_USAGE, "--format %s: expected text, csv, markdown, json or none", format);
+        return ifs_cli_fail("score", IFS_EXIT_USAGE, "--format %s: expected text, csv, markdown, json or none", format);
     if (!slice_given) {
         /* Under a Slurm job array the slice comes from its variables (steps
          * honoured; what cannot be numbered 0..N-1 exactly is refused). */
@@ -402,7 +391,7 @@ int ifs_cmd_score(int argc, char **argv)
             o.slice_index = si;
             o.slice_count = sn;
         } else if (r != IFS_SLURM_ENOARRAY) {
-            return fail(IFS_EXIT_USAGE, "%s", se);
+            return ifs_cli_fail("score", IFS_EXIT_USAGE, "%s", se);
         }
     }
 
@@ -422,7 +411,7 @@ int ifs_cmd_score(int argc, char **argv)
     char err[1024] = "";
     ifs_score *S = NULL;
     int rc = ifs_score_create(&o, &S, err, sizeof err);
-    if (rc) return fail(exit_code(rc), "%s", err);
+    if (rc) return ifs_cli_fail("score", exit_code(rc), "%s", err);
 
     sigctx sc;
     memset(&sc, 0, sizeof sc);
@@ -465,7 +454,7 @@ int ifs_cmd_score(int argc, char **argv)
             print_stats(&st);
         }
     } else {
-        fail(code, "%s", err);
+        ifs_cli_fail("score", code, "%s", err);
     }
     ifs_score_free(S);
     return code;

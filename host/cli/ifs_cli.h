@@ -27,6 +27,15 @@ enum {
     IFS_EXIT_INTERRUPTED = 130, /* stopped by SIGINT/SIGTERM; state left resumable */
 };
 
+/* Prints "ifscore <cmd>: <message>\n" on stderr and returns code: a
+ * command's one way to fail, `return ifs_cli_fail("score", IFS_EXIT_USAGE,
+ * "--threads wants 1..256");`. */
+int ifs_cli_fail(const char *cmd, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 #define IFS_CLI_COMMAND(name, summary) int ifs_cmd_##name(int argc, char **argv);
 #include "commands.def"
 #undef IFS_CLI_COMMAND
