@@ -120,6 +120,22 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
                         int32_t max_len, int32_t *ids, int32_t *type_ids,
                         int32_t *n_ids, ifs_tok_result *res, int *bad_in_b);
 
+/* As ifs_tok_encode_pair, with a cap of the first text's own: a's WordPiece
+ * ids are cut to at most a_max (a_max 0 = no cap) before the pair is
+ * truncated longest_first to max_len. With a_max > 0 it gives HF's
+ *   ids_a = tok(a, add_special_tokens=False)["input_ids"][:a_max]
+ *   ids_b = tok(b, add_special_tokens=False)["input_ids"]
+ *   tok.prepare_for_model(ids_a, ids_b, truncation="longest_first",
+ *                         max_length=max_len)
+ * so when a_max <= (max_len - 3) / 2 the instruction keeps its first a_max
+ * ids and the response fills the rest (the start of the response is kept).
+ * res->n_untruncated counts a's ids before the cap; res->truncated is 1 when
+ * either text lost ids (the cap included). a_max < 0 is IFS_TOK_EARG. */
+int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
+                            const char *a, size_t alen, const char *b, size_t blen,
+                            int32_t max_len, int32_t a_max, int32_t *ids, int32_t *type_ids,
+                            int32_t *n_ids, ifs_tok_result *res, int *bad_in_b);
+
 /* WordPiece ids of one text with no specials and no truncation, into the
  * state's buffer. *ids is borrowed from st until the next call on st.
  * Returns IFS_TOK_OK, IFS_TOK_EUTF8 (*bad_offset set when bad_offset is not

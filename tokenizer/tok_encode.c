@@ -620,7 +620,16 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
                         int32_t max_len, int32_t *ids, int32_t *type_ids,
                         int32_t *n_ids, ifs_tok_result *res, int *bad_in_b)
 {
-    if (!tok || !st || !ids || !n_ids || (!a && alen) || (!b && blen))
+    return ifs_tok_encode_pair_cap(tok, st, a, alen, b, blen, max_len, 0, ids, type_ids, n_ids,
+                                   res, bad_in_b);
+}
+
+int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
+                            const char *a, size_t alen, const char *b, size_t blen,
+                            int32_t max_len, int32_t a_max, int32_t *ids, int32_t *type_ids,
+                            int32_t *n_ids, ifs_tok_result *res, int *bad_in_b)
+{
+    if (!tok || !st || !ids || !n_ids || (!a && alen) || (!b && blen) || a_max < 0)
         return IFS_TOK_EARG;
     if (max_len <= 0)
         max_len = tok->cfg.model_max_length;
@@ -641,8 +650,8 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
             res->bad_offset = bad;
         return rc;
     }
-    size_t ka, kb;
-    longest_first(na, nb, (size_t)max_len - 3, &ka, &kb);
+    size_t ka, kb, ca = a_max > 0 && na > (size_t)a_max ? (size_t)a_max : na;
+    longest_first(ca, nb, (size_t)max_len - 3, &ka, &kb);
     size_t k = 0;
     ids[k++] = tok->cls_id;
     if (ka)

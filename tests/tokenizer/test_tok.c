@@ -200,18 +200,24 @@ typedef struct {
     const char *a, *b; /* b NULL: single text */
     int32_t max_len;
     const char *want; /* tokens incl. specials, then '|' and type ids */
+    int32_t a_max;    /* pairs: the first text's own cap (0 = none) */
 } frame_case;
 
 static const frame_case FRAME_CASES[] = {
-    { "a single text is framed by cls and sep", "a b", NULL, 0, "[CLS] a b [SEP]|0000" },
-    { "truncation at exactly the limit keeps every token", "a b a", NULL, 5, "[CLS] a b a [SEP]|00000" },
-    { "truncation one over the limit drops the last token", "a b a b", NULL, 5, "[CLS] a b a [SEP]|00000" },
-    { "max length two keeps only the framing", "a b", NULL, 2, "[CLS] [SEP]|00" },
-    { "a pair has two separators and type ids", "a", "b", 0, "[CLS] a [SEP] b [SEP]|00011" },
-    { "longest first trims the longer text of a pair", "a", "b b b b", 7, "[CLS] a [SEP] b b b [SEP]|0001111" },
-    { "longest first halves the room when both are long", "a a a a", "b b b b", 8, "[CLS] a a [SEP] b b b [SEP]|00001111" },
-    { "longest first gives the odd token to the longer first text", "a a a a a", "b b b b", 8, "[CLS] a a a [SEP] b b [SEP]|00000111" },
-    { "a pair at max length three keeps only specials", "a", "b", 3, "[CLS] [SEP] [SEP]|001" },
+    { "a single text is framed by cls and sep", "a b", NULL, 0, "[CLS] a b [SEP]|0000", 0 },
+    { "truncation at exactly the limit keeps every token", "a b a", NULL, 5, "[CLS] a b a [SEP]|00000", 0 },
+    { "truncation one over the limit drops the last token", "a b a b", NULL, 5, "[CLS] a b a [SEP]|00000", 0 },
+    { "max length two keeps only the framing", "a b", NULL, 2, "[CLS] [SEP]|00", 0 },
+    { "a pair has two separators and type ids", "a", "b", 0, "[CLS] a [SEP] b [SEP]|00011", 0 },
+    { "longest first trims the longer text of a pair", "a", "b b b b", 7, "[CLS] a [SEP] b b b [SEP]|0001111", 0 },
+    { "longest first halves the room when both are long", "a a a a", "b b b b", 8, "[CLS] a a [SEP] b b b [SEP]|00001111", 0 },
+    { "longest first gives the odd token to the longer first text", "a a a a a", "b b b b", 8, "[CLS] a a a [SEP] b b [SEP]|00000111", 0 },
+    { "a pair at max length three keeps only specials", "a", "b", 3, "[CLS] [SEP] [SEP]|001", 0 },
+    { "a first-text cap cuts the instruction first", "a a a a", "b b b b", 0, "[CLS] a a [SEP] b b b b [SEP]|000011111", 2 },
+    { "under a cap the response fills the rest", "a a a a", "b b b b", 8, "[CLS] a a [SEP] b b b [SEP]|00001111", 2 },
+    { "a cap keeps the start of a long response", "a a a a a a", "b b b b b b", 8, "[CLS] a [SEP] b b b b [SEP]|00011111", 1 },
+    { "a cap larger than the text changes nothing", "a", "b b b b", 7, "[CLS] a [SEP] b b b [SEP]|0001111", 5 },
+    { "a cap above half the room still truncates longest first", "a a a a a", "b b b b", 8, "[CLS] a a [SEP] b b b [SEP]|00001111", 4 },
 };
 
 static void test_framing(const ifs_tok *tok)
@@ -221,8 +227,8 @@ static void test_framing(const ifs_tok *tok)
         const frame_case *c = &FRAME_CASES[i];
         int32_t ids[64], types[64], n = 0;
         ifs_tok_result r;
-        int rc = c->b ? ifs_tok_encode_pair(tok, st, c->a, strlen(c->a), c->b, strlen(c->b),
-                                            c->max_len, ids, types, &n, &r, NULL)
+        int rc = c->b ? ifs_tok_encode_pair_cap(tok, st, c->a, strlen(c->a), c->b, strlen(c->b),
+                                                c->max_len, c->a_max, ids, types, &n, &r, NULL)
                       : ifs_tok_encode(tok, st, c->a, strlen(c->a), c->max_len, ids, types, &n, &r);
         char got[512] = "";
         for (int32_t k = 0; k < n; k++) {
@@ -235,7 +241,7 @@ static void test_framing(const ifs_tok *tok)
             strcat(got, types[k] ? "1" : "0");
         IFS_CHECK(rc == 0 && !strcmp(got, c->want), "%s: rc %d got '%s' want '%s'", c->name, rc,
                   got, c->want);
-        IFS_CHECK(r.truncated == (c->max_len > 0 && r.n_untruncated > n),
+        IFS_CHECK(r.truncated == (r.n_untruncated > n),
                   "%s: truncated flag %d with %d of %d ids", c->name, r.truncated, n, r.n_untruncated);
     }
     ifs_tok_state_free(st);
@@ -258,6 +264,9 @@ static void test_api(const ifs_tok *tok)
               "encode refuses max length one");
     IFS_CHECK(ifs_tok_encode_pair(tok, st, "a", 1, "b", 1, 2, ids, NULL, &n, NULL, NULL) == IFS_TOK_EARG,
               "a pair refuses max length two");
+    IFS_CHECK(ifs_tok_encode_pair_cap(tok, st, "a", 1, "b", 1, 8, -1, ids, NULL, &n, NULL, NULL) ==
+                  IFS_TOK_EARG,
+              "a pair refuses a negative first-text cap");
     IFS_CHECK(ifs_tok_tokenize(tok, st, "a", 1, &pids, NULL, NULL) == IFS_TOK_EARG,
               "tokenize refuses a NULL count");
     IFS_CHECK(ifs_tok_id_to_token(tok, -1) == NULL && ifs_tok_id_to_token(tok, 1 << 30) == NULL,
