@@ -97,6 +97,7 @@ typedef enum {
                                           (e.g. a token type the model does not have), alone */
     IFS_REJECT_UNSUPPORTED_COMPRESSION, /* "unsupported_compression": the shard is gzip, xz,
                                           bzip2 or lz4, not zstd or plain (reader) */
+    IFS_REJECT_ZSTD_CHECKSUM,          /* "zstd_checksum": the line's zstd frame failed its content checksum (score) */
     IFS_REJECT__COUNT
 } ifs_reject_reason;
 

@@ -150,6 +150,11 @@ void ifs_reduce_free(ifs_reducer *r);
  * known: empty shards may share a hash harmlessly.) */
 int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes,
                          const char *sha256, int32_t *id, char *err, size_t errlen);
+/* Replaces the SHA-256 (64 lowercase hex) of an input registered above, for
+ * a caller that hashes a shard in the same pass that reads it and knows the
+ * digest only at its end (ifs score). Returns IFS_RED_OK or IFS_RED_EARG. */
+int ifs_reduce_set_input_sha256(ifs_reducer *r, int32_t id, const char *sha256,
+                                char *err, size_t errlen);
 
 /* Counts n scored records of input `input`. All or nothing: returns
  * IFS_RED_EARG (err names the index of the bad record; nothing counted:

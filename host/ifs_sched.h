@@ -127,6 +127,12 @@ typedef int (*ifs_sched_sink)(void *ctx, const ifs_sched_result *r);
 typedef int (*ifs_sched_forward_fn)(void *engine, const ifs_batch *batch,
                                     float *logits, char *err, size_t errlen);
 
+/* What opts.prepare hands back: the text to tokenize (borrowed). */
+typedef struct {
+    const char *text;
+    size_t len;
+} ifs_sched_text;
+
 typedef struct {
     int n_threads;             /* tokenizer workers (>= 1) */
     int32_t max_len;           /* truncation length incl. specials (<= cfg->max_position) */
@@ -141,6 +147,21 @@ typedef struct {
      * for each item that was submitted but never delivered (a canceled or
      * failed run), so the caller can free its `user` payload. NULL: none. */
     void (*release)(void *ctx, void *user);
+    /* Optional: turns a submitted item's bytes into the text to score, on
+     * the tokenizer worker that tokenizes it (so a record parser runs in
+     * parallel, off the producer thread). Called once per submitted item,
+     * in no particular order across items; bytes[len] is a NUL. *wstate is
+     * the worker's own slot (NULL at first; the hook may allocate into it;
+     * prepare_free gets it when the worker exits). The hook may replace
+     * *user (the new pointer is what reaches the sink or release). Returns
+     * 1 with out->text/len (valid until the hook's next call on this
+     * worker) to tokenize and score, 0 when the item is not to be scored
+     * (it is then delivered as IFS_SCHED_PASSED, its batch place unused),
+     * -1 when out of memory (the run stops with IFS_SCHED_ENOMEM).
+     * NULL: the submitted bytes are the text. */
+    int (*prepare)(void *ctx, void **wstate, void **user, const char *bytes, size_t len,
+                   ifs_sched_text *out);
+    void (*prepare_free)(void *ctx, void *wstate);
 } ifs_sched_opts;
 
 /* Counters; thread-seconds are summed over the threads of a stage. */
@@ -148,12 +169,13 @@ typedef struct {
     uint64_t items;            /* submitted (scored + rejected + passed once delivered) */
     uint64_t delivered;
     uint64_t scored, rejected, passed;
-    uint64_t text_bytes;       /* bytes of text submitted */
+    uint64_t text_bytes;       /* bytes of text tokenized (submitted bytes without opts.prepare) */
     uint64_t tokens;           /* tokens run through the model */
     uint64_t truncated;
     uint64_t batches;          /* successful forward calls */
     uint64_t oom_splits;       /* batches split after IFS_BK_ENOMEM */
-    double tokenize_s;         /* tokenizer thread-seconds */
+    double prepare_s;          /* thread-seconds in opts.prepare (in the tokenizer workers) */
+    double tokenize_s;         /* tokenizer thread-seconds, prepare_s excluded */
     double forward_s;          /* backend thread-seconds inside forward */
     double sink_s;             /* delivery thread-seconds inside the sink */
 } ifs_sched_stats;

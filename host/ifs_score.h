@@ -90,6 +90,8 @@ typedef struct {
                                    model_max_length, at most max_position_embeddings */
     int32_t chunk_records;      /* sorting window (default 4096) */
     int max_chunks;             /* windows in flight, the memory bound (default 4) */
+    int readers;                /* reader threads (read, hash, decompress, split shards
+                                   ahead of the scheduler); 0 = 1 + threads / 4, at most 8 */
     /* records */
     const char *text_field;     /* NULL = "response" */
     const char *type_field;     /* NULL = "instruction_type"; "" = none */

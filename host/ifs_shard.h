@@ -45,8 +45,12 @@
  *     unfinished line and whatever could not be read after it (its data is
  *     NULL, its len the bytes of the unfinished line, possibly 0). Lines
  *     delivered before it stay valid. stats.status says what happened.
- *     Caveat: a frame checksum is only checked at the frame's end, so lines
- *     of a frame whose checksum fails have already been delivered by then.
+ *     A frame's content checksum is only checked at the frame's end, so
+ *     lines of a frame whose checksum fails have already been delivered by
+ *     then: the closing line's reason is then zstd_checksum and
+ *     stats.checksum_failed is set; a caller that must not use unverified
+ *     lines reads the shard again with opts.reject_frame (ifs score does:
+ *     docs/score.md, "Checksums").
  * Offsets: `offset` counts bytes of the decompressed stream (the line's first
  * byte); `comp_offset` counts bytes of the file: for plain files it equals
  * offset; for zstd it is how many compressed bytes the decoder had consumed
@@ -94,6 +98,21 @@ extern "C" {
 typedef struct {
     size_t max_line_bytes; /* 0 -> IFS_SHARD_DEFAULT_MAX_LINE */
     int window_log_max;    /* 0 -> IFS_SHARD_DEFAULT_WINDOW_LOG_MAX (10..31) */
+    /* A second pass over a shard whose frame failed its checksum in a first
+     * pass (stats.checksum_failed): with reject_frame set, every line
+     * delivered once the zstd frame starting at compressed offset
+     * reject_frame_at has begun (each holds at least one byte of it) is
+     * delivered with reason zstd_checksum, data NULL, its detail naming the
+     * frame's bytes [reject_frame_at, reject_frame_end). The checksum fails
+     * again at the frame's end and ends the shard as before. */
+    int reject_frame;
+    uint64_t reject_frame_at, reject_frame_end;
+    /* ifs_shard_open/next only: bytes per read(2) (0 -> ZSTD_DStreamInSize,
+     * ~128 KiB), and a callback that sees every byte read from the file,
+     * in order (e.g. to hash the file in the same pass); NULL: none. */
+    size_t read_bytes;
+    void (*on_read)(void *ctx, const void *bytes, size_t n);
+    void *read_ctx;
 } ifs_shard_opts;
 
 /* Return values of ifs_shard_decode / ifs_shard_next. */
@@ -114,8 +133,8 @@ typedef struct {
     uint64_t line_no;     /* 1-based */
     uint64_t offset;      /* decompressed byte offset of the line's first byte */
     uint64_t comp_offset; /* compressed offset (see above) */
-    ifs_reject_reason reason; /* NONE, LINE_TOO_LONG, ZSTD_CORRUPT, ZSTD_TRUNCATED, IO_ERROR,
-                                 UNSUPPORTED_COMPRESSION */
+    ifs_reject_reason reason; /* NONE, LINE_TOO_LONG, ZSTD_CORRUPT, ZSTD_CHECKSUM,
+                                 ZSTD_TRUNCATED, IO_ERROR, UNSUPPORTED_COMPRESSION */
     char detail[192];     /* words for a reject ("" for a good line) */
 } ifs_shard_line;
 
@@ -137,6 +156,8 @@ typedef struct {
     uint64_t lines;          /* lines delivered, rejects included */
     uint64_t too_long;       /* of which line_too_long */
     ifs_shard_status status;
+    int checksum_failed;     /* status CORRUPT because a frame's content checksum did not
+                                match: error_frame_offset is where that frame starts */
     uint64_t error_comp_offset; /* status != OK: compressed offset the decoder had reached;
                                    a corrupt byte lies at or after it (zstd does not say
                                    where inside the chunk it was given); for a truncation,
@@ -173,6 +194,10 @@ int ifs_shard_open(const char *path, const ifs_shard_opts *opts, ifs_shard_reade
 /* Next line of an opened file: IFS_SHARD_LINE, IFS_SHARD_END, or < 0.
  * A read(2) failure is an io_error line followed by END (not a return < 0). */
 int ifs_shard_next(ifs_shard_reader *r, ifs_shard_line *line);
+/* After END: reads what is left of the opened file (bytes after a stream
+ * error, which the decoder never takes) through opts.on_read, so a hash
+ * fed by it covers the whole file. Returns 0, or -1 with errno set. */
+int ifs_shard_read_rest(ifs_shard_reader *r);
 
 void ifs_shard_get_stats(const ifs_shard_reader *r, ifs_shard_stats *st);
 /* Closes the file (not stdin) and frees. NULL ok. */

@@ -53,6 +53,7 @@ static const char *const reject_names[IFS_REJECT__COUNT] = {
     [IFS_REJECT_ZSTD_TRUNCATED] = "zstd_truncated",
     [IFS_REJECT_IO_ERROR] = "io_error",
     [IFS_REJECT_UNSUPPORTED_COMPRESSION] = "unsupported_compression",
+    [IFS_REJECT_ZSTD_CHECKSUM] = "zstd_checksum",
     [IFS_REJECT_TOKENIZER_ERROR] = "tokenizer_error",
     [IFS_REJECT_NONFINITE_LOGITS] = "nonfinite_logits",
     [IFS_REJECT_DEVICE_OOM] = "device_oom",

@@ -506,6 +506,25 @@ int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes, const
     return IFS_RED_OK;
 }
 
+int ifs_reduce_set_input_sha256(ifs_reducer *r, int32_t id, const char *sha256, char *err,
+                                size_t errlen)
+{
+    if (!r || id < 0 || (size_t)id >= r->n_inputs)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer, or input %d unknown", (int)id);
+    if (!is_hex64(sha256))
+        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                            "input %s: sha256 must be 64 lowercase hex characters",
+                            r->inputs[id].path);
+    pthread_mutex_lock(&r->mu);
+    memcpy(r->inputs[id].sha, sha256, 65);
+    /* the table is keyed by sha: rebuild it (open addressing, no deletion) */
+    memset(r->sha_table, 0, r->sha_cap * sizeof *r->sha_table);
+    for (size_t i = 0; i < r->n_inputs; i++)
+        sha_insert(r->sha_table, r->sha_cap, r->inputs[i].sha, i);
+    pthread_mutex_unlock(&r->mu);
+    return IFS_RED_OK;
+}
+
 /* --- counting -------------------------------------------------------------- */
 
 int ifs_reduce_is_answer_like(const ifs_reducer *r, double p)

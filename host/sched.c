@@ -416,6 +416,7 @@ static void *tok_main(void *arg)
     ifs_sched *s = w->s;
     ifs_tok_state *st = ifs_tok_state_create(s->tok);
     int32_t *buf = malloc(sizeof *buf * (size_t)s->o.max_len);
+    void *wstate = NULL; /* opts.prepare's slot for this worker */
     if (!st || !buf) {
         pthread_mutex_lock(&s->mu);
         fail_locked(s, IFS_SCHED_ENOMEM, "out of memory starting a tokenizer worker");
@@ -436,15 +437,34 @@ static void *tok_main(void *arg)
 
         double t0 = now_s();
         chunk *c = t->c;
-        uint64_t trunc = 0;
+        uint64_t trunc = 0, tbytes = 0;
+        double prep = 0;
         int nomem = 0;
         for (int32_t i = t->lo; i < t->hi; i++) {
             item *it = &c->it[i];
             if (it->pass) continue;
+            ifs_sched_text tx = { it->text, it->len };
+            if (s->o.prepare) {
+                double p0 = now_s();
+                int pr = s->o.prepare(s->ctx, &wstate, &it->user, it->text, it->len, &tx);
+                prep += now_s() - p0;
+                if (pr < 0) {
+                    nomem = 1;
+                    break;
+                }
+                if (pr == 0) {
+                    /* not to be scored: delivered as a pass (cut_chunk skips it) */
+                    free(it->text);
+                    it->text = NULL;
+                    it->pass = 1;
+                    continue;
+                }
+            }
+            tbytes += tx.len;
             int32_t n = 0;
             ifs_tok_result r;
             memset(&r, 0, sizeof r);
-            int rc = ifs_tok_encode(s->tok, st, it->text, it->len, s->o.max_len,
+            int rc = ifs_tok_encode(s->tok, st, tx.text, tx.len, s->o.max_len,
                                     buf, NULL, &n, &r);
             free(it->text);
             it->text = NULL;
@@ -472,10 +492,12 @@ static void *tok_main(void *arg)
                 it->detail = strdupf("tokenizer: %s", ifs_tok_strerror(rc));
             }
         }
-        double dt = now_s() - t0;
+        double dt = now_s() - t0 - prep;
         free(t);
         pthread_mutex_lock(&s->mu);
         s->st.tokenize_s += dt;
+        s->st.prepare_s += prep;
+        if (s->o.prepare) s->st.text_bytes += tbytes;
         s->st.truncated += trunc;
         if (nomem) {
             fail_locked(s, IFS_SCHED_ENOMEM, "out of memory tokenizing");
@@ -488,6 +510,7 @@ static void *tok_main(void *arg)
         }
     }
     pthread_mutex_unlock(&s->mu);
+    if (s->o.prepare_free && wstate) s->o.prepare_free(s->ctx, wstate);
     ifs_tok_state_free(st);
     free(buf);
     return NULL;
@@ -797,7 +820,7 @@ static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int 
     if (!c) return rc;
     char *copy = NULL;
     if (!pass) {
-        copy = malloc(len ? len : 1);
+        copy = malloc(len + 1); /* NUL-terminated: opts.prepare may rely on it */
         if (!copy) {
             pthread_mutex_lock(&s->mu);
             fail_locked(s, IFS_SCHED_ENOMEM, "out of memory copying a text of %zu bytes", len);
@@ -806,6 +829,7 @@ static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int 
             return rc;
         }
         if (len) memcpy(copy, text, len);
+        copy[len] = '\0';
     }
     pthread_mutex_lock(&s->mu);
     if (s->stop) {
@@ -816,7 +840,7 @@ static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int 
     }
     s->next_seq++;
     s->st.items++;
-    if (!pass) s->st.text_bytes += len;
+    if (!pass && !s->o.prepare) s->st.text_bytes += len;
     pthread_mutex_unlock(&s->mu);
     item *it = &c->it[c->n];
     memset(it, 0, sizeof *it);

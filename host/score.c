@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -99,9 +100,13 @@ typedef struct shard {
     ifs_shard_writer *scores;
     ifs_rejects *rejects;
     uint64_t lines;
+    struct shard *redo;      /* the second pass's outputs after a checksum failure (owned) */
 } shard;
 
-enum { K_REC = 0, K_REJECT = 1, K_END = 2 };
+/* K_LINE: a line not parsed yet (the tokenizer worker's prepare_line turns
+ * it into K_REC or K_REJECT before it is delivered). K_END: reason 1 =
+ * discard the shard's outputs, else commit; detail = the shard's sha256. */
+enum { K_REC = 0, K_REJECT = 1, K_END = 2, K_LINE = 3 };
 
 /* One item's payload, handed through the scheduler to the sink: the fields
  * the outputs need, packed in one allocation. */
@@ -149,8 +154,18 @@ struct ifs_score {
     int count_mismatch;
     char sink_err[1024];
     ifs_buf line;               /* one scores line, reused (sink thread) */
-    ifs_record rec;
     ifs_reducer *all;
+
+    /* reader threads (read_job) and the jobs they take in order */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    int rsync;                  /* rmu/rcv initialised */
+    struct rjob *jobs;
+    size_t n_jobs, next_job, consumed;
+    int n_readers, rquit;
+    pthread_t *rth;
+    int n_rth;                  /* started */
+    uint64_t bytes_base;        /* bytes_done when the current shard began */
 
     double t_start;
     double t_hash, t_read, t_parse, t_finish, t_wall;
@@ -302,6 +317,7 @@ static int reject_line(run *R, const payload *p, ifs_reject_reason reason, const
 
 static void shard_close(shard *sh)
 {
+    if (!sh) return;
     ifs_shard_writer_free(sh->scores);
     ifs_rejects_free(sh->rejects);
     ifs_reduce_free(sh->red);
@@ -323,9 +339,13 @@ static void warn(run *R, const char *fmt, ...)
 
 /* The shard-end marker: commit the parts, then the partial report, then
  * the .done marker, each atomically, in that order. */
-static int finish_shard(run *R, shard *sh)
+static int finish_shard(run *R, shard *sh, const char *sha)
 {
     char err[512], path[PATH_MAX];
+    if (sh->is_regular && ifs_reduce_set_input_sha256(sh->red, sh->input, sha, err, sizeof err)) {
+        snprintf(R->sink_err, sizeof R->sink_err, "%s: %s", sh->path, err);
+        return -1;
+    }
     if (ifs_reduce_end_input(sh->red, sh->input, sh->lines, err, sizeof err)) {
         /* Recorded in the partial; the final check reports it (exit 3). */
         R->count_mismatch = 1;
@@ -371,8 +391,10 @@ static int sink(void *ctx, const ifs_sched_result *r)
     int rc = 0;
     const char *groups[IFS_RECORD_MAX_GROUP_KEYS];
     const char *detail = payload_groups(p, groups);
-    if (p->kind == K_END) {
-        rc = finish_shard(R, p->sh);
+    if (p->kind == K_END && p->reason) {
+        shard_close(p->sh); /* a first pass a checksum failure voids: nothing committed */
+    } else if (p->kind == K_END) {
+        rc = finish_shard(R, p->sh, detail);
     } else if (p->kind == K_REJECT) {
         rc = reject_line(R, p, (ifs_reject_reason)p->reason, detail);
     } else if (r->outcome == IFS_SCHED_SCORED) {
@@ -463,19 +485,23 @@ static char *config_text(run *R, const char *tok_sha)
 
 /* ---- reading ----------------------------------------------------------------- */
 
+/* The hash of a shard that a reader has not computed yet: the partial's
+ * reducer is created with it and gets the real one with the shard's end
+ * marker (ifs_reduce_set_input_sha256), as the bytes are hashed in the same
+ * pass that decodes them. */
+static const char sha_pending[65] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
 static int open_shard(run *R, shard *sh, char *err, size_t errlen)
 {
     char path[PATH_MAX], sha[65];
-    double t0 = mono();
     if (!sh->is_regular) {
         /* A stream can be read only once: it is recorded under the sha256
          * of its name, not of its bytes (docs/score.md). */
         ifs_sha256_hex(sh->path, strlen(sh->path), sha);
-    } else if (ifs_sha256_file_hex(sh->path, sha)) {
-        snprintf(err, errlen, "%s: cannot read: %s", sh->path, strerror(errno));
-        return -1;
+    } else {
+        memcpy(sha, sha_pending, sizeof sha);
     }
-    R->t_hash += mono() - t0;
     if (ifs_reduce_create(&R->rcfg, &sh->red, err, errlen) ||
         ifs_reduce_add_input(sh->red, sh->path, sh->size, sha, &sh->input, err, errlen))
         return -1;
@@ -491,79 +517,419 @@ static int open_shard(run *R, shard *sh, char *err, size_t errlen)
     return 0;
 }
 
-/* Reads one shard into the scheduler. Returns 0, 1 when stopped (signal or
- * scheduler failure), -1 on a setup failure (words in err). */
-static int read_shard(run *R, shard *sh, ifs_record *rec, char *err, size_t errlen)
+/* opts.prepare of the scheduler: parses a K_LINE item's line on the
+ * tokenizer worker, replacing its payload by a K_REC (returns 1, the text
+ * to score) or a K_REJECT (returns 0). wstate is the worker's ifs_record. */
+static int prepare_line(void *ctx, void **wstate, void **user, const char *bytes, size_t len,
+                        ifs_sched_text *out)
 {
-    if (open_shard(R, sh, err, errlen)) return -1;
-    ifs_shard_opts so = { .max_line_bytes = R->o.max_line_bytes, .window_log_max = 0 };
-    ifs_shard_reader *rd;
-    if (ifs_shard_open(sh->path, &so, &rd, err, errlen)) return -1;
-    ifs_shard_line ln;
-    uint64_t lines = 0, base = atomic_load(&R->bytes_done);
-    int rc = 0, src;
-    double tr = 0, tp = 0;
-    for (;;) {
-        if (atomic_load(&R->cancelled)) {
-            rc = 1;
-            break;
-        }
-        double t0 = mono();
-        src = ifs_shard_next(rd, &ln);
-        double t1 = mono();
-        tr += t1 - t0;
-        if (src != IFS_SHARD_LINE) break;
-        lines++;
-        int s;
-        if (ln.reason != IFS_REJECT_NONE) {
-            payload *p = payload_new(sh, ln.line_no, ln.offset, K_REJECT, NULL, ln.reason, ln.detail);
-            s = p ? ifs_sched_pass(R->sched, p, 0) : IFS_SCHED_ENOMEM;
-            if (s && p) free(p);
-        } else {
-            ifs_reject_reason why = ifs_record_parse(rec, &R->schema, ln.data, ln.len);
-            tp += mono() - t1;
-            if (why) {
-                payload *p = payload_new(sh, ln.line_no, ln.offset, K_REJECT, NULL, why, rec->detail);
-                s = p ? ifs_sched_pass(R->sched, p, 0) : IFS_SCHED_ENOMEM;
-                if (s && p) free(p);
-            } else {
-                payload *p = payload_new(sh, ln.line_no, ln.offset, K_REC, rec, 0, NULL);
-                s = p ? ifs_sched_submit(R->sched, rec->text, rec->text_len, p) : IFS_SCHED_ENOMEM;
-                if (s && p) free(p);
-            }
-        }
-        if (s) {
-            rc = 1;
-            break;
-        }
-        if ((lines & 1023) == 0) {
-            ifs_shard_stats st;
-            ifs_shard_get_stats(rd, &st);
-            atomic_store(&R->bytes_done, base + st.bytes_in);
-        }
+    run *R = ctx;
+    ifs_record *rec = *wstate;
+    if (!rec) {
+        if (!(rec = malloc(sizeof *rec))) return -1;
+        ifs_record_init(rec);
+        *wstate = rec;
     }
+    payload *p = *user;
+    ifs_reject_reason why = ifs_record_parse(rec, &R->schema, bytes, len);
+    payload *q = why ? payload_new(p->sh, p->line, p->offset, K_REJECT, NULL, why, rec->detail)
+                     : payload_new(p->sh, p->line, p->offset, K_REC, rec, 0, NULL);
+    if (!q) return -1;
+    free(p);
+    *user = q;
+    if (why) return 0;
+    out->text = rec->text;
+    out->len = rec->text_len;
+    return 1;
+}
+
+static void prepare_free(void *ctx, void *wstate)
+{
+    (void)ctx;
+    ifs_record_clear(wstate);
+    free(wstate);
+}
+
+/* Reader threads read shards ahead, in list order, into blocks of lines:
+ * each shard's bytes are read once, hashed in that pass (libcrypto) and
+ * decoded; the submitting thread takes the blocks in shard order and hands
+ * the lines to the scheduler, so the scheduler sees exactly the sequence a
+ * single reader would give it. At most n_readers + 1 shards are in flight
+ * and at most BLOCK_QUEUE blocks of about BLOCK_BYTES wait per shard: the
+ * reader's memory bound is (n_readers + 1) * BLOCK_QUEUE * BLOCK_BYTES
+ * (plus one line of up to max_line_bytes). */
+enum { BLOCK_BYTES = 1 << 20, BLOCK_LINES = 8192, BLOCK_QUEUE = 4 };
+
+typedef struct {
+    uint64_t line_no, offset;
+    size_t at, len;            /* line: buf[at..at+len) + NUL; reject: its detail at buf[at] */
+    uint16_t reason;
+} lref;
+
+typedef struct lblock {
+    char *buf;
+    size_t len, cap;
+    lref *ln;
+    size_t n, ncap;
+    uint64_t comp_done;        /* compressed bytes the reader had taken at the block's end */
+    struct lblock *next;
+} lblock;
+
+struct rjob {
+    shard *sh;
+    int redo;                  /* second pass: the frame at bad_at failed its checksum */
+    uint64_t bad_at, bad_end;
+    int direct;                /* no reader thread: blocks go straight to consume_block */
+    lblock *head, *tail;
+    int nq;
+    int done;                  /* the reader is finished with it (rjob fields below are set) */
+    int rc;                    /* 0, or -1 with err */
+    char err[512];
+    char sha[65];
     ifs_shard_stats st;
-    ifs_shard_get_stats(rd, &st);
-    atomic_store(&R->bytes_done, base + st.bytes_in);
-    R->bytes_in += st.bytes_in;
-    R->bytes_out += st.bytes_out;
-    R->lines_read += lines;
-    R->t_read += tr;
-    R->t_parse += tp;
-    ifs_shard_free(rd);
-    if (rc == 0 && src < 0) {
-        snprintf(err, errlen, "%s: %s", sh->path, ifs_shard_strerror(src));
+    double t_read, t_hash;     /* reader thread-seconds (queue waits excluded); of which hashing */
+    uint64_t lines;            /* consumer: lines handed on */
+    int stopped;               /* consumer: the scheduler refused (stopped run) */
+};
+
+static void block_free(lblock *b)
+{
+    if (!b) return;
+    free(b->buf);
+    free(b->ln);
+    free(b);
+}
+
+/* Appends a line (or a reject's detail) to *bp, allocating the block. */
+static int block_add(lblock **bp, const ifs_shard_line *ln)
+{
+    lblock *b = *bp;
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return -1;
+        *bp = b;
+    }
+    const char *bytes = ln->reason ? ln->detail : ln->data;
+    size_t len = ln->reason ? strlen(ln->detail) : ln->len;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : BLOCK_BYTES + 4096;
+        while (cap < b->len + len + 1) cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb) return -1;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    if (b->n == b->ncap) {
+        size_t cap = b->ncap ? b->ncap * 2 : 1024;
+        lref *nl = realloc(b->ln, cap * sizeof *nl);
+        if (!nl) return -1;
+        b->ln = nl;
+        b->ncap = cap;
+    }
+    lref *r = &b->ln[b->n++];
+    r->line_no = ln->line_no;
+    r->offset = ln->offset;
+    r->at = b->len;
+    r->len = ln->reason ? ln->len : len;
+    r->reason = (uint16_t)ln->reason;
+    if (len) memcpy(b->buf + b->len, bytes, len);
+    b->buf[b->len + len] = '\0';
+    b->len += len + 1;
+    return 0;
+}
+
+static int consume_block(run *R, struct rjob *j, lblock *b);
+
+/* Hands a full block on: to the job's queue (waiting while it is full), or
+ * straight to the consumer for a direct job. 0, or -1 when the run is
+ * quitting (the block is freed). */
+static int push_block(run *R, struct rjob *j, lblock *b, double *waited)
+{
+    if (j->direct) {
+        int rc = consume_block(R, j, b);
+        block_free(b);
+        return rc;
+    }
+    double t0 = mono();
+    pthread_mutex_lock(&R->rmu);
+    while (!R->rquit && j->nq >= BLOCK_QUEUE) pthread_cond_wait(&R->rcv, &R->rmu);
+    if (R->rquit) {
+        pthread_mutex_unlock(&R->rmu);
+        block_free(b);
         return -1;
     }
-    if (rc) return 1;
-    sh->lines = lines;
-    payload *p = payload_new(sh, 0, 0, K_END, NULL, 0, NULL);
+    if (j->tail) j->tail->next = b; else j->head = b;
+    j->tail = b;
+    j->nq++;
+    pthread_cond_broadcast(&R->rcv);
+    pthread_mutex_unlock(&R->rmu);
+    *waited += mono() - t0;
+    return 0;
+}
+
+typedef struct {
+    ifs_sha256_ctx c;
+    double t;
+} read_hash;
+
+static void hash_read(void *ctx, const void *bytes, size_t n)
+{
+    read_hash *h = ctx;
+    double t0 = mono();
+    ifs_sha256_update(&h->c, bytes, n);
+    h->t += mono() - t0;
+}
+
+/* Reads one shard: every byte once, hashed (regular files) and decoded
+ * into blocks of lines. Sets j->rc, j->err, j->sha, j->st, the times. */
+static void read_job(run *R, struct rjob *j)
+{
+    shard *sh = j->sh;
+    double t0 = mono(), waited = 0;
+    read_hash hh = { .t = 0 };
+    ifs_shard_opts so = { .max_line_bytes = R->o.max_line_bytes, .read_bytes = 1 << 20 };
+    if (j->redo) {
+        so.reject_frame = 1;
+        so.reject_frame_at = j->bad_at;
+        so.reject_frame_end = j->bad_end;
+    }
+    if (sh->is_regular) {
+        if (ifs_sha256_init(&hh.c)) {
+            j->rc = -1;
+            snprintf(j->err, sizeof j->err, "%s: cannot start a sha256 (libcrypto)", sh->path);
+            return;
+        }
+        so.on_read = hash_read;
+        so.read_ctx = &hh;
+    }
+    ifs_shard_reader *rd = NULL;
+    if (ifs_shard_open(sh->path, &so, &rd, j->err, sizeof j->err)) {
+        j->rc = -1;
+        ifs_sha256_discard(&hh.c);
+        return;
+    }
+    ifs_shard_line ln;
+    lblock *b = NULL;
+    int src;
+    while ((src = ifs_shard_next(rd, &ln)) == IFS_SHARD_LINE) {
+        if (block_add(&b, &ln)) {
+            src = IFS_SHARD_ENOMEM;
+            break;
+        }
+        if (b->len >= BLOCK_BYTES || b->n >= BLOCK_LINES) {
+            ifs_shard_stats st;
+            ifs_shard_get_stats(rd, &st);
+            b->comp_done = st.bytes_in;
+            lblock *full = b;
+            b = NULL;
+            if (push_block(R, j, full, &waited)) {
+                src = 0;
+                j->stopped = 1;
+                break;
+            }
+        }
+    }
+    ifs_shard_get_stats(rd, &j->st);
+    if (b && !j->stopped) {
+        b->comp_done = j->st.bytes_in;
+        if (push_block(R, j, b, &waited)) j->stopped = 1;
+        b = NULL;
+    }
+    block_free(b);
+    if (src < 0) {
+        j->rc = -1;
+        snprintf(j->err, sizeof j->err, "%s: %s", sh->path, ifs_shard_strerror(src));
+    } else if (sh->is_regular && !j->stopped) {
+        /* the bytes after a stream error are hashed too: the digest is the file's */
+        if (ifs_shard_read_rest(rd) || j->st.status == IFS_SHARD_IOERR) {
+            j->rc = -1;
+            snprintf(j->err, sizeof j->err, "%s: cannot read: %s", sh->path,
+                     j->st.status == IFS_SHARD_IOERR ? j->st.error : strerror(errno));
+        } else if (ifs_sha256_final_hex(&hh.c, j->sha)) {
+            j->rc = -1;
+            snprintf(j->err, sizeof j->err, "%s: sha256 failed (libcrypto)", sh->path);
+        }
+    }
+    ifs_sha256_discard(&hh.c);
+    ifs_shard_free(rd);
+    j->t_hash = hh.t;
+    j->t_read = mono() - t0 - waited;
+}
+
+static void *reader_main(void *arg)
+{
+    run *R = arg;
+    pthread_mutex_lock(&R->rmu);
+    for (;;) {
+        while (!R->rquit && R->next_job < R->n_jobs &&
+               R->next_job > R->consumed + (size_t)R->n_readers)
+            pthread_cond_wait(&R->rcv, &R->rmu);
+        if (R->rquit || R->next_job >= R->n_jobs) break;
+        struct rjob *j = &R->jobs[R->next_job++];
+        pthread_mutex_unlock(&R->rmu);
+        read_job(R, j);
+        pthread_mutex_lock(&R->rmu);
+        j->done = 1;
+        pthread_cond_broadcast(&R->rcv);
+    }
+    pthread_mutex_unlock(&R->rmu);
+    return NULL;
+}
+
+/* The lines of one block into the scheduler, in order. 0, or -1 when the
+ * run stopped (cancel, or the scheduler refused: j->stopped). */
+static int consume_block(run *R, struct rjob *j, lblock *b)
+{
+    shard *sh = j->sh;
+    for (size_t i = 0; i < b->n; i++) {
+        if (atomic_load(&R->cancelled)) {
+            j->stopped = 1;
+            return -1;
+        }
+        const lref *l = &b->ln[i];
+        payload *p;
+        int s;
+        j->lines++;
+        if (l->reason) {
+            p = payload_new(sh, l->line_no, l->offset, K_REJECT, NULL, l->reason, b->buf + l->at);
+            s = p ? ifs_sched_pass(R->sched, p, 0) : IFS_SCHED_ENOMEM;
+        } else {
+            /* parsed by the tokenizer worker (prepare_line) */
+            p = payload_new(sh, l->line_no, l->offset, K_LINE, NULL, 0, NULL);
+            s = p ? ifs_sched_submit(R->sched, b->buf + l->at, l->len, p) : IFS_SCHED_ENOMEM;
+        }
+        if (s) {
+            free(p);
+            j->stopped = 1;
+            return -1;
+        }
+    }
+    atomic_store(&R->bytes_done, R->bytes_base + b->comp_done);
+    return 0;
+}
+
+/* The end-of-shard marker: commits the shard (with its sha256), or with
+ * discard != 0 drops its outputs (a first pass whose frame failed its
+ * checksum). 0, or 1 when the scheduler refused (stopped run). */
+static int pass_end(run *R, shard *sh, const char *sha, int discard)
+{
+    payload *p = payload_new(sh, 0, 0, K_END, NULL, discard, sha);
     int s = p ? ifs_sched_pass(R->sched, p, 1) : IFS_SCHED_ENOMEM;
     if (s) {
         free(p);
         return 1;
     }
     return 0;
+}
+
+/* Where the zstd frame starting at `at` ends (its compressed size walked
+ * from the block headers, RFC 8878 3.1.1), for the words of the rejects;
+ * the file's size when the walk does not get there. */
+static uint64_t frame_end(const char *path, uint64_t at, uint64_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return size;
+    unsigned char h[6];
+    uint64_t end = size;
+    if (pread(fd, h, 5, (off_t)at) == 5) {
+        unsigned fhd = h[4];
+        static const unsigned did[4] = { 0, 1, 2, 4 };
+        unsigned single = (fhd >> 5) & 1, fcs = fhd >> 6;
+        uint64_t pos = at + 5 + (single ? 0 : 1) + did[fhd & 3] +
+                       (fcs == 0 ? single : fcs == 1 ? 2 : fcs == 2 ? 4 : 8);
+        for (;;) {
+            unsigned char bh[3];
+            if (pread(fd, bh, 3, (off_t)pos) != 3) break;
+            uint32_t v = (uint32_t)bh[0] | (uint32_t)bh[1] << 8 | (uint32_t)bh[2] << 16;
+            unsigned type = (v >> 1) & 3;
+            if (type == 3) break;
+            pos += 3 + (type == 1 ? 1 : (v >> 3));
+            if (v & 1) {
+                pos += (fhd & 4) ? 4 : 0;
+                if (pos <= size) end = pos;
+                break;
+            }
+        }
+    }
+    close(fd);
+    return end;
+}
+
+/* Takes one job's blocks in order (from its reader thread, or reading it
+ * here for a direct job), then passes its end marker. A frame that failed
+ * its checksum: the first pass is discarded and the shard read again with
+ * that frame's lines rejected (zstd_checksum), so none of them counts as
+ * scored. Returns 0, 1 when stopped, -1 on a failure (words in err). */
+static int consume_job(run *R, struct rjob *j, char *err, size_t errlen)
+{
+    shard *sh = j->sh;
+    if (open_shard(R, sh, err, errlen)) return -1;
+    R->bytes_base = atomic_load(&R->bytes_done);
+    if (j->direct) {
+        read_job(R, j);
+    } else {
+        for (;;) {
+            pthread_mutex_lock(&R->rmu);
+            while (!j->head && !j->done) pthread_cond_wait(&R->rcv, &R->rmu);
+            lblock *b = j->head;
+            if (b) {
+                j->head = b->next;
+                if (!j->head) j->tail = NULL;
+                j->nq--;
+                pthread_cond_broadcast(&R->rcv);
+            }
+            pthread_mutex_unlock(&R->rmu);
+            if (!b) break;
+            int rc = consume_block(R, j, b);
+            block_free(b);
+            if (rc) return 1;
+        }
+    }
+    if (j->stopped) return 1;
+    if (j->rc) {
+        snprintf(err, errlen, "%s", j->err);
+        return -1;
+    }
+    R->bytes_in += j->st.bytes_in;
+    R->bytes_out += j->st.bytes_out;
+    R->t_hash += j->t_hash;
+    R->t_read += j->t_read - j->t_hash;
+    atomic_store(&R->bytes_done, R->bytes_base + j->st.bytes_in);
+    if (j->st.checksum_failed && !j->redo) {
+        if (!sh->is_regular) {
+            snprintf(err, errlen,
+                     "%s: the zstd frame at compressed offset %llu failed its content checksum; "
+                     "its lines were already read from a stream that cannot be read again, so "
+                     "the run stops rather than count them (score a copy of it as a file)",
+                     sh->path, (unsigned long long)j->st.error_frame_offset);
+            return -1;
+        }
+        if (pass_end(R, sh, "", 1)) return 1;
+        /* the second pass writes outputs of its own (the first pass's are
+         * still being delivered): a copy of the shard carries them */
+        shard *s2 = malloc(sizeof *s2);
+        if (!s2) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        *s2 = *sh;
+        s2->red = NULL;
+        s2->scores = NULL;
+        s2->rejects = NULL;
+        s2->redo = NULL;
+        sh->redo = s2;
+        struct rjob j2;
+        memset(&j2, 0, sizeof j2);
+        j2.sh = s2;
+        j2.redo = 1;
+        j2.direct = 1;
+        j2.bad_at = j->st.error_frame_offset;
+        j2.bad_end = frame_end(sh->path, j2.bad_at, sh->size);
+        atomic_store(&R->bytes_done, R->bytes_base);
+        return consume_job(R, &j2, err, errlen);
+    }
+    R->lines_read += j->lines;
+    sh->lines = j->lines;
+    return pass_end(R, sh, sh->is_regular ? j->sha : "", 0);
 }
 
 /* ---- the end: merge partials, write outputs --------------------------------- */
@@ -894,7 +1260,9 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     if (!R) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     R->o = *opts;
     R->t_start = mono();
-    ifs_record_init(&R->rec);
+    pthread_mutex_init(&R->rmu, NULL);
+    pthread_cond_init(&R->rcv, NULL);
+    R->rsync = 1;
     /* Model and tokenizer: a checkpoint that does not load is a runtime
      * failure (a missing or broken file), not a usage error. */
     rc = IFS_SCORE_EFAIL;
@@ -1015,6 +1383,8 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     so.chunk_records = R->o.chunk_records;
     so.max_chunks = R->o.max_chunks;
     so.release = release_payload;
+    so.prepare = prepare_line;
+    so.prepare_free = prepare_free;
     rc = make_engines(R, &so, R->kind, R->dtype, &R->engines, &R->n_engines, err, errlen);
     if (rc) goto fail;
     rc = IFS_SCORE_EFAIL;
@@ -1031,6 +1401,30 @@ fail:
 }
 
 /* ---- run ----------------------------------------------------------------------- */
+
+/* Ends the reader threads (they leave their shard where it is) and frees
+ * what they queued. Idempotent. */
+static void stop_readers(run *R)
+{
+    if (!R->rsync) return;
+    pthread_mutex_lock(&R->rmu);
+    R->rquit = 1;
+    pthread_cond_broadcast(&R->rcv);
+    pthread_mutex_unlock(&R->rmu);
+    for (int i = 0; i < R->n_rth; i++) pthread_join(R->rth[i], NULL);
+    R->n_rth = 0;
+    free(R->rth);
+    R->rth = NULL;
+    for (size_t i = 0; i < R->n_jobs; i++)
+        while (R->jobs[i].head) {
+            lblock *b = R->jobs[i].head;
+            R->jobs[i].head = b->next;
+            block_free(b);
+        }
+    free(R->jobs);
+    R->jobs = NULL;
+    R->n_jobs = 0;
+}
 
 static void set_run_facts(run *R)
 {
@@ -1064,21 +1458,45 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     for (size_t i = 0; i < R->n_shards; i++)
         if (R->shards[i].skip && R->o.on_shard) R->o.on_shard(R->o.shard_ctx, R->shards[i].path, 1);
 
-    /* Read everything; the sink commits shard by shard. */
+    /* Read everything (reader threads ahead, lines into the scheduler in
+     * shard order here); the sink commits shard by shard. */
     int stopped = 0;
-    for (size_t i = 0; i < R->n_shards && !stopped; i++) {
-        shard *sh = &R->shards[i];
-        if (sh->skip) continue;
-        int rc = read_shard(R, sh, &R->rec, err, errlen);
+    R->jobs = calloc(R->n_shards ? R->n_shards : 1, sizeof *R->jobs);
+    if (!R->jobs) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < R->n_shards; i++)
+        if (!R->shards[i].skip) R->jobs[R->n_jobs++].sh = &R->shards[i];
+    R->n_readers = R->o.readers > 0 ? R->o.readers : 1 + R->o.threads / 4;
+    if (R->n_readers > 8) R->n_readers = 8;
+    if ((size_t)R->n_readers > R->n_jobs) R->n_readers = (int)(R->n_jobs ? R->n_jobs : 1);
+    R->rth = calloc((size_t)R->n_readers, sizeof *R->rth);
+    if (!R->rth) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    for (int i = 0; i < R->n_readers && R->n_jobs; i++) {
+        if (pthread_create(&R->rth[i], NULL, reader_main, R)) {
+            stop_readers(R);
+            ifs_sched_cancel(R->sched);
+            ifs_sched_finish(R->sched);
+            return seterr(err, errlen, IFS_SCORE_EFAIL, "could not start a reader thread");
+        }
+        R->n_rth++;
+    }
+    for (size_t i = 0; i < R->n_jobs && !stopped; i++) {
+        pthread_mutex_lock(&R->rmu);
+        R->consumed = i;
+        pthread_cond_broadcast(&R->rcv);
+        pthread_mutex_unlock(&R->rmu);
+        int rc = consume_job(R, &R->jobs[i], err, errlen);
         if (rc < 0) {
+            stop_readers(R);
             ifs_sched_cancel(R->sched);
             ifs_sched_finish(R->sched);
             return IFS_SCORE_EFAIL;
         }
         if (rc) stopped = 1;
     }
+    stop_readers(R);
     int src = ifs_sched_finish(R->sched);
     ifs_sched_get_stats(R->sched, &R->st);
+    R->t_parse = R->st.prepare_s;
     if (atomic_load(&R->cancelled))
         return seterr(err, errlen, IFS_SCORE_ECANCELLED,
                       "stopped after %llu of %zu shards; state in %s",
@@ -1198,13 +1616,19 @@ void ifs_score_free(ifs_score *R)
     ifs_sched_free(R->sched);
     for (size_t i = 0; i < R->n_shards; i++) {
         shard_close(&R->shards[i]);
+        shard_close(R->shards[i].redo);
+        free(R->shards[i].redo); /* shares path_json with its shard */
         free(R->shards[i].path_json);
     }
     free_keys(R);
     for (int i = 0; i < R->n_engines; i++) ifs_backend_free(R->engines[i]);
     free(R->engines);
     ifs_reduce_free(R->all);
-    ifs_record_clear(&R->rec);
+    stop_readers(R);
+    if (R->rsync) {
+        pthread_mutex_destroy(&R->rmu);
+        pthread_cond_destroy(&R->rcv);
+    }
     ifs_resume_free(R->state);
     free(R->cfgtext);
     free(R->shards);

@@ -75,7 +75,14 @@ struct ifs_shard_reader {
 
     ifs_shard_stats st;
 
+    /* second pass over a frame known to fail its checksum (opts.reject_frame) */
+    int reject_frame, in_bad;
+    uint64_t bad_at, bad_end;
+
     /* file mode */
+    void (*on_read)(void *, const void *, size_t);
+    void *read_ctx;
+    size_t read_bytes;
     int fd, own_fd;
     char *path;
     unsigned char *ibuf;
@@ -110,6 +117,16 @@ ifs_shard_reader *ifs_shard_create(const ifs_shard_opts *opts)
         r->wlog = 31;
     r->fd = -1;
     r->at_frame_start = 1;
+    if (opts && opts->reject_frame) {
+        r->reject_frame = 1;
+        r->bad_at = opts->reject_frame_at;
+        r->bad_end = opts->reject_frame_end;
+    }
+    if (opts) {
+        r->on_read = opts->on_read;
+        r->read_ctx = opts->read_ctx;
+        r->read_bytes = opts->read_bytes;
+    }
     r->ocap = ZSTD_DStreamOutSize();
     r->obuf = malloc(r->ocap + 1); /* +1: room for a NUL after a line ending at the end */
     if (!r->obuf) {
@@ -276,8 +293,11 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         }
         ZSTD_outBuffer zout = { r->obuf, r->ocap, 0 };
         size_t before = zin.pos;
-        if (r->at_frame_start)
+        if (r->at_frame_start) {
             r->st.error_frame_offset = r->st.bytes_in; /* where the next frame begins */
+            if (r->reject_frame && r->st.bytes_in == r->bad_at)
+                r->in_bad = 1; /* every line from here on holds bytes of the bad frame */
+        }
         size_t ret = ZSTD_decompressStream(r->dctx, &zout, &zin);
         consumed_zstd(r, (const unsigned char *)zin.src + before, zin.pos - before);
         if (from_magic)
@@ -311,6 +331,8 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
                 ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
                 return zout.pos ? REFILL_FILLED : REFILL_FINISHED;
             }
+            if (ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong && r->st.status == IFS_SHARD_OK)
+                r->st.checksum_failed = 1;
             fail(r, IFS_SHARD_CORRUPT,
                  "zstd error in the frame starting at compressed offset %llu, "
                  "in the bytes from offset %llu on: %s",
@@ -368,11 +390,21 @@ static void emit(ifs_shard_reader *r, ifs_shard_line *line, const char *data, si
     line->comp_offset = comp;
     line->reason = IFS_REJECT_NONE;
     line->detail[0] = 0;
+    if (r->in_bad) {
+        line->data = NULL;
+        line->reason = IFS_REJECT_ZSTD_CHECKSUM;
+        snprintf(line->detail, sizeof line->detail,
+                 "zstd frame at compressed bytes %llu..%llu failed its content checksum: "
+                 "its lines are not scored",
+                 (unsigned long long)r->bad_at, (unsigned long long)r->bad_end);
+    }
 }
 
 static void emit_too_long(ifs_shard_reader *r, ifs_shard_line *line, uint64_t len)
 {
     emit(r, line, NULL, (size_t)len, r->line_off, r->line_comp);
+    if (r->in_bad)
+        return; /* the frame's failure is the reason */
     line->reason = IFS_REJECT_LINE_TOO_LONG;
     r->st.too_long++;
     snprintf(line->detail, sizeof line->detail,
@@ -481,7 +513,8 @@ static void emit_error(ifs_shard_reader *r, ifs_shard_line *line)
     uint64_t len = r->skipping ? r->skip_len : r->llen;
     uint64_t off = r->in_line ? r->line_off : r->obase + r->olen;
     emit(r, line, NULL, (size_t)len, off, r->st.error_comp_offset);
-    line->reason = r->st.status == IFS_SHARD_TRUNCATED ? IFS_REJECT_ZSTD_TRUNCATED
+    line->reason = r->st.checksum_failed                ? IFS_REJECT_ZSTD_CHECKSUM
+                 : r->st.status == IFS_SHARD_TRUNCATED ? IFS_REJECT_ZSTD_TRUNCATED
                  : r->st.status == IFS_SHARD_IOERR     ? IFS_REJECT_IO_ERROR
                  : r->st.status == IFS_SHARD_FORMAT    ? IFS_REJECT_UNSUPPORTED_COMPRESSION
                                                        : IFS_REJECT_ZSTD_CORRUPT;
@@ -546,7 +579,7 @@ int ifs_shard_open(const char *path, const ifs_shard_opts *opts, ifs_shard_reade
     *out = NULL;
     ifs_shard_reader *r = ifs_shard_create(opts);
     if (r) {
-        r->icap = ZSTD_DStreamInSize();
+        r->icap = r->read_bytes ? r->read_bytes : ZSTD_DStreamInSize();
         r->ibuf = malloc(r->icap);
         r->path = strdup(path);
     }
@@ -596,7 +629,30 @@ int ifs_shard_next(ifs_shard_reader *r, ifs_shard_line *line)
             r->fin = (ifs_shard_input){ r->ibuf, 0, 0, 1 };
             continue;
         }
+        if (n > 0 && r->on_read)
+            r->on_read(r->read_ctx, r->ibuf, (size_t)n);
         r->fin = (ifs_shard_input){ r->ibuf, (size_t)n, 0, n == 0 };
+    }
+}
+
+int ifs_shard_read_rest(ifs_shard_reader *r)
+{
+    if (!r || !r->ibuf || r->fd < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (r->fin.last)
+        return 0; /* the file was read to its end */
+    for (;;) {
+        ssize_t n = read(r->fd, r->ibuf, r->icap);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        if (r->on_read)
+            r->on_read(r->read_ctx, r->ibuf, (size_t)n);
     }
 }
 

@@ -89,7 +89,7 @@ static unsigned rnd(void)
 static evs run(const uint8_t *data, size_t n, size_t max_line, int chunked, unsigned seed)
 {
     evs e = {0};
-    ifs_shard_opts o = { max_line, 20 };
+    ifs_shard_opts o = { .max_line_bytes = max_line, .window_log_max = 20 };
     ifs_shard_reader *r = ifs_shard_create(&o);
     CHECK(r);
     rng = seed;

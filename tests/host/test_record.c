@@ -375,6 +375,7 @@ static void reject_names_are_stable_and_round_trip(void)
         { IFS_REJECT_NONFINITE_LOGITS, "nonfinite_logits" }, { IFS_REJECT_DEVICE_OOM, "device_oom" },
         { IFS_REJECT_BACKEND_REFUSED, "backend_refused" },
         { IFS_REJECT_UNSUPPORTED_COMPRESSION, "unsupported_compression" },
+        { IFS_REJECT_ZSTD_CHECKSUM, "zstd_checksum" },
     };
     IFS_CHECK(sizeof names / sizeof names[0] == IFS_REJECT__COUNT,
               "every reason is listed here (%d reasons)", (int)IFS_REJECT__COUNT);

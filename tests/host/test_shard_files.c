@@ -56,7 +56,7 @@ typedef struct {
 static readout read_shard(const char *path, size_t max_line)
 {
     readout ro = { 0, 0, 0, 1, { 0 } };
-    ifs_shard_opts o = { max_line, 0 };
+    ifs_shard_opts o = { .max_line_bytes = max_line };
     ifs_shard_reader *r;
     char err[512];
     if (ifs_shard_open(path, &o, &r, err, sizeof err)) {

@@ -96,7 +96,7 @@ static events decode(const void *data, size_t n, size_t chunk, uint64_t seed, si
                      int wlog)
 {
     events e = {0};
-    ifs_shard_opts o = { max_line, wlog };
+    ifs_shard_opts o = { .max_line_bytes = max_line, .window_log_max = wlog };
     ifs_shard_reader *r = ifs_shard_create(&o);
     if (!r)
         abort();

@@ -117,7 +117,7 @@ int main(void)
             start = k + 1;
         }
         /* one file holds its whole array on one 1.7 MB line: no line limit here */
-        ifs_shard_opts o = { 64u << 20, 0 };
+        ifs_shard_opts o = { .max_line_bytes = 64u << 20 };
         ifs_shard_reader *r;
         IFS_CHECK(!ifs_shard_open(path, &o, &r, err, sizeof err), "%s: %s", path, err);
         ifs_shard_line ln;
