@@ -103,8 +103,11 @@ typedef struct {
      * delivered once the zstd frame starting at compressed offset
      * reject_frame_at has begun (each holds at least one byte of it) is
      * delivered with reason zstd_checksum, data NULL, its detail naming the
-     * frame's bytes [reject_frame_at, reject_frame_end). The checksum fails
-     * again at the frame's end and ends the shard as before. */
+     * frame's bytes [reject_frame_at, reject_frame_end). That frame is
+     * decoded to its end with its checksum ignored (so every line of it is
+     * delivered whatever path zstd takes), and the shard ends there as in
+     * the first pass: stats.checksum_failed, one closing zstd_checksum line
+     * for what follows (not read). */
     int reject_frame;
     uint64_t reject_frame_at, reject_frame_end;
     /* ifs_shard_open/next only: bytes per read(2) (0 -> ZSTD_DStreamInSize,

@@ -295,8 +295,15 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         size_t before = zin.pos;
         if (r->at_frame_start) {
             r->st.error_frame_offset = r->st.bytes_in; /* where the next frame begins */
-            if (r->reject_frame && r->st.bytes_in == r->bad_at)
-                r->in_bad = 1; /* every line from here on holds bytes of the bad frame */
+            if (r->reject_frame && r->st.bytes_in == r->bad_at && !r->in_bad) {
+                /* every line from here on holds bytes of the bad frame; decode
+                 * it to its end despite the checksum (ZSTD_d_forceIgnoreChecksum,
+                 * settable at a frame start), so each of its lines is delivered
+                 * (as a reject) whatever path zstd takes. Without it (an old
+                 * libzstd) the checksum error below ends the shard instead. */
+                r->in_bad = 1;
+                ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_experimentalParam3, 1);
+            }
         }
         size_t ret = ZSTD_decompressStream(r->dctx, &zout, &zin);
         consumed_zstd(r, (const unsigned char *)zin.src + before, zin.pos - before);
@@ -344,6 +351,16 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         r->zret = ret;
         if (ret == 0)
             r->at_frame_start = 1;
+        if (ret == 0 && r->in_bad) {
+            /* the end of the frame known to fail its checksum: the shard
+             * ends here, as it did in the first pass */
+            r->st.checksum_failed = 1;
+            r->st.error_frame_offset = r->bad_at;
+            fail(r, IFS_SHARD_CORRUPT,
+                 "zstd frame at compressed bytes %llu..%llu failed its content checksum",
+                 (unsigned long long)r->bad_at, (unsigned long long)r->st.bytes_in);
+            return zout.pos ? REFILL_FILLED : REFILL_FINISHED;
+        }
         /* zstd already keeps one input byte back while a finished frame has
          * output left to flush (its "hostage byte"), so input never looks used
          * up too early; calling again on a full buffer costs nothing and does
