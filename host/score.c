@@ -1232,6 +1232,8 @@ static int check_opts(const ifs_score_opts *o, char *err, size_t errlen)
         return seterr(err, errlen, IFS_SCORE_EUSAGE, "no shards given");
     if (o->threads < 1 || o->threads > 1024)
         return seterr(err, errlen, IFS_SCORE_EUSAGE, "threads %d: expected 1..1024", o->threads);
+    if (o->readers < 0 || o->readers > 8)
+        return seterr(err, errlen, IFS_SCORE_EUSAGE, "readers %d: expected 0..8", o->readers);
     if (o->cpu_threads < 0 || o->cpu_threads > 1024)
         return seterr(err, errlen, IFS_SCORE_EUSAGE, "cpu threads %d: expected 0..1024",
                       o->cpu_threads);

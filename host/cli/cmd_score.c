@@ -61,6 +61,8 @@ static void usage(FILE *f)
 "                          tokenizer's model_max_length, at most max_position_embeddings)\n"
 "  --chunk-records N       sorting window: records sorted by length together (default 4096)\n"
 "  --max-chunks N          windows in flight, the memory bound (default 4)\n"
+"  --readers N             reader threads: shards read, hashed and decompressed ahead\n"
+"                          (default 1 + threads/4, at most 8)\n"
 "records:\n"
 "  --text-field NAME       default response\n"
 "  --type-field NAME       default instruction_type (\"\" = none)\n"
@@ -293,14 +295,14 @@ int ifs_cmd_score(int argc, char **argv)
     enum { O_BACKEND = 256, O_DEVICES, O_THREADS, O_CPU_THREADS, O_MBT, O_MBS, O_MAXLEN,
            O_CHUNK, O_MAXCHUNKS, O_TEXT, O_TYPE, O_ID, O_GROUP, O_ANSWER, O_THRESH, O_SCORES,
            O_REJECTS, O_FORMAT, O_RESUME, O_STATE, O_PROGRESS, O_NOPROGRESS, O_STATS, O_MAXLINE,
-           O_SLICE, O_NOTIMINGS, O_HELP, O_DTYPE };
+           O_SLICE, O_NOTIMINGS, O_HELP, O_DTYPE, O_READERS };
     static const struct option lo[] = {
         { "model", required_argument, 0, 'm' }, { "out", required_argument, 0, 'o' },
         { "backend", required_argument, 0, O_BACKEND }, { "devices", required_argument, 0, O_DEVICES },
         { "threads", required_argument, 0, O_THREADS }, { "cpu-threads", required_argument, 0, O_CPU_THREADS },
         { "max-batch-tokens", required_argument, 0, O_MBT }, { "max-batch-seqs", required_argument, 0, O_MBS },
         { "max-len", required_argument, 0, O_MAXLEN }, { "chunk-records", required_argument, 0, O_CHUNK },
-        { "max-chunks", required_argument, 0, O_MAXCHUNKS }, { "text-field", required_argument, 0, O_TEXT },
+        { "max-chunks", required_argument, 0, O_MAXCHUNKS }, { "readers", required_argument, 0, O_READERS }, { "text-field", required_argument, 0, O_TEXT },
         { "type-field", required_argument, 0, O_TYPE }, { "id-field", required_argument, 0, O_ID },
         { "group-by", required_argument, 0, O_GROUP }, { "answer-label", required_argument, 0, O_ANSWER },
         { "threshold", required_argument, 0, O_THRESH }, { "scores", required_argument, 0, O_SCORES },
@@ -342,6 +344,9 @@ int ifs_cmd_score(int argc, char **argv)
         case O_MAXCHUNKS:
             if (parse_int(optarg, 2, 1024, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--max-chunks %s: expected 2..1024", optarg);
             o.max_chunks = (int)v; break;
+        case O_READERS:
+            if (parse_int(optarg, 1, 8, &v)) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--readers %s: expected 1..8", optarg);
+            o.readers = (int)v; break;
         case O_TEXT: o.text_field = optarg; break;
         case O_TYPE: o.type_field = optarg; break;
         case O_ID: o.id_field = optarg; break;

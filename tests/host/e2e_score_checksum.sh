@@ -6,7 +6,7 @@
 #     every line of that frame is rejected as zstd_checksum with its line
 #     number, offset and the frame's compressed byte range, none of them is
 #     in the scores, the first frame's lines are scored, read == scored +
-#     rejected, and the outputs are the same at --threads 1 and 3;
+#     rejected, and the outputs are the same at --threads 1 and 3 (2 readers);
 #   - the same for a single-frame shard written by `ifscore pack` (its
 #     writer sets the checksum flag): nothing of it is scored;
 #   - the damaged shard on standard input (which cannot be read again): the
@@ -78,7 +78,7 @@ rc=0
 score t1 --threads 1 "$W/in" > /dev/null 2> "$W/t1.err" || rc=$?
 [ "$rc" -eq 0 ] || { fail "score exit $rc"; cat "$W/t1.err"; }
 rc=0
-score t3 --threads 3 "$W/in" > /dev/null 2> "$W/t3.err" || rc=$?
+score t3 --threads 3 --readers 2 "$W/in" > /dev/null 2> "$W/t3.err" || rc=$?
 [ "$rc" -eq 0 ] || { fail "score --threads 3 exit $rc"; cat "$W/t3.err"; }
 for k in json scores.jsonl rejects.jsonl; do
   cmp -s "$W/out/t1.$k" "$W/out/t3.$k" || fail "$k differs between --threads 1 and 3"
