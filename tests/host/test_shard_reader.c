@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 
 #include <zstd.h>
+#include <zstd_errors.h> /* ZSTD_getErrorCode */
 
 /* ------------------------------------------------------------------------
  * Helpers: byte buffers, events, a reference splitter, zstd builders.
@@ -92,12 +93,11 @@ static uint64_t rnd(void)
 
 /* Decode data[0..n) feeding chunks: chunk == 0 means random sizes (zero
  * included) from seed; otherwise fixed size. */
-static events decode(const void *data, size_t n, size_t chunk, uint64_t seed, size_t max_line,
-                     int wlog)
+static events decode_opts(const void *data, size_t n, size_t chunk, uint64_t seed,
+                          const ifs_shard_opts *o)
 {
     events e = {0};
-    ifs_shard_opts o = { .max_line_bytes = max_line, .window_log_max = wlog };
-    ifs_shard_reader *r = ifs_shard_create(&o);
+    ifs_shard_reader *r = ifs_shard_create(o);
     if (!r)
         abort();
     rng_state = seed;
@@ -133,6 +133,13 @@ static events decode(const void *data, size_t n, size_t chunk, uint64_t seed, si
     ifs_shard_get_stats(r, &e.st);
     ifs_shard_free(r);
     return e;
+}
+
+static events decode(const void *data, size_t n, size_t chunk, uint64_t seed, size_t max_line,
+                     int wlog)
+{
+    ifs_shard_opts o = { .max_line_bytes = max_line, .window_log_max = wlog };
+    return decode_opts(data, n, chunk, seed, &o);
 }
 
 /* The reference: split at '\n', drop one '\r' before it, final line without
@@ -912,6 +919,86 @@ static void calls_after_the_end_return_end_and_consume_nothing(void)
     IFS_CHECK(!strcmp(ifs_shard_strerror(IFS_SHARD_ENOMEM), "out of memory"), "strerror");
 }
 
+/* A byte of frame 1 (of 3) whose flip zstd decodes without complaint but
+ * for the content checksum: the first pass says so (checksum_failed, the
+ * frame's start, a closing zstd_checksum line); the second pass with
+ * reject_frame rejects every line holding a byte of that frame, keeps the
+ * lines before it as they are, and ends with the frame. */
+static void checksum_failure_is_flagged_and_second_pass_rejects_the_frame(void)
+{
+    buf text = {0};
+    sample_text(&text, 900, 1, 77);
+    zstream zs;
+    zbuild(&zs, text.p, text.n, text.n / 3 + 1, 1, 3);
+    IFS_CHECK(zs.nframes == 3, "%zu frames", zs.nframes);
+    size_t lo = zs.comp_start[1], hi = zs.comp_start[2];
+    size_t found = 0;
+    unsigned char *out = malloc(text.n + 1);
+    for (size_t pos = lo + (hi - lo) / 2; pos + 4 < hi && !found; pos++) {
+        zs.z.p[pos] ^= 0x20;
+        size_t got = ZSTD_decompress(out, text.n + 1, zs.z.p + lo, hi - lo);
+        if (ZSTD_isError(got) && ZSTD_getErrorCode(got) == ZSTD_error_checksum_wrong)
+            found = pos;
+        else
+            zs.z.p[pos] ^= 0x20;
+    }
+    free(out);
+    IFS_CHECK(found, "no byte whose flip only the checksum catches");
+    if (!found) {
+        free(text.p);
+        free(zs.z.p);
+        return;
+    }
+    events ref = reference(text.p, text.n, IFS_SHARD_DEFAULT_MAX_LINE);
+    for (int chunk = 0; chunk < 2; chunk++) {
+        /* chunk 0: random sizes; 1: the whole stream in one call */
+        size_t csz = chunk ? zs.z.n : 0;
+        events a = decode(zs.z.p, zs.z.n, csz, 5, 0, 0);
+        IFS_CHECK(a.st.checksum_failed && a.st.status == IFS_SHARD_CORRUPT &&
+                      a.st.error_frame_offset == lo,
+                  "first pass: checksum_failed %d status %d frame %llu (want %zu)",
+                  a.st.checksum_failed, (int)a.st.status,
+                  (unsigned long long)a.st.error_frame_offset, lo);
+        IFS_CHECK(a.n && a.v[a.n - 1].reason == IFS_REJECT_ZSTD_CHECKSUM,
+                  "first pass ends with a zstd_checksum line");
+        ifs_shard_opts o = { .reject_frame = 1, .reject_frame_at = lo, .reject_frame_end = hi };
+        events b = decode_opts(zs.z.p, zs.z.n, csz, 9, &o);
+        IFS_CHECK(b.st.checksum_failed && b.st.error_frame_offset == lo,
+                  "second pass: checksum_failed %d frame %llu", b.st.checksum_failed,
+                  (unsigned long long)b.st.error_frame_offset);
+        size_t good = 0, bad = 0;
+        int order = 1;
+        for (size_t i = 0; i + 1 < b.n; i++) {
+            const event *x = &b.v[i];
+            int touches = x->offset + x->len + 1 > zs.raw_start[1];
+            if (!touches) {
+                order &= good == i && i < ref.n && x->len == ref.v[i].len &&
+                         x->line_no == ref.v[i].line_no && x->offset == ref.v[i].offset &&
+                         x->reason == IFS_REJECT_NONE;
+                good++;
+            } else {
+                order &= x->reason == IFS_REJECT_ZSTD_CHECKSUM && x->text == NULL &&
+                         i < ref.n && x->line_no == ref.v[i].line_no &&
+                         x->offset == ref.v[i].offset && x->offset < zs.raw_start[2];
+                bad++;
+            }
+        }
+        IFS_CHECK(order, "lines before the frame intact, those touching it zstd_checksum");
+        /* every line of the frame was delivered: the next reference line starts in frame 2 */
+        size_t seen = b.n - 1;
+        IFS_CHECK(seen < ref.n && ref.v[seen].offset + ref.v[seen].len + 1 > zs.raw_start[2],
+                  "the frame's lines all delivered (%zu good, %zu rejected)", good, bad);
+        IFS_CHECK(bad > 100 && good > 100, "%zu good, %zu rejected", good, bad);
+        IFS_CHECK(b.n && b.v[b.n - 1].reason == IFS_REJECT_ZSTD_CHECKSUM && !b.v[b.n - 1].text,
+                  "second pass ends with a zstd_checksum line");
+        ev_free(&a);
+        ev_free(&b);
+    }
+    ev_free(&ref);
+    free(text.p);
+    free(zs.z.p);
+}
+
 int main(void)
 {
     static const struct {
@@ -938,6 +1025,7 @@ int main(void)
         CASE(gzip_xz_bzip2_and_lz4_shards_are_rejected_by_name),
         CASE(short_inputs_that_look_like_a_magic_prefix_are_plain),
         CASE(calls_after_the_end_return_end_and_consume_nothing),
+        CASE(checksum_failure_is_flagged_and_second_pass_rejects_the_frame),
 #undef CASE
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
