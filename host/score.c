@@ -101,6 +101,7 @@ typedef struct shard {
     ifs_rejects *rejects;
     uint64_t lines;
     struct shard *redo;      /* the second pass's outputs after a checksum failure (owned) */
+    char sha[65];            /* the shard's sha256, for its commit */
 } shard;
 
 /* K_LINE: a line not parsed yet (the tokenizer worker's prepare_line turns
@@ -151,7 +152,7 @@ struct ifs_score {
     _Atomic int cancelled;
     _Atomic uint64_t shards_done, bytes_done;
     int ran;
-    int count_mismatch;
+    _Atomic int count_mismatch;
     char sink_err[1024];
     ifs_buf line;               /* one scores line, reused (sink thread) */
     ifs_reducer *all;
@@ -166,6 +167,17 @@ struct ifs_score {
     pthread_t *rth;
     int n_rth;                  /* started */
     uint64_t bytes_base;        /* bytes_done when the current shard began */
+
+    /* committers: the shard commits (fsync-bound) off the delivery thread */
+#define COMMITTERS 4
+#define COMMIT_QUEUE 8
+    pthread_mutex_t cmu, cbmu;  /* cbmu: the callbacks (on_shard, on_warning) one at a time */
+    pthread_cond_t ccv;
+    shard *cq[COMMIT_QUEUE];
+    size_t cq_head, cq_n;
+    int cquit, n_cth, commit_failed, commit_inline;
+    pthread_t cth[COMMITTERS];
+    char commit_err[1024];
 
     double t_start;
     double t_hash, t_read, t_parse, t_finish, t_wall;
@@ -334,42 +346,131 @@ static void warn(run *R, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&R->cbmu);
     R->o.on_warning(R->o.warning_ctx, msg);
+    pthread_mutex_unlock(&R->cbmu);
 }
 
-/* The shard-end marker: commit the parts, then the partial report, then
- * the .done marker, each atomically, in that order. */
-static int finish_shard(run *R, shard *sh, const char *sha)
+/* Commits a shard whose items are all delivered: its parts, then its
+ * partial report, then its .done marker, each atomically, in that order.
+ * Runs on a committer thread (or the delivery thread when none started);
+ * the shard's reducer and writers are no longer touched by anyone else.
+ * 0, or -1 with words in e. */
+static int finish_shard(run *R, shard *sh, char *e, size_t elen)
 {
     char err[512], path[PATH_MAX];
-    if (sh->is_regular && ifs_reduce_set_input_sha256(sh->red, sh->input, sha, err, sizeof err)) {
-        snprintf(R->sink_err, sizeof R->sink_err, "%s: %s", sh->path, err);
+    if (sh->is_regular && ifs_reduce_set_input_sha256(sh->red, sh->input, sh->sha, err, sizeof err)) {
+        snprintf(e, elen, "%s: %s", sh->path, err);
         return -1;
     }
     if (ifs_reduce_end_input(sh->red, sh->input, sh->lines, err, sizeof err)) {
         /* Recorded in the partial; the final check reports it (exit 3). */
-        R->count_mismatch = 1;
+        atomic_store(&R->count_mismatch, 1);
         warn(R, "%s: %s", sh->path, err);
     }
     if (ifs_shard_writer_close(sh->scores, NULL, err, sizeof err) ||
         ifs_rejects_close(sh->rejects, err, sizeof err)) {
-        snprintf(R->sink_err, sizeof R->sink_err, "%s: %s", sh->path, err);
+        snprintf(e, elen, "%s: %s", sh->path, err);
         return -1;
     }
     if (!ifs_resume_part_path(R->state, sh->path, "report.json", path, sizeof path) ||
         ifs_report_write(sh->red, path, IFS_REPORT_NO_TIMINGS, err, sizeof err)) {
-        snprintf(R->sink_err, sizeof R->sink_err, "%s: partial report: %s", sh->path, err);
+        snprintf(e, elen, "%s: partial report: %s", sh->path, err);
         return -1;
     }
     if (sh->is_regular && ifs_resume_mark_done(R->state, sh->path, &sh->fp, err, sizeof err)) {
-        snprintf(R->sink_err, sizeof R->sink_err, "%s: %s", sh->path, err);
+        snprintf(e, elen, "%s: %s", sh->path, err);
         return -1;
     }
     shard_close(sh);
     sh->done = 1;
     atomic_fetch_add(&R->shards_done, 1);
-    if (R->o.on_shard) R->o.on_shard(R->o.shard_ctx, sh->path, 0);
+    if (R->o.on_shard) {
+        pthread_mutex_lock(&R->cbmu);
+        R->o.on_shard(R->o.shard_ctx, sh->path, 0);
+        pthread_mutex_unlock(&R->cbmu);
+    }
     return 0;
+}
+
+/* Committer threads: a shard's commit is four fsync'ed atomic writes, which
+ * on a busy disk take longer than scoring the shard; done on the delivery
+ * thread they stalled delivery (and so the whole pipeline) once per shard.
+ * Shards commit independently of each other (each has its own .done), so
+ * COMMITTERS threads take them from a queue of COMMIT_QUEUE; the delivery
+ * thread waits only when the queue is full. A failed commit stops the run
+ * (ifs_score_run reports it); after a cancel, queued shards are not
+ * committed (a resumed run scores them again). */
+static void *commit_main(void *arg)
+{
+    run *R = arg;
+    pthread_mutex_lock(&R->cmu);
+    for (;;) {
+        while (!R->cq_n && !R->cquit) pthread_cond_wait(&R->ccv, &R->cmu);
+        if (!R->cq_n) break;
+        shard *sh = R->cq[R->cq_head];
+        R->cq_head = (R->cq_head + 1) % COMMIT_QUEUE;
+        R->cq_n--;
+        pthread_cond_broadcast(&R->ccv);
+        int skip = R->commit_failed || atomic_load(&R->cancelled);
+        pthread_mutex_unlock(&R->cmu);
+        char e[1024] = "";
+        int rc = skip ? 0 : finish_shard(R, sh, e, sizeof e);
+        if (skip) shard_close(sh);
+        pthread_mutex_lock(&R->cmu);
+        if (rc && !R->commit_failed) {
+            R->commit_failed = 1;
+            snprintf(R->commit_err, sizeof R->commit_err, "%s", e);
+            pthread_mutex_unlock(&R->cmu);
+            ifs_sched_cancel(R->sched);
+            pthread_mutex_lock(&R->cmu);
+        }
+    }
+    pthread_mutex_unlock(&R->cmu);
+    return NULL;
+}
+
+/* The sink's end of a shard: queue its commit (or commit here when no
+ * committer runs). 0, or -1 with R->sink_err set. */
+static int queue_commit(run *R, shard *sh, const char *sha)
+{
+    snprintf(sh->sha, sizeof sh->sha, "%s", sha);
+    if (R->commit_inline) return finish_shard(R, sh, R->sink_err, sizeof R->sink_err);
+    pthread_mutex_lock(&R->cmu);
+    while (!R->cquit && !R->commit_failed && R->cq_n == COMMIT_QUEUE)
+        pthread_cond_wait(&R->ccv, &R->cmu);
+    if (R->commit_failed || R->cquit) {
+        snprintf(R->sink_err, sizeof R->sink_err, "%s",
+                 R->commit_failed ? R->commit_err : "the run is ending");
+        pthread_mutex_unlock(&R->cmu);
+        return -1;
+    }
+    R->cq[(R->cq_head + R->cq_n) % COMMIT_QUEUE] = sh;
+    R->cq_n++;
+    pthread_cond_broadcast(&R->ccv);
+    pthread_mutex_unlock(&R->cmu);
+    return 0;
+}
+
+static void start_commits(run *R)
+{
+    for (int i = 0; i < COMMITTERS; i++) {
+        if (pthread_create(&R->cth[i], NULL, commit_main, R)) break; /* fewer (or none: inline) */
+        R->n_cth++;
+    }
+    R->commit_inline = R->n_cth == 0;
+}
+
+/* Lets the committers finish the queue and joins them. Idempotent. */
+static void stop_commits(run *R)
+{
+    if (!R->rsync) return;
+    pthread_mutex_lock(&R->cmu);
+    R->cquit = 1;
+    pthread_cond_broadcast(&R->ccv);
+    pthread_mutex_unlock(&R->cmu);
+    for (int i = 0; i < R->n_cth; i++) pthread_join(R->cth[i], NULL);
+    R->n_cth = 0;
 }
 
 static ifs_reject_reason sched_reason(ifs_sched_reason r)
@@ -394,7 +495,7 @@ static int sink(void *ctx, const ifs_sched_result *r)
     if (p->kind == K_END && p->reason) {
         shard_close(p->sh); /* a first pass a checksum failure voids: nothing committed */
     } else if (p->kind == K_END) {
-        rc = finish_shard(R, p->sh, detail);
+        rc = queue_commit(R, p->sh, detail);
     } else if (p->kind == K_REJECT) {
         rc = reject_line(R, p, (ifs_reject_reason)p->reason, detail);
     } else if (r->outcome == IFS_SCHED_SCORED) {
@@ -1264,6 +1365,9 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     R->t_start = mono();
     pthread_mutex_init(&R->rmu, NULL);
     pthread_cond_init(&R->rcv, NULL);
+    pthread_mutex_init(&R->cmu, NULL);
+    pthread_mutex_init(&R->cbmu, NULL);
+    pthread_cond_init(&R->ccv, NULL);
     R->rsync = 1;
     /* Model and tokenizer: a checkpoint that does not load is a runtime
      * failure (a missing or broken file), not a usage error. */
@@ -1467,6 +1571,7 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     if (!R->jobs) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     for (size_t i = 0; i < R->n_shards; i++)
         if (!R->shards[i].skip) R->jobs[R->n_jobs++].sh = &R->shards[i];
+    start_commits(R);
     R->n_readers = R->o.readers > 0 ? R->o.readers : 1 + R->o.threads / 4;
     if (R->n_readers > 8) R->n_readers = 8;
     if ((size_t)R->n_readers > R->n_jobs) R->n_readers = (int)(R->n_jobs ? R->n_jobs : 1);
@@ -1497,8 +1602,11 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     }
     stop_readers(R);
     int src = ifs_sched_finish(R->sched);
+    stop_commits(R);
     ifs_sched_get_stats(R->sched, &R->st);
     R->t_parse = R->st.prepare_s;
+    if (R->commit_failed)
+        return seterr(err, errlen, IFS_SCORE_EFAIL, "%s", R->commit_err);
     if (atomic_load(&R->cancelled))
         return seterr(err, errlen, IFS_SCORE_ECANCELLED,
                       "stopped after %llu of %zu shards; state in %s",
@@ -1615,6 +1723,7 @@ void ifs_score_get_stats(const ifs_score *R, ifs_score_stats *s)
 void ifs_score_free(ifs_score *R)
 {
     if (!R) return;
+    stop_commits(R); /* first: a sink waiting for queue room then gives up */
     ifs_sched_free(R->sched);
     for (size_t i = 0; i < R->n_shards; i++) {
         shard_close(&R->shards[i]);
@@ -1630,6 +1739,9 @@ void ifs_score_free(ifs_score *R)
     if (R->rsync) {
         pthread_mutex_destroy(&R->rmu);
         pthread_cond_destroy(&R->rcv);
+        pthread_mutex_destroy(&R->cmu);
+        pthread_mutex_destroy(&R->cbmu);
+        pthread_cond_destroy(&R->ccv);
     }
     ifs_resume_free(R->state);
     free(R->cfgtext);
