@@ -20,16 +20,23 @@
  *     ifs_score_free(S);
  *
  * The way of the data:
- *   run's thread: for each shard of the slice in sorted order: decompress +
- *     split lines (ifs_shard), parse records (ifs_record), submit texts to
- *     the scheduler; bad lines go through the scheduler as pass items so
- *     they keep their place; a shard-end marker seals the shard.
- *   scheduler (ifs_sched): tokenizer workers, length-sorted packed batches,
- *     one backend worker per engine, in-order delivery to the sink.
+ *   reader threads (opts.readers): shards of the slice ahead, in sorted
+ *     order: each shard's bytes read once, hashed (sha256) in that pass and
+ *     decompressed and split into lines (ifs_shard), in blocks of lines.
+ *   run's thread: takes the blocks in shard order and submits every line to
+ *     the scheduler; reader rejects go through as pass items so they keep
+ *     their place; a shard-end marker (with the sha256) seals the shard.
+ *   scheduler (ifs_sched): tokenizer workers, which parse each line into a
+ *     record (ifs_record, through ifs_sched_opts.prepare; a bad line becomes
+ *     a pass item in place) and tokenize its text; length-sorted packed
+ *     batches, one backend worker per engine, in-order delivery to the sink.
  *   sink (delivery thread): counts each record into the shard's own reducer
  *     and writes its scores / rejects lines into the shard's parts in the
- *     state directory; at the shard-end marker it commits the parts, the
- *     shard's partial report, then the shard's .done marker, each atomically.
+ *     state directory; at the shard-end marker it hands the shard to the
+ *     committer threads, which commit the parts, the shard's partial report,
+ *     then the shard's .done marker, each atomically. A shard with a zstd
+ *     frame that fails its checksum is read a second time with that frame's
+ *     lines rejected (zstd_checksum), its first pass discarded uncommitted.
  *   end: the partials of every shard of the slice are merged in sorted shard
  *     order, checked, and written; the scores and rejects parts are
  *     concatenated in the same order.
@@ -114,11 +121,12 @@ typedef struct {
                                    same configuration */
     int no_timings;             /* leave run timings out of the report */
     /* called with one sentence per non-fatal problem (a shard whose counts do
-       not add up), from the sink thread; NULL = dropped */
+       not add up), from a committer thread, one call at a time; NULL = dropped */
     void (*on_warning)(void *ctx, const char *msg);
     void *warning_ctx;
-    /* called after each shard is committed (or found done), from the sink
-       thread or the run's thread; tests use it to cancel at a known place */
+    /* called after each shard is committed (or found done), from a committer
+       thread or the run's thread, one call at a time, in commit order (not
+       always list order); tests use it to cancel at a known place */
     void (*on_shard)(void *ctx, const char *path, int skipped);
     void *shard_ctx;
 } ifs_score_opts;
