@@ -690,7 +690,7 @@ struct rjob {
     ifs_shard_stats st;
     double t_read, t_hash;     /* reader thread-seconds (queue waits excluded); of which hashing */
     uint64_t lines;            /* consumer: lines handed on */
-    int stopped;               /* consumer: the scheduler refused (stopped run) */
+    int stopped;               /* consumer only: the run stopped (cancel, or the scheduler refused) */
 };
 
 static void block_free(lblock *b)
@@ -810,7 +810,7 @@ static void read_job(run *R, struct rjob *j)
     }
     ifs_shard_line ln;
     lblock *b = NULL;
-    int src;
+    int src, stop = 0; /* stop: the run quits, or (direct job) the consumer stopped */
     while ((src = ifs_shard_next(rd, &ln)) == IFS_SHARD_LINE) {
         if (block_add(&b, &ln)) {
             src = IFS_SHARD_ENOMEM;
@@ -824,22 +824,22 @@ static void read_job(run *R, struct rjob *j)
             b = NULL;
             if (push_block(R, j, full, &waited)) {
                 src = 0;
-                j->stopped = 1;
+                stop = 1;
                 break;
             }
         }
     }
     ifs_shard_get_stats(rd, &j->st);
-    if (b && !j->stopped) {
+    if (b && !stop) {
         b->comp_done = j->st.bytes_in;
-        if (push_block(R, j, b, &waited)) j->stopped = 1;
+        if (push_block(R, j, b, &waited)) stop = 1;
         b = NULL;
     }
     block_free(b);
     if (src < 0) {
         j->rc = -1;
         snprintf(j->err, sizeof j->err, "%s: %s", sh->path, ifs_shard_strerror(src));
-    } else if (sh->is_regular && !j->stopped) {
+    } else if (sh->is_regular && !stop) {
         /* the bytes after a stream error are hashed too: the digest is the file's */
         if (ifs_shard_read_rest(rd) || j->st.status == IFS_SHARD_IOERR) {
             j->rc = -1;
