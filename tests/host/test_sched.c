@@ -441,6 +441,116 @@ static void create_refuses_bad_options(const ifs_tok *tok)
     }
 }
 
+/* ---- opts.prepare: the per-item hook on the tokenizer workers ------------- */
+
+#define RAW_BIT (UINT64_C(1) << 62) /* a payload the hook has not replaced yet */
+
+static int prep_bad_nul, prep_states, prep_freed;
+static pthread_mutex_t prep_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Items arrive as "K|text" (score the text after '|') or "R|..." (not to be
+ * scored); the payload i|RAW_BIT becomes i or i|PASS_BIT. */
+static int prepare_item(void *ctx, void **wstate, void **user, const char *bytes, size_t len,
+                        ifs_sched_text *out)
+{
+    (void)ctx;
+    if (!*wstate) {
+        *wstate = malloc(sizeof(uint64_t));
+        if (!*wstate) return -1;
+        *(uint64_t *)*wstate = 0;
+        pthread_mutex_lock(&prep_mu);
+        prep_states++;
+        pthread_mutex_unlock(&prep_mu);
+    }
+    (*(uint64_t *)*wstate)++;
+    if (bytes[len] != '\0' || len < 2 || bytes[1] != '|') {
+        pthread_mutex_lock(&prep_mu);
+        prep_bad_nul++;
+        pthread_mutex_unlock(&prep_mu);
+    }
+    uint64_t u = (uint64_t)(uintptr_t)*user & ~RAW_BIT;
+    if (bytes[0] == 'R') {
+        *user = (void *)(uintptr_t)(u | PASS_BIT);
+        return 0;
+    }
+    *user = (void *)(uintptr_t)u;
+    out->text = bytes + 2;
+    out->len = len - 2;
+    return 1;
+}
+
+static void prepare_free_item(void *ctx, void *wstate)
+{
+    (void)ctx;
+    free(wstate);
+    pthread_mutex_lock(&prep_mu);
+    prep_freed++;
+    pthread_mutex_unlock(&prep_mu);
+}
+
+static void prepare_hook_runs_on_the_workers_and_keeps_the_order(const ifs_tok *tok)
+{
+    engine e;
+    memset(&e, 0, sizeof e);
+    pthread_mutex_init(&e.mu, NULL);
+    e.budget_tokens = 256;
+    e.budget_seqs = 16;
+    void *eng[1] = { &e };
+    sinkctx k;
+    memset(&k, 0, sizeof k);
+    k.tok = tok;
+    k.st = ifs_tok_state_create(tok);
+    k.max_len = 64;
+    ifs_sched_opts o = ifs_sched_default_opts();
+    o.n_threads = 3;
+    o.max_len = 64;
+    o.max_batch_tokens = 256;
+    o.max_batch_seqs = 16;
+    o.chunk_records = 100;
+    o.max_chunks = 3;
+    o.slice = 16;
+    o.forward = fake_forward;
+    o.prepare = prepare_item;
+    o.prepare_free = prepare_free_item;
+    ifs_sched *s = NULL;
+    char err[512] = "";
+    int rc = ifs_sched_create(&o, tok, config(), eng, 1, sink, &k, &s, err, sizeof err);
+    IFS_CHECK(rc == 0, "prepare: create failed: %s", err);
+    if (rc) return;
+    const uint64_t n = 3000;
+    uint64_t kept_bytes = 0, rejected = 0;
+    char text[2100];
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        int rej = i % 5 == 3;
+        text[0] = rej ? 'R' : 'K';
+        text[1] = '|';
+        size_t len = make_text(i, text + 2, sizeof text - 2);
+        if (rej) rejected++;
+        else kept_bytes += len;
+        rc = ifs_sched_submit(s, text, len + 2, (void *)(uintptr_t)(i | RAW_BIT));
+    }
+    if (rc == 0) rc = ifs_sched_finish(s);
+    ifs_sched_stats st;
+    ifs_sched_get_stats(s, &st);
+    ifs_sched_free(s);
+    IFS_CHECK(rc == 0, "prepare: run returned %d (%s)", rc, ifs_sched_strerror(rc));
+    IFS_CHECK(k.got == n && k.order_errors == 0 && k.user_errors == 0 && k.logit_errors == 0,
+              "prepare: %llu delivered, %llu out of order, %llu wrong payloads (the hook's "
+              "replacement must reach the sink), %llu wrong logits",
+              (unsigned long long)k.got, (unsigned long long)k.order_errors,
+              (unsigned long long)k.user_errors, (unsigned long long)k.logit_errors);
+    IFS_CHECK(k.passed == rejected && k.scored == n - rejected && k.rejected == 0,
+              "prepare: %llu passed (want %llu), %llu scored", (unsigned long long)k.passed,
+              (unsigned long long)rejected, (unsigned long long)k.scored);
+    IFS_CHECK(st.text_bytes == kept_bytes, "prepare: text_bytes %llu, the hook's texts %llu",
+              (unsigned long long)st.text_bytes, (unsigned long long)kept_bytes);
+    IFS_CHECK(prep_bad_nul == 0, "prepare: %d items not NUL-terminated", prep_bad_nul);
+    IFS_CHECK(prep_states >= 1 && prep_states <= 3 && prep_freed == prep_states,
+              "prepare: %d worker states made, %d freed", prep_states, prep_freed);
+    ifs_tok_state_free(k.st);
+    pthread_mutex_destroy(&e.mu);
+}
+
 int main(void)
 {
     ifs_tok *tok = make_tok();
@@ -482,6 +592,7 @@ int main(void)
         run_case(tok, c);
     }
     cancel_unblocks_a_producer_waiting_for_room(tok);
+    prepare_hook_runs_on_the_workers_and_keeps_the_order(tok);
     create_refuses_bad_options(tok);
     IFS_CHECK(fabs(ifs_sched_prob((const float[]){ 0.0f, 0.0f }, 2, 1) - 0.5) < 1e-12,
               "equal logits give probability 0.5");
