@@ -19,7 +19,7 @@
  *
  * How it works (the decisions behind it):
  *   - Submitted items are grouped, in submission order, into chunks of at
- *     most opts.chunk_records items / opts.chunk_bytes text bytes. A chunk is
+ *     most opts.chunk_records items / opts.chunk_bytes submitted bytes. A chunk is
  *     the sorting window: once sealed, its texts are tokenized by the worker
  *     threads (slices of opts.slice records), then its scorable records are
  *     sorted by (token count, submission index) and cut greedily into packed
@@ -32,7 +32,7 @@
  *     shards came before it (shard order, resume).
  *   - Back-pressure: at most opts.max_chunks chunks are in flight; submit
  *     blocks until the oldest is delivered. Memory is therefore bounded by
- *     max_chunks x (chunk_bytes of text + chunk_records x max_len ids), not
+ *     max_chunks x (chunk_bytes of submitted bytes + chunk_records x max_len ids), not
  *     by the input's size. (One item larger than chunk_bytes forms a chunk
  *     of its own.)
  *   - Delivery: one thread calls the sink for every item in exactly the
@@ -139,7 +139,8 @@ typedef struct {
     int32_t max_batch_tokens;  /* packed tokens per forward call (>= max_len) */
     int32_t max_batch_seqs;    /* records per forward call */
     int32_t chunk_records;     /* items per sorting window */
-    size_t chunk_bytes;        /* text bytes per sorting window */
+    size_t chunk_bytes;        /* submitted bytes per sorting window (the items' bytes as
+                                  given to submit, before opts.prepare) */
     int max_chunks;            /* chunks in flight (>= 2): the back-pressure bound */
     int32_t slice;             /* records per tokenizer task */
     ifs_sched_forward_fn forward; /* NULL: engines are ifs_backend * */
