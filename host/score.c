@@ -680,6 +680,7 @@ struct rjob {
     shard *sh;
     int redo;                  /* second pass: the frame at bad_at failed its checksum */
     uint64_t bad_at, bad_end;
+    char first_sha[65];        /* redo: the first pass's sha256 (the file must not change) */
     int direct;                /* no reader thread: blocks go straight to consume_block */
     lblock *head, *tail;
     int nq;
@@ -1025,8 +1026,17 @@ static int consume_job(run *R, struct rjob *j, char *err, size_t errlen)
         j2.direct = 1;
         j2.bad_at = j->st.error_frame_offset;
         j2.bad_end = frame_end(sh->path, j2.bad_at, sh->size);
+        memcpy(j2.first_sha, j->sha, sizeof j2.first_sha);
         atomic_store(&R->bytes_done, R->bytes_base);
         return consume_job(R, &j2, err, errlen);
+    }
+    if (j->redo && (!j->st.checksum_failed || j->st.error_frame_offset != j->bad_at ||
+                    strcmp(j->sha, j->first_sha))) {
+        snprintf(err, errlen,
+                 "%s: the shard changed while it was read (its second pass, after the zstd frame "
+                 "at compressed offset %llu failed its checksum, read other bytes)",
+                 sh->path, (unsigned long long)j->bad_at);
+        return -1;
     }
     R->lines_read += j->lines;
     sh->lines = j->lines;
