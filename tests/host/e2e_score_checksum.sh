@@ -80,6 +80,9 @@ score t1 --threads 1 "$W/in" > /dev/null 2> "$W/t1.err" || rc=$?
 rc=0
 score t3 --threads 3 --readers 2 "$W/in" > /dev/null 2> "$W/t3.err" || rc=$?
 [ "$rc" -eq 0 ] || { fail "score --threads 3 exit $rc"; cat "$W/t3.err"; }
+# the discarded first passes leave no temporary files behind
+left=$(find "$W/out/t1.state" "$W/out/t3.state" -name '*.tmp-*' | head -3)
+[ -z "$left" ] || fail "temporary files left in the state: $left"
 for k in json scores.jsonl rejects.jsonl; do
   cmp -s "$W/out/t1.$k" "$W/out/t3.$k" || fail "$k differs between --threads 1 and 3"
 done
