@@ -975,6 +975,8 @@ static void facts(ifs_buf *b, const ifs_reducer *r, const ifs_html_opts *o, int 
              id.strip_accents < 0 ? "null" : id.strip_accents ? "true" : "false",
              id.tokenize_chinese_chars ? "true" : "false");
     kv(b, "tokenizer", v);
+    kv(b, "tokenizer sha256",
+       id.tokenizer_sha256 ? id.tokenizer_sha256 : "unknown (a report written before the field)");
     snprintf(v, sizeof v, "%d tokens", (int)id.max_length);
     kv(b, "max length", v);
     ifs_buf_puts(b, "<tr><th>group-by keys</th><td>");
