@@ -183,7 +183,9 @@ int ifs_sched_submit(ifs_sched *s, const char *text, size_t len, void *user);
 int ifs_sched_pass(ifs_sched *s, void *user, int seal);
 
 /* Seals the last chunk and waits until every item is delivered. Returns
- * IFS_SCHED_OK or the status that stopped the run. Call once. */
+ * IFS_SCHED_OK or the status that stopped the run. Call once. After a stop
+ * it still waits for the chunk the sink is being handed, so no sink call
+ * runs once it has returned. */
 int ifs_sched_finish(ifs_sched *s);
 
 /* Stops the run as soon as possible: nothing more is delivered, blocked

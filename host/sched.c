@@ -116,6 +116,7 @@ struct ifs_sched {
     int n_bw;
     pthread_t dth;
     int dstarted;
+    int delivering; /* the delivery thread is handing a chunk to the sink (unlocked) */
 };
 
 static double now_s(void)
@@ -625,6 +626,7 @@ static void *deliver_main(void *arg)
             pthread_cond_wait(&s->cv_deliver, &s->mu);
         if (s->stop || s->quit || !s->head) break;
         chunk *c = s->head;
+        s->delivering = 1;
         pthread_mutex_unlock(&s->mu);
 
         double t0 = now_s();
@@ -660,6 +662,7 @@ static void *deliver_main(void *arg)
         }
         double dt = now_s() - t0;
         pthread_mutex_lock(&s->mu);
+        s->delivering = 0;
         c->n_delivered = i < c->n ? i + 1 : c->n; /* the failing item went to the sink */
         s->st.sink_s += dt;
         s->st.scored += sc;
@@ -852,7 +855,9 @@ int ifs_sched_finish(ifs_sched *s)
     pthread_mutex_lock(&s->mu);
     s->finishing = 1;
     pthread_cond_broadcast(&s->cv_deliver);
-    while (!s->stop && s->n_chunks > 0)
+    /* A stopped run still waits for the chunk the sink is being handed: the
+     * caller reads the sink's counts (shards committed) after this returns. */
+    while ((!s->stop && s->n_chunks > 0) || s->delivering)
         pthread_cond_wait(&s->cv_space, &s->mu);
     int rc = s->stop ? s->status : IFS_SCHED_OK;
     pthread_mutex_unlock(&s->mu);

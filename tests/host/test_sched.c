@@ -397,8 +397,15 @@ static void cancel_unblocks_a_producer_waiting_for_room(const ifs_tok *tok)
     pthread_join(th, NULL);
     IFS_CHECK(p.rc == IFS_SCHED_ECANCELED, "cancel: submit returned %d, expected ECANCELED", p.rc);
     IFS_CHECK(ifs_sched_finish(s) == IFS_SCHED_ECANCELED, "cancel: finish does not say canceled");
+    uint64_t got_at_finish = __atomic_load_n(&k.delivered, __ATOMIC_ACQUIRE);
     IFS_CHECK(k.order_errors == 0 && k.logit_errors == 0, "cancel: delivered items were wrong");
     ifs_sched_free(s);
+    /* The slow sink is mid-chunk when the cancel lands: finish must wait for
+     * that chunk, since callers read the sink's counts once it returns. */
+    IFS_CHECK(k.got == got_at_finish,
+              "a_canceled_finish_returns_only_after_the_sink_is_done: %llu delivered when finish "
+              "returned, %llu after",
+              (unsigned long long)got_at_finish, (unsigned long long)k.got);
     IFS_CHECK(k.got + released == p.taken && released_bad == 0 && released > 0 &&
               first_released == k.got,
               "every_taken_item_is_delivered_or_released_exactly_once: taken %llu, delivered "
