@@ -11,8 +11,11 @@
         HF's token count and float32 logits of the pair checkpoint MODEL, the ids
         made by the HF call of ifs_tok_encode_pair_cap (scripts/ref_tokenize.py
         pair_cap_ids) with the checkpoint's ifs_instruction_max_tokens, or by
-        tok(a, b, truncation=True, max_length=MAX_LEN) when it has none, run
-        through BertForSequenceClassification with the token type ids
+        tok(a, b, truncation=True, max_length=MAX_LEN) when it has none (for an
+        empty response the same call without a cap: transformers' __call__
+        would drop the empty text_pair, which neither the tokenizers library
+        nor the Python tokenizer does), run through
+        BertForSequenceClassification with the token type ids
     python e2e_score_pair_hf.py check FIXTURE NAME MODEL MAX_LEN SCORES.jsonl CLASSIFY.jsonl
         (stdlib only) compares `score --scores` (token count, label, p_answer to
         1e-5: printed to 6 decimals) and `classify --format jsonl` (token count,
@@ -85,6 +88,12 @@ def hf_case(model_dir, max_len, records):
         a, b = r["instruction"], r["response"]
         if k:
             enc = pair_cap_ids(tok, a, b, max_len, k)
+        elif b == "":
+            # transformers' fast __call__ drops an empty text_pair and encodes the
+            # instruction alone ([CLS] a [SEP]); the tokenizers library's own
+            # encode(a, "") and the Python tokenizer keep the pair ([CLS] a [SEP]
+            # [SEP]), as ifscore does: the reference is theirs (no cap of its own)
+            enc = pair_cap_ids(tok, a, b, max_len, 1 << 30)
         else:
             e = tok(a, b, truncation=True, max_length=max_len)
             enc = {"input_ids": e["input_ids"], "token_type_ids": e["token_type_ids"]}
