@@ -970,6 +970,16 @@ static void facts(ifs_buf *b, const ifs_reducer *r, const ifs_html_opts *o, int 
     kv(b, "threshold", v);
     snprintf(v, sizeof v, "%.6f", id.near_margin);
     kv(b, "near-threshold margin", v);
+    if (id.pair_input) {
+        if (id.instruction_max_tokens)
+            snprintf(v, sizeof v, "pair: [CLS] instruction [SEP] response [SEP], the "
+                     "instruction (field %.120s) cut to %d tokens first",
+                     id.instruction_field, (int)id.instruction_max_tokens);
+        else
+            snprintf(v, sizeof v, "pair: [CLS] instruction [SEP] response [SEP], the "
+                     "instruction from field %.120s", id.instruction_field);
+        kv(b, "input", v);
+    }
     snprintf(v, sizeof v, "do_lower_case %s, strip_accents %s, tokenize_chinese_chars %s",
              id.do_lower_case ? "true" : "false",
              id.strip_accents < 0 ? "null" : id.strip_accents ? "true" : "false",
