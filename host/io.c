@@ -486,3 +486,74 @@ void ifs_input_list_free(ifs_input_list *l)
     free(l->files);
     memset(l, 0, sizeof *l);
 }
+
+int ifs_io_read_file(const char *path, uint64_t max_bytes, char **out, size_t *len, char *err,
+                     size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return ifs_errf(err, errlen, IFS_IO_EARG, "read: no path");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %s", path,
+                        S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %llu bytes, more than the %llu allowed", path,
+                        (unsigned long long)st.st_size, (unsigned long long)max_bytes);
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *b = malloc(cap + 1);
+    if (!b) {
+        close(fd);
+        return ifs_errf(err, errlen, IFS_IO_ENOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        ssize_t got = read(fd, b + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(b);
+            close(fd);
+            return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %s", path, strerror(e));
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+        if (n == cap) { /* it grew while read: at most max_bytes, then refuse */
+            if ((uint64_t)n > max_bytes) {
+                free(b);
+                close(fd);
+                return ifs_errf(err, errlen, IFS_IO_EIO, "%s: grew past the %llu bytes allowed",
+                                path, (unsigned long long)max_bytes);
+            }
+            size_t nc = cap * 2 > max_bytes + 1 ? (size_t)max_bytes + 1 : cap * 2;
+            char *nb = realloc(b, nc + 1);
+            if (!nb) {
+                free(b);
+                close(fd);
+                return ifs_errf(err, errlen, IFS_IO_ENOMEM, "%s: out of memory", path);
+            }
+            b = nb;
+            cap = nc;
+        }
+    }
+    close(fd);
+    b[n] = '\0';
+    *out = b;
+    if (len)
+        *len = n;
+    return 0;
+}

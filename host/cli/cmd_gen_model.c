@@ -121,43 +121,6 @@ static float *draw(arena *a, ifs_rng *r, size_t count, int k, int init)
 
 /* --- files ------------------------------------------------------------------ */
 
-static int read_all(const char *path, size_t cap, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t n = 0, c = 1 << 16;
-    char *b = malloc(c);
-    while (b) {
-        size_t got = fread(b + n, 1, c - n, f);
-        n += got;
-        if (n < c)
-            break;
-        if (c >= cap) {
-            free(b);
-            b = NULL;
-            errno = EFBIG;
-            break;
-        }
-        char *nb = realloc(b, c * 2);
-        if (!nb) {
-            free(b);
-            b = NULL;
-        }
-        b = nb;
-        c *= 2;
-    }
-    int bad = !b || ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return -1;
-    }
-    *out = b;
-    *len = n;
-    return 0;
-}
-
 /* Lines as BertTokenizer's load_vocab counts them: one token per line, a
  * final line without '\n' counts too. */
 static long count_lines(const char *b, size_t n)
@@ -176,10 +139,8 @@ static int copy_file(const char *src, const char *dir, const char *name, char *e
 {
     char *b;
     size_t n;
-    if (read_all(src, VOCAB_CAP, &b, &n)) {
-        snprintf(err, errlen, "%s: cannot read: %s", src, strerror(errno));
+    if (ifs_io_read_file(src, VOCAB_CAP, &b, &n, err, errlen))
         return -1;
-    }
     char dst[4096];
     snprintf(dst, sizeof dst, "%s/%s", dir, name);
     int rc = ifs_io_atomic_write(dst, b, n, err, errlen);
@@ -365,8 +326,8 @@ int ifs_cmd_gen_model(int argc, char **argv)
 
     long vocab_lines = -1;
     if (vocab) {
-        if (read_all(vocab, VOCAB_CAP, &vbuf, &vlen)) {
-            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s: cannot read: %s", vocab, strerror(errno));
+        if (ifs_io_read_file(vocab, VOCAB_CAP, &vbuf, &vlen, err, sizeof err)) {
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s", err);
             goto done;
         }
         vocab_lines = count_lines(vbuf, vlen);
