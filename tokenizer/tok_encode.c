@@ -52,10 +52,15 @@ typedef struct {
     size_t n, cap;
     int which;          /* 0: st->ids, 1: st->ids_b */
     int oom;
+    int count_only;     /* 1: ids are counted, never stored (the rest of a text) */
 } emitter;
 
 static inline int push_id(emitter *e, int32_t id)
 {
+    if (e->count_only) {
+        e->n++;
+        return 0;
+    }
     if (e->n == e->cap) {
         ifs_tok_state *st = e->st;
         int r = e->which ? grow((void **)&st->ids_b, &st->ids_b_cap, e->n + 1, sizeof(int32_t))
@@ -354,17 +359,29 @@ static void emit_special(emitter *e, int k)
     }
 }
 
-/* The whole pipeline over one text. */
+/* The whole pipeline over text[from..len), ids into st->ids (which 0) or
+ * st->ids_b (which 1), or only counted (count_only).
+ *
+ * Early stop: once `limit` ids exist and no word is half assembled, the loop
+ * ends and *end is where it stopped (len when it ran to the end). That is
+ * exact: every later id comes from later words (normalization, the
+ * pre-tokenizer and WordPiece work word by word, and the pending NFD run is
+ * always flushed before the check), and added tokens are matched left to
+ * right from the scan position, so the first `limit` ids are those of the
+ * whole text. Starting again at *end with from = *end continues the same
+ * sequence (the state there is empty). The bytes after *end are NOT checked
+ * for UTF-8: callers do (utf8_first_bad). */
 static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
-                    const char *text, size_t len, size_t *n_out, size_t *bad_offset)
+                    const char *text, size_t len, size_t from, size_t limit, int count_only,
+                    size_t *n_out, size_t *end, size_t *bad_offset)
 {
     emitter e = { tok, st, which ? st->ids_b : st->ids, 0,
-                  which ? st->ids_b_cap : st->ids_cap, which, 0 };
+                  which ? st->ids_b_cap : st->ids_cap, which, 0, count_only };
     const uint8_t *s = (const uint8_t *)text;
     const uint8_t *cls = tok->ascii_class, *map = tok->ascii_map;
     st->word_len = 0;
     st->word_chars = 0;
-    size_t i = 0;
+    size_t i = from;
     if (!text && len)
         return IFS_TOK_EARG;
 
@@ -490,11 +507,67 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
     next:
         if (e.oom)
             return IFS_TOK_ENOMEM;
+        if (e.n >= limit && st->word_len == 0 && i < len) {
+            *n_out = e.n;
+            *end = i;
+            return IFS_TOK_OK;
+        }
     }
     flush_word(&e);
     if (e.oom)
         return IFS_TOK_ENOMEM;
     *n_out = e.n;
+    *end = len;
+    return IFS_TOK_OK;
+}
+
+/* Offset of the first ill-formed UTF-8 sequence in s[i..len) (i on a
+ * sequence boundary), or SIZE_MAX when there is none: the check run_text
+ * would have made on the bytes after an early stop (added tokens are valid
+ * UTF-8, so matching them never hides an ill-formed byte). */
+static size_t utf8_first_bad(const uint8_t *s, size_t len, size_t i)
+{
+    while (i < len) {
+        if (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        int k = decode_utf8(s + i, len - i, &cp);
+        if (!k)
+            return i;
+        i += (size_t)k;
+    }
+    return SIZE_MAX;
+}
+
+/* run_text with an early stop at `limit` ids, then the UTF-8 check of the
+ * bytes it did not read. *stopped is 1 when it stopped before the end (then
+ * more ids may follow: the text has at least *n_out of them). */
+static int run_limited(const ifs_tok *tok, ifs_tok_state *st, int which, const char *text,
+                       size_t len, size_t limit, size_t *n_out, size_t *end, int *stopped,
+                       size_t *bad_offset)
+{
+    int rc = run_text(tok, st, which, text, len, 0, limit, 0, n_out, end, bad_offset);
+    if (rc)
+        return rc;
+    *stopped = *end < len;
+    if (*stopped) {
+        size_t bad = utf8_first_bad((const uint8_t *)text, len, *end);
+        if (bad != SIZE_MAX) {
+            if (bad_offset)
+                *bad_offset = bad;
+            return IFS_TOK_EUTF8;
+        }
+    }
     return IFS_TOK_OK;
 }
 
@@ -524,9 +597,9 @@ int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st,
 {
     if (!tok || !st || !ids || !n_ids || (!text && len))
         return IFS_TOK_EARG;
-    size_t n = 0;
+    size_t n = 0, end = 0;
     st->debug = 0;
-    int rc = run_text(tok, st, 0, text, len, &n, bad_offset);
+    int rc = run_text(tok, st, 0, text, len, 0, SIZE_MAX, 0, &n, &end, bad_offset);
     if (rc)
         return rc;
     if (n > INT32_MAX)
@@ -540,10 +613,10 @@ int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st,
                               const char *text, size_t len,
                               const char **out, size_t *out_len, size_t *bad_offset)
 {
-    size_t n = 0;
+    size_t n = 0, end = 0;
     st->debug = 1;
     st->dbg_len = 0;
-    int rc = run_text(tok, st, 0, text, len, &n, bad_offset);
+    int rc = run_text(tok, st, 0, text, len, 0, SIZE_MAX, 0, &n, &end, bad_offset);
     st->debug = 0;
     if (rc)
         return rc;
@@ -566,9 +639,12 @@ int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st,
         max_len = tok->cfg.model_max_length;
     if (max_len < 2)
         return IFS_TOK_EARG;
-    size_t n = 0, bad = 0;
+    /* The first max_len - 2 ids are kept; one more tells whether any were
+     * dropped, so encoding stops at max_len - 1 ids (at a word boundary). */
+    size_t n = 0, bad = 0, end = 0;
+    int stopped = 0;
     st->debug = 0;
-    int rc = run_text(tok, st, 0, text, len, &n, &bad);
+    int rc = run_limited(tok, st, 0, text, len, (size_t)max_len - 1, &n, &end, &stopped, &bad);
     if (rc) {
         if (res && rc == IFS_TOK_EUTF8)
             res->bad_offset = bad;
@@ -624,6 +700,30 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
                                    res, bad_in_b);
 }
 
+/* How much of a pair must be encoded (R = max_len - 3 ids of room, cap =
+ * a_max or unbounded, ca = min(na, cap)). From longest_first above:
+ *   - both kept counts are at most R (each limit is n1 <= R, n2 <= R, or R/2
+ *     rounded), and a keeps at most min(cap, R);
+ *   - if ca <= R and nb > R, the result is that of nb = R + 1: nb only
+ *     enters through the swap test (ca > nb, false either way) and through
+ *     min(nb, n2) with n2 <= R; symmetrically for ca > R >= nb;
+ *   - if both exceed R, each keeps R / 2 and the longer one the odd id
+ *     (a tie gives it to b): with R even nothing more is needed, with R odd
+ *     it takes sign(ca - nb), so both lengths must be known.
+ * So a is encoded to min(cap, R) + 1 ids (one more than it can keep tells
+ * whether it lost any, and whether ca > R) and b to R + 1; only when both
+ * stop early with R odd are the rest of each counted, ids not stored (a to
+ * cap + 1 at most). */
+static int count_rest(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
+                      size_t from, size_t limit, size_t *n, size_t *bad)
+{
+    /* the whole text was checked for UTF-8 by run_limited already */
+    size_t more = 0, end = 0;
+    int rc = run_text(tok, st, 0, text, len, from, limit, 1, &more, &end, bad);
+    *n += more;
+    return rc;
+}
+
 int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
                             const char *a, size_t alen, const char *b, size_t blen,
                             int32_t max_len, int32_t a_max, int32_t *ids, int32_t *type_ids,
@@ -635,23 +735,39 @@ int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
         max_len = tok->cfg.model_max_length;
     if (max_len < 3)
         return IFS_TOK_EARG;
-    size_t na = 0, nb = 0, bad = 0;
+    size_t room = (size_t)max_len - 3, cap = a_max > 0 ? (size_t)a_max : SIZE_MAX;
+    size_t na = 0, nb = 0, bad = 0, enda = 0, endb = 0;
+    int stop_a = 0, stop_b = 0, in_b = 0;
     st->debug = 0;
-    int rc = run_text(tok, st, 0, a, alen, &na, &bad);
+    int rc = run_limited(tok, st, 0, a, alen, (cap < room ? cap : room) + 1, &na, &enda, &stop_a,
+                         &bad);
     if (!rc) {
-        rc = run_text(tok, st, 1, b, blen, &nb, &bad);
-        if (bad_in_b)
-            *bad_in_b = 1;
-    } else if (bad_in_b) {
-        *bad_in_b = 0;
+        in_b = 1;
+        rc = run_limited(tok, st, 1, b, blen, room + 1, &nb, &endb, &stop_b, &bad);
     }
+    /* na, nb: ids seen (the texts have at least that many; exactly when not
+     * stopped). a stopped: na > min(cap, room); b stopped: nb > room. */
+    size_t ca = na < cap ? na : cap;
+    if (!rc && (room & 1) && ca > room && nb > room && (stop_a || stop_b)) {
+        /* both longer than the room, and the room odd: the longer one gets
+         * the odd id, so count the rest of what stopped (ids not stored;
+         * a only up to cap + 1, past which ca is cap) */
+        if (stop_b)
+            rc = count_rest(tok, st, b, blen, endb, SIZE_MAX, &nb, &bad);
+        if (!rc && stop_a && na <= cap)
+            rc = count_rest(tok, st, a, alen, enda, cap == SIZE_MAX ? SIZE_MAX : cap + 1 - na,
+                            &na, &bad);
+        ca = na < cap ? na : cap;
+    }
+    if (bad_in_b)
+        *bad_in_b = in_b;
     if (rc) {
         if (res && rc == IFS_TOK_EUTF8)
             res->bad_offset = bad;
         return rc;
     }
-    size_t ka, kb, ca = a_max > 0 && na > (size_t)a_max ? (size_t)a_max : na;
-    longest_first(ca, nb, (size_t)max_len - 3, &ka, &kb);
+    size_t ka, kb;
+    longest_first(ca, nb, room, &ka, &kb);
     size_t k = 0;
     ids[k++] = tok->cls_id;
     if (ka)
