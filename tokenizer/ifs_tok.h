@@ -176,11 +176,12 @@ const char *ifs_tok_strerror(int rc);
  * ifs_tok_identity streams a canonical, versioned byte serialization of
  * everything in `tok` that changes ids (format IFS_TOK_IDENTITY_FORMAT,
  * described in tok_identity.c): settings, special ids, the vocab in id order,
- * special and added tokens with their ids. Callers hash the bytes (the
+ * special and added tokens with their ids (normalized ones with their
+ * normalized form). Callers hash the bytes (the
  * tokenizer hashes nothing). `put` is called synchronously, any number of
  * times, with bytes borrowed for the call; `ctx` is passed through. Returns
  * IFS_TOK_OK, or IFS_TOK_EARG for a NULL tok or put (put never called). */
-#define IFS_TOK_IDENTITY_FORMAT "ifscore-tok-identity-1"
+#define IFS_TOK_IDENTITY_FORMAT "ifscore-tok-identity-2"
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -53,6 +53,8 @@ typedef struct {
     int which;          /* 0: st->ids, 1: st->ids_b */
     int oom;
     int count_only;     /* 1: ids are counted, never stored (the rest of a text) */
+    int norm;           /* 1: normalized chars go to st->norm (normalized added tokens) */
+    int norm_only;      /* 1: ifs_tok_normalize: no added tokens at all */
 } emitter;
 
 static inline int push_id(emitter *e, int32_t id)
@@ -190,11 +192,26 @@ static inline int put_utf8(char *o, uint32_t cp)
     return 4;
 }
 
-/* One fully normalized character reaches the pre-tokenizer. */
+static inline void norm_put(emitter *e, uint32_t cp)
+{
+    ifs_tok_state *st = e->st;
+    if (grow((void **)&st->norm, &st->norm_cap, st->norm_len + 4, 1)) {
+        e->oom = 1;
+        return;
+    }
+    st->norm_len += (size_t)put_utf8(st->norm + st->norm_len, cp);
+}
+
+/* One fully normalized character reaches the pre-tokenizer (or, in norm
+ * mode, the normalized text of the piece). */
 static void emit_final(emitter *e, uint32_t cp)
 {
     ifs_tok_state *st = e->st;
     unsigned f = ifs_tok_props(cp);
+    if (e->norm) {
+        norm_put(e, (f & IFS_TOK_F_WS) ? ' ' : cp);
+        return;
+    }
     if (f & IFS_TOK_F_WS) { /* never produced by NFD or lowercasing; kept for safety */
         flush_word(e);
         return;
@@ -332,13 +349,14 @@ static inline int decode_utf8(const uint8_t *s, size_t n, uint32_t *cp)
     return 0;
 }
 
-/* Longest special token starting at s, or -1. */
-static inline int match_special(const ifs_tok *tok, const uint8_t *s, size_t n, size_t *mlen)
+/* Longest token of list[0..n) starting at s, or -1. */
+static inline int match_in(const ifs_tok_special *list, int n_list, const uint8_t *s, size_t n,
+                           size_t *mlen)
 {
     int best = -1;
     size_t blen = 0;
-    for (int i = 0; i < tok->n_specials; i++) {
-        const ifs_tok_special *sp = &tok->specials[i];
+    for (int i = 0; i < n_list; i++) {
+        const ifs_tok_special *sp = &list[i];
         if (sp->len <= n && sp->len > blen && !memcmp(s, sp->text, sp->len)) {
             best = i;
             blen = sp->len;
@@ -348,15 +366,66 @@ static inline int match_special(const ifs_tok *tok, const uint8_t *s, size_t n, 
     return best;
 }
 
-static void emit_special(emitter *e, int k)
+static void emit_token(emitter *e, const ifs_tok_special *sp)
 {
-    const ifs_tok_special *sp = &e->tok->specials[k];
     if (e->st->debug) {
         if (dbg_append(e->st, sp->text, sp->len))
             e->oom = 1;
     } else {
         push_id(e, sp->id);
     }
+}
+
+/* Norm mode, at the end of a piece (a raw added token or the end of the
+ * text): HF's second AddedVocabulary pass over the piece's normalized text,
+ * normalized added tokens matched leftmost-longest (one position after the
+ * other, as aho-corasick's LeftmostLongest find_iter), the text between them
+ * pre-tokenized and WordPiece'd. */
+static void norm_process(emitter *e)
+{
+    ifs_tok_state *st = e->st;
+    const ifs_tok *tok = e->tok;
+    const uint8_t *s = (const uint8_t *)st->norm;
+    size_t n = st->norm_len, i = 0;
+    e->norm = 0; /* emit_final now feeds the pre-tokenizer */
+    while (i < n && !e->oom) {
+        if (tok->nspecial_first[s[i]]) {
+            size_t ml;
+            int k = match_in(tok->nspecials, tok->n_nspecials, s + i, n - i, &ml);
+            if (k >= 0) {
+                flush_word(e);
+                emit_token(e, &tok->nspecials[k]);
+                i += ml;
+                continue;
+            }
+        }
+        uint32_t cp = s[i];
+        int k = 1;
+        if (cp >= 0x80)
+            k = decode_utf8(s + i, n - i, &cp); /* we wrote it: valid */
+        emit_final(e, cp);
+        i += (size_t)(k > 0 ? k : 1);
+    }
+    flush_word(e);
+    st->norm_len = 0;
+    e->norm = 1;
+}
+
+/* A whitespace boundary (the normalizer's ' '), and the end of a piece. */
+static inline void brk_space(emitter *e)
+{
+    if (e->norm)
+        norm_put(e, ' ');
+    else
+        flush_word(e);
+}
+
+static inline void brk_piece(emitter *e)
+{
+    if (!e->norm)
+        flush_word(e);
+    else if (!e->norm_only)
+        norm_process(e);
 }
 
 /* The whole pipeline over text[from..len), ids into st->ids (which 0) or
@@ -370,17 +439,26 @@ static void emit_special(emitter *e, int k)
  * right from the scan position, so the first `limit` ids are those of the
  * whole text. Starting again at *end with from = *end continues the same
  * sequence (the state there is empty). The bytes after *end are NOT checked
- * for UTF-8: callers do (utf8_first_bad). */
+ * for UTF-8: callers do (utf8_first_bad).
+ *
+ * Norm mode (the tokenizer has normalized added tokens): the normalized
+ * characters of each piece between raw added tokens are collected in
+ * st->norm and handled by norm_process at the piece's end, so the early stop
+ * can only come after a raw added token. With st->norm_only nothing is
+ * matched or emitted: st->norm is the normalized text (ifs_tok_normalize). */
 static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
                     const char *text, size_t len, size_t from, size_t limit, int count_only,
                     size_t *n_out, size_t *end, size_t *bad_offset)
 {
     emitter e = { tok, st, which ? st->ids_b : st->ids, 0,
-                  which ? st->ids_b_cap : st->ids_cap, which, 0, count_only };
+                  which ? st->ids_b_cap : st->ids_cap, which, 0, count_only,
+                  st->norm_only || tok->n_nspecials > 0, st->norm_only };
     const uint8_t *s = (const uint8_t *)text;
     const uint8_t *cls = tok->ascii_class, *map = tok->ascii_map;
+    const uint8_t *sfirst = tok->special_first;
     st->word_len = 0;
     st->word_chars = 0;
+    st->norm_len = 0;
     size_t i = from;
     if (!text && len)
         return IFS_TOK_EARG;
@@ -388,46 +466,53 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
     while (i < len) {
         uint8_t b = s[i];
         if (b < 0x80) {
-            if (tok->special_first[b]) {
+            if (!e.norm_only && sfirst[b]) {
                 size_t ml;
-                int k = match_special(tok, s + i, len - i, &ml);
+                int k = match_in(tok->specials, tok->n_specials, s + i, len - i, &ml);
                 if (k >= 0) {
-                    flush_word(&e);
-                    emit_special(&e, k);
+                    brk_piece(&e);
+                    emit_token(&e, &tok->specials[k]);
                     i += ml;
                     goto next;
                 }
             }
             switch (cls[b]) {
             case IFS_TOK_A_WORD: {
-                /* tight loop over a run of plain word bytes */
-                if (grow((void **)&st->word, &st->word_cap, st->word_len + (len - i) + 4, 1)) {
+                /* tight loop over a run of plain word bytes (in norm mode
+                 * into the normalized text instead of the word) */
+                char **buf = e.norm ? &st->norm : &st->word;
+                size_t *blen = e.norm ? &st->norm_len : &st->word_len;
+                size_t *bcap = e.norm ? &st->norm_cap : &st->word_cap;
+                if (grow((void **)buf, bcap, *blen + (len - i) + 4, 1)) {
                     e.oom = 1;
                     break;
                 }
-                char *w = st->word + st->word_len;
+                char *w = *buf + *blen;
                 size_t j = i;
                 /* the first byte is always taken (no added token matched at
                  * i), so i advances and the loop ends; later bytes that can
                  * start an added token stop the run to be tried again */
                 while (j < len && s[j] < 0x80 && cls[s[j]] == IFS_TOK_A_WORD &&
-                       (j == i || !tok->special_first[s[j]]))
+                       (j == i || !sfirst[s[j]]))
                     *w++ = (char)map[s[j++]];
-                st->word_chars += (int32_t)(j - i);
-                st->word_len += j - i;
+                if (!e.norm)
+                    st->word_chars += (int32_t)(j - i);
+                *blen += j - i;
                 i = j;
                 break;
             }
             case IFS_TOK_A_SPACE:
-                flush_word(&e);
+                brk_space(&e);
                 i++;
                 break;
             case IFS_TOK_A_DEL:
                 i++; /* removed: the word goes on across it */
                 break;
             default: /* punctuation: a word of its own */
-                flush_word(&e);
-                {
+                if (e.norm) {
+                    norm_put(&e, map[b]);
+                } else {
+                    flush_word(&e);
                     uint8_t c = map[b];
                     wordpiece(&e, &c, 1, 1);
                 }
@@ -438,14 +523,14 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
             /* a run of non-ASCII characters, up to the next ASCII byte */
             size_t rn = 0;
             while (i < len && s[i] >= 0x80) {
-                if (tok->special_first[s[i]]) {
+                if (!e.norm_only && sfirst[s[i]]) {
                     size_t ml;
-                    int k = match_special(tok, s + i, len - i, &ml);
+                    int k = match_in(tok->specials, tok->n_specials, s + i, len - i, &ml);
                     if (k >= 0) {
                         run_flush(&e, rn);
                         rn = 0;
-                        flush_word(&e);
-                        emit_special(&e, k);
+                        brk_piece(&e);
+                        emit_token(&e, &tok->specials[k]);
                         i += ml;
                         continue;
                     }
@@ -464,13 +549,13 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
                 if (f & IFS_TOK_F_WS) {
                     run_flush(&e, rn);
                     rn = 0;
-                    flush_word(&e);
+                    brk_space(&e);
                     continue;
                 }
                 if ((f & IFS_TOK_F_CJK) && tok->cfg.tokenize_chinese_chars) {
                     run_flush(&e, rn);
                     rn = 0;
-                    flush_word(&e);
+                    brk_space(&e);
                     if (tok->strip) {
                         if (run_push_nfd(st, &rn, cp)) {
                             e.oom = 1;
@@ -486,7 +571,7 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
                     }
                     run_flush(&e, rn);
                     rn = 0;
-                    flush_word(&e);
+                    brk_space(&e);
                     continue;
                 }
                 if (tok->strip) {
@@ -507,13 +592,13 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
     next:
         if (e.oom)
             return IFS_TOK_ENOMEM;
-        if (e.n >= limit && st->word_len == 0 && i < len) {
+        if (e.n >= limit && st->word_len == 0 && st->norm_len == 0 && i < len) {
             *n_out = e.n;
             *end = i;
             return IFS_TOK_OK;
         }
     }
-    flush_word(&e);
+    brk_piece(&e);
     if (e.oom)
         return IFS_TOK_ENOMEM;
     *n_out = e.n;
@@ -587,6 +672,7 @@ void ifs_tok_state_free(ifs_tok_state *st)
     free(st->ids_b);
     free(st->word);
     free(st->run);
+    free(st->norm);
     free(st->dbg);
     free(st);
 }
@@ -625,6 +711,24 @@ int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st,
     st->dbg[st->dbg_len] = 0;
     *out = st->dbg;
     *out_len = st->dbg_len;
+    return IFS_TOK_OK;
+}
+
+int ifs_tok_normalize(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
+                      const char **out, size_t *out_len)
+{
+    size_t n = 0, end = 0, bad = 0;
+    st->debug = 0;
+    st->norm_only = 1;
+    int rc = run_text(tok, st, 0, text, len, 0, SIZE_MAX, 0, &n, &end, &bad);
+    st->norm_only = 0;
+    if (rc)
+        return rc;
+    if (grow((void **)&st->norm, &st->norm_cap, st->norm_len + 1, 1))
+        return IFS_TOK_ENOMEM;
+    st->norm[st->norm_len] = 0;
+    *out = st->norm;
+    *out_len = st->norm_len;
     return IFS_TOK_OK;
 }
 
