@@ -21,9 +21,10 @@
  * Added tokens (issue 11 item 5): when byte 0 has bit 3 set, byte 3 gives a
  * count of 1..4 added tokens, each a length byte (1..4) then its bytes; they
  * are written into a checkpoint folder's tokenizer_config.json
- * (added_tokens_decoder, normalized=false, alternately special) and loaded
- * with ifs_tok_load; the rest is the text, checked the same way. A hang is
- * caught by libFuzzer's -timeout.
+ * (added_tokens_decoder, alternately special, normalized=true when the
+ * length byte's bit 7 is set: matched on the normalized text) and loaded
+ * with ifs_tok_load (a refused list skips the input); the rest is the text,
+ * checked the same way. A hang is caught by libFuzzer's -timeout.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -123,6 +124,7 @@ static ifs_tok *load_with_added(const uint8_t *d, size_t n, int lower, size_t *u
     for (int t = 0; t < k; t++) {
         if (i >= n)
             return NULL;
+        int norm = d[i] >= 0x80; /* bit 7 of the length byte: normalized=true */
         size_t L = 1 + d[i++] % 4;
         if (i + L > n || first_bad(d + i, L) != SIZE_MAX)
             return NULL;
@@ -135,8 +137,8 @@ static ifs_tok *load_with_added(const uint8_t *d, size_t n, int lower, size_t *u
                 json[j++] = (char)c;
         }
         i += L;
-        j += (size_t)snprintf(json + j, sizeof json - j, "\", \"special\": %s, \"normalized\": false}",
-                              (t & 1) ? "true" : "false");
+        j += (size_t)snprintf(json + j, sizeof json - j, "\", \"special\": %s, \"normalized\": %s}",
+                              (t & 1) ? "true" : "false", norm ? "true" : "false");
     }
     j += (size_t)snprintf(json + j, sizeof json - j, "}}");
     char cp[256];
