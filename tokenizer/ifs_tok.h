@@ -1,7 +1,8 @@
 /*
  * ifs_tok.h - BERT tokenizer (BasicTokenizer + WordPiece), token-for-token
- * identical to HuggingFace BertTokenizerFast (tokenizers 0.23): special tokens
- * matched in the raw text, clean_text, CJK splitting, NFD + accent stripping,
+ * identical to HuggingFace BertTokenizerFast (tokenizers 0.23): special and
+ * added tokens matched in the raw text (normalized=true ones in the normalized
+ * text; single_word=true is refused at load), clean_text, CJK splitting, NFD + accent stripping,
  * Rust lowercasing, BERT punctuation, greedy WordPiece with "##", words over
  * 100 chars to [UNK]. Where the slow Python BertTokenizer differs (final
  * sigma, private-use and unassigned code points) we follow the fast one; see
