@@ -54,7 +54,10 @@ CKPTS = [
 MORE_TEXTS = ["HELLO hello héllo xhellox Héllo", "ab! b! B!", "a b", "a  b", "A B", "a\tb", "a\u00a0b",
               "[Z]a b", "a[Z]b!", "xa XA xax", "我x 我 x 我X", "ab12 AB12 ab1 aB12", "ab1ab12",
               "1x 1X x1x1x", "é! e! É!", "x b x\tb xb", "hel lo", "a b!", "a b b!", "éa b", "a\u0301 b",
-              "[Z][Z]a b[Z]", "hello!hello", "a\x01 b", "a\u200b b", "ﬀ a b"]
+              "[Z][Z]a b[Z]", "hello!hello", "a\x01 b", "a\u200b b", "ﬀ a b",
+              # longer than tok_encode.c's 512-byte chunks of normalized text,
+              # so that tokens straddle chunk ends at many offsets
+              "Héllo a b " * 100, "x " + "HÉLLO a\tb b!" * 90, "a" + " a b" * 200 + "我x" * 30]
 TEXTS = ["ba", "hello xab1 ab", "xab12ab1", "ab1ab1ab1", "1x1x", "11x", "é!é", "éé!", "[X]hello[X]",
          "  [Y]  a", "a[Y]b", "HELLO AB1", "Hello Hel hel", "hhel", "我a我", "a我a", "ab", "abab12",
          "[X", "[X][Y][X]", "x1xab1é!", "", "   ", "Héllo", "aaaaaaaaaaaaab1"]

@@ -376,19 +376,27 @@ static void emit_token(emitter *e, const ifs_tok_special *sp)
     }
 }
 
-/* Norm mode, at the end of a piece (a raw added token or the end of the
- * text): HF's second AddedVocabulary pass over the piece's normalized text,
- * normalized added tokens matched leftmost-longest (one position after the
- * other, as aho-corasick's LeftmostLongest find_iter), the text between them
- * pre-tokenized and WordPiece'd. */
-static void norm_process(emitter *e)
+/* Norm mode: HF's second AddedVocabulary pass over a piece's normalized
+ * text, normalized added tokens matched leftmost-longest (one position after
+ * the other, as aho-corasick's LeftmostLongest find_iter), the text between
+ * them pre-tokenized and WordPiece'd. At the end of a piece (a raw added
+ * token or the end of the text: `final`) all of it; before that, as the
+ * buffer grows, only the positions where every token that could start there
+ * is wholly in the buffer (the match at a position depends on nothing
+ * else), the rest kept for later and the word being built left open. */
+static void norm_process(emitter *e, int final)
 {
     ifs_tok_state *st = e->st;
     const ifs_tok *tok = e->tok;
     const uint8_t *s = (const uint8_t *)st->norm;
-    size_t n = st->norm_len, i = 0;
+    size_t n = st->norm_len, i = 0, upto = n;
+    if (!final) {
+        if (n < tok->nspecial_maxlen)
+            return;
+        upto = n - (tok->nspecial_maxlen - 1);
+    }
     e->norm = 0; /* emit_final now feeds the pre-tokenizer */
-    while (i < n && !e->oom) {
+    while (i < upto && !e->oom) {
         if (tok->nspecial_first[s[i]]) {
             size_t ml;
             int k = match_in(tok->nspecials, tok->n_nspecials, s + i, n - i, &ml);
@@ -406,8 +414,13 @@ static void norm_process(emitter *e)
         emit_final(e, cp);
         i += (size_t)(k > 0 ? k : 1);
     }
-    flush_word(e);
-    st->norm_len = 0;
+    if (final) {
+        flush_word(e);
+        st->norm_len = 0;
+    } else {
+        memmove(st->norm, st->norm + i, n - i);
+        st->norm_len = n - i;
+    }
     e->norm = 1;
 }
 
@@ -425,7 +438,7 @@ static inline void brk_piece(emitter *e)
     if (!e->norm)
         flush_word(e);
     else if (!e->norm_only)
-        norm_process(e);
+        norm_process(e, 1);
 }
 
 /* The whole pipeline over text[from..len), ids into st->ids (which 0) or
@@ -443,9 +456,11 @@ static inline void brk_piece(emitter *e)
  *
  * Norm mode (the tokenizer has normalized added tokens): the normalized
  * characters of each piece between raw added tokens are collected in
- * st->norm and handled by norm_process at the piece's end, so the early stop
- * can only come after a raw added token. With st->norm_only nothing is
- * matched or emitted: st->norm is the normalized text (ifs_tok_normalize). */
+ * st->norm and handled by norm_process, in chunks as the buffer fills and
+ * whole at the piece's end. An early stop there cannot be resumed (the
+ * buffer and word are dropped): count_rest starts again from 0. With
+ * st->norm_only nothing is matched or emitted: st->norm is the normalized
+ * text (ifs_tok_normalize). */
 static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
                     const char *text, size_t len, size_t from, size_t limit, int count_only,
                     size_t *n_out, size_t *end, size_t *bad_offset)
@@ -590,9 +605,14 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
             run_flush(&e, rn);
         }
     next:
+        if (e.norm && !e.norm_only && st->norm_len >= IFS_TOK_NORM_CHUNK)
+            norm_process(&e, 0);
         if (e.oom)
             return IFS_TOK_ENOMEM;
-        if (e.n >= limit && st->word_len == 0 && st->norm_len == 0 && i < len) {
+        /* ids already out are final whatever follows (they come from whole
+         * words and tokens); the fast path also waits for a word boundary
+         * so that it can resume at *end (count_rest) */
+        if (e.n >= limit && i < len && (e.norm || st->word_len == 0)) {
             *n_out = e.n;
             *end = i;
             return IFS_TOK_OK;
@@ -821,10 +841,16 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
 static int count_rest(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
                       size_t from, size_t limit, size_t *n, size_t *bad)
 {
-    /* the whole text was checked for UTF-8 by run_limited already */
-    size_t more = 0, end = 0;
+    /* the whole text was checked for UTF-8 by run_limited already. In norm
+     * mode a stop cannot be resumed: count from the start. */
+    size_t more = 0, end = 0, done = *n;
+    if (tok->n_nspecials) {
+        limit = limit == SIZE_MAX ? SIZE_MAX : limit + done;
+        from = 0;
+        done = 0;
+    }
     int rc = run_text(tok, st, 0, text, len, from, limit, 1, &more, &end, bad);
-    *n += more;
+    *n = done + more;
     return rc;
 }
 

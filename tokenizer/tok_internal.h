@@ -14,6 +14,7 @@
 #define IFS_TOK_NONE 0xFFFFFFFFu
 #define IFS_TOK_MAX_WORD_CHARS 100 /* HF WordPiece max_input_chars_per_word */
 #define IFS_TOK_MAX_SPECIALS 64
+#define IFS_TOK_NORM_CHUNK 512 /* norm mode: bytes of normalized text handled at a time */
 
 /* ASCII byte classes, derived from the generated tables at load. */
 enum { IFS_TOK_A_WORD = 0, IFS_TOK_A_SPACE, IFS_TOK_A_DEL, IFS_TOK_A_PUNCT };
@@ -56,6 +57,7 @@ struct ifs_tok {
      * raw matches; text is their normalized content. */
     ifs_tok_special nspecials[IFS_TOK_MAX_SPECIALS];
     int n_nspecials;
+    size_t nspecial_maxlen;     /* bytes of the longest normalized form */
     uint8_t nspecial_first[256];
 
     uint8_t ascii_class[128];

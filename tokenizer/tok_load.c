@@ -449,6 +449,8 @@ static int add_normalized(ifs_tok *tok, const char *text, int32_t id, const char
         sp->len = n;
         sp->id = id;
         tok->nspecial_first[(uint8_t)sp->text[0]] = 1;
+        if (n > tok->nspecial_maxlen)
+            tok->nspecial_maxlen = n;
         tok->n_nspecials++;
     }
     ifs_tok_state_free(st);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ifs_test.h"
 #include "ifs_tok.h"
@@ -130,7 +131,7 @@ static void print_ids32(const char *label, const int32_t *ids, size_t n, size_t 
 }
 
 /* Compares one config; returns the number of mismatching texts. */
-static long compare(const char *cfg_name, const ifs_tok *tok, const corpus *c,
+static long compare(const char *label, const char *cfg_name, const ifs_tok *tok, const corpus *c,
                     const char *dir, uint32_t limit)
 {
     char p1[4096], p2[4096];
@@ -217,8 +218,8 @@ static long compare(const char *cfg_name, const ifs_tok *tok, const corpus *c,
     }
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     printf("%s: %u texts, %llu WordPiece ids, %ld mismatching texts (%.1fs for tokenize+encode)\n",
-           cfg_name, n, (unsigned long long)n_tokens, bad, secs);
-    IFS_CHECK(bad == 0, "%s: %ld of %u texts differ from HF", cfg_name, bad, n);
+           label, n, (unsigned long long)n_tokens, bad, secs);
+    IFS_CHECK(bad == 0, "%s: %ld of %u texts differ from HF", label, bad, n);
     free(ids);
     ifs_tok_state_free(st);
     free(wp.buf);
@@ -389,9 +390,35 @@ int main(void)
     IFS_CHECK(cas != NULL, "loading %s cased: %s", model, err);
     uint32_t limit = (uint32_t)strtoul(lim, NULL, 10);
     if (unc)
-        compare("uncased", unc, &c, tmp, limit);
+        compare("uncased", "uncased", unc, &c, tmp, limit);
     if (cas)
-        compare("cased", cas, &c, tmp, limit);
+        compare("cased", "cased", cas, &c, tmp, limit);
+    /* The path for checkpoints with normalized=true added tokens (each piece
+     * normalized into a buffer, then matched, pre-tokenized, WordPiece'd) on
+     * the whole corpus: the same vocab plus one normalized token that no
+     * text contains, so HF's ids are those of the plain checkpoint. */
+    snprintf(path, sizeof path, "%s/normtok", tmp);
+    mkdir(path, 0755);
+    snprintf(cmd, sizeof cmd, "%s/normtok/vocab.txt", tmp);
+    unlink(cmd);
+    char vsrc[8192];
+    snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", model);
+    IFS_CHECK(symlink(vsrc, cmd) == 0, "linking %s", cmd);
+    snprintf(cmd, sizeof cmd, "%s/normtok/tokenizer_config.json", tmp);
+    FILE *cf = fopen(cmd, "wb");
+    if (cf) {
+        fputs("{\"do_lower_case\": true, \"model_max_length\": 512, \"added_tokens_decoder\": "
+              "{\"1\": {\"content\": \"QxzqXzq\", \"special\": false, \"normalized\": true}}}",
+              cf);
+        fclose(cf);
+    }
+    ifs_tok *nt = ifs_tok_load(path, NULL, err, sizeof err);
+    IFS_CHECK(nt != NULL, "loading %s: %s", path, err);
+    if (nt) {
+        compare("uncased, normalized-token path", "uncased", nt, &c, tmp, limit);
+        compare_trunc(nt, tmp);
+    }
+    ifs_tok_free(nt);
     if (unc)
         compare_trunc(unc, tmp);
     ifs_tok_free(unc);
