@@ -3,8 +3,9 @@
  * BertTokenizerFast (tokenizers 0.23) produces.
  *
  * HF's pipeline, which we follow in one pass over the bytes:
- *   1. special tokens (added tokens, normalized=false) are matched on the raw
- *      text first and emitted as they are;
+ *   1. special and added tokens with normalized=false are matched on the raw
+ *      text first and emitted as they are; those with normalized=true are
+ *      matched on each remaining piece's normalized text (norm mode);
  *   2. BertNormalizer: clean_text (drop NUL, U+FFFD, control/format/unassigned;
  *      whitespace -> ' '), spaces around CJK ideographs, then (uncased) NFD and
  *      removal of Mn marks, then Rust char::to_lowercase;
@@ -16,7 +17,8 @@
  * Speed: ASCII (almost all of the corpus) goes through 128-entry tables and
  * a trie walk with one probe per byte; only non-ASCII runs take the general
  * path. Nothing is allocated per token: the per-thread state grows to the
- * largest text seen and stays there.
+ * largest text seen and stays there. Truncated encodes stop once the kept
+ * ids are known (run_text's early stop; the pair bound above count_rest).
  * Invalid UTF-8 (overlong, surrogate, > U+10FFFF, stray or missing
  * continuation bytes, truncated) stops encoding with the offset of the first
  * byte of the ill-formed sequence (what Python's UnicodeDecodeError.start
