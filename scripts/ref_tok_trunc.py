@@ -5,7 +5,7 @@ stop of tokenizer/tok_encode.c (tests/tokenizer/parity_tok_corpus.c).
 Subcommands:
 
   trunc MODEL SHARED OUT [--every K] [--limit N]
-      Every K-th record (default 40) of SHARED/data/alpaca_eval_outputs/*.json.zst
+      Every K-th record (default 60) of SHARED/data/alpaca_eval_outputs/*.json.zst
       (sorted files, array order; record r is taken when r % K == 0) as an
       (instruction, output) pair into OUT/pairs.bin, and into OUT/trunc.bin
       HF's ids and type ids for each case of CASES, uncased config (the
@@ -148,7 +148,7 @@ def main():
     p.add_argument("model")
     p.add_argument("shared")
     p.add_argument("out")
-    p.add_argument("--every", type=int, default=40)
+    p.add_argument("--every", type=int, default=60)
     p.add_argument("--limit", type=int, default=0)
     p.set_defaults(fn=cmd_trunc)
     p = sub.add_parser("texts")

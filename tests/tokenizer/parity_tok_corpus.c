@@ -13,7 +13,7 @@
  * single text, by definition). The encoder stops early (tok_encode.c), so
  * these check that what it keeps is HF's, and that `truncated` is exact.
  *
- * Then scripts/ref_tok_trunc.py (every 40th record as an (instruction,
+ * Then scripts/ref_tok_trunc.py (every 60th record as an (instruction,
  * output) pair, uncased) gives HF's own truncated encodings, made with the
  * HF calls: single texts at 16, 64, 128, 512 and pairs at 16, 64, 65, 128,
  * 512 with first-text caps 0, 8, 40 (ifs_tok_encode_pair_cap; see the call in
