@@ -113,7 +113,7 @@ typedef struct {
     const float *logits;       /* SCORED: [num_labels] raw logits; else NULL */
     int32_t num_labels;
     int32_t n_tokens;          /* tokens fed to the model (incl. [CLS]/[SEP]); 0 if none */
-    int32_t n_untruncated;     /* tokens before truncation */
+    int32_t n_untruncated;     /* tokens before truncation; a lower bound when truncated (ifs_tok.h) */
     int truncated;             /* 1 when the text was cut to max_len */
 } ifs_sched_result;
 

@@ -1,7 +1,8 @@
 /*
  * ifs_tok.h - BERT tokenizer (BasicTokenizer + WordPiece), token-for-token
- * identical to HuggingFace BertTokenizerFast (tokenizers 0.23): special tokens
- * matched in the raw text, clean_text, CJK splitting, NFD + accent stripping,
+ * identical to HuggingFace BertTokenizerFast (tokenizers 0.23): special and
+ * added tokens matched in the raw text (normalized=true ones in the normalized
+ * text; single_word=true is refused at load), clean_text, CJK splitting, NFD + accent stripping,
  * Rust lowercasing, BERT punctuation, greedy WordPiece with "##", words over
  * 100 chars to [UNK]. Where the slow Python BertTokenizer differs (final
  * sigma, private-use and unassigned code points) we follow the fast one; see
@@ -70,8 +71,12 @@ typedef struct {
 typedef struct {
     size_t bad_offset;    /* IFS_TOK_EUTF8: byte offset where the first ill-formed UTF-8
                              sequence starts (as Python's UnicodeDecodeError.start) */
-    int32_t n_untruncated;/* tokens the text would have had without truncation (incl. specials) */
-    int truncated;        /* 1 when tokens were dropped */
+    int32_t n_untruncated;/* truncated == 0: the tokens of the text (incl. specials), exactly.
+                             truncated == 1: a lower bound, > *n_ids: encoding stops once
+                             the ids that survive truncation are known (at the next word
+                             boundary), so the rest is never counted. No output of ifscore
+                             shows it; use `truncated` as the flag. */
+    int truncated;        /* 1 when tokens were dropped (exact) */
 } ifs_tok_result;
 
 typedef struct ifs_tok ifs_tok;
@@ -101,7 +106,10 @@ ifs_tok_state *ifs_tok_state_create(const ifs_tok *tok);
 void ifs_tok_state_free(ifs_tok_state *st);
 
 /* Encodes one text as [CLS] tokens [SEP], truncated to max_len ids
- * (max_len <= 0 means the config's model_max_length).
+ * (max_len <= 0 means the config's model_max_length). Only the start of the
+ * text is encoded: it stops after the word that gives max_len - 1 WordPiece
+ * ids (one more than fit, so `truncated` is exact); the rest is only checked
+ * for valid UTF-8, so the status is that of encoding the whole text.
  * ids: caller array of at least max_len entries; type_ids: NULL or same size
  * (all 0 for a single text). *n_ids receives the count. `res` may be NULL.
  * Returns IFS_TOK_OK, IFS_TOK_EUTF8 (nothing written to ids), IFS_TOK_EARG,
@@ -114,7 +122,9 @@ int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st,
 /* Encodes a pair as [CLS] a [SEP] b [SEP] with type ids 0.../1..., truncated
  * with HF's default `longest_first` strategy. Same contract as
  * ifs_tok_encode; on IFS_TOK_EUTF8 res->bad_offset is the offset in the
- * invalid text and *bad_in_b (may be NULL) is 0 for a, 1 for b. */
+ * invalid text and *bad_in_b (may be NULL) is 0 for a, 1 for b (a is checked
+ * whole before b). Equals HF's tok(a, b, truncation="longest_first",
+ * max_length=max_len). Work is bounded as in ifs_tok_encode_pair_cap. */
 int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
                         const char *a, size_t alen, const char *b, size_t blen,
                         int32_t max_len, int32_t *ids, int32_t *type_ids,
@@ -122,21 +132,29 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
 
 /* As ifs_tok_encode_pair, with a cap of the first text's own: a's WordPiece
  * ids are cut to at most a_max (a_max 0 = no cap) before the pair is
- * truncated longest_first to max_len. With a_max > 0 it gives HF's
- *   ids_a = tok(a, add_special_tokens=False)["input_ids"][:a_max]
- *   ids_b = tok(b, add_special_tokens=False)["input_ids"]
- *   tok.prepare_for_model(ids_a, ids_b, truncation="longest_first",
- *                         max_length=max_len)
- * so when a_max <= (max_len - 3) / 2 the instruction keeps its first a_max
- * ids and the response fills the rest (the start of the response is kept).
- * (transformers 5 has prepare_for_model on the Python BertTokenizerLegacy only;
- * with the fast tokenizer the same steps are tokenizers' Encoding.truncate(a_max)
- * then Tokenizer.post_process with longest_first: scripts/ref_tokenize.py
- * pair_cap_ids. We match the fast one; the Python one differs only when both
- * capped texts exceed half an odd room, giving the odd id to a instead of b.
- * parity_tok_cases checks both ways against tests/tokenizer/hard_cases.json.)
- * res->n_untruncated counts a's ids before the cap; res->truncated is 1 when
- * either text lost ids (the cap included). a_max < 0 is IFS_TOK_EARG. */
+ * truncated longest_first to max_len. It gives the fast (Rust) tokenizer's
+ *   bt = tok.backend_tokenizer            # tok = AutoTokenizer.from_pretrained
+ *   bt.no_padding(); bt.no_truncation()
+ *   ea = bt.encode(a, add_special_tokens=False); ea.truncate(a_max)  # if a_max
+ *   eb = bt.encode(b, add_special_tokens=False)
+ *   bt.enable_truncation(max_len, strategy="longest_first")
+ *   bt.post_process(ea, eb, add_special_tokens=True).ids
+ * (with a_max 0, the same as tok(a, b, truncation="longest_first",
+ * max_length=max_len); tests/tokenizer/parity_tok_corpus checks both on the
+ * corpus, parity_tok_cases on tests/tokenizer/hard_cases.json's capped pairs
+ * (scripts/ref_tokenize.py pair_cap_ids)). When a_max <= (max_len - 3) / 2 the instruction keeps its first
+ * a_max ids and the response fills the rest (its start is kept).
+ * Note: transformers 5's slow BertTokenizerLegacy.prepare_for_model(ids_a,
+ * ids_b, truncation="longest_first") differs when both texts are longer than
+ * half the room and the room is odd: it gives the odd id to a always, the
+ * fast tokenizer (and we) to the longer text (b on a tie).
+ * Work: a is encoded to min(a_max, max_len - 3) + 1 ids, b to max_len - 2
+ * (tok_encode.c proves that enough from longest_first's definition), except
+ * when both exceed the room and the room is odd: then the longer one gets the
+ * odd id and the rest of each is counted (ids not stored).
+ * res->n_untruncated counts a's ids before the cap (a lower bound when
+ * truncated, as for ifs_tok_encode); res->truncated is 1 when either text lost
+ * ids (the cap included). a_max < 0 is IFS_TOK_EARG. */
 int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
                             const char *a, size_t alen, const char *b, size_t blen,
                             int32_t max_len, int32_t a_max, int32_t *ids, int32_t *type_ids,
@@ -160,11 +178,12 @@ const char *ifs_tok_strerror(int rc);
  * ifs_tok_identity streams a canonical, versioned byte serialization of
  * everything in `tok` that changes ids (format IFS_TOK_IDENTITY_FORMAT,
  * described in tok_identity.c): settings, special ids, the vocab in id order,
- * special and added tokens with their ids. Callers hash the bytes (the
+ * special and added tokens with their ids (normalized ones with their
+ * normalized form). Callers hash the bytes (the
  * tokenizer hashes nothing). `put` is called synchronously, any number of
  * times, with bytes borrowed for the call; `ctx` is passed through. Returns
  * IFS_TOK_OK, or IFS_TOK_EARG for a NULL tok or put (put never called). */
-#define IFS_TOK_IDENTITY_FORMAT "ifscore-tok-identity-1"
+#define IFS_TOK_IDENTITY_FORMAT "ifscore-tok-identity-2"
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -3,8 +3,9 @@
  * BertTokenizerFast (tokenizers 0.23) produces.
  *
  * HF's pipeline, which we follow in one pass over the bytes:
- *   1. special tokens (added tokens, normalized=false) are matched on the raw
- *      text first and emitted as they are;
+ *   1. special and added tokens with normalized=false are matched on the raw
+ *      text first and emitted as they are; those with normalized=true are
+ *      matched on each remaining piece's normalized text (norm mode);
  *   2. BertNormalizer: clean_text (drop NUL, U+FFFD, control/format/unassigned;
  *      whitespace -> ' '), spaces around CJK ideographs, then (uncased) NFD and
  *      removal of Mn marks, then Rust char::to_lowercase;
@@ -16,7 +17,8 @@
  * Speed: ASCII (almost all of the corpus) goes through 128-entry tables and
  * a trie walk with one probe per byte; only non-ASCII runs take the general
  * path. Nothing is allocated per token: the per-thread state grows to the
- * largest text seen and stays there.
+ * largest text seen and stays there. Truncated encodes stop once the kept
+ * ids are known (run_text's early stop; the pair bound above count_rest).
  * Invalid UTF-8 (overlong, surrogate, > U+10FFFF, stray or missing
  * continuation bytes, truncated) stops encoding with the offset of the first
  * byte of the ill-formed sequence (what Python's UnicodeDecodeError.start
@@ -52,10 +54,17 @@ typedef struct {
     size_t n, cap;
     int which;          /* 0: st->ids, 1: st->ids_b */
     int oom;
+    int count_only;     /* 1: ids are counted, never stored (the rest of a text) */
+    int norm;           /* 1: normalized chars go to st->norm (normalized added tokens) */
+    int norm_only;      /* 1: ifs_tok_normalize: no added tokens at all */
 } emitter;
 
 static inline int push_id(emitter *e, int32_t id)
 {
+    if (e->count_only) {
+        e->n++;
+        return 0;
+    }
     if (e->n == e->cap) {
         ifs_tok_state *st = e->st;
         int r = e->which ? grow((void **)&st->ids_b, &st->ids_b_cap, e->n + 1, sizeof(int32_t))
@@ -185,11 +194,26 @@ static inline int put_utf8(char *o, uint32_t cp)
     return 4;
 }
 
-/* One fully normalized character reaches the pre-tokenizer. */
+static inline void norm_put(emitter *e, uint32_t cp)
+{
+    ifs_tok_state *st = e->st;
+    if (grow((void **)&st->norm, &st->norm_cap, st->norm_len + 4, 1)) {
+        e->oom = 1;
+        return;
+    }
+    st->norm_len += (size_t)put_utf8(st->norm + st->norm_len, cp);
+}
+
+/* One fully normalized character reaches the pre-tokenizer (or, in norm
+ * mode, the normalized text of the piece). */
 static void emit_final(emitter *e, uint32_t cp)
 {
     ifs_tok_state *st = e->st;
     unsigned f = ifs_tok_props(cp);
+    if (e->norm) {
+        norm_put(e, (f & IFS_TOK_F_WS) ? ' ' : cp);
+        return;
+    }
     if (f & IFS_TOK_F_WS) { /* never produced by NFD or lowercasing; kept for safety */
         flush_word(e);
         return;
@@ -327,13 +351,14 @@ static inline int decode_utf8(const uint8_t *s, size_t n, uint32_t *cp)
     return 0;
 }
 
-/* Longest special token starting at s, or -1. */
-static inline int match_special(const ifs_tok *tok, const uint8_t *s, size_t n, size_t *mlen)
+/* Longest token of list[0..n) starting at s, or -1. */
+static inline int match_in(const ifs_tok_special *list, int n_list, const uint8_t *s, size_t n,
+                           size_t *mlen)
 {
     int best = -1;
     size_t blen = 0;
-    for (int i = 0; i < tok->n_specials; i++) {
-        const ifs_tok_special *sp = &tok->specials[i];
+    for (int i = 0; i < n_list; i++) {
+        const ifs_tok_special *sp = &list[i];
         if (sp->len <= n && sp->len > blen && !memcmp(s, sp->text, sp->len)) {
             best = i;
             blen = sp->len;
@@ -343,9 +368,8 @@ static inline int match_special(const ifs_tok *tok, const uint8_t *s, size_t n, 
     return best;
 }
 
-static void emit_special(emitter *e, int k)
+static void emit_token(emitter *e, const ifs_tok_special *sp)
 {
-    const ifs_tok_special *sp = &e->tok->specials[k];
     if (e->st->debug) {
         if (dbg_append(e->st, sp->text, sp->len))
             e->oom = 1;
@@ -354,63 +378,158 @@ static void emit_special(emitter *e, int k)
     }
 }
 
-/* The whole pipeline over one text. */
+/* Norm mode: HF's second AddedVocabulary pass over a piece's normalized
+ * text, normalized added tokens matched leftmost-longest (one position after
+ * the other, as aho-corasick's LeftmostLongest find_iter), the text between
+ * them pre-tokenized and WordPiece'd. At the end of a piece (a raw added
+ * token or the end of the text: `final`) all of it; before that, as the
+ * buffer grows, only the positions where every token that could start there
+ * is wholly in the buffer (the match at a position depends on nothing
+ * else), the rest kept for later and the word being built left open. */
+static void norm_process(emitter *e, int final)
+{
+    ifs_tok_state *st = e->st;
+    const ifs_tok *tok = e->tok;
+    const uint8_t *s = (const uint8_t *)st->norm;
+    size_t n = st->norm_len, i = 0, upto = n;
+    if (!final) {
+        if (n < tok->nspecial_maxlen)
+            return;
+        upto = n - (tok->nspecial_maxlen - 1);
+    }
+    e->norm = 0; /* emit_final now feeds the pre-tokenizer */
+    while (i < upto && !e->oom) {
+        if (tok->nspecial_first[s[i]]) {
+            size_t ml;
+            int k = match_in(tok->nspecials, tok->n_nspecials, s + i, n - i, &ml);
+            if (k >= 0) {
+                flush_word(e);
+                emit_token(e, &tok->nspecials[k]);
+                i += ml;
+                continue;
+            }
+        }
+        uint32_t cp = s[i];
+        int k = 1;
+        if (cp >= 0x80)
+            k = decode_utf8(s + i, n - i, &cp); /* we wrote it: valid */
+        emit_final(e, cp);
+        i += (size_t)(k > 0 ? k : 1);
+    }
+    if (final) {
+        flush_word(e);
+        st->norm_len = 0;
+    } else {
+        memmove(st->norm, st->norm + i, n - i);
+        st->norm_len = n - i;
+    }
+    e->norm = 1;
+}
+
+/* A whitespace boundary (the normalizer's ' '), and the end of a piece. */
+static inline void brk_space(emitter *e)
+{
+    if (e->norm)
+        norm_put(e, ' ');
+    else
+        flush_word(e);
+}
+
+static inline void brk_piece(emitter *e)
+{
+    if (!e->norm)
+        flush_word(e);
+    else if (!e->norm_only)
+        norm_process(e, 1);
+}
+
+/* The whole pipeline over text[from..len), ids into st->ids (which 0) or
+ * st->ids_b (which 1), or only counted (count_only).
+ *
+ * Early stop: once `limit` ids exist and no word is half assembled, the loop
+ * ends and *end is where it stopped (len when it ran to the end). That is
+ * exact: every later id comes from later words (normalization, the
+ * pre-tokenizer and WordPiece work word by word, and the pending NFD run is
+ * always flushed before the check), and added tokens are matched left to
+ * right from the scan position, so the first `limit` ids are those of the
+ * whole text. Starting again at *end with from = *end continues the same
+ * sequence (the state there is empty). The bytes after *end are NOT checked
+ * for UTF-8: callers do (utf8_first_bad).
+ *
+ * Norm mode (the tokenizer has normalized added tokens): the normalized
+ * characters of each piece between raw added tokens are collected in
+ * st->norm and handled by norm_process, in chunks as the buffer fills and
+ * whole at the piece's end. An early stop there cannot be resumed (the
+ * buffer and word are dropped): count_rest starts again from 0. With
+ * st->norm_only nothing is matched or emitted: st->norm is the normalized
+ * text (ifs_tok_normalize). */
 static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
-                    const char *text, size_t len, size_t *n_out, size_t *bad_offset)
+                    const char *text, size_t len, size_t from, size_t limit, int count_only,
+                    size_t *n_out, size_t *end, size_t *bad_offset)
 {
     emitter e = { tok, st, which ? st->ids_b : st->ids, 0,
-                  which ? st->ids_b_cap : st->ids_cap, which, 0 };
+                  which ? st->ids_b_cap : st->ids_cap, which, 0, count_only,
+                  st->norm_only || tok->n_nspecials > 0, st->norm_only };
     const uint8_t *s = (const uint8_t *)text;
     const uint8_t *cls = tok->ascii_class, *map = tok->ascii_map;
+    const uint8_t *sfirst = tok->special_first;
     st->word_len = 0;
     st->word_chars = 0;
-    size_t i = 0;
+    st->norm_len = 0;
+    size_t i = from;
     if (!text && len)
         return IFS_TOK_EARG;
 
     while (i < len) {
         uint8_t b = s[i];
         if (b < 0x80) {
-            if (tok->special_first[b]) {
+            if (!e.norm_only && sfirst[b]) {
                 size_t ml;
-                int k = match_special(tok, s + i, len - i, &ml);
+                int k = match_in(tok->specials, tok->n_specials, s + i, len - i, &ml);
                 if (k >= 0) {
-                    flush_word(&e);
-                    emit_special(&e, k);
+                    brk_piece(&e);
+                    emit_token(&e, &tok->specials[k]);
                     i += ml;
                     goto next;
                 }
             }
             switch (cls[b]) {
             case IFS_TOK_A_WORD: {
-                /* tight loop over a run of plain word bytes */
-                if (grow((void **)&st->word, &st->word_cap, st->word_len + (len - i) + 4, 1)) {
+                /* tight loop over a run of plain word bytes (in norm mode
+                 * into the normalized text instead of the word) */
+                char **buf = e.norm ? &st->norm : &st->word;
+                size_t *blen = e.norm ? &st->norm_len : &st->word_len;
+                size_t *bcap = e.norm ? &st->norm_cap : &st->word_cap;
+                if (grow((void **)buf, bcap, *blen + (len - i) + 4, 1)) {
                     e.oom = 1;
                     break;
                 }
-                char *w = st->word + st->word_len;
+                char *w = *buf + *blen;
                 size_t j = i;
                 /* the first byte is always taken (no added token matched at
                  * i), so i advances and the loop ends; later bytes that can
                  * start an added token stop the run to be tried again */
                 while (j < len && s[j] < 0x80 && cls[s[j]] == IFS_TOK_A_WORD &&
-                       (j == i || !tok->special_first[s[j]]))
+                       (j == i || !sfirst[s[j]]))
                     *w++ = (char)map[s[j++]];
-                st->word_chars += (int32_t)(j - i);
-                st->word_len += j - i;
+                if (!e.norm)
+                    st->word_chars += (int32_t)(j - i);
+                *blen += j - i;
                 i = j;
                 break;
             }
             case IFS_TOK_A_SPACE:
-                flush_word(&e);
+                brk_space(&e);
                 i++;
                 break;
             case IFS_TOK_A_DEL:
                 i++; /* removed: the word goes on across it */
                 break;
             default: /* punctuation: a word of its own */
-                flush_word(&e);
-                {
+                if (e.norm) {
+                    norm_put(&e, map[b]);
+                } else {
+                    flush_word(&e);
                     uint8_t c = map[b];
                     wordpiece(&e, &c, 1, 1);
                 }
@@ -421,14 +540,14 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
             /* a run of non-ASCII characters, up to the next ASCII byte */
             size_t rn = 0;
             while (i < len && s[i] >= 0x80) {
-                if (tok->special_first[s[i]]) {
+                if (!e.norm_only && sfirst[s[i]]) {
                     size_t ml;
-                    int k = match_special(tok, s + i, len - i, &ml);
+                    int k = match_in(tok->specials, tok->n_specials, s + i, len - i, &ml);
                     if (k >= 0) {
                         run_flush(&e, rn);
                         rn = 0;
-                        flush_word(&e);
-                        emit_special(&e, k);
+                        brk_piece(&e);
+                        emit_token(&e, &tok->specials[k]);
                         i += ml;
                         continue;
                     }
@@ -447,13 +566,13 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
                 if (f & IFS_TOK_F_WS) {
                     run_flush(&e, rn);
                     rn = 0;
-                    flush_word(&e);
+                    brk_space(&e);
                     continue;
                 }
                 if ((f & IFS_TOK_F_CJK) && tok->cfg.tokenize_chinese_chars) {
                     run_flush(&e, rn);
                     rn = 0;
-                    flush_word(&e);
+                    brk_space(&e);
                     if (tok->strip) {
                         if (run_push_nfd(st, &rn, cp)) {
                             e.oom = 1;
@@ -469,7 +588,7 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
                     }
                     run_flush(&e, rn);
                     rn = 0;
-                    flush_word(&e);
+                    brk_space(&e);
                     continue;
                 }
                 if (tok->strip) {
@@ -488,13 +607,74 @@ static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
             run_flush(&e, rn);
         }
     next:
+        if (e.norm && !e.norm_only && st->norm_len >= IFS_TOK_NORM_CHUNK)
+            norm_process(&e, 0);
         if (e.oom)
             return IFS_TOK_ENOMEM;
+        /* ids already out are final whatever follows (they come from whole
+         * words and tokens); the fast path also waits for a word boundary
+         * so that it can resume at *end (count_rest) */
+        if (e.n >= limit && i < len && (e.norm || st->word_len == 0)) {
+            *n_out = e.n;
+            *end = i;
+            return IFS_TOK_OK;
+        }
     }
-    flush_word(&e);
+    brk_piece(&e);
     if (e.oom)
         return IFS_TOK_ENOMEM;
     *n_out = e.n;
+    *end = len;
+    return IFS_TOK_OK;
+}
+
+/* Offset of the first ill-formed UTF-8 sequence in s[i..len) (i on a
+ * sequence boundary), or SIZE_MAX when there is none: the check run_text
+ * would have made on the bytes after an early stop (added tokens are valid
+ * UTF-8, so matching them never hides an ill-formed byte). */
+static size_t utf8_first_bad(const uint8_t *s, size_t len, size_t i)
+{
+    while (i < len) {
+        if (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        int k = decode_utf8(s + i, len - i, &cp);
+        if (!k)
+            return i;
+        i += (size_t)k;
+    }
+    return SIZE_MAX;
+}
+
+/* run_text with an early stop at `limit` ids, then the UTF-8 check of the
+ * bytes it did not read. *stopped is 1 when it stopped before the end (then
+ * more ids may follow: the text has at least *n_out of them). */
+static int run_limited(const ifs_tok *tok, ifs_tok_state *st, int which, const char *text,
+                       size_t len, size_t limit, size_t *n_out, size_t *end, int *stopped,
+                       size_t *bad_offset)
+{
+    int rc = run_text(tok, st, which, text, len, 0, limit, 0, n_out, end, bad_offset);
+    if (rc)
+        return rc;
+    *stopped = *end < len;
+    if (*stopped) {
+        size_t bad = utf8_first_bad((const uint8_t *)text, len, *end);
+        if (bad != SIZE_MAX) {
+            if (bad_offset)
+                *bad_offset = bad;
+            return IFS_TOK_EUTF8;
+        }
+    }
     return IFS_TOK_OK;
 }
 
@@ -514,6 +694,7 @@ void ifs_tok_state_free(ifs_tok_state *st)
     free(st->ids_b);
     free(st->word);
     free(st->run);
+    free(st->norm);
     free(st->dbg);
     free(st);
 }
@@ -524,9 +705,9 @@ int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st,
 {
     if (!tok || !st || !ids || !n_ids || (!text && len))
         return IFS_TOK_EARG;
-    size_t n = 0;
+    size_t n = 0, end = 0;
     st->debug = 0;
-    int rc = run_text(tok, st, 0, text, len, &n, bad_offset);
+    int rc = run_text(tok, st, 0, text, len, 0, SIZE_MAX, 0, &n, &end, bad_offset);
     if (rc)
         return rc;
     if (n > INT32_MAX)
@@ -540,10 +721,10 @@ int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st,
                               const char *text, size_t len,
                               const char **out, size_t *out_len, size_t *bad_offset)
 {
-    size_t n = 0;
+    size_t n = 0, end = 0;
     st->debug = 1;
     st->dbg_len = 0;
-    int rc = run_text(tok, st, 0, text, len, &n, bad_offset);
+    int rc = run_text(tok, st, 0, text, len, 0, SIZE_MAX, 0, &n, &end, bad_offset);
     st->debug = 0;
     if (rc)
         return rc;
@@ -552,6 +733,24 @@ int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st,
     st->dbg[st->dbg_len] = 0;
     *out = st->dbg;
     *out_len = st->dbg_len;
+    return IFS_TOK_OK;
+}
+
+int ifs_tok_normalize(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
+                      const char **out, size_t *out_len)
+{
+    size_t n = 0, end = 0, bad = 0;
+    st->debug = 0;
+    st->norm_only = 1;
+    int rc = run_text(tok, st, 0, text, len, 0, SIZE_MAX, 0, &n, &end, &bad);
+    st->norm_only = 0;
+    if (rc)
+        return rc;
+    if (grow((void **)&st->norm, &st->norm_cap, st->norm_len + 1, 1))
+        return IFS_TOK_ENOMEM;
+    st->norm[st->norm_len] = 0;
+    *out = st->norm;
+    *out_len = st->norm_len;
     return IFS_TOK_OK;
 }
 
@@ -566,9 +765,12 @@ int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st,
         max_len = tok->cfg.model_max_length;
     if (max_len < 2)
         return IFS_TOK_EARG;
-    size_t n = 0, bad = 0;
+    /* The first max_len - 2 ids are kept; one more tells whether any were
+     * dropped, so encoding stops at max_len - 1 ids (at a word boundary). */
+    size_t n = 0, bad = 0, end = 0;
+    int stopped = 0;
     st->debug = 0;
-    int rc = run_text(tok, st, 0, text, len, &n, &bad);
+    int rc = run_limited(tok, st, 0, text, len, (size_t)max_len - 1, &n, &end, &stopped, &bad);
     if (rc) {
         if (res && rc == IFS_TOK_EUTF8)
             res->bad_offset = bad;
@@ -624,6 +826,36 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
                                    res, bad_in_b);
 }
 
+/* How much of a pair must be encoded (R = max_len - 3 ids of room, cap =
+ * a_max or unbounded, ca = min(na, cap)). From longest_first above:
+ *   - both kept counts are at most R (each limit is n1 <= R, n2 <= R, or R/2
+ *     rounded), and a keeps at most min(cap, R);
+ *   - if ca <= R and nb > R, the result is that of nb = R + 1: nb only
+ *     enters through the swap test (ca > nb, false either way) and through
+ *     min(nb, n2) with n2 <= R; symmetrically for ca > R >= nb;
+ *   - if both exceed R, each keeps R / 2 and the longer one the odd id
+ *     (a tie gives it to b): with R even nothing more is needed, with R odd
+ *     it takes sign(ca - nb), so both lengths must be known.
+ * So a is encoded to min(cap, R) + 1 ids (one more than it can keep tells
+ * whether it lost any, and whether ca > R) and b to R + 1; only when both
+ * stop early with R odd are the rest of each counted, ids not stored (a to
+ * cap + 1 at most). */
+static int count_rest(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
+                      size_t from, size_t limit, size_t *n, size_t *bad)
+{
+    /* the whole text was checked for UTF-8 by run_limited already. In norm
+     * mode a stop cannot be resumed: count from the start. */
+    size_t more = 0, end = 0, done = *n;
+    if (tok->n_nspecials) {
+        limit = limit == SIZE_MAX ? SIZE_MAX : limit + done;
+        from = 0;
+        done = 0;
+    }
+    int rc = run_text(tok, st, 0, text, len, from, limit, 1, &more, &end, bad);
+    *n = done + more;
+    return rc;
+}
+
 int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
                             const char *a, size_t alen, const char *b, size_t blen,
                             int32_t max_len, int32_t a_max, int32_t *ids, int32_t *type_ids,
@@ -635,23 +867,39 @@ int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
         max_len = tok->cfg.model_max_length;
     if (max_len < 3)
         return IFS_TOK_EARG;
-    size_t na = 0, nb = 0, bad = 0;
+    size_t room = (size_t)max_len - 3, cap = a_max > 0 ? (size_t)a_max : SIZE_MAX;
+    size_t na = 0, nb = 0, bad = 0, enda = 0, endb = 0;
+    int stop_a = 0, stop_b = 0, in_b = 0;
     st->debug = 0;
-    int rc = run_text(tok, st, 0, a, alen, &na, &bad);
+    int rc = run_limited(tok, st, 0, a, alen, (cap < room ? cap : room) + 1, &na, &enda, &stop_a,
+                         &bad);
     if (!rc) {
-        rc = run_text(tok, st, 1, b, blen, &nb, &bad);
-        if (bad_in_b)
-            *bad_in_b = 1;
-    } else if (bad_in_b) {
-        *bad_in_b = 0;
+        in_b = 1;
+        rc = run_limited(tok, st, 1, b, blen, room + 1, &nb, &endb, &stop_b, &bad);
     }
+    /* na, nb: ids seen (the texts have at least that many; exactly when not
+     * stopped). a stopped: na > min(cap, room); b stopped: nb > room. */
+    size_t ca = na < cap ? na : cap;
+    if (!rc && (room & 1) && ca > room && nb > room && (stop_a || stop_b)) {
+        /* both longer than the room, and the room odd: the longer one gets
+         * the odd id, so count the rest of what stopped (ids not stored;
+         * a only up to cap + 1, past which ca is cap) */
+        if (stop_b)
+            rc = count_rest(tok, st, b, blen, endb, SIZE_MAX, &nb, &bad);
+        if (!rc && stop_a && na <= cap)
+            rc = count_rest(tok, st, a, alen, enda, cap == SIZE_MAX ? SIZE_MAX : cap + 1 - na,
+                            &na, &bad);
+        ca = na < cap ? na : cap;
+    }
+    if (bad_in_b)
+        *bad_in_b = in_b;
     if (rc) {
         if (res && rc == IFS_TOK_EUTF8)
             res->bad_offset = bad;
         return rc;
     }
-    size_t ka, kb, ca = a_max > 0 && na > (size_t)a_max ? (size_t)a_max : na;
-    longest_first(ca, nb, (size_t)max_len - 3, &ka, &kb);
+    size_t ka, kb;
+    longest_first(ca, nb, room, &ka, &kb);
     size_t k = 0;
     ids[k++] = tok->cls_id;
     if (ka)

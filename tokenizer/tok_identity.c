@@ -4,18 +4,21 @@
  * fingerprint, the report's classifier identity). The tokenizer hashes
  * nothing itself: it includes nothing outside tokenizer/.
  *
- * Format "ifscore-tok-identity-1" (every integer a 4-byte little-endian
+ * Format "ifscore-tok-identity-2" (every integer a 4-byte little-endian
  * two's-complement value, every string a 4-byte length then its bytes):
- *   magic "ifscore-tok-identity-1\n"
+ *   magic "ifscore-tok-identity-2\n"
  *   do_lower_case, strip_accents (as configured, -1/0/1), resolved strip,
  *   tokenize_chinese_chars, model_max_length
  *   cls_id, sep_id, pad_id, unk_id
  *   n_vocab, then per id in id order: the token (length 0xFFFFFFFF for a gap)
- *   n_specials, then per special/added token in load order: text, id
- * Added tokens' flags: the loader refuses normalized=true, and keeps no other
- * flag, so every added token is matched raw and the format says so by
- * recording none. A change to the loader that keeps a flag must add it here
- * and bump the version.
+ *   n_specials, then per special/added token matched raw (normalized=false)
+ *   in load order: text, id
+ *   n_normalized, then per added token with normalized=true in load order:
+ *   its content as written, its normalized form (what is matched), id
+ * Version 1 had no normalized list (the loader refused normalized=true).
+ * The other flags are not kept: single_word=true is refused at load, and
+ * lstrip/rstrip never change ids (tok_load.c). A change to the loader that
+ * keeps a flag must add it here and bump the version.
  */
 #include <string.h>
 
@@ -64,6 +67,12 @@ int ifs_tok_identity(const ifs_tok *t, void (*put)(void *ctx, const void *bytes,
     for (int i = 0; i < t->n_specials; i++) {
         put_str(put, ctx, t->specials[i].text, t->specials[i].len);
         put_i32(put, ctx, t->specials[i].id);
+    }
+    put_i32(put, ctx, t->n_nspecials);
+    for (int i = 0; i < t->n_nspecials; i++) {
+        put_str(put, ctx, t->nspecials[i].raw, strlen(t->nspecials[i].raw));
+        put_str(put, ctx, t->nspecials[i].text, t->nspecials[i].len);
+        put_i32(put, ctx, t->nspecials[i].id);
     }
     return IFS_TOK_OK;
 }

@@ -14,14 +14,17 @@
 #define IFS_TOK_NONE 0xFFFFFFFFu
 #define IFS_TOK_MAX_WORD_CHARS 100 /* HF WordPiece max_input_chars_per_word */
 #define IFS_TOK_MAX_SPECIALS 64
+#define IFS_TOK_NORM_CHUNK 512 /* norm mode: bytes of normalized text handled at a time */
 
 /* ASCII byte classes, derived from the generated tables at load. */
 enum { IFS_TOK_A_WORD = 0, IFS_TOK_A_SPACE, IFS_TOK_A_DEL, IFS_TOK_A_PUNCT };
 
 typedef struct {
-    char *text;     /* owned, NUL-terminated */
+    char *text;     /* owned, NUL-terminated: what is matched (for a normalized
+                       token, its content after the normalizer) */
     size_t len;
     int32_t id;
+    char *raw;      /* normalized tokens: owned, the content as written; else NULL */
 } ifs_tok_special;
 
 struct ifs_tok {
@@ -49,6 +52,13 @@ struct ifs_tok {
     ifs_tok_special specials[IFS_TOK_MAX_SPECIALS];
     int n_specials;
     uint8_t special_first[256]; /* 1 when some special token starts with the byte */
+    /* Added tokens with normalized=true (HF AddedVocabulary's second pass):
+     * matched leftmost-longest in the normalized text of each piece between
+     * raw matches; text is their normalized content. */
+    ifs_tok_special nspecials[IFS_TOK_MAX_SPECIALS];
+    int n_nspecials;
+    size_t nspecial_maxlen;     /* bytes of the longest normalized form */
+    uint8_t nspecial_first[256];
 
     uint8_t ascii_class[128];
     uint8_t ascii_map[128];     /* lowercased when do_lower_case */
@@ -64,6 +74,11 @@ struct ifs_tok_state {
     int32_t word_chars;
     uint32_t *run;  /* non-ASCII code points awaiting NFD ordering */
     size_t run_cap;
+    /* normalized text of the current piece, when the tokenizer has
+     * normalized added tokens (or when normalizing a token's content) */
+    char *norm;
+    size_t norm_len, norm_cap;
+    int norm_only;  /* ifs_tok_normalize: collect only, no added tokens */
     /* debug mode (tests): words are collected as text instead of ids */
     char *dbg;
     size_t dbg_len, dbg_cap;
@@ -77,5 +92,13 @@ struct ifs_tok_state {
 int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st,
                               const char *text, size_t len,
                               const char **out, size_t *out_len, size_t *bad_offset);
+
+/* The normalizer alone (BertNormalizer: clean_text, CJK spacing, NFD +
+ * accent stripping, lowercasing as configured), no added-token matching:
+ * HF normalizes a normalized added token's content this way. *out is
+ * borrowed from st until the next call. Returns IFS_TOK_OK, IFS_TOK_EUTF8,
+ * IFS_TOK_ENOMEM. */
+int ifs_tok_normalize(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
+                      const char **out, size_t *out_len);
 
 #endif

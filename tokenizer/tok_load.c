@@ -10,10 +10,12 @@
  *   insert does.
  * - Special and added tokens are matched in raw text before normalization,
  *   leftmost-longest anywhere (inside words too), as HF's AddedVocabulary does
- *   for added tokens with normalized=false (parity_tok_added). An added token
- *   with normalized=true or single_word=true is not supported and refused at
- *   load, rather than silently mis-tokenized; lstrip/rstrip are accepted (they
- *   only move whitespace, which BERT drops).
+ *   for added tokens with normalized=false (parity_tok_added). Tokens with
+ *   normalized=true are matched as HF's second pass does: their content run
+ *   through our normalizer, matched in the normalized text of each piece
+ *   between raw matches (tok_encode.c, norm mode). single_word=true is not
+ *   supported and refused at load, rather than silently mis-tokenized;
+ *   lstrip/rstrip are accepted (they only move whitespace, which BERT drops).
  * - Files must be regular and at most IFS_TOK_MAX_FILE_BYTES (ifs_tok.h).
  * - Duplicate JSON keys: the last wins (Python's json, so HF), in every object.
  * - model_max_length must be an integer >= 2; past INT32_MAX (HF's 1e30
@@ -139,6 +141,10 @@ void ifs_tok_free(ifs_tok *tok)
     free(tok->eval);
     for (int i = 0; i < tok->n_specials; i++)
         free(tok->specials[i].text);
+    for (int i = 0; i < tok->n_nspecials; i++) {
+        free(tok->nspecials[i].text);
+        free(tok->nspecials[i].raw);
+    }
     free(tok);
 }
 
@@ -394,6 +400,63 @@ static int add_special(ifs_tok *tok, const char *text, int32_t id, char *err, si
     return 0;
 }
 
+/* An added token with normalized=true. HF normalizes its content with the
+ * tokenizer's normalizer (AddedVocabulary::refresh_added_tokens) and
+ * matches that; so do we (ifs_tok_normalize: the settings and tables are in
+ * place by now). The first of several tokens with the same content wins, as
+ * in add_special. */
+static int add_normalized(ifs_tok *tok, const char *text, int32_t id, const char *file, char *err,
+                          size_t errlen)
+{
+    if (!text || !*text || id < 0)
+        return 0;
+    for (int i = 0; i < tok->n_specials; i++)
+        if (!strcmp(tok->specials[i].text, text))
+            return 0;
+    for (int i = 0; i < tok->n_nspecials; i++)
+        if (!strcmp(tok->nspecials[i].raw, text))
+            return 0;
+    if (tok->n_nspecials == IFS_TOK_MAX_SPECIALS) {
+        set_err(err, errlen, "%s: more than %d added tokens with normalized=true", file,
+                IFS_TOK_MAX_SPECIALS);
+        return IFS_TOK_EFORMAT;
+    }
+    ifs_tok_state *st = ifs_tok_state_create(tok);
+    if (!st)
+        return IFS_TOK_ENOMEM;
+    const char *out;
+    size_t n = 0;
+    int rc = ifs_tok_normalize(tok, st, text, strlen(text), &out, &n);
+    if (!rc && !n) { /* HF would match an empty pattern everywhere */
+        set_err(err, errlen, "%s: added token '%s' (normalized=true) is empty once normalized",
+                file, text);
+        rc = IFS_TOK_EFORMAT;
+    }
+    ifs_tok_special *sp = &tok->nspecials[tok->n_nspecials];
+    if (!rc) {
+        sp->raw = strdup(text);
+        sp->text = malloc(n + 1);
+        if (!sp->raw || !sp->text) {
+            free(sp->raw);
+            free(sp->text);
+            sp->raw = sp->text = NULL;
+            rc = IFS_TOK_ENOMEM;
+        }
+    }
+    if (!rc) {
+        memcpy(sp->text, out, n);
+        sp->text[n] = 0;
+        sp->len = n;
+        sp->id = id;
+        tok->nspecial_first[(uint8_t)sp->text[0]] = 1;
+        if (n > tok->nspecial_maxlen)
+            tok->nspecial_maxlen = n;
+        tok->n_nspecials++;
+    }
+    ifs_tok_state_free(st);
+    return rc;
+}
+
 /* ---- duplicate JSON keys: the last one wins, as in Python's json (HF) ---- */
 
 typedef struct {
@@ -483,6 +546,19 @@ static void apply_override(ifs_tok_config *c, const ifs_tok_config *o)
 /* Everything after the vocab is in place: specials, ids, tables, trie. */
 static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, size_t errlen)
 {
+    /* ASCII classes and case map from the generated tables (first: the
+     * normalizer is needed for normalized added tokens) */
+    for (int b = 0; b < 128; b++) {
+        unsigned f = ifs_tok_props((uint32_t)b);
+        tok->ascii_class[b] = (f & IFS_TOK_F_DEL)     ? IFS_TOK_A_DEL
+                              : (f & IFS_TOK_F_WS)    ? IFS_TOK_A_SPACE
+                              : (f & IFS_TOK_F_PUNCT) ? IFS_TOK_A_PUNCT
+                                                      : IFS_TOK_A_WORD;
+        tok->ascii_map[b] = (uint8_t)b;
+        if (tok->cfg.do_lower_case && b >= 'A' && b <= 'Z')
+            tok->ascii_map[b] = (uint8_t)(b + 32);
+    }
+    tok->strip = tok->cfg.strip_accents < 0 ? tok->cfg.do_lower_case != 0 : tok->cfg.strip_accents != 0;
     int rc = build_trie(tok, err, errlen);
     if (rc)
         return rc;
@@ -554,35 +630,27 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
                         l ? "tokenizer_config.json" : "tokenizer.json");
                 return IFS_TOK_EFORMAT;
             }
-            if (cJSON_IsTrue(norm)) {
-                set_err(err, errlen, "%s: added token '%s' has normalized=true: not supported",
-                        l ? "tokenizer_config.json" : "tokenizer.json", t);
-                return IFS_TOK_EFORMAT;
-            }
-            /* single_word drops matches next to word characters; not
-             * implemented, so refused rather than mis-tokenized. lstrip and
-             * rstrip only move whitespace, which BERT drops anyway. */
+            /* single_word drops matches next to word characters (Rust
+             * regex \w, a Unicode class we do not have); not implemented, so
+             * refused rather than mis-tokenized. lstrip and rstrip only move
+             * whitespace into the match, which BERT drops anyway. */
             if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "single_word"))) {
                 set_err(err, errlen, "%s: added token '%s' has single_word=true: not supported",
                         l ? "tokenizer_config.json" : "tokenizer.json", t);
                 return IFS_TOK_EFORMAT;
             }
-            if ((rc = add_special(tok, t, id, err, errlen)))
+            /* no "normalized": transformers' AddedToken default, not special */
+            int normalized = cJSON_IsBool(norm)
+                                 ? cJSON_IsTrue(norm)
+                                 : !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "special"));
+            rc = normalized ? add_normalized(tok, t, id,
+                                             l ? "tokenizer_config.json" : "tokenizer.json", err,
+                                             errlen)
+                            : add_special(tok, t, id, err, errlen);
+            if (rc)
                 return rc;
         }
     }
-    /* ASCII classes and case map from the generated tables */
-    for (int b = 0; b < 128; b++) {
-        unsigned f = ifs_tok_props((uint32_t)b);
-        tok->ascii_class[b] = (f & IFS_TOK_F_DEL)     ? IFS_TOK_A_DEL
-                              : (f & IFS_TOK_F_WS)    ? IFS_TOK_A_SPACE
-                              : (f & IFS_TOK_F_PUNCT) ? IFS_TOK_A_PUNCT
-                                                      : IFS_TOK_A_WORD;
-        tok->ascii_map[b] = (uint8_t)b;
-        if (tok->cfg.do_lower_case && b >= 'A' && b <= 'Z')
-            tok->ascii_map[b] = (uint8_t)(b + 32);
-    }
-    tok->strip = tok->cfg.strip_accents < 0 ? tok->cfg.do_lower_case != 0 : tok->cfg.strip_accents != 0;
     return 0;
 }
 

@@ -4,9 +4,14 @@
  * of a texts.bin (format: scripts/ref_tokenize.py), on T threads sharing one
  * ifs_tok, each with its own state. Prints one JSON object:
  *
- *     bench_tok MODEL_DIR TEXTS_BIN THREADS [REPEATS]
+ *     bench_tok MODEL_DIR TEXTS_BIN THREADS [REPEATS [MAX_LEN]]
  *     {"threads": 1, "texts": N, "bytes": B, "tokens": K, "seconds": S,
  *      "cpu_seconds": C, "tokens_per_s": K/S, "tokens_per_cpu_s": K/C, ...}
+ *
+ * With MAX_LEN > 0 each text is instead encoded as the scorer does,
+ * ifs_tok_encode(..., MAX_LEN) ([CLS] ... [SEP], truncated): "tokens" then
+ * counts the ids kept, and records_per_s / records_per_cpu_s say how many
+ * texts a second (tokenizer/tok_encode.c stops once the kept ids are known).
  *
  * The best of REPEATS (default 3) runs is reported (wall and CPU time each);
  * texts are loaded before timing. CPU time (all threads of the process) is the
@@ -75,12 +80,19 @@ typedef struct {
     atomic_uint *next;
     uint64_t tokens;
     int failed;
+    int32_t max_len; /* 0: ifs_tok_tokenize; else ifs_tok_encode at max_len */
 } worker;
 
 static void *work(void *p)
 {
     worker *w = p;
     ifs_tok_state *st = ifs_tok_state_create(w->tok);
+    int32_t *buf = w->max_len > 0 ? malloc((size_t)w->max_len * sizeof(int32_t)) : NULL;
+    if (w->max_len > 0 && !buf) {
+        w->failed = 1;
+        ifs_tok_state_free(st);
+        return NULL;
+    }
     for (;;) {
         uint32_t i0 = atomic_fetch_add(w->next, 64);
         if (i0 >= w->t->n)
@@ -89,12 +101,18 @@ static void *work(void *p)
         for (uint32_t i = i0; i < i1; i++) {
             const int32_t *ids;
             int32_t n;
-            if (ifs_tok_tokenize(w->tok, st, w->t->text[i], w->t->len[i], &ids, &n, NULL))
+            int rc = w->max_len > 0
+                         ? ifs_tok_encode(w->tok, st, w->t->text[i], w->t->len[i], w->max_len, buf,
+                                          NULL, &n, NULL)
+                         : ifs_tok_tokenize(w->tok, st, w->t->text[i], w->t->len[i], &ids, &n,
+                                            NULL);
+            if (rc)
                 w->failed = 1;
             else
                 w->tokens += (uint64_t)n;
         }
     }
+    free(buf);
     ifs_tok_state_free(st);
     return NULL;
 }
@@ -109,12 +127,13 @@ static double clock_s(clockid_t id)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_tok MODEL_DIR TEXTS_BIN THREADS [REPEATS]\n");
+        fprintf(stderr, "usage: bench_tok MODEL_DIR TEXTS_BIN THREADS [REPEATS [MAX_LEN]]\n");
         return 2;
     }
     int threads = atoi(argv[3]), reps = argc > 4 ? atoi(argv[4]) : 3;
-    if (threads < 1 || threads > 1024 || reps < 1) {
-        fprintf(stderr, "bench_tok: bad THREADS or REPEATS\n");
+    int max_len = argc > 5 ? atoi(argv[5]) : 0;
+    if (threads < 1 || threads > 1024 || reps < 1 || max_len < 0 || max_len == 1) {
+        fprintf(stderr, "bench_tok: bad THREADS, REPEATS or MAX_LEN\n");
         return 2;
     }
     char err[512];
@@ -140,7 +159,7 @@ int main(int argc, char **argv)
         worker w[1024];
         double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         for (int k = 0; k < threads; k++) {
-            w[k] = (worker){ tok, &t, &next, 0, 0 };
+            w[k] = (worker){ tok, &t, &next, 0, 0, max_len };
             pthread_create(&th[k], NULL, work, &w[k]);
         }
         tokens = 0;
@@ -160,9 +179,11 @@ int main(int argc, char **argv)
     }
     printf("{\"threads\": %d, \"texts\": %u, \"bytes\": %llu, \"tokens\": %llu, \"seconds\": %.4f, "
            "\"cpu_seconds\": %.4f, \"tokens_per_s\": %.0f, \"tokens_per_cpu_s\": %.0f, "
-           "\"repeats\": %d}\n",
+           "\"repeats\": %d, \"max_len\": %d, \"records_per_s\": %.0f, "
+           "\"records_per_cpu_s\": %.0f}\n",
            threads, t.n, (unsigned long long)bytes, (unsigned long long)tokens, best, best_cpu,
-           (double)tokens / best, (double)tokens / best_cpu, reps);
+           (double)tokens / best, (double)tokens / best_cpu, reps, max_len, (double)t.n / best,
+           (double)t.n / best_cpu);
     ifs_tok_free(tok);
     free(keep);
     free(t.text);

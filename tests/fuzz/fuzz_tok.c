@@ -9,16 +9,22 @@
  *     reported offset is not where that check finds the first bad sequence;
  *   - an encoding breaks its frame ([CLS] first, [SEP] last, length within
  *     max_len, ids inside the vocab, type ids 0 then 1);
- *   - encode is not [CLS] + the first tokenize ids + [SEP].
+ *   - encode is not [CLS] + the first tokenize ids + [SEP], or its
+ *     truncated flag is not exact, or n_untruncated is not the count (a
+ *     lower bound above the ids kept when truncated: encoding stops early);
+ *   - ifs_tok_encode_pair_cap (first-text cap from byte 0's high nibble, 0 =
+ *     none) is not [CLS] a[:ka] [SEP] b[:kb] [SEP] of the untruncated ids,
+ *     with ka, kb from longest_first written independently below.
  * The vocab is written at start-up: specials, every printable ASCII char with
  * and without "##", and a few multi-byte and multi-char tokens.
  *
  * Added tokens (issue 11 item 5): when byte 0 has bit 3 set, byte 3 gives a
  * count of 1..4 added tokens, each a length byte (1..4) then its bytes; they
  * are written into a checkpoint folder's tokenizer_config.json
- * (added_tokens_decoder, normalized=false, alternately special) and loaded
- * with ifs_tok_load; the rest is the text, checked the same way. A hang is
- * caught by libFuzzer's -timeout.
+ * (added_tokens_decoder, alternately special, normalized=true when the
+ * length byte's bit 7 is set: matched on the normalized text) and loaded
+ * with ifs_tok_load (a refused list skips the input); the rest is the text,
+ * checked the same way. A hang is caught by libFuzzer's -timeout.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -118,6 +124,7 @@ static ifs_tok *load_with_added(const uint8_t *d, size_t n, int lower, size_t *u
     for (int t = 0; t < k; t++) {
         if (i >= n)
             return NULL;
+        int norm = d[i] >= 0x80; /* bit 7 of the length byte: normalized=true */
         size_t L = 1 + d[i++] % 4;
         if (i + L > n || first_bad(d + i, L) != SIZE_MAX)
             return NULL;
@@ -130,8 +137,8 @@ static ifs_tok *load_with_added(const uint8_t *d, size_t n, int lower, size_t *u
                 json[j++] = (char)c;
         }
         i += L;
-        j += (size_t)snprintf(json + j, sizeof json - j, "\", \"special\": %s, \"normalized\": false}",
-                              (t & 1) ? "true" : "false");
+        j += (size_t)snprintf(json + j, sizeof json - j, "\", \"special\": %s, \"normalized\": %s}",
+                              (t & 1) ? "true" : "false", norm ? "true" : "false");
     }
     j += (size_t)snprintf(json + j, sizeof json - j, "}}");
     char cp[256];
@@ -165,6 +172,61 @@ static void check_frame(const ifs_tok *tok, const int32_t *ids, const int32_t *t
             __builtin_trap();
         seen_one |= types[i];
     }
+}
+
+/* The whole WordPiece ids of text[0..n) (valid UTF-8), copied; NULL on OOM. */
+static int32_t *all_ids(const ifs_tok *tok, const char *text, size_t n, int32_t *count)
+{
+    const int32_t *wp;
+    if (ifs_tok_tokenize(tok, st, text, n, &wp, count, NULL))
+        __builtin_trap();
+    int32_t *c = malloc(((size_t)*count + 1) * sizeof(int32_t));
+    if (c && *count)
+        memcpy(c, wp, (size_t)*count * sizeof(int32_t));
+    return c;
+}
+
+/* HF tokenizers' LongestFirst, said differently from tok_encode.c: when the
+ * shorter text fits in half the room it stays whole and the other gets the
+ * rest; else each gets half, the longer one (b on a tie) the odd id. */
+static void ref_longest_first(int32_t x, int32_t y, int32_t room, int32_t *kx, int32_t *ky)
+{
+    if (x + y <= room) {
+        *kx = x;
+        *ky = y;
+    } else if (2 * (x < y ? x : y) <= room) {
+        *kx = x < y ? x : room - y;
+        *ky = x < y ? room - x : y;
+    } else {
+        *kx = x > y ? room - room / 2 : room / 2;
+        *ky = room - *kx;
+    }
+}
+
+static void check_pair_cap(const ifs_tok *tok, const char *text, size_t cut, size_t len,
+                           int32_t max_len, int32_t a_max)
+{
+    int32_t na, nb, ka, kb, ids[64], types[64], n = 0;
+    int32_t *ia = all_ids(tok, text, cut, &na), *ib = all_ids(tok, text + cut, len - cut, &nb);
+    if (ia && ib) {
+        int32_t ca = a_max && na > a_max ? a_max : na;
+        ref_longest_first(ca, nb, max_len - 3, &ka, &kb);
+        ifs_tok_result r;
+        if (ifs_tok_encode_pair_cap(tok, st, text, cut, text + cut, len - cut, max_len, a_max, ids,
+                                    types, &n, &r, NULL))
+            __builtin_trap();
+        check_frame(tok, ids, types, n, max_len, 1);
+        int truncated = ka < na || kb < nb;
+        if (n != ka + kb + 3 || memcmp(ids + 1, ia, (size_t)ka * sizeof(int32_t)) ||
+            ids[ka + 1] != ifs_tok_sep_id(tok) ||
+            memcmp(ids + ka + 2, ib, (size_t)kb * sizeof(int32_t)) || types[ka + 1] != 0 ||
+            types[ka + 2] != 1 || r.truncated != truncated ||
+            (truncated ? r.n_untruncated <= n || r.n_untruncated > na + nb + 3
+                       : r.n_untruncated != na + nb + 3))
+            __builtin_trap();
+    }
+    free(ia);
+    free(ib);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -216,7 +278,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc2 == IFS_TOK_OK) {
         check_frame(tok, ids, types, n, max_len, 0);
         if (n != keep + 2 || memcmp(ids + 1, copy, (size_t)keep * sizeof(int32_t)) ||
-            r.n_untruncated != nwp + 2 || r.truncated != (nwp > keep))
+            r.truncated != (nwp > keep) ||
+            (r.truncated ? r.n_untruncated <= n || r.n_untruncated > nwp + 2
+                         : r.n_untruncated != nwp + 2))
             __builtin_trap();
     } else if (r.bad_offset != want_bad) {
         __builtin_trap();
@@ -238,6 +302,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc3 != IFS_TOK_OK)
             __builtin_trap();
         check_frame(tok, ids, types, n, max_len, 1);
+        check_pair_cap(tok, text, cut, len, max_len, (int32_t)(data[0] >> 4));
     }
     ifs_tok_free(added);
     return 0;

@@ -7,8 +7,18 @@
  *
  * The references are made at test time by scripts/ref_tokenize.py (run with
  * $IFS_PYTHON) into $IFS_TEST_TMP; both the untruncated WordPiece ids and the
- * [CLS] ... [SEP] encoding truncated to model_max_length are compared. The
- * first mismatches are printed with text index and generator.
+ * [CLS] ... [SEP] encoding truncated to model_max_length are compared, and
+ * every text is also encoded at max_len 16, 64 and 128 against [CLS] +
+ * HF's WordPiece ids[:max_len - 2] + [SEP] (HF's right truncation of a
+ * single text, by definition). The encoder stops early (tok_encode.c), so
+ * these check that what it keeps is HF's, and that `truncated` is exact.
+ *
+ * Then scripts/ref_tok_trunc.py (every 60th record as an (instruction,
+ * output) pair, uncased) gives HF's own truncated encodings, made with the
+ * HF calls: single texts at 16, 64, 128, 512 and pairs at 16, 64, 65, 128,
+ * 512 with first-text caps 0, 8, 40 (ifs_tok_encode_pair_cap; see the call in
+ * ifs_tok.h), ids and type ids compared.
+ * The first mismatches are printed with text index and generator.
  * Skips (77) when the corpus, the checkpoint or the Python stack is absent.
  * IFS_TOK_PARITY_LIMIT=N compares only the first N texts (for quick runs);
  * IFS_TOK_PARITY_REUSE=1 keeps references already in $IFS_TEST_TMP.
@@ -19,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ifs_test.h"
 #include "ifs_tok.h"
@@ -120,7 +131,7 @@ static void print_ids32(const char *label, const int32_t *ids, size_t n, size_t 
 }
 
 /* Compares one config; returns the number of mismatching texts. */
-static long compare(const char *cfg_name, const ifs_tok *tok, const corpus *c,
+static long compare(const char *label, const char *cfg_name, const ifs_tok *tok, const corpus *c,
                     const char *dir, uint32_t limit)
 {
     char p1[4096], p2[4096];
@@ -138,7 +149,7 @@ static long compare(const char *cfg_name, const ifs_tok *tok, const corpus *c,
     }
     ifs_tok_state *st = ifs_tok_state_create(tok);
     int32_t max_len = ifs_tok_get_config(tok)->model_max_length;
-    int32_t *ids = malloc((size_t)max_len * sizeof(int32_t));
+    int32_t *ids = malloc((size_t)(max_len > 128 ? max_len : 128) * sizeof(int32_t));
     long bad = 0, shown = 0;
     uint64_t n_tokens = 0;
     clock_t t0 = clock();
@@ -167,7 +178,27 @@ static long compare(const char *cfg_name, const ifs_tok *tok, const corpus *c,
         ifs_tok_result res;
         int rc2 = ifs_tok_encode(tok, st, c->text[i], c->text_len[i], max_len, ids, NULL, &ne, &res);
         int ok2 = rc2 == IFS_TOK_OK && (uint32_t)ne == ecnt && !memcmp(ids, eref, (size_t)ecnt * 4) &&
-                  res.n_untruncated == (int32_t)cnt + 2;
+                  res.truncated == (cnt + 2 > (uint32_t)max_len) &&
+                  (res.truncated ? res.n_untruncated > ne && res.n_untruncated <= (int32_t)cnt + 2
+                                 : res.n_untruncated == (int32_t)cnt + 2);
+        /* shorter lengths against HF's WordPiece ids cut as HF cuts */
+        static const int32_t LENS[] = { 16, 64, 128 };
+        int32_t bad_len = 0;
+        for (size_t li = 0; rc == IFS_TOK_OK && ok && li < sizeof LENS / sizeof LENS[0]; li++) {
+            int32_t L = LENS[li], m = 0;
+            ifs_tok_result r3;
+            uint32_t keep = cnt < (uint32_t)L - 2 ? cnt : (uint32_t)L - 2;
+            int rc3 = ifs_tok_encode(tok, st, c->text[i], c->text_len[i], L, ids, NULL, &m, &r3);
+            int ok3 = rc3 == IFS_TOK_OK && m == (int32_t)keep + 2 && ids[0] == ifs_tok_cls_id(tok) &&
+                      ids[keep + 1] == ifs_tok_sep_id(tok) &&
+                      !memcmp(ids + 1, ref, (size_t)keep * 4) && r3.truncated == (cnt > keep) &&
+                      r3.n_untruncated > (r3.truncated ? m : m - 1) &&
+                      r3.n_untruncated <= (int32_t)cnt + 2;
+            if (!ok3 && !bad_len)
+                bad_len = L;
+        }
+        if (bad_len)
+            ok2 = 0;
         if (rc == IFS_TOK_OK)
             n_tokens += (uint64_t)ng;
         if (!ok || !ok2) {
@@ -180,19 +211,120 @@ static long compare(const char *cfg_name, const ifs_tok *tok, const corpus *c,
                     print_ids32("ours", got, (size_t)ng, first > 3 ? first - 3 : 0);
                 }
                 if (!ok2 && rc2 == IFS_TOK_OK)
-                    printf("    truncated encoding differs (hf %u ids, ours %d, untruncated %d)\n",
-                           ecnt, ne, res.n_untruncated);
+                    printf("    truncated encoding differs (hf %u ids, ours %d, untruncated %d, "
+                           "first bad max_len %d)\n", ecnt, ne, res.n_untruncated, bad_len);
             }
         }
     }
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     printf("%s: %u texts, %llu WordPiece ids, %ld mismatching texts (%.1fs for tokenize+encode)\n",
-           cfg_name, n, (unsigned long long)n_tokens, bad, secs);
-    IFS_CHECK(bad == 0, "%s: %ld of %u texts differ from HF", cfg_name, bad, n);
+           label, n, (unsigned long long)n_tokens, bad, secs);
+    IFS_CHECK(bad == 0, "%s: %ld of %u texts differ from HF", label, bad, n);
     free(ids);
     ifs_tok_state_free(st);
     free(wp.buf);
     free(enc.buf);
+    return bad;
+}
+
+/* HF's truncated encodings of scripts/ref_tok_trunc.py (pairs.bin, trunc.bin)
+ * against ours; returns the number of mismatching encodings. */
+static long compare_trunc(const ifs_tok *tok, const char *dir)
+{
+    char p1[4096], p2[4096];
+    snprintf(p1, sizeof p1, "%s/pairs.bin", dir);
+    snprintf(p2, sizeof p2, "%s/trunc.bin", dir);
+    reader pr = { 0 }, tr = { 0 };
+    uint32_t np = 0, ncase = 0, nt = 0;
+    if (slurp(p1, &pr) || check_magic(&pr, "IFSPAIR") || get_u32(&pr, &np) ||
+        slurp(p2, &tr) || check_magic(&tr, "IFSTRC1") || get_u32(&tr, &ncase) || ncase > 64) {
+        IFS_CHECK(0, "trunc: reference files %s / %s unreadable", p1, p2);
+        free(pr.buf);
+        free(tr.buf);
+        return 1;
+    }
+    const char **ta = malloc(np * sizeof(char *)), **tb = malloc(np * sizeof(char *));
+    uint32_t *la = malloc(np * sizeof(uint32_t)), *lb = malloc(np * sizeof(uint32_t));
+    uint32_t kind[64], mlen[64], amax[64];
+    long bad = 0, shown = 0, total = 0;
+    for (uint32_t i = 0; i < np; i++) {
+        uint32_t rec;
+        const uint8_t *p;
+        if (get_u32(&pr, &rec) || get_u32(&pr, &la[i]) || get_bytes(&pr, la[i], &p)) {
+            bad++;
+            goto out;
+        }
+        ta[i] = (const char *)p;
+        if (get_u32(&pr, &lb[i]) || get_bytes(&pr, lb[i], &p)) {
+            bad++;
+            goto out;
+        }
+        tb[i] = (const char *)p;
+    }
+    for (uint32_t k = 0; k < ncase; k++)
+        if (get_u32(&tr, &kind[k]) || get_u32(&tr, &mlen[k]) || get_u32(&tr, &amax[k]) ||
+            mlen[k] < 3 || mlen[k] > 4096) {
+            bad++;
+            goto out;
+        }
+    if (get_u32(&tr, &nt) || nt != np) {
+        bad++;
+        goto out;
+    }
+    ifs_tok_state *st = ifs_tok_state_create(tok);
+    int32_t ids[4096], types[4096];
+    clock_t t0 = clock();
+    for (uint32_t k = 0; k < ncase; k++) {
+        long case_bad = 0, case_trunc = 0;
+        for (uint32_t i = 0; i < np; i++) {
+            uint32_t cnt;
+            const uint8_t *p, *q;
+            if (get_u32(&tr, &cnt) || cnt > 4096 || get_bytes(&tr, (size_t)cnt * 4, &p) ||
+                get_bytes(&tr, (size_t)cnt * 4, &q)) {
+                IFS_CHECK(0, "trunc: %s ends early", p2);
+                bad++;
+                goto done;
+            }
+            int32_t n = 0;
+            ifs_tok_result r;
+            int bad_b = 0;
+            int rc = kind[k] ? ifs_tok_encode_pair_cap(tok, st, ta[i], la[i], tb[i], lb[i],
+                                                       (int32_t)mlen[k], (int32_t)amax[k], ids,
+                                                       types, &n, &r, &bad_b)
+                             : ifs_tok_encode(tok, st, tb[i], lb[i], (int32_t)mlen[k], ids, types,
+                                              &n, &r);
+            total++;
+            int ok = rc == IFS_TOK_OK && (uint32_t)n == cnt && !memcmp(ids, p, (size_t)cnt * 4) &&
+                     !memcmp(types, q, (size_t)cnt * 4) && r.n_untruncated >= n &&
+                     r.truncated == (r.n_untruncated > n);
+            case_trunc += rc == IFS_TOK_OK && r.truncated;
+            if (!ok) {
+                case_bad++;
+                if (shown++ < 5) {
+                    printf("MISMATCH trunc %s max_len %u a_max %u, pair %u: rc %d, hf %u ids, "
+                           "ours %d\n", kind[k] ? "pair" : "single", mlen[k], amax[k], i, rc,
+                           cnt, n);
+                    print_ids("hf  ", (const uint32_t *)p, cnt, 0);
+                    print_ids32("ours", ids, (size_t)n, 0);
+                }
+            }
+        }
+        printf("trunc: %s max_len %u a_max %u: %u encodings (%ld truncated), %ld mismatching\n",
+               kind[k] ? "pair" : "single", mlen[k], amax[k], np, case_trunc, case_bad);
+        bad += case_bad;
+    }
+done:
+    printf("trunc: %ld encodings, %ld mismatching (%.1fs)\n", total, bad,
+           (double)(clock() - t0) / CLOCKS_PER_SEC);
+    ifs_tok_state_free(st);
+out:
+    IFS_CHECK(bad == 0, "trunc: %ld encodings differ from HF (or the files are malformed)", bad);
+    free(ta);
+    free(tb);
+    free(la);
+    free(lb);
+    free(pr.buf);
+    free(tr.buf);
     return bad;
 }
 
@@ -230,6 +362,19 @@ int main(void)
             return 1;
         }
     }
+    snprintf(path, sizeof path, "%s/trunc.bin", tmp);
+    if (!getenv("IFS_TOK_PARITY_REUSE") || stat(path, &sb)) {
+        snprintf(cmd, sizeof cmd,
+                 "'%s' '%s/scripts/ref_tok_trunc.py' trunc '%s' '%s' '%s' --limit %s",
+                 py, src, model, shared, tmp, lim);
+        printf("running: %s\n", cmd);
+        fflush(stdout);
+        int rc = system(cmd);
+        if (rc != 0) {
+            fprintf(stderr, "FAIL: the reference script failed (status %d)\n", rc);
+            return 1;
+        }
+    }
     corpus c = { 0 };
     reader tr = { 0 };
     snprintf(path, sizeof path, "%s/texts.bin", tmp);
@@ -245,9 +390,37 @@ int main(void)
     IFS_CHECK(cas != NULL, "loading %s cased: %s", model, err);
     uint32_t limit = (uint32_t)strtoul(lim, NULL, 10);
     if (unc)
-        compare("uncased", unc, &c, tmp, limit);
+        compare("uncased", "uncased", unc, &c, tmp, limit);
     if (cas)
-        compare("cased", cas, &c, tmp, limit);
+        compare("cased", "cased", cas, &c, tmp, limit);
+    /* The path for checkpoints with normalized=true added tokens (each piece
+     * normalized into a buffer, then matched, pre-tokenized, WordPiece'd) on
+     * the whole corpus: the same vocab plus one normalized token that no
+     * text contains, so HF's ids are those of the plain checkpoint. */
+    snprintf(path, sizeof path, "%s/normtok", tmp);
+    mkdir(path, 0755);
+    snprintf(cmd, sizeof cmd, "%s/normtok/vocab.txt", tmp);
+    unlink(cmd);
+    char vsrc[8192];
+    snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", model);
+    IFS_CHECK(symlink(vsrc, cmd) == 0, "linking %s", cmd);
+    snprintf(cmd, sizeof cmd, "%s/normtok/tokenizer_config.json", tmp);
+    FILE *cf = fopen(cmd, "wb");
+    if (cf) {
+        fputs("{\"do_lower_case\": true, \"model_max_length\": 512, \"added_tokens_decoder\": "
+              "{\"1\": {\"content\": \"QxzqXzq\", \"special\": false, \"normalized\": true}}}",
+              cf);
+        fclose(cf);
+    }
+    ifs_tok *nt = ifs_tok_load(path, NULL, err, sizeof err);
+    IFS_CHECK(nt != NULL, "loading %s: %s", path, err);
+    if (nt) {
+        compare("uncased, normalized-token path", "uncased", nt, &c, tmp, limit);
+        compare_trunc(nt, tmp);
+    }
+    ifs_tok_free(nt);
+    if (unc)
+        compare_trunc(unc, tmp);
     ifs_tok_free(unc);
     ifs_tok_free(cas);
     for (uint32_t i = 0; i < c.n_gen; i++)

@@ -470,8 +470,8 @@ static void test_config_values(void)
           "of two do_lower_case keys the last wins" },
         { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"un\", \"single_word\": true}}}", 0, 0, 1,
           "an added token with single_word=true is refused (not implemented)" },
-        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"un\", \"normalized\": true}}}", 0, 0, 1,
-          "an added token with normalized=true is refused (not implemented)" },
+        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"\\u0001\", \"normalized\": true}}}", 0, 0,
+          1, "a normalized added token that normalizes to nothing is refused" },
         { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"\xff\"}}}", 0, 0, 1,
           "an added token that is not valid UTF-8 is refused" },
         { "{\"added_tokens_decoder\": {\"1.5\": {\"content\": \"zz\"}}}", 0, 0, 1,
@@ -582,6 +582,80 @@ static void test_threads(const ifs_tok *tok)
     }
 }
 
+/* Encoding stops once the kept ids are known (tok_encode.c): what it keeps,
+ * the truncated flag, and UTF-8 errors past the stop must be as if the whole
+ * text had been encoded. */
+static void test_early_stop(const ifs_tok *tok)
+{
+    ifs_tok_state *st = ifs_tok_state_create(tok);
+    int32_t ids[64], types[64], n = 0;
+    ifs_tok_result r;
+    static const struct {
+        const char *name, *text;
+        int32_t max_len;
+        const char *want;
+        int truncated;
+    } C[] = {
+        { "a text that fits exactly is not truncated", "a b", 4, "[CLS] a b [SEP]", 0 },
+        { "one id over is truncated", "a b a", 4, "[CLS] a b [SEP]", 1 },
+        { "a word across the limit keeps its first pieces", "hello unaffable", 4,
+          "[CLS] hello un [SEP]", 1 },
+        { "a word that ends unknown past its first pieces is one [UNK]", "a unaffz b", 4,
+          "[CLS] a [UNK] [SEP]", 1 },
+        { "ids before punctuation and an added token", "a,[MASK] b", 5, "[CLS] a , [MASK] [SEP]", 1 },
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        int rc = ifs_tok_encode(tok, st, C[i].text, strlen(C[i].text), C[i].max_len, ids, NULL, &n,
+                                &r);
+        char got[512] = "";
+        for (int32_t k = 0; k < n; k++) {
+            if (k)
+                strcat(got, " ");
+            strcat(got, ifs_tok_id_to_token(tok, ids[k]));
+        }
+        IFS_CHECK(rc == 0 && !strcmp(got, C[i].want) && r.truncated == C[i].truncated &&
+                      r.n_untruncated > (C[i].truncated ? n : n - 1),
+                  "%s: rc %d got '%s' want '%s', truncated %d, untruncated %d", C[i].name, rc, got,
+                  C[i].want, r.truncated, r.n_untruncated);
+    }
+    /* bytes after the stop are still checked */
+    const char *bad = "a a a a \xff";
+    int rc = ifs_tok_encode(tok, st, bad, strlen(bad), 4, ids, NULL, &n, &r);
+    IFS_CHECK(rc == IFS_TOK_EUTF8 && r.bad_offset == 8,
+              "invalid UTF-8 after the kept ids: rc %d offset %zu (want -1 at 8)", rc, r.bad_offset);
+    int in_b = -1;
+    rc = ifs_tok_encode_pair_cap(tok, st, bad, strlen(bad), "b", 1, 16, 1, ids, NULL, &n, &r, &in_b);
+    IFS_CHECK(rc == IFS_TOK_EUTF8 && in_b == 0 && r.bad_offset == 8,
+              "invalid UTF-8 in a past its cap: rc %d in_b %d offset %zu", rc, in_b, r.bad_offset);
+    const char *badb = "b b b b b b b \xc3";
+    rc = ifs_tok_encode_pair(tok, st, "a", 1, badb, strlen(badb), 6, ids, NULL, &n, &r, &in_b);
+    IFS_CHECK(rc == IFS_TOK_EUTF8 && in_b == 1 && r.bad_offset == 14,
+              "invalid UTF-8 in b past the room: rc %d in_b %d offset %zu", rc, in_b, r.bad_offset);
+    /* both texts longer than an odd room: the longer one gets the odd id,
+     * which needs both lengths (counted past the stop) */
+    static const struct {
+        const char *a, *b;
+        int32_t a_max;
+        int ka;
+    } P[] = {
+        { "a a a a a a a a", "b b b b b b b b b", 0, 2 }, /* b longer */
+        { "a a a a a a a a a", "b b b b b b b b", 0, 3 }, /* a longer */
+        { "a a a a a a a a", "b b b b b b b b", 0, 2 },   /* a tie goes to b */
+        { "a a a a a a a a a", "b b b b b b b b", 100, 3 }, /* a cap above the room */
+        { "a a a a a a a a a", "b b b b b b b b", 8, 2 },  /* a cut to 8 ties with b */
+    };
+    for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) {
+        rc = ifs_tok_encode_pair_cap(tok, st, P[i].a, strlen(P[i].a), P[i].b, strlen(P[i].b), 8,
+                                     P[i].a_max, ids, types, &n, &r, NULL);
+        int ka = 0;
+        while (ka + 1 < n && ids[ka + 1] != ID_SEP)
+            ka++;
+        IFS_CHECK(rc == 0 && n == 8 && ka == P[i].ka && r.truncated && r.n_untruncated > n,
+                  "pair %zu (room 5): rc %d, %d ids, a keeps %d (want %d)", i, rc, n, ka, P[i].ka);
+    }
+    ifs_tok_state_free(st);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s", ifs_test_env("IFS_TEST_TMP", "/tmp"));
@@ -599,6 +673,7 @@ int main(void)
     test_long_words(unc, cas);
     test_utf8(unc);
     test_framing(unc);
+    test_early_stop(unc);
     test_api(unc);
     test_loaders();
     test_added_letter_token();
