@@ -436,27 +436,24 @@ static void add_metrics(cJSON *obj, const float *p1, const int32_t *y, const uin
 
 /* ---- writing checkpoints ---------------------------------------------- */
 
-/* The last encoder layer as an ifs_bert_layer view of t. */
-static ifs_bert_layer top_layer(const ifs_top *t)
-{
-    ifs_bert_layer L = { t->q_w, t->q_b, t->k_w, t->k_b, t->v_w, t->v_b, t->ao_w, t->ao_b,
-                         t->ln1_g, t->ln1_b, t->i_w, t->i_b, t->o_w, t->o_b, t->ln2_g,
-                         t->ln2_b };
-    return L;
-}
-
-/* HF names and shapes of the last layer's 16 tensors (ifs_wts_layer_tensors)
- * and the head's 4, in ifs_top's order; `names` holds 16 names. */
-static void top_tensors(const ifs_bert_config *c, const ifs_top *t, char *names,
-                        ifs_wts_tensor_out out[20])
+/* HF names and shapes of t's tensors: the 16 of each trained layer
+ * (ifs_wts_layer_tensors; t's layer k is encoder layer n_layers - N + k),
+ * then the head's 4. names: 16 * N * IFS_WTS_NAME_LEN bytes; out: 16 N + 4.
+ * Returns the count. */
+static int top_tensors(const ifs_bert_config *c, const ifs_top *t, char *names,
+                       ifs_wts_tensor_out *out)
 {
     const int64_t H = c->hidden;
-    ifs_bert_layer L = top_layer(t);
-    ifs_wts_layer_tensors(c, c->n_layers - 1, &L, names, out);
-    out[16] = (ifs_wts_tensor_out){ "bert.pooler.dense.weight", 2, { H, H }, t->head.pool_w };
-    out[17] = (ifs_wts_tensor_out){ "bert.pooler.dense.bias", 1, { H }, t->head.pool_b };
-    out[18] = (ifs_wts_tensor_out){ "classifier.weight", 2, { 2, H }, t->head.cls_w };
-    out[19] = (ifs_wts_tensor_out){ "classifier.bias", 1, { 2 }, t->head.cls_b };
+    const int N = t->n_layers;
+    for (int k = 0; k < N; k++)
+        ifs_wts_layer_tensors(c, c->n_layers - N + k, &t->layers[k],
+                              names + (size_t)16 * k * IFS_WTS_NAME_LEN, out + 16 * k);
+    ifs_wts_tensor_out *h = out + 16 * N;
+    h[0] = (ifs_wts_tensor_out){ "bert.pooler.dense.weight", 2, { H, H }, t->head.pool_w };
+    h[1] = (ifs_wts_tensor_out){ "bert.pooler.dense.bias", 1, { H }, t->head.pool_b };
+    h[2] = (ifs_wts_tensor_out){ "classifier.weight", 2, { 2, H }, t->head.cls_w };
+    h[3] = (ifs_wts_tensor_out){ "classifier.bias", 1, { 2 }, t->head.cls_b };
+    return 16 * N + 4;
 }
 
 static ifs_bert_config binary_config(const ifs_bert_config *enc)
@@ -469,8 +466,8 @@ static ifs_bert_config binary_config(const ifs_bert_config *enc)
     return c;
 }
 
-/* The complete checkpoint: the encoder with t's last layer (the pretrained
- * one when only the head was trained) and t's head. */
+/* The complete checkpoint: the encoder with its top t->n_layers layers
+ * replaced by t's (the pretrained ones stay below them) and t's head. */
 static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
                             const ifs_top *t, int max_len, char *err, size_t errlen)
 {
@@ -479,7 +476,7 @@ static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert
     ifs_bert_layer *layers = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *layers);
     if (!layers) { snprintf(err, errlen, "out of memory"); return -1; }
     memcpy(layers, enc->layers, (size_t)nl * sizeof *layers);
-    if (nl > 0) layers[nl - 1] = top_layer(t);
+    for (int k = 0; k < t->n_layers; k++) layers[nl - t->n_layers + k] = t->layers[k];
     ifs_bert_weights w = *enc;
     w.cfg = binary_config(&enc->cfg);
     w.layers = layers;
@@ -498,20 +495,27 @@ static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert
 }
 
 /* Writes what ifscore trained, alone: head.safetensors (HF names: the
- * pooler and classifier, and the last encoder layer when it was trained),
- * the config and tokenizer config of the full checkpoint. */
+ * trained encoder layers, then the pooler and classifier), the config and
+ * tokenizer config of the full checkpoint. */
 static int write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
-                      const ifs_top *t, int train_layers, int max_len, char *err,
-                      size_t errlen)
+                      const ifs_top *t, int max_len, char *err, size_t errlen)
 {
     if (mkdir_p1(dir, err, errlen)) return -1;
-    char names[16 * IFS_WTS_NAME_LEN], path[4096];
-    ifs_wts_tensor_out tt[20];
-    top_tensors(&enc->cfg, t, names, tt);
-    const ifs_wts_tensor_out *first = train_layers ? tt : tt + 16;
-    snprintf(path, sizeof path, "%s/head.safetensors", dir);
-    if (ifs_wts_write_safetensors(path, first, train_layers ? 20 : 4, IFS_WTS_F32, err, errlen))
+    const int N = t->n_layers;
+    char *names = malloc((size_t)16 * (N ? N : 1) * IFS_WTS_NAME_LEN), path[4096];
+    ifs_wts_tensor_out *tt = malloc((size_t)(16 * N + 4) * sizeof *tt);
+    if (!names || !tt) {
+        free(names);
+        free(tt);
+        snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    int nt = top_tensors(&enc->cfg, t, names, tt);
+    snprintf(path, sizeof path, "%s/head.safetensors", dir);
+    int rc = ifs_wts_write_safetensors(path, tt, (size_t)nt, IFS_WTS_F32, err, errlen);
+    free(names);
+    free(tt);
+    if (rc) return -1;
     ifs_bert_config cfg = binary_config(&enc->cfg);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (ifs_wts_write_config(path, &cfg, err, errlen)) return -1;
@@ -532,7 +536,7 @@ static void usage_train(FILE *f)
     fprintf(f,
         "usage: ifscore train-head --encoder DIR --data FILE [--data FILE...] --out DIR [options]\n\n"
         "Train the pooler and classifier of a BertForSequenceClassification on frozen\n"
-        "encoder features (and with --train-layers 1 the last encoder layer too), from a\n"
+        "encoder features (and with --train-layers N the top N encoder layers too), from a\n"
         "response set (ifscore build-responses: JSONL with text, label 0|1, split\n"
         "train|validation|test, kind R|Ic|Ic+R).\n\n"
         "  --encoder DIR        pretrained BERT checkpoint (config.json, vocab.txt, safetensors)\n"
@@ -545,9 +549,10 @@ static void usage_train(FILE *f)
         "  --seed N             initialisation and shuffle seed (default 1)\n"
         "  --epochs N           at most N epochs (default 40)\n"
         "  --lr X               AdamW learning rate of the head (default 0.001)\n"
-        "  --train-layers 0|1   also fine-tune the last encoder layer (1), on the frozen\n"
-        "                       output of the layers below; the head alone is 0 (default)\n"
-        "  --layer-lr X         learning rate of that layer (default 5e-05)\n"
+        "  --train-layers N     also fine-tune the top N encoder layers (0 to all), on the\n"
+        "                       frozen output of the layers below (computed once); the\n"
+        "                       head alone is 0 (default)\n"
+        "  --layer-lr X         learning rate of those layers (default 5e-05)\n"
         "  --batch N            minibatch size (default 64)\n"
         "  --patience N         early-stopping patience in epochs (default 4)\n"
         "  --select loss|accuracy  keep the epoch with the lowest validation loss\n"
@@ -555,8 +560,8 @@ static void usage_train(FILE *f)
         "  --backend cpu|cuda   feature backend (default cpu)\n"
         "  --threads N          cpu threads (default: all cores)\n"
         "  --max-batch-tokens N token budget of a feature batch (default 8192)\n"
-        "  --features FILE      cache of the encoder features (with --train-layers 1: the\n"
-        "                       rows entering the last layer): reused when it was made\n"
+        "  --features FILE      cache of the encoder features (with --train-layers N: the\n"
+        "                       rows entering the top N layers): reused when it was made\n"
         "                       from the same encoder and token ids, else (re)written\n"
         "  -h, --help\n");
 }
@@ -621,7 +626,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     }
     if (!enc_dir || !out || !n_data || optind != argc || max_len < 2 || o.epochs < 1 ||
         o.lr <= 0 || o.layer_lr <= 0 || o.batch < 1 || o.patience < 1 ||
-        max_tokens < max_len || train_layers < 0 || train_layers > 1) {
+        max_tokens < max_len || train_layers < 0) {
         usage_train(stderr);
         return IFS_EXIT_USAGE;
     }
@@ -634,7 +639,9 @@ int ifs_cmd_train_head(int argc, char **argv)
     int H = enc->cfg.hidden, nl = enc->cfg.n_layers;
     if (train_layers > nl) {
         ifs_wts_free(m);
-        return fail("--train-layers %d: the encoder has %d layers", train_layers, nl);
+        fprintf(stderr, "ifscore train-head: --train-layers %d: the encoder has %d layers "
+                "(0 to %d can be trained)\n", train_layers, nl, nl);
+        return IFS_EXIT_USAGE;
     }
     if (max_len > enc->cfg.max_position) max_len = enc->cfg.max_position;
     ifs_tok_config tc = { -1, -1, -1, max_len };
@@ -655,12 +662,13 @@ int ifs_cmd_train_head(int argc, char **argv)
 
     /* Features, through a backend over the encoder with a placeholder head
      * (the [CLS] row comes before the pooler, so the head does not matter):
-     * the last layer's [CLS] rows, or every row entering the last layer. */
-    const int depth = train_layers ? nl - 1 : -1;
+     * the last layer's [CLS] rows, or every row entering the lowest trained
+     * layer (after the nl - train_layers frozen ones). */
+    const int depth = train_layers ? nl - train_layers : -1;
     const size_t n_rows = depth < 0 ? d.n : (size_t)d.off[d.n];
     float *X = malloc(n_rows * (size_t)H * sizeof *X);
     int64_t *off64 = malloc((d.n + 1) * sizeof *off64);
-    for (size_t i = 0; off64 && i <= d.n; i++) off64[i] = d.off[i];
+    for (size_t i = 0; off64 && i <= d.n; i++) off64[i] = depth < 0 ? (int64_t)i : d.off[i];
     float *zeros = calloc((size_t)H * H + 4 * (size_t)H, sizeof *zeros);
     ifs_bert_weights fw = *enc;
     fw.cfg.num_labels = 2;
@@ -693,24 +701,20 @@ int ifs_cmd_train_head(int argc, char **argv)
     else
         fprintf(stderr, "train-head: features in %.1f s (%.0f seq/s)\n", t_feat, d.n / (t_feat + 1e-9));
 
-    /* Train: the head alone, or the last layer and the head. t holds both
-     * either way (the pretrained last layer when it is not trained), so
-     * the writers below have one shape to write. */
+    /* Train the top train_layers layers and the head (the head alone when
+     * 0), on the CPU backend's forward (ifs_train.h). */
     ifs_top t;
     ifs_train_log log;
     double t_train = now_s();
-    if (ifs_top_alloc(&t, &enc->cfg)) {
+    if (ifs_top_alloc(&t, &enc->cfg, train_layers)) {
         free(X); free(zeros); free(off64);
         snprintf(err, sizeof err, "out of memory");
         goto fail_early;
     }
-    if (nl > 0) ifs_top_init(&t, &enc->cfg, &enc->layers[nl - 1], enc->pool_w, enc->pool_b, o.seed);
-    else ifs_head_init(&t.head, H, enc->pool_w, enc->pool_b, o.seed);
-    if (train_layers)
-        rc = ifs_train_top(&enc->cfg, X, off64, d.label, d.split, d.n, &o, &t, &log, err,
-                           sizeof err);
-    else
-        rc = ifs_train_head(X, d.label, d.split, d.n, H, &o, &t.head, &log, err, sizeof err);
+    ifs_top_init(&t, &enc->cfg, enc->layers + (nl - train_layers), enc->pool_w, enc->pool_b,
+                 o.seed);
+    rc = ifs_train_top(&enc->cfg, X, off64, d.label, d.split, d.n, &o, &t, &log, err,
+                       sizeof err);
     t_train = now_s() - t_train;
     if (rc) { free(X); free(zeros); free(off64); ifs_top_free(&t); goto fail_early; }
 
@@ -720,8 +724,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     cJSON *rep = cJSON_CreateObject();
     if (!p1 || !mask || !rep) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
     if (rc == 0) {
-        if (train_layers) ifs_top_predict(&t, &enc->cfg, X, off64, d.n, p1);
-        else ifs_head_predict(&t.head, H, X, d.n, p1);
+        ifs_top_predict(&t, &enc->cfg, X, off64, d.n, p1);
         cJSON_AddStringToObject(rep, "ifscore", ifs_version());
         cJSON_AddStringToObject(rep, "encoder_fingerprint", ifs_wts_fingerprint(m));
         cJSON *src = cJSON_AddArrayToObject(rep, "data");
@@ -797,7 +800,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     }
     if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &t, max_len, err, sizeof err);
     if (rc == 0 && head_out) {
-        rc = write_head(head_out, enc_dir, enc, &t, train_layers, max_len, err, sizeof err);
+        rc = write_head(head_out, enc_dir, enc, &t, max_len, err, sizeof err);
         char path[4096];
         snprintf(path, sizeof path, "%s/train_report.json", head_out);
         if (rc == 0) rc = write_json(path, rep, err, sizeof err);
@@ -829,8 +832,8 @@ static void usage_attach(FILE *f)
         "usage: ifscore attach-head --encoder DIR --head DIR --out DIR\n\n"
         "Join a head written by 'train-head --head-out' (head.safetensors, config.json,\n"
         "tokenizer_config.json) with its encoder into a complete checkpoint that\n"
-        "ifscore and HF transformers load. When head.safetensors holds the last encoder\n"
-        "layer (train-head --train-layers 1), it replaces the encoder's own.\n"
+        "ifscore and HF transformers load. When head.safetensors holds the top N encoder\n"
+        "layers (train-head --train-layers N), they replace the encoder's own.\n"
         "The head's config must match the encoder's\n"
         "shape; train_report.json names the encoder fingerprint it was trained on.\n");
 }
@@ -887,32 +890,43 @@ int ifs_cmd_attach_head(int argc, char **argv)
     const int nl = enc->cfg.n_layers;
     snprintf(path, sizeof path, "%s/head.safetensors", head_dir);
     ifs_wts_st *st = ifs_wts_st_open(path, err, sizeof err);
-    /* The head's 4 tensors, and the last layer's 16 when the head folder has
-     * them (train-head --train-layers 1): all of them or none. */
+    /* The head's 4 tensors, and the 16 of each of the top N encoder layers
+     * when the head folder has them (train-head --train-layers N): N from
+     * the count, every one of those tensors present, nothing else. */
     ifs_top t;
-    int rc = st ? 0 : -1, have_t = 0;
-    if (rc == 0 && ifs_top_alloc(&t, &enc->cfg)) {
+    int rc = st ? 0 : -1, have_t = 0, N = 0;
+    if (rc == 0) {
+        size_t cnt = ifs_wts_st_count(st);
+        N = cnt >= 4 && (cnt - 4) % 16 == 0 ? (int)((cnt - 4) / 16) : -1;
+        if (N < 0 || N > nl) {
+            /* e.g. layers trained on a deeper encoder: never drop them silently */
+            snprintf(err, sizeof err, "%.512s holds %zu tensors; expected the head's 4, and "
+                     "16 for each trained layer of this %d-layer encoder", path, cnt, nl);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && ifs_top_alloc(&t, &enc->cfg, N)) {
         snprintf(err, sizeof err, "out of memory");
         rc = -1;
     }
     have_t = rc == 0;
-    char names[16 * IFS_WTS_NAME_LEN];
-    ifs_wts_tensor_out tt[20];
+    char *names = NULL;
+    ifs_wts_tensor_out *tt = NULL;
     if (rc == 0) {
-        if (nl > 0) ifs_top_init(&t, &enc->cfg, &enc->layers[nl - 1], NULL, NULL, 0);
-        top_tensors(&enc->cfg, &t, names, tt);
-        int layer = nl > 0 && ifs_wts_st_find(st, tt[0].name) != NULL;
-        size_t want = layer ? 20 : 4;
-        if (ifs_wts_st_count(st) != want) {
-            /* e.g. a layer trained on another depth of encoder: never drop it silently */
-            snprintf(err, sizeof err, "%.512s holds %zu tensors; expected the head's 4, or those "
-                     "and the 16 of layer %d of this encoder", path, ifs_wts_st_count(st),
-                     nl - 1);
+        names = malloc((size_t)16 * (N ? N : 1) * IFS_WTS_NAME_LEN);
+        tt = malloc((size_t)(16 * N + 4) * sizeof *tt);
+        if (!names || !tt) {
+            snprintf(err, sizeof err, "out of memory");
             rc = -1;
         }
-        for (int k = layer ? 0 : 16; k < 20 && rc == 0; k++)
+    }
+    if (rc == 0) {
+        int nt = top_tensors(&enc->cfg, &t, names, tt);
+        for (int k = 0; k < nt && rc == 0; k++)
             rc = copy_head_tensor(st, &tt[k], err, sizeof err);
     }
+    free(names);
+    free(tt);
     int max_len = enc->cfg.max_position;
     if (rc == 0) {
         /* the head's tokenizer_config.json carries the trained max length */
