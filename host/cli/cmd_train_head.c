@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "ifs_backend.h"
+#include "ifs_buf.h"
 #include "ifs_cli.h"
 #include "ifs_version.h"
 #include "ifs_io.h"
@@ -163,14 +164,16 @@ typedef struct {
     size_t n, cap;
     int32_t *label;
     uint8_t *split, *kind;
+    uint64_t *line;     /* line number in its file */
+    uint16_t *file;     /* index of its --data file */
     int32_t *off;       /* [n+1] into ids */
     int32_t *ids;
     size_t ids_cap;
     uint64_t lines, skipped;
 } dataset;
 
-static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind,
-                   const int32_t *ids, int32_t nids)
+static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind, uint16_t file,
+                   uint64_t line, const int32_t *ids, int32_t nids)
 {
     if (d->n + 1 >= d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 4096;
@@ -182,7 +185,11 @@ static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind,
         if (k) d->kind = k;
         int32_t *o = realloc(d->off, (cap + 1) * sizeof *o);
         if (o) d->off = o;
-        if (!l || !s || !k || !o) return -1;
+        uint64_t *ln = realloc(d->line, cap * sizeof *ln);
+        if (ln) d->line = ln;
+        uint16_t *fi = realloc(d->file, cap * sizeof *fi);
+        if (fi) d->file = fi;
+        if (!l || !s || !k || !o || !ln || !fi) return -1;
         if (!d->cap) d->off[0] = 0;
         d->cap = cap;
     }
@@ -199,6 +206,8 @@ static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind,
     d->label[d->n] = label;
     d->split[d->n] = split;
     d->kind[d->n] = kind;
+    d->line[d->n] = line;
+    d->file[d->n] = file;
     d->off[d->n + 1] = d->off[d->n] + nids;
     d->n++;
     return 0;
@@ -207,12 +216,13 @@ static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind,
 static void ds_free(dataset *d)
 {
     free(d->label); free(d->split); free(d->kind); free(d->off); free(d->ids);
+    free(d->line); free(d->file);
 }
 
 /* Reads one response-set file into d. A line that is not a usable record is
  * an error naming the file and line: a training set is our own output, so
  * a bad line means the wrong file, not noise to skip. */
-static int load_responses(const char *path, const ifs_tok *tok, ifs_tok_state *st,
+static int load_responses(const char *path, int file_no, const ifs_tok *tok, ifs_tok_state *st,
                           int max_len, const char *text_field, dataset *d,
                           char *err, size_t errlen)
 {
@@ -271,7 +281,7 @@ static int load_responses(const char *path, const ifs_tok *tok, ifs_tok_state *s
             rc = -1;
             break;
         }
-        if (ds_push(d, (int32_t)l->valuedouble, split, kind, ids, n)) {
+        if (ds_push(d, (int32_t)l->valuedouble, split, kind, (uint16_t)file_no, ln.line_no, ids, n)) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
         }
@@ -522,6 +532,31 @@ static int write_head(const char *dir, const char *enc_dir, const ifs_bert_weigh
     return write_tok_config(enc_dir, dir, max_len, err, errlen);
 }
 
+/* --predictions: one JSON line per record, in the order read: its file and
+ * line, split, label, the trained model's logits (as `classify --format
+ * jsonl` prints them: %.9g) and p(answer-like). */
+static int write_predictions(const char *path, const dataset *d, const char *const *data,
+                             const float *logits, char *err, size_t errlen)
+{
+    static const char *const split_names[3] = { "train", "validation", "test" };
+    ifs_buf b;
+    ifs_buf_init(&b);
+    for (size_t i = 0; i < d->n; i++) {
+        const char *base = strrchr(data[d->file[i]], '/');
+        double z0 = logits[2 * i], z1 = logits[2 * i + 1];
+        double mx = z0 > z1 ? z0 : z1, p1 = exp(z1 - mx) / (exp(z0 - mx) + exp(z1 - mx));
+        ifs_buf_puts(&b, "{\"file\":");
+        ifs_buf_jstr(&b, base ? base + 1 : data[d->file[i]]);
+        ifs_buf_printf(&b, ",\"line\":%llu,\"split\":\"%s\",\"label\":%d,\"logits\":[%.9g,%.9g],"
+                       "\"p\":%.6g}\n", (unsigned long long)d->line[i], split_names[d->split[i]],
+                       (int)d->label[i], logits[2 * i], logits[2 * i + 1], p1);
+    }
+    int rc = b.oom ? (snprintf(err, errlen, "out of memory"), -1)
+                   : ifs_io_atomic_write(path, b.p ? b.p : "", b.len, err, errlen);
+    ifs_buf_free(&b);
+    return rc;
+}
+
 /* ---- train-head ------------------------------------------------------- */
 
 static void print_epoch(void *ctx, int epoch, double train_loss, double val_loss, double val_acc)
@@ -544,6 +579,8 @@ static void usage_train(FILE *f)
         "  --out DIR            write the complete checkpoint here\n"
         "  --head-out DIR       also write the head alone (+ train_report.json)\n"
         "  --report FILE        write the training report (JSON) here too\n"
+        "  --predictions FILE   write every record's logits and p(answer-like) under the\n"
+        "                       trained model (JSONL: file, line, split, label, logits, p)\n"
         "  --text-field NAME    text field of the records (default text)\n"
         "  --max-len N          truncation length, becomes model_max_length (default 128)\n"
         "  --seed N             initialisation and shuffle seed (default 1)\n"
@@ -569,7 +606,7 @@ static void usage_train(FILE *f)
 int ifs_cmd_train_head(int argc, char **argv)
 {
     const char *enc_dir = NULL, *out = NULL, *head_out = NULL, *report_path = NULL;
-    const char *backend = "cpu", *text_field = "text", *feat_path = NULL;
+    const char *backend = "cpu", *text_field = "text", *feat_path = NULL, *pred_path = NULL;
     const char *data[64];
     int n_data = 0, max_len = 128, threads = 0, train_layers = 0;
     int32_t max_tokens = 8192;
@@ -586,6 +623,7 @@ int ifs_cmd_train_head(int argc, char **argv)
         { "max-batch-tokens", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
         { "features", required_argument, 0, 'F' }, { "train-layers", required_argument, 0, 'L' },
         { "layer-lr", required_argument, 0, 'R' }, { "select", required_argument, 0, 'S' },
+        { "predictions", required_argument, 0, 'P' },
         { 0, 0, 0, 0 },
     };
     optind = 1;
@@ -593,6 +631,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'F': feat_path = optarg; break;
+        case 'P': pred_path = optarg; break;
         case 'L': train_layers = atoi(optarg); break;
         case 'R': o.layer_lr = strtof(optarg, NULL); break;
         case 'S':
@@ -652,7 +691,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     dataset d = { 0 };
     int rc = 0;
     for (int i = 0; i < n_data && rc == 0; i++)
-        rc = load_responses(data[i], tok, st, max_len, text_field, &d, err, sizeof err);
+        rc = load_responses(data[i], i, tok, st, max_len, text_field, &d, err, sizeof err);
     ifs_tok_state_free(st);
     if (rc) goto fail_early;
     size_t n_split[3] = { 0, 0, 0 }, n_pos = 0;
@@ -806,6 +845,15 @@ int ifs_cmd_train_head(int argc, char **argv)
         if (rc == 0) rc = write_json(path, rep, err, sizeof err);
     }
     if (rc == 0 && report_path) rc = write_json(report_path, rep, err, sizeof err);
+    if (rc == 0 && pred_path) {
+        float *lg = malloc(sizeof *lg * 2 * (d.n ? d.n : 1));
+        if (!lg || ifs_top_logits(&t, &enc->cfg, X, off64, d.n, lg)) {
+            snprintf(err, sizeof err, "out of memory");
+            rc = -1;
+        }
+        if (rc == 0) rc = write_predictions(pred_path, &d, data, lg, err, sizeof err);
+        free(lg);
+    }
     if (rc == 0)
         fprintf(stderr, "train-head: wrote %s%s%s in %.1f s\n", out, head_out ? " and " : "",
                 head_out ? head_out : "", now_s() - t_start);

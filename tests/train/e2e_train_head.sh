@@ -2,9 +2,10 @@
 # e2e_train_head.sh - train-head on the real MiniLM encoder and a small,
 # clearly separable response set written here: the head learns it, the same
 # seed gives byte-identical files, another seed does not, attach-head rebuilds
-# the very checkpoint train-head wrote (also with --train-layers 1, whose head
-# folder carries the last encoder layer), and bad response sets are refused
-# with the file and line named.
+# the very checkpoint train-head wrote (also with --train-layers 1 and 2, whose
+# head folders carry the trained encoder layers), --train-layers 2 is the same
+# bytes at 1 and 2 threads and its checkpoint's logits under classify are the
+# trainer's own, and bad response sets are refused with the file and line named.
 set -u
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
@@ -70,8 +71,49 @@ check "attach-head rebuilds the --train-layers 1 checkpoint byte for byte" \
 run --out clfL2 --seed 5 --train-layers 1 --epochs 6 --features featL.bin > /dev/null 2> errL2.txt
 check "--train-layers 1: the row cache is reused, same seed gives the same checkpoint" \
   "grep -q 'features from featL.bin' errL2.txt && cmp -s clfL/model.safetensors clfL2/model.safetensors"
-run --out bad --train-layers 2 > /dev/null 2>&1; rc=$?
-check "--train-layers 2 is a usage error (rc $rc)" "[ $rc -eq 2 ]"
+# --train-layers 2: two whole layers (4 and 5, attention included) on the frozen rows of layers 0-3.
+run --out clf2L --head-out head2L --seed 5 --train-layers 2 --epochs 4 --features feat2L.bin \
+    --predictions pred2L.jsonl > out2L.txt 2> err2L.txt
+acc2L=$(sed -n 's/^test split: n [0-9]*  accuracy \([0-9.]*\).*/\1/p' out2L.txt)
+check "--train-layers 2 learns the toy set (test accuracy $acc2L >= 0.95)" "awk 'BEGIN{exit !(${acc2L:-0} >= 0.95)}'"
+check "--train-layers 2 report says so" "grep -q '\"train_layers\":[[:space:]]*2' head2L/train_report.json"
+check "--train-layers 2 caches the rows entering layer 4 (IFSHID04)" "[ \"\$(head -c 8 feat2L.bin)\" = IFSHID04 ]"
+python3 - head2L/head.safetensors > head2L.names <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+print("\n".join(sorted(k for k in json.loads(b[8:8 + n]) if k != "__metadata__")))
+PY
+check "the head folder holds the 16 tensors of layers 4 and 5 and the head's 4" \
+  "[ \$(grep -c '^bert.encoder.layer.4\\.' head2L.names) -eq 16 ] && [ \$(grep -c '^bert.encoder.layer.5\\.' head2L.names) -eq 16 ] && [ \$(wc -l < head2L.names) -eq 36 ]"
+"$IFS_BIN" attach-head --encoder "$ENC" --head head2L --out joined2L > /dev/null 2>&1
+check "attach-head rebuilds the --train-layers 2 checkpoint byte for byte" \
+  "cmp -s clf2L/model.safetensors joined2L/model.safetensors"
+"$IFS_BIN" train-head --encoder "$ENC" --data rs.jsonl --max-len 32 --threads 1 --out clf2L1 \
+    --seed 5 --train-layers 2 --epochs 4 > /dev/null 2>&1
+check "--train-layers 2: same seed, 1 thread instead of 2, no cache: the same checkpoint bytes" \
+  "cmp -s clf2L/model.safetensors clf2L1/model.safetensors"
+# The trained checkpoint under classify --backend cpu gives the trainer's own logits
+# (the same ops and GEMM blocks: equal to the 9 printed digits; allowed 1e-5).
+"$IFS_BIN" classify --model clf2L --backend cpu --threads 2 --field text --format jsonl rs.jsonl > cls2L.jsonl 2>/dev/null
+check "classify's logits of the --train-layers 2 checkpoint are the trainer's (every record)" \
+  "python3 - pred2L.jsonl cls2L.jsonl <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) == 240, (len(a), len(b))
+d = max(abs(x - y) for r, c in zip(a, b) for x, y in zip(r['logits'], c['logits']))
+same = sum(r['logits'] == c['logits'] for r, c in zip(a, b))
+print('max |d logit| %g, %d of %d identical as printed' % (d, same, len(a)), file=sys.stderr)
+sys.exit(0 if d <= 1e-5 else 1)
+PY"
+# Every layer (the embeddings' rows cached, nothing else frozen), one epoch.
+run --out clf6L --head-out head6L --seed 5 --train-layers 6 --epochs 1 > /dev/null 2>&1; rc=$?
+check "--train-layers 6 (all of MiniLM's) runs (rc $rc) and writes 100 tensors" \
+  "[ $rc -eq 0 ] && [ \$(python3 -c \"import json,struct,sys; b=open('head6L/head.safetensors','rb').read(); n=struct.unpack('<Q',b[:8])[0]; print(len([k for k in json.loads(b[8:8+n]) if k!='__metadata__']))\") -eq 100 ]"
+run --out bad --train-layers 7 > /dev/null 2> bad7.txt; rc=$?
+check "--train-layers 7 of a 6-layer encoder is a usage error naming the bound (rc $rc)" \
+  "[ $rc -eq 2 ] && grep -q 'has 6 layers' bad7.txt"
 
 printf '{"text":"a","label":1,"split":"train"}\n{"text":"b","label":3,"split":"train"}\n' > bad.jsonl
 run --out bad --data bad.jsonl > /dev/null 2> bad_err.txt; rc=$?

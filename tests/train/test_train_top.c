@@ -181,22 +181,22 @@ static void predict_matches_the_backend(void)
 }
 
 /* Label = sign of feature 0 on every non-[CLS] row; the [CLS] row is noise. */
-static void learns_what_only_other_rows_carry(void)
+static void learns_what_only_other_rows_carry(int n_model, int N)
 {
     tm_model m;
-    tm_model_init(&m, 40, 16, 1, 4, 32, 16, 1, 2, IFS_ACT_GELU, 21);
+    tm_model_init(&m, 40, 16, n_model, 4, 32, 16, 1, 2, IFS_ACT_GELU, 21);
     const ifs_bert_config *cfg = &m.w.cfg;
     const int H = cfg->hidden;
-    enum { N = 600 };
-    int64_t *off = malloc(sizeof(int64_t) * (N + 1));
-    int32_t *y = malloc(sizeof(int32_t) * N);
-    uint8_t *split = malloc(N);
+    enum { NX = 600 };
+    int64_t *off = malloc(sizeof(int64_t) * (NX + 1));
+    int32_t *y = malloc(sizeof(int32_t) * NX);
+    uint8_t *split = malloc(NX);
     uint64_t s = 1234;
     off[0] = 0;
-    for (int i = 0; i < N; i++) off[i + 1] = off[i] + 2 + (int64_t)(tm_next(&s) % 5);
-    float *X = tm_fill(&s, (size_t)off[N] * H, 1.0f, 0);
-    float *Xc = malloc(sizeof(float) * N * (size_t)H);
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < NX; i++) off[i + 1] = off[i] + 2 + (int64_t)(tm_next(&s) % 5);
+    float *X = tm_fill(&s, (size_t)off[NX] * H, 1.0f, 0);
+    float *Xc = malloc(sizeof(float) * NX * (size_t)H);
+    for (int i = 0; i < NX; i++) {
         y[i] = (int32_t)(tm_next(&s) & 1);
         split[i] = i % 5 == 4 ? IFS_SPLIT_VALIDATION : i % 5 == 3 ? IFS_SPLIT_TEST : IFS_SPLIT_TRAIN;
         for (int64_t r = off[i] + 1; r < off[i + 1]; r++) X[r * H] = y[i] ? 2.0f : -2.0f;
@@ -208,33 +208,33 @@ static void learns_what_only_other_rows_carry(void)
     o.layer_lr = 3e-3f;
     o.patience = 30;
     ifs_top a, b;
-    IFS_CHECK(!ifs_top_alloc(&a, cfg, 1) && !ifs_top_alloc(&b, cfg, 1), "alloc");
-    ifs_top_init(&a, cfg, &m.layers[0], NULL, NULL, 9);
-    ifs_top_init(&b, cfg, &m.layers[0], NULL, NULL, 9);
+    IFS_CHECK(!ifs_top_alloc(&a, cfg, N) && !ifs_top_alloc(&b, cfg, N), "alloc");
+    ifs_top_init(&a, cfg, &m.layers[n_model - N], NULL, NULL, 9);
+    ifs_top_init(&b, cfg, &m.layers[n_model - N], NULL, NULL, 9);
     ifs_train_log la, lb, lh;
     char err[256];
-    int rc = ifs_train_top(cfg, X, off, y, split, N, &o, &a, &la, err, sizeof err);
+    int rc = ifs_train_top(cfg, X, off, y, split, NX, &o, &a, &la, err, sizeof err);
     IFS_CHECK(rc == 0, "train: %s", err);
-    rc = ifs_train_top(cfg, X, off, y, split, N, &o, &b, &lb, err, sizeof err);
+    rc = ifs_train_top(cfg, X, off, y, split, NX, &o, &b, &lb, err, sizeof err);
     IFS_CHECK(rc == 0 && !memcmp(a.mem, b.mem, a.n_params * sizeof(float)),
               "the same seed gave other parameters");
-    float *p1 = malloc(sizeof(float) * N);
-    ifs_top_predict(&a, cfg, X, off, N, p1);
-    uint8_t *test = malloc(N);
-    for (int i = 0; i < N; i++) test[i] = split[i] == IFS_SPLIT_TEST;
-    ifs_confusion c = ifs_confusion_count(p1, y, test, N);
+    float *p1 = malloc(sizeof(float) * NX);
+    ifs_top_predict(&a, cfg, X, off, NX, p1);
+    uint8_t *test = malloc(NX);
+    for (int i = 0; i < NX; i++) test[i] = split[i] == IFS_SPLIT_TEST;
+    ifs_confusion c = ifs_confusion_count(p1, y, test, NX);
     double acc = ifs_confusion_accuracy(&c);
-    IFS_CHECK(acc >= 0.95, "test accuracy %.3f with the last layer trained", acc);
+    IFS_CHECK(acc >= 0.95, "test accuracy %.3f with %d layers trained", acc, N);
     /* the head alone, on the [CLS] rows, has nothing to learn from */
-    ifs_top_init(&b, cfg, &m.layers[0], NULL, NULL, 9);
-    rc = ifs_train_head(Xc, y, split, N, H, &o, &b.head, &lh, err, sizeof err);
-    ifs_head_predict(&b.head, H, Xc, N, p1);
-    ifs_confusion ch = ifs_confusion_count(p1, y, test, N);
+    ifs_top_init(&b, cfg, &m.layers[n_model - N], NULL, NULL, 9);
+    rc = ifs_train_head(Xc, y, split, NX, H, &o, &b.head, &lh, err, sizeof err);
+    ifs_head_predict(&b.head, H, Xc, NX, p1);
+    ifs_confusion ch = ifs_confusion_count(p1, y, test, NX);
     double acch = ifs_confusion_accuracy(&ch);
     IFS_CHECK(rc == 0 && acch < 0.75, "the head alone reached %.3f on [CLS] noise", acch);
-    printf("%s the last layer learns what only non-[CLS] rows carry: test accuracy %.3f "
+    printf("%s %d of %d layers learn what only non-[CLS] rows carry: test accuracy %.3f "
            "(head alone %.3f); same seed, same bits\n", acc >= 0.95 && acch < 0.75 ? "ok  " : "FAIL",
-           acc, acch);
+           N, n_model, acc, acch);
     ifs_top_free(&a);
     ifs_top_free(&b);
     free(off); free(y); free(split); free(X); free(Xc); free(p1); free(test);
@@ -251,6 +251,7 @@ int main(void)
     gradients_match_finite_differences(IFS_ACT_RELU, "relu", 2, 2);
     gradients_match_finite_differences(IFS_ACT_GELU, "gelu", 2, 0);
     predict_matches_the_backend();
-    learns_what_only_other_rows_carry();
+    learns_what_only_other_rows_carry(1, 1);
+    learns_what_only_other_rows_carry(2, 2);
     return ifs_test_done("train_top");
 }
