@@ -168,12 +168,13 @@ typedef struct {
     uint16_t *file;     /* index of its --data file */
     int32_t *off;       /* [n+1] into ids */
     int32_t *ids;
+    int32_t *types;     /* token type ids beside ids (pairs: 0 instruction, 1 response); NULL: all 0 */
     size_t ids_cap;
     uint64_t lines, skipped;
 } dataset;
 
 static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind, uint16_t file,
-                   uint64_t line, const int32_t *ids, int32_t nids)
+                   uint64_t line, const int32_t *ids, const int32_t *types, int32_t nids)
 {
     if (d->n + 1 >= d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 4096;
@@ -200,9 +201,15 @@ static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind, uint1
         int32_t *ni = realloc(d->ids, cap * sizeof *ni);
         if (!ni) return -1;
         d->ids = ni;
+        if (types) {
+            int32_t *nt = realloc(d->types, cap * sizeof *nt);
+            if (!nt) return -1;
+            d->types = nt;
+        }
         d->ids_cap = cap;
     }
     memcpy(d->ids + d->off[d->n], ids, (size_t)nids * sizeof *ids);
+    if (types) memcpy(d->types + d->off[d->n], types, (size_t)nids * sizeof *types);
     d->label[d->n] = label;
     d->split[d->n] = split;
     d->kind[d->n] = kind;
@@ -216,21 +223,32 @@ static int ds_push(dataset *d, int32_t label, uint8_t split, uint8_t kind, uint1
 static void ds_free(dataset *d)
 {
     free(d->label); free(d->split); free(d->kind); free(d->off); free(d->ids);
-    free(d->line); free(d->file);
+    free(d->line); free(d->file); free(d->types);
 }
 
 /* Reads one response-set file into d. A line that is not a usable record is
  * an error naming the file and line: a training set is our own output, so
  * a bad line means the wrong file, not noise to skip. */
+/* What a record is encoded from: the text alone, or with instr_field set the
+ * pair (instruction, text) with the instruction cut to instr_max ids first
+ * (ifs_tok_encode_pair_cap; 0 = no cap of its own). */
+typedef struct {
+    const char *text_field, *instr_field;
+    int max_len;
+    int32_t instr_max;
+} encode_opts;
+
 static int load_responses(const char *path, int file_no, const ifs_tok *tok, ifs_tok_state *st,
-                          int max_len, const char *text_field, dataset *d,
-                          char *err, size_t errlen)
+                          const encode_opts *eo, dataset *d, char *err, size_t errlen)
 {
+    const char *text_field = eo->text_field;
+    const int max_len = eo->max_len;
     ifs_shard_reader *r;
     if (ifs_shard_open(path, NULL, &r, err, errlen)) return -1;
     int32_t *ids = malloc((size_t)max_len * sizeof *ids);
-    int rc = ids ? 0 : -1;
-    if (!ids) snprintf(err, errlen, "out of memory");
+    int32_t *types = malloc((size_t)max_len * sizeof *types);
+    int rc = ids && types ? 0 : -1;
+    if (rc) snprintf(err, errlen, "out of memory");
     ifs_shard_line ln;
     while (rc == 0 && ifs_shard_next(r, &ln) == IFS_SHARD_LINE) {
         d->lines++;
@@ -272,22 +290,41 @@ static int load_responses(const char *path, int file_no, const ifs_tok *tok, ifs
                 if (!strcmp(k->valuestring, kind_names[i])) kind = (uint8_t)i;
         int32_t n = 0;
         ifs_tok_result res;
-        int trc = ifs_tok_encode(tok, st, t->valuestring, strlen(t->valuestring), max_len,
+        int trc, bad_in_b = 1;
+        if (eo->instr_field) {
+            const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, eo->instr_field);
+            if (!cJSON_IsString(in)) {
+                snprintf(err, errlen, "%s:%llu: no string \"%s\" (the instruction of a pair, "
+                         "--instruction-field)", path, (unsigned long long)ln.line_no,
+                         eo->instr_field);
+                cJSON_Delete(j);
+                rc = -1;
+                break;
+            }
+            trc = ifs_tok_encode_pair_cap(tok, st, in->valuestring, strlen(in->valuestring),
+                                          t->valuestring, strlen(t->valuestring), max_len,
+                                          eo->instr_max, ids, types, &n, &res, &bad_in_b);
+        } else {
+            trc = ifs_tok_encode(tok, st, t->valuestring, strlen(t->valuestring), max_len,
                                  ids, NULL, &n, &res);
+        }
         if (trc) {
             snprintf(err, errlen, "%s:%llu: %s%s", path, (unsigned long long)ln.line_no,
-                     ifs_tok_strerror(trc), trc == IFS_TOK_EUTF8 ? " in the text" : "");
+                     ifs_tok_strerror(trc),
+                     trc != IFS_TOK_EUTF8 ? "" : bad_in_b ? " in the text" : " in the instruction");
             cJSON_Delete(j);
             rc = -1;
             break;
         }
-        if (ds_push(d, (int32_t)l->valuedouble, split, kind, (uint16_t)file_no, ln.line_no, ids, n)) {
+        if (ds_push(d, (int32_t)l->valuedouble, split, kind, (uint16_t)file_no, ln.line_no, ids,
+                    eo->instr_field ? types : NULL, n)) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
         }
         cJSON_Delete(j);
     }
     free(ids);
+    free(types);
     ifs_shard_free(r);
     return rc;
 }
@@ -315,10 +352,11 @@ static int compute_features(ifs_backend *bk, const dataset *d, int hidden, int d
     by_len *order = malloc(d->n * sizeof *order);
     int32_t *seq_off = malloc(((size_t)max_seqs + 1) * sizeof *seq_off);
     int32_t *ids = malloc((size_t)max_tokens * sizeof *ids);
+    int32_t *types = malloc((size_t)max_tokens * sizeof *types);
     float *logits = malloc((size_t)max_seqs * IFS_MAX_LABELS * sizeof *logits);
     float *cls = malloc((size_t)(depth < 0 ? max_seqs : max_tokens) * hidden * sizeof *cls);
     int rc = 0;
-    if (!order || !seq_off || !ids || !logits || !cls) {
+    if (!order || !seq_off || !ids || !types || !logits || !cls) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
         goto out;
@@ -337,10 +375,13 @@ static int compute_features(ifs_backend *bk, const dataset *d, int hidden, int d
             const by_len *e = &order[i + (size_t)ns];
             if (nt + e->len > max_tokens) break;
             memcpy(ids + nt, d->ids + d->off[e->idx], (size_t)e->len * sizeof *ids);
+            if (d->types)
+                memcpy(types + nt, d->types + d->off[e->idx], (size_t)e->len * sizeof *types);
             nt += e->len;
             seq_off[++ns] = nt;
         }
-        ifs_batch b = { .n_seqs = ns, .n_tokens = nt, .input_ids = ids, .type_ids = NULL,
+        ifs_batch b = { .n_seqs = ns, .n_tokens = nt, .input_ids = ids,
+                        .type_ids = d->types ? types : NULL,
                         .seq_off = seq_off };
         if (depth < 0 ? ifs_backend_forward(bk, &b, logits, cls)
                       : ifs_backend_encode(bk, &b, depth, cls)) {
@@ -365,7 +406,7 @@ static int compute_features(ifs_backend *bk, const dataset *d, int hidden, int d
     }
     if (isatty(2)) fputc('\n', stderr);
 out:
-    free(order); free(seq_off); free(ids); free(logits); free(cls);
+    free(order); free(seq_off); free(ids); free(types); free(logits); free(cls);
     return rc;
 }
 
@@ -387,6 +428,10 @@ static void ids_digest(const dataset *d, char hex[65])
     ifs_sha256_init(&c);
     ifs_sha256_update(&c, d->off, (d->n + 1) * sizeof *d->off);
     ifs_sha256_update(&c, d->ids, (size_t)d->off[d->n] * sizeof *d->ids);
+    if (d->types) { /* pairs: their token types too, after a marker */
+        ifs_sha256_update(&c, "pair", 4);
+        ifs_sha256_update(&c, d->types, (size_t)d->off[d->n] * sizeof *d->types);
+    }
     ifs_sha256_final_hex(&c, hex);
 }
 
@@ -466,20 +511,30 @@ static int top_tensors(const ifs_bert_config *c, const ifs_top *t, char *names,
     return 16 * N + 4;
 }
 
-static ifs_bert_config binary_config(const ifs_bert_config *enc)
+/* What the classifier reads (config.json's ifs_input and
+ * ifs_instruction_max_tokens, ifs_wts.h). */
+typedef struct {
+    int pair;          /* 0: the response alone, 1: (instruction, response) */
+    int32_t instr_max; /* pairs: the instruction's own cap, 0 = none */
+} input_mode;
+
+static ifs_bert_config binary_config(const ifs_bert_config *enc, const input_mode *im)
 {
     ifs_bert_config c = *enc;
     c.num_labels = 2;
     memset(c.labels, 0, sizeof c.labels);
     snprintf(c.labels[0], IFS_LABEL_LEN, "%s", CONT_LABEL);
     snprintf(c.labels[1], IFS_LABEL_LEN, "%s", ANSWER_LABEL);
+    c.pair_input = im->pair;
+    c.instruction_max_tokens = im->pair ? im->instr_max : 0;
     return c;
 }
 
 /* The complete checkpoint: the encoder with its top t->n_layers layers
  * replaced by t's (the pretrained ones stay below them) and t's head. */
 static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
-                            const ifs_top *t, int max_len, char *err, size_t errlen)
+                            const ifs_top *t, const input_mode *im, int max_len, char *err,
+                            size_t errlen)
 {
     if (mkdir_p1(out, err, errlen)) return -1;
     const int nl = enc->cfg.n_layers;
@@ -488,7 +543,7 @@ static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert
     memcpy(layers, enc->layers, (size_t)nl * sizeof *layers);
     for (int k = 0; k < t->n_layers; k++) layers[nl - t->n_layers + k] = t->layers[k];
     ifs_bert_weights w = *enc;
-    w.cfg = binary_config(&enc->cfg);
+    w.cfg = binary_config(&enc->cfg, im);
     w.layers = layers;
     w.pool_w = t->head.pool_w;
     w.pool_b = t->head.pool_b;
@@ -508,7 +563,8 @@ static int write_checkpoint(const char *out, const char *enc_dir, const ifs_bert
  * trained encoder layers, then the pooler and classifier), the config and
  * tokenizer config of the full checkpoint. */
 static int write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
-                      const ifs_top *t, int max_len, char *err, size_t errlen)
+                      const ifs_top *t, const input_mode *im, int max_len, char *err,
+                      size_t errlen)
 {
     if (mkdir_p1(dir, err, errlen)) return -1;
     const int N = t->n_layers;
@@ -526,7 +582,7 @@ static int write_head(const char *dir, const char *enc_dir, const ifs_bert_weigh
     free(names);
     free(tt);
     if (rc) return -1;
-    ifs_bert_config cfg = binary_config(&enc->cfg);
+    ifs_bert_config cfg = binary_config(&enc->cfg, im);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (ifs_wts_write_config(path, &cfg, err, errlen)) return -1;
     return write_tok_config(enc_dir, dir, max_len, err, errlen);
@@ -582,6 +638,11 @@ static void usage_train(FILE *f)
         "  --predictions FILE   write every record's logits and p(answer-like) under the\n"
         "                       trained model (JSONL: file, line, split, label, logits, p)\n"
         "  --text-field NAME    text field of the records (default text)\n"
+        "  --instruction-field NAME  train a pair classifier: each record is encoded as\n"
+        "                       [CLS] NAME [SEP] text [SEP] (token types 0/1); a record\n"
+        "                       without it is an error. config.json gets \"ifs_input\": \"pair\"\n"
+        "  --instruction-max-tokens K  pairs: the instruction is cut to K WordPiece ids\n"
+        "                       before the pair is truncated (ifs_instruction_max_tokens)\n"
         "  --max-len N          truncation length, becomes model_max_length (default 128)\n"
         "  --seed N             initialisation and shuffle seed (default 1)\n"
         "  --epochs N           at most N epochs (default 40)\n"
@@ -607,6 +668,8 @@ int ifs_cmd_train_head(int argc, char **argv)
 {
     const char *enc_dir = NULL, *out = NULL, *head_out = NULL, *report_path = NULL;
     const char *backend = "cpu", *text_field = "text", *feat_path = NULL, *pred_path = NULL;
+    const char *instr_field = NULL;
+    long instr_max = 0;
     const char *data[64];
     int n_data = 0, max_len = 128, threads = 0, train_layers = 0;
     int32_t max_tokens = 8192;
@@ -624,6 +687,8 @@ int ifs_cmd_train_head(int argc, char **argv)
         { "features", required_argument, 0, 'F' }, { "train-layers", required_argument, 0, 'L' },
         { "layer-lr", required_argument, 0, 'R' }, { "select", required_argument, 0, 'S' },
         { "predictions", required_argument, 0, 'P' },
+        { "instruction-field", required_argument, 0, 'I' },
+        { "instruction-max-tokens", required_argument, 0, 'K' },
         { 0, 0, 0, 0 },
     };
     optind = 1;
@@ -632,6 +697,18 @@ int ifs_cmd_train_head(int argc, char **argv)
         switch (c) {
         case 'F': feat_path = optarg; break;
         case 'P': pred_path = optarg; break;
+        case 'I': instr_field = optarg; break;
+        case 'K': {
+            char *end;
+            errno = 0;
+            instr_max = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || instr_max < 1 || instr_max > (1 << 20)) {
+                fprintf(stderr, "ifscore train-head: --instruction-max-tokens %s: expected an "
+                        "integer from 1 to 1048576\n", optarg);
+                return IFS_EXIT_USAGE;
+            }
+            break;
+        }
         case 'L': train_layers = atoi(optarg); break;
         case 'R': o.layer_lr = strtof(optarg, NULL); break;
         case 'S':
@@ -669,6 +746,11 @@ int ifs_cmd_train_head(int argc, char **argv)
         usage_train(stderr);
         return IFS_EXIT_USAGE;
     }
+    if (instr_max && !instr_field) {
+        fprintf(stderr, "ifscore train-head: --instruction-max-tokens needs --instruction-field\n");
+        return IFS_EXIT_USAGE;
+    }
+    const input_mode im = { instr_field != NULL, (int32_t)instr_max };
 
     char err[1024];
     double t_start = now_s();
@@ -690,8 +772,9 @@ int ifs_cmd_train_head(int argc, char **argv)
 
     dataset d = { 0 };
     int rc = 0;
+    const encode_opts eo = { text_field, instr_field, max_len, (int32_t)instr_max };
     for (int i = 0; i < n_data && rc == 0; i++)
-        rc = load_responses(data[i], i, tok, st, max_len, text_field, &d, err, sizeof err);
+        rc = load_responses(data[i], i, tok, st, &eo, &d, err, sizeof err);
     ifs_tok_state_free(st);
     if (rc) goto fail_early;
     size_t n_split[3] = { 0, 0, 0 }, n_pos = 0;
@@ -781,6 +864,11 @@ int ifs_cmd_train_head(int argc, char **argv)
         cJSON_AddNumberToObject(oo, "epochs", o.epochs);
         cJSON_AddNumberToObject(oo, "lr", round((double)o.lr * 1e9) / 1e9);
         cJSON_AddNumberToObject(oo, "train_layers", train_layers);
+        cJSON_AddStringToObject(oo, "input", im.pair ? "pair" : "response");
+        if (im.pair) {
+            cJSON_AddStringToObject(oo, "instruction_field", instr_field);
+            cJSON_AddNumberToObject(oo, "instruction_max_tokens", im.instr_max);
+        }
         if (train_layers)
             cJSON_AddNumberToObject(oo, "layer_lr", round((double)o.layer_lr * 1e9) / 1e9);
         cJSON_AddNumberToObject(oo, "batch", o.batch);
@@ -837,9 +925,9 @@ int ifs_cmd_train_head(int argc, char **argv)
                    cJSON_GetObjectItemCaseSensitive(e, "accuracy_on_kind")->valuedouble);
         }
     }
-    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &t, max_len, err, sizeof err);
+    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
     if (rc == 0 && head_out) {
-        rc = write_head(head_out, enc_dir, enc, &t, max_len, err, sizeof err);
+        rc = write_head(head_out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
         char path[4096];
         snprintf(path, sizeof path, "%s/train_report.json", head_out);
         if (rc == 0) rc = write_json(path, rep, err, sizeof err);
@@ -988,7 +1076,31 @@ int ifs_cmd_attach_head(int argc, char **argv)
         cJSON_Delete(j);
         free(txt);
     }
-    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &t, max_len, err, sizeof err);
+    input_mode im = { 0, 0 };
+    if (rc == 0) {
+        /* the head's config.json says what the classifier reads (pairs or not) */
+        snprintf(path, sizeof path, "%s/config.json", head_dir);
+        size_t n;
+        char *txt = read_file(path, &n);
+        ifs_bert_config hc;
+        if (!txt) {
+            snprintf(err, sizeof err, "cannot read %.900s: %s", path, strerror(errno));
+            rc = -1;
+        } else if (ifs_wts_parse_config(txt, n, path, &hc, err, sizeof err)) {
+            rc = -1;
+        } else if (hc.hidden != enc->cfg.hidden || hc.n_layers != enc->cfg.n_layers ||
+                   hc.intermediate != enc->cfg.intermediate || hc.n_heads != enc->cfg.n_heads) {
+            snprintf(err, sizeof err, "%.700s: the head's shape (hidden %d, %d layers) is not "
+                     "the encoder's (hidden %d, %d layers)", path, hc.hidden, hc.n_layers,
+                     enc->cfg.hidden, enc->cfg.n_layers);
+            rc = -1;
+        } else {
+            im.pair = hc.pair_input;
+            im.instr_max = hc.instruction_max_tokens;
+        }
+        free(txt);
+    }
+    if (rc == 0) rc = write_checkpoint(out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
     ifs_wts_st_free(st);
     if (have_t) ifs_top_free(&t);
     ifs_wts_free(m);

@@ -115,6 +115,63 @@ run --out bad --train-layers 7 > /dev/null 2> bad7.txt; rc=$?
 check "--train-layers 7 of a 6-layer encoder is a usage error naming the bound (rc $rc)" \
   "[ $rc -eq 2 ] && grep -q 'has 6 layers' bad7.txt"
 
+# Pairs (--instruction-field): the same responses under two kinds of instruction, the
+# label decided by the instruction alone, so only a model that reads the pair can learn it.
+python3 - <<'PY'
+import json
+resp = ["Paris is the capital of France.", "The answer is 42.", "Water boils at 100 degrees.",
+        "Use a hammer and two nails.", "It rains because clouds cool.", "Cats sleep a lot."]
+ask = ["Please tell me about {}.", "Answer this question on {}.", "Explain {} to me."]
+cut = ["and then the story of {} went on", "of {} , the next chapter begins with", "{} continued from page"]
+topics = ["France", "numbers", "water", "tools", "weather", "cats", "rivers", "glass"]
+with open("pairs.jsonl", "w") as f:
+    for i in range(240):
+        lab = i % 2
+        t = topics[(i // 2) % len(topics)]
+        ins = (ask if lab else cut)[(i // 16) % 3].format(t)
+        split = "train" if i % 10 < 6 else "validation" if i % 10 < 8 else "test"
+        f.write(json.dumps(dict(id=str(i), instruction=ins, text=resp[(i // 2) % len(resp)],
+                                label=lab, split=split, kind="R" if lab else "Ic")) + "\n")
+PY
+runp() { "$IFS_BIN" train-head --encoder "$ENC" --max-len 32 --threads 2 "$@"; }
+runp --data pairs.jsonl --out clfP --head-out headP --seed 5 --train-layers 1 --epochs 8 \
+    --instruction-field instruction --instruction-max-tokens 16 --features featP.bin \
+    --predictions predP.jsonl > outP.txt 2> errP.txt
+accP=$(sed -n 's/^test split: n [0-9]*  accuracy \([0-9.]*\).*/\1/p' outP.txt)
+check "pair training learns what only the instruction says (test accuracy $accP >= 0.95)" "awk 'BEGIN{exit !(${accP:-0} >= 0.95)}'"
+runp --data pairs.jsonl --out clfR --seed 5 --train-layers 1 --epochs 8 --features featR.bin > outR.txt 2>&1
+accR=$(sed -n 's/^test split: n [0-9]*  accuracy \([0-9.]*\).*/\1/p' outR.txt)
+check "the response alone cannot (test accuracy $accR <= 0.75)" "awk 'BEGIN{exit !(${accR:-1} <= 0.75)}'"
+check "config.json says pair input and the instruction cap" \
+  "grep -q '\"ifs_input\":[[:space:]]*\"pair\"' clfP/config.json && grep -q '\"ifs_instruction_max_tokens\":[[:space:]]*16' clfP/config.json && grep -q '\"ifs_input\":[[:space:]]*\"pair\"' headP/config.json"
+check "a response-only checkpoint says nothing of pairs" "! grep -q ifs_input clfR/config.json"
+"$IFS_BIN" attach-head --encoder "$ENC" --head headP --out joinedP > /dev/null 2>&1
+check "attach-head keeps the pair setting and the weights" \
+  "cmp -s clfP/config.json joinedP/config.json && cmp -s clfP/model.safetensors joinedP/model.safetensors"
+check "the pair rows are cached under their own key (not the response-only rows)" \
+  "! cmp -s featP.bin featR.bin && [ \"\$(head -c 8 featP.bin)\" = IFSHID05 ]"
+runp --data pairs.jsonl --out clfP2 --seed 5 --train-layers 1 --epochs 8 --instruction-field instruction \
+    --instruction-max-tokens 16 --features featR.bin > /dev/null 2> errP2.txt
+check "a response-only row cache is not taken for pairs (recomputed)" "! grep -q 'features from' errP2.txt && cmp -s clfP/model.safetensors clfP2/model.safetensors"
+# token types reach the encoder: classify reads the pair with types 0/1 and gets the trainer's logits
+"$IFS_BIN" classify --model clfP --backend cpu --field text --pair-field instruction --format jsonl pairs.jsonl > clsP.jsonl 2>/dev/null
+check "classify --pair-field gives the pair trainer's logits (token types included)" \
+  "python3 - predP.jsonl clsP.jsonl <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) == 240, (len(a), len(b))
+d = max(abs(x - y) for r, c in zip(a, b) for x, y in zip(r['logits'], c['logits']))
+print('pairs: max |d logit| %g' % d, file=sys.stderr)
+sys.exit(0 if d <= 1e-5 else 1)
+PY"
+printf '{"instruction":"say hi","text":"hi","label":1,"split":"train"}\n{"text":"b","label":0,"split":"train"}\n' > badP.jsonl
+runp --data badP.jsonl --out bad --instruction-field instruction > /dev/null 2> badP_err.txt; rc=$?
+check "a pair record without its instruction is refused naming file and line (rc $rc)" \
+  "[ $rc -ne 0 ] && grep -q 'badP.jsonl:2: no string \"instruction\"' badP_err.txt"
+runp --data pairs.jsonl --out bad --instruction-max-tokens 8 > /dev/null 2>&1; rc=$?
+check "--instruction-max-tokens without --instruction-field is a usage error (rc $rc)" "[ $rc -eq 2 ]"
+
 printf '{"text":"a","label":1,"split":"train"}\n{"text":"b","label":3,"split":"train"}\n' > bad.jsonl
 run --out bad --data bad.jsonl > /dev/null 2> bad_err.txt; rc=$?
 check "label 3 refused naming file and line (rc $rc)" "[ $rc -ne 0 ] && grep -q 'bad.jsonl:2' bad_err.txt"
