@@ -143,6 +143,44 @@ int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
 void ifs_top_predict(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
                      const int64_t *off, size_t n, float *p1);
 
+/* ---- checkpoints ------------------------------------------------------
+ *
+ * What train-head writes and attach-head joins. The complete checkpoint is
+ * a BertForSequenceClassification folder (model.safetensors F32,
+ * config.json with labels IFS_TOP_LABEL_0 / _1 and the input mode,
+ * vocab.txt copied from the encoder, tokenizer_config.json with
+ * model_max_length = the trained max_len): the encoder with its top
+ * t->n_layers layers replaced by t's and t's head. The head folder holds
+ * only what ifscore trained: head.safetensors (the trained layers' 16
+ * tensors each under their HF names, then the pooler and classifier), the
+ * same config.json and tokenizer_config.json. Files are written
+ * atomically; folders are created (one level). Returns 0, or -1 with words
+ * in err. */
+#define IFS_TOP_LABEL_0 "continuation-like"
+#define IFS_TOP_LABEL_1 "answer-like"
+
+/* What the classifier reads: config.json's ifs_input / ifs_instruction_max_tokens. */
+typedef struct {
+    int pair;          /* 0: the response alone, 1: (instruction, response) */
+    int32_t instr_max; /* pairs: the instruction's own cap, 0 = none */
+} ifs_top_input;
+
+int ifs_top_write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
+                             const ifs_top *t, const ifs_top_input *in, int max_len,
+                             char *err, size_t errlen);
+int ifs_top_write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
+                       const ifs_top *t, const ifs_top_input *in, int max_len, char *err,
+                       size_t errlen);
+
+/* Reads a head folder for the encoder `enc`: allocates t (ifs_top_free)
+ * with N = the trained layers head.safetensors holds (its tensor count:
+ * 4 + 16 N, each present with the encoder's shape, F32), fills it, and
+ * sets the input mode (config.json, whose shape must be the encoder's) and
+ * *max_len (tokenizer_config.json's model_max_length, else the encoder's
+ * max_position). Returns 0, or -1 with words in err (t then zeroed). */
+int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top *t,
+                      ifs_top_input *in, int *max_len, char *err, size_t errlen);
+
 /* Confusion counts for label 1 = positive. */
 typedef struct {
     int64_t tp, fp, tn, fn;
