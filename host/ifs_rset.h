@@ -1,7 +1,7 @@
 /*
  * ifs_rset.h - a response set loaded for training (train-head): the records
  * of `ifscore build-responses` (JSONL: text, label 0|1, split
- * train|validation|test, kind R|Ic|Ic+R, and for pairs an instruction)
+ * train|validation|test|holdout, kind, and for pairs an instruction)
  * tokenized once, the encoder features a backend computes from them, and
  * the file cache of those features.
  *
@@ -33,17 +33,18 @@
 extern "C" {
 #endif
 
-/* A record's "kind": its source in the response set. */
+/* A record's "kind": its source in the response set. The first four are
+ * fixed; every other kind string a set holds gets the next number, in the
+ * order first seen (up to IFS_RSET_MAX_KINDS; later ones are "other"). */
 typedef enum {
     IFS_RSET_KIND_R = 0,     /* a response to its instruction (label 1) */
     IFS_RSET_KIND_IC = 1,    /* a cut instruction (label 0) */
     IFS_RSET_KIND_ICR = 2,   /* a cut instruction, then the response (label 0) */
-    IFS_RSET_KIND_OTHER = 3, /* absent or any other string */
-    IFS_RSET_N_KINDS = 4
+    IFS_RSET_KIND_OTHER = 3, /* absent, not a string, or beyond the table */
+    IFS_RSET_FIXED_KINDS = 4
 } ifs_rset_kind;
-
-/* "R", "Ic", "Ic+R", "other"; NULL outside the enum. */
-const char *ifs_rset_kind_name(int kind);
+#define IFS_RSET_MAX_KINDS 64
+#define IFS_RSET_KIND_LEN 32 /* longer kind strings are "other" */
 
 /* How records are encoded. */
 typedef struct {
@@ -59,21 +60,28 @@ typedef struct {
     size_t n;           /* records */
     int32_t *label;     /* [n] 0 or 1 */
     uint8_t *split;     /* [n] IFS_SPLIT_* (ifs_train.h) */
-    uint8_t *kind;      /* [n] ifs_rset_kind */
+    uint8_t *kind;      /* [n] ifs_rset_kind or a later number (ifs_rset_kind_name) */
     uint64_t *line;     /* [n] line number in its file */
     uint16_t *file;     /* [n] the file_no it was loaded with */
     int32_t *off;       /* [n + 1] record i is ids[off[i], off[i+1]) */
     int32_t *ids;
     int32_t *types;     /* beside ids for pairs (0 instruction, 1 response); NULL: all 0 */
     uint64_t lines, skipped; /* lines read, blank lines skipped */
+    int n_kinds;             /* kinds named so far (0 before the first load: the fixed four) */
+    char kind_names[IFS_RSET_MAX_KINDS][IFS_RSET_KIND_LEN];
     size_t cap, ids_cap;     /* private */
 } ifs_rset;
+
+/* The name of kind k of d ("R", "Ic", "Ic+R", "other", then the set's
+ * own); NULL outside [0, n_kinds). */
+const char *ifs_rset_kind_name(const ifs_rset *d, int k);
 
 /* Appends the records of one response-set file (.jsonl or .jsonl.zst) to
  * d (zeroed before the first call). A line that is not a usable record is
  * an error naming the file and line (a training set is our own output, so
  * a bad line means the wrong file, not noise to skip): not JSON, no string
- * text field, a label other than 0/1, a split other than the three, no
+ * text field, a label other than 0/1, a split other than train,
+ * validation, test and holdout, no
  * string instruction in pair mode, invalid UTF-8 (which text says), bad
  * bytes from the reader. Returns 0, or -1 with words in err (d keeps the
  * records before the bad line). */

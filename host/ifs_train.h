@@ -33,7 +33,11 @@
 extern "C" {
 #endif
 
-enum { IFS_SPLIT_TRAIN = 0, IFS_SPLIT_VALIDATION = 1, IFS_SPLIT_TEST = 2 };
+/* A record's split. IFS_SPLIT_HOLDOUT ("holdout": e.g. an instruction
+ * source kept out of training) is neither trained on nor used to stop;
+ * train-head measures it apart, like test. */
+enum { IFS_SPLIT_TRAIN = 0, IFS_SPLIT_VALIDATION = 1, IFS_SPLIT_TEST = 2, IFS_SPLIT_HOLDOUT = 3,
+       IFS_N_SPLITS = 4 };
 
 typedef struct {
     int epochs;          /* at most this many passes over the train split */

@@ -18,11 +18,31 @@
 
 /* ---- the response set ------------------------------------------------- */
 
-static const char *const kind_names[IFS_RSET_N_KINDS] = { "R", "Ic", "Ic+R", "other" };
+static const char *const fixed_kinds[IFS_RSET_FIXED_KINDS] = { "R", "Ic", "Ic+R", "other" };
 
-const char *ifs_rset_kind_name(int kind)
+static void name_fixed_kinds(ifs_rset *d)
 {
-    return kind >= 0 && kind < IFS_RSET_N_KINDS ? kind_names[kind] : NULL;
+    if (d->n_kinds) return;
+    for (int k = 0; k < IFS_RSET_FIXED_KINDS; k++)
+        snprintf(d->kind_names[k], IFS_RSET_KIND_LEN, "%s", fixed_kinds[k]);
+    d->n_kinds = IFS_RSET_FIXED_KINDS;
+}
+
+const char *ifs_rset_kind_name(const ifs_rset *d, int k)
+{
+    if (k >= 0 && k < IFS_RSET_FIXED_KINDS) return fixed_kinds[k];
+    return d && k >= 0 && k < d->n_kinds ? d->kind_names[k] : NULL;
+}
+
+/* The number of kind string s, named on first sight. */
+static uint8_t kind_of(ifs_rset *d, const char *s)
+{
+    for (int k = 0; k < d->n_kinds; k++)
+        if (!strcmp(d->kind_names[k], s)) return (uint8_t)k;
+    if (d->n_kinds == IFS_RSET_MAX_KINDS || strlen(s) >= IFS_RSET_KIND_LEN)
+        return IFS_RSET_KIND_OTHER;
+    snprintf(d->kind_names[d->n_kinds], IFS_RSET_KIND_LEN, "%s", s);
+    return (uint8_t)d->n_kinds++;
 }
 
 
@@ -87,6 +107,7 @@ int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok
     const char *text_field = eo->text_field;
     const int max_len = eo->max_len;
     ifs_shard_reader *r;
+    name_fixed_kinds(d);
     if (ifs_shard_open(path, NULL, &r, err, errlen)) return -1;
     int32_t *ids = malloc((size_t)max_len * sizeof *ids);
     int32_t *types = malloc((size_t)max_len * sizeof *types);
@@ -119,18 +140,17 @@ int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok
         }
         uint8_t split = !strcmp(s->valuestring, "train") ? IFS_SPLIT_TRAIN
                       : !strcmp(s->valuestring, "validation") ? IFS_SPLIT_VALIDATION
-                      : !strcmp(s->valuestring, "test") ? IFS_SPLIT_TEST : 255;
+                      : !strcmp(s->valuestring, "test") ? IFS_SPLIT_TEST
+                      : !strcmp(s->valuestring, "holdout") ? IFS_SPLIT_HOLDOUT : 255;
         if (split == 255) {
-            snprintf(err, errlen, "%s:%llu: split \"%s\" is not train, validation or test",
+            snprintf(err, errlen, "%s:%llu: split \"%s\" is not train, validation, test or "
+                     "holdout",
                      path, (unsigned long long)ln.line_no, s->valuestring);
             cJSON_Delete(j);
             rc = -1;
             break;
         }
-        uint8_t kind = IFS_RSET_KIND_OTHER;
-        if (cJSON_IsString(k))
-            for (int i = 0; i < IFS_RSET_KIND_OTHER; i++)
-                if (!strcmp(k->valuestring, kind_names[i])) kind = (uint8_t)i;
+        uint8_t kind = cJSON_IsString(k) ? kind_of(d, k->valuestring) : IFS_RSET_KIND_OTHER;
         int32_t n = 0;
         ifs_tok_result res;
         int trc, bad_in_b = 1;

@@ -89,7 +89,8 @@ static void add_metrics(cJSON *obj, const float *p1, const int32_t *y, const uin
 static int write_predictions(const char *path, const ifs_rset *d, const char *const *data,
                              const float *logits, char *err, size_t errlen)
 {
-    static const char *const split_names[3] = { "train", "validation", "test" };
+    static const char *const split_names[IFS_N_SPLITS] = { "train", "validation", "test",
+                                                           "holdout" };
     ifs_buf b;
     ifs_buf_init(&b);
     for (size_t i = 0; i < d->n; i++) {
@@ -147,7 +148,8 @@ static void usage_train(FILE *f)
         "Train the pooler and classifier of a BertForSequenceClassification on frozen\n"
         "encoder features (and with --train-layers N the top N encoder layers too), from a\n"
         "response set (ifscore build-responses: JSONL with text, label 0|1, split\n"
-        "train|validation|test, kind R|Ic|Ic+R).\n\n"
+        "train|validation|test|holdout, kind R|Ic|Ic+R|...; holdout is neither trained\n"
+        "on nor used to stop, and measured apart).\n\n"
         "  --encoder DIR        pretrained BERT checkpoint (config.json, vocab.txt, safetensors)\n"
         "  --data FILE          response set shard(s) (.jsonl or .jsonl.zst); repeatable\n"
         "  --out DIR            write the complete checkpoint here\n"
@@ -295,10 +297,10 @@ int ifs_cmd_train_head(int argc, char **argv)
         rc = ifs_rset_load(&d, data[i], i, tok, st, &eo, err, sizeof err);
     ifs_tok_state_free(st);
     if (rc) goto fail_early;
-    size_t n_split[3] = { 0, 0, 0 }, n_pos = 0;
+    size_t n_split[IFS_N_SPLITS] = { 0, 0, 0, 0 }, n_pos = 0;
     for (size_t i = 0; i < d.n; i++) { n_split[d.split[i]]++; n_pos += d.label[i] == 1; }
-    fprintf(stderr, "train-head: %zu examples (train %zu, validation %zu, test %zu; %zu answer-like)\n",
-            d.n, n_split[0], n_split[1], n_split[2], n_pos);
+    fprintf(stderr, "train-head: %zu examples (train %zu, validation %zu, test %zu, holdout %zu; "
+            "%zu answer-like)\n", d.n, n_split[0], n_split[1], n_split[2], n_split[3], n_pos);
 
     /* Features, through a backend over the encoder with a placeholder head
      * (the [CLS] row comes before the pooler, so the head does not matter):
@@ -399,14 +401,17 @@ int ifs_cmd_train_head(int argc, char **argv)
         cJSON_AddNumberToObject(cnt, "train", (double)n_split[0]);
         cJSON_AddNumberToObject(cnt, "validation", (double)n_split[1]);
         cJSON_AddNumberToObject(cnt, "test", (double)n_split[2]);
+        if (n_split[IFS_SPLIT_HOLDOUT])
+            cJSON_AddNumberToObject(cnt, "holdout", (double)n_split[IFS_SPLIT_HOLDOUT]);
         cJSON *tr = cJSON_AddObjectToObject(rep, "training");
         cJSON_AddNumberToObject(tr, "epochs_run", log.epochs_run);
         cJSON_AddNumberToObject(tr, "best_epoch", log.best_epoch);
         cJSON_AddNumberToObject(tr, "best_validation_loss", round(log.best_val_loss * 1e6) / 1e6);
         cJSON_AddNumberToObject(tr, "best_validation_accuracy", round(log.best_val_accuracy * 1e6) / 1e6);
-        const char *names[3] = { "train", "validation", "test" };
+        const char *names[IFS_N_SPLITS] = { "train", "validation", "test", "holdout" };
         cJSON *met = cJSON_AddObjectToObject(rep, "metrics");
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < IFS_N_SPLITS; s++) {
+            if (s == IFS_SPLIT_HOLDOUT && !n_split[s]) continue;
             for (size_t i = 0; i < d.n; i++) mask[i] = d.split[i] == s;
             add_metrics(cJSON_AddObjectToObject(met, names[s]), p1, d.label, mask, d.n);
         }
@@ -417,13 +422,28 @@ int ifs_cmd_train_head(int argc, char **argv)
         for (int k = IFS_RSET_KIND_IC; k <= IFS_RSET_KIND_ICR; k++) {
             for (size_t i = 0; i < d.n; i++)
                 mask[i] = d.split[i] == IFS_SPLIT_TEST && (d.label[i] == 1 || d.kind[i] == k);
-            cJSON *e = cJSON_AddObjectToObject(pk, ifs_rset_kind_name(k));
+            cJSON *e = cJSON_AddObjectToObject(pk, ifs_rset_kind_name(&d, k));
             add_metrics(e, p1, d.label, mask, d.n);
             for (size_t i = 0; i < d.n; i++)
                 mask[i] = d.split[i] == IFS_SPLIT_TEST && d.label[i] == 0 && d.kind[i] == k;
             ifs_confusion cc = ifs_confusion_count(p1, d.label, mask, d.n);
             cJSON_AddNumberToObject(e, "accuracy_on_kind",
                                     round(ifs_confusion_accuracy(&cc) * 1e6) / 1e6);
+        }
+        /* Every kind alone (the share called right), on test and holdout. */
+        for (int s = IFS_SPLIT_TEST; s <= IFS_SPLIT_HOLDOUT; s++) {
+            if (!n_split[s]) continue;
+            cJSON *bk = cJSON_AddObjectToObject(rep, s == IFS_SPLIT_TEST ? "test_by_kind"
+                                                                         : "holdout_by_kind");
+            for (int k = 0; k < d.n_kinds; k++) {
+                for (size_t i = 0; i < d.n; i++) mask[i] = d.split[i] == s && d.kind[i] == k;
+                ifs_confusion cc = ifs_confusion_count(p1, d.label, mask, d.n);
+                if (cc.tp + cc.fp + cc.tn + cc.fn == 0) continue;
+                cJSON *e = cJSON_AddObjectToObject(bk, ifs_rset_kind_name(&d, k));
+                cJSON_AddNumberToObject(e, "n", (double)(cc.tp + cc.fp + cc.tn + cc.fn));
+                cJSON_AddNumberToObject(e, "accuracy_on_kind",
+                                        round(ifs_confusion_accuracy(&cc) * 1e6) / 1e6);
+            }
         }
         cJSON *tm = cJSON_AddObjectToObject(rep, "timings_s");
         cJSON_AddNumberToObject(tm, "features", round(t_feat * 100) / 100);
@@ -440,10 +460,17 @@ int ifs_cmd_train_head(int argc, char **argv)
                cJSON_GetObjectItemCaseSensitive(test, "precision")->valuedouble,
                cJSON_GetObjectItemCaseSensitive(test, "recall")->valuedouble,
                log.best_epoch, log.epochs_run);
+        cJSON *ho = cJSON_GetObjectItemCaseSensitive(met, "holdout");
+        if (ho)
+            printf("holdout split: n %d  accuracy %.4f  precision %.4f  recall %.4f\n",
+                   cJSON_GetObjectItemCaseSensitive(ho, "n")->valueint,
+                   cJSON_GetObjectItemCaseSensitive(ho, "accuracy")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(ho, "precision")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(ho, "recall")->valuedouble);
         for (int k = IFS_RSET_KIND_IC; k <= IFS_RSET_KIND_ICR; k++) {
-            cJSON *e = cJSON_GetObjectItemCaseSensitive(pk, ifs_rset_kind_name(k));
+            cJSON *e = cJSON_GetObjectItemCaseSensitive(pk, ifs_rset_kind_name(&d, k));
             printf("  negatives %-5s accuracy %.4f  precision %.4f  recall %.4f  (on that kind alone %.4f)\n",
-                   ifs_rset_kind_name(k), cJSON_GetObjectItemCaseSensitive(e, "accuracy")->valuedouble,
+                   ifs_rset_kind_name(&d, k), cJSON_GetObjectItemCaseSensitive(e, "accuracy")->valuedouble,
                    cJSON_GetObjectItemCaseSensitive(e, "precision")->valuedouble,
                    cJSON_GetObjectItemCaseSensitive(e, "recall")->valuedouble,
                    cJSON_GetObjectItemCaseSensitive(e, "accuracy_on_kind")->valuedouble);

@@ -46,6 +46,24 @@ run --out clf4 --seed 5 --features feat.bin > /dev/null 2> err4.txt
 check "feature cache is reused and gives the same head" \
   "grep -q 'features from feat.bin' err4.txt && cmp -s clf1/model.safetensors clf4/model.safetensors"
 check "same seed, byte-identical checkpoint" "cmp -s clf1/model.safetensors clf2/model.safetensors"
+# A holdout split (e.g. an instruction source kept out): never trained on nor used to
+# stop, so the checkpoint is the one trained without it; measured apart, per kind.
+python3 - <<'PY'
+import json
+lines = open("rs.jsonl").read().splitlines()
+with open("rsH.jsonl", "w") as f:
+    f.write("\n".join(lines) + "\n")
+    for i in range(24):
+        r = json.loads(lines[i]); r["id"] = "h%d" % i; r["split"] = "holdout"
+        if r["label"] == 0: r["kind"] = "gibberish"
+        f.write(json.dumps(r) + "\n")
+PY
+"$IFS_BIN" train-head --encoder "$ENC" --data rsH.jsonl --max-len 32 --threads 2 --out clfH \
+    --head-out headH --seed 5 > outH.txt 2>&1
+check "holdout records change nothing of training (the same checkpoint bytes)" \
+  "cmp -s clf1/model.safetensors clfH/model.safetensors"
+check "holdout is measured apart, per kind (report and output)" \
+  "python3 -c \"import json; r=json.load(open('headH/train_report.json')); assert r['examples']['holdout']==24 and r['metrics']['holdout']['n']==24 and r['holdout_by_kind']['gibberish']['n']==12\" && grep -q '^holdout split: n 24' outH.txt"
 run --out clf3 --seed 6 > /dev/null 2>&1
 check "another seed, another head" "! cmp -s clf1/model.safetensors clf3/model.safetensors"
 "$IFS_BIN" attach-head --encoder "$ENC" --head head1 --out joined > /dev/null 2>&1
