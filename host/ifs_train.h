@@ -106,6 +106,8 @@ typedef struct {
     float *mem;            /* owns every parameter: per layer its 16 tensors in
                               ifs_bert_layer's order, then pool_w, pool_b, cls_w, cls_b */
     size_t n_params;
+    int n_threads;         /* threads of its forward and backward (0 or 1: one; set
+                              after ifs_top_alloc); the results do not depend on it */
 } ifs_top;
 
 /* Allocates N layers of cfg's shape (hidden, n_heads, intermediate, ln_eps

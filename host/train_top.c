@@ -30,9 +30,11 @@
  * Weight gradients are whole-minibatch GEMMs (their rounding does not
  * matter to the backend). No gradient flows into the frozen input rows.
  *
- * Determinism: single-threaded OpenBLAS while training, a seeded shuffle,
- * fixed-order sums (see train.c); the thread count of the feature backend
- * does not change its rows (cpu_backend.c).
+ * Determinism: a seeded shuffle and fixed-order sums (see train.c); OpenBLAS
+ * itself single-threaded, our threads (t->n_threads) over tasks fixed by
+ * the data alone (see "threads" below), so a seed gives the same bits at
+ * any thread count; the thread count of the feature backend does not
+ * change its rows either (cpu_backend.c).
  */
 #include "ifs_cpu_ops.h"
 #include "ifs_decide.h"
@@ -41,9 +43,55 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- threads ----------------------------------------------------------
+ *
+ * Every parallel piece is a list of tasks fixed by the data alone (a GEMM
+ * block of one example, an (example, head) pair, a fixed chunk of a weight
+ * gradient's rows), each computed by one single-threaded call into its own
+ * outputs; threads only choose which task they take next. So the bits do
+ * not depend on the thread count. */
+typedef void (*task_fn)(void *ctx, int task, int thread);
+
+typedef struct {
+    task_fn fn;
+    void *ctx;
+    int n_tasks, thread;
+    atomic_int *next;
+} par_arg;
+
+static void *par_worker(void *v)
+{
+    par_arg *a = v;
+    for (int t; (t = atomic_fetch_add(a->next, 1)) < a->n_tasks;) a->fn(a->ctx, t, a->thread);
+    return NULL;
+}
+
+enum { MAX_THREADS = 64 };
+
+static void par_for(int n_threads, int n_tasks, task_fn fn, void *ctx)
+{
+    if (n_threads > MAX_THREADS) n_threads = MAX_THREADS;
+    if (n_threads > n_tasks) n_threads = n_tasks;
+    if (n_threads <= 1) {
+        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    atomic_int next = 0;
+    pthread_t th[MAX_THREADS];
+    par_arg a[MAX_THREADS];
+    int started = 1;
+    for (int i = 0; i < n_threads; i++) a[i] = (par_arg){ fn, ctx, n_tasks, i, &next };
+    for (int i = 1; i < n_threads; i++, started++)
+        if (pthread_create(&th[i], NULL, par_worker, &a[i])) break; /* fewer threads: same bits */
+    par_worker(&a[0]);
+    for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
+}
 
 /* ---- parameters ------------------------------------------------------ */
 
@@ -206,6 +254,7 @@ typedef struct {
 
 typedef struct {
     int H, NH, D, F, N, B; /* B: examples per call */
+    int n_threads;
     int64_t R, maxL;       /* rows per call, longest example */
     float eps, scale;
     ifs_act act;
@@ -221,7 +270,7 @@ typedef struct {
     /* backward */
     float *dy, *dx;        /* [R][H]: gradient at a layer's output / input */
     float *dqkv, *dqc;     /* [R][3H], [B][H] */
-    float *dctx, *dh1, *da, *dP, *tmp; /* [R][H], [R][H], [R][F], [maxL^2], [B][H] */
+    float *dctx, *dh1, *da, *dP, *tmp; /* [R][H], [R][H], [R][F], [threads][maxL^2], [B][H] */
     float *arena;
 } work;
 
@@ -236,9 +285,11 @@ static void work_free(work *w)
     memset(w, 0, sizeof *w);
 }
 
-static int work_alloc(work *w, const ifs_bert_config *cfg, int N, int B, int64_t maxL)
+static int work_alloc(work *w, const ifs_bert_config *cfg, int N, int B, int64_t maxL,
+                      int n_threads)
 {
     memset(w, 0, sizeof *w);
+    w->n_threads = n_threads < 1 ? 1 : n_threads > MAX_THREADS ? MAX_THREADS : n_threads;
     w->H = cfg->hidden;
     w->NH = cfg->n_heads;
     w->D = cfg->hidden / cfg->n_heads;
@@ -255,7 +306,7 @@ static int work_alloc(work *w, const ifs_bert_config *cfg, int N, int B, int64_t
     const size_t per_layer = r * 3 * H + 2 * b * H + np + r * (5 * H + 2 * F);
     const size_t total = r * H + b * H + (size_t)N * per_layer + b * H + 4 * b +
                          2 * r * H + r * 3 * H + b * H + 2 * r * H + r * F +
-                         (size_t)maxL * (size_t)maxL + b * H;
+                         (size_t)w->n_threads * (size_t)maxL * (size_t)maxL + b * H;
     w->boff = malloc((b + 1) * sizeof *w->boff);
     w->poff = malloc((b + 1) * sizeof *w->poff);
     w->tblk = malloc((r + b + 2) * sizeof *w->tblk);
@@ -295,7 +346,7 @@ static int work_alloc(work *w, const ifs_bert_config *cfg, int N, int B, int64_t
     TAKE(w->dctx, r * H);
     TAKE(w->dh1, r * H);
     TAKE(w->da, r * F);
-    TAKE(w->dP, (size_t)maxL * (size_t)maxL);
+    TAKE(w->dP, (size_t)w->n_threads * (size_t)maxL * (size_t)maxL);
     TAKE(w->tmp, b * H);
 #undef TAKE
     return 0;
@@ -324,13 +375,29 @@ static void gather(work *w, const float *X, const int64_t *off, const size_t *id
     w->tblk[w->ntb] = r;
 }
 
-/* y = act(x W^T + bias) over row blocks blk[0..nb], as the backend's run_linear. */
-static void lin_blocks(float *y, int64_t ldy, const float *x, int64_t ldx, const float *W,
-                       const float *bias, int in, int out, int act, const int64_t *blk, int nb)
+typedef struct {
+    float *y;
+    int64_t ldy, ldx;
+    const float *x, *W, *bias;
+    int in, out, act;
+    const int64_t *blk;
+} lin_job;
+
+static void lin_task(void *v, int i, int thread)
 {
-    for (int i = 0; i < nb; i++)
-        ifs_cpu_linear(y + blk[i] * ldy, ldy, x + blk[i] * ldx, ldx, W, bias, blk[i + 1] - blk[i],
-                       in, 0, out, act);
+    (void)thread;
+    const lin_job *j = v;
+    ifs_cpu_linear(j->y + j->blk[i] * j->ldy, j->ldy, j->x + j->blk[i] * j->ldx, j->ldx, j->W,
+                   j->bias, j->blk[i + 1] - j->blk[i], j->in, 0, j->out, j->act);
+}
+
+/* y = act(x W^T + bias) over row blocks blk[0..nb], as the backend's run_linear. */
+static void lin_blocks(const work *w, float *y, int64_t ldy, const float *x, int64_t ldx,
+                       const float *W, const float *bias, int in, int out, int act,
+                       const int64_t *blk, int nb)
+{
+    lin_job j = { y, ldy, ldx, x, W, bias, in, out, act, blk };
+    par_for(w->n_threads, nb, lin_task, &j);
 }
 
 /* s = tmp + bias + res (ifs_cpu_add_bias_residual_layernorm's sum, in its
@@ -346,46 +413,58 @@ static void sum_layernorm(float *out, float *s, const float *bias, const float *
     ifs_cpu_layernorm(out, s, g, beta, rows, H, eps);
 }
 
+typedef struct {
+    work *w;
+    const lstate *s;
+    int cls_only;
+} att_job;
+
+/* Attention of one (example, head), as the backend's task_attention. */
+static void att_fwd_task(void *v, int task, int thread)
+{
+    (void)thread;
+    const att_job *j = v;
+    const work *w = j->w;
+    const lstate *s = j->s;
+    const int H = w->H, D = w->D, NH = w->NH, e = task / NH, h = task % NH;
+    const int64_t H3 = 3 * (int64_t)H, r0 = w->boff[e];
+    const int L = (int)(w->boff[e + 1] - r0), Lq = j->cls_only ? 1 : L;
+    const float *kv = s->qkv + r0 * H3;
+    float *P = s->P + (size_t)NH * w->poff[e] + (size_t)h * Lq * L;
+    if (j->cls_only)
+        ifs_cpu_attention_head(s->ctx + (int64_t)e * H + h * D, H, s->qc + (int64_t)e * H + h * D,
+                               H, kv + H + h * D, kv + 2 * H + h * D, H3, 1, L, D, w->scale, P);
+    else
+        ifs_cpu_attention_head(s->ctx + r0 * H + h * D, H, kv + h * D, H3, kv + H + h * D,
+                               kv + 2 * H + h * D, H3, L, L, D, w->scale, P);
+}
+
 /* One trained layer over the gathered examples: x [R][H] in; s->out is
  * [R][H] (lower layer) or [b][H] (top layer: cls_only). */
 static void layer_fwd(const ifs_bert_layer *ly, lstate *s, const float *x, work *w, int cls_only)
 {
-    const int H = w->H, D = w->D, NH = w->NH, F = w->F, b = w->b;
+    const int H = w->H, NH = w->NH, F = w->F, b = w->b;
     const int64_t H3 = 3 * (int64_t)H;
-    if (!cls_only) lin_blocks(s->qkv, H3, x, H, ly->q_w, ly->q_b, H, H, -1, w->tblk, w->ntb);
-    lin_blocks(s->qkv + H, H3, x, H, ly->k_w, ly->k_b, H, H, -1, w->tblk, w->ntb);
-    lin_blocks(s->qkv + 2 * H, H3, x, H, ly->v_w, ly->v_b, H, H, -1, w->tblk, w->ntb);
+    if (!cls_only) lin_blocks(w, s->qkv, H3, x, H, ly->q_w, ly->q_b, H, H, -1, w->tblk, w->ntb);
+    lin_blocks(w, s->qkv + H, H3, x, H, ly->k_w, ly->k_b, H, H, -1, w->tblk, w->ntb);
+    lin_blocks(w, s->qkv + 2 * H, H3, x, H, ly->v_w, ly->v_b, H, H, -1, w->tblk, w->ntb);
     if (cls_only) {
         for (int e = 0; e < b; e++)
             memcpy(s->xq + (size_t)e * H, x + (size_t)w->boff[e] * H, sizeof(float) * (size_t)H);
-        lin_blocks(s->qc, H, s->xq, H, ly->q_w, ly->q_b, H, H, -1, w->cblk, b);
+        lin_blocks(w, s->qc, H, s->xq, H, ly->q_w, ly->q_b, H, H, -1, w->cblk, b);
     }
-    for (int e = 0; e < b; e++) {
-        const int64_t r0 = w->boff[e];
-        const int L = (int)(w->boff[e + 1] - r0), Lq = cls_only ? 1 : L;
-        const float *kv = s->qkv + r0 * H3;
-        for (int h = 0; h < NH; h++) {
-            float *P = s->P + (size_t)NH * w->poff[e] + (size_t)h * Lq * L;
-            if (cls_only)
-                ifs_cpu_attention_head(s->ctx + (int64_t)e * H + h * D, H,
-                                       s->qc + (int64_t)e * H + h * D, H, kv + H + h * D,
-                                       kv + 2 * H + h * D, H3, 1, L, D, w->scale, P);
-            else
-                ifs_cpu_attention_head(s->ctx + r0 * H + h * D, H, kv + h * D, H3,
-                                       kv + H + h * D, kv + 2 * H + h * D, H3, L, L, D,
-                                       w->scale, P);
-        }
-    }
+    att_job aj = { w, s, cls_only };
+    par_for(w->n_threads, b * NH, att_fwd_task, &aj);
     const int64_t *blk = cls_only ? w->cblk : w->tblk;
     const int nb = cls_only ? b : w->ntb;
     const int64_t rows = cls_only ? b : w->boff[b];
     const float *xq = cls_only ? s->xq : x;
-    lin_blocks(s->s1, H, s->ctx, H, ly->ao_w, NULL, H, H, -1, blk, nb);
+    lin_blocks(w, s->s1, H, s->ctx, H, ly->ao_w, NULL, H, H, -1, blk, nb);
     sum_layernorm(s->h1, s->s1, ly->ao_b, xq, ly->ln1_g, ly->ln1_b, rows, H, w->eps);
-    lin_blocks(s->u, F, s->h1, H, ly->i_w, ly->i_b, H, F, -1, blk, nb);
+    lin_blocks(w, s->u, F, s->h1, H, ly->i_w, ly->i_b, H, F, -1, blk, nb);
     memcpy(s->a, s->u, sizeof(float) * (size_t)rows * F);
     ifs_cpu_bias_act(s->a, F, NULL, rows, F, (int)w->act);
-    lin_blocks(s->s2, H, s->a, F, ly->o_w, NULL, F, H, -1, blk, nb);
+    lin_blocks(w, s->s2, H, s->a, F, ly->o_w, NULL, F, H, -1, blk, nb);
     sum_layernorm(s->out, s->s2, ly->o_b, s->h1, ly->ln2_g, ly->ln2_b, rows, H, w->eps);
 }
 
@@ -400,9 +479,9 @@ static double forward(const ifs_top *t, work *w, const int32_t *y, const size_t 
         x = w->ls[l].out;
     }
     const float *cls = N ? w->ls[N - 1].out : w->xc;
-    lin_blocks(w->pooled, H, cls, H, t->head.pool_w, t->head.pool_b, H, H, -1, w->cblk, b);
+    lin_blocks(w, w->pooled, H, cls, H, t->head.pool_w, t->head.pool_b, H, H, -1, w->cblk, b);
     for (size_t i = 0; i < (size_t)b * H; i++) w->pooled[i] = tanhf(w->pooled[i]);
-    lin_blocks(w->logit, 2, w->pooled, H, t->head.cls_w, t->head.cls_b, H, 2, -1, w->cblk, b);
+    lin_blocks(w, w->logit, 2, w->pooled, H, t->head.cls_w, t->head.cls_b, H, 2, -1, w->cblk, b);
     double loss = 0.0;
     for (int e = 0; e < b; e++) {
         double z0 = w->logit[2 * e], z1 = w->logit[2 * e + 1];
@@ -427,22 +506,53 @@ static void col_sums(float *acc, const float *x, int64_t ldx, int64_t rows, int 
         for (int j = 0; j < n; j++) acc[j] += x[r * ldx + j];
 }
 
-/* dW[n][k] += dy[rows][n]^T x[rows][k] */
-static void grad_w(float *dW, const float *dy, int64_t ldy, const float *x, int64_t ldx,
-                   int64_t rows, int n, int k)
+/* Fixed task sizes of the gradient GEMMs (see "threads"). */
+enum { GW_ROWS = 64, GX_ROWS = 256 };
+
+typedef struct {
+    float *out;
+    const float *dy, *x;
+    int64_t ld_out, ldy, ldx, rows;
+    int n, k;
+    float beta;
+} gemm_job;
+
+static void grad_w_task(void *v, int t, int thread)
 {
-    if (rows <= 0) return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, (int)rows, 1.0f, dy, (int)ldy, x,
-                (int)ldx, 1.0f, dW, k);
+    (void)thread;
+    const gemm_job *j = v;
+    const int n0 = t * GW_ROWS, n1 = n0 + GW_ROWS < j->n ? n0 + GW_ROWS : j->n;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n1 - n0, j->k, (int)j->rows, 1.0f,
+                j->dy + n0, (int)j->ldy, j->x, (int)j->ldx, 1.0f, j->out + (int64_t)n0 * j->k,
+                j->k);
 }
 
-/* dx[rows][k] = dy[rows][n] W[n][k] (+ dx when accumulate) */
-static void grad_x(float *dx, int64_t lddx, const float *dy, int64_t ldy, const float *W,
-                   int64_t rows, int n, int k, int accumulate)
+/* dW[n][k] += dy[rows][n]^T x[rows][k], in chunks of GW_ROWS rows of dW */
+static void grad_w(const work *w, float *dW, const float *dy, int64_t ldy, const float *x,
+                   int64_t ldx, int64_t rows, int n, int k)
 {
     if (rows <= 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, k, n, 1.0f, dy, (int)ldy,
-                W, k, accumulate ? 1.0f : 0.0f, dx, (int)lddx);
+    gemm_job j = { dW, dy, x, k, ldy, ldx, rows, n, k, 1.0f };
+    par_for(w->n_threads, (n + GW_ROWS - 1) / GW_ROWS, grad_w_task, &j);
+}
+
+static void grad_x_task(void *v, int t, int thread)
+{
+    (void)thread;
+    const gemm_job *j = v; /* x is W here */
+    const int64_t r0 = (int64_t)t * GX_ROWS, r1 = r0 + GX_ROWS < j->rows ? r0 + GX_ROWS : j->rows;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), j->k, j->n, 1.0f,
+                j->dy + r0 * j->ldy, (int)j->ldy, j->x, j->k, j->beta, j->out + r0 * j->ld_out,
+                (int)j->ld_out);
+}
+
+/* dx[rows][k] = dy[rows][n] W[n][k] (+ dx when accumulate), in chunks of GX_ROWS rows */
+static void grad_x(const work *w, float *dx, int64_t lddx, const float *dy, int64_t ldy,
+                   const float *W, int64_t rows, int n, int k, int accumulate)
+{
+    if (rows <= 0) return;
+    gemm_job j = { dx, dy, W, lddx, ldy, k, rows, n, k, accumulate ? 1.0f : 0.0f };
+    par_for(w->n_threads, (int)((rows + GX_ROWS - 1) / GX_ROWS), grad_x_task, &j);
 }
 
 /* d in place: from d(LN(s)) to d(s), with LN's statistics recomputed from
@@ -477,75 +587,86 @@ static void layernorm_bwd(float *d, const float *s, const float *g, float *dg, f
     }
 }
 
+/* Attention backward of one (example, head): dP = dC V^T, dV = P^T dC,
+ * dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q. Writes
+ * only that pair's columns of dQ, dK, dV; dP is the thread's own. */
+static void att_bwd_task(void *v, int task, int thread)
+{
+    const att_job *j = v;
+    work *w = j->w;
+    const lstate *s = j->s;
+    const int cls_only = j->cls_only;
+    const int H = w->H, D = w->D, NH = w->NH, e = task / NH, h = task % NH;
+    const int64_t H3 = 3 * (int64_t)H, r0 = w->boff[e];
+    const int L = (int)(w->boff[e + 1] - r0), Lq = cls_only ? 1 : L;
+    const int64_t qrow = cls_only ? e : r0, ldq = cls_only ? H : H3;
+    float *dP = w->dP + (size_t)thread * (size_t)w->maxL * (size_t)w->maxL;
+    const float *P = s->P + (size_t)NH * w->poff[e] + (size_t)h * Lq * L;
+    const float *dc = w->dctx + qrow * H + h * D;
+    const float *q = (cls_only ? s->qc : s->qkv) + qrow * ldq + h * D;
+    const float *k = s->qkv + r0 * H3 + H + h * D, *vv = k + H;
+    float *dq = (cls_only ? w->dqc : w->dqkv) + qrow * ldq + h * D;
+    float *dk = w->dqkv + r0 * H3 + H + h * D, *dv = dk + H;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, L, D, 1.0f, dc, H, vv, (int)H3,
+                0.0f, dP, L);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, Lq, 1.0f, P, L, dc, H, 0.0f, dv,
+                (int)H3);
+    for (int i = 0; i < Lq; i++) {
+        float *dpr = dP + (size_t)i * L;
+        const float *pr = P + (size_t)i * L;
+        double dot = 0.0;
+        for (int jj = 0; jj < L; jj++) dot += (double)pr[jj] * dpr[jj];
+        for (int jj = 0; jj < L; jj++) dpr[jj] = pr[jj] * (dpr[jj] - (float)dot);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, D, L, w->scale, dP, L, k, (int)H3,
+                0.0f, dq, (int)ldq);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, Lq, w->scale, dP, L, q, (int)ldq,
+                0.0f, dk, (int)H3);
+}
+
 /* Backward through one trained layer. dy: d(output) [Q][H], consumed.
  * dx: [R][H] receives d(input) when non-NULL (it may not alias dy). */
 static void layer_bwd(const ifs_bert_layer *ly, const mlayer *G, const lstate *s, const float *x,
                       work *w, int cls_only, float *dy, float *dx)
 {
-    const int H = w->H, D = w->D, NH = w->NH, F = w->F, b = w->b;
+    const int H = w->H, NH = w->NH, F = w->F, b = w->b;
     const int64_t H3 = 3 * (int64_t)H, R = w->boff[b], Q = cls_only ? b : R;
     const float *xq = cls_only ? s->xq : x;
     /* LN2, output dense, activation, intermediate dense; dh1 = the residual path + FFN */
     layernorm_bwd(dy, s->s2, ly->ln2_g, G->ln2_g, G->ln2_b, Q, H, w->eps);
-    grad_w(G->o_w, dy, H, s->a, F, Q, H, F);
+    grad_w(w, G->o_w, dy, H, s->a, F, Q, H, F);
     col_sums(G->o_b, dy, H, Q, H);
-    grad_x(w->da, F, dy, H, ly->o_w, Q, H, F, 0);
+    grad_x(w, w->da, F, dy, H, ly->o_w, Q, H, F, 0);
     for (size_t i = 0; i < (size_t)Q * F; i++) w->da[i] *= act_df(s->u[i], w->act);
-    grad_w(G->i_w, w->da, F, s->h1, H, Q, F, H);
+    grad_w(w, G->i_w, w->da, F, s->h1, H, Q, F, H);
     col_sums(G->i_b, w->da, F, Q, F);
     memcpy(w->dh1, dy, sizeof(float) * (size_t)Q * H);
-    grad_x(w->dh1, H, w->da, F, ly->i_w, Q, F, H, 1);
+    grad_x(w, w->dh1, H, w->da, F, ly->i_w, Q, F, H, 1);
     /* LN1, attention output dense; the residual goes to the query rows' input */
     layernorm_bwd(w->dh1, s->s1, ly->ln1_g, G->ln1_g, G->ln1_b, Q, H, w->eps);
-    grad_w(G->ao_w, w->dh1, H, s->ctx, H, Q, H, H);
+    grad_w(w, G->ao_w, w->dh1, H, s->ctx, H, Q, H, H);
     col_sums(G->ao_b, w->dh1, H, Q, H);
-    grad_x(w->dctx, H, w->dh1, H, ly->ao_w, Q, H, H, 0);
+    grad_x(w, w->dctx, H, w->dh1, H, ly->ao_w, Q, H, H, 0);
     /* attention per (example, head): dP = dC V^T, dV = P^T dC,
      * dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q */
-    for (int e = 0; e < b; e++) {
-        const int64_t r0 = w->boff[e];
-        const int L = (int)(w->boff[e + 1] - r0), Lq = cls_only ? 1 : L;
-        const int64_t qrow = cls_only ? e : r0, ldq = cls_only ? H : H3;
-        for (int h = 0; h < NH; h++) {
-            const float *P = s->P + (size_t)NH * w->poff[e] + (size_t)h * Lq * L;
-            const float *dc = w->dctx + qrow * H + h * D;
-            const float *q = (cls_only ? s->qc : s->qkv) + qrow * ldq + h * D;
-            const float *k = s->qkv + r0 * H3 + H + h * D, *v = k + H;
-            float *dq = (cls_only ? w->dqc : w->dqkv) + qrow * ldq + h * D;
-            float *dk = w->dqkv + r0 * H3 + H + h * D, *dv = dk + H;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, L, D, 1.0f, dc, H, v,
-                        (int)H3, 0.0f, w->dP, L);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, Lq, 1.0f, P, L, dc, H,
-                        0.0f, dv, (int)H3);
-            for (int i = 0; i < Lq; i++) {
-                float *dpr = w->dP + (size_t)i * L;
-                const float *pr = P + (size_t)i * L;
-                double dot = 0.0;
-                for (int j = 0; j < L; j++) dot += (double)pr[j] * dpr[j];
-                for (int j = 0; j < L; j++) dpr[j] = pr[j] * (dpr[j] - (float)dot);
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, D, L, w->scale, w->dP, L,
-                        k, (int)H3, 0.0f, dq, (int)ldq);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, Lq, w->scale, w->dP, L,
-                        q, (int)ldq, 0.0f, dk, (int)H3);
-        }
-    }
+    att_job aj = { w, s, cls_only };
+    par_for(w->n_threads, b * NH, att_bwd_task, &aj);
     const float *dQ = cls_only ? w->dqc : w->dqkv;
     const int64_t lddq = cls_only ? H : H3;
-    grad_w(G->q_w, dQ, lddq, xq, H, Q, H, H);
+    grad_w(w, G->q_w, dQ, lddq, xq, H, Q, H, H);
     col_sums(G->q_b, dQ, lddq, Q, H);
-    grad_w(G->k_w, w->dqkv + H, H3, x, H, R, H, H);
+    grad_w(w, G->k_w, w->dqkv + H, H3, x, H, R, H, H);
     col_sums(G->k_b, w->dqkv + H, H3, R, H);
-    grad_w(G->v_w, w->dqkv + 2 * H, H3, x, H, R, H, H);
+    grad_w(w, G->v_w, w->dqkv + 2 * H, H3, x, H, R, H, H);
     col_sums(G->v_b, w->dqkv + 2 * H, H3, R, H);
     if (!dx) return;
-    grad_x(dx, H, w->dqkv + H, H3, ly->k_w, R, H, H, 0);
-    grad_x(dx, H, w->dqkv + 2 * H, H3, ly->v_w, R, H, H, 1);
+    grad_x(w, dx, H, w->dqkv + H, H3, ly->k_w, R, H, H, 0);
+    grad_x(w, dx, H, w->dqkv + 2 * H, H3, ly->v_w, R, H, H, 1);
     if (!cls_only) {
-        grad_x(dx, H, w->dqkv, H3, ly->q_w, R, H, H, 1);
+        grad_x(w, dx, H, w->dqkv, H3, ly->q_w, R, H, H, 1);
         for (size_t i = 0; i < (size_t)R * H; i++) dx[i] += w->dh1[i];
     } else {
-        grad_x(w->tmp, H, w->dqc, H, ly->q_w, b, H, H, 0);
+        grad_x(w, w->tmp, H, w->dqc, H, ly->q_w, b, H, H, 0);
         for (int e = 0; e < b; e++) {
             float *d = dx + w->boff[e] * H;
             const float *a = w->tmp + (size_t)e * H, *c = w->dh1 + (size_t)e * H;
@@ -577,10 +698,10 @@ static void backward(const ifs_top *t, ifs_top *G, work *w)
         G->head.cls_b[1] += d1;
     }
     const float *cls = N ? w->ls[N - 1].out : w->xc;
-    grad_w(G->head.pool_w, dz, H, cls, H, b, H, H);
+    grad_w(w, G->head.pool_w, dz, H, cls, H, b, H, H);
     col_sums(G->head.pool_b, dz, H, b, H);
     if (!N) return;
-    grad_x(w->dy, H, dz, H, t->head.pool_w, b, H, H, 0);
+    grad_x(w, w->dy, H, dz, H, t->head.pool_w, b, H, H, 0);
     for (int l = N - 1; l >= 0; l--) {
         mlayer g = mut_layer(G, H, F, l);
         const float *x = l ? w->ls[l - 1].out : w->xb;
@@ -692,7 +813,7 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
     size_t np = t->n_params;
     float *buf = calloc(3 * np, sizeof(float)); /* m | v | best */
     c.p1 = malloc((size_t)o.batch * sizeof *c.p1);
-    int wrc = work_alloc(&c.w, cfg, t->n_layers, o.batch, max_example_rows(off, n));
+    int wrc = work_alloc(&c.w, cfg, t->n_layers, o.batch, max_example_rows(off, n), t->n_threads);
     if (!c.sl || grc || !buf || !c.p1 || wrc) {
         free(c.sl);
         free(buf);
@@ -722,7 +843,7 @@ double ifs_top_loss_grad(const ifs_top *t, const ifs_bert_config *cfg, const flo
     work w;
     size_t *idx = malloc((n ? n : 1) * sizeof *idx);
     if (!idx || n == 0 || n > INT32_MAX ||
-        work_alloc(&w, cfg, t->n_layers, (int)n, max_example_rows(off, n))) {
+        work_alloc(&w, cfg, t->n_layers, (int)n, max_example_rows(off, n), t->n_threads)) {
         free(idx);
         return NAN;
     }
@@ -743,7 +864,7 @@ int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
 {
     enum { CHUNK = 64 };
     work w;
-    if (work_alloc(&w, cfg, t->n_layers, CHUNK, max_example_rows(off, n))) return -1;
+    if (work_alloc(&w, cfg, t->n_layers, CHUNK, max_example_rows(off, n), t->n_threads)) return -1;
     int saved_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
     size_t idx[CHUNK];

@@ -356,6 +356,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     }
     ifs_top_init(&t, &enc->cfg, enc->layers + (nl - train_layers), enc->pool_w, enc->pool_b,
                  o.seed);
+    t.n_threads = bo.n_threads > 0 ? bo.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     rc = ifs_train_top(&enc->cfg, X, off64, d.label, d.split, d.n, &o, &t, &log, err,
                        sizeof err);
     t_train = now_s() - t_train;

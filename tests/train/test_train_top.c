@@ -57,6 +57,12 @@ static void gradients_match_finite_differences(ifs_act act, const char *name, in
     copy_classifier(&t, &m); /* O(1) weights, so every gradient is well above rounding */
     double loss = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &g);
     IFS_CHECK(isfinite(loss) && loss > 0, "%s N=%d: loss %g", name, N, loss);
+    /* the same bits from 3 threads */
+    t.n_threads = 3;
+    double loss3 = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &scratch);
+    t.n_threads = 1;
+    IFS_CHECK(loss3 == loss && !memcmp(scratch.mem, g.mem, g.n_params * sizeof(float)),
+              "%s N=%d: 3 threads gave other gradients", name, N);
     size_t bad = 0, worst_k = 0;
     double worst = 0;
     const float h = 4e-3f;
@@ -160,6 +166,7 @@ static void predict_matches_the_backend(void)
         ifs_top_init(&t, cfg, N ? &m.layers[2 - N] : NULL, m.w.pool_w, m.w.pool_b, 1);
         copy_classifier(&t, &m);
         float lg[2 * S];
+        t.n_threads = 2 + N; /* threads do not change the bits */
         IFS_CHECK(ifs_top_logits(&t, cfg, in, ro, S, lg) == 0, "logits");
         ifs_top_predict(&t, cfg, in, ro, S, p1);
         double dp = 0;
@@ -211,13 +218,14 @@ static void learns_what_only_other_rows_carry(int n_model, int N)
     IFS_CHECK(!ifs_top_alloc(&a, cfg, N) && !ifs_top_alloc(&b, cfg, N), "alloc");
     ifs_top_init(&a, cfg, &m.layers[n_model - N], NULL, NULL, 9);
     ifs_top_init(&b, cfg, &m.layers[n_model - N], NULL, NULL, 9);
+    b.n_threads = 3; /* the same bits from 3 threads as from 1 */
     ifs_train_log la, lb, lh;
     char err[256];
     int rc = ifs_train_top(cfg, X, off, y, split, NX, &o, &a, &la, err, sizeof err);
     IFS_CHECK(rc == 0, "train: %s", err);
     rc = ifs_train_top(cfg, X, off, y, split, NX, &o, &b, &lb, err, sizeof err);
     IFS_CHECK(rc == 0 && !memcmp(a.mem, b.mem, a.n_params * sizeof(float)),
-              "the same seed gave other parameters");
+              "the same seed (1 and 3 threads) gave other parameters");
     float *p1 = malloc(sizeof(float) * NX);
     ifs_top_predict(&a, cfg, X, off, NX, p1);
     uint8_t *test = malloc(NX);
@@ -233,7 +241,7 @@ static void learns_what_only_other_rows_carry(int n_model, int N)
     double acch = ifs_confusion_accuracy(&ch);
     IFS_CHECK(rc == 0 && acch < 0.75, "the head alone reached %.3f on [CLS] noise", acch);
     printf("%s %d of %d layers learn what only non-[CLS] rows carry: test accuracy %.3f "
-           "(head alone %.3f); same seed, same bits\n", acc >= 0.95 && acch < 0.75 ? "ok  " : "FAIL",
+           "(head alone %.3f); same seed, same bits at 1 and 3 threads\n", acc >= 0.95 && acch < 0.75 ? "ok  " : "FAIL",
            N, n_model, acc, acch);
     ifs_top_free(&a);
     ifs_top_free(&b);
