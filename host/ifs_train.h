@@ -15,8 +15,9 @@
  *     ifs_head_predict(&h, hidden, X_test, n_test, p1);
  *
  * Determinism: the same features, labels, splits, options and seed give
- * bit-identical heads (single-threaded BLAS inside, a seeded shuffle, no
- * thread-order-dependent reductions).
+ * bit-identical heads at any thread count (single-threaded BLAS calls on
+ * tasks fixed by the data, a seeded shuffle, no thread-order-dependent
+ * reductions).
  *
  * Ownership: every array is caller-owned; the functions keep no pointers.
  * Nothing here prints or exits.
