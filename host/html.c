@@ -970,11 +970,23 @@ static void facts(ifs_buf *b, const ifs_reducer *r, const ifs_html_opts *o, int 
     kv(b, "threshold", v);
     snprintf(v, sizeof v, "%.6f", id.near_margin);
     kv(b, "near-threshold margin", v);
+    if (id.pair_input) {
+        if (id.instruction_max_tokens)
+            snprintf(v, sizeof v, "pair: [CLS] instruction [SEP] response [SEP], the "
+                     "instruction (field %.120s) cut to %d tokens first",
+                     id.instruction_field, (int)id.instruction_max_tokens);
+        else
+            snprintf(v, sizeof v, "pair: [CLS] instruction [SEP] response [SEP], the "
+                     "instruction from field %.120s", id.instruction_field);
+        kv(b, "input", v);
+    }
     snprintf(v, sizeof v, "do_lower_case %s, strip_accents %s, tokenize_chinese_chars %s",
              id.do_lower_case ? "true" : "false",
              id.strip_accents < 0 ? "null" : id.strip_accents ? "true" : "false",
              id.tokenize_chinese_chars ? "true" : "false");
     kv(b, "tokenizer", v);
+    kv(b, "tokenizer sha256",
+       id.tokenizer_sha256 ? id.tokenizer_sha256 : "unknown (a report written before the field)");
     snprintf(v, sizeof v, "%d tokens", (int)id.max_length);
     kv(b, "max length", v);
     ifs_buf_puts(b, "<tr><th>group-by keys</th><td>");

@@ -86,6 +86,16 @@ int ifs_io_atomic_write(const char *path, const void *data, size_t len,
  * IFS_IO_ENOMEM with words in err. */
 int ifs_io_fsync_dir(const char *path, char *err, size_t errlen);
 
+/* Reads a whole regular file of at most max_bytes into a malloc'd buffer
+ * (NUL-terminated; the caller frees *out; *len without the NUL). A FIFO,
+ * directory or device is refused without blocking (opened O_NONBLOCK, then
+ * fstat), as is a file that grows past max_bytes while it is read. Returns 0,
+ * IFS_IO_EIO (missing, unreadable, not a regular file, too large: err names
+ * the path and why, with errno's words), IFS_IO_EARG (NULL path/out) or
+ * IFS_IO_ENOMEM; *out is NULL on failure. */
+int ifs_io_read_file(const char *path, uint64_t max_bytes, char **out, size_t *len, char *err,
+                     size_t errlen);
+
 typedef struct {
     char *path;      /* owned by the list; "-" for stdin */
     uint64_t size;   /* st_size of a regular file; 0 for stdin / FIFOs */

@@ -31,8 +31,12 @@
  *     Numbers become text canonically: an integral value as a plain integer
  *     ("8000", also for 8000.0 and 8e3), otherwise the shortest of %.15g /
  *     %.17g that reads back to the same double ("0.5").
- *   - pair field (default none): when set, a required string (the first
- *     segment of a sentence-pair model): missing_pair / pair_not_string.
+ *   - pair field (default none; score/classify --instruction-field): when set,
+ *     a required string, the instruction, the first text of a pair
+ *     classifier's input. Absent or null: missing_instruction; any other
+ *     type: instruction_not_string. (Named so before any report could
+ *     carry them: score had no pair mode while they were missing_pair /
+ *     pair_not_string.)
  *   - unknown keys are ignored; keys are matched case-sensitively; a duplicate
  *     key takes its first occurrence (cJSON's lookup order).
  * Whole-line checks come first: empty line (only spaces/tabs or nothing:
@@ -85,8 +89,10 @@ typedef enum {
     IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, /* "unknown_instruction_type" */
     IFS_REJECT_MISSING_GROUP_KEY,      /* "missing_group_key" */
     IFS_REJECT_BAD_GROUP_KEY_TYPE,     /* "bad_group_key_type" */
-    IFS_REJECT_MISSING_PAIR,           /* "missing_pair" */
-    IFS_REJECT_PAIR_NOT_STRING,        /* "pair_not_string" */
+    IFS_REJECT_MISSING_INSTRUCTION,    /* "missing_instruction": pair mode, the record has no
+                                          instruction field (absent or null) */
+    IFS_REJECT_INSTRUCTION_NOT_STRING, /* "instruction_not_string": pair mode, the instruction
+                                          field is not a string */
     IFS_REJECT_ZSTD_CORRUPT,           /* "zstd_corrupt": undecodable frame (reader) */
     IFS_REJECT_ZSTD_TRUNCATED,         /* "zstd_truncated": shard ends inside a frame (reader) */
     IFS_REJECT_IO_ERROR,               /* "io_error": read(2) failed (reader) */

@@ -98,6 +98,14 @@ typedef struct {
     int32_t answer_label;        /* index of the answer-like label */
     double threshold;            /* in (0,1); default 0.5 */
     double near_margin;          /* in [0,1); default 0.01 */
+    /* What the classifier read (merging refuses reports that differ here):
+     * 0 the response alone (default; the report carries no "input"), 1 a
+     * pair (instruction, response) from the records' instruction_field
+     * (1..255 bytes of UTF-8, copied; NULL when pair_input is 0), the
+     * instruction cut first to instruction_max_tokens (0 = no cap of its own). */
+    int pair_input;
+    const char *instruction_field;
+    int32_t instruction_max_tokens;
     /* Tokenizer settings (merging refuses reports that differ here). */
     int do_lower_case;           /* 0/1 */
     int strip_accents;           /* -1 = follow do_lower_case (HF None), 0, 1 */
@@ -277,6 +285,9 @@ typedef struct {
     const char *const *labels;   /* [n_labels] */
     int32_t answer_label;
     double threshold, near_margin;
+    int pair_input;                /* 0 response alone, 1 (instruction, response) */
+    const char *instruction_field; /* NULL unless pair_input */
+    int32_t instruction_max_tokens;
     int do_lower_case, strip_accents, tokenize_chinese_chars;
     int32_t max_length;
     int32_t n_keys;

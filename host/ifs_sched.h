@@ -136,6 +136,8 @@ typedef struct {
     size_t chunk_bytes;        /* text bytes per sorting window */
     int max_chunks;            /* chunks in flight (>= 2): the back-pressure bound */
     int32_t slice;             /* records per tokenizer task */
+    int32_t pair_a_max;        /* pair items (ifs_sched_submit_pair): the first text's own
+                                  cap, ifs_tok_encode_pair_cap's a_max (0 = none) */
     ifs_sched_forward_fn forward; /* NULL: engines are ifs_backend * */
     /* Called by ifs_sched_free (from the calling thread) with the sink's ctx
      * for each item that was submitted but never delivered (a canceled or
@@ -177,13 +179,23 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
  * ESINK, ENOMEM) when it was not (the caller keeps `user`). */
 int ifs_sched_submit(ifs_sched *s, const char *text, size_t len, void *user);
 
+/* As ifs_sched_submit for a text pair (a pair classifier's instruction a and
+ * response b, both copied): tokenized by ifs_tok_encode_pair_cap with
+ * opts.pair_a_max as [CLS] a [SEP] b [SEP], token types 0 then 1, which the
+ * batch carries to the backend (type_ids). A pair and single texts may share
+ * a batch (the singles get types 0). The item's text bytes are alen + blen. */
+int ifs_sched_submit_pair(ifs_sched *s, const char *a, size_t alen, const char *b, size_t blen,
+                          void *user);
+
 /* Queues an item that is not scored but delivered in order (a record the
  * parser rejected, a shard-end marker). seal != 0 closes the current chunk
  * after it. Same returns as submit. */
 int ifs_sched_pass(ifs_sched *s, void *user, int seal);
 
 /* Seals the last chunk and waits until every item is delivered. Returns
- * IFS_SCHED_OK or the status that stopped the run. Call once. */
+ * IFS_SCHED_OK or the status that stopped the run. Call once. After a stop
+ * it still waits for the chunk the sink is being handed, so no sink call
+ * runs once it has returned. */
 int ifs_sched_finish(ifs_sched *s);
 
 /* Stops the run as soon as possible: nothing more is delivered, blocked

@@ -39,7 +39,8 @@
  *
  * What ifs_score_create refuses (IFS_SCORE_EUSAGE, err says which and why),
  * before anything is read or written: options out of range, a model that
- * does not load, an output path that is an input (compared by device and
+ * does not load, a pair checkpoint without opts.instruction_field or a
+ * response-only checkpoint with one, an output path that is an input (compared by device and
  * inode, so "./x", symlinks and hard links count) or another output, an
  * output whose folder is missing or not writable, a state directory that is
  * not ifscore's own (ifs_resume.h) or is in use by another run. Outputs:
@@ -95,6 +96,16 @@ typedef struct {
     const char *type_field;     /* NULL = "instruction_type"; "" = none */
     const char *id_field;       /* NULL = "id"; "" = none */
     const char *group_by;       /* comma-separated keys; NULL = "model" */
+    const char *instruction_field; /* pair mode: the record field holding the instruction
+                                   (score --instruction-field); NULL or "" = none. Required
+                                   by a pair checkpoint (config.json "ifs_input": "pair"),
+                                   refused by a response-only one: ifs_score_create says
+                                   which (IFS_SCORE_EUSAGE). Each record then feeds
+                                   [CLS] instruction [SEP] response [SEP], token types 0/1,
+                                   the instruction cut first to the checkpoint's
+                                   ifs_instruction_max_tokens (ifs_tok_encode_pair_cap); a
+                                   record without it is rejected as missing_instruction, one
+                                   whose value is not a string as instruction_not_string */
     size_t max_line_bytes;      /* longer lines are rejected (default 1 MiB) */
     /* decision */
     const char *answer_label;   /* name or index; NULL = from id2label, else 1 */

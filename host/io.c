@@ -14,12 +14,12 @@
  *     task computes the same list.
  */
 #include "ifs_io.h"
+#include "ifs_buf.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,16 +35,6 @@ struct ifs_atomic {
     uint64_t bytes;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static unsigned long next_tmp_counter(void)
 {
     static unsigned long counter;
@@ -54,13 +44,13 @@ static unsigned long next_tmp_counter(void)
 int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen)
 {
     if (!path || !*path || !out) {
-        set_err(err, errlen, "atomic output: empty path");
+        ifs_errf(err, errlen, 0, "atomic output: empty path");
         return IFS_IO_EARG;
     }
     *out = NULL;
     ifs_atomic *a = calloc(1, sizeof *a);
     if (!a) {
-        set_err(err, errlen, "atomic output %s: out of memory", path);
+        ifs_errf(err, errlen, 0, "atomic output %s: out of memory", path);
         return IFS_IO_ENOMEM;
     }
     if (!strcmp(path, "-")) {
@@ -69,7 +59,7 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
         a->path = strdup("-");
         if (!a->path) {
             free(a);
-            set_err(err, errlen, "atomic output: out of memory");
+            ifs_errf(err, errlen, 0, "atomic output: out of memory");
             return IFS_IO_ENOMEM;
         }
         *out = a;
@@ -80,7 +70,7 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
     a->tmp = malloc(n);
     if (!a->path || !a->tmp) {
         ifs_atomic_free(a);
-        set_err(err, errlen, "atomic output %s: out of memory", path);
+        ifs_errf(err, errlen, 0, "atomic output %s: out of memory", path);
         return IFS_IO_ENOMEM;
     }
     int fd = -1;
@@ -91,7 +81,7 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
             break;
     }
     if (fd < 0) {
-        set_err(err, errlen, "cannot create %s: %s", a->tmp, strerror(errno));
+        ifs_errf(err, errlen, 0, "cannot create %s: %s", a->tmp, strerror(errno));
         free(a->tmp);
         a->tmp = NULL;
         ifs_atomic_free(a);
@@ -102,7 +92,7 @@ int ifs_atomic_open(const char *path, ifs_atomic **out, char *err, size_t errlen
         int e = errno;
         close(fd);
         unlink(a->tmp);
-        set_err(err, errlen, "cannot open %s: %s", a->tmp, strerror(e));
+        ifs_errf(err, errlen, 0, "cannot open %s: %s", a->tmp, strerror(e));
         free(a->tmp);
         a->tmp = NULL;
         ifs_atomic_free(a);
@@ -141,7 +131,7 @@ int ifs_io_fsync_dir(const char *path, char *err, size_t errlen)
 {
     char *dir = strdup(path);
     if (!dir) {
-        set_err(err, errlen, "fsync dir of %s: out of memory", path);
+        ifs_errf(err, errlen, 0, "fsync dir of %s: out of memory", path);
         return IFS_IO_ENOMEM;
     }
     char *slash = strrchr(dir, '/');
@@ -153,7 +143,7 @@ int ifs_io_fsync_dir(const char *path, char *err, size_t errlen)
         *slash = 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "cannot open directory %s: %s", dir, strerror(errno));
+        ifs_errf(err, errlen, 0, "cannot open directory %s: %s", dir, strerror(errno));
         free(dir);
         return IFS_IO_EIO;
     }
@@ -161,7 +151,7 @@ int ifs_io_fsync_dir(const char *path, char *err, size_t errlen)
     /* Some file systems refuse fsync on directories (EINVAL); the rename is
      * then as durable as that file system can make it. */
     if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
-        set_err(err, errlen, "fsync of directory %s: %s", dir, strerror(errno));
+        ifs_errf(err, errlen, 0, "fsync of directory %s: %s", dir, strerror(errno));
         rc = -1;
     }
     close(fd);
@@ -172,13 +162,13 @@ int ifs_io_fsync_dir(const char *path, char *err, size_t errlen)
 int ifs_atomic_commit(ifs_atomic *a, char *err, size_t errlen)
 {
     if (!a || !a->f || a->committed) {
-        set_err(err, errlen, "atomic output: commit on a closed handle");
+        ifs_errf(err, errlen, 0, "atomic output: commit on a closed handle");
         return IFS_IO_EARG;
     }
     if (a->is_stdout) {
         a->committed = 1;
         if (fflush(stdout) != 0 || ferror(stdout) || a->write_errno) {
-            set_err(err, errlen, "writing to stdout: %s",
+            ifs_errf(err, errlen, 0, "writing to stdout: %s",
                     strerror(a->write_errno ? a->write_errno : errno));
             return IFS_IO_EIO;
         }
@@ -200,13 +190,13 @@ int ifs_atomic_commit(ifs_atomic *a, char *err, size_t errlen)
         e = errno;
     a->f = NULL;
     if (e) {
-        set_err(err, errlen, "writing %s: %s", a->tmp, strerror(e));
+        ifs_errf(err, errlen, 0, "writing %s: %s", a->tmp, strerror(e));
         unlink(a->tmp);
         return IFS_IO_EIO;
     }
     if (rename(a->tmp, a->path) != 0) {
         e = errno;
-        set_err(err, errlen, "rename %s -> %s: %s", a->tmp, a->path, strerror(e));
+        ifs_errf(err, errlen, 0, "rename %s -> %s: %s", a->tmp, a->path, strerror(e));
         unlink(a->tmp);
         return IFS_IO_EIO;
     }
@@ -297,7 +287,7 @@ static int add_dir(list_builder *b, const char *dir, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
     if (!d) {
-        set_err(err, errlen, "cannot open directory %s: %s", dir, strerror(errno));
+        ifs_errf(err, errlen, 0, "cannot open directory %s: %s", dir, strerror(errno));
         return -1;
     }
     size_t before = b->n;
@@ -310,7 +300,7 @@ static int add_dir(list_builder *b, const char *dir, char *err, size_t errlen)
         size_t n = dlen + strlen(e->d_name) + 2;
         char *p = malloc(n);
         if (!p) {
-            set_err(err, errlen, "listing %s: out of memory", dir);
+            ifs_errf(err, errlen, 0, "listing %s: out of memory", dir);
             rc = -1;
             break;
         }
@@ -321,7 +311,7 @@ static int add_dir(list_builder *b, const char *dir, char *err, size_t errlen)
         struct stat st;
         if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
             if (lb_push(b, p, &st, 0)) {
-                set_err(err, errlen, "listing %s: out of memory", dir);
+                ifs_errf(err, errlen, 0, "listing %s: out of memory", dir);
                 rc = -1;
                 free(p);
                 break;
@@ -331,7 +321,7 @@ static int add_dir(list_builder *b, const char *dir, char *err, size_t errlen)
     }
     closedir(d);
     if (rc == 0 && b->n == before) {
-        set_err(err, errlen, "directory %s holds no *.jsonl or *.jsonl.zst files", dir);
+        ifs_errf(err, errlen, 0, "directory %s holds no *.jsonl or *.jsonl.zst files", dir);
         rc = -1;
     }
     return rc;
@@ -343,7 +333,7 @@ static int add_path(list_builder *b, const char *path, const struct stat *st, ch
     if (S_ISDIR(st->st_mode))
         return add_dir(b, path, err, errlen);
     if (lb_push(b, path, st, 0)) {
-        set_err(err, errlen, "listing %s: out of memory", path);
+        ifs_errf(err, errlen, 0, "listing %s: out of memory", path);
         return -1;
     }
     return 0;
@@ -382,7 +372,7 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
         return IFS_IO_EARG;
     memset(out, 0, sizeof *out);
     if (!args || nargs == 0) {
-        set_err(err, errlen, "no inputs given");
+        ifs_errf(err, errlen, 0, "no inputs given");
         return IFS_IO_EARG;
     }
     list_builder b = {0};
@@ -390,16 +380,16 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
     for (size_t i = 0; i < nargs && rc == 0; i++) {
         const char *arg = args[i];
         if (!arg || !*arg) {
-            set_err(err, errlen, "empty input path");
+            ifs_errf(err, errlen, 0, "empty input path");
             rc = IFS_IO_EARG;
             break;
         }
         if (!strcmp(arg, "-")) {
             if (seen_stdin++) {
-                set_err(err, errlen, "\"-\" (stdin) given more than once");
+                ifs_errf(err, errlen, 0, "\"-\" (stdin) given more than once");
                 rc = IFS_IO_EARG;
             } else if (lb_push(&b, "-", NULL, 1)) {
-                set_err(err, errlen, "listing inputs: out of memory");
+                ifs_errf(err, errlen, 0, "listing inputs: out of memory");
                 rc = IFS_IO_EARG;
             }
             continue;
@@ -410,23 +400,23 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
             continue;
         }
         if (!strpbrk(arg, "*?[")) {
-            set_err(err, errlen, "input %s: %s", arg, strerror(errno));
+            ifs_errf(err, errlen, 0, "input %s: %s", arg, strerror(errno));
             rc = IFS_IO_EARG;
             break;
         }
         glob_t g;
         int grc = glob(arg, 0, NULL, &g);
         if (grc == GLOB_NOMATCH || (grc == 0 && g.gl_pathc == 0)) {
-            set_err(err, errlen, "input pattern %s matches nothing", arg);
+            ifs_errf(err, errlen, 0, "input pattern %s matches nothing", arg);
             rc = IFS_IO_EARG;
         } else if (grc != 0) {
-            set_err(err, errlen, "input pattern %s: glob failed (%s)", arg,
+            ifs_errf(err, errlen, 0, "input pattern %s: glob failed (%s)", arg,
                     grc == GLOB_NOSPACE ? "out of memory" : "read error");
             rc = IFS_IO_EARG;
         } else {
             for (size_t k = 0; k < g.gl_pathc && rc == 0; k++) {
                 if (stat(g.gl_pathv[k], &st) != 0) {
-                    set_err(err, errlen, "input %s: %s", g.gl_pathv[k], strerror(errno));
+                    ifs_errf(err, errlen, 0, "input %s: %s", g.gl_pathv[k], strerror(errno));
                     rc = IFS_IO_EARG;
                 } else {
                     rc = add_path(&b, g.gl_pathv[k], &st, err, errlen);
@@ -443,7 +433,7 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
         size_t *idx = malloc((b.n ? b.n : 1) * sizeof *idx);
         unsigned char *drop = calloc(b.n ? b.n : 1, 1);
         if (!idx || !drop) {
-            set_err(err, errlen, "listing inputs: out of memory");
+            ifs_errf(err, errlen, 0, "listing inputs: out of memory");
             rc = IFS_IO_EARG;
         } else {
             for (size_t i = 0; i < b.n; i++)
@@ -495,4 +485,75 @@ void ifs_input_list_free(ifs_input_list *l)
         free(l->files[i].path);
     free(l->files);
     memset(l, 0, sizeof *l);
+}
+
+int ifs_io_read_file(const char *path, uint64_t max_bytes, char **out, size_t *len, char *err,
+                     size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return ifs_errf(err, errlen, IFS_IO_EARG, "read: no path");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %s", path,
+                        S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %llu bytes, more than the %llu allowed", path,
+                        (unsigned long long)st.st_size, (unsigned long long)max_bytes);
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *b = malloc(cap + 1);
+    if (!b) {
+        close(fd);
+        return ifs_errf(err, errlen, IFS_IO_ENOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        ssize_t got = read(fd, b + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(b);
+            close(fd);
+            return ifs_errf(err, errlen, IFS_IO_EIO, "%s: %s", path, strerror(e));
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+        if (n == cap) { /* it grew while read: at most max_bytes, then refuse */
+            if ((uint64_t)n > max_bytes) {
+                free(b);
+                close(fd);
+                return ifs_errf(err, errlen, IFS_IO_EIO, "%s: grew past the %llu bytes allowed",
+                                path, (unsigned long long)max_bytes);
+            }
+            size_t nc = cap * 2 > max_bytes + 1 ? (size_t)max_bytes + 1 : cap * 2;
+            char *nb = realloc(b, nc + 1);
+            if (!nb) {
+                free(b);
+                close(fd);
+                return ifs_errf(err, errlen, IFS_IO_ENOMEM, "%s: out of memory", path);
+            }
+            b = nb;
+            cap = nc;
+        }
+    }
+    close(fd);
+    b[n] = '\0';
+    *out = b;
+    if (len)
+        *len = n;
+    return 0;
 }

@@ -47,8 +47,8 @@ static const char *const reject_names[IFS_REJECT__COUNT] = {
     [IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE] = "unknown_instruction_type",
     [IFS_REJECT_MISSING_GROUP_KEY] = "missing_group_key",
     [IFS_REJECT_BAD_GROUP_KEY_TYPE] = "bad_group_key_type",
-    [IFS_REJECT_MISSING_PAIR] = "missing_pair",
-    [IFS_REJECT_PAIR_NOT_STRING] = "pair_not_string",
+    [IFS_REJECT_MISSING_INSTRUCTION] = "missing_instruction",
+    [IFS_REJECT_INSTRUCTION_NOT_STRING] = "instruction_not_string",
     [IFS_REJECT_ZSTD_CORRUPT] = "zstd_corrupt",
     [IFS_REJECT_ZSTD_TRUNCATED] = "zstd_truncated",
     [IFS_REJECT_IO_ERROR] = "io_error",
@@ -546,10 +546,12 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
     if (s->pair_field[0]) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, s->pair_field);
         if (!p || cJSON_IsNull(p))
-            return reject(r, IFS_REJECT_MISSING_PAIR, "no \"%s\" field", s->pair_field);
-        if (!cJSON_IsString(p) || !p->valuestring)
-            return reject(r, IFS_REJECT_PAIR_NOT_STRING, "\"%s\" is not a string",
+            return reject(r, IFS_REJECT_MISSING_INSTRUCTION,
+                          "no \"%s\" field (the instruction a pair classifier reads)",
                           s->pair_field);
+        if (!cJSON_IsString(p) || !p->valuestring)
+            return reject(r, IFS_REJECT_INSTRUCTION_NOT_STRING,
+                          "\"%s\" (the instruction) is not a string", s->pair_field);
         pair = p->valuestring;
     }
 

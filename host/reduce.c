@@ -195,6 +195,18 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
         return ifs_red_fail(err, errlen, IFS_RED_EARG, "plateau_eps must be in [0, 1]");
     if (c->plateau_min_after < 0 || c->plateau_min_after > 1000000)
         return ifs_red_fail(err, errlen, IFS_RED_EARG, "plateau_min_after must be 0..1000000");
+    if (c->pair_input != 0 && c->pair_input != 1)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG, "pair_input must be 0 or 1");
+    if (c->pair_input ? !c->instruction_field || !*c->instruction_field ||
+                            strlen(c->instruction_field) > 255 ||
+                            !ifs_red_valid_utf8(c->instruction_field, strlen(c->instruction_field))
+                      : c->instruction_field != NULL)
+        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                            "instruction_field must be 1..255 bytes of UTF-8 for a pair "
+                            "classifier and NULL otherwise");
+    if (c->instruction_max_tokens < 0 || (c->instruction_max_tokens && !c->pair_input))
+        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                            "instruction_max_tokens must be >= 0, and 0 unless pair_input");
     if ((c->do_lower_case != 0 && c->do_lower_case != 1) ||
         (c->tokenize_chinese_chars != 0 && c->tokenize_chinese_chars != 1) ||
         c->strip_accents < -1 || c->strip_accents > 1 || c->max_length < 2)
@@ -236,6 +248,8 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
     }
     r->threshold = (double)r->threshold_u / IFS_RED_MICRO;
     r->margin = (double)r->margin_u / IFS_RED_MICRO;
+    r->pair_input = c->pair_input;
+    r->instruction_max_tokens = c->instruction_max_tokens;
     r->do_lower_case = c->do_lower_case;
     r->strip_accents = c->strip_accents;
     r->tokenize_chinese_chars = c->tokenize_chinese_chars;
@@ -245,6 +259,8 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
     int bad = 0;
     for (int32_t i = 0; i < c->n_labels; i++)
         bad |= !(r->labels[i] = dupstr(c->labels[i]));
+    if (c->pair_input)
+        bad |= !(r->instruction_field = dupstr(c->instruction_field));
     r->n_keys = c->n_keys;
     for (int32_t i = 0; i < c->n_keys; i++)
         bad |= !(r->keys[i] = dupstr(c->keys[i]));
@@ -270,6 +286,7 @@ void ifs_reduce_free(ifs_reducer *r)
     for (int32_t i = 0; i < IFS_RED_MAX_KEYS; i++)
         free(r->keys[i]);
     free(r->curve_key);
+    free(r->instruction_field);
     for (size_t i = 0; i < r->n_groups; i++)
         free(r->groups[i]);
     free(r->groups);
@@ -757,6 +774,19 @@ static int same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err, 
         snprintf(x, sizeof x, "%.6f/%.6f", a->threshold, a->margin);
         snprintf(y, sizeof y, "%.6f/%.6f", b->threshold, b->margin);
         return MISMATCH("classifier.threshold/near_margin", x, y);
+    }
+    /* What the classifier read: a pair run and a response-only run score
+     * different inputs (and a field or cap changed, different pairs). */
+    if (a->pair_input != b->pair_input)
+        return MISMATCH("classifier.input", a->pair_input ? "pair" : "response",
+                        b->pair_input ? "pair" : "response");
+    if (a->pair_input && strcmp(a->instruction_field, b->instruction_field))
+        return MISMATCH("classifier.instruction_field", a->instruction_field,
+                        b->instruction_field);
+    if (a->instruction_max_tokens != b->instruction_max_tokens) {
+        snprintf(x, sizeof x, "%d", (int)a->instruction_max_tokens);
+        snprintf(y, sizeof y, "%d", (int)b->instruction_max_tokens);
+        return MISMATCH("classifier.instruction_max_tokens", x, y);
     }
     if (a->do_lower_case != b->do_lower_case || a->strip_accents != b->strip_accents ||
         a->tokenize_chinese_chars != b->tokenize_chinese_chars ||
@@ -1301,6 +1331,9 @@ void ifs_reduce_get_identity(const ifs_reducer *r, ifs_reduce_identity *id)
     id->answer_label = r->answer_label;
     id->threshold = r->threshold;
     id->near_margin = r->margin;
+    id->pair_input = r->pair_input;
+    id->instruction_field = r->instruction_field;
+    id->instruction_max_tokens = r->instruction_max_tokens;
     id->do_lower_case = r->do_lower_case;
     id->strip_accents = r->strip_accents;
     id->tokenize_chinese_chars = r->tokenize_chinese_chars;

@@ -83,6 +83,9 @@ struct ifs_reducer {
     int32_t answer_label;
     int64_t threshold_u, margin_u;      /* micro-units */
     double threshold, margin;           /* threshold_u / 1e6, margin_u / 1e6 */
+    int pair_input;                     /* 0 response alone, 1 (instruction, response) */
+    char *instruction_field;            /* pair_input only, else NULL */
+    int32_t instruction_max_tokens;
     int do_lower_case, strip_accents, tokenize_chinese_chars;
     int32_t max_length;
     int32_t n_keys;

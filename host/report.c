@@ -328,6 +328,11 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
     ifs_buf_fixed(&b, r->threshold, 6);
     ifs_buf_puts(&b, ",\n    \"near_margin\": ");
     ifs_buf_fixed(&b, r->margin, 6);
+    if (r->pair_input) { /* a response-only report has no "input": its bytes are as before */
+        ifs_buf_puts(&b, ",\n    \"input\": \"pair\",\n    \"instruction_field\": ");
+        ifs_buf_jstr(&b, r->instruction_field);
+        ifs_buf_printf(&b, ",\n    \"instruction_max_tokens\": %d", (int)r->instruction_max_tokens);
+    }
     ifs_buf_puts(&b, "\n  },\n");
 
     static const char *const tri[] = {"null", "false", "true"};
@@ -611,6 +616,30 @@ static int read_identity(const cJSON *root, ifs_reducer **out, char *err, size_t
     if (!cJSON_IsNumber(x))
         return BAD("classifier.near_margin: missing or not a number");
     c.near_margin = x->valuedouble;
+    /* What the classifier read: absent (reports before pair mode) or
+     * "response" = the response alone; "pair" names the instruction's field
+     * and the cap. */
+    x = member(cls, "input");
+    if (x && !(cJSON_IsString(x) && (!strcmp(x->valuestring, "response") ||
+                                     !strcmp(x->valuestring, "pair"))))
+        return BAD("classifier.input: not \"response\" or \"pair\"");
+    c.pair_input = x && !strcmp(x->valuestring, "pair");
+    if (c.pair_input) {
+        if ((rc = get_str(member(cls, "instruction_field"), "classifier.instruction_field",
+                          &c.instruction_field, err, errlen)))
+            return rc;
+        if (!*c.instruction_field || strlen(c.instruction_field) > 255)
+            return BAD("classifier.instruction_field: expected 1..255 bytes");
+        if ((rc = get_u64(cls, "instruction_max_tokens", "classifier", &v, err, errlen)))
+            return rc;
+        if (v > INT32_MAX)
+            return BAD("classifier.instruction_max_tokens: %llu is out of range",
+                       (unsigned long long)v);
+        c.instruction_max_tokens = (int32_t)v;
+    } else if (member(cls, "instruction_field") || member(cls, "instruction_max_tokens")) {
+        return BAD("classifier.instruction_field/instruction_max_tokens: given, but "
+                   "classifier.input is not \"pair\"");
+    }
 
     if ((rc = get_bool(tok, "do_lower_case", &c.do_lower_case, err, errlen)) ||
         (rc = get_bool(tok, "tokenize_chinese_chars", &c.tokenize_chinese_chars, err, errlen)))

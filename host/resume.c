@@ -44,25 +44,12 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A small file of ours (run.json, a .done marker), or NULL when it is
+ * missing, unreadable or longer than max. */
 static char *read_small(const char *path, size_t max, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = malloc(max + 1);
-    if (!buf) {
-        fclose(f);
-        return NULL;
-    }
-    size_t n = fread(buf, 1, max, f);
-    int more = fgetc(f) != EOF;
-    fclose(f);
-    if (more) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    char *b = NULL;
+    return ifs_io_read_file(path, max, &b, len, NULL, 0) ? NULL : b;
 }
 
 /* JSON string body for a path (paths are ours to write; escape the few

@@ -31,11 +31,13 @@ enum { ST_PENDING = 255 };
 
 typedef struct {
     void *user;
-    char *text;          /* owned until tokenized */
-    size_t len;
+    char *text;          /* owned until tokenized; a pair: a's bytes then b's */
+    size_t len;          /* all the text's bytes (a pair: alen + blen) */
+    size_t alen;         /* a pair: bytes of the first text (the instruction) */
     int32_t *ids;        /* owned; NULL until tokenized */
     int32_t n_ids, n_untrunc;
-    uint8_t pass, truncated, outcome, reason;
+    int32_t n_type0;     /* ids of token type 0 (a pair's [CLS] a [SEP]; else all) */
+    uint8_t pass, is_pair, truncated, outcome, reason;
     char *detail;        /* owned; rejects only */
 } item;
 
@@ -73,7 +75,7 @@ typedef struct {
     pthread_t th;
     int started;
     int32_t cap_tokens;  /* shrinks after ENOMEM */
-    int32_t *ids, *off;
+    int32_t *ids, *types, *off;
     float *logits;
     char err[512];
 } bworker;
@@ -116,6 +118,7 @@ struct ifs_sched {
     int n_bw;
     pthread_t dth;
     int dstarted;
+    int delivering; /* the delivery thread is handing a chunk to the sink (unlocked) */
 };
 
 static double now_s(void)
@@ -416,12 +419,14 @@ static void *tok_main(void *arg)
     ifs_sched *s = w->s;
     ifs_tok_state *st = ifs_tok_state_create(s->tok);
     int32_t *buf = malloc(sizeof *buf * (size_t)s->o.max_len);
-    if (!st || !buf) {
+    int32_t *tbuf = malloc(sizeof *tbuf * (size_t)s->o.max_len); /* a pair's token types */
+    if (!st || !buf || !tbuf) {
         pthread_mutex_lock(&s->mu);
         fail_locked(s, IFS_SCHED_ENOMEM, "out of memory starting a tokenizer worker");
         pthread_mutex_unlock(&s->mu);
         ifs_tok_state_free(st);
         free(buf);
+        free(tbuf);
         return NULL;
     }
     pthread_mutex_lock(&s->mu);
@@ -444,7 +449,13 @@ static void *tok_main(void *arg)
             int32_t n = 0;
             ifs_tok_result r;
             memset(&r, 0, sizeof r);
-            int rc = ifs_tok_encode(s->tok, st, it->text, it->len, s->o.max_len,
+            int rc, bad_in_b = 0;
+            if (it->is_pair)
+                rc = ifs_tok_encode_pair_cap(s->tok, st, it->text, it->alen, it->text + it->alen,
+                                             it->len - it->alen, s->o.max_len, s->o.pair_a_max,
+                                             buf, tbuf, &n, &r, &bad_in_b);
+            else
+                rc = ifs_tok_encode(s->tok, st, it->text, it->len, s->o.max_len,
                                     buf, NULL, &n, &r);
             free(it->text);
             it->text = NULL;
@@ -456,13 +467,23 @@ static void *tok_main(void *arg)
                 }
                 memcpy(it->ids, buf, sizeof *buf * (size_t)n);
                 it->n_ids = n;
+                it->n_type0 = n;
+                if (it->is_pair) /* types are 0...0 1...1: keep where the 1s start */
+                    for (int32_t k = 0; k < n; k++)
+                        if (tbuf[k]) {
+                            it->n_type0 = k;
+                            break;
+                        }
                 it->n_untrunc = r.n_untruncated;
                 it->truncated = (uint8_t)(r.truncated != 0);
                 trunc += it->truncated;
             } else if (rc == IFS_TOK_EUTF8) {
                 it->outcome = IFS_SCHED_REJECTED;
                 it->reason = IFS_SCHED_R_UTF8;
-                it->detail = strdupf("invalid UTF-8 at byte %zu of the text", r.bad_offset);
+                it->detail = it->is_pair && !bad_in_b
+                                 ? strdupf("invalid UTF-8 at byte %zu of the instruction",
+                                           r.bad_offset)
+                                 : strdupf("invalid UTF-8 at byte %zu of the text", r.bad_offset);
             } else if (rc == IFS_TOK_ENOMEM) {
                 nomem = 1;
                 break;
@@ -490,6 +511,7 @@ static void *tok_main(void *arg)
     pthread_mutex_unlock(&s->mu);
     ifs_tok_state_free(st);
     free(buf);
+    free(tbuf);
     return NULL;
 }
 
@@ -526,13 +548,21 @@ static int run_records(bworker *w, chunk *c, const int32_t *idx, int32_t n)
         return run_records(w, c, idx + h, n - h);
     }
     w->off[0] = 0;
+    int any_pair = 0;
     for (int32_t i = 0; i < n; i++) {
         const item *it = &c->it[idx[i]];
         memcpy(w->ids + w->off[i], it->ids, sizeof *w->ids * (size_t)it->n_ids);
         w->off[i + 1] = w->off[i] + it->n_ids;
+        any_pair |= it->is_pair;
     }
+    if (any_pair) /* token types: 0 up to each pair's second text, 1 after */
+        for (int32_t i = 0; i < n; i++) {
+            const item *it = &c->it[idx[i]];
+            int32_t *t = w->types + w->off[i];
+            for (int32_t k = 0; k < it->n_ids; k++) t[k] = k >= it->n_type0;
+        }
     ifs_batch b = { .n_seqs = n, .n_tokens = tokens, .input_ids = w->ids,
-                    .type_ids = NULL, .seq_off = w->off };
+                    .type_ids = any_pair ? w->types : NULL, .seq_off = w->off };
     double t0 = now_s();
     int rc = do_forward(w, &b);
     double dt = now_s() - t0;
@@ -625,6 +655,7 @@ static void *deliver_main(void *arg)
             pthread_cond_wait(&s->cv_deliver, &s->mu);
         if (s->stop || s->quit || !s->head) break;
         chunk *c = s->head;
+        s->delivering = 1;
         pthread_mutex_unlock(&s->mu);
 
         double t0 = now_s();
@@ -660,6 +691,7 @@ static void *deliver_main(void *arg)
         }
         double dt = now_s() - t0;
         pthread_mutex_lock(&s->mu);
+        s->delivering = 0;
         c->n_delivered = i < c->n ? i + 1 : c->n; /* the failing item went to the sink */
         s->st.sink_s += dt;
         s->st.scored += sc;
@@ -757,9 +789,10 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
         w->engine = engines[i];
         w->cap_tokens = o.max_batch_tokens;
         w->ids = malloc(sizeof *w->ids * (size_t)o.max_batch_tokens);
+        w->types = malloc(sizeof *w->types * (size_t)o.max_batch_tokens);
         w->off = malloc(sizeof *w->off * ((size_t)o.max_batch_seqs + 1));
         w->logits = malloc(sizeof *w->logits * (size_t)o.max_batch_seqs * (size_t)s->L);
-        if (!w->ids || !w->off || !w->logits) {
+        if (!w->ids || !w->types || !w->off || !w->logits) {
             ifs_sched_free(s);
             seterr(err, errlen, "out of memory for batch buffers");
             return IFS_SCHED_ENOMEM;
@@ -790,14 +823,15 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
 
 /* Takes one item, or none when the run has stopped (then returns the
  * status that stopped it, and the caller keeps its payload). */
-static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int pass)
+static int add_item(ifs_sched *s, const char *text, size_t len, const char *b, size_t blen,
+                    void *user, int pass)
 {
     int rc = IFS_SCHED_OK;
     chunk *c = cur_chunk(s, &rc);
     if (!c) return rc;
     char *copy = NULL;
     if (!pass) {
-        copy = malloc(len ? len : 1);
+        copy = len + blen < len ? NULL : malloc(len + blen ? len + blen : 1);
         if (!copy) {
             pthread_mutex_lock(&s->mu);
             fail_locked(s, IFS_SCHED_ENOMEM, "out of memory copying a text of %zu bytes", len);
@@ -806,6 +840,7 @@ static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int 
             return rc;
         }
         if (len) memcpy(copy, text, len);
+        if (blen) memcpy(copy + len, b, blen);
     }
     pthread_mutex_lock(&s->mu);
     if (s->stop) {
@@ -816,7 +851,7 @@ static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int 
     }
     s->next_seq++;
     s->st.items++;
-    if (!pass) s->st.text_bytes += len;
+    if (!pass) s->st.text_bytes += len + blen;
     pthread_mutex_unlock(&s->mu);
     item *it = &c->it[c->n];
     memset(it, 0, sizeof *it);
@@ -824,8 +859,10 @@ static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int 
     it->pass = (uint8_t)pass;
     it->outcome = ST_PENDING;
     it->text = copy;
-    it->len = len;
-    c->bytes += len;
+    it->len = len + blen;
+    it->alen = len;
+    it->is_pair = (uint8_t)(b != NULL);
+    c->bytes += len + blen;
     c->n++;
     if (c->n == c->cap || c->bytes >= s->o.chunk_bytes) seal(s);
     return IFS_SCHED_OK;
@@ -834,13 +871,20 @@ static int add_item(ifs_sched *s, const char *text, size_t len, void *user, int 
 int ifs_sched_submit(ifs_sched *s, const char *text, size_t len, void *user)
 {
     if (!s || (!text && len)) return IFS_SCHED_EARG;
-    return add_item(s, text ? text : "", len, user, 0);
+    return add_item(s, text ? text : "", len, NULL, 0, user, 0);
+}
+
+int ifs_sched_submit_pair(ifs_sched *s, const char *a, size_t alen, const char *b, size_t blen,
+                          void *user)
+{
+    if (!s || (!a && alen) || (!b && blen)) return IFS_SCHED_EARG;
+    return add_item(s, a ? a : "", alen, b ? b : "", blen, user, 0);
 }
 
 int ifs_sched_pass(ifs_sched *s, void *user, int seal_after)
 {
     if (!s) return IFS_SCHED_EARG;
-    int rc = add_item(s, NULL, 0, user, 1);
+    int rc = add_item(s, NULL, 0, NULL, 0, user, 1);
     if (rc == IFS_SCHED_OK && seal_after) seal(s);
     return rc;
 }
@@ -852,7 +896,9 @@ int ifs_sched_finish(ifs_sched *s)
     pthread_mutex_lock(&s->mu);
     s->finishing = 1;
     pthread_cond_broadcast(&s->cv_deliver);
-    while (!s->stop && s->n_chunks > 0)
+    /* A stopped run still waits for the chunk the sink is being handed: the
+     * caller reads the sink's counts (shards committed) after this returns. */
+    while ((!s->stop && s->n_chunks > 0) || s->delivering)
         pthread_cond_wait(&s->cv_space, &s->mu);
     int rc = s->stop ? s->status : IFS_SCHED_OK;
     pthread_mutex_unlock(&s->mu);
@@ -915,6 +961,7 @@ void ifs_sched_free(ifs_sched *s)
     }
     for (int i = 0; s->bw && i < s->n_bw; i++) {
         free(s->bw[i].ids);
+        free(s->bw[i].types);
         free(s->bw[i].off);
         free(s->bw[i].logits);
     }

@@ -413,6 +413,37 @@ static int resolve_answer(run *R, char *err, size_t errlen)
     return ifs_wts_answer_label(c, R->o.answer_label, &R->answer, err, errlen) ? -1 : 0;
 }
 
+/* The checkpoint decides the input: a pair classifier (config.json
+ * "ifs_input": "pair") needs the instruction's field, a response-only one
+ * refuses it; both refused before anything is read. */
+static int check_input_mode(run *R, char *err, size_t errlen)
+{
+    const char *f = R->o.instruction_field && *R->o.instruction_field ? R->o.instruction_field
+                                                                       : NULL;
+    if (R->w->cfg.pair_input && !f) {
+        snprintf(err, errlen,
+                 "%s is a pair classifier (its config.json says \"ifs_input\": \"pair\"): it "
+                 "reads [CLS] instruction [SEP] response [SEP]; give --instruction-field NAME, "
+                 "the records' field holding the instruction",
+                 R->o.model);
+        return -1;
+    }
+    if (!R->w->cfg.pair_input && f) {
+        snprintf(err, errlen,
+                 "--instruction-field %s: %s reads the response alone (its config.json has no "
+                 "\"ifs_input\": \"pair\"); leave --instruction-field out, or use a pair "
+                 "classifier",
+                 f, R->o.model);
+        return -1;
+    }
+    if (f && R->max_len < 3) {
+        snprintf(err, errlen, "max length %d: a pair needs at least 3 ([CLS] [SEP] [SEP])",
+                 R->max_len);
+        return -1;
+    }
+    return 0;
+}
+
 /* ifs_tok_identity's sink: feeds the bytes to a sha256; the first failure sticks. */
 typedef struct {
     ifs_sha256_ctx c;
@@ -454,6 +485,11 @@ static char *config_text(run *R, const char *tok_sha)
                      tc->tokenize_chinese_chars, R->max_len, R->schema.text_field,
                      R->schema.id_field, R->schema.type_field, R->o.max_line_bytes, R->kind,
                      R->dtype == IFS_DT_F16 ? "f16" : R->dtype == IFS_DT_BF16 ? "bf16" : "f32");
+    /* Pair mode only (a response-only run's text, and so its state, is as
+     * before): the input, the instruction field and the checkpoint's cap. */
+    if (R->w->cfg.pair_input && n > 0 && (size_t)n < cap)
+        n += snprintf(s + n, cap - (size_t)n, "input=pair;instruction=%s;instruction_max=%d;",
+                      R->schema.pair_field, (int)R->w->cfg.instruction_max_tokens);
     for (size_t g = 0; g < R->schema.n_group_fields && n > 0 && (size_t)n < cap; g++)
         n += snprintf(s + n, cap - (size_t)n, "%s%s", g ? "," : "", R->schema.group_fields[g]);
     for (int32_t i = 0; i < R->w->cfg.num_labels && n > 0 && (size_t)n < cap; i++)
@@ -528,7 +564,10 @@ static int read_shard(run *R, shard *sh, ifs_record *rec, char *err, size_t errl
                 if (s && p) free(p);
             } else {
                 payload *p = payload_new(sh, ln.line_no, ln.offset, K_REC, rec, 0, NULL);
-                s = p ? ifs_sched_submit(R->sched, rec->text, rec->text_len, p) : IFS_SCHED_ENOMEM;
+                s = !p ? IFS_SCHED_ENOMEM
+                    : rec->pair ? ifs_sched_submit_pair(R->sched, rec->pair, rec->pair_len,
+                                                        rec->text, rec->text_len, p)
+                                : ifs_sched_submit(R->sched, rec->text, rec->text_len, p);
                 if (s && p) free(p);
             }
         }
@@ -915,6 +954,7 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
         goto fail;
     }
     if (R->o.max_batch_tokens < R->max_len) R->o.max_batch_tokens = R->max_len;
+    if (check_input_mode(R, err, errlen)) goto fail;
     if (resolve_answer(R, err, errlen)) goto fail;
     for (int32_t i = 0; i < R->w->cfg.num_labels; i++) R->labels[i] = R->w->cfg.labels[i];
 
@@ -925,7 +965,9 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
         (R->o.id_field && ifs_record_schema_set_field(&R->schema, IFS_FIELD_ID, R->o.id_field, err, errlen)) ||
         (R->o.type_field &&
          ifs_record_schema_set_field(&R->schema, IFS_FIELD_TYPE, R->o.type_field, err, errlen)) ||
-        (R->o.group_by && ifs_record_schema_set_group_by(&R->schema, R->o.group_by, err, errlen)))
+        (R->o.group_by && ifs_record_schema_set_group_by(&R->schema, R->o.group_by, err, errlen)) ||
+        (R->w->cfg.pair_input && ifs_record_schema_set_field(&R->schema, IFS_FIELD_PAIR,
+                                                             R->o.instruction_field, err, errlen)))
         goto fail;
     rc = IFS_SCORE_ENOMEM;
     for (size_t g = 0; g < R->schema.n_group_fields; g++) {
@@ -952,6 +994,11 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
         R->rcfg.max_length = R->max_len;
         R->rcfg.n_keys = (int32_t)R->schema.n_group_fields;
         R->rcfg.keys = R->keys;
+        if (R->w->cfg.pair_input) {
+            R->rcfg.pair_input = 1;
+            R->rcfg.instruction_field = R->schema.pair_field;
+            R->rcfg.instruction_max_tokens = R->w->cfg.instruction_max_tokens;
+        }
     }
 
     /* Inputs: sorted, then this slice. */
@@ -1015,6 +1062,7 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     so.chunk_records = R->o.chunk_records;
     so.max_chunks = R->o.max_chunks;
     so.release = release_payload;
+    so.pair_a_max = R->w->cfg.instruction_max_tokens;
     rc = make_engines(R, &so, R->kind, R->dtype, &R->engines, &R->n_engines, err, errlen);
     if (rc) goto fail;
     rc = IFS_SCORE_EFAIL;

@@ -13,6 +13,9 @@ split, so a second run is free), and prints accuracy / precision / recall of
 the answer-like label per split, per split x kind, per split x source, and the
 share of terse positives (under 20 tokens incl. [CLS]/[SEP], as ifscore counts
 them) called answer-like. Python computes metrics only; no model runs here.
+A pair classifier (config.json "ifs_input": "pair") is given each record's
+"instruction" too (`classify --instruction-field instruction`: the pair form of
+build-responses --pairs); a record without one is then an error line.
 """
 import argparse, collections, glob, hashlib, json, os, subprocess, sys
 
@@ -71,15 +74,22 @@ def main():
     splits = a.splits.split(",")
     recs = read_set(a.set, set(splits))
     os.makedirs(a.work, exist_ok=True)
-    key = hashlib.sha256(f"{os.path.realpath(a.model)}|{a.set}|{a.splits}|{a.max_len}".encode()).hexdigest()[:12]
+    with open(os.path.join(a.model, "config.json")) as f:
+        pair = json.load(f).get("ifs_input") == "pair"
+    key = hashlib.sha256(f"{os.path.realpath(a.model)}|{a.set}|{a.splits}|{a.max_len}|{pair}".encode()).hexdigest()[:12]
     inp, outp = os.path.join(a.work, f"in-{key}.jsonl"), os.path.join(a.work, f"pred-{key}.jsonl")
     if not os.path.exists(outp):
         with open(inp, "w") as f:
             for r in recs:
-                f.write(json.dumps({"text": r["text"]}) + "\n")
+                rec = {"text": r["text"]}
+                if pair and "instruction" in r:
+                    rec["instruction"] = r["instruction"]
+                f.write(json.dumps(rec) + "\n")
+        pair_args = ["--instruction-field", "instruction"] if pair else []
         with open(outp + ".tmp", "w") as f:
             rc = subprocess.run([a.ifscore, "classify", "--model", a.model, "--field", "text",
-                                 "--format", "jsonl", "--max-len", str(a.max_len), inp], stdout=f).returncode
+                                 *pair_args, "--format", "jsonl", "--max-len", str(a.max_len), inp],
+                                stdout=f).returncode
         if rc not in (0, 3):
             sys.exit(f"eval_classifier: ifscore classify exited {rc}")
         os.replace(outp + ".tmp", outp)

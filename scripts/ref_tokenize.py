@@ -222,6 +222,59 @@ def hard_cases():
     return cases
 
 
+def pair_cap_cases():
+    """Pairs with the first text's own cap (the pair classifier's instruction
+    budget, ifs_instruction_max_tokens = a_max): (name, [a, b], max_len, a_max).
+    Several max lengths and caps, caps below, at and above half the room
+    ((max_len - 3) / 2), caps longer than the instruction, an empty one."""
+    q = "how do you say good evening in french and in german please"   # 12+ ids
+    r = "bonsoir is french and guten abend is german for good evening"  # 12+ ids
+    return [
+        ("pair cap cuts a long instruction before longest_first", [q, r], 32, 4),
+        ("pair cap below half the room keeps the cap and the response fills the rest", [q, r], 16, 3),
+        ("pair cap at half the room", [q, r], 17, 7),
+        ("pair cap above half the room is then cut by longest_first", [q, r], 16, 10),
+        ("pair cap far above half the room with a short response", [q, "Demo"], 12, 8),
+        ("pair cap above the whole room", [q, r], 10, 50),
+        ("pair cap longer than the instruction changes nothing", ["extract the address", r], 24, 20),
+        ("pair cap equal to the instruction length", ["extract the address", r], 24, 3),
+        ("pair cap of one id", [q, r], 16, 1),
+        ("pair cap with an empty instruction", ["", r], 12, 4),
+        ("pair cap with an empty response", [q, ""], 12, 4),
+        ("pair cap without truncation of the response", [q, "Grass Valley, CA"], 64, 5),
+        ("pair cap with a long response truncated to the room", [q, " ".join([r] * 8)], 64, 16),
+        ("pair cap at the minimum length keeps only specials", [q, r], 3, 2),
+    ]
+
+
+def pair_cap_ids(tok, a, b, max_len, a_max):
+    """The HF call ifs_tok_encode_pair_cap equals (tokenizer/ifs_tok.h):
+        ids_a = tok(a, add_special_tokens=False)["input_ids"][:a_max]
+        ids_b = tok(b, add_special_tokens=False)["input_ids"]
+        tok.prepare_for_model(ids_a, ids_b, truncation="longest_first", max_length=max_len)
+    In transformers 5 prepare_for_model is the Python tokenizer's (BertTokenizerLegacy,
+    the `slow` reference here); for the fast one the same steps are the `tokenizers`
+    library's own: encode without specials, Encoding.truncate(a_max) on the first text,
+    then Tokenizer.post_process with longest_first truncation to max_len (what
+    tok(a, b, truncation=True) runs after encoding)."""
+    if hasattr(tok, "prepare_for_model"):
+        ids_a = tok(a, add_special_tokens=False)["input_ids"][:a_max]
+        ids_b = tok(b, add_special_tokens=False)["input_ids"]
+        enc = tok.prepare_for_model(ids_a, ids_b, truncation="longest_first",
+                                    max_length=max_len, return_token_type_ids=True)
+        return {"input_ids": enc["input_ids"], "token_type_ids": enc["token_type_ids"]}
+    from tokenizers import Tokenizer
+    bt = Tokenizer.from_str(tok.backend_tokenizer.to_str())
+    bt.no_truncation()
+    bt.no_padding()
+    ea = bt.encode(a, add_special_tokens=False)
+    eb = bt.encode(b, add_special_tokens=False)
+    ea.truncate(a_max)
+    bt.enable_truncation(max_len, strategy="longest_first")
+    out = bt.post_process(ea, eb, add_special_tokens=True)
+    return {"input_ids": out.ids, "token_type_ids": out.type_ids}
+
+
 def cmd_cases(a):
     from transformers import BertTokenizerLegacy
     toks = {cfg: load(a.model, cfg) for cfg in CONFIGS}
@@ -244,6 +297,16 @@ def cmd_cases(a):
             args = text if isinstance(text, list) else [text]
             fast = toks[cfg](*args, **kw)
             sl = slow[cfg](*args, **kw)
+            row[cfg] = {"ids": fast["input_ids"], "type_ids": fast["token_type_ids"]}
+            if sl["input_ids"] != fast["input_ids"]:
+                row[cfg]["slow_ids"] = sl["input_ids"]
+        out.append(row)
+    for name, (ta, tb), max_len, a_max in pair_cap_cases():
+        row = {"name": name, "a": ta, "b": tb, "a_hex": ta.encode().hex(),
+               "b_hex": tb.encode().hex(), "max_len": max_len, "a_max": a_max}
+        for cfg in CONFIGS:
+            fast = pair_cap_ids(toks[cfg], ta, tb, max_len, a_max)
+            sl = pair_cap_ids(slow[cfg], ta, tb, max_len, a_max)
             row[cfg] = {"ids": fast["input_ids"], "type_ids": fast["token_type_ids"]}
             if sl["input_ids"] != fast["input_ids"]:
                 row[cfg]["slow_ids"] = sl["input_ids"]

@@ -55,6 +55,30 @@ static inline const char *ifs_test_env(const char *name, const char *dflt)
     return v && *v ? v : dflt;
 }
 
+/* A whole file, NUL-terminated, malloc'd (the caller frees); its length in
+ * *len when len is not NULL. NULL when it cannot be read. */
+static inline char *ifs_test_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *b = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        b = (char *)malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[n] = '\0';
+        if (len)
+            *len = (size_t)n;
+    }
+    return b;
+}
+
 /* The exit code of a test program: 1 when a check failed, and also when no
  * check ran at all (a test that checks nothing proves nothing). */
 static inline int ifs_test_done(const char *suite)

@@ -129,6 +129,12 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
  *                         max_length=max_len)
  * so when a_max <= (max_len - 3) / 2 the instruction keeps its first a_max
  * ids and the response fills the rest (the start of the response is kept).
+ * (transformers 5 has prepare_for_model on the Python BertTokenizerLegacy only;
+ * with the fast tokenizer the same steps are tokenizers' Encoding.truncate(a_max)
+ * then Tokenizer.post_process with longest_first: scripts/ref_tokenize.py
+ * pair_cap_ids. We match the fast one; the Python one differs only when both
+ * capped texts exceed half an odd room, giving the odd id to a instead of b.
+ * parity_tok_cases checks both ways against tests/tokenizer/hard_cases.json.)
  * res->n_untruncated counts a's ids before the cap; res->truncated is 1 when
  * either text lost ids (the cap included). a_max < 0 is IFS_TOK_EARG. */
 int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,

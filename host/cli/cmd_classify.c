@@ -47,8 +47,12 @@ static void usage(FILE *f)
           "                       tokenizer's model_max_length, at most max_position_embeddings)\n"
           "  --field NAME         input is JSONL; classify the string field NAME\n"
           "                       (default: each line is a text)\n"
-          "  --pair-field NAME    JSONL: NAME is the first text of a pair, --field the second\n"
-          "                       ([CLS] pair [SEP] field [SEP], token types 0/1)\n"
+          "  --instruction-field NAME   JSONL, pair classifiers: NAME holds the instruction,\n"
+          "                       --field the response: [CLS] instruction [SEP] response\n"
+          "                       [SEP], token types 0/1, the instruction cut first to the\n"
+          "                       checkpoint's ifs_instruction_max_tokens. Required by a\n"
+          "                       pair checkpoint (config.json \"ifs_input\": \"pair\"),\n"
+          "                       refused by any other. --pair-field is the same option\n"
           "  --format text|jsonl  output: 'LABEL<TAB>p(LABEL)<TAB>name=p ...' (default) or one\n"
           "                       JSON object per input line\n"
           "  --help\n"
@@ -110,14 +114,15 @@ static void add_line(classify *c, const char *line, size_t len, unsigned long lo
     ifs_tok_result r;
     int bad_in_b = 0, rc;
     if (pair)
-        rc = ifs_tok_encode_pair(c->tok, c->st, pair, pair_len, text, text_len, c->max_len, ids,
-                                 ty, &c->n_ids[i], &r, &bad_in_b);
+        rc = ifs_tok_encode_pair_cap(c->tok, c->st, pair, pair_len, text, text_len, c->max_len,
+                                     c->cfg->instruction_max_tokens, ids, ty, &c->n_ids[i], &r,
+                                     &bad_in_b);
     else
         rc = ifs_tok_encode(c->tok, c->st, text, text_len, c->max_len, ids, ty, &c->n_ids[i], &r);
     if (rc == IFS_TOK_EUTF8) {
         char d[128];
         snprintf(d, sizeof d, "invalid UTF-8 at byte %zu of the %s", r.bad_offset,
-                 pair ? (bad_in_b ? "text" : "pair text") : "text");
+                 pair ? (bad_in_b ? "text" : "instruction") : "text");
         set_err(c, i, "invalid_utf8", d);
     } else if (rc) {
         set_err(c, i, "tokenizer_error", ifs_tok_strerror(rc));
@@ -245,6 +250,7 @@ int ifs_cmd_classify(int argc, char **argv)
         {"model", required_argument, NULL, 'm'},  {"backend", required_argument, NULL, 'b'},
         {"threads", required_argument, NULL, 't'}, {"max-len", required_argument, NULL, 'L'},
         {"field", required_argument, NULL, 'f'},  {"pair-field", required_argument, NULL, 'p'},
+        {"instruction-field", required_argument, NULL, 'p'},
         {"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -284,7 +290,10 @@ int ifs_cmd_classify(int argc, char **argv)
     if (strcmp(backend, "cpu") && strcmp(backend, "cuda"))
         return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--backend wants cpu or cuda, got '%s'", backend);
     if (pair_field && !field)
-        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--pair-field needs --field (JSONL input)");
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE,
+                            "--instruction-field (--pair-field) needs --field (JSONL input)");
+    if (pair_field && !*pair_field)
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--instruction-field: expected a field name");
 
     classify c;
     memset(&c, 0, sizeof c);
@@ -310,6 +319,24 @@ int ifs_cmd_classify(int argc, char **argv)
         goto done;
     }
     c.cfg = &ifs_wts_weights(m)->cfg;
+    /* The checkpoint decides the input, as in score. */
+    if (c.cfg->pair_input && !pair_field) {
+        ifs_cli_fail("classify", IFS_EXIT_USAGE,
+                     "%s is a pair classifier (its config.json says \"ifs_input\": \"pair\"): "
+                     "give --field RESPONSE --instruction-field INSTRUCTION (JSONL input)",
+                     model);
+        exit_code = IFS_EXIT_USAGE;
+        goto done;
+    }
+    if (!c.cfg->pair_input && pair_field) {
+        ifs_cli_fail("classify", IFS_EXIT_USAGE,
+                     "--instruction-field %s: %s reads the response alone (its config.json has "
+                     "no \"ifs_input\": \"pair\"); leave --instruction-field out, or use a "
+                     "pair classifier",
+                     pair_field, model);
+        exit_code = IFS_EXIT_USAGE;
+        goto done;
+    }
     tok = ifs_tok_load(model, NULL, err, sizeof err);
     if (!tok) {
         ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s", err);
@@ -326,6 +353,12 @@ int ifs_cmd_classify(int argc, char **argv)
     } else if (max_len > c.cfg->max_position) {
         ifs_cli_fail("classify", IFS_EXIT_USAGE, "--max-len %ld is more than the model's %d positions", max_len,
              c.cfg->max_position);
+        exit_code = IFS_EXIT_USAGE;
+        goto done;
+    }
+    if (pair_field && max_len < 3) {
+        ifs_cli_fail("classify", IFS_EXIT_USAGE,
+                     "--max-len %ld: a pair needs at least 3 ([CLS] [SEP] [SEP])", max_len);
         exit_code = IFS_EXIT_USAGE;
         goto done;
     }

@@ -58,6 +58,11 @@ static void usage(FILE *f)
           "  --vocab FILE         copied to DIR/vocab.txt; vocab_size is its line count\n"
           "  --encoder DIR        take embeddings + encoder (+ pooler) from this checkpoint;\n"
           "                       draw only the missing head (sizes come from its config)\n"
+          "  --input response|pair   what the classifier reads (config.json \"ifs_input\";\n"
+          "                       default response). pair: [CLS] instruction [SEP] response\n"
+          "                       [SEP]; score and classify then need --instruction-field\n"
+          "  --instruction-max-tokens K  pair only: the instruction's own cap\n"
+          "                       (\"ifs_instruction_max_tokens\"; default none)\n"
           "  --help\n",
           f);
 }
@@ -116,43 +121,6 @@ static float *draw(arena *a, ifs_rng *r, size_t count, int k, int init)
 
 /* --- files ------------------------------------------------------------------ */
 
-static int read_all(const char *path, size_t cap, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t n = 0, c = 1 << 16;
-    char *b = malloc(c);
-    while (b) {
-        size_t got = fread(b + n, 1, c - n, f);
-        n += got;
-        if (n < c)
-            break;
-        if (c >= cap) {
-            free(b);
-            b = NULL;
-            errno = EFBIG;
-            break;
-        }
-        char *nb = realloc(b, c * 2);
-        if (!nb) {
-            free(b);
-            b = NULL;
-        }
-        b = nb;
-        c *= 2;
-    }
-    int bad = !b || ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return -1;
-    }
-    *out = b;
-    *len = n;
-    return 0;
-}
-
 /* Lines as BertTokenizer's load_vocab counts them: one token per line, a
  * final line without '\n' counts too. */
 static long count_lines(const char *b, size_t n)
@@ -171,10 +139,8 @@ static int copy_file(const char *src, const char *dir, const char *name, char *e
 {
     char *b;
     size_t n;
-    if (read_all(src, VOCAB_CAP, &b, &n)) {
-        snprintf(err, errlen, "%s: cannot read: %s", src, strerror(errno));
+    if (ifs_io_read_file(src, VOCAB_CAP, &b, &n, err, errlen))
         return -1;
-    }
     char dst[4096];
     snprintf(dst, sizeof dst, "%s/%s", dir, name);
     int rc = ifs_io_atomic_write(dst, b, n, err, errlen);
@@ -222,7 +188,8 @@ int ifs_cmd_gen_model(int argc, char **argv)
 {
     enum {
         O_OUT = 256, O_SEED, O_SHAPE, O_HIDDEN, O_LAYERS, O_HEADS, O_INTER, O_MAXPOS, O_TYPES,
-        O_VSIZE, O_LABELS, O_ACT, O_DTYPE, O_VOCAB, O_ENCODER, O_INIT, O_HELP
+        O_VSIZE, O_LABELS, O_ACT, O_DTYPE, O_VOCAB, O_ENCODER, O_INIT, O_HELP, O_INPUT,
+        O_INSTR_MAX
     };
     static const struct option opts[] = {
         {"out", required_argument, 0, O_OUT},
@@ -242,10 +209,13 @@ int ifs_cmd_gen_model(int argc, char **argv)
         {"encoder", required_argument, 0, O_ENCODER},
         {"init", required_argument, 0, O_INIT},
         {"help", no_argument, 0, O_HELP},
+        {"input", required_argument, 0, O_INPUT},
+        {"instruction-max-tokens", required_argument, 0, O_INSTR_MAX},
         {0, 0, 0, 0},
     };
     const char *out = NULL, *vocab = NULL, *encoder = NULL;
     int have_seed = 0, init = INIT_HF, sized = 0, labels = -1, act_set = 0;
+    int pair_input = -1, instr_max = 0; /* -1: not given (--encoder's own, else response) */
     uint64_t seed = 0;
     ifs_wts_dtype dtype = IFS_WTS_F32;
     ifs_bert_config c;
@@ -309,6 +279,17 @@ int ifs_cmd_gen_model(int argc, char **argv)
             else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--init '%s': use hf or test", optarg);
             break;
         case O_HELP: usage(stdout); return IFS_EXIT_OK;
+        case O_INPUT:
+            if (!strcmp(optarg, "response")) pair_input = 0;
+            else if (!strcmp(optarg, "pair")) pair_input = 1;
+            else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--input '%s': use response or pair", optarg);
+            break;
+        case O_INSTR_MAX:
+            if (parse_int(optarg, 1, 1 << 20, &instr_max))
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                                    "--instruction-max-tokens '%s' must be an integer in [1, %d]",
+                                    optarg, 1 << 20);
+            break;
         default:
             usage(stderr);
             return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -327,6 +308,8 @@ int ifs_cmd_gen_model(int argc, char **argv)
         usage(stderr);
         return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--out and --seed are required");
     }
+    if (instr_max && pair_input != 1)
+        return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--instruction-max-tokens needs --input pair");
     if (encoder && (sized || act_set || c.vocab_size > 0))
         return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "with --encoder, sizes and --act come from its config.json");
 
@@ -343,8 +326,8 @@ int ifs_cmd_gen_model(int argc, char **argv)
 
     long vocab_lines = -1;
     if (vocab) {
-        if (read_all(vocab, VOCAB_CAP, &vbuf, &vlen)) {
-            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s: cannot read: %s", vocab, strerror(errno));
+        if (ifs_io_read_file(vocab, VOCAB_CAP, &vbuf, &vlen, err, sizeof err)) {
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s", err);
             goto done;
         }
         vocab_lines = count_lines(vbuf, vlen);
@@ -447,6 +430,10 @@ int ifs_cmd_gen_model(int argc, char **argv)
             goto oom;
     }
 
+    if (pair_input >= 0) { /* ifscore's own config.json fields (ifs_wts.h) */
+        w.cfg.pair_input = pair_input;
+        w.cfg.instruction_max_tokens = instr_max;
+    }
     if (ifs_wts_save(out, &w, dtype, err, sizeof err)) {
         rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s", err);
         goto done;

@@ -66,6 +66,12 @@ static void usage(FILE *f)
 "  --type-field NAME       default instruction_type (\"\" = none)\n"
 "  --id-field NAME         default id (\"\" = none)\n"
 "  --group-by LIST         comma-separated group keys (default model)\n"
+"  --instruction-field NAME  pair mode: NAME holds the instruction; each record\n"
+"                          feeds [CLS] instruction [SEP] response [SEP] (token types\n"
+"                          0/1, the instruction cut first to the checkpoint's\n"
+"                          ifs_instruction_max_tokens). Required by a pair checkpoint\n"
+"                          (config.json \"ifs_input\": \"pair\"), refused by any other;\n"
+"                          a record without it is rejected as missing_instruction\n"
 "  --max-line-bytes N      longer lines are rejected as line_too_long (default 1 MiB)\n"
 "decision:\n"
 "  --answer-label NAME|INDEX  the answer-like label (also index:N, name:TEXT;\n"
@@ -293,7 +299,7 @@ int ifs_cmd_score(int argc, char **argv)
     enum { O_BACKEND = 256, O_DEVICES, O_THREADS, O_CPU_THREADS, O_MBT, O_MBS, O_MAXLEN,
            O_CHUNK, O_MAXCHUNKS, O_TEXT, O_TYPE, O_ID, O_GROUP, O_ANSWER, O_THRESH, O_SCORES,
            O_REJECTS, O_FORMAT, O_RESUME, O_STATE, O_PROGRESS, O_NOPROGRESS, O_STATS, O_MAXLINE,
-           O_SLICE, O_NOTIMINGS, O_HELP, O_DTYPE };
+           O_SLICE, O_NOTIMINGS, O_HELP, O_DTYPE, O_INSTR };
     static const struct option lo[] = {
         { "model", required_argument, 0, 'm' }, { "out", required_argument, 0, 'o' },
         { "backend", required_argument, 0, O_BACKEND }, { "devices", required_argument, 0, O_DEVICES },
@@ -310,6 +316,7 @@ int ifs_cmd_score(int argc, char **argv)
         { "stats", no_argument, 0, O_STATS }, { "max-line-bytes", required_argument, 0, O_MAXLINE },
         { "slice", required_argument, 0, O_SLICE }, { "no-timings", no_argument, 0, O_NOTIMINGS },
         { "help", no_argument, 0, O_HELP }, { "dtype", required_argument, 0, O_DTYPE },
+        { "instruction-field", required_argument, 0, O_INSTR },
         { 0, 0, 0, 0 } };
     int c;
     long v;
@@ -346,6 +353,9 @@ int ifs_cmd_score(int argc, char **argv)
         case O_TYPE: o.type_field = optarg; break;
         case O_ID: o.id_field = optarg; break;
         case O_GROUP: o.group_by = optarg; break;
+        case O_INSTR:
+            if (!*optarg) return ifs_cli_fail("score", IFS_EXIT_USAGE, "--instruction-field: expected a field name");
+            o.instruction_field = optarg; break;
         case O_ANSWER: o.answer_label = optarg; break;
         case O_THRESH: {
             char *end;

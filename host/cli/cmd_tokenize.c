@@ -14,11 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "ifs_cli.h"
+#include "ifs_io.h"
 #include "ifs_tok.h"
+#include "ifs_wts.h"
 
 static void usage(FILE *f)
 {
@@ -32,8 +35,14 @@ static void usage(FILE *f)
             "  --max-len N          truncate to N ids incl. specials (default: the\n"
             "                       checkpoint's model_max_length)\n"
             "  --field NAME         input is JSONL; tokenize the string field NAME\n"
-            "  --pair-field NAME    with --field: encode (NAME of --field, this) as a pair,\n"
-            "                       truncated longest_first\n"
+            "  --instruction-field NAME  with --field: encode (NAME, --field) as a pair, as\n"
+            "                       score and classify feed a pair checkpoint: the\n"
+            "                       instruction first, cut to the checkpoint's\n"
+            "                       ifs_instruction_max_tokens (config.json), then\n"
+            "                       longest_first\n"
+            "  --instruction-max-tokens K  the instruction's cap instead (0: none)\n"
+            "  --pair-field NAME    with --field: encode (--field, NAME) as a pair, the\n"
+            "                       --field text first, truncated longest_first\n"
             "  --tokens             print tokens instead of ids\n"
             "  --type-ids           append ' |' and the token type ids\n"
             "  --cased              force do_lower_case=false (and no accent stripping)\n"
@@ -69,14 +78,16 @@ int ifs_cmd_tokenize(int argc, char **argv)
         { "max-len", required_argument, NULL, 'l' },
         { "field", required_argument, NULL, 'f' },
         { "pair-field", required_argument, NULL, 'p' },
+        { "instruction-field", required_argument, NULL, 'i' },
+        { "instruction-max-tokens", required_argument, NULL, 'k' },
         { "tokens", no_argument, NULL, 't' },
         { "type-ids", no_argument, NULL, 'y' },
         { "cased", no_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *model = NULL, *field = NULL, *pair = NULL;
-    long max_len = 0;
+    const char *model = NULL, *field = NULL, *pair = NULL, *instr = NULL;
+    long max_len = 0, icap = -1;
     int tokens = 0, show_types = 0, cased = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -93,6 +104,17 @@ int ifs_cmd_tokenize(int argc, char **argv)
         }
         case 'f': field = optarg; break;
         case 'p': pair = optarg; break;
+        case 'i': instr = optarg; break;
+        case 'k': {
+            char *end;
+            icap = strtol(optarg, &end, 10);
+            if (*end || !*optarg || icap < 0 || icap > 1 << 20) {
+                fprintf(stderr, "ifscore tokenize: --instruction-max-tokens wants an integer "
+                                "from 0 to %d\n", 1 << 20);
+                return IFS_EXIT_USAGE;
+            }
+            break;
+        }
         case 't': tokens = 1; break;
         case 'y': show_types = 1; break;
         case 'c': cased = 1; break;
@@ -105,15 +127,46 @@ int ifs_cmd_tokenize(int argc, char **argv)
         usage(stderr);
         return IFS_EXIT_USAGE;
     }
-    if (pair && !field) {
-        fprintf(stderr, "ifscore tokenize: --pair-field needs --field\n");
+    if ((pair || instr) && !field) {
+        fprintf(stderr, "ifscore tokenize: --%s needs --field\n",
+                pair ? "pair-field" : "instruction-field");
         return IFS_EXIT_USAGE;
     }
-    if (pair && max_len == 2) {
+    if (pair && instr) {
+        fprintf(stderr, "ifscore tokenize: --pair-field and --instruction-field are two orders "
+                        "of one pair; give one\n");
+        return IFS_EXIT_USAGE;
+    }
+    if (icap >= 0 && !instr) {
+        fprintf(stderr, "ifscore tokenize: --instruction-max-tokens needs --instruction-field\n");
+        return IFS_EXIT_USAGE;
+    }
+    if ((pair || instr) && max_len == 2) {
         fprintf(stderr, "ifscore tokenize: a pair needs --max-len of at least 3\n");
         return IFS_EXIT_USAGE;
     }
-    char err[512];
+    char err[1024];
+    if (instr && icap < 0) { /* the checkpoint's own cap, as score uses it */
+        char path[4096], *json = NULL;
+        size_t jlen = 0;
+        snprintf(path, sizeof path, "%s/config.json", model);
+        icap = 0;
+        if (access(path, F_OK) == 0) {
+            ifs_bert_config cfg;
+            if (ifs_io_read_file(path, 1 << 20, &json, &jlen, err, sizeof err) ||
+                ifs_wts_parse_config(json, jlen, path, &cfg, err, sizeof err)) {
+                free(json);
+                fprintf(stderr, "ifscore tokenize: %s\n", err);
+                return IFS_EXIT_FAIL;
+            }
+            free(json);
+            icap = cfg.instruction_max_tokens;
+        }
+    }
+    if (instr) { /* the instruction is the first text of the pair, --field the second */
+        pair = field;
+        field = instr;
+    }
     ifs_tok_config ov = { cased ? 0 : -1, cased ? 0 : -1, -1, -1 };
     ifs_tok *tok = ifs_tok_load(model, &ov, err, sizeof err);
     if (!tok) {
@@ -169,7 +222,8 @@ int ifs_cmd_tokenize(int argc, char **argv)
         ifs_tok_result res;
         int bad_b = 0, trc = IFS_TOK_OK;
         if (!why) {
-            trc = b ? ifs_tok_encode_pair(tok, st, a, alen, b, blen, ml, ids, types, &cnt, &res, &bad_b)
+            trc = b ? ifs_tok_encode_pair_cap(tok, st, a, alen, b, blen, ml, icap > 0 ? (int32_t)icap : 0,
+                                              ids, types, &cnt, &res, &bad_b)
                     : ifs_tok_encode(tok, st, a, alen, ml, ids, types, &cnt, &res);
         }
         if (why || trc) {

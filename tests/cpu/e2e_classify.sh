@@ -2,7 +2,8 @@
 # e2e_classify.sh - `ifscore classify` end to end on a small seeded model with
 # its own tiny vocabulary (gen-model --vocab): one output line per input line
 # in order, probabilities that sum to 1, the same output at 1 and 3 threads,
-# JSONL fields and pairs, an error line (and exit 3) for a bad line, and
+# JSONL fields and pairs (a pair checkpoint: --instruction-field, its cap, the
+# refusals both ways), an error line (and exit 3) for a bad line, and
 # usage errors (exit 2). Needs only the ifscore binary.
 set -u
 : "${IFS_BIN:?run through ctest}" "${IFS_TEST_TMP:?run through ctest}"
@@ -41,11 +42,47 @@ check "jsonl_output_keeps_line_numbers_and_reports_the_missing_field" \
     grep -q '^{"line":2,"error":"missing_text"' "$T/out.jsonl"
 check "jsonl_output_has_labels_probabilities_and_token_counts" \
     grep -q '^{"line":3,"label":"LABEL_[012]","label_id":[012],"probs":\[.*\],"logits":\[.*\],"n_tokens":4,"truncated":false}$' "$T/out.jsonl"
-"$IFS_BIN" classify --model "$T/model" --field r --pair-field q --format jsonl "$T/recs.jsonl" > "$T/pair.jsonl" 2>/dev/null
+# The same weights (same seed and sizes) as a pair checkpoint: only config.json's
+# "ifs_input" differs, so the pair logits below compare with the single ones.
+"$IFS_BIN" gen-model --out "$T/pmodel" --seed 3 --hidden 32 --layers 2 --heads 4 \
+    --intermediate 64 --labels 3 --max-position 64 --init test --vocab "$T/vocab.txt" \
+    --input pair >/dev/null || { echo "FAIL gen-model could not write the pair test model"; exit 1; }
+check "the_pair_checkpoint_has_the_same_weights" cmp -s "$T/model/model.safetensors" "$T/pmodel/model.safetensors"
+check "the_pair_checkpoint_says_so_in_config_json" grep -q '"ifs_input":[[:space:]]*"pair"' "$T/pmodel/config.json"
+"$IFS_BIN" classify --model "$T/pmodel" --field r --pair-field q --format jsonl "$T/recs.jsonl" > "$T/pair.jsonl" 2>/dev/null
 check "pairs_count_both_texts_and_three_specials" \
     grep -q '^{"line":3,.*"n_tokens":7,' "$T/pair.jsonl"
 check "pairs_change_the_logits" test "$(sed -n 3p "$T/pair.jsonl" | sed 's/.*"logits"//')" != \
     "$(sed -n 3p "$T/out.jsonl" | sed 's/.*"logits"//')"
+"$IFS_BIN" classify --model "$T/pmodel" --field r --instruction-field q --format jsonl "$T/recs.jsonl" > "$T/pair2.jsonl" 2>/dev/null
+rc=$?
+check "instruction_field_is_the_documented_name_of_pair_field" cmp -s "$T/pair.jsonl" "$T/pair2.jsonl"
+check "a_record_without_the_response_is_still_missing_text_in_pair_mode" \
+    grep -q '^{"line":2,"error":"missing_text"' "$T/pair2.jsonl"
+printf '{"r":"the cat"}\n{"r":"a dog","q":7}\n' > "$T/noinstr.jsonl"
+"$IFS_BIN" classify --model "$T/pmodel" --field r --instruction-field q --format jsonl "$T/noinstr.jsonl" > "$T/noinstr.out" 2>/dev/null
+rc=$?
+check "a_missing_instruction_gives_exit_code_3" test "$rc" -eq 3
+check "a_missing_instruction_is_rejected_as_missing_instruction" \
+    grep -q '^{"line":1,"error":"missing_instruction"' "$T/noinstr.out"
+check "a_non_string_instruction_is_rejected_as_instruction_not_string" \
+    grep -q '^{"line":2,"error":"instruction_not_string"' "$T/noinstr.out"
+"$IFS_BIN" classify --model "$T/pmodel" --field r --format jsonl "$T/recs.jsonl" > /dev/null 2> "$T/refuse1.err"
+rc=$?
+check "a_pair_checkpoint_without_instruction_field_is_refused_with_exit_2" test "$rc" -eq 2
+check "that_refusal_names_the_config_field_and_the_flag" \
+    grep -q -- 'ifs_input.*--instruction-field' "$T/refuse1.err"
+"$IFS_BIN" classify --model "$T/model" --field r --instruction-field q --format jsonl "$T/recs.jsonl" > /dev/null 2> "$T/refuse2.err"
+rc=$?
+check "a_response_checkpoint_with_instruction_field_is_refused_with_exit_2" test "$rc" -eq 2
+check "that_refusal_names_the_flag_and_the_config_field_too" \
+    grep -q -- '--instruction-field.*ifs_input' "$T/refuse2.err"
+"$IFS_BIN" gen-model --out "$T/kmodel" --seed 3 --hidden 32 --layers 2 --heads 4 \
+    --intermediate 64 --labels 3 --max-position 64 --init test --vocab "$T/vocab.txt" \
+    --input pair --instruction-max-tokens 1 >/dev/null || { echo "FAIL gen-model --instruction-max-tokens"; exit 1; }
+"$IFS_BIN" classify --model "$T/kmodel" --field r --instruction-field q --format jsonl "$T/recs.jsonl" > "$T/pairk.jsonl" 2>/dev/null
+check "the_checkpoints_instruction_cap_cuts_the_instruction_first" \
+    grep -q '^{"line":3,.*"n_tokens":6,"truncated":true}$' "$T/pairk.jsonl"
 "$IFS_BIN" classify --model "$T/model" --max-len 3 --format jsonl < "$T/texts.txt" > "$T/trunc.jsonl" 2>/dev/null
 check "max_len_truncates_and_says_so" grep -q '^{"line":1,.*"n_tokens":3,"truncated":true}$' "$T/trunc.jsonl"
 

@@ -105,6 +105,20 @@ if [ -f "$VOCAB" ]; then
     run score --model "$T/tiny" --backend cpu --cpu-threads 1 "$T/scoring" --out "$T/report.json"
   check "score_sees_the_instruction_sets_partial_count" \
     grep -q "\"n_partial\": $n_partial," "$T/report.json"
+  # pair mode reads each record's instruction: every imported and joined record has
+  # one (none rejected as missing_instruction), and for joined partial records it
+  # is the partial prompt the model was given
+  run gen-model --out "$T/tinypair" --seed 1 --hidden 32 --layers 1 --heads 2 --intermediate 64 \
+    --vocab "$VOCAB" --input pair >/dev/null
+  check "pair_scoring_reads_the_joined_shards" \
+    run score --model "$T/tinypair" --backend cpu --cpu-threads 1 --instruction-field instruction \
+      "$T/scoring" --out "$T/pair-joined.json" --format none
+  check "every_joined_record_keeps_its_instruction" grep -q '"rejected": 0,' "$T/pair-joined.json"
+  check "pair_scoring_reads_the_imported_shards" \
+    run score --model "$T/tinypair" --backend cpu --cpu-threads 1 --instruction-field instruction \
+      "$T/pairs" "$T/i-alp" "$T/i-sg" "$T/i-oa" "$T/i-js" --out "$T/pair-imported.json" --format none
+  check "every_imported_record_keeps_its_instruction" \
+    bash -c "grep -q '\"read\": 124,' '$T/pair-imported.json' && grep -q '\"rejected\": 0,' '$T/pair-imported.json'"
 else
   echo "note: no vocab at $VOCAB; the score hand-off check did not run"
 fi

@@ -10,12 +10,10 @@
 #     counts) exits 0 with every change exactly zero.
 # Needs: IFS_BIN, IFS_SOURCE_DIR, IFS_MODELS_DIR (the encoder), python3.
 set -u
-B=${IFS_BIN:?IFS_BIN not set}
-SRC=${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}
-T=${IFS_TEST_TMP:-$(mktemp -d)}
+. "${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}/tests/lib/e2e.sh"
+e2e_begin e2e_compare
 ENC=${IFS_MODELS_DIR:-$SRC/.cache/models}/all-MiniLM-L6-v2
 HEAD=$SRC/models/ifs-tone-minilm-l6
-S=$SRC/examples/shards
 PY=$(command -v python3 || true)
 if [ ! -f "$ENC/model.safetensors" ] || [ ! -f "$ENC/vocab.txt" ]; then
     echo "SKIP: no all-MiniLM-L6-v2 encoder in $ENC (scripts/setup.sh unpacks it)"
@@ -29,11 +27,6 @@ if [ -z "$PY" ]; then
     echo "SKIP: no python3 to build the candidate shards and read the outputs"
     exit 77
 fi
-rm -rf "$T" && mkdir -p "$T" && cd "$T" || exit 1
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 
 "$B" attach-head --encoder "$ENC" --head "$HEAD" --out clf >/dev/null ||
     { echo "attach-head failed"; exit 1; }
@@ -112,5 +105,4 @@ check "an_unchanged_candidate_changes_nothing" \
     bash -c "! grep -q '\"delta\": -\\|\"delta\": [1-9]\\|\"delta\": 0\\.0*[1-9]' same.json"
 check "the_text_says_no_regression" grep -q '^result: no regression (4 groups on both sides)' same.txt
 
-echo "e2e_compare: $fails failed"
-[ $fails -eq 0 ]
+e2e_end

@@ -10,10 +10,8 @@
 #   - a hand-edited ratio in a report changes nothing (counts are read).
 # Needs: IFS_BIN, IFS_SOURCE_DIR, xmllint, python3.
 set -u
-B=${IFS_BIN:?IFS_BIN not set}
-SRC=${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}
-T=${IFS_TEST_TMP:-$(mktemp -d)}
-S=$SRC/examples/shards
+. "${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}/tests/lib/e2e.sh"
+e2e_begin e2e_compare_outputs
 XSD=$SRC/tests/host/junit.xsd
 PY=$(command -v python3 || true)
 if ! command -v xmllint >/dev/null; then
@@ -24,23 +22,8 @@ if [ -z "$PY" ]; then
     echo "SKIP: no python3 to edit reports and read the outputs"
     exit 77
 fi
-rm -rf "$T" && mkdir -p "$T" && cd "$T" || exit 1
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-code() { local want=$1; shift; "$@" >out.txt 2>err.txt; local rc=$?; [ $rc -eq "$want" ] ||
-    { echo "  exit $rc, want $want: $*"; cat err.txt; return 1; }; }
 
-{
-    printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n'
-    for c in a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9 . , '?' '!' "'"; do
-        echo "$c"; echo "##$c"
-    done
-    cat "$S"/*.jsonl | tr 'A-Z' 'a-z' | tr -c 'a-z\n' ' ' | tr ' ' '\n' | grep -E '^[a-z]{2,}$' | sort -u | head -300
-} > vocab.txt
-"$B" gen-model --out model --seed 7 --hidden 32 --layers 2 --heads 2 --intermediate 64 \
-    --max-position 128 --vocab vocab.txt --init test >/dev/null || { echo "gen-model failed"; exit 1; }
+e2e_tiny_model model
 score() { "$B" score --model model --backend cpu --no-progress --format none "$@"; }
 mkdir -p part
 cp "$S"/example-base-7b.jsonl "$S"/example-chat-1b.jsonl "$S"/example-chat-7b.jsonl part/
@@ -142,5 +125,4 @@ sys.exit(1 if fails else 0)
 EOF
 [ $? -eq 0 ] || fails=$((fails + 1))
 
-echo "e2e_compare_outputs: $fails failed"
-[ $fails -eq 0 ]
+e2e_end

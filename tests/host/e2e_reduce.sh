@@ -10,10 +10,8 @@
 #   - text/csv/markdown/json tables; curves and the plateau over `step`.
 # Needs: IFS_BIN, IFS_SOURCE_DIR, IFS_TEST_TMP (set by CTest).
 set -u
-B=${IFS_BIN:?IFS_BIN not set}
-SRC=${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}
-T=${IFS_TEST_TMP:-$(mktemp -d)}
-S=$SRC/examples/shards
+. "${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}/tests/lib/e2e.sh"
+e2e_begin e2e_reduce
 if ! "$B" score --help >/dev/null 2>&1; then
     echo "SKIP: this ifscore has no score command"
     exit 77
@@ -22,11 +20,6 @@ if ! ls "$S"/*.jsonl >/dev/null 2>&1; then
     echo "SKIP: no example shards in $S"
     exit 77
 fi
-rm -rf "$T" && mkdir -p "$T" && cd "$T" || exit 1
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 # The report without its timings object (the one part allowed to differ).
 strip() {
     awk '/^  "timings": \{/ || /^}$/ {exit} {l[n++] = $0}
@@ -36,15 +29,7 @@ same() { cmp -s <(strip "$1") <(strip "$2"); }
 
 # A vocabulary that covers the examples (whole words, else single characters)
 # and a tiny seeded model with random (not zero) biases, so probabilities spread.
-{
-    printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n'
-    for c in a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9 . , '?' '!' "'"; do
-        echo "$c"; echo "##$c"
-    done
-    cat "$S"/*.jsonl | tr 'A-Z' 'a-z' | tr -c 'a-z\n' ' ' | tr ' ' '\n' | grep -E '^[a-z]{2,}$' | sort -u | head -300
-} > vocab.txt
-"$B" gen-model --out model --seed 7 --hidden 32 --layers 2 --heads 2 --intermediate 64 \
-    --max-position 128 --vocab vocab.txt --init test >/dev/null || { echo "gen-model failed"; exit 1; }
+e2e_tiny_model model
 "$B" gen-model --out model2 --seed 8 --hidden 32 --layers 2 --heads 2 --intermediate 64 \
     --max-position 128 --vocab vocab.txt --init test >/dev/null || { echo "gen-model failed"; exit 1; }
 

@@ -14,10 +14,8 @@
 # generated shards: the figures mean nothing, the structure is the point.
 # Needs: IFS_BIN, IFS_SOURCE_DIR, chromium, python3.
 set -u
-B=${IFS_BIN:?IFS_BIN not set}
-SRC=${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}
-T=${IFS_TEST_TMP:-$(mktemp -d)}
-S=$SRC/examples/shards
+. "${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}/tests/lib/e2e.sh"
+e2e_begin e2e_report_html
 CHECK=$SRC/tests/host/e2e_report_html_check.py
 PY=$(command -v python3 || true)
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
@@ -29,11 +27,6 @@ if [ -z "$PY" ]; then
     echo "SKIP: no python3 to read the browser's output"
     exit 77
 fi
-rm -rf "$T" && mkdir -p "$T" && cd "$T" || exit 1
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 py() { "$PY" "$CHECK" "$@" || fails=$((fails + 1)); }
 # Root in a container needs --no-sandbox; a private profile keeps runs apart.
 browse() {
@@ -41,15 +34,7 @@ browse() {
         --user-data-dir="$T/profile" --enable-logging=stderr --v=0 --hide-scrollbars "$@"
 }
 
-{
-    printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n'
-    for c in a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9 . , '?' '!' "'"; do
-        echo "$c"; echo "##$c"
-    done
-    cat "$S"/*.jsonl | tr 'A-Z' 'a-z' | tr -c 'a-z\n' ' ' | tr ' ' '\n' | grep -E '^[a-z]{2,}$' | sort -u | head -300
-} > vocab.txt
-"$B" gen-model --out model --seed 7 --hidden 32 --layers 2 --heads 2 --intermediate 64 \
-    --max-position 128 --vocab vocab.txt --init test >/dev/null || { echo "gen-model failed"; exit 1; }
+e2e_tiny_model model
 
 # Shards: three SFT-like models over 6 checkpoints (partial and full
 # instructions), and 227 generators with 4 responses each.
@@ -123,5 +108,4 @@ browse --window-size=1100,1800 --screenshot="$T/many.png" "file://$T/many.html" 
 py png many.png
 py svg svg
 
-echo "e2e_report_html: $fails failed"
-[ $fails -eq 0 ]
+e2e_end

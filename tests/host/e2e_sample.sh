@@ -10,32 +10,15 @@
 #     each an exit 1 naming the file and line; usage errors exit 2.
 # Needs: IFS_BIN, IFS_SOURCE_DIR, python3, zstd.
 set -u
-B=${IFS_BIN:?IFS_BIN not set}
-SRC=${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}
-T=${IFS_TEST_TMP:-$(mktemp -d)}
-S=$SRC/examples/shards
+. "${IFS_SOURCE_DIR:?IFS_SOURCE_DIR not set}/tests/lib/e2e.sh"
+e2e_begin e2e_sample
 PY=$(command -v python3 || true)
 if [ -z "$PY" ] || ! command -v zstd >/dev/null; then
     echo "SKIP: needs python3 and zstd to read the outputs"
     exit 77
 fi
-rm -rf "$T" && mkdir -p "$T" && cd "$T" || exit 1
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-code() { local want=$1; shift; "$@" >out.txt 2>err.txt; local rc=$?; [ $rc -eq "$want" ] ||
-    { echo "  exit $rc, want $want: $*"; cat err.txt; return 1; }; }
 
-{
-    printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n'
-    for c in a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9 . , '?' '!' "'"; do
-        echo "$c"; echo "##$c"
-    done
-    cat "$S"/*.jsonl | tr 'A-Z' 'a-z' | tr -c 'a-z\n' ' ' | tr ' ' '\n' | grep -E '^[a-z]{2,}$' | sort -u | head -300
-} > vocab.txt
-"$B" gen-model --out model --seed 7 --hidden 32 --layers 2 --heads 2 --intermediate 64 \
-    --max-position 128 --vocab vocab.txt --init test >/dev/null || { echo "gen-model failed"; exit 1; }
+e2e_tiny_model model
 mkdir -p shards && cp "$S"/*.jsonl "$S"/*.jsonl.zst shards/
 # A record whose response holds a code fence: markdown must not be broken by it.
 printf '%s\n' '{"id": "fence-1", "model": "example-fence", "response": "Here:\n```sh\nls\n```\ndone"}' \
@@ -160,5 +143,4 @@ check "an_inverted_range_is_a_usage_error" code 2 "$B" sample --scores scores.js
 check "an_unknown_group_key_is_named" code 1 "$B" sample --scores scores.jsonl --group-by nope
 check "the_key_is_named" grep -q 'no string field "nope"' err.txt
 
-echo "e2e_sample: $fails failed"
-[ $fails -eq 0 ]
+e2e_end

@@ -191,6 +191,8 @@ static void test_delta(void)
                                    "groups: fell"),
               "the_page_states_the_gates_verdict");
     IFS_CHECK(page && strstr(page, "id=\"chart-delta\""), "the_page_holds_the_delta_chart");
+    IFS_CHECK(page && strstr(page, "<tr><th>tokenizer sha256</th><td>unknown"),
+              "the_page_names_the_tokenizer_identity_or_says_it_is_unknown");
     free(page);
     free(s);
     ifs_compare_free(cmp);

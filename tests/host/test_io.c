@@ -282,6 +282,45 @@ static void input_listing_expands_sorts_and_dedupes(void)
     ifs_input_list_free(NULL);
 }
 
+static void read_file_reads_regular_files_within_the_cap(void)
+{
+    char p[1200], err[512];
+    char *b = NULL;
+    size_t n = 0;
+    write_file("small.txt", "hello\n");
+    path_of(p, sizeof p, "small.txt");
+    IFS_CHECK(ifs_io_read_file(p, 6, &b, &n, err, sizeof err) == 0 && b && n == 6 &&
+                  !strcmp(b, "hello\n"),
+              "a file of exactly the cap is read whole: %s", err);
+    free(b);
+    IFS_CHECK(ifs_io_read_file(p, 5, &b, &n, err, sizeof err) == IFS_IO_EIO && !b &&
+                  strstr(err, "small.txt") && strstr(err, "more than the 5"),
+              "a file over the cap is refused naming it: %s", err);
+    write_file("empty.txt", "");
+    path_of(p, sizeof p, "empty.txt");
+    IFS_CHECK(ifs_io_read_file(p, 5, &b, &n, err, sizeof err) == 0 && b && n == 0 && !*b,
+              "an empty file is an empty string");
+    free(b);
+    path_of(p, sizeof p, "out");
+    IFS_CHECK(ifs_io_read_file(p, 1 << 20, &b, &n, err, sizeof err) == IFS_IO_EIO && !b &&
+                  strstr(err, "is a directory"),
+              "a directory is refused: %s", err);
+    path_of(p, sizeof p, "no-such-file");
+    IFS_CHECK(ifs_io_read_file(p, 1 << 20, &b, &n, err, sizeof err) == IFS_IO_EIO &&
+                  strstr(err, "no-such-file") && strstr(err, "No such file"),
+              "a missing file names the path and errno: %s", err);
+    IFS_CHECK(ifs_io_read_file("/dev/zero", 1 << 20, &b, &n, err, sizeof err) == IFS_IO_EIO &&
+                  strstr(err, "not a regular file"),
+              "a device is refused without reading it: %s", err);
+    path_of(p, sizeof p, "fifo");
+    if (mkfifo(p, 0600) == 0) /* opened O_NONBLOCK: refused at once, never blocks */
+        IFS_CHECK(ifs_io_read_file(p, 1 << 20, &b, &n, err, sizeof err) == IFS_IO_EIO &&
+                      strstr(err, "not a regular file"),
+                  "a FIFO is refused without blocking: %s", err);
+    IFS_CHECK(ifs_io_read_file(NULL, 1, &b, &n, err, sizeof err) == IFS_IO_EARG,
+              "a NULL path is a bad argument");
+}
+
 int main(void)
 {
     const char *tmp = ifs_test_env("IFS_TEST_TMP", NULL);
@@ -307,6 +346,7 @@ int main(void)
         CASE(whole_buffer_helper_writes_exactly),
         CASE(dash_writes_to_stdout),
         CASE(input_listing_expands_sorts_and_dedupes),
+        CASE(read_file_reads_regular_files_within_the_cap),
 #undef CASE
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

@@ -302,10 +302,10 @@ static void field_names_are_configurable(void)
                   r.n_group == 1 && !strcmp(r.group[0], "g"),
               "renamed fields read from their new names");
     const char *nopair = "{\"output\":\"o\",\"generator\":\"g\"}";
-    IFS_CHECK(ifs_record_parse(&r, &s, nopair, strlen(nopair)) == IFS_REJECT_MISSING_PAIR,
+    IFS_CHECK(ifs_record_parse(&r, &s, nopair, strlen(nopair)) == IFS_REJECT_MISSING_INSTRUCTION,
               "a configured pair field is required");
     const char *badpair = "{\"output\":\"o\",\"instruction\":1,\"generator\":\"g\"}";
-    IFS_CHECK(ifs_record_parse(&r, &s, badpair, strlen(badpair)) == IFS_REJECT_PAIR_NOT_STRING,
+    IFS_CHECK(ifs_record_parse(&r, &s, badpair, strlen(badpair)) == IFS_REJECT_INSTRUCTION_NOT_STRING,
               "pair must be a string");
     /* disabling id and type: their fields are ignored whatever they hold */
     IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_ID, "", err, sizeof err), "no id");
@@ -369,7 +369,8 @@ static void reject_names_are_stable_and_round_trip(void)
         { IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, "unknown_instruction_type" },
         { IFS_REJECT_MISSING_GROUP_KEY, "missing_group_key" },
         { IFS_REJECT_BAD_GROUP_KEY_TYPE, "bad_group_key_type" },
-        { IFS_REJECT_MISSING_PAIR, "missing_pair" }, { IFS_REJECT_PAIR_NOT_STRING, "pair_not_string" },
+        { IFS_REJECT_MISSING_INSTRUCTION, "missing_instruction" },
+        { IFS_REJECT_INSTRUCTION_NOT_STRING, "instruction_not_string" },
         { IFS_REJECT_ZSTD_CORRUPT, "zstd_corrupt" }, { IFS_REJECT_ZSTD_TRUNCATED, "zstd_truncated" },
         { IFS_REJECT_IO_ERROR, "io_error" }, { IFS_REJECT_TOKENIZER_ERROR, "tokenizer_error" },
         { IFS_REJECT_NONFINITE_LOGITS, "nonfinite_logits" }, { IFS_REJECT_DEVICE_OOM, "device_oom" },

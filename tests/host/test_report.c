@@ -426,9 +426,110 @@ static void test_tables(void)
     ifs_reduce_free(r);
 }
 
+/* The pair identity: written only for a pair classifier, read back, refused
+ * when malformed, and part of the one identity comparison merge and compare
+ * make (a response-only report against a pair one, another field, another cap). */
+static void test_pair_identity(void)
+{
+    ifs_reducer *plain = sample();
+    size_t len;
+    char *pj = json(plain, 0, &len);
+    IFS_CHECK(!strstr(pj, "\"input\"") && !strstr(pj, "instruction_field"),
+              "a_response_only_report_has_no_input_fields");
+    static const struct {
+        const char *from, *to, *why;
+    } pairs[] = {
+        {"\"near_margin\": 0.010000\n",
+         "\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": "
+         "\"instruction\",\n    \"instruction_max_tokens\": 64\n", NULL},
+        {"\"near_margin\": 0.010000\n",
+         "\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": "
+         "\"prompt\",\n    \"instruction_max_tokens\": 64\n", "classifier.instruction_field"},
+        {"\"near_margin\": 0.010000\n",
+         "\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": "
+         "\"instruction\",\n    \"instruction_max_tokens\": 32\n",
+         "classifier.instruction_max_tokens"},
+    };
+    ifs_reducer *p0 = NULL;
+    char err[256] = "";
+    char *t0 = mutate(pj, pairs[0].from, pairs[0].to);
+    IFS_CHECK(t0 && ifs_report_parse(t0, strlen(t0), &p0, err, sizeof err) == 0,
+              "a_pair_report_reads: %s", err);
+    if (p0) {
+        ifs_reduce_identity id;
+        ifs_reduce_get_identity(p0, &id);
+        IFS_CHECK(id.pair_input == 1 && id.instruction_field &&
+                      !strcmp(id.instruction_field, "instruction") &&
+                      id.instruction_max_tokens == 64,
+                  "the_pair_identity_reads_back");
+        char *back = json(p0, 0, NULL);
+        IFS_CHECK(!strcmp(back, t0), "a_pair_report_writes_back_byte_identical");
+        free(back);
+        IFS_CHECK(ifs_reduce_same_identity(plain, p0, err, sizeof err) == IFS_RED_EMISMATCH &&
+                      strstr(err, "classifier.input: response vs pair"),
+                  "a_pair_report_is_another_identity_than_a_response_only_one: %s", err);
+        for (size_t i = 1; i < sizeof pairs / sizeof pairs[0]; i++) {
+            char *t = mutate(pj, pairs[i].from, pairs[i].to);
+            ifs_reducer *q = NULL;
+            IFS_CHECK(t && ifs_report_parse(t, strlen(t), &q, NULL, 0) == 0, "variant %zu reads", i);
+            IFS_CHECK(q && ifs_reduce_same_identity(p0, q, err, sizeof err) == IFS_RED_EMISMATCH &&
+                          strstr(err, pairs[i].why),
+                      "pair_reports_differing_in_%s_are_other_identities: %s", pairs[i].why, err);
+            ifs_reduce_free(q);
+            free(t);
+        }
+        /* merge says the same as the comparison */
+        ifs_reducer *q = NULL;
+        IFS_CHECK(ifs_report_parse(pj, len, &q, NULL, 0) == 0, "the plain report reads");
+        IFS_CHECK(q && ifs_reduce_merge(p0, q, 0, err, sizeof err) == IFS_RED_EMISMATCH,
+                  "merge_refuses_a_response_only_report_into_a_pair_one: %s", err);
+        ifs_reduce_free(q);
+    }
+    static const struct {
+        const char *to, *why;
+    } bad[] = {
+        {"\"near_margin\": 0.010000,\n    \"input\": \"pairs\"\n", "classifier.input"},
+        {"\"near_margin\": 0.010000,\n    \"input\": 1\n", "classifier.input"},
+        {"\"near_margin\": 0.010000,\n    \"input\": \"pair\"\n", "classifier.instruction_field"},
+        {"\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": \"\",\n"
+         "    \"instruction_max_tokens\": 0\n", "classifier.instruction_field"},
+        {"\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": \"i\"\n",
+         "instruction_max_tokens"},
+        {"\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": \"i\",\n"
+         "    \"instruction_max_tokens\": -1\n", "instruction_max_tokens"},
+        {"\"near_margin\": 0.010000,\n    \"instruction_field\": \"i\"\n", "not \"pair\""},
+        {"\"near_margin\": 0.010000,\n    \"input\": \"response\",\n    \"instruction_max_tokens\": 4\n",
+         "not \"pair\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *t = mutate(pj, "\"near_margin\": 0.010000\n", bad[i].to);
+        ifs_reducer *x = NULL;
+        int rc = t ? ifs_report_parse(t, strlen(t), &x, err, sizeof err) : 0;
+        IFS_CHECK(rc == IFS_RED_EFORMAT && strstr(err, bad[i].why),
+                  "a_malformed_pair_identity_is_refused_naming_the_field (%zu, want '%s'): rc %d %s",
+                  i, bad[i].why, rc, err);
+        ifs_reduce_free(x);
+        free(t);
+    }
+    /* "input": "response" is the same identity as no input at all */
+    char *tr = mutate(pj, "\"near_margin\": 0.010000\n",
+                      "\"near_margin\": 0.010000,\n    \"input\": \"response\"\n");
+    ifs_reducer *x = NULL;
+    IFS_CHECK(tr && ifs_report_parse(tr, strlen(tr), &x, NULL, 0) == 0 &&
+                  ifs_reduce_same_identity(plain, x, NULL, 0) == 0,
+              "input_response_is_the_identity_of_a_report_without_input");
+    ifs_reduce_free(x);
+    free(tr);
+    ifs_reduce_free(p0);
+    free(t0);
+    free(pj);
+    ifs_reduce_free(plain);
+}
+
 int main(void)
 {
     test_figures();
+    test_pair_identity();
     test_round_trip();
     test_damage();
     test_files();

@@ -2,7 +2,8 @@
  * test_sched.c - the scheduler's contract, case by case: in-order delivery of
  * every item exactly once, logits routed back to the right record after
  * length sorting, token/sequence budgets, back-pressure bound, ENOMEM
- * halving, NaN rejection, device failure, sink failure and cancellation.
+ * halving, NaN rejection, device failure, sink failure and cancellation, and
+ * text pairs whose token types reach the engine beside single texts.
  *
  * The tokenizer is the real one over a small vocab written here. The forward
  * engine is a deterministic stand-in (the ifs_sched_forward_fn hook) whose
@@ -397,8 +398,15 @@ static void cancel_unblocks_a_producer_waiting_for_room(const ifs_tok *tok)
     pthread_join(th, NULL);
     IFS_CHECK(p.rc == IFS_SCHED_ECANCELED, "cancel: submit returned %d, expected ECANCELED", p.rc);
     IFS_CHECK(ifs_sched_finish(s) == IFS_SCHED_ECANCELED, "cancel: finish does not say canceled");
+    uint64_t got_at_finish = __atomic_load_n(&k.delivered, __ATOMIC_ACQUIRE);
     IFS_CHECK(k.order_errors == 0 && k.logit_errors == 0, "cancel: delivered items were wrong");
     ifs_sched_free(s);
+    /* The slow sink is mid-chunk when the cancel lands: finish must wait for
+     * that chunk, since callers read the sink's counts once it returns. */
+    IFS_CHECK(k.got == got_at_finish,
+              "a_canceled_finish_returns_only_after_the_sink_is_done: %llu delivered when finish "
+              "returned, %llu after",
+              (unsigned long long)got_at_finish, (unsigned long long)k.got);
     IFS_CHECK(k.got + released == p.taken && released_bad == 0 && released > 0 &&
               first_released == k.got,
               "every_taken_item_is_delivered_or_released_exactly_once: taken %llu, delivered "
@@ -441,9 +449,118 @@ static void create_refuses_bad_options(const ifs_tok *tok)
     }
 }
 
+/* ---- pairs: token types reach the engine ---------------------------------- */
+
+/* logit0 = sum of (position+1)*id, logit1 = sum of (position+1)*(type+1) with
+ * NULL types read as 0: both are functions of what the engine was given. */
+static void pair_logits(const int32_t *ids, const int32_t *types, int32_t n, float out[2])
+{
+    double a = 0, b = 0;
+    for (int32_t t = 0; t < n; t++) {
+        a += (double)(t + 1) * ids[t];
+        b += (double)(t + 1) * ((types ? types[t] : 0) + 1);
+    }
+    out[0] = (float)a;
+    out[1] = (float)b;
+}
+
+static int types_forward(void *eng, const ifs_batch *b, float *logits, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    int *mixed = eng;
+    int pairs = 0, singles = 0;
+    for (int32_t i = 0; i < b->n_seqs; i++) {
+        int32_t o = b->seq_off[i], n = b->seq_off[i + 1] - o;
+        pair_logits(b->input_ids + o, b->type_ids ? b->type_ids + o : NULL, n, logits + 2 * i);
+        int has1 = 0;
+        for (int32_t t = 0; b->type_ids && t < n; t++) has1 |= b->type_ids[o + t] == 1;
+        pairs += has1;
+        singles += !has1;
+    }
+    if (pairs && singles) __atomic_fetch_add(mixed, 1, __ATOMIC_RELAXED);
+    return IFS_BK_OK;
+}
+
+typedef struct {
+    float (*want)[2];
+    int32_t *want_n;
+    uint64_t got, wrong;
+} pairsink;
+
+static int pair_sink(void *ctx, const ifs_sched_result *r)
+{
+    pairsink *k = ctx;
+    uint64_t i = (uint64_t)(uintptr_t)r->user;
+    k->got++;
+    if (r->outcome != IFS_SCHED_SCORED || r->seq != i || r->n_tokens != k->want_n[i] ||
+        r->logits[0] != k->want[i][0] || r->logits[1] != k->want[i][1])
+        k->wrong++;
+    return 0;
+}
+
+/* Pairs and single texts mixed in one run: every pair is encoded by
+ * ifs_tok_encode_pair_cap with opts.pair_a_max, its token types reach the
+ * engine in the batch (0 for [CLS] a [SEP], 1 after), singles get 0. */
+static void pairs_carry_their_token_types_to_the_engine(const ifs_tok *tok)
+{
+    enum { N = 600, MAXLEN = 24, CAP = 5 };
+    pairsink k = { calloc(N, sizeof *k.want), calloc(N, sizeof *k.want_n), 0, 0 };
+    ifs_tok_state *st = ifs_tok_state_create(tok);
+    int mixed = 0;
+    void *eng[1] = { &mixed };
+    ifs_sched_opts o = ifs_sched_default_opts();
+    o.n_threads = 3;
+    o.max_len = MAXLEN;
+    o.max_batch_tokens = 96;
+    o.max_batch_seqs = 8;
+    o.chunk_records = 50;
+    o.slice = 7;
+    o.forward = types_forward;
+    o.pair_a_max = CAP;
+    ifs_sched *s = NULL;
+    char err[512] = "";
+    int rc = ifs_sched_create(&o, tok, config(), eng, 1, pair_sink, &k, &s, err, sizeof err);
+    IFS_CHECK(rc == IFS_SCHED_OK, "create for pairs: %s", err);
+    int32_t ids[MAXLEN], types[MAXLEN], n;
+    char a[1024], b[1024];
+    int capped = 0;
+    for (uint64_t i = 0; s && i < N; i++) {
+        size_t al = make_text(i * 3 + 1, a, sizeof a), bl = make_text(i * 5 + 2, b, sizeof b);
+        ifs_tok_result r;
+        int pair = i % 3 != 0;
+        if (pair) {
+            ifs_tok_encode_pair_cap(tok, st, a, al, b, bl, MAXLEN, CAP, ids, types, &n, &r, NULL);
+            int32_t n0 = 0;
+            while (n0 < n && types[n0] == 0) n0++;
+            capped += n0 - 2 == CAP;
+            pair_logits(ids, types, n, k.want[i]);
+            k.want_n[i] = n; /* before submit: the item may be delivered before it returns */
+            rc = ifs_sched_submit_pair(s, a, al, b, bl, (void *)(uintptr_t)i);
+        } else {
+            ifs_tok_encode(tok, st, b, bl, MAXLEN, ids, NULL, &n, &r);
+            pair_logits(ids, NULL, n, k.want[i]);
+            k.want_n[i] = n;
+            rc = ifs_sched_submit(s, b, bl, (void *)(uintptr_t)i);
+        }
+        if (rc) break;
+    }
+    IFS_CHECK(s && ifs_sched_finish(s) == IFS_SCHED_OK, "the pair run finishes");
+    IFS_CHECK(k.got == N && k.wrong == 0,
+              "pairs_and_singles_get_the_logits_of_their_own_ids_and_token_types "
+              "(%llu delivered, %llu wrong)", (unsigned long long)k.got,
+              (unsigned long long)k.wrong);
+    IFS_CHECK(capped > 50, "the_instruction_cap_bites (%d pairs cut to it)", capped);
+    IFS_CHECK(mixed > 0, "pairs_and_singles_shared_batches (%d)", mixed);
+    ifs_sched_free(s);
+    ifs_tok_state_free(st);
+    free(k.want);
+    free(k.want_n);
+}
+
 int main(void)
 {
     ifs_tok *tok = make_tok();
+    pairs_carry_their_token_types_to_the_engine(tok);
     /* name, threads, engines, max_len, budget tokens, budget seqs, chunk, max chunks,
      * items, pass_every, bad_utf8_every, oom_above, nan_id, device_fail_at, sink_fail_at,
      * want_rc, want_rejected, want_oom_splits */

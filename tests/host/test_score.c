@@ -23,30 +23,10 @@
 static char tmp[1024], model[1100], shards[N_SHARDS][1100];
 static const char *inputs[N_SHARDS];
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) {
-        b[n] = '\0';
-        *len = (size_t)n;
-    }
-    return b;
-}
-
 static int same_file(const char *a, const char *b)
 {
     size_t la = 0, lb = 0;
-    char *x = read_all(a, &la), *y = read_all(b, &lb);
+    char *x = ifs_test_slurp(a, &la), *y = ifs_test_slurp(b, &lb);
     int same = x && y && la == lb && !memcmp(x, y, la);
     free(x);
     free(y);
@@ -132,7 +112,7 @@ static void every_record_is_scored_or_rejected(const char *ref)
               (unsigned long long)t.read, (unsigned long long)t.scored,
               (unsigned long long)t.rejected);
     size_t len = 0;
-    char *sc = read_all(scores, &len);
+    char *sc = ifs_test_slurp(scores, &len);
     size_t lines = 0;
     for (size_t i = 0; sc && i < len; i++) lines += sc[i] == '\n';
     free(sc);
@@ -206,7 +186,7 @@ static void slices_merge_into_the_whole_run(const char *ref)
     char err[1024] = "";
     ifs_reducer *all = NULL;
     size_t rlen = 0;
-    char *want = read_all(ref, &rlen);
+    char *want = ifs_test_slurp(ref, &rlen);
     for (int i = 0; i < 3; i++) {
         char out[1200];
         snprintf(out, sizeof out, "%s/slice%d.json", tmp, i);

@@ -20,6 +20,23 @@ check "max-len truncates including the specials" "101 2028 2048 2093 102" "$out"
 printf '{"q":"What?","a":"Four."}\n' > "$T/pair.jsonl"
 out=$("$B" tokenize --model "$M" --field q --pair-field a --type-ids "$T/pair.jsonl")
 check "a JSONL pair gets separators and type ids" "101 2054 1029 102 2176 1012 102 | 0 0 0 0 1 1 1" "$out"
+out=$("$B" tokenize --model "$M" --field a --instruction-field q --type-ids "$T/pair.jsonl")
+check "--instruction-field puts the instruction first, as score feeds a pair" "101 2054 1029 102 2176 1012 102 | 0 0 0 0 1 1 1" "$out"
+printf '{"q":"What is the capital of France?","a":"Paris is the capital."}\n' > "$T/pair2.jsonl"
+out=$("$B" tokenize --model "$M" --field a --instruction-field q --instruction-max-tokens 2 "$T/pair2.jsonl")
+check "--instruction-max-tokens cuts the instruction before the response" "101 2054 2003 102 3000 2003 1996 3007 1012 102" "$out"
+# A pair checkpoint's own cap (config.json ifs_instruction_max_tokens) is the default.
+cp "$M/vocab.txt" "$T/vocab.txt"
+"$B" gen-model --out "$T/pairmodel" --seed 1 --hidden 8 --layers 1 --heads 1 --intermediate 8 \
+    --vocab "$T/vocab.txt" --input pair --instruction-max-tokens 3 >/dev/null 2>&1
+out=$("$B" tokenize --model "$T/pairmodel" --field a --instruction-field q "$T/pair2.jsonl")
+check "the pair checkpoint's cap is used by default" "101 2054 2003 1996 102 3000 2003 1996 3007 1012 102" "$out"
+"$B" tokenize --model "$M" --field a --instruction-field q --pair-field q "$T/pair.jsonl" >/dev/null 2>&1
+check "--pair-field with --instruction-field is a usage error" 2 $?
+"$B" tokenize --model "$M" --field a --instruction-max-tokens 2 "$T/pair.jsonl" >/dev/null 2>&1
+check "--instruction-max-tokens alone is a usage error" 2 $?
+printf '{"a":"Four."}\n' | "$B" tokenize --model "$M" --field a --instruction-field q - >/dev/null 2>"$T/err"; rc=$?
+grep -q "line 1: field missing for q" "$T/err"; check "a record without the instruction names the field (rc $rc)" 0 $?
 printf 'ok\n\xff bad\n{"x"\n' | "$B" tokenize --model "$M" - >"$T/out" 2>"$T/err"; rc=$?
 out=$(od -c "$T/out" | tr -s ' '; echo "rc $rc")
 want=$(printf '101 7929 102\n\n101 1063 1000 1060 1000 102\n' | od -c | tr -s ' '; echo "rc 3")

@@ -4,7 +4,9 @@
  * uncased (as shipped) and cased (do_lower_case=false): accents, combining
  * marks, CJK, Thai, Hangul, zero-width and control characters, emoji
  * sequences, a 10,000-character word, empty and whitespace-only text,
- * truncation at exactly the limit, and pairs with longest_first truncation.
+ * truncation at exactly the limit, pairs with longest_first truncation, and
+ * pairs whose first text has its own cap (a_max: ifs_tok_encode_pair_cap, the
+ * pair classifier's instruction budget) against the HF call in ifs_tok.h.
  *
  * The expected ids are committed (made by `scripts/ref_tokenize.py cases`, whose
  * header in the JSON names the tokenizers/transformers versions and the vocab's
@@ -109,7 +111,7 @@ int main(void)
     static const char *const cfg[2] = { "uncased", "cased" };
     ifs_tok_state *st = ifs_tok_state_create(tok[0]);
     int32_t *ids = malloc(1024 * sizeof(int32_t)), *types = malloc(1024 * sizeof(int32_t));
-    int n_cases = 0, n_slow = 0;
+    int n_cases = 0, n_slow = 0, n_capped = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "cases")) {
         const char *name = cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring;
@@ -119,6 +121,9 @@ int main(void)
         char *ax = unhex(cJSON_GetObjectItemCaseSensitive(c, "a_hex"), &al);
         char *bx = unhex(cJSON_GetObjectItemCaseSensitive(c, "b_hex"), &bl);
         int32_t max_len = cJSON_GetObjectItemCaseSensitive(c, "max_len")->valueint;
+        const cJSON *am = cJSON_GetObjectItemCaseSensitive(c, "a_max"); /* pairs with a cap */
+        int32_t a_max = cJSON_IsNumber(am) ? am->valueint : 0;
+        n_capped += a_max > 0;
         n_cases++;
         for (int k = 0; k < 2; k++) {
             const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, cfg[k]);
@@ -129,6 +134,9 @@ int main(void)
             int rc;
             if (t)
                 rc = ifs_tok_encode(tok[k], st, tx, tl, ml, ids, types, &n, &r);
+            else if (a_max > 0)
+                rc = ifs_tok_encode_pair_cap(tok[k], st, ax, al, bx, bl, ml, a_max, ids, types,
+                                             &n, &r, NULL);
             else
                 rc = ifs_tok_encode_pair(tok[k], st, ax, al, bx, bl, ml, ids, types, &n, &r, NULL);
             int ok = rc == 0 && same_ids(wids, ids, n) && same_ids(wtypes, types, n);
@@ -153,6 +161,7 @@ int main(void)
     }
     printf("%d cases x 2 configs, %d slow/fast disagreements recorded\n", n_cases, n_slow);
     IFS_CHECK(n_cases >= 40, "the table holds %d cases", n_cases);
+    IFS_CHECK(n_capped >= 10, "the table holds %d pairs with an instruction cap", n_capped);
     free(ids);
     free(types);
     ifs_tok_state_free(st);

@@ -11,25 +11,6 @@
 
 #include "wts_fixture.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = '\0';
-    fclose(f);
-    return b;
-}
-
 /* Our array for a HF name in this tiny model (2 layers, hidden 8, inter 16). */
 static const float *lookup(const ifs_bert_weights *w, const char *name, size_t *n)
 {
@@ -93,7 +74,7 @@ int main(void)
     char base[4096], path[4200];
     snprintf(base, sizeof base, "%s/tests/weights/fixtures", src);
     snprintf(path, sizeof path, "%s/hf_tiny_expected.json", base);
-    char *text = slurp(path);
+    char *text = ifs_test_slurp(path, NULL);
     IFS_CHECK(text != NULL, "the fixture %s is readable", path);
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     const cJSON *dirs = cJSON_GetObjectItemCaseSensitive(root, "dirs");
