@@ -19,39 +19,23 @@
 
 /* ---- files ------------------------------------------------------------ */
 
-static char *read_file(const char *path, size_t *len)
+/* A whole file (ifs_io_read_file) of at most 64 MiB: config files, vocab. */
+#define FILE_CAP (64u << 20)
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 65536 + 1 > cap) {
-            cap = (cap ? cap * 2 : 131072);
-            char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(f); return NULL; }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); return NULL; }
-    buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
+    char *p = NULL, scratch[16];
+    if (ifs_io_read_file(path, FILE_CAP, &p, len, err ? err : scratch,
+                         err ? errlen : sizeof scratch))
+        return NULL;
+    return p;
 }
 
 static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 {
     size_t n;
-    char *buf = read_file(src, &n);
-    if (!buf) {
-        snprintf(err, errlen, "cannot read %.900s: %s", src, strerror(errno));
-        return -1;
-    }
+    char *buf = read_file(src, &n, err, errlen);
+    if (!buf) return -1;
     int rc = ifs_io_atomic_write(dst, buf, n, err, errlen);
     free(buf);
     return rc;
@@ -80,7 +64,7 @@ static int write_tok_config(const char *enc_dir, const char *dir, int max_len,
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", enc_dir);
     size_t n;
-    char *txt = read_file(path, &n);
+    char *txt = read_file(path, &n, NULL, 0); /* optional */
     cJSON *j = txt ? cJSON_ParseWithLength(txt, n) : NULL;
     free(txt);
     if (!j || !cJSON_IsObject(j)) {
@@ -263,7 +247,7 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
         /* the head's tokenizer_config.json carries the trained max length */
         snprintf(path, sizeof path, "%s/tokenizer_config.json", head_dir);
         size_t n;
-        char *txt = read_file(path, &n);
+        char *txt = read_file(path, &n, NULL, 0); /* optional */
         cJSON *j = txt ? cJSON_ParseWithLength(txt, n) : NULL;
         const cJSON *ml = j ? cJSON_GetObjectItemCaseSensitive(j, "model_max_length") : NULL;
         if (cJSON_IsNumber(ml) && ml->valuedouble >= 2 && ml->valuedouble <= max_len)
@@ -275,10 +259,9 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
         /* the head's config.json says what the classifier reads (pairs or not) */
         snprintf(path, sizeof path, "%s/config.json", head_dir);
         size_t n;
-        char *txt = read_file(path, &n);
+        char *txt = read_file(path, &n, err, errlen);
         ifs_bert_config hc;
         if (!txt) {
-            snprintf(err, errlen, "cannot read %.900s: %s", path, strerror(errno));
             rc = -1;
         } else if (ifs_wts_parse_config(txt, n, path, &hc, err, errlen)) {
             rc = -1;
