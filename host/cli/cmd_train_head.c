@@ -176,7 +176,8 @@ static void usage_train(FILE *f)
         "  --select loss|accuracy  keep the epoch with the lowest validation loss\n"
         "                       (default) or the highest validation accuracy\n"
         "  --backend cpu|cuda   feature backend (default cpu)\n"
-        "  --threads N          cpu threads (default: all cores)\n"
+        "  --threads N          cpu threads of the features and of training (default: all\n"
+        "                       cores; the same bytes at any count)\n"
         "  --max-batch-tokens N token budget of a feature batch (default 8192)\n"
         "  --features FILE      cache of the encoder features (with --train-layers N: the\n"
         "                       rows entering the top N layers): reused when it was made\n"
@@ -229,7 +230,18 @@ int ifs_cmd_train_head(int argc, char **argv)
             }
             break;
         }
-        case 'L': train_layers = atoi(optarg); break;
+        case 'L': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || v > 1000) {
+                fprintf(stderr, "ifscore train-head: --train-layers %s: expected 0 or a number "
+                        "of encoder layers\n", optarg);
+                return IFS_EXIT_USAGE;
+            }
+            train_layers = (int)v;
+            break;
+        }
         case 'R': o.layer_lr = strtof(optarg, NULL); break;
         case 'S':
             if (strcmp(optarg, "loss") && strcmp(optarg, "accuracy")) {

@@ -129,6 +129,8 @@ PY"
 run --out clf6L --head-out head6L --seed 5 --train-layers 6 --epochs 1 > /dev/null 2>&1; rc=$?
 check "--train-layers 6 (all of MiniLM's) runs (rc $rc) and writes 100 tensors" \
   "[ $rc -eq 0 ] && [ \$(python3 -c \"import json,struct,sys; b=open('head6L/head.safetensors','rb').read(); n=struct.unpack('<Q',b[:8])[0]; print(len([k for k in json.loads(b[8:8+n]) if k!='__metadata__']))\") -eq 100 ]"
+run --out bad --train-layers two > /dev/null 2>&1; rc=$?
+check "--train-layers two is a usage error (rc $rc)" "[ $rc -eq 2 ]"
 run --out bad --train-layers 7 > /dev/null 2> bad7.txt; rc=$?
 check "--train-layers 7 of a 6-layer encoder is a usage error naming the bound (rc $rc)" \
   "[ $rc -eq 2 ] && grep -q 'has 6 layers' bad7.txt"
