@@ -1,7 +1,9 @@
 /*
  * ifs_train.h - train the head of a BertForSequenceClassification (pooler
  * dense + tanh, then the classifier) on frozen encoder features: the last
- * encoder layer's [CLS] row of every example, computed once by a backend.
+ * encoder layer's [CLS] row of every example, computed once by a backend;
+ * or (ifs_train_top) the top N encoder layers and the head together, on the
+ * frozen rows entering those layers.
  *
  * Usage:
  *
@@ -13,8 +15,9 @@
  *     ifs_head_predict(&h, hidden, X_test, n_test, p1);
  *
  * Determinism: the same features, labels, splits, options and seed give
- * bit-identical heads (single-threaded BLAS inside, a seeded shuffle, no
- * thread-order-dependent reductions).
+ * bit-identical heads at any thread count (single-threaded BLAS calls on
+ * tasks fixed by the data, a seeded shuffle, no thread-order-dependent
+ * reductions).
  *
  * Ownership: every array is caller-owned; the functions keep no pointers.
  * Nothing here prints or exits.
@@ -31,13 +34,17 @@
 extern "C" {
 #endif
 
-enum { IFS_SPLIT_TRAIN = 0, IFS_SPLIT_VALIDATION = 1, IFS_SPLIT_TEST = 2 };
+/* A record's split. IFS_SPLIT_HOLDOUT ("holdout": e.g. an instruction
+ * source kept out of training) is neither trained on nor used to stop;
+ * train-head measures it apart, like test. */
+enum { IFS_SPLIT_TRAIN = 0, IFS_SPLIT_VALIDATION = 1, IFS_SPLIT_TEST = 2, IFS_SPLIT_HOLDOUT = 3,
+       IFS_N_SPLITS = 4 };
 
 typedef struct {
     int epochs;          /* at most this many passes over the train split */
     int batch;           /* minibatch size */
     float lr;            /* Adam learning rate (the head's) */
-    float layer_lr;      /* ifs_train_top: the last encoder layer's learning rate */
+    float layer_lr;      /* ifs_train_top: the trained encoder layers' learning rate */
     float weight_decay;  /* decoupled (AdamW) decay on the weight matrices */
     int patience;        /* stop after this many epochs without a better validation score */
     int select_accuracy; /* the best epoch is the one with the highest validation accuracy
@@ -62,49 +69,62 @@ typedef struct {
     double final_train_loss;  /* mean loss over the last epoch run */
 } ifs_train_log;
 
-/* ---- the last encoder layer too -------------------------------------
+/* ---- the top encoder layers too --------------------------------------
  *
- * ifs_train_top fine-tunes the last encoder layer together with the head.
- * Its inputs are the hidden states entering that layer (the output of the
- * layer below, every token row of every example), computed once by a
- * backend (ifs_backend_encode). Only the [CLS] row of the last layer
- * reaches the pooler, so that layer's queries, attention output and
- * feed-forward run on one row per example and only its keys and values on
- * every row: a training step costs about 8 * hidden^2 flops per token plus
- * a few per example, a fraction of one full layer's forward and backward.
+ * ifs_train_top fine-tunes the top N encoder layers (0 <= N <= n_layers)
+ * together with the head. Its inputs are the hidden states entering the
+ * lowest trained layer (the output of encoder layer n_layers - N - 1, or of
+ * the embeddings when N = n_layers; every token row of every example),
+ * computed once by a backend (ifs_backend_encode). The embeddings and the
+ * layers below stay frozen.
+ *
+ * The forward is the CPU backend's, op for op (ifs_cpu_ops.h, blocked as
+ * IFS_CPU_ROW_BLOCK says): the trained layers below the top one run on
+ * every row; the top layer's keys and values run on every row and the rest
+ * of it on the [CLS] rows only, since the pooler reads nothing else. Each
+ * example is its own packed sequence, so attention needs no padding mask.
+ * A checkpoint written from these parameters therefore scores, under
+ * `--backend cpu`, what ifs_top_logits computes from the same rows.
+ * The backward beside it is plain: every gradient of the mean
+ * cross-entropy, no gradient into the frozen input rows.
  *
  *     ifs_top t;
- *     if (ifs_top_alloc(&t, &cfg)) ...;
- *     ifs_top_init(&t, &cfg, &w->layers[cfg.n_layers - 1], w->pool_w, w->pool_b, seed);
+ *     if (ifs_top_alloc(&t, &cfg, N)) ...;
+ *     ifs_top_init(&t, &cfg, &w->layers[cfg.n_layers - N], w->pool_w, w->pool_b, seed);
  *     ifs_train_top(&cfg, X, off, y, split, n, &o, &t, &log, err, sizeof err);
  *     ifs_top_predict(&t, &cfg, X, off, n, p1);
  *     ifs_top_free(&t);
  *
  * X: float [off[n]][hidden]; example i is rows [off[i], off[i+1]), its
- * [CLS] row first. Same determinism and ownership rules as above; `t` owns
- * one allocation holding every parameter. */
+ * [CLS] row first. With N = 0 only the [CLS] rows are read (the head
+ * alone, on the backend's arithmetic). Same determinism and ownership
+ * rules as above; `t` owns its parameters (one allocation) and the layer
+ * views. */
 typedef struct {
-    float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;  /* attention.self, [H][H] and [H] */
-    float *ao_w, *ao_b, *ln1_g, *ln1_b;        /* attention.output */
-    float *i_w, *i_b;                          /* intermediate [I][H], [I] */
-    float *o_w, *o_b, *ln2_g, *ln2_b;          /* output [H][I], [H] */
-    ifs_head head;                             /* pooler + binary classifier */
-    float *mem;                                /* owns everything above */
+    int n_layers;          /* N: trained encoder layers, the encoder's top N */
+    ifs_bert_layer *layers; /* [N] views into mem, lowest first (layer n_layers - N) */
+    ifs_head head;         /* pooler + binary classifier */
+    float *mem;            /* owns every parameter: per layer its 16 tensors in
+                              ifs_bert_layer's order, then pool_w, pool_b, cls_w, cls_b */
     size_t n_params;
+    int n_threads;         /* threads of its forward and backward (0 or 1: one; set
+                              after ifs_top_alloc); the results do not depend on it */
 } ifs_top;
 
-/* The last layer's config: hidden, n_heads, intermediate, ln_eps and act of
- * cfg are used. Returns 0, or -1 when out of memory. */
-int ifs_top_alloc(ifs_top *t, const ifs_bert_config *cfg);
-void ifs_top_free(ifs_top *t);
+/* Allocates N layers of cfg's shape (hidden, n_heads, intermediate, ln_eps
+ * and act of cfg are used), zeroed. Returns 0, or -1 when out of memory or
+ * N is outside [0, cfg->n_layers] (t is then zeroed). */
+int ifs_top_alloc(ifs_top *t, const ifs_bert_config *cfg, int n_layers);
+void ifs_top_free(ifs_top *t); /* t NULL or zeroed: nothing */
 
-/* Copies `last` (the pretrained last encoder layer) and the pooler (or
- * initialises it as ifs_head_init does when pool_w is NULL); the classifier
- * is normal(0, 0.02) / 0 from `seed`. */
-void ifs_top_init(ifs_top *t, const ifs_bert_config *cfg, const ifs_bert_layer *last,
+/* Copies `top` (the pretrained top N encoder layers, lowest first; may be
+ * NULL when N is 0) and the pooler (or initialises it as ifs_head_init
+ * does when pool_w is NULL); the classifier is normal(0, 0.02) / 0 from
+ * `seed`. */
+void ifs_top_init(ifs_top *t, const ifs_bert_config *cfg, const ifs_bert_layer *top,
                   const float *pool_w, const float *pool_b, uint64_t seed);
 
-/* As ifs_train_head, for the last layer and the head together. The layer's
+/* As ifs_train_head, for the top layers and the head together. The layers'
  * learning rate is opts->layer_lr, the head's opts->lr; decay applies to
  * the weight matrices only. Returns 0, or -1 with a message in err. */
 int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off,
@@ -113,15 +133,60 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
                   char *err, size_t errlen);
 
 /* The mean cross-entropy over examples [0, n) and its gradient with
- * respect to every parameter of t, written into grad (from ifs_top_alloc;
- * its values are replaced). What one training step computes, exposed for
- * gradient checks. Returns NAN when out of memory or n is 0. */
+ * respect to every parameter of t, written into grad (from ifs_top_alloc
+ * with the same N; its values are replaced). What one training step
+ * computes, exposed for gradient checks. Returns NAN when out of memory or
+ * n is 0. */
 double ifs_top_loss_grad(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
                          const int64_t *off, const int32_t *y, size_t n, ifs_top *grad);
 
-/* p1[i] = softmax(top(example i))[1]. */
+/* logits[i][0..1] of example i: the CPU backend's logits for the same rows
+ * (see above). Returns 0, or -1 when out of memory (logits untouched). */
+int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
+                   const int64_t *off, size_t n, float *logits);
+
+/* p1[i] = softmax(logits of example i)[1], in double (as `classify`);
+ * NAN for every example when out of memory. */
 void ifs_top_predict(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
                      const int64_t *off, size_t n, float *p1);
+
+/* ---- checkpoints ------------------------------------------------------
+ *
+ * What train-head writes and attach-head joins. The complete checkpoint is
+ * a BertForSequenceClassification folder (model.safetensors F32,
+ * config.json with labels IFS_TOP_LABEL_0 / _1 and the input mode,
+ * vocab.txt copied from the encoder, tokenizer_config.json with
+ * model_max_length = the trained max_len): the encoder with its top
+ * t->n_layers layers replaced by t's and t's head. The head folder holds
+ * only what ifscore trained: head.safetensors (the trained layers' 16
+ * tensors each under their HF names, then the pooler and classifier), the
+ * same config.json and tokenizer_config.json. Files are written
+ * atomically; folders are created (one level). Returns 0, or -1 with words
+ * in err. */
+#define IFS_TOP_LABEL_0 "continuation-like"
+#define IFS_TOP_LABEL_1 "answer-like"
+
+/* What the classifier reads: config.json's ifs_input / ifs_instruction_max_tokens. */
+typedef struct {
+    int pair;          /* 0: the response alone, 1: (instruction, response) */
+    int32_t instr_max; /* pairs: the instruction's own cap, 0 = none */
+} ifs_top_input;
+
+int ifs_top_write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
+                             const ifs_top *t, const ifs_top_input *in, int max_len,
+                             char *err, size_t errlen);
+int ifs_top_write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
+                       const ifs_top *t, const ifs_top_input *in, int max_len, char *err,
+                       size_t errlen);
+
+/* Reads a head folder for the encoder `enc`: allocates t (ifs_top_free)
+ * with N = the trained layers head.safetensors holds (its tensor count:
+ * 4 + 16 N, each present with the encoder's shape, F32), fills it, and
+ * sets the input mode (config.json, whose shape must be the encoder's) and
+ * *max_len (tokenizer_config.json's model_max_length, else the encoder's
+ * max_position). Returns 0, or -1 with words in err (t then zeroed). */
+int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top *t,
+                      ifs_top_input *in, int *max_len, char *err, size_t errlen);
 
 /* Confusion counts for label 1 = positive. */
 typedef struct {

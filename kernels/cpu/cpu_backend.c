@@ -88,7 +88,7 @@ static void *alloc_floats(size_t n)
 /* GEMMs run over blocks of at most this many token rows, one sgemm each,
  * cut per sequence from its first token (see Decisions above). 128 rows keep
  * the per-call packing of the weight matrix a few percent of the work. */
-#define ROW_BLOCK 128
+#define ROW_BLOCK IFS_CPU_ROW_BLOCK
 
 /* Block boundaries of the batch's token rows: every sequence start, then
  * every ROW_BLOCK rows inside a sequence. Returns the number of blocks. */

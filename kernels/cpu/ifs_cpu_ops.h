@@ -1,7 +1,8 @@
 /*
- * ifs_cpu_ops.h - private: the per-op fp32 reference functions of the CPU
- * backend. The CPU forward pass (cpu_backend.c) is built only from these, so
- * they are the oracle the CUDA kernels are compared against, op by op.
+ * ifs_cpu_ops.h - the per-op fp32 reference functions of the CPU backend.
+ * The CPU forward pass (cpu_backend.c) is built only from these, so they are
+ * the oracle the CUDA kernels are compared against, op by op, and the
+ * forward that train-head trains (host/train_top.c) is built from them too.
  *
  * Usage (from a kernel test):
  *
@@ -30,6 +31,13 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The CPU backend cuts each sequence's token rows into GEMM blocks of at
+ * most this many rows, counted from the sequence's first token, and runs
+ * each [CLS]-only row (the last layer, pooler, classifier) as a block of
+ * its own. A caller that blocks its ifs_cpu_linear calls the same way gets
+ * the backend's bits (OpenBLAS's sum for a row depends on the call's shape). */
+#define IFS_CPU_ROW_BLOCK 128
 
 /* Activations on one value: HF "gelu" (erf form), "gelu_new" (tanh form), relu. */
 float ifs_cpu_gelu(float x);
