@@ -80,16 +80,6 @@ ifs_reject_reason ifs_reject_from_name(const char *name)
  * Schema
  */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 void ifs_record_schema_init(ifs_record_schema *s)
 {
     memset(s, 0, sizeof *s);
@@ -105,7 +95,7 @@ int ifs_record_schema_set_field(ifs_record_schema *s, ifs_record_field which, co
                                 char *err, size_t errlen)
 {
     if (!s || !name) {
-        set_err(err, errlen, "field name missing");
+        ifs_errf(err, errlen, 0, "field name missing");
         return IFS_RECORD_EARG;
     }
     char *dst;
@@ -115,16 +105,16 @@ int ifs_record_schema_set_field(ifs_record_schema *s, ifs_record_field which, co
     case IFS_FIELD_TYPE: dst = s->type_field; break;
     case IFS_FIELD_PAIR: dst = s->pair_field; break;
     default:
-        set_err(err, errlen, "unknown field kind %d", (int)which);
+        ifs_errf(err, errlen, 0, "unknown field kind %d", (int)which);
         return IFS_RECORD_EARG;
     }
     size_t n = strlen(name);
     if (which == IFS_FIELD_TEXT && n == 0) {
-        set_err(err, errlen, "the text field name cannot be empty");
+        ifs_errf(err, errlen, 0, "the text field name cannot be empty");
         return IFS_RECORD_EARG;
     }
     if (n > IFS_RECORD_MAX_FIELD_NAME) {
-        set_err(err, errlen, "field name of %zu bytes is longer than %d", n,
+        ifs_errf(err, errlen, 0, "field name of %zu bytes is longer than %d", n,
                 IFS_RECORD_MAX_FIELD_NAME);
         return IFS_RECORD_EARG;
     }
@@ -136,7 +126,7 @@ int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char 
                                    size_t errlen)
 {
     if (!s || !list) {
-        set_err(err, errlen, "--group-by: no keys given");
+        ifs_errf(err, errlen, 0, "--group-by: no keys given");
         return IFS_RECORD_EARG;
     }
     char names[IFS_RECORD_MAX_GROUP_KEYS][IFS_RECORD_MAX_FIELD_NAME + 1];
@@ -146,23 +136,23 @@ int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char 
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len == 0) {
-            set_err(err, errlen, "--group-by \"%s\": empty key name", list);
+            ifs_errf(err, errlen, 0, "--group-by \"%s\": empty key name", list);
             return IFS_RECORD_EARG;
         }
         if (len > IFS_RECORD_MAX_FIELD_NAME) {
-            set_err(err, errlen, "--group-by: a key name is longer than %d bytes",
+            ifs_errf(err, errlen, 0, "--group-by: a key name is longer than %d bytes",
                     IFS_RECORD_MAX_FIELD_NAME);
             return IFS_RECORD_EARG;
         }
         if (n == IFS_RECORD_MAX_GROUP_KEYS) {
-            set_err(err, errlen, "--group-by: more than %d keys", IFS_RECORD_MAX_GROUP_KEYS);
+            ifs_errf(err, errlen, 0, "--group-by: more than %d keys", IFS_RECORD_MAX_GROUP_KEYS);
             return IFS_RECORD_EARG;
         }
         memcpy(names[n], p, len);
         names[n][len] = 0;
         for (size_t k = 0; k < n; k++)
             if (!strcmp(names[k], names[n])) {
-                set_err(err, errlen, "--group-by: key \"%s\" named twice", names[n]);
+                ifs_errf(err, errlen, 0, "--group-by: key \"%s\" named twice", names[n]);
                 return IFS_RECORD_EARG;
             }
         n++;
@@ -672,7 +662,7 @@ int ifs_rejects_open(const char *path, ifs_rejects **out, char *err, size_t errl
     *out = NULL;
     ifs_rejects *rj = calloc(1, sizeof *rj);
     if (!rj) {
-        set_err(err, errlen, "rejects file: out of memory");
+        ifs_errf(err, errlen, 0, "rejects file: out of memory");
         return IFS_RECORD_ENOMEM;
     }
     pthread_mutex_init(&rj->mu, NULL);
@@ -763,7 +753,7 @@ int ifs_rejects_close(ifs_rejects *rj, char *err, size_t errlen)
             /* The writer kept the failed write's words (errno); say them. */
             char why[256] = "";
             ifs_shard_writer_close(rj->w, NULL, why, sizeof why);
-            set_err(err, errlen, "rejects file: a write failed (%s); nothing written",
+            ifs_errf(err, errlen, 0, "rejects file: a write failed (%s); nothing written",
                     why[0] ? why : "no reason given");
             ifs_shard_writer_free(rj->w);
             rc = IFS_RECORD_EIO;

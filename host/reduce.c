@@ -27,17 +27,6 @@
 #include "ifs_utf8.h"
 #include "reduce_impl.h"
 
-int ifs_red_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 const char *ifs_reduce_strerror(int rc)
 {
     switch (rc) {
@@ -130,11 +119,11 @@ static int set_curve(ifs_reducer *r, const char *curve_key, char *err, size_t er
         for (int32_t k = 0; k < r->n_keys; k++)
             found |= !strcmp(r->keys[k], curve_key);
         if (!found)
-            return ifs_red_fail(err, errlen, IFS_RED_EARG,
+            return ifs_errf(err, errlen, IFS_RED_EARG,
                                 "curve key '%s' is not one of the group-by keys", curve_key);
         mode = IFS_CURVE_NAMED;
         if (!(name = dupstr(curve_key)))
-            return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+            return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     free(r->curve_key);
     r->curve_key = name;
@@ -145,7 +134,7 @@ static int set_curve(ifs_reducer *r, const char *curve_key, char *err, size_t er
 int ifs_reduce_set_curve_key(ifs_reducer *r, const char *curve_key, char *err, size_t errlen)
 {
     if (!r)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     return set_curve(r, curve_key, err, errlen);
 }
 
@@ -153,11 +142,11 @@ int ifs_reduce_set_plateau(ifs_reducer *r, double eps, int32_t min_after, char *
                            size_t errlen)
 {
     if (!r)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     if (eps > 1 || eps != eps)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "plateau epsilon must be in [0, 1]");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "plateau epsilon must be in [0, 1]");
     if (min_after > 1000000)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "plateau min_after is too large");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "plateau min_after is too large");
     if (eps >= 0)
         r->eps_u = llround(eps * IFS_RED_MICRO);
     if (min_after >= 0)
@@ -168,71 +157,71 @@ int ifs_reduce_set_plateau(ifs_reducer *r, double eps, int32_t min_after, char *
 int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, size_t errlen)
 {
     if (!c || !out)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no config or output pointer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no config or output pointer");
     *out = NULL;
     if (!is_hex64(c->weights_sha256))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "weights_sha256 must be 64 lowercase hex characters");
     if (c->tokenizer_sha256 && !is_hex64(c->tokenizer_sha256))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "tokenizer_sha256 must be NULL or 64 lowercase hex characters");
     if (c->n_labels < 2 || c->n_labels > IFS_RED_MAX_LABELS || !c->labels)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "n_labels must be 2..%d, got %d",
+        return ifs_errf(err, errlen, IFS_RED_EARG, "n_labels must be 2..%d, got %d",
                             IFS_RED_MAX_LABELS, (int)c->n_labels);
     for (int32_t i = 0; i < c->n_labels; i++)
         if (!c->labels[i] || !*c->labels[i] || strlen(c->labels[i]) > 255 ||
             !ifs_red_valid_utf8(c->labels[i], strlen(c->labels[i])))
-            return ifs_red_fail(err, errlen, IFS_RED_EARG,
+            return ifs_errf(err, errlen, IFS_RED_EARG,
                                 "label %d must be 1..255 bytes of UTF-8", (int)i);
     if (c->answer_label < 0 || c->answer_label >= c->n_labels)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "answer_label %d is not a label index",
+        return ifs_errf(err, errlen, IFS_RED_EARG, "answer_label %d is not a label index",
                             (int)c->answer_label);
     if (!(c->threshold > 0 && c->threshold < 1))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "threshold must be in (0, 1)");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "threshold must be in (0, 1)");
     if (!(c->near_margin >= 0 && c->near_margin < 1))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "near_margin must be in [0, 1)");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "near_margin must be in [0, 1)");
     if (!(c->plateau_eps >= 0 && c->plateau_eps <= 1))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "plateau_eps must be in [0, 1]");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "plateau_eps must be in [0, 1]");
     if (c->plateau_min_after < 0 || c->plateau_min_after > 1000000)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "plateau_min_after must be 0..1000000");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "plateau_min_after must be 0..1000000");
     if (c->pair_input != 0 && c->pair_input != 1)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "pair_input must be 0 or 1");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "pair_input must be 0 or 1");
     if (c->pair_input ? !c->instruction_field || !*c->instruction_field ||
                             strlen(c->instruction_field) > 255 ||
                             !ifs_red_valid_utf8(c->instruction_field, strlen(c->instruction_field))
                       : c->instruction_field != NULL)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "instruction_field must be 1..255 bytes of UTF-8 for a pair "
                             "classifier and NULL otherwise");
     if (c->instruction_max_tokens < 0 || (c->instruction_max_tokens && !c->pair_input))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "instruction_max_tokens must be >= 0, and 0 unless pair_input");
     if ((c->do_lower_case != 0 && c->do_lower_case != 1) ||
         (c->tokenize_chinese_chars != 0 && c->tokenize_chinese_chars != 1) ||
         c->strip_accents < -1 || c->strip_accents > 1 || c->max_length < 2)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "tokenizer settings out of range (flags 0/1, strip_accents "
                             "-1/0/1, max_length >= 2)");
     if (c->n_keys < 1 || c->n_keys > IFS_RED_MAX_KEYS || !c->keys)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "n_keys must be 1..%d",
+        return ifs_errf(err, errlen, IFS_RED_EARG, "n_keys must be 1..%d",
                             IFS_RED_MAX_KEYS);
     for (int32_t i = 0; i < c->n_keys; i++) {
         if (!c->keys[i] || !*c->keys[i] || strlen(c->keys[i]) > 255 ||
             !ifs_red_valid_utf8(c->keys[i], strlen(c->keys[i])))
-            return ifs_red_fail(err, errlen, IFS_RED_EARG,
+            return ifs_errf(err, errlen, IFS_RED_EARG,
                                 "group-by key %d must be 1..255 bytes of UTF-8", (int)i);
         for (int32_t j = 0; j < i; j++)
             if (!strcmp(c->keys[i], c->keys[j]))
-                return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                return ifs_errf(err, errlen, IFS_RED_EARG,
                                     "group-by key '%s' is given twice", c->keys[i]);
     }
 
     ifs_reducer *r = calloc(1, sizeof *r);
     if (!r)
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     if (pthread_mutex_init(&r->mu, NULL)) {
         free(r);
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "cannot create a mutex");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "cannot create a mutex");
     }
     memcpy(r->weights_sha, c->weights_sha256, 65);
     if (c->tokenizer_sha256)
@@ -243,7 +232,7 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
     r->margin_u = llround(c->near_margin * IFS_RED_MICRO);
     if (r->threshold_u <= 0 || r->threshold_u >= IFS_RED_MICRO) {
         ifs_reduce_free(r);
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "threshold must be in (0, 1) at 1e-6 resolution");
     }
     r->threshold = (double)r->threshold_u / IFS_RED_MICRO;
@@ -266,7 +255,7 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
         bad |= !(r->keys[i] = dupstr(c->keys[i]));
     if (bad) {
         ifs_reduce_free(r);
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     int rc = set_curve(r, c->curve_key, err, errlen);
     if (rc) {
@@ -509,17 +498,17 @@ int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes, const
                          int32_t *id, char *err, size_t errlen)
 {
     if (!r || !path || !id)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer, path or id pointer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer, path or id pointer");
     if (!is_hex64(sha256))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "input %s: sha256 must be 64 lowercase hex characters", path);
     if (!ifs_red_valid_utf8(path, strlen(path)))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "input path is not valid UTF-8");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "input path is not valid UTF-8");
     pthread_mutex_lock(&r->mu);
     int rc = ifs_red_input_append(r, path, bytes, sha256, id);
     pthread_mutex_unlock(&r->mu);
     if (rc)
-        return ifs_red_fail(err, errlen, rc, "out of memory");
+        return ifs_errf(err, errlen, rc, "out of memory");
     return IFS_RED_OK;
 }
 
@@ -527,9 +516,9 @@ int ifs_reduce_set_input_sha256(ifs_reducer *r, int32_t id, const char *sha256, 
                                 size_t errlen)
 {
     if (!r || id < 0 || (size_t)id >= r->n_inputs)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer, or input %d unknown", (int)id);
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer, or input %d unknown", (int)id);
     if (!is_hex64(sha256))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "input %s: sha256 must be 64 lowercase hex characters",
                             r->inputs[id].path);
     pthread_mutex_lock(&r->mu);
@@ -553,28 +542,28 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
                    char *err, size_t errlen)
 {
     if (!r || (!preds && n))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer or predictions");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer or predictions");
     for (size_t i = 0; i < n; i++) {
         const ifs_reduce_pred *p = &preds[i];
         if (!(p->p_answer >= 0.0 && p->p_answer <= 1.0))
-            return ifs_red_fail(err, errlen, IFS_RED_EARG,
+            return ifs_errf(err, errlen, IFS_RED_EARG,
                                 "prediction %zu: p_answer %g is not a probability", i,
                                 p->p_answer);
         if (p->type != IFS_ITYPE_NONE && p->type != IFS_ITYPE_PARTIAL &&
             p->type != IFS_ITYPE_FULL)
-            return ifs_red_fail(err, errlen, IFS_RED_EARG,
+            return ifs_errf(err, errlen, IFS_RED_EARG,
                                 "prediction %zu: unknown instruction type %d", i, (int)p->type);
         if (p->n_tokens < 0)
-            return ifs_red_fail(err, errlen, IFS_RED_EARG, "prediction %zu: n_tokens < 0", i);
+            return ifs_errf(err, errlen, IFS_RED_EARG, "prediction %zu: n_tokens < 0", i);
         if (!p->keys)
-            return ifs_red_fail(err, errlen, IFS_RED_EARG, "prediction %zu: no keys", i);
+            return ifs_errf(err, errlen, IFS_RED_EARG, "prediction %zu: no keys", i);
         for (int32_t k = 0; k < r->n_keys; k++) {
             if (!p->keys[k])
-                return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                return ifs_errf(err, errlen, IFS_RED_EARG,
                                     "prediction %zu: value of '%s' is NULL", i, r->keys[k]);
             /* A report must read back: its text must be UTF-8. */
             if (!ifs_red_valid_utf8(p->keys[k], strlen(p->keys[k])))
-                return ifs_red_fail(err, errlen, IFS_RED_EARG,
+                return ifs_errf(err, errlen, IFS_RED_EARG,
                                     "prediction %zu: value of '%s' is not valid UTF-8", i,
                                     r->keys[k]);
         }
@@ -582,7 +571,7 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
     pthread_mutex_lock(&r->mu);
     if (input < 0 || (size_t)input >= r->n_inputs || r->inputs[input].ended) {
         pthread_mutex_unlock(&r->mu);
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
+        return ifs_errf(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
                             (int)input);
     }
     size_t groups_before = r->n_groups;
@@ -613,7 +602,7 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
             free(r->groups[--r->n_groups]);
         table_rebuild(r);
         pthread_mutex_unlock(&r->mu);
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         r->tokens += (uint64_t)preds[i].n_tokens;
@@ -628,18 +617,18 @@ int ifs_reduce_add_reject(ifs_reducer *r, int32_t input, const char *reason, cha
                           size_t errlen)
 {
     if (!r || !ifs_red_valid_name(reason))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "reject reason must be 1..63 characters of [a-z0-9_]");
     if (!ifs_red_known_reason(reason))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "reject reason '%s' is not one of ifscore's (ifs_record.h)", reason);
     pthread_mutex_lock(&r->mu);
     int rc;
     if (input < 0 || (size_t)input >= r->n_inputs || r->inputs[input].ended)
-        rc = ifs_red_fail(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
+        rc = ifs_errf(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
                           (int)input);
     else if ((rc = ifs_red_input_add_reason(&r->inputs[input], reason, 1)))
-        ifs_red_fail(err, errlen, rc, "out of memory");
+        ifs_errf(err, errlen, rc, "out of memory");
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
@@ -648,18 +637,18 @@ int ifs_reduce_end_input(ifs_reducer *r, int32_t input, uint64_t lines_read, cha
                          size_t errlen)
 {
     if (!r)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     pthread_mutex_lock(&r->mu);
     int rc = IFS_RED_OK;
     if (input < 0 || (size_t)input >= r->n_inputs || r->inputs[input].ended) {
-        rc = ifs_red_fail(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
+        rc = ifs_errf(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
                           (int)input);
     } else {
         ifs_red_input *in = &r->inputs[input];
         in->ended = 1;
         in->lines = lines_read;
         if (lines_read != in->scored + in->rejected)
-            rc = ifs_red_fail(err, errlen, IFS_RED_ECOUNT,
+            rc = ifs_errf(err, errlen, IFS_RED_ECOUNT,
                               "%s: read %llu lines but scored %llu + rejected %llu", in->path,
                               (unsigned long long)lines_read, (unsigned long long)in->scored,
                               (unsigned long long)in->rejected);
@@ -721,15 +710,15 @@ static int find_overlap(const ifs_reducer *r, size_t *a, size_t *b)
 int ifs_reduce_check(const ifs_reducer *r, int allow_overlap, char *err, size_t errlen)
 {
     if (!r)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     uint64_t read = 0, scored = 0, rejected = 0, in_groups = 0;
     for (size_t i = 0; i < r->n_inputs; i++) {
         const ifs_red_input *in = &r->inputs[i];
         if (!in->ended)
-            return ifs_red_fail(err, errlen, IFS_RED_ECOUNT,
+            return ifs_errf(err, errlen, IFS_RED_ECOUNT,
                                 "%s: the shard was never finished", in->path);
         if (in->lines != in->scored + in->rejected)
-            return ifs_red_fail(err, errlen, IFS_RED_ECOUNT,
+            return ifs_errf(err, errlen, IFS_RED_ECOUNT,
                                 "%s: read %llu lines but scored %llu + rejected %llu",
                                 in->path, (unsigned long long)in->lines,
                                 (unsigned long long)in->scored,
@@ -741,11 +730,11 @@ int ifs_reduce_check(const ifs_reducer *r, int allow_overlap, char *err, size_t 
     for (size_t i = 0; i < r->n_groups; i++)
         in_groups += ifs_red_group_total(r->groups[i]).n;
     if (in_groups != scored)
-        return ifs_red_fail(err, errlen, IFS_RED_ECOUNT,
+        return ifs_errf(err, errlen, IFS_RED_ECOUNT,
                             "groups hold %llu records but the inputs scored %llu",
                             (unsigned long long)in_groups, (unsigned long long)scored);
     if (read != scored + rejected)
-        return ifs_red_fail(err, errlen, IFS_RED_ECOUNT,
+        return ifs_errf(err, errlen, IFS_RED_ECOUNT,
                             "read %llu lines but scored %llu + rejected %llu",
                             (unsigned long long)read, (unsigned long long)scored,
                             (unsigned long long)rejected);
@@ -753,9 +742,9 @@ int ifs_reduce_check(const ifs_reducer *r, int allow_overlap, char *err, size_t 
         size_t a = 0, b = 0;
         int rc = find_overlap(r, &a, &b);
         if (rc == IFS_RED_ENOMEM)
-            return ifs_red_fail(err, errlen, rc, "out of memory");
+            return ifs_errf(err, errlen, rc, "out of memory");
         if (rc)
-            return ifs_red_fail(err, errlen, rc,
+            return ifs_errf(err, errlen, rc,
                                 "shards %s and %s have the same content (sha256 %.16s...): "
                                 "counted twice",
                                 r->inputs[a].path, r->inputs[b].path, r->inputs[a].sha);
@@ -766,7 +755,7 @@ int ifs_reduce_check(const ifs_reducer *r, int allow_overlap, char *err, size_t 
 static int same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err, size_t errlen)
 {
 #define MISMATCH(field, fa, fb)                                                            \
-    ifs_red_fail(err, errlen, IFS_RED_EMISMATCH, "reports differ in %s: %s vs %s", field, fa, fb)
+    ifs_errf(err, errlen, IFS_RED_EMISMATCH, "reports differ in %s: %s vs %s", field, fa, fb)
     char x[32], y[32];
     if (strcmp(a->weights_sha, b->weights_sha))
         return MISMATCH("classifier.weights_sha256", a->weights_sha, b->weights_sha);
@@ -888,7 +877,7 @@ static int same_path_same_bytes(const ifs_reducer *dst, const ifs_reducer *src, 
         return IFS_RED_OK;
     const ifs_red_input **idx = malloc(dst->n_inputs * sizeof *idx);
     if (!idx)
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     for (size_t i = 0; i < dst->n_inputs; i++)
         idx[i] = &dst->inputs[i];
     qsort(idx, dst->n_inputs, sizeof *idx, cmp_input_path);
@@ -903,7 +892,7 @@ static int same_path_same_bytes(const ifs_reducer *dst, const ifs_reducer *src, 
             hit--;
         for (; hit < idx + dst->n_inputs && !strcmp((*hit)->path, s->path); hit++)
             if (strcmp((*hit)->sha, s->sha)) {
-                rc = ifs_red_fail(err, errlen, IFS_RED_EMISMATCH,
+                rc = ifs_errf(err, errlen, IFS_RED_EMISMATCH,
                                   "input %s is in both reports with different contents "
                                   "(sha256 %.16s... and %.16s...): the file changed between "
                                   "the runs; rescore it rather than merge",
@@ -919,7 +908,7 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
                      size_t errlen)
 {
     if (!dst || !src || dst == src)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "merge needs two distinct reducers");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "merge needs two distinct reducers");
     int rc = same_identity(dst, src, err, errlen);
     if (rc)
         return rc;
@@ -935,7 +924,7 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
             const ifs_red_input *s = &src->inputs[i];
             int64_t j = has_lines(s) ? sha_find_with_lines(dst, s->sha) : -1;
             if (j >= 0)
-                rc = ifs_red_fail(err, errlen, IFS_RED_EOVERLAP,
+                rc = ifs_errf(err, errlen, IFS_RED_EOVERLAP,
                                   "shard %s (sha256 %.16s...) is in both reports (there as "
                                   "%s): merging would count it twice; --allow-overlap "
                                   "merges anyway",
@@ -989,7 +978,7 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
     ifs_red_slices_clear(&slices);
     pthread_mutex_unlock(&dst->mu);
     if (rc)
-        return ifs_red_fail(err, errlen, rc, "out of memory while merging");
+        return ifs_errf(err, errlen, rc, "out of memory while merging");
     return IFS_RED_OK;
 }
 
@@ -1370,7 +1359,7 @@ int ifs_reduce_same_identity(const ifs_reducer *a, const ifs_reducer *b, char *e
                              size_t errlen)
 {
     if (!a || !b)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     return same_identity(a, b, err, errlen);
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ifs_reduce.h"
+#include "ifs_buf.h"
 
 /* Fixed-point unit of the probability sums: 1e-9. */
 #define IFS_RED_P_SCALE 1000000000.0
@@ -144,17 +145,12 @@ ifs_red_group **ifs_red_sorted_groups(const ifs_reducer *r);
 size_t *ifs_red_sorted_inputs(const ifs_reducer *r);
 /* Sum of a group's three cells. */
 ifs_red_cell ifs_red_group_total(const ifs_red_group *g);
-/* 1 iff name matches [a-z0-9_]{1,63}. */
 /* 1 when name is a reject reason of ifs_record.h (not "none"). */
 int ifs_red_known_reason(const char *name);
+/* 1 iff name matches [a-z0-9_]{1,63}. */
 int ifs_red_valid_name(const char *name);
 /* Checks a string is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */
 int ifs_red_valid_utf8(const char *s, size_t len);
-/* snprintf into err if non-NULL; returns rc. */
-int ifs_red_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+/* Errors are formatted with ifs_errf (ifs_buf.h). */
 
 #endif

@@ -46,17 +46,17 @@ int ifs_reduce_set_slice(ifs_reducer *r, int32_t index, int32_t count,
                          const char *inputs_sha256, char *err, size_t errlen)
 {
     if (!r)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     if (count < 1 || index < 0 || index >= count)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "slice %d of %d: want a count >= 1 and 0 <= index < count",
                             (int)index, (int)count);
     if (!is_hex64(inputs_sha256))
-        return ifs_red_fail(err, errlen, IFS_RED_EARG,
+        return ifs_errf(err, errlen, IFS_RED_EARG,
                             "the sliced list's sha256 must be 64 lowercase hex characters");
     int32_t *idx = malloc(sizeof *idx);
     if (!idx)
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     idx[0] = index;
     ifs_red_slices_clear(&r->slices);
     r->slices.count = count;
@@ -74,20 +74,20 @@ int ifs_red_slices_prepare(const ifs_reducer *dst, const ifs_reducer *src, int a
     if (!b->count) /* nothing to add: dst keeps what it has */
         return IFS_RED_OK;
     if (a->count && strcmp(a->sha, b->sha))
-        return ifs_red_fail(err, errlen, IFS_RED_EMISMATCH,
+        return ifs_errf(err, errlen, IFS_RED_EMISMATCH,
                             "reports differ in slice.inputs_sha256: %.16s... vs %.16s... "
                             "(slices of two different input lists; reduce each run's "
                             "slices on their own first)",
                             a->sha, b->sha);
     if (a->count && a->count != b->count)
-        return ifs_red_fail(err, errlen, IFS_RED_EMISMATCH,
+        return ifs_errf(err, errlen, IFS_RED_EMISMATCH,
                             "reports differ in slice.count: %d vs %d (the same inputs cut "
                             "into a different number of slices)",
                             (int)a->count, (int)b->count);
     size_t n = a->n + b->n;
     int32_t *u = malloc((n ? n : 1) * sizeof *u);
     if (!u)
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     size_t i = 0, j = 0, k = 0;
     while (i < a->n || j < b->n) {
         int32_t v;
@@ -98,7 +98,7 @@ int ifs_red_slices_prepare(const ifs_reducer *dst, const ifs_reducer *src, int a
         } else {
             if (!allow_overlap) {
                 free(u);
-                return ifs_red_fail(err, errlen, IFS_RED_EOVERLAP,
+                return ifs_errf(err, errlen, IFS_RED_EOVERLAP,
                                     "slice %d of %d is in both reports: merging would count "
                                     "it twice; --allow-overlap merges anyway",
                                     (int)a->idx[i], (int)a->count);
@@ -181,7 +181,7 @@ static void missing_ranges(range_list *l, const int32_t *idx, size_t n, int32_t 
 int ifs_reduce_check_slices(const ifs_reducer *r, char *err, size_t errlen)
 {
     if (!r)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     const ifs_red_slices *s = &r->slices;
     if (!s->count || s->n == (size_t)s->count)
         return IFS_RED_OK;
@@ -191,7 +191,7 @@ int ifs_reduce_check_slices(const ifs_reducer *r, char *err, size_t errlen)
     range_list m = {&miss, 0, 12, 0, 0}, h = {&have, 0, 12, 0, 0};
     missing_ranges(&m, s->idx, s->n, s->count);
     present_ranges(&h, s->idx, s->n);
-    int rc = ifs_red_fail(err, errlen, IFS_RED_EMISSING,
+    int rc = ifs_errf(err, errlen, IFS_RED_EMISSING,
                           "%s %s of %d %s missing (the reports hold %s %s of the input "
                           "list %.16s...): rerun %s (docs/slurm.md), or merge anyway with "
                           "--allow-partial",
@@ -231,7 +231,7 @@ static int get_i32(const cJSON *x, int32_t *v)
 
 int ifs_red_read_slices(const struct cJSON *root, ifs_reducer *r, char *err, size_t errlen)
 {
-#define BAD(...) ifs_red_fail(err, errlen, IFS_RED_EFORMAT, __VA_ARGS__)
+#define BAD(...) ifs_errf(err, errlen, IFS_RED_EFORMAT, __VA_ARGS__)
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "slice");
     if (!s || cJSON_IsNull(s))
         return IFS_RED_OK;
@@ -251,7 +251,7 @@ int ifs_red_read_slices(const struct cJSON *root, ifs_reducer *r, char *err, siz
         n++;
     int32_t *idx = malloc(n * sizeof *idx);
     if (!idx)
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     size_t k = 0;
     for (const cJSON *x = ix->child; x; x = x->next, k++) {
         if (get_i32(x, &idx[k]) || idx[k] >= count || (k && idx[k] <= idx[k - 1])) {

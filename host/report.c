@@ -285,7 +285,7 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
                     size_t errlen)
 {
     if (!r || !out)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer or output pointer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer or output pointer");
     *out = NULL;
     if (len)
         *len = 0;
@@ -301,7 +301,7 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
         if (!crc)
             ifs_red_curves_free(&cv);
         free(rej.reasons);
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     ifs_reduce_totals t;
     ifs_reduce_get_totals(r, &t);
@@ -476,7 +476,7 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
     free(rej.reasons);
     if (b.oom) {
         free(b.p);
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     *out = b.p;
     if (len)
@@ -488,7 +488,7 @@ int ifs_report_write(const ifs_reducer *r, const char *path, unsigned flags, cha
                      size_t errlen)
 {
     if (!r || !path)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer or path");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer or path");
     char *text;
     size_t len;
     int rc = ifs_report_json(r, flags, &text, &len, err, errlen);
@@ -501,7 +501,7 @@ int ifs_report_write(const ifs_reducer *r, const char *path, unsigned flags, cha
 
 /* --- reading --------------------------------------------------------------- */
 
-#define BAD(...) ifs_red_fail(err, errlen, IFS_RED_EFORMAT, __VA_ARGS__)
+#define BAD(...) ifs_errf(err, errlen, IFS_RED_EFORMAT, __VA_ARGS__)
 #define MAX_EXACT 9007199254740992.0 /* 2^53 */
 
 static const cJSON *member(const cJSON *obj, const char *name)
@@ -570,7 +570,7 @@ static int read_reasons(const cJSON *obj, const char *where, ifs_red_input *in, 
         if (!add_ok(sum, v))
             return BAD("%s.rejects: counts overflow", where);
         if (v && ifs_red_input_add_reason(in, x->string, v))
-            return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+            return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -689,7 +689,7 @@ static int read_identity(const cJSON *root, ifs_reducer **out, char *err, size_t
     if (rc == IFS_RED_EARG)
         return BAD("settings rejected: %s", why);
     if (rc)
-        return ifs_red_fail(err, errlen, rc, "%s", why);
+        return ifs_errf(err, errlen, rc, "%s", why);
     return 0;
 }
 
@@ -720,7 +720,7 @@ static int read_inputs(const cJSON *root, ifs_reducer *r, char *err, size_t errl
         if (rc == IFS_RED_EARG)
             return BAD("%s: %s", where, why);
         if (rc)
-            return ifs_red_fail(err, errlen, rc, "%s", why);
+            return ifs_errf(err, errlen, rc, "%s", why);
         ifs_red_input *in = &r->inputs[id];
         if ((rc = read_reasons(member(x, "rejects"), where, in, &sum, err, errlen)))
             return rc;
@@ -740,7 +740,7 @@ static int read_inputs(const cJSON *root, ifs_reducer *r, char *err, size_t errl
      * merge even with itself). */
     size_t *idx = ifs_red_sorted_inputs(r);
     if (!idx)
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     int dup = 0;
     for (size_t i = 1; i < r->n_inputs && !dup; i++) {
         const ifs_red_input *a = &r->inputs[idx[i - 1]], *b = &r->inputs[idx[i]];
@@ -830,7 +830,7 @@ static int read_groups(const cJSON *root, ifs_reducer *r, char *err, size_t errl
         size_t before = r->n_groups;
         ifs_red_group *g = ifs_red_group_get(r, vals);
         if (!g)
-            return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+            return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
         if (r->n_groups == before)
             return BAD("groups[%zu]: the same key appears twice", gi);
         memcpy(g->c, c, sizeof c);
@@ -859,7 +859,7 @@ static int read_timings(const cJSON *root, ifs_reducer *r, char *err, size_t err
                 if (!ifs_red_valid_name(f->string))
                     return BAD("timings.facts: name is not [a-z0-9_]{1,63}");
                 if ((rc = ifs_reduce_set_fact(r, f->string, v)))
-                    return ifs_red_fail(err, errlen, rc, "out of memory");
+                    return ifs_errf(err, errlen, rc, "out of memory");
             }
             continue;
         }
@@ -871,7 +871,7 @@ static int read_timings(const cJSON *root, ifs_reducer *r, char *err, size_t err
             return BAD("timings: name is not [a-z0-9_]{1,63}");
         int rc = ifs_reduce_set_timing(r, x->string, x->valuedouble);
         if (rc)
-            return ifs_red_fail(err, errlen, rc, "out of memory");
+            return ifs_errf(err, errlen, rc, "out of memory");
     }
     return 0;
 }
@@ -895,7 +895,7 @@ int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
                      size_t errlen)
 {
     if (!text || !out)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no text or output pointer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no text or output pointer");
     *out = NULL;
     size_t nul = nul_escape_at(text, len);
     if (nul != SIZE_MAX)
@@ -973,7 +973,7 @@ int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
         uint64_t sum = 0;
         rc = read_reasons(member(counts, "rejects"), "counts", &tot, &sum, err, errlen);
         if (!rc && total_reasons(r, &acc))
-            rc = ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+            rc = ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
         if (!rc && tot.n_reasons != acc.n_reasons)
             rc = BAD("counts.rejects lists %zu reasons but the inputs' breakdowns have %zu",
                      tot.n_reasons, acc.n_reasons);
@@ -1006,23 +1006,23 @@ done:
 int ifs_report_read(const char *path, ifs_reducer **out, char *err, size_t errlen)
 {
     if (!path || !out)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no path or output pointer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no path or output pointer");
     *out = NULL;
     /* Reports are untrusted input: a regular file only (O_NONBLOCK so a FIFO
      * cannot block the open), read up to a stated cap. */
     const size_t limit = (size_t)1 << 30;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: cannot open: %s", path,
+        return ifs_errf(err, errlen, IFS_RED_EIO, "%s: cannot open: %s", path,
                             strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: not a regular file", path);
+        return ifs_errf(err, errlen, IFS_RED_EIO, "%s: not a regular file", path);
     }
     if ((uint64_t)sb.st_size > limit) {
         close(fd);
-        return ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: larger than the 1 GiB a report may be",
+        return ifs_errf(err, errlen, IFS_RED_EIO, "%s: larger than the 1 GiB a report may be",
                             path);
     }
     size_t cap = (size_t)sb.st_size + 1, len = 0;
@@ -1033,7 +1033,7 @@ int ifs_report_read(const char *path, ifs_reducer **out, char *err, size_t errle
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            rc = ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: read error: %s", path, strerror(errno));
+            rc = ifs_errf(err, errlen, IFS_RED_EIO, "%s: read error: %s", path, strerror(errno));
             break;
         }
         if (got == 0)
@@ -1042,14 +1042,14 @@ int ifs_report_read(const char *path, ifs_reducer **out, char *err, size_t errle
     }
     close(fd);
     if (!buf)
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     if (!rc && len == cap)
-        rc = ifs_red_fail(err, errlen, IFS_RED_EIO, "%s: grew while it was read", path);
+        rc = ifs_errf(err, errlen, IFS_RED_EIO, "%s: grew while it was read", path);
     if (!rc) {
         char why[400];
         rc = ifs_report_parse(buf, len, out, why, sizeof why);
         if (rc)
-            ifs_red_fail(err, errlen, rc, "%s: %s", path, why);
+            ifs_errf(err, errlen, rc, "%s: %s", path, why);
     }
     free(buf);
     return rc;
@@ -1077,14 +1077,14 @@ int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *er
                           size_t errlen)
 {
     if (!out)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no output pointer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no output pointer");
     memset(out, 0, sizeof *out);
     out->key = -1;
     if (!r)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     ifs_red_curves cv;
     if (ifs_red_curves_of(r, &cv))
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     if (cv.key < 0) {
         ifs_red_curves_free(&cv);
         return IFS_RED_OK;
@@ -1097,7 +1097,7 @@ int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *er
     if (!out->storage_ || !out->series) {
         ifs_red_curves_free(&cv);
         ifs_report_curves_clear(out);
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     size_t at = 0;
     for (size_t i = 0; i < cv.n_series; i++) {

@@ -191,11 +191,11 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, si
                      char *err, size_t errlen)
 {
     if (!r || !out)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "no reducer or output pointer");
+        return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer or output pointer");
     if (fmt == IFS_FMT_JSON)
         return ifs_report_json(r, 0, out, len, err, errlen);
     if (fmt != IFS_FMT_TEXT && fmt != IFS_FMT_CSV && fmt != IFS_FMT_MARKDOWN)
-        return ifs_red_fail(err, errlen, IFS_RED_EARG, "unknown table format %d", (int)fmt);
+        return ifs_errf(err, errlen, IFS_RED_EARG, "unknown table format %d", (int)fmt);
     *out = NULL;
     if (len)
         *len = 0;
@@ -222,7 +222,7 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, si
         free(t.cell);
         if (!crc)
             ifs_red_curves_free(&cv);
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     for (int32_t k = 0; k < r->n_keys; k++)
         set(&t, 0, (size_t)k, r->keys[k]);
@@ -317,12 +317,12 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, si
     ifs_red_curves_free(&cv);
     if (t.oom || b.oom) {
         free(b.p);
-        return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+        return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     if (!b.p) {
         b.p = calloc(1, 1);
         if (!b.p)
-            return ifs_red_fail(err, errlen, IFS_RED_ENOMEM, "out of memory");
+            return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
     }
     *out = b.p;
     if (len)

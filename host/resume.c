@@ -8,6 +8,7 @@
  * fingerprint, another configuration, a truncated file) means "redo".
  */
 #include "ifs_resume.h"
+#include "ifs_buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,15 +35,6 @@ struct ifs_resume {
     char config_sha[65];
     uint64_t skipped;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* A small file of ours (run.json, a .done marker), or NULL when it is
  * missing, unreadable or longer than max. */
@@ -118,7 +110,7 @@ static int take_lock(ifs_resume *r, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/lock", r->dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0) {
-        seterr(err, errlen, "state directory %s: cannot create its lock file: %s", r->dir,
+        ifs_errf(err, errlen, 0, "state directory %s: cannot create its lock file: %s", r->dir,
                strerror(errno));
         return IFS_RESUME_EIO;
     }
@@ -130,12 +122,12 @@ static int take_lock(ifs_resume *r, char *err, size_t errlen)
         pid[strcspn(pid, "\n")] = '\0';
         close(fd);
         if (e == EWOULDBLOCK) {
-            seterr(err, errlen, "state directory %s is in use by another ifscore score run%s%s%s: "
+            ifs_errf(err, errlen, 0, "state directory %s is in use by another ifscore score run%s%s%s: "
                    "wait for it to finish, or choose another --state-dir", r->dir,
                    pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
             return IFS_RESUME_EBUSY;
         }
-        seterr(err, errlen, "state directory %s: cannot lock: %s", r->dir, strerror(e));
+        ifs_errf(err, errlen, 0, "state directory %s: cannot lock: %s", r->dir, strerror(e));
         return IFS_RESUME_EIO;
     }
     char pid[32];
@@ -177,23 +169,23 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
 {
     *out = NULL;
     if (!dir || !*dir || !config_text) {
-        seterr(err, errlen, "state directory: empty path");
+        ifs_errf(err, errlen, 0, "state directory: empty path");
         return IFS_RESUME_EARG;
     }
     struct stat sb;
     if (lstat(dir, &sb) != 0) {
         if (mkdir(dir, 0777) != 0) {
-            seterr(err, errlen, "state directory %s: cannot create: %s", dir, strerror(errno));
+            ifs_errf(err, errlen, 0, "state directory %s: cannot create: %s", dir, strerror(errno));
             return IFS_RESUME_EIO;
         }
     } else if (!S_ISDIR(sb.st_mode)) {
-        seterr(err, errlen, "state directory %s exists and is not a directory", dir);
+        ifs_errf(err, errlen, 0, "state directory %s exists and is not a directory", dir);
         return IFS_RESUME_ENOTOURS;
     }
     ifs_resume *r = calloc(1, sizeof *r);
     if (!r || !(r->dir = strdup(dir))) {
         free(r);
-        seterr(err, errlen, "out of memory");
+        ifs_errf(err, errlen, 0, "out of memory");
         return IFS_RESUME_ENOMEM;
     }
     r->lock_fd = -1;
@@ -216,7 +208,7 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
      * to clean. */
     DIR *d = opendir(dir);
     if (!d) {
-        seterr(err, errlen, "state directory %s: %s", dir, strerror(errno));
+        ifs_errf(err, errlen, 0, "state directory %s: %s", dir, strerror(errno));
         ifs_resume_free(r);
         return IFS_RESUME_EIO;
     }
@@ -225,7 +217,7 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
         while ((e = readdir(d)))
             if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) break;
         if (e) {
-            seterr(err, errlen, "state directory %s is not empty and is not an ifscore state "
+            ifs_errf(err, errlen, 0, "state directory %s is not empty and is not an ifscore state "
                    "directory (it has no ifscore run.json; it holds %s): ifscore would delete "
                    "files there; choose a new or empty --state-dir", dir, e->d_name);
             closedir(d);
@@ -241,7 +233,7 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
         return rc;
     }
     if (resume && ours && !same) {
-        seterr(err, errlen, "state directory %s was made with another configuration "
+        ifs_errf(err, errlen, 0, "state directory %s was made with another configuration "
                "(%s%s%sdiffer%s: model, tokenizer, fields, group keys, label, threshold, backend "
                "or dtype; see its run.json): rerun without --resume, or choose another "
                "--state-dir", dir, *differs ? "'" : "", differs, *differs ? "' " : "",
@@ -267,7 +259,7 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
         if (!txt || !esc) {
             free(txt);
             free(esc);
-            seterr(err, errlen, "out of memory");
+            ifs_errf(err, errlen, 0, "out of memory");
             ifs_resume_free(r);
             return IFS_RESUME_ENOMEM;
         }
@@ -318,12 +310,12 @@ int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_
     /* O_NONBLOCK: a FIFO must not block here (only regular files are read). */
     int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        ifs_errf(err, errlen, 0, "%s: %s", path, strerror(errno));
         return IFS_RESUME_EIO;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        ifs_errf(err, errlen, 0, "%s: %s", path, strerror(errno));
         close(fd);
         return IFS_RESUME_EIO;
     }
@@ -332,7 +324,7 @@ int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_
     unsigned char *buf = malloc(SAMPLE_BYTES);
     if (!buf) {
         close(fd);
-        seterr(err, errlen, "out of memory");
+        ifs_errf(err, errlen, 0, "out of memory");
         return IFS_RESUME_ENOMEM;
     }
     ifs_sha256_ctx c;
@@ -356,7 +348,7 @@ int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_
         ifs_sha256_update(&c, buf, got);
     }
     if (bad) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        ifs_errf(err, errlen, 0, "%s: %s", path, strerror(errno));
         ifs_sha256_discard(&c);
         free(buf);
         close(fd);
@@ -422,13 +414,13 @@ int ifs_resume_mark_done(ifs_resume *r, const char *shard, const ifs_resume_fp *
 {
     char path[PATH_MAX];
     if (!ifs_resume_part_path(r, shard, "done", path, sizeof path)) {
-        seterr(err, errlen, "state path too long for %s", shard);
+        ifs_errf(err, errlen, 0, "state path too long for %s", shard);
         return IFS_RESUME_EARG;
     }
     char txt[PATH_MAX * 3];
     int n = render_marker(r, shard, fp, txt, sizeof txt);
     if (n < 0 || (size_t)n >= sizeof txt) {
-        seterr(err, errlen, "shard path too long: %s", shard);
+        ifs_errf(err, errlen, 0, "shard path too long: %s", shard);
         return IFS_RESUME_EARG;
     }
     return ifs_io_atomic_write(path, txt, (size_t)n, err, errlen) ? IFS_RESUME_EIO : 0;

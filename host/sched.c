@@ -18,6 +18,7 @@
  *     function of the submission sequence and the budgets alone.
  */
 #include "ifs_sched.h"
+#include "ifs_buf.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -126,15 +127,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static char *strdupf(const char *fmt, ...)
@@ -551,7 +543,7 @@ static int do_forward(bworker *w, const ifs_batch *b)
     w->err[0] = '\0';
     if (s->o.forward) return s->o.forward(w->engine, b, w->logits, w->err, sizeof w->err);
     int rc = ifs_backend_forward((ifs_backend *)w->engine, b, w->logits, NULL);
-    if (rc) seterr(w->err, sizeof w->err, "%s", ifs_backend_error((ifs_backend *)w->engine));
+    if (rc) ifs_errf(w->err, sizeof w->err, 0, "%s", ifs_backend_error((ifs_backend *)w->engine));
     return rc;
 }
 
@@ -752,43 +744,43 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
 {
     if (out) *out = NULL;
     if (!tok || !cfg || !engines || n_engines < 1 || !sink || !out) {
-        seterr(err, errlen, "ifs_sched_create: NULL argument or no engine");
+        ifs_errf(err, errlen, 0, "ifs_sched_create: NULL argument or no engine");
         return IFS_SCHED_EARG;
     }
     ifs_sched_opts o = opts ? *opts : ifs_sched_default_opts();
     if (o.n_threads < 1 || o.n_threads > 1024) {
-        seterr(err, errlen, "threads must be 1..1024 (got %d)", o.n_threads);
+        ifs_errf(err, errlen, 0, "threads must be 1..1024 (got %d)", o.n_threads);
         return IFS_SCHED_EARG;
     }
     if (o.max_len < 2 || o.max_len > cfg->max_position) {
-        seterr(err, errlen, "max length %d must be 2..%d (the model's max_position_embeddings)",
+        ifs_errf(err, errlen, 0, "max length %d must be 2..%d (the model's max_position_embeddings)",
                o.max_len, cfg->max_position);
         return IFS_SCHED_EARG;
     }
     if (o.max_batch_tokens < o.max_len) {
-        seterr(err, errlen, "max batch tokens %d must be at least the max length %d",
+        ifs_errf(err, errlen, 0, "max batch tokens %d must be at least the max length %d",
                o.max_batch_tokens, o.max_len);
         return IFS_SCHED_EARG;
     }
     if (o.max_batch_seqs < 1 || o.chunk_records < 1 || o.chunk_bytes < 1 ||
         o.max_chunks < 2 || o.slice < 1) {
-        seterr(err, errlen, "batch seqs, chunk records/bytes and slice must be >= 1, "
+        ifs_errf(err, errlen, 0, "batch seqs, chunk records/bytes and slice must be >= 1, "
                "max chunks >= 2");
         return IFS_SCHED_EARG;
     }
     if (ifs_tok_vocab_size(tok) > cfg->vocab_size) {
-        seterr(err, errlen, "the tokenizer's vocabulary (%d) is larger than the model's "
+        ifs_errf(err, errlen, 0, "the tokenizer's vocabulary (%d) is larger than the model's "
                "(%d): wrong vocab.txt for this checkpoint?", ifs_tok_vocab_size(tok),
                cfg->vocab_size);
         return IFS_SCHED_EARG;
     }
     if (cfg->num_labels < 1 || cfg->num_labels > IFS_MAX_LABELS) {
-        seterr(err, errlen, "num_labels %d out of range", cfg->num_labels);
+        ifs_errf(err, errlen, 0, "num_labels %d out of range", cfg->num_labels);
         return IFS_SCHED_EARG;
     }
     ifs_sched *s = calloc(1, sizeof *s);
     if (!s) {
-        seterr(err, errlen, "out of memory");
+        ifs_errf(err, errlen, 0, "out of memory");
         return IFS_SCHED_ENOMEM;
     }
     s->o = o;
@@ -806,7 +798,7 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
     s->bw = calloc((size_t)n_engines, sizeof *s->bw);
     if (!s->tw || !s->bw) {
         ifs_sched_free(s);
-        seterr(err, errlen, "out of memory");
+        ifs_errf(err, errlen, 0, "out of memory");
         return IFS_SCHED_ENOMEM;
     }
     s->n_tw = o.n_threads;
@@ -822,7 +814,7 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
         w->logits = malloc(sizeof *w->logits * (size_t)o.max_batch_seqs * (size_t)s->L);
         if (!w->ids || !w->types || !w->off || !w->logits) {
             ifs_sched_free(s);
-            seterr(err, errlen, "out of memory for batch buffers");
+            ifs_errf(err, errlen, 0, "out of memory for batch buffers");
             return IFS_SCHED_ENOMEM;
         }
     }
@@ -842,7 +834,7 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
     }
     if (bad) {
         ifs_sched_free(s);
-        seterr(err, errlen, "could not start the scheduler's threads");
+        ifs_errf(err, errlen, 0, "could not start the scheduler's threads");
         return IFS_SCHED_ETHREAD;
     }
     *out = s;

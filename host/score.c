@@ -67,17 +67,6 @@ const char *ifs_score_strerror(int status)
     }
 }
 
-static int seterr(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static double mono(void)
 {
     struct timespec ts;
@@ -1197,7 +1186,7 @@ static int resolve_dtype(const char *opt, const char *kind, ifs_dtype *out, char
     else if (!strcmp(opt, "bf16")) *out = IFS_DT_BF16;
     else if (!strcmp(opt, "f32")) *out = IFS_DT_F32;
     else {
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "dtype %s: expected auto, f16, bf16 or f32",
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "dtype %s: expected auto, f16, bf16 or f32",
                       opt);
     }
     return 0;
@@ -1214,26 +1203,26 @@ static int make_engines(run *R, const ifs_sched_opts *so, const char *kind, ifs_
             char *end;
             long v = strtol(s, &end, 10);
             if (end == s || v < 0 || v > 1024) {
-                return seterr(err, errlen, IFS_SCORE_EUSAGE,
+                return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
                               "devices %s: expected a comma-separated list of ordinals",
                               R->o.devices);
             }
             devs[nd++] = (int)v;
             s = *end == ',' ? end + 1 : end;
             if (*end && *end != ',') {
-                return seterr(err, errlen, IFS_SCORE_EUSAGE, "devices %s: unexpected '%c'",
+                return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "devices %s: unexpected '%c'",
                               R->o.devices, *end);
             }
         }
     } else if (strcmp(kind, "cpu")) {
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "backend %s: expected cpu, cuda or auto",
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "backend %s: expected cpu, cuda or auto",
                       kind);
     } else {
         devs[nd++] = 0;
     }
     int per = !strcmp(kind, "cuda") ? 2 : 1; /* two handles per GPU: copy/compute overlap */
     void **eng = calloc((size_t)(nd * per), sizeof *eng);
-    if (!eng) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    if (!eng) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     int n = 0;
     for (int d = 0; d < nd; d++)
         for (int k = 0; k < per; k++) {
@@ -1280,15 +1269,15 @@ static int path_identity(const char *path, path_id *id, char *err, size_t errlen
     }
     char a[PATH_MAX], b[PATH_MAX];
     if (strlen(path) >= sizeof a)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "%.200s...: path too long", path);
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%.200s...: path too long", path);
     strcpy(a, path);
     strcpy(b, path);
     const char *dir = dirname(a), *base = basename(b);
     if (stat(dir, &sb) != 0)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "%s: its folder %s: %s", path, dir,
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s: its folder %s: %s", path, dir,
                       strerror(errno));
     if (!S_ISDIR(sb.st_mode))
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "%s: %s is not a folder", path, dir);
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s: %s is not a folder", path, dir);
     id->dev = sb.st_dev;
     id->ino = sb.st_ino;
     snprintf(id->name, sizeof id->name, "%s", base);
@@ -1307,23 +1296,23 @@ static int check_output(run *R, const char *flag, const char *path, path_id *id,
                         size_t errlen)
 {
     if (!path || !strcmp(path, "-")) return 0;
-    if (!*path) return seterr(err, errlen, IFS_SCORE_EUSAGE, "%s: empty path", flag);
+    if (!*path) return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s: empty path", flag);
     int rc = path_identity(path, id, err, errlen);
     if (rc) {
         char e2[1024];
         snprintf(e2, sizeof e2, "%s %s", flag, err);
-        return seterr(err, errlen, rc, "%s", e2);
+        return ifs_errf(err, errlen, rc, "%s", e2);
     }
     struct stat sb;
     if (id->exists && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-        return seterr(err, errlen, IFS_SCORE_EUSAGE,
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
                       "%s %s exists and is not a regular file", flag, path);
     for (size_t i = 0; i < R->in.n; i++) {
         const ifs_input_file *f = &R->in.files[i];
         if (f->is_stdin) continue;
         struct stat ib;
         if (id->exists && stat(f->path, &ib) == 0 && ib.st_dev == id->dev && ib.st_ino == id->ino)
-            return seterr(err, errlen, IFS_SCORE_EUSAGE,
+            return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
                           "%s %s is the input shard %s (same file): it would be overwritten; "
                           "choose another output path", flag, path, f->path);
     }
@@ -1332,7 +1321,7 @@ static int check_output(run *R, const char *flag, const char *path, path_id *id,
     snprintf(a, sizeof a, "%s", path);
     const char *dir = dirname(a);
     if (access(dir, W_OK | X_OK) != 0)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "%s %s: its folder %s is not writable: %s",
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s %s: its folder %s is not writable: %s",
                       flag, path, dir, strerror(errno));
     return 0;
 }
@@ -1349,13 +1338,13 @@ static int check_outputs(run *R, char *err, size_t errlen)
         if (paths[i] && !strcmp(paths[i], "-")) stdout_users++;
     }
     if (stdout_users > 1)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE,
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
                       "only one of --out, --scores and --rejects can be '-' (standard output)");
     for (int i = 0; i < 3; i++)
         for (int j = i + 1; j < 3; j++)
             if (paths[i] && paths[j] && strcmp(paths[i], "-") && strcmp(paths[j], "-") &&
                 same_file(&ids[i], &ids[j]))
-                return seterr(err, errlen, IFS_SCORE_EUSAGE,
+                return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
                               "%s %s and %s %s are the same file: one would overwrite the other",
                               flags[i], paths[i], flags[j], paths[j]);
     return 0;
@@ -1378,28 +1367,28 @@ static void free_keys(run *R)
 static int check_opts(const ifs_score_opts *o, char *err, size_t errlen)
 {
     if (!o->model || !*o->model)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "a model folder is required");
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "a model folder is required");
     if (!o->inputs || !o->n_inputs)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "no shards given");
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "no shards given");
     if (o->threads < 1 || o->threads > 1024)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "threads %d: expected 1..1024", o->threads);
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "threads %d: expected 1..1024", o->threads);
     if (o->readers < 0 || o->readers > 8)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "readers %d: expected 0..8", o->readers);
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "readers %d: expected 0..8", o->readers);
     if (o->cpu_threads < 0 || o->cpu_threads > 1024)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "cpu threads %d: expected 0..1024",
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "cpu threads %d: expected 0..1024",
                       o->cpu_threads);
     if (o->max_batch_tokens < 2 || o->max_batch_seqs < 1 || o->chunk_records < 1 ||
         o->max_chunks < 2 || o->max_chunks > 1024 || o->max_line_bytes < 1)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE,
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
                       "batch budget, chunk or line limits out of range");
     if (o->max_len != 0 && o->max_len < 2)
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "max length %d: expected >= 2", o->max_len);
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "max length %d: expected >= 2", o->max_len);
     if (!(o->threshold > 0 && o->threshold < 1))
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "threshold %g: expected a number in (0,1)",
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "threshold %g: expected a number in (0,1)",
                       o->threshold);
     if (o->slice_count < 0 || (o->slice_count && (o->slice_index < 0 ||
                                                   o->slice_index >= o->slice_count)))
-        return seterr(err, errlen, IFS_SCORE_EUSAGE, "slice %d/%d: expected 0 <= I < N",
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "slice %d/%d: expected 0 <= I < N",
                       o->slice_index, o->slice_count);
     return 0;
 }
@@ -1410,7 +1399,7 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     int rc = check_opts(opts, err, errlen);
     if (rc) return rc;
     run *R = calloc(1, sizeof *R);
-    if (!R) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    if (!R) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     R->o = *opts;
     R->t_start = mono();
     pthread_mutex_init(&R->rmu, NULL);
@@ -1434,7 +1423,7 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
         R->max_len = m > 0 && m < R->w->cfg.max_position ? m : R->w->cfg.max_position;
     }
     if (R->max_len > R->w->cfg.max_position) {
-        seterr(err, errlen, rc, "max length %d exceeds the model's max_position_embeddings %d",
+        ifs_errf(err, errlen, rc, "max length %d exceeds the model's max_position_embeddings %d",
                R->max_len, R->w->cfg.max_position);
         goto fail;
     }
@@ -1559,7 +1548,7 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     *out = R;
     return 0;
 nomem:
-    rc = seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    rc = ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
 fail:
     ifs_score_free(R);
     return rc;
@@ -1618,7 +1607,7 @@ static void set_run_facts(run *R)
 
 int ifs_score_run(ifs_score *R, char *err, size_t errlen)
 {
-    if (!R || R->ran) return seterr(err, errlen, IFS_SCORE_EUSAGE, "ifs_score_run: called twice");
+    if (!R || R->ran) return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "ifs_score_run: called twice");
     R->ran = 1;
     for (size_t i = 0; i < R->n_shards; i++)
         if (R->shards[i].skip && R->o.on_shard) R->o.on_shard(R->o.shard_ctx, R->shards[i].path, 1);
@@ -1627,7 +1616,7 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
      * shard order here); the sink commits shard by shard. */
     int stopped = 0;
     R->jobs = calloc(R->n_shards ? R->n_shards : 1, sizeof *R->jobs);
-    if (!R->jobs) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    if (!R->jobs) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     for (size_t i = 0; i < R->n_shards; i++)
         if (!R->shards[i].skip) R->jobs[R->n_jobs++].sh = &R->shards[i];
     start_commits(R);
@@ -1635,13 +1624,13 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     if (R->n_readers > 8) R->n_readers = 8;
     if ((size_t)R->n_readers > R->n_jobs) R->n_readers = (int)(R->n_jobs ? R->n_jobs : 1);
     R->rth = calloc((size_t)R->n_readers, sizeof *R->rth);
-    if (!R->rth) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    if (!R->rth) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     for (int i = 0; i < R->n_readers && R->n_jobs; i++) {
         if (pthread_create(&R->rth[i], NULL, reader_main, R)) {
             stop_readers(R);
             ifs_sched_cancel(R->sched);
             ifs_sched_finish(R->sched);
-            return seterr(err, errlen, IFS_SCORE_EFAIL, "could not start a reader thread");
+            return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "could not start a reader thread");
         }
         R->n_rth++;
     }
@@ -1665,15 +1654,15 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     ifs_sched_get_stats(R->sched, &R->st);
     R->t_parse = R->st.prepare_s;
     if (R->commit_failed)
-        return seterr(err, errlen, IFS_SCORE_EFAIL, "%s", R->commit_err);
+        return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", R->commit_err);
     if (atomic_load(&R->cancelled))
-        return seterr(err, errlen, IFS_SCORE_ECANCELLED,
+        return ifs_errf(err, errlen, IFS_SCORE_ECANCELLED,
                       "stopped after %llu of %zu shards; state in %s",
                       (unsigned long long)atomic_load(&R->shards_done), R->n_shards, R->state_dir);
     if (src) {
         if (src == IFS_SCHED_ESINK && R->sink_err[0])
-            return seterr(err, errlen, IFS_SCORE_EFAIL, "%s", R->sink_err);
-        return seterr(err, errlen, src == IFS_SCHED_ENOMEM ? IFS_SCORE_ENOMEM : IFS_SCORE_EFAIL,
+            return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", R->sink_err);
+        return ifs_errf(err, errlen, src == IFS_SCHED_ENOMEM ? IFS_SCORE_ENOMEM : IFS_SCORE_EFAIL,
                       "%s: %s", ifs_sched_strerror(src), ifs_sched_error(R->sched));
     }
 
@@ -1685,7 +1674,7 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
         /* The report says which slice of which list it is, so reduce can
          * refuse a merge with a slice missing (docs/slurm.md). */
         const char **paths = malloc((R->in.n ? R->in.n : 1) * sizeof *paths);
-        if (!paths) return seterr(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+        if (!paths) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
         for (size_t i = 0; i < R->in.n; i++) paths[i] = R->in.files[i].path;
         char list[65];
         ifs_slurm_inputs_sha256(paths, R->in.n, list);
@@ -1698,12 +1687,12 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     if (R->o.scores && assemble(R, "scores.jsonl.zst", R->o.scores, err, errlen)) {
         char e2[1024];
         snprintf(e2, sizeof e2, "--scores %s: %s", R->o.scores, err);
-        return seterr(err, errlen, IFS_SCORE_EFAIL, "%s", e2);
+        return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", e2);
     }
     if (R->o.rejects && assemble(R, "rejects.jsonl.zst", R->o.rejects, err, errlen)) {
         char e2[1024];
         snprintf(e2, sizeof e2, "--rejects %s: %s", R->o.rejects, err);
-        return seterr(err, errlen, IFS_SCORE_EFAIL, "%s", e2);
+        return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", e2);
     }
     R->t_finish = mono() - t_fin;
     R->t_wall = mono() - R->t_start;
@@ -1712,11 +1701,11 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
                                      err, errlen)) {
         char e2[1024];
         snprintf(e2, sizeof e2, "--out %s: %s", R->o.out, err);
-        return seterr(err, errlen, IFS_SCORE_EFAIL, "%s", e2);
+        return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", e2);
     }
-    if (data_bad) return seterr(err, errlen, IFS_SCORE_EDATA, "data check failed: %s", check);
+    if (data_bad) return ifs_errf(err, errlen, IFS_SCORE_EDATA, "data check failed: %s", check);
     if (R->count_mismatch)
-        return seterr(err, errlen, IFS_SCORE_EDATA,
+        return ifs_errf(err, errlen, IFS_SCORE_EDATA,
                       "data check failed: a shard's lines read differ from scored + rejected");
     return IFS_SCORE_OK;
 }

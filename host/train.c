@@ -53,20 +53,20 @@ int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, si
     size_t n_tr = 0, n_va = 0;
     for (size_t i = 0; i < n; i++) {
         if (y[i] != 0 && y[i] != 1) {
-            train_seterr(err, errlen, "example %zu has label %d (a binary head needs 0 or 1)", i, y[i]);
+            ifs_errf(err, errlen, 0, "example %zu has label %d (a binary head needs 0 or 1)", i, y[i]);
             return -1;
         }
         n_tr += split[i] == IFS_SPLIT_TRAIN;
         n_va += split[i] == IFS_SPLIT_VALIDATION;
     }
     if (!n_tr || !n_va) {
-        train_seterr(err, errlen, "need train and validation examples (have %zu and %zu)", n_tr, n_va);
+        ifs_errf(err, errlen, 0, "need train and validation examples (have %zu and %zu)", n_tr, n_va);
         return -1;
     }
     size_t *tr = malloc(n_tr * sizeof *tr), *va = malloc(n_va * sizeof *va);
     if (!tr || !va) {
         free(tr); free(va);
-        train_seterr(err, errlen, "out of memory");
+        ifs_errf(err, errlen, 0, "out of memory");
         return -1;
     }
     for (size_t i = 0, a = 0, b = 0; i < n; i++) {
@@ -92,7 +92,7 @@ int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, si
         }
         last_train = epoch_loss / (double)n_tr;
         if (!isfinite(last_train)) {
-            train_seterr(err, errlen, "training diverged at epoch %d (loss %g)", epoch, last_train);
+            ifs_errf(err, errlen, 0, "training diverged at epoch %d (loss %g)", epoch, last_train);
             rc = -1;
             break;
         }
@@ -169,7 +169,7 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
     int64_t *off = one_row_each(n);
     if (!off || ifs_top_alloc(&t, &cfg, 0)) {
         free(off);
-        train_seterr(err, errlen, "out of memory");
+        ifs_errf(err, errlen, 0, "out of memory");
         return -1;
     }
     head_copy(&t.head, h, hidden);

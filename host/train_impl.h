@@ -6,22 +6,13 @@
 #define IFS_TRAIN_IMPL_H
 
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ifs_buf.h"
 #include "ifs_train.h"
 #include "ifs_rng.h"
-
-static inline void train_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The project's one splitmix64 (ifs_rng.h) over a bare state. */
 static inline uint64_t train_splitmix64(uint64_t *s)

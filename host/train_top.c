@@ -797,12 +797,12 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
     const size_t H = (size_t)cfg->hidden;
     for (size_t i = 0; i < n; i++) {
         if (off[i + 1] <= off[i]) {
-            train_seterr(err, errlen, "example %zu has no rows", i);
+            ifs_errf(err, errlen, 0, "example %zu has no rows", i);
             return -1;
         }
         for (size_t k = (size_t)off[i] * H; k < (size_t)off[i + 1] * H; k++)
             if (!isfinite(X[k])) {
-                train_seterr(err, errlen, "example %zu has a non-finite hidden state", i);
+                ifs_errf(err, errlen, 0, "example %zu has a non-finite hidden state", i);
                 return -1;
             }
     }
@@ -820,7 +820,7 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
         free(c.p1);
         ifs_top_free(&c.G);
         work_free(&c.w);
-        train_seterr(err, errlen, "out of memory");
+        ifs_errf(err, errlen, 0, "out of memory");
         return -1;
     }
     layout(cfg->hidden, cfg->intermediate, t->n_layers, c.sl);
