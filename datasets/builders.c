@@ -41,7 +41,7 @@ struct ds_builder {
     ds_build_stats st;
     ds_set seen, ic_seen;
     ds_buf rec, tmp, id2, txt;
-    ds_rset *rset;       /* the planned response set, when asked for */
+    ds_rset *rset; /* the planned response set, when asked for */
     char err[512];
 };
 
@@ -176,10 +176,10 @@ static int add_instruction(ds_builder *b, const cJSON *obj, const char *instr, s
     return put(b);
 }
 
-static const char *const seps[3] = { "\n\n", "\n", " " };
+static const char *const seps[3] = {"\n\n", "\n", " "};
 
-static int add_responses(ds_builder *b, const char *instr, size_t il, const char *resp,
-                         size_t rl, const char *model)
+static int add_responses(ds_builder *b, const char *instr, size_t il, const char *resp, size_t rl,
+                         const char *model)
 {
     const ifs_ds_build_opts *o = &b->o;
     if (!ds_models_match(o->positive_models, model)) {
@@ -204,8 +204,7 @@ static int add_responses(ds_builder *b, const char *instr, size_t il, const char
                           ? IFS_DS_KIND_IC
                           : IFS_DS_KIND_IC_R;
     if (neg == IFS_DS_KIND_IC && !o->repeat_ic) {
-        int r = ds_set_add(&b->ic_seen,
-                           ifs_ds_key(0, "ic-text", instr + cut.ic_off, cut.ic_len));
+        int r = ds_set_add(&b->ic_seen, ifs_ds_key(0, "ic-text", instr + cut.ic_off, cut.ic_len));
         if (r < 0) {
             snprintf(b->err, sizeof b->err, "out of memory");
             return r;
@@ -280,8 +279,9 @@ int ds_builder_add(const cJSON *obj, const char *raw, size_t raw_len, const char
 
 void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b)
 {
-    ds_buf_printf(b, "\"pairs\":%llu,\"written\":%llu,\"uncuttable\":%llu,"
-                     "\"skipped\":{\"no_instruction\":%llu",
+    ds_buf_printf(b,
+                  "\"pairs\":%llu,\"written\":%llu,\"uncuttable\":%llu,"
+                  "\"skipped\":{\"no_instruction\":%llu",
                   (unsigned long long)st->pairs, (unsigned long long)st->written,
                   (unsigned long long)st->uncuttable, (unsigned long long)st->no_instruction);
     if (which == 'i')
@@ -289,14 +289,16 @@ void ds_build_stats_json(int which, const ds_build_stats *st, ds_buf *b)
                       (unsigned long long)st->duplicate, (unsigned long long)st->full,
                       (unsigned long long)st->partial);
     else
-        ds_buf_printf(b, ",\"no_response\":%llu,\"empty_response\":%llu,\"not_positive\":%llu"
-                         "},\"ic_repeats_made_ic_plus_r\":%llu,\"kinds\":{\"R\":%llu,\"Ic\":%llu,\"Ic+R\":%llu},"
-                         "\"splits\":{\"train\":%llu,\"validation\":%llu,\"test\":%llu}",
-                      (unsigned long long)st->no_response, (unsigned long long)st->empty_response,
-                      (unsigned long long)st->not_positive, (unsigned long long)st->ic_repeats,
-                      (unsigned long long)st->kind[0], (unsigned long long)st->kind[1],
-                      (unsigned long long)st->kind[2], (unsigned long long)st->split[0],
-                      (unsigned long long)st->split[1], (unsigned long long)st->split[2]);
+        ds_buf_printf(
+            b,
+            ",\"no_response\":%llu,\"empty_response\":%llu,\"not_positive\":%llu"
+            "},\"ic_repeats_made_ic_plus_r\":%llu,\"kinds\":{\"R\":%llu,\"Ic\":%llu,\"Ic+R\":%llu},"
+            "\"splits\":{\"train\":%llu,\"validation\":%llu,\"test\":%llu}",
+            (unsigned long long)st->no_response, (unsigned long long)st->empty_response,
+            (unsigned long long)st->not_positive, (unsigned long long)st->ic_repeats,
+            (unsigned long long)st->kind[0], (unsigned long long)st->kind[1],
+            (unsigned long long)st->kind[2], (unsigned long long)st->split[0],
+            (unsigned long long)st->split[1], (unsigned long long)st->split[2]);
     ds_buf_puts(b, ",\"cut_end\":{");
     for (int e = 0; e < IFS_DS_END_COUNT; e++)
         ds_buf_printf(b, "%s\"%s\":%llu", e ? "," : "", ifs_ds_end_name((ifs_ds_end)e),
@@ -319,11 +321,11 @@ int ds_cut_measure_add(ds_cut_measure *m, const char *instr, size_t len)
     if (r)
         return r < 0 ? r : 0;
     m->instructions++;
-    class_counts cc = { { 0 } };
+    class_counts cc = {{0}};
     ifs_ds_cut_each(instr, len, count_class, &cc);
     for (int p = 0; p < 4; p++) {
         /* which classes the policy accepts, AUTO resolved per instruction */
-        int acc[IFS_DS_END_COUNT] = { p == 0, p == 0, p != 2, 1 };
+        int acc[IFS_DS_END_COUNT] = {p == 0, p == 0, p != 2, 1};
         if (p == 3 && cc.n[IFS_DS_END_CONNECTOR])
             acc[IFS_DS_END_OPEN] = 0;
         if (p == 2)
@@ -347,7 +349,8 @@ void ds_cut_measure_json(const ds_cut_measure *m, ds_buf *b)
     ds_buf_printf(b, "{\"instructions\":%llu", (unsigned long long)m->instructions);
     for (int p = 0; p < 4; p++) {
         uint64_t cut = m->instructions - m->uncuttable[p];
-        ds_buf_printf(b, ",\"%s\":{\"uncuttable\":%llu", ifs_ds_cut_policy_name((ifs_ds_cut_policy)p),
+        ds_buf_printf(b, ",\"%s\":{\"uncuttable\":%llu",
+                      ifs_ds_cut_policy_name((ifs_ds_cut_policy)p),
                       (unsigned long long)m->uncuttable[p]);
         for (int e = 0; e < IFS_DS_END_COUNT; e++)
             ds_buf_printf(b, ",\"%s\":%.4f", ifs_ds_end_name((ifs_ds_end)e),
@@ -377,8 +380,10 @@ ds_builder *ds_build_run(int which, const char *stem, const ifs_ds_build_opts *b
     else
         rc = ds_read_records(files, n, ds_builder_add, b, rs, err, errlen);
     if (rc) {
-        if (b && ds_builder_error(b)[0]) snprintf(err, errlen, "%s", ds_builder_error(b));
-        else if (!err[0]) snprintf(err, errlen, "%s", ifs_ds_strerror(rc));
+        if (b && ds_builder_error(b)[0])
+            snprintf(err, errlen, "%s", ds_builder_error(b));
+        else if (!err[0])
+            snprintf(err, errlen, "%s", ifs_ds_strerror(rc));
         ds_builder_free(b);
         ds_sink_free(sink);
         return NULL;

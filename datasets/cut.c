@@ -52,9 +52,9 @@ static uint32_t cp_at(const unsigned char *s, size_t n, size_t i, size_t *adv)
 
 static int is_space_cp(uint32_t c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
-           c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == 0x85 ||
+           c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 static int is_line_break(uint32_t c)
@@ -67,26 +67,25 @@ static int is_line_break(uint32_t c)
 static int is_final_cp(uint32_t c)
 {
     return c == '.' || c == '!' || c == '?' || c == 0x2026 || c == 0x3002 || c == 0xFF01 ||
-           c == 0xFF1F || c == 0xFF0E || c == 0x061F || c == 0x06D4 || c == 0x0964 ||
-           c == 0x203C || c == 0x2047 || c == 0x2048 || c == 0x2049;
+           c == 0xFF1F || c == 0xFF0E || c == 0x061F || c == 0x06D4 || c == 0x0964 || c == 0x203C ||
+           c == 0x2047 || c == 0x2048 || c == 0x2049;
 }
 
 /* Closing quotes and brackets that may follow the final mark: `done."` */
 static int is_closer_cp(uint32_t c)
 {
-    return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}' || c == '*' ||
-           c == '_' || c == '`' || c == 0x2019 || c == 0x201D || c == 0x00BB ||
-           c == 0x300D || c == 0x300F || c == 0xFF09 || c == 0x3011;
+    return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}' || c == '*' || c == '_' ||
+           c == '`' || c == 0x2019 || c == 0x201D || c == 0x00BB || c == 0x300D || c == 0x300F ||
+           c == 0xFF09 || c == 0x3011;
 }
 
 /* Marks after which a text cannot stop: it continues past them. */
 static int is_connector_cp(uint32_t c)
 {
-    return c == ',' || c == ';' || c == ':' || c == '-' || c == '(' || c == '[' ||
-           c == '{' || c == '/' || c == '&' || c == '+' || c == '=' || c == '<' ||
-           c == 0x2013 || c == 0x2014 || c == 0x201C || c == 0x2018 || c == 0x00AB ||
-           c == 0x3001 || c == 0xFF0C || c == 0xFF1A || c == 0xFF1B || c == 0x060C ||
-           c == 0x300C || c == 0x300E || c == 0xFF08;
+    return c == ',' || c == ';' || c == ':' || c == '-' || c == '(' || c == '[' || c == '{' ||
+           c == '/' || c == '&' || c == '+' || c == '=' || c == '<' || c == 0x2013 || c == 0x2014 ||
+           c == 0x201C || c == 0x2018 || c == 0x00AB || c == 0x3001 || c == 0xFF0C || c == 0xFF1A ||
+           c == 0xFF1B || c == 0x060C || c == 0x300C || c == 0x300E || c == 0xFF08;
 }
 
 /* ASCII letters and digits; any other non-ASCII code point that is not a
@@ -100,18 +99,19 @@ static int is_word_cp(uint32_t c)
     /* General Punctuation and CJK Symbols blocks, and the fullwidth ASCII
      * punctuation, are not letters. */
     if ((c >= 0x2000 && c <= 0x206F) || (c >= 0x3000 && c <= 0x303F) ||
-        (c >= 0xFF00 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) || c == 0xA1 ||
-        c == 0xBF || c == 0xA7 || c == 0xB6 || c == 0xB7)
+        (c >= 0xFF00 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) || c == 0xA1 || c == 0xBF ||
+        c == 0xA7 || c == 0xB6 || c == 0xB7)
         return 0;
     return 1;
 }
 
 /* Closed-class words that do not end an English sentence (lowercase). */
 static const char *const closed_words[] = {
-    "a", "an", "the", "my", "your", "our", "their", "its", "every",
-    "and", "or", "but", "nor", "because", "although", "though", "whereas",
-    "unless", "if", "whether", "than", "of", "into", "onto", "upon", "among",
-    "amongst", "between", "during", "toward", "towards", "via", "very", "whose",
+    "a",        "an",     "the",     "my",     "your",  "our",     "their",
+    "its",      "every",  "and",     "or",     "but",   "nor",     "because",
+    "although", "though", "whereas", "unless", "if",    "whether", "than",
+    "of",       "into",   "onto",    "upon",   "among", "amongst", "between",
+    "during",   "toward", "towards", "via",    "very",  "whose",
 };
 
 static int is_closed_word(const char *w, size_t n)
@@ -228,9 +228,12 @@ static size_t scan(const char *text, size_t len, visit_fn visit, void *user)
         if (we < first_alnum_end || i > last_alnum_start)
             continue;
         ifs_ds_cut cut = {
-            .ip_off = first_off, .ip_len = we - first_off,
-            .ic_off = i, .ic_len = last_end - i,
-            .ip_words = k, .n_words = n_words,
+            .ip_off = first_off,
+            .ip_len = we - first_off,
+            .ic_off = i,
+            .ic_len = last_end - i,
+            .ip_words = k,
+            .n_words = n_words,
             .end = classify(s, ws, we, line),
         };
         count++;
@@ -271,7 +274,7 @@ static int count_visit(const ifs_ds_cut *c, void *user)
 
 static size_t count_policy(const char *text, size_t len, ifs_ds_cut_policy p)
 {
-    pick_ctx x = { .p = p };
+    pick_ctx x = {.p = p};
     scan(text, len, count_visit, &x);
     return x.count;
 }
@@ -308,7 +311,7 @@ int ifs_ds_cut_pick(const char *text, size_t len, ifs_ds_cut_policy policy, uint
         return IFS_DS_ENOCUT;
     /* Multiply-high maps the key onto [0, n) without modulo bias worth naming. */
     size_t target = (size_t)(((unsigned __int128)key * n) >> 64);
-    pick_ctx x = { .p = p, .target = target, .out = out };
+    pick_ctx x = {.p = p, .target = target, .out = out};
     scan(text, len, count_visit, &x);
     return 0;
 }
@@ -325,16 +328,16 @@ static int each_visit(const ifs_ds_cut *c, void *user)
     return 0;
 }
 
-size_t ifs_ds_cut_each(const char *text, size_t len,
-                       void (*fn)(const ifs_ds_cut *c, void *user), void *user)
+size_t ifs_ds_cut_each(const char *text, size_t len, void (*fn)(const ifs_ds_cut *c, void *user),
+                       void *user)
 {
     if (!text)
         return 0;
-    each_ctx x = { fn, user };
+    each_ctx x = {fn, user};
     return scan(text, len, fn ? each_visit : NULL, &x);
 }
 
-static const char *const policy_names[] = { "loose", "incomplete", "strict", "auto" };
+static const char *const policy_names[] = {"loose", "incomplete", "strict", "auto"};
 
 int ifs_ds_cut_policy_parse(const char *name)
 {
@@ -351,7 +354,7 @@ const char *ifs_ds_cut_policy_name(ifs_ds_cut_policy p)
 
 const char *ifs_ds_end_name(ifs_ds_end e)
 {
-    static const char *const names[] = { "sentence", "line", "open", "connector" };
+    static const char *const names[] = {"sentence", "line", "open", "connector"};
     return (int)e >= 0 && e < IFS_DS_END_COUNT ? names[e] : "?";
 }
 

@@ -124,8 +124,7 @@ static void put(char *out, size_t cap, size_t *pos, const char *src, size_t n)
     *pos += n;
 }
 
-size_t ifs_ds_prompt_render(ifs_ds_prompt p, const char *instr, size_t len, char *out,
-                            size_t cap)
+size_t ifs_ds_prompt_render(ifs_ds_prompt p, const char *instr, size_t len, char *out, size_t cap)
 {
     size_t pos = 0;
     if (!instr)

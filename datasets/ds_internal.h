@@ -151,7 +151,6 @@ void ds_paths_free(char **paths);
 /* "dir/Conifer-7B.json.zst" -> "Conifer-7B" into out. */
 void ds_stem(const char *path, char *out, size_t cap);
 
-
 /* ---- reading ifscore shards (JSONL / .jsonl.zst) ---------------------------
  * Every line of every input (ifs_io_list_inputs: files, folders of *.jsonl
  * and *.jsonl.zst, globs, "-") through host's shard reader; each line that is
@@ -160,16 +159,16 @@ void ds_stem(const char *path, char *out, size_t cap);
  * returned). */
 typedef struct {
     uint64_t lines, objects;
-    uint64_t rejected[32];   /* by ifs_reject_reason */
+    uint64_t rejected[32]; /* by ifs_reject_reason */
     uint64_t rejected_total;
-    uint64_t stream_errors;  /* shards cut short (corrupt / truncated) */
+    uint64_t stream_errors; /* shards cut short (corrupt / truncated) */
 } ds_read_stats;
 
 /* raw[0, raw_len) is the line as read (for verbatim copies). */
-typedef int (*ds_record_fn)(const cJSON *obj, const char *raw, size_t raw_len,
-                            const char *shard, uint64_t line, void *user);
-int ds_read_records(char *const *args, int nargs, ds_record_fn fn, void *user,
-                    ds_read_stats *st, char *err, size_t errlen);
+typedef int (*ds_record_fn)(const cJSON *obj, const char *raw, size_t raw_len, const char *shard,
+                            uint64_t line, void *user);
+int ds_read_records(char *const *args, int nargs, ds_record_fn fn, void *user, ds_read_stats *st,
+                    char *err, size_t errlen);
 /* Appends "read":{"lines":..,"rejected":{reason:n}} members. */
 void ds_read_stats_json(const ds_read_stats *st, ds_buf *b);
 
@@ -189,8 +188,8 @@ size_t ds_sketch(const char *text, size_t len, uint64_t *out, int *truncated);
 double ds_sketch_jaccard(const uint64_t *a, size_t na, int ta, const uint64_t *b, size_t nb,
                          int tb);
 typedef struct {
-    const uint64_t *hash;  /* all sketches, one after another */
-    const uint32_t *off;   /* item i: hash[off[i], off[i] + len[i]) */
+    const uint64_t *hash; /* all sketches, one after another */
+    const uint32_t *off;  /* item i: hash[off[i], off[i] + len[i]) */
     const uint16_t *len;
     const uint8_t *trunc;
 } ds_sketch_set;
@@ -202,21 +201,21 @@ typedef struct {
  * pair at or over the threshold is found (prefix filtering; exact for
  * untruncated sketches). threshold <= 0 leaves every item alone. Returns 0
  * or IFS_DS_ENOMEM. */
-int ds_group_near_duplicates(size_t n, const ds_sketch_set *ss, double threshold,
-                             uint32_t *root, ds_group_stats *gs);
+int ds_group_near_duplicates(size_t n, const ds_sketch_set *ss, double threshold, uint32_t *root,
+                             ds_group_stats *gs);
 
 /* ---- response-set kinds (negatives.c) ---------------------------------------- */
 typedef enum {
-    DS_OUT_R = 0,      /* a real response of an instruction-tuned model: label 1 */
-    DS_OUT_R_TERSE,    /* the same, at most terse_max_words words: label 1 */
-    DS_OUT_IC,         /* the rest of the instruction (the paper's Ic) */
-    DS_OUT_IC_R,       /* the rest, then the response (the paper's Ic + R) */
-    DS_OUT_IC_NEXT,    /* the rest, then the next question(s) */
-    DS_OUT_ECHO,       /* the input echoed */
-    DS_OUT_NEXT,       /* the next question(s) instead of an answer */
-    DS_OUT_TEMPLATE,   /* a data-set template: "Input: <another instruction>\nOutput: ..." */
-    DS_OUT_REPEAT,     /* a repetition loop of a line / words of real text */
-    DS_OUT_GIBBERISH,  /* token soup from a real response (NullModel) */
+    DS_OUT_R = 0,     /* a real response of an instruction-tuned model: label 1 */
+    DS_OUT_R_TERSE,   /* the same, at most terse_max_words words: label 1 */
+    DS_OUT_IC,        /* the rest of the instruction (the paper's Ic) */
+    DS_OUT_IC_R,      /* the rest, then the response (the paper's Ic + R) */
+    DS_OUT_IC_NEXT,   /* the rest, then the next question(s) */
+    DS_OUT_ECHO,      /* the input echoed */
+    DS_OUT_NEXT,      /* the next question(s) instead of an answer */
+    DS_OUT_TEMPLATE,  /* a data-set template: "Input: <another instruction>\nOutput: ..." */
+    DS_OUT_REPEAT,    /* a repetition loop of a line / words of real text */
+    DS_OUT_GIBBERISH, /* token soup from a real response (NullModel) */
     DS_OUT__COUNT
 } ds_out;
 const char *ds_out_name(ds_out k); /* "R", "R-terse", "Ic", "Ic+R", "Ic+next", "echo", ... */
@@ -261,31 +260,31 @@ typedef struct {
     uint64_t no_instruction, no_response, not_positive, terse_too_long, empty_response,
         echoes_instruction, uncuttable;
     uint64_t instructions, groups, compared;
-    uint64_t instr_split[4], group_split[4], pool[4];   /* by split, holdout last */
-    uint64_t candidates[2 * DS_OUT__COUNT];             /* by (kind, input partial) */
+    uint64_t instr_split[4], group_split[4], pool[4]; /* by split, holdout last */
+    uint64_t candidates[2 * DS_OUT__COUNT];           /* by (kind, input partial) */
     uint64_t not_generated[2 * DS_OUT__COUNT];
     uint64_t duplicates, label_conflicts, group_capped, balance_dropped;
     uint64_t kind_split[2 * DS_OUT__COUNT][4];
     uint64_t label_split[2][4];
-    uint64_t hist[4][2][DS_NBUCKETS];                   /* split, label, words bucket */
+    uint64_t hist[4][2][DS_NBUCKETS]; /* split, label, words bucket */
     uint64_t kind_hist[2 * DS_OUT__COUNT][DS_NBUCKETS];
     uint64_t src_instructions[DS_RSET_MAX_SOURCES];
     uint64_t src_split[DS_RSET_MAX_SOURCES][4][2];
-    uint64_t sources_overflow;                          /* pairs of sources past the limit */
+    uint64_t sources_overflow; /* pairs of sources past the limit */
 } ds_rset_stats;
 
 ds_rset *ds_rset_create(const ifs_ds_build_opts *o, char *err, size_t errlen);
 void ds_rset_free(ds_rset *r);
 /* Reads files[0..n) three times (see rset.c) and writes the chosen records
  * to sink. rs: the read statistics of the first pass. */
-int ds_rset_run(ds_rset *r, char *const *files, int n, ds_sink *sink, ds_read_stats *rs,
-                char *err, size_t errlen);
+int ds_rset_run(ds_rset *r, char *const *files, int n, ds_sink *sink, ds_read_stats *rs, char *err,
+                size_t errlen);
 const ds_rset_stats *ds_rset_get_stats(const ds_rset *r);
 void ds_rset_stats_json(const ds_rset *r, ds_buf *b);
 
 typedef struct {
     uint64_t pairs, written;
-    uint64_t full, partial, uncuttable;    /* instruction set */
+    uint64_t full, partial, uncuttable; /* instruction set */
     uint64_t duplicate, no_instruction, no_response, not_positive, empty_response;
     uint64_t kind[3], split[3];           /* response set: records per kind / split */
     uint64_t ic_repeats;                  /* response set: Ic drawn but seen before -> Ic+R */
@@ -329,7 +328,7 @@ int ds_build_finish(int which, ds_sink *sink, const ds_builder *b, const ds_read
  * the policy cannot cut. Exact expectations, no sampling. */
 typedef struct {
     uint64_t instructions;
-    double expect[4][IFS_DS_END_COUNT];  /* [policy][class], summed over instructions */
+    double expect[4][IFS_DS_END_COUNT]; /* [policy][class], summed over instructions */
     uint64_t uncuttable[4];
     ds_set seen;
 } ds_cut_measure;

@@ -54,15 +54,15 @@ extern "C" {
 /* Status codes (0 = success / "need more input" where documented). */
 enum {
     IFS_DS_OK = 0,
-    IFS_DS_ELEM = 1,        /* jsplit: one element is ready in *out */
-    IFS_DS_ENOCUT = -1,     /* no word boundary the policy accepts */
-    IFS_DS_EARG = -2,       /* bad argument */
-    IFS_DS_ENOMEM = -3,     /* allocation failed */
-    IFS_DS_ESYNTAX = -4,    /* jsplit: the stream is not a JSON array / JSONL */
-    IFS_DS_ETOOBIG = -5,    /* jsplit: one element exceeded max_elem; it was skipped */
-    IFS_DS_EIO = -6,        /* a file could not be read / written */
-    IFS_DS_ETRUNC = -7,     /* input ended inside a zstd frame or a JSON array */
-    IFS_DS_EFORMAT = -8,    /* malformed input (zstd corruption, bad manifest) */
+    IFS_DS_ELEM = 1,     /* jsplit: one element is ready in *out */
+    IFS_DS_ENOCUT = -1,  /* no word boundary the policy accepts */
+    IFS_DS_EARG = -2,    /* bad argument */
+    IFS_DS_ENOMEM = -3,  /* allocation failed */
+    IFS_DS_ESYNTAX = -4, /* jsplit: the stream is not a JSON array / JSONL */
+    IFS_DS_ETOOBIG = -5, /* jsplit: one element exceeded max_elem; it was skipped */
+    IFS_DS_EIO = -6,     /* a file could not be read / written */
+    IFS_DS_ETRUNC = -7,  /* input ended inside a zstd frame or a JSON array */
+    IFS_DS_EFORMAT = -8, /* malformed input (zstd corruption, bad manifest) */
 };
 const char *ifs_ds_strerror(int status); /* static string */
 
@@ -82,14 +82,14 @@ double ifs_ds_unit(uint64_t key);
  * letter or digit (any non-ASCII code point that is not punctuation or space
  * counts as a letter), so "?" alone is never a continuation. */
 typedef enum {
-    IFS_DS_CUT_LOOSE = 0,    /* the paper's: any such boundary */
-    IFS_DS_CUT_INCOMPLETE,   /* no boundary after sentence-final punctuation
+    IFS_DS_CUT_LOOSE = 0,  /* the paper's: any such boundary */
+    IFS_DS_CUT_INCOMPLETE, /* no boundary after sentence-final punctuation
                                 (. ! ? ... and CJK forms, also behind closing
                                 quotes/brackets) nor across a line break */
-    IFS_DS_CUT_STRICT,       /* INCOMPLETE, and Ip must end in a connector
+    IFS_DS_CUT_STRICT,     /* INCOMPLETE, and Ip must end in a connector
                                 (, ; : - ( and the like) or a closed-class word
                                 that cannot end a sentence (the, of, and, if...) */
-    IFS_DS_CUT_AUTO,         /* STRICT when any boundary qualifies, else
+    IFS_DS_CUT_AUTO,       /* STRICT when any boundary qualifies, else
                                 INCOMPLETE (the default) */
 } ifs_ds_cut_policy;
 
@@ -105,11 +105,11 @@ typedef enum {
 const char *ifs_ds_end_name(ifs_ds_end e); /* "sentence", "line", "open", "connector" */
 
 typedef struct {
-    size_t ip_off, ip_len;   /* Ip = text[ip_off, ip_off + ip_len) */
-    size_t ic_off, ic_len;   /* Ic = text[ic_off, ic_off + ic_len) */
-    size_t ip_words;         /* words in Ip (>= 1) */
-    size_t n_words;          /* words in I */
-    ifs_ds_end end;          /* class of Ip's ending */
+    size_t ip_off, ip_len; /* Ip = text[ip_off, ip_off + ip_len) */
+    size_t ic_off, ic_len; /* Ic = text[ic_off, ic_off + ic_len) */
+    size_t ip_words;       /* words in Ip (>= 1) */
+    size_t n_words;        /* words in I */
+    ifs_ds_end end;        /* class of Ip's ending */
 } ifs_ds_cut;
 
 /* Parses an ifs_ds_cut_policy name ("loose", "incomplete", "strict", "auto");
@@ -124,13 +124,13 @@ size_t ifs_ds_cut_count(const char *text, size_t len, ifs_ds_cut_policy policy);
 /* Picks one accepted boundary, uniformly from `key`, into *out.
  * Returns 0, IFS_DS_ENOCUT when none is accepted (one word, no spaces,
  * punctuation only, every boundary rejected), IFS_DS_EARG on NULL. */
-int ifs_ds_cut_pick(const char *text, size_t len, ifs_ds_cut_policy policy,
-                    uint64_t key, ifs_ds_cut *out);
+int ifs_ds_cut_pick(const char *text, size_t len, ifs_ds_cut_policy policy, uint64_t key,
+                    ifs_ds_cut *out);
 
 /* Calls fn for every word boundary (whatever the policy) with its class, in
  * order; for measuring policies. Returns the number of boundaries. */
-size_t ifs_ds_cut_each(const char *text, size_t len,
-                       void (*fn)(const ifs_ds_cut *c, void *user), void *user);
+size_t ifs_ds_cut_each(const char *text, size_t len, void (*fn)(const ifs_ds_cut *c, void *user),
+                       void *user);
 
 /* Words of text[0, len): maximal runs of non-whitespace (the cut's Unicode
  * spaces), zero-width characters (U+200B..U+200D, U+2060, U+FEFF) counting
@@ -139,9 +139,9 @@ size_t ifs_ds_word_count(const char *text, size_t len);
 
 /* ---- labels of the response set ------------------------------------------ */
 typedef enum {
-    IFS_DS_KIND_R = 0,   /* the response: label 1 (answer-like) */
-    IFS_DS_KIND_IC,      /* the continuation of the instruction: label 0 */
-    IFS_DS_KIND_IC_R,    /* continuation then response: label 0 */
+    IFS_DS_KIND_R = 0, /* the response: label 1 (answer-like) */
+    IFS_DS_KIND_IC,    /* the continuation of the instruction: label 0 */
+    IFS_DS_KIND_IC_R,  /* continuation then response: label 0 */
 } ifs_ds_kind;
 const char *ifs_ds_kind_name(ifs_ds_kind k); /* "R", "Ic", "Ic+R" */
 int ifs_ds_kind_label(ifs_ds_kind k);        /* 1, 0, 0 */
@@ -156,27 +156,26 @@ ifs_ds_split ifs_ds_split_of(uint64_t key, double train, double validation);
 
 /* ---- prompt variants ------------------------------------------------------ */
 typedef enum {
-    IFS_DS_PROMPT_A = 0,  /* the full Alpaca wrapper */
-    IFS_DS_PROMPT_B,      /* "{instruction}\n\n### Response:" */
-    IFS_DS_PROMPT_C,      /* "{instruction}" */
-    IFS_DS_PROMPT_SHORT,  /* "{instruction}### Response:" (the paper's SFT form) */
+    IFS_DS_PROMPT_A = 0, /* the full Alpaca wrapper */
+    IFS_DS_PROMPT_B,     /* "{instruction}\n\n### Response:" */
+    IFS_DS_PROMPT_C,     /* "{instruction}" */
+    IFS_DS_PROMPT_SHORT, /* "{instruction}### Response:" (the paper's SFT form) */
 } ifs_ds_prompt;
 int ifs_ds_prompt_parse(const char *name); /* "A", "B", "C", "short"; -1 if unknown */
 const char *ifs_ds_prompt_name(ifs_ds_prompt p);
 /* Writes the prompt into out[0, cap) with a NUL; returns the length it needs
  * (without the NUL), like snprintf: a return >= cap means it was cut short. */
-size_t ifs_ds_prompt_render(ifs_ds_prompt p, const char *instr, size_t len,
-                            char *out, size_t cap);
+size_t ifs_ds_prompt_render(ifs_ds_prompt p, const char *instr, size_t len, char *out, size_t cap);
 
 /* ---- streaming JSON array / JSONL splitter -------------------------------- */
 typedef struct ifs_ds_jsplit ifs_ds_jsplit;
 
 typedef struct {
-    const char *data;   /* the element's bytes (borrowed; NULL for ETOOBIG) */
-    size_t len;         /* its length in bytes (the full length for ETOOBIG) */
-    uint64_t index;     /* 0-based element number in the stream */
-    uint64_t offset;    /* byte offset of its first byte in the stream */
-    uint64_t line;      /* 1-based line of its first byte */
+    const char *data; /* the element's bytes (borrowed; NULL for ETOOBIG) */
+    size_t len;       /* its length in bytes (the full length for ETOOBIG) */
+    uint64_t index;   /* 0-based element number in the stream */
+    uint64_t offset;  /* byte offset of its first byte in the stream */
+    uint64_t line;    /* 1-based line of its first byte */
 } ifs_ds_elem;
 
 /* max_elem bounds the memory per element (0 = 16 MiB). The mode is chosen
@@ -197,8 +196,8 @@ void ifs_ds_jsplit_free(ifs_ds_jsplit *js);
  * Array mode checks the array's structure (commas, brackets, strings,
  * nothing but whitespace after ']'), not each element's grammar: elements go
  * to a JSON parser next. */
-int ifs_ds_jsplit_feed(ifs_ds_jsplit *js, const char *buf, size_t len,
-                       size_t *used, ifs_ds_elem *out);
+int ifs_ds_jsplit_feed(ifs_ds_jsplit *js, const char *buf, size_t len, size_t *used,
+                       ifs_ds_elem *out);
 /* At end of input: returns IFS_DS_ELEM for a last JSONL line without newline
  * (call again), 0 when done, IFS_DS_ETOOBIG likewise, IFS_DS_ETRUNC when the
  * array never closed (or an element was cut off), IFS_DS_ESYNTAX as above. */
@@ -226,7 +225,6 @@ int ifs_ds_src_is_gzip(const ifs_ds_src *s);
 uint64_t ifs_ds_src_compressed_bytes(const ifs_ds_src *s); /* read so far */
 void ifs_ds_src_close(ifs_ds_src *s);
 
-
 /* ==== the commands as library calls ==========================================
  * One call per `ifscore` data-set command; the command line (host/cli/
  * cmd_*.c) only parses options into these structs and prints the results.
@@ -244,18 +242,18 @@ int ifs_ds_parse_size(const char *s, uint64_t *out);
 typedef struct {
     uint64_t max_records;
     uint64_t max_bytes;
-    int level;          /* zstd level, 0 = 3 */
-    int plain;          /* 1: write .jsonl instead of .jsonl.zst */
-    int dry_run;        /* 1: count records, write nothing (fuzzing, --dry-run) */
+    int level;   /* zstd level, 0 = 3 */
+    int plain;   /* 1: write .jsonl instead of .jsonl.zst */
+    int dry_run; /* 1: count records, write nothing (fuzzing, --dry-run) */
 } ifs_ds_sink_opts;
 
 /* ---- manifest check ------------------------------------------------------- */
 typedef struct {
-    size_t shards;        /* entries in the manifest's "shards" */
-    size_t bad_shards;    /* entries that are malformed, repeated, or do not match */
-    size_t unlisted;      /* shard files in the folder the manifest does not list */
-    size_t problems;      /* everything reported (the above and the top-level fields) */
-    uint64_t records;     /* records counted in the shards read */
+    size_t shards;     /* entries in the manifest's "shards" */
+    size_t bad_shards; /* entries that are malformed, repeated, or do not match */
+    size_t unlisted;   /* shard files in the folder the manifest does not list */
+    size_t problems;   /* everything reported (the above and the top-level fields) */
+    uint64_t records;  /* records counted in the shards read */
 } ifs_ds_verify_stats;
 /* Checks DIR/manifest.json (or a manifest path; its folder is DIR) against
  * the folder: the manifest's fields have their types (format
@@ -279,10 +277,10 @@ int ifs_ds_verify(const char *path, ifs_ds_verify_stats *st,
 typedef enum {
     IFS_DS_FMT_ALPACA_EVAL = 0,
     IFS_DS_FMT_ALPACA,
-    IFS_DS_FMT_OASST,        /* trees export or messages export, detected per element */
+    IFS_DS_FMT_OASST, /* trees export or messages export, detected per element */
     IFS_DS_FMT_SHAREGPT,
-    IFS_DS_FMT_JSON,         /* generic JSON / JSONL with a field map */
-    IFS_DS_FMT_HH,           /* Anthropic HH transcripts: the first human turn and its reply */
+    IFS_DS_FMT_JSON, /* generic JSON / JSONL with a field map */
+    IFS_DS_FMT_HH,   /* Anthropic HH transcripts: the first human turn and its reply */
     IFS_DS_FMT_COUNT
 } ifs_ds_format;
 int ifs_ds_format_parse(const char *name); /* -1 if unknown */
@@ -298,7 +296,7 @@ typedef enum {
     IFS_DS_SKIP_MISSING_INSTRUCTION,
     IFS_DS_SKIP_MISSING_RESPONSE,
     IFS_DS_SKIP_MISSING_MODEL,
-    IFS_DS_SKIP_NOT_STRING,        /* a mapped field has the wrong type */
+    IFS_DS_SKIP_NOT_STRING, /* a mapped field has the wrong type */
     IFS_DS_SKIP_BAD_ID,
     IFS_DS_SKIP_BAD_INSTRUCTION_TYPE,
     IFS_DS_SKIP_LANG_FILTERED,
@@ -316,8 +314,8 @@ const char *ifs_ds_skip_name(ifs_ds_skip s);
 
 typedef struct {
     ifs_ds_format format;
-    const char *model;        /* --model: constant model name (NULL = per format) */
-    const char *langs;        /* oasst: comma list, "all" or NULL = no filter */
+    const char *model;              /* --model: constant model name (NULL = per format) */
+    const char *langs;              /* oasst: comma list, "all" or NULL = no filter */
     const char *instruction_source; /* constant instruction_source (NULL = per format) */
     /* generic JSON field paths (dotted, digits index arrays); NULL = default */
     const char *f_id, *f_model, *f_instruction, *f_response, *f_type, *f_input, *f_source;
@@ -328,15 +326,15 @@ typedef struct {
 typedef struct {
     uint64_t files, elements, records, merged; /* merged: oasst replies folded into a record */
     uint64_t skipped[IFS_DS_SKIP__COUNT];
-    uint64_t file_errors;     /* files that ended early (syntax, truncation, corruption) */
-    uint64_t bytes_in;        /* compressed bytes read */
-    uint64_t bytes_text;      /* decompressed bytes read */
-    int output_error;         /* the sink failed: stop, nothing more can be written */
+    uint64_t file_errors; /* files that ended early (syntax, truncation, corruption) */
+    uint64_t bytes_in;    /* compressed bytes read */
+    uint64_t bytes_text;  /* decompressed bytes read */
+    int output_error;     /* the sink failed: stop, nothing more can be written */
 } ifs_ds_import_stats;
 
 typedef struct {
-    ifs_ds_import_stats st;   /* every element: elements == records + merged + skipped */
-    size_t shards;            /* shards written */
+    ifs_ds_import_stats st; /* every element: elements == records + merged + skipped */
+    size_t shards;          /* shards written */
 } ifs_ds_import_result;
 /* `ifscore import`: inputs are files (plain, .zst, .gz) or folders of
  * *.json / *.jsonl (and those compressed), sorted, not recursive, or "-".
@@ -347,54 +345,53 @@ typedef struct {
  * IFS_DS_EFORMAT after writing the manifest. Other returns: 0; IFS_DS_EARG
  * (bad options, e.g. the --lang list); IFS_DS_EIO / IFS_DS_ENOMEM when the
  * inputs cannot be listed or the output cannot be written (no manifest). */
-int ifs_ds_import(const ifs_ds_import_opts *o, const ifs_ds_sink_opts *so,
-                  char *const *inputs, int n, const char *out,
-                  void (*on_error)(const char *words, void *user), void *user,
-                  ifs_ds_import_result *res, char *err, size_t errlen);
+int ifs_ds_import(const ifs_ds_import_opts *o, const ifs_ds_sink_opts *so, char *const *inputs,
+                  int n, const char *out, void (*on_error)(const char *words, void *user),
+                  void *user, ifs_ds_import_result *res, char *err, size_t errlen);
 
 /* ---- instruction and response sets ----------------------------------------------- */
 typedef struct {
     uint64_t seed;
     ifs_ds_cut_policy policy;
-    double partial_share;     /* instruction set: share of partial (0.5) */
-    int dedupe;               /* instruction set: drop repeated instructions (1) */
-    double ic_share;          /* response set: share of Ic among negatives (0.5) */
-    double train, validation; /* response set: split fractions (0.8, 0.1) */
+    double partial_share;        /* instruction set: share of partial (0.5) */
+    int dedupe;                  /* instruction set: drop repeated instructions (1) */
+    double ic_share;             /* response set: share of Ic among negatives (0.5) */
+    double train, validation;    /* response set: split fractions (0.8, 0.1) */
     const char *positive_models; /* response set: comma list of fnmatch patterns, NULL = all */
-    int repeat_ic;            /* response set: allow the same Ic text twice (0) */
+    int repeat_ic;               /* response set: allow the same Ic text twice (0) */
     /* The planned response set (rset.c), on when `planned` is set: */
     int planned;
-    int pairs;                /* records carry "instruction" (I or Ip): the five cases */
-    const char *negative_mix; /* KIND=W,...; NULL: Ic=ic_share, Ic+R=1-ic_share */
-    unsigned negatives;       /* negative candidates per pair (0: 1, or 2 with pairs) */
-    const char *terse_models; /* patterns whose short responses are positives too
+    int pairs;                   /* records carry "instruction" (I or Ip): the five cases */
+    const char *negative_mix;    /* KIND=W,...; NULL: Ic=ic_share, Ic+R=1-ic_share */
+    unsigned negatives;          /* negative candidates per pair (0: 1, or 2 with pairs) */
+    const char *terse_models;    /* patterns whose short responses are positives too
                                  (NULL: positive_models) */
-    unsigned terse_max_words; /* R-terse: responses of at most this many words (0 off) */
+    unsigned terse_max_words;    /* R-terse: responses of at most this many words (0 off) */
     const char *holdout_sources; /* instruction_source patterns kept out: split holdout */
-    double near_dup;          /* instructions with shingle Jaccard >= this share a split */
-    int length_match;         /* balance labels per split x length bucket (else per split) */
-    unsigned pool_size;       /* instructions kept for next/template/gibberish (4096) */
-    unsigned max_per_group;   /* records of each label per instruction group (0 = any) */
+    double near_dup;             /* instructions with shingle Jaccard >= this share a split */
+    int length_match;            /* balance labels per split x length bucket (else per split) */
+    unsigned pool_size;          /* instructions kept for next/template/gibberish (4096) */
+    unsigned max_per_group;      /* records of each label per instruction group (0 = any) */
 } ifs_ds_build_opts;
 
 /* What a build did (the manifest holds every count). */
 typedef struct {
-    uint64_t pairs;           /* pair records read */
-    uint64_t written;         /* records written */
-    uint64_t rejected_lines;  /* input lines that were no JSON object record */
-    uint64_t stream_errors;   /* inputs cut short (corrupt or truncated shards) */
-    char summary[1024];       /* one line of words: what was made, dropped, skipped */
+    uint64_t pairs;          /* pair records read */
+    uint64_t written;        /* records written */
+    uint64_t rejected_lines; /* input lines that were no JSON object record */
+    uint64_t stream_errors;  /* inputs cut short (corrupt or truncated shards) */
+    char summary[1024];      /* one line of words: what was made, dropped, skipped */
 } ifs_ds_build_result;
 /* `ifscore build-instructions` / `build-responses` over pair records
  * (inputs: shards, folders of them, globs, "-"; the planned response set
  * reads its inputs three times and refuses "-"). Returns 0, IFS_DS_EARG
  * (contradicting options: err says which), IFS_DS_EIO / IFS_DS_ENOMEM. */
 int ifs_ds_build_instructions(const ifs_ds_build_opts *o, const ifs_ds_sink_opts *so,
-                              char *const *inputs, int n, const char *out,
-                              ifs_ds_build_result *res, char *err, size_t errlen);
+                              char *const *inputs, int n, const char *out, ifs_ds_build_result *res,
+                              char *err, size_t errlen);
 int ifs_ds_build_responses(const ifs_ds_build_opts *o, const ifs_ds_sink_opts *so,
-                           char *const *inputs, int n, const char *out,
-                           ifs_ds_build_result *res, char *err, size_t errlen);
+                           char *const *inputs, int n, const char *out, ifs_ds_build_result *res,
+                           char *err, size_t errlen);
 /* 0 when spec is a valid --negative-mix ("Ic=2,echo=1", negative kinds
  * only, some weight above 0), else -1 with words in err. */
 int ifs_ds_check_negative_mix(const char *spec, char *err, size_t errlen);
@@ -407,8 +404,8 @@ int ifs_ds_measure_cuts(char *const *inputs, int n, char **json, uint64_t *rejec
 
 /* ---- prompts, join, pack ----------------------------------------------------------- */
 typedef struct {
-    uint64_t written;         /* prompts written */
-    uint64_t missing;         /* records without id or instruction (left out) */
+    uint64_t written; /* prompts written */
+    uint64_t missing; /* records without id or instruction (left out) */
     uint64_t rejected_lines, stream_errors;
 } ifs_ds_prompts_result;
 /* `ifscore prompts`: one {"id","prompt"} line per instruction record, to

@@ -57,10 +57,26 @@ const char *ifs_ds_format_name(ifs_ds_format f)
 }
 
 static const char *const skip_names[IFS_DS_SKIP__COUNT] = {
-    "invalid_json", "not_object", "too_large", "invalid_utf8", "nul_in_text",
-    "missing_instruction", "missing_response", "missing_model", "not_string", "bad_id",
-    "bad_instruction_type", "lang_filtered", "deleted", "no_reply", "not_first_turn",
-    "reply_not_best", "tree_split", "no_human_turn", "no_assistant_turn", "bad_transcript",
+    "invalid_json",
+    "not_object",
+    "too_large",
+    "invalid_utf8",
+    "nul_in_text",
+    "missing_instruction",
+    "missing_response",
+    "missing_model",
+    "not_string",
+    "bad_id",
+    "bad_instruction_type",
+    "lang_filtered",
+    "deleted",
+    "no_reply",
+    "not_first_turn",
+    "reply_not_best",
+    "tree_split",
+    "no_human_turn",
+    "no_assistant_turn",
+    "bad_transcript",
 };
 
 const char *ifs_ds_skip_name(ifs_ds_skip s)
@@ -71,8 +87,8 @@ const char *ifs_ds_skip_name(ifs_ds_skip s)
 /* ---- oasst messages: one tree at a time ---------------------------------- */
 typedef struct {
     char *id, *parent, *text, *lang;
-    double rank;      /* HUGE for unranked */
-    int bad;          /* deleted or failed review */
+    double rank; /* HUGE for unranked */
+    int bad;     /* deleted or failed review */
     uint64_t index;
 } oa_msg;
 
@@ -93,7 +109,7 @@ struct ds_importer {
     ds_buf rec, scratch, idbuf;
     char stem[256];
     oa_tree tree;
-    ds_set done;              /* hashes of finished trees */
+    ds_set done; /* hashes of finished trees */
 };
 
 ds_importer *ds_importer_create(const ifs_ds_import_opts *o, char *err, size_t errlen)
@@ -161,8 +177,9 @@ const ifs_ds_import_stats *ds_importer_stats(const ds_importer *im)
 
 void ds_import_stats_json(const ifs_ds_import_stats *st, ds_buf *b)
 {
-    ds_buf_printf(b, "\"files\":%llu,\"elements\":%llu,\"records\":%llu,\"merged\":%llu,"
-                     "\"file_errors\":%llu,\"skipped\":{",
+    ds_buf_printf(b,
+                  "\"files\":%llu,\"elements\":%llu,\"records\":%llu,\"merged\":%llu,"
+                  "\"file_errors\":%llu,\"skipped\":{",
                   (unsigned long long)st->files, (unsigned long long)st->elements,
                   (unsigned long long)st->records, (unsigned long long)st->merged,
                   (unsigned long long)st->file_errors);
@@ -215,8 +232,7 @@ static int get_str(const cJSON *obj, const char *path, const char **s, size_t *n
 }
 
 /* An id: a string as is, an exact integer as digits. 1 found, 0 absent, -1 bad. */
-static int get_id(ds_importer *im, const cJSON *obj, const char *path, const char **s,
-                  size_t *n)
+static int get_id(ds_importer *im, const cJSON *obj, const char *path, const char **s, size_t *n)
 {
     const cJSON *v = at_path(obj, path);
     if (!v || cJSON_IsNull(v))
@@ -258,11 +274,10 @@ typedef struct {
 
 /* Writes one pair record to the sink. isrc: the instruction's source (NULL:
  * the format has none to give); --instruction-source replaces it. */
-static int emit(ds_importer *im, ds_sink *sink, const char *id, size_t id_len,
-                const char *model, size_t model_len, const char *instr, size_t ilen,
-                const char *type, const char *resp, size_t rlen, uint64_t index,
-                const char *isrc, size_t isrc_len, const extra_kv *ex, size_t n_ex, char *err,
-                size_t errlen)
+static int emit(ds_importer *im, ds_sink *sink, const char *id, size_t id_len, const char *model,
+                size_t model_len, const char *instr, size_t ilen, const char *type,
+                const char *resp, size_t rlen, uint64_t index, const char *isrc, size_t isrc_len,
+                const extra_kv *ex, size_t n_ex, char *err, size_t errlen)
 {
     ds_buf *b = &im->rec;
     ds_buf_reset(b);
@@ -338,14 +353,14 @@ static int do_alpaca_eval(ds_importer *im, const cJSON *obj, uint64_t index, ds_
         ds_buf_put(&im->scratch, ds, dl);
     }
     index_id(im, gen, gl, index);
-    extra_kv ex[] = { { "dataset", ds, dl } };
+    extra_kv ex[] = {{"dataset", ds, dl}};
     return emit(im, sink, im->idbuf.p, im->idbuf.len, gen, gl, instr, il, "full", out, ol, index,
                 im->scratch.p, im->scratch.len, ex, 1, err, errlen);
 }
 
 /* Alpaca: instruction + ("\n\n" + input when non-empty). */
-static int do_alpaca(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sink,
-                     char *err, size_t errlen)
+static int do_alpaca(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sink, char *err,
+                     size_t errlen)
 {
     const char *instr, *in = NULL, *out;
     size_t il, inl = 0, ol;
@@ -425,8 +440,8 @@ static int do_json(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *s
         id = im->idbuf.p;
         idl = im->idbuf.len;
     }
-    return emit(im, sink, id, idl, model, ml, instr, il, type, resp, rl, index, isrc, isl, NULL,
-                0, err, errlen);
+    return emit(im, sink, id, idl, model, ml, instr, il, type, resp, rl, index, isrc, isl, NULL, 0,
+                err, errlen);
 }
 
 static int is_role(const char *r, const char *const *names)
@@ -437,13 +452,13 @@ static int is_role(const char *r, const char *const *names)
     return 0;
 }
 
-static int do_sharegpt(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sink,
-                       char *err, size_t errlen)
+static int do_sharegpt(ds_importer *im, const cJSON *obj, uint64_t index, ds_sink *sink, char *err,
+                       size_t errlen)
 {
-    static const char *const conv_keys[] = { "conversations", "conversation", "messages", NULL };
-    static const char *const human[] = { "human", "user", "prompter", NULL };
-    static const char *const bot[] = { "gpt", "assistant", "chatgpt", "bard", "bing", "model",
-                                       "bot", NULL };
+    static const char *const conv_keys[] = {"conversations", "conversation", "messages", NULL};
+    static const char *const human[] = {"human", "user", "prompter", NULL};
+    static const char *const bot[] = {"gpt",  "assistant", "chatgpt", "bard",
+                                      "bing", "model",     "bot",     NULL};
     const cJSON *conv = NULL;
     for (int i = 0; conv_keys[i] && !conv; i++) {
         conv = cJSON_GetObjectItemCaseSensitive(obj, conv_keys[i]);
@@ -452,8 +467,8 @@ static int do_sharegpt(ds_importer *im, const cJSON *obj, uint64_t index, ds_sin
     }
     if (!conv)
         return SKIP(IFS_DS_SKIP_MISSING_INSTRUCTION);
-    const char *turn_text[2] = { 0 };
-    size_t turn_len[2] = { 0 };
+    const char *turn_text[2] = {0};
+    size_t turn_len[2] = {0};
     int stage = 0; /* 0: want human, 1: want assistant */
     const cJSON *t;
     cJSON_ArrayForEach(t, conv)
@@ -536,7 +551,7 @@ static const char *find(const char *p, const char *end, const char *needle)
  * labels out of step with the text); their first reply is no assistant's. */
 static int has_label(const char *p, size_t n)
 {
-    static const char *const labels[] = { "Human:", "Assistant:" };
+    static const char *const labels[] = {"Human:", "Assistant:"};
     for (int i = 0; i < 2; i++) {
         size_t k = strlen(labels[i]);
         if (n >= k && !memcmp(p, labels[i], k))
@@ -634,8 +649,8 @@ static const char *oa_model(const ds_importer *im)
 }
 
 /* Trees export: {"message_tree_id", "prompt": {..., "replies": [...]}}. */
-static int do_oasst_tree(ds_importer *im, const cJSON *obj, const cJSON *prompt,
-                         uint64_t index, ds_sink *sink, char *err, size_t errlen)
+static int do_oasst_tree(ds_importer *im, const cJSON *obj, const cJSON *prompt, uint64_t index,
+                         ds_sink *sink, char *err, size_t errlen)
 {
     const char *text, *role;
     size_t tl, rl;
@@ -678,9 +693,9 @@ static int do_oasst_tree(ds_importer *im, const cJSON *obj, const cJSON *prompt,
     const char *resp = str_or_null(best, "text"), *reply_id = str_or_null(best, "message_id");
     const char *tree = str_or_null(obj, "message_tree_id");
     extra_kv ex[] = {
-        { "lang", lang, lang ? strlen(lang) : 0 },
-        { "message_tree_id", tree, tree ? strlen(tree) : 0 },
-        { "reply_id", reply_id, reply_id ? strlen(reply_id) : 0 },
+        {"lang", lang, lang ? strlen(lang) : 0},
+        {"message_tree_id", tree, tree ? strlen(tree) : 0},
+        {"reply_id", reply_id, reply_id ? strlen(reply_id) : 0},
     };
     const char *model = oa_model(im);
     return emit(im, sink, id, strlen(id), model, strlen(model), text, tl, "full", resp,
@@ -738,13 +753,13 @@ static int oa_flush(ds_importer *im, ds_sink *sink, char *err, size_t errlen)
         } else {
             im->st.merged++;
             extra_kv ex[] = {
-                { "lang", t->root.lang, t->root.lang ? strlen(t->root.lang) : 0 },
-                { "reply_id", best->id, best->id ? strlen(best->id) : 0 },
+                {"lang", t->root.lang, t->root.lang ? strlen(t->root.lang) : 0},
+                {"reply_id", best->id, best->id ? strlen(best->id) : 0},
             };
             const char *model = oa_model(im);
-            rc = emit(im, sink, t->root.id, strlen(t->root.id), model, strlen(model),
-                      t->root.text, strlen(t->root.text), "full", best->text,
-                      strlen(best->text), t->root.index, "oasst1", 6, ex, 2, err, errlen);
+            rc = emit(im, sink, t->root.id, strlen(t->root.id), model, strlen(model), t->root.text,
+                      strlen(t->root.text), "full", best->text, strlen(best->text), t->root.index,
+                      "oasst1", 6, ex, 2, err, errlen);
         }
     }
     int rc2 = ds_set_add(&im->done, t->tree_hash) < 0 ? IFS_DS_ENOMEM : 0;
@@ -778,7 +793,7 @@ static int do_oasst_message(ds_importer *im, const cJSON *obj, uint64_t index, d
         im->tree.tree_hash = h;
     }
     oa_tree *t = &im->tree;
-    oa_msg m = { 0 };
+    oa_msg m = {0};
     m.rank = oa_rank(obj);
     m.bad = oa_bad(obj);
     m.index = index;
@@ -823,8 +838,7 @@ static int do_oasst_message(ds_importer *im, const cJSON *obj, uint64_t index, d
 
 /* ---- the file loop -------------------------------------------------------- */
 
-static int handle(ds_importer *im, const ifs_ds_elem *e, ds_sink *sink, char *err,
-                  size_t errlen)
+static int handle(ds_importer *im, const ifs_ds_elem *e, ds_sink *sink, char *err, size_t errlen)
 {
     im->st.elements++;
     if (ifs_utf8_check(e->data, e->len) != e->len)
@@ -839,7 +853,9 @@ static int handle(ds_importer *im, const ifs_ds_elem *e, ds_sink *sink, char *er
         rc = SKIP(IFS_DS_SKIP_NOT_OBJECT);
     } else {
         switch (im->o.format) {
-        case IFS_DS_FMT_ALPACA_EVAL: rc = do_alpaca_eval(im, obj, e->index, sink, err, errlen); break;
+        case IFS_DS_FMT_ALPACA_EVAL:
+            rc = do_alpaca_eval(im, obj, e->index, sink, err, errlen);
+            break;
         case IFS_DS_FMT_ALPACA: rc = do_alpaca(im, obj, e->index, sink, err, errlen); break;
         case IFS_DS_FMT_SHAREGPT: rc = do_sharegpt(im, obj, e->index, sink, err, errlen); break;
         case IFS_DS_FMT_HH: rc = do_hh(im, obj, e->index, sink, err, errlen); break;
@@ -882,7 +898,7 @@ void ds_stem(const char *path, char *out, size_t cap)
     if (!strcmp(path, "-"))
         base = "stdin";
     snprintf(out, cap, "%s", base);
-    static const char *const exts[] = { ".zst", ".gz", ".jsonl", ".json" };
+    static const char *const exts[] = {".zst", ".gz", ".jsonl", ".json"};
     for (int i = 0; i < 4; i++) {
         size_t n = strlen(out), k = strlen(exts[i]);
         if (n > k && !strcmp(out + n - k, exts[i]))
@@ -972,8 +988,8 @@ out:
 
 static int wanted_name(const char *n)
 {
-    static const char *const exts[] = { ".json", ".jsonl", ".json.zst", ".jsonl.zst",
-                                        ".json.gz", ".jsonl.gz" };
+    static const char *const exts[] = {".json",      ".jsonl",   ".json.zst",
+                                       ".jsonl.zst", ".json.gz", ".jsonl.gz"};
     if (n[0] == '.' || !strcmp(n, "manifest.json"))
         return 0;
     for (int i = 0; i < 6; i++) {
@@ -1041,8 +1057,7 @@ char **ds_list_inputs(char *const *args, int n, char *err, size_t errlen)
             }
             closedir(d);
             if (cnt == first) {
-                snprintf(err, errlen, "%s: no .json or .jsonl files (plain, .zst or .gz)",
-                         args[i]);
+                snprintf(err, errlen, "%s: no .json or .jsonl files (plain, .zst or .gz)", args[i]);
                 ds_paths_free(out);
                 return NULL;
             }

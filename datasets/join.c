@@ -20,14 +20,14 @@
 
 typedef struct {
     char *id, *instruction, *type, *source_id;
-    char *full, *isrc;   /* full_instruction (partial ones), instruction_source */
+    char *full, *isrc; /* full_instruction (partial ones), instruction_source */
     int seen;
 } instr_rec;
 
 typedef struct {
     instr_rec *recs;
     size_t n, cap;
-    size_t *slot;        /* hash table: index + 1, 0 = empty */
+    size_t *slot; /* hash table: index + 1, 0 = empty */
     size_t slots;
     int bad_type, dup_id, no_fields;
 } instr_set;
@@ -37,7 +37,7 @@ typedef struct {
     ds_sink *sink;
     const char *model, *variant, *output_field;
     ds_buf rec, id;
-    ds_set pairs;        /* (model, id) already joined */
+    ds_set pairs; /* (model, id) already joined */
     ifs_ds_join_result *res;
     char err[512];
 } join_ctx;
@@ -146,8 +146,8 @@ static const char *output_text(const join_ctx *j, const cJSON *obj, size_t *len)
 {
     if (j->output_field)
         return ds_get_str(obj, j->output_field, len);
-    static const char *const names[] = { "output", "response", "completion", "generation",
-                                         "text", NULL };
+    static const char *const names[] = {"output",     "response", "completion",
+                                        "generation", "text",     NULL};
     for (int i = 0; names[i]; i++) {
         const char *s = ds_get_str(obj, names[i], len);
         if (s)
@@ -232,10 +232,10 @@ int ifs_ds_join(const ifs_ds_join_opts *o, const char *instructions, char *const
         snprintf(err, errlen, "join: needs an instruction set, generations and an output folder");
         return IFS_DS_EARG;
     }
-    instr_set set = { 0 };
-    ds_read_stats rs_i = { 0 }, rs_g = { 0 };
-    char *const ins[] = { (char *)instructions };
-    join_ctx j = { 0 };
+    instr_set set = {0};
+    ds_read_stats rs_i = {0}, rs_g = {0};
+    char *const ins[] = {(char *)instructions};
+    join_ctx j = {0};
     if (o) {
         j.model = o->model;
         j.variant = o->variant;
@@ -274,7 +274,7 @@ int ifs_ds_join(const ifs_ds_join_opts *o, const char *instructions, char *const
     for (size_t i = 0; i < set.n; i++)
         res->without_generation += !set.recs[i].seen;
     if (!rc) {
-        ds_buf extra = { 0 };
+        ds_buf extra = {0};
         ds_buf_printf(&extra,
                       "\"join\":{\"instructions\":%zu,\"joined\":%llu,\"unknown_id\":%llu,"
                       "\"duplicate\":%llu,\"no_output\":%llu,\"no_model\":%llu,"

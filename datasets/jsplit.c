@@ -25,11 +25,11 @@
 
 enum { M_UNKNOWN = -1, M_LINES = 0, M_ARRAY = 1 };
 enum {
-    A_OPEN,    /* after '[': an element or ']' */
-    A_ELEM,    /* inside an element */
-    A_AFTER,   /* after an element: ',' or ']' */
-    A_NEXT,    /* after ',': an element */
-    A_DONE,    /* after ']': whitespace only */
+    A_OPEN,  /* after '[': an element or ']' */
+    A_ELEM,  /* inside an element */
+    A_AFTER, /* after an element: ',' or ']' */
+    A_NEXT,  /* after ',': an element */
+    A_DONE,  /* after ']': whitespace only */
 };
 enum { K_CONTAINER, K_STRING, K_BARE };
 
@@ -38,13 +38,13 @@ struct ifs_ds_jsplit {
     char *buf;
     size_t blen, bcap;
     int mode, state, kind;
-    int dead;            /* status every later call returns (0 = alive) */
-    int reset;           /* the last call handed out buf: clear it first */
+    int dead;  /* status every later call returns (0 = alive) */
+    int reset; /* the last call handed out buf: clear it first */
     int in_elem, too_big, in_str, esc, nonblank;
     long depth;
     uint64_t off, line, index;
     uint64_t e_off, e_line, e_size;
-    int bom;             /* BOM bytes matched at the very start */
+    int bom; /* BOM bytes matched at the very start */
     char err[160];
 };
 
@@ -234,7 +234,7 @@ int ifs_ds_jsplit_feed(ifs_ds_jsplit *js, const char *buf, size_t len, size_t *u
     while (i < len) {
         unsigned char c = p[i];
         if (js->mode == M_UNKNOWN) {
-            static const unsigned char bom[3] = { 0xEF, 0xBB, 0xBF };
+            static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
             if (js->off == (uint64_t)js->bom && js->bom < 3 && c == bom[js->bom]) {
                 js->bom++;
                 js->off++;
@@ -310,8 +310,9 @@ int ifs_ds_jsplit_feed(ifs_ds_jsplit *js, const char *buf, size_t len, size_t *u
                 break;
             }
             if (c == ',' || c == ']' || c == '}' || c == ':')
-                return syntax(js, js->state == A_OPEN ? "expected an element or ']'"
-                                                      : "expected an element after ','",
+                return syntax(js,
+                              js->state == A_OPEN ? "expected an element or ']'"
+                                                  : "expected an element after ','",
                               c);
             begin_elem(js);
             js->kind = c == '{' || c == '[' ? K_CONTAINER : c == '"' ? K_STRING : K_BARE;
@@ -407,8 +408,7 @@ int ifs_ds_jsplit_finish(ifs_ds_jsplit *js, ifs_ds_elem *out)
             js->state = A_AFTER;
         }
         if (js->state != A_DONE) {
-            snprintf(js->err, sizeof js->err,
-                     "input ended at byte %llu inside the JSON array (%s)",
+            snprintf(js->err, sizeof js->err, "input ended at byte %llu inside the JSON array (%s)",
                      (unsigned long long)js->off,
                      js->state == A_ELEM ? "in an element" : "no closing ']'");
             js->dead = IFS_DS_ETRUNC;

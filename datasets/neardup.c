@@ -27,8 +27,7 @@
 
 static int word_byte(unsigned char c)
 {
-    return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-           (c >= 'A' && c <= 'Z');
+    return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -44,7 +43,7 @@ size_t ds_sketch(const char *text, size_t len, uint64_t *out, int *truncated)
      * then sorted and cut to the smallest DS_SKETCH_MAX. */
     size_t cap = 64, n = 0, words = 0;
     uint64_t *all = malloc(cap * sizeof *all);
-    uint64_t w[3] = { 0, 0, 0 };
+    uint64_t w[3] = {0, 0, 0};
     size_t i = 0;
     *truncated = 0;
     if (!all)
@@ -98,8 +97,7 @@ size_t ds_sketch(const char *text, size_t len, uint64_t *out, int *truncated)
     return m;
 }
 
-double ds_sketch_jaccard(const uint64_t *a, size_t na, int ta, const uint64_t *b, size_t nb,
-                         int tb)
+double ds_sketch_jaccard(const uint64_t *a, size_t na, int ta, const uint64_t *b, size_t nb, int tb)
 {
     if (!na || !nb)
         return 0.0;
@@ -191,7 +189,7 @@ static int cmp_by_freq(const void *a, const void *b)
 int ds_group_near_duplicates(size_t n, const ds_sketch_set *ss, double t, uint32_t *root,
                              ds_group_stats *gs)
 {
-    ds_group_stats zero = { 0 };
+    ds_group_stats zero = {0};
     if (gs)
         *gs = zero;
     for (size_t i = 0; i < n; i++)
@@ -203,7 +201,7 @@ int ds_group_near_duplicates(size_t n, const ds_sketch_set *ss, double t, uint32
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += ss->len[i];
-    count_map freq = { 0 };
+    count_map freq = {0};
     uint64_t *ord = malloc((total ? total : 1) * sizeof *ord);
     posting *post = malloc((total ? total : 1) * sizeof *post);
     int rc = IFS_DS_ENOMEM;
@@ -225,7 +223,7 @@ int ds_group_near_duplicates(size_t n, const ds_sketch_set *ss, double t, uint32
         if (prefix > len)
             prefix = len;
         for (size_t k = 0; k < prefix; k++)
-            post[np++] = (posting){ o[k], (uint32_t)i };
+            post[np++] = (posting){o[k], (uint32_t)i};
     }
     order_map = NULL;
     qsort(post, np, sizeof *post, cmp_posting);

@@ -92,7 +92,7 @@ static ds_str word_prefix(ds_str s, size_t words)
         if (w == words)
             break;
     }
-    return (ds_str){ s.p, i };
+    return (ds_str){s.p, i};
 }
 
 /* Lines of s (split at '\n'), trimmed; the k-th non-empty one. */
@@ -103,7 +103,7 @@ static size_t count_lines(ds_str s)
         size_t e = i;
         while (e < s.n && s.p[e] != '\n')
             e++;
-        if (trim((ds_str){ s.p + i, e - i }).n)
+        if (trim((ds_str){s.p + i, e - i}).n)
             n++;
         i = e + 1;
     }
@@ -117,12 +117,12 @@ static ds_str nth_line(ds_str s, size_t k)
         size_t e = i;
         while (e < s.n && s.p[e] != '\n')
             e++;
-        ds_str l = trim((ds_str){ s.p + i, e - i });
+        ds_str l = trim((ds_str){s.p + i, e - i});
         if (l.n && k-- == 0)
             return l;
         i = e + 1;
     }
-    return (ds_str){ s.p, 0 };
+    return (ds_str){s.p, 0};
 }
 
 /* Words of s as spans, at most cap of them. */
@@ -136,7 +136,7 @@ static size_t split_words(ds_str s, ds_str *w, size_t cap)
         while (i < s.n && !ws((unsigned char)s.p[i]))
             i++;
         if (i > b)
-            w[n++] = (ds_str){ s.p + b, i - b };
+            w[n++] = (ds_str){s.p + b, i - b};
     }
     return n;
 }
@@ -160,11 +160,18 @@ static const char *sep(ds_rng *r)
  * (input/output), and the instruction formats they were trained near
  * (Alpaca's ### Instruction/### Response, HH's Human/Assistant, Q/A). */
 static const char *const labels[][2] = {
-    { "Input", "Output" },       { "Question", "Answer" }, { "Q", "A" },
-    { "Instruction", "Response" }, { "### Instruction", "### Response" },
-    { "Exercise", "Solution" },  { "Problem", "Solution" }, { "User", "Assistant" },
-    { "Human", "Assistant" },    { "User", "Agent" },       { "Prompt", "Completion" },
-    { "Example", "Answer" },
+    {"Input", "Output"},
+    {"Question", "Answer"},
+    {"Q", "A"},
+    {"Instruction", "Response"},
+    {"### Instruction", "### Response"},
+    {"Exercise", "Solution"},
+    {"Problem", "Solution"},
+    {"User", "Assistant"},
+    {"Human", "Assistant"},
+    {"User", "Agent"},
+    {"Prompt", "Completion"},
+    {"Example", "Answer"},
 };
 
 static void put_label(ds_buf *b, const char *l, int style, int number)
@@ -232,7 +239,7 @@ static void gen_repeat(const ds_gen_src *s, ds_rng *r, ds_buf *out)
             size_t k = 1 + ds_rng_below(r, 6);
             if (a + k > nw)
                 k = nw - a;
-            unit = (ds_str){ w[a].p, (size_t)(w[a + k - 1].p + w[a + k - 1].n - w[a].p) };
+            unit = (ds_str){w[a].p, (size_t)(w[a + k - 1].p + w[a + k - 1].n - w[a].p)};
         }
         glue = ds_rng_below(r, 4) ? " " : "\n";
     } else {
@@ -266,15 +273,16 @@ static void gen_gibberish(const ds_gen_src *s, ds_rng *r, ds_buf *out)
     static _Thread_local ds_str w[4096];
     size_t nw = split_words(src, w, 4096);
     if (!nw) {
-        w[0] = (ds_str){ "}", 1 };
+        w[0] = (ds_str){"}", 1};
         nw = 1;
     }
     char punct[64];
     size_t np = 0;
     for (size_t i = 0; i < src.n && np < sizeof punct; i++) {
         unsigned char c = (unsigned char)src.p[i];
-        if (c < 0x80 && c > ' ' && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                                     (c >= 'A' && c <= 'Z')) && !memchr(punct, c, np))
+        if (c < 0x80 && c > ' ' &&
+            !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) &&
+            !memchr(punct, c, np))
             punct[np++] = (char)c;
     }
     /* short soup has at least 3 pieces: a lone word could be a terse answer */
@@ -289,7 +297,7 @@ static void gen_gibberish(const ds_gen_src *s, ds_rng *r, ds_buf *out)
             size_t a = ds_rng_below(r, (uint32_t)ncp);
             size_t len = 1 + ds_rng_below(r, 6);
             size_t e = a + len >= ncp ? word.n : cps[a + len];
-            word = (ds_str){ word.p + cps[a], e - cps[a] };
+            word = (ds_str){word.p + cps[a], e - cps[a]};
         }
         uint32_t cs = ds_rng_below(r, 20);
         size_t at = out->len;
@@ -364,5 +372,5 @@ int ds_gen_text(ds_out kind, const ds_gen_src *s, uint64_t key, ds_buf *out)
     }
     if (out->oom)
         return IFS_DS_ENOMEM;
-    return trim((ds_str){ out->p, out->len }).n ? 0 : IFS_DS_ENOCUT;
+    return trim((ds_str){out->p, out->len}).n ? 0 : IFS_DS_ENOCUT;
 }

@@ -30,13 +30,13 @@ static void reject(ds_read_stats *st, ifs_reject_reason r)
     st->rejected_total++;
 }
 
-int ds_read_records(char *const *args, int nargs, ds_record_fn fn, void *user,
-                    ds_read_stats *st, char *err, size_t errlen)
+int ds_read_records(char *const *args, int nargs, ds_record_fn fn, void *user, ds_read_stats *st,
+                    char *err, size_t errlen)
 {
     ifs_input_list in;
     if (ifs_io_list_inputs((const char *const *)args, (size_t)nargs, &in, err, errlen))
         return IFS_DS_EIO;
-    ifs_shard_opts so = { .max_line_bytes = (size_t)64 << 20 };
+    ifs_shard_opts so = {.max_line_bytes = (size_t)64 << 20};
     int rc = 0;
     for (size_t i = 0; i < in.n && !rc; i++) {
         ifs_shard_reader *r;
@@ -89,16 +89,17 @@ int ds_read_records(char *const *args, int nargs, ds_record_fn fn, void *user,
 
 void ds_read_stats_json(const ds_read_stats *st, ds_buf *b)
 {
-    ds_buf_printf(b, "\"read\":{\"lines\":%llu,\"records\":%llu,\"stream_errors\":%llu,"
-                     "\"rejected\":{",
+    ds_buf_printf(b,
+                  "\"read\":{\"lines\":%llu,\"records\":%llu,\"stream_errors\":%llu,"
+                  "\"rejected\":{",
                   (unsigned long long)st->lines, (unsigned long long)st->objects,
                   (unsigned long long)st->stream_errors);
     int first = 1;
     for (int i = 0; i < 32; i++) {
         if (!st->rejected[i])
             continue;
-        ds_buf_printf(b, "%s\"%s\":%llu", first ? "" : ",",
-                      ifs_reject_name((ifs_reject_reason)i), (unsigned long long)st->rejected[i]);
+        ds_buf_printf(b, "%s\"%s\":%llu", first ? "" : ",", ifs_reject_name((ifs_reject_reason)i),
+                      (unsigned long long)st->rejected[i]);
         first = 0;
     }
     ds_buf_puts(b, "}}");

@@ -38,24 +38,24 @@
 #define N_SPLITS 4
 
 typedef struct {
-    uint64_t h;          /* ifs_ds_key(0, "dedupe", I): the instruction's identity */
-    uint64_t split_key;  /* ifs_ds_key(seed, "split", I) */
-    uint64_t pool_key;   /* ifs_ds_key(seed, "pool", I) */
-    uint32_t src;        /* most specific source seen (index), UINT32_MAX none */
+    uint64_t h;         /* ifs_ds_key(0, "dedupe", I): the instruction's identity */
+    uint64_t split_key; /* ifs_ds_key(seed, "split", I) */
+    uint64_t pool_key;  /* ifs_ds_key(seed, "pool", I) */
+    uint32_t src;       /* most specific source seen (index), UINT32_MAX none */
     uint32_t sk_off;
     uint16_t sk_len;
     uint8_t sk_trunc;
-    uint8_t held;        /* a pair named a held-out source */
+    uint8_t held; /* a pair named a held-out source */
     uint8_t split;
-    uint32_t group;      /* index of the group's first member (after sorting) */
-    int32_t pool;        /* slot in the pool heap, -1 */
+    uint32_t group; /* index of the group's first member (after sorting) */
+    int32_t pool;   /* slot in the pool heap, -1 */
 } instr_ent;
 
 typedef struct {
-    uint64_t key;        /* instruction's pool key: max-heap order */
-    uint64_t pair_key;   /* the chosen response's pair key (smallest) */
+    uint64_t key;      /* instruction's pool key: max-heap order */
+    uint64_t pair_key; /* the chosen response's pair key (smallest) */
     uint64_t h;
-    uint32_t ent;        /* instruction index */
+    uint32_t ent; /* instruction index */
     char *instr, *resp;
     size_t il, rl;
 } pool_ent;
@@ -63,10 +63,10 @@ typedef struct {
 enum { C_WIN = 1, C_CONFLICT = 2, C_WRITTEN = 4, C_CAPPED = 8 };
 
 typedef struct {
-    uint64_t hash;       /* text (and input) */
-    uint64_t key;        /* the record's selection key */
-    uint32_t group;      /* the instruction's group */
-    uint16_t cell;       /* split * DS_NBUCKETS + bucket */
+    uint64_t hash;  /* text (and input) */
+    uint64_t key;   /* the record's selection key */
+    uint32_t group; /* the instruction's group */
+    uint16_t cell;  /* split * DS_NBUCKETS + bucket */
     uint8_t label, flags;
 } cand;
 
@@ -80,7 +80,7 @@ struct ds_rset {
     double weight[DS_OUT__COUNT];
     instr_ent *in;
     size_t n_in, cap_in;
-    uint32_t *slot;      /* hash table: index + 1 */
+    uint32_t *slot; /* hash table: index + 1 */
     size_t slots;
     uint64_t *sk;
     size_t n_sk, cap_sk;
@@ -96,7 +96,7 @@ struct ds_rset {
     cand *c;
     size_t n_c, cap_c;
     cell_sel sel[N_SPLITS * DS_NBUCKETS][2];
-    int pass;            /* 'A', 'B', 'C' */
+    int pass; /* 'A', 'B', 'C' */
     ds_sink *sink;
     ds_rset_stats st;
     ds_buf pid, kname, txt, rec, key; /* pair id, kind name, text, record, record id */
@@ -134,9 +134,9 @@ int ds_models_match(const char *list, const char *model)
     return (pos || !have_pos) && !neg;
 }
 
-static const uint32_t bucket_top[DS_NBUCKETS] = { 1, 2, 4, 8, 16, 32, 64, UINT32_MAX };
-static const char *const bucket_names[DS_NBUCKETS] = { "1", "2", "3-4", "5-8", "9-16",
-                                                       "17-32", "33-64", "65+" };
+static const uint32_t bucket_top[DS_NBUCKETS] = {1, 2, 4, 8, 16, 32, 64, UINT32_MAX};
+static const char *const bucket_names[DS_NBUCKETS] = {"1",    "2",     "3-4",   "5-8",
+                                                      "9-16", "17-32", "33-64", "65+"};
 
 int ds_length_bucket(size_t words)
 {
@@ -178,8 +178,10 @@ int ds_parse_negative_mix(const char *spec, double w[DS_OUT__COUNT], char *err, 
                 v = -1;
         }
         if (k < 0 || ds_out_label((ds_out)k) || !(v >= 0 && v <= 1e6)) {
-            snprintf(err, errlen, "negative mix: '%.*s' is not KIND=WEIGHT with KIND one of Ic, "
-                     "Ic+R, Ic+next, echo, next, template, repeat, gibberish", (int)n, p);
+            snprintf(err, errlen,
+                     "negative mix: '%.*s' is not KIND=WEIGHT with KIND one of Ic, "
+                     "Ic+R, Ic+next, echo, next, template, repeat, gibberish",
+                     (int)n, p);
             return -1;
         }
         w[k] = v;
@@ -395,7 +397,7 @@ static int pool_offer(ds_rset *r, instr_ent *e, const char *instr, size_t il, co
         }
         return 0;
     }
-    pool_ent cand = { .key = e->pool_key, .h = e->h, .pair_key = pair_key };
+    pool_ent cand = {.key = e->pool_key, .h = e->h, .pair_key = pair_key};
     if (r->n_pool == r->o.pool_size) {
         if (!pool_less(&cand, &r->pool[0]))
             return 0;
@@ -510,8 +512,7 @@ static int echoes(const char *instr, size_t il, const char *resp, size_t rl)
 }
 
 /* Whether the pair gives records, with the reason counted (pass A only). */
-static int eligible(ds_rset *r, const cJSON *obj, const char *shard, uint64_t line,
-                    pair_view *pv)
+static int eligible(ds_rset *r, const cJSON *obj, const char *shard, uint64_t line, pair_view *pv)
 {
     int count = r->pass == 'A';
     ds_rset_stats *st = &r->st;
@@ -532,9 +533,9 @@ static int eligible(ds_rset *r, const cJSON *obj, const char *shard, uint64_t li
     }
     size_t words = ifs_ds_word_count(pv->resp, pv->rl);
     int pos = ds_models_match(r->o.positive_models, pv->model);
-    int terse_model = r->o.terse_max_words &&
-                      ds_models_match(r->o.terse_models ? r->o.terse_models
-                                                     : r->o.positive_models, pv->model);
+    int terse_model =
+        r->o.terse_max_words &&
+        ds_models_match(r->o.terse_models ? r->o.terse_models : r->o.positive_models, pv->model);
     pv->terse = r->o.terse_max_words && words && words <= r->o.terse_max_words;
     if (!pos && !(terse_model && pv->terse)) {
         if (terse_model)
@@ -593,8 +594,8 @@ static int pass_a(const cJSON *obj, const char *raw, size_t raw_len, const char 
     if (pv.isrc) {
         if (r->o.holdout_sources && ds_models_match(r->o.holdout_sources, pv.isrc))
             e->held = 1;
-        if (e->src == UINT32_MAX || (strcmp(r->src[e->src], pv.isrc) &&
-                                     more_specific(pv.isrc, r->src[e->src])))
+        if (e->src == UINT32_MAX ||
+            (strcmp(r->src[e->src], pv.isrc) && more_specific(pv.isrc, r->src[e->src])))
             e->src = intern(r, pv.isrc);
     }
     int rc = pool_offer(r, e, pv.instr, pv.il, pv.resp, pv.rl,
@@ -657,7 +658,7 @@ static int plan(ds_rset *r)
                 len[i] = r->in[i].sk_len;
                 tr[i] = r->in[i].sk_trunc;
             }
-            ds_sketch_set ss = { r->sk, off, len, tr };
+            ds_sketch_set ss = {r->sk, off, len, tr};
             ds_group_stats gs;
             rc = ds_group_near_duplicates(r->n_in, &ss, r->o.near_dup, root, &gs);
             r->st.compared = gs.compared;
@@ -696,8 +697,7 @@ static int plan(ds_rset *r)
     free(root);
     for (size_t p = 0; p < r->n_pool; p++) {
         int s = r->in[r->pool[p].ent].split;
-        if (!r->split_pool[s] &&
-            !(r->split_pool[s] = malloc(r->n_pool * sizeof *r->split_pool[s])))
+        if (!r->split_pool[s] && !(r->split_pool[s] = malloc(r->n_pool * sizeof *r->split_pool[s])))
             return IFS_DS_ENOMEM;
         r->split_pool[s][r->split_pool_n[s]++] = (uint32_t)p;
     }
@@ -741,9 +741,9 @@ static size_t plan_pair(const ds_rset *r, const pair_view *pv, plan_item *items)
 {
     size_t n = 0;
     ds_out pos = pv->terse ? DS_OUT_R_TERSE : DS_OUT_R;
-    items[n++] = (plan_item){ pos, 0 };
+    items[n++] = (plan_item){pos, 0};
     if (r->o.pairs)
-        items[n++] = (plan_item){ pos, 1 };
+        items[n++] = (plan_item){pos, 1};
     double w[DS_OUT__COUNT];
     memcpy(w, r->weight, sizeof w);
     ds_rng rng = ds_rng_seed(ifs_ds_key(r->o.seed, "kinds", pv->id, pv->idl));
@@ -770,7 +770,7 @@ static size_t plan_pair(const ds_rset *r, const pair_view *pv, plan_item *items)
             partial = 1; /* these complete the fragment first */
         else
             partial = (int)(ds_rng_next(&rng) >> 63);
-        items[n++] = (plan_item){ kind, partial };
+        items[n++] = (plan_item){kind, partial};
     }
     return n;
 }
@@ -796,8 +796,8 @@ static unsigned walk_pool(const ds_rset *r, const instr_ent *e, const uint32_t *
         if (dup)
             continue;
         used[got] = g;
-        src->other_instr[got] = (ds_str){ p->instr, p->il };
-        src->other_resp[got] = (ds_str){ p->resp, p->rl };
+        src->other_instr[got] = (ds_str){p->instr, p->il};
+        src->other_resp[got] = (ds_str){p->resp, p->rl};
         got++;
     }
     return got;
@@ -835,7 +835,7 @@ static int add_cand(ds_rset *r, const cand *c)
 
 static cand *find_cand(ds_rset *r, uint64_t hash, uint64_t key)
 {
-    cand k = { .hash = hash, .key = key };
+    cand k = {.hash = hash, .key = key};
     return bsearch(&k, r->c, r->n_c, sizeof *r->c, cmp_cand);
 }
 
@@ -891,11 +891,11 @@ static int gen_pair(ds_rset *r, const cJSON *obj, const char *shard, uint64_t li
         snprintf(r->err, sizeof r->err, "%s: changed while it was being read", shard);
         return IFS_DS_EFORMAT;
     }
-    ds_gen_src src = { 0 };
-    src.instr = (ds_str){ pv.instr, pv.il };
-    src.ip = (ds_str){ pv.instr + pv.cut.ip_off, pv.cut.ip_len };
-    src.ic = (ds_str){ pv.instr + pv.cut.ic_off, pv.cut.ic_len };
-    src.resp = (ds_str){ pv.resp, pv.rl };
+    ds_gen_src src = {0};
+    src.instr = (ds_str){pv.instr, pv.il};
+    src.ip = (ds_str){pv.instr + pv.cut.ip_off, pv.cut.ip_len};
+    src.ic = (ds_str){pv.instr + pv.cut.ic_off, pv.cut.ic_len};
+    src.resp = (ds_str){pv.resp, pv.rl};
     src.n_other = pick_others(r, e, ifs_ds_key(r->o.seed, "others", pv.id, pv.idl), &src);
     plan_item items[2 + DS_OUT__COUNT];
     size_t n = plan_pair(r, &pv, items);
@@ -932,7 +932,7 @@ static int gen_pair(ds_rset *r, const cJSON *obj, const char *shard, uint64_t li
         uint16_t cell = (uint16_t)(e->split * DS_NBUCKETS + bucket);
         if (r->pass == 'B') {
             r->st.candidates[k]++;
-            cand c = { hash, key, e->group, cell, (uint8_t)lab, 0 };
+            cand c = {hash, key, e->group, cell, (uint8_t)lab, 0};
             if ((rc = add_cand(r, &c)))
                 snprintf(r->err, sizeof r->err, "out of memory");
             continue;
@@ -1076,12 +1076,13 @@ static int select_records(ds_rset *r)
     return rc;
 }
 
-int ds_rset_run(ds_rset *r, char *const *files, int n, ds_sink *sink, ds_read_stats *rs,
-                char *err, size_t errlen)
+int ds_rset_run(ds_rset *r, char *const *files, int n, ds_sink *sink, ds_read_stats *rs, char *err,
+                size_t errlen)
 {
     for (int i = 0; i < n; i++)
         if (!strcmp(files[i], "-")) {
-            snprintf(err, errlen, "the planned response set reads its inputs three times: "
+            snprintf(err, errlen,
+                     "the planned response set reads its inputs three times: "
                      "give files, not - (stdin)");
             return IFS_DS_EARG;
         }
@@ -1122,7 +1123,7 @@ static void json_kind_obj(const ds_rset *r, ds_buf *b, const uint64_t *by_kidx, 
 {
     ds_buf_puts(b, "{");
     int first = 1;
-    ds_buf kn = { 0 };
+    ds_buf kn = {0};
     for (int k = 0; k < DS_OUT__COUNT; k++)
         for (int p = 0; p < (r->o.pairs ? 2 : 1); p++) {
             uint64_t v = by_kidx[(size_t)kidx(r, (ds_out)k, p) * stride];
@@ -1145,18 +1146,19 @@ static void json_kinds(const ds_rset *r, ds_buf *b, const char *name, const uint
 void ds_rset_stats_json(const ds_rset *r, ds_buf *b)
 {
     const ds_rset_stats *st = &r->st;
-    ds_buf_printf(b, "\"pairs\":%llu,\"eligible_pairs\":%llu,\"written\":%llu,"
-                     "\"skipped\":{\"no_instruction\":%llu,\"no_response\":%llu,"
-                     "\"not_positive\":%llu,\"terse_too_long\":%llu,\"empty_response\":%llu,"
-                     "\"echoes_instruction\":%llu,\"uncuttable\":%llu}",
+    ds_buf_printf(b,
+                  "\"pairs\":%llu,\"eligible_pairs\":%llu,\"written\":%llu,"
+                  "\"skipped\":{\"no_instruction\":%llu,\"no_response\":%llu,"
+                  "\"not_positive\":%llu,\"terse_too_long\":%llu,\"empty_response\":%llu,"
+                  "\"echoes_instruction\":%llu,\"uncuttable\":%llu}",
                   (unsigned long long)st->pairs, (unsigned long long)st->eligible,
                   (unsigned long long)st->written, (unsigned long long)st->no_instruction,
                   (unsigned long long)st->no_response, (unsigned long long)st->not_positive,
-                  (unsigned long long)st->terse_too_long,
-                  (unsigned long long)st->empty_response,
+                  (unsigned long long)st->terse_too_long, (unsigned long long)st->empty_response,
                   (unsigned long long)st->echoes_instruction, (unsigned long long)st->uncuttable);
-    ds_buf_printf(b, ",\"instructions\":%llu,\"groups\":%llu,\"near_duplicates_merged\":%llu,"
-                     "\"near_duplicate_pairs_compared\":%llu",
+    ds_buf_printf(b,
+                  ",\"instructions\":%llu,\"groups\":%llu,\"near_duplicates_merged\":%llu,"
+                  "\"near_duplicate_pairs_compared\":%llu",
                   (unsigned long long)st->instructions, (unsigned long long)st->groups,
                   (unsigned long long)(st->instructions - st->groups),
                   (unsigned long long)st->compared);
@@ -1175,8 +1177,9 @@ void ds_rset_stats_json(const ds_rset *r, ds_buf *b)
     ds_buf_puts(b, "}");
     json_kinds(r, b, "candidates", st->candidates);
     json_kinds(r, b, "not_generated", st->not_generated);
-    ds_buf_printf(b, ",\"dropped\":{\"duplicate\":%llu,\"label_conflict\":%llu,"
-                     "\"over_group_cap\":%llu,\"balance\":%llu}",
+    ds_buf_printf(b,
+                  ",\"dropped\":{\"duplicate\":%llu,\"label_conflict\":%llu,"
+                  "\"over_group_cap\":%llu,\"balance\":%llu}",
                   (unsigned long long)st->duplicates, (unsigned long long)st->label_conflicts,
                   (unsigned long long)st->group_capped, (unsigned long long)st->balance_dropped);
     ds_buf_puts(b, ",\"labels\":{");
@@ -1208,7 +1211,7 @@ void ds_rset_stats_json(const ds_rset *r, ds_buf *b)
     ds_buf_puts(b, "],\"balance_cells\":{");
     for (int s = 0; s < N_SPLITS; s++) {
         ds_buf_printf(b, "%s\"%s\":{", s ? "," : "", split_name(s));
-        const char *what[] = { "had_0", "had_1", "kept_each" };
+        const char *what[] = {"had_0", "had_1", "kept_each"};
         for (int w = 0; w < 3; w++) {
             ds_buf_printf(b, "%s\"%s\":[", w ? "," : "", what[w]);
             for (int k = 0; k < (r->o.length_match ? DS_NBUCKETS : 1); k++) {
@@ -1233,7 +1236,7 @@ void ds_rset_stats_json(const ds_rset *r, ds_buf *b)
     }
     ds_buf_puts(b, "},\"words_per_kind\":{");
     int first = 1;
-    ds_buf kn = { 0 };
+    ds_buf kn = {0};
     for (int k = 0; k < DS_OUT__COUNT; k++)
         for (int p = 0; p < (r->o.pairs ? 2 : 1); p++) {
             const uint64_t *h = st->kind_hist[kidx(r, (ds_out)k, p)];

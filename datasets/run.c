@@ -45,7 +45,7 @@ int ifs_ds_import(const ifs_ds_import_opts *o, const ifs_ds_sink_opts *so, char 
         return IFS_DS_EIO;
     }
     int rc = 0;
-    ds_buf errors = { 0 };
+    ds_buf errors = {0};
     char e2[512];
     for (size_t i = 0; paths[i]; i++) {
         int r = ds_import_file(im, paths[i], sink, e2, sizeof e2);
@@ -64,7 +64,7 @@ int ifs_ds_import(const ifs_ds_import_opts *o, const ifs_ds_sink_opts *so, char 
     }
     res->st = *ds_importer_stats(im);
     if (rc == 0 || rc == IFS_DS_EFORMAT) {
-        ds_buf extra = { 0 };
+        ds_buf extra = {0};
         ds_buf_printf(&extra, "\"import\":{\"format\":\"%s\",", ifs_ds_format_name(o->format));
         if (o->instruction_source) {
             ds_buf_puts(&extra, "\"instruction_source\":");
@@ -73,8 +73,8 @@ int ifs_ds_import(const ifs_ds_import_opts *o, const ifs_ds_sink_opts *so, char 
         }
         ds_import_stats_json(&res->st, &extra);
         ds_buf_printf(&extra, ",\"errors\":[%s]}", errors.len ? errors.p : "");
-        int r = extra.oom || errors.oom ? oom(err, errlen)
-                                        : ds_sink_finish(sink, extra.p, err, errlen);
+        int r =
+            extra.oom || errors.oom ? oom(err, errlen) : ds_sink_finish(sink, extra.p, err, errlen);
         if (r)
             rc = r == IFS_DS_ENOMEM ? r : IFS_DS_EIO;
         ds_buf_free(&extra);
@@ -139,10 +139,9 @@ static void summary_responses(const ds_build_stats *st, const ds_read_stats *rs,
              (unsigned long long)st->ic_repeats, (unsigned long long)rs->rejected_total);
 }
 
-static void summary_planned(const ds_rset_stats *ps, const ds_read_stats *rs, char *out,
-                            size_t cap)
+static void summary_planned(const ds_rset_stats *ps, const ds_read_stats *rs, char *out, size_t cap)
 {
-    uint64_t lab[2] = { 0, 0 }, sp[4] = { 0, 0, 0, 0 };
+    uint64_t lab[2] = {0, 0}, sp[4] = {0, 0, 0, 0};
     for (int s = 0; s < 4; s++)
         for (int l = 0; l < 2; l++) {
             lab[l] += ps->label_split[l][s];
@@ -181,11 +180,13 @@ static int build(int which, const ifs_ds_build_opts *o, const ifs_ds_sink_opts *
             return IFS_DS_EARG;
         }
         if (o->planned && o->repeat_ic) {
-            snprintf(err, errlen, "--repeat-ic is the single-pass set's; the planned set "
-                                  "removes every duplicate");
+            snprintf(err, errlen,
+                     "--repeat-ic is the single-pass set's; the planned set "
+                     "removes every duplicate");
             return IFS_DS_EARG;
         }
-        if (o->planned && o->negative_mix && ifs_ds_check_negative_mix(o->negative_mix, err, errlen))
+        if (o->planned && o->negative_mix &&
+            ifs_ds_check_negative_mix(o->negative_mix, err, errlen))
             return IFS_DS_EARG;
     }
     ds_sink *sink;
@@ -194,25 +195,30 @@ static int build(int which, const ifs_ds_build_opts *o, const ifs_ds_sink_opts *
                                  inputs, n, &sink, &rs, err, errlen);
     if (!b)
         return IFS_DS_EIO;
-    ds_buf x = { 0 };
+    ds_buf x = {0};
     if (which == 'i') {
-        ds_buf_printf(&x, "\"instruction_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
-                          "\"partial_share\":%g,\"dedupe\":%s,",
+        ds_buf_printf(&x,
+                      "\"instruction_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
+                      "\"partial_share\":%g,\"dedupe\":%s,",
                       (unsigned long long)o->seed, ifs_ds_cut_policy_name(o->policy),
                       o->partial_share, o->dedupe ? "true" : "false");
     } else {
-        ds_buf_printf(&x, "\"response_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
-                          "\"ic_share\":%g,\"repeat_ic\":%s,\"train\":%g,\"validation\":%g,",
-                      (unsigned long long)o->seed, ifs_ds_cut_policy_name(o->policy),
-                      o->ic_share, o->repeat_ic ? "true" : "false", o->train, o->validation);
+        ds_buf_printf(&x,
+                      "\"response_set\":{\"seed\":%llu,\"cut_policy\":\"%s\","
+                      "\"ic_share\":%g,\"repeat_ic\":%s,\"train\":%g,\"validation\":%g,",
+                      (unsigned long long)o->seed, ifs_ds_cut_policy_name(o->policy), o->ic_share,
+                      o->repeat_ic ? "true" : "false", o->train, o->validation);
         if (o->planned) {
-            ds_buf_printf(&x, "\"planned\":true,\"pairs\":%s,\"negatives\":%u,"
-                              "\"terse_max_words\":%u,\"near_duplicates\":%g,"
-                              "\"length_match\":%s,\"pool_size\":%u,\"max_per_group\":%u,",
+            ds_buf_printf(&x,
+                          "\"planned\":true,\"pairs\":%s,\"negatives\":%u,"
+                          "\"terse_max_words\":%u,\"near_duplicates\":%g,"
+                          "\"length_match\":%s,\"pool_size\":%u,\"max_per_group\":%u,",
                           o->pairs ? "true" : "false",
-                          o->negatives ? o->negatives : o->pairs ? 2 : 1, o->terse_max_words,
-                          o->near_dup, o->length_match ? "true" : "false", o->pool_size,
-                          o->max_per_group);
+                          o->negatives ? o->negatives
+                          : o->pairs   ? 2
+                                       : 1,
+                          o->terse_max_words, o->near_dup, o->length_match ? "true" : "false",
+                          o->pool_size, o->max_per_group);
             json_str_or_null(&x, "negative_mix", o->negative_mix);
             json_str_or_null(&x, "terse_models", o->terse_models);
             json_str_or_null(&x, "holdout_source", o->holdout_sources);
@@ -231,7 +237,7 @@ static int build(int which, const ifs_ds_build_opts *o, const ifs_ds_sink_opts *
         res->pairs = st->pairs;
         res->written = st->written;
         (which == 'i' ? summary_instructions : summary_responses)(st, &rs, res->summary,
-                                                                   sizeof res->summary);
+                                                                  sizeof res->summary);
     }
     res->rejected_lines = rs.rejected_total;
     res->stream_errors = rs.stream_errors;
@@ -242,15 +248,15 @@ static int build(int which, const ifs_ds_build_opts *o, const ifs_ds_sink_opts *
 }
 
 int ifs_ds_build_instructions(const ifs_ds_build_opts *o, const ifs_ds_sink_opts *so,
-                              char *const *inputs, int n, const char *out,
-                              ifs_ds_build_result *res, char *err, size_t errlen)
+                              char *const *inputs, int n, const char *out, ifs_ds_build_result *res,
+                              char *err, size_t errlen)
 {
     return build('i', o, so, inputs, n, out, res, err, errlen);
 }
 
 int ifs_ds_build_responses(const ifs_ds_build_opts *o, const ifs_ds_sink_opts *so,
-                           char *const *inputs, int n, const char *out,
-                           ifs_ds_build_result *res, char *err, size_t errlen)
+                           char *const *inputs, int n, const char *out, ifs_ds_build_result *res,
+                           char *err, size_t errlen)
 {
     return build('r', o, so, inputs, n, out, res, err, errlen);
 }
@@ -271,8 +277,8 @@ int ifs_ds_measure_cuts(char *const *inputs, int n, char **json, uint64_t *rejec
                         char *err, size_t errlen)
 {
     *json = NULL;
-    ds_cut_measure m = { 0 };
-    ds_read_stats rs = { 0 };
+    ds_cut_measure m = {0};
+    ds_read_stats rs = {0};
     int rc = ds_read_records(inputs, n, measure_one, &m, &rs, err, errlen);
     if (rejected_lines)
         *rejected_lines = rs.rejected_total;
@@ -282,7 +288,7 @@ int ifs_ds_measure_cuts(char *const *inputs, int n, char **json, uint64_t *rejec
             return oom(err, errlen);
         return IFS_DS_EIO;
     }
-    ds_buf b = { 0 };
+    ds_buf b = {0};
     ds_cut_measure_json(&m, &b);
     ds_set_free(&m.seen);
     if (b.oom) {
@@ -298,7 +304,7 @@ int ifs_ds_measure_cuts(char *const *inputs, int n, char **json, uint64_t *rejec
 typedef struct {
     ifs_shard_writer *w;
     ifs_ds_prompt variant;
-    char *pbuf;          /* the rendered prompt; grows, never shrinks */
+    char *pbuf; /* the rendered prompt; grows, never shrinks */
     size_t pcap;
     ds_buf line;
     ifs_ds_prompts_result *res;
@@ -345,17 +351,19 @@ int ifs_ds_prompts(char *const *inputs, int n, ifs_ds_prompt variant, const char
                    ifs_ds_prompts_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    prompts_ctx p = { .variant = variant, .res = res };
+    prompts_ctx p = {.variant = variant, .res = res};
     if (ifs_shard_writer_open(out ? out : "-", NULL, &p.w, err, errlen))
         return IFS_DS_EIO;
-    ds_read_stats rs = { 0 };
+    ds_read_stats rs = {0};
     char e2[512] = "";
     int rc = ds_read_records(inputs, n, prompt_one, &p, &rs, e2, sizeof e2);
     res->rejected_lines = rs.rejected_total;
     res->stream_errors = rs.stream_errors;
     if (rc) {
-        snprintf(err, errlen, "%s", rc == IFS_DS_ENOMEM ? "out of memory"
-                                    : e2[0] ? e2 : "write failed");
+        snprintf(err, errlen, "%s",
+                 rc == IFS_DS_ENOMEM ? "out of memory"
+                 : e2[0]             ? e2
+                                     : "write failed");
         rc = rc == IFS_DS_ENOMEM ? rc : IFS_DS_EIO;
     } else if (ifs_shard_writer_close(p.w, NULL, err, errlen)) {
         rc = IFS_DS_EIO;
@@ -387,13 +395,13 @@ int ifs_ds_pack(char *const *inputs, int n, const char *out, const char *stem,
                 const ifs_ds_sink_opts *so, ifs_ds_pack_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    pack_ctx p = { 0 };
+    pack_ctx p = {0};
     p.sink = ds_sink_open(out, so, err, errlen);
     if (!p.sink || ds_sink_begin(p.sink, stem ? stem : "shard", err, errlen)) {
         ds_sink_free(p.sink);
         return IFS_DS_EIO;
     }
-    ds_read_stats rs = { 0 };
+    ds_read_stats rs = {0};
     int rc = ds_read_records(inputs, n, pack_one, &p, &rs, err, errlen);
     res->lines = rs.lines;
     res->rejected_lines = rs.rejected_total;
@@ -404,7 +412,7 @@ int ifs_ds_pack(char *const *inputs, int n, const char *out, const char *stem,
         ds_sink_free(p.sink);
         return rc == IFS_DS_ENOMEM ? rc : IFS_DS_EIO;
     }
-    ds_buf extra = { 0 };
+    ds_buf extra = {0};
     ds_buf_puts(&extra, "\"pack\":{");
     ds_read_stats_json(&rs, &extra);
     ds_buf_puts(&extra, "}");

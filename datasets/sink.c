@@ -34,9 +34,9 @@ struct ds_sink {
     char *dir;
     ifs_ds_sink_opts o;
     char stem[256];
-    unsigned seq;                 /* shard number within the stem */
+    unsigned seq; /* shard number within the stem */
     ifs_shard_writer *w;
-    char cur[512];                /* the open shard's file name */
+    char cur[512]; /* the open shard's file name */
     uint64_t cur_records, cur_bytes;
     shard_info *shards;
     size_t n, cap;
@@ -152,9 +152,9 @@ int ds_sink_line(ds_sink *s, const char *line, size_t len, char *err, size_t err
         s->records++;
         return 0;
     }
-    if (s->w && ((s->o.max_records && s->cur_records >= s->o.max_records) ||
-                 (s->o.max_bytes && s->cur_bytes + len + 1 > s->o.max_bytes &&
-                  s->cur_records > 0))) {
+    if (s->w &&
+        ((s->o.max_records && s->cur_records >= s->o.max_records) ||
+         (s->o.max_bytes && s->cur_bytes + len + 1 > s->o.max_bytes && s->cur_records > 0))) {
         int rc = ds_sink_end(s, err, errlen);
         if (rc)
             return rc;
@@ -179,12 +179,13 @@ int ds_sink_finish(ds_sink *s, const char *extra, char *err, size_t errlen)
     int rc = ds_sink_end(s, err, errlen);
     if (rc || s->o.dry_run)
         return rc;
-    ds_buf b = { 0 };
+    ds_buf b = {0};
     uint64_t bytes = 0;
     for (size_t i = 0; i < s->n; i++)
         bytes += s->shards[i].bytes;
-    ds_buf_printf(&b, "{\"format\":\"ifscore-shards/1\",\"records\":%llu,\"bytes\":%llu,"
-                      "\"shards\":[",
+    ds_buf_printf(&b,
+                  "{\"format\":\"ifscore-shards/1\",\"records\":%llu,\"bytes\":%llu,"
+                  "\"shards\":[",
                   (unsigned long long)s->records, (unsigned long long)bytes);
     for (size_t i = 0; i < s->n; i++) {
         const shard_info *si = &s->shards[i];
@@ -262,8 +263,12 @@ static void say(void (*report)(const char *, void *), void *user, const char *fm
 
 static const char *kind_of(mode_t m)
 {
-    return S_ISDIR(m) ? "a folder" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
-         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a plain file";
+    return S_ISDIR(m)    ? "a folder"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a plain file";
 }
 
 /* Opens path for reading without blocking; -1 with words in why unless it
@@ -298,8 +303,10 @@ static char *read_manifest(const char *path, size_t *len, char *err, size_t errl
         return NULL;
     }
     if ((uint64_t)st.st_size > MANIFEST_MAX) {
-        snprintf(err, errlen, "%s: cannot read the manifest: %llu bytes, larger than the %zu MiB "
-                 "a manifest may hold", path, (unsigned long long)st.st_size, MANIFEST_MAX >> 20);
+        snprintf(err, errlen,
+                 "%s: cannot read the manifest: %llu bytes, larger than the %zu MiB "
+                 "a manifest may hold",
+                 path, (unsigned long long)st.st_size, MANIFEST_MAX >> 20);
         close(fd);
         return NULL;
     }
@@ -334,8 +341,9 @@ static char *read_manifest(const char *path, size_t *len, char *err, size_t errl
     close(fd);
     if (bad || n > MANIFEST_MAX) {
         snprintf(err, errlen, "%s: cannot read the manifest: %s", path,
-                 !p ? "out of memory" : n > MANIFEST_MAX ? "it grew past the size cap"
-                                                         : strerror(errno));
+                 !p                 ? "out of memory"
+                 : n > MANIFEST_MAX ? "it grew past the size cap"
+                                    : strerror(errno));
         free(p);
         return NULL;
     }
@@ -404,7 +412,7 @@ typedef struct {
  * record) and decompressed size. 0, or -1 with words in why. */
 static int read_shard(int fd, shard_read *out, char *why, size_t whylen)
 {
-    ifs_shard_opts so = { .max_line_bytes = (size_t)64 << 20 };
+    ifs_shard_opts so = {.max_line_bytes = (size_t)64 << 20};
     ifs_shard_reader *r = ifs_shard_create(&so);
     size_t cap = (size_t)1 << 20;
     char *buf = malloc(cap);
@@ -430,7 +438,7 @@ static int read_shard(int fd, shard_read *out, char *why, size_t whylen)
         }
         ifs_sha256_update(&sc, buf, (size_t)k);
         out->file_bytes += (uint64_t)k;
-        ifs_shard_input in = { buf, (size_t)k, 0, k == 0 };
+        ifs_shard_input in = {buf, (size_t)k, 0, k == 0};
         ifs_shard_line ln;
         int d;
         while ((d = ifs_shard_decode(r, &in, &ln)) == IFS_SHARD_LINE)
@@ -466,9 +474,9 @@ static int cmp_name(const void *a, const void *b)
 }
 
 int ifs_ds_verify(const char *path, ifs_ds_verify_stats *vs, void (*report)(const char *, void *),
-              void *user, char *err, size_t errlen)
+                  void *user, char *err, size_t errlen)
 {
-    ifs_ds_verify_stats zero = { 0 };
+    ifs_ds_verify_stats zero = {0};
     if (vs)
         *vs = zero;
     if (errlen)
@@ -496,8 +504,9 @@ int ifs_ds_verify(const char *path, ifs_ds_verify_stats *vs, void (*report)(cons
     cJSON *shards = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "shards") : NULL;
     if (!cJSON_IsArray(shards)) {
         snprintf(err, errlen, "%s: not an ifscore manifest (%s)", mpath,
-                 !root ? "not JSON" : !cJSON_IsObject(root) ? "not a JSON object"
-                                                           : "no \"shards\" array");
+                 !root                   ? "not JSON"
+                 : !cJSON_IsObject(root) ? "not a JSON object"
+                                         : "no \"shards\" array");
         cJSON_Delete(root);
         return IFS_DS_EFORMAT;
     }
@@ -546,8 +555,8 @@ int ifs_ds_verify(const char *path, ifs_ds_verify_stats *vs, void (*report)(cons
             say(report, user, "%s: shard entry %zu: \"file\" is not a plain file name", mpath, idx);
             entry_ok = 0;
         }
-        static const char *const count_keys[] = { "records", "bytes", "uncompressed_bytes" };
-        uint64_t *count_out[] = { &want_rec, &want_bytes, &want_ubytes };
+        static const char *const count_keys[] = {"records", "bytes", "uncompressed_bytes"};
+        uint64_t *count_out[] = {&want_rec, &want_bytes, &want_ubytes};
         for (int k = 0; k < 3; k++)
             if (!get_count(it, count_keys[k], count_out[k])) {
                 say(report, user, "%s: shard entry %zu: \"%s\" is not a non-negative integer",
@@ -580,8 +589,10 @@ int ifs_ds_verify(const char *path, ifs_ds_verify_stats *vs, void (*report)(cons
         snprintf(sp, sizeof sp, "%s/%s", dir, name);
         int ok = 1;
         if (!is_shard_name(name)) {
-            say(report, user, "%s: not a shard name (*.jsonl, *.jsonl.zst): ifscore score %s "
-                "would not read it", sp, dir);
+            say(report, user,
+                "%s: not a shard name (*.jsonl, *.jsonl.zst): ifscore score %s "
+                "would not read it",
+                sp, dir);
             ok = 0;
         }
         char why[256];
@@ -638,9 +649,9 @@ int ifs_ds_verify(const char *path, ifs_ds_verify_stats *vs, void (*report)(cons
      * folder is listed by host's lister (ifs_io_list_inputs), the one `score`
      * uses, so the two can never disagree on what a shard is. */
     size_t unlisted = 0;
-    ifs_input_list in = { 0 };
+    ifs_input_list in = {0};
     char lerr[256];
-    const char *dargs[1] = { dir };
+    const char *dargs[1] = {dir};
     if (ifs_io_list_inputs(dargs, 1, &in, lerr, sizeof lerr)) {
         /* An unreadable folder is a problem; one with no shards has nothing
          * unlisted (the manifest's own entries were checked above). */
@@ -659,8 +670,10 @@ int ifs_ds_verify(const char *path, ifs_ds_verify_stats *vs, void (*report)(cons
             if (!bsearch(&key, names, n_names, sizeof *names, cmp_name)) {
                 char sp[2048];
                 snprintf(sp, sizeof sp, "%s/%s", dir, key);
-                say(report, user, "%s: not listed in the manifest, but ifscore score %s would "
-                    "read it", sp, dir);
+                say(report, user,
+                    "%s: not listed in the manifest, but ifscore score %s would "
+                    "read it",
+                    sp, dir);
                 unlisted++;
             }
         }

@@ -26,17 +26,17 @@
 
 struct ifs_ds_src {
     FILE *f;
-    int own;            /* fclose at the end (not stdin) */
-    int zstd;           /* -1 until the first bytes are seen */
-    int gzip;           /* 1: gzip members (zstd is then 0) */
+    int own;  /* fclose at the end (not stdin) */
+    int zstd; /* -1 until the first bytes are seen */
+    int gzip; /* 1: gzip members (zstd is then 0) */
     ZSTD_DCtx *dctx;
     z_stream zs;
-    int zs_init;        /* inflateInit2 succeeded */
-    int in_member;      /* gzip: inside a member (its end not reached yet) */
+    int zs_init;   /* inflateInit2 succeeded */
+    int in_member; /* gzip: inside a member (its end not reached yet) */
     char *in;
     size_t in_cap, in_len, in_pos;
-    uint64_t consumed;  /* compressed bytes handed to zstd (or read, when plain) */
-    size_t last_hint;   /* ZSTD_decompressStream's last return */
+    uint64_t consumed; /* compressed bytes handed to zstd (or read, when plain) */
+    size_t last_hint;  /* ZSTD_decompressStream's last return */
     int eof;
     char path[256];
     char err[384];
@@ -123,8 +123,7 @@ static int refill(ifs_ds_src *s)
 
 static int is_zstd_magic(const unsigned char *b)
 {
-    uint32_t m = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                 (uint32_t)b[3] << 24;
+    uint32_t m = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
     return m == 0xFD2FB528u || (m & 0xFFFFFFF0u) == 0x184D2A50u;
 }
 
@@ -137,8 +136,8 @@ static int read_gzip(ifs_ds_src *s, char *buf, size_t cap, size_t *n)
         if (s->in_len == 0) {
             if (s->in_member) {
                 snprintf(s->err, sizeof s->err,
-                         "%s: truncated gzip member: the file ends at byte %llu inside it",
-                         s->path, (unsigned long long)s->consumed);
+                         "%s: truncated gzip member: the file ends at byte %llu inside it", s->path,
+                         (unsigned long long)s->consumed);
                 return IFS_DS_ETRUNC;
             }
             return 0;
@@ -184,9 +183,11 @@ static int read_gzip(ifs_ds_src *s, char *buf, size_t cap, size_t *n)
         if (zr == Z_STREAM_END) {
             s->in_member = 0;
         } else if (zr != Z_OK && !(zr == Z_BUF_ERROR && (used || *n))) {
-            snprintf(s->err, sizeof s->err, "%s: gzip error near compressed byte %llu: %s",
-                     s->path, (unsigned long long)s->consumed,
-                     s->zs.msg ? s->zs.msg : zr == Z_MEM_ERROR ? "out of memory" : "corrupt data");
+            snprintf(s->err, sizeof s->err, "%s: gzip error near compressed byte %llu: %s", s->path,
+                     (unsigned long long)s->consumed,
+                     s->zs.msg           ? s->zs.msg
+                     : zr == Z_MEM_ERROR ? "out of memory"
+                                         : "corrupt data");
             return zr == Z_MEM_ERROR ? IFS_DS_ENOMEM : IFS_DS_EFORMAT;
         }
     }
@@ -204,8 +205,7 @@ int ifs_ds_src_read(ifs_ds_src *s, char *buf, size_t cap, size_t *n)
             size_t got = fread(s->in + s->in_len, 1, 4 - s->in_len, s->f);
             if (got == 0) {
                 if (ferror(s->f)) {
-                    snprintf(s->err, sizeof s->err, "%s: read error: %s", s->path,
-                             strerror(errno));
+                    snprintf(s->err, sizeof s->err, "%s: read error: %s", s->path, strerror(errno));
                     return IFS_DS_EIO;
                 }
                 s->eof = 1;
@@ -213,8 +213,8 @@ int ifs_ds_src_read(ifs_ds_src *s, char *buf, size_t cap, size_t *n)
             s->in_len += got;
         }
         s->zstd = s->in_len == 4 && is_zstd_magic((const unsigned char *)s->in);
-        s->gzip = s->in_len >= 2 && (unsigned char)s->in[0] == 0x1f &&
-                  (unsigned char)s->in[1] == 0x8b;
+        s->gzip =
+            s->in_len >= 2 && (unsigned char)s->in[0] == 0x1f && (unsigned char)s->in[1] == 0x8b;
         if (s->gzip) {
             /* 16 + MAX_WBITS: gzip wrapper only (no raw deflate, no zlib) */
             if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK) {
@@ -261,13 +261,13 @@ int ifs_ds_src_read(ifs_ds_src *s, char *buf, size_t cap, size_t *n)
             }
             return 0;
         }
-        ZSTD_inBuffer in = { s->in, s->in_len, s->in_pos };
-        ZSTD_outBuffer out = { buf, cap, 0 };
+        ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
+        ZSTD_outBuffer out = {buf, cap, 0};
         size_t before = in.pos;
         size_t r = ZSTD_decompressStream(s->dctx, &out, &in);
         if (ZSTD_isError(r)) {
-            snprintf(s->err, sizeof s->err, "%s: zstd error near compressed byte %llu: %s",
-                     s->path, (unsigned long long)s->consumed, ZSTD_getErrorName(r));
+            snprintf(s->err, sizeof s->err, "%s: zstd error near compressed byte %llu: %s", s->path,
+                     (unsigned long long)s->consumed, ZSTD_getErrorName(r));
             ZSTD_DCtx_reset(s->dctx, ZSTD_reset_session_only);
             return IFS_DS_EFORMAT;
         }

@@ -134,11 +134,11 @@ size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t n = 0;
-#define PUT(c)                                                                                 \
-    do {                                                                                       \
-        if (n + 1 < cap)                                                                       \
-            dst[n] = (c);                                                                      \
-        n++;                                                                                   \
+#define PUT(c)                                                                                     \
+    do {                                                                                           \
+        if (n + 1 < cap)                                                                           \
+            dst[n] = (c);                                                                          \
+        n++;                                                                                       \
     } while (0)
     size_t i = 0;
     while (i < len) {
@@ -160,15 +160,34 @@ size_t ifs_json_escape(char *dst, size_t cap, const char *src, size_t len)
             continue;
         }
         switch (c) {
-        case '"': PUT('\\'); PUT('"'); break;
-        case '\\': PUT('\\'); PUT('\\'); break;
-        case '\n': PUT('\\'); PUT('n'); break;
-        case '\r': PUT('\\'); PUT('r'); break;
-        case '\t': PUT('\\'); PUT('t'); break;
+        case '"':
+            PUT('\\');
+            PUT('"');
+            break;
+        case '\\':
+            PUT('\\');
+            PUT('\\');
+            break;
+        case '\n':
+            PUT('\\');
+            PUT('n');
+            break;
+        case '\r':
+            PUT('\\');
+            PUT('r');
+            break;
+        case '\t':
+            PUT('\\');
+            PUT('t');
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
-                PUT('\\'); PUT('u'); PUT('0'); PUT('0');
-                PUT(hex[c >> 4]); PUT(hex[c & 15]);
+                PUT('\\');
+                PUT('u');
+                PUT('0');
+                PUT('0');
+                PUT(hex[c >> 4]);
+                PUT(hex[c & 15]);
             } else {
                 PUT((char)c);
             }

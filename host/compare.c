@@ -139,8 +139,7 @@ static void metric_counts(const side_counts *s, ifs_cmp_metric m, uint64_t *k, u
     }
 }
 
-static void proportion(ifs_compare_cell *x, uint64_t kb, uint64_t nb, uint64_t kc,
-                       uint64_t nc)
+static void proportion(ifs_compare_cell *x, uint64_t kb, uint64_t nb, uint64_t kc, uint64_t nc)
 {
     x->k_base = kb;
     x->n_base = nb;
@@ -164,8 +163,8 @@ static void proportion(ifs_compare_cell *x, uint64_t kb, uint64_t nb, uint64_t k
 }
 
 /* The gap of one side: IFS_full - IFS_partial with Newcombe's interval. */
-static int side_gap(const ifs_compare_cell *part, const ifs_compare_cell *full, int cand,
-                    double *v, double *lo, double *hi)
+static int side_gap(const ifs_compare_cell *part, const ifs_compare_cell *full, int cand, double *v,
+                    double *lo, double *hi)
 {
     uint64_t kp = cand ? part->k_cand : part->k_base, np = cand ? part->n_cand : part->n_base;
     uint64_t kf = cand ? full->k_cand : full->k_base, nf = cand ? full->n_cand : full->n_base;
@@ -220,8 +219,7 @@ static void fill_row(ifs_compare_row *row, const side_counts *b, const side_coun
         x->regression = x->gated && x->comparable && x->hi < -o->max_drop;
         row->regression |= x->regression;
     }
-    row->fails_gate = row->regression ||
-                      (row->side != IFS_CMP_SIDE_BOTH && o->require_same_groups);
+    row->fails_gate = row->regression || (row->side != IFS_CMP_SIDE_BOTH && o->require_same_groups);
 }
 
 /* --- building -------------------------------------------------------------- */
@@ -315,9 +313,9 @@ static int check_grouping(const ifs_reducer *base, const ifs_reducer *cand, char
     for (int32_t k = 0; k < b.n_keys; k++)
         snprintf(y + strlen(y), sizeof y - strlen(y), "%s%s", k ? "," : "", b.keys[k]);
     return ifs_errf(err, errlen, IFS_CMP_EGROUPING,
-                "the reports group by different keys (grouping.keys %s vs %s): their groups "
-                "cannot be paired",
-                x, y);
+                    "the reports group by different keys (grouping.keys %s vs %s): their groups "
+                    "cannot be paired",
+                    x, y);
 }
 
 int ifs_compare(const ifs_reducer *base, const ifs_reducer *cand, const ifs_compare_opts *o,
@@ -341,9 +339,9 @@ int ifs_compare(const ifs_reducer *base, const ifs_reducer *cand, const ifs_comp
         return ifs_errf(err, errlen, IFS_CMP_EARG, "%s", why);
     if (id_rc && !o->allow_identity_change)
         return ifs_errf(err, errlen, IFS_CMP_EIDENTITY,
-                    "%s: the figures are not comparable (--allow-classifier-change "
-                    "compares anyway)",
-                    why);
+                        "%s: the figures are not comparable (--allow-classifier-change "
+                        "compares anyway)",
+                        why);
 
     ifs_comparison *c = calloc(1, sizeof *c);
     ifs_reduce_group_view *gb = NULL, *gc = NULL;
@@ -491,8 +489,7 @@ static const char *metric_list(unsigned gate, char *buf, size_t n)
     buf[0] = 0;
     for (int m = 0; m < IFS_CMP_GAP; m++)
         if ((gate >> m) & 1u)
-            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? ", " : "",
-                     DISPLAY[m]);
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? ", " : "", DISPLAY[m]);
     return buf;
 }
 
@@ -511,8 +508,7 @@ static void delta_text(ifs_buf *b, const ifs_compare_cell *x)
     ifs_buf_puts(b, "]");
 }
 
-static char *cell_string(void (*fn)(ifs_buf *, const ifs_compare_cell *),
-                         const ifs_compare_cell *x)
+static char *cell_string(void (*fn)(ifs_buf *, const ifs_compare_cell *), const ifs_compare_cell *x)
 {
     ifs_buf b;
     if (ifs_mk_open(&b))
@@ -553,7 +549,7 @@ static void verdict(ifs_buf *b, const ifs_comparison *c)
     size_t fell = s->regressions - (size_t)total;
     if (fell) {
         ifs_buf_printf(b, "REGRESSION in %zu of %zu group%s:", fell, s->groups_both,
-                      s->groups_both == 1 ? "" : "s");
+                       s->groups_both == 1 ? "" : "s");
         size_t shown = 0;
         for (size_t i = 1; i < c->n_rows; i++)
             if (c->rows[i].regression && shown++ < 20) {
@@ -565,28 +561,29 @@ static void verdict(ifs_buf *b, const ifs_comparison *c)
         if (total)
             ifs_buf_puts(b, "; the whole run fell too");
     } else if (total) {
-        ifs_buf_printf(b, "REGRESSION in the whole run (no single group of %zu fell "
-                         "significantly)",
-                      s->groups_both);
+        ifs_buf_printf(b,
+                       "REGRESSION in the whole run (no single group of %zu fell "
+                       "significantly)",
+                       s->groups_both);
     } else {
         ifs_buf_printf(b, "no regression (%zu group%s on both sides)", s->groups_both,
-                      s->groups_both == 1 ? "" : "s");
+                       s->groups_both == 1 ? "" : "s");
     }
     if (s->base_only || s->cand_only)
         ifs_buf_printf(b, "; %zu group%s only in the baseline, %zu only in the candidate%s",
-                      s->base_only, s->base_only == 1 ? "" : "s", s->cand_only,
-                      c->opts.require_same_groups ? " (--require-same-groups: fails the gate)"
-                                                  : "");
+                       s->base_only, s->base_only == 1 ? "" : "s", s->cand_only,
+                       c->opts.require_same_groups ? " (--require-same-groups: fails the gate)"
+                                                   : "");
     if (s->not_comparable)
         ifs_buf_printf(b, "; %zu gated figure%s not comparable (no records on a side)",
-                      s->not_comparable, s->not_comparable == 1 ? "" : "s");
+                       s->not_comparable, s->not_comparable == 1 ? "" : "s");
 }
 
 static void gate_sentence(ifs_buf *b, const ifs_comparison *c)
 {
     char list[64];
     ifs_buf_printf(b, "gate: %s; a regression is a drop whose 95%% interval lies wholly below ",
-                  metric_list(c->opts.gate, list, sizeof list));
+                   metric_list(c->opts.gate, list, sizeof list));
     ifs_mk_signed(b, -c->opts.max_drop, 3);
     ifs_buf_puts(b, " (--max-drop ");
     ifs_buf_fixed(b, c->opts.max_drop, 3);
@@ -595,7 +592,7 @@ static void gate_sentence(ifs_buf *b, const ifs_comparison *c)
 
 typedef struct {
     char **cell;
-    size_t *ord;            /* [rows] the comparison row behind each grid row */
+    size_t *ord; /* [rows] the comparison row behind each grid row */
     size_t rows, cols;
     int oom;
 } grid;
@@ -738,7 +735,7 @@ static void render_markdown(const ifs_comparison *c, ifs_buf *b, grid *g)
     const ifs_compare_summary *s = &c->sum;
     if (s->gate_failed)
         ifs_buf_printf(b, "### ifscore compare: \xE2\x9D\x8C %s\n\n",
-                      s->regressions ? "regression" : "groups differ");
+                       s->regressions ? "regression" : "groups differ");
     else
         ifs_buf_puts(b, "### ifscore compare: \xE2\x9C\x85 no regression\n\n");
     ifs_buf_puts(b, "Candidate `");
@@ -760,11 +757,16 @@ static void render_markdown(const ifs_comparison *c, ifs_buf *b, grid *g)
                 if (first >= 'a' && first <= 'z')
                     txt[0] = (char)(first - 'a' + 'A');
                 for (char *p = txt; *p; p++) {
-                    if (*p == '<') ifs_buf_puts(b, "&lt;");
-                    else if (*p == '>') ifs_buf_puts(b, "&gt;");
-                    else if (*p == '&') ifs_buf_puts(b, "&amp;");
-                    else if (*p == '|') ifs_buf_puts(b, "\\|");
-                    else ifs_buf_add(b, p, 1);
+                    if (*p == '<')
+                        ifs_buf_puts(b, "&lt;");
+                    else if (*p == '>')
+                        ifs_buf_puts(b, "&gt;");
+                    else if (*p == '&')
+                        ifs_buf_puts(b, "&amp;");
+                    else if (*p == '|')
+                        ifs_buf_puts(b, "\\|");
+                    else
+                        ifs_buf_add(b, p, 1);
                 }
                 free(txt);
             } else {
@@ -851,26 +853,26 @@ static void json_row(ifs_buf *b, const ifs_comparison *c, const ifs_compare_row 
         json_key(b, c, r->vals);
     ifs_buf_printf(b, ",\n%s  \"label\": ", indent);
     ifs_buf_jstr(b, r->label);
-    ifs_buf_printf(b, ",\n%s  \"side\": \"%s\",\n%s  \"regression\": %s,\n"
-                     "%s  \"fails_gate\": %s,\n%s  \"metrics\": {",
-                  indent, sides[r->side], indent, r->regression ? "true" : "false", indent,
-                  r->fails_gate ? "true" : "false", indent);
+    ifs_buf_printf(b,
+                   ",\n%s  \"side\": \"%s\",\n%s  \"regression\": %s,\n"
+                   "%s  \"fails_gate\": %s,\n%s  \"metrics\": {",
+                   indent, sides[r->side], indent, r->regression ? "true" : "false", indent,
+                   r->fails_gate ? "true" : "false", indent);
     for (int m = 0; m < IFS_CMP_N_METRICS; m++) {
         const ifs_compare_cell *x = &r->m[m];
         ifs_buf_printf(b, "%s\n%s    \"%s\": {", m ? "," : "", indent,
-                      ifs_compare_metric_name((ifs_cmp_metric)m));
+                       ifs_compare_metric_name((ifs_cmp_metric)m));
         for (int side = 0; side < 2; side++) {
             int has = side ? x->has_cand : x->has_base;
             ifs_buf_printf(b, "\"%s\": {", side ? "candidate" : "baseline");
             if (m != IFS_CMP_GAP)
                 ifs_buf_printf(b, "\"n\": %llu, \"answer_like\": %llu, ",
-                              (unsigned long long)(side ? x->n_cand : x->n_base),
-                              (unsigned long long)(side ? x->k_cand : x->k_base));
+                               (unsigned long long)(side ? x->n_cand : x->n_base),
+                               (unsigned long long)(side ? x->k_cand : x->k_base));
             ifs_buf_puts(b, "\"value\": ");
             json_num(b, side ? x->cand : x->base, has);
             ifs_buf_puts(b, ", \"ci95\": ");
-            json_interval(b, side ? x->cand_lo : x->base_lo, side ? x->cand_hi : x->base_hi,
-                          has);
+            json_interval(b, side ? x->cand_lo : x->base_lo, side ? x->cand_hi : x->base_hi, has);
             ifs_buf_puts(b, "}, ");
         }
         ifs_buf_puts(b, "\"delta\": ");
@@ -878,8 +880,8 @@ static void json_row(ifs_buf *b, const ifs_comparison *c, const ifs_compare_row 
         ifs_buf_puts(b, ", \"delta_ci95\": ");
         json_interval(b, x->lo, x->hi, x->comparable);
         ifs_buf_printf(b, ", \"comparable\": %s, \"gated\": %s, \"regression\": %s}",
-                      x->comparable ? "true" : "false", x->gated ? "true" : "false",
-                      x->regression ? "true" : "false");
+                       x->comparable ? "true" : "false", x->gated ? "true" : "false",
+                       x->regression ? "true" : "false");
     }
     ifs_buf_printf(b, "\n%s  }\n%s}", indent, indent);
 }
@@ -888,7 +890,7 @@ static void render_json(const ifs_comparison *c, ifs_buf *b)
 {
     const ifs_compare_summary *s = &c->sum;
     ifs_buf_puts(b, "{\n  \"schema\": \"ifscore-compare\",\n  \"schema_version\": 1,\n"
-                   "  \"baseline\": ");
+                    "  \"baseline\": ");
     ifs_buf_jstr(b, c->base_name);
     ifs_buf_puts(b, ",\n  \"candidate\": ");
     ifs_buf_jstr(b, c->cand_name);
@@ -897,14 +899,14 @@ static void render_json(const ifs_comparison *c, ifs_buf *b)
     for (int m = 0; m < IFS_CMP_GAP; m++)
         if ((c->opts.gate >> m) & 1u) {
             ifs_buf_printf(b, "%s\"%s\"", first ? "" : ", ",
-                          ifs_compare_metric_name((ifs_cmp_metric)m));
+                           ifs_compare_metric_name((ifs_cmp_metric)m));
             first = 0;
         }
     ifs_buf_puts(b, "], \"max_drop\": ");
     ifs_buf_fixed(b, c->opts.max_drop, 6);
     ifs_buf_printf(b, ", \"require_same_groups\": %s, \"allow_identity_change\": %s},\n",
-                  c->opts.require_same_groups ? "true" : "false",
-                  c->opts.allow_identity_change ? "true" : "false");
+                   c->opts.require_same_groups ? "true" : "false",
+                   c->opts.allow_identity_change ? "true" : "false");
     ifs_buf_puts(b, "  \"identity_difference\": ");
     if (c->identity_difference)
         ifs_buf_jstr(b, c->identity_difference);
@@ -917,13 +919,13 @@ static void render_json(const ifs_comparison *c, ifs_buf *b)
     }
     int total = c->rows[0].regression != 0;
     ifs_buf_printf(b,
-                  "],\n  \"result\": {\"gate_failed\": %s, \"regressed_groups\": %zu, "
-                  "\"whole_run_regressed\": %s, \"groups_both\": %zu, \"only_in_baseline\": "
-                  "%zu, \"only_in_candidate\": %zu, \"not_comparable\": %zu},\n"
-                  "  \"regressed\": [",
-                  s->gate_failed ? "true" : "false", s->regressions - (size_t)total,
-                  total ? "true" : "false", s->groups_both, s->base_only, s->cand_only,
-                  s->not_comparable);
+                   "],\n  \"result\": {\"gate_failed\": %s, \"regressed_groups\": %zu, "
+                   "\"whole_run_regressed\": %s, \"groups_both\": %zu, \"only_in_baseline\": "
+                   "%zu, \"only_in_candidate\": %zu, \"not_comparable\": %zu},\n"
+                   "  \"regressed\": [",
+                   s->gate_failed ? "true" : "false", s->regressions - (size_t)total,
+                   total ? "true" : "false", s->groups_both, s->base_only, s->cand_only,
+                   s->not_comparable);
     first = 1;
     for (size_t i = 1; i < c->n_rows; i++)
         if (c->rows[i].regression) {
@@ -947,20 +949,20 @@ static void cell_sentence(ifs_buf *b, int m, const ifs_compare_cell *x)
     ifs_buf_printf(b, "%s ", DISPLAY[m]);
     if (!x->comparable) {
         ifs_buf_printf(b, "not comparable (no records on the %s side)",
-                      !x->has_base && !x->has_cand ? "either"
-                      : !x->has_base                ? "baseline"
+                       !x->has_base && !x->has_cand ? "either"
+                       : !x->has_base               ? "baseline"
                                                     : "candidate");
         return;
     }
     ifs_buf_fixed(b, x->base, 3);
     if (m != IFS_CMP_GAP)
         ifs_buf_printf(b, " (%llu/%llu)", (unsigned long long)x->k_base,
-                      (unsigned long long)x->n_base);
+                       (unsigned long long)x->n_base);
     ifs_buf_puts(b, " -> ");
     ifs_buf_fixed(b, x->cand, 3);
     if (m != IFS_CMP_GAP)
         ifs_buf_printf(b, " (%llu/%llu)", (unsigned long long)x->k_cand,
-                      (unsigned long long)x->n_cand);
+                       (unsigned long long)x->n_cand);
     ifs_buf_puts(b, ": ");
     ifs_mk_signed(b, x->delta, 3);
     ifs_buf_puts(b, ", 95% CI [");
@@ -982,22 +984,23 @@ static void render_junit(const ifs_comparison *c, ifs_buf *b)
     char list[64];
     metric_list(c->opts.gate, list, sizeof list);
     ifs_buf_printf(b,
-                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  "<testsuites name=\"ifscore compare\" tests=\"%zu\" failures=\"%zu\" "
-                  "errors=\"0\" time=\"0\">\n"
-                  "  <testsuite name=\"ifscore compare\" tests=\"%zu\" failures=\"%zu\" "
-                  "errors=\"0\" skipped=\"%zu\" time=\"0\">\n    <properties>\n",
-                  c->n_rows, failures, c->n_rows, failures, skipped);
+                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                   "<testsuites name=\"ifscore compare\" tests=\"%zu\" failures=\"%zu\" "
+                   "errors=\"0\" time=\"0\">\n"
+                   "  <testsuite name=\"ifscore compare\" tests=\"%zu\" failures=\"%zu\" "
+                   "errors=\"0\" skipped=\"%zu\" time=\"0\">\n    <properties>\n",
+                   c->n_rows, failures, c->n_rows, failures, skipped);
     ifs_buf_puts(b, "      <property name=\"baseline\" value=\"");
     ifs_mk_xml(b, c->base_name);
     ifs_buf_puts(b, "\"/>\n      <property name=\"candidate\" value=\"");
     ifs_mk_xml(b, c->cand_name);
-    ifs_buf_printf(b, "\"/>\n      <property name=\"gate\" value=\"%s\"/>\n"
-                     "      <property name=\"max_drop\" value=\"",
-                  list);
+    ifs_buf_printf(b,
+                   "\"/>\n      <property name=\"gate\" value=\"%s\"/>\n"
+                   "      <property name=\"max_drop\" value=\"",
+                   list);
     ifs_buf_fixed(b, c->opts.max_drop, 6);
     ifs_buf_printf(b, "\"/>\n      <property name=\"require_same_groups\" value=\"%s\"/>\n",
-                  c->opts.require_same_groups ? "true" : "false");
+                   c->opts.require_same_groups ? "true" : "false");
     if (c->identity_difference) {
         ifs_buf_puts(b, "      <property name=\"identity_difference\" value=\"");
         ifs_mk_xml(b, c->identity_difference);
@@ -1007,7 +1010,7 @@ static void render_junit(const ifs_comparison *c, ifs_buf *b)
     for (size_t i = 0; i < c->n_rows; i++) {
         const ifs_compare_row *r = &c->rows[i];
         ifs_buf_printf(b, "    <testcase classname=\"%s\" name=\"",
-                      r->is_total ? "ifscore.compare.total" : "ifscore.compare.group");
+                       r->is_total ? "ifscore.compare.total" : "ifscore.compare.group");
         ifs_mk_xml(b, r->label);
         ifs_buf_puts(b, "\" time=\"0\">\n");
         if (r->regression) {
@@ -1037,9 +1040,10 @@ static void render_junit(const ifs_comparison *c, ifs_buf *b)
         } else if (r->side != IFS_CMP_SIDE_BOTH) {
             const char *where = r->side == IFS_CMP_SIDE_BASELINE ? "baseline" : "candidate";
             if (r->fails_gate)
-                ifs_buf_printf(b, "      <failure type=\"missing_group\" message=\"only in the "
-                                 "%s (--require-same-groups)\">",
-                              where);
+                ifs_buf_printf(b,
+                               "      <failure type=\"missing_group\" message=\"only in the "
+                               "%s (--require-same-groups)\">",
+                               where);
             else
                 ifs_buf_printf(b, "      <skipped message=\"only in the %s\">", where);
         } else {
@@ -1073,8 +1077,8 @@ static void render_junit(const ifs_comparison *c, ifs_buf *b)
     ifs_buf_puts(b, "  </testsuite>\n</testsuites>\n");
 }
 
-int ifs_compare_render(const ifs_comparison *c, ifs_compare_format fmt, char **out,
-                       size_t *len, char *err, size_t errlen)
+int ifs_compare_render(const ifs_comparison *c, ifs_compare_format fmt, char **out, size_t *len,
+                       char *err, size_t errlen)
 {
     if (!out)
         return ifs_errf(err, errlen, IFS_CMP_EARG, "no output pointer");

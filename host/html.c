@@ -27,9 +27,9 @@
 #include "ifs_version.h"
 #include "markup_impl.h"
 
-#define W 960.0          /* width of the wide charts */
-#define ROW 16.0         /* one group per row */
-#define MAX_LABEL_CP 48  /* code points of a label before it is cut */
+#define W 960.0         /* width of the wide charts */
+#define ROW 16.0        /* one group per row */
+#define MAX_LABEL_CP 48 /* code points of a label before it is cut */
 
 static const char *const PALETTE[] = {"#2f6fdb", "#d1495b", "#2a9d55", "#8e5cc4", "#e07a1f",
                                       "#1a98a8", "#b8860b", "#c2469b", "#5c6670", "#6b8e23"};
@@ -135,8 +135,7 @@ static void put_label(ifs_buf *b, const ifs_reduce_identity *id, const char *con
     free(s);
 }
 
-static size_t label_width(const ifs_reduce_identity *id, const char *const *vals,
-                          int32_t skip)
+static size_t label_width(const ifs_reduce_identity *id, const char *const *vals, int32_t skip)
 {
     size_t w = 0;
     int several = id->n_keys - (skip >= 0) > 1, shown = 0;
@@ -190,17 +189,17 @@ static void svg_open(ifs_buf *b, ifs_chart which, double w, double h, unsigned f
     if (flags & IFS_HTML_STANDALONE)
         ifs_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     ifs_buf_printf(b,
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"chart-%s\" "
-                  "class=\"ifs-chart\" width=\"%.0f\" height=\"%.0f\" "
-                  "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"",
-                  CHART_NAMES[which], w, h, w, h);
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"chart-%s\" "
+                   "class=\"ifs-chart\" width=\"%.0f\" height=\"%.0f\" "
+                   "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"",
+                   CHART_NAMES[which], w, h, w, h);
     ifs_mk_xml(b, title);
     ifs_buf_puts(b, "\">\n<title>");
     ifs_mk_xml(b, title);
     ifs_buf_puts(b, "</title>\n");
     ifs_buf_puts(b, SVG_STYLE);
     ifs_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n",
-                  w, h);
+                   w, h);
     ifs_buf_puts(b, "<text class=\"title\" x=\"12\" y=\"22\">");
     ifs_mk_xml(b, title);
     ifs_buf_puts(b, "</text>\n");
@@ -210,7 +209,7 @@ static void text_at(ifs_buf *b, const char *cls, double x, double y, const char 
                     const char *s)
 {
     ifs_buf_printf(b, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\"%s%s%s>", cls, x, y,
-                  anchor ? " text-anchor=\"" : "", anchor ? anchor : "", anchor ? "\"" : "");
+                   anchor ? " text-anchor=\"" : "", anchor ? anchor : "", anchor ? "\"" : "");
     ifs_mk_xml(b, s);
     ifs_buf_puts(b, "</text>\n");
 }
@@ -224,8 +223,8 @@ static void fixed3(char *buf, size_t n, double v)
 
 /* Vertical grid lines and tick labels for [lo, hi] at `step`, above and
  * (when bottom > 0) below the plot. */
-static void x_grid(ifs_buf *b, double x0, double x1, double lo, double hi, double step,
-                   double top, double bottom, int sign)
+static void x_grid(ifs_buf *b, double x0, double x1, double lo, double hi, double step, double top,
+                   double bottom, int sign)
 {
     int n = (int)floor((hi - lo) / step + 1e-9);
     for (int i = 0; i <= n; i++) {
@@ -238,8 +237,9 @@ static void x_grid(ifs_buf *b, double x0, double x1, double lo, double hi, doubl
             snprintf(t, sizeof t, "%+.2g", v);
         else
             snprintf(t, sizeof t, "%.2g", v);
-        ifs_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                      x, top, x, bottom > 0 ? bottom : top);
+        ifs_buf_printf(b,
+                       "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                       x, top, x, bottom > 0 ? bottom : top);
         text_at(b, "tick", x, top - 6, "middle", t);
         if (bottom > 0)
             text_at(b, "tick", x, bottom + 14, "middle", t);
@@ -261,8 +261,7 @@ static int cmp_ranked(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-static int chart_groups(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *err,
-                        size_t errlen)
+static int chart_groups(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *err, size_t errlen)
 {
     ifs_reduce_identity id;
     ifs_reduce_get_identity(r, &id);
@@ -305,16 +304,16 @@ static int chart_groups(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *
              m, m == 1 ? "" : "s", empty ? "; groups without records left out" : "");
     text_at(b, "note", 12, 40, NULL, note);
     for (size_t i = 0; i < m; i += 2)
-        ifs_buf_printf(b, "<rect class=\"stripe\" x=\"0\" y=\"%.1f\" width=\"%.0f\" "
-                         "height=\"%.0f\"/>\n",
-                      top + ROW * (double)i, W, ROW);
+        ifs_buf_printf(b,
+                       "<rect class=\"stripe\" x=\"0\" y=\"%.1f\" width=\"%.0f\" "
+                       "height=\"%.0f\"/>\n",
+                       top + ROW * (double)i, W, ROW);
     x_grid(b, x0, x1, 0, 1, 0.2, top, bottom, 0);
     for (size_t i = 0; i < m; i++) {
         const prop *p = &rk[i].p;
         const ifs_reduce_group_view *v = &g[rk[i].i];
         double y = top + ROW * (double)i;
-        double xv = x0 + p->v * (x1 - x0), xl = x0 + p->lo * (x1 - x0),
-               xh = x0 + p->hi * (x1 - x0);
+        double xv = x0 + p->v * (x1 - x0), xl = x0 + p->lo * (x1 - x0), xh = x0 + p->hi * (x1 - x0);
         char a[32], lo[32], hi[32];
         fixed3(a, sizeof a, p->v);
         fixed3(lo, sizeof lo, p->lo);
@@ -322,19 +321,19 @@ static int chart_groups(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *
         ifs_buf_puts(b, "<g class=\"group\"><title>");
         put_label(b, &id, v->vals, -1, 0);
         ifs_buf_printf(b, ": IFS %s [%s, %s], %llu of %llu answer-like</title>\n", a, lo, hi,
-                      (unsigned long long)p->k, (unsigned long long)p->n);
-        ifs_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 8,
-                      y + ROW - 4);
+                       (unsigned long long)p->k, (unsigned long long)p->n);
+        ifs_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 8, y + ROW - 4);
         put_label(b, &id, v->vals, -1, 1);
         ifs_buf_puts(b, "</text>\n");
-        ifs_buf_printf(b, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                         "height=\"10\"/>\n",
-                      x0, y + 3, xv - x0);
         ifs_buf_printf(b,
-                      "<path class=\"ci\" d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fV%.1f\"/>\n",
-                      xl, y + 4, y + 12, xl, y + 8, xh, xh, y + 4, y + 12);
+                       "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"10\"/>\n",
+                       x0, y + 3, xv - x0);
+        ifs_buf_printf(b,
+                       "<path class=\"ci\" d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fV%.1f\"/>\n",
+                       xl, y + 4, y + 12, xl, y + 8, xh, xh, y + 4, y + 12);
         ifs_buf_printf(b, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\">%s  n=%llu</text></g>\n",
-                      x1 + 10, y + ROW - 4, a, (unsigned long long)p->n);
+                       x1 + 10, y + ROW - 4, a, (unsigned long long)p->n);
     }
     ifs_buf_puts(b, "</svg>\n");
     free(g);
@@ -374,27 +373,32 @@ static int chart_partial_full(ifs_buf *b, const ifs_reducer *r, unsigned flags, 
         double v = i * 0.2, x = x0 + v * (x1 - x0), y = y1 - v * (y1 - y0);
         char t[16];
         snprintf(t, sizeof t, "%.1f", v);
-        ifs_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                      x, y0, x, y1);
-        ifs_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                      x0, y, x1, y);
+        ifs_buf_printf(b,
+                       "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                       x, y0, x, y1);
+        ifs_buf_printf(b,
+                       "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                       x0, y, x1, y);
         text_at(b, "tick", x, y1 + 16, "middle", t);
         text_at(b, "tick", x0 - 8, y + 4, "end", t);
     }
-    ifs_buf_printf(b, "<rect class=\"axis\" fill=\"none\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                     "height=\"%.1f\"/>\n",
-                  x0, y0, x1 - x0, y1 - y0);
-    ifs_buf_printf(b, "<line class=\"diagonal\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                  x0, y1, x1, y0);
+    ifs_buf_printf(b,
+                   "<rect class=\"axis\" fill=\"none\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                   "height=\"%.1f\"/>\n",
+                   x0, y0, x1 - x0, y1 - y0);
+    ifs_buf_printf(b,
+                   "<line class=\"diagonal\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                   x0, y1, x1, y0);
     text_at(b, "note", x1 - 4, y0 + 14, "end", "IFS_full = IFS_partial");
     text_at(b, "tick", (x0 + x1) / 2, y1 + 36, "middle", "IFS_partial");
-    ifs_buf_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-                     "transform=\"rotate(-90 %.1f %.1f)\">IFS_full</text>\n",
-                  x0 - 40, (y0 + y1) / 2, x0 - 40, (y0 + y1) / 2);
+    ifs_buf_printf(b,
+                   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                   "transform=\"rotate(-90 %.1f %.1f)\">IFS_full</text>\n",
+                   x0 - 40, (y0 + y1) / 2, x0 - 40, (y0 + y1) / 2);
     int labels = both <= 40;
     /* Labels go right of their point, else left; one that would overlap a
      * label already placed is left to the point's tooltip. */
-    double (*boxes)[4] = labels ? malloc(both * sizeof *boxes) : NULL;
+    double(*boxes)[4] = labels ? malloc(both * sizeof *boxes) : NULL;
     size_t nbox = 0;
     labels = labels && boxes;
     for (size_t i = 0; i < n; i++) {
@@ -408,12 +412,11 @@ static int chart_partial_full(ifs_buf *b, const ifs_reducer *r, unsigned flags, 
         ifs_buf_puts(b, "<g class=\"pf\"><title>");
         put_label(b, &id, g[i].vals, -1, 0);
         ifs_buf_printf(b, ": IFS_partial %s (%llu/%llu), IFS_full %s (%llu/%llu)</title>\n", a,
-                      (unsigned long long)p.k, (unsigned long long)p.n, c,
-                      (unsigned long long)f.k, (unsigned long long)f.n);
-        ifs_buf_printf(b,
-                      "<path class=\"ci-light\" d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1f\"/>\n",
-                      x0 + p.lo * (x1 - x0), y, x0 + p.hi * (x1 - x0), x,
-                      y1 - f.lo * (y1 - y0), y1 - f.hi * (y1 - y0));
+                       (unsigned long long)p.k, (unsigned long long)p.n, c, (unsigned long long)f.k,
+                       (unsigned long long)f.n);
+        ifs_buf_printf(b, "<path class=\"ci-light\" d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1f\"/>\n",
+                       x0 + p.lo * (x1 - x0), y, x0 + p.hi * (x1 - x0), x, y1 - f.lo * (y1 - y0),
+                       y1 - f.hi * (y1 - y0));
         ifs_buf_printf(b, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\"/>\n", x, y);
         if (labels) {
             double lw = 6.2 * (double)label_width(&id, g[i].vals, -1);
@@ -498,8 +501,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int chart_curves(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *err,
-                        size_t errlen)
+static int chart_curves(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *err, size_t errlen)
 {
     ifs_reduce_identity id;
     ifs_reduce_get_identity(r, &id);
@@ -561,8 +563,9 @@ static int chart_curves(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *
         double v = i * 0.2, y = y1 - v * (y1 - y0);
         char t[16];
         snprintf(t, sizeof t, "%.1f", v);
-        ifs_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                      x0, y, x1, y);
+        ifs_buf_printf(b,
+                       "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                       x0, y, x1, y);
         text_at(b, "tick", x0 - 8, y + 4, "end", t);
     }
     if (distinct <= 12) {
@@ -573,9 +576,10 @@ static int chart_curves(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *
             char t[40];
             snprintf(t, sizeof t, "%.10g", xs[i]);
             double x = xs_map(xs[i], &sc), half = 3.4 * (double)strlen(t);
-            ifs_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                             "y2=\"%.1f\"/>\n",
-                          x, y0, x, y1);
+            ifs_buf_printf(b,
+                           "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                           "y2=\"%.1f\"/>\n",
+                           x, y0, x, y1);
             if (x - half > last_right + 6) {
                 text_at(b, "tick", x, y1 + 16, "middle", t);
                 last_right = x + half;
@@ -587,21 +591,23 @@ static int chart_curves(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *
             char t[40];
             snprintf(t, sizeof t, "%.6g", fabs(v) < step * 1e-9 ? 0.0 : v);
             double x = xs_map(v, &sc);
-            ifs_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                             "y2=\"%.1f\"/>\n",
-                          x, y0, x, y1);
+            ifs_buf_printf(b,
+                           "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                           "y2=\"%.1f\"/>\n",
+                           x, y0, x, y1);
             text_at(b, "tick", x, y1 + 16, "middle", t);
         }
     }
     ifs_buf_printf(b, "<path class=\"axis\" fill=\"none\" d=\"M%.1f %.1fV%.1fH%.1f\"/>\n", x0, y0,
-                  y1, x1);
+                   y1, x1);
     ifs_buf_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
-                  (x0 + x1) / 2, y1 + 36);
+                   (x0 + x1) / 2, y1 + 36);
     ifs_mk_xml(b, key);
     ifs_buf_puts(b, "</text>\n");
-    ifs_buf_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-                     "transform=\"rotate(-90 %.1f %.1f)\">IFS</text>\n",
-                  x0 - 42, (y0 + y1) / 2, x0 - 42, (y0 + y1) / 2);
+    ifs_buf_printf(b,
+                   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                   "transform=\"rotate(-90 %.1f %.1f)\">IFS</text>\n",
+                   x0 - 42, (y0 + y1) / 2, x0 - 42, (y0 + y1) / 2);
 
     size_t color = 0, legend = 0;
     for (size_t i = 0; i < cv.n_series; i++) {
@@ -612,8 +618,7 @@ static int chart_curves(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *
         ifs_buf_puts(b, "<g class=\"series\"><title>");
         put_label(b, &id, s->points[0].vals, cv.key, 0);
         ifs_buf_puts(b, "</title>\n");
-        curve_path(b, s, IFS_ITYPE_PARTIAL, xs_map, &sc, y0, y1, "curve-partial", col,
-                   cv.key);
+        curve_path(b, s, IFS_ITYPE_PARTIAL, xs_map, &sc, y0, y1, "curve-partial", col, cv.key);
         curve_path(b, s, IFS_ITYPE_FULL, xs_map, &sc, y0, y1, "curve-full", col, cv.key);
         curve_path(b, s, -1, xs_map, &sc, y0, y1, "curve", col, cv.key);
         for (size_t p = 0; p < s->n_points; p++) {
@@ -624,26 +629,29 @@ static int chart_curves(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *
             fixed3(a, sizeof a, q.v);
             fixed3(lo, sizeof lo, q.lo);
             fixed3(hi, sizeof hi, q.hi);
-            ifs_buf_printf(b, "<circle class=\"pt\" fill=\"%s\" cx=\"%.1f\" cy=\"%.1f\" "
-                             "r=\"3.5\"><title>",
-                          col, x, y);
+            ifs_buf_printf(b,
+                           "<circle class=\"pt\" fill=\"%s\" cx=\"%.1f\" cy=\"%.1f\" "
+                           "r=\"3.5\"><title>",
+                           col, x, y);
             ifs_mk_xml(b, key);
             ifs_buf_puts(b, " ");
             ifs_mk_xml(b, s->points[p].vals[cv.key]);
             ifs_buf_printf(b, ": IFS %s [%s, %s], n=%llu</title></circle>\n", a, lo, hi,
-                          (unsigned long long)q.n);
+                           (unsigned long long)q.n);
         }
         if (s->plateau >= 0) {
             const ifs_reduce_group_view *pp = &s->points[s->plateau];
             prop q = ifs_of(pp);
             double x = xs_map(strtod(pp->vals[cv.key], NULL), &sc);
             double y = y1 - q.v * (y1 - y0);
-            ifs_buf_printf(b, "<line class=\"plateau-line\" stroke=\"%s\" x1=\"%.1f\" "
-                             "y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                          col, x, y + 9, x, y1);
-            ifs_buf_printf(b, "<circle class=\"plateau\" cx=\"%.1f\" cy=\"%.1f\" r=\"8\">"
-                             "<title>plateau at ",
-                          x, y);
+            ifs_buf_printf(b,
+                           "<line class=\"plateau-line\" stroke=\"%s\" x1=\"%.1f\" "
+                           "y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                           col, x, y + 9, x, y1);
+            ifs_buf_printf(b,
+                           "<circle class=\"plateau\" cx=\"%.1f\" cy=\"%.1f\" r=\"8\">"
+                           "<title>plateau at ",
+                           x, y);
             ifs_mk_xml(b, key);
             ifs_buf_puts(b, " ");
             ifs_mk_xml(b, pp->vals[cv.key]);
@@ -657,14 +665,14 @@ static int chart_curves(ifs_buf *b, const ifs_reducer *r, unsigned flags, char *
                 snprintf(more, sizeof more, "and %zu more series", drawn - 24);
                 text_at(b, "note", x1 + 26, ly + 4, NULL, more);
             } else {
-                ifs_buf_printf(b, "<line stroke=\"%s\" stroke-width=\"3\" x1=\"%.1f\" y1=\"%.1f\" "
-                                 "x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                              col, x1 + 24, ly, x1 + 44, ly);
+                ifs_buf_printf(b,
+                               "<line stroke=\"%s\" stroke-width=\"3\" x1=\"%.1f\" y1=\"%.1f\" "
+                               "x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                               col, x1 + 24, ly, x1 + 44, ly);
                 ifs_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", x1 + 50, ly + 4);
                 put_label(b, &id, s->points[0].vals, cv.key, 1);
                 ifs_buf_puts(b, "</text>\n");
-                ifs_buf_printf(b, "<text class=\"note\" x=\"%.1f\" y=\"%.1f\">", x1 + 50,
-                              ly + 16);
+                ifs_buf_printf(b, "<text class=\"note\" x=\"%.1f\" y=\"%.1f\">", x1 + 50, ly + 16);
                 if (s->plateau >= 0) {
                     ifs_buf_puts(b, "plateau at ");
                     ifs_mk_xml_cut(b, s->points[s->plateau].vals[cv.key], 24);
@@ -768,23 +776,26 @@ static int chart_delta(ifs_buf *b, const ifs_comparison *c, unsigned flags, char
         char head[80];
         snprintf(head, sizeof head, "\xCE\x94 %s", names[m]);
         ifs_buf_printf(b, "<g class=\"panel\" data-metric=\"%s\">\n",
-                      ifs_compare_metric_name((ifs_cmp_metric)m));
+                       ifs_compare_metric_name((ifs_cmp_metric)m));
         text_at(b, "title", 12, top + 22, NULL, head);
         double pt = top + 50, pb = pt + ROW * (double)k;
         double lo = -span, hi = span;
         for (size_t i = 0; i < k; i += 2)
-            ifs_buf_printf(b, "<rect class=\"stripe\" x=\"0\" y=\"%.1f\" width=\"%.0f\" "
-                             "height=\"%.0f\"/>\n",
-                          pt + ROW * (double)i, W, ROW);
+            ifs_buf_printf(b,
+                           "<rect class=\"stripe\" x=\"0\" y=\"%.1f\" width=\"%.0f\" "
+                           "height=\"%.0f\"/>\n",
+                           pt + ROW * (double)i, W, ROW);
         x_grid(b, x0, x1, lo, hi, step, pt, pb, 1);
         double zx = x0 + (0 - lo) / (hi - lo) * (x1 - x0);
-        ifs_buf_printf(b, "<line class=\"zero\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                      zx, pt, zx, pb);
+        ifs_buf_printf(b,
+                       "<line class=\"zero\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                       zx, pt, zx, pb);
         if (o->max_drop > 0) {
             double mx = x0 + (-o->max_drop - lo) / (hi - lo) * (x1 - x0);
-            ifs_buf_printf(b, "<line class=\"max-drop\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                             "y2=\"%.1f\"/>\n",
-                          mx, pt, mx, pb);
+            ifs_buf_printf(b,
+                           "<line class=\"max-drop\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                           "y2=\"%.1f\"/>\n",
+                           mx, pt, mx, pb);
         }
         for (size_t i = 0; i < k; i++) {
             const ifs_compare_row *r = ifs_compare_row_at(c, rows[i].row);
@@ -794,27 +805,27 @@ static int chart_delta(ifs_buf *b, const ifs_comparison *c, unsigned flags, char
             double xl = x0 + (x->lo - lo) / (hi - lo) * (x1 - x0);
             double xh = x0 + (x->hi - lo) / (hi - lo) * (x1 - x0);
             ifs_buf_printf(b, "<g class=\"row%s%s\">", x->regression ? " regression" : "",
-                          r->is_total ? " total" : "");
-            ifs_buf_printf(b, "<rect class=\"band\" x=\"0\" y=\"%.1f\" width=\"%.0f\" "
-                             "height=\"%.0f\"/>",
-                          y, W, ROW);
+                           r->is_total ? " total" : "");
+            ifs_buf_printf(b,
+                           "<rect class=\"band\" x=\"0\" y=\"%.1f\" width=\"%.0f\" "
+                           "height=\"%.0f\"/>",
+                           y, W, ROW);
             ifs_buf_puts(b, "<title>");
             ifs_mk_xml(b, r->label);
             ifs_buf_printf(b, ": %s %.3f (%llu/%llu) -> %.3f (%llu/%llu)%s</title>\n", names[m],
-                          x->base, (unsigned long long)x->k_base,
-                          (unsigned long long)x->n_base, x->cand,
-                          (unsigned long long)x->k_cand, (unsigned long long)x->n_cand,
-                          x->regression ? ", regression" : "");
+                           x->base, (unsigned long long)x->k_base, (unsigned long long)x->n_base,
+                           x->cand, (unsigned long long)x->k_cand, (unsigned long long)x->n_cand,
+                           x->regression ? ", regression" : "");
             ifs_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 8,
-                          y + ROW - 4);
+                           y + ROW - 4);
             ifs_mk_xml_cut(b, r->label, MAX_LABEL_CP);
             ifs_buf_puts(b, "</text>\n");
             ifs_buf_printf(b,
-                          "<path class=\"ci\" d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f "
-                          "%.1fV%.1f\"/>\n",
-                          xl, y + 4, y + 12, xl, y + 8, xh, xh, y + 4, y + 12);
+                           "<path class=\"ci\" d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f "
+                           "%.1fV%.1f\"/>\n",
+                           xl, y + 4, y + 12, xl, y + 8, xh, xh, y + 4, y + 12);
             ifs_buf_printf(b, "<circle class=\"delta\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"/>\n", xd,
-                          y + 8);
+                           y + 8);
             ifs_buf_printf(b, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\">", x1 + 10, y + ROW - 4);
             ifs_mk_signed(b, x->delta, 3);
             ifs_buf_puts(b, " [");
@@ -845,8 +856,8 @@ static int draw(ifs_buf *b, const ifs_reducer *r, const ifs_comparison *cmp, ifs
     }
 }
 
-int ifs_html_chart(const ifs_reducer *r, const ifs_comparison *cmp, ifs_chart which,
-                   unsigned flags, char **out, size_t *len, char *err, size_t errlen)
+int ifs_html_chart(const ifs_reducer *r, const ifs_comparison *cmp, ifs_chart which, unsigned flags,
+                   char **out, size_t *len, char *err, size_t errlen)
 {
     if (!out)
         return fail(err, errlen, IFS_HTML_EARG, "no output pointer");
@@ -956,7 +967,7 @@ static void facts(ifs_buf *b, const ifs_reducer *r, const ifs_html_opts *o, int 
     ifs_reduce_get_totals(r, &t);
     char v[256];
     ifs_buf_puts(b, "<section id=\"section-facts\">\n<h2>The run</h2>\n<h3>Classifier and "
-                   "tokenizer</h3>\n<table>\n");
+                    "tokenizer</h3>\n<table>\n");
     kv(b, "weights sha256", id.weights_sha256);
     ifs_buf_puts(b, "<tr><th>labels</th><td>");
     for (int32_t i = 0; i < id.n_labels; i++) {
@@ -972,17 +983,22 @@ static void facts(ifs_buf *b, const ifs_reducer *r, const ifs_html_opts *o, int 
     kv(b, "near-threshold margin", v);
     if (id.pair_input) {
         if (id.instruction_max_tokens)
-            snprintf(v, sizeof v, "pair: [CLS] instruction [SEP] response [SEP], the "
+            snprintf(v, sizeof v,
+                     "pair: [CLS] instruction [SEP] response [SEP], the "
                      "instruction (field %.120s) cut to %d tokens first",
                      id.instruction_field, (int)id.instruction_max_tokens);
         else
-            snprintf(v, sizeof v, "pair: [CLS] instruction [SEP] response [SEP], the "
-                     "instruction from field %.120s", id.instruction_field);
+            snprintf(v, sizeof v,
+                     "pair: [CLS] instruction [SEP] response [SEP], the "
+                     "instruction from field %.120s",
+                     id.instruction_field);
         kv(b, "input", v);
     }
     snprintf(v, sizeof v, "do_lower_case %s, strip_accents %s, tokenize_chinese_chars %s",
              id.do_lower_case ? "true" : "false",
-             id.strip_accents < 0 ? "null" : id.strip_accents ? "true" : "false",
+             id.strip_accents < 0 ? "null"
+             : id.strip_accents   ? "true"
+                                  : "false",
              id.tokenize_chinese_chars ? "true" : "false");
     kv(b, "tokenizer", v);
     kv(b, "tokenizer sha256",
@@ -1071,17 +1087,17 @@ static void facts(ifs_buf *b, const ifs_reducer *r, const ifs_html_opts *o, int 
         return;
     }
     size_t cap = o->max_inputs ? o->max_inputs : 200;
-    ifs_buf_printf(b, "<h3>Inputs (%zu)</h3>\n<table id=\"inputs\">\n<tr><th>path</th>"
-                     "<th>bytes</th><th>sha256</th><th>read</th><th>scored</th>"
-                     "<th>rejected</th></tr>\n",
-                  ni);
+    ifs_buf_printf(b,
+                   "<h3>Inputs (%zu)</h3>\n<table id=\"inputs\">\n<tr><th>path</th>"
+                   "<th>bytes</th><th>sha256</th><th>read</th><th>scored</th>"
+                   "<th>rejected</th></tr>\n",
+                   ni);
     for (size_t i = 0; i < ni && i < cap; i++) {
         ifs_buf_puts(b, "<tr><td><code>");
         ifs_mk_xml(b, in[i].path);
         ifs_buf_puts(b, "</code></td>");
         td_num(b, in[i].bytes);
-        ifs_buf_printf(b, "<td><code title=\"%s\">%.12s</code></td>", in[i].sha256,
-                      in[i].sha256);
+        ifs_buf_printf(b, "<td><code title=\"%s\">%.12s</code></td>", in[i].sha256, in[i].sha256);
         td_num(b, in[i].read);
         td_num(b, in[i].scored);
         td_num(b, in[i].rejected);
@@ -1104,16 +1120,17 @@ static void groups_table(ifs_buf *b, const ifs_reducer *r, int *rc)
         *rc = IFS_HTML_ENOMEM;
         return;
     }
-    ifs_buf_printf(b, "<details id=\"groups-table\"%s><summary>Every group's counts and figures "
-                     "(%zu)</summary>\n<table>\n<tr>",
-                  n <= 30 ? " open" : "", n);
+    ifs_buf_printf(b,
+                   "<details id=\"groups-table\"%s><summary>Every group's counts and figures "
+                   "(%zu)</summary>\n<table>\n<tr>",
+                   n <= 30 ? " open" : "", n);
     for (int32_t k = 0; k < id.n_keys; k++) {
         ifs_buf_puts(b, "<th>");
         ifs_mk_xml(b, id.keys[k]);
         ifs_buf_puts(b, "</th>");
     }
     ifs_buf_puts(b, "<th>n</th><th>answer-like</th><th>IFS [95% CI]</th><th>IFS_partial</th>"
-                   "<th>IFS_full</th><th>gap</th><th>near threshold</th></tr>\n");
+                    "<th>IFS_full</th><th>gap</th><th>near threshold</th></tr>\n");
     for (size_t i = 0; i < n; i++) {
         ifs_buf_puts(b, "<tr>");
         for (int32_t k = 0; k < id.n_keys; k++) {
@@ -1155,8 +1172,8 @@ static const char RENDER_SCRIPT[] =
     "if(e)e.textContent=' Laid out in '+t.toFixed(0)+' ms.';})();\n"
     "</script>\n";
 
-int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size_t *len,
-                  char *err, size_t errlen)
+int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size_t *len, char *err,
+                  size_t errlen)
 {
     if (!out)
         return fail(err, errlen, IFS_HTML_EARG, "no output pointer");
@@ -1178,8 +1195,8 @@ int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size
     ifs_reduce_get_totals(r, &t);
 
     ifs_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                    "<meta name=\"generator\" content=\"ifscore ");
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                     "<meta name=\"generator\" content=\"ifscore ");
     ifs_mk_xml(&b, ifs_version_release());
     ifs_buf_puts(&b, "\">\n<title>");
     ifs_mk_xml(&b, title);
@@ -1193,19 +1210,20 @@ int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size
         ifs_mk_xml(&b, o->report_name);
         ifs_buf_puts(&b, "</code>: ");
     }
-    ifs_buf_printf(&b, "%llu lines read from %llu input%s, %llu scored, %llu rejected; "
-                      "%llu group%s.",
-                  (unsigned long long)t.read, (unsigned long long)t.n_inputs,
-                  t.n_inputs == 1 ? "" : "s", (unsigned long long)t.scored,
-                  (unsigned long long)t.rejected, (unsigned long long)t.n_groups,
-                  t.n_groups == 1 ? "" : "s");
+    ifs_buf_printf(&b,
+                   "%llu lines read from %llu input%s, %llu scored, %llu rejected; "
+                   "%llu group%s.",
+                   (unsigned long long)t.read, (unsigned long long)t.n_inputs,
+                   t.n_inputs == 1 ? "" : "s", (unsigned long long)t.scored,
+                   (unsigned long long)t.rejected, (unsigned long long)t.n_groups,
+                   t.n_groups == 1 ? "" : "s");
     ifs_buf_puts(&b, "</p>\n<nav>");
     if (o->comparison)
         ifs_buf_puts(&b, "<a href=\"#section-delta\">baseline</a>");
     ifs_buf_puts(&b, "<a href=\"#section-groups\">per group</a>"
-                    "<a href=\"#section-partial-full\">partial vs full</a>"
-                    "<a href=\"#section-curves\">curves</a>"
-                    "<a href=\"#section-facts\">the run</a></nav>\n");
+                     "<a href=\"#section-partial-full\">partial vs full</a>"
+                     "<a href=\"#section-curves\">curves</a>"
+                     "<a href=\"#section-facts\">the run</a></nav>\n");
 
     if (o->comparison) {
         const ifs_compare_opts *co = ifs_compare_options(o->comparison);
@@ -1216,7 +1234,7 @@ int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size
             rc = IFS_HTML_ENOMEM;
         } else {
             ifs_buf_puts(&b, "<section id=\"section-delta\">\n<h2>Against the baseline</h2>\n"
-                            "<p>Candidate <code>");
+                             "<p>Candidate <code>");
             ifs_mk_xml(&b, co->candidate_name);
             ifs_buf_puts(&b, "</code> (this report) against baseline <code>");
             ifs_mk_xml(&b, co->baseline_name);
@@ -1227,7 +1245,7 @@ int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size
                 ifs_buf_puts(&b, " (compared anyway).</p>\n");
             }
             ifs_buf_printf(&b, "<p id=\"verdict\" class=\"verdict %s\">",
-                          s.gate_failed ? "fail" : "pass");
+                           s.gate_failed ? "fail" : "pass");
             ifs_mk_xml(&b, v);
             ifs_buf_puts(&b, "</p>\n");
             free(v);
@@ -1245,15 +1263,14 @@ int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size
     }
     section_chart(&b, r, NULL, IFS_CHART_GROUPS, "IFS per group", &rc);
     groups_table(&b, r, &rc);
-    section_chart(&b, r, NULL, IFS_CHART_PARTIAL_FULL,
-                  "Partial against full instructions", &rc);
+    section_chart(&b, r, NULL, IFS_CHART_PARTIAL_FULL, "Partial against full instructions", &rc);
     section_chart(&b, r, NULL, IFS_CHART_CURVES, "IFS over checkpoints", &rc);
     facts(&b, r, o, &rc);
     ifs_buf_puts(&b, "<footer>Written by ifscore ");
     ifs_mk_xml(&b, ifs_version_release());
     ifs_buf_puts(&b, " from the report's counts: every ratio, interval, curve and plateau "
-                    "is recomputed (docs/report-schema.md, docs/compare.md).<span "
-                    "id=\"render-ms\"></span></footer>\n</main>\n");
+                     "is recomputed (docs/report-schema.md, docs/compare.md).<span "
+                     "id=\"render-ms\"></span></footer>\n</main>\n");
     ifs_buf_puts(&b, RENDER_SCRIPT);
     ifs_buf_puts(&b, "</body>\n</html>\n");
     if (rc) {

@@ -27,9 +27,9 @@ extern "C" {
 #endif
 
 typedef struct {
-    char *p;        /* NUL-terminated after every append (when not NULL) */
+    char *p; /* NUL-terminated after every append (when not NULL) */
     size_t len, cap;
-    int oom;        /* an append failed; the text is incomplete */
+    int oom; /* an append failed; the text is incomplete */
 } ifs_buf;
 
 void ifs_buf_init(ifs_buf *b);

@@ -48,7 +48,7 @@ extern "C" {
 
 enum {
     IFS_CMP_OK = 0,
-    IFS_CMP_EARG = -1,      /* NULL argument, max_drop outside [0, 1], no metric gated */
+    IFS_CMP_EARG = -1, /* NULL argument, max_drop outside [0, 1], no metric gated */
     IFS_CMP_ENOMEM = -2,
     IFS_CMP_EIDENTITY = -3, /* classifier or tokenizer differ (err names the field and
                                both values); allow_identity_change compares anyway */
@@ -62,7 +62,7 @@ typedef enum {
     IFS_CMP_IFS = 0,
     IFS_CMP_PARTIAL = 1,
     IFS_CMP_FULL = 2,
-    IFS_CMP_GAP = 3,        /* IFS_full - IFS_partial; shown, never gated */
+    IFS_CMP_GAP = 3, /* IFS_full - IFS_partial; shown, never gated */
 } ifs_cmp_metric;
 #define IFS_CMP_N_METRICS 4
 
@@ -94,13 +94,13 @@ void ifs_compare_opts_init(ifs_compare_opts *o);
  * partial split's are in IFS_CMP_PARTIAL). */
 typedef struct {
     uint64_t k_base, n_base, k_cand, n_cand;
-    int has_base, has_cand;     /* the figure is defined on that side (n > 0) */
-    double base, cand;          /* the figures, valid where has_* */
+    int has_base, has_cand;                    /* the figure is defined on that side (n > 0) */
+    double base, cand;                         /* the figures, valid where has_* */
     double base_lo, base_hi, cand_lo, cand_hi; /* their own 95% intervals */
-    int comparable;             /* has_base && has_cand */
-    double delta, lo, hi;       /* cand - base and its 95% interval (comparable only) */
-    int gated;                  /* the gate looks at this metric */
-    int regression;             /* gated && comparable && hi < -max_drop */
+    int comparable;                            /* has_base && has_cand */
+    double delta, lo, hi; /* cand - base and its 95% interval (comparable only) */
+    int gated;            /* the gate looks at this metric */
+    int regression;       /* gated && comparable && hi < -max_drop */
 } ifs_compare_cell;
 
 typedef enum {
@@ -110,23 +110,23 @@ typedef enum {
 } ifs_cmp_side;
 
 typedef struct {
-    int is_total;               /* the whole run (every group of each side) */
-    const char *const *vals;    /* [n_keys] key values; NULL for the total */
-    const char *label;          /* "value" for one key, "k1=v1, k2=v2" for more,
+    int is_total;            /* the whole run (every group of each side) */
+    const char *const *vals; /* [n_keys] key values; NULL for the total */
+    const char *label;       /* "value" for one key, "k1=v1, k2=v2" for more,
                                    "(whole run)" for the total */
     ifs_cmp_side side;
     ifs_compare_cell m[IFS_CMP_N_METRICS];
-    int regression;             /* some gated metric regressed */
-    int fails_gate;             /* regression, or one-sided with require_same_groups */
+    int regression; /* some gated metric regressed */
+    int fails_gate; /* regression, or one-sided with require_same_groups */
 } ifs_compare_row;
 
 typedef struct {
-    size_t n_rows;              /* the total (row 0) + every group of either side */
+    size_t n_rows; /* the total (row 0) + every group of either side */
     size_t groups_both, base_only, cand_only;
-    size_t regressions;         /* rows that regressed, the total included */
-    size_t not_comparable;      /* gated metrics of two-sided rows without records
+    size_t regressions;              /* rows that regressed, the total included */
+    size_t not_comparable;           /* gated metrics of two-sided rows without records
                                    on a side */
-    int gate_failed;            /* some row fails the gate: `compare` exits 4 */
+    int gate_failed;                 /* some row fails the gate: `compare` exits 4 */
     const char *identity_difference; /* NULL, or the first identity field that
                                    differs (allow_identity_change) */
 } ifs_compare_summary;
@@ -150,19 +150,19 @@ int32_t ifs_compare_keys(const ifs_comparison *c, const char *const **names);
 const ifs_compare_opts *ifs_compare_options(const ifs_comparison *c);
 
 typedef enum {
-    IFS_CMP_FMT_TEXT = 0,       /* aligned table, regressions first */
-    IFS_CMP_FMT_MARKDOWN = 1,   /* a verdict line and a GitHub table (CI job summaries) */
-    IFS_CMP_FMT_JSON = 2,       /* every figure and count (docs/compare.md) */
-    IFS_CMP_FMT_JUNIT = 3,      /* one testcase per row, a failure per regression */
-    IFS_CMP_FMT_VERDICT = 4,    /* the verdict sentence alone, one line (no newline) */
+    IFS_CMP_FMT_TEXT = 0,     /* aligned table, regressions first */
+    IFS_CMP_FMT_MARKDOWN = 1, /* a verdict line and a GitHub table (CI job summaries) */
+    IFS_CMP_FMT_JSON = 2,     /* every figure and count (docs/compare.md) */
+    IFS_CMP_FMT_JUNIT = 3,    /* one testcase per row, a failure per regression */
+    IFS_CMP_FMT_VERDICT = 4,  /* the verdict sentence alone, one line (no newline) */
 } ifs_compare_format;
 
 /* "text", "markdown" (or "md"), "json", "junit" -> *fmt; IFS_CMP_EARG otherwise. */
 int ifs_compare_format_parse(const char *name, ifs_compare_format *fmt);
 
 /* Renders (NUL-terminated; *len excludes the NUL). IFS_CMP_OK, EARG, ENOMEM. */
-int ifs_compare_render(const ifs_comparison *c, ifs_compare_format fmt, char **out,
-                       size_t *len, char *err, size_t errlen);
+int ifs_compare_render(const ifs_comparison *c, ifs_compare_format fmt, char **out, size_t *len,
+                       char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -54,9 +54,9 @@ extern "C" {
 
 enum {
     IFS_HTML_OK = 0,
-    IFS_HTML_EARG = -1,     /* NULL argument, unknown chart */
+    IFS_HTML_EARG = -1, /* NULL argument, unknown chart */
     IFS_HTML_ENOMEM = -2,
-    IFS_HTML_ENODATA = -3,  /* the chart has nothing to draw (err says why) */
+    IFS_HTML_ENODATA = -3, /* the chart has nothing to draw (err says why) */
 };
 const char *ifs_html_strerror(int rc);
 
@@ -64,7 +64,7 @@ typedef enum {
     IFS_CHART_GROUPS = 0,
     IFS_CHART_PARTIAL_FULL = 1,
     IFS_CHART_CURVES = 2,
-    IFS_CHART_DELTA = 3,    /* needs a comparison */
+    IFS_CHART_DELTA = 3, /* needs a comparison */
 } ifs_chart;
 #define IFS_CHART_COUNT 4
 
@@ -76,8 +76,8 @@ enum { IFS_HTML_STANDALONE = 1u << 0 }; /* an .svg file: XML prolog and namespac
 
 /* One chart as SVG. cmp is needed by IFS_CHART_DELTA only (NULL otherwise).
  * Returns IFS_HTML_OK, IFS_HTML_EARG, IFS_HTML_ENOMEM, IFS_HTML_ENODATA. */
-int ifs_html_chart(const ifs_reducer *r, const ifs_comparison *cmp, ifs_chart which,
-                   unsigned flags, char **out, size_t *len, char *err, size_t errlen);
+int ifs_html_chart(const ifs_reducer *r, const ifs_comparison *cmp, ifs_chart which, unsigned flags,
+                   char **out, size_t *len, char *err, size_t errlen);
 
 typedef struct {
     const char *title;                /* NULL: "ifscore report" */
@@ -90,8 +90,8 @@ void ifs_html_opts_init(ifs_html_opts *o);
 
 /* The page (UTF-8 HTML5). Charts with nothing to draw become a sentence
  * saying why. Returns IFS_HTML_OK, IFS_HTML_EARG, IFS_HTML_ENOMEM. */
-int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size_t *len,
-                  char *err, size_t errlen);
+int ifs_html_page(const ifs_reducer *r, const ifs_html_opts *o, char **out, size_t *len, char *err,
+                  size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -48,8 +48,8 @@ extern "C" {
 
 /* Statuses (0 = ok). */
 enum {
-    IFS_IO_EIO = -1,    /* a file or folder cannot be created, written, renamed */
-    IFS_IO_EARG = -2,   /* an empty path, a closed handle, an argument naming no input */
+    IFS_IO_EIO = -1,  /* a file or folder cannot be created, written, renamed */
+    IFS_IO_EARG = -2, /* an empty path, a closed handle, an argument naming no input */
     IFS_IO_ENOMEM = -3,
 };
 
@@ -79,8 +79,7 @@ void ifs_atomic_free(ifs_atomic *a);
 
 /* Whole-buffer convenience: path gets exactly data[0..len) atomically.
  * Returns 0, or a negative IFS_IO_* status with words in err. */
-int ifs_io_atomic_write(const char *path, const void *data, size_t len,
-                        char *err, size_t errlen);
+int ifs_io_atomic_write(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* fsync the directory holding path (after a rename). 0, IFS_IO_EIO or
  * IFS_IO_ENOMEM with words in err. */
@@ -97,24 +96,24 @@ int ifs_io_read_file(const char *path, uint64_t max_bytes, char **out, size_t *l
                      size_t errlen);
 
 typedef struct {
-    char *path;      /* owned by the list; "-" for stdin */
-    uint64_t size;   /* st_size of a regular file; 0 for stdin / FIFOs */
+    char *path;    /* owned by the list; "-" for stdin */
+    uint64_t size; /* st_size of a regular file; 0 for stdin / FIFOs */
     int is_stdin;
-    int is_regular;  /* 1 for regular files (size known) */
+    int is_regular; /* 1 for regular files (size known) */
 } ifs_input_file;
 
 typedef struct {
     ifs_input_file *files; /* owned; n entries */
     size_t n;
-    uint64_t total_bytes;  /* sum of the regular files' sizes */
+    uint64_t total_bytes; /* sum of the regular files' sizes */
 } ifs_input_list;
 
 /* Expand args into a sorted list (rules above). Returns 0 and fills *out
  * (free with ifs_input_list_free), or IFS_IO_EARG with words in err naming
  * the argument (or saying that memory ran out), and *out empty. nargs == 0 is
  * an error ("no inputs"). */
-int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *out,
-                       char *err, size_t errlen);
+int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *out, char *err,
+                       size_t errlen);
 /* Frees the entries and zeroes the list. NULL ok. */
 void ifs_input_list_free(ifs_input_list *l);
 

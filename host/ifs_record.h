@@ -75,35 +75,35 @@ extern "C" {
 /* Why a line was not scored. The names (ifs_reject_name) are stable: they are
  * what rejects files and reports contain. Append only; never renumber. */
 typedef enum {
-    IFS_REJECT_NONE = 0,               /* "none": the line is a record */
-    IFS_REJECT_EMPTY_LINE,             /* "empty_line": nothing but spaces/tabs */
-    IFS_REJECT_LINE_TOO_LONG,          /* "line_too_long": over max_line_bytes (reader) */
-    IFS_REJECT_INVALID_UTF8,           /* "invalid_utf8" */
-    IFS_REJECT_NUL_IN_TEXT,            /* "nul_in_text": raw 0x00 or \u0000 escape */
-    IFS_REJECT_TOO_DEEP,               /* "too_deep": nesting over max_depth */
-    IFS_REJECT_INVALID_JSON,           /* "invalid_json" */
-    IFS_REJECT_NOT_OBJECT,             /* "not_object": valid JSON, not an object */
-    IFS_REJECT_MISSING_TEXT,           /* "missing_text" */
-    IFS_REJECT_TEXT_NOT_STRING,        /* "text_not_string" */
-    IFS_REJECT_BAD_ID,                 /* "bad_id": id neither string nor exact number */
+    IFS_REJECT_NONE = 0,                 /* "none": the line is a record */
+    IFS_REJECT_EMPTY_LINE,               /* "empty_line": nothing but spaces/tabs */
+    IFS_REJECT_LINE_TOO_LONG,            /* "line_too_long": over max_line_bytes (reader) */
+    IFS_REJECT_INVALID_UTF8,             /* "invalid_utf8" */
+    IFS_REJECT_NUL_IN_TEXT,              /* "nul_in_text": raw 0x00 or \u0000 escape */
+    IFS_REJECT_TOO_DEEP,                 /* "too_deep": nesting over max_depth */
+    IFS_REJECT_INVALID_JSON,             /* "invalid_json" */
+    IFS_REJECT_NOT_OBJECT,               /* "not_object": valid JSON, not an object */
+    IFS_REJECT_MISSING_TEXT,             /* "missing_text" */
+    IFS_REJECT_TEXT_NOT_STRING,          /* "text_not_string" */
+    IFS_REJECT_BAD_ID,                   /* "bad_id": id neither string nor exact number */
     IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, /* "unknown_instruction_type" */
-    IFS_REJECT_MISSING_GROUP_KEY,      /* "missing_group_key" */
-    IFS_REJECT_BAD_GROUP_KEY_TYPE,     /* "bad_group_key_type" */
-    IFS_REJECT_MISSING_INSTRUCTION,    /* "missing_instruction": pair mode, the record has no
+    IFS_REJECT_MISSING_GROUP_KEY,        /* "missing_group_key" */
+    IFS_REJECT_BAD_GROUP_KEY_TYPE,       /* "bad_group_key_type" */
+    IFS_REJECT_MISSING_INSTRUCTION,      /* "missing_instruction": pair mode, the record has no
                                           instruction field (absent or null) */
-    IFS_REJECT_INSTRUCTION_NOT_STRING, /* "instruction_not_string": pair mode, the instruction
+    IFS_REJECT_INSTRUCTION_NOT_STRING,   /* "instruction_not_string": pair mode, the instruction
                                           field is not a string */
-    IFS_REJECT_ZSTD_CORRUPT,           /* "zstd_corrupt": undecodable frame (reader) */
-    IFS_REJECT_ZSTD_TRUNCATED,         /* "zstd_truncated": shard ends inside a frame (reader) */
-    IFS_REJECT_IO_ERROR,               /* "io_error": read(2) failed (reader) */
-    IFS_REJECT_TOKENIZER_ERROR,        /* "tokenizer_error": set by the scheduler */
-    IFS_REJECT_NONFINITE_LOGITS,       /* "nonfinite_logits": NaN/Inf logits (scheduler) */
-    IFS_REJECT_DEVICE_OOM,             /* "device_oom": one record alone did not fit (scheduler) */
-    IFS_REJECT_BACKEND_REFUSED,        /* "backend_refused": the backend refused the record's ids
+    IFS_REJECT_ZSTD_CORRUPT,             /* "zstd_corrupt": undecodable frame (reader) */
+    IFS_REJECT_ZSTD_TRUNCATED,           /* "zstd_truncated": shard ends inside a frame (reader) */
+    IFS_REJECT_IO_ERROR,                 /* "io_error": read(2) failed (reader) */
+    IFS_REJECT_TOKENIZER_ERROR,          /* "tokenizer_error": set by the scheduler */
+    IFS_REJECT_NONFINITE_LOGITS,         /* "nonfinite_logits": NaN/Inf logits (scheduler) */
+    IFS_REJECT_DEVICE_OOM,              /* "device_oom": one record alone did not fit (scheduler) */
+    IFS_REJECT_BACKEND_REFUSED,         /* "backend_refused": the backend refused the record's ids
                                           (e.g. a token type the model does not have), alone */
     IFS_REJECT_UNSUPPORTED_COMPRESSION, /* "unsupported_compression": the shard is gzip, xz,
                                           bzip2 or lz4, not zstd or plain (reader) */
-    IFS_REJECT_ZSTD_CHECKSUM,          /* "zstd_checksum": the line's zstd frame failed its content checksum (score) */
+    IFS_REJECT_ZSTD_CHECKSUM, /* "zstd_checksum": the line's zstd frame failed its content checksum (score) */
     IFS_REJECT__COUNT
 } ifs_reject_reason;
 
@@ -131,23 +131,23 @@ typedef struct {
     char type_field[IFS_RECORD_MAX_FIELD_NAME + 1]; /* "instruction_type"; "" = no type */
     char pair_field[IFS_RECORD_MAX_FIELD_NAME + 1]; /* ""; set for pair models */
     char group_fields[IFS_RECORD_MAX_GROUP_KEYS][IFS_RECORD_MAX_FIELD_NAME + 1]; /* {"model"} */
-    size_t n_group_fields;                          /* 1 */
-    int max_depth;                                  /* IFS_RECORD_DEFAULT_MAX_DEPTH */
+    size_t n_group_fields;                                                       /* 1 */
+    int max_depth; /* IFS_RECORD_DEFAULT_MAX_DEPTH */
 } ifs_record_schema;
 
 /* Statuses of the schema setters and the rejects file (0 = ok). */
 enum {
-    IFS_RECORD_EARG = -1,   /* a bad name, list or argument; err says which */
-    IFS_RECORD_EIO = -2,    /* the rejects file could not be written */
+    IFS_RECORD_EARG = -1, /* a bad name, list or argument; err says which */
+    IFS_RECORD_EIO = -2,  /* the rejects file could not be written */
     IFS_RECORD_ENOMEM = -3,
 };
 
 /* The configurable fields of a record. */
 typedef enum {
-    IFS_FIELD_TEXT,         /* --text-field: what the classifier reads */
-    IFS_FIELD_ID,           /* --id-field */
-    IFS_FIELD_TYPE,         /* --type-field: instruction_type */
-    IFS_FIELD_PAIR,         /* --pair-field / --instruction-field: the first text of a pair */
+    IFS_FIELD_TEXT, /* --text-field: what the classifier reads */
+    IFS_FIELD_ID,   /* --id-field */
+    IFS_FIELD_TYPE, /* --type-field: instruction_type */
+    IFS_FIELD_PAIR, /* --pair-field / --instruction-field: the first text of a pair */
 } ifs_record_field;
 
 /* Defaults as commented above. */
@@ -161,27 +161,27 @@ int ifs_record_schema_set_field(ifs_record_schema *s, ifs_record_field which, co
  * names, no empty names, no duplicates, spaces around names kept as part of
  * the name (JSON keys may contain spaces). Returns 0, or IFS_RECORD_EARG with words in err;
  * on error the schema's group keys are unchanged. */
-int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list,
-                                   char *err, size_t errlen);
+int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char *err,
+                                   size_t errlen);
 
 /* One parsed record. Public fields are read-only for callers. */
 typedef struct {
-    const char *text;     /* borrowed (see above); NULL after a reject */
+    const char *text; /* borrowed (see above); NULL after a reject */
     size_t text_len;
-    const char *pair;     /* NULL when the schema has no pair field */
+    const char *pair; /* NULL when the schema has no pair field */
     size_t pair_len;
-    const char *id;       /* NULL when has_id == 0 */
+    const char *id; /* NULL when has_id == 0 */
     size_t id_len;
     int has_id;
-    int id_is_number;     /* 1: id came from a JSON number (rendered canonically) */
+    int id_is_number; /* 1: id came from a JSON number (rendered canonically) */
     ifs_itype type;
-    size_t n_group;       /* = schema n_group_fields after a successful parse */
+    size_t n_group; /* = schema n_group_fields after a successful parse */
     const char *group[IFS_RECORD_MAX_GROUP_KEYS];
     size_t group_len[IFS_RECORD_MAX_GROUP_KEYS];
     ifs_reject_reason reason; /* same as the last parse's return */
-    char detail[192];     /* words about the reject ("" when accepted) */
+    char detail[192];         /* words about the reject ("" when accepted) */
     /* private */
-    void *root_;          /* cJSON tree of the last parse */
+    void *root_;                                     /* cJSON tree of the last parse */
     char numbuf_[IFS_RECORD_MAX_GROUP_KEYS + 1][40]; /* canonical numbers */
 } ifs_record;
 
@@ -192,8 +192,8 @@ void ifs_record_init(ifs_record *r);
  * Never fails otherwise: cJSON failing on a line the strict pass accepted can
  * only be a failed allocation; it reads as invalid_json with a detail that
  * starts "cJSON refused" (cJSON does not say why). */
-ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s,
-                                   const char *line, size_t len);
+ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, const char *line,
+                                   size_t len);
 /* Free the parse tree; the struct can be parsed into again. NULL is fine. */
 void ifs_record_clear(ifs_record *r);
 

@@ -68,7 +68,7 @@ extern "C" {
 
 #define IFS_RED_MAX_LABELS 64
 #define IFS_RED_MAX_KEYS 16
-#define IFS_RED_REASON_MAX 63   /* reject reason: 1..63 chars of [a-z0-9_] */
+#define IFS_RED_REASON_MAX 63 /* reject reason: 1..63 chars of [a-z0-9_] */
 
 enum {
     IFS_RED_OK = 0,
@@ -88,16 +88,16 @@ enum {
 
 typedef struct {
     /* Classifier identity (merging refuses reports that differ here). */
-    const char *weights_sha256;  /* 64 lowercase hex chars, e.g. ifs_wts_fingerprint() */
-    const char *tokenizer_sha256;/* NULL (unknown: a report written before the field) or
+    const char *weights_sha256;   /* 64 lowercase hex chars, e.g. ifs_wts_fingerprint() */
+    const char *tokenizer_sha256; /* NULL (unknown: a report written before the field) or
                                     64 lowercase hex chars, the sha256 of
                                     ifs_tok_identity's bytes (copied). NULL and a value
                                     are different identities. */
-    int32_t n_labels;            /* 2..IFS_RED_MAX_LABELS */
-    const char *const *labels;   /* [n_labels] id2label names (copied) */
-    int32_t answer_label;        /* index of the answer-like label */
-    double threshold;            /* in (0,1); default 0.5 */
-    double near_margin;          /* in [0,1); default 0.01 */
+    int32_t n_labels;             /* 2..IFS_RED_MAX_LABELS */
+    const char *const *labels;    /* [n_labels] id2label names (copied) */
+    int32_t answer_label;         /* index of the answer-like label */
+    double threshold;             /* in (0,1); default 0.5 */
+    double near_margin;           /* in [0,1); default 0.01 */
     /* What the classifier read (merging refuses reports that differ here):
      * 0 the response alone (default; the report carries no "input"), 1 a
      * pair (instruction, response) from the records' instruction_field
@@ -107,28 +107,28 @@ typedef struct {
     const char *instruction_field;
     int32_t instruction_max_tokens;
     /* Tokenizer settings (merging refuses reports that differ here). */
-    int do_lower_case;           /* 0/1 */
-    int strip_accents;           /* -1 = follow do_lower_case (HF None), 0, 1 */
-    int tokenize_chinese_chars;  /* 0/1 */
-    int32_t max_length;          /* truncation length incl. [CLS]/[SEP] */
+    int do_lower_case;          /* 0/1 */
+    int strip_accents;          /* -1 = follow do_lower_case (HF None), 0, 1 */
+    int tokenize_chinese_chars; /* 0/1 */
+    int32_t max_length;         /* truncation length incl. [CLS]/[SEP] */
     /* Grouping (merging refuses reports that differ here). */
-    int32_t n_keys;              /* 1..IFS_RED_MAX_KEYS */
-    const char *const *keys;     /* [n_keys] field names, distinct (copied) */
+    int32_t n_keys;          /* 1..IFS_RED_MAX_KEYS */
+    const char *const *keys; /* [n_keys] field names, distinct (copied) */
     /* Presentation: how curves are drawn; not part of the identity. */
-    const char *curve_key;       /* NULL = auto (last key whose values are all
+    const char *curve_key;     /* NULL = auto (last key whose values are all
                                     numbers), "" = no curves, else a key name */
-    double plateau_eps;          /* default 0.02, kept at 1e-6 resolution */
-    int32_t plateau_min_after;   /* later checkpoints that must confirm; default 2 */
+    double plateau_eps;        /* default 0.02, kept at 1e-6 resolution */
+    int32_t plateau_min_after; /* later checkpoints that must confirm; default 2 */
 } ifs_reduce_config;
 
 /* One scored record. */
 typedef struct {
-    const char *const *keys;     /* [n_keys] group values, NUL-terminated UTF-8
+    const char *const *keys; /* [n_keys] group values, NUL-terminated UTF-8
                                     (borrowed for the call) */
     ifs_itype type;
-    double p_answer;             /* softmax probability of the answer-like label */
-    int32_t n_tokens;            /* ids the model saw, incl. [CLS]/[SEP] (>= 0) */
-    int32_t truncated;           /* 1 when the tokenizer dropped tokens */
+    double p_answer;   /* softmax probability of the answer-like label */
+    int32_t n_tokens;  /* ids the model saw, incl. [CLS]/[SEP] (>= 0) */
+    int32_t truncated; /* 1 when the tokenizer dropped tokens */
 } ifs_reduce_pred;
 
 /* Totals over the whole reducer (for summaries and tests). */
@@ -147,8 +147,7 @@ ifs_reduce_config ifs_reduce_default_config(void);
 
 /* Validates and copies `cfg`. Returns IFS_RED_OK and *out (free with
  * ifs_reduce_free), IFS_RED_EARG (err says which field), IFS_RED_ENOMEM. */
-int ifs_reduce_create(const ifs_reduce_config *cfg, ifs_reducer **out,
-                      char *err, size_t errlen);
+int ifs_reduce_create(const ifs_reduce_config *cfg, ifs_reducer **out, char *err, size_t errlen);
 void ifs_reduce_free(ifs_reducer *r);
 
 /* Registers one input shard: its path as given, its size in bytes and the
@@ -156,33 +155,33 @@ void ifs_reduce_free(ifs_reducer *r);
  * add_reject and end_input. Returns IFS_RED_OK, IFS_RED_EARG, IFS_RED_ENOMEM.
  * (A shard listed twice is caught by ifs_reduce_check, once its lines are
  * known: empty shards may share a hash harmlessly.) */
-int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes,
-                         const char *sha256, int32_t *id, char *err, size_t errlen);
+int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes, const char *sha256,
+                         int32_t *id, char *err, size_t errlen);
 /* Replaces the SHA-256 (64 lowercase hex) of an input registered above, for
  * a caller that hashes a shard in the same pass that reads it and knows the
  * digest only at its end (ifs score). Returns IFS_RED_OK or IFS_RED_EARG. */
-int ifs_reduce_set_input_sha256(ifs_reducer *r, int32_t id, const char *sha256,
-                                char *err, size_t errlen);
+int ifs_reduce_set_input_sha256(ifs_reducer *r, int32_t id, const char *sha256, char *err,
+                                size_t errlen);
 
 /* Counts n scored records of input `input`. All or nothing: returns
  * IFS_RED_EARG (err names the index of the bad record; nothing counted:
  * p_answer NaN or outside [0,1], unknown type, n_tokens < 0, a key value
  * NULL or not valid UTF-8, input unknown or ended) or IFS_RED_ENOMEM
  * (nothing counted). */
-int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds,
-                   size_t n, char *err, size_t errlen);
+int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, size_t n, char *err,
+                   size_t errlen);
 
 /* Counts one rejected line of `input` under `reason` ([a-z0-9_]{1,63}, a
  * reason of ifs_record.h, e.g. "invalid_json"). IFS_RED_EARG, ENOMEM. */
-int ifs_reduce_add_reject(ifs_reducer *r, int32_t input, const char *reason,
-                          char *err, size_t errlen);
+int ifs_reduce_add_reject(ifs_reducer *r, int32_t input, const char *reason, char *err,
+                          size_t errlen);
 
 /* Declares that `input` is finished after `lines_read` lines. Returns
  * IFS_RED_ECOUNT when lines_read != scored + rejected for that input (the
  * lines are recorded anyway, so the report shows the difference),
  * IFS_RED_EARG for an unknown or already ended input. */
-int ifs_reduce_end_input(ifs_reducer *r, int32_t input, uint64_t lines_read,
-                         char *err, size_t errlen);
+int ifs_reduce_end_input(ifs_reducer *r, int32_t input, uint64_t lines_read, char *err,
+                         size_t errlen);
 
 /* The run's final checks: every input ended, read == scored + rejected per
  * input and in total, groups and inputs agree, and no shard with lines is
@@ -197,8 +196,8 @@ enum { IFS_RED_ALLOW_OVERLAP = 1u << 0 };
  * when a shard with lines (same sha256) is in both, without
  * IFS_RED_ALLOW_OVERLAP; IFS_RED_ENOMEM (dst may then hold part of src: free
  * it). dst keeps its own presentation settings. */
-int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags,
-                     char *err, size_t errlen);
+int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, char *err,
+                     size_t errlen);
 
 /* Run facts for the report's `timings` object, the one part of a report that
  * may differ between runs. Numbers (seconds, or any figure) are summed when
@@ -224,8 +223,8 @@ int ifs_reduce_set_fact(ifs_reducer *r, const char *name, const char *value);
  * set_slice: IFS_RED_OK, IFS_RED_EARG (count < 1, index outside
  * 0..count-1, inputs_sha256 not 64 lowercase hex), IFS_RED_ENOMEM; setting
  * again replaces. Not for use while another thread adds. */
-int ifs_reduce_set_slice(ifs_reducer *r, int32_t index, int32_t count,
-                         const char *inputs_sha256, char *err, size_t errlen);
+int ifs_reduce_set_slice(ifs_reducer *r, int32_t index, int32_t count, const char *inputs_sha256,
+                         char *err, size_t errlen);
 
 /* IFS_RED_OK when r holds no slices or every slice 0..count-1 of its list;
  * IFS_RED_EMISSING when some are missing, err naming them (as ranges, e.g.
@@ -238,8 +237,7 @@ int ifs_reduce_check_slices(const ifs_reducer *r, char *err, size_t errlen);
  * eps < 0 or min_after < 0 keep the current value; IFS_RED_EARG when eps > 1
  * or min_after > 1000000. */
 int ifs_reduce_set_curve_key(ifs_reducer *r, const char *curve_key, char *err, size_t errlen);
-int ifs_reduce_set_plateau(ifs_reducer *r, double eps, int32_t min_after, char *err,
-                           size_t errlen);
+int ifs_reduce_set_plateau(ifs_reducer *r, double eps, int32_t min_after, char *err, size_t errlen);
 
 /* The decision rule, for writers of per-record output: 1 iff p > threshold. */
 int ifs_reduce_is_answer_like(const ifs_reducer *r, double p_answer);
@@ -258,8 +256,8 @@ void ifs_wilson95(uint64_t k, uint64_t n, double *lo, double *hi);
  * the index of the first point i with at least min_after later points such
  * that every later point j satisfies |k[j]/m[j] - k[i]/m[i]| <= eps_1e6/1e6,
  * compared exactly in integers; -1 when there is none. */
-int64_t ifs_plateau(const uint64_t *k, const uint64_t *m, size_t n,
-                    uint64_t eps_1e6, int32_t min_after);
+int64_t ifs_plateau(const uint64_t *k, const uint64_t *m, size_t n, uint64_t eps_1e6,
+                    int32_t min_after);
 
 /* --- Reading a reducer (compare, report --html, sample) ---------------------
  * Views borrow the reducer's strings: they stay valid until the reducer is
@@ -269,12 +267,12 @@ int64_t ifs_plateau(const uint64_t *k, const uint64_t *m, size_t n,
 /* The counts of one (group, instruction type) cell, as the report has them. */
 typedef struct {
     uint64_t n, answer_like, near_threshold;
-    uint64_t p_sum_1e9;          /* sum of llround(p_answer * 1e9) */
+    uint64_t p_sum_1e9; /* sum of llround(p_answer * 1e9) */
 } ifs_reduce_cell;
 
 typedef struct {
-    const char *const *vals;     /* [n_keys] the group's key values (borrowed) */
-    ifs_reduce_cell c[3];        /* indexed by ifs_itype: none, partial, full */
+    const char *const *vals; /* [n_keys] the group's key values (borrowed) */
+    ifs_reduce_cell c[3];    /* indexed by ifs_itype: none, partial, full */
 } ifs_reduce_group_view;
 
 /* The groups in report order (key tuples sorted as docs/report-schema.md
@@ -285,9 +283,9 @@ int ifs_reduce_groups(const ifs_reducer *r, ifs_reduce_group_view **out, size_t 
  * identities use ifs_reduce_same_identity, which knows every field). */
 typedef struct {
     const char *weights_sha256;
-    const char *tokenizer_sha256;  /* NULL when the report has none */
+    const char *tokenizer_sha256; /* NULL when the report has none */
     int32_t n_labels;
-    const char *const *labels;   /* [n_labels] */
+    const char *const *labels; /* [n_labels] */
     int32_t answer_label;
     double threshold, near_margin;
     int pair_input;                /* 0 response alone, 1 (instruction, response) */
@@ -296,8 +294,8 @@ typedef struct {
     int do_lower_case, strip_accents, tokenize_chinese_chars;
     int32_t max_length;
     int32_t n_keys;
-    const char *const *keys;     /* [n_keys] group-by fields */
-    const char *curve_key;       /* presentation: NULL auto, "" none, else a key */
+    const char *const *keys; /* [n_keys] group-by fields */
+    const char *curve_key;   /* presentation: NULL auto, "" none, else a key */
     double plateau_eps;
     int32_t plateau_min_after;
 } ifs_reduce_identity;
@@ -307,12 +305,11 @@ void ifs_reduce_get_identity(const ifs_reducer *r, ifs_reduce_identity *id);
  * IFS_RED_OK when a and b agree on every classifier, tokenizer and grouping
  * field the reducer has; IFS_RED_EMISMATCH with err = "reports differ in
  * FIELD: A vs B" for the first field that differs; IFS_RED_EARG for NULL. */
-int ifs_reduce_same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err,
-                             size_t errlen);
+int ifs_reduce_same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err, size_t errlen);
 
 typedef struct {
-    const char *path;            /* as given to the run (borrowed) */
-    const char *sha256;          /* 64 hex (borrowed) */
+    const char *path;   /* as given to the run (borrowed) */
+    const char *sha256; /* 64 hex (borrowed) */
     uint64_t bytes, read, scored, rejected;
 } ifs_reduce_input_view;
 
@@ -320,19 +317,18 @@ typedef struct {
 int ifs_reduce_inputs(const ifs_reducer *r, ifs_reduce_input_view **out, size_t *n);
 
 typedef struct {
-    const char *name;            /* reject reason code (borrowed) */
+    const char *name; /* reject reason code (borrowed) */
     uint64_t count;
 } ifs_reduce_reason_count;
 
 /* Rejects per reason over all inputs, sorted by name. IFS_RED_OK, EARG, ENOMEM. */
-int ifs_reduce_reject_totals(const ifs_reducer *r, ifs_reduce_reason_count **out,
-                             size_t *n);
+int ifs_reduce_reject_totals(const ifs_reducer *r, ifs_reduce_reason_count **out, size_t *n);
 
 typedef struct {
-    const char *name;            /* borrowed */
-    int is_fact;                 /* 1: a string fact (value in `fact`) */
-    double value;                /* a number (is_fact == 0) */
-    const char *fact;            /* borrowed (is_fact == 1) */
+    const char *name; /* borrowed */
+    int is_fact;      /* 1: a string fact (value in `fact`) */
+    double value;     /* a number (is_fact == 0) */
+    const char *fact; /* borrowed (is_fact == 1) */
 } ifs_reduce_timing_view;
 
 /* The `timings` object: numbers sorted by name, then facts sorted by name.
@@ -346,8 +342,7 @@ int ifs_reduce_value_cmp(const char *a, const char *b);
 /* Newcombe's hybrid score interval at 95% (method 10 of Newcombe 1998) for
  * the difference k1/n1 - k2/n2 of two independent proportions, from their
  * Wilson intervals, clipped to [-1, 1]. Either n == 0 gives [-1, 1]. */
-void ifs_newcombe95(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double *lo,
-                    double *hi);
+void ifs_newcombe95(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double *lo, double *hi);
 
 #ifdef __cplusplus
 }

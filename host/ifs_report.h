@@ -58,20 +58,19 @@ int ifs_report_format_parse(const char *name, ifs_report_format *fmt);
 
 /* The report as JSON text (NUL-terminated, *len excludes the NUL).
  * flags: IFS_REPORT_NO_TIMINGS. Returns IFS_RED_OK, IFS_RED_ENOMEM. */
-int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *len,
-                    char *err, size_t errlen);
+int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *len, char *err,
+                    size_t errlen);
 
 /* Writes the report atomically: temp file in the same folder, fsync, rename,
  * fsync of the folder. Returns IFS_RED_OK, IFS_RED_EIO (err names the path
  * and the system's words), IFS_RED_ENOMEM. */
-int ifs_report_write(const ifs_reducer *r, const char *path, unsigned flags,
-                     char *err, size_t errlen);
+int ifs_report_write(const ifs_reducer *r, const char *path, unsigned flags, char *err,
+                     size_t errlen);
 
 /* Parses report text (len bytes, need not be NUL-terminated) into a new
  * reducer. Returns IFS_RED_OK and *out, IFS_RED_EFORMAT (err says where and
  * why), IFS_RED_ENOMEM. */
-int ifs_report_parse(const char *text, size_t len, ifs_reducer **out,
-                     char *err, size_t errlen);
+int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err, size_t errlen);
 
 /* Reads and parses a report file (at most 1 GiB). IFS_RED_EIO when the file
  * cannot be read; otherwise as ifs_report_parse, err prefixed with the path. */
@@ -81,8 +80,8 @@ int ifs_report_read(const char *path, ifs_reducer **out, char *err, size_t errle
  * IFS_full, gap (full - partial) and the IFS 95% interval; then totals and
  * the curves' plateaus (text and markdown). CSV has every count and bound.
  * Returns IFS_RED_OK, IFS_RED_ENOMEM. */
-int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out,
-                     size_t *len, char *err, size_t errlen);
+int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, size_t *len,
+                     char *err, size_t errlen);
 
 /* The IFS curves as the report draws them (docs/report-schema.md, "Curves
  * and the plateau"): one series per tuple of the other keys, its points the
@@ -91,21 +90,20 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out,
  * Returns IFS_RED_OK (key -1 and no series when there are no curves),
  * IFS_RED_EARG, IFS_RED_ENOMEM; release with ifs_report_curves_clear. */
 typedef struct {
-    const ifs_reduce_group_view *points;   /* [n_points] */
+    const ifs_reduce_group_view *points; /* [n_points] */
     size_t n_points;
     size_t skipped_non_numeric;
-    int64_t plateau;                       /* index into points; -1: not reached */
+    int64_t plateau; /* index into points; -1: not reached */
 } ifs_report_series;
 
 typedef struct {
-    int32_t key;                           /* curve key's index among the group-by keys, or -1 */
-    ifs_report_series *series;             /* [n_series] */
+    int32_t key;               /* curve key's index among the group-by keys, or -1 */
+    ifs_report_series *series; /* [n_series] */
     size_t n_series;
-    ifs_reduce_group_view *storage_;       /* private: every series' points */
+    ifs_reduce_group_view *storage_; /* private: every series' points */
 } ifs_report_curves;
 
-int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *err,
-                          size_t errlen);
+int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *err, size_t errlen);
 /* Frees what get_curves allocated and resets *c (no series, key -1); NULL
  * and a zeroed struct are fine. */
 void ifs_report_curves_clear(ifs_report_curves *c);

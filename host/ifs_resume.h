@@ -68,8 +68,8 @@ extern "C" {
 #define IFS_RESUME_FORMAT "ifscore-state-1"
 
 enum {
-    IFS_RESUME_EARG = -1,     /* empty path, a path too long */
-    IFS_RESUME_EIO = -2,      /* a file cannot be read, written or created */
+    IFS_RESUME_EARG = -1, /* empty path, a path too long */
+    IFS_RESUME_EIO = -2,  /* a file cannot be read, written or created */
     IFS_RESUME_ENOMEM = -3,
     IFS_RESUME_ENOTOURS = -4, /* not a directory, or a non-empty folder that is not ours */
     IFS_RESUME_EBUSY = -5,    /* another run holds the folder's lock */
@@ -93,8 +93,8 @@ typedef struct ifs_resume ifs_resume;
  * shard part of ours. Returns 0 and *out, or IFS_RESUME_EARG, _EIO, _ENOMEM,
  * _ENOTOURS, _EBUSY, _ECONFIG (under --resume, a state made with another
  * configuration), with words in err. */
-int ifs_resume_open(const char *dir, const char *config_text, int resume,
-                    ifs_resume **out, char *err, size_t errlen);
+int ifs_resume_open(const char *dir, const char *config_text, int resume, ifs_resume **out,
+                    char *err, size_t errlen);
 void ifs_resume_free(ifs_resume *r);
 
 /* sha256 of config_text (64 hex); borrowed from r. */
@@ -111,8 +111,8 @@ void ifs_resume_shard_key(const char *path, char key[17]);
 
 /* Path of one part of a shard's state: <dir>/shard-<key>.<suffix>. Returns
  * buf, or NULL when it does not fit in cap. */
-char *ifs_resume_part_path(const ifs_resume *r, const char *shard, const char *suffix,
-                           char *buf, size_t cap);
+char *ifs_resume_part_path(const ifs_resume *r, const char *shard, const char *suffix, char *buf,
+                           size_t cap);
 
 /* 1 when the shard has a .done marker written under this configuration with
  * this fingerprint, else 0. */
@@ -120,8 +120,8 @@ int ifs_resume_done(ifs_resume *r, const char *shard, const ifs_resume_fp *fp);
 
 /* Writes the .done marker atomically (after the shard's parts). Returns 0,
  * IFS_RESUME_EARG (path too long) or IFS_RESUME_EIO. */
-int ifs_resume_mark_done(ifs_resume *r, const char *shard, const ifs_resume_fp *fp,
-                         char *err, size_t errlen);
+int ifs_resume_mark_done(ifs_resume *r, const char *shard, const ifs_resume_fp *fp, char *err,
+                         size_t errlen);
 
 #ifdef __cplusplus
 }

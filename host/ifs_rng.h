@@ -30,7 +30,7 @@ typedef struct {
 
 static inline ifs_rng ifs_rng_seed(uint64_t seed)
 {
-    ifs_rng r = { seed, 0, 0.0 };
+    ifs_rng r = {seed, 0, 0.0};
     return r;
 }
 
@@ -73,8 +73,8 @@ static inline double ifs_rng_normal(ifs_rng *r)
         r->has_spare = 0;
         return r->spare;
     }
-    double u1 = ifs_rng_unit(r);                                   /* (0, 1] */
-    double u2 = (double)(ifs_rng_u64(r) >> 11) * 0x1.0p-53;        /* [0, 1) */
+    double u1 = ifs_rng_unit(r);                            /* (0, 1] */
+    double u2 = (double)(ifs_rng_u64(r) >> 11) * 0x1.0p-53; /* [0, 1) */
     double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
     r->spare = rad * sin(th);
     r->has_spare = 1;

@@ -57,19 +57,19 @@ typedef struct {
 } ifs_rset_opts;
 
 typedef struct {
-    size_t n;           /* records */
-    int32_t *label;     /* [n] 0 or 1 */
-    uint8_t *split;     /* [n] IFS_SPLIT_* (ifs_train.h) */
-    uint8_t *kind;      /* [n] ifs_rset_kind or a later number (ifs_rset_kind_name) */
-    uint64_t *line;     /* [n] line number in its file */
-    uint16_t *file;     /* [n] the file_no it was loaded with */
-    int32_t *off;       /* [n + 1] record i is ids[off[i], off[i+1]) */
+    size_t n;       /* records */
+    int32_t *label; /* [n] 0 or 1 */
+    uint8_t *split; /* [n] IFS_SPLIT_* (ifs_train.h) */
+    uint8_t *kind;  /* [n] ifs_rset_kind or a later number (ifs_rset_kind_name) */
+    uint64_t *line; /* [n] line number in its file */
+    uint16_t *file; /* [n] the file_no it was loaded with */
+    int32_t *off;   /* [n + 1] record i is ids[off[i], off[i+1]) */
     int32_t *ids;
-    int32_t *types;     /* beside ids for pairs (0 instruction, 1 response); NULL: all 0 */
+    int32_t *types;          /* beside ids for pairs (0 instruction, 1 response); NULL: all 0 */
     uint64_t lines, skipped; /* lines read, blank lines skipped */
     int n_kinds;             /* kinds named so far (0 before the first load: the fixed four) */
     char kind_names[IFS_RSET_MAX_KINDS][IFS_RSET_KIND_LEN];
-    size_t cap, ids_cap;     /* private */
+    size_t cap, ids_cap; /* private */
 } ifs_rset;
 
 /* The name of kind k of d ("R", "Ic", "Ic+R", "other", then the set's
@@ -85,8 +85,8 @@ const char *ifs_rset_kind_name(const ifs_rset *d, int k);
  * string instruction in pair mode, invalid UTF-8 (which text says), bad
  * bytes from the reader. Returns 0, or -1 with words in err (d keeps the
  * records before the bad line). */
-int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok,
-                  ifs_tok_state *st, const ifs_rset_opts *o, char *err, size_t errlen);
+int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok, ifs_tok_state *st,
+                  const ifs_rset_opts *o, char *err, size_t errlen);
 void ifs_rset_free(ifs_rset *d); /* NULL ok; d is zeroed */
 
 /* Rows of features: n for depth < 0 (one [CLS] row each), else every
@@ -103,9 +103,9 @@ typedef void (*ifs_rset_progress)(void *ctx, size_t done, size_t total);
  * token-budgeted (max_tokens, max_seqs: at most the backend's); the
  * features do not depend on batch composition (the backends keep sequences
  * independent). Returns 0, or -1 with words in err. */
-int ifs_rset_features(ifs_backend *bk, const ifs_rset *d, int hidden, int depth,
-                      int32_t max_tokens, int32_t max_seqs, float *X,
-                      ifs_rset_progress progress, void *ctx, char *err, size_t errlen);
+int ifs_rset_features(ifs_backend *bk, const ifs_rset *d, int hidden, int depth, int32_t max_tokens,
+                      int32_t max_seqs, float *X, ifs_rset_progress progress, void *ctx, char *err,
+                      size_t errlen);
 
 /* The feature cache. Features depend only on the encoder and the token ids
  * (and types), so a cache keyed by both lets training be rerun (other
@@ -121,8 +121,8 @@ void ifs_rset_cache_header(const ifs_rset *d, int depth, uint32_t hidden, const 
  * n_floats of them), 0 when it is absent or for other inputs. */
 int ifs_rset_cache_load(const char *path, const unsigned char *hdr, float *X, size_t n_floats);
 /* Writes the cache atomically. Returns 0, or -1 with words in err. */
-int ifs_rset_cache_save(const char *path, const unsigned char *hdr, const float *X,
-                        size_t n_floats, char *err, size_t errlen);
+int ifs_rset_cache_save(const char *path, const unsigned char *hdr, const float *X, size_t n_floats,
+                        char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -43,7 +43,7 @@ extern "C" {
 
 enum {
     IFS_SAMPLE_OK = 0,
-    IFS_SAMPLE_EARG = -1,    /* bad option: per_group 0, bad range, too many keys */
+    IFS_SAMPLE_EARG = -1, /* bad option: per_group 0, bad range, too many keys */
     IFS_SAMPLE_ENOMEM = -2,
     IFS_SAMPLE_EIO = -3,     /* the scores file cannot be opened or read */
     IFS_SAMPLE_EFORMAT = -4, /* a scores line is malformed (file, line, offset) */
@@ -81,11 +81,11 @@ typedef struct {
 void ifs_sample_opts_init(ifs_sample_opts *o);
 
 typedef struct {
-    uint64_t lines;      /* scores lines read */
-    uint64_t matched;    /* lines that passed the filters */
-    uint64_t groups;     /* groups with a match */
-    uint64_t sampled;    /* records in the output */
-    uint64_t shards;     /* shards read for texts */
+    uint64_t lines;   /* scores lines read */
+    uint64_t matched; /* lines that passed the filters */
+    uint64_t groups;  /* groups with a match */
+    uint64_t sampled; /* records in the output */
+    uint64_t shards;  /* shards read for texts */
 } ifs_sample_stats;
 
 /* Samples scores_path (.jsonl or .jsonl.zst; "-" = stdin). Returns

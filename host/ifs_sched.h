@@ -88,9 +88,9 @@ typedef struct ifs_sched ifs_sched;
 
 /* What became of one item. */
 typedef enum {
-    IFS_SCHED_SCORED = 0,     /* logits are valid and finite */
-    IFS_SCHED_REJECTED = 1,   /* see reason / detail */
-    IFS_SCHED_PASSED = 2,     /* an ifs_sched_pass item: nothing was computed */
+    IFS_SCHED_SCORED = 0,   /* logits are valid and finite */
+    IFS_SCHED_REJECTED = 1, /* see reason / detail */
+    IFS_SCHED_PASSED = 2,   /* an ifs_sched_pass item: nothing was computed */
 } ifs_sched_outcome;
 
 /* Reject reasons the scheduler itself produces. Stable names for rejects
@@ -105,16 +105,16 @@ typedef enum {
 } ifs_sched_reason;
 
 typedef struct {
-    uint64_t seq;              /* submission index, 0-based, counts every item */
-    void *user;                /* as given to submit / pass */
+    uint64_t seq; /* submission index, 0-based, counts every item */
+    void *user;   /* as given to submit / pass */
     ifs_sched_outcome outcome;
-    ifs_sched_reason reason;   /* IFS_SCHED_R_NONE unless REJECTED */
-    const char *detail;        /* REJECTED: words (e.g. byte offset); else "" */
-    const float *logits;       /* SCORED: [num_labels] raw logits; else NULL */
+    ifs_sched_reason reason; /* IFS_SCHED_R_NONE unless REJECTED */
+    const char *detail;      /* REJECTED: words (e.g. byte offset); else "" */
+    const float *logits;     /* SCORED: [num_labels] raw logits; else NULL */
     int32_t num_labels;
-    int32_t n_tokens;          /* tokens fed to the model (incl. [CLS]/[SEP]); 0 if none */
-    int32_t n_untruncated;     /* tokens before truncation; a lower bound when truncated (ifs_tok.h) */
-    int truncated;             /* 1 when the text was cut to max_len */
+    int32_t n_tokens;      /* tokens fed to the model (incl. [CLS]/[SEP]); 0 if none */
+    int32_t n_untruncated; /* tokens before truncation; a lower bound when truncated (ifs_tok.h) */
+    int truncated;         /* 1 when the text was cut to max_len */
 } ifs_sched_result;
 
 /* Called in submission order from the delivery thread. Return 0 to go on,
@@ -124,8 +124,8 @@ typedef int (*ifs_sched_sink)(void *ctx, const ifs_sched_result *r);
 /* A forward engine other than ifs_backend (tests use it to force ENOMEM,
  * device errors and NaN). Same contract as ifs_backend_forward; the error
  * words go to err. NULL in opts means the engines are ifs_backend handles. */
-typedef int (*ifs_sched_forward_fn)(void *engine, const ifs_batch *batch,
-                                    float *logits, char *err, size_t errlen);
+typedef int (*ifs_sched_forward_fn)(void *engine, const ifs_batch *batch, float *logits, char *err,
+                                    size_t errlen);
 
 /* What opts.prepare hands back (borrowed): the text to tokenize, and for a
  * pair (as ifs_sched_submit_pair's a, b) the first text in pair/pair_len
@@ -138,16 +138,16 @@ typedef struct {
 } ifs_sched_text;
 
 typedef struct {
-    int n_threads;             /* tokenizer workers (>= 1) */
-    int32_t max_len;           /* truncation length incl. specials (<= cfg->max_position) */
-    int32_t max_batch_tokens;  /* packed tokens per forward call (>= max_len) */
-    int32_t max_batch_seqs;    /* records per forward call */
-    int32_t chunk_records;     /* items per sorting window */
-    size_t chunk_bytes;        /* submitted bytes per sorting window (the items' bytes as
+    int n_threads;                /* tokenizer workers (>= 1) */
+    int32_t max_len;              /* truncation length incl. specials (<= cfg->max_position) */
+    int32_t max_batch_tokens;     /* packed tokens per forward call (>= max_len) */
+    int32_t max_batch_seqs;       /* records per forward call */
+    int32_t chunk_records;        /* items per sorting window */
+    size_t chunk_bytes;           /* submitted bytes per sorting window (the items' bytes as
                                   given to submit, before opts.prepare) */
-    int max_chunks;            /* chunks in flight (>= 2): the back-pressure bound */
-    int32_t slice;             /* records per tokenizer task */
-    int32_t pair_a_max;        /* pair items (ifs_sched_submit_pair): the first text's own
+    int max_chunks;               /* chunks in flight (>= 2): the back-pressure bound */
+    int32_t slice;                /* records per tokenizer task */
+    int32_t pair_a_max;           /* pair items (ifs_sched_submit_pair): the first text's own
                                   cap, ifs_tok_encode_pair_cap's a_max (0 = none) */
     ifs_sched_forward_fn forward; /* NULL: engines are ifs_backend * */
     /* Called by ifs_sched_free (from the calling thread) with the sink's ctx
@@ -173,18 +173,18 @@ typedef struct {
 
 /* Counters; thread-seconds are summed over the threads of a stage. */
 typedef struct {
-    uint64_t items;            /* submitted (scored + rejected + passed once delivered) */
+    uint64_t items; /* submitted (scored + rejected + passed once delivered) */
     uint64_t delivered;
     uint64_t scored, rejected, passed;
-    uint64_t text_bytes;       /* bytes of text tokenized (submitted bytes without opts.prepare) */
-    uint64_t tokens;           /* tokens run through the model */
+    uint64_t text_bytes; /* bytes of text tokenized (submitted bytes without opts.prepare) */
+    uint64_t tokens;     /* tokens run through the model */
     uint64_t truncated;
-    uint64_t batches;          /* successful forward calls */
-    uint64_t oom_splits;       /* batches split after IFS_BK_ENOMEM */
-    double prepare_s;          /* thread-seconds in opts.prepare (in the tokenizer workers) */
-    double tokenize_s;         /* tokenizer thread-seconds, prepare_s excluded */
-    double forward_s;          /* backend thread-seconds inside forward */
-    double sink_s;             /* delivery thread-seconds inside the sink */
+    uint64_t batches;    /* successful forward calls */
+    uint64_t oom_splits; /* batches split after IFS_BK_ENOMEM */
+    double prepare_s;    /* thread-seconds in opts.prepare (in the tokenizer workers) */
+    double tokenize_s;   /* tokenizer thread-seconds, prepare_s excluded */
+    double forward_s;    /* backend thread-seconds inside forward */
+    double sink_s;       /* delivery thread-seconds inside the sink */
 } ifs_sched_stats;
 
 ifs_sched_opts ifs_sched_default_opts(void);
@@ -194,9 +194,8 @@ ifs_sched_opts ifs_sched_default_opts(void);
  * max_position, vocab_size are used). engines: n_engines >= 1 handles
  * (borrowed), one worker thread each. sink/ctx: the delivery callback.
  * Returns IFS_SCHED_OK and *out, or an error with words in err. */
-int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
-                     const ifs_bert_config *cfg, void *const *engines,
-                     int n_engines, ifs_sched_sink sink, void *ctx,
+int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok, const ifs_bert_config *cfg,
+                     void *const *engines, int n_engines, ifs_sched_sink sink, void *ctx,
                      ifs_sched **out, char *err, size_t errlen);
 
 /* Queues one text to score (copied; need not be NUL-terminated). Blocks

@@ -86,25 +86,25 @@ enum {
 
 typedef struct {
     /* classifier and backend */
-    const char *model;          /* checkpoint folder (required) */
-    const char *backend;        /* "cpu", "cuda" or "auto" (default auto: cuda when usable) */
-    const char *dtype;          /* "auto" (f16 on cuda, f32 on cpu), "f16", "bf16", "f32" */
-    const char *devices;        /* cuda: comma-separated ordinals (NULL = "0") */
-    int threads;                /* tokenizer workers (default 2) */
-    int cpu_threads;            /* cpu backend: threads in the forward (0 = all cores) */
-    int32_t max_batch_tokens;   /* packed tokens per forward call (default 16384) */
-    int32_t max_batch_seqs;     /* records per forward call (default 512) */
-    int32_t max_len;            /* truncation incl. [CLS]/[SEP]; 0 = the tokenizer's
+    const char *model;        /* checkpoint folder (required) */
+    const char *backend;      /* "cpu", "cuda" or "auto" (default auto: cuda when usable) */
+    const char *dtype;        /* "auto" (f16 on cuda, f32 on cpu), "f16", "bf16", "f32" */
+    const char *devices;      /* cuda: comma-separated ordinals (NULL = "0") */
+    int threads;              /* tokenizer workers (default 2) */
+    int cpu_threads;          /* cpu backend: threads in the forward (0 = all cores) */
+    int32_t max_batch_tokens; /* packed tokens per forward call (default 16384) */
+    int32_t max_batch_seqs;   /* records per forward call (default 512) */
+    int32_t max_len;          /* truncation incl. [CLS]/[SEP]; 0 = the tokenizer's
                                    model_max_length, at most max_position_embeddings */
-    int32_t chunk_records;      /* sorting window (default 4096) */
-    int max_chunks;             /* windows in flight, the memory bound (default 4) */
-    int readers;                /* reader threads (read, hash, decompress, split shards
+    int32_t chunk_records;    /* sorting window (default 4096) */
+    int max_chunks;           /* windows in flight, the memory bound (default 4) */
+    int readers;              /* reader threads (read, hash, decompress, split shards
                                    ahead of the scheduler); 0 = 1 + threads / 4, at most 8 */
     /* records */
-    const char *text_field;     /* NULL = "response" */
-    const char *type_field;     /* NULL = "instruction_type"; "" = none */
-    const char *id_field;       /* NULL = "id"; "" = none */
-    const char *group_by;       /* comma-separated keys; NULL = "model" */
+    const char *text_field;        /* NULL = "response" */
+    const char *type_field;        /* NULL = "instruction_type"; "" = none */
+    const char *id_field;          /* NULL = "id"; "" = none */
+    const char *group_by;          /* comma-separated keys; NULL = "model" */
     const char *instruction_field; /* pair mode: the record field holding the instruction
                                    (score --instruction-field); NULL or "" = none. Required
                                    by a pair checkpoint (config.json "ifs_input": "pair"),
@@ -115,22 +115,22 @@ typedef struct {
                                    ifs_instruction_max_tokens (ifs_tok_encode_pair_cap); a
                                    record without it is rejected as missing_instruction, one
                                    whose value is not a string as instruction_not_string */
-    size_t max_line_bytes;      /* longer lines are rejected (default 1 MiB) */
+    size_t max_line_bytes;         /* longer lines are rejected (default 1 MiB) */
     /* decision */
-    const char *answer_label;   /* name or index; NULL = from id2label, else 1 */
-    double threshold;           /* answer-like iff p > threshold (default 0.5) */
+    const char *answer_label; /* name or index; NULL = from id2label, else 1 */
+    double threshold;         /* answer-like iff p > threshold (default 0.5) */
     /* inputs: files, folders, globs, "-" (ifs_io.h's rules), then files[i::n] */
     const char *const *inputs;
     size_t n_inputs;
     int slice_index, slice_count; /* slice_count 0 = all files */
     /* outputs */
-    const char *out;            /* report.json; NULL = none (see above) */
-    const char *scores;         /* NULL = none */
-    const char *rejects;        /* NULL = none */
-    const char *state_dir;      /* NULL = "<out>.state" ("ifscore.state" without out) */
-    int resume;                 /* skip shards finished by an earlier run with the
+    const char *out;       /* report.json; NULL = none (see above) */
+    const char *scores;    /* NULL = none */
+    const char *rejects;   /* NULL = none */
+    const char *state_dir; /* NULL = "<out>.state" ("ifscore.state" without out) */
+    int resume;            /* skip shards finished by an earlier run with the
                                    same configuration */
-    int no_timings;             /* leave run timings out of the report */
+    int no_timings;        /* leave run timings out of the report */
     /* called with one sentence per non-fatal problem (a shard whose counts do
        not add up), from a committer thread, one call at a time; NULL = dropped */
     void (*on_warning)(void *ctx, const char *msg);
@@ -172,20 +172,20 @@ const ifs_reducer *ifs_score_report(const ifs_score *S);
 typedef struct {
     uint64_t records, rejected, tokens;
     uint64_t shards_done, shards_total;
-    uint64_t bytes_done, bytes_total;   /* input bytes; total 0 = unknown (stdin) */
+    uint64_t bytes_done, bytes_total; /* input bytes; total 0 = unknown (stdin) */
 } ifs_score_snap;
 void ifs_score_snapshot(ifs_score *S, ifs_score_snap *snap);
 
 /* What the run did and where its time went (after ifs_score_run). Seconds
  * are thread-seconds of each stage; rates are the caller's to compute. */
 typedef struct {
-    const char *backend;        /* "cpu" or "cuda" (resolved); static storage */
-    const char *dtype;          /* "f32", "f16", "bf16"; static storage */
-    const char *state_dir;      /* borrowed from the handle */
+    const char *backend;   /* "cpu" or "cuda" (resolved); static storage */
+    const char *dtype;     /* "f32", "f16", "bf16"; static storage */
+    const char *state_dir; /* borrowed from the handle */
     int engines, threads;
     int32_t max_len, max_batch_tokens;
     uint64_t shards, shards_done, shards_skipped;
-    uint64_t lines_read, bytes_in, bytes_out;   /* this run: compressed in, text out */
+    uint64_t lines_read, bytes_in, bytes_out; /* this run: compressed in, text out */
     uint64_t scored, rejected, tokens, batches, oom_splits, items, text_bytes;
     double hash_s, decompress_s, parse_s, tokenize_s, forward_s, reduce_s, finish_s, wall_s;
 } ifs_score_stats;

@@ -91,8 +91,9 @@
 extern "C" {
 #endif
 
-#define IFS_SHARD_DEFAULT_MAX_LINE (1u << 20)   /* 1 MiB */
-#define IFS_SHARD_DEFAULT_WINDOW_LOG_MAX 31     /* zstd's format maximum (64-bit): 2 GiB, so
+#define IFS_SHARD_DEFAULT_MAX_LINE (1u << 20) /* 1 MiB */
+#define IFS_SHARD_DEFAULT_WINDOW_LOG_MAX                                                           \
+    31 /* zstd's format maximum (64-bit): 2 GiB, so
                                                   shards written with zstd --long=31 are read */
 
 typedef struct {
@@ -125,49 +126,50 @@ enum {
     IFS_SHARD_MORE = 2,  /* decode only: input used up, give more (or set last) */
     IFS_SHARD_EARG = -1, /* NULL argument, or in->pos > in->size */
     IFS_SHARD_ENOMEM = -2,
-    IFS_SHARD_EIO = -3,  /* open only: the file could not be opened */
+    IFS_SHARD_EIO = -3, /* open only: the file could not be opened */
 };
 /* Words for the status codes above; static storage. */
 const char *ifs_shard_strerror(int status);
 
 typedef struct {
-    const char *data;     /* borrowed, NUL-terminated; NULL when reason != NONE */
-    size_t len;           /* bytes, without '\n' and a dropped '\r' */
-    uint64_t line_no;     /* 1-based */
-    uint64_t offset;      /* decompressed byte offset of the line's first byte */
-    uint64_t comp_offset; /* compressed offset (see above) */
+    const char *data;         /* borrowed, NUL-terminated; NULL when reason != NONE */
+    size_t len;               /* bytes, without '\n' and a dropped '\r' */
+    uint64_t line_no;         /* 1-based */
+    uint64_t offset;          /* decompressed byte offset of the line's first byte */
+    uint64_t comp_offset;     /* compressed offset (see above) */
     ifs_reject_reason reason; /* NONE, LINE_TOO_LONG, ZSTD_CORRUPT, ZSTD_CHECKSUM,
                                  ZSTD_TRUNCATED, IO_ERROR, UNSUPPORTED_COMPRESSION */
-    char detail[192];     /* words for a reject ("" for a good line) */
+    char detail[192];         /* words for a reject ("" for a good line) */
 } ifs_shard_line;
 
 typedef enum {
-    IFS_SHARD_OK = 0,        /* read to the end, or still reading */
-    IFS_SHARD_CORRUPT = 1,   /* a zstd error (corruption, checksum, window too large, junk after a frame) */
+    IFS_SHARD_OK = 0, /* read to the end, or still reading */
+    IFS_SHARD_CORRUPT =
+        1, /* a zstd error (corruption, checksum, window too large, junk after a frame) */
     IFS_SHARD_TRUNCATED = 2, /* input ended inside a zstd frame */
     IFS_SHARD_IOERR = 3,     /* read(2) failed */
     IFS_SHARD_FORMAT = 4,    /* starts with another compressor's magic (gzip, xz, bzip2, lz4) */
 } ifs_shard_status;
 
 typedef struct {
-    int is_zstd;             /* format detected (0 before the first bytes) */
-    uint64_t frames;         /* zstd frames started (skippable ones included) */
+    int is_zstd;     /* format detected (0 before the first bytes) */
+    uint64_t frames; /* zstd frames started (skippable ones included) */
     uint64_t skippable_frames;
     uint64_t checksummed_frames; /* frames whose header sets the content checksum flag */
-    uint64_t bytes_in;       /* compressed (file) bytes consumed */
-    uint64_t bytes_out;      /* decompressed bytes */
-    uint64_t lines;          /* lines delivered, rejects included */
-    uint64_t too_long;       /* of which line_too_long */
+    uint64_t bytes_in;           /* compressed (file) bytes consumed */
+    uint64_t bytes_out;          /* decompressed bytes */
+    uint64_t lines;              /* lines delivered, rejects included */
+    uint64_t too_long;           /* of which line_too_long */
     ifs_shard_status status;
-    int checksum_failed;     /* status CORRUPT because a frame's content checksum did not
+    int checksum_failed;         /* status CORRUPT because a frame's content checksum did not
                                 match: error_frame_offset is where that frame starts */
-    uint64_t error_comp_offset; /* status != OK: compressed offset the decoder had reached;
+    uint64_t error_comp_offset;  /* status != OK: compressed offset the decoder had reached;
                                    a corrupt byte lies at or after it (zstd does not say
                                    where inside the chunk it was given); for a truncation,
                                    the end of the input */
-    uint64_t error_frame_offset;/* status != OK: compressed offset where the frame being
+    uint64_t error_frame_offset; /* status != OK: compressed offset where the frame being
                                    decoded began (for junk after a frame: where the junk starts) */
-    char error[192];         /* status != OK: words, naming the offsets */
+    char error[192];             /* status != OK: words, naming the offsets */
 } ifs_shard_stats;
 
 typedef struct ifs_shard_reader ifs_shard_reader;
@@ -177,10 +179,10 @@ typedef struct ifs_shard_reader ifs_shard_reader;
 ifs_shard_reader *ifs_shard_create(const ifs_shard_opts *opts);
 
 typedef struct {
-    const void *src;  /* borrowed for the call */
+    const void *src; /* borrowed for the call */
     size_t size;
-    size_t pos;       /* updated: bytes of src consumed */
-    int last;         /* 1: no bytes follow this chunk's (set it with the final chunk, which may be empty) */
+    size_t pos; /* updated: bytes of src consumed */
+    int last; /* 1: no bytes follow this chunk's (set it with the final chunk, which may be empty) */
 } ifs_shard_input;
 
 /* Deliver the next line from the input given so far. Returns IFS_SHARD_LINE
@@ -192,8 +194,8 @@ int ifs_shard_decode(ifs_shard_reader *r, ifs_shard_input *in, ifs_shard_line *l
 
 /* Open a file ("-" = stdin, which is not closed at free). Returns 0 and *out,
  * or IFS_SHARD_EIO / IFS_SHARD_ENOMEM with words in err naming the path. */
-int ifs_shard_open(const char *path, const ifs_shard_opts *opts, ifs_shard_reader **out,
-                   char *err, size_t errlen);
+int ifs_shard_open(const char *path, const ifs_shard_opts *opts, ifs_shard_reader **out, char *err,
+                   size_t errlen);
 /* Next line of an opened file: IFS_SHARD_LINE, IFS_SHARD_END, or < 0.
  * A read(2) failure is an io_error line followed by END (not a return < 0). */
 int ifs_shard_next(ifs_shard_reader *r, ifs_shard_line *line);
@@ -218,10 +220,10 @@ void ifs_shard_free(ifs_shard_reader *r);
  *     ifs_shard_writer_free(w);
  */
 typedef struct {
-    int compress;        /* -1 (default): zstd when the path ends in ".zst"; 0 plain; 1 zstd */
-    int level;           /* zstd level; 0 -> 3 */
-    int checksum;        /* -1 (default) -> on; 0 off; 1 on */
-    uint64_t frame_bytes;/* end a frame after this many input bytes, at a line end
+    int compress;         /* -1 (default): zstd when the path ends in ".zst"; 0 plain; 1 zstd */
+    int level;            /* zstd level; 0 -> 3 */
+    int checksum;         /* -1 (default) -> on; 0 off; 1 on */
+    uint64_t frame_bytes; /* end a frame after this many input bytes, at a line end
                             when writing lines; 0 = one frame */
 } ifs_shard_writer_opts;
 
@@ -229,10 +231,10 @@ typedef struct {
 void ifs_shard_writer_opts_init(ifs_shard_writer_opts *o);
 
 typedef struct {
-    uint64_t lines;      /* ifs_shard_writer_line calls */
-    uint64_t bytes_in;   /* uncompressed bytes written */
-    uint64_t bytes_out;  /* bytes in the file (compressed size for zstd) */
-    uint64_t frames;     /* zstd frames written (0 for plain) */
+    uint64_t lines;     /* ifs_shard_writer_line calls */
+    uint64_t bytes_in;  /* uncompressed bytes written */
+    uint64_t bytes_out; /* bytes in the file (compressed size for zstd) */
+    uint64_t frames;    /* zstd frames written (0 for plain) */
 } ifs_shard_writer_stats;
 
 typedef struct ifs_shard_writer ifs_shard_writer;
@@ -251,8 +253,8 @@ void ifs_shard_writer_get_stats(const ifs_shard_writer *w, ifs_shard_writer_stat
 /* Finish the frame, flush, fsync, rename, fsync the directory. Returns 0 and
  * fills st (may be NULL), or -1 with words in err (nothing appears at path).
  * Call once; free after. */
-int ifs_shard_writer_close(ifs_shard_writer *w, ifs_shard_writer_stats *st,
-                           char *err, size_t errlen);
+int ifs_shard_writer_close(ifs_shard_writer *w, ifs_shard_writer_stats *st, char *err,
+                           size_t errlen);
 /* Frees; when not closed successfully, removes the temporary file. NULL ok. */
 void ifs_shard_writer_free(ifs_shard_writer *w);
 

@@ -53,12 +53,12 @@ extern "C" {
 
 enum {
     IFS_SLURM_OK = 0,
-    IFS_SLURM_ENOARRAY = -1,   /* SLURM_ARRAY_TASK_ID is unset or empty: not an array
+    IFS_SLURM_ENOARRAY = -1,    /* SLURM_ARRAY_TASK_ID is unset or empty: not an array
                                   task (the caller scores everything); not a failure */
-    IFS_SLURM_EVAR = -2,       /* a variable is missing or not a number (err names it) */
-    IFS_SLURM_EUNMAPPABLE = -3,/* the array's indexes are not one range with one step,
+    IFS_SLURM_EVAR = -2,        /* a variable is missing or not a number (err names it) */
+    IFS_SLURM_EUNMAPPABLE = -3, /* the array's indexes are not one range with one step,
                                   or this task's index is off it (err names the values) */
-    IFS_SLURM_EARG = -4,       /* NULL get, index or count */
+    IFS_SLURM_EARG = -4,        /* NULL get, index or count */
 };
 
 /* Reads a variable: returns its value (borrowed, NULL when unset). */
@@ -74,8 +74,8 @@ const char *ifs_slurm_getenv(void *ctx, const char *name);
  * Returns IFS_SLURM_OK; IFS_SLURM_ENOARRAY with *index = *count = 0;
  * IFS_SLURM_EVAR or IFS_SLURM_EUNMAPPABLE with a sentence in err (*index,
  * *count = 0); IFS_SLURM_EARG. */
-int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *count,
-                    char *err, size_t errlen);
+int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *count, char *err,
+                    size_t errlen);
 
 /* The fingerprint of the input list a slice was cut from: SHA-256 over each
  * path's bytes followed by one NUL byte, in the given order (pass the sorted

@@ -37,8 +37,13 @@ extern "C" {
 /* A record's split. IFS_SPLIT_HOLDOUT ("holdout": e.g. an instruction
  * source kept out of training) is neither trained on nor used to stop;
  * train-head measures it apart, like test. */
-enum { IFS_SPLIT_TRAIN = 0, IFS_SPLIT_VALIDATION = 1, IFS_SPLIT_TEST = 2, IFS_SPLIT_HOLDOUT = 3,
-       IFS_N_SPLITS = 4 };
+enum {
+    IFS_SPLIT_TRAIN = 0,
+    IFS_SPLIT_VALIDATION = 1,
+    IFS_SPLIT_TEST = 2,
+    IFS_SPLIT_HOLDOUT = 3,
+    IFS_N_SPLITS = 4
+};
 
 typedef struct {
     int epochs;          /* at most this many passes over the train split */
@@ -63,10 +68,10 @@ typedef struct {
 
 typedef struct {
     int epochs_run;
-    int best_epoch;           /* 1-based epoch whose weights were kept */
+    int best_epoch; /* 1-based epoch whose weights were kept */
     double best_val_loss;
     double best_val_accuracy;
-    double final_train_loss;  /* mean loss over the last epoch run */
+    double final_train_loss; /* mean loss over the last epoch run */
 } ifs_train_log;
 
 /* ---- the top encoder layers too --------------------------------------
@@ -101,13 +106,13 @@ typedef struct {
  * rules as above; `t` owns its parameters (one allocation) and the layer
  * views. */
 typedef struct {
-    int n_layers;          /* N: trained encoder layers, the encoder's top N */
+    int n_layers;           /* N: trained encoder layers, the encoder's top N */
     ifs_bert_layer *layers; /* [N] views into mem, lowest first (layer n_layers - N) */
-    ifs_head head;         /* pooler + binary classifier */
-    float *mem;            /* owns every parameter: per layer its 16 tensors in
+    ifs_head head;          /* pooler + binary classifier */
+    float *mem;             /* owns every parameter: per layer its 16 tensors in
                               ifs_bert_layer's order, then pool_w, pool_b, cls_w, cls_b */
     size_t n_params;
-    int n_threads;         /* threads of its forward and backward (0 or 1: one; set
+    int n_threads; /* threads of its forward and backward (0 or 1: one; set
                               after ifs_top_alloc); the results do not depend on it */
 } ifs_top;
 
@@ -127,10 +132,9 @@ void ifs_top_init(ifs_top *t, const ifs_bert_config *cfg, const ifs_bert_layer *
 /* As ifs_train_head, for the top layers and the head together. The layers'
  * learning rate is opts->layer_lr, the head's opts->lr; decay applies to
  * the weight matrices only. Returns 0, or -1 with a message in err. */
-int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off,
-                  const int32_t *y, const uint8_t *split, size_t n,
-                  const ifs_train_opts *opts, ifs_top *t, ifs_train_log *log,
-                  char *err, size_t errlen);
+int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off, const int32_t *y,
+                  const uint8_t *split, size_t n, const ifs_train_opts *opts, ifs_top *t,
+                  ifs_train_log *log, char *err, size_t errlen);
 
 /* The mean cross-entropy over examples [0, n) and its gradient with
  * respect to every parameter of t, written into grad (from ifs_top_alloc
@@ -142,8 +146,8 @@ double ifs_top_loss_grad(const ifs_top *t, const ifs_bert_config *cfg, const flo
 
 /* logits[i][0..1] of example i: the CPU backend's logits for the same rows
  * (see above). Returns 0, or -1 when out of memory (logits untouched). */
-int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
-                   const int64_t *off, size_t n, float *logits);
+int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X, const int64_t *off,
+                   size_t n, float *logits);
 
 /* p1[i] = softmax(logits of example i)[1], in double (as `classify`);
  * NAN for every example when out of memory. */
@@ -173,8 +177,8 @@ typedef struct {
 } ifs_top_input;
 
 int ifs_top_write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
-                             const ifs_top *t, const ifs_top_input *in, int max_len,
-                             char *err, size_t errlen);
+                             const ifs_top *t, const ifs_top_input *in, int max_len, char *err,
+                             size_t errlen);
 int ifs_top_write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
                        const ifs_top *t, const ifs_top_input *in, int max_len, char *err,
                        size_t errlen);
@@ -198,8 +202,8 @@ ifs_train_opts ifs_train_default_opts(void);
 /* Initialises a head: the pooler from pool_w_init/pool_b_init when non-NULL
  * (a pretrained pooler), else normal(0, 0.02) / 0; the classifier
  * normal(0, 0.02) / 0. All from `seed`. */
-void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init,
-                   const float *pool_b_init, uint64_t seed);
+void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init, const float *pool_b_init,
+                   uint64_t seed);
 
 /* Trains h in place (it must be initialised) with AdamW on cross-entropy
  * over the examples with split == IFS_SPLIT_TRAIN, keeping the weights of
@@ -207,17 +211,16 @@ void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init,
  * accuracy with select_accuracy (early stopping with `patience`). X: [n][hidden] features; y: labels 0/1; split: per example.
  * Returns 0, or -1 with a message in err (no train or validation examples,
  * a label outside 0/1, non-finite features or loss). */
-int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n,
-                   int hidden, const ifs_train_opts *opts, ifs_head *h,
-                   ifs_train_log *log, char *err, size_t errlen);
+int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n, int hidden,
+                   const ifs_train_opts *opts, ifs_head *h, ifs_train_log *log, char *err,
+                   size_t errlen);
 
 /* p1[i] = softmax(head(X[i]))[1] for n examples. */
 void ifs_head_predict(const ifs_head *h, int hidden, const float *X, size_t n, float *p1);
 
 /* Counts predictions (p1 >= 0.5 means label 1) against labels over the
  * examples where mask is NULL or mask[i] != 0. */
-ifs_confusion ifs_confusion_count(const float *p1, const int32_t *y,
-                                  const uint8_t *mask, size_t n);
+ifs_confusion ifs_confusion_count(const float *p1, const int32_t *y, const uint8_t *mask, size_t n);
 double ifs_confusion_accuracy(const ifs_confusion *c);
 double ifs_confusion_precision(const ifs_confusion *c);
 double ifs_confusion_recall(const ifs_confusion *c);

@@ -27,8 +27,8 @@
 
 struct ifs_atomic {
     FILE *f;
-    char *path;    /* target */
-    char *tmp;     /* temporary; NULL for "-" */
+    char *path; /* target */
+    char *tmp;  /* temporary; NULL for "-" */
     int is_stdout;
     int committed;
     int write_errno; /* first failed write's errno, 0 if none */
@@ -169,7 +169,7 @@ int ifs_atomic_commit(ifs_atomic *a, char *err, size_t errlen)
         a->committed = 1;
         if (fflush(stdout) != 0 || ferror(stdout) || a->write_errno) {
             ifs_errf(err, errlen, 0, "writing to stdout: %s",
-                    strerror(a->write_errno ? a->write_errno : errno));
+                     strerror(a->write_errno ? a->write_errno : errno));
             return IFS_IO_EIO;
         }
         return 0;
@@ -217,8 +217,7 @@ void ifs_atomic_free(ifs_atomic *a)
     free(a);
 }
 
-int ifs_io_atomic_write(const char *path, const void *data, size_t len, char *err,
-                        size_t errlen)
+int ifs_io_atomic_write(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
     ifs_atomic *a;
     if (ifs_atomic_open(path, &a, err, errlen))
@@ -365,8 +364,8 @@ static int cmp_path(const void *x, const void *y)
     return strcmp(a->path, b->path);
 }
 
-int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *out,
-                       char *err, size_t errlen)
+int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *out, char *err,
+                       size_t errlen)
 {
     if (!out)
         return IFS_IO_EARG;
@@ -411,7 +410,7 @@ int ifs_io_list_inputs(const char *const *args, size_t nargs, ifs_input_list *ou
             rc = IFS_IO_EARG;
         } else if (grc != 0) {
             ifs_errf(err, errlen, 0, "input pattern %s: glob failed (%s)", arg,
-                    grc == GLOB_NOSPACE ? "out of memory" : "read error");
+                     grc == GLOB_NOSPACE ? "out of memory" : "read error");
             rc = IFS_IO_EARG;
         } else {
             for (size_t k = 0; k < g.gl_pathc && rc == 0; k++) {

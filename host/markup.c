@@ -43,10 +43,20 @@ static size_t decode(const unsigned char *p, size_t n, unsigned *cp)
         *cp = c;
         return 1;
     }
-    if ((c & 0xE0) == 0xC0) { need = 1; v = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { need = 2; v = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { need = 3; v = c & 0x07; min = 0x10000; }
-    else return 0;
+    if ((c & 0xE0) == 0xC0) {
+        need = 1;
+        v = c & 0x1F;
+        min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        need = 2;
+        v = c & 0x0F;
+        min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        need = 3;
+        v = c & 0x07;
+        min = 0x10000;
+    } else
+        return 0;
     if (n < need + 1)
         return 0;
     for (size_t k = 1; k <= need; k++) {

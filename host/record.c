@@ -104,9 +104,7 @@ int ifs_record_schema_set_field(ifs_record_schema *s, ifs_record_field which, co
     case IFS_FIELD_ID: dst = s->id_field; break;
     case IFS_FIELD_TYPE: dst = s->type_field; break;
     case IFS_FIELD_PAIR: dst = s->pair_field; break;
-    default:
-        ifs_errf(err, errlen, 0, "unknown field kind %d", (int)which);
-        return IFS_RECORD_EARG;
+    default: ifs_errf(err, errlen, 0, "unknown field kind %d", (int)which); return IFS_RECORD_EARG;
     }
     size_t n = strlen(name);
     if (which == IFS_FIELD_TEXT && n == 0) {
@@ -115,15 +113,14 @@ int ifs_record_schema_set_field(ifs_record_schema *s, ifs_record_field which, co
     }
     if (n > IFS_RECORD_MAX_FIELD_NAME) {
         ifs_errf(err, errlen, 0, "field name of %zu bytes is longer than %d", n,
-                IFS_RECORD_MAX_FIELD_NAME);
+                 IFS_RECORD_MAX_FIELD_NAME);
         return IFS_RECORD_EARG;
     }
     memcpy(dst, name, n + 1);
     return 0;
 }
 
-int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char *err,
-                                   size_t errlen)
+int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char *err, size_t errlen)
 {
     if (!s || !list) {
         ifs_errf(err, errlen, 0, "--group-by: no keys given");
@@ -141,7 +138,7 @@ int ifs_record_schema_set_group_by(ifs_record_schema *s, const char *list, char 
         }
         if (len > IFS_RECORD_MAX_FIELD_NAME) {
             ifs_errf(err, errlen, 0, "--group-by: a key name is longer than %d bytes",
-                    IFS_RECORD_MAX_FIELD_NAME);
+                     IFS_RECORD_MAX_FIELD_NAME);
             return IFS_RECORD_EARG;
         }
         if (n == IFS_RECORD_MAX_GROUP_KEYS) {
@@ -253,13 +250,15 @@ static ifs_reject_reason scan_string(ifs_record *r, const char *s, size_t len, s
         char e = s[i + 1];
         if (e != 'u') {
             if (!strchr("\"\\/bfnrt", e) || e == 0)
-                return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: bad escape at byte %zu", i);
+                return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: bad escape at byte %zu",
+                              i);
             i += 2;
             continue;
         }
         if (i + 6 > len || !is_hex(s[i + 2]) || !is_hex(s[i + 3]) || !is_hex(s[i + 4]) ||
             !is_hex(s[i + 5]))
-            return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: bad \\u escape at byte %zu", i);
+            return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: bad \\u escape at byte %zu",
+                          i);
         unsigned u = hex4(s + i + 2);
         if (u == 0)
             return reject(r, IFS_REJECT_NUL_IN_TEXT, "\\u0000 escape at byte %zu of the line", i);
@@ -415,8 +414,8 @@ static ifs_reject_reason prescan(ifs_record *r, const char *s, size_t len, int m
             break;
         case COLON:
             if (c != ':')
-                return reject(r, IFS_REJECT_INVALID_JSON,
-                              "invalid JSON: expected ':' at byte %zu", i);
+                return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: expected ':' at byte %zu",
+                              i);
             i++;
             st = VALUE;
             break;
@@ -438,8 +437,10 @@ static ifs_reject_reason prescan(ifs_record *r, const char *s, size_t len, int m
         }
     }
     if (st != AFTER || depth != 0)
-        return reject(r, IFS_REJECT_INVALID_JSON, "invalid JSON: the line ends at byte %zu "
-                                                  "inside a value", len);
+        return reject(r, IFS_REJECT_INVALID_JSON,
+                      "invalid JSON: the line ends at byte %zu "
+                      "inside a value",
+                      len);
     return IFS_REJECT_NONE;
 }
 
@@ -472,22 +473,33 @@ static int raw_member(const char *line, size_t len, const char *key, size_t *b, 
         char c = line[i];
         if (c == '"') {
             size_t st = ++i;
-            while (i < len && line[i] != '"') i += line[i] == '\\' ? 2 : 1;
+            while (i < len && line[i] != '"')
+                i += line[i] == '\\' ? 2 : 1;
             size_t en = i++;
-            if (depth != 1) continue;
+            if (depth != 1)
+                continue;
             size_t j = i;
-            while (j < len && (line[j] == ' ' || line[j] == '\t' || line[j] == '\n' || line[j] == '\r')) j++;
-            if (j >= len || line[j] != ':') continue; /* a string value, not a key */
-            if (en - st != klen || memcmp(line + st, key, klen)) continue;
+            while (j < len &&
+                   (line[j] == ' ' || line[j] == '\t' || line[j] == '\n' || line[j] == '\r'))
+                j++;
+            if (j >= len || line[j] != ':')
+                continue; /* a string value, not a key */
+            if (en - st != klen || memcmp(line + st, key, klen))
+                continue;
             j++;
-            while (j < len && (line[j] == ' ' || line[j] == '\t' || line[j] == '\n' || line[j] == '\r')) j++;
+            while (j < len &&
+                   (line[j] == ' ' || line[j] == '\t' || line[j] == '\n' || line[j] == '\r'))
+                j++;
             *b = j;
-            while (j < len && strchr("+-.0123456789eE", line[j])) j++;
+            while (j < len && strchr("+-.0123456789eE", line[j]))
+                j++;
             *e = j;
             return *e > *b;
         }
-        if (c == '{' || c == '[') depth++;
-        else if (c == '}' || c == ']') depth--;
+        if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']')
+            depth--;
         i++;
     }
     return 0;
@@ -497,7 +509,8 @@ static int raw_member(const char *line, size_t len, const char *key, size_t *b, 
 static int literal_nonzero(const char *p, const char *end)
 {
     for (; p < end && *p != 'e' && *p != 'E'; p++)
-        if (*p >= '1' && *p <= '9') return 1;
+        if (*p >= '1' && *p <= '9')
+            return 1;
     return 0;
 }
 
@@ -521,8 +534,9 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
      * memory (or disagreeing with RFC 8259, which the fuzz target checks). */
     cJSON *root = cJSON_ParseWithLength(line, len);
     if (!root)
-        return reject(r, IFS_REJECT_INVALID_JSON, "cJSON refused a line that is valid JSON "
-                                                  "(out of memory?)");
+        return reject(r, IFS_REJECT_INVALID_JSON,
+                      "cJSON refused a line that is valid JSON "
+                      "(out of memory?)");
     r->root_ = root;
     if (!cJSON_IsObject(root))
         return reject(r, IFS_REJECT_NOT_OBJECT, "the line is JSON but not an object");
@@ -581,8 +595,8 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
                               "\"%s\" is \"%.60s\", not \"partial\", \"full\" or null",
                               s->type_field, v->valuestring);
             else
-                return reject(r, IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE,
-                              "\"%s\" is not a string", s->type_field);
+                return reject(r, IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, "\"%s\" is not a string",
+                              s->type_field);
         }
     }
 
@@ -613,8 +627,7 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
             r->group[k] = r->numbuf_[k];
         } else {
             return reject(r, IFS_REJECT_BAD_GROUP_KEY_TYPE,
-                          "group key \"%s\" is neither a string nor a number",
-                          s->group_fields[k]);
+                          "group key \"%s\" is neither a string nor a number", s->group_fields[k]);
         }
         r->group_len[k] = strlen(r->group[k]);
     }
@@ -639,7 +652,6 @@ ifs_reject_reason ifs_record_parse(ifs_record *r, const ifs_record_schema *s, co
 /* ---------------------------------------------------------------------------
  * JSON string escaping
  */
-
 
 /* ---------------------------------------------------------------------------
  * Rejects file
@@ -710,10 +722,10 @@ int ifs_rejects_add(ifs_rejects *rj, const char *shard, uint64_t line, uint64_t 
             n = append_escaped(rj, 10, shard ? shard : "");
         }
         if (n != (size_t)-1) {
-            n += (size_t)snprintf(rj->buf + n, rj->cap - n,
-                                  "\",\"line\":%llu,\"offset\":%llu,\"reason\":\"%s\",\"detail\":\"",
-                                  (unsigned long long)line, (unsigned long long)offset,
-                                  ifs_reject_name(reason));
+            n += (size_t)snprintf(
+                rj->buf + n, rj->cap - n,
+                "\",\"line\":%llu,\"offset\":%llu,\"reason\":\"%s\",\"detail\":\"",
+                (unsigned long long)line, (unsigned long long)offset, ifs_reject_name(reason));
             n = append_escaped(rj, n, detail ? detail : "");
         }
         if (n == (size_t)-1) {
@@ -754,7 +766,7 @@ int ifs_rejects_close(ifs_rejects *rj, char *err, size_t errlen)
             char why[256] = "";
             ifs_shard_writer_close(rj->w, NULL, why, sizeof why);
             ifs_errf(err, errlen, 0, "rejects file: a write failed (%s); nothing written",
-                    why[0] ? why : "no reason given");
+                     why[0] ? why : "no reason given");
             ifs_shard_writer_free(rj->w);
             rc = IFS_RECORD_EIO;
         } else {

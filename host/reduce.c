@@ -120,7 +120,7 @@ static int set_curve(ifs_reducer *r, const char *curve_key, char *err, size_t er
             found |= !strcmp(r->keys[k], curve_key);
         if (!found)
             return ifs_errf(err, errlen, IFS_RED_EARG,
-                                "curve key '%s' is not one of the group-by keys", curve_key);
+                            "curve key '%s' is not one of the group-by keys", curve_key);
         mode = IFS_CURVE_NAMED;
         if (!(name = dupstr(curve_key)))
             return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
@@ -138,8 +138,7 @@ int ifs_reduce_set_curve_key(ifs_reducer *r, const char *curve_key, char *err, s
     return set_curve(r, curve_key, err, errlen);
 }
 
-int ifs_reduce_set_plateau(ifs_reducer *r, double eps, int32_t min_after, char *err,
-                           size_t errlen)
+int ifs_reduce_set_plateau(ifs_reducer *r, double eps, int32_t min_after, char *err, size_t errlen)
 {
     if (!r)
         return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
@@ -161,21 +160,21 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
     *out = NULL;
     if (!is_hex64(c->weights_sha256))
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "weights_sha256 must be 64 lowercase hex characters");
+                        "weights_sha256 must be 64 lowercase hex characters");
     if (c->tokenizer_sha256 && !is_hex64(c->tokenizer_sha256))
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "tokenizer_sha256 must be NULL or 64 lowercase hex characters");
+                        "tokenizer_sha256 must be NULL or 64 lowercase hex characters");
     if (c->n_labels < 2 || c->n_labels > IFS_RED_MAX_LABELS || !c->labels)
         return ifs_errf(err, errlen, IFS_RED_EARG, "n_labels must be 2..%d, got %d",
-                            IFS_RED_MAX_LABELS, (int)c->n_labels);
+                        IFS_RED_MAX_LABELS, (int)c->n_labels);
     for (int32_t i = 0; i < c->n_labels; i++)
         if (!c->labels[i] || !*c->labels[i] || strlen(c->labels[i]) > 255 ||
             !ifs_red_valid_utf8(c->labels[i], strlen(c->labels[i])))
-            return ifs_errf(err, errlen, IFS_RED_EARG,
-                                "label %d must be 1..255 bytes of UTF-8", (int)i);
+            return ifs_errf(err, errlen, IFS_RED_EARG, "label %d must be 1..255 bytes of UTF-8",
+                            (int)i);
     if (c->answer_label < 0 || c->answer_label >= c->n_labels)
         return ifs_errf(err, errlen, IFS_RED_EARG, "answer_label %d is not a label index",
-                            (int)c->answer_label);
+                        (int)c->answer_label);
     if (!(c->threshold > 0 && c->threshold < 1))
         return ifs_errf(err, errlen, IFS_RED_EARG, "threshold must be in (0, 1)");
     if (!(c->near_margin >= 0 && c->near_margin < 1))
@@ -191,29 +190,28 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
                             !ifs_red_valid_utf8(c->instruction_field, strlen(c->instruction_field))
                       : c->instruction_field != NULL)
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "instruction_field must be 1..255 bytes of UTF-8 for a pair "
-                            "classifier and NULL otherwise");
+                        "instruction_field must be 1..255 bytes of UTF-8 for a pair "
+                        "classifier and NULL otherwise");
     if (c->instruction_max_tokens < 0 || (c->instruction_max_tokens && !c->pair_input))
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "instruction_max_tokens must be >= 0, and 0 unless pair_input");
+                        "instruction_max_tokens must be >= 0, and 0 unless pair_input");
     if ((c->do_lower_case != 0 && c->do_lower_case != 1) ||
         (c->tokenize_chinese_chars != 0 && c->tokenize_chinese_chars != 1) ||
         c->strip_accents < -1 || c->strip_accents > 1 || c->max_length < 2)
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "tokenizer settings out of range (flags 0/1, strip_accents "
-                            "-1/0/1, max_length >= 2)");
+                        "tokenizer settings out of range (flags 0/1, strip_accents "
+                        "-1/0/1, max_length >= 2)");
     if (c->n_keys < 1 || c->n_keys > IFS_RED_MAX_KEYS || !c->keys)
-        return ifs_errf(err, errlen, IFS_RED_EARG, "n_keys must be 1..%d",
-                            IFS_RED_MAX_KEYS);
+        return ifs_errf(err, errlen, IFS_RED_EARG, "n_keys must be 1..%d", IFS_RED_MAX_KEYS);
     for (int32_t i = 0; i < c->n_keys; i++) {
         if (!c->keys[i] || !*c->keys[i] || strlen(c->keys[i]) > 255 ||
             !ifs_red_valid_utf8(c->keys[i], strlen(c->keys[i])))
             return ifs_errf(err, errlen, IFS_RED_EARG,
-                                "group-by key %d must be 1..255 bytes of UTF-8", (int)i);
+                            "group-by key %d must be 1..255 bytes of UTF-8", (int)i);
         for (int32_t j = 0; j < i; j++)
             if (!strcmp(c->keys[i], c->keys[j]))
-                return ifs_errf(err, errlen, IFS_RED_EARG,
-                                    "group-by key '%s' is given twice", c->keys[i]);
+                return ifs_errf(err, errlen, IFS_RED_EARG, "group-by key '%s' is given twice",
+                                c->keys[i]);
     }
 
     ifs_reducer *r = calloc(1, sizeof *r);
@@ -233,7 +231,7 @@ int ifs_reduce_create(const ifs_reduce_config *c, ifs_reducer **out, char *err, 
     if (r->threshold_u <= 0 || r->threshold_u >= IFS_RED_MICRO) {
         ifs_reduce_free(r);
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "threshold must be in (0, 1) at 1e-6 resolution");
+                        "threshold must be in (0, 1) at 1e-6 resolution");
     }
     r->threshold = (double)r->threshold_u / IFS_RED_MICRO;
     r->margin = (double)r->margin_u / IFS_RED_MICRO;
@@ -501,7 +499,7 @@ int ifs_reduce_add_input(ifs_reducer *r, const char *path, uint64_t bytes, const
         return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer, path or id pointer");
     if (!is_hex64(sha256))
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "input %s: sha256 must be 64 lowercase hex characters", path);
+                        "input %s: sha256 must be 64 lowercase hex characters", path);
     if (!ifs_red_valid_utf8(path, strlen(path)))
         return ifs_errf(err, errlen, IFS_RED_EARG, "input path is not valid UTF-8");
     pthread_mutex_lock(&r->mu);
@@ -519,8 +517,7 @@ int ifs_reduce_set_input_sha256(ifs_reducer *r, int32_t id, const char *sha256, 
         return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer, or input %d unknown", (int)id);
     if (!is_hex64(sha256))
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "input %s: sha256 must be 64 lowercase hex characters",
-                            r->inputs[id].path);
+                        "input %s: sha256 must be 64 lowercase hex characters", r->inputs[id].path);
     pthread_mutex_lock(&r->mu);
     memcpy(r->inputs[id].sha, sha256, 65);
     /* the table is keyed by sha: rebuild it (open addressing, no deletion) */
@@ -538,8 +535,8 @@ int ifs_reduce_is_answer_like(const ifs_reducer *r, double p)
     return ifs_decide_answer(p, r->threshold);
 }
 
-int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, size_t n,
-                   char *err, size_t errlen)
+int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, size_t n, char *err,
+                   size_t errlen)
 {
     if (!r || (!preds && n))
         return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer or predictions");
@@ -547,32 +544,29 @@ int ifs_reduce_add(ifs_reducer *r, int32_t input, const ifs_reduce_pred *preds, 
         const ifs_reduce_pred *p = &preds[i];
         if (!(p->p_answer >= 0.0 && p->p_answer <= 1.0))
             return ifs_errf(err, errlen, IFS_RED_EARG,
-                                "prediction %zu: p_answer %g is not a probability", i,
-                                p->p_answer);
-        if (p->type != IFS_ITYPE_NONE && p->type != IFS_ITYPE_PARTIAL &&
-            p->type != IFS_ITYPE_FULL)
+                            "prediction %zu: p_answer %g is not a probability", i, p->p_answer);
+        if (p->type != IFS_ITYPE_NONE && p->type != IFS_ITYPE_PARTIAL && p->type != IFS_ITYPE_FULL)
             return ifs_errf(err, errlen, IFS_RED_EARG,
-                                "prediction %zu: unknown instruction type %d", i, (int)p->type);
+                            "prediction %zu: unknown instruction type %d", i, (int)p->type);
         if (p->n_tokens < 0)
             return ifs_errf(err, errlen, IFS_RED_EARG, "prediction %zu: n_tokens < 0", i);
         if (!p->keys)
             return ifs_errf(err, errlen, IFS_RED_EARG, "prediction %zu: no keys", i);
         for (int32_t k = 0; k < r->n_keys; k++) {
             if (!p->keys[k])
-                return ifs_errf(err, errlen, IFS_RED_EARG,
-                                    "prediction %zu: value of '%s' is NULL", i, r->keys[k]);
+                return ifs_errf(err, errlen, IFS_RED_EARG, "prediction %zu: value of '%s' is NULL",
+                                i, r->keys[k]);
             /* A report must read back: its text must be UTF-8. */
             if (!ifs_red_valid_utf8(p->keys[k], strlen(p->keys[k])))
                 return ifs_errf(err, errlen, IFS_RED_EARG,
-                                    "prediction %zu: value of '%s' is not valid UTF-8", i,
-                                    r->keys[k]);
+                                "prediction %zu: value of '%s' is not valid UTF-8", i, r->keys[k]);
         }
     }
     pthread_mutex_lock(&r->mu);
     if (input < 0 || (size_t)input >= r->n_inputs || r->inputs[input].ended) {
         pthread_mutex_unlock(&r->mu);
         return ifs_errf(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
-                            (int)input);
+                        (int)input);
     }
     size_t groups_before = r->n_groups;
     size_t done = 0;
@@ -618,15 +612,15 @@ int ifs_reduce_add_reject(ifs_reducer *r, int32_t input, const char *reason, cha
 {
     if (!r || !ifs_red_valid_name(reason))
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "reject reason must be 1..63 characters of [a-z0-9_]");
+                        "reject reason must be 1..63 characters of [a-z0-9_]");
     if (!ifs_red_known_reason(reason))
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "reject reason '%s' is not one of ifscore's (ifs_record.h)", reason);
+                        "reject reason '%s' is not one of ifscore's (ifs_record.h)", reason);
     pthread_mutex_lock(&r->mu);
     int rc;
     if (input < 0 || (size_t)input >= r->n_inputs || r->inputs[input].ended)
-        rc = ifs_errf(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
-                          (int)input);
+        rc =
+            ifs_errf(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended", (int)input);
     else if ((rc = ifs_red_input_add_reason(&r->inputs[input], reason, 1)))
         ifs_errf(err, errlen, rc, "out of memory");
     pthread_mutex_unlock(&r->mu);
@@ -641,17 +635,17 @@ int ifs_reduce_end_input(ifs_reducer *r, int32_t input, uint64_t lines_read, cha
     pthread_mutex_lock(&r->mu);
     int rc = IFS_RED_OK;
     if (input < 0 || (size_t)input >= r->n_inputs || r->inputs[input].ended) {
-        rc = ifs_errf(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended",
-                          (int)input);
+        rc =
+            ifs_errf(err, errlen, IFS_RED_EARG, "input %d is unknown or already ended", (int)input);
     } else {
         ifs_red_input *in = &r->inputs[input];
         in->ended = 1;
         in->lines = lines_read;
         if (lines_read != in->scored + in->rejected)
             rc = ifs_errf(err, errlen, IFS_RED_ECOUNT,
-                              "%s: read %llu lines but scored %llu + rejected %llu", in->path,
-                              (unsigned long long)lines_read, (unsigned long long)in->scored,
-                              (unsigned long long)in->rejected);
+                          "%s: read %llu lines but scored %llu + rejected %llu", in->path,
+                          (unsigned long long)lines_read, (unsigned long long)in->scored,
+                          (unsigned long long)in->rejected);
     }
     pthread_mutex_unlock(&r->mu);
     return rc;
@@ -715,14 +709,13 @@ int ifs_reduce_check(const ifs_reducer *r, int allow_overlap, char *err, size_t 
     for (size_t i = 0; i < r->n_inputs; i++) {
         const ifs_red_input *in = &r->inputs[i];
         if (!in->ended)
-            return ifs_errf(err, errlen, IFS_RED_ECOUNT,
-                                "%s: the shard was never finished", in->path);
+            return ifs_errf(err, errlen, IFS_RED_ECOUNT, "%s: the shard was never finished",
+                            in->path);
         if (in->lines != in->scored + in->rejected)
             return ifs_errf(err, errlen, IFS_RED_ECOUNT,
-                                "%s: read %llu lines but scored %llu + rejected %llu",
-                                in->path, (unsigned long long)in->lines,
-                                (unsigned long long)in->scored,
-                                (unsigned long long)in->rejected);
+                            "%s: read %llu lines but scored %llu + rejected %llu", in->path,
+                            (unsigned long long)in->lines, (unsigned long long)in->scored,
+                            (unsigned long long)in->rejected);
         read += in->lines;
         scored += in->scored;
         rejected += in->rejected;
@@ -731,13 +724,12 @@ int ifs_reduce_check(const ifs_reducer *r, int allow_overlap, char *err, size_t 
         in_groups += ifs_red_group_total(r->groups[i]).n;
     if (in_groups != scored)
         return ifs_errf(err, errlen, IFS_RED_ECOUNT,
-                            "groups hold %llu records but the inputs scored %llu",
-                            (unsigned long long)in_groups, (unsigned long long)scored);
+                        "groups hold %llu records but the inputs scored %llu",
+                        (unsigned long long)in_groups, (unsigned long long)scored);
     if (read != scored + rejected)
         return ifs_errf(err, errlen, IFS_RED_ECOUNT,
-                            "read %llu lines but scored %llu + rejected %llu",
-                            (unsigned long long)read, (unsigned long long)scored,
-                            (unsigned long long)rejected);
+                        "read %llu lines but scored %llu + rejected %llu", (unsigned long long)read,
+                        (unsigned long long)scored, (unsigned long long)rejected);
     if (!allow_overlap) {
         size_t a = 0, b = 0;
         int rc = find_overlap(r, &a, &b);
@@ -745,16 +737,16 @@ int ifs_reduce_check(const ifs_reducer *r, int allow_overlap, char *err, size_t 
             return ifs_errf(err, errlen, rc, "out of memory");
         if (rc)
             return ifs_errf(err, errlen, rc,
-                                "shards %s and %s have the same content (sha256 %.16s...): "
-                                "counted twice",
-                                r->inputs[a].path, r->inputs[b].path, r->inputs[a].sha);
+                            "shards %s and %s have the same content (sha256 %.16s...): "
+                            "counted twice",
+                            r->inputs[a].path, r->inputs[b].path, r->inputs[a].sha);
     }
     return IFS_RED_OK;
 }
 
 static int same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err, size_t errlen)
 {
-#define MISMATCH(field, fa, fb)                                                            \
+#define MISMATCH(field, fa, fb)                                                                    \
     ifs_errf(err, errlen, IFS_RED_EMISMATCH, "reports differ in %s: %s vs %s", field, fa, fb)
     char x[32], y[32];
     if (strcmp(a->weights_sha, b->weights_sha))
@@ -789,16 +781,14 @@ static int same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err, 
         return MISMATCH("classifier.input", a->pair_input ? "pair" : "response",
                         b->pair_input ? "pair" : "response");
     if (a->pair_input && strcmp(a->instruction_field, b->instruction_field))
-        return MISMATCH("classifier.instruction_field", a->instruction_field,
-                        b->instruction_field);
+        return MISMATCH("classifier.instruction_field", a->instruction_field, b->instruction_field);
     if (a->instruction_max_tokens != b->instruction_max_tokens) {
         snprintf(x, sizeof x, "%d", (int)a->instruction_max_tokens);
         snprintf(y, sizeof y, "%d", (int)b->instruction_max_tokens);
         return MISMATCH("classifier.instruction_max_tokens", x, y);
     }
     if (a->do_lower_case != b->do_lower_case || a->strip_accents != b->strip_accents ||
-        a->tokenize_chinese_chars != b->tokenize_chinese_chars ||
-        a->max_length != b->max_length) {
+        a->tokenize_chinese_chars != b->tokenize_chinese_chars || a->max_length != b->max_length) {
         snprintf(x, sizeof x, "%d/%d/%d/%d", a->do_lower_case, a->strip_accents,
                  a->tokenize_chinese_chars, (int)a->max_length);
         snprintf(y, sizeof y, "%d/%d/%d/%d", b->do_lower_case, b->strip_accents,
@@ -824,8 +814,8 @@ static int merge_timings(ifs_reducer *dst, const ifs_reducer *src)
         while (j < dst->n_timings && strcmp(dst->timings[j].name, src->timings[i].name))
             j++;
         if (j < dst->n_timings) {
-            dst->timings[j].value_u = ifs_red_timing_add(dst->timings[j].value_u,
-                                                         src->timings[i].value_u);
+            dst->timings[j].value_u =
+                ifs_red_timing_add(dst->timings[j].value_u, src->timings[i].value_u);
             continue;
         }
         ifs_red_timing *t = realloc(dst->timings, (dst->n_timings + 1) * sizeof *t);
@@ -863,7 +853,8 @@ static int merge_timings(ifs_reducer *dst, const ifs_reducer *src)
 
 static int cmp_input_path(const void *a, const void *b)
 {
-    const ifs_red_input *x = *(const ifs_red_input *const *)a, *y = *(const ifs_red_input *const *)b;
+    const ifs_red_input *x = *(const ifs_red_input *const *)a,
+                        *y = *(const ifs_red_input *const *)b;
     return strcmp(x->path, y->path);
 }
 
@@ -893,10 +884,10 @@ static int same_path_same_bytes(const ifs_reducer *dst, const ifs_reducer *src, 
         for (; hit < idx + dst->n_inputs && !strcmp((*hit)->path, s->path); hit++)
             if (strcmp((*hit)->sha, s->sha)) {
                 rc = ifs_errf(err, errlen, IFS_RED_EMISMATCH,
-                                  "input %s is in both reports with different contents "
-                                  "(sha256 %.16s... and %.16s...): the file changed between "
-                                  "the runs; rescore it rather than merge",
-                                  s->path, (*hit)->sha, s->sha);
+                              "input %s is in both reports with different contents "
+                              "(sha256 %.16s... and %.16s...): the file changed between "
+                              "the runs; rescore it rather than merge",
+                              s->path, (*hit)->sha, s->sha);
                 break;
             }
     }
@@ -925,10 +916,10 @@ int ifs_reduce_merge(ifs_reducer *dst, const ifs_reducer *src, unsigned flags, c
             int64_t j = has_lines(s) ? sha_find_with_lines(dst, s->sha) : -1;
             if (j >= 0)
                 rc = ifs_errf(err, errlen, IFS_RED_EOVERLAP,
-                                  "shard %s (sha256 %.16s...) is in both reports (there as "
-                                  "%s): merging would count it twice; --allow-overlap "
-                                  "merges anyway",
-                                  s->path, s->sha, dst->inputs[j].path);
+                              "shard %s (sha256 %.16s...) is in both reports (there as "
+                              "%s): merging would count it twice; --allow-overlap "
+                              "merges anyway",
+                              s->path, s->sha, dst->inputs[j].path);
         }
         if (rc) {
             pthread_mutex_unlock(&dst->mu);
@@ -1092,13 +1083,22 @@ int ifs_red_is_number(const char *s)
     return *p == 0;
 }
 
-static int isdig(char c) { return c >= '0' && c <= '9'; }
+static int isdig(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* Compares two unsigned digit runs by value (leading zeros ignored). */
 static int cmp_digits(const char *a, size_t na, const char *b, size_t nb)
 {
-    while (na > 0 && *a == '0') { a++; na--; }
-    while (nb > 0 && *b == '0') { b++; nb--; }
+    while (na > 0 && *a == '0') {
+        a++;
+        na--;
+    }
+    while (nb > 0 && *b == '0') {
+        b++;
+        nb--;
+    }
     if (na != nb)
         return na < nb ? -1 : 1;
     int c = memcmp(a, b, na);
@@ -1132,8 +1132,10 @@ static int cmp_numbers(const char *a, const char *b)
     int na = *a == '-' && !za, nb = *b == '-' && !zb;
     if (na != nb)
         return na ? -1 : 1;
-    if (*a == '-') a++;
-    if (*b == '-') b++;
+    if (*a == '-')
+        a++;
+    if (*b == '-')
+        b++;
     size_t ia = strspn(a, "0123456789"), ib = strspn(b, "0123456789");
     int c = cmp_digits(a, ia, b, ib);
     if (!c) {
@@ -1355,8 +1357,7 @@ void ifs_reduce_get_identity(const ifs_reducer *r, ifs_reduce_identity *id)
     id->plateau_min_after = r->min_after;
 }
 
-int ifs_reduce_same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err,
-                             size_t errlen)
+int ifs_reduce_same_identity(const ifs_reducer *a, const ifs_reducer *b, char *err, size_t errlen)
 {
     if (!a || !b)
         return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
@@ -1451,8 +1452,7 @@ int ifs_reduce_timings(const ifs_reducer *r, ifs_reduce_timing_view **out, size_
         v[i] = (ifs_reduce_timing_view){r->timings[i].name, 0,
                                         (double)r->timings[i].value_u / IFS_RED_MICRO, NULL};
     for (size_t i = 0; i < r->n_facts; i++)
-        v[r->n_timings + i] = (ifs_reduce_timing_view){r->facts[i].name, 1, 0.0,
-                                                       r->facts[i].value};
+        v[r->n_timings + i] = (ifs_reduce_timing_view){r->facts[i].name, 1, 0.0, r->facts[i].value};
     if (m > 1)
         qsort(v, m, sizeof *v, cmp_timing_views);
     *out = v;
@@ -1465,8 +1465,7 @@ int ifs_reduce_value_cmp(const char *a, const char *b)
     return ifs_red_value_cmp(a, b);
 }
 
-void ifs_newcombe95(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double *lo,
-                    double *hi)
+void ifs_newcombe95(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double *lo, double *hi)
 {
     if (!n1 || !n2 || k1 > n1 || k2 > n2) {
         *lo = -1.0;

@@ -24,9 +24,9 @@ typedef struct {
 } ifs_red_cell;
 
 typedef struct {
-    char **vals;            /* [n_keys] NUL-terminated, point into the same block */
+    char **vals; /* [n_keys] NUL-terminated, point into the same block */
     uint64_t hash;
-    ifs_red_cell c[3];      /* indexed by ifs_itype */
+    ifs_red_cell c[3]; /* indexed by ifs_itype */
 } ifs_red_group;
 
 typedef struct {
@@ -38,7 +38,7 @@ typedef struct {
     char *path;
     uint64_t bytes;
     char sha[65];
-    uint64_t lines;         /* valid when ended */
+    uint64_t lines; /* valid when ended */
     int ended;
     uint64_t scored, rejected;
     ifs_red_reason *reasons;
@@ -78,14 +78,14 @@ struct ifs_reducer {
     pthread_mutex_t mu;
     /* identity */
     char weights_sha[65];
-    char tokenizer_sha[65];             /* "" = unknown (no tokenizer_sha256) */
+    char tokenizer_sha[65]; /* "" = unknown (no tokenizer_sha256) */
     int32_t n_labels;
     char *labels[IFS_RED_MAX_LABELS];
     int32_t answer_label;
-    int64_t threshold_u, margin_u;      /* micro-units */
-    double threshold, margin;           /* threshold_u / 1e6, margin_u / 1e6 */
-    int pair_input;                     /* 0 response alone, 1 (instruction, response) */
-    char *instruction_field;            /* pair_input only, else NULL */
+    int64_t threshold_u, margin_u; /* micro-units */
+    double threshold, margin;      /* threshold_u / 1e6, margin_u / 1e6 */
+    int pair_input;                /* 0 response alone, 1 (instruction, response) */
+    char *instruction_field;       /* pair_input only, else NULL */
     int32_t instruction_max_tokens;
     int do_lower_case, strip_accents, tokenize_chinese_chars;
     int32_t max_length;
@@ -93,20 +93,20 @@ struct ifs_reducer {
     char *keys[IFS_RED_MAX_KEYS];
     /* presentation */
     int curve_mode;
-    char *curve_key;                    /* IFS_CURVE_NAMED only */
+    char *curve_key; /* IFS_CURVE_NAMED only */
     int64_t eps_u;
     int32_t min_after;
     /* groups, in creation order; table holds index + 1 (0 = empty) */
     ifs_red_group **groups;
     size_t n_groups, cap_groups;
     size_t *table;
-    size_t table_cap;                   /* power of two */
+    size_t table_cap; /* power of two */
     /* inputs, in registration order; sha_table indexes them by sha256
      * (index + 1, 0 = empty) so overlap checks in a merge are O(1) each */
     ifs_red_input *inputs;
     size_t n_inputs, cap_inputs;
     size_t *sha_table;
-    size_t sha_cap;                     /* power of two */
+    size_t sha_cap; /* power of two */
     uint64_t tokens, truncated;
     ifs_red_timing *timings;
     size_t n_timings;
@@ -120,8 +120,8 @@ ifs_red_group *ifs_red_group_get(ifs_reducer *r, const char *const *vals);
 /* Adds `count` rejects of `reason` to an input. Not locked. */
 int ifs_red_input_add_reason(ifs_red_input *in, const char *reason, uint64_t count);
 /* Appends a copy of an input record (path, bytes, sha; counts zero). Not locked. */
-int ifs_red_input_append(ifs_reducer *r, const char *path, uint64_t bytes,
-                         const char *sha, int32_t *id);
+int ifs_red_input_append(ifs_reducer *r, const char *path, uint64_t bytes, const char *sha,
+                         int32_t *id);
 
 /* Merging slices, in two steps so that a refusal leaves dst unchanged:
  * _prepare checks src's slices against dst's (IFS_RED_EMISMATCH for another

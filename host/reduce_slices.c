@@ -42,18 +42,18 @@ void ifs_red_slices_clear(ifs_red_slices *s)
     memset(s, 0, sizeof *s);
 }
 
-int ifs_reduce_set_slice(ifs_reducer *r, int32_t index, int32_t count,
-                         const char *inputs_sha256, char *err, size_t errlen)
+int ifs_reduce_set_slice(ifs_reducer *r, int32_t index, int32_t count, const char *inputs_sha256,
+                         char *err, size_t errlen)
 {
     if (!r)
         return ifs_errf(err, errlen, IFS_RED_EARG, "no reducer");
     if (count < 1 || index < 0 || index >= count)
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "slice %d of %d: want a count >= 1 and 0 <= index < count",
-                            (int)index, (int)count);
+                        "slice %d of %d: want a count >= 1 and 0 <= index < count", (int)index,
+                        (int)count);
     if (!is_hex64(inputs_sha256))
         return ifs_errf(err, errlen, IFS_RED_EARG,
-                            "the sliced list's sha256 must be 64 lowercase hex characters");
+                        "the sliced list's sha256 must be 64 lowercase hex characters");
     int32_t *idx = malloc(sizeof *idx);
     if (!idx)
         return ifs_errf(err, errlen, IFS_RED_ENOMEM, "out of memory");
@@ -75,15 +75,15 @@ int ifs_red_slices_prepare(const ifs_reducer *dst, const ifs_reducer *src, int a
         return IFS_RED_OK;
     if (a->count && strcmp(a->sha, b->sha))
         return ifs_errf(err, errlen, IFS_RED_EMISMATCH,
-                            "reports differ in slice.inputs_sha256: %.16s... vs %.16s... "
-                            "(slices of two different input lists; reduce each run's "
-                            "slices on their own first)",
-                            a->sha, b->sha);
+                        "reports differ in slice.inputs_sha256: %.16s... vs %.16s... "
+                        "(slices of two different input lists; reduce each run's "
+                        "slices on their own first)",
+                        a->sha, b->sha);
     if (a->count && a->count != b->count)
         return ifs_errf(err, errlen, IFS_RED_EMISMATCH,
-                            "reports differ in slice.count: %d vs %d (the same inputs cut "
-                            "into a different number of slices)",
-                            (int)a->count, (int)b->count);
+                        "reports differ in slice.count: %d vs %d (the same inputs cut "
+                        "into a different number of slices)",
+                        (int)a->count, (int)b->count);
     size_t n = a->n + b->n;
     int32_t *u = malloc((n ? n : 1) * sizeof *u);
     if (!u)
@@ -99,9 +99,9 @@ int ifs_red_slices_prepare(const ifs_reducer *dst, const ifs_reducer *src, int a
             if (!allow_overlap) {
                 free(u);
                 return ifs_errf(err, errlen, IFS_RED_EOVERLAP,
-                                    "slice %d of %d is in both reports: merging would count "
-                                    "it twice; --allow-overlap merges anyway",
-                                    (int)a->idx[i], (int)a->count);
+                                "slice %d of %d is in both reports: merging would count "
+                                "it twice; --allow-overlap merges anyway",
+                                (int)a->idx[i], (int)a->count);
             }
             v = a->idx[i++];
             j++;
@@ -192,13 +192,12 @@ int ifs_reduce_check_slices(const ifs_reducer *r, char *err, size_t errlen)
     missing_ranges(&m, s->idx, s->n, s->count);
     present_ranges(&h, s->idx, s->n);
     int rc = ifs_errf(err, errlen, IFS_RED_EMISSING,
-                          "%s %s of %d %s missing (the reports hold %s %s of the input "
-                          "list %.16s...): rerun %s (docs/slurm.md), or merge anyway with "
-                          "--allow-partial",
-                          m.total == 1 ? "slice" : "slices", miss.oom ? "?" : miss.p,
-                          (int)s->count, m.total == 1 ? "is" : "are",
-                          h.total == 1 ? "slice" : "slices", have.oom ? "?" : have.p, s->sha,
-                          m.total == 1 ? "that task" : "those tasks");
+                      "%s %s of %d %s missing (the reports hold %s %s of the input "
+                      "list %.16s...): rerun %s (docs/slurm.md), or merge anyway with "
+                      "--allow-partial",
+                      m.total == 1 ? "slice" : "slices", miss.oom ? "?" : miss.p, (int)s->count,
+                      m.total == 1 ? "is" : "are", h.total == 1 ? "slice" : "slices",
+                      have.oom ? "?" : have.p, s->sha, m.total == 1 ? "that task" : "those tasks");
     free(miss.p);
     free(have.p);
     return rc;
@@ -256,8 +255,7 @@ int ifs_red_read_slices(const struct cJSON *root, ifs_reducer *r, char *err, siz
     for (const cJSON *x = ix->child; x; x = x->next, k++) {
         if (get_i32(x, &idx[k]) || idx[k] >= count || (k && idx[k] <= idx[k - 1])) {
             free(idx);
-            return BAD("slice.indexes[%zu]: not an integer in 0..count-1 above the one before",
-                       k);
+            return BAD("slice.indexes[%zu]: not an integer in 0..count-1 above the one before", k);
         }
     }
     ifs_red_slices_clear(&r->slices);

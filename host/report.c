@@ -210,7 +210,7 @@ static void put_reasons(ifs_buf *b, const ifs_red_reason *rs, size_t n)
         if (!best)
             break;
         ifs_buf_printf(b, "%s\"%s\": %llu", out ? ", " : "", best->name,
-                      (unsigned long long)best->count);
+                       (unsigned long long)best->count);
         prev = best->name;
     }
     ifs_buf_puts(b, "}");
@@ -231,10 +231,10 @@ static int total_reasons(const ifs_reducer *r, ifs_red_input *acc)
 static void put_cell(ifs_buf *b, const char *name, const ifs_red_cell *c, int last)
 {
     ifs_buf_printf(b,
-                  "        \"%s\": {\"n\": %llu, \"answer_like\": %llu, \"near_threshold\": %llu, "
-                  "\"p_answer_sum_1e9\": \"%llu\"}%s\n",
-                  name, (unsigned long long)c->n, (unsigned long long)c->answer,
-                  (unsigned long long)c->near, (unsigned long long)c->psum, last ? "" : ",");
+                   "        \"%s\": {\"n\": %llu, \"answer_like\": %llu, \"near_threshold\": %llu, "
+                   "\"p_answer_sum_1e9\": \"%llu\"}%s\n",
+                   name, (unsigned long long)c->n, (unsigned long long)c->answer,
+                   (unsigned long long)c->near, (unsigned long long)c->psum, last ? "" : ",");
 }
 
 static void put_timings(ifs_buf *b, const ifs_reducer *r, const ifs_reduce_totals *t)
@@ -252,8 +252,8 @@ static void put_timings(ifs_buf *b, const ifs_reducer *r, const ifs_reduce_total
         int64_t u = best->value_u;
         uint64_t a = u < 0 ? (uint64_t)0 - (uint64_t)u : (uint64_t)u;
         ifs_buf_printf(b, "    \"%s\": %s%llu.%06llu,\n", best->name, u < 0 ? "-" : "",
-                      (unsigned long long)(a / IFS_RED_MICRO),
-                      (unsigned long long)(a % IFS_RED_MICRO));
+                       (unsigned long long)(a / IFS_RED_MICRO),
+                       (unsigned long long)(a % IFS_RED_MICRO));
         if (!strcmp(best->name, "wall_s"))
             wall_u = u;
         prev = best->name;
@@ -309,11 +309,10 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
     ifs_buf_init(&b);
 
     ifs_buf_printf(&b, "{\n  \"schema\": \"ifscore-report\",\n  \"schema_version\": %d,\n",
-                  IFS_REPORT_SCHEMA_VERSION);
+                   IFS_REPORT_SCHEMA_VERSION);
     ifs_buf_puts(&b, "  \"generator\": \"ifscore " IFS_VERSION "\",\n");
 
-    ifs_buf_printf(&b, "  \"classifier\": {\n    \"weights_sha256\": \"%s\",\n",
-                  r->weights_sha);
+    ifs_buf_printf(&b, "  \"classifier\": {\n    \"weights_sha256\": \"%s\",\n", r->weights_sha);
     if (*r->tokenizer_sha)
         ifs_buf_printf(&b, "    \"tokenizer_sha256\": \"%s\",\n", r->tokenizer_sha);
     ifs_buf_puts(&b, "    \"labels\": [");
@@ -321,8 +320,8 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
         ifs_buf_puts(&b, i ? ", " : "");
         ifs_buf_jstr(&b, r->labels[i]);
     }
-    ifs_buf_printf(&b, "],\n    \"answer_label\": %d,\n    \"answer_label_name\": ",
-                  (int)r->answer_label);
+    ifs_buf_printf(
+        &b, "],\n    \"answer_label\": %d,\n    \"answer_label_name\": ", (int)r->answer_label);
     ifs_buf_jstr(&b, r->labels[r->answer_label]);
     ifs_buf_puts(&b, ",\n    \"threshold\": ");
     ifs_buf_fixed(&b, r->threshold, 6);
@@ -337,10 +336,10 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
 
     static const char *const tri[] = {"null", "false", "true"};
     ifs_buf_printf(&b,
-                  "  \"tokenizer\": {\n    \"do_lower_case\": %s,\n    \"strip_accents\": %s,\n"
-                  "    \"tokenize_chinese_chars\": %s,\n    \"max_length\": %d\n  },\n",
-                  tri[r->do_lower_case + 1], tri[r->strip_accents + 1],
-                  tri[r->tokenize_chinese_chars + 1], (int)r->max_length);
+                   "  \"tokenizer\": {\n    \"do_lower_case\": %s,\n    \"strip_accents\": %s,\n"
+                   "    \"tokenize_chinese_chars\": %s,\n    \"max_length\": %d\n  },\n",
+                   tri[r->do_lower_case + 1], tri[r->strip_accents + 1],
+                   tri[r->tokenize_chinese_chars + 1], (int)r->max_length);
 
     ifs_buf_puts(&b, "  \"grouping\": {\n    \"keys\": [");
     for (int32_t k = 0; k < r->n_keys; k++) {
@@ -358,16 +357,16 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
     ifs_red_put_slices(&b, r);
 
     ifs_buf_printf(&b,
-                  "  \"counts\": {\n    \"read\": %llu,\n    \"scored\": %llu,\n"
-                  "    \"rejected\": %llu,\n    \"answer_like\": %llu,\n"
-                  "    \"near_threshold\": %llu,\n    \"tokens\": %llu,\n"
-                  "    \"truncated\": %llu,\n    \"inputs\": %llu,\n    \"groups\": %llu,\n"
-                  "    \"rejects\": ",
-                  (unsigned long long)t.read, (unsigned long long)t.scored,
-                  (unsigned long long)t.rejected, (unsigned long long)t.answer_like,
-                  (unsigned long long)t.near_threshold, (unsigned long long)t.tokens,
-                  (unsigned long long)t.truncated, (unsigned long long)t.n_inputs,
-                  (unsigned long long)t.n_groups);
+                   "  \"counts\": {\n    \"read\": %llu,\n    \"scored\": %llu,\n"
+                   "    \"rejected\": %llu,\n    \"answer_like\": %llu,\n"
+                   "    \"near_threshold\": %llu,\n    \"tokens\": %llu,\n"
+                   "    \"truncated\": %llu,\n    \"inputs\": %llu,\n    \"groups\": %llu,\n"
+                   "    \"rejects\": ",
+                   (unsigned long long)t.read, (unsigned long long)t.scored,
+                   (unsigned long long)t.rejected, (unsigned long long)t.answer_like,
+                   (unsigned long long)t.near_threshold, (unsigned long long)t.tokens,
+                   (unsigned long long)t.truncated, (unsigned long long)t.n_inputs,
+                   (unsigned long long)t.n_groups);
     put_reasons(&b, rej.reasons, rej.n_reasons);
     ifs_buf_puts(&b, "\n  },\n");
 
@@ -377,10 +376,10 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
         ifs_buf_puts(&b, i ? ",\n    {\"path\": " : "\n    {\"path\": ");
         ifs_buf_jstr(&b, in->path);
         ifs_buf_printf(&b,
-                      ", \"bytes\": %llu, \"sha256\": \"%s\", \"read\": %llu, "
-                      "\"scored\": %llu, \"rejected\": %llu, \"rejects\": ",
-                      (unsigned long long)in->bytes, in->sha, (unsigned long long)in->lines,
-                      (unsigned long long)in->scored, (unsigned long long)in->rejected);
+                       ", \"bytes\": %llu, \"sha256\": \"%s\", \"read\": %llu, "
+                       "\"scored\": %llu, \"rejected\": %llu, \"rejects\": ",
+                       (unsigned long long)in->bytes, in->sha, (unsigned long long)in->lines,
+                       (unsigned long long)in->scored, (unsigned long long)in->rejected);
         put_reasons(&b, in->reasons, in->n_reasons);
         ifs_buf_puts(&b, "}");
     }
@@ -398,17 +397,15 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
         put_cell(&b, "full", &g->c[IFS_ITYPE_FULL], 0);
         put_cell(&b, "none", &g->c[IFS_ITYPE_NONE], 1);
         ifs_buf_printf(&b,
-                      "      },\n      \"n\": %llu,\n      \"n_partial\": %llu,\n"
-                      "      \"n_full\": %llu,\n      \"answer_like\": %llu,\n"
-                      "      \"answer_like_partial\": %llu,\n      \"answer_like_full\": %llu,\n"
-                      "      \"near_threshold\": %llu,\n",
-                      (unsigned long long)s.tot.n,
-                      (unsigned long long)g->c[IFS_ITYPE_PARTIAL].n,
-                      (unsigned long long)g->c[IFS_ITYPE_FULL].n,
-                      (unsigned long long)s.tot.answer,
-                      (unsigned long long)g->c[IFS_ITYPE_PARTIAL].answer,
-                      (unsigned long long)g->c[IFS_ITYPE_FULL].answer,
-                      (unsigned long long)s.tot.near);
+                       "      },\n      \"n\": %llu,\n      \"n_partial\": %llu,\n"
+                       "      \"n_full\": %llu,\n      \"answer_like\": %llu,\n"
+                       "      \"answer_like_partial\": %llu,\n      \"answer_like_full\": %llu,\n"
+                       "      \"near_threshold\": %llu,\n",
+                       (unsigned long long)s.tot.n, (unsigned long long)g->c[IFS_ITYPE_PARTIAL].n,
+                       (unsigned long long)g->c[IFS_ITYPE_FULL].n, (unsigned long long)s.tot.answer,
+                       (unsigned long long)g->c[IFS_ITYPE_PARTIAL].answer,
+                       (unsigned long long)g->c[IFS_ITYPE_FULL].answer,
+                       (unsigned long long)s.tot.near);
         put_ratio(&b, "ifs", &s.ifs, 0);
         put_ratio(&b, "ifs_partial", &s.partial, 0);
         put_ratio(&b, "ifs_full", &s.full, 0);
@@ -443,12 +440,12 @@ int ifs_report_json(const ifs_reducer *r, unsigned flags, char **out, size_t *le
                 ifs_buf_puts(&b, ": ");
                 ifs_buf_jstr(&b, g->vals[cv.key]);
                 ifs_buf_printf(&b, ", \"n\": %llu, \"answer_like\": %llu, \"ifs\": ",
-                              (unsigned long long)s.tot.n, (unsigned long long)s.tot.answer);
+                               (unsigned long long)s.tot.n, (unsigned long long)s.tot.answer);
                 ifs_buf_fixed(&b, s.ifs.v, 6);
                 ifs_buf_puts(&b, "}");
             }
             ifs_buf_printf(&b, "],\n       \"skipped_non_numeric\": %llu,\n       \"plateau\": ",
-                          (unsigned long long)se->skipped);
+                           (unsigned long long)se->skipped);
             if (se->plateau < 0) {
                 ifs_buf_puts(&b, "null}");
             } else {
@@ -509,8 +506,8 @@ static const cJSON *member(const cJSON *obj, const char *name)
     return cJSON_GetObjectItemCaseSensitive(obj, name);
 }
 
-static int get_u64(const cJSON *obj, const char *name, const char *where, uint64_t *v,
-                   char *err, size_t errlen)
+static int get_u64(const cJSON *obj, const char *name, const char *where, uint64_t *v, char *err,
+                   size_t errlen)
 {
     const cJSON *x = member(obj, name);
     if (!cJSON_IsNumber(x))
@@ -620,8 +617,8 @@ static int read_identity(const cJSON *root, ifs_reducer **out, char *err, size_t
      * "response" = the response alone; "pair" names the instruction's field
      * and the cap. */
     x = member(cls, "input");
-    if (x && !(cJSON_IsString(x) && (!strcmp(x->valuestring, "response") ||
-                                     !strcmp(x->valuestring, "pair"))))
+    if (x && !(cJSON_IsString(x) &&
+               (!strcmp(x->valuestring, "response") || !strcmp(x->valuestring, "pair"))))
         return BAD("classifier.input: not \"response\" or \"pair\"");
     c.pair_input = x && !strcmp(x->valuestring, "pair");
     if (c.pair_input) {
@@ -746,16 +743,16 @@ static int read_inputs(const cJSON *root, ifs_reducer *r, char *err, size_t errl
         const ifs_red_input *a = &r->inputs[idx[i - 1]], *b = &r->inputs[idx[i]];
         if (!strcmp(a->path, b->path) && strcmp(a->sha, b->sha)) {
             dup = 1;
-            BAD("inputs: %s is listed twice with different sha256 (%.16s... and %.16s...)",
-                a->path, a->sha, b->sha);
+            BAD("inputs: %s is listed twice with different sha256 (%.16s... and %.16s...)", a->path,
+                a->sha, b->sha);
         }
     }
     free(idx);
     return dup ? IFS_RED_EFORMAT : 0;
 }
 
-static int read_cell(const cJSON *counts, const char *name, size_t gi, ifs_red_cell *c,
-                     char *err, size_t errlen)
+static int read_cell(const cJSON *counts, const char *name, size_t gi, ifs_red_cell *c, char *err,
+                     size_t errlen)
 {
     char where[64];
     snprintf(where, sizeof where, "groups[%zu].counts.%s", gi, name);
@@ -891,8 +888,7 @@ static size_t nul_escape_at(const char *text, size_t len)
     return SIZE_MAX;
 }
 
-int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
-                     size_t errlen)
+int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err, size_t errlen)
 {
     if (!text || !out)
         return ifs_errf(err, errlen, IFS_RED_EARG, "no text or output pointer");
@@ -900,7 +896,8 @@ int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
     size_t nul = nul_escape_at(text, len);
     if (nul != SIZE_MAX)
         return BAD("byte %zu: a \\u0000 escape (NUL), which cJSON would cut a string at; no "
-                   "report of ifscore holds one", nul);
+                   "report of ifscore holds one",
+                   nul);
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root)
         return BAD("not valid JSON");
@@ -955,9 +952,8 @@ int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
         read != scored + rejected) {
         rc = BAD("counts: read %llu, scored %llu, rejected %llu do not match the inputs "
                  "(%llu, %llu, %llu) and groups (%llu scored)",
-                 (unsigned long long)read, (unsigned long long)scored,
-                 (unsigned long long)rejected, (unsigned long long)in_inputs,
-                 (unsigned long long)sr, (unsigned long long)sj,
+                 (unsigned long long)read, (unsigned long long)scored, (unsigned long long)rejected,
+                 (unsigned long long)in_inputs, (unsigned long long)sr, (unsigned long long)sj,
                  (unsigned long long)in_groups);
         goto done;
     }
@@ -980,7 +976,8 @@ int ifs_report_parse(const char *text, size_t len, ifs_reducer **out, char *err,
         for (size_t i = 0; !rc && i < tot.n_reasons; i++) {
             uint64_t want = 0;
             for (size_t k = 0; k < acc.n_reasons; k++)
-                if (!strcmp(acc.reasons[k].name, tot.reasons[i].name)) want = acc.reasons[k].count;
+                if (!strcmp(acc.reasons[k].name, tot.reasons[i].name))
+                    want = acc.reasons[k].count;
             if (want != tot.reasons[i].count)
                 rc = BAD("counts.rejects.%s is %llu but the inputs' breakdowns add up to %llu",
                          tot.reasons[i].name, (unsigned long long)tot.reasons[i].count,
@@ -1013,8 +1010,7 @@ int ifs_report_read(const char *path, ifs_reducer **out, char *err, size_t errle
     const size_t limit = (size_t)1 << 30;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return ifs_errf(err, errlen, IFS_RED_EIO, "%s: cannot open: %s", path,
-                            strerror(errno));
+        return ifs_errf(err, errlen, IFS_RED_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
@@ -1023,7 +1019,7 @@ int ifs_report_read(const char *path, ifs_reducer **out, char *err, size_t errle
     if ((uint64_t)sb.st_size > limit) {
         close(fd);
         return ifs_errf(err, errlen, IFS_RED_EIO, "%s: larger than the 1 GiB a report may be",
-                            path);
+                        path);
     }
     size_t cap = (size_t)sb.st_size + 1, len = 0;
     char *buf = malloc(cap);
@@ -1060,8 +1056,10 @@ int ifs_report_format_parse(const char *name, ifs_report_format *fmt)
     static const struct {
         const char *name;
         ifs_report_format fmt;
-    } names[] = {{"text", IFS_FMT_TEXT},         {"csv", IFS_FMT_CSV},
-                 {"markdown", IFS_FMT_MARKDOWN}, {"md", IFS_FMT_MARKDOWN},
+    } names[] = {{"text", IFS_FMT_TEXT},
+                 {"csv", IFS_FMT_CSV},
+                 {"markdown", IFS_FMT_MARKDOWN},
+                 {"md", IFS_FMT_MARKDOWN},
                  {"json", IFS_FMT_JSON}};
     for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i].name)) {
@@ -1073,8 +1071,7 @@ int ifs_report_format_parse(const char *name, ifs_report_format *fmt)
 
 /* --- curves for other renderers (report --html) ---------------------------- */
 
-int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *err,
-                          size_t errlen)
+int ifs_report_get_curves(const ifs_reducer *r, ifs_report_curves *out, char *err, size_t errlen)
 {
     if (!out)
         return ifs_errf(err, errlen, IFS_RED_EARG, "no output pointer");

@@ -21,23 +21,23 @@ typedef struct {
 typedef struct {
     ifs_red_cell tot;
     ifs_red_ratio ifs, partial, full;
-    ifs_red_ratio gap;      /* full - partial, Newcombe hybrid score interval */
+    ifs_red_ratio gap; /* full - partial, Newcombe hybrid score interval */
     int mean_ok;
-    double mean_p;          /* mean answer-like probability */
+    double mean_p; /* mean answer-like probability */
 } ifs_red_stats;
 
 void ifs_red_stats_of(const ifs_red_group *g, ifs_red_stats *s);
 
 typedef struct {
-    size_t first;           /* index into ifs_red_curves.order */
-    size_t n;               /* numeric points, ascending */
-    size_t skipped;         /* groups of this series whose curve value is not a number */
-    int64_t plateau;        /* index among the n points, -1 for none */
+    size_t first;    /* index into ifs_red_curves.order */
+    size_t n;        /* numeric points, ascending */
+    size_t skipped;  /* groups of this series whose curve value is not a number */
+    int64_t plateau; /* index among the n points, -1 for none */
 } ifs_red_series;
 
 typedef struct {
-    int32_t key;            /* index of the curve key, -1 when there are no curves */
-    ifs_red_group **order;  /* groups sorted by (other keys, curve key) */
+    int32_t key;           /* index of the curve key, -1 when there are no curves */
+    ifs_red_group **order; /* groups sorted by (other keys, curve key) */
     ifs_red_series *series;
     size_t n_series;
 } ifs_red_curves;

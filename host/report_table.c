@@ -17,7 +17,7 @@
 #include "report_impl.h"
 
 typedef struct {
-    char **cell;            /* rows * cols strings */
+    char **cell; /* rows * cols strings */
     size_t rows, cols;
     int oom;
 } table;
@@ -34,8 +34,7 @@ static void set(table *t, size_t row, size_t col, const char *s)
     t->cell[row * t->cols + col] = d;
 }
 
-static void setf(table *t, size_t row, size_t col, const ifs_red_ratio *q, int part,
-                 int decimals)
+static void setf(table *t, size_t row, size_t col, const ifs_red_ratio *q, int part, int decimals)
 {
     if (!q->ok) {
         set(t, row, col, "");
@@ -108,9 +107,9 @@ static void footer(ifs_buf *b, const ifs_reducer *r, const ifs_red_curves *cv, i
 {
     ifs_reduce_totals t;
     ifs_reduce_get_totals(r, &t);
-    ifs_buf_printf(b, "\nread %llu lines from %llu inputs: %llu scored, %llu rejected", (unsigned long long)t.read,
-                  (unsigned long long)t.n_inputs, (unsigned long long)t.scored,
-                  (unsigned long long)t.rejected);
+    ifs_buf_printf(b, "\nread %llu lines from %llu inputs: %llu scored, %llu rejected",
+                   (unsigned long long)t.read, (unsigned long long)t.n_inputs,
+                   (unsigned long long)t.scored, (unsigned long long)t.rejected);
     /* Reject totals per reason, sorted by name. */
     const char *prev = NULL;
     for (int first = 1;; first = 0) {
@@ -134,9 +133,8 @@ static void footer(ifs_buf *b, const ifs_reducer *r, const ifs_red_curves *cv, i
     if (prev)
         ifs_buf_puts(b, ")");
     ifs_buf_printf(b, "%s\nnear threshold (|p - %.3f| < %.3f): %llu of %llu scored%s\n",
-                  md ? "  " : "", r->threshold, r->margin,
-                  (unsigned long long)t.near_threshold, (unsigned long long)t.scored,
-                  md ? "  " : "");
+                   md ? "  " : "", r->threshold, r->margin, (unsigned long long)t.near_threshold,
+                   (unsigned long long)t.scored, md ? "  " : "");
     if (cv->key < 0)
         return;
     ifs_buf_puts(b, "\nplateau over ");
@@ -144,9 +142,10 @@ static void footer(ifs_buf *b, const ifs_reducer *r, const ifs_red_curves *cv, i
         put_md_field(b, r->keys[cv->key]);
     else
         put_text_field(b, r->keys[cv->key]);
-    ifs_buf_printf(b, " (first checkpoint after which IFS stays within %.3f for >= %d later "
-                     "checkpoints):\n",
-                  (double)r->eps_u / IFS_RED_MICRO, (int)r->min_after);
+    ifs_buf_printf(b,
+                   " (first checkpoint after which IFS stays within %.3f for >= %d later "
+                   "checkpoints):\n",
+                   (double)r->eps_u / IFS_RED_MICRO, (int)r->min_after);
     for (size_t i = 0; i < cv->n_series; i++) {
         const ifs_red_series *s = &cv->series[i];
         const ifs_red_group *g0 = cv->order[s->first];
@@ -178,8 +177,8 @@ static void footer(ifs_buf *b, const ifs_reducer *r, const ifs_red_curves *cv, i
                 put_md_field(b, g->vals[cv->key]);
             else
                 put_text_field(b, g->vals[cv->key]);
-            ifs_buf_printf(b, " (IFS %.3f, point %lld of %zu)", st.ifs.v,
-                          (long long)s->plateau + 1, s->n);
+            ifs_buf_printf(b, " (IFS %.3f, point %lld of %zu)", st.ifs.v, (long long)s->plateau + 1,
+                           s->n);
         }
         if (s->skipped)
             ifs_buf_printf(b, ", %zu non-numeric skipped", s->skipped);
@@ -200,13 +199,29 @@ int ifs_report_table(const ifs_reducer *r, ifs_report_format fmt, char **out, si
     if (len)
         *len = 0;
 
-    static const char *const short_cols[] = {"n", "IFS", "IFS_partial", "IFS_full",
-                                             "gap", "95% CI"};
-    static const char *const csv_cols[] = {
-        "n", "n_partial", "n_full", "n_none", "answer_like", "answer_like_partial",
-        "answer_like_full", "ifs", "ifs_lo", "ifs_hi", "ifs_partial", "ifs_partial_lo",
-        "ifs_partial_hi", "ifs_full", "ifs_full_lo", "ifs_full_hi", "gap_full_minus_partial",
-        "gap_lo", "gap_hi", "mean_p_answer", "near_threshold"};
+    static const char *const short_cols[] = {"n",        "IFS", "IFS_partial",
+                                             "IFS_full", "gap", "95% CI"};
+    static const char *const csv_cols[] = {"n",
+                                           "n_partial",
+                                           "n_full",
+                                           "n_none",
+                                           "answer_like",
+                                           "answer_like_partial",
+                                           "answer_like_full",
+                                           "ifs",
+                                           "ifs_lo",
+                                           "ifs_hi",
+                                           "ifs_partial",
+                                           "ifs_partial_lo",
+                                           "ifs_partial_hi",
+                                           "ifs_full",
+                                           "ifs_full_lo",
+                                           "ifs_full_hi",
+                                           "gap_full_minus_partial",
+                                           "gap_lo",
+                                           "gap_hi",
+                                           "mean_p_answer",
+                                           "near_threshold"};
     int csv = fmt == IFS_FMT_CSV;
     size_t nfix = csv ? sizeof csv_cols / sizeof *csv_cols : sizeof short_cols / sizeof *short_cols;
     const char *const *fix = csv ? csv_cols : short_cols;

@@ -31,7 +31,7 @@
 
 struct ifs_resume {
     char *dir;
-    int lock_fd;            /* holds the directory's flock; -1 none */
+    int lock_fd; /* holds the directory's flock; -1 none */
     char config_sha[65];
     uint64_t skipped;
 };
@@ -66,15 +66,18 @@ static void json_path(char *dst, size_t cap, const char *s)
 /* Names we create in a state directory, and only those get deleted:
  * run.json, lock, shard-<16 hex>.<part> for the four parts, and the
  * temporary files of the atomic writer ("<name>.tmp-<pid>-<n>", ifs_io.h). */
-static const char *const part_suffixes[] = { "report.json", "scores.jsonl.zst",
-                                             "rejects.jsonl.zst", "done" };
+static const char *const part_suffixes[] = {"report.json", "scores.jsonl.zst", "rejects.jsonl.zst",
+                                            "done"};
 
 static int is_shard_part(const char *name, size_t len)
 {
-    if (len < 6 + 16 + 1 || strncmp(name, "shard-", 6)) return 0;
+    if (len < 6 + 16 + 1 || strncmp(name, "shard-", 6))
+        return 0;
     for (int k = 0; k < 16; k++)
-        if (!strchr("0123456789abcdef", name[6 + k]) || !name[6 + k]) return 0;
-    if (name[22] != '.') return 0;
+        if (!strchr("0123456789abcdef", name[6 + k]) || !name[6 + k])
+            return 0;
+    if (name[22] != '.')
+        return 0;
     for (size_t p = 0; p < sizeof part_suffixes / sizeof *part_suffixes; p++)
         if (len - 23 == strlen(part_suffixes[p]) && !strncmp(name + 23, part_suffixes[p], len - 23))
             return 1;
@@ -85,12 +88,15 @@ static int is_shard_part(const char *name, size_t len)
 static int is_our_temp(const char *name)
 {
     const char *t = strstr(name, ".tmp-");
-    if (!t) return 0;
+    if (!t)
+        return 0;
     size_t base = (size_t)(t - name);
-    if (!(base == 8 && !strncmp(name, "run.json", 8)) && !is_shard_part(name, base)) return 0;
+    if (!(base == 8 && !strncmp(name, "run.json", 8)) && !is_shard_part(name, base))
+        return 0;
     const char *q = t + 5;
     size_t d1 = strspn(q, "0123456789");
-    if (!d1 || q[d1] != '-') return 0;
+    if (!d1 || q[d1] != '-')
+        return 0;
     size_t d2 = strspn(q + d1 + 1, "0123456789");
     return d2 && q[d1 + 1 + d2] == '\0';
 }
@@ -98,8 +104,9 @@ static int is_our_temp(const char *name)
 /* run.json of a state directory written by any version of ifscore. */
 static int is_our_run_json(const char *text)
 {
-    return !strncmp(text, "{\"format\": \"" IFS_RESUME_FORMAT "\"", 12 + strlen(IFS_RESUME_FORMAT) + 1) ||
-           !strncmp(text, "{\"config_sha256\": \"", 19);   /* before the format field */
+    return !strncmp(text, "{\"format\": \"" IFS_RESUME_FORMAT "\"",
+                    12 + strlen(IFS_RESUME_FORMAT) + 1) ||
+           !strncmp(text, "{\"config_sha256\": \"", 19); /* before the format field */
 }
 
 /* Takes the directory's lock: one run per state directory. The lock file
@@ -111,7 +118,7 @@ static int take_lock(ifs_resume *r, char *err, size_t errlen)
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0) {
         ifs_errf(err, errlen, 0, "state directory %s: cannot create its lock file: %s", r->dir,
-               strerror(errno));
+                 strerror(errno));
         return IFS_RESUME_EIO;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -122,9 +129,10 @@ static int take_lock(ifs_resume *r, char *err, size_t errlen)
         pid[strcspn(pid, "\n")] = '\0';
         close(fd);
         if (e == EWOULDBLOCK) {
-            ifs_errf(err, errlen, 0, "state directory %s is in use by another ifscore score run%s%s%s: "
-                   "wait for it to finish, or choose another --state-dir", r->dir,
-                   pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+            ifs_errf(err, errlen, 0,
+                     "state directory %s is in use by another ifscore score run%s%s%s: "
+                     "wait for it to finish, or choose another --state-dir",
+                     r->dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
             return IFS_RESUME_EBUSY;
         }
         ifs_errf(err, errlen, 0, "state directory %s: cannot lock: %s", r->dir, strerror(e));
@@ -152,20 +160,22 @@ static void first_difference(const char *run_json, const char *now, char *key, s
         if (la != lb || memcmp(was, now, la)) {
             const char *src = memcmp(was, now, la < lb ? la : lb) || !la ? now : was;
             size_t lk = strcspn(src, "=;");
-            if (lk >= cap) lk = cap - 1;
+            if (lk >= cap)
+                lk = cap - 1;
             memcpy(key, src, lk);
             key[lk] = '\0';
             break;
         }
-        if (!was[la] || !now[lb]) break;
+        if (!was[la] || !now[lb])
+            break;
         was += la + 1;
         now += lb + 1;
     }
     cJSON_Delete(j);
 }
 
-int ifs_resume_open(const char *dir, const char *config_text, int resume,
-                    ifs_resume **out, char *err, size_t errlen)
+int ifs_resume_open(const char *dir, const char *config_text, int resume, ifs_resume **out,
+                    char *err, size_t errlen)
 {
     *out = NULL;
     if (!dir || !*dir || !config_text) {
@@ -200,7 +210,8 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
     if (ours) {
         char *p = strstr(old, "\"config_sha256\": \"");
         same = p && !strncmp(p + 18, r->config_sha, 64);
-        if (!same) first_difference(old, config_text, differs, sizeof differs);
+        if (!same)
+            first_difference(old, config_text, differs, sizeof differs);
     }
     free(old);
     /* A folder that is not ours must be empty: we delete files here, and a
@@ -215,11 +226,14 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
     struct dirent *e;
     if (!ours) {
         while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) break;
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                break;
         if (e) {
-            ifs_errf(err, errlen, 0, "state directory %s is not empty and is not an ifscore state "
-                   "directory (it has no ifscore run.json; it holds %s): ifscore would delete "
-                   "files there; choose a new or empty --state-dir", dir, e->d_name);
+            ifs_errf(err, errlen, 0,
+                     "state directory %s is not empty and is not an ifscore state "
+                     "directory (it has no ifscore run.json; it holds %s): ifscore would delete "
+                     "files there; choose a new or empty --state-dir",
+                     dir, e->d_name);
             closedir(d);
             ifs_resume_free(r);
             return IFS_RESUME_ENOTOURS;
@@ -233,11 +247,12 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
         return rc;
     }
     if (resume && ours && !same) {
-        ifs_errf(err, errlen, 0, "state directory %s was made with another configuration "
-               "(%s%s%sdiffer%s: model, tokenizer, fields, group keys, label, threshold, backend "
-               "or dtype; see its run.json): rerun without --resume, or choose another "
-               "--state-dir", dir, *differs ? "'" : "", differs, *differs ? "' " : "",
-               *differs ? "s" : "");
+        ifs_errf(err, errlen, 0,
+                 "state directory %s was made with another configuration "
+                 "(%s%s%sdiffer%s: model, tokenizer, fields, group keys, label, threshold, backend "
+                 "or dtype; see its run.json): rerun without --resume, or choose another "
+                 "--state-dir",
+                 dir, *differs ? "'" : "", differs, *differs ? "' " : "", *differs ? "s" : "");
         closedir(d);
         ifs_resume_free(r);
         return IFS_RESUME_ECONFIG;
@@ -264,8 +279,10 @@ int ifs_resume_open(const char *dir, const char *config_text, int resume,
             return IFS_RESUME_ENOMEM;
         }
         json_path(esc, strlen(config_text) * 6 + 8, config_text);
-        int n = snprintf(txt, cap, "{\"format\": \"" IFS_RESUME_FORMAT "\", \"config_sha256\": \"%s\", "
-                         "\"config\": \"%s\"}\n", r->config_sha, esc);
+        int n = snprintf(txt, cap,
+                         "{\"format\": \"" IFS_RESUME_FORMAT "\", \"config_sha256\": \"%s\", "
+                         "\"config\": \"%s\"}\n",
+                         r->config_sha, esc);
         snprintf(path, sizeof path, "%s/run.json", dir);
         int wrc = ifs_io_atomic_write(path, txt, (size_t)n, err, errlen);
         free(txt);
@@ -295,14 +312,22 @@ const char *ifs_resume_strerror(int status)
 
 void ifs_resume_free(ifs_resume *r)
 {
-    if (!r) return;
-    if (r->lock_fd >= 0) close(r->lock_fd); /* releases the flock */
+    if (!r)
+        return;
+    if (r->lock_fd >= 0)
+        close(r->lock_fd); /* releases the flock */
     free(r->dir);
     free(r);
 }
 
-const char *ifs_resume_config_sha256(const ifs_resume *r) { return r ? r->config_sha : ""; }
-uint64_t ifs_resume_skipped(const ifs_resume *r) { return r ? r->skipped : 0; }
+const char *ifs_resume_config_sha256(const ifs_resume *r)
+{
+    return r ? r->config_sha : "";
+}
+uint64_t ifs_resume_skipped(const ifs_resume *r)
+{
+    return r ? r->skipped : 0;
+}
 
 int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_t errlen)
 {
@@ -331,18 +356,21 @@ int ifs_resume_fingerprint(const char *path, ifs_resume_fp *fp, char *err, size_
     ifs_sha256_init(&c);
     int bad = 0;
     /* Head, then tail (when the file is longer than one sample). */
-    off_t starts[2] = { 0, sb.st_size > (off_t)SAMPLE_BYTES ? sb.st_size - (off_t)SAMPLE_BYTES : -1 };
+    off_t starts[2] = {0, sb.st_size > (off_t)SAMPLE_BYTES ? sb.st_size - (off_t)SAMPLE_BYTES : -1};
     for (int k = 0; k < 2 && !bad; k++) {
-        if (starts[k] < 0 || !S_ISREG(sb.st_mode)) continue;
+        if (starts[k] < 0 || !S_ISREG(sb.st_mode))
+            continue;
         size_t got = 0;
         while (got < SAMPLE_BYTES) {
             ssize_t n = pread(fd, buf + got, SAMPLE_BYTES - got, starts[k] + (off_t)got);
             if (n < 0) {
-                if (errno == EINTR) continue;
+                if (errno == EINTR)
+                    continue;
                 bad = 1;
                 break;
             }
-            if (n == 0) break;
+            if (n == 0)
+                break;
             got += (size_t)n;
         }
         ifs_sha256_update(&c, buf, got);
@@ -373,8 +401,8 @@ void ifs_resume_shard_key(const char *path, char key[17])
     key[16] = '\0';
 }
 
-char *ifs_resume_part_path(const ifs_resume *r, const char *shard, const char *suffix,
-                           char *buf, size_t cap)
+char *ifs_resume_part_path(const ifs_resume *r, const char *shard, const char *suffix, char *buf,
+                           size_t cap)
 {
     char key[17];
     ifs_resume_shard_key(shard, key);
@@ -382,35 +410,38 @@ char *ifs_resume_part_path(const ifs_resume *r, const char *shard, const char *s
     return n >= 0 && (size_t)n < cap ? buf : NULL;
 }
 
-static int render_marker(const ifs_resume *r, const char *shard, const ifs_resume_fp *fp,
-                         char *buf, size_t cap)
+static int render_marker(const ifs_resume *r, const char *shard, const ifs_resume_fp *fp, char *buf,
+                         size_t cap)
 {
     char real[PATH_MAX], esc[PATH_MAX * 2];
     json_path(esc, sizeof esc, realpath(shard, real) ? real : shard);
     return snprintf(buf, cap,
                     "{\"shard\": \"%s\", \"size\": %llu, \"mtime_ns\": %lld, "
                     "\"sample_sha256\": \"%s\", \"config_sha256\": \"%s\"}\n",
-                    esc, (unsigned long long)fp->size, (long long)fp->mtime_ns,
-                    fp->sample_sha256, r->config_sha);
+                    esc, (unsigned long long)fp->size, (long long)fp->mtime_ns, fp->sample_sha256,
+                    r->config_sha);
 }
 
 int ifs_resume_done(ifs_resume *r, const char *shard, const ifs_resume_fp *fp)
 {
     char path[PATH_MAX];
-    if (!ifs_resume_part_path(r, shard, "done", path, sizeof path)) return 0;
+    if (!ifs_resume_part_path(r, shard, "done", path, sizeof path))
+        return 0;
     char want[PATH_MAX * 3];
     int n = render_marker(r, shard, fp, want, sizeof want);
-    if (n < 0 || (size_t)n >= sizeof want) return 0;
+    if (n < 0 || (size_t)n >= sizeof want)
+        return 0;
     size_t len = 0;
     char *have = read_small(path, sizeof want, &len);
     int same = have && len == (size_t)n && !memcmp(have, want, len);
     free(have);
-    if (same) r->skipped++;
+    if (same)
+        r->skipped++;
     return same;
 }
 
-int ifs_resume_mark_done(ifs_resume *r, const char *shard, const ifs_resume_fp *fp,
-                         char *err, size_t errlen)
+int ifs_resume_mark_done(ifs_resume *r, const char *shard, const ifs_resume_fp *fp, char *err,
+                         size_t errlen)
 {
     char path[PATH_MAX];
     if (!ifs_resume_part_path(r, shard, "done", path, sizeof path)) {

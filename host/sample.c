@@ -88,16 +88,16 @@ static uint64_t fnv(const char *s, uint64_t h)
 
 typedef struct {
     uint64_t prio;
-    size_t shard;          /* index into the interned shard paths */
+    size_t shard; /* index into the interned shard paths */
     uint64_t line;
-    char *id;              /* NULL: the scores line had none */
+    char *id; /* NULL: the scores line had none */
     int id_is_number;
     double id_number;
-    int type;              /* ifs_itype */
+    int type; /* ifs_itype */
     char *label;
     double p;
     int answer_like;
-    int64_t tokens;        /* -1: absent */
+    int64_t tokens;           /* -1: absent */
     char *text, *instruction; /* filled by the second pass */
 } entry;
 
@@ -105,7 +105,7 @@ typedef struct {
     char *vals[MAX_KEYS];
     uint64_t hash;
     uint64_t matched;
-    entry *heap;           /* max-heap on prio, at most per_group */
+    entry *heap; /* max-heap on prio, at most per_group */
     size_t n;
 } group;
 
@@ -115,10 +115,10 @@ typedef struct {
     char keys[MAX_KEYS][IFS_RECORD_MAX_FIELD_NAME + 1];
     group **groups;
     size_t n_groups, cap_groups;
-    size_t *table, table_cap;      /* index + 1 into groups; power of two */
+    size_t *table, table_cap; /* index + 1 into groups; power of two */
     char **shards;
     size_t n_shards, cap_shards;
-    size_t *stable, stable_cap;    /* index + 1 into shards */
+    size_t *stable, stable_cap; /* index + 1 into shards */
 } state;
 
 static void entry_free(entry *e)
@@ -175,8 +175,14 @@ static int grow_table(size_t **t, size_t *cap, size_t n, uint64_t (*hash_of)(sta
     return 0;
 }
 
-static uint64_t group_hash_at(state *s, size_t i) { return s->groups[i]->hash; }
-static uint64_t shard_hash_at(state *s, size_t i) { return fnv(s->shards[i], 0); }
+static uint64_t group_hash_at(state *s, size_t i)
+{
+    return s->groups[i]->hash;
+}
+static uint64_t shard_hash_at(state *s, size_t i)
+{
+    return fnv(s->shards[i], 0);
+}
 
 static group *group_get(state *s, const char *const *vals)
 {
@@ -301,20 +307,20 @@ static int take_line(state *s, const char *path, const ifs_shard_line *ln, uint6
                      char *err, size_t errlen)
 {
     const ifs_sample_opts *o = s->o;
-#define BAD(...)                                                                           \
-    do {                                                                                   \
-        char why_[256];                                                                    \
-        snprintf(why_, sizeof why_, __VA_ARGS__);                                          \
-        rc = ifs_errf(err, errlen, IFS_SAMPLE_EFORMAT, "%s line %llu (byte %llu): %s", path,   \
-                  (unsigned long long)ln->line_no, (unsigned long long)ln->offset, why_);  \
-        goto done;                                                                         \
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        char why_[256];                                                                            \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                                                  \
+        rc = ifs_errf(err, errlen, IFS_SAMPLE_EFORMAT, "%s line %llu (byte %llu): %s", path,       \
+                      (unsigned long long)ln->line_no, (unsigned long long)ln->offset, why_);      \
+        goto done;                                                                                 \
     } while (0)
     int rc = IFS_SAMPLE_OK;
     cJSON *root = NULL;
     if (ln->reason)
         return ifs_errf(err, errlen, IFS_SAMPLE_EFORMAT, "%s line %llu (byte %llu): %s", path,
-                    (unsigned long long)ln->line_no, (unsigned long long)ln->offset,
-                    ln->detail[0] ? ln->detail : ifs_reject_name(ln->reason));
+                        (unsigned long long)ln->line_no, (unsigned long long)ln->offset,
+                        ln->detail[0] ? ln->detail : ifs_reject_name(ln->reason));
     if (!(root = cJSON_ParseWithLength(ln->data, ln->len)))
         BAD("not valid JSON");
     if (!cJSON_IsObject(root))
@@ -346,16 +352,15 @@ static int take_line(state *s, const char *path, const ifs_shard_line *ln, uint6
     for (size_t k = 0; k < s->n_keys; k++) {
         const cJSON *v = member(root, s->keys[k]);
         if (!cJSON_IsString(v))
-            BAD("no string field \"%s\" (--group-by must name the run's group keys)",
-                s->keys[k]);
+            BAD("no string field \"%s\" (--group-by must name the run's group keys)", s->keys[k]);
         vals[k] = v->valuestring;
     }
     double pa = p->valuedouble;
     int is_al = cJSON_IsTrue(al);
     if ((o->answer_like != IFS_SAMPLE_ANY && is_al != o->answer_like) ||
         (o->label && (!lab || strcmp(lab->valuestring, o->label))) ||
-        (o->near_margin > 0 && !(fabs(pa - o->threshold) < o->near_margin)) ||
-        pa < o->p_min || pa > o->p_max)
+        (o->near_margin > 0 && !(fabs(pa - o->threshold) < o->near_margin)) || pa < o->p_min ||
+        pa > o->p_max)
         goto done;
     (*matched)++;
     group *g = group_get(s, vals);
@@ -375,8 +380,7 @@ static int take_line(state *s, const char *path, const ifs_shard_line *ln, uint6
     e.p = pa;
     e.answer_like = is_al;
     e.tokens = tok ? (int64_t)tok->valuedouble : -1;
-    e.type = cJSON_IsString(ty) ? (ty->valuestring[0] == 'p' ? IFS_ITYPE_PARTIAL
-                                                             : IFS_ITYPE_FULL)
+    e.type = cJSON_IsString(ty) ? (ty->valuestring[0] == 'p' ? IFS_ITYPE_PARTIAL : IFS_ITYPE_FULL)
                                 : IFS_ITYPE_NONE;
     e.shard = shard_intern(s, sh->valuestring);
     int bad = e.shard == (size_t)-1;
@@ -430,7 +434,8 @@ static int same_id(const entry *e, const ifs_record *rec)
         return 0;
     if (e->id_is_number)
         return rec->id_is_number && strtod(rec->id, NULL) == e->id_number;
-    return !rec->id_is_number && rec->id_len == strlen(e->id) && !memcmp(rec->id, e->id, rec->id_len);
+    return !rec->id_is_number && rec->id_len == strlen(e->id) &&
+           !memcmp(rec->id, e->id, rec->id_len);
 }
 
 static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, char *err,
@@ -458,8 +463,9 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
             snprintf(path, sizeof path, "%s", name);
         ifs_shard_reader *rd;
         if (ifs_shard_open(path, NULL, &rd, why, sizeof why)) {
-            rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD, "%s (named by the scores file): %s%s", path,
-                      why, o->shard_root ? "" : " (--shard-root says where the shards are)");
+            rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD, "%s (named by the scores file): %s%s",
+                          path, why,
+                          o->shard_root ? "" : " (--shard-root says where the shards are)");
             break;
         }
         (*shards_read)++;
@@ -471,25 +477,25 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
                 continue;
             if (ln.reason) {
                 rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD, "%s line %llu: %s", path,
-                          (unsigned long long)ln.line_no,
-                          ln.detail[0] ? ln.detail : ifs_reject_name(ln.reason));
+                              (unsigned long long)ln.line_no,
+                              ln.detail[0] ? ln.detail : ifs_reject_name(ln.reason));
                 break;
             }
             ifs_reject_reason r = ifs_record_parse(&rec, &sch, ln.data, ln.len);
             if (r) {
                 rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD,
-                          "%s line %llu: the record scored there does not parse now (%s: %s): "
-                          "was the shard changed since scoring?",
-                          path, (unsigned long long)ln.line_no, ifs_reject_name(r), rec.detail);
+                              "%s line %llu: the record scored there does not parse now (%s: %s): "
+                              "was the shard changed since scoring?",
+                              path, (unsigned long long)ln.line_no, ifs_reject_name(r), rec.detail);
                 break;
             }
             if (!same_id(all[j], &rec)) {
                 rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD,
-                          "%s line %llu: the record there has id %.*s, the scores file says "
-                          "%s: was the shard changed since scoring?",
-                          path, (unsigned long long)ln.line_no,
-                          rec.has_id ? (int)(rec.id_len > 80 ? 80 : rec.id_len) : 6,
-                          rec.has_id ? rec.id : "(none)", all[j]->id);
+                              "%s line %llu: the record there has id %.*s, the scores file says "
+                              "%s: was the shard changed since scoring?",
+                              path, (unsigned long long)ln.line_no,
+                              rec.has_id ? (int)(rec.id_len > 80 ? 80 : rec.id_len) : 6,
+                              rec.has_id ? rec.id : "(none)", all[j]->id);
                 break;
             }
             all[j]->text = malloc(rec.text_len + 1);
@@ -521,9 +527,9 @@ static int fetch_texts(state *s, entry **all, size_t n, uint64_t *shards_read, c
             ifs_shard_stats st;
             ifs_shard_get_stats(rd, &st);
             rc = ifs_errf(err, errlen, IFS_SAMPLE_ESHARD,
-                      "%s has %llu lines, but the scores file names line %llu: was the shard "
-                      "changed since scoring?",
-                      path, (unsigned long long)st.lines, (unsigned long long)all[j]->line);
+                          "%s has %llu lines, but the scores file names line %llu: was the shard "
+                          "changed since scoring?",
+                          path, (unsigned long long)st.lines, (unsigned long long)all[j]->line);
         }
         ifs_shard_free(rd);
         while (j < n && all[j]->shard == all[i]->shard)
@@ -585,13 +591,13 @@ static void put_jsonl(ifs_buf *b, const state *s, const group *g, const entry *e
         ifs_buf_jstr(b, e->id);
     const char *t = type_name(e->type);
     ifs_buf_printf(b, ",\"instruction_type\":%s%s%s,\"label\":", t ? "\"" : "", t ? t : "null",
-                  t ? "\"" : "");
+                   t ? "\"" : "");
     if (e->label)
         ifs_buf_jstr(b, e->label);
     else
         ifs_buf_puts(b, "null");
     ifs_buf_printf(b, ",\"p_answer\":%.6f,\"answer_like\":%s", e->p,
-                  e->answer_like ? "true" : "false");
+                   e->answer_like ? "true" : "false");
     if (e->tokens >= 0)
         ifs_buf_printf(b, ",\"tokens\":%lld", (long long)e->tokens);
     if (s->o->with_text) {
@@ -645,11 +651,11 @@ static void put_markdown_head(ifs_buf *b, const state *s, const char *path,
     ifs_buf_puts(b, "# Sample of `");
     ifs_mk_md_cell(b, path);
     ifs_buf_printf(b, "`\n\nUp to %zu records per group, chosen by seed %llu", o->per_group,
-                  (unsigned long long)o->seed);
+                   (unsigned long long)o->seed);
     int f = 0;
     if (o->answer_like != IFS_SAMPLE_ANY) {
-        ifs_buf_printf(b, "%s %s", f++ ? "," : "; only", o->answer_like ? "answer-like" :
-                                                                 "not answer-like");
+        ifs_buf_printf(b, "%s %s", f++ ? "," : "; only",
+                       o->answer_like ? "answer-like" : "not answer-like");
     }
     if (o->label) {
         ifs_buf_printf(b, "%s label ", f++ ? "," : "; only");
@@ -657,13 +663,12 @@ static void put_markdown_head(ifs_buf *b, const state *s, const char *path,
     }
     if (o->near_margin > 0)
         ifs_buf_printf(b, "%s |p_answer - %.3f| < %.3f", f++ ? "," : "; only", o->threshold,
-                      o->near_margin);
+                       o->near_margin);
     if (o->p_min > 0 || o->p_max < 1)
-        ifs_buf_printf(b, "%s p_answer in [%.3f, %.3f]", f++ ? "," : "; only", o->p_min,
-                      o->p_max);
+        ifs_buf_printf(b, "%s p_answer in [%.3f, %.3f]", f++ ? "," : "; only", o->p_min, o->p_max);
     ifs_buf_printf(b, ". %llu of %llu scored records match, in %llu group%s.\n",
-                  (unsigned long long)st->matched, (unsigned long long)st->lines,
-                  (unsigned long long)st->groups, st->groups == 1 ? "" : "s");
+                   (unsigned long long)st->matched, (unsigned long long)st->lines,
+                   (unsigned long long)st->groups, st->groups == 1 ? "" : "s");
 }
 
 static void put_markdown_entry(ifs_buf *b, const state *s, const entry *e, size_t i)
@@ -675,7 +680,7 @@ static void put_markdown_entry(ifs_buf *b, const state *s, const entry *e, size_
         ifs_buf_puts(b, "`: ");
     }
     ifs_buf_printf(b, "%s, p_answer %.3f\n\n", e->answer_like ? "answer-like" : "not answer-like",
-                  e->p);
+                   e->p);
     ifs_buf_puts(b, "`");
     ifs_mk_md_cell(b, s->shards[e->shard]);
     ifs_buf_printf(b, "` line %llu", (unsigned long long)e->line);
@@ -713,10 +718,9 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
         return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "per_group must be 1..1000000");
     if (!(o->p_min >= 0 && o->p_max <= 1 && o->p_min <= o->p_max))
         return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "the probability range must lie in [0, 1]");
-    if (!(o->near_margin >= 0 && o->near_margin < 1) ||
-        !(o->threshold > 0 && o->threshold < 1))
+    if (!(o->near_margin >= 0 && o->near_margin < 1) || !(o->threshold > 0 && o->threshold < 1))
         return ifs_errf(err, errlen, IFS_SAMPLE_EARG,
-                    "the threshold must be in (0, 1) and the margin in [0, 1)");
+                        "the threshold must be in (0, 1) and the margin in [0, 1)");
     if (o->answer_like != IFS_SAMPLE_ANY && o->answer_like != 0 && o->answer_like != 1)
         return ifs_errf(err, errlen, IFS_SAMPLE_EARG, "answer_like must be -1, 0 or 1");
     if (!o->text_field || !o->id_field || !o->group_by)
@@ -749,7 +753,7 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
     }
     if (!rc && got < 0)
         rc = ifs_errf(err, errlen, IFS_SAMPLE_ENOMEM, "%s: %s", scores_path,
-                  ifs_shard_strerror(got));
+                      ifs_shard_strerror(got));
     ifs_shard_free(rd);
 
     entry **all = NULL;
@@ -792,7 +796,7 @@ int ifs_sample_run(const char *scores_path, const ifs_sample_opts *o, char **out
                 ifs_buf_puts(&b, "\n## ");
                 put_group_label(&b, &s, g);
                 ifs_buf_printf(&b, "\n\n%zu of %llu matching record%s.\n", g->n,
-                              (unsigned long long)g->matched, g->matched == 1 ? "" : "s");
+                               (unsigned long long)g->matched, g->matched == 1 ? "" : "s");
             }
             for (size_t j = 0; j < g->n; j++) {
                 if (o->format == IFS_SAMPLE_MARKDOWN)

@@ -32,14 +32,14 @@ enum { ST_PENDING = 255 };
 
 typedef struct {
     void *user;
-    char *text;          /* owned until tokenized; a pair: a's bytes then b's */
-    size_t len;          /* all the text's bytes (a pair: alen + blen) */
-    size_t alen;         /* a pair: bytes of the first text (the instruction) */
-    int32_t *ids;        /* owned; NULL until tokenized */
+    char *text;   /* owned until tokenized; a pair: a's bytes then b's */
+    size_t len;   /* all the text's bytes (a pair: alen + blen) */
+    size_t alen;  /* a pair: bytes of the first text (the instruction) */
+    int32_t *ids; /* owned; NULL until tokenized */
     int32_t n_ids, n_untrunc;
-    int32_t n_type0;     /* ids of token type 0 (a pair's [CLS] a [SEP]; else all) */
+    int32_t n_type0; /* ids of token type 0 (a pair's [CLS] a [SEP]; else all) */
     uint8_t pass, is_pair, truncated, outcome, reason;
-    char *detail;        /* owned; rejects only */
+    char *detail; /* owned; rejects only */
 } item;
 
 typedef struct chunk {
@@ -48,7 +48,7 @@ typedef struct chunk {
     int32_t n, cap;
     int32_t n_delivered; /* items handed to the sink (delivery thread) */
     size_t bytes;
-    float *logits;       /* [n * num_labels], allocated at cut */
+    float *logits; /* [n * num_labels], allocated at cut */
     int32_t slices_left;
     int32_t batches_left;
     int done;
@@ -64,7 +64,7 @@ typedef struct task {
 typedef struct fbatch {
     chunk *c;
     int32_t n;
-    int32_t *idx;        /* item indices in the chunk, sorted by length */
+    int32_t *idx; /* item indices in the chunk, sorted by length */
     struct fbatch *next;
 } fbatch;
 
@@ -75,7 +75,7 @@ typedef struct {
     void *engine;
     pthread_t th;
     int started;
-    int32_t cap_tokens;  /* shrinks after ENOMEM */
+    int32_t cap_tokens; /* shrinks after ENOMEM */
     int32_t *ids, *types, *off;
     float *logits;
     char err[512];
@@ -98,15 +98,15 @@ struct ifs_sched {
     pthread_mutex_t mu;
     pthread_cond_t cv_tok, cv_fwd, cv_deliver, cv_space;
 
-    chunk *head, *tail;  /* in flight, submission order (incl. the filling one) */
+    chunk *head, *tail; /* in flight, submission order (incl. the filling one) */
     int n_chunks;
-    chunk *cur;          /* being filled by the producer; also in the list */
+    chunk *cur; /* being filled by the producer; also in the list */
     task *tq_head, *tq_tail;
     fbatch *bq_head, *bq_tail;
     uint64_t next_seq;
 
-    int stop;            /* cancel or failure: everyone leaves */
-    int quit;            /* ifs_sched_free: threads exit */
+    int stop; /* cancel or failure: everyone leaves */
+    int quit; /* ifs_sched_free: threads exit */
     int finishing;
     int status;
     char errmsg[768];
@@ -138,7 +138,8 @@ static char *strdupf(const char *fmt, ...)
     va_end(ap);
     size_t n = strlen(buf) + 1;
     char *p = malloc(n);
-    if (p) memcpy(p, buf, n);
+    if (p)
+        memcpy(p, buf, n);
     return p;
 }
 
@@ -204,12 +205,15 @@ const char *ifs_sched_reason_str(ifs_sched_reason r)
 
 double ifs_sched_prob(const float *logits, int32_t num_labels, int32_t answer)
 {
-    if (!logits || num_labels <= 0 || answer < 0 || answer >= num_labels) return NAN;
+    if (!logits || num_labels <= 0 || answer < 0 || answer >= num_labels)
+        return NAN;
     double mx = logits[0];
     for (int32_t i = 1; i < num_labels; i++)
-        if (logits[i] > mx) mx = logits[i];
+        if (logits[i] > mx)
+            mx = logits[i];
     double sum = 0;
-    for (int32_t i = 0; i < num_labels; i++) sum += exp((double)logits[i] - mx);
+    for (int32_t i = 0; i < num_labels; i++)
+        sum += exp((double)logits[i] - mx);
     return exp((double)logits[answer] - mx) / sum;
 }
 
@@ -217,7 +221,8 @@ double ifs_sched_prob(const float *logits, int32_t num_labels, int32_t answer)
 
 static void chunk_free(chunk *c)
 {
-    if (!c) return;
+    if (!c)
+        return;
     for (int32_t i = 0; i < c->n; i++) {
         free(c->it[i].text);
         free(c->it[i].ids);
@@ -232,7 +237,8 @@ static void chunk_free(chunk *c)
  * when there is none. Returns NULL with s->status set when the run stopped. */
 static chunk *cur_chunk(ifs_sched *s, int *rc)
 {
-    if (s->cur) return s->cur;
+    if (s->cur)
+        return s->cur;
     pthread_mutex_lock(&s->mu);
     while (!s->stop && s->n_chunks >= s->o.max_chunks)
         pthread_cond_wait(&s->cv_space, &s->mu);
@@ -257,7 +263,10 @@ static chunk *cur_chunk(ifs_sched *s, int *rc)
     c->cap = s->o.chunk_records;
     pthread_mutex_lock(&s->mu);
     c->first_seq = s->next_seq;
-    if (s->tail) s->tail->next = c; else s->head = c;
+    if (s->tail)
+        s->tail->next = c;
+    else
+        s->head = c;
     s->tail = c;
     s->n_chunks++;
     pthread_mutex_unlock(&s->mu);
@@ -289,7 +298,8 @@ static void cut_chunk(ifs_sched *s, chunk *c)
     }
     c->logits = lg;
     for (int32_t i = 0; i < c->n; i++)
-        if (!c->it[i].pass && c->it[i].outcome == ST_PENDING) idx[n++] = i;
+        if (!c->it[i].pass && c->it[i].outcome == ST_PENDING)
+            idx[n++] = i;
     /* Sort keys (length << 32 | index): deterministic, ties by index. */
     uint64_t *key = malloc(sizeof *key * (size_t)(n ? n : 1));
     if (!key) {
@@ -302,7 +312,8 @@ static void cut_chunk(ifs_sched *s, chunk *c)
     for (int32_t i = 0; i < n; i++)
         key[i] = ((uint64_t)(uint32_t)c->it[idx[i]].n_ids << 32) | (uint32_t)idx[i];
     qsort(key, (size_t)n, sizeof *key, cmp_u64);
-    for (int32_t i = 0; i < n; i++) idx[i] = (int32_t)(key[i] & 0xffffffffu);
+    for (int32_t i = 0; i < n; i++)
+        idx[i] = (int32_t)(key[i] & 0xffffffffu);
     free(key);
     fbatch *first = NULL, *last = NULL;
     int32_t nb = 0;
@@ -327,7 +338,10 @@ static void cut_chunk(ifs_sched *s, chunk *c)
         b->n = j - i;
         b->idx = bi;
         b->next = NULL;
-        if (last) last->next = b; else first = b;
+        if (last)
+            last->next = b;
+        else
+            first = b;
         last = b;
         nb++;
         i = j;
@@ -350,7 +364,10 @@ static void cut_chunk(ifs_sched *s, chunk *c)
         c->done = 1;
         pthread_cond_broadcast(&s->cv_deliver);
     } else {
-        if (s->bq_tail) s->bq_tail->next = first; else s->bq_head = first;
+        if (s->bq_tail)
+            s->bq_tail->next = first;
+        else
+            s->bq_head = first;
         s->bq_tail = last;
         pthread_cond_broadcast(&s->cv_fwd);
     }
@@ -361,7 +378,8 @@ static void cut_chunk(ifs_sched *s, chunk *c)
 static void seal(ifs_sched *s)
 {
     chunk *c = s->cur;
-    if (!c) return;
+    if (!c)
+        return;
     s->cur = NULL;
     int32_t slice = s->o.slice;
     task *first = NULL, *last = NULL;
@@ -369,8 +387,10 @@ static void seal(ifs_sched *s)
     for (int32_t lo = 0; lo < c->n; lo += slice) {
         int32_t hi = lo + slice < c->n ? lo + slice : c->n;
         int any = 0;
-        for (int32_t i = lo; i < hi && !any; i++) any = !c->it[i].pass;
-        if (!any) continue;
+        for (int32_t i = lo; i < hi && !any; i++)
+            any = !c->it[i].pass;
+        if (!any)
+            continue;
         task *t = malloc(sizeof *t);
         if (!t) {
             while (first) {
@@ -387,7 +407,10 @@ static void seal(ifs_sched *s)
         t->lo = lo;
         t->hi = hi;
         t->next = NULL;
-        if (last) last->next = t; else first = t;
+        if (last)
+            last->next = t;
+        else
+            first = t;
         last = t;
         ns++;
     }
@@ -397,7 +420,10 @@ static void seal(ifs_sched *s)
     }
     pthread_mutex_lock(&s->mu);
     c->slices_left = ns;
-    if (s->tq_tail) s->tq_tail->next = first; else s->tq_head = first;
+    if (s->tq_tail)
+        s->tq_tail->next = first;
+    else
+        s->tq_head = first;
     s->tq_tail = last;
     pthread_cond_broadcast(&s->cv_tok);
     pthread_mutex_unlock(&s->mu);
@@ -426,10 +452,12 @@ static void *tok_main(void *arg)
     for (;;) {
         while (!s->tq_head && !s->stop && !s->quit)
             pthread_cond_wait(&s->cv_tok, &s->mu);
-        if (s->stop || s->quit) break;
+        if (s->stop || s->quit)
+            break;
         task *t = s->tq_head;
         s->tq_head = t->next;
-        if (!s->tq_head) s->tq_tail = NULL;
+        if (!s->tq_head)
+            s->tq_tail = NULL;
         pthread_mutex_unlock(&s->mu);
 
         double t0 = now_s();
@@ -439,12 +467,13 @@ static void *tok_main(void *arg)
         int nomem = 0;
         for (int32_t i = t->lo; i < t->hi; i++) {
             item *it = &c->it[i];
-            if (it->pass) continue;
+            if (it->pass)
+                continue;
             /* the text (and a pair's first text) to tokenize: as submitted, or
              * what opts.prepare makes of the submitted bytes */
-            ifs_sched_text tx = { it->text, it->len, NULL, 0 };
+            ifs_sched_text tx = {it->text, it->len, NULL, 0};
             if (it->is_pair)
-                tx = (ifs_sched_text){ it->text + it->alen, it->len - it->alen, it->text, it->alen };
+                tx = (ifs_sched_text){it->text + it->alen, it->len - it->alen, it->text, it->alen};
             if (s->o.prepare) {
                 double p0 = now_s();
                 int pr = s->o.prepare(s->ctx, &wstate, &it->user, it->text, it->len, &tx);
@@ -472,8 +501,7 @@ static void *tok_main(void *arg)
                                              s->o.max_len, s->o.pair_a_max, buf, tbuf, &n, &r,
                                              &bad_in_b);
             else
-                rc = ifs_tok_encode(s->tok, st, tx.text, tx.len, s->o.max_len,
-                                    buf, NULL, &n, &r);
+                rc = ifs_tok_encode(s->tok, st, tx.text, tx.len, s->o.max_len, buf, NULL, &n, &r);
             free(it->text);
             it->text = NULL;
             if (rc == IFS_TOK_OK && n >= 1) {
@@ -497,10 +525,10 @@ static void *tok_main(void *arg)
             } else if (rc == IFS_TOK_EUTF8) {
                 it->outcome = IFS_SCHED_REJECTED;
                 it->reason = IFS_SCHED_R_UTF8;
-                it->detail = it->is_pair && !bad_in_b
-                                 ? strdupf("invalid UTF-8 at byte %zu of the instruction",
-                                           r.bad_offset)
-                                 : strdupf("invalid UTF-8 at byte %zu of the text", r.bad_offset);
+                it->detail =
+                    it->is_pair && !bad_in_b
+                        ? strdupf("invalid UTF-8 at byte %zu of the instruction", r.bad_offset)
+                        : strdupf("invalid UTF-8 at byte %zu of the text", r.bad_offset);
             } else if (rc == IFS_TOK_ENOMEM) {
                 nomem = 1;
                 break;
@@ -515,7 +543,8 @@ static void *tok_main(void *arg)
         pthread_mutex_lock(&s->mu);
         s->st.tokenize_s += dt;
         s->st.prepare_s += prep;
-        if (s->o.prepare) s->st.text_bytes += tbytes;
+        if (s->o.prepare)
+            s->st.text_bytes += tbytes;
         s->st.truncated += trunc;
         if (nomem) {
             fail_locked(s, IFS_SCHED_ENOMEM, "out of memory tokenizing");
@@ -528,7 +557,8 @@ static void *tok_main(void *arg)
         }
     }
     pthread_mutex_unlock(&s->mu);
-    if (s->o.prepare_free && wstate) s->o.prepare_free(s->ctx, wstate);
+    if (s->o.prepare_free && wstate)
+        s->o.prepare_free(s->ctx, wstate);
     ifs_tok_state_free(st);
     free(buf);
     free(tbuf);
@@ -541,9 +571,11 @@ static int do_forward(bworker *w, const ifs_batch *b)
 {
     ifs_sched *s = w->s;
     w->err[0] = '\0';
-    if (s->o.forward) return s->o.forward(w->engine, b, w->logits, w->err, sizeof w->err);
+    if (s->o.forward)
+        return s->o.forward(w->engine, b, w->logits, w->err, sizeof w->err);
     int rc = ifs_backend_forward((ifs_backend *)w->engine, b, w->logits, NULL);
-    if (rc) ifs_errf(w->err, sizeof w->err, 0, "%s", ifs_backend_error((ifs_backend *)w->engine));
+    if (rc)
+        ifs_errf(w->err, sizeof w->err, 0, "%s", ifs_backend_error((ifs_backend *)w->engine));
     return rc;
 }
 
@@ -561,10 +593,12 @@ static int run_records(bworker *w, chunk *c, const int32_t *idx, int32_t n)
 {
     ifs_sched *s = w->s;
     int32_t tokens = 0;
-    for (int32_t i = 0; i < n; i++) tokens += c->it[idx[i]].n_ids;
+    for (int32_t i = 0; i < n; i++)
+        tokens += c->it[idx[i]].n_ids;
     if (n > 1 && tokens > w->cap_tokens) {
         int32_t h = n / 2;
-        if (run_records(w, c, idx, h)) return -1;
+        if (run_records(w, c, idx, h))
+            return -1;
         return run_records(w, c, idx + h, n - h);
     }
     w->off[0] = 0;
@@ -579,10 +613,14 @@ static int run_records(bworker *w, chunk *c, const int32_t *idx, int32_t n)
         for (int32_t i = 0; i < n; i++) {
             const item *it = &c->it[idx[i]];
             int32_t *t = w->types + w->off[i];
-            for (int32_t k = 0; k < it->n_ids; k++) t[k] = k >= it->n_type0;
+            for (int32_t k = 0; k < it->n_ids; k++)
+                t[k] = k >= it->n_type0;
         }
-    ifs_batch b = { .n_seqs = n, .n_tokens = tokens, .input_ids = w->ids,
-                    .type_ids = any_pair ? w->types : NULL, .seq_off = w->off };
+    ifs_batch b = {.n_seqs = n,
+                   .n_tokens = tokens,
+                   .input_ids = w->ids,
+                   .type_ids = any_pair ? w->types : NULL,
+                   .seq_off = w->off};
     double t0 = now_s();
     int rc = do_forward(w, &b);
     double dt = now_s() - t0;
@@ -592,7 +630,8 @@ static int run_records(bworker *w, chunk *c, const int32_t *idx, int32_t n)
             item *it = &c->it[idx[i]];
             const float *src = w->logits + (size_t)i * L;
             int finite = 1;
-            for (int32_t k = 0; k < L; k++) finite &= isfinite(src[k]) != 0;
+            for (int32_t k = 0; k < L; k++)
+                finite &= isfinite(src[k]) != 0;
             if (finite) {
                 memcpy(c->logits + (size_t)idx[i] * L, src, sizeof *src * (size_t)L);
                 it->outcome = IFS_SCHED_SCORED;
@@ -610,9 +649,11 @@ static int run_records(bworker *w, chunk *c, const int32_t *idx, int32_t n)
     if (rc == IFS_BK_ENOMEM || rc == IFS_BK_EARG) {
         if (n == 1) {
             if (rc == IFS_BK_ENOMEM)
-                reject(&c->it[idx[0]], IFS_SCHED_R_OOM, "out of memory alone in a batch: %s", w->err);
+                reject(&c->it[idx[0]], IFS_SCHED_R_OOM, "out of memory alone in a batch: %s",
+                       w->err);
             else
-                reject(&c->it[idx[0]], IFS_SCHED_R_BACKEND, "backend refused the record: %s", w->err);
+                reject(&c->it[idx[0]], IFS_SCHED_R_BACKEND, "backend refused the record: %s",
+                       w->err);
             return 0;
         }
         pthread_mutex_lock(&s->mu);
@@ -620,17 +661,20 @@ static int run_records(bworker *w, chunk *c, const int32_t *idx, int32_t n)
         if (rc == IFS_BK_ENOMEM) {
             s->st.oom_splits++;
             int32_t cap = tokens / 2;
-            if (cap < 1) cap = 1;
-            if (cap < w->cap_tokens) w->cap_tokens = cap;
+            if (cap < 1)
+                cap = 1;
+            if (cap < w->cap_tokens)
+                w->cap_tokens = cap;
         }
         pthread_mutex_unlock(&s->mu);
         int32_t h = n / 2;
-        if (run_records(w, c, idx, h)) return -1;
+        if (run_records(w, c, idx, h))
+            return -1;
         return run_records(w, c, idx + h, n - h);
     }
     pthread_mutex_lock(&s->mu);
-    fail_locked(s, IFS_SCHED_EBACKEND, "backend failed on a batch of %d records / %d tokens: %s",
-                n, tokens, w->err[0] ? w->err : "(no message)");
+    fail_locked(s, IFS_SCHED_EBACKEND, "backend failed on a batch of %d records / %d tokens: %s", n,
+                tokens, w->err[0] ? w->err : "(no message)");
     pthread_mutex_unlock(&s->mu);
     return -1;
 }
@@ -643,17 +687,20 @@ static void *fwd_main(void *arg)
     for (;;) {
         while (!s->bq_head && !s->stop && !s->quit)
             pthread_cond_wait(&s->cv_fwd, &s->mu);
-        if (s->stop || s->quit) break;
+        if (s->stop || s->quit)
+            break;
         fbatch *b = s->bq_head;
         s->bq_head = b->next;
-        if (!s->bq_head) s->bq_tail = NULL;
+        if (!s->bq_head)
+            s->bq_tail = NULL;
         pthread_mutex_unlock(&s->mu);
         int rc = run_records(w, b->c, b->idx, b->n);
         chunk *c = b->c;
         free(b->idx);
         free(b);
         pthread_mutex_lock(&s->mu);
-        if (rc) break;
+        if (rc)
+            break;
         if (--c->batches_left == 0) {
             c->done = 1;
             pthread_cond_broadcast(&s->cv_deliver);
@@ -670,10 +717,10 @@ static void *deliver_main(void *arg)
     ifs_sched *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->stop && !s->quit && !(s->head && s->head->done) &&
-               !(s->finishing && !s->head))
+        while (!s->stop && !s->quit && !(s->head && s->head->done) && !(s->finishing && !s->head))
             pthread_cond_wait(&s->cv_deliver, &s->mu);
-        if (s->stop || s->quit || !s->head) break;
+        if (s->stop || s->quit || !s->head)
+            break;
         chunk *c = s->head;
         s->delivering = 1;
         pthread_mutex_unlock(&s->mu);
@@ -707,7 +754,8 @@ static void *deliver_main(void *arg)
                 rj++;
             }
             sink_rc = s->sink(s->ctx, &r);
-            if (sink_rc) break;
+            if (sink_rc)
+                break;
         }
         double dt = now_s() - t0;
         pthread_mutex_lock(&s->mu);
@@ -723,9 +771,11 @@ static void *deliver_main(void *arg)
                         (unsigned long long)(c->first_seq + (uint64_t)i));
             break;
         }
-        if (s->stop) break;
+        if (s->stop)
+            break;
         s->head = c->next;
-        if (!s->head) s->tail = NULL;
+        if (!s->head)
+            s->tail = NULL;
         s->n_chunks--;
         chunk_free(c);
         pthread_cond_broadcast(&s->cv_space);
@@ -737,12 +787,12 @@ static void *deliver_main(void *arg)
 
 /* ---- public API -------------------------------------------------------- */
 
-int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
-                     const ifs_bert_config *cfg, void *const *engines,
-                     int n_engines, ifs_sched_sink sink, void *ctx,
+int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok, const ifs_bert_config *cfg,
+                     void *const *engines, int n_engines, ifs_sched_sink sink, void *ctx,
                      ifs_sched **out, char *err, size_t errlen)
 {
-    if (out) *out = NULL;
+    if (out)
+        *out = NULL;
     if (!tok || !cfg || !engines || n_engines < 1 || !sink || !out) {
         ifs_errf(err, errlen, 0, "ifs_sched_create: NULL argument or no engine");
         return IFS_SCHED_EARG;
@@ -753,25 +803,28 @@ int ifs_sched_create(const ifs_sched_opts *opts, const ifs_tok *tok,
         return IFS_SCHED_EARG;
     }
     if (o.max_len < 2 || o.max_len > cfg->max_position) {
-        ifs_errf(err, errlen, 0, "max length %d must be 2..%d (the model's max_position_embeddings)",
-               o.max_len, cfg->max_position);
+        ifs_errf(err, errlen, 0,
+                 "max length %d must be 2..%d (the model's max_position_embeddings)", o.max_len,
+                 cfg->max_position);
         return IFS_SCHED_EARG;
     }
     if (o.max_batch_tokens < o.max_len) {
         ifs_errf(err, errlen, 0, "max batch tokens %d must be at least the max length %d",
-               o.max_batch_tokens, o.max_len);
+                 o.max_batch_tokens, o.max_len);
         return IFS_SCHED_EARG;
     }
-    if (o.max_batch_seqs < 1 || o.chunk_records < 1 || o.chunk_bytes < 1 ||
-        o.max_chunks < 2 || o.slice < 1) {
-        ifs_errf(err, errlen, 0, "batch seqs, chunk records/bytes and slice must be >= 1, "
-               "max chunks >= 2");
+    if (o.max_batch_seqs < 1 || o.chunk_records < 1 || o.chunk_bytes < 1 || o.max_chunks < 2 ||
+        o.slice < 1) {
+        ifs_errf(err, errlen, 0,
+                 "batch seqs, chunk records/bytes and slice must be >= 1, "
+                 "max chunks >= 2");
         return IFS_SCHED_EARG;
     }
     if (ifs_tok_vocab_size(tok) > cfg->vocab_size) {
-        ifs_errf(err, errlen, 0, "the tokenizer's vocabulary (%d) is larger than the model's "
-               "(%d): wrong vocab.txt for this checkpoint?", ifs_tok_vocab_size(tok),
-               cfg->vocab_size);
+        ifs_errf(err, errlen, 0,
+                 "the tokenizer's vocabulary (%d) is larger than the model's "
+                 "(%d): wrong vocab.txt for this checkpoint?",
+                 ifs_tok_vocab_size(tok), cfg->vocab_size);
         return IFS_SCHED_EARG;
     }
     if (cfg->num_labels < 1 || cfg->num_labels > IFS_MAX_LABELS) {
@@ -848,7 +901,8 @@ static int add_item(ifs_sched *s, const char *text, size_t len, const char *b, s
 {
     int rc = IFS_SCHED_OK;
     chunk *c = cur_chunk(s, &rc);
-    if (!c) return rc;
+    if (!c)
+        return rc;
     char *copy = NULL;
     if (!pass) {
         /* NUL-terminated: opts.prepare may rely on it */
@@ -860,8 +914,10 @@ static int add_item(ifs_sched *s, const char *text, size_t len, const char *b, s
             pthread_mutex_unlock(&s->mu);
             return rc;
         }
-        if (len) memcpy(copy, text, len);
-        if (blen) memcpy(copy + len, b, blen);
+        if (len)
+            memcpy(copy, text, len);
+        if (blen)
+            memcpy(copy + len, b, blen);
         copy[len + blen] = '\0';
     }
     pthread_mutex_lock(&s->mu);
@@ -873,7 +929,8 @@ static int add_item(ifs_sched *s, const char *text, size_t len, const char *b, s
     }
     s->next_seq++;
     s->st.items++;
-    if (!pass && !s->o.prepare) s->st.text_bytes += len + blen;
+    if (!pass && !s->o.prepare)
+        s->st.text_bytes += len + blen;
     pthread_mutex_unlock(&s->mu);
     item *it = &c->it[c->n];
     memset(it, 0, sizeof *it);
@@ -886,34 +943,40 @@ static int add_item(ifs_sched *s, const char *text, size_t len, const char *b, s
     it->is_pair = (uint8_t)(b != NULL);
     c->bytes += len + blen;
     c->n++;
-    if (c->n == c->cap || c->bytes >= s->o.chunk_bytes) seal(s);
+    if (c->n == c->cap || c->bytes >= s->o.chunk_bytes)
+        seal(s);
     return IFS_SCHED_OK;
 }
 
 int ifs_sched_submit(ifs_sched *s, const char *text, size_t len, void *user)
 {
-    if (!s || (!text && len)) return IFS_SCHED_EARG;
+    if (!s || (!text && len))
+        return IFS_SCHED_EARG;
     return add_item(s, text ? text : "", len, NULL, 0, user, 0);
 }
 
 int ifs_sched_submit_pair(ifs_sched *s, const char *a, size_t alen, const char *b, size_t blen,
                           void *user)
 {
-    if (!s || (!a && alen) || (!b && blen)) return IFS_SCHED_EARG;
+    if (!s || (!a && alen) || (!b && blen))
+        return IFS_SCHED_EARG;
     return add_item(s, a ? a : "", alen, b ? b : "", blen, user, 0);
 }
 
 int ifs_sched_pass(ifs_sched *s, void *user, int seal_after)
 {
-    if (!s) return IFS_SCHED_EARG;
+    if (!s)
+        return IFS_SCHED_EARG;
     int rc = add_item(s, NULL, 0, NULL, 0, user, 1);
-    if (rc == IFS_SCHED_OK && seal_after) seal(s);
+    if (rc == IFS_SCHED_OK && seal_after)
+        seal(s);
     return rc;
 }
 
 int ifs_sched_finish(ifs_sched *s)
 {
-    if (!s) return IFS_SCHED_EARG;
+    if (!s)
+        return IFS_SCHED_EARG;
     seal(s);
     pthread_mutex_lock(&s->mu);
     s->finishing = 1;
@@ -929,7 +992,8 @@ int ifs_sched_finish(ifs_sched *s)
 
 void ifs_sched_cancel(ifs_sched *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     pthread_mutex_lock(&s->mu);
     fail_locked(s, IFS_SCHED_ECANCELED, "canceled");
     pthread_mutex_unlock(&s->mu);
@@ -937,7 +1001,8 @@ void ifs_sched_cancel(ifs_sched *s)
 
 void ifs_sched_get_stats(ifs_sched *s, ifs_sched_stats *st)
 {
-    if (!s || !st) return;
+    if (!s || !st)
+        return;
     pthread_mutex_lock(&s->mu);
     *st = s->st;
     pthread_mutex_unlock(&s->mu);
@@ -950,7 +1015,8 @@ const char *ifs_sched_error(const ifs_sched *s)
 
 void ifs_sched_free(ifs_sched *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     pthread_mutex_lock(&s->mu);
     s->quit = 1;
     pthread_cond_broadcast(&s->cv_tok);
@@ -959,10 +1025,13 @@ void ifs_sched_free(ifs_sched *s)
     pthread_cond_broadcast(&s->cv_space);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->n_tw; i++)
-        if (s->tw[i].started) pthread_join(s->tw[i].th, NULL);
+        if (s->tw[i].started)
+            pthread_join(s->tw[i].th, NULL);
     for (int i = 0; i < s->n_bw; i++)
-        if (s->bw[i].started) pthread_join(s->bw[i].th, NULL);
-    if (s->dstarted) pthread_join(s->dth, NULL);
+        if (s->bw[i].started)
+            pthread_join(s->bw[i].th, NULL);
+    if (s->dstarted)
+        pthread_join(s->dth, NULL);
     while (s->tq_head) {
         task *t = s->tq_head;
         s->tq_head = t->next;
@@ -978,7 +1047,8 @@ void ifs_sched_free(ifs_sched *s)
         chunk *c = s->head;
         s->head = c->next;
         if (s->o.release)
-            for (int32_t i = c->n_delivered; i < c->n; i++) s->o.release(s->ctx, c->it[i].user);
+            for (int32_t i = c->n_delivered; i < c->n; i++)
+                s->o.release(s->ctx, c->it[i].user);
         chunk_free(c);
     }
     for (int i = 0; s->bw && i < s->n_bw; i++) {

@@ -79,18 +79,18 @@ static double mono(void)
 typedef struct shard {
     const char *path;
     uint64_t size;
-    int is_regular;          /* 0: stdin, FIFO: read once, never resumed */
+    int is_regular; /* 0: stdin, FIFO: read once, never resumed */
     ifs_resume_fp fp;
-    char *path_json;         /* the path as a JSON string, quotes included */
-    int skip;                /* finished by an earlier run */
-    int done;                /* finished now (set by the sink) */
+    char *path_json; /* the path as a JSON string, quotes included */
+    int skip;        /* finished by an earlier run */
+    int done;        /* finished now (set by the sink) */
     ifs_reducer *red;
     int32_t input;
     ifs_shard_writer *scores;
     ifs_rejects *rejects;
     uint64_t lines;
-    struct shard *redo;      /* the second pass's outputs after a checksum failure (owned) */
-    char sha[65];            /* the shard's sha256, for its commit */
+    struct shard *redo; /* the second pass's outputs after a checksum failure (owned) */
+    char sha[65];       /* the shard's sha256, for its commit */
 } shard;
 
 /* K_LINE: a line not parsed yet (the tokenizer worker's prepare_line turns
@@ -104,11 +104,11 @@ typedef struct {
     shard *sh;
     uint64_t line, offset;
     uint8_t kind, type, id_is_number, n_group;
-    uint16_t reason;         /* K_REJECT: ifs_reject_reason */
-    uint32_t id_len;         /* 0 and no id when has_id == 0 */
+    uint16_t reason; /* K_REJECT: ifs_reject_reason */
+    uint32_t id_len; /* 0 and no id when has_id == 0 */
     uint8_t has_id;
     uint32_t glen[IFS_RECORD_MAX_GROUP_KEYS];
-    char data[];             /* id, group values, detail: each NUL-terminated */
+    char data[]; /* id, group values, detail: each NUL-terminated */
 } payload;
 
 struct ifs_score {
@@ -121,13 +121,13 @@ struct ifs_score {
     const char *labels[IFS_MAX_LABELS];
     ifs_record_schema schema;
     const char *keys[IFS_RECORD_MAX_GROUP_KEYS];
-    char *keys_json[IFS_RECORD_MAX_GROUP_KEYS];   /* ,"key": */
-    char *labels_json[IFS_MAX_LABELS];            /* ,"label":"name" */
+    char *keys_json[IFS_RECORD_MAX_GROUP_KEYS]; /* ,"key": */
+    char *labels_json[IFS_MAX_LABELS];          /* ,"label":"name" */
     ifs_reduce_config rcfg;
-    const char *kind;           /* resolved backend */
-    ifs_dtype dtype;            /* resolved compute dtype */
+    const char *kind; /* resolved backend */
+    ifs_dtype dtype;  /* resolved compute dtype */
     char *cfgtext;
-    char tok_sha[65];           /* sha256 of ifs_tok_identity's bytes */
+    char tok_sha[65]; /* sha256 of ifs_tok_identity's bytes */
     char state_dir[PATH_MAX];
     ifs_resume *state;
     ifs_input_list in;
@@ -143,24 +143,24 @@ struct ifs_score {
     int ran;
     _Atomic int count_mismatch;
     char sink_err[1024];
-    ifs_buf line;               /* one scores line, reused (sink thread) */
+    ifs_buf line; /* one scores line, reused (sink thread) */
     ifs_reducer *all;
 
     /* reader threads (read_job) and the jobs they take in order */
     pthread_mutex_t rmu;
     pthread_cond_t rcv;
-    int rsync;                  /* rmu/rcv initialised */
+    int rsync; /* rmu/rcv initialised */
     struct rjob *jobs;
     size_t n_jobs, next_job, consumed;
     int n_readers, rquit;
     pthread_t *rth;
-    int n_rth;                  /* started */
-    uint64_t bytes_base;        /* bytes_done when the current shard began */
+    int n_rth;           /* started */
+    uint64_t bytes_base; /* bytes_done when the current shard began */
 
     /* committers: the shard commits (fsync-bound) off the delivery thread */
 #define COMMITTERS 4
 #define COMMIT_QUEUE 8
-    pthread_mutex_t cmu, cbmu;  /* cbmu: the callbacks (on_shard, on_warning) one at a time */
+    pthread_mutex_t cmu, cbmu; /* cbmu: the callbacks (on_shard, on_warning) one at a time */
     pthread_cond_t ccv;
     shard *cq[COMMIT_QUEUE];
     size_t cq_head, cq_n;
@@ -182,12 +182,14 @@ static payload *payload_new(shard *sh, uint64_t line, uint64_t offset, int kind,
     size_t need = sizeof(payload) + 1;
     if (rec) {
         need += rec->id_len + 1;
-        for (size_t g = 0; g < rec->n_group; g++) need += rec->group_len[g] + 1;
+        for (size_t g = 0; g < rec->n_group; g++)
+            need += rec->group_len[g] + 1;
     }
     size_t dlen = detail ? strlen(detail) : 0;
     need += dlen + 1;
     payload *p = malloc(need);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     memset(p, 0, sizeof *p);
     p->sh = sh;
     p->line = line;
@@ -200,7 +202,8 @@ static payload *payload_new(shard *sh, uint64_t line, uint64_t offset, int kind,
         p->has_id = (uint8_t)(rec->has_id != 0);
         p->id_is_number = (uint8_t)(rec->id_is_number != 0);
         p->id_len = rec->has_id ? (uint32_t)rec->id_len : 0;
-        if (p->id_len) memcpy(d, rec->id, p->id_len);
+        if (p->id_len)
+            memcpy(d, rec->id, p->id_len);
         d[p->id_len] = '\0';
         d += p->id_len + 1;
         p->n_group = (uint8_t)rec->n_group;
@@ -211,7 +214,8 @@ static payload *payload_new(shard *sh, uint64_t line, uint64_t offset, int kind,
             d += rec->group_len[g] + 1;
         }
     }
-    if (dlen) memcpy(d, detail, dlen);
+    if (dlen)
+        memcpy(d, detail, dlen);
     d[dlen] = '\0';
     return p;
 }
@@ -220,7 +224,8 @@ static payload *payload_new(shard *sh, uint64_t line, uint64_t offset, int kind,
 static const char *payload_groups(const payload *p, const char **g)
 {
     const char *d = p->data + p->id_len + 1;
-    if (p->kind != K_REC) d = p->data;
+    if (p->kind != K_REC)
+        d = p->data;
     for (uint8_t i = 0; i < p->n_group; i++) {
         g[i] = d;
         d += p->glen[i] + 1;
@@ -236,7 +241,8 @@ static char *json_quoted(const char *prefix, const char *str, const char *suffix
     size_t len = strlen(str), esc = ifs_json_escape(NULL, 0, str, len);
     size_t pl = strlen(prefix), sl = strlen(suffix);
     char *out = malloc(pl + esc + sl + 3);
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     memcpy(out, prefix, pl);
     out[pl] = '"';
     ifs_json_escape(out + pl + 1, esc + 1, str, len);
@@ -261,15 +267,18 @@ static int write_score(run *R, const payload *p, const ifs_sched_result *r, doub
     ifs_buf_reset(b);
     int32_t L = r->num_labels, arg = 0;
     for (int32_t k = 1; k < L; k++)
-        if (r->logits[k] > r->logits[arg]) arg = k;
+        if (r->logits[k] > r->logits[arg])
+            arg = k;
     ifs_buf_puts(b, "{\"shard\":");
     ifs_buf_puts(b, p->sh->path_json);
     ifs_buf_puts(b, ",\"line\":");
     ifs_buf_u64(b, p->line);
     if (p->has_id) {
         ifs_buf_puts(b, ",\"id\":");
-        if (p->id_is_number) ifs_buf_add(b, p->data, p->id_len);
-        else ifs_buf_json(b, p->data, p->id_len);
+        if (p->id_is_number)
+            ifs_buf_add(b, p->data, p->id_len);
+        else
+            ifs_buf_json(b, p->data, p->id_len);
     }
     for (uint8_t g = 0; g < p->n_group; g++) {
         ifs_buf_puts(b, R->keys_json[g]);
@@ -291,8 +300,9 @@ static int write_score(run *R, const payload *p, const ifs_sched_result *r, doub
     if (ifs_shard_writer_line(p->sh->scores, b->p, b->len)) {
         char why[512] = "";
         ifs_shard_writer_close(p->sh->scores, NULL, why, sizeof why); /* the kept error's words */
-        snprintf(R->sink_err, sizeof R->sink_err, "writing the scores of %.300s into %.300s failed: %.300s",
-                 p->sh->path, R->state_dir, why);
+        snprintf(R->sink_err, sizeof R->sink_err,
+                 "writing the scores of %.300s into %.300s failed: %.300s", p->sh->path,
+                 R->state_dir, why);
         return -1;
     }
     return 0;
@@ -309,8 +319,9 @@ static int reject_line(run *R, const payload *p, ifs_reject_reason reason, const
     if (ifs_rejects_add(p->sh->rejects, p->sh->path, p->line, p->offset, reason, detail)) {
         char why[512] = "";
         ifs_rejects_close(p->sh->rejects, why, sizeof why); /* the kept error's words */
-        snprintf(R->sink_err, sizeof R->sink_err, "writing the rejects of %.300s into %.300s failed: %.300s",
-                 p->sh->path, R->state_dir, why);
+        snprintf(R->sink_err, sizeof R->sink_err,
+                 "writing the rejects of %.300s into %.300s failed: %.300s", p->sh->path,
+                 R->state_dir, why);
         return -1;
     }
     return 0;
@@ -318,7 +329,8 @@ static int reject_line(run *R, const payload *p, ifs_reject_reason reason, const
 
 static void shard_close(shard *sh)
 {
-    if (!sh) return;
+    if (!sh)
+        return;
     ifs_shard_writer_free(sh->scores);
     ifs_rejects_free(sh->rejects);
     ifs_reduce_free(sh->red);
@@ -329,7 +341,8 @@ static void shard_close(shard *sh)
 
 static void warn(run *R, const char *fmt, ...)
 {
-    if (!R->o.on_warning) return;
+    if (!R->o.on_warning)
+        return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -348,7 +361,8 @@ static void warn(run *R, const char *fmt, ...)
 static int finish_shard(run *R, shard *sh, char *e, size_t elen)
 {
     char err[512], path[PATH_MAX];
-    if (sh->is_regular && ifs_reduce_set_input_sha256(sh->red, sh->input, sh->sha, err, sizeof err)) {
+    if (sh->is_regular &&
+        ifs_reduce_set_input_sha256(sh->red, sh->input, sh->sha, err, sizeof err)) {
         snprintf(e, elen, "%s: %s", sh->path, err);
         return -1;
     }
@@ -395,8 +409,10 @@ static void *commit_main(void *arg)
     run *R = arg;
     pthread_mutex_lock(&R->cmu);
     for (;;) {
-        while (!R->cq_n && !R->cquit) pthread_cond_wait(&R->ccv, &R->cmu);
-        if (!R->cq_n) break;
+        while (!R->cq_n && !R->cquit)
+            pthread_cond_wait(&R->ccv, &R->cmu);
+        if (!R->cq_n)
+            break;
         shard *sh = R->cq[R->cq_head];
         R->cq_head = (R->cq_head + 1) % COMMIT_QUEUE;
         R->cq_n--;
@@ -405,7 +421,8 @@ static void *commit_main(void *arg)
         pthread_mutex_unlock(&R->cmu);
         char e[1024] = "";
         int rc = skip ? 0 : finish_shard(R, sh, e, sizeof e);
-        if (skip) shard_close(sh);
+        if (skip)
+            shard_close(sh);
         pthread_mutex_lock(&R->cmu);
         if (rc && !R->commit_failed) {
             R->commit_failed = 1;
@@ -424,7 +441,8 @@ static void *commit_main(void *arg)
 static int queue_commit(run *R, shard *sh, const char *sha)
 {
     snprintf(sh->sha, sizeof sh->sha, "%s", sha);
-    if (R->commit_inline) return finish_shard(R, sh, R->sink_err, sizeof R->sink_err);
+    if (R->commit_inline)
+        return finish_shard(R, sh, R->sink_err, sizeof R->sink_err);
     pthread_mutex_lock(&R->cmu);
     while (!R->cquit && !R->commit_failed && R->cq_n == COMMIT_QUEUE)
         pthread_cond_wait(&R->ccv, &R->cmu);
@@ -444,7 +462,8 @@ static int queue_commit(run *R, shard *sh, const char *sha)
 static void start_commits(run *R)
 {
     for (int i = 0; i < COMMITTERS; i++) {
-        if (pthread_create(&R->cth[i], NULL, commit_main, R)) break; /* fewer (or none: inline) */
+        if (pthread_create(&R->cth[i], NULL, commit_main, R))
+            break; /* fewer (or none: inline) */
         R->n_cth++;
     }
     R->commit_inline = R->n_cth == 0;
@@ -453,12 +472,14 @@ static void start_commits(run *R)
 /* Lets the committers finish the queue and joins them. Idempotent. */
 static void stop_commits(run *R)
 {
-    if (!R->rsync) return;
+    if (!R->rsync)
+        return;
     pthread_mutex_lock(&R->cmu);
     R->cquit = 1;
     pthread_cond_broadcast(&R->ccv);
     pthread_mutex_unlock(&R->cmu);
-    for (int i = 0; i < R->n_cth; i++) pthread_join(R->cth[i], NULL);
+    for (int i = 0; i < R->n_cth; i++)
+        pthread_join(R->cth[i], NULL);
     R->n_cth = 0;
 }
 
@@ -489,8 +510,11 @@ static int sink(void *ctx, const ifs_sched_result *r)
         rc = reject_line(R, p, (ifs_reject_reason)p->reason, detail);
     } else if (r->outcome == IFS_SCHED_SCORED) {
         double prob = ifs_sched_prob(r->logits, r->num_labels, R->answer);
-        ifs_reduce_pred pred = { .keys = groups, .type = (ifs_itype)p->type, .p_answer = prob,
-                                 .n_tokens = r->n_tokens, .truncated = r->truncated };
+        ifs_reduce_pred pred = {.keys = groups,
+                                .type = (ifs_itype)p->type,
+                                .p_answer = prob,
+                                .n_tokens = r->n_tokens,
+                                .truncated = r->truncated};
         char err[256];
         if (ifs_reduce_add(p->sh->red, p->sh->input, &pred, 1, err, sizeof err)) {
             snprintf(R->sink_err, sizeof R->sink_err, "%s line %llu: %s", p->sh->path,
@@ -519,7 +543,8 @@ static int resolve_answer(run *R, char *err, size_t errlen)
 {
     const ifs_bert_config *c = &R->w->cfg;
     if (c->num_labels < 2) {
-        snprintf(err, errlen, "the classifier has %d label(s); at least 2 are needed", c->num_labels);
+        snprintf(err, errlen, "the classifier has %d label(s); at least 2 are needed",
+                 c->num_labels);
         return -1;
     }
     return ifs_wts_answer_label(c, R->o.answer_label, &R->answer, err, errlen) ? -1 : 0;
@@ -530,8 +555,8 @@ static int resolve_answer(run *R, char *err, size_t errlen)
  * refuses it; both refused before anything is read. */
 static int check_input_mode(run *R, char *err, size_t errlen)
 {
-    const char *f = R->o.instruction_field && *R->o.instruction_field ? R->o.instruction_field
-                                                                       : NULL;
+    const char *f =
+        R->o.instruction_field && *R->o.instruction_field ? R->o.instruction_field : NULL;
     if (R->w->cfg.pair_input && !f) {
         snprintf(err, errlen,
                  "%s is a pair classifier (its config.json says \"ifs_input\": \"pair\"): it "
@@ -565,7 +590,8 @@ typedef struct {
 static void tok_hash_put(void *ctx, const void *bytes, size_t n)
 {
     tok_hash *h = ctx;
-    if (!h->rc) h->rc = ifs_sha256_update(&h->c, bytes, n);
+    if (!h->rc)
+        h->rc = ifs_sha256_update(&h->c, bytes, n);
 }
 
 /* The tokenizer's identity (vocab in id order, settings, special and added
@@ -573,7 +599,8 @@ static void tok_hash_put(void *ctx, const void *bytes, size_t n)
 static int tokenizer_sha(const ifs_tok *tok, char hex[65])
 {
     tok_hash h = {.rc = 0};
-    if (ifs_sha256_init(&h.c)) return -1;
+    if (ifs_sha256_init(&h.c))
+        return -1;
     if (ifs_tok_identity(tok, tok_hash_put, &h) || h.rc || ifs_sha256_final_hex(&h.c, hex)) {
         ifs_sha256_discard(&h.c);
         return -1;
@@ -587,7 +614,8 @@ static char *config_text(run *R, const char *tok_sha)
     const ifs_tok_config *tc = ifs_tok_get_config(R->tok);
     size_t cap = 8192;
     char *s = malloc(cap);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     int n = snprintf(s, cap,
                      "format=ifscore-score-1;weights=%s;tokenizer=%s;labels=%d;answer=%d;"
                      "threshold=%.6f;lower=%d;strip=%d;cjk=%d;max_len=%d;text=%s;id=%s;"
@@ -596,7 +624,9 @@ static char *config_text(run *R, const char *tok_sha)
                      R->o.threshold, tc->do_lower_case, tc->strip_accents,
                      tc->tokenize_chinese_chars, R->max_len, R->schema.text_field,
                      R->schema.id_field, R->schema.type_field, R->o.max_line_bytes, R->kind,
-                     R->dtype == IFS_DT_F16 ? "f16" : R->dtype == IFS_DT_BF16 ? "bf16" : "f32");
+                     R->dtype == IFS_DT_F16    ? "f16"
+                     : R->dtype == IFS_DT_BF16 ? "bf16"
+                                               : "f32");
     /* Pair mode only (a response-only run's text, and so its state, is as
      * before): the input, the instruction field and the checkpoint's cap. */
     if (R->w->cfg.pair_input && n > 0 && (size_t)n < cap)
@@ -652,7 +682,8 @@ static int prepare_line(void *ctx, void **wstate, void **user, const char *bytes
     run *R = ctx;
     ifs_record *rec = *wstate;
     if (!rec) {
-        if (!(rec = malloc(sizeof *rec))) return -1;
+        if (!(rec = malloc(sizeof *rec)))
+            return -1;
         ifs_record_init(rec);
         *wstate = rec;
     }
@@ -660,10 +691,12 @@ static int prepare_line(void *ctx, void **wstate, void **user, const char *bytes
     ifs_reject_reason why = ifs_record_parse(rec, &R->schema, bytes, len);
     payload *q = why ? payload_new(p->sh, p->line, p->offset, K_REJECT, NULL, why, rec->detail)
                      : payload_new(p->sh, p->line, p->offset, K_REC, rec, 0, NULL);
-    if (!q) return -1;
+    if (!q)
+        return -1;
     free(p);
     *user = q;
-    if (why) return 0;
+    if (why)
+        return 0;
     out->text = rec->text;
     out->len = rec->text_len;
     if (rec->pair) { /* a pair classifier: [CLS] instruction [SEP] response [SEP] */
@@ -692,7 +725,7 @@ enum { BLOCK_BYTES = 1 << 20, BLOCK_LINES = 8192, BLOCK_QUEUE = 4 };
 
 typedef struct {
     uint64_t line_no, offset;
-    size_t at, len;            /* line: buf[at..at+len) + NUL; reject: its detail at buf[at] */
+    size_t at, len; /* line: buf[at..at+len) + NUL; reject: its detail at buf[at] */
     uint16_t reason;
 } lref;
 
@@ -701,31 +734,32 @@ typedef struct lblock {
     size_t len, cap;
     lref *ln;
     size_t n, ncap;
-    uint64_t comp_done;        /* compressed bytes the reader had taken at the block's end */
+    uint64_t comp_done; /* compressed bytes the reader had taken at the block's end */
     struct lblock *next;
 } lblock;
 
 struct rjob {
     shard *sh;
-    int redo;                  /* second pass: the frame at bad_at failed its checksum */
+    int redo; /* second pass: the frame at bad_at failed its checksum */
     uint64_t bad_at, bad_end;
-    char first_sha[65];        /* redo: the first pass's sha256 (the file must not change) */
-    int direct;                /* no reader thread: blocks go straight to consume_block */
+    char first_sha[65]; /* redo: the first pass's sha256 (the file must not change) */
+    int direct;         /* no reader thread: blocks go straight to consume_block */
     lblock *head, *tail;
     int nq;
-    int done;                  /* the reader is finished with it (rjob fields below are set) */
-    int rc;                    /* 0, or -1 with err */
+    int done; /* the reader is finished with it (rjob fields below are set) */
+    int rc;   /* 0, or -1 with err */
     char err[512];
     char sha[65];
     ifs_shard_stats st;
-    double t_read, t_hash;     /* reader thread-seconds (queue waits excluded); of which hashing */
-    uint64_t lines;            /* consumer: lines handed on */
-    int stopped;               /* consumer only: the run stopped (cancel, or the scheduler refused) */
+    double t_read, t_hash; /* reader thread-seconds (queue waits excluded); of which hashing */
+    uint64_t lines;        /* consumer: lines handed on */
+    int stopped;           /* consumer only: the run stopped (cancel, or the scheduler refused) */
 };
 
 static void block_free(lblock *b)
 {
-    if (!b) return;
+    if (!b)
+        return;
     free(b->buf);
     free(b->ln);
     free(b);
@@ -736,23 +770,27 @@ static int block_add(lblock **bp, const ifs_shard_line *ln)
 {
     lblock *b = *bp;
     if (!b) {
-        if (!(b = calloc(1, sizeof *b))) return -1;
+        if (!(b = calloc(1, sizeof *b)))
+            return -1;
         *bp = b;
     }
     const char *bytes = ln->reason ? ln->detail : ln->data;
     size_t len = ln->reason ? strlen(ln->detail) : ln->len;
     if (b->len + len + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : BLOCK_BYTES + 4096;
-        while (cap < b->len + len + 1) cap *= 2;
+        while (cap < b->len + len + 1)
+            cap *= 2;
         char *nb = realloc(b->buf, cap);
-        if (!nb) return -1;
+        if (!nb)
+            return -1;
         b->buf = nb;
         b->cap = cap;
     }
     if (b->n == b->ncap) {
         size_t cap = b->ncap ? b->ncap * 2 : 1024;
         lref *nl = realloc(b->ln, cap * sizeof *nl);
-        if (!nl) return -1;
+        if (!nl)
+            return -1;
         b->ln = nl;
         b->ncap = cap;
     }
@@ -762,7 +800,8 @@ static int block_add(lblock **bp, const ifs_shard_line *ln)
     r->at = b->len;
     r->len = ln->reason ? ln->len : len;
     r->reason = (uint16_t)ln->reason;
-    if (len) memcpy(b->buf + b->len, bytes, len);
+    if (len)
+        memcpy(b->buf + b->len, bytes, len);
     b->buf[b->len + len] = '\0';
     b->len += len + 1;
     return 0;
@@ -782,13 +821,17 @@ static int push_block(run *R, struct rjob *j, lblock *b, double *waited)
     }
     double t0 = mono();
     pthread_mutex_lock(&R->rmu);
-    while (!R->rquit && j->nq >= BLOCK_QUEUE) pthread_cond_wait(&R->rcv, &R->rmu);
+    while (!R->rquit && j->nq >= BLOCK_QUEUE)
+        pthread_cond_wait(&R->rcv, &R->rmu);
     if (R->rquit) {
         pthread_mutex_unlock(&R->rmu);
         block_free(b);
         return -1;
     }
-    if (j->tail) j->tail->next = b; else j->head = b;
+    if (j->tail)
+        j->tail->next = b;
+    else
+        j->head = b;
     j->tail = b;
     j->nq++;
     pthread_cond_broadcast(&R->rcv);
@@ -816,8 +859,8 @@ static void read_job(run *R, struct rjob *j)
 {
     shard *sh = j->sh;
     double t0 = mono(), waited = 0;
-    read_hash hh = { .t = 0 };
-    ifs_shard_opts so = { .max_line_bytes = R->o.max_line_bytes, .read_bytes = 1 << 20 };
+    read_hash hh = {.t = 0};
+    ifs_shard_opts so = {.max_line_bytes = R->o.max_line_bytes, .read_bytes = 1 << 20};
     if (j->redo) {
         so.reject_frame = 1;
         so.reject_frame_at = j->bad_at;
@@ -862,7 +905,8 @@ static void read_job(run *R, struct rjob *j)
     ifs_shard_get_stats(rd, &j->st);
     if (b && !stop) {
         b->comp_done = j->st.bytes_in;
-        if (push_block(R, j, b, &waited)) stop = 1;
+        if (push_block(R, j, b, &waited))
+            stop = 1;
         b = NULL;
     }
     block_free(b);
@@ -894,7 +938,8 @@ static void *reader_main(void *arg)
         while (!R->rquit && R->next_job < R->n_jobs &&
                R->next_job > R->consumed + (size_t)R->n_readers)
             pthread_cond_wait(&R->rcv, &R->rmu);
-        if (R->rquit || R->next_job >= R->n_jobs) break;
+        if (R->rquit || R->next_job >= R->n_jobs)
+            break;
         struct rjob *j = &R->jobs[R->next_job++];
         pthread_mutex_unlock(&R->rmu);
         read_job(R, j);
@@ -958,25 +1003,32 @@ static int pass_end(run *R, shard *sh, const char *sha, int discard)
 static uint64_t frame_end(const char *path, uint64_t at, uint64_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return size;
+    if (fd < 0)
+        return size;
     unsigned char h[6];
     uint64_t end = size;
     if (pread(fd, h, 5, (off_t)at) == 5) {
         unsigned fhd = h[4];
-        static const unsigned did[4] = { 0, 1, 2, 4 };
+        static const unsigned did[4] = {0, 1, 2, 4};
         unsigned single = (fhd >> 5) & 1, fcs = fhd >> 6;
         uint64_t pos = at + 5 + (single ? 0 : 1) + did[fhd & 3] +
-                       (fcs == 0 ? single : fcs == 1 ? 2 : fcs == 2 ? 4 : 8);
+                       (fcs == 0   ? single
+                        : fcs == 1 ? 2
+                        : fcs == 2 ? 4
+                                   : 8);
         for (;;) {
             unsigned char bh[3];
-            if (pread(fd, bh, 3, (off_t)pos) != 3) break;
+            if (pread(fd, bh, 3, (off_t)pos) != 3)
+                break;
             uint32_t v = (uint32_t)bh[0] | (uint32_t)bh[1] << 8 | (uint32_t)bh[2] << 16;
             unsigned type = (v >> 1) & 3;
-            if (type == 3) break;
+            if (type == 3)
+                break;
             pos += 3 + (type == 1 ? 1 : (v >> 3));
             if (v & 1) {
                 pos += (fhd & 4) ? 4 : 0;
-                if (pos <= size) end = pos;
+                if (pos <= size)
+                    end = pos;
                 break;
             }
         }
@@ -993,29 +1045,35 @@ static uint64_t frame_end(const char *path, uint64_t at, uint64_t size)
 static int consume_job(run *R, struct rjob *j, char *err, size_t errlen)
 {
     shard *sh = j->sh;
-    if (open_shard(R, sh, err, errlen)) return -1;
+    if (open_shard(R, sh, err, errlen))
+        return -1;
     R->bytes_base = atomic_load(&R->bytes_done);
     if (j->direct) {
         read_job(R, j);
     } else {
         for (;;) {
             pthread_mutex_lock(&R->rmu);
-            while (!j->head && !j->done) pthread_cond_wait(&R->rcv, &R->rmu);
+            while (!j->head && !j->done)
+                pthread_cond_wait(&R->rcv, &R->rmu);
             lblock *b = j->head;
             if (b) {
                 j->head = b->next;
-                if (!j->head) j->tail = NULL;
+                if (!j->head)
+                    j->tail = NULL;
                 j->nq--;
                 pthread_cond_broadcast(&R->rcv);
             }
             pthread_mutex_unlock(&R->rmu);
-            if (!b) break;
+            if (!b)
+                break;
             int rc = consume_block(R, j, b);
             block_free(b);
-            if (rc) return 1;
+            if (rc)
+                return 1;
         }
     }
-    if (j->stopped) return 1;
+    if (j->stopped)
+        return 1;
     if (j->rc) {
         snprintf(err, errlen, "%s", j->err);
         return -1;
@@ -1034,7 +1092,8 @@ static int consume_job(run *R, struct rjob *j, char *err, size_t errlen)
                      sh->path, (unsigned long long)j->st.error_frame_offset);
             return -1;
         }
-        if (pass_end(R, sh, "", 1)) return 1;
+        if (pass_end(R, sh, "", 1))
+            return 1;
         /* the second pass writes outputs of its own (the first pass's are
          * still being delivered): a copy of the shard carries them */
         shard *s2 = malloc(sizeof *s2);
@@ -1083,10 +1142,12 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
     char path[PATH_MAX];
     if (zst) {
         ifs_atomic *a;
-        if (ifs_atomic_open(out, &a, err, errlen)) return -1;
+        if (ifs_atomic_open(out, &a, err, errlen))
+            return -1;
         char *buf = malloc(1 << 20);
         int bad = !buf, wbad = 0;
-        if (!buf) snprintf(err, errlen, "out of memory");
+        if (!buf)
+            snprintf(err, errlen, "out of memory");
         for (size_t i = 0; i < R->n_shards && !bad; i++) {
             ifs_resume_part_path(R->state, R->shards[i].path, suffix, path, sizeof path);
             FILE *f = fopen(path, "rb");
@@ -1097,18 +1158,21 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
             }
             size_t n;
             while (!wbad && (n = fread(buf, 1, 1 << 20, f)) > 0)
-                if (ifs_atomic_write(a, buf, n)) wbad = 1;
+                if (ifs_atomic_write(a, buf, n))
+                    wbad = 1;
             if (ferror(f)) {
                 snprintf(err, errlen, "reading %.700s: %s", path, strerror(errno));
                 bad = 1;
             }
             fclose(f);
-            if (wbad) break;
+            if (wbad)
+                break;
         }
         free(buf);
         /* A failed write keeps its errno words in the handle; commit says
          * them (and removes the temporary file). */
-        if (!bad && ifs_atomic_commit(a, err, errlen)) bad = 1;
+        if (!bad && ifs_atomic_commit(a, err, errlen))
+            bad = 1;
         ifs_atomic_free(a);
         return bad ? -1 : 0;
     }
@@ -1116,11 +1180,12 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
     ifs_shard_writer_opts_init(&wo);
     wo.compress = 0;
     ifs_shard_writer *w;
-    if (ifs_shard_writer_open(out, &wo, &w, err, errlen)) return -1;
+    if (ifs_shard_writer_open(out, &wo, &w, err, errlen))
+        return -1;
     int bad = 0, wbad = 0;
     for (size_t i = 0; i < R->n_shards && !bad && !wbad; i++) {
         ifs_resume_part_path(R->state, R->shards[i].path, suffix, path, sizeof path);
-        ifs_shard_opts so = { .max_line_bytes = (size_t)1 << 30, .window_log_max = 0 };
+        ifs_shard_opts so = {.max_line_bytes = (size_t)1 << 30, .window_log_max = 0};
         ifs_shard_reader *rd;
         if (ifs_shard_open(path, &so, &rd, err, errlen)) {
             bad = 1;
@@ -1134,13 +1199,15 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
                 bad = 1;
                 break;
             }
-            if (ifs_shard_writer_line(w, ln.data, ln.len)) wbad = 1;
+            if (ifs_shard_writer_line(w, ln.data, ln.len))
+                wbad = 1;
         }
         ifs_shard_free(rd);
     }
     /* close reports a failed write with its errno words ("Broken pipe" for a
      * closed stdout, "No space left on device"). */
-    if (!bad && ifs_shard_writer_close(w, NULL, err, errlen)) bad = 1;
+    if (!bad && ifs_shard_writer_close(w, NULL, err, errlen))
+        bad = 1;
     ifs_shard_writer_free(w);
     return bad ? -1 : 0;
 }
@@ -1148,7 +1215,8 @@ static int assemble(run *R, const char *suffix, const char *out, char *err, size
 static ifs_reducer *merge_partials(run *R, char *err, size_t errlen)
 {
     ifs_reducer *all;
-    if (ifs_reduce_create(&R->rcfg, &all, err, errlen)) return NULL;
+    if (ifs_reduce_create(&R->rcfg, &all, err, errlen))
+        return NULL;
     char path[PATH_MAX], e2[512];
     for (size_t i = 0; i < R->n_shards; i++) {
         ifs_reducer *part;
@@ -1181,13 +1249,17 @@ static const char *resolve_backend(const char *opt)
 static int resolve_dtype(const char *opt, const char *kind, ifs_dtype *out, char *err,
                          size_t errlen)
 {
-    if (!strcmp(opt, "auto")) *out = !strcmp(kind, "cuda") ? IFS_DT_F16 : IFS_DT_F32;
-    else if (!strcmp(opt, "f16")) *out = IFS_DT_F16;
-    else if (!strcmp(opt, "bf16")) *out = IFS_DT_BF16;
-    else if (!strcmp(opt, "f32")) *out = IFS_DT_F32;
+    if (!strcmp(opt, "auto"))
+        *out = !strcmp(kind, "cuda") ? IFS_DT_F16 : IFS_DT_F32;
+    else if (!strcmp(opt, "f16"))
+        *out = IFS_DT_F16;
+    else if (!strcmp(opt, "bf16"))
+        *out = IFS_DT_BF16;
+    else if (!strcmp(opt, "f32"))
+        *out = IFS_DT_F32;
     else {
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "dtype %s: expected auto, f16, bf16 or f32",
-                      opt);
+                        opt);
     }
     return 0;
 }
@@ -1204,25 +1276,26 @@ static int make_engines(run *R, const ifs_sched_opts *so, const char *kind, ifs_
             long v = strtol(s, &end, 10);
             if (end == s || v < 0 || v > 1024) {
                 return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
-                              "devices %s: expected a comma-separated list of ordinals",
-                              R->o.devices);
+                                "devices %s: expected a comma-separated list of ordinals",
+                                R->o.devices);
             }
             devs[nd++] = (int)v;
             s = *end == ',' ? end + 1 : end;
             if (*end && *end != ',') {
                 return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "devices %s: unexpected '%c'",
-                              R->o.devices, *end);
+                                R->o.devices, *end);
             }
         }
     } else if (strcmp(kind, "cpu")) {
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "backend %s: expected cpu, cuda or auto",
-                      kind);
+                        kind);
     } else {
         devs[nd++] = 0;
     }
     int per = !strcmp(kind, "cuda") ? 2 : 1; /* two handles per GPU: copy/compute overlap */
     void **eng = calloc((size_t)(nd * per), sizeof *eng);
-    if (!eng) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    if (!eng)
+        return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     int n = 0;
     for (int d = 0; d < nd; d++)
         for (int k = 0; k < per; k++) {
@@ -1234,7 +1307,8 @@ static int make_engines(run *R, const ifs_sched_opts *so, const char *kind, ifs_
             bo.max_batch_seqs = so->max_batch_seqs;
             ifs_backend *b;
             if (ifs_backend_create(kind, R->w, &bo, &b, err, errlen)) {
-                for (int i = 0; i < n; i++) ifs_backend_free(eng[i]);
+                for (int i = 0; i < n; i++)
+                    ifs_backend_free(eng[i]);
                 free(eng);
                 return IFS_SCORE_EFAIL;
             }
@@ -1254,7 +1328,7 @@ typedef struct {
     dev_t dev;
     ino_t ino;
     int exists;
-    char name[NAME_MAX + 1];    /* the last component, when !exists */
+    char name[NAME_MAX + 1]; /* the last component, when !exists */
 } path_id;
 
 static int path_identity(const char *path, path_id *id, char *err, size_t errlen)
@@ -1275,7 +1349,7 @@ static int path_identity(const char *path, path_id *id, char *err, size_t errlen
     const char *dir = dirname(a), *base = basename(b);
     if (stat(dir, &sb) != 0)
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s: its folder %s: %s", path, dir,
-                      strerror(errno));
+                        strerror(errno));
     if (!S_ISDIR(sb.st_mode))
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s: %s is not a folder", path, dir);
     id->dev = sb.st_dev;
@@ -1295,8 +1369,10 @@ static int same_file(const path_id *a, const path_id *b)
 static int check_output(run *R, const char *flag, const char *path, path_id *id, char *err,
                         size_t errlen)
 {
-    if (!path || !strcmp(path, "-")) return 0;
-    if (!*path) return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s: empty path", flag);
+    if (!path || !strcmp(path, "-"))
+        return 0;
+    if (!*path)
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s: empty path", flag);
     int rc = path_identity(path, id, err, errlen);
     if (rc) {
         char e2[1024];
@@ -1305,16 +1381,18 @@ static int check_output(run *R, const char *flag, const char *path, path_id *id,
     }
     struct stat sb;
     if (id->exists && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
-                      "%s %s exists and is not a regular file", flag, path);
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s %s exists and is not a regular file",
+                        flag, path);
     for (size_t i = 0; i < R->in.n; i++) {
         const ifs_input_file *f = &R->in.files[i];
-        if (f->is_stdin) continue;
+        if (f->is_stdin)
+            continue;
         struct stat ib;
         if (id->exists && stat(f->path, &ib) == 0 && ib.st_dev == id->dev && ib.st_ino == id->ino)
             return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
-                          "%s %s is the input shard %s (same file): it would be overwritten; "
-                          "choose another output path", flag, path, f->path);
+                            "%s %s is the input shard %s (same file): it would be overwritten; "
+                            "choose another output path",
+                            flag, path, f->path);
     }
     /* Writable folder: the atomic writer creates a temporary file there. */
     char a[PATH_MAX];
@@ -1322,31 +1400,33 @@ static int check_output(run *R, const char *flag, const char *path, path_id *id,
     const char *dir = dirname(a);
     if (access(dir, W_OK | X_OK) != 0)
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "%s %s: its folder %s is not writable: %s",
-                      flag, path, dir, strerror(errno));
+                        flag, path, dir, strerror(errno));
     return 0;
 }
 
 static int check_outputs(run *R, char *err, size_t errlen)
 {
-    const char *flags[3] = { "--out", "--scores", "--rejects" };
-    const char *paths[3] = { R->o.out, R->o.scores, R->o.rejects };
+    const char *flags[3] = {"--out", "--scores", "--rejects"};
+    const char *paths[3] = {R->o.out, R->o.scores, R->o.rejects};
     path_id ids[3];
     int stdout_users = 0;
     for (int i = 0; i < 3; i++) {
         int rc = check_output(R, flags[i], paths[i], &ids[i], err, errlen);
-        if (rc) return rc;
-        if (paths[i] && !strcmp(paths[i], "-")) stdout_users++;
+        if (rc)
+            return rc;
+        if (paths[i] && !strcmp(paths[i], "-"))
+            stdout_users++;
     }
     if (stdout_users > 1)
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
-                      "only one of --out, --scores and --rejects can be '-' (standard output)");
+                        "only one of --out, --scores and --rejects can be '-' (standard output)");
     for (int i = 0; i < 3; i++)
         for (int j = i + 1; j < 3; j++)
             if (paths[i] && paths[j] && strcmp(paths[i], "-") && strcmp(paths[j], "-") &&
                 same_file(&ids[i], &ids[j]))
                 return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
-                              "%s %s and %s %s are the same file: one would overwrite the other",
-                              flags[i], paths[i], flags[j], paths[j]);
+                                "%s %s and %s %s are the same file: one would overwrite the other",
+                                flags[i], paths[i], flags[j], paths[j]);
     return 0;
 }
 
@@ -1376,20 +1456,20 @@ static int check_opts(const ifs_score_opts *o, char *err, size_t errlen)
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "readers %d: expected 0..8", o->readers);
     if (o->cpu_threads < 0 || o->cpu_threads > 1024)
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "cpu threads %d: expected 0..1024",
-                      o->cpu_threads);
+                        o->cpu_threads);
     if (o->max_batch_tokens < 2 || o->max_batch_seqs < 1 || o->chunk_records < 1 ||
         o->max_chunks < 2 || o->max_chunks > 1024 || o->max_line_bytes < 1)
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE,
-                      "batch budget, chunk or line limits out of range");
+                        "batch budget, chunk or line limits out of range");
     if (o->max_len != 0 && o->max_len < 2)
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "max length %d: expected >= 2", o->max_len);
     if (!(o->threshold > 0 && o->threshold < 1))
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "threshold %g: expected a number in (0,1)",
-                      o->threshold);
-    if (o->slice_count < 0 || (o->slice_count && (o->slice_index < 0 ||
-                                                  o->slice_index >= o->slice_count)))
+                        o->threshold);
+    if (o->slice_count < 0 ||
+        (o->slice_count && (o->slice_index < 0 || o->slice_index >= o->slice_count)))
         return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "slice %d/%d: expected 0 <= I < N",
-                      o->slice_index, o->slice_count);
+                        o->slice_index, o->slice_count);
     return 0;
 }
 
@@ -1397,9 +1477,11 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
 {
     *out = NULL;
     int rc = check_opts(opts, err, errlen);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     run *R = calloc(1, sizeof *R);
-    if (!R) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    if (!R)
+        return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     R->o = *opts;
     R->t_start = mono();
     pthread_mutex_init(&R->rmu, NULL);
@@ -1412,10 +1494,12 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
      * failure (a missing or broken file), not a usage error. */
     rc = IFS_SCORE_EFAIL;
     R->model = ifs_wts_load(R->o.model, 0, err, errlen);
-    if (!R->model) goto fail;
+    if (!R->model)
+        goto fail;
     R->w = ifs_wts_weights(R->model);
     R->tok = ifs_tok_load(R->o.model, NULL, err, errlen);
-    if (!R->tok) goto fail;
+    if (!R->tok)
+        goto fail;
     rc = IFS_SCORE_EUSAGE;
     R->max_len = R->o.max_len;
     if (!R->max_len) {
@@ -1424,19 +1508,24 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     }
     if (R->max_len > R->w->cfg.max_position) {
         ifs_errf(err, errlen, rc, "max length %d exceeds the model's max_position_embeddings %d",
-               R->max_len, R->w->cfg.max_position);
+                 R->max_len, R->w->cfg.max_position);
         goto fail;
     }
-    if (R->o.max_batch_tokens < R->max_len) R->o.max_batch_tokens = R->max_len;
-    if (check_input_mode(R, err, errlen)) goto fail;
-    if (resolve_answer(R, err, errlen)) goto fail;
-    for (int32_t i = 0; i < R->w->cfg.num_labels; i++) R->labels[i] = R->w->cfg.labels[i];
+    if (R->o.max_batch_tokens < R->max_len)
+        R->o.max_batch_tokens = R->max_len;
+    if (check_input_mode(R, err, errlen))
+        goto fail;
+    if (resolve_answer(R, err, errlen))
+        goto fail;
+    for (int32_t i = 0; i < R->w->cfg.num_labels; i++)
+        R->labels[i] = R->w->cfg.labels[i];
 
     /* Record schema. */
     ifs_record_schema_init(&R->schema);
     if ((R->o.text_field &&
          ifs_record_schema_set_field(&R->schema, IFS_FIELD_TEXT, R->o.text_field, err, errlen)) ||
-        (R->o.id_field && ifs_record_schema_set_field(&R->schema, IFS_FIELD_ID, R->o.id_field, err, errlen)) ||
+        (R->o.id_field &&
+         ifs_record_schema_set_field(&R->schema, IFS_FIELD_ID, R->o.id_field, err, errlen)) ||
         (R->o.type_field &&
          ifs_record_schema_set_field(&R->schema, IFS_FIELD_TYPE, R->o.type_field, err, errlen)) ||
         (R->o.group_by && ifs_record_schema_set_group_by(&R->schema, R->o.group_by, err, errlen)) ||
@@ -1446,17 +1535,20 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     rc = IFS_SCORE_ENOMEM;
     for (size_t g = 0; g < R->schema.n_group_fields; g++) {
         R->keys[g] = R->schema.group_fields[g];
-        if (!(R->keys_json[g] = json_quoted(",", R->keys[g], ":"))) goto nomem;
+        if (!(R->keys_json[g] = json_quoted(",", R->keys[g], ":")))
+            goto nomem;
     }
     for (int32_t i = 0; i < R->w->cfg.num_labels; i++)
-        if (!(R->labels_json[i] = json_quoted(",\"label\":", R->labels[i], ""))) goto nomem;
+        if (!(R->labels_json[i] = json_quoted(",\"label\":", R->labels[i], "")))
+            goto nomem;
 
     /* Reducer configuration: identity of the classifier, tokenizer, grouping. */
     {
         const ifs_tok_config *tc = ifs_tok_get_config(R->tok);
         R->rcfg = ifs_reduce_default_config();
         R->rcfg.weights_sha256 = ifs_wts_fingerprint(R->model);
-        if (tokenizer_sha(R->tok, R->tok_sha)) goto nomem;
+        if (tokenizer_sha(R->tok, R->tok_sha))
+            goto nomem;
         R->rcfg.tokenizer_sha256 = R->tok_sha;
         R->rcfg.n_labels = R->w->cfg.num_labels;
         R->rcfg.labels = R->labels;
@@ -1477,44 +1569,57 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
 
     /* Inputs: sorted, then this slice. */
     rc = IFS_SCORE_EUSAGE;
-    if (ifs_io_list_inputs(R->o.inputs, R->o.n_inputs, &R->in, err, errlen)) goto fail;
-    if (check_outputs(R, err, errlen)) goto fail;
+    if (ifs_io_list_inputs(R->o.inputs, R->o.n_inputs, &R->in, err, errlen))
+        goto fail;
+    if (check_outputs(R, err, errlen))
+        goto fail;
     int unknown_size = 0;
     R->shards = calloc(R->in.n ? R->in.n : 1, sizeof *R->shards);
-    if (!R->shards) goto nomem;
+    if (!R->shards)
+        goto nomem;
     for (size_t i = 0; i < R->in.n; i++) {
-        if (R->o.slice_count && (int)(i % (size_t)R->o.slice_count) != R->o.slice_index) continue;
+        if (R->o.slice_count && (int)(i % (size_t)R->o.slice_count) != R->o.slice_index)
+            continue;
         shard *sh = &R->shards[R->n_shards++];
         sh->path = R->in.files[i].path;
         sh->size = R->in.files[i].size;
         sh->is_regular = R->in.files[i].is_regular;
-        if (!(sh->path_json = json_quoted("", sh->path, ""))) goto nomem;
-        if (R->in.files[i].is_regular) R->bytes_total += R->in.files[i].size;
-        else unknown_size = 1;
+        if (!(sh->path_json = json_quoted("", sh->path, "")))
+            goto nomem;
+        if (R->in.files[i].is_regular)
+            R->bytes_total += R->in.files[i].size;
+        else
+            unknown_size = 1;
     }
-    if (unknown_size) R->bytes_total = 0; /* no ETA */
+    if (unknown_size)
+        R->bytes_total = 0; /* no ETA */
 
     /* Backend and dtype are part of the configuration: f16 and f32
      * probabilities differ in the last digits, so a resumed run must not mix
      * them in one report. */
     R->kind = resolve_backend(R->o.backend ? R->o.backend : "auto");
-    if (resolve_dtype(R->o.dtype ? R->o.dtype : "auto", R->kind, &R->dtype, err, errlen)) goto fail;
+    if (resolve_dtype(R->o.dtype ? R->o.dtype : "auto", R->kind, &R->dtype, err, errlen))
+        goto fail;
 
     /* State directory and what is already done. */
     {
         R->cfgtext = config_text(R, R->tok_sha);
-        if (!R->cfgtext) goto nomem;
-        if (R->o.state_dir) snprintf(R->state_dir, sizeof R->state_dir, "%s", R->o.state_dir);
+        if (!R->cfgtext)
+            goto nomem;
+        if (R->o.state_dir)
+            snprintf(R->state_dir, sizeof R->state_dir, "%s", R->o.state_dir);
         else if (!R->o.out || !strcmp(R->o.out, "-"))
             snprintf(R->state_dir, sizeof R->state_dir, "ifscore.state");
-        else snprintf(R->state_dir, sizeof R->state_dir, "%s.state", R->o.out);
+        else
+            snprintf(R->state_dir, sizeof R->state_dir, "%s.state", R->o.out);
         if (ifs_resume_open(R->state_dir, R->cfgtext, R->o.resume, &R->state, err, errlen)) {
             rc = IFS_SCORE_EFAIL;
             goto fail;
         }
         for (size_t i = 0; i < R->n_shards; i++) {
             shard *sh = &R->shards[i];
-            if (!sh->is_regular) continue;
+            if (!sh->is_regular)
+                continue;
             if (ifs_resume_fingerprint(sh->path, &sh->fp, err, errlen)) {
                 rc = IFS_SCORE_EFAIL;
                 goto fail;
@@ -1540,10 +1645,11 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     so.prepare_free = prepare_free;
     so.pair_a_max = R->w->cfg.instruction_max_tokens;
     rc = make_engines(R, &so, R->kind, R->dtype, &R->engines, &R->n_engines, err, errlen);
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     rc = IFS_SCORE_EFAIL;
-    if (ifs_sched_create(&so, R->tok, &R->w->cfg, R->engines, R->n_engines, sink, R, &R->sched,
-                         err, errlen))
+    if (ifs_sched_create(&so, R->tok, &R->w->cfg, R->engines, R->n_engines, sink, R, &R->sched, err,
+                         errlen))
         goto fail;
     *out = R;
     return 0;
@@ -1560,12 +1666,14 @@ fail:
  * what they queued. Idempotent. */
 static void stop_readers(run *R)
 {
-    if (!R->rsync) return;
+    if (!R->rsync)
+        return;
     pthread_mutex_lock(&R->rmu);
     R->rquit = 1;
     pthread_cond_broadcast(&R->rcv);
     pthread_mutex_unlock(&R->rmu);
-    for (int i = 0; i < R->n_rth; i++) pthread_join(R->rth[i], NULL);
+    for (int i = 0; i < R->n_rth; i++)
+        pthread_join(R->rth[i], NULL);
     R->n_rth = 0;
     free(R->rth);
     R->rth = NULL;
@@ -1607,24 +1715,31 @@ static void set_run_facts(run *R)
 
 int ifs_score_run(ifs_score *R, char *err, size_t errlen)
 {
-    if (!R || R->ran) return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "ifs_score_run: called twice");
+    if (!R || R->ran)
+        return ifs_errf(err, errlen, IFS_SCORE_EUSAGE, "ifs_score_run: called twice");
     R->ran = 1;
     for (size_t i = 0; i < R->n_shards; i++)
-        if (R->shards[i].skip && R->o.on_shard) R->o.on_shard(R->o.shard_ctx, R->shards[i].path, 1);
+        if (R->shards[i].skip && R->o.on_shard)
+            R->o.on_shard(R->o.shard_ctx, R->shards[i].path, 1);
 
     /* Read everything (reader threads ahead, lines into the scheduler in
      * shard order here); the sink commits shard by shard. */
     int stopped = 0;
     R->jobs = calloc(R->n_shards ? R->n_shards : 1, sizeof *R->jobs);
-    if (!R->jobs) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    if (!R->jobs)
+        return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     for (size_t i = 0; i < R->n_shards; i++)
-        if (!R->shards[i].skip) R->jobs[R->n_jobs++].sh = &R->shards[i];
+        if (!R->shards[i].skip)
+            R->jobs[R->n_jobs++].sh = &R->shards[i];
     start_commits(R);
     R->n_readers = R->o.readers > 0 ? R->o.readers : 1 + R->o.threads / 4;
-    if (R->n_readers > 8) R->n_readers = 8;
-    if ((size_t)R->n_readers > R->n_jobs) R->n_readers = (int)(R->n_jobs ? R->n_jobs : 1);
+    if (R->n_readers > 8)
+        R->n_readers = 8;
+    if ((size_t)R->n_readers > R->n_jobs)
+        R->n_readers = (int)(R->n_jobs ? R->n_jobs : 1);
     R->rth = calloc((size_t)R->n_readers, sizeof *R->rth);
-    if (!R->rth) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+    if (!R->rth)
+        return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     for (int i = 0; i < R->n_readers && R->n_jobs; i++) {
         if (pthread_create(&R->rth[i], NULL, reader_main, R)) {
             stop_readers(R);
@@ -1646,7 +1761,8 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
             ifs_sched_finish(R->sched);
             return IFS_SCORE_EFAIL;
         }
-        if (rc) stopped = 1;
+        if (rc)
+            stopped = 1;
     }
     stop_readers(R);
     int src = ifs_sched_finish(R->sched);
@@ -1656,26 +1772,29 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     if (R->commit_failed)
         return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", R->commit_err);
     if (atomic_load(&R->cancelled))
-        return ifs_errf(err, errlen, IFS_SCORE_ECANCELLED,
-                      "stopped after %llu of %zu shards; state in %s",
-                      (unsigned long long)atomic_load(&R->shards_done), R->n_shards, R->state_dir);
+        return ifs_errf(
+            err, errlen, IFS_SCORE_ECANCELLED, "stopped after %llu of %zu shards; state in %s",
+            (unsigned long long)atomic_load(&R->shards_done), R->n_shards, R->state_dir);
     if (src) {
         if (src == IFS_SCHED_ESINK && R->sink_err[0])
             return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", R->sink_err);
         return ifs_errf(err, errlen, src == IFS_SCHED_ENOMEM ? IFS_SCORE_ENOMEM : IFS_SCORE_EFAIL,
-                      "%s: %s", ifs_sched_strerror(src), ifs_sched_error(R->sched));
+                        "%s: %s", ifs_sched_strerror(src), ifs_sched_error(R->sched));
     }
 
     /* Merge the partials of every shard of the slice, in sorted order. */
     double t_fin = mono();
     R->all = merge_partials(R, err, errlen);
-    if (!R->all) return IFS_SCORE_EFAIL;
+    if (!R->all)
+        return IFS_SCORE_EFAIL;
     if (R->o.slice_count) {
         /* The report says which slice of which list it is, so reduce can
          * refuse a merge with a slice missing (docs/slurm.md). */
         const char **paths = malloc((R->in.n ? R->in.n : 1) * sizeof *paths);
-        if (!paths) return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
-        for (size_t i = 0; i < R->in.n; i++) paths[i] = R->in.files[i].path;
+        if (!paths)
+            return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
+        for (size_t i = 0; i < R->in.n; i++)
+            paths[i] = R->in.files[i].path;
         char list[65];
         ifs_slurm_inputs_sha256(paths, R->in.n, list);
         free(paths);
@@ -1696,33 +1815,40 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     }
     R->t_finish = mono() - t_fin;
     R->t_wall = mono() - R->t_start;
-    if (!R->o.no_timings) set_run_facts(R);
+    if (!R->o.no_timings)
+        set_run_facts(R);
     if (R->o.out && ifs_report_write(R->all, R->o.out, R->o.no_timings ? IFS_REPORT_NO_TIMINGS : 0,
                                      err, errlen)) {
         char e2[1024];
         snprintf(e2, sizeof e2, "--out %s: %s", R->o.out, err);
         return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", e2);
     }
-    if (data_bad) return ifs_errf(err, errlen, IFS_SCORE_EDATA, "data check failed: %s", check);
+    if (data_bad)
+        return ifs_errf(err, errlen, IFS_SCORE_EDATA, "data check failed: %s", check);
     if (R->count_mismatch)
         return ifs_errf(err, errlen, IFS_SCORE_EDATA,
-                      "data check failed: a shard's lines read differ from scored + rejected");
+                        "data check failed: a shard's lines read differ from scored + rejected");
     return IFS_SCORE_OK;
 }
 
 void ifs_score_cancel(ifs_score *R)
 {
-    if (!R) return;
+    if (!R)
+        return;
     atomic_store(&R->cancelled, 1);
     ifs_sched_cancel(R->sched);
 }
 
-const ifs_reducer *ifs_score_report(const ifs_score *R) { return R ? R->all : NULL; }
+const ifs_reducer *ifs_score_report(const ifs_score *R)
+{
+    return R ? R->all : NULL;
+}
 
 void ifs_score_snapshot(ifs_score *R, ifs_score_snap *s)
 {
     memset(s, 0, sizeof *s);
-    if (!R) return;
+    if (!R)
+        return;
     ifs_sched_stats st;
     ifs_sched_get_stats(R->sched, &st);
     s->records = st.scored + st.rejected;
@@ -1737,7 +1863,8 @@ void ifs_score_snapshot(ifs_score *R, ifs_score_snap *s)
 void ifs_score_get_stats(const ifs_score *R, ifs_score_stats *s)
 {
     memset(s, 0, sizeof *s);
-    if (!R) return;
+    if (!R)
+        return;
     s->backend = R->kind;
     s->dtype = R->dtype == IFS_DT_F16 ? "f16" : R->dtype == IFS_DT_BF16 ? "bf16" : "f32";
     s->state_dir = R->state_dir;
@@ -1770,7 +1897,8 @@ void ifs_score_get_stats(const ifs_score *R, ifs_score_stats *s)
 
 void ifs_score_free(ifs_score *R)
 {
-    if (!R) return;
+    if (!R)
+        return;
     stop_commits(R); /* first: a sink waiting for queue room then gives up */
     ifs_sched_free(R->sched);
     for (size_t i = 0; i < R->n_shards; i++) {
@@ -1780,7 +1908,8 @@ void ifs_score_free(ifs_score *R)
         free(R->shards[i].path_json);
     }
     free_keys(R);
-    for (int i = 0; i < R->n_engines; i++) ifs_backend_free(R->engines[i]);
+    for (int i = 0; i < R->n_engines; i++)
+        ifs_backend_free(R->engines[i]);
     free(R->engines);
     ifs_reduce_free(R->all);
     stop_readers(R);

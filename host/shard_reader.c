@@ -34,10 +34,10 @@
 
 enum { FMT_UNKNOWN = 0, FMT_PLAIN = 1, FMT_ZSTD = 2, FMT_FOREIGN = 3 };
 enum {
-    ST_RUN = 0,  /* decoding */
-    ST_FLUSHED,  /* input finished cleanly; the last unterminated line may remain */
-    ST_ERROR,    /* stream error recorded; deliver what obuf holds, then the error line */
-    ST_DONE,     /* nothing more */
+    ST_RUN = 0, /* decoding */
+    ST_FLUSHED, /* input finished cleanly; the last unterminated line may remain */
+    ST_ERROR,   /* stream error recorded; deliver what obuf holds, then the error line */
+    ST_DONE,    /* nothing more */
 };
 
 struct ifs_shard_reader {
@@ -62,8 +62,8 @@ struct ifs_shard_reader {
     /* decoded chunk */
     char *obuf;
     size_t ocap, olen, opos;
-    uint64_t obase;      /* decoded offset of obuf[0] */
-    uint64_t ocomp;      /* compressed bytes consumed when obuf was filled */
+    uint64_t obase; /* decoded offset of obuf[0] */
+    uint64_t ocomp; /* compressed bytes consumed when obuf was filled */
 
     /* line in progress */
     char *lbuf;
@@ -109,7 +109,8 @@ ifs_shard_reader *ifs_shard_create(const ifs_shard_opts *opts)
     if (!r)
         return NULL;
     r->max_line = opts && opts->max_line_bytes ? opts->max_line_bytes : IFS_SHARD_DEFAULT_MAX_LINE;
-    r->wlog = opts && opts->window_log_max ? opts->window_log_max : IFS_SHARD_DEFAULT_WINDOW_LOG_MAX;
+    r->wlog =
+        opts && opts->window_log_max ? opts->window_log_max : IFS_SHARD_DEFAULT_WINDOW_LOG_MAX;
     /* zstd's limits (ZSTD_WINDOWLOG_MIN / _MAX_64 sit behind its static-only API) */
     if (r->wlog < 10)
         r->wlog = 10;
@@ -219,8 +220,8 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
             return REFILL_NEED;
         uint32_t m = 0;
         if (r->magic_n == 4)
-            m = (uint32_t)r->magic[0] | (uint32_t)r->magic[1] << 8 |
-                (uint32_t)r->magic[2] << 16 | (uint32_t)r->magic[3] << 24;
+            m = (uint32_t)r->magic[0] | (uint32_t)r->magic[1] << 8 | (uint32_t)r->magic[2] << 16 |
+                (uint32_t)r->magic[3] << 24;
         const char *foreign = foreign_format(r->magic, r->magic_n);
         if (foreign) {
             r->fmt = FMT_FOREIGN;
@@ -273,9 +274,9 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
         ZSTD_inBuffer zin;
         int from_magic = r->magic_fed < r->magic_n;
         if (from_magic)
-            zin = (ZSTD_inBuffer){ r->magic, r->magic_n, r->magic_fed };
+            zin = (ZSTD_inBuffer){r->magic, r->magic_n, r->magic_fed};
         else
-            zin = (ZSTD_inBuffer){ in->src, in->size, in->pos };
+            zin = (ZSTD_inBuffer){in->src, in->size, in->pos};
         int empty = zin.pos == zin.size;
         if (empty && !r->zflush) {
             if (!in->last)
@@ -291,7 +292,7 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
             r->state = ST_FLUSHED;
             return REFILL_FINISHED;
         }
-        ZSTD_outBuffer zout = { r->obuf, r->ocap, 0 };
+        ZSTD_outBuffer zout = {r->obuf, r->ocap, 0};
         size_t before = zin.pos;
         if (r->at_frame_start) {
             r->st.error_frame_offset = r->st.bytes_in; /* where the next frame begins */
@@ -343,8 +344,8 @@ static int refill(ifs_shard_reader *r, ifs_shard_input *in)
             fail(r, IFS_SHARD_CORRUPT,
                  "zstd error in the frame starting at compressed offset %llu, "
                  "in the bytes from offset %llu on: %s",
-                 (unsigned long long)r->st.error_frame_offset,
-                 (unsigned long long)r->st.bytes_in, ZSTD_getErrorName(ret));
+                 (unsigned long long)r->st.error_frame_offset, (unsigned long long)r->st.bytes_in,
+                 ZSTD_getErrorName(ret));
             ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
             return zout.pos ? REFILL_FILLED : REFILL_FINISHED;
         }
@@ -424,8 +425,7 @@ static void emit_too_long(ifs_shard_reader *r, ifs_shard_line *line, uint64_t le
         return; /* the frame's failure is the reason */
     line->reason = IFS_REJECT_LINE_TOO_LONG;
     r->st.too_long++;
-    snprintf(line->detail, sizeof line->detail,
-             "line of %llu bytes is over the limit of %zu bytes",
+    snprintf(line->detail, sizeof line->detail, "line of %llu bytes is over the limit of %zu bytes",
              (unsigned long long)len, r->max_line);
 }
 
@@ -530,11 +530,11 @@ static void emit_error(ifs_shard_reader *r, ifs_shard_line *line)
     uint64_t len = r->skipping ? r->skip_len : r->llen;
     uint64_t off = r->in_line ? r->line_off : r->obase + r->olen;
     emit(r, line, NULL, (size_t)len, off, r->st.error_comp_offset);
-    line->reason = r->st.checksum_failed                ? IFS_REJECT_ZSTD_CHECKSUM
-                 : r->st.status == IFS_SHARD_TRUNCATED ? IFS_REJECT_ZSTD_TRUNCATED
-                 : r->st.status == IFS_SHARD_IOERR     ? IFS_REJECT_IO_ERROR
-                 : r->st.status == IFS_SHARD_FORMAT    ? IFS_REJECT_UNSUPPORTED_COMPRESSION
-                                                       : IFS_REJECT_ZSTD_CORRUPT;
+    line->reason = r->st.checksum_failed                 ? IFS_REJECT_ZSTD_CHECKSUM
+                   : r->st.status == IFS_SHARD_TRUNCATED ? IFS_REJECT_ZSTD_TRUNCATED
+                   : r->st.status == IFS_SHARD_IOERR     ? IFS_REJECT_IO_ERROR
+                   : r->st.status == IFS_SHARD_FORMAT    ? IFS_REJECT_UNSUPPORTED_COMPRESSION
+                                                         : IFS_REJECT_ZSTD_CORRUPT;
     snprintf(line->detail, sizeof line->detail, "%s", r->st.error);
     r->in_line = r->skipping = 0;
     r->llen = 0;
@@ -575,18 +575,15 @@ int ifs_shard_decode(ifs_shard_reader *r, ifs_shard_input *in, ifs_shard_line *l
             return IFS_SHARD_END;
         }
         switch (refill(r, in)) {
-        case REFILL_NEED:
-            return IFS_SHARD_MORE;
-        case REFILL_ENOMEM:
-            return IFS_SHARD_ENOMEM;
-        default:
-            break; /* FILLED or FINISHED: the loop looks at obuf and state */
+        case REFILL_NEED: return IFS_SHARD_MORE;
+        case REFILL_ENOMEM: return IFS_SHARD_ENOMEM;
+        default: break; /* FILLED or FINISHED: the loop looks at obuf and state */
         }
     }
 }
 
-int ifs_shard_open(const char *path, const ifs_shard_opts *opts, ifs_shard_reader **out,
-                   char *err, size_t errlen)
+int ifs_shard_open(const char *path, const ifs_shard_opts *opts, ifs_shard_reader **out, char *err,
+                   size_t errlen)
 {
     if (!path || !out) {
         if (err && errlen)
@@ -621,7 +618,7 @@ int ifs_shard_open(const char *path, const ifs_shard_opts *opts, ifs_shard_reade
         posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
     }
-    r->fin = (ifs_shard_input){ r->ibuf, 0, 0, 0 };
+    r->fin = (ifs_shard_input){r->ibuf, 0, 0, 0};
     *out = r;
     return 0;
 }
@@ -643,12 +640,12 @@ int ifs_shard_next(ifs_shard_reader *r, ifs_shard_line *line)
                  (unsigned long long)r->st.bytes_in, strerror(errno));
             /* no bytes are pending (MORE means all were used): the next decode
              * call emits the io_error line */
-            r->fin = (ifs_shard_input){ r->ibuf, 0, 0, 1 };
+            r->fin = (ifs_shard_input){r->ibuf, 0, 0, 1};
             continue;
         }
         if (n > 0 && r->on_read)
             r->on_read(r->read_ctx, r->ibuf, (size_t)n);
-        r->fin = (ifs_shard_input){ r->ibuf, (size_t)n, 0, n == 0 };
+        r->fin = (ifs_shard_input){r->ibuf, (size_t)n, 0, n == 0};
     }
 }
 

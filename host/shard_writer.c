@@ -123,9 +123,9 @@ static int put(ifs_shard_writer *w, const void *data, size_t len)
  * frame is fully flushed. */
 static int compress(ifs_shard_writer *w, const void *data, size_t len, ZSTD_EndDirective mode)
 {
-    ZSTD_inBuffer in = { data, len, 0 };
+    ZSTD_inBuffer in = {data, len, 0};
     for (;;) {
-        ZSTD_outBuffer zo = { w->zbuf, w->zcap, 0 };
+        ZSTD_outBuffer zo = {w->zbuf, w->zcap, 0};
         size_t rem = ZSTD_compressStream2(w->cctx, &zo, &in, mode);
         if (ZSTD_isError(rem)) {
             w->failed = 1;

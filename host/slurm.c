@@ -58,28 +58,28 @@ static int parse_u31(const char *s, int64_t *v)
 }
 
 /* Reads one variable. present: 0 when unset or empty. */
-static int get_var(ifs_slurm_get_fn get, void *ctx, const char *name, int required,
-                   int64_t *v, int *present, char *err, size_t errlen)
+static int get_var(ifs_slurm_get_fn get, void *ctx, const char *name, int required, int64_t *v,
+                   int *present, char *err, size_t errlen)
 {
     const char *s = get(ctx, name);
     *present = s && *s;
     if (!*present) {
         if (required)
             return ifs_errf(err, errlen, IFS_SLURM_EVAR,
-                        "SLURM_ARRAY_TASK_ID is set but %s is not, so the slice cannot be "
-                        "told; run under sbatch --array, or give --slice I/N",
-                        name);
+                            "SLURM_ARRAY_TASK_ID is set but %s is not, so the slice cannot be "
+                            "told; run under sbatch --array, or give --slice I/N",
+                            name);
         return 0;
     }
     if (parse_u31(s, v))
         return ifs_errf(err, errlen, IFS_SLURM_EVAR,
-                    "%s='%.40s' is not an array index (a decimal number up to %d)", name, s,
-                    (int)INT32_MAX);
+                        "%s='%.40s' is not an array index (a decimal number up to %d)", name, s,
+                        (int)INT32_MAX);
     return 0;
 }
 
-int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *count,
-                    char *err, size_t errlen)
+int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *count, char *err,
+                    size_t errlen)
 {
     if (!get || !index || !count)
         return ifs_errf(err, errlen, IFS_SLURM_EARG, "no getter, index or count pointer");
@@ -88,7 +88,7 @@ int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *co
     const char *id_s = get(ctx, "SLURM_ARRAY_TASK_ID");
     if (!id_s || !*id_s)
         return ifs_errf(err, errlen, IFS_SLURM_ENOARRAY,
-                    "not a Slurm array task: SLURM_ARRAY_TASK_ID is unset");
+                        "not a Slurm array task: SLURM_ARRAY_TASK_ID is unset");
     int64_t id, cnt, mn, mx = 0, step = 1;
     int has, has_max, has_step;
     int rc;
@@ -100,34 +100,34 @@ int ifs_slurm_slice(ifs_slurm_get_fn get, void *ctx, int32_t *index, int32_t *co
         return rc;
     if (cnt < 1)
         return ifs_errf(err, errlen, IFS_SLURM_EVAR,
-                    "SLURM_ARRAY_TASK_COUNT=0: an array has at least one task");
+                        "SLURM_ARRAY_TASK_COUNT=0: an array has at least one task");
     if (step < 1)
         return ifs_errf(err, errlen, IFS_SLURM_EVAR,
-                    "SLURM_ARRAY_TASK_STEP=0: a step is at least 1");
+                        "SLURM_ARRAY_TASK_STEP=0: a step is at least 1");
     int64_t last = mn + step * (cnt - 1); /* the highest index of one range with this step */
     if (has_max && mx != last)
         return ifs_errf(err, errlen, IFS_SLURM_EUNMAPPABLE,
-                    "the array's indexes are not one range with one step "
-                    "(SLURM_ARRAY_TASK_MIN=%lld, SLURM_ARRAY_TASK_MAX=%lld, "
-                    "SLURM_ARRAY_TASK_STEP=%lld, SLURM_ARRAY_TASK_COUNT=%lld: MAX - MIN is "
-                    "not STEP * (COUNT - 1)), as with a list such as --array=1,3,7; its "
-                    "tasks cannot be numbered 0..COUNT-1. Submit one range (--array=A-B or "
-                    "A-B:S; a %%K throttle is fine) or give each task --slice I/N",
-                    (long long)mn, (long long)mx, (long long)step, (long long)cnt);
+                        "the array's indexes are not one range with one step "
+                        "(SLURM_ARRAY_TASK_MIN=%lld, SLURM_ARRAY_TASK_MAX=%lld, "
+                        "SLURM_ARRAY_TASK_STEP=%lld, SLURM_ARRAY_TASK_COUNT=%lld: MAX - MIN is "
+                        "not STEP * (COUNT - 1)), as with a list such as --array=1,3,7; its "
+                        "tasks cannot be numbered 0..COUNT-1. Submit one range (--array=A-B or "
+                        "A-B:S; a %%K throttle is fine) or give each task --slice I/N",
+                        (long long)mn, (long long)mx, (long long)step, (long long)cnt);
     if (id < mn || id > last)
         return ifs_errf(err, errlen, IFS_SLURM_EUNMAPPABLE,
-                    "SLURM_ARRAY_TASK_ID=%lld is outside the array's range "
-                    "SLURM_ARRAY_TASK_MIN=%lld .. %lld (MIN + SLURM_ARRAY_TASK_STEP=%lld * "
-                    "(SLURM_ARRAY_TASK_COUNT=%lld - 1)); give --slice I/N",
-                    (long long)id, (long long)mn, (long long)last, (long long)step,
-                    (long long)cnt);
+                        "SLURM_ARRAY_TASK_ID=%lld is outside the array's range "
+                        "SLURM_ARRAY_TASK_MIN=%lld .. %lld (MIN + SLURM_ARRAY_TASK_STEP=%lld * "
+                        "(SLURM_ARRAY_TASK_COUNT=%lld - 1)); give --slice I/N",
+                        (long long)id, (long long)mn, (long long)last, (long long)step,
+                        (long long)cnt);
     if ((id - mn) % step)
         return ifs_errf(err, errlen, IFS_SLURM_EUNMAPPABLE,
-                    "SLURM_ARRAY_TASK_ID=%lld is not on the array's grid "
-                    "SLURM_ARRAY_TASK_MIN=%lld + k * SLURM_ARRAY_TASK_STEP=%lld, as in a mix "
-                    "of ranges such as --array=0-2:2,3,6; submit one range (--array=A-B or "
-                    "A-B:S) or give each task --slice I/N",
-                    (long long)id, (long long)mn, (long long)step);
+                        "SLURM_ARRAY_TASK_ID=%lld is not on the array's grid "
+                        "SLURM_ARRAY_TASK_MIN=%lld + k * SLURM_ARRAY_TASK_STEP=%lld, as in a mix "
+                        "of ranges such as --array=0-2:2,3,6; submit one range (--array=A-B or "
+                        "A-B:S) or give each task --slice I/N",
+                        (long long)id, (long long)mn, (long long)step);
     *index = (int32_t)((id - mn) / step);
     *count = (int32_t)cnt;
     return IFS_SLURM_OK;

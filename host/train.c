@@ -28,21 +28,30 @@
 ifs_train_opts ifs_train_default_opts(void)
 {
     ifs_train_opts o = {
-        .epochs = 40, .batch = 64, .lr = 1e-3f, .layer_lr = 5e-5f, .weight_decay = 0.01f,
-        .patience = 4, .seed = 1,
+        .epochs = 40,
+        .batch = 64,
+        .lr = 1e-3f,
+        .layer_lr = 5e-5f,
+        .weight_decay = 0.01f,
+        .patience = 4,
+        .seed = 1,
     };
     return o;
 }
 
-void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init,
-                   const float *pool_b_init, uint64_t seed)
+void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init, const float *pool_b_init,
+                   uint64_t seed)
 {
     uint64_t s = seed ^ 0x5EEDF00Dull;
     size_t hh = (size_t)hidden * hidden;
-    if (pool_w_init) memcpy(h->pool_w, pool_w_init, hh * sizeof(float));
-    else train_fill_normal(h->pool_w, hh, 0.02f, &s);
-    if (pool_b_init) memcpy(h->pool_b, pool_b_init, (size_t)hidden * sizeof(float));
-    else memset(h->pool_b, 0, (size_t)hidden * sizeof(float));
+    if (pool_w_init)
+        memcpy(h->pool_w, pool_w_init, hh * sizeof(float));
+    else
+        train_fill_normal(h->pool_w, hh, 0.02f, &s);
+    if (pool_b_init)
+        memcpy(h->pool_b, pool_b_init, (size_t)hidden * sizeof(float));
+    else
+        memset(h->pool_b, 0, (size_t)hidden * sizeof(float));
     train_fill_normal(h->cls_w, 2 * (size_t)hidden, 0.02f, &s);
     h->cls_b[0] = h->cls_b[1] = 0.0f;
 }
@@ -53,25 +62,30 @@ int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, si
     size_t n_tr = 0, n_va = 0;
     for (size_t i = 0; i < n; i++) {
         if (y[i] != 0 && y[i] != 1) {
-            ifs_errf(err, errlen, 0, "example %zu has label %d (a binary head needs 0 or 1)", i, y[i]);
+            ifs_errf(err, errlen, 0, "example %zu has label %d (a binary head needs 0 or 1)", i,
+                     y[i]);
             return -1;
         }
         n_tr += split[i] == IFS_SPLIT_TRAIN;
         n_va += split[i] == IFS_SPLIT_VALIDATION;
     }
     if (!n_tr || !n_va) {
-        ifs_errf(err, errlen, 0, "need train and validation examples (have %zu and %zu)", n_tr, n_va);
+        ifs_errf(err, errlen, 0, "need train and validation examples (have %zu and %zu)", n_tr,
+                 n_va);
         return -1;
     }
     size_t *tr = malloc(n_tr * sizeof *tr), *va = malloc(n_va * sizeof *va);
     if (!tr || !va) {
-        free(tr); free(va);
+        free(tr);
+        free(va);
         ifs_errf(err, errlen, 0, "out of memory");
         return -1;
     }
     for (size_t i = 0, a = 0, b = 0; i < n; i++) {
-        if (split[i] == IFS_SPLIT_TRAIN) tr[a++] = i;
-        else if (split[i] == IFS_SPLIT_VALIDATION) va[b++] = i;
+        if (split[i] == IFS_SPLIT_TRAIN)
+            tr[a++] = i;
+        else if (split[i] == IFS_SPLIT_VALIDATION)
+            va[b++] = i;
     }
     int saved_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
@@ -83,7 +97,9 @@ int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, si
     for (epoch = 1; epoch <= o->epochs; epoch++) {
         for (size_t i = n_tr - 1; i > 0; i--) { /* Fisher-Yates */
             size_t j = (size_t)(train_splitmix64(&s) % (i + 1));
-            size_t t = tr[i]; tr[i] = tr[j]; tr[j] = t;
+            size_t t = tr[i];
+            tr[i] = tr[j];
+            tr[j] = t;
         }
         double epoch_loss = 0.0;
         for (size_t i = 0; i < n_tr; i += (size_t)o->batch) {
@@ -98,7 +114,8 @@ int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, si
         }
         double acc;
         double vl = mod->eval(mod->ctx, va, n_va, &acc);
-        if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, epoch, last_train, vl, acc);
+        if (o->on_epoch)
+            o->on_epoch(o->on_epoch_ctx, epoch, last_train, vl, acc);
         int better = o->select_accuracy ? acc > best_acc || (acc == best_acc && vl < best_loss)
                                         : vl < best_loss;
         if (better) {
@@ -156,13 +173,14 @@ static void head_copy(ifs_head *dst, const ifs_head *src, int H)
 static int64_t *one_row_each(size_t n)
 {
     int64_t *off = malloc((n + 1) * sizeof *off);
-    for (size_t i = 0; off && i <= n; i++) off[i] = (int64_t)i;
+    for (size_t i = 0; off && i <= n; i++)
+        off[i] = (int64_t)i;
     return off;
 }
 
-int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n,
-                   int hidden, const ifs_train_opts *opts, ifs_head *h,
-                   ifs_train_log *log, char *err, size_t errlen)
+int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n, int hidden,
+                   const ifs_train_opts *opts, ifs_head *h, ifs_train_log *log, char *err,
+                   size_t errlen)
 {
     const ifs_bert_config cfg = head_config(hidden);
     ifs_top t;
@@ -174,7 +192,8 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
     }
     head_copy(&t.head, h, hidden);
     int rc = ifs_train_top(&cfg, X, off, y, split, n, opts, &t, log, err, errlen);
-    if (rc == 0) head_copy(h, &t.head, hidden);
+    if (rc == 0)
+        head_copy(h, &t.head, hidden);
     ifs_top_free(&t);
     free(off);
     return rc;
@@ -186,7 +205,8 @@ void ifs_head_predict(const ifs_head *h, int hidden, const float *X, size_t n, f
     ifs_top t;
     int64_t *off = one_row_each(n);
     if (!off || ifs_top_alloc(&t, &cfg, 0)) {
-        for (size_t i = 0; i < n; i++) p1[i] = NAN; /* out of memory: no prediction */
+        for (size_t i = 0; i < n; i++)
+            p1[i] = NAN; /* out of memory: no prediction */
         free(off);
         return;
     }
@@ -198,14 +218,19 @@ void ifs_head_predict(const ifs_head *h, int hidden, const float *X, size_t n, f
 
 ifs_confusion ifs_confusion_count(const float *p1, const int32_t *y, const uint8_t *mask, size_t n)
 {
-    ifs_confusion c = { 0, 0, 0, 0 };
+    ifs_confusion c = {0, 0, 0, 0};
     for (size_t i = 0; i < n; i++) {
-        if (mask && !mask[i]) continue;
+        if (mask && !mask[i])
+            continue;
         int pred = ifs_decide_answer(p1[i], IFS_DECIDE_DEFAULT_THRESHOLD);
-        if (pred && y[i] == 1) c.tp++;
-        else if (pred) c.fp++;
-        else if (y[i] == 1) c.fn++;
-        else c.tn++;
+        if (pred && y[i] == 1)
+            c.tp++;
+        else if (pred)
+            c.fp++;
+        else if (y[i] == 1)
+            c.fn++;
+        else
+            c.tn++;
     }
     return c;
 }

@@ -35,7 +35,8 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 {
     size_t n;
     char *buf = read_file(src, &n, err, errlen);
-    if (!buf) return -1;
+    if (!buf)
+        return -1;
     int rc = ifs_io_atomic_write(dst, buf, n, err, errlen);
     free(buf);
     return rc;
@@ -44,10 +45,17 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 static int write_json(const char *path, cJSON *j, char *err, size_t errlen)
 {
     char *txt = cJSON_Print(j);
-    if (!txt) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (!txt) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     size_t n = strlen(txt);
     char *buf = malloc(n + 2);
-    if (!buf) { free(txt); snprintf(err, errlen, "out of memory"); return -1; }
+    if (!buf) {
+        free(txt);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     memcpy(buf, txt, n);
     buf[n] = '\n';
     free(txt);
@@ -58,8 +66,8 @@ static int write_json(const char *path, cJSON *j, char *err, size_t errlen)
 
 /* Writes dir/tokenizer_config.json: the encoder's (when it has one) with
  * model_max_length set to max_len, so the checkpoint truncates as trained. */
-static int write_tok_config(const char *enc_dir, const char *dir, int max_len,
-                            char *err, size_t errlen)
+static int write_tok_config(const char *enc_dir, const char *dir, int max_len, char *err,
+                            size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", enc_dir);
@@ -103,10 +111,10 @@ static int top_tensors(const ifs_bert_config *c, const ifs_top *t, char *names,
         ifs_wts_layer_tensors(c, c->n_layers - N + k, &t->layers[k],
                               names + (size_t)16 * k * IFS_WTS_NAME_LEN, out + 16 * k);
     ifs_wts_tensor_out *h = out + 16 * N;
-    h[0] = (ifs_wts_tensor_out){ "bert.pooler.dense.weight", 2, { H, H }, t->head.pool_w };
-    h[1] = (ifs_wts_tensor_out){ "bert.pooler.dense.bias", 1, { H }, t->head.pool_b };
-    h[2] = (ifs_wts_tensor_out){ "classifier.weight", 2, { 2, H }, t->head.cls_w };
-    h[3] = (ifs_wts_tensor_out){ "classifier.bias", 1, { 2 }, t->head.cls_b };
+    h[0] = (ifs_wts_tensor_out){"bert.pooler.dense.weight", 2, {H, H}, t->head.pool_w};
+    h[1] = (ifs_wts_tensor_out){"bert.pooler.dense.bias", 1, {H}, t->head.pool_b};
+    h[2] = (ifs_wts_tensor_out){"classifier.weight", 2, {2, H}, t->head.cls_w};
+    h[3] = (ifs_wts_tensor_out){"classifier.bias", 1, {2}, t->head.cls_b};
     return 16 * N + 4;
 }
 
@@ -125,15 +133,20 @@ static ifs_bert_config binary_config(const ifs_bert_config *enc, const ifs_top_i
 /* The complete checkpoint: the encoder with its top t->n_layers layers
  * replaced by t's (the pretrained ones stay below them) and t's head. */
 int ifs_top_write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
-                            const ifs_top *t, const ifs_top_input *im, int max_len, char *err,
-                            size_t errlen)
+                             const ifs_top *t, const ifs_top_input *im, int max_len, char *err,
+                             size_t errlen)
 {
-    if (mkdir_p1(out, err, errlen)) return -1;
+    if (mkdir_p1(out, err, errlen))
+        return -1;
     const int nl = enc->cfg.n_layers;
     ifs_bert_layer *layers = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *layers);
-    if (!layers) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (!layers) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     memcpy(layers, enc->layers, (size_t)nl * sizeof *layers);
-    for (int k = 0; k < t->n_layers; k++) layers[nl - t->n_layers + k] = t->layers[k];
+    for (int k = 0; k < t->n_layers; k++)
+        layers[nl - t->n_layers + k] = t->layers[k];
     ifs_bert_weights w = *enc;
     w.cfg = binary_config(&enc->cfg, im);
     w.layers = layers;
@@ -143,11 +156,13 @@ int ifs_top_write_checkpoint(const char *out, const char *enc_dir, const ifs_ber
     w.cls_b = t->head.cls_b;
     int rc = ifs_wts_save(out, &w, IFS_WTS_F32, err, errlen);
     free(layers);
-    if (rc) return -1;
+    if (rc)
+        return -1;
     char src[4096], dst[4096];
     snprintf(src, sizeof src, "%s/vocab.txt", enc_dir);
     snprintf(dst, sizeof dst, "%s/vocab.txt", out);
-    if (copy_file(src, dst, err, errlen)) return -1;
+    if (copy_file(src, dst, err, errlen))
+        return -1;
     return write_tok_config(enc_dir, out, max_len, err, errlen);
 }
 
@@ -155,10 +170,11 @@ int ifs_top_write_checkpoint(const char *out, const char *enc_dir, const ifs_ber
  * trained encoder layers, then the pooler and classifier), the config and
  * tokenizer config of the full checkpoint. */
 int ifs_top_write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
-                      const ifs_top *t, const ifs_top_input *im, int max_len, char *err,
-                      size_t errlen)
+                       const ifs_top *t, const ifs_top_input *im, int max_len, char *err,
+                       size_t errlen)
 {
-    if (mkdir_p1(dir, err, errlen)) return -1;
+    if (mkdir_p1(dir, err, errlen))
+        return -1;
     const int N = t->n_layers;
     char *names = malloc((size_t)16 * (N ? N : 1) * IFS_WTS_NAME_LEN), path[4096];
     ifs_wts_tensor_out *tt = malloc((size_t)(16 * N + 4) * sizeof *tt);
@@ -173,10 +189,12 @@ int ifs_top_write_head(const char *dir, const char *enc_dir, const ifs_bert_weig
     int rc = ifs_wts_write_safetensors(path, tt, (size_t)nt, IFS_WTS_F32, err, errlen);
     free(names);
     free(tt);
-    if (rc) return -1;
+    if (rc)
+        return -1;
     ifs_bert_config cfg = binary_config(&enc->cfg, im);
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if (ifs_wts_write_config(path, &cfg, err, errlen)) return -1;
+    if (ifs_wts_write_config(path, &cfg, err, errlen))
+        return -1;
     return write_tok_config(enc_dir, dir, max_len, err, errlen);
 }
 
@@ -184,7 +202,10 @@ static int copy_head_tensor(const ifs_wts_st *st, const ifs_wts_tensor_out *want
                             size_t errlen)
 {
     const ifs_wts_tensor_info *t = ifs_wts_st_find(st, want->name);
-    if (!t) { snprintf(err, errlen, "head.safetensors has no tensor %s", want->name); return -1; }
+    if (!t) {
+        snprintf(err, errlen, "head.safetensors has no tensor %s", want->name);
+        return -1;
+    }
     int same = t->ndim == want->ndim && !strcmp(t->dtype, "F32");
     size_t count = 1;
     for (int i = 0; i < want->ndim; i++) {
@@ -192,8 +213,10 @@ static int copy_head_tensor(const ifs_wts_st *st, const ifs_wts_tensor_out *want
         same = same && t->shape[i] == want->shape[i];
     }
     if (!same) {
-        snprintf(err, errlen, "head tensor %s is %s of %d dims (expected F32 of the "
-                 "encoder's shape)", want->name, t->dtype, t->ndim);
+        snprintf(err, errlen,
+                 "head tensor %s is %s of %d dims (expected F32 of the "
+                 "encoder's shape)",
+                 want->name, t->dtype, t->ndim);
         return -1;
     }
     memcpy((float *)want->data, t->data, count * sizeof(float));
@@ -209,7 +232,8 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
     memset(im, 0, sizeof *im);
     snprintf(path, sizeof path, "%s/head.safetensors", head_dir);
     ifs_wts_st *st = ifs_wts_st_open(path, err, errlen);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     /* The head's 4 tensors, and the 16 of each of the top N encoder layers
      * when the head folder has them (train-head --train-layers N): N from
      * the count, every one of those tensors present, nothing else. */
@@ -217,8 +241,10 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
     int N = cnt >= 4 && (cnt - 4) % 16 == 0 ? (int)((cnt - 4) / 16) : -1, rc = 0;
     if (N < 0 || N > nl) {
         /* e.g. layers trained on a deeper encoder: never drop them silently */
-        snprintf(err, errlen, "%.512s holds %zu tensors; expected the head's 4, and 16 for "
-                 "each trained layer of this %d-layer encoder", path, cnt, nl);
+        snprintf(err, errlen,
+                 "%.512s holds %zu tensors; expected the head's 4, and 16 for "
+                 "each trained layer of this %d-layer encoder",
+                 path, cnt, nl);
         rc = -1;
     }
     if (rc == 0 && ifs_top_alloc(t, &enc->cfg, N)) {
@@ -237,7 +263,8 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
     }
     if (rc == 0) {
         int nt = top_tensors(&enc->cfg, t, names, tt);
-        for (int k = 0; k < nt && rc == 0; k++) rc = copy_head_tensor(st, &tt[k], err, errlen);
+        for (int k = 0; k < nt && rc == 0; k++)
+            rc = copy_head_tensor(st, &tt[k], err, errlen);
     }
     free(names);
     free(tt);
@@ -267,9 +294,10 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
             rc = -1;
         } else if (hc.hidden != enc->cfg.hidden || hc.n_layers != nl ||
                    hc.intermediate != enc->cfg.intermediate || hc.n_heads != enc->cfg.n_heads) {
-            snprintf(err, errlen, "%.700s: the head's shape (hidden %d, %d layers) is not the "
-                     "encoder's (hidden %d, %d layers)", path, hc.hidden, hc.n_layers,
-                     enc->cfg.hidden, nl);
+            snprintf(err, errlen,
+                     "%.700s: the head's shape (hidden %d, %d layers) is not the "
+                     "encoder's (hidden %d, %d layers)",
+                     path, hc.hidden, hc.n_layers, enc->cfg.hidden, nl);
             rc = -1;
         } else {
             im->pair = hc.pair_input;
@@ -281,6 +309,7 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
         ifs_top_free(t);
         return -1;
     }
-    if (max_len_out) *max_len_out = max_len;
+    if (max_len_out)
+        *max_len_out = max_len;
     return 0;
 }

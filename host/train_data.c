@@ -18,11 +18,12 @@
 
 /* ---- the response set ------------------------------------------------- */
 
-static const char *const fixed_kinds[IFS_RSET_FIXED_KINDS] = { "R", "Ic", "Ic+R", "other" };
+static const char *const fixed_kinds[IFS_RSET_FIXED_KINDS] = {"R", "Ic", "Ic+R", "other"};
 
 static void name_fixed_kinds(ifs_rset *d)
 {
-    if (d->n_kinds) return;
+    if (d->n_kinds)
+        return;
     for (int k = 0; k < IFS_RSET_FIXED_KINDS; k++)
         snprintf(d->kind_names[k], IFS_RSET_KIND_LEN, "%s", fixed_kinds[k]);
     d->n_kinds = IFS_RSET_FIXED_KINDS;
@@ -30,7 +31,8 @@ static void name_fixed_kinds(ifs_rset *d)
 
 const char *ifs_rset_kind_name(const ifs_rset *d, int k)
 {
-    if (k >= 0 && k < IFS_RSET_FIXED_KINDS) return fixed_kinds[k];
+    if (k >= 0 && k < IFS_RSET_FIXED_KINDS)
+        return fixed_kinds[k];
     return d && k >= 0 && k < d->n_kinds ? d->kind_names[k] : NULL;
 }
 
@@ -38,51 +40,63 @@ const char *ifs_rset_kind_name(const ifs_rset *d, int k)
 static uint8_t kind_of(ifs_rset *d, const char *s)
 {
     for (int k = 0; k < d->n_kinds; k++)
-        if (!strcmp(d->kind_names[k], s)) return (uint8_t)k;
+        if (!strcmp(d->kind_names[k], s))
+            return (uint8_t)k;
     if (d->n_kinds == IFS_RSET_MAX_KINDS || strlen(s) >= IFS_RSET_KIND_LEN)
         return IFS_RSET_KIND_OTHER;
     snprintf(d->kind_names[d->n_kinds], IFS_RSET_KIND_LEN, "%s", s);
     return (uint8_t)d->n_kinds++;
 }
 
-
 static int push(ifs_rset *d, int32_t label, uint8_t split, uint8_t kind, uint16_t file,
-                   uint64_t line, const int32_t *ids, const int32_t *types, int32_t nids)
+                uint64_t line, const int32_t *ids, const int32_t *types, int32_t nids)
 {
     if (d->n + 1 >= d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 4096;
         int32_t *l = realloc(d->label, cap * sizeof *l);
-        if (l) d->label = l;
+        if (l)
+            d->label = l;
         uint8_t *s = realloc(d->split, cap);
-        if (s) d->split = s;
+        if (s)
+            d->split = s;
         uint8_t *k = realloc(d->kind, cap);
-        if (k) d->kind = k;
+        if (k)
+            d->kind = k;
         int32_t *o = realloc(d->off, (cap + 1) * sizeof *o);
-        if (o) d->off = o;
+        if (o)
+            d->off = o;
         uint64_t *ln = realloc(d->line, cap * sizeof *ln);
-        if (ln) d->line = ln;
+        if (ln)
+            d->line = ln;
         uint16_t *fi = realloc(d->file, cap * sizeof *fi);
-        if (fi) d->file = fi;
-        if (!l || !s || !k || !o || !ln || !fi) return -1;
-        if (!d->cap) d->off[0] = 0;
+        if (fi)
+            d->file = fi;
+        if (!l || !s || !k || !o || !ln || !fi)
+            return -1;
+        if (!d->cap)
+            d->off[0] = 0;
         d->cap = cap;
     }
     size_t need = (size_t)d->off[d->n] + (size_t)nids;
     if (need > d->ids_cap) {
         size_t cap = d->ids_cap ? d->ids_cap * 2 : 1 << 20;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         int32_t *ni = realloc(d->ids, cap * sizeof *ni);
-        if (!ni) return -1;
+        if (!ni)
+            return -1;
         d->ids = ni;
         if (types) {
             int32_t *nt = realloc(d->types, cap * sizeof *nt);
-            if (!nt) return -1;
+            if (!nt)
+                return -1;
             d->types = nt;
         }
         d->ids_cap = cap;
     }
     memcpy(d->ids + d->off[d->n], ids, (size_t)nids * sizeof *ids);
-    if (types) memcpy(d->types + d->off[d->n], types, (size_t)nids * sizeof *types);
+    if (types)
+        memcpy(d->types + d->off[d->n], types, (size_t)nids * sizeof *types);
     d->label[d->n] = label;
     d->split[d->n] = split;
     d->kind[d->n] = kind;
@@ -95,24 +109,33 @@ static int push(ifs_rset *d, int32_t label, uint8_t split, uint8_t kind, uint16_
 
 void ifs_rset_free(ifs_rset *d)
 {
-    if (!d) return;
-    free(d->label); free(d->split); free(d->kind); free(d->off); free(d->ids);
-    free(d->line); free(d->file); free(d->types);
+    if (!d)
+        return;
+    free(d->label);
+    free(d->split);
+    free(d->kind);
+    free(d->off);
+    free(d->ids);
+    free(d->line);
+    free(d->file);
+    free(d->types);
     memset(d, 0, sizeof *d);
 }
 
-int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok,
-                  ifs_tok_state *st, const ifs_rset_opts *eo, char *err, size_t errlen)
+int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok, ifs_tok_state *st,
+                  const ifs_rset_opts *eo, char *err, size_t errlen)
 {
     const char *text_field = eo->text_field;
     const int max_len = eo->max_len;
     ifs_shard_reader *r;
     name_fixed_kinds(d);
-    if (ifs_shard_open(path, NULL, &r, err, errlen)) return -1;
+    if (ifs_shard_open(path, NULL, &r, err, errlen))
+        return -1;
     int32_t *ids = malloc((size_t)max_len * sizeof *ids);
     int32_t *types = malloc((size_t)max_len * sizeof *types);
     int rc = ids && types ? 0 : -1;
-    if (rc) snprintf(err, errlen, "out of memory");
+    if (rc)
+        snprintf(err, errlen, "out of memory");
     ifs_shard_line ln;
     while (rc == 0 && ifs_shard_next(r, &ln) == IFS_SHARD_LINE) {
         d->lines++;
@@ -123,7 +146,10 @@ int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok
             rc = -1;
             break;
         }
-        if (ln.len == 0) { d->skipped++; continue; }
+        if (ln.len == 0) {
+            d->skipped++;
+            continue;
+        }
         cJSON *j = cJSON_ParseWithLength(ln.data, ln.len);
         const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, text_field) : NULL;
         const cJSON *l = j ? cJSON_GetObjectItemCaseSensitive(j, "label") : NULL;
@@ -131,19 +157,22 @@ int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok
         const cJSON *k = j ? cJSON_GetObjectItemCaseSensitive(j, "kind") : NULL;
         if (!cJSON_IsString(t) || !cJSON_IsNumber(l) || !cJSON_IsString(s) ||
             (l->valuedouble != 0 && l->valuedouble != 1)) {
-            snprintf(err, errlen, "%s:%llu: a response-set record needs string \"%s\", "
-                     "label 0 or 1 and string \"split\"", path,
-                     (unsigned long long)ln.line_no, text_field);
+            snprintf(err, errlen,
+                     "%s:%llu: a response-set record needs string \"%s\", "
+                     "label 0 or 1 and string \"split\"",
+                     path, (unsigned long long)ln.line_no, text_field);
             cJSON_Delete(j);
             rc = -1;
             break;
         }
-        uint8_t split = !strcmp(s->valuestring, "train") ? IFS_SPLIT_TRAIN
-                      : !strcmp(s->valuestring, "validation") ? IFS_SPLIT_VALIDATION
-                      : !strcmp(s->valuestring, "test") ? IFS_SPLIT_TEST
-                      : !strcmp(s->valuestring, "holdout") ? IFS_SPLIT_HOLDOUT : 255;
+        uint8_t split = !strcmp(s->valuestring, "train")        ? IFS_SPLIT_TRAIN
+                        : !strcmp(s->valuestring, "validation") ? IFS_SPLIT_VALIDATION
+                        : !strcmp(s->valuestring, "test")       ? IFS_SPLIT_TEST
+                        : !strcmp(s->valuestring, "holdout")    ? IFS_SPLIT_HOLDOUT
+                                                                : 255;
         if (split == 255) {
-            snprintf(err, errlen, "%s:%llu: split \"%s\" is not train, validation, test or "
+            snprintf(err, errlen,
+                     "%s:%llu: split \"%s\" is not train, validation, test or "
                      "holdout",
                      path, (unsigned long long)ln.line_no, s->valuestring);
             cJSON_Delete(j);
@@ -157,9 +186,10 @@ int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok
         if (eo->instr_field) {
             const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, eo->instr_field);
             if (!cJSON_IsString(in)) {
-                snprintf(err, errlen, "%s:%llu: no string \"%s\" (the instruction of a pair, "
-                         "--instruction-field)", path, (unsigned long long)ln.line_no,
-                         eo->instr_field);
+                snprintf(err, errlen,
+                         "%s:%llu: no string \"%s\" (the instruction of a pair, "
+                         "--instruction-field)",
+                         path, (unsigned long long)ln.line_no, eo->instr_field);
                 cJSON_Delete(j);
                 rc = -1;
                 break;
@@ -168,19 +198,21 @@ int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok
                                           t->valuestring, strlen(t->valuestring), max_len,
                                           eo->instr_max, ids, types, &n, &res, &bad_in_b);
         } else {
-            trc = ifs_tok_encode(tok, st, t->valuestring, strlen(t->valuestring), max_len,
-                                 ids, NULL, &n, &res);
+            trc = ifs_tok_encode(tok, st, t->valuestring, strlen(t->valuestring), max_len, ids,
+                                 NULL, &n, &res);
         }
         if (trc) {
             snprintf(err, errlen, "%s:%llu: %s%s", path, (unsigned long long)ln.line_no,
                      ifs_tok_strerror(trc),
-                     trc != IFS_TOK_EUTF8 ? "" : bad_in_b ? " in the text" : " in the instruction");
+                     trc != IFS_TOK_EUTF8 ? ""
+                     : bad_in_b           ? " in the text"
+                                          : " in the instruction");
             cJSON_Delete(j);
             rc = -1;
             break;
         }
         if (push(d, (int32_t)l->valuedouble, split, kind, (uint16_t)file_no, ln.line_no, ids,
-                    eo->instr_field ? types : NULL, n)) {
+                 eo->instr_field ? types : NULL, n)) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
         }
@@ -194,12 +226,16 @@ int ifs_rset_load(ifs_rset *d, const char *path, int file_no, const ifs_tok *tok
 
 /* ---- features --------------------------------------------------------- */
 
-typedef struct { int32_t len; size_t idx; } by_len;
+typedef struct {
+    int32_t len;
+    size_t idx;
+} by_len;
 
 static int cmp_len(const void *a, const void *b)
 {
     const by_len *x = a, *y = b;
-    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -208,9 +244,9 @@ size_t ifs_rset_feature_rows(const ifs_rset *d, int depth)
     return depth < 0 ? d->n : (size_t)d->off[d->n];
 }
 
-int ifs_rset_features(ifs_backend *bk, const ifs_rset *d, int hidden, int depth,
-                      int32_t max_tokens, int32_t max_seqs, float *X,
-                      ifs_rset_progress progress, void *ctx, char *err, size_t errlen)
+int ifs_rset_features(ifs_backend *bk, const ifs_rset *d, int hidden, int depth, int32_t max_tokens,
+                      int32_t max_seqs, float *X, ifs_rset_progress progress, void *ctx, char *err,
+                      size_t errlen)
 {
     by_len *order = malloc(d->n * sizeof *order);
     int32_t *seq_off = malloc(((size_t)max_seqs + 1) * sizeof *seq_off);
@@ -235,16 +271,19 @@ int ifs_rset_features(ifs_backend *bk, const ifs_rset *d, int hidden, int depth,
         seq_off[0] = 0;
         while (i + (size_t)ns < d->n && ns < max_seqs) {
             const by_len *e = &order[i + (size_t)ns];
-            if (nt + e->len > max_tokens) break;
+            if (nt + e->len > max_tokens)
+                break;
             memcpy(ids + nt, d->ids + d->off[e->idx], (size_t)e->len * sizeof *ids);
             if (d->types)
                 memcpy(types + nt, d->types + d->off[e->idx], (size_t)e->len * sizeof *types);
             nt += e->len;
             seq_off[++ns] = nt;
         }
-        ifs_batch b = { .n_seqs = ns, .n_tokens = nt, .input_ids = ids,
-                        .type_ids = d->types ? types : NULL,
-                        .seq_off = seq_off };
+        ifs_batch b = {.n_seqs = ns,
+                       .n_tokens = nt,
+                       .input_ids = ids,
+                       .type_ids = d->types ? types : NULL,
+                       .seq_off = seq_off};
         if (depth < 0 ? ifs_backend_forward(bk, &b, logits, cls)
                       : ifs_backend_encode(bk, &b, depth, cls)) {
             snprintf(err, errlen, "forward failed: %s", ifs_backend_error(bk));
@@ -262,10 +301,16 @@ int ifs_rset_features(ifs_backend *bk, const ifs_rset *d, int hidden, int depth,
         }
         i += (size_t)ns;
         done += (size_t)ns;
-        if (progress) progress(ctx, done, d->n);
+        if (progress)
+            progress(ctx, done, d->n);
     }
 out:
-    free(order); free(seq_off); free(ids); free(types); free(logits); free(cls);
+    free(order);
+    free(seq_off);
+    free(ids);
+    free(types);
+    free(logits);
+    free(cls);
     return rc;
 }
 
@@ -293,8 +338,10 @@ void ifs_rset_cache_header(const ifs_rset *d, int depth, uint32_t hidden, const 
     char magic[9], ids_fp[65];
     uint64_t n = d->n;
     ids_digest(d, ids_fp);
-    if (depth < 0) memcpy(magic, FEAT_MAGIC, 9);
-    else snprintf(magic, sizeof magic, "IFSHID%02d", depth % 100); /* every row, `depth` layers */
+    if (depth < 0)
+        memcpy(magic, FEAT_MAGIC, 9);
+    else
+        snprintf(magic, sizeof magic, "IFSHID%02d", depth % 100); /* every row, `depth` layers */
     memcpy(h, magic, 8);
     memcpy(h + 8, &n, 8);
     memcpy(h + 16, &hidden, 4);
@@ -305,7 +352,8 @@ void ifs_rset_cache_header(const ifs_rset *d, int depth, uint32_t hidden, const 
 int ifs_rset_cache_load(const char *path, const unsigned char *want, float *X, size_t nfloats)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    if (!f)
+        return 0;
     unsigned char h[FEAT_HDR];
     int ok = fread(h, 1, FEAT_HDR, f) == FEAT_HDR && !memcmp(h, want, FEAT_HDR) &&
              fread(X, sizeof(float), nfloats, f) == nfloats && fgetc(f) == EOF;
@@ -314,14 +362,16 @@ int ifs_rset_cache_load(const char *path, const unsigned char *want, float *X, s
 }
 
 int ifs_rset_cache_save(const char *path, const unsigned char *hdr, const float *X, size_t nfloats,
-                     char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
     ifs_atomic *a;
-    if (ifs_atomic_open(path, &a, err, errlen)) return -1;
+    if (ifs_atomic_open(path, &a, err, errlen))
+        return -1;
     int rc = ifs_atomic_write(a, hdr, FEAT_HDR) || ifs_atomic_write(a, X, nfloats * sizeof *X);
-    if (rc) snprintf(err, errlen, "cannot write %s", path);
-    if (!rc) rc = ifs_atomic_commit(a, err, errlen);
+    if (rc)
+        snprintf(err, errlen, "cannot write %s", path);
+    if (!rc)
+        rc = ifs_atomic_commit(a, err, errlen);
     ifs_atomic_free(a);
     return rc;
 }
-

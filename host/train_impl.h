@@ -31,14 +31,15 @@ static inline void train_fill_normal(float *a, size_t n, float std, uint64_t *s)
     for (size_t i = 0; i < n; i += 2) {
         double r = sqrt(-2.0 * log(train_uniform01(s))), t = 2.0 * M_PI * train_uniform01(s);
         a[i] = (float)(std * r * cos(t));
-        if (i + 1 < n) a[i + 1] = (float)(std * r * sin(t));
+        if (i + 1 < n)
+            a[i + 1] = (float)(std * r * sin(t));
     }
 }
 
 /* One AdamW step (b1 0.9, b2 0.999, eps 1e-8) at step t >= 1 on n values;
  * decoupled weight decay wd when `decay`. */
-static inline void train_adamw(float *p, const float *g, float *m, float *v, size_t n,
-                               float lr, float wd, int t, int decay)
+static inline void train_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                               float wd, int t, int decay)
 {
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
     float c1 = 1.0f - powf(b1, (float)t), c2 = 1.0f - powf(b2, (float)t);
@@ -46,7 +47,8 @@ static inline void train_adamw(float *p, const float *g, float *m, float *v, siz
         m[i] = b1 * m[i] + (1 - b1) * g[i];
         v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
         float upd = (m[i] / c1) / (sqrtf(v[i] / c2) + eps);
-        if (decay) upd += wd * p[i];
+        if (decay)
+            upd += wd * p[i];
         p[i] -= lr * upd;
     }
 }

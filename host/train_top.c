@@ -68,7 +68,8 @@ typedef struct {
 static void *par_worker(void *v)
 {
     par_arg *a = v;
-    for (int t; (t = atomic_fetch_add(a->next, 1)) < a->n_tasks;) a->fn(a->ctx, t, a->thread);
+    for (int t; (t = atomic_fetch_add(a->next, 1)) < a->n_tasks;)
+        a->fn(a->ctx, t, a->thread);
     return NULL;
 }
 
@@ -76,21 +77,27 @@ enum { MAX_THREADS = 64 };
 
 static void par_for(int n_threads, int n_tasks, task_fn fn, void *ctx)
 {
-    if (n_threads > MAX_THREADS) n_threads = MAX_THREADS;
-    if (n_threads > n_tasks) n_threads = n_tasks;
+    if (n_threads > MAX_THREADS)
+        n_threads = MAX_THREADS;
+    if (n_threads > n_tasks)
+        n_threads = n_tasks;
     if (n_threads <= 1) {
-        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        for (int t = 0; t < n_tasks; t++)
+            fn(ctx, t, 0);
         return;
     }
     atomic_int next = 0;
     pthread_t th[MAX_THREADS];
     par_arg a[MAX_THREADS];
     int started = 1;
-    for (int i = 0; i < n_threads; i++) a[i] = (par_arg){ fn, ctx, n_tasks, i, &next };
+    for (int i = 0; i < n_threads; i++)
+        a[i] = (par_arg){fn, ctx, n_tasks, i, &next};
     for (int i = 1; i < n_threads; i++, started++)
-        if (pthread_create(&th[i], NULL, par_worker, &a[i])) break; /* fewer threads: same bits */
+        if (pthread_create(&th[i], NULL, par_worker, &a[i]))
+            break; /* fewer threads: same bits */
     par_worker(&a[0]);
-    for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
+    for (int i = 1; i < started; i++)
+        pthread_join(th[i], NULL);
 }
 
 /* ---- parameters ------------------------------------------------------ */
@@ -114,42 +121,45 @@ typedef struct {
 static size_t layout(int H, int F, int N, slot *s)
 {
     const size_t h = (size_t)H, i = (size_t)F;
-    const size_t lc[LAYER_TENSORS] = { h * h, h, h * h, h, h * h, h, h * h, h, h, h,
-                                       i * h, i, h * i, h, h, h };
-    static const int lm[LAYER_TENSORS] = { 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0 };
-    const size_t hc[HEAD_TENSORS] = { h * h, h, 2 * h, 2 };
-    static const int hm[HEAD_TENSORS] = { 1, 0, 1, 0 };
+    const size_t lc[LAYER_TENSORS] = {h * h, h, h * h, h, h * h, h, h * h, h,
+                                      h,     h, i * h, i, h * i, h, h,     h};
+    static const int lm[LAYER_TENSORS] = {1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0};
+    const size_t hc[HEAD_TENSORS] = {h * h, h, 2 * h, 2};
+    static const int hm[HEAD_TENSORS] = {1, 0, 1, 0};
     size_t off = 0;
     int k = 0;
     for (int l = 0; l < N; l++)
         for (int j = 0; j < LAYER_TENSORS; j++, k++) {
-            s[k] = (slot){ off, lc[j], lm[j], 0 };
+            s[k] = (slot){off, lc[j], lm[j], 0};
             off += lc[j];
         }
     for (int j = 0; j < HEAD_TENSORS; j++, k++) {
-        s[k] = (slot){ off, hc[j], hm[j], 1 };
+        s[k] = (slot){off, hc[j], hm[j], 1};
         off += hc[j];
     }
     return off;
 }
 
-static int n_slots(int N) { return LAYER_TENSORS * N + HEAD_TENSORS; }
+static int n_slots(int N)
+{
+    return LAYER_TENSORS * N + HEAD_TENSORS;
+}
 
 static mlayer mlayer_at(float *base, const slot *s)
 {
     mlayer m;
-    float **f[LAYER_TENSORS] = { &m.q_w, &m.q_b, &m.k_w, &m.k_b, &m.v_w, &m.v_b, &m.ao_w,
-                                 &m.ao_b, &m.ln1_g, &m.ln1_b, &m.i_w, &m.i_b, &m.o_w,
-                                 &m.o_b, &m.ln2_g, &m.ln2_b };
-    for (int j = 0; j < LAYER_TENSORS; j++) *f[j] = base + s[j].off;
+    float **f[LAYER_TENSORS] = {&m.q_w,  &m.q_b,  &m.k_w,   &m.k_b,   &m.v_w, &m.v_b,
+                                &m.ao_w, &m.ao_b, &m.ln1_g, &m.ln1_b, &m.i_w, &m.i_b,
+                                &m.o_w,  &m.o_b,  &m.ln2_g, &m.ln2_b};
+    for (int j = 0; j < LAYER_TENSORS; j++)
+        *f[j] = base + s[j].off;
     return m;
 }
 
 static ifs_bert_layer as_layer(const mlayer *m)
 {
-    ifs_bert_layer L = { m->q_w, m->q_b, m->k_w, m->k_b, m->v_w, m->v_b, m->ao_w, m->ao_b,
-                         m->ln1_g, m->ln1_b, m->i_w, m->i_b, m->o_w, m->o_b, m->ln2_g,
-                         m->ln2_b };
+    ifs_bert_layer L = {m->q_w,   m->q_b,   m->k_w, m->k_b, m->v_w, m->v_b, m->ao_w,  m->ao_b,
+                        m->ln1_g, m->ln1_b, m->i_w, m->i_b, m->o_w, m->o_b, m->ln2_g, m->ln2_b};
     return L;
 }
 
@@ -165,9 +175,11 @@ static mlayer mut_layer(const ifs_top *t, int H, int F, int l)
 int ifs_top_alloc(ifs_top *t, const ifs_bert_config *cfg, int n_layers)
 {
     memset(t, 0, sizeof *t);
-    if (n_layers < 0 || n_layers > cfg->n_layers) return -1;
+    if (n_layers < 0 || n_layers > cfg->n_layers)
+        return -1;
     slot *s = malloc((size_t)n_slots(n_layers) * sizeof *s);
-    if (!s) return -1;
+    if (!s)
+        return -1;
     size_t total = layout(cfg->hidden, cfg->intermediate, n_layers, s);
     t->mem = calloc(total, sizeof *t->mem);
     t->layers = malloc((size_t)(n_layers ? n_layers : 1) * sizeof *t->layers);
@@ -193,7 +205,8 @@ int ifs_top_alloc(ifs_top *t, const ifs_bert_config *cfg, int n_layers)
 
 void ifs_top_free(ifs_top *t)
 {
-    if (!t) return;
+    if (!t)
+        return;
     free(t->mem);
     free(t->layers);
     memset(t, 0, sizeof *t);
@@ -207,13 +220,13 @@ void ifs_top_init(ifs_top *t, const ifs_bert_config *cfg, const ifs_bert_layer *
     layout(H, F, 1, s);
     for (int l = 0; l < t->n_layers && top; l++) {
         const ifs_bert_layer *L = &top[l];
-        const float *src[LAYER_TENSORS] = { L->q_w, L->q_b, L->k_w, L->k_b, L->v_w, L->v_b,
-                                            L->ao_w, L->ao_b, L->ln1_g, L->ln1_b, L->i_w,
-                                            L->i_b, L->o_w, L->o_b, L->ln2_g, L->ln2_b };
+        const float *src[LAYER_TENSORS] = {L->q_w,  L->q_b,  L->k_w,   L->k_b,   L->v_w, L->v_b,
+                                           L->ao_w, L->ao_b, L->ln1_g, L->ln1_b, L->i_w, L->i_b,
+                                           L->o_w,  L->o_b,  L->ln2_g, L->ln2_b};
         mlayer m = mut_layer(t, H, F, l);
-        float *dst[LAYER_TENSORS] = { m.q_w, m.q_b, m.k_w, m.k_b, m.v_w, m.v_b, m.ao_w,
-                                      m.ao_b, m.ln1_g, m.ln1_b, m.i_w, m.i_b, m.o_w, m.o_b,
-                                      m.ln2_g, m.ln2_b };
+        float *dst[LAYER_TENSORS] = {m.q_w,  m.q_b,  m.k_w,   m.k_b,   m.v_w, m.v_b,
+                                     m.ao_w, m.ao_b, m.ln1_g, m.ln1_b, m.i_w, m.i_b,
+                                     m.o_w,  m.o_b,  m.ln2_g, m.ln2_b};
         for (int j = 0; j < LAYER_TENSORS; j++)
             memcpy(dst[j], src[j], s[j].count * sizeof(float));
     }
@@ -244,32 +257,32 @@ static float act_df(float x, ifs_act a)
 /* One trained layer's saved activations. Q: its query rows (every row, or
  * the b [CLS] rows of the top layer). */
 typedef struct {
-    float *qkv;            /* [R][3H]: Q (lower layers) | K | V */
-    float *xq, *qc;        /* top layer: [b][H] [CLS] input rows, their queries */
-    float *P;              /* attention probabilities, per (example, head) [Lq][L] */
-    float *ctx, *s1, *h1;  /* [Q][H]: context, pre-LN1 sum, LN1 output */
-    float *u, *a;          /* [Q][F]: pre-activation (bias added), activation */
-    float *s2, *out;       /* [Q][H]: pre-LN2 sum, layer output */
+    float *qkv;           /* [R][3H]: Q (lower layers) | K | V */
+    float *xq, *qc;       /* top layer: [b][H] [CLS] input rows, their queries */
+    float *P;             /* attention probabilities, per (example, head) [Lq][L] */
+    float *ctx, *s1, *h1; /* [Q][H]: context, pre-LN1 sum, LN1 output */
+    float *u, *a;         /* [Q][F]: pre-activation (bias added), activation */
+    float *s2, *out;      /* [Q][H]: pre-LN2 sum, layer output */
 } lstate;
 
 typedef struct {
     int H, NH, D, F, N, B; /* B: examples per call */
     int n_threads;
-    int64_t R, maxL;       /* rows per call, longest example */
+    int64_t R, maxL; /* rows per call, longest example */
     float eps, scale;
     ifs_act act;
-    int b;                 /* examples of the current call */
-    int64_t *boff;         /* [B + 1] row offsets of the examples in xb */
-    int64_t *poff;         /* [B + 1] offsets of each example's probabilities (per head) */
-    int64_t *tblk, *cblk;  /* token blocks (ntb + 1), [CLS] blocks 0..b */
+    int b;                /* examples of the current call */
+    int64_t *boff;        /* [B + 1] row offsets of the examples in xb */
+    int64_t *poff;        /* [B + 1] offsets of each example's probabilities (per head) */
+    int64_t *tblk, *cblk; /* token blocks (ntb + 1), [CLS] blocks 0..b */
     int ntb;
-    float *xb;             /* [R][H] the gathered input rows */
-    float *xc;             /* [B][H] their [CLS] rows (the head's input when N = 0) */
-    lstate *ls;            /* [N] */
+    float *xb;                  /* [R][H] the gathered input rows */
+    float *xc;                  /* [B][H] their [CLS] rows (the head's input when N = 0) */
+    lstate *ls;                 /* [N] */
     float *pooled, *logit, *dl; /* [B][H], [B][2], [B][2] */
     /* backward */
-    float *dy, *dx;        /* [R][H]: gradient at a layer's output / input */
-    float *dqkv, *dqc;     /* [R][3H], [B][H] */
+    float *dy, *dx;                    /* [R][H]: gradient at a layer's output / input */
+    float *dqkv, *dqc;                 /* [R][3H], [B][H] */
     float *dctx, *dh1, *da, *dP, *tmp; /* [R][H], [R][H], [R][F], [threads][maxL^2], [B][H] */
     float *arena;
 } work;
@@ -304,8 +317,8 @@ static int work_alloc(work *w, const ifs_bert_config *cfg, int N, int B, int64_t
     const size_t H = (size_t)w->H, F = (size_t)w->F, b = (size_t)B, r = (size_t)w->R;
     const size_t np = (size_t)w->NH * r * (size_t)maxL; /* probabilities, full layer */
     const size_t per_layer = r * 3 * H + 2 * b * H + np + r * (5 * H + 2 * F);
-    const size_t total = r * H + b * H + (size_t)N * per_layer + b * H + 4 * b +
-                         2 * r * H + r * 3 * H + b * H + 2 * r * H + r * F +
+    const size_t total = r * H + b * H + (size_t)N * per_layer + b * H + 4 * b + 2 * r * H +
+                         r * 3 * H + b * H + 2 * r * H + r * F +
                          (size_t)w->n_threads * (size_t)maxL * (size_t)maxL + b * H;
     w->boff = malloc((b + 1) * sizeof *w->boff);
     w->poff = malloc((b + 1) * sizeof *w->poff);
@@ -317,9 +330,14 @@ static int work_alloc(work *w, const ifs_bert_config *cfg, int N, int B, int64_t
         work_free(w);
         return -1;
     }
-    for (size_t i = 0; i <= b; i++) w->cblk[i] = (int64_t)i;
+    for (size_t i = 0; i <= b; i++)
+        w->cblk[i] = (int64_t)i;
     float *f = w->arena;
-#define TAKE(p, n) do { (p) = f; f += (n); } while (0)
+#define TAKE(p, n)                                                                                 \
+    do {                                                                                           \
+        (p) = f;                                                                                   \
+        f += (n);                                                                                  \
+    } while (0)
     TAKE(w->xb, r * H);
     TAKE(w->xc, b * H);
     for (int l = 0; l < N; l++) {
@@ -366,7 +384,8 @@ static void gather(work *w, const float *X, const int64_t *off, const size_t *id
         w->poff[e] = p;
         memcpy(w->xb + (size_t)r * H, X + (size_t)off[idx[e]] * H, (size_t)len * H * sizeof(float));
         memcpy(w->xc + (size_t)e * H, X + (size_t)off[idx[e]] * H, H * sizeof(float));
-        for (int64_t k = 0; k < len; k += IFS_CPU_ROW_BLOCK) w->tblk[w->ntb++] = r + k;
+        for (int64_t k = 0; k < len; k += IFS_CPU_ROW_BLOCK)
+            w->tblk[w->ntb++] = r + k;
         r += len;
         p += len * len; /* a lower layer's [L][L]; the top layer uses [1][L] of it */
     }
@@ -396,19 +415,20 @@ static void lin_blocks(const work *w, float *y, int64_t ldy, const float *x, int
                        const float *W, const float *bias, int in, int out, int act,
                        const int64_t *blk, int nb)
 {
-    lin_job j = { y, ldy, ldx, x, W, bias, in, out, act, blk };
+    lin_job j = {y, ldy, ldx, x, W, bias, in, out, act, blk};
     par_for(w->n_threads, nb, lin_task, &j);
 }
 
 /* s = tmp + bias + res (ifs_cpu_add_bias_residual_layernorm's sum, in its
  * order) kept in s, then out = LN(s): that function's result, bit for bit. */
-static void sum_layernorm(float *out, float *s, const float *bias, const float *res,
-                          const float *g, const float *beta, int64_t rows, int H, float eps)
+static void sum_layernorm(float *out, float *s, const float *bias, const float *res, const float *g,
+                          const float *beta, int64_t rows, int H, float eps)
 {
     for (int64_t r = 0; r < rows; r++) {
         float *sr = s + r * H;
         const float *rr = res + r * H;
-        for (int j = 0; j < H; j++) sr[j] = sr[j] + bias[j] + rr[j];
+        for (int j = 0; j < H; j++)
+            sr[j] = sr[j] + bias[j] + rr[j];
     }
     ifs_cpu_layernorm(out, s, g, beta, rows, H, eps);
 }
@@ -445,7 +465,8 @@ static void layer_fwd(const ifs_bert_layer *ly, lstate *s, const float *x, work 
 {
     const int H = w->H, NH = w->NH, F = w->F, b = w->b;
     const int64_t H3 = 3 * (int64_t)H;
-    if (!cls_only) lin_blocks(w, s->qkv, H3, x, H, ly->q_w, ly->q_b, H, H, -1, w->tblk, w->ntb);
+    if (!cls_only)
+        lin_blocks(w, s->qkv, H3, x, H, ly->q_w, ly->q_b, H, H, -1, w->tblk, w->ntb);
     lin_blocks(w, s->qkv + H, H3, x, H, ly->k_w, ly->k_b, H, H, -1, w->tblk, w->ntb);
     lin_blocks(w, s->qkv + 2 * H, H3, x, H, ly->v_w, ly->v_b, H, H, -1, w->tblk, w->ntb);
     if (cls_only) {
@@ -453,7 +474,7 @@ static void layer_fwd(const ifs_bert_layer *ly, lstate *s, const float *x, work 
             memcpy(s->xq + (size_t)e * H, x + (size_t)w->boff[e] * H, sizeof(float) * (size_t)H);
         lin_blocks(w, s->qc, H, s->xq, H, ly->q_w, ly->q_b, H, H, -1, w->cblk, b);
     }
-    att_job aj = { w, s, cls_only };
+    att_job aj = {w, s, cls_only};
     par_for(w->n_threads, b * NH, att_fwd_task, &aj);
     const int64_t *blk = cls_only ? w->cblk : w->tblk;
     const int nb = cls_only ? b : w->ntb;
@@ -480,14 +501,16 @@ static double forward(const ifs_top *t, work *w, const int32_t *y, const size_t 
     }
     const float *cls = N ? w->ls[N - 1].out : w->xc;
     lin_blocks(w, w->pooled, H, cls, H, t->head.pool_w, t->head.pool_b, H, H, -1, w->cblk, b);
-    for (size_t i = 0; i < (size_t)b * H; i++) w->pooled[i] = tanhf(w->pooled[i]);
+    for (size_t i = 0; i < (size_t)b * H; i++)
+        w->pooled[i] = tanhf(w->pooled[i]);
     lin_blocks(w, w->logit, 2, w->pooled, H, t->head.cls_w, t->head.cls_b, H, 2, -1, w->cblk, b);
     double loss = 0.0;
     for (int e = 0; e < b; e++) {
         double z0 = w->logit[2 * e], z1 = w->logit[2 * e + 1];
         double m = z0 > z1 ? z0 : z1, lse = m + log(exp(z0 - m) + exp(z1 - m));
         double q1 = exp(z1 - lse);
-        if (p1) p1[e] = (float)q1;
+        if (p1)
+            p1[e] = (float)q1;
         if (y) {
             int lab = y[idx[e]];
             loss += lse - (lab ? z1 : z0);
@@ -503,7 +526,8 @@ static double forward(const ifs_top *t, work *w, const int32_t *y, const size_t 
 static void col_sums(float *acc, const float *x, int64_t ldx, int64_t rows, int n)
 {
     for (int64_t r = 0; r < rows; r++)
-        for (int j = 0; j < n; j++) acc[j] += x[r * ldx + j];
+        for (int j = 0; j < n; j++)
+            acc[j] += x[r * ldx + j];
 }
 
 /* Fixed task sizes of the gradient GEMMs (see "threads"). */
@@ -531,8 +555,9 @@ static void grad_w_task(void *v, int t, int thread)
 static void grad_w(const work *w, float *dW, const float *dy, int64_t ldy, const float *x,
                    int64_t ldx, int64_t rows, int n, int k)
 {
-    if (rows <= 0) return;
-    gemm_job j = { dW, dy, x, k, ldy, ldx, rows, n, k, 1.0f };
+    if (rows <= 0)
+        return;
+    gemm_job j = {dW, dy, x, k, ldy, ldx, rows, n, k, 1.0f};
     par_for(w->n_threads, (n + GW_ROWS - 1) / GW_ROWS, grad_w_task, &j);
 }
 
@@ -550,8 +575,9 @@ static void grad_x_task(void *v, int t, int thread)
 static void grad_x(const work *w, float *dx, int64_t lddx, const float *dy, int64_t ldy,
                    const float *W, int64_t rows, int n, int k, int accumulate)
 {
-    if (rows <= 0) return;
-    gemm_job j = { dx, dy, W, lddx, ldy, k, rows, n, k, accumulate ? 1.0f : 0.0f };
+    if (rows <= 0)
+        return;
+    gemm_job j = {dx, dy, W, lddx, ldy, k, rows, n, k, accumulate ? 1.0f : 0.0f};
     par_for(w->n_threads, (int)((rows + GX_ROWS - 1) / GX_ROWS), grad_x_task, &j);
 }
 
@@ -565,9 +591,11 @@ static void layernorm_bwd(float *d, const float *s, const float *g, float *dg, f
         float *dr = d + r * H;
         const float *sr = s + r * H;
         double mean = 0.0, var = 0.0;
-        for (int j = 0; j < H; j++) mean += sr[j];
+        for (int j = 0; j < H; j++)
+            mean += sr[j];
         mean /= H;
-        for (int j = 0; j < H; j++) var += (sr[j] - mean) * (sr[j] - mean);
+        for (int j = 0; j < H; j++)
+            var += (sr[j] - mean) * (sr[j] - mean);
         var /= H;
         const float m = (float)mean, rs = (float)(1.0 / sqrt(var + (double)eps));
         double m1 = 0.0, m2 = 0.0;
@@ -607,16 +635,18 @@ static void att_bwd_task(void *v, int task, int thread)
     const float *k = s->qkv + r0 * H3 + H + h * D, *vv = k + H;
     float *dq = (cls_only ? w->dqc : w->dqkv) + qrow * ldq + h * D;
     float *dk = w->dqkv + r0 * H3 + H + h * D, *dv = dk + H;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, L, D, 1.0f, dc, H, vv, (int)H3,
-                0.0f, dP, L);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, L, D, 1.0f, dc, H, vv, (int)H3, 0.0f,
+                dP, L);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, Lq, 1.0f, P, L, dc, H, 0.0f, dv,
                 (int)H3);
     for (int i = 0; i < Lq; i++) {
         float *dpr = dP + (size_t)i * L;
         const float *pr = P + (size_t)i * L;
         double dot = 0.0;
-        for (int jj = 0; jj < L; jj++) dot += (double)pr[jj] * dpr[jj];
-        for (int jj = 0; jj < L; jj++) dpr[jj] = pr[jj] * (dpr[jj] - (float)dot);
+        for (int jj = 0; jj < L; jj++)
+            dot += (double)pr[jj] * dpr[jj];
+        for (int jj = 0; jj < L; jj++)
+            dpr[jj] = pr[jj] * (dpr[jj] - (float)dot);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, D, L, w->scale, dP, L, k, (int)H3,
                 0.0f, dq, (int)ldq);
@@ -637,7 +667,8 @@ static void layer_bwd(const ifs_bert_layer *ly, const mlayer *G, const lstate *s
     grad_w(w, G->o_w, dy, H, s->a, F, Q, H, F);
     col_sums(G->o_b, dy, H, Q, H);
     grad_x(w, w->da, F, dy, H, ly->o_w, Q, H, F, 0);
-    for (size_t i = 0; i < (size_t)Q * F; i++) w->da[i] *= act_df(s->u[i], w->act);
+    for (size_t i = 0; i < (size_t)Q * F; i++)
+        w->da[i] *= act_df(s->u[i], w->act);
     grad_w(w, G->i_w, w->da, F, s->h1, H, Q, F, H);
     col_sums(G->i_b, w->da, F, Q, F);
     memcpy(w->dh1, dy, sizeof(float) * (size_t)Q * H);
@@ -649,7 +680,7 @@ static void layer_bwd(const ifs_bert_layer *ly, const mlayer *G, const lstate *s
     grad_x(w, w->dctx, H, w->dh1, H, ly->ao_w, Q, H, H, 0);
     /* attention per (example, head): dP = dC V^T, dV = P^T dC,
      * dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q */
-    att_job aj = { w, s, cls_only };
+    att_job aj = {w, s, cls_only};
     par_for(w->n_threads, b * NH, att_bwd_task, &aj);
     const float *dQ = cls_only ? w->dqc : w->dqkv;
     const int64_t lddq = cls_only ? H : H3;
@@ -659,18 +690,21 @@ static void layer_bwd(const ifs_bert_layer *ly, const mlayer *G, const lstate *s
     col_sums(G->k_b, w->dqkv + H, H3, R, H);
     grad_w(w, G->v_w, w->dqkv + 2 * H, H3, x, H, R, H, H);
     col_sums(G->v_b, w->dqkv + 2 * H, H3, R, H);
-    if (!dx) return;
+    if (!dx)
+        return;
     grad_x(w, dx, H, w->dqkv + H, H3, ly->k_w, R, H, H, 0);
     grad_x(w, dx, H, w->dqkv + 2 * H, H3, ly->v_w, R, H, H, 1);
     if (!cls_only) {
         grad_x(w, dx, H, w->dqkv, H3, ly->q_w, R, H, H, 1);
-        for (size_t i = 0; i < (size_t)R * H; i++) dx[i] += w->dh1[i];
+        for (size_t i = 0; i < (size_t)R * H; i++)
+            dx[i] += w->dh1[i];
     } else {
         grad_x(w, w->tmp, H, w->dqc, H, ly->q_w, b, H, H, 0);
         for (int e = 0; e < b; e++) {
             float *d = dx + w->boff[e] * H;
             const float *a = w->tmp + (size_t)e * H, *c = w->dh1 + (size_t)e * H;
-            for (int j = 0; j < H; j++) d[j] += a[j] + c[j];
+            for (int j = 0; j < H; j++)
+                d[j] += a[j] + c[j];
         }
     }
 }
@@ -682,7 +716,8 @@ static void backward(const ifs_top *t, ifs_top *G, work *w)
     const int H = w->H, F = w->F, b = w->b, N = w->N;
     memset(G->mem, 0, G->n_params * sizeof(float));
     const float inv = 1.0f / (float)b;
-    for (int i = 0; i < 2 * b; i++) w->dl[i] *= inv;
+    for (int i = 0; i < 2 * b; i++)
+        w->dl[i] *= inv;
     /* classifier, tanh, pooler */
     float *dz = w->tmp;
     for (int e = 0; e < b; e++) {
@@ -700,7 +735,8 @@ static void backward(const ifs_top *t, ifs_top *G, work *w)
     const float *cls = N ? w->ls[N - 1].out : w->xc;
     grad_w(w, G->head.pool_w, dz, H, cls, H, b, H, H);
     col_sums(G->head.pool_b, dz, H, b, H);
-    if (!N) return;
+    if (!N)
+        return;
     grad_x(w, w->dy, H, dz, H, t->head.pool_w, b, H, H, 0);
     for (int l = N - 1; l >= 0; l--) {
         mlayer g = mut_layer(G, H, F, l);
@@ -716,8 +752,7 @@ static void backward(const ifs_top *t, ifs_top *G, work *w)
 
 /* Mean loss and accuracy over idx[0..n), in calls of at most w->B examples. */
 static double eval_split(const ifs_top *t, work *w, const float *X, const int64_t *off,
-                         const int32_t *y, const size_t *idx, size_t n, float *p1buf,
-                         double *acc)
+                         const int32_t *y, const size_t *idx, size_t n, float *p1buf, double *acc)
 {
     double loss = 0.0;
     size_t correct = 0;
@@ -726,10 +761,11 @@ static double eval_split(const ifs_top *t, work *w, const float *X, const int64_
         gather(w, X, off, idx + i, b);
         loss += forward(t, w, y, idx + i, p1buf);
         for (int e = 0; e < b; e++)
-            correct += (ifs_decide_answer(p1buf[e], IFS_DECIDE_DEFAULT_THRESHOLD) ==
-                        (y[idx[i + e]] == 1));
+            correct +=
+                (ifs_decide_answer(p1buf[e], IFS_DECIDE_DEFAULT_THRESHOLD) == (y[idx[i + e]] == 1));
     }
-    if (acc) *acc = n ? (double)correct / (double)n : 0.0;
+    if (acc)
+        *acc = n ? (double)correct / (double)n : 0.0;
     return n ? loss / (double)n : 0.0;
 }
 
@@ -737,7 +773,8 @@ static int64_t max_example_rows(const int64_t *off, size_t n)
 {
     int64_t m = 1;
     for (size_t i = 0; i < n; i++)
-        if (off[i + 1] - off[i] > m) m = off[i + 1] - off[i];
+        if (off[i + 1] - off[i] > m)
+            m = off[i + 1] - off[i];
     return m;
 }
 
@@ -761,9 +798,8 @@ static double top_step(void *vc, const size_t *idx, int b, int step)
     backward(c->t, &c->G, &c->w);
     for (int k = 0; k < c->nsl; k++) {
         const slot *s = &c->sl[k];
-        train_adamw(c->t->mem + s->off, c->G.mem + s->off, c->m + s->off, c->v + s->off,
-                    s->count, s->head ? c->o->lr : c->o->layer_lr, c->o->weight_decay, step,
-                    s->matrix);
+        train_adamw(c->t->mem + s->off, c->G.mem + s->off, c->m + s->off, c->v + s->off, s->count,
+                    s->head ? c->o->lr : c->o->layer_lr, c->o->weight_decay, step, s->matrix);
     }
     return loss;
 }
@@ -786,14 +822,15 @@ static void top_restore(void *vc)
     memcpy(c->t->mem, c->best, c->t->n_params * sizeof(float));
 }
 
-int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off,
-                  const int32_t *y, const uint8_t *split, size_t n,
-                  const ifs_train_opts *opts, ifs_top *t, ifs_train_log *log,
-                  char *err, size_t errlen)
+int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off, const int32_t *y,
+                  const uint8_t *split, size_t n, const ifs_train_opts *opts, ifs_top *t,
+                  ifs_train_log *log, char *err, size_t errlen)
 {
     ifs_train_opts o = opts ? *opts : ifs_train_default_opts();
-    if (o.batch < 1) o.batch = 1;
-    if (o.batch > 1024) o.batch = 1024;
+    if (o.batch < 1)
+        o.batch = 1;
+    if (o.batch > 1024)
+        o.batch = 1024;
     const size_t H = (size_t)cfg->hidden;
     for (size_t i = 0; i < n; i++) {
         if (off[i + 1] <= off[i]) {
@@ -806,7 +843,7 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
                 return -1;
             }
     }
-    top_ctx c = { .t = t, .X = X, .off = off, .y = y, .o = &o };
+    top_ctx c = {.t = t, .X = X, .off = off, .y = y, .o = &o};
     c.nsl = n_slots(t->n_layers);
     c.sl = malloc((size_t)c.nsl * sizeof *c.sl);
     int grc = ifs_top_alloc(&c.G, cfg, t->n_layers);
@@ -827,7 +864,7 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
     c.m = buf;
     c.v = c.m + np;
     c.best = c.v + np;
-    train_model mod = { &c, top_step, top_eval, top_keep, top_restore };
+    train_model mod = {&c, top_step, top_eval, top_keep, top_restore};
     int rc = train_run(&mod, y, split, n, &o, log, err, errlen);
     free(c.sl);
     free(buf);
@@ -847,7 +884,8 @@ double ifs_top_loss_grad(const ifs_top *t, const ifs_bert_config *cfg, const flo
         free(idx);
         return NAN;
     }
-    for (size_t i = 0; i < n; i++) idx[i] = i;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
     int saved_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
     gather(&w, X, off, idx, (int)n);
@@ -859,18 +897,20 @@ double ifs_top_loss_grad(const ifs_top *t, const ifs_bert_config *cfg, const flo
     return loss;
 }
 
-int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
-                   const int64_t *off, size_t n, float *logits)
+int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X, const int64_t *off,
+                   size_t n, float *logits)
 {
     enum { CHUNK = 64 };
     work w;
-    if (work_alloc(&w, cfg, t->n_layers, CHUNK, max_example_rows(off, n), t->n_threads)) return -1;
+    if (work_alloc(&w, cfg, t->n_layers, CHUNK, max_example_rows(off, n), t->n_threads))
+        return -1;
     int saved_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
     size_t idx[CHUNK];
     for (size_t i = 0; i < n; i += CHUNK) {
         int b = (int)(n - i < CHUNK ? n - i : CHUNK);
-        for (int e = 0; e < b; e++) idx[e] = i + (size_t)e;
+        for (int e = 0; e < b; e++)
+            idx[e] = i + (size_t)e;
         gather(&w, X, off, idx, b);
         forward(t, &w, NULL, idx, NULL);
         memcpy(logits + 2 * i, w.logit, sizeof(float) * 2 * (size_t)b);
@@ -885,7 +925,8 @@ void ifs_top_predict(const ifs_top *t, const ifs_bert_config *cfg, const float *
 {
     float *lg = malloc(sizeof(float) * 2 * (n ? n : 1));
     if (!lg || ifs_top_logits(t, cfg, X, off, n, lg)) {
-        for (size_t i = 0; i < n; i++) p1[i] = NAN; /* out of memory: no prediction */
+        for (size_t i = 0; i < n; i++)
+            p1[i] = NAN; /* out of memory: no prediction */
         free(lg);
         return;
     }

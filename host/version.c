@@ -23,6 +23,12 @@ const char *ifs_version(void)
 #endif
 }
 
-const char *ifs_version_release(void) { return IFS_VERSION; }
+const char *ifs_version_release(void)
+{
+    return IFS_VERSION;
+}
 
-const char *ifs_version_commit(void) { return IFS_GIT_COMMIT; }
+const char *ifs_version_commit(void)
+{
+    return IFS_GIT_COMMIT;
+}

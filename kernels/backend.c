@@ -19,7 +19,8 @@
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || !errlen) return;
+    if (!err || !errlen)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -40,17 +41,19 @@ ifs_backend_opts ifs_backend_default_opts(void)
 
 int ifs_backend_available(const char *kind)
 {
-    if (!kind) return 0;
-    if (!strcmp(kind, "cpu")) return 1;
+    if (!kind)
+        return 0;
+    if (!strcmp(kind, "cpu"))
+        return 1;
 #ifdef IFS_HAVE_CUDA
-    if (!strcmp(kind, "cuda")) return ifs_cuda_device_count() > 0;
+    if (!strcmp(kind, "cuda"))
+        return ifs_cuda_device_count() > 0;
 #endif
     return 0;
 }
 
-int ifs_backend_create(const char *kind, const ifs_bert_weights *w,
-                       const ifs_backend_opts *opts, ifs_backend **out,
-                       char *err, size_t errlen)
+int ifs_backend_create(const char *kind, const ifs_bert_weights *w, const ifs_backend_opts *opts,
+                       ifs_backend **out, char *err, size_t errlen)
 {
     if (!kind || !w || !out) {
         seterr(err, errlen, "ifs_backend_create: NULL argument");
@@ -58,7 +61,8 @@ int ifs_backend_create(const char *kind, const ifs_bert_weights *w,
     }
     *out = NULL;
     if (!w->pool_w || !w->pool_b || !w->cls_w || !w->cls_b) {
-        seterr(err, errlen, "checkpoint has no pooler/classifier head: "
+        seterr(err, errlen,
+               "checkpoint has no pooler/classifier head: "
                "a BertForSequenceClassification checkpoint is needed (see train-head)");
         return IFS_BK_EARG;
     }
@@ -67,7 +71,8 @@ int ifs_backend_create(const char *kind, const ifs_bert_weights *w,
         seterr(err, errlen, "max_batch_tokens and max_batch_seqs must be positive");
         return IFS_BK_EARG;
     }
-    if (!strcmp(kind, "cpu")) return ifs_cpu_backend_create(w, &o, out, err, errlen);
+    if (!strcmp(kind, "cpu"))
+        return ifs_cpu_backend_create(w, &o, out, err, errlen);
     if (!strcmp(kind, "cuda")) {
 #ifdef IFS_HAVE_CUDA
         return ifs_cuda_backend_create(w, &o, out, err, errlen);
@@ -85,11 +90,13 @@ int ifs_backend_create(const char *kind, const ifs_bert_weights *w,
 static int check_batch(ifs_backend *b, const ifs_batch *batch)
 {
     int rc = ifs_batch_validate(batch, &b->w->cfg, b->err, sizeof b->err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if (batch->n_tokens > b->opts.max_batch_tokens || batch->n_seqs > b->opts.max_batch_seqs) {
-        seterr(b->err, sizeof b->err, "batch of %d seqs / %d tokens exceeds the backend's "
-               "limits (%d seqs / %d tokens)", batch->n_seqs, batch->n_tokens,
-               b->opts.max_batch_seqs, b->opts.max_batch_tokens);
+        seterr(b->err, sizeof b->err,
+               "batch of %d seqs / %d tokens exceeds the backend's "
+               "limits (%d seqs / %d tokens)",
+               batch->n_seqs, batch->n_tokens, b->opts.max_batch_seqs, b->opts.max_batch_tokens);
         return IFS_BK_EARG;
     }
     return IFS_BK_OK;
@@ -97,20 +104,25 @@ static int check_batch(ifs_backend *b, const ifs_batch *batch)
 
 int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch, float *logits, float *cls_hidden)
 {
-    if (!b || !batch || !logits) return IFS_BK_EARG;
+    if (!b || !batch || !logits)
+        return IFS_BK_EARG;
     b->err[0] = '\0';
     int rc = check_batch(b, batch);
-    if (rc || batch->n_seqs == 0) return rc;
+    if (rc || batch->n_seqs == 0)
+        return rc;
     return b->vt->forward(b, batch, logits, cls_hidden);
 }
 
 int ifs_backend_encode(ifs_backend *b, const ifs_batch *batch, int n_layers, float *hidden)
 {
-    if (!b || !batch || !hidden) return IFS_BK_EARG;
+    if (!b || !batch || !hidden)
+        return IFS_BK_EARG;
     b->err[0] = '\0';
     if (!b->vt->encode) {
-        seterr(b->err, sizeof b->err, "the %s backend cannot return hidden states "
-               "(use the cpu backend)", b->vt->kind);
+        seterr(b->err, sizeof b->err,
+               "the %s backend cannot return hidden states "
+               "(use the cpu backend)",
+               b->vt->kind);
         return IFS_BK_EUNSUP;
     }
     if (n_layers < 0 || n_layers > b->w->cfg.n_layers) {
@@ -119,11 +131,15 @@ int ifs_backend_encode(ifs_backend *b, const ifs_batch *batch, int n_layers, flo
         return IFS_BK_EARG;
     }
     int rc = check_batch(b, batch);
-    if (rc || batch->n_seqs == 0) return rc;
+    if (rc || batch->n_seqs == 0)
+        return rc;
     return b->vt->encode(b, batch, n_layers, hidden);
 }
 
-const char *ifs_backend_error(const ifs_backend *b) { return b ? b->err : "NULL backend"; }
+const char *ifs_backend_error(const ifs_backend *b)
+{
+    return b ? b->err : "NULL backend";
+}
 
 const char *ifs_backend_strerror(int status)
 {
@@ -136,44 +152,50 @@ const char *ifs_backend_strerror(int status)
     default: return "unknown status";
     }
 }
-const char *ifs_backend_kind(const ifs_backend *b) { return b ? b->vt->kind : "none"; }
+const char *ifs_backend_kind(const ifs_backend *b)
+{
+    return b ? b->vt->kind : "none";
+}
 
 void ifs_backend_free(ifs_backend *b)
 {
-    if (!b) return;
+    if (!b)
+        return;
     b->vt->destroy(b);
     free(b);
 }
 
 int ifs_batch_validate(const ifs_batch *batch, const ifs_bert_config *cfg, char *err, size_t errlen)
 {
-    if (batch->n_seqs < 0 || batch->n_tokens < 0 || (batch->n_seqs > 0 &&
-        (!batch->input_ids || !batch->seq_off))) {
+    if (batch->n_seqs < 0 || batch->n_tokens < 0 ||
+        (batch->n_seqs > 0 && (!batch->input_ids || !batch->seq_off))) {
         seterr(err, errlen, "batch: negative size or NULL array");
         return IFS_BK_EARG;
     }
-    if (batch->n_seqs == 0) return IFS_BK_OK;
+    if (batch->n_seqs == 0)
+        return IFS_BK_OK;
     if (batch->seq_off[0] != 0 || batch->seq_off[batch->n_seqs] != batch->n_tokens) {
-        seterr(err, errlen, "batch: seq_off must start at 0 and end at n_tokens (%d)", batch->n_tokens);
+        seterr(err, errlen, "batch: seq_off must start at 0 and end at n_tokens (%d)",
+               batch->n_tokens);
         return IFS_BK_EARG;
     }
     for (int32_t i = 0; i < batch->n_seqs; i++) {
         int32_t len = batch->seq_off[i + 1] - batch->seq_off[i];
         if (len <= 0 || len > cfg->max_position) {
-            seterr(err, errlen, "batch: sequence %d has length %d (must be 1..%d)",
-                   i, len, cfg->max_position);
+            seterr(err, errlen, "batch: sequence %d has length %d (must be 1..%d)", i, len,
+                   cfg->max_position);
             return IFS_BK_EARG;
         }
     }
     for (int32_t t = 0; t < batch->n_tokens; t++) {
         if (batch->input_ids[t] < 0 || batch->input_ids[t] >= cfg->vocab_size) {
-            seterr(err, errlen, "batch: token %d has id %d outside the vocabulary (%d)",
-                   t, batch->input_ids[t], cfg->vocab_size);
+            seterr(err, errlen, "batch: token %d has id %d outside the vocabulary (%d)", t,
+                   batch->input_ids[t], cfg->vocab_size);
             return IFS_BK_EARG;
         }
         if (batch->type_ids && (batch->type_ids[t] < 0 || batch->type_ids[t] >= cfg->type_vocab)) {
-            seterr(err, errlen, "batch: token %d has type id %d outside 0..%d",
-                   t, batch->type_ids[t], cfg->type_vocab - 1);
+            seterr(err, errlen, "batch: token %d has type id %d outside 0..%d", t,
+                   batch->type_ids[t], cfg->type_vocab - 1);
             return IFS_BK_EARG;
         }
     }
@@ -226,19 +248,19 @@ static void fill_random_f32(float *p, size_t n, uint64_t seed)
     }
 }
 
-static int cpu_gemm_peak(int m, int n, int k, int repeats, double *tflops, char *err,
-                         size_t errlen)
+static int cpu_gemm_peak(int m, int n, int k, int repeats, double *tflops, char *err, size_t errlen)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1) cores = 1;
+    if (cores < 1)
+        cores = 1;
     float *x = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k);
     float *y = malloc(sizeof(float) * (size_t)m * n);
     double *t = malloc(sizeof(double) * (size_t)repeats);
     ifs_cpu_pool *pool = ifs_cpu_pool_create((int)cores);
     int rc = IFS_BK_OK;
     if (!x || !w || !y || !t || !pool) {
-        seterr(err, errlen, "gemm peak: out of host memory (or threads) for a %dx%dx%d product",
-               m, n, k);
+        seterr(err, errlen, "gemm peak: out of host memory (or threads) for a %dx%dx%d product", m,
+               n, k);
         rc = IFS_BK_ENOMEM;
         goto done;
     }
@@ -280,8 +302,10 @@ int ifs_backend_gemm_peak(const char *kind, int device, ifs_dtype dtype, int m, 
     *tflops = 0.0;
     if (m < 1 || n < 1 || k < 1 || m > 65536 || n > 65536 || k > 65536 || repeats < 1 ||
         repeats > 10000) {
-        seterr(err, errlen, "gemm peak: sizes %dx%dx%d and %d repeats (sizes 1..65536, "
-               "repeats 1..10000)", m, n, k, repeats);
+        seterr(err, errlen,
+               "gemm peak: sizes %dx%dx%d and %d repeats (sizes 1..65536, "
+               "repeats 1..10000)",
+               m, n, k, repeats);
         return IFS_BK_EARG;
     }
     if (dtype != IFS_DT_F32 && dtype != IFS_DT_F16 && dtype != IFS_DT_BF16) {

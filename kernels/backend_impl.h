@@ -14,7 +14,7 @@ extern "C" {
 typedef struct {
     const char *kind;
     int (*forward)(ifs_backend *b, const ifs_batch *batch, float *logits, float *cls_hidden);
-    void (*destroy)(ifs_backend *b);   /* frees everything but the base struct */
+    void (*destroy)(ifs_backend *b); /* frees everything but the base struct */
     /* NULL when the backend has no ifs_backend_encode */
     int (*encode)(ifs_backend *b, const ifs_batch *batch, int n_layers, float *hidden);
 } ifs_backend_vt;

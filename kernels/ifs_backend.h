@@ -56,19 +56,19 @@ typedef enum { IFS_DT_F32 = 0, IFS_DT_F16 = 1, IFS_DT_BF16 = 2 } ifs_dtype;
 
 typedef struct {
     int32_t n_seqs;
-    int32_t n_tokens;           /* == seq_off[n_seqs] */
-    const int32_t *input_ids;   /* [n_tokens]; each sequence begins with [CLS] */
-    const int32_t *type_ids;    /* [n_tokens] or NULL for all zero */
-    const int32_t *seq_off;     /* [n_seqs + 1]; seq_off[0] = 0, strictly increasing,
+    int32_t n_tokens;         /* == seq_off[n_seqs] */
+    const int32_t *input_ids; /* [n_tokens]; each sequence begins with [CLS] */
+    const int32_t *type_ids;  /* [n_tokens] or NULL for all zero */
+    const int32_t *seq_off;   /* [n_seqs + 1]; seq_off[0] = 0, strictly increasing,
                                    each length <= cfg.max_position */
 } ifs_batch;
 
 typedef struct {
-    int device;                 /* cuda: device ordinal; cpu: ignored */
-    int n_threads;              /* cpu: threads inside forward, 0 = all cores */
-    ifs_dtype dtype;            /* compute dtype; cpu supports IFS_DT_F32 only */
-    int32_t max_batch_tokens;   /* largest n_tokens a forward call will see */
-    int32_t max_batch_seqs;     /* largest n_seqs a forward call will see */
+    int device;               /* cuda: device ordinal; cpu: ignored */
+    int n_threads;            /* cpu: threads inside forward, 0 = all cores */
+    ifs_dtype dtype;          /* compute dtype; cpu supports IFS_DT_F32 only */
+    int32_t max_batch_tokens; /* largest n_tokens a forward call will see */
+    int32_t max_batch_seqs;   /* largest n_seqs a forward call will see */
 } ifs_backend_opts;
 
 typedef struct ifs_backend ifs_backend;
@@ -80,17 +80,15 @@ int ifs_backend_available(const char *kind);
 
 /* Creates a backend over weights `w` (must have pooler and classifier).
  * Returns IFS_BK_OK and *out, or an error code with a message in err. */
-int ifs_backend_create(const char *kind, const ifs_bert_weights *w,
-                       const ifs_backend_opts *opts, ifs_backend **out,
-                       char *err, size_t errlen);
+int ifs_backend_create(const char *kind, const ifs_bert_weights *w, const ifs_backend_opts *opts,
+                       ifs_backend **out, char *err, size_t errlen);
 
 /* Runs the model on `batch`. logits: caller array [n_seqs * num_labels],
  * raw classifier outputs (before softmax). cls_hidden: NULL, or caller array
  * [n_seqs * hidden] receiving the last encoder layer's [CLS] row (before the
  * pooler), which train-head uses as frozen features.
  * Returns IFS_BK_OK or an error code (see ifs_backend_error). */
-int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch,
-                        float *logits, float *cls_hidden);
+int ifs_backend_forward(ifs_backend *b, const ifs_batch *batch, float *logits, float *cls_hidden);
 
 /* Runs the embeddings and the first n_layers encoder layers (0 <= n_layers
  * <= cfg.n_layers) on every token of `batch`, writing their output rows to
@@ -131,8 +129,8 @@ const char *ifs_backend_strerror(int status);
 
 /* Checks a batch against a config; returns IFS_BK_OK or IFS_BK_EARG with a
  * message in err. Backends call it; callers may too. */
-int ifs_batch_validate(const ifs_batch *batch, const ifs_bert_config *cfg,
-                       char *err, size_t errlen);
+int ifs_batch_validate(const ifs_batch *batch, const ifs_bert_config *cfg, char *err,
+                       size_t errlen);
 
 #ifdef __cplusplus
 }

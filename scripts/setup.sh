@@ -23,7 +23,7 @@ done
 # --- 1. Debian packages -----------------------------------------------------
 PKGS="build-essential cmake pkg-config git zstd libzstd-dev libcjson-dev libutf8proc-dev
       libopenblas-dev libssl-dev clang libclang-rt-dev python3-venv slurmctld slurmd slurm-client
-      zlib1g-dev chromium libxml2-utils"
+      zlib1g-dev chromium libxml2-utils clang-format"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# test.sh - set up (idempotent), build, and run every test: the CTest suite of
+# test.sh - set up (idempotent), build, check the formatting
+# (scripts/check_format.sh), and run every test: the CTest suite of
 # the main build; then, in a clang build with ASan + UBSan, the unit and e2e
 # tests again and the fuzz targets (libFuzzer) for a short run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/check_format.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)" ${IFS_CTEST_ARGS:-}
 if command -v clang >/dev/null; then
   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIFS_FUZZ=ON \

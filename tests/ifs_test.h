@@ -15,24 +15,24 @@
 static int ifs_test_failures;
 static int ifs_test_checks;
 
-#define IFS_CHECK(cond, ...)                                                   \
-    do {                                                                       \
-        ifs_test_checks++;                                                     \
-        if (!(cond)) {                                                         \
-            ifs_test_failures++;                                               \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-        }                                                                      \
+#define IFS_CHECK(cond, ...)                                                                       \
+    do {                                                                                           \
+        ifs_test_checks++;                                                                         \
+        if (!(cond)) {                                                                             \
+            ifs_test_failures++;                                                                   \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 /* Exit code 77 tells CTest the test was skipped; say why on stdout. */
-#define IFS_SKIP(...)                                                          \
-    do {                                                                       \
-        printf("SKIP: ");                                                      \
-        printf(__VA_ARGS__);                                                   \
-        putchar('\n');                                                         \
-        exit(77);                                                              \
+#define IFS_SKIP(...)                                                                              \
+    do {                                                                                           \
+        printf("SKIP: ");                                                                          \
+        printf(__VA_ARGS__);                                                                       \
+        putchar('\n');                                                                             \
+        exit(77);                                                                                  \
     } while (0)
 
 /* Under AddressSanitizer (the -DIFS_SANITIZE=ON build, or clang's fuzz

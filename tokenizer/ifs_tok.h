@@ -69,14 +69,14 @@ typedef struct {
 } ifs_tok_config;
 
 typedef struct {
-    size_t bad_offset;    /* IFS_TOK_EUTF8: byte offset where the first ill-formed UTF-8
+    size_t bad_offset;     /* IFS_TOK_EUTF8: byte offset where the first ill-formed UTF-8
                              sequence starts (as Python's UnicodeDecodeError.start) */
-    int32_t n_untruncated;/* truncated == 0: the tokens of the text (incl. specials), exactly.
+    int32_t n_untruncated; /* truncated == 0: the tokens of the text (incl. specials), exactly.
                              truncated == 1: a lower bound, > *n_ids: encoding stops once
                              the ids that survive truncation are known (at the next word
                              boundary), so the rest is never counted. No output of ifscore
                              shows it; use `truncated` as the flag. */
-    int truncated;        /* 1 when tokens were dropped (exact) */
+    int truncated;         /* 1 when tokens were dropped (exact) */
 } ifs_tok_result;
 
 typedef struct ifs_tok ifs_tok;
@@ -86,11 +86,10 @@ typedef struct ifs_tok_state ifs_tok_state;
  * tokenizer_config.json from checkpoint directory `dir`. `override` may be
  * NULL. Returns NULL on failure with a message naming the file and line in
  * err (err may be NULL). Caller frees with ifs_tok_free. */
-ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override,
-                      char *err, size_t errlen);
+ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err, size_t errlen);
 /* Loads from an explicit vocab.txt path with explicit settings. */
-ifs_tok *ifs_tok_load_vocab(const char *vocab_path, const ifs_tok_config *cfg,
-                            char *err, size_t errlen);
+ifs_tok *ifs_tok_load_vocab(const char *vocab_path, const ifs_tok_config *cfg, char *err,
+                            size_t errlen);
 void ifs_tok_free(ifs_tok *tok);
 
 const ifs_tok_config *ifs_tok_get_config(const ifs_tok *tok);
@@ -114,9 +113,8 @@ void ifs_tok_state_free(ifs_tok_state *st);
  * (all 0 for a single text). *n_ids receives the count. `res` may be NULL.
  * Returns IFS_TOK_OK, IFS_TOK_EUTF8 (nothing written to ids), IFS_TOK_EARG,
  * IFS_TOK_ENOMEM. */
-int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st,
-                   const char *text, size_t len, int32_t max_len,
-                   int32_t *ids, int32_t *type_ids, int32_t *n_ids,
+int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
+                   int32_t max_len, int32_t *ids, int32_t *type_ids, int32_t *n_ids,
                    ifs_tok_result *res);
 
 /* Encodes a pair as [CLS] a [SEP] b [SEP] with type ids 0.../1..., truncated
@@ -125,10 +123,9 @@ int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st,
  * invalid text and *bad_in_b (may be NULL) is 0 for a, 1 for b (a is checked
  * whole before b). Equals HF's tok(a, b, truncation="longest_first",
  * max_length=max_len). Work is bounded as in ifs_tok_encode_pair_cap. */
-int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
-                        const char *a, size_t alen, const char *b, size_t blen,
-                        int32_t max_len, int32_t *ids, int32_t *type_ids,
-                        int32_t *n_ids, ifs_tok_result *res, int *bad_in_b);
+int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st, const char *a, size_t alen,
+                        const char *b, size_t blen, int32_t max_len, int32_t *ids,
+                        int32_t *type_ids, int32_t *n_ids, ifs_tok_result *res, int *bad_in_b);
 
 /* As ifs_tok_encode_pair, with a cap of the first text's own: a's WordPiece
  * ids are cut to at most a_max (a_max 0 = no cap) before the pair is
@@ -155,18 +152,17 @@ int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
  * res->n_untruncated counts a's ids before the cap (a lower bound when
  * truncated, as for ifs_tok_encode); res->truncated is 1 when either text lost
  * ids (the cap included). a_max < 0 is IFS_TOK_EARG. */
-int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
-                            const char *a, size_t alen, const char *b, size_t blen,
-                            int32_t max_len, int32_t a_max, int32_t *ids, int32_t *type_ids,
-                            int32_t *n_ids, ifs_tok_result *res, int *bad_in_b);
+int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st, const char *a, size_t alen,
+                            const char *b, size_t blen, int32_t max_len, int32_t a_max,
+                            int32_t *ids, int32_t *type_ids, int32_t *n_ids, ifs_tok_result *res,
+                            int *bad_in_b);
 
 /* WordPiece ids of one text with no specials and no truncation, into the
  * state's buffer. *ids is borrowed from st until the next call on st.
  * Returns IFS_TOK_OK, IFS_TOK_EUTF8 (*bad_offset set when bad_offset is not
  * NULL), IFS_TOK_EARG (NULL tok/st/ids/n_ids, or NULL text with len > 0),
  * IFS_TOK_ENOMEM. */
-int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st,
-                     const char *text, size_t len,
+int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
                      const int32_t **ids, int32_t *n_ids, size_t *bad_offset);
 
 const char *ifs_tok_strerror(int rc);

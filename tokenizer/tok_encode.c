@@ -50,13 +50,13 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 typedef struct {
     const ifs_tok *tok;
     ifs_tok_state *st;
-    int32_t *ids;       /* points into st (ids or ids_b) */
+    int32_t *ids; /* points into st (ids or ids_b) */
     size_t n, cap;
-    int which;          /* 0: st->ids, 1: st->ids_b */
+    int which; /* 0: st->ids, 1: st->ids_b */
     int oom;
-    int count_only;     /* 1: ids are counted, never stored (the rest of a text) */
-    int norm;           /* 1: normalized chars go to st->norm (normalized added tokens) */
-    int norm_only;      /* 1: ifs_tok_normalize: no added tokens at all */
+    int count_only; /* 1: ids are counted, never stored (the rest of a text) */
+    int norm;       /* 1: normalized chars go to st->norm (normalized added tokens) */
+    int norm_only;  /* 1: ifs_tok_normalize: no added tokens at all */
 } emitter;
 
 static inline int push_id(emitter *e, int32_t id)
@@ -463,13 +463,20 @@ static inline void brk_piece(emitter *e)
  * buffer and word are dropped): count_rest starts again from 0. With
  * st->norm_only nothing is matched or emitted: st->norm is the normalized
  * text (ifs_tok_normalize). */
-static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which,
-                    const char *text, size_t len, size_t from, size_t limit, int count_only,
-                    size_t *n_out, size_t *end, size_t *bad_offset)
+static int run_text(const ifs_tok *tok, ifs_tok_state *st, int which, const char *text, size_t len,
+                    size_t from, size_t limit, int count_only, size_t *n_out, size_t *end,
+                    size_t *bad_offset)
 {
-    emitter e = { tok, st, which ? st->ids_b : st->ids, 0,
-                  which ? st->ids_b_cap : st->ids_cap, which, 0, count_only,
-                  st->norm_only || tok->n_nspecials > 0, st->norm_only };
+    emitter e = {tok,
+                 st,
+                 which ? st->ids_b : st->ids,
+                 0,
+                 which ? st->ids_b_cap : st->ids_cap,
+                 which,
+                 0,
+                 count_only,
+                 st->norm_only || tok->n_nspecials > 0,
+                 st->norm_only};
     const uint8_t *s = (const uint8_t *)text;
     const uint8_t *cls = tok->ascii_class, *map = tok->ascii_map;
     const uint8_t *sfirst = tok->special_first;
@@ -699,8 +706,7 @@ void ifs_tok_state_free(ifs_tok_state *st)
     free(st);
 }
 
-int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st,
-                     const char *text, size_t len,
+int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
                      const int32_t **ids, int32_t *n_ids, size_t *bad_offset)
 {
     if (!tok || !st || !ids || !n_ids || (!text && len))
@@ -717,8 +723,7 @@ int ifs_tok_tokenize(const ifs_tok *tok, ifs_tok_state *st,
     return IFS_TOK_OK;
 }
 
-int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st,
-                              const char *text, size_t len,
+int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
                               const char **out, size_t *out_len, size_t *bad_offset)
 {
     size_t n = 0, end = 0;
@@ -754,9 +759,8 @@ int ifs_tok_normalize(const ifs_tok *tok, ifs_tok_state *st, const char *text, s
     return IFS_TOK_OK;
 }
 
-int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st,
-                   const char *text, size_t len, int32_t max_len,
-                   int32_t *ids, int32_t *type_ids, int32_t *n_ids,
+int ifs_tok_encode(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
+                   int32_t max_len, int32_t *ids, int32_t *type_ids, int32_t *n_ids,
                    ifs_tok_result *res)
 {
     if (!tok || !st || !ids || !n_ids || (!text && len))
@@ -817,13 +821,12 @@ static void longest_first(size_t na, size_t nb, size_t room, size_t *ka, size_t 
     *kb = nb < lb ? nb : lb;
 }
 
-int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st,
-                        const char *a, size_t alen, const char *b, size_t blen,
-                        int32_t max_len, int32_t *ids, int32_t *type_ids,
-                        int32_t *n_ids, ifs_tok_result *res, int *bad_in_b)
+int ifs_tok_encode_pair(const ifs_tok *tok, ifs_tok_state *st, const char *a, size_t alen,
+                        const char *b, size_t blen, int32_t max_len, int32_t *ids,
+                        int32_t *type_ids, int32_t *n_ids, ifs_tok_result *res, int *bad_in_b)
 {
-    return ifs_tok_encode_pair_cap(tok, st, a, alen, b, blen, max_len, 0, ids, type_ids, n_ids,
-                                   res, bad_in_b);
+    return ifs_tok_encode_pair_cap(tok, st, a, alen, b, blen, max_len, 0, ids, type_ids, n_ids, res,
+                                   bad_in_b);
 }
 
 /* How much of a pair must be encoded (R = max_len - 3 ids of room, cap =
@@ -856,10 +859,10 @@ static int count_rest(const ifs_tok *tok, ifs_tok_state *st, const char *text, s
     return rc;
 }
 
-int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
-                            const char *a, size_t alen, const char *b, size_t blen,
-                            int32_t max_len, int32_t a_max, int32_t *ids, int32_t *type_ids,
-                            int32_t *n_ids, ifs_tok_result *res, int *bad_in_b)
+int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st, const char *a, size_t alen,
+                            const char *b, size_t blen, int32_t max_len, int32_t a_max,
+                            int32_t *ids, int32_t *type_ids, int32_t *n_ids, ifs_tok_result *res,
+                            int *bad_in_b)
 {
     if (!tok || !st || !ids || !n_ids || (!a && alen) || (!b && blen) || a_max < 0)
         return IFS_TOK_EARG;
@@ -871,8 +874,8 @@ int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
     size_t na = 0, nb = 0, bad = 0, enda = 0, endb = 0;
     int stop_a = 0, stop_b = 0, in_b = 0;
     st->debug = 0;
-    int rc = run_limited(tok, st, 0, a, alen, (cap < room ? cap : room) + 1, &na, &enda, &stop_a,
-                         &bad);
+    int rc =
+        run_limited(tok, st, 0, a, alen, (cap < room ? cap : room) + 1, &na, &enda, &stop_a, &bad);
     if (!rc) {
         in_b = 1;
         rc = run_limited(tok, st, 1, b, blen, room + 1, &nb, &endb, &stop_b, &bad);
@@ -887,8 +890,8 @@ int ifs_tok_encode_pair_cap(const ifs_tok *tok, ifs_tok_state *st,
         if (stop_b)
             rc = count_rest(tok, st, b, blen, endb, SIZE_MAX, &nb, &bad);
         if (!rc && stop_a && na <= cap)
-            rc = count_rest(tok, st, a, alen, enda, cap == SIZE_MAX ? SIZE_MAX : cap + 1 - na,
-                            &na, &bad);
+            rc = count_rest(tok, st, a, alen, enda, cap == SIZE_MAX ? SIZE_MAX : cap + 1 - na, &na,
+                            &bad);
         ca = na < cap ? na : cap;
     }
     if (bad_in_b)

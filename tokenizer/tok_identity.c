@@ -27,13 +27,12 @@
 static void put_i32(void (*put)(void *, const void *, size_t), void *ctx, int64_t v)
 {
     uint32_t u = (uint32_t)v;
-    unsigned char b[4] = { (unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),
-                           (unsigned char)(u >> 24) };
+    unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),
+                          (unsigned char)(u >> 24)};
     put(ctx, b, 4);
 }
 
-static void put_str(void (*put)(void *, const void *, size_t), void *ctx, const char *s,
-                    size_t n)
+static void put_str(void (*put)(void *, const void *, size_t), void *ctx, const char *s, size_t n)
 {
     put_i32(put, ctx, (int64_t)n);
     if (n)

@@ -20,16 +20,16 @@
 enum { IFS_TOK_A_WORD = 0, IFS_TOK_A_SPACE, IFS_TOK_A_DEL, IFS_TOK_A_PUNCT };
 
 typedef struct {
-    char *text;     /* owned, NUL-terminated: what is matched (for a normalized
+    char *text; /* owned, NUL-terminated: what is matched (for a normalized
                        token, its content after the normalizer) */
     size_t len;
     int32_t id;
-    char *raw;      /* normalized tokens: owned, the content as written; else NULL */
+    char *raw; /* normalized tokens: owned, the content as written; else NULL */
 } ifs_tok_special;
 
 struct ifs_tok {
     ifs_tok_config cfg;
-    int strip;  /* resolved strip_accents */
+    int strip; /* resolved strip_accents */
 
     /* vocab: id -> token (pool of NUL-terminated strings); NULL gaps allowed */
     int32_t n_vocab;
@@ -41,11 +41,11 @@ struct ifs_tok {
      * open-addressing hash keyed by (node << 8 | byte), so each byte of a
      * word costs one probe and no string is ever hashed as a whole. */
     uint32_t n_nodes;
-    int32_t *node_id;           /* token id ending at node, or -1 */
+    int32_t *node_id; /* token id ending at node, or -1 */
     uint32_t root_next[256];
-    uint32_t cont_next[256];    /* children of the "##" node */
-    uint32_t cont_node;         /* IFS_TOK_NONE when the vocab has no "##" */
-    uint32_t *ekey, *eval;      /* hash: key (node << 8 | byte) + 1, 0 = empty */
+    uint32_t cont_next[256]; /* children of the "##" node */
+    uint32_t cont_node;      /* IFS_TOK_NONE when the vocab has no "##" */
+    uint32_t *ekey, *eval;   /* hash: key (node << 8 | byte) + 1, 0 = empty */
     uint32_t emask;
 
     int32_t cls_id, sep_id, pad_id, unk_id;
@@ -57,28 +57,28 @@ struct ifs_tok {
      * raw matches; text is their normalized content. */
     ifs_tok_special nspecials[IFS_TOK_MAX_SPECIALS];
     int n_nspecials;
-    size_t nspecial_maxlen;     /* bytes of the longest normalized form */
+    size_t nspecial_maxlen; /* bytes of the longest normalized form */
     uint8_t nspecial_first[256];
 
     uint8_t ascii_class[128];
-    uint8_t ascii_map[128];     /* lowercased when do_lower_case */
+    uint8_t ascii_map[128]; /* lowercased when do_lower_case */
 };
 
 struct ifs_tok_state {
-    int32_t *ids;   /* WordPiece output of the current text */
+    int32_t *ids; /* WordPiece output of the current text */
     size_t ids_cap;
     int32_t *ids_b; /* second text of a pair */
     size_t ids_b_cap;
-    char *word;     /* current word, UTF-8 */
+    char *word; /* current word, UTF-8 */
     size_t word_len, word_cap;
     int32_t word_chars;
-    uint32_t *run;  /* non-ASCII code points awaiting NFD ordering */
+    uint32_t *run; /* non-ASCII code points awaiting NFD ordering */
     size_t run_cap;
     /* normalized text of the current piece, when the tokenizer has
      * normalized added tokens (or when normalizing a token's content) */
     char *norm;
     size_t norm_len, norm_cap;
-    int norm_only;  /* ifs_tok_normalize: collect only, no added tokens */
+    int norm_only; /* ifs_tok_normalize: collect only, no added tokens */
     /* debug mode (tests): words are collected as text instead of ids */
     char *dbg;
     size_t dbg_len, dbg_cap;
@@ -89,8 +89,7 @@ struct ifs_tok_state {
  * returns the words separated by single spaces (special tokens as written) in
  * *out, borrowed from st until the next call. Returns IFS_TOK_OK,
  * IFS_TOK_EUTF8 (with *bad_offset), IFS_TOK_ENOMEM. */
-int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st,
-                              const char *text, size_t len,
+int ifs_tok_pretokenize_debug(const ifs_tok *tok, ifs_tok_state *st, const char *text, size_t len,
                               const char **out, size_t *out_len, size_t *bad_offset);
 
 /* The normalizer alone (BertNormalizer: clean_text, CJK spacing, NFD +

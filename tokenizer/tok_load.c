@@ -69,9 +69,9 @@ static char *read_file(const char *path, size_t *len, const char **why)
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
         errno = EINVAL;
-        *why = S_ISDIR(sb.st_mode) ? "is a directory, not a regular file"
+        *why = S_ISDIR(sb.st_mode)    ? "is a directory, not a regular file"
                : S_ISFIFO(sb.st_mode) ? "is a FIFO, not a regular file"
-                                     : "is not a regular file (device or socket)";
+                                      : "is not a regular file (device or socket)";
         return NULL;
     }
     if ((uint64_t)sb.st_size > IFS_TOK_MAX_FILE_BYTES) {
@@ -223,8 +223,9 @@ static int build_trie(ifs_tok *tok, char *err, size_t errlen)
     if (tok->cont_node != IFS_TOK_NONE)
         tok->cont_node = edge_get(tok, tok->cont_node, '#');
     for (int b = 0; b < 256; b++)
-        tok->cont_next[b] = tok->cont_node == IFS_TOK_NONE ? IFS_TOK_NONE
-                                                          : edge_get(tok, tok->cont_node, (uint8_t)b);
+        tok->cont_next[b] = tok->cont_node == IFS_TOK_NONE
+                                ? IFS_TOK_NONE
+                                : edge_get(tok, tok->cont_node, (uint8_t)b);
     return 0;
 }
 
@@ -276,8 +277,8 @@ static int load_vocab_txt(ifs_tok *tok, const char *path, char *err, size_t errl
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *e = nl ? nl : end;
         char *t = e;
-        while (t > p && (t[-1] == ' ' || t[-1] == '\t' || t[-1] == '\r' || t[-1] == '\v' ||
-                         t[-1] == '\f'))
+        while (t > p &&
+               (t[-1] == ' ' || t[-1] == '\t' || t[-1] == '\r' || t[-1] == '\v' || t[-1] == '\f'))
             t--;
         *t = 0;
         if (memchr(p, 0, (size_t)(t - p))) {
@@ -291,19 +292,21 @@ static int load_vocab_txt(ifs_tok *tok, const char *path, char *err, size_t errl
     return 0;
 }
 
-static int load_vocab_json(ifs_tok *tok, const cJSON *model, const char *path,
-                           char *err, size_t errlen)
+static int load_vocab_json(ifs_tok *tok, const cJSON *model, const char *path, char *err,
+                           size_t errlen)
 {
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
-    if (!cJSON_IsObject(vocab) || (cJSON_IsString(type) && strcmp(type->valuestring, "WordPiece"))) {
+    if (!cJSON_IsObject(vocab) ||
+        (cJSON_IsString(type) && strcmp(type->valuestring, "WordPiece"))) {
         set_err(err, errlen, "%s: model is not a WordPiece vocab", path);
         return IFS_TOK_EFORMAT;
     }
     int32_t max_id = -1;
     size_t bytes = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, vocab) {
+    cJSON_ArrayForEach(it, vocab)
+    {
         if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) || it->valuedouble > 1e8 ||
             it->valuedouble != (double)(int64_t)it->valuedouble) {
             set_err(err, errlen, "%s: vocab entry '%s' has a bad id", path, it->string);
@@ -325,7 +328,8 @@ static int load_vocab_json(ifs_tok *tok, const cJSON *model, const char *path,
         return IFS_TOK_ENOMEM;
     }
     char *p = tok->pool;
-    cJSON_ArrayForEach(it, vocab) {
+    cJSON_ArrayForEach(it, vocab)
+    {
         size_t n = strlen(it->string);
         memcpy(p, it->string, n + 1);
         tok->id2tok[it->valueint] = p;
@@ -357,15 +361,29 @@ static int valid_utf8(const uint8_t *s)
         uint8_t b = *s;
         int need;
         uint8_t lo = 0x80, hi = 0xBF;
-        if (b < 0x80) { s++; continue; }
-        else if (b >= 0xC2 && b <= 0xDF) need = 1;
-        else if (b == 0xE0) { need = 2; lo = 0xA0; }
-        else if (b == 0xED) { need = 2; hi = 0x9F; }
-        else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
-        else if (b == 0xF0) { need = 3; lo = 0x90; }
-        else if (b >= 0xF1 && b <= 0xF3) need = 3;
-        else if (b == 0xF4) { need = 3; hi = 0x8F; }
-        else return 0;
+        if (b < 0x80) {
+            s++;
+            continue;
+        } else if (b >= 0xC2 && b <= 0xDF)
+            need = 1;
+        else if (b == 0xE0) {
+            need = 2;
+            lo = 0xA0;
+        } else if (b == 0xED) {
+            need = 2;
+            hi = 0x9F;
+        } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF)
+            need = 2;
+        else if (b == 0xF0) {
+            need = 3;
+            lo = 0x90;
+        } else if (b >= 0xF1 && b <= 0xF3)
+            need = 3;
+        else if (b == 0xF4) {
+            need = 3;
+            hi = 0x8F;
+        } else
+            return 0;
         for (int k = 1; k <= need; k++) /* a NUL fails the range test: no overrun */
             if (s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xBF))
                 return 0;
@@ -494,7 +512,7 @@ static int dedupe_keys(cJSON *j)
         return IFS_TOK_ENOMEM;
     size_t k = 0;
     for (cJSON *c = j->child; c; c = c->next, k++)
-        r[k] = (key_ref){ c->string ? c->string : "", k, c };
+        r[k] = (key_ref){c->string ? c->string : "", k, c};
     qsort(r, n, sizeof *r, key_ref_cmp);
     for (size_t i = 0; i + 1 < n; i++)
         if (!strcmp(r[i].key, r[i + 1].key))
@@ -558,13 +576,14 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
         if (tok->cfg.do_lower_case && b >= 'A' && b <= 'Z')
             tok->ascii_map[b] = (uint8_t)(b + 32);
     }
-    tok->strip = tok->cfg.strip_accents < 0 ? tok->cfg.do_lower_case != 0 : tok->cfg.strip_accents != 0;
+    tok->strip =
+        tok->cfg.strip_accents < 0 ? tok->cfg.do_lower_case != 0 : tok->cfg.strip_accents != 0;
     int rc = build_trie(tok, err, errlen);
     if (rc)
         return rc;
-    static const char *const keys[] = { "unk_token", "sep_token", "pad_token", "cls_token",
-                                        "mask_token" };
-    static const char *const dflt[] = { "[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]" };
+    static const char *const keys[] = {"unk_token", "sep_token", "pad_token", "cls_token",
+                                       "mask_token"};
+    static const char *const dflt[] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
     int32_t ids[5];
     for (int k = 0; k < 5; k++) {
         const char *t = cfg ? token_text(cJSON_GetObjectItemCaseSensitive(cfg, keys[k])) : NULL;
@@ -583,13 +602,14 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
     tok->pad_id = ids[2] >= 0 ? ids[2] : 0;
     tok->cls_id = ids[3];
     /* added tokens of tokenizer.json (and tokenizer_config.json's decoder) */
-    const cJSON *lists[2] = { tj ? cJSON_GetObjectItemCaseSensitive(tj, "added_tokens") : NULL,
-                              NULL };
+    const cJSON *lists[2] = {tj ? cJSON_GetObjectItemCaseSensitive(tj, "added_tokens") : NULL,
+                             NULL};
     const cJSON *dec = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "added_tokens_decoder") : NULL;
     lists[1] = dec;
     for (int l = 0; l < 2; l++) {
         const cJSON *it;
-        cJSON_ArrayForEach(it, lists[l]) {
+        cJSON_ArrayForEach(it, lists[l])
+        {
             const char *t = token_text(it);
             const cJSON *norm = cJSON_GetObjectItemCaseSensitive(it, "normalized");
             const cJSON *idv = cJSON_GetObjectItemCaseSensitive(it, "id");
@@ -607,7 +627,8 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
                 errno = 0;
                 long long v = strtoll(it->string, &end, 10);
                 if (end == it->string || *end || errno || v < 0 || v > INT32_MAX) {
-                    set_err(err, errlen, "tokenizer_config.json: added_tokens_decoder key '%s' is not an id",
+                    set_err(err, errlen,
+                            "tokenizer_config.json: added_tokens_decoder key '%s' is not an id",
                             it->string);
                     return IFS_TOK_EFORMAT;
                 }
@@ -617,7 +638,8 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
             int32_t id;
             if (have) {
                 if (d != d || d < 0 || d >= (double)tok->n_vocab || d != (double)(int64_t)d) {
-                    set_err(err, errlen, "%s: added token '%s' has id %g, not a whole number in [0, %d)",
+                    set_err(err, errlen,
+                            "%s: added token '%s' has id %g, not a whole number in [0, %d)",
                             l ? "tokenizer_config.json" : "tokenizer.json", t, d, tok->n_vocab);
                     return IFS_TOK_EFORMAT;
                 }
@@ -643,10 +665,10 @@ static int finish(ifs_tok *tok, const cJSON *cfg, const cJSON *tj, char *err, si
             int normalized = cJSON_IsBool(norm)
                                  ? cJSON_IsTrue(norm)
                                  : !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "special"));
-            rc = normalized ? add_normalized(tok, t, id,
-                                             l ? "tokenizer_config.json" : "tokenizer.json", err,
-                                             errlen)
-                            : add_special(tok, t, id, err, errlen);
+            rc = normalized
+                     ? add_normalized(tok, t, id, l ? "tokenizer_config.json" : "tokenizer.json",
+                                      err, errlen)
+                     : add_special(tok, t, id, err, errlen);
             if (rc)
                 return rc;
         }
@@ -670,8 +692,8 @@ static ifs_tok *new_tok(void)
 /* model_max_length must be an integer >= 2 (null or absent: the default).
  * Values past INT32_MAX, among them HF's "no limit" sentinel int(1e30), read
  * as INT32_MAX; callers cap it at max_position_embeddings, as before. */
-static int read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj,
-                         const char *cfg_path, char *err, size_t errlen)
+static int read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj, const char *cfg_path,
+                         char *err, size_t errlen)
 {
     const cJSON *src = cfg;
     int from_tj = 0;
@@ -687,13 +709,15 @@ static int read_settings(ifs_tok_config *c, const cJSON *cfg, const cJSON *tj,
     v = cJSON_GetObjectItemCaseSensitive(src, "strip_accents");
     if (cJSON_IsBool(v))
         c->strip_accents = cJSON_IsTrue(v);
-    v = cJSON_GetObjectItemCaseSensitive(src, from_tj ? "handle_chinese_chars" : "tokenize_chinese_chars");
+    v = cJSON_GetObjectItemCaseSensitive(src, from_tj ? "handle_chinese_chars"
+                                                      : "tokenize_chinese_chars");
     if (cJSON_IsBool(v))
         c->tokenize_chinese_chars = cJSON_IsTrue(v);
     v = cJSON_GetObjectItemCaseSensitive(cfg, "model_max_length");
     if (v && !cJSON_IsNull(v)) {
         double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
-        if (!cJSON_IsNumber(v) || d != d || d < 2 || (d < 4294967296.0 && d != (double)(int64_t)d)) {
+        if (!cJSON_IsNumber(v) || d != d || d < 2 ||
+            (d < 4294967296.0 && d != (double)(int64_t)d)) {
             char *txt = cJSON_PrintUnformatted(v);
             set_err(err, errlen, "%s: model_max_length %s is not an integer >= 2", cfg_path,
                     txt ? txt : "?");
@@ -740,7 +764,8 @@ ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err
             rc = load_vocab_txt(tok, path, err, errlen);
         } else if (tj) {
             snprintf(path, plen, "%s/tokenizer.json", dir);
-            rc = load_vocab_json(tok, cJSON_GetObjectItemCaseSensitive(tj, "model"), path, err, errlen);
+            rc = load_vocab_json(tok, cJSON_GetObjectItemCaseSensitive(tj, "model"), path, err,
+                                 errlen);
         } else {
             set_err(err, errlen, "%s: neither vocab.txt nor tokenizer.json found", dir);
             rc = IFS_TOK_EIO;
@@ -760,8 +785,8 @@ ifs_tok *ifs_tok_load(const char *dir, const ifs_tok_config *override, char *err
     return tok;
 }
 
-ifs_tok *ifs_tok_load_vocab(const char *vocab_path, const ifs_tok_config *cfg,
-                            char *err, size_t errlen)
+ifs_tok *ifs_tok_load_vocab(const char *vocab_path, const ifs_tok_config *cfg, char *err,
+                            size_t errlen)
 {
     if (!vocab_path) {
         set_err(err, errlen, "no vocab path given");
@@ -783,12 +808,30 @@ ifs_tok *ifs_tok_load_vocab(const char *vocab_path, const ifs_tok_config *cfg,
     return tok;
 }
 
-const ifs_tok_config *ifs_tok_get_config(const ifs_tok *tok) { return tok ? &tok->cfg : NULL; }
-int32_t ifs_tok_vocab_size(const ifs_tok *tok) { return tok ? tok->n_vocab : 0; }
-int32_t ifs_tok_cls_id(const ifs_tok *tok) { return tok ? tok->cls_id : -1; }
-int32_t ifs_tok_sep_id(const ifs_tok *tok) { return tok ? tok->sep_id : -1; }
-int32_t ifs_tok_pad_id(const ifs_tok *tok) { return tok ? tok->pad_id : -1; }
-int32_t ifs_tok_unk_id(const ifs_tok *tok) { return tok ? tok->unk_id : -1; }
+const ifs_tok_config *ifs_tok_get_config(const ifs_tok *tok)
+{
+    return tok ? &tok->cfg : NULL;
+}
+int32_t ifs_tok_vocab_size(const ifs_tok *tok)
+{
+    return tok ? tok->n_vocab : 0;
+}
+int32_t ifs_tok_cls_id(const ifs_tok *tok)
+{
+    return tok ? tok->cls_id : -1;
+}
+int32_t ifs_tok_sep_id(const ifs_tok *tok)
+{
+    return tok ? tok->sep_id : -1;
+}
+int32_t ifs_tok_pad_id(const ifs_tok *tok)
+{
+    return tok ? tok->pad_id : -1;
+}
+int32_t ifs_tok_unk_id(const ifs_tok *tok)
+{
+    return tok ? tok->unk_id : -1;
+}
 
 const char *ifs_tok_id_to_token(const ifs_tok *tok, int32_t id)
 {

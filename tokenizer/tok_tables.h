@@ -32,7 +32,7 @@ extern const uint16_t ifs_tok_stage2[][256];
 extern const int ifs_tok_n_decomp;
 extern const ifs_tok_map4 ifs_tok_decomp[]; /* sorted by cp; full NFD, non-Hangul */
 extern const int ifs_tok_n_lower;
-extern const ifs_tok_map4 ifs_tok_lower[];  /* sorted by cp; Rust char::to_lowercase */
+extern const ifs_tok_map4 ifs_tok_lower[]; /* sorted by cp; Rust char::to_lowercase */
 
 static inline unsigned ifs_tok_props(uint32_t cp)
 {

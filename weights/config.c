@@ -32,9 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct { const char *name; ifs_act act; } ACTS[] = {
-    {"gelu", IFS_ACT_GELU},          {"gelu_python", IFS_ACT_GELU},
-    {"gelu_new", IFS_ACT_GELU_TANH}, {"gelu_pytorch_tanh", IFS_ACT_GELU_TANH},
+static const struct {
+    const char *name;
+    ifs_act act;
+} ACTS[] = {
+    {"gelu", IFS_ACT_GELU},           {"gelu_python", IFS_ACT_GELU},
+    {"gelu_new", IFS_ACT_GELU_TANH},  {"gelu_pytorch_tanh", IFS_ACT_GELU_TANH},
     {"gelu_fast", IFS_ACT_GELU_TANH}, {"relu", IFS_ACT_RELU},
 };
 
@@ -56,10 +59,10 @@ static int get_int(const cJSON *root, const char *key, int32_t lo, int32_t hi, i
     const cJSON *v = wts_json_get(root, key);
     if (!v || cJSON_IsNull(v))
         return 0;
-    if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble ||
-        v->valuedouble < lo || v->valuedouble > hi)
-        return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                        "%s: '%s' must be an integer in [%ld, %ld]", name, key, (long)lo, (long)hi);
+    if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble || v->valuedouble < lo ||
+        v->valuedouble > hi)
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: '%s' must be an integer in [%ld, %ld]",
+                        name, key, (long)lo, (long)hi);
     *out = (int32_t)v->valuedouble;
     return 0;
 }
@@ -101,8 +104,7 @@ static int parse_labels(const cJSON *root, ifs_bert_config *c, const char *name,
     const cJSON *id2 = wts_json_get(root, "id2label");
     if (id2 && !cJSON_IsNull(id2)) {
         if (!cJSON_IsObject(id2))
-            return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: 'id2label' must be an object",
-                            name);
+            return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: 'id2label' must be an object", name);
         const cJSON *last[IFS_MAX_LABELS] = {0}; /* the value json.load keeps */
         int n = 0, idx;
         for (const cJSON *e = id2->child; e; e = e->next) {
@@ -112,8 +114,8 @@ static int parse_labels(const cJSON *root, ifs_bert_config *c, const char *name,
                                 e->string);
             if (idx >= IFS_MAX_LABELS)
                 return wts_fail(err, errlen, IFS_WTS_EUNSUP,
-                                "%s: id2label key '%d': at most %d labels are supported", name,
-                                idx, IFS_MAX_LABELS);
+                                "%s: id2label key '%d': at most %d labels are supported", name, idx,
+                                IFS_MAX_LABELS);
             n += !last[idx];
             last[idx] = e;
         }
@@ -128,13 +130,13 @@ static int parse_labels(const cJSON *root, ifs_bert_config *c, const char *name,
         for (idx = 0; idx < n; idx++) {
             const cJSON *e = last[idx];
             if (!cJSON_IsString(e))
-                return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                                "%s: id2label['%d'] must be a string", name, idx);
+                return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: id2label['%d'] must be a string",
+                                name, idx);
             size_t len = strlen(e->valuestring);
             if (len >= IFS_LABEL_LEN)
                 return wts_fail(err, errlen, IFS_WTS_EUNSUP,
-                                "%s: id2label['%d'] is %zu bytes long (at most %d)", name, idx,
-                                len, IFS_LABEL_LEN - 1);
+                                "%s: id2label['%d'] is %zu bytes long (at most %d)", name, idx, len,
+                                IFS_LABEL_LEN - 1);
             if (wts_utf8_invalid_at((const unsigned char *)e->valuestring, len) != len)
                 return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                                 "%s: id2label['%d'] is not valid UTF-8", name, idx);
@@ -180,16 +182,16 @@ static int parse_labels(const cJSON *root, ifs_bert_config *c, const char *name,
             keep = kept[k] == e;
         if (!keep)
             continue;
-        if (!cJSON_IsNumber(e) || floor(e->valuedouble) != e->valuedouble ||
-            e->valuedouble < 0 || e->valuedouble >= c->num_labels)
+        if (!cJSON_IsNumber(e) || floor(e->valuedouble) != e->valuedouble || e->valuedouble < 0 ||
+            e->valuedouble >= c->num_labels)
             return wts_fail(err, errlen, IFS_WTS_EFORMAT,
                             "%s: label2id['%.63s'] is not an index in 0..%d", name, e->string,
                             c->num_labels - 1);
         int idx = (int)e->valuedouble;
         if (strcmp(c->labels[idx], e->string))
             return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                            "%s: label2id['%.63s'] = %d but id2label['%d'] = '%s'", name,
-                            e->string, idx, idx, c->labels[idx]);
+                            "%s: label2id['%.63s'] = %d but id2label['%d'] = '%s'", name, e->string,
+                            idx, idx, c->labels[idx]);
     }
     return 0;
 }
@@ -232,8 +234,7 @@ int ifs_wts_parse_config(const char *json, size_t len, const char *name, ifs_ber
     default_config(cfg);
     size_t bad = wts_utf8_invalid_at((const unsigned char *)json, len);
     if (bad < len)
-        return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: not valid UTF-8 at byte %zu", name,
-                        bad);
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: not valid UTF-8 at byte %zu", name, bad);
     if (memchr(json, '\0', len))
         return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: holds a NUL byte", name);
     cJSON *root = cJSON_ParseWithLength(json, len);
@@ -265,14 +266,12 @@ int ifs_wts_parse_config(const char *json, size_t len, const char *name, ifs_ber
     if ((rc = get_int(root, "vocab_size", 1, 1 << 24, &cfg->vocab_size, name, err, errlen)) ||
         (rc = get_int(root, "hidden_size", 1, 1 << 16, &cfg->hidden, name, err, errlen)) ||
         (rc = get_int(root, "num_hidden_layers", 1, 1024, &cfg->n_layers, name, err, errlen)) ||
-        (rc = get_int(root, "num_attention_heads", 1, 1 << 16, &cfg->n_heads, name, err,
-                      errlen)) ||
+        (rc = get_int(root, "num_attention_heads", 1, 1 << 16, &cfg->n_heads, name, err, errlen)) ||
         (rc = get_int(root, "intermediate_size", 1, 1 << 20, &cfg->intermediate, name, err,
                       errlen)) ||
-        (rc = get_int(root, "max_position_embeddings", 1, 1 << 20, &cfg->max_position, name,
-                      err, errlen)) ||
-        (rc = get_int(root, "type_vocab_size", 1, 1 << 16, &cfg->type_vocab, name, err,
+        (rc = get_int(root, "max_position_embeddings", 1, 1 << 20, &cfg->max_position, name, err,
                       errlen)) ||
+        (rc = get_int(root, "type_vocab_size", 1, 1 << 16, &cfg->type_vocab, name, err, errlen)) ||
         (rc = get_int(root, "pad_token_id", 0, 1 << 24, &cfg->pad_token_id, name, err, errlen)))
         goto out;
     if (cfg->hidden % cfg->n_heads) {
@@ -439,8 +438,7 @@ typedef struct {
     const ifs_bert_config *c;
 } config_job;
 
-static int produce_config(void *ctx, ifs_wts_write_fn write, void *wctx, char *err,
-                          size_t errlen)
+static int produce_config(void *ctx, ifs_wts_write_fn write, void *wctx, char *err, size_t errlen)
 {
     const config_job *j = ctx;
     return ifs_wts_emit_config(j->name, j->c, write, wctx, err, errlen);

@@ -12,8 +12,18 @@
 #include <math.h>
 #include <string.h>
 
-static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static float u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 float ifs_wts_f16_to_f32(uint16_t h)
 {
@@ -29,7 +39,10 @@ float ifs_wts_f16_to_f32(uint16_t h)
     return u2f(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
-float ifs_wts_bf16_to_f32(uint16_t b) { return u2f((uint32_t)b << 16); }
+float ifs_wts_bf16_to_f32(uint16_t b)
+{
+    return u2f((uint32_t)b << 16);
+}
 
 uint16_t ifs_wts_f32_to_f16(float f)
 {
@@ -37,15 +50,15 @@ uint16_t ifs_wts_f32_to_f16(float f)
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
     x &= 0x7fffffffu;
     if (x > 0x7f800000u)
-        return sign | 0x7e00u;             /* NaN */
+        return sign | 0x7e00u; /* NaN */
     if (x >= 0x477ff000u)
-        return sign | 0x7c00u;             /* >= 65520 rounds to Inf */
-    if (x < 0x38800000u) {                 /* below 2^-14: f16 subnormal or zero */
+        return sign | 0x7c00u; /* >= 65520 rounds to Inf */
+    if (x < 0x38800000u) {     /* below 2^-14: f16 subnormal or zero */
         uint32_t e = x >> 23;
-        if (e < 102)                       /* below 2^-25: rounds to zero */
+        if (e < 102) /* below 2^-25: rounds to zero */
             return sign;
         uint32_t m = (x & 0x7fffffu) | 0x800000u;
-        uint32_t shift = 126 - e;          /* 14..24 */
+        uint32_t shift = 126 - e; /* 14..24 */
         uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
         if (rem > half || (rem == half && (r & 1)))
             r++;
@@ -54,7 +67,7 @@ uint16_t ifs_wts_f32_to_f16(float f)
     uint32_t r = ((x >> 23) - 112) << 10 | ((x & 0x7fffffu) >> 13);
     uint32_t rem = x & 0x1fffu;
     if (rem > 0x1000u || (rem == 0x1000u && (r & 1)))
-        r++;                               /* a carry into the exponent is right */
+        r++; /* a carry into the exponent is right */
     return sign | (uint16_t)r;
 }
 

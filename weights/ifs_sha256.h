@@ -40,15 +40,15 @@ enum {
     IFS_SHA256_EIO = -1,     /* a file cannot be opened or read */
     IFS_SHA256_ENOTREG = -2, /* the path is not a regular file (FIFO, directory, device) */
     IFS_SHA256_ENOMEM = -3,
-    IFS_SHA256_ELIB = -4,    /* libcrypto refused (no SHA-256 in its providers) */
-    IFS_SHA256_EARG = -5,    /* NULL argument, or a context that was not initialised */
+    IFS_SHA256_ELIB = -4, /* libcrypto refused (no SHA-256 in its providers) */
+    IFS_SHA256_EARG = -5, /* NULL argument, or a context that was not initialised */
 };
 /* Words for a status; static storage. */
 const char *ifs_sha256_strerror(int status);
 
 typedef struct {
-    void *evp;   /* libcrypto's EVP_MD_CTX between init and final; private */
-    int status;  /* first error, sticky; private */
+    void *evp;  /* libcrypto's EVP_MD_CTX between init and final; private */
+    int status; /* first error, sticky; private */
 } ifs_sha256_ctx;
 
 /* Starts a digest. 0, IFS_SHA256_ENOMEM or IFS_SHA256_ELIB (the context then

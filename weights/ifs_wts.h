@@ -42,23 +42,23 @@ extern "C" {
 #define IFS_LABEL_LEN 64
 
 typedef enum {
-    IFS_ACT_GELU = 0,     /* exact erf form (HF "gelu") */
-    IFS_ACT_GELU_TANH = 1,/* tanh approximation (HF "gelu_new", "gelu_pytorch_tanh") */
+    IFS_ACT_GELU = 0,      /* exact erf form (HF "gelu") */
+    IFS_ACT_GELU_TANH = 1, /* tanh approximation (HF "gelu_new", "gelu_pytorch_tanh") */
     IFS_ACT_RELU = 2,
 } ifs_act;
 
 typedef struct {
     int32_t vocab_size;
-    int32_t hidden;          /* hidden_size */
-    int32_t n_layers;        /* num_hidden_layers */
-    int32_t n_heads;         /* num_attention_heads; head_dim = hidden / n_heads */
-    int32_t intermediate;    /* intermediate_size */
-    int32_t max_position;    /* max_position_embeddings */
-    int32_t type_vocab;      /* type_vocab_size */
-    int32_t num_labels;      /* from id2label / num_labels (default 2) */
+    int32_t hidden;       /* hidden_size */
+    int32_t n_layers;     /* num_hidden_layers */
+    int32_t n_heads;      /* num_attention_heads; head_dim = hidden / n_heads */
+    int32_t intermediate; /* intermediate_size */
+    int32_t max_position; /* max_position_embeddings */
+    int32_t type_vocab;   /* type_vocab_size */
+    int32_t num_labels;   /* from id2label / num_labels (default 2) */
     int32_t pad_token_id;
-    float ln_eps;            /* layer_norm_eps */
-    ifs_act act;             /* hidden_act */
+    float ln_eps;                               /* layer_norm_eps */
+    ifs_act act;                                /* hidden_act */
     char labels[IFS_MAX_LABELS][IFS_LABEL_LEN]; /* id2label, "LABEL_i" when absent */
     /* What the classifier reads, from ifscore's own config.json fields:
      *   "ifs_input": "response" | "pair"  (absent or null = "response", the
@@ -70,30 +70,31 @@ typedef struct {
      *       (the pair is truncated as HF's default, longest_first, does).
      * Refused: another type, a string other than the two, K < 1, and K with
      * an input other than "pair". */
-    int pair_input;                  /* 0: response alone, 1: (instruction, response) */
-    int32_t instruction_max_tokens;  /* K, or 0 */
+    int pair_input;                 /* 0: response alone, 1: (instruction, response) */
+    int32_t instruction_max_tokens; /* K, or 0 */
 } ifs_bert_config;
 
 typedef struct {
-    const float *q_w, *q_b;       /* [hidden][hidden], [hidden] */
+    const float *q_w, *q_b; /* [hidden][hidden], [hidden] */
     const float *k_w, *k_b;
     const float *v_w, *v_b;
-    const float *ao_w, *ao_b;     /* attention.output.dense */
-    const float *ln1_g, *ln1_b;   /* attention.output.LayerNorm */
-    const float *i_w, *i_b;       /* intermediate.dense [intermediate][hidden] */
-    const float *o_w, *o_b;       /* output.dense [hidden][intermediate] */
-    const float *ln2_g, *ln2_b;   /* output.LayerNorm */
+    const float *ao_w, *ao_b;   /* attention.output.dense */
+    const float *ln1_g, *ln1_b; /* attention.output.LayerNorm */
+    const float *i_w, *i_b;     /* intermediate.dense [intermediate][hidden] */
+    const float *o_w, *o_b;     /* output.dense [hidden][intermediate] */
+    const float *ln2_g, *ln2_b; /* output.LayerNorm */
 } ifs_bert_layer;
 
 typedef struct {
     ifs_bert_config cfg;
-    const float *word_emb;        /* [vocab_size][hidden] */
-    const float *pos_emb;         /* [max_position][hidden] */
-    const float *type_emb;        /* [type_vocab][hidden] */
+    const float *word_emb; /* [vocab_size][hidden] */
+    const float *pos_emb;  /* [max_position][hidden] */
+    const float *type_emb; /* [type_vocab][hidden] */
     const float *emb_ln_g, *emb_ln_b;
     const ifs_bert_layer *layers; /* [n_layers] */
-    const float *pool_w, *pool_b; /* pooler.dense [hidden][hidden]; NULL if IFS_WTS_ENCODER_ONLY and absent */
-    const float *cls_w, *cls_b;   /* classifier [num_labels][hidden]; NULL likewise */
+    const float *pool_w,
+        *pool_b; /* pooler.dense [hidden][hidden]; NULL if IFS_WTS_ENCODER_ONLY and absent */
+    const float *cls_w, *cls_b; /* classifier [num_labels][hidden]; NULL likewise */
 } ifs_bert_weights;
 
 /* Flags for ifs_wts_load. */
@@ -136,13 +137,13 @@ const char *ifs_wts_fingerprint(const ifs_wts_model *m);
  */
 enum {
     IFS_WTS_OK = 0,
-    IFS_WTS_EIO = -1,      /* cannot open / read / write a file */
-    IFS_WTS_EFORMAT = -2,  /* malformed safetensors, config.json or index */
-    IFS_WTS_EUNSUP = -3,   /* valid but unsupported (model_type, relative positions, dtype) */
-    IFS_WTS_EMODEL = -4,   /* tensor missing, mis-shaped, NaN/Inf */
+    IFS_WTS_EIO = -1,     /* cannot open / read / write a file */
+    IFS_WTS_EFORMAT = -2, /* malformed safetensors, config.json or index */
+    IFS_WTS_EUNSUP = -3,  /* valid but unsupported (model_type, relative positions, dtype) */
+    IFS_WTS_EMODEL = -4,  /* tensor missing, mis-shaped, NaN/Inf */
     IFS_WTS_ENOMEM = -5,
-    IFS_WTS_EARG = -6,     /* bad argument from the caller */
-    IFS_WTS_ELABEL = -7,   /* the answer label is ambiguous or names no label */
+    IFS_WTS_EARG = -6,   /* bad argument from the caller */
+    IFS_WTS_ELABEL = -7, /* the answer label is ambiguous or names no label */
 };
 /* Words for a status; static storage. */
 const char *ifs_wts_strerror(int status);
@@ -160,8 +161,8 @@ const char *ifs_wts_act_name(ifs_act act);
  * (id2label and label2id included), as Python's json and so transformers
  * do. Returns 0, IFS_WTS_EFORMAT, IFS_WTS_EUNSUP or IFS_WTS_EARG (NULL).
  */
-int ifs_wts_parse_config(const char *json, size_t len, const char *name,
-                         ifs_bert_config *cfg, char *err, size_t errlen);
+int ifs_wts_parse_config(const char *json, size_t len, const char *name, ifs_bert_config *cfg,
+                         char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------
  * The answer-like label of a classifier: the one whose probability score
@@ -196,8 +197,8 @@ int ifs_wts_parse_config(const char *json, size_t len, const char *name,
  * says to choose with --answer-label NAME|INDEX. Fewer than 2 labels:
  * IFS_WTS_ELABEL too. NULL c / out: IFS_WTS_EARG.
  */
-int ifs_wts_answer_label(const ifs_bert_config *c, const char *flag, int32_t *out,
-                         char *err, size_t errlen);
+int ifs_wts_answer_label(const ifs_bert_config *c, const char *flag, int32_t *out, char *err,
+                         size_t errlen);
 
 /* ------------------------------------------------------------------------
  * Safetensors files, low level (the loader's reader, exposed for tools,
@@ -207,13 +208,13 @@ int ifs_wts_answer_label(const ifs_bert_config *c, const char *flag, int32_t *ou
  * gap, no trailing bytes), no duplicate names.
  */
 typedef struct {
-    const char *name;        /* NUL-terminated, borrowed from the handle */
-    const char *dtype;       /* "F32", "I64", ... as in the header */
-    int ndim;                /* 0..8 */
+    const char *name;  /* NUL-terminated, borrowed from the handle */
+    const char *dtype; /* "F32", "I64", ... as in the header */
+    int ndim;          /* 0..8 */
     int64_t shape[8];
-    uint64_t begin, end;     /* byte range relative to the data section */
-    uint64_t file_offset;    /* absolute offset of the first byte in the file */
-    const void *data;        /* borrowed: points into the handle's bytes (the
+    uint64_t begin, end;  /* byte range relative to the data section */
+    uint64_t file_offset; /* absolute offset of the first byte in the file */
+    const void *data;     /* borrowed: points into the handle's bytes (the
                                 caller's for ifs_wts_st_parse) */
 } ifs_wts_tensor_info;
 
@@ -223,16 +224,16 @@ typedef struct ifs_wts_st ifs_wts_st;
  * header's size. The handle borrows `bytes` (data pointers point into it):
  * keep them alive until ifs_wts_st_free. `name` appears in messages. NULL
  * on failure with the reason in err. */
-ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name,
-                             char *err, size_t errlen);
+ifs_wts_st *ifs_wts_st_parse(const void *bytes, size_t len, const char *name, char *err,
+                             size_t errlen);
 /* Reads the regular file `path` whole into memory (the handle owns the
  * copy; data pointers point into it) and parses it. Refused as EIO: not a
  * regular file (said what it is), a file that shrinks or changes while
  * being read. Meant for tools and small files: ifs_wts_load streams
  * instead and never holds a whole file. NULL on failure, reason in err. */
 ifs_wts_st *ifs_wts_st_open(const char *path, char *err, size_t errlen);
-void ifs_wts_st_free(ifs_wts_st *st);           /* accepts NULL */
-size_t ifs_wts_st_count(const ifs_wts_st *st);  /* 0 for NULL */
+void ifs_wts_st_free(ifs_wts_st *st);          /* accepts NULL */
+size_t ifs_wts_st_count(const ifs_wts_st *st); /* 0 for NULL */
 /* i-th tensor in file order (sorted by begin); NULL when i is out of range. */
 const ifs_wts_tensor_info *ifs_wts_st_tensor(const ifs_wts_st *st, size_t i);
 /* Tensor by exact name (a binary search), or NULL. */
@@ -260,17 +261,17 @@ uint16_t ifs_wts_f32_to_bf16(float f);
 typedef int (*ifs_wts_write_fn)(void *ctx, const void *p, size_t n);
 typedef struct {
     const char *name;
-    int ndim;                /* 1..8 */
+    int ndim; /* 1..8 */
     int64_t shape[8];
-    const float *data;       /* prod(shape) fp32 values, converted to dtype */
+    const float *data; /* prod(shape) fp32 values, converted to dtype */
 } ifs_wts_tensor_out;
 
 /* The 16 tensors of encoder layer l (HF names, "bert.encoder.layer.<l>.*",
  * shapes from c, data borrowed from L) in the order ifs_wts_save writes
  * them. names: 16 * IFS_WTS_NAME_LEN bytes that out[].name points into. */
 #define IFS_WTS_NAME_LEN 96
-void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer *L,
-                           char *names, ifs_wts_tensor_out out[16]);
+void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer *L, char *names,
+                           ifs_wts_tensor_out out[16]);
 
 /* Writes one safetensors file with tensors in the given order and
  * __metadata__ {"format":"pt"}. Returns 0 or a negative status:
@@ -281,14 +282,13 @@ int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, siz
 /* The same bytes through write(ctx, ...); `name` is for messages. Returns
  * as ifs_wts_write_safetensors, or the callback's first failure. */
 int ifs_wts_emit_safetensors(const char *name, const ifs_wts_tensor_out *t, size_t n,
-                             ifs_wts_dtype dtype, ifs_wts_write_fn write, void *ctx,
-                             char *err, size_t errlen);
+                             ifs_wts_dtype dtype, ifs_wts_write_fn write, void *ctx, char *err,
+                             size_t errlen);
 
 /* Writes a BertForSequenceClassification config.json (id2label, label2id,
  * hidden_act, ...; ifs_input / ifs_instruction_max_tokens for a pair
  * classifier) for cfg. Deterministic bytes. */
-int ifs_wts_write_config(const char *path, const ifs_bert_config *cfg,
-                         char *err, size_t errlen);
+int ifs_wts_write_config(const char *path, const ifs_bert_config *cfg, char *err, size_t errlen);
 /* The same bytes through write(ctx, ...). */
 int ifs_wts_emit_config(const char *name, const ifs_bert_config *cfg, ifs_wts_write_fn write,
                         void *ctx, char *err, size_t errlen);
@@ -298,8 +298,8 @@ int ifs_wts_emit_config(const char *name, const ifs_bert_config *cfg, ifs_wts_wr
  * prefix, "classifier.*"). pool_* / cls_* are written when non-NULL (a
  * checkpoint without them loads only with IFS_WTS_ENCODER_ONLY). Creates
  * dir (one level) if missing. Same inputs -> byte-identical files. */
-int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype,
-                 char *err, size_t errlen);
+int ifs_wts_save(const char *dir, const ifs_bert_weights *w, ifs_wts_dtype dtype, char *err,
+                 size_t errlen);
 /* The model.safetensors bytes ifs_wts_save writes for w, through
  * write(ctx, ...) (config.json: ifs_wts_emit_config(&w->cfg, ...)). `name`
  * is for messages. */

@@ -27,9 +27,18 @@ static int is_letter(unsigned char ch)
            ch >= 0x80;
 }
 
-static int is_lower(unsigned char ch) { return ch >= 'a' && ch <= 'z'; }
-static int is_upper(unsigned char ch) { return ch >= 'A' && ch <= 'Z'; }
-static char fold(unsigned char ch) { return (char)(is_upper(ch) ? ch - 'A' + 'a' : ch); }
+static int is_lower(unsigned char ch)
+{
+    return ch >= 'a' && ch <= 'z';
+}
+static int is_upper(unsigned char ch)
+{
+    return ch >= 'A' && ch <= 'Z';
+}
+static char fold(unsigned char ch)
+{
+    return (char)(is_upper(ch) ? ch - 'A' + 'a' : ch);
+}
 
 typedef struct {
     int names;    /* a word begins with "answer" */
@@ -39,7 +48,7 @@ typedef struct {
 
 static int negation(const char *w)
 {
-    static const char *const NEG[] = {"no",   "not",     "non", "un",     "none",
+    static const char *const NEG[] = {"no",    "not",     "non", "un",     "none",
                                       "never", "without", "nor", "neither"};
     for (size_t i = 0; i < sizeof NEG / sizeof NEG[0]; i++)
         if (!strcmp(w, NEG[i]))
@@ -134,8 +143,7 @@ static int by_flag(const ifs_bert_config *c, const char *flag, int32_t *out, cha
     if (forced != 2 && !parse_index(arg, &idx)) {
         if (idx >= n)
             return wts_fail(err, errlen, IFS_WTS_ELABEL,
-                            "--answer-label %s: the classifier has labels 0..%d", flag,
-                            (int)n - 1);
+                            "--answer-label %s: the classifier has labels 0..%d", flag, (int)n - 1);
         for (int32_t i = 0; i < n && !forced; i++)
             if (i != idx && !strcmp(c->labels[i], arg))
                 return wts_fail(err, errlen, IFS_WTS_ELABEL,

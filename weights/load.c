@@ -58,15 +58,15 @@ struct ifs_wts_model {
 
 /* A used tensor's destination. */
 typedef struct {
-    float *dst;           /* NULL: the model does not use this tensor */
-    int kind;             /* 0 F32, 1 F16, 2 BF16 */
+    float *dst; /* NULL: the model does not use this tensor */
+    int kind;   /* 0 F32, 1 F16, 2 BF16 */
 } want;
 
 /* One name of the index's weight_map (its last value). */
 typedef struct {
-    const char *name;     /* borrowed from the parsed index */
+    const char *name; /* borrowed from the parsed index */
     const char *file;
-    size_t seq;           /* position in the weight_map */
+    size_t seq; /* position in the weight_map */
     size_t shard;
 } index_entry;
 
@@ -74,13 +74,13 @@ typedef struct {
 typedef struct {
     const char *dir;
     ifs_wts_st **shards;
-    char **shard_names;   /* basename of each shard, sorted */
+    char **shard_names; /* basename of each shard, sorted */
     size_t n_shards;
     want **wants;         /* [shard][tensor in file order] */
     cJSON *index;         /* the parsed index, which entries point into */
     index_entry *entries; /* sorted by name, one per name */
     size_t n_entries;
-    const char *prefix;   /* "bert." or "" */
+    const char *prefix; /* "bert." or "" */
     const ifs_bert_config *cfg;
 } source;
 
@@ -112,9 +112,15 @@ void ifs_wts_free(ifs_wts_model *m)
     free(m);
 }
 
-const ifs_bert_weights *ifs_wts_weights(const ifs_wts_model *m) { return m ? &m->w : NULL; }
+const ifs_bert_weights *ifs_wts_weights(const ifs_wts_model *m)
+{
+    return m ? &m->w : NULL;
+}
 
-const char *ifs_wts_fingerprint(const ifs_wts_model *m) { return m ? m->fingerprint : NULL; }
+const char *ifs_wts_fingerprint(const ifs_wts_model *m)
+{
+    return m ? m->fingerprint : NULL;
+}
 
 static const index_entry *index_lookup(const source *s, const char *name)
 {
@@ -246,8 +252,8 @@ static int get(ifs_wts_model *m, const source *s, const char *name, int prefixed
         float *p = malloc(n ? n * sizeof *p : 1);
         if (!p || add_buf(m, p)) {
             free(p);
-            return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory loading '%s'",
-                            s->dir, full);
+            return wts_fail(err, errlen, IFS_WTS_ENOMEM, "%s: out of memory loading '%s'", s->dir,
+                            full);
         }
         w->dst = p;
         w->kind = kind;
@@ -256,17 +262,16 @@ static int get(ifs_wts_model *m, const source *s, const char *name, int prefixed
     return 0;
 }
 
-static int load_tensors(ifs_wts_model *m, const source *s, unsigned flags, char *err,
-                        size_t errlen)
+static int load_tensors(ifs_wts_model *m, const source *s, unsigned flags, char *err, size_t errlen)
 {
     const ifs_bert_config *c = s->cfg;
     ifs_bert_weights *w = &m->w;
     int64_t H = c->hidden, I = c->intermediate;
     int rc;
-#define GET(name, pre, d0, d1, opt, dst)                                                      \
-    do {                                                                                      \
-        if ((rc = get(m, s, name, pre, d0, d1, opt, &(dst), err, errlen)))                    \
-            return rc;                                                                        \
+#define GET(name, pre, d0, d1, opt, dst)                                                           \
+    do {                                                                                           \
+        if ((rc = get(m, s, name, pre, d0, d1, opt, &(dst), err, errlen)))                         \
+            return rc;                                                                             \
     } while (0)
     GET("embeddings.word_embeddings.weight", 1, c->vocab_size, H, 0, w->word_emb);
     GET("embeddings.position_embeddings.weight", 1, c->max_position, H, 0, w->pos_emb);
@@ -280,10 +285,10 @@ static int load_tensors(ifs_wts_model *m, const source *s, unsigned flags, char 
     for (int l = 0; l < c->n_layers; l++) {
         ifs_bert_layer *L = &m->layers[l];
         char n[128];
-#define LGET(suffix, d0, d1, dst)                                                             \
-    do {                                                                                      \
-        snprintf(n, sizeof n, "encoder.layer.%d.%s", l, suffix);                              \
-        GET(n, 1, d0, d1, 0, L->dst);                                                         \
+#define LGET(suffix, d0, d1, dst)                                                                  \
+    do {                                                                                           \
+        snprintf(n, sizeof n, "encoder.layer.%d.%s", l, suffix);                                   \
+        GET(n, 1, d0, d1, 0, L->dst);                                                              \
     } while (0)
         LGET("attention.self.query.weight", H, H, q_w);
         LGET("attention.self.query.bias", H, -1, q_b);
@@ -343,15 +348,15 @@ static int open_index(source *s, const char *path, char *err, size_t errlen)
 {
     char *text;
     size_t len;
-    int rc = wts_read_file(path, "model.safetensors.index.json", INDEX_CAP, &text, &len, err,
-                           errlen);
+    int rc =
+        wts_read_file(path, "model.safetensors.index.json", INDEX_CAP, &text, &len, err, errlen);
     if (rc)
         return rc;
     size_t bad = wts_utf8_invalid_at((const unsigned char *)text, len);
     if (bad < len || memchr(text, '\0', len)) {
         free(text);
-        return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: not valid UTF-8 text (byte %zu)",
-                        path, bad < len ? bad : (size_t)((const char *)memchr(text, 0, len) - text));
+        return wts_fail(err, errlen, IFS_WTS_EFORMAT, "%s: not valid UTF-8 text (byte %zu)", path,
+                        bad < len ? bad : (size_t)((const char *)memchr(text, 0, len) - text));
     }
     s->index = cJSON_ParseWithLength(text, len);
     free(text);
@@ -434,9 +439,9 @@ static int open_index(source *s, const char *path, char *err, size_t errlen)
             for (size_t o = i + 1; o < s->n_shards; o++)
                 if (ifs_wts_st_find(s->shards[o], t->name))
                     return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                                    "%s: tensor '%s' appears in both %s (byte %llu) and %s",
-                                    s->dir, t->name, s->shard_names[i],
-                                    (unsigned long long)t->file_offset, s->shard_names[o]);
+                                    "%s: tensor '%s' appears in both %s (byte %llu) and %s", s->dir,
+                                    t->name, s->shard_names[i], (unsigned long long)t->file_offset,
+                                    s->shard_names[o]);
         }
     return 0;
 }
@@ -550,16 +555,16 @@ static int check_folder(const char *dir, char *err, size_t errlen)
 {
     struct stat sb;
     if (stat(dir, &sb) != 0)
-        return wts_fail(err, errlen, IFS_WTS_EIO, "%s: cannot open the checkpoint folder: %s",
-                        dir, strerror(errno));
+        return wts_fail(err, errlen, IFS_WTS_EIO, "%s: cannot open the checkpoint folder: %s", dir,
+                        strerror(errno));
     if (!S_ISDIR(sb.st_mode))
         return wts_fail(err, errlen, IFS_WTS_EIO, "%s: is %s, not a checkpoint folder", dir,
                         S_ISREG(sb.st_mode) ? "a regular file" : wts_file_kind(sb.st_mode));
     return 0;
 }
 
-ifs_wts_model *wts_load_with(const char *dir, unsigned flags, const wts_load_opts *opts,
-                             char *err, size_t errlen)
+ifs_wts_model *wts_load_with(const char *dir, unsigned flags, const wts_load_opts *opts, char *err,
+                             size_t errlen)
 {
     size_t chunk = opts && opts->chunk ? opts->chunk : CHUNK;
     if (chunk < 8)
@@ -587,8 +592,7 @@ ifs_wts_model *wts_load_with(const char *dir, unsigned flags, const wts_load_opt
         goto fail;
     }
     if (!entry_exists(cpath)) {
-        wts_fail(err, errlen, IFS_WTS_EIO, "%s: no config.json (not a HF checkpoint folder?)",
-                 dir);
+        wts_fail(err, errlen, IFS_WTS_EIO, "%s: no config.json (not a HF checkpoint folder?)", dir);
         goto fail;
     }
     if (wts_read_file(cpath, "config.json", CONFIG_CAP, &cfg_text, &cfg_len, err, errlen) ||

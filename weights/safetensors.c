@@ -49,25 +49,27 @@
 #define ST_MAX_INT 9007199254740992.0 /* 2^53: above it a double is not exact */
 
 struct ifs_wts_st {
-    unsigned char *owned;      /* bytes read from the file (whole, or the header) */
-    const unsigned char *bytes;/* what was parsed: owned, or the caller's bytes */
-    size_t avail;              /* bytes available at `bytes` */
-    uint64_t file_len;         /* length of the whole file */
-    uint64_t data_start;       /* 8 + N */
-    ifs_wts_tensor_info *t;    /* sorted by begin */
+    unsigned char *owned;               /* bytes read from the file (whole, or the header) */
+    const unsigned char *bytes;         /* what was parsed: owned, or the caller's bytes */
+    size_t avail;                       /* bytes available at `bytes` */
+    uint64_t file_len;                  /* length of the whole file */
+    uint64_t data_start;                /* 8 + N */
+    ifs_wts_tensor_info *t;             /* sorted by begin */
     const ifs_wts_tensor_info **byname; /* sorted by name */
     size_t n;
-    char *names;               /* every name, NUL-terminated, back to back */
-    char *file;                /* name for messages */
-    int fd;                    /* wts_st_open_stream: the open file; else -1 */
-    struct stat sb;            /* wts_st_open_stream: the file at open */
+    char *names;    /* every name, NUL-terminated, back to back */
+    char *file;     /* name for messages */
+    int fd;         /* wts_st_open_stream: the open file; else -1 */
+    struct stat sb; /* wts_st_open_stream: the file at open */
 };
 
-static const struct { const char *name; unsigned size; } DTYPES[] = {
-    {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1},
-    {"I16", 2}, {"U16", 2}, {"F16", 2}, {"BF16", 2},
-    {"I32", 4}, {"U32", 4}, {"F32", 4},
-    {"I64", 8}, {"U64", 8}, {"F64", 8}, {"C64", 8},
+static const struct {
+    const char *name;
+    unsigned size;
+} DTYPES[] = {
+    {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1},
+    {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},     {"U32", 4},
+    {"F32", 4},  {"I64", 8}, {"U64", 8}, {"F64", 8},     {"C64", 8},
 };
 
 static const char *dtype_lookup(const char *s, unsigned *size)
@@ -100,7 +102,10 @@ void ifs_wts_st_free(ifs_wts_st *st)
     free(st);
 }
 
-size_t ifs_wts_st_count(const ifs_wts_st *st) { return st ? st->n : 0; }
+size_t ifs_wts_st_count(const ifs_wts_st *st)
+{
+    return st ? st->n : 0;
+}
 
 const ifs_wts_tensor_info *ifs_wts_st_tensor(const ifs_wts_st *st, size_t i)
 {
@@ -136,7 +141,10 @@ const void *wts_st_header(const ifs_wts_st *st, size_t *len)
     return st->bytes;
 }
 
-uint64_t wts_st_file_len(const ifs_wts_st *st) { return st->file_len; }
+uint64_t wts_st_file_len(const ifs_wts_st *st)
+{
+    return st->file_len;
+}
 
 /* Byte offset in the file of the k-th top-level key of the header (document
  * order, as cJSON lists them). The header is known to be valid JSON here,
@@ -215,7 +223,7 @@ typedef struct {
     const char *file;
     const char *hdr;
     size_t hlen;
-    size_t key;           /* index of the entry among the header's keys */
+    size_t key; /* index of the entry among the header's keys */
     uint64_t data_len, data_start;
 } entry_ctx;
 
@@ -240,8 +248,8 @@ static int parse_entry(const cJSON *e, ifs_wts_tensor_info *t, const entry_ctx *
     unsigned size = 0;
     if (!(t->dtype = dtype_lookup(dt->valuestring, &size)))
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
-                        "%s: tensor '%s' (header byte %llu): unknown dtype '%.32s'", file,
-                        t->name, AT, dt->valuestring);
+                        "%s: tensor '%s' (header byte %llu): unknown dtype '%.32s'", file, t->name,
+                        AT, dt->valuestring);
     int nd = cJSON_GetArraySize(sh);
     if (nd > 8)
         return wts_fail(err, errlen, IFS_WTS_EFORMAT,
@@ -596,8 +604,7 @@ out:
     return st;
 }
 
-int wts_st_read(const ifs_wts_st *st, uint64_t off, void *buf, size_t n, char *err,
-                size_t errlen)
+int wts_st_read(const ifs_wts_st *st, uint64_t off, void *buf, size_t n, char *err, size_t errlen)
 {
     if (st->fd < 0) {
         if (off > st->avail || n > st->avail - off)

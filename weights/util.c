@@ -24,13 +24,26 @@ size_t wts_utf8_invalid_at(const unsigned char *s, size_t len)
     size_t i = 0;
     while (i < len) {
         unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
         size_t n;
         uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) { n = 2; cp = c & 0x1f; min = 0x80; }
-        else if ((c & 0xf0) == 0xe0) { n = 3; cp = c & 0x0f; min = 0x800; }
-        else if ((c & 0xf8) == 0xf0) { n = 4; cp = c & 0x07; min = 0x10000; }
-        else return i;
+        if ((c & 0xe0) == 0xc0) {
+            n = 2;
+            cp = c & 0x1f;
+            min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 3;
+            cp = c & 0x0f;
+            min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 4;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else
+            return i;
         if (len - i < n)
             return i;
         for (size_t k = 1; k < n; k++) {
@@ -56,11 +69,16 @@ const struct cJSON *wts_json_get(const struct cJSON *obj, const char *key)
 
 const char *wts_file_kind(mode_t mode)
 {
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO (named pipe)";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
     return "not a regular file";
 }
 
@@ -112,8 +130,8 @@ int wts_check_unchanged(int fd, const struct stat *a, const char *path, char *er
         return wts_fail(err, errlen, IFS_WTS_EIO,
                         "%s: changed size while being read (%llu bytes, now %llu)", path,
                         (unsigned long long)a->st_size, (unsigned long long)b.st_size);
-    if (b.st_ino != a->st_ino || b.st_dev != a->st_dev ||
-        b.st_mtim.tv_sec != a->st_mtim.tv_sec || b.st_mtim.tv_nsec != a->st_mtim.tv_nsec)
+    if (b.st_ino != a->st_ino || b.st_dev != a->st_dev || b.st_mtim.tv_sec != a->st_mtim.tv_sec ||
+        b.st_mtim.tv_nsec != a->st_mtim.tv_nsec)
         return wts_fail(err, errlen, IFS_WTS_EIO,
                         "%s: was modified while being read (rewritten in place?)", path);
     return 0;
@@ -184,8 +202,7 @@ static int file_write(void *ctx, const void *p, size_t n)
     return 0;
 }
 
-int wts_write_atomic(const char *path, wts_producer_fn produce, void *ctx, char *err,
-                     size_t errlen)
+int wts_write_atomic(const char *path, wts_producer_fn produce, void *ctx, char *err, size_t errlen)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16), *dcopy = strdup(path);
@@ -211,9 +228,18 @@ int wts_write_atomic(const char *path, wts_producer_fn produce, void *ctx, char 
         goto out;
     }
     rc = produce(ctx, file_write, &s, err, errlen);
-    if (rc == 0 && fflush(s.f) != 0) { rc = IFS_WTS_EIO; s.err_no = errno; }
-    if (rc == 0 && fsync(fileno(s.f)) != 0) { rc = IFS_WTS_EIO; s.err_no = errno; }
-    if (fclose(s.f) != 0 && rc == 0) { rc = IFS_WTS_EIO; s.err_no = errno; }
+    if (rc == 0 && fflush(s.f) != 0) {
+        rc = IFS_WTS_EIO;
+        s.err_no = errno;
+    }
+    if (rc == 0 && fsync(fileno(s.f)) != 0) {
+        rc = IFS_WTS_EIO;
+        s.err_no = errno;
+    }
+    if (fclose(s.f) != 0 && rc == 0) {
+        rc = IFS_WTS_EIO;
+        s.err_no = errno;
+    }
     if (rc != 0) {
         unlink(tmp);
         if (s.err_no) /* the file failed: its errno says more than the producer */

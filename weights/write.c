@@ -55,7 +55,10 @@ static int sb_put(sbuf *b, const char *s, size_t n)
     return 0;
 }
 
-static int sb_str(sbuf *b, const char *s) { return sb_put(b, s, strlen(s)); }
+static int sb_str(sbuf *b, const char *s)
+{
+    return sb_put(b, s, strlen(s));
+}
 
 static int sb_json_string(sbuf *b, const char *s)
 {
@@ -141,8 +144,7 @@ int ifs_wts_emit_safetensors(const char *name, const ifs_wts_tensor_out *t, size
         name = "model.safetensors";
     if (!write || (n && !t) ||
         (dtype != IFS_WTS_F32 && dtype != IFS_WTS_F16 && dtype != IFS_WTS_BF16))
-        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: bad arguments to write safetensors",
-                        name);
+        return wts_fail(err, errlen, IFS_WTS_EARG, "%s: bad arguments to write safetensors", name);
     unsigned esize = dtype == IFS_WTS_F32 ? 4 : 2;
     for (size_t k = 0; k < n; k++) {
         const ifs_wts_tensor_out *x = &t[k];
@@ -152,8 +154,8 @@ int ifs_wts_emit_safetensors(const char *name, const ifs_wts_tensor_out *t, size
         uint64_t c = 1;
         for (int i = 0; i < x->ndim; i++) {
             if (x->shape[i] < 0 || (x->shape[i] && c > (UINT64_MAX >> 4) / (uint64_t)x->shape[i]))
-                return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has a bad shape",
-                                name, x->name);
+                return wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has a bad shape", name,
+                                x->name);
             c *= (uint64_t)x->shape[i];
         }
     }
@@ -233,25 +235,33 @@ int ifs_wts_write_safetensors(const char *path, const ifs_wts_tensor_out *t, siz
     return wts_write_atomic(path, produce_st, &j, err, errlen);
 }
 
-void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer *L,
-                           char *names, ifs_wts_tensor_out out[16])
+void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer *L, char *names,
+                           ifs_wts_tensor_out out[16])
 {
     static const char *const sfx[16] = {
-        "attention.self.query.weight", "attention.self.query.bias",
-        "attention.self.key.weight", "attention.self.key.bias",
-        "attention.self.value.weight", "attention.self.value.bias",
-        "attention.output.dense.weight", "attention.output.dense.bias",
-        "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
-        "intermediate.dense.weight", "intermediate.dense.bias",
-        "output.dense.weight", "output.dense.bias",
-        "output.LayerNorm.weight", "output.LayerNorm.bias",
+        "attention.self.query.weight",
+        "attention.self.query.bias",
+        "attention.self.key.weight",
+        "attention.self.key.bias",
+        "attention.self.value.weight",
+        "attention.self.value.bias",
+        "attention.output.dense.weight",
+        "attention.output.dense.bias",
+        "attention.output.LayerNorm.weight",
+        "attention.output.LayerNorm.bias",
+        "intermediate.dense.weight",
+        "intermediate.dense.bias",
+        "output.dense.weight",
+        "output.dense.bias",
+        "output.LayerNorm.weight",
+        "output.LayerNorm.bias",
     };
     const int64_t H = c->hidden, I = c->intermediate;
-    const int64_t rows[16] = { H, H, H, H, H, H, H, H, H, H, I, I, H, H, H, H };
-    const int64_t cols[16] = { H, 0, H, 0, H, 0, H, 0, 0, 0, H, 0, I, 0, 0, 0 };
-    const float *data[16] = { L->q_w, L->q_b, L->k_w, L->k_b, L->v_w, L->v_b, L->ao_w, L->ao_b,
-                              L->ln1_g, L->ln1_b, L->i_w, L->i_b, L->o_w, L->o_b, L->ln2_g,
-                              L->ln2_b };
+    const int64_t rows[16] = {H, H, H, H, H, H, H, H, H, H, I, I, H, H, H, H};
+    const int64_t cols[16] = {H, 0, H, 0, H, 0, H, 0, 0, 0, H, 0, I, 0, 0, 0};
+    const float *data[16] = {L->q_w,  L->q_b,  L->k_w,   L->k_b,   L->v_w, L->v_b,
+                             L->ao_w, L->ao_b, L->ln1_g, L->ln1_b, L->i_w, L->i_b,
+                             L->o_w,  L->o_b,  L->ln2_g, L->ln2_b};
     for (int k = 0; k < 16; k++) {
         char *nm = names + IFS_WTS_NAME_LEN * k;
         snprintf(nm, IFS_WTS_NAME_LEN, "bert.encoder.layer.%d.%s", l, sfx[k]);
@@ -266,9 +276,8 @@ void ifs_wts_layer_tensors(const ifs_bert_config *c, int l, const ifs_bert_layer
 
 /* Tensor list for w in state_dict order; names live in one block (*names,
  * freed with *t by the caller). */
-static int checkpoint_tensors(const char *name, const ifs_bert_weights *w,
-                              ifs_wts_tensor_out **tp, char **namesp, size_t *np, char *err,
-                              size_t errlen)
+static int checkpoint_tensors(const char *name, const ifs_bert_weights *w, ifs_wts_tensor_out **tp,
+                              char **namesp, size_t *np, char *err, size_t errlen)
 {
     *tp = NULL;
     *namesp = NULL;
@@ -293,15 +302,15 @@ static int checkpoint_tensors(const char *name, const ifs_bert_weights *w,
     }
     size_t n = 0;
     int64_t H = c->hidden;
-#define PUT(d, d0, d1, ...)                                                                   \
-    do {                                                                                      \
-        snprintf(names + IFS_WTS_NAME_LEN * n, IFS_WTS_NAME_LEN, __VA_ARGS__);                \
-        t[n].name = names + IFS_WTS_NAME_LEN * n;                                             \
-        t[n].data = (d);                                                                      \
-        t[n].ndim = (d1) > 0 ? 2 : 1;                                                         \
-        t[n].shape[0] = (d0);                                                                 \
-        t[n].shape[1] = (d1) > 0 ? (d1) : 0;                                                  \
-        n++;                                                                                  \
+#define PUT(d, d0, d1, ...)                                                                        \
+    do {                                                                                           \
+        snprintf(names + IFS_WTS_NAME_LEN * n, IFS_WTS_NAME_LEN, __VA_ARGS__);                     \
+        t[n].name = names + IFS_WTS_NAME_LEN * n;                                                  \
+        t[n].data = (d);                                                                           \
+        t[n].ndim = (d1) > 0 ? 2 : 1;                                                              \
+        t[n].shape[0] = (d0);                                                                      \
+        t[n].shape[1] = (d1) > 0 ? (d1) : 0;                                                       \
+        n++;                                                                                       \
     } while (0)
     PUT(w->word_emb, c->vocab_size, H, "bert.embeddings.word_embeddings.weight");
     PUT(w->pos_emb, c->max_position, H, "bert.embeddings.position_embeddings.weight");
@@ -321,8 +330,8 @@ static int checkpoint_tensors(const char *name, const ifs_bert_weights *w,
 #undef PUT
     for (size_t k = 0; k < n; k++)
         if (!t[k].data) {
-            int rc = wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has no data", name,
-                              t[k].name);
+            int rc =
+                wts_fail(err, errlen, IFS_WTS_EARG, "%s: tensor '%s' has no data", name, t[k].name);
             free(t);
             free(names);
             return rc;

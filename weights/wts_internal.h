@@ -22,7 +22,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static inline int wts_fail(char *err, size_t errlen, int status, const char *fmt, ...)
+static inline int
+wts_fail(char *err, size_t errlen, int status, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -128,7 +129,7 @@ typedef struct {
     void *ctx;
     size_t chunk;
 } wts_load_opts;
-ifs_wts_model *wts_load_with(const char *dir, unsigned flags, const wts_load_opts *opts,
-                             char *err, size_t errlen);
+ifs_wts_model *wts_load_with(const char *dir, unsigned flags, const wts_load_opts *opts, char *err,
+                             size_t errlen);
 
 #endif

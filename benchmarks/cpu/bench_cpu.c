@@ -46,9 +46,15 @@ int main(int argc, char **argv)
         return 2;
     }
     FILE *fp = fopen(argv[2], "rb");
-    if (!fp) { perror(argv[2]); return 1; }
+    if (!fp) {
+        perror(argv[2]);
+        return 1;
+    }
     uint32_t nb, n = 0;
-    if (fread(&nb, 4, 1, fp) != 1) { fprintf(stderr, "bench_cpu: short file\n"); return 1; }
+    if (fread(&nb, 4, 1, fp) != 1) {
+        fprintf(stderr, "bench_cpu: short file\n");
+        return 1;
+    }
     uint32_t *bsize = malloc(sizeof(uint32_t) * (nb + 1));
     size_t lcap = 1024, cap = 1 << 20, total = 0;
     int32_t *len = malloc(sizeof(int32_t) * lcap);
@@ -64,9 +70,18 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench_cpu: bad length at sequence %u\n", n);
                 return 1;
             }
-            if (n == lcap) { lcap *= 2; len = realloc(len, sizeof(int32_t) * lcap); }
-            if (total + L > cap) { cap *= 2; ids = realloc(ids, sizeof(int32_t) * cap); }
-            if (fread(ids + total, 4, L, fp) != L) { fprintf(stderr, "bench_cpu: short file\n"); return 1; }
+            if (n == lcap) {
+                lcap *= 2;
+                len = realloc(len, sizeof(int32_t) * lcap);
+            }
+            if (total + L > cap) {
+                cap *= 2;
+                ids = realloc(ids, sizeof(int32_t) * cap);
+            }
+            if (fread(ids + total, 4, L, fp) != L) {
+                fprintf(stderr, "bench_cpu: short file\n");
+                return 1;
+            }
             len[n] = (int32_t)L;
             total += L;
         }
@@ -75,7 +90,10 @@ int main(int argc, char **argv)
 
     char err[1024];
     ifs_wts_model *m = ifs_wts_load(argv[1], 0, err, sizeof err);
-    if (!m) { fprintf(stderr, "bench_cpu: %s\n", err); return 1; }
+    if (!m) {
+        fprintf(stderr, "bench_cpu: %s\n", err);
+        return 1;
+    }
     ifs_backend_opts o = ifs_backend_default_opts();
     o.n_threads = threads;
     o.max_batch_tokens = budget;
@@ -97,9 +115,15 @@ int main(int argc, char **argv)
             int32_t S = 0, T = 0;
             uint32_t first = s;
             off[0] = 0;
-            for (uint32_t j = 0; j < bsize[k]; j++) { T += len[s++]; off[++S] = T; }
-            ifs_batch batch = {.n_seqs = S, .n_tokens = T, .input_ids = ids + tok,
-                               .type_ids = NULL, .seq_off = off};
+            for (uint32_t j = 0; j < bsize[k]; j++) {
+                T += len[s++];
+                off[++S] = T;
+            }
+            ifs_batch batch = {.n_seqs = S,
+                               .n_tokens = T,
+                               .input_ids = ids + tok,
+                               .type_ids = NULL,
+                               .seq_off = off};
             if (ifs_backend_forward(b, &batch, logits + (size_t)first * C, NULL)) {
                 fprintf(stderr, "bench_cpu: %s\n", ifs_backend_error(b));
                 return 1;
@@ -111,13 +135,20 @@ int main(int argc, char **argv)
     qsort(times + 1, repeats, sizeof(double), cmp_double);
     double best = times[1], med = times[1 + repeats / 2];
     double sum = 0;
-    for (uint32_t i = 0; i < n * (uint32_t)C; i++) sum += logits[i];
-    printf("{\"batches\": %u, \"seqs\": %u, \"tokens\": %zu, \"threads\": %d, \"batch_tokens\": %d, "
-           "\"best_s\": %.4f, \"median_s\": %.4f, \"seqs_per_s\": %.2f, \"tokens_per_s\": %.1f, "
-           "\"logit_sum\": %.6f}\n", nb, n, total, threads, budget, best, med, n / best,
-           total / best, sum);
+    for (uint32_t i = 0; i < n * (uint32_t)C; i++)
+        sum += logits[i];
+    printf(
+        "{\"batches\": %u, \"seqs\": %u, \"tokens\": %zu, \"threads\": %d, \"batch_tokens\": %d, "
+        "\"best_s\": %.4f, \"median_s\": %.4f, \"seqs_per_s\": %.2f, \"tokens_per_s\": %.1f, "
+        "\"logit_sum\": %.6f}\n",
+        nb, n, total, threads, budget, best, med, n / best, total / best, sum);
     ifs_backend_free(b);
     ifs_wts_free(m);
-    free(bsize); free(len); free(ids); free(logits); free(off); free(times);
+    free(bsize);
+    free(len);
+    free(ids);
+    free(logits);
+    free(off);
+    free(times);
     return 0;
 }

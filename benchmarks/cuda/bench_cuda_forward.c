@@ -79,15 +79,18 @@ static seqs read_ids(const char *path)
 {
     seqs s;
     FILE *f = fopen(path, "rb");
-    if (!f) die("cannot open %s", path);
-    if (fread(&s.n, 4, 1, f) != 1 || s.n <= 0) die("%s: bad header", path);
+    if (!f)
+        die("cannot open %s", path);
+    if (fread(&s.n, 4, 1, f) != 1 || s.n <= 0)
+        die("%s: bad header", path);
     s.len = malloc(sizeof(int32_t) * s.n);
     s.ids = malloc(sizeof(int32_t *) * s.n);
     for (int32_t i = 0; i < s.n; i++) {
         if (fread(&s.len[i], 4, 1, f) != 1 || s.len[i] <= 0 || s.len[i] > 4096)
             die("%s: bad sequence length", path);
         s.ids[i] = malloc(sizeof(int32_t) * s.len[i]);
-        if (fread(s.ids[i], 4, (size_t)s.len[i], f) != (size_t)s.len[i]) die("%s: truncated", path);
+        if (fread(s.ids[i], 4, (size_t)s.len[i], f) != (size_t)s.len[i])
+            die("%s: truncated", path);
     }
     fclose(f);
     return s;
@@ -108,15 +111,18 @@ typedef struct {
 static pbatch *make_batches(const seqs *s, int32_t max_tokens, int32_t max_seqs, int *n_out)
 {
     int32_t *order = malloc(sizeof(int32_t) * s->n);
-    for (int32_t i = 0; i < s->n; i++) order[i] = i;
+    for (int32_t i = 0; i < s->n; i++)
+        order[i] = i;
     g_len = s->len;
     qsort(order, s->n, sizeof(int32_t), cmp_idx);
     pbatch *out = NULL;
     int n = 0;
     for (int32_t i = 0; i < s->n;) {
         int32_t j = i, tok = 0;
-        while (j < s->n && j - i < max_seqs && tok + s->len[order[j]] <= max_tokens) tok += s->len[order[j++]];
-        if (j == i) die("a sequence is longer than the token budget%s", "");
+        while (j < s->n && j - i < max_seqs && tok + s->len[order[j]] <= max_tokens)
+            tok += s->len[order[j++]];
+        if (j == i)
+            die("a sequence is longer than the token budget%s", "");
         out = realloc(out, sizeof(pbatch) * (n + 1));
         pbatch *p = &out[n++];
         p->ids = malloc(sizeof(int32_t) * tok);
@@ -153,15 +159,18 @@ static float rnd(void)
 static float *filled(size_t n)
 {
     float *p = malloc(sizeof(float) * n);
-    if (!p) die("out of memory%s", "");
-    for (size_t i = 0; i < n; i++) p[i] = rnd();
+    if (!p)
+        die("out of memory%s", "");
+    for (size_t i = 0; i < n; i++)
+        p[i] = rnd();
     return p;
 }
 
 static float *ones(size_t n)
 {
     float *p = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) p[i] = 1.0f;
+    for (size_t i = 0; i < n; i++)
+        p[i] = 1.0f;
     return p;
 }
 
@@ -171,33 +180,54 @@ static ifs_bert_weights *synth(const char *shape)
     ifs_bert_weights *w = calloc(1, sizeof *w);
     ifs_bert_config *c = &w->cfg;
     if (!strcmp(shape, "minilm")) {
-        c->hidden = 384; c->n_layers = 6; c->n_heads = 12; c->intermediate = 1536;
+        c->hidden = 384;
+        c->n_layers = 6;
+        c->n_heads = 12;
+        c->intermediate = 1536;
     } else if (!strcmp(shape, "bert-base")) {
-        c->hidden = 768; c->n_layers = 12; c->n_heads = 12; c->intermediate = 3072;
+        c->hidden = 768;
+        c->n_layers = 12;
+        c->n_heads = 12;
+        c->intermediate = 3072;
     } else {
         die("unknown shape %s (minilm, bert-base)", shape);
     }
-    c->vocab_size = 30522; c->max_position = 512; c->type_vocab = 2; c->num_labels = 2;
-    c->ln_eps = 1e-12f; c->act = IFS_ACT_GELU;
+    c->vocab_size = 30522;
+    c->max_position = 512;
+    c->type_vocab = 2;
+    c->num_labels = 2;
+    c->ln_eps = 1e-12f;
+    c->act = IFS_ACT_GELU;
     size_t H = c->hidden, I = c->intermediate;
     w->word_emb = filled(c->vocab_size * H);
     w->pos_emb = filled(c->max_position * H);
     w->type_emb = filled(2 * H);
-    w->emb_ln_g = ones(H); w->emb_ln_b = filled(H);
+    w->emb_ln_g = ones(H);
+    w->emb_ln_b = filled(H);
     ifs_bert_layer *L = calloc(c->n_layers, sizeof *L);
     for (int l = 0; l < c->n_layers; l++) {
-        L[l].q_w = filled(H * H); L[l].q_b = filled(H);
-        L[l].k_w = filled(H * H); L[l].k_b = filled(H);
-        L[l].v_w = filled(H * H); L[l].v_b = filled(H);
-        L[l].ao_w = filled(H * H); L[l].ao_b = filled(H);
-        L[l].ln1_g = ones(H); L[l].ln1_b = filled(H);
-        L[l].i_w = filled(I * H); L[l].i_b = filled(I);
-        L[l].o_w = filled(H * I); L[l].o_b = filled(H);
-        L[l].ln2_g = ones(H); L[l].ln2_b = filled(H);
+        L[l].q_w = filled(H * H);
+        L[l].q_b = filled(H);
+        L[l].k_w = filled(H * H);
+        L[l].k_b = filled(H);
+        L[l].v_w = filled(H * H);
+        L[l].v_b = filled(H);
+        L[l].ao_w = filled(H * H);
+        L[l].ao_b = filled(H);
+        L[l].ln1_g = ones(H);
+        L[l].ln1_b = filled(H);
+        L[l].i_w = filled(I * H);
+        L[l].i_b = filled(I);
+        L[l].o_w = filled(H * I);
+        L[l].o_b = filled(H);
+        L[l].ln2_g = ones(H);
+        L[l].ln2_b = filled(H);
     }
     w->layers = L;
-    w->pool_w = filled(H * H); w->pool_b = filled(H);
-    w->cls_w = filled(2 * H); w->cls_b = filled(2);
+    w->pool_w = filled(H * H);
+    w->pool_b = filled(H);
+    w->cls_w = filled(2 * H);
+    w->cls_b = filled(2);
     return w;
 }
 
@@ -218,7 +248,7 @@ typedef struct {
     ifs_backend *b;
     pbatch *batches;
     int n_batches;
-    int *next;              /* shared queue position */
+    int *next; /* shared queue position */
     pthread_mutex_t *lock;
     float *logits;
     int rc;
@@ -232,7 +262,8 @@ static void *work(void *p)
         pthread_mutex_lock(w->lock);
         int i = (*w->next)++;
         pthread_mutex_unlock(w->lock);
-        if (i >= w->n_batches) break;
+        if (i >= w->n_batches)
+            break;
         int rc = ifs_backend_forward(w->b, &w->batches[i].b, w->logits, NULL);
         if (rc) {
             w->rc = rc;
@@ -254,10 +285,12 @@ static double run_pass(ifs_backend **h, int n_handles, pbatch *batches, int n_ba
         w[k] = (worker){h[k], batches, n_batches, &next, &lock, lg[k], 0, ""};
         pthread_create(&th[k], NULL, work, &w[k]);
     }
-    for (int k = 0; k < n_handles; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < n_handles; k++)
+        pthread_join(th[k], NULL);
     double t = now() - t0;
     for (int k = 0; k < n_handles; k++)
-        if (w[k].rc) die("forward failed: %s", w[k].err);
+        if (w[k].rc)
+            die("forward failed: %s", w[k].err);
     return t;
 }
 
@@ -276,35 +309,62 @@ int main(int argc, char **argv)
     double min_seconds = 2.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--no-peak")) { want_peak = 0; continue; }
-        if (!strcmp(a, "--no-stages")) { want_stages = 0; continue; }
-        if (!v) die("%s needs a value", a);
-        if (!strcmp(a, "--ids")) ids_path = v;
-        else if (!strcmp(a, "--shape")) shape = v;
-        else if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--dtype")) dts = v;
-        else if (!strcmp(a, "--max-batch-tokens")) max_tokens = atoi(v);
-        else if (!strcmp(a, "--max-batch-seqs")) max_seqs = atoi(v);
-        else if (!strcmp(a, "--handles")) handles = atoi(v);
-        else if (!strcmp(a, "--repeat")) repeat = atoi(v);
-        else if (!strcmp(a, "--min-seconds")) min_seconds = atof(v);
-        else if (!strcmp(a, "--label")) label = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else die("unknown option %s", a);
+        if (!strcmp(a, "--no-peak")) {
+            want_peak = 0;
+            continue;
+        }
+        if (!strcmp(a, "--no-stages")) {
+            want_stages = 0;
+            continue;
+        }
+        if (!v)
+            die("%s needs a value", a);
+        if (!strcmp(a, "--ids"))
+            ids_path = v;
+        else if (!strcmp(a, "--shape"))
+            shape = v;
+        else if (!strcmp(a, "--model"))
+            model = v;
+        else if (!strcmp(a, "--dtype"))
+            dts = v;
+        else if (!strcmp(a, "--max-batch-tokens"))
+            max_tokens = atoi(v);
+        else if (!strcmp(a, "--max-batch-seqs"))
+            max_seqs = atoi(v);
+        else if (!strcmp(a, "--handles"))
+            handles = atoi(v);
+        else if (!strcmp(a, "--repeat"))
+            repeat = atoi(v);
+        else if (!strcmp(a, "--min-seconds"))
+            min_seconds = atof(v);
+        else if (!strcmp(a, "--label"))
+            label = v;
+        else if (!strcmp(a, "--out"))
+            out = v;
+        else
+            die("unknown option %s", a);
         i++;
     }
-    if (!ids_path) die("--ids FILE is required (see bench_hf.py ids)%s", "");
-    if (handles < 1 || handles > 2) die("--handles must be 1 or 2%s", "");
-    if (repeat < 1 || repeat > 1000) die("--repeat must be 1..1000%s", "");
-    if (strcmp(dts, "f32") && strcmp(dts, "f16") && strcmp(dts, "bf16")) die("unknown --dtype %s", dts);
-    ifs_dtype dt = !strcmp(dts, "f32") ? IFS_DT_F32 : !strcmp(dts, "bf16") ? IFS_DT_BF16 : IFS_DT_F16;
-    if (!ifs_backend_available("cuda")) die("no usable CUDA device%s", "");
+    if (!ids_path)
+        die("--ids FILE is required (see bench_hf.py ids)%s", "");
+    if (handles < 1 || handles > 2)
+        die("--handles must be 1 or 2%s", "");
+    if (repeat < 1 || repeat > 1000)
+        die("--repeat must be 1..1000%s", "");
+    if (strcmp(dts, "f32") && strcmp(dts, "f16") && strcmp(dts, "bf16"))
+        die("unknown --dtype %s", dts);
+    ifs_dtype dt = !strcmp(dts, "f32")    ? IFS_DT_F32
+                   : !strcmp(dts, "bf16") ? IFS_DT_BF16
+                                          : IFS_DT_F16;
+    if (!ifs_backend_available("cuda"))
+        die("no usable CUDA device%s", "");
 
     ifs_bert_weights *w;
     char err[512];
     if (model) {
         ifs_wts_model *m = ifs_wts_load(model, IFS_WTS_ENCODER_ONLY, err, sizeof err);
-        if (!m) die("%s", err);
+        if (!m)
+            die("%s", err);
         w = malloc(sizeof *w);
         *w = *ifs_wts_weights(m);
         if (!w->cls_w) {
@@ -329,7 +389,8 @@ int main(int argc, char **argv)
     for (int32_t i = 0; i < s.n; i++) {
         n_tokens += s.len[i];
         flops += seq_flops(&w->cfg, s.len[i]);
-        if (s.len[i] > longest) longest = s.len[i];
+        if (s.len[i] > longest)
+            longest = s.len[i];
     }
 
     ifs_backend_opts o = ifs_backend_default_opts();
@@ -340,7 +401,8 @@ int main(int argc, char **argv)
     float *lg[2];
     for (int k = 0; k < handles; k++) {
         int rc = ifs_backend_create("cuda", w, &o, &h[k], err, sizeof err);
-        if (rc) die("create: %s", err);
+        if (rc)
+            die("create: %s", err);
         lg[k] = malloc(sizeof(float) * max_seqs * w->cfg.num_labels);
     }
     /* warm-up: every batch once (GEMM plans, clocks) */
@@ -358,24 +420,30 @@ int main(int argc, char **argv)
     /* per-stage device time, one profiled pass on one handle */
     char stages[2048] = "null";
     if (want_stages) {
-        if (ifs_cuda_backend_profile(h[0], 1)) die("profile: %s", ifs_backend_error(h[0]));
+        if (ifs_cuda_backend_profile(h[0], 1))
+            die("profile: %s", ifs_backend_error(h[0]));
         run_pass(h, 1, batches, n_batches, lg);
         ifs_cuda_stage_times st;
         ifs_cuda_backend_profile_read(h[0], &st);
         ifs_cuda_backend_profile(h[0], 0);
         double sum = 0;
-        for (int i = 0; i < IFS_CUDA_N_STAGES; i++) sum += st.ms[i];
+        for (int i = 0; i < IFS_CUDA_N_STAGES; i++)
+            sum += st.ms[i];
         size_t n = (size_t)snprintf(stages, sizeof stages, "{\"total_ms\":%.3f,\"forwards\":%lld",
                                     sum, (long long)st.forwards);
         for (int i = 0; i < IFS_CUDA_N_STAGES && n < sizeof stages; i++)
-            n += (size_t)snprintf(stages + n, sizeof stages - n, ",\"%s\":{\"ms\":%.3f,\"share\":%.4f}",
-                                  ifs_cuda_stage_name(i), st.ms[i], sum > 0 ? st.ms[i] / sum : 0.0);
-        if (n < sizeof stages) snprintf(stages + n, sizeof stages - n, "}");
+            n += (size_t)snprintf(stages + n, sizeof stages - n,
+                                  ",\"%s\":{\"ms\":%.3f,\"share\":%.4f}", ifs_cuda_stage_name(i),
+                                  st.ms[i], sum > 0 ? st.ms[i] / sum : 0.0);
+        if (n < sizeof stages)
+            snprintf(stages + n, sizeof stages - n, "}");
     }
-    for (int k = 0; k < handles; k++) ifs_backend_free(h[k]);
+    for (int k = 0; k < handles; k++)
+        ifs_backend_free(h[k]);
 
     double peak = 0;
-    if (want_peak && ifs_backend_gemm_peak("cuda", 0, dt, 8192, 8192, 8192, 10, &peak, err, sizeof err))
+    if (want_peak &&
+        ifs_backend_gemm_peak("cuda", 0, dt, 8192, 8192, 8192, 10, &peak, err, sizeof err))
         die("gemm peak: %s", err);
     const double tflops = flops / med / 1e12;
 
@@ -398,14 +466,15 @@ int main(int argc, char **argv)
              "\"gemm_peak_note\":\"cuBLASLt 8192^3 %s, random operands, median of 10\","
              "\"mfu\":%.4f,\"stages\":%s}",
              label ? label : shape, IFS_GIT_COMMIT, host, prop.name, prop.multiProcessorCount,
-             prop.major, prop.minor, drv, rt, shape, w->cfg.hidden, w->cfg.n_layers,
-             w->cfg.n_heads, w->cfg.intermediate, dts, ids_path, s.n, n_tokens, longest,
-             max_tokens, max_seqs, handles, n_batches, passes, med, best, s.n / med,
-             n_tokens / med, tflops, peak, dts, peak > 0 ? tflops / peak : 0.0, stages);
+             prop.major, prop.minor, drv, rt, shape, w->cfg.hidden, w->cfg.n_layers, w->cfg.n_heads,
+             w->cfg.intermediate, dts, ids_path, s.n, n_tokens, longest, max_tokens, max_seqs,
+             handles, n_batches, passes, med, best, s.n / med, n_tokens / med, tflops, peak, dts,
+             peak > 0 ? tflops / peak : 0.0, stages);
     puts(line);
     if (out) {
         FILE *f = fopen(out, "a");
-        if (!f) die("cannot append to %s", out);
+        if (!f)
+            die("cannot append to %s", out);
         fprintf(f, "%s\n", line);
         fclose(f);
     }

@@ -50,7 +50,13 @@ static int load_texts(const char *path, texts *t, uint8_t **keep)
     fclose(f);
     size_t p = 8;
     uint32_t v;
-#define U32(x) do { if (p + 4 > (size_t)sz) return -1; memcpy(&(x), b + p, 4); p += 4; } while (0)
+#define U32(x)                                                                                     \
+    do {                                                                                           \
+        if (p + 4 > (size_t)sz)                                                                    \
+            return -1;                                                                             \
+        memcpy(&(x), b + p, 4);                                                                    \
+        p += 4;                                                                                    \
+    } while (0)
     if (sz < 8 || memcmp(b, "IFSTXT1", 8))
         return -1;
     U32(v);
@@ -101,11 +107,10 @@ static void *work(void *p)
         for (uint32_t i = i0; i < i1; i++) {
             const int32_t *ids;
             int32_t n;
-            int rc = w->max_len > 0
-                         ? ifs_tok_encode(w->tok, st, w->t->text[i], w->t->len[i], w->max_len, buf,
-                                          NULL, &n, NULL)
-                         : ifs_tok_tokenize(w->tok, st, w->t->text[i], w->t->len[i], &ids, &n,
-                                            NULL);
+            int rc = w->max_len > 0 ? ifs_tok_encode(w->tok, st, w->t->text[i], w->t->len[i],
+                                                     w->max_len, buf, NULL, &n, NULL)
+                                    : ifs_tok_tokenize(w->tok, st, w->t->text[i], w->t->len[i],
+                                                       &ids, &n, NULL);
             if (rc)
                 w->failed = 1;
             else
@@ -159,7 +164,7 @@ int main(int argc, char **argv)
         worker w[1024];
         double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         for (int k = 0; k < threads; k++) {
-            w[k] = (worker){ tok, &t, &next, 0, 0, max_len };
+            w[k] = (worker){tok, &t, &next, 0, 0, max_len};
             pthread_create(&th[k], NULL, work, &w[k]);
         }
         tokens = 0;

@@ -163,7 +163,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             out = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_sha256 [--mib N] [--repeats R] [--note TEXT] [--out FILE]\n");
+            fprintf(stderr,
+                    "usage: bench_sha256 [--mib N] [--repeats R] [--note TEXT] [--out FILE]\n");
             return 2;
         }
     }
@@ -218,24 +219,24 @@ int main(int argc, char **argv)
     time_t now = time(NULL);
     char ts[32];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    n += (size_t)snprintf(line + n, sizeof line - n,
-                          "{\"bench\": \"sha256\", \"time\": \"%s\", \"commit\": \"%s\", \"note\": \"%s\", "
-                          "\"machine\": {\"cpu\": \"%s\", \"sha_extensions\": %s, \"threads\": 1, "
-                          "\"loadavg_before\": [%.2f, %.2f, %.2f], \"loadavg_after\": [%.2f, %.2f, %.2f]}, "
-                          "\"openssl\": \"%s\", \"data\": {\"bytes_per_run\": %zu, \"buffer_bytes\": %u, "
-                          "\"small_bytes\": %u, \"repeats\": %d}",
-                          ts, IFS_GIT_COMMIT, note, model, sha_ext ? "true" : "false", l0[0], l0[1],
-                          l0[2], l1[0], l1[1], l1[2], OpenSSL_version(OPENSSL_VERSION), total, BUF,
-                          SMALL, repeats);
+    n += (size_t)snprintf(
+        line + n, sizeof line - n,
+        "{\"bench\": \"sha256\", \"time\": \"%s\", \"commit\": \"%s\", \"note\": \"%s\", "
+        "\"machine\": {\"cpu\": \"%s\", \"sha_extensions\": %s, \"threads\": 1, "
+        "\"loadavg_before\": [%.2f, %.2f, %.2f], \"loadavg_after\": [%.2f, %.2f, %.2f]}, "
+        "\"openssl\": \"%s\", \"data\": {\"bytes_per_run\": %zu, \"buffer_bytes\": %u, "
+        "\"small_bytes\": %u, \"repeats\": %d}",
+        ts, IFS_GIT_COMMIT, note, model, sha_ext ? "true" : "false", l0[0], l0[1], l0[2], l1[0],
+        l1[1], l1[2], OpenSSL_version(OPENSSL_VERSION), total, BUF, SMALL, repeats);
     for (int s = 0; s < 3; s++) {
         double mb = (double)total / 1e6;
-        n += (size_t)snprintf(line + n, sizeof line - n,
-                              ", \"%s\": {\"ifscore_mb_s\": %.1f, \"libcrypto_mb_s\": %.1f, "
-                              "\"ifscore_cpu_mb_s\": %.1f, \"libcrypto_cpu_mb_s\": %.1f, "
-                              "\"ratio_ifscore_vs_libcrypto\": %.3f, \"ratio_cpu_ifscore_vs_libcrypto\": %.3f}",
-                              SHAPE_NAME[s], mb / best[s][0][0], mb / best[s][1][0],
-                              mb / best[s][0][1], mb / best[s][1][1], best[s][1][0] / best[s][0][0],
-                              best[s][1][1] / best[s][0][1]);
+        n += (size_t)snprintf(
+            line + n, sizeof line - n,
+            ", \"%s\": {\"ifscore_mb_s\": %.1f, \"libcrypto_mb_s\": %.1f, "
+            "\"ifscore_cpu_mb_s\": %.1f, \"libcrypto_cpu_mb_s\": %.1f, "
+            "\"ratio_ifscore_vs_libcrypto\": %.3f, \"ratio_cpu_ifscore_vs_libcrypto\": %.3f}",
+            SHAPE_NAME[s], mb / best[s][0][0], mb / best[s][1][0], mb / best[s][0][1],
+            mb / best[s][1][1], best[s][1][0] / best[s][0][0], best[s][1][1] / best[s][0][1]);
     }
     snprintf(line + n, sizeof line - n, ", \"digests_agree\": %s}\n", agree ? "true" : "false");
     fputs(line, stdout);

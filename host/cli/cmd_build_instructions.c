@@ -12,29 +12,30 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: ifscore build-instructions PAIRS... --out DIR --seed N [options]\n"
-          "\n"
-          "Builds the instruction set from pair records (ifscore import output):\n"
-          "each distinct instruction once, full or partial (cut at a word boundary),\n"
-          "about half each. Deterministic: the same inputs and seed give byte-identical\n"
-          "shards. Records: {id, instruction, instruction_type, source_id,\n"
-          "source_model, and for partial ones continuation, full_instruction, cut_end}.\n"
-          "\n"
-          "options:\n"
-          "  -o, --out DIR          output folder (shards instructions-NNNNN.jsonl.zst + manifest)\n"
-          "  -s, --seed N           seed of every random choice (required)\n"
-          "      --partial-share F  share of instructions drawn partial (default 0.5)\n"
-          "      --cut-policy P     auto (default), strict, incomplete or loose (the paper's);\n"
-          "                         see docs/datasets.md\n"
-          "      --keep-duplicates  keep repeated instructions (default: first one only)\n"
-          "      --shard-records N  records per shard (default: one shard)\n"
-          "      --measure-cuts     write nothing; print, per cut policy, the expected share\n"
-          "                         of fragments ending at a sentence end, a line break, an\n"
-          "                         open-class word or a connector (JSON on stdout)\n"
-          "  -h, --help\n"
-          "\n"
-          "Exit: 0 ok; 1 failure; 2 usage; 3 input lines were rejected.\n",
-          f);
+    fputs(
+        "usage: ifscore build-instructions PAIRS... --out DIR --seed N [options]\n"
+        "\n"
+        "Builds the instruction set from pair records (ifscore import output):\n"
+        "each distinct instruction once, full or partial (cut at a word boundary),\n"
+        "about half each. Deterministic: the same inputs and seed give byte-identical\n"
+        "shards. Records: {id, instruction, instruction_type, source_id,\n"
+        "source_model, and for partial ones continuation, full_instruction, cut_end}.\n"
+        "\n"
+        "options:\n"
+        "  -o, --out DIR          output folder (shards instructions-NNNNN.jsonl.zst + manifest)\n"
+        "  -s, --seed N           seed of every random choice (required)\n"
+        "      --partial-share F  share of instructions drawn partial (default 0.5)\n"
+        "      --cut-policy P     auto (default), strict, incomplete or loose (the paper's);\n"
+        "                         see docs/datasets.md\n"
+        "      --keep-duplicates  keep repeated instructions (default: first one only)\n"
+        "      --shard-records N  records per shard (default: one shard)\n"
+        "      --measure-cuts     write nothing; print, per cut policy, the expected share\n"
+        "                         of fragments ending at a sentence end, a line break, an\n"
+        "                         open-class word or a connector (JSON on stdout)\n"
+        "  -h, --help\n"
+        "\n"
+        "Exit: 0 ok; 1 failure; 2 usage; 3 input lines were rejected.\n",
+        f);
 }
 
 static int measure_cuts(char *const *inputs, int n)
@@ -54,18 +55,18 @@ int ifs_cmd_build_instructions(int argc, char **argv)
 {
     enum { O_SHARE = 256, O_POLICY, O_KEEP, O_SREC, O_MEASURE };
     static const struct option opts[] = {
-        { "out", required_argument, 0, 'o' },
-        { "seed", required_argument, 0, 's' },
-        { "partial-share", required_argument, 0, O_SHARE },
-        { "cut-policy", required_argument, 0, O_POLICY },
-        { "keep-duplicates", no_argument, 0, O_KEEP },
-        { "shard-records", required_argument, 0, O_SREC },
-        { "measure-cuts", no_argument, 0, O_MEASURE },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        {"out", required_argument, 0, 'o'},
+        {"seed", required_argument, 0, 's'},
+        {"partial-share", required_argument, 0, O_SHARE},
+        {"cut-policy", required_argument, 0, O_POLICY},
+        {"keep-duplicates", no_argument, 0, O_KEEP},
+        {"shard-records", required_argument, 0, O_SREC},
+        {"measure-cuts", no_argument, 0, O_MEASURE},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
-    ifs_ds_build_opts bo = { .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5, .dedupe = 1 };
-    ifs_ds_sink_opts so = { 0 };
+    ifs_ds_build_opts bo = {.policy = IFS_DS_CUT_AUTO, .partial_share = 0.5, .dedupe = 1};
+    ifs_ds_sink_opts so = {0};
     const char *out = NULL;
     int have_seed = 0, measure = 0, c;
     char *end;

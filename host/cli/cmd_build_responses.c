@@ -74,34 +74,53 @@ static void usage(FILE *f)
 
 int ifs_cmd_build_responses(int argc, char **argv)
 {
-    enum { O_POS = 256, O_IC, O_SPLIT, O_POLICY, O_SREC, O_REPEAT, O_PAIRS, O_MIX, O_NEG,
-           O_TERSE_W, O_TERSE_M, O_HOLD, O_NEAR, O_LEN, O_POOL, O_CAP };
-    static const struct option opts[] = {
-        { "out", required_argument, 0, 'o' },
-        { "seed", required_argument, 0, 's' },
-        { "positive-models", required_argument, 0, O_POS },
-        { "ic-share", required_argument, 0, O_IC },
-        { "split", required_argument, 0, O_SPLIT },
-        { "cut-policy", required_argument, 0, O_POLICY },
-        { "shard-records", required_argument, 0, O_SREC },
-        { "repeat-ic", no_argument, 0, O_REPEAT },
-        { "pairs", no_argument, 0, O_PAIRS },
-        { "negative-mix", required_argument, 0, O_MIX },
-        { "negatives", required_argument, 0, O_NEG },
-        { "terse-max-words", required_argument, 0, O_TERSE_W },
-        { "terse-models", required_argument, 0, O_TERSE_M },
-        { "holdout-source", required_argument, 0, O_HOLD },
-        { "near-duplicates", required_argument, 0, O_NEAR },
-        { "length-match", no_argument, 0, O_LEN },
-        { "pool-size", required_argument, 0, O_POOL },
-        { "max-per-group", required_argument, 0, O_CAP },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+    enum {
+        O_POS = 256,
+        O_IC,
+        O_SPLIT,
+        O_POLICY,
+        O_SREC,
+        O_REPEAT,
+        O_PAIRS,
+        O_MIX,
+        O_NEG,
+        O_TERSE_W,
+        O_TERSE_M,
+        O_HOLD,
+        O_NEAR,
+        O_LEN,
+        O_POOL,
+        O_CAP
     };
-    ifs_ds_build_opts bo = { .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.8,
-                         .validation = 0.1, .pool_size = 4096 };
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},
+        {"seed", required_argument, 0, 's'},
+        {"positive-models", required_argument, 0, O_POS},
+        {"ic-share", required_argument, 0, O_IC},
+        {"split", required_argument, 0, O_SPLIT},
+        {"cut-policy", required_argument, 0, O_POLICY},
+        {"shard-records", required_argument, 0, O_SREC},
+        {"repeat-ic", no_argument, 0, O_REPEAT},
+        {"pairs", no_argument, 0, O_PAIRS},
+        {"negative-mix", required_argument, 0, O_MIX},
+        {"negatives", required_argument, 0, O_NEG},
+        {"terse-max-words", required_argument, 0, O_TERSE_W},
+        {"terse-models", required_argument, 0, O_TERSE_M},
+        {"holdout-source", required_argument, 0, O_HOLD},
+        {"near-duplicates", required_argument, 0, O_NEAR},
+        {"length-match", no_argument, 0, O_LEN},
+        {"pool-size", required_argument, 0, O_POOL},
+        {"max-per-group", required_argument, 0, O_CAP},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    ifs_ds_build_opts bo = {.policy = IFS_DS_CUT_AUTO,
+                            .ic_share = 0.5,
+                            .train = 0.8,
+                            .validation = 0.1,
+                            .pool_size = 4096};
     uint64_t v;
-    ifs_ds_sink_opts so = { 0 };
+    ifs_ds_sink_opts so = {0};
     const char *out = NULL;
     int have_seed = 0, c;
     char *end;
@@ -146,8 +165,14 @@ int ifs_cmd_build_responses(int argc, char **argv)
             bo.terse_max_words = (unsigned)v;
             bo.planned = 1;
             break;
-        case O_TERSE_M: bo.terse_models = optarg; bo.planned = 1; break;
-        case O_HOLD: bo.holdout_sources = optarg; bo.planned = 1; break;
+        case O_TERSE_M:
+            bo.terse_models = optarg;
+            bo.planned = 1;
+            break;
+        case O_HOLD:
+            bo.holdout_sources = optarg;
+            bo.planned = 1;
+            break;
         case O_NEAR:
             bo.near_dup = strtod(optarg, &end);
             if (*end || !*optarg || !(bo.near_dup >= 0 && bo.near_dup <= 1)) {
@@ -212,8 +237,8 @@ int ifs_cmd_build_responses(int argc, char **argv)
     }
     ifs_ds_build_result r;
     char err[512] = "";
-    int rc = ifs_ds_build_responses(&bo, &so, argv + optind, argc - optind, out, &r, err,
-                                    sizeof err);
+    int rc =
+        ifs_ds_build_responses(&bo, &so, argv + optind, argc - optind, out, &r, err, sizeof err);
     if (rc) {
         fprintf(stderr, "ifscore build-responses: %s\n", err);
         return rc == IFS_DS_EARG ? IFS_EXIT_USAGE : IFS_EXIT_FAIL;

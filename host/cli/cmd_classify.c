@@ -74,12 +74,12 @@ typedef struct {
     ifs_record_schema sch;
     ifs_record rec;
     /* one batch */
-    int n;                              /* lines in the batch */
+    int n; /* lines in the batch */
     unsigned long long line_no[BATCH_SEQS];
-    char err[BATCH_SEQS][256];          /* "" = classified */
+    char err[BATCH_SEQS][256]; /* "" = classified */
     int32_t n_ids[BATCH_SEQS];
     int truncated[BATCH_SEQS];
-    int32_t *ids, *types;               /* [BATCH_SEQS * max_len] */
+    int32_t *ids, *types; /* [BATCH_SEQS * max_len] */
     int32_t *pids, *ptypes, off[BATCH_SEQS + 1];
     float *logits;
     unsigned long long n_ok, n_err;
@@ -129,7 +129,8 @@ static void add_line(classify *c, const char *line, size_t len, unsigned long lo
     } else {
         c->truncated[i] = r.truncated;
     }
-    if (c->jsonl_in) ifs_record_clear(&c->rec);
+    if (c->jsonl_in)
+        ifs_record_clear(&c->rec);
 }
 
 static void print_json_string(const char *s)
@@ -141,7 +142,10 @@ static void print_json_string(const char *s)
         return;
     }
     char *big = malloc(need + 1);
-    if (!big) { fputs("\"\"", stdout); return; }
+    if (!big) {
+        fputs("\"\"", stdout);
+        return;
+    }
     ifs_json_escape(big, need + 1, s, strlen(s));
     printf("\"%s\"", big);
     free(big);
@@ -150,24 +154,29 @@ static void print_json_string(const char *s)
 /* Runs the batch and prints it in input order. Returns 0 or a backend code. */
 static int flush(classify *c)
 {
-    if (c->n == 0) return 0;
+    if (c->n == 0)
+        return 0;
     int C = c->cfg->num_labels, S = 0;
     int32_t T = 0;
     c->off[0] = 0;
     for (int i = 0; i < c->n; i++) {
-        if (c->err[i][0]) continue;
+        if (c->err[i][0])
+            continue;
         memcpy(c->pids + T, c->ids + (size_t)i * c->max_len, sizeof(int32_t) * c->n_ids[i]);
         memcpy(c->ptypes + T, c->types + (size_t)i * c->max_len, sizeof(int32_t) * c->n_ids[i]);
         T += c->n_ids[i];
         c->off[++S] = T;
     }
     if (S > 0) {
-        ifs_batch b = {.n_seqs = S, .n_tokens = T, .input_ids = c->pids, .type_ids = c->ptypes,
+        ifs_batch b = {.n_seqs = S,
+                       .n_tokens = T,
+                       .input_ids = c->pids,
+                       .type_ids = c->ptypes,
                        .seq_off = c->off};
         int rc = ifs_backend_forward(c->be, &b, c->logits, NULL);
         if (rc) {
             ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s backend: %s", ifs_backend_kind(c->be),
-                 ifs_backend_error(c->be));
+                         ifs_backend_error(c->be));
             return rc;
         }
     }
@@ -178,8 +187,10 @@ static int flush(classify *c)
         if (!c->err[i][0]) {
             lg = c->logits + (size_t)s++ * C;
             int finite = 1;
-            for (int k = 0; k < C; k++) finite &= isfinite(lg[k]) != 0;
-            if (!finite) set_err(c, i, "nonfinite_logits", "the model produced NaN or Inf");
+            for (int k = 0; k < C; k++)
+                finite &= isfinite(lg[k]) != 0;
+            if (!finite)
+                set_err(c, i, "nonfinite_logits", "the model produced NaN or Inf");
         }
         if (c->err[i][0]) {
             c->n_err++;
@@ -199,22 +210,29 @@ static int flush(classify *c)
         c->n_ok++;
         double mx = lg[0], sum = 0;
         int best = 0;
-        for (int k = 1; k < C; k++) if (lg[k] > lg[best]) best = k;
+        for (int k = 1; k < C; k++)
+            if (lg[k] > lg[best])
+                best = k;
         mx = lg[best];
-        for (int k = 0; k < C; k++) sum += (p[k] = exp((double)lg[k] - mx));
-        for (int k = 0; k < C; k++) p[k] /= sum;
+        for (int k = 0; k < C; k++)
+            sum += (p[k] = exp((double)lg[k] - mx));
+        for (int k = 0; k < C; k++)
+            p[k] /= sum;
         if (c->jsonl_out) {
             printf("{\"line\":%llu,\"label\":", c->line_no[i]);
             print_json_string(c->cfg->labels[best]);
             printf(",\"label_id\":%d,\"probs\":[", best);
-            for (int k = 0; k < C; k++) printf("%s%.6g", k ? "," : "", p[k]);
+            for (int k = 0; k < C; k++)
+                printf("%s%.6g", k ? "," : "", p[k]);
             fputs("],\"logits\":[", stdout);
-            for (int k = 0; k < C; k++) printf("%s%.9g", k ? "," : "", lg[k]);
+            for (int k = 0; k < C; k++)
+                printf("%s%.9g", k ? "," : "", lg[k]);
             printf("],\"n_tokens\":%d,\"truncated\":%s}\n", c->n_ids[i],
                    c->truncated[i] ? "true" : "false");
         } else {
             printf("%s\t%.6f\t", c->cfg->labels[best], p[best]);
-            for (int k = 0; k < C; k++) printf("%s%s=%.6f", k ? " " : "", c->cfg->labels[k], p[k]);
+            for (int k = 0; k < C; k++)
+                printf("%s%s=%.6f", k ? " " : "", c->cfg->labels[k], p[k]);
             putchar('\n');
         }
     }
@@ -233,13 +251,18 @@ static int classify_stream(classify *c, FILE *in, const char *name)
     while ((got = getline(&line, &cap, in)) >= 0) {
         size_t len = (size_t)got;
         no++;
-        if (len && line[len - 1] == '\n') len--;
-        if (len && line[len - 1] == '\r') len--;
+        if (len && line[len - 1] == '\n')
+            len--;
+        if (len && line[len - 1] == '\r')
+            len--;
         add_line(c, line, len, no);
-        if (c->n == BATCH_SEQS && (rc = flush(c))) break;
+        if (c->n == BATCH_SEQS && (rc = flush(c)))
+            break;
     }
-    if (!rc && ferror(in)) rc = ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s: read error: %s", name, strerror(errno));
-    if (!rc) rc = flush(c);
+    if (!rc && ferror(in))
+        rc = ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s: read error: %s", name, strerror(errno));
+    if (!rc)
+        rc = flush(c);
     free(line);
     return rc ? IFS_EXIT_FAIL : 0;
 }
@@ -247,11 +270,15 @@ static int classify_stream(classify *c, FILE *in, const char *name)
 int ifs_cmd_classify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},  {"backend", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'}, {"max-len", required_argument, NULL, 'L'},
-        {"field", required_argument, NULL, 'f'},  {"pair-field", required_argument, NULL, 'p'},
+        {"model", required_argument, NULL, 'm'},
+        {"backend", required_argument, NULL, 'b'},
+        {"threads", required_argument, NULL, 't'},
+        {"max-len", required_argument, NULL, 'L'},
+        {"field", required_argument, NULL, 'f'},
+        {"pair-field", required_argument, NULL, 'p'},
         {"instruction-field", required_argument, NULL, 'p'},
-        {"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},
+        {"format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model = NULL, *backend = "cpu", *field = NULL, *pair_field = NULL;
@@ -267,12 +294,14 @@ int ifs_cmd_classify(int argc, char **argv)
         case 't':
             threads = strtol(optarg, &end, 10);
             if (*end || end == optarg || threads < 0 || threads > 1024)
-                return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--threads wants 0..1024, got '%s'", optarg);
+                return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--threads wants 0..1024, got '%s'",
+                                    optarg);
             break;
         case 'L':
             max_len = strtol(optarg, &end, 10);
             if (*end || end == optarg || max_len < 2 || max_len > 1 << 20)
-                return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--max-len wants a number >= 2, got '%s'", optarg);
+                return ifs_cli_fail("classify", IFS_EXIT_USAGE,
+                                    "--max-len wants a number >= 2, got '%s'", optarg);
             break;
         case 'f': field = optarg; break;
         case 'p': pair_field = optarg; break;
@@ -286,14 +315,17 @@ int ifs_cmd_classify(int argc, char **argv)
         return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--model DIR is required");
     }
     if (strcmp(format, "text") && strcmp(format, "jsonl"))
-        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--format wants text or jsonl, got '%s'", format);
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--format wants text or jsonl, got '%s'",
+                            format);
     if (strcmp(backend, "cpu") && strcmp(backend, "cuda"))
-        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--backend wants cpu or cuda, got '%s'", backend);
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--backend wants cpu or cuda, got '%s'",
+                            backend);
     if (pair_field && !field)
         return ifs_cli_fail("classify", IFS_EXIT_USAGE,
                             "--instruction-field (--pair-field) needs --field (JSONL input)");
     if (pair_field && !*pair_field)
-        return ifs_cli_fail("classify", IFS_EXIT_USAGE, "--instruction-field: expected a field name");
+        return ifs_cli_fail("classify", IFS_EXIT_USAGE,
+                            "--instruction-field: expected a field name");
 
     classify c;
     memset(&c, 0, sizeof c);
@@ -305,7 +337,8 @@ int ifs_cmd_classify(int argc, char **argv)
         if (ifs_record_schema_set_field(&c.sch, IFS_FIELD_TEXT, field, err, sizeof err) ||
             ifs_record_schema_set_field(&c.sch, IFS_FIELD_ID, "", err, sizeof err) ||
             ifs_record_schema_set_field(&c.sch, IFS_FIELD_TYPE, "", err, sizeof err) ||
-            (pair_field && ifs_record_schema_set_field(&c.sch, IFS_FIELD_PAIR, pair_field, err, sizeof err)))
+            (pair_field &&
+             ifs_record_schema_set_field(&c.sch, IFS_FIELD_PAIR, pair_field, err, sizeof err)))
             return ifs_cli_fail("classify", IFS_EXIT_USAGE, "%s", err);
         c.sch.n_group_fields = 0; /* classify groups nothing */
         ifs_record_init(&c.rec);
@@ -343,16 +376,19 @@ int ifs_cmd_classify(int argc, char **argv)
         goto done;
     }
     if (ifs_tok_vocab_size(tok) > c.cfg->vocab_size) {
-        ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s: the vocabulary has %d tokens but the model only %d embeddings",
-             model, ifs_tok_vocab_size(tok), c.cfg->vocab_size);
+        ifs_cli_fail("classify", IFS_EXIT_FAIL,
+                     "%s: the vocabulary has %d tokens but the model only %d embeddings", model,
+                     ifs_tok_vocab_size(tok), c.cfg->vocab_size);
         goto done;
     }
     if (max_len == 0) {
         max_len = ifs_tok_get_config(tok)->model_max_length;
-        if (max_len <= 0 || max_len > c.cfg->max_position) max_len = c.cfg->max_position;
+        if (max_len <= 0 || max_len > c.cfg->max_position)
+            max_len = c.cfg->max_position;
     } else if (max_len > c.cfg->max_position) {
-        ifs_cli_fail("classify", IFS_EXIT_USAGE, "--max-len %ld is more than the model's %d positions", max_len,
-             c.cfg->max_position);
+        ifs_cli_fail("classify", IFS_EXIT_USAGE,
+                     "--max-len %ld is more than the model's %d positions", max_len,
+                     c.cfg->max_position);
         exit_code = IFS_EXIT_USAGE;
         goto done;
     }
@@ -395,7 +431,8 @@ int ifs_cmd_classify(int argc, char **argv)
             }
             FILE *f = fopen(argv[i], "rb");
             if (!f) {
-                exit_code = ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s: %s", argv[i], strerror(errno));
+                exit_code =
+                    ifs_cli_fail("classify", IFS_EXIT_FAIL, "%s: %s", argv[i], strerror(errno));
                 break;
             }
             exit_code = classify_stream(&c, f, argv[i]);
@@ -403,16 +440,23 @@ int ifs_cmd_classify(int argc, char **argv)
         }
     }
     if (fflush(stdout) && exit_code == IFS_EXIT_OK)
-        exit_code = ifs_cli_fail("classify", IFS_EXIT_FAIL, "writing the output: %s", strerror(errno));
+        exit_code =
+            ifs_cli_fail("classify", IFS_EXIT_FAIL, "writing the output: %s", strerror(errno));
     fprintf(stderr, "ifscore classify: %llu classified, %llu not classified\n", c.n_ok, c.n_err);
-    if (exit_code == IFS_EXIT_OK && c.n_err) exit_code = IFS_EXIT_DATA;
+    if (exit_code == IFS_EXIT_OK && c.n_err)
+        exit_code = IFS_EXIT_DATA;
 
 done:
     ifs_backend_free(c.be);
     ifs_tok_state_free(c.st);
     ifs_tok_free(tok);
     ifs_wts_free(m);
-    if (c.jsonl_in) ifs_record_clear(&c.rec);
-    free(c.ids); free(c.types); free(c.pids); free(c.ptypes); free(c.logits);
+    if (c.jsonl_in)
+        ifs_record_clear(&c.rec);
+    free(c.ids);
+    free(c.types);
+    free(c.pids);
+    free(c.ptypes);
+    free(c.logits);
     return exit_code;
 }

@@ -123,12 +123,13 @@ int ifs_cmd_compare(int argc, char **argv)
         case OPT_MAX_DROP:
             o.max_drop = strtod(optarg, &end);
             if (end == optarg || *end || !(o.max_drop >= 0 && o.max_drop <= 1))
-                return ifs_cli_fail("compare", IFS_EXIT_USAGE, "--max-drop must be a number in [0, 1]");
+                return ifs_cli_fail("compare", IFS_EXIT_USAGE,
+                                    "--max-drop must be a number in [0, 1]");
             break;
         case OPT_METRIC:
             if (ifs_compare_metric_parse(optarg, &o.gate))
                 return ifs_cli_fail("compare", IFS_EXIT_USAGE,
-                            "--metric must be ifs, ifs_partial, ifs_full or all");
+                                    "--metric must be ifs, ifs_partial, ifs_full or all");
             break;
         case OPT_SAME: o.require_same_groups = 1; break;
         case OPT_ALLOW: o.allow_identity_change = 1; break;
@@ -137,7 +138,7 @@ int ifs_cmd_compare(int argc, char **argv)
                 quiet = 1;
             } else if (ifs_compare_format_parse(optarg, &fmt)) {
                 return ifs_cli_fail("compare", IFS_EXIT_USAGE,
-                            "--format must be text, markdown, json, junit or none");
+                                    "--format must be text, markdown, json, junit or none");
             } else {
                 quiet = 0;
             }
@@ -149,13 +150,14 @@ int ifs_cmd_compare(int argc, char **argv)
         default:
             usage(stderr);
             return ifs_cli_fail("compare", IFS_EXIT_USAGE, "unknown option or missing value: %s",
-                        argv[optind - 1]);
+                                argv[optind - 1]);
         }
     }
     if (argc - optind != 2) {
         usage(stderr);
-        return ifs_cli_fail("compare", IFS_EXIT_USAGE, "expected two reports (BASELINE.json CANDIDATE.json), got %d",
-                    argc - optind);
+        return ifs_cli_fail("compare", IFS_EXIT_USAGE,
+                            "expected two reports (BASELINE.json CANDIDATE.json), got %d",
+                            argc - optind);
     }
     const char *bpath = argv[optind], *cpath = argv[optind + 1];
     o.baseline_name = bpath;
@@ -175,7 +177,8 @@ int ifs_cmd_compare(int argc, char **argv)
     ifs_reduce_free(base);
     ifs_reduce_free(cand);
     if (crc == IFS_CMP_EIDENTITY || crc == IFS_CMP_EGROUPING)
-        return ifs_cli_fail("compare", IFS_EXIT_DATA, "cannot compare %s with %s: %s", cpath, bpath, err);
+        return ifs_cli_fail("compare", IFS_EXIT_DATA, "cannot compare %s with %s: %s", cpath, bpath,
+                            err);
     if (crc)
         return ifs_cli_fail("compare", IFS_EXIT_FAIL, "%s", err);
 

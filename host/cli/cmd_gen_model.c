@@ -134,8 +134,7 @@ static long count_lines(const char *b, size_t n)
     return lines;
 }
 
-static int copy_file(const char *src, const char *dir, const char *name, char *err,
-                     size_t errlen)
+static int copy_file(const char *src, const char *dir, const char *name, char *err, size_t errlen)
 {
     char *b;
     size_t n;
@@ -187,8 +186,24 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 int ifs_cmd_gen_model(int argc, char **argv)
 {
     enum {
-        O_OUT = 256, O_SEED, O_SHAPE, O_HIDDEN, O_LAYERS, O_HEADS, O_INTER, O_MAXPOS, O_TYPES,
-        O_VSIZE, O_LABELS, O_ACT, O_DTYPE, O_VOCAB, O_ENCODER, O_INIT, O_HELP, O_INPUT,
+        O_OUT = 256,
+        O_SEED,
+        O_SHAPE,
+        O_HIDDEN,
+        O_LAYERS,
+        O_HEADS,
+        O_INTER,
+        O_MAXPOS,
+        O_TYPES,
+        O_VSIZE,
+        O_LABELS,
+        O_ACT,
+        O_DTYPE,
+        O_VOCAB,
+        O_ENCODER,
+        O_INIT,
+        O_HELP,
+        O_INPUT,
         O_INSTR_MAX
     };
     static const struct option opts[] = {
@@ -235,7 +250,8 @@ int ifs_cmd_gen_model(int argc, char **argv)
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || optarg[0] == '-')
-                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--seed '%s' is not an unsigned integer", optarg);
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                                    "--seed '%s' is not an unsigned integer", optarg);
             seed = v;
             have_seed = 1;
             break;
@@ -246,43 +262,77 @@ int ifs_cmd_gen_model(int argc, char **argv)
             } else if (!strcmp(optarg, "base")) {
                 c.hidden = 768, c.n_layers = 12, c.n_heads = 12, c.intermediate = 3072;
             } else {
-                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--shape '%s': use minilm or base", optarg);
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--shape '%s': use minilm or base",
+                                    optarg);
             }
             sized = 1;
             break;
         case O_HIDDEN: dst = &c.hidden; break;
-        case O_LAYERS: dst = &c.n_layers; hi = 1024; break;
+        case O_LAYERS:
+            dst = &c.n_layers;
+            hi = 1024;
+            break;
         case O_HEADS: dst = &c.n_heads; break;
-        case O_INTER: dst = &c.intermediate; hi = 1 << 20; break;
-        case O_MAXPOS: dst = &c.max_position; hi = 1 << 20; break;
+        case O_INTER:
+            dst = &c.intermediate;
+            hi = 1 << 20;
+            break;
+        case O_MAXPOS:
+            dst = &c.max_position;
+            hi = 1 << 20;
+            break;
         case O_TYPES: dst = &c.type_vocab; break;
-        case O_VSIZE: dst = &c.vocab_size; hi = 1 << 24; break;
-        case O_LABELS: dst = &labels; hi = IFS_MAX_LABELS; break;
+        case O_VSIZE:
+            dst = &c.vocab_size;
+            hi = 1 << 24;
+            break;
+        case O_LABELS:
+            dst = &labels;
+            hi = IFS_MAX_LABELS;
+            break;
         case O_ACT:
-            if (!strcmp(optarg, "gelu")) c.act = IFS_ACT_GELU;
-            else if (!strcmp(optarg, "gelu_new")) c.act = IFS_ACT_GELU_TANH;
-            else if (!strcmp(optarg, "relu")) c.act = IFS_ACT_RELU;
-            else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--act '%s': use gelu, gelu_new or relu", optarg);
+            if (!strcmp(optarg, "gelu"))
+                c.act = IFS_ACT_GELU;
+            else if (!strcmp(optarg, "gelu_new"))
+                c.act = IFS_ACT_GELU_TANH;
+            else if (!strcmp(optarg, "relu"))
+                c.act = IFS_ACT_RELU;
+            else
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                                    "--act '%s': use gelu, gelu_new or relu", optarg);
             act_set = 1;
             break;
         case O_DTYPE:
-            if (!strcmp(optarg, "f32")) dtype = IFS_WTS_F32;
-            else if (!strcmp(optarg, "f16")) dtype = IFS_WTS_F16;
-            else if (!strcmp(optarg, "bf16")) dtype = IFS_WTS_BF16;
-            else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--dtype '%s': use f32, f16 or bf16", optarg);
+            if (!strcmp(optarg, "f32"))
+                dtype = IFS_WTS_F32;
+            else if (!strcmp(optarg, "f16"))
+                dtype = IFS_WTS_F16;
+            else if (!strcmp(optarg, "bf16"))
+                dtype = IFS_WTS_BF16;
+            else
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                                    "--dtype '%s': use f32, f16 or bf16", optarg);
             break;
         case O_VOCAB: vocab = optarg; break;
         case O_ENCODER: encoder = optarg; break;
         case O_INIT:
-            if (!strcmp(optarg, "hf")) init = INIT_HF;
-            else if (!strcmp(optarg, "test")) init = INIT_TEST;
-            else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--init '%s': use hf or test", optarg);
+            if (!strcmp(optarg, "hf"))
+                init = INIT_HF;
+            else if (!strcmp(optarg, "test"))
+                init = INIT_TEST;
+            else
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--init '%s': use hf or test",
+                                    optarg);
             break;
         case O_HELP: usage(stdout); return IFS_EXIT_OK;
         case O_INPUT:
-            if (!strcmp(optarg, "response")) pair_input = 0;
-            else if (!strcmp(optarg, "pair")) pair_input = 1;
-            else return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--input '%s': use response or pair", optarg);
+            if (!strcmp(optarg, "response"))
+                pair_input = 0;
+            else if (!strcmp(optarg, "pair"))
+                pair_input = 1;
+            else
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                                    "--input '%s': use response or pair", optarg);
             break;
         case O_INSTR_MAX:
             if (parse_int(optarg, 1, 1 << 20, &instr_max))
@@ -292,12 +342,14 @@ int ifs_cmd_gen_model(int argc, char **argv)
             break;
         default:
             usage(stderr);
-            return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "unknown or incomplete option '%s'",
+                                argv[optind - 1]);
         }
         if (dst) {
             if (parse_int(optarg, lo, hi, dst))
-                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--%s '%s' must be an integer in [%d, %d]",
-                            opts[o - O_OUT].name, optarg, lo, hi);
+                return ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                                    "--%s '%s' must be an integer in [%d, %d]",
+                                    opts[o - O_OUT].name, optarg, lo, hi);
             if (o != O_LABELS && o != O_VSIZE)
                 sized = 1;
         }
@@ -309,9 +361,11 @@ int ifs_cmd_gen_model(int argc, char **argv)
         return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--out and --seed are required");
     }
     if (instr_max && pair_input != 1)
-        return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--instruction-max-tokens needs --input pair");
+        return ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                            "--instruction-max-tokens needs --input pair");
     if (encoder && (sized || act_set || c.vocab_size > 0))
-        return ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "with --encoder, sizes and --act come from its config.json");
+        return ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                            "with --encoder, sizes and --act come from its config.json");
 
     char err[1024] = "";
     int rc = IFS_EXIT_FAIL;
@@ -332,8 +386,8 @@ int ifs_cmd_gen_model(int argc, char **argv)
         }
         vocab_lines = count_lines(vbuf, vlen);
         if (vocab_lines < 1 || vocab_lines > (1 << 24)) {
-            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s: %ld lines is not a usable vocabulary", vocab,
-                      vocab_lines);
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL,
+                              "%s: %ld lines is not a usable vocabulary", vocab, vocab_lines);
             goto done;
         }
     }
@@ -346,13 +400,15 @@ int ifs_cmd_gen_model(int argc, char **argv)
         }
         w = *ifs_wts_weights(enc);
         if (vocab_lines > 0 && vocab_lines != w.cfg.vocab_size) {
-            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "%s has %ld lines but %s/config.json says vocab_size %d",
-                      vocab, vocab_lines, encoder, w.cfg.vocab_size);
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL,
+                              "%s has %ld lines but %s/config.json says vocab_size %d", vocab,
+                              vocab_lines, encoder, w.cfg.vocab_size);
             goto done;
         }
         if (w.cls_w && labels > 0 && labels != w.cfg.num_labels) {
-            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "%s already has a %d-label classifier; --labels %d differs",
-                      encoder, w.cfg.num_labels, labels);
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                              "%s already has a %d-label classifier; --labels %d differs", encoder,
+                              w.cfg.num_labels, labels);
             goto done;
         }
         if (!w.cls_w) {
@@ -362,15 +418,15 @@ int ifs_cmd_gen_model(int argc, char **argv)
         }
     } else {
         if (vocab_lines > 0 && c.vocab_size > 0 && c.vocab_size != vocab_lines) {
-            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--vocab-size %d but %s has %ld lines", c.vocab_size,
-                      vocab, vocab_lines);
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--vocab-size %d but %s has %ld lines",
+                              c.vocab_size, vocab, vocab_lines);
             goto done;
         }
         if (c.vocab_size < 0)
             c.vocab_size = vocab_lines > 0 ? (int32_t)vocab_lines : 30522;
         if (c.hidden % c.n_heads) {
-            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE, "--hidden %d is not a multiple of --heads %d", c.hidden,
-                      c.n_heads);
+            rc = ifs_cli_fail("gen-model", IFS_EXIT_USAGE,
+                              "--hidden %d is not a multiple of --heads %d", c.hidden, c.n_heads);
             goto done;
         }
         c.num_labels = labels > 0 ? labels : 2;
@@ -410,8 +466,8 @@ int ifs_cmd_gen_model(int argc, char **argv)
             L->ln2_g = draw(&a, &r, H, K_GAMMA, init);
             L->ln2_b = draw(&a, &r, H, K_BETA, init);
             if (!L->q_w || !L->q_b || !L->k_w || !L->k_b || !L->v_w || !L->v_b || !L->ao_w ||
-                !L->ao_b || !L->ln1_g || !L->ln1_b || !L->i_w || !L->i_b || !L->o_w ||
-                !L->o_b || !L->ln2_g || !L->ln2_b)
+                !L->ao_b || !L->ln1_g || !L->ln1_b || !L->i_w || !L->i_b || !L->o_w || !L->o_b ||
+                !L->ln2_g || !L->ln2_b)
                 goto oom;
         }
         w.layers = layers;
@@ -480,7 +536,8 @@ int ifs_cmd_gen_model(int argc, char **argv)
     /* prove the folder loads as a full classifier before saying it exists */
     ifs_wts_model *back = ifs_wts_load(out, 0, err, sizeof err);
     if (!back) {
-        rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "wrote %s but it does not load back: %s", out, err);
+        rc = ifs_cli_fail("gen-model", IFS_EXIT_FAIL, "wrote %s but it does not load back: %s", out,
+                          err);
         goto done;
     }
     const ifs_bert_config *bc = &ifs_wts_weights(back)->cfg;
@@ -488,7 +545,9 @@ int ifs_cmd_gen_model(int argc, char **argv)
            "%d labels, %s, %s, init %s, seed %llu%s%s\nfingerprint %s\n",
            out, bc->n_layers, bc->hidden, bc->n_heads, bc->intermediate, bc->vocab_size,
            bc->num_labels, ifs_wts_act_name(bc->act),
-           dtype == IFS_WTS_F32 ? "f32" : dtype == IFS_WTS_F16 ? "f16" : "bf16",
+           dtype == IFS_WTS_F32   ? "f32"
+           : dtype == IFS_WTS_F16 ? "f16"
+                                  : "bf16",
            init == INIT_HF ? "hf" : "test", (unsigned long long)seed,
            encoder ? ", encoder from " : "", encoder ? encoder : "", ifs_wts_fingerprint(back));
     ifs_wts_free(back);

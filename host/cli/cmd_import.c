@@ -15,59 +15,60 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: ifscore import <format> INPUT... --out DIR [options]\n"
-          "\n"
-          "Converts chat data to ifscore records {id, model, instruction,\n"
-          "instruction_type, response, source, source_index, instruction_source, ...},\n"
-          "streamed (JSON arrays are split element by element; memory stays bounded).\n"
-          "INPUT: files (.json, .jsonl, plain or .zst- or .gz-compressed, detected by\n"
-          "their first bytes) or folders of them, or - for stdin.\n"
-          "\n"
-          "formats:\n"
-          "  alpaca-eval  AlpacaEval model_outputs.json: model = generator,\n"
-          "               id = <generator>/<index>, instruction_type = full\n"
-          "  alpaca       Alpaca-style {instruction, input, output}; instruction gets\n"
-          "               \"\\n\\n\" + input when input is non-empty; model = --model or file stem\n"
-          "  oasst        OpenAssistant oasst1, trees export (one tree per line) or flat\n"
-          "               messages export (trees listed contiguously): the first prompt with\n"
-          "               its best-ranked assistant reply; deleted / failed-review skipped\n"
-          "  sharegpt     {id, conversations: [{from, value}]} (or messages: [{role, content}]):\n"
-          "               the first human turn (after system turns) and the reply to it\n"
-          "  hh           Anthropic HH-RLHF transcripts {chosen: \"\\n\\nHuman: ...\\n\\n\n"
-          "               Assistant: ...\", rejected}: the first human turn and the reply to it\n"
-          "               (from chosen; --map transcript=rejected for the other); model =\n"
-          "               --model or file stem\n"
-          "  json         any JSON / JSONL with --map (defaults: instruction, response,\n"
-          "               model, id, instruction_type, instruction_source)\n"
-          "\n"
-          "instruction_source (what build-responses holds out and reports by):\n"
-          "alpaca_eval:<dataset> for alpaca-eval, the file stem for alpaca, oasst1,\n"
-          "sharegpt, hh; json reads it from the data.\n"
-          "\n"
-          "options:\n"
-          "  -o, --out DIR             output folder (created; shards + manifest.json)\n"
-          "      --model NAME          model name for every record (overrides the data)\n"
-          "      --instruction-source NAME  instruction_source of every record\n"
-          "      --lang LIST           oasst: languages to keep, comma-separated, or all\n"
-          "                            (default en)\n"
-          "      --map F=PATH,...      json: where each field is; F in id, model,\n"
-          "                            instruction, response, instruction_type, input,\n"
-          "                            instruction_source; hh: transcript. PATH is dotted,\n"
-          "                            digits index arrays (messages.0.content)\n"
-          "      --shard-records N     start a new shard every N records (default: one\n"
-          "                            shard per input file)\n"
-          "      --shard-bytes SIZE    ... or every SIZE uncompressed bytes (e.g. 256M)\n"
-          "      --level N             zstd level (default 3)\n"
-          "      --plain               write .jsonl instead of .jsonl.zst\n"
-          "      --max-record-bytes SIZE  larger elements are skipped (default 16M)\n"
-          "      --fail-on-skip        exit 3 when anything was skipped\n"
-          "  -q, --quiet               no summary on stderr\n"
-          "  -h, --help\n"
-          "\n"
-          "Exit: 0 ok; 3 an input file was malformed or truncated (the others were\n"
-          "imported), or --fail-on-skip and something was skipped; 1 output failure;\n"
-          "2 usage.\n",
-          f);
+    fputs(
+        "usage: ifscore import <format> INPUT... --out DIR [options]\n"
+        "\n"
+        "Converts chat data to ifscore records {id, model, instruction,\n"
+        "instruction_type, response, source, source_index, instruction_source, ...},\n"
+        "streamed (JSON arrays are split element by element; memory stays bounded).\n"
+        "INPUT: files (.json, .jsonl, plain or .zst- or .gz-compressed, detected by\n"
+        "their first bytes) or folders of them, or - for stdin.\n"
+        "\n"
+        "formats:\n"
+        "  alpaca-eval  AlpacaEval model_outputs.json: model = generator,\n"
+        "               id = <generator>/<index>, instruction_type = full\n"
+        "  alpaca       Alpaca-style {instruction, input, output}; instruction gets\n"
+        "               \"\\n\\n\" + input when input is non-empty; model = --model or file stem\n"
+        "  oasst        OpenAssistant oasst1, trees export (one tree per line) or flat\n"
+        "               messages export (trees listed contiguously): the first prompt with\n"
+        "               its best-ranked assistant reply; deleted / failed-review skipped\n"
+        "  sharegpt     {id, conversations: [{from, value}]} (or messages: [{role, content}]):\n"
+        "               the first human turn (after system turns) and the reply to it\n"
+        "  hh           Anthropic HH-RLHF transcripts {chosen: \"\\n\\nHuman: ...\\n\\n\n"
+        "               Assistant: ...\", rejected}: the first human turn and the reply to it\n"
+        "               (from chosen; --map transcript=rejected for the other); model =\n"
+        "               --model or file stem\n"
+        "  json         any JSON / JSONL with --map (defaults: instruction, response,\n"
+        "               model, id, instruction_type, instruction_source)\n"
+        "\n"
+        "instruction_source (what build-responses holds out and reports by):\n"
+        "alpaca_eval:<dataset> for alpaca-eval, the file stem for alpaca, oasst1,\n"
+        "sharegpt, hh; json reads it from the data.\n"
+        "\n"
+        "options:\n"
+        "  -o, --out DIR             output folder (created; shards + manifest.json)\n"
+        "      --model NAME          model name for every record (overrides the data)\n"
+        "      --instruction-source NAME  instruction_source of every record\n"
+        "      --lang LIST           oasst: languages to keep, comma-separated, or all\n"
+        "                            (default en)\n"
+        "      --map F=PATH,...      json: where each field is; F in id, model,\n"
+        "                            instruction, response, instruction_type, input,\n"
+        "                            instruction_source; hh: transcript. PATH is dotted,\n"
+        "                            digits index arrays (messages.0.content)\n"
+        "      --shard-records N     start a new shard every N records (default: one\n"
+        "                            shard per input file)\n"
+        "      --shard-bytes SIZE    ... or every SIZE uncompressed bytes (e.g. 256M)\n"
+        "      --level N             zstd level (default 3)\n"
+        "      --plain               write .jsonl instead of .jsonl.zst\n"
+        "      --max-record-bytes SIZE  larger elements are skipped (default 16M)\n"
+        "      --fail-on-skip        exit 3 when anything was skipped\n"
+        "  -q, --quiet               no summary on stderr\n"
+        "  -h, --help\n"
+        "\n"
+        "Exit: 0 ok; 3 an input file was malformed or truncated (the others were\n"
+        "imported), or --fail-on-skip and something was skipped; 1 output failure;\n"
+        "2 usage.\n",
+        f);
 }
 
 static void print_error(const char *words, void *user)
@@ -112,26 +113,36 @@ static int set_map(ifs_ds_import_opts *o, char *list, char *err, size_t errlen)
 
 int ifs_cmd_import(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_LANG, O_MAP, O_SREC, O_SBYTES, O_LEVEL, O_PLAIN, O_MAXREC, O_FAIL,
-           O_ISRC };
-    static const struct option opts[] = {
-        { "out", required_argument, 0, 'o' },
-        { "model", required_argument, 0, O_MODEL },
-        { "instruction-source", required_argument, 0, O_ISRC },
-        { "lang", required_argument, 0, O_LANG },
-        { "map", required_argument, 0, O_MAP },
-        { "shard-records", required_argument, 0, O_SREC },
-        { "shard-bytes", required_argument, 0, O_SBYTES },
-        { "level", required_argument, 0, O_LEVEL },
-        { "plain", no_argument, 0, O_PLAIN },
-        { "max-record-bytes", required_argument, 0, O_MAXREC },
-        { "fail-on-skip", no_argument, 0, O_FAIL },
-        { "quiet", no_argument, 0, 'q' },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+    enum {
+        O_MODEL = 256,
+        O_LANG,
+        O_MAP,
+        O_SREC,
+        O_SBYTES,
+        O_LEVEL,
+        O_PLAIN,
+        O_MAXREC,
+        O_FAIL,
+        O_ISRC
     };
-    ifs_ds_import_opts io = { 0 };
-    ifs_ds_sink_opts so = { 0 };
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},
+        {"model", required_argument, 0, O_MODEL},
+        {"instruction-source", required_argument, 0, O_ISRC},
+        {"lang", required_argument, 0, O_LANG},
+        {"map", required_argument, 0, O_MAP},
+        {"shard-records", required_argument, 0, O_SREC},
+        {"shard-bytes", required_argument, 0, O_SBYTES},
+        {"level", required_argument, 0, O_LEVEL},
+        {"plain", no_argument, 0, O_PLAIN},
+        {"max-record-bytes", required_argument, 0, O_MAXREC},
+        {"fail-on-skip", no_argument, 0, O_FAIL},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    ifs_ds_import_opts io = {0};
+    ifs_ds_sink_opts so = {0};
     const char *out = NULL, *lang = NULL;
     char *map = NULL;
     int fail_on_skip = 0, quiet = 0;
@@ -185,8 +196,10 @@ int ifs_cmd_import(int argc, char **argv)
     }
     int fmt = ifs_ds_format_parse(argv[optind]);
     if (fmt < 0) {
-        fprintf(stderr, "ifscore import: unknown format '%s' (alpaca-eval, alpaca, oasst, "
-                        "sharegpt, hh, json)\n", argv[optind]);
+        fprintf(stderr,
+                "ifscore import: unknown format '%s' (alpaca-eval, alpaca, oasst, "
+                "sharegpt, hh, json)\n",
+                argv[optind]);
         return IFS_EXIT_USAGE;
     }
     optind++;
@@ -205,8 +218,8 @@ int ifs_cmd_import(int argc, char **argv)
     ifs_ds_import_result r;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = ifs_ds_import(&io, &so, argv + optind, argc - optind, out, print_error, NULL, &r,
-                           err, sizeof err);
+    int rc = ifs_ds_import(&io, &so, argv + optind, argc - optind, out, print_error, NULL, &r, err,
+                           sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (rc && rc != IFS_DS_EFORMAT)

@@ -40,16 +40,16 @@ int ifs_cmd_join(int argc, char **argv)
 {
     enum { O_VARIANT = 256, O_FIELD, O_SREC };
     static const struct option opts[] = {
-        { "out", required_argument, 0, 'o' },
-        { "model", required_argument, 0, 'm' },
-        { "variant", required_argument, 0, O_VARIANT },
-        { "output-field", required_argument, 0, O_FIELD },
-        { "shard-records", required_argument, 0, O_SREC },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        {"out", required_argument, 0, 'o'},
+        {"model", required_argument, 0, 'm'},
+        {"variant", required_argument, 0, O_VARIANT},
+        {"output-field", required_argument, 0, O_FIELD},
+        {"shard-records", required_argument, 0, O_SREC},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
-    ifs_ds_join_opts jo = { 0 };
-    ifs_ds_sink_opts so = { 0 };
+    ifs_ds_join_opts jo = {0};
+    ifs_ds_sink_opts so = {0};
     const char *out = NULL;
     int c;
     optind = 1;
@@ -75,8 +75,8 @@ int ifs_cmd_join(int argc, char **argv)
     }
     ifs_ds_join_result r;
     char err[512] = "";
-    int rc = ifs_ds_join(&jo, argv[optind], argv + optind + 1, argc - optind - 1, out, &so, &r,
-                         err, sizeof err);
+    int rc = ifs_ds_join(&jo, argv[optind], argv + optind + 1, argc - optind - 1, out, &so, &r, err,
+                         sizeof err);
     if (rc)
         fprintf(stderr, "ifscore join: %s\n", err);
     fprintf(stderr,

@@ -37,16 +37,16 @@ int ifs_cmd_pack(int argc, char **argv)
 {
     enum { O_NAME = 256, O_LEVEL, O_PLAIN };
     static const struct option opts[] = {
-        { "out", required_argument, 0, 'o' },
-        { "records", required_argument, 0, 'n' },
-        { "bytes", required_argument, 0, 'b' },
-        { "name", required_argument, 0, O_NAME },
-        { "level", required_argument, 0, O_LEVEL },
-        { "plain", no_argument, 0, O_PLAIN },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        {"out", required_argument, 0, 'o'},
+        {"records", required_argument, 0, 'n'},
+        {"bytes", required_argument, 0, 'b'},
+        {"name", required_argument, 0, O_NAME},
+        {"level", required_argument, 0, O_LEVEL},
+        {"plain", no_argument, 0, O_PLAIN},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
-    ifs_ds_sink_opts so = { 0 };
+    ifs_ds_sink_opts so = {0};
     const char *out = NULL, *name = "shard";
     int c;
     optind = 1;
@@ -94,8 +94,9 @@ int ifs_cmd_pack(int argc, char **argv)
         fprintf(stderr, "ifscore pack: %s\n", err);
         return IFS_EXIT_FAIL;
     }
-    fprintf(stderr, "pack: %llu lines -> %llu records in %zu shards; %llu lines left out, "
-                    "%llu inputs cut short\n",
+    fprintf(stderr,
+            "pack: %llu lines -> %llu records in %zu shards; %llu lines left out, "
+            "%llu inputs cut short\n",
             (unsigned long long)r.lines, (unsigned long long)r.records, r.shards,
             (unsigned long long)r.rejected_lines, (unsigned long long)r.stream_errors);
     return r.rejected_lines || r.stream_errors ? IFS_EXIT_DATA : IFS_EXIT_OK;

@@ -38,10 +38,10 @@ static void usage(FILE *f)
 int ifs_cmd_prompts(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "variant", required_argument, 0, 'v' },
-        { "out", required_argument, 0, 'o' },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        {"variant", required_argument, 0, 'v'},
+        {"out", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     const char *out = "-";
     int variant = -1, c;
@@ -70,8 +70,9 @@ int ifs_cmd_prompts(int argc, char **argv)
                             sizeof err);
     if (rc)
         fprintf(stderr, "ifscore prompts: %s\n", err);
-    fprintf(stderr, "prompts (variant %s): %llu prompts; %llu records without id/instruction, "
-                    "%llu input lines rejected\n",
+    fprintf(stderr,
+            "prompts (variant %s): %llu prompts; %llu records without id/instruction, "
+            "%llu input lines rejected\n",
             ifs_ds_prompt_name((ifs_ds_prompt)variant), (unsigned long long)r.written,
             (unsigned long long)r.missing, (unsigned long long)r.rejected_lines);
     if (rc)

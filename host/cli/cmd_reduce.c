@@ -74,8 +74,16 @@ static int exit_code(int rc)
 
 int ifs_cmd_reduce(int argc, char **argv)
 {
-    enum { OPT_OVERLAP = 256, OPT_CURVE, OPT_NO_CURVES, OPT_AUTO, OPT_EPS, OPT_MIN_AFTER,
-           OPT_PARTIAL, OPT_NO_TIMINGS };
+    enum {
+        OPT_OVERLAP = 256,
+        OPT_CURVE,
+        OPT_NO_CURVES,
+        OPT_AUTO,
+        OPT_EPS,
+        OPT_MIN_AFTER,
+        OPT_PARTIAL,
+        OPT_NO_TIMINGS
+    };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
@@ -105,7 +113,8 @@ int ifs_cmd_reduce(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'f':
             if (ifs_report_format_parse(optarg, &fmt))
-                return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "--format must be text, csv, markdown or json");
+                return ifs_cli_fail("reduce", IFS_EXIT_USAGE,
+                                    "--format must be text, csv, markdown or json");
             break;
         case 'q': quiet = 1; break;
         case OPT_OVERLAP: allow_overlap = 1; break;
@@ -117,23 +126,31 @@ int ifs_cmd_reduce(int argc, char **argv)
             curve_key = optarg;
             curve_set = 1;
             break;
-        case OPT_NO_CURVES: curve_key = ""; curve_set = 1; break;
-        case OPT_AUTO: curve_key = NULL; curve_set = 1; break;
+        case OPT_NO_CURVES:
+            curve_key = "";
+            curve_set = 1;
+            break;
+        case OPT_AUTO:
+            curve_key = NULL;
+            curve_set = 1;
+            break;
         case OPT_EPS:
             eps = strtod(optarg, &end);
             if (end == optarg || *end || !(eps >= 0 && eps <= 1))
-                return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "--plateau-eps must be a number in [0, 1]");
+                return ifs_cli_fail("reduce", IFS_EXIT_USAGE,
+                                    "--plateau-eps must be a number in [0, 1]");
             break;
         case OPT_MIN_AFTER:
             min_after = strtol(optarg, &end, 10);
             if (end == optarg || *end || min_after < 0 || min_after > 1000000)
-                return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "--plateau-min-after must be 0..1000000");
+                return ifs_cli_fail("reduce", IFS_EXIT_USAGE,
+                                    "--plateau-min-after must be 0..1000000");
             break;
         case 'h': usage(stdout); return IFS_EXIT_OK;
         default:
             usage(stderr);
             return ifs_cli_fail("reduce", IFS_EXIT_USAGE, "unknown option or missing value: %s",
-                        argv[optind - 1]);
+                                argv[optind - 1]);
         }
     }
     if (optind >= argc) {
@@ -154,13 +171,12 @@ int ifs_cmd_reduce(int argc, char **argv)
             return ifs_cli_fail("reduce", exit_code(rc), "%s", err);
         }
         char why[512];
-        rc = ifs_reduce_merge(acc, r, allow_overlap ? IFS_RED_ALLOW_OVERLAP : 0, why,
-                              sizeof why);
+        rc = ifs_reduce_merge(acc, r, allow_overlap ? IFS_RED_ALLOW_OVERLAP : 0, why, sizeof why);
         ifs_reduce_free(r);
         if (rc) {
             ifs_reduce_free(acc);
-            return ifs_cli_fail("reduce", exit_code(rc), "cannot merge %s into %s: %s", argv[i], argv[optind],
-                        why);
+            return ifs_cli_fail("reduce", exit_code(rc), "cannot merge %s into %s: %s", argv[i],
+                                argv[optind], why);
         }
     }
     if ((curve_set && (rc = ifs_reduce_set_curve_key(acc, curve_key, err, sizeof err))) ||
@@ -178,8 +194,7 @@ int ifs_cmd_reduce(int argc, char **argv)
         return ifs_cli_fail("reduce", exit_code(rc), "%s", err);
     }
     if (output) {
-        rc = ifs_report_write(acc, output, no_timings ? IFS_REPORT_NO_TIMINGS : 0, err,
-                              sizeof err);
+        rc = ifs_report_write(acc, output, no_timings ? IFS_REPORT_NO_TIMINGS : 0, err, sizeof err);
         if (rc) {
             ifs_reduce_free(acc);
             return ifs_cli_fail("reduce", exit_code(rc), "%s", err);
@@ -189,10 +204,9 @@ int ifs_cmd_reduce(int argc, char **argv)
         char *text;
         size_t len;
         /* -f json prints the report itself: the same bytes as -o writes. */
-        rc = fmt == IFS_FMT_JSON
-                 ? ifs_report_json(acc, no_timings ? IFS_REPORT_NO_TIMINGS : 0, &text, &len,
-                                   err, sizeof err)
-                 : ifs_report_table(acc, fmt, &text, &len, err, sizeof err);
+        rc = fmt == IFS_FMT_JSON ? ifs_report_json(acc, no_timings ? IFS_REPORT_NO_TIMINGS : 0,
+                                                   &text, &len, err, sizeof err)
+                                 : ifs_report_table(acc, fmt, &text, &len, err, sizeof err);
         if (rc) {
             ifs_reduce_free(acc);
             return ifs_cli_fail("reduce", exit_code(rc), "%s", err);

@@ -74,15 +74,15 @@ static int write_svgs(const ifs_reducer *r, const ifs_comparison *cmp, const cha
 {
     if (mkdir(dir, 0777) && errno != EEXIST)
         return ifs_cli_fail("report", IFS_EXIT_FAIL, "--svg %s: cannot create the folder: %s", dir,
-                    strerror(errno));
+                            strerror(errno));
     for (int c = 0; c < IFS_CHART_COUNT; c++) {
         if (c == IFS_CHART_DELTA && !cmp)
             continue;
         char err[512], path[4096];
         char *svg;
         size_t len;
-        int rc = ifs_html_chart(r, cmp, (ifs_chart)c, IFS_HTML_STANDALONE, &svg, &len, err,
-                                sizeof err);
+        int rc =
+            ifs_html_chart(r, cmp, (ifs_chart)c, IFS_HTML_STANDALONE, &svg, &len, err, sizeof err);
         if (rc == IFS_HTML_ENODATA) {
             fprintf(stderr, "ifscore report: %s.svg not written: %s\n",
                     ifs_chart_name((ifs_chart)c), err);
@@ -135,25 +135,27 @@ int ifs_cmd_report(int argc, char **argv)
         case OPT_MAX_DROP:
             co.max_drop = strtod(optarg, &end);
             if (end == optarg || *end || !(co.max_drop >= 0 && co.max_drop <= 1))
-                return ifs_cli_fail("report", IFS_EXIT_USAGE, "--max-drop must be a number in [0, 1]");
+                return ifs_cli_fail("report", IFS_EXIT_USAGE,
+                                    "--max-drop must be a number in [0, 1]");
             break;
         case OPT_METRIC:
             if (ifs_compare_metric_parse(optarg, &co.gate))
                 return ifs_cli_fail("report", IFS_EXIT_USAGE,
-                            "--metric must be ifs, ifs_partial, ifs_full or all");
+                                    "--metric must be ifs, ifs_partial, ifs_full or all");
             break;
         case OPT_ALLOW: co.allow_identity_change = 1; break;
         case OPT_TITLE: title = optarg; break;
         case 'f':
             if (ifs_report_format_parse(optarg, &fmt))
-                return ifs_cli_fail("report", IFS_EXIT_USAGE, "--format must be text, csv, markdown or json");
+                return ifs_cli_fail("report", IFS_EXIT_USAGE,
+                                    "--format must be text, csv, markdown or json");
             table = 1;
             break;
         case 'h': usage(stdout); return IFS_EXIT_OK;
         default:
             usage(stderr);
             return ifs_cli_fail("report", IFS_EXIT_USAGE, "unknown option or missing value: %s",
-                        argv[optind - 1]);
+                                argv[optind - 1]);
         }
     }
     if (argc - optind != 1) {
@@ -181,9 +183,11 @@ int ifs_cmd_report(int argc, char **argv)
         ifs_reduce_free(base);
         if (crc) {
             ifs_reduce_free(r);
-            return ifs_cli_fail("report", crc == IFS_CMP_EIDENTITY || crc == IFS_CMP_EGROUPING ? IFS_EXIT_DATA
-                                                                             : IFS_EXIT_FAIL,
-                        "cannot compare %s with the baseline %s: %s", path, baseline, err);
+            return ifs_cli_fail("report",
+                                crc == IFS_CMP_EIDENTITY || crc == IFS_CMP_EGROUPING
+                                    ? IFS_EXIT_DATA
+                                    : IFS_EXIT_FAIL,
+                                "cannot compare %s with the baseline %s: %s", path, baseline, err);
         }
     }
     if (html) {

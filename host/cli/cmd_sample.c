@@ -59,8 +59,20 @@ static int parse_prob(const char *s, double *v)
 int ifs_cmd_sample(int argc, char **argv)
 {
     enum {
-        OPT_SEED = 256, OPT_GROUP, OPT_AL, OPT_NAL, OPT_LABEL, OPT_NEAR, OPT_TH, OPT_PMIN,
-        OPT_PMAX, OPT_ROOT, OPT_TEXT, OPT_ID, OPT_INSTR, OPT_NOTEXT
+        OPT_SEED = 256,
+        OPT_GROUP,
+        OPT_AL,
+        OPT_NAL,
+        OPT_LABEL,
+        OPT_NEAR,
+        OPT_TH,
+        OPT_PMIN,
+        OPT_PMAX,
+        OPT_ROOT,
+        OPT_TEXT,
+        OPT_ID,
+        OPT_INSTR,
+        OPT_NOTEXT
     };
     static const struct option opts[] = {
         {"scores", required_argument, NULL, 's'},
@@ -104,7 +116,8 @@ int ifs_cmd_sample(int argc, char **argv)
         case OPT_SEED: {
             unsigned long long v = strtoull(optarg, &end, 10);
             if (end == optarg || *end || optarg[0] == '-')
-                return ifs_cli_fail("sample", IFS_EXIT_USAGE, "--seed must be a non-negative integer");
+                return ifs_cli_fail("sample", IFS_EXIT_USAGE,
+                                    "--seed must be a non-negative integer");
             o.seed = v;
             break;
         }
@@ -146,7 +159,7 @@ int ifs_cmd_sample(int argc, char **argv)
         default:
             usage(stderr);
             return ifs_cli_fail("sample", IFS_EXIT_USAGE, "unknown option or missing value: %s",
-                        argv[optind - 1]);
+                                argv[optind - 1]);
         }
     }
     if (!scores) {
@@ -164,7 +177,8 @@ int ifs_cmd_sample(int argc, char **argv)
     ifs_sample_stats st;
     int rc = ifs_sample_run(scores, &o, &text, &len, &st, err, sizeof err);
     if (rc)
-        return ifs_cli_fail("sample", rc == IFS_SAMPLE_EARG ? IFS_EXIT_USAGE : IFS_EXIT_FAIL, "%s", err);
+        return ifs_cli_fail("sample", rc == IFS_SAMPLE_EARG ? IFS_EXIT_USAGE : IFS_EXIT_FAIL, "%s",
+                            err);
     int ex = IFS_EXIT_OK;
     if (output) {
         if (ifs_io_atomic_write(output, text, len, err, sizeof err))

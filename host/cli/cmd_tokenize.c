@@ -25,35 +25,35 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ifscore tokenize --model DIR [options] FILE|-\n\n"
-            "Tokenizes each line of FILE (or stdin) exactly as HF BertTokenizerFast does with\n"
-            "the checkpoint's vocab.txt / tokenizer_config.json, and prints one line per\n"
-            "input line: [CLS] ... [SEP] ids, truncated to the max length.\n\n"
-            "options:\n"
-            "  --model DIR          checkpoint folder (vocab.txt or tokenizer.json)\n"
-            "  --max-len N          truncate to N ids incl. specials (default: the\n"
-            "                       checkpoint's model_max_length)\n"
-            "  --field NAME         input is JSONL; tokenize the string field NAME\n"
-            "  --instruction-field NAME  with --field: encode (NAME, --field) as a pair, as\n"
-            "                       score and classify feed a pair checkpoint: the\n"
-            "                       instruction first, cut to the checkpoint's\n"
-            "                       ifs_instruction_max_tokens (config.json), then\n"
-            "                       longest_first\n"
-            "  --instruction-max-tokens K  the instruction's cap instead (0: none)\n"
-            "  --pair-field NAME    with --field: encode (--field, NAME) as a pair, the\n"
-            "                       --field text first, truncated longest_first\n"
-            "  --tokens             print tokens instead of ids\n"
-            "  --type-ids           append ' |' and the token type ids\n"
-            "  --cased              force do_lower_case=false (and no accent stripping)\n"
-            "  -h, --help           this help\n\n"
-            "Exit codes: 0 ok, 1 failure (model, file), 2 usage, 3 some lines were rejected.\n");
+    fprintf(f, "usage: ifscore tokenize --model DIR [options] FILE|-\n\n"
+               "Tokenizes each line of FILE (or stdin) exactly as HF BertTokenizerFast does with\n"
+               "the checkpoint's vocab.txt / tokenizer_config.json, and prints one line per\n"
+               "input line: [CLS] ... [SEP] ids, truncated to the max length.\n\n"
+               "options:\n"
+               "  --model DIR          checkpoint folder (vocab.txt or tokenizer.json)\n"
+               "  --max-len N          truncate to N ids incl. specials (default: the\n"
+               "                       checkpoint's model_max_length)\n"
+               "  --field NAME         input is JSONL; tokenize the string field NAME\n"
+               "  --instruction-field NAME  with --field: encode (NAME, --field) as a pair, as\n"
+               "                       score and classify feed a pair checkpoint: the\n"
+               "                       instruction first, cut to the checkpoint's\n"
+               "                       ifs_instruction_max_tokens (config.json), then\n"
+               "                       longest_first\n"
+               "  --instruction-max-tokens K  the instruction's cap instead (0: none)\n"
+               "  --pair-field NAME    with --field: encode (--field, NAME) as a pair, the\n"
+               "                       --field text first, truncated longest_first\n"
+               "  --tokens             print tokens instead of ids\n"
+               "  --type-ids           append ' |' and the token type ids\n"
+               "  --cased              force do_lower_case=false (and no accent stripping)\n"
+               "  -h, --help           this help\n\n"
+               "Exit codes: 0 ok, 1 failure (model, file), 2 usage, 3 some lines were rejected.\n");
 }
 
 /* Field NAME of a JSON object line as a string with its true length. cJSON
  * ends strings at an escaped NUL, so a field holding \u0000 is refused rather
  * than silently cut. Returns NULL with *why set. */
-static const char *json_field(const cJSON *obj, const char *name, const char *line, const char **why)
+static const char *json_field(const cJSON *obj, const char *name, const char *line,
+                              const char **why)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!v) {
@@ -74,17 +74,17 @@ static const char *json_field(const cJSON *obj, const char *name, const char *li
 int ifs_cmd_tokenize(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "model", required_argument, NULL, 'm' },
-        { "max-len", required_argument, NULL, 'l' },
-        { "field", required_argument, NULL, 'f' },
-        { "pair-field", required_argument, NULL, 'p' },
-        { "instruction-field", required_argument, NULL, 'i' },
-        { "instruction-max-tokens", required_argument, NULL, 'k' },
-        { "tokens", no_argument, NULL, 't' },
-        { "type-ids", no_argument, NULL, 'y' },
-        { "cased", no_argument, NULL, 'c' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"model", required_argument, NULL, 'm'},
+        {"max-len", required_argument, NULL, 'l'},
+        {"field", required_argument, NULL, 'f'},
+        {"pair-field", required_argument, NULL, 'p'},
+        {"instruction-field", required_argument, NULL, 'i'},
+        {"instruction-max-tokens", required_argument, NULL, 'k'},
+        {"tokens", no_argument, NULL, 't'},
+        {"type-ids", no_argument, NULL, 'y'},
+        {"cased", no_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *model = NULL, *field = NULL, *pair = NULL, *instr = NULL;
     long max_len = 0, icap = -1;
@@ -97,7 +97,8 @@ int ifs_cmd_tokenize(int argc, char **argv)
             char *end;
             max_len = strtol(optarg, &end, 10);
             if (*end || max_len < 2 || max_len > 1 << 20) {
-                fprintf(stderr, "ifscore tokenize: --max-len wants an integer from 2 to %d\n", 1 << 20);
+                fprintf(stderr, "ifscore tokenize: --max-len wants an integer from 2 to %d\n",
+                        1 << 20);
                 return IFS_EXIT_USAGE;
             }
             break;
@@ -109,8 +110,10 @@ int ifs_cmd_tokenize(int argc, char **argv)
             char *end;
             icap = strtol(optarg, &end, 10);
             if (*end || !*optarg || icap < 0 || icap > 1 << 20) {
-                fprintf(stderr, "ifscore tokenize: --instruction-max-tokens wants an integer "
-                                "from 0 to %d\n", 1 << 20);
+                fprintf(stderr,
+                        "ifscore tokenize: --instruction-max-tokens wants an integer "
+                        "from 0 to %d\n",
+                        1 << 20);
                 return IFS_EXIT_USAGE;
             }
             break;
@@ -167,7 +170,7 @@ int ifs_cmd_tokenize(int argc, char **argv)
         pair = field;
         field = instr;
     }
-    ifs_tok_config ov = { cased ? 0 : -1, cased ? 0 : -1, -1, -1 };
+    ifs_tok_config ov = {cased ? 0 : -1, cased ? 0 : -1, -1, -1};
     ifs_tok *tok = ifs_tok_load(model, &ov, err, sizeof err);
     if (!tok) {
         fprintf(stderr, "ifscore tokenize: %s\n", err);
@@ -222,8 +225,9 @@ int ifs_cmd_tokenize(int argc, char **argv)
         ifs_tok_result res;
         int bad_b = 0, trc = IFS_TOK_OK;
         if (!why) {
-            trc = b ? ifs_tok_encode_pair_cap(tok, st, a, alen, b, blen, ml, icap > 0 ? (int32_t)icap : 0,
-                                              ids, types, &cnt, &res, &bad_b)
+            trc = b ? ifs_tok_encode_pair_cap(tok, st, a, alen, b, blen, ml,
+                                              icap > 0 ? (int32_t)icap : 0, ids, types, &cnt, &res,
+                                              &bad_b)
                     : ifs_tok_encode(tok, st, a, alen, ml, ids, types, &cnt, &res);
         }
         if (why || trc) {

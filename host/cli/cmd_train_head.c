@@ -48,7 +48,6 @@
 #include "ifs_train.h"
 #include "ifs_wts.h"
 
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -89,8 +88,7 @@ static void add_metrics(cJSON *obj, const float *p1, const int32_t *y, const uin
 static int write_predictions(const char *path, const ifs_rset *d, const char *const *data,
                              const float *logits, char *err, size_t errlen)
 {
-    static const char *const split_names[IFS_N_SPLITS] = { "train", "validation", "test",
-                                                           "holdout" };
+    static const char *const split_names[IFS_N_SPLITS] = {"train", "validation", "test", "holdout"};
     ifs_buf b;
     ifs_buf_init(&b);
     for (size_t i = 0; i < d->n; i++) {
@@ -99,9 +97,11 @@ static int write_predictions(const char *path, const ifs_rset *d, const char *co
         double mx = z0 > z1 ? z0 : z1, p1 = exp(z1 - mx) / (exp(z0 - mx) + exp(z1 - mx));
         ifs_buf_puts(&b, "{\"file\":");
         ifs_buf_jstr(&b, base ? base + 1 : data[d->file[i]]);
-        ifs_buf_printf(&b, ",\"line\":%llu,\"split\":\"%s\",\"label\":%d,\"logits\":[%.9g,%.9g],"
-                       "\"p\":%.6g}\n", (unsigned long long)d->line[i], split_names[d->split[i]],
-                       (int)d->label[i], logits[2 * i], logits[2 * i + 1], p1);
+        ifs_buf_printf(&b,
+                       ",\"line\":%llu,\"split\":\"%s\",\"label\":%d,\"logits\":[%.9g,%.9g],"
+                       "\"p\":%.6g}\n",
+                       (unsigned long long)d->line[i], split_names[d->split[i]], (int)d->label[i],
+                       logits[2 * i], logits[2 * i + 1], p1);
     }
     int rc = b.oom ? (snprintf(err, errlen, "out of memory"), -1)
                    : ifs_io_atomic_write(path, b.p ? b.p : "", b.len, err, errlen);
@@ -111,7 +111,9 @@ static int write_predictions(const char *path, const ifs_rset *d, const char *co
 
 /* ---- train-head ------------------------------------------------------- */
 
-typedef struct { double t0; } feat_progress;
+typedef struct {
+    double t0;
+} feat_progress;
 
 static void print_features(void *ctx, size_t done, size_t total)
 {
@@ -124,10 +126,17 @@ static void print_features(void *ctx, size_t done, size_t total)
 static int write_report(const char *path, cJSON *j, char *err, size_t errlen)
 {
     char *txt = cJSON_Print(j);
-    if (!txt) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (!txt) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     size_t n = strlen(txt);
     char *buf = realloc(txt, n + 2);
-    if (!buf) { free(txt); snprintf(err, errlen, "out of memory"); return -1; }
+    if (!buf) {
+        free(txt);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     buf[n] = '\n';
     int rc = ifs_io_atomic_write(path, buf, n + 1, err, errlen);
     free(buf);
@@ -143,8 +152,10 @@ static void print_epoch(void *ctx, int epoch, double train_loss, double val_loss
 
 static void usage_train(FILE *f)
 {
-    fprintf(f,
-        "usage: ifscore train-head --encoder DIR --data FILE [--data FILE...] --out DIR [options]\n\n"
+    fprintf(
+        f,
+        "usage: ifscore train-head --encoder DIR --data FILE [--data FILE...] --out DIR "
+        "[options]\n\n"
         "Train the pooler and classifier of a BertForSequenceClassification on frozen\n"
         "encoder features (and with --train-layers N the top N encoder layers too), from a\n"
         "response set (ifscore build-responses: JSONL with text, label 0|1, split\n"
@@ -197,20 +208,30 @@ int ifs_cmd_train_head(int argc, char **argv)
     ifs_train_opts o = ifs_train_default_opts();
     o.on_epoch = print_epoch;
     static const struct option lo[] = {
-        { "encoder", required_argument, 0, 'e' }, { "data", required_argument, 0, 'd' },
-        { "out", required_argument, 0, 'o' }, { "head-out", required_argument, 0, 'H' },
-        { "report", required_argument, 0, 'r' }, { "text-field", required_argument, 0, 'f' },
-        { "max-len", required_argument, 0, 'm' }, { "seed", required_argument, 0, 's' },
-        { "epochs", required_argument, 0, 'E' }, { "lr", required_argument, 0, 'l' },
-        { "batch", required_argument, 0, 'b' }, { "patience", required_argument, 0, 'p' },
-        { "backend", required_argument, 0, 'B' }, { "threads", required_argument, 0, 't' },
-        { "max-batch-tokens", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
-        { "features", required_argument, 0, 'F' }, { "train-layers", required_argument, 0, 'L' },
-        { "layer-lr", required_argument, 0, 'R' }, { "select", required_argument, 0, 'S' },
-        { "predictions", required_argument, 0, 'P' },
-        { "instruction-field", required_argument, 0, 'I' },
-        { "instruction-max-tokens", required_argument, 0, 'K' },
-        { 0, 0, 0, 0 },
+        {"encoder", required_argument, 0, 'e'},
+        {"data", required_argument, 0, 'd'},
+        {"out", required_argument, 0, 'o'},
+        {"head-out", required_argument, 0, 'H'},
+        {"report", required_argument, 0, 'r'},
+        {"text-field", required_argument, 0, 'f'},
+        {"max-len", required_argument, 0, 'm'},
+        {"seed", required_argument, 0, 's'},
+        {"epochs", required_argument, 0, 'E'},
+        {"lr", required_argument, 0, 'l'},
+        {"batch", required_argument, 0, 'b'},
+        {"patience", required_argument, 0, 'p'},
+        {"backend", required_argument, 0, 'B'},
+        {"threads", required_argument, 0, 't'},
+        {"max-batch-tokens", required_argument, 0, 'T'},
+        {"help", no_argument, 0, 'h'},
+        {"features", required_argument, 0, 'F'},
+        {"train-layers", required_argument, 0, 'L'},
+        {"layer-lr", required_argument, 0, 'R'},
+        {"select", required_argument, 0, 'S'},
+        {"predictions", required_argument, 0, 'P'},
+        {"instruction-field", required_argument, 0, 'I'},
+        {"instruction-max-tokens", required_argument, 0, 'K'},
+        {0, 0, 0, 0},
     };
     optind = 1;
     int c;
@@ -224,8 +245,10 @@ int ifs_cmd_train_head(int argc, char **argv)
             errno = 0;
             instr_max = strtol(optarg, &end, 10);
             if (errno || end == optarg || *end || instr_max < 1 || instr_max > (1 << 20)) {
-                fprintf(stderr, "ifscore train-head: --instruction-max-tokens %s: expected an "
-                        "integer from 1 to 1048576\n", optarg);
+                fprintf(stderr,
+                        "ifscore train-head: --instruction-max-tokens %s: expected an "
+                        "integer from 1 to 1048576\n",
+                        optarg);
                 return IFS_EXIT_USAGE;
             }
             break;
@@ -235,8 +258,10 @@ int ifs_cmd_train_head(int argc, char **argv)
             errno = 0;
             long v = strtol(optarg, &end, 10);
             if (errno || end == optarg || *end || v < 0 || v > 1000) {
-                fprintf(stderr, "ifscore train-head: --train-layers %s: expected 0 or a number "
-                        "of encoder layers\n", optarg);
+                fprintf(stderr,
+                        "ifscore train-head: --train-layers %s: expected 0 or a number "
+                        "of encoder layers\n",
+                        optarg);
                 return IFS_EXIT_USAGE;
             }
             train_layers = (int)v;
@@ -245,14 +270,18 @@ int ifs_cmd_train_head(int argc, char **argv)
         case 'R': o.layer_lr = strtof(optarg, NULL); break;
         case 'S':
             if (strcmp(optarg, "loss") && strcmp(optarg, "accuracy")) {
-                fprintf(stderr, "ifscore train-head: --select %s: expected loss or accuracy\n", optarg);
+                fprintf(stderr, "ifscore train-head: --select %s: expected loss or accuracy\n",
+                        optarg);
                 return IFS_EXIT_USAGE;
             }
             o.select_accuracy = !strcmp(optarg, "accuracy");
             break;
         case 'e': enc_dir = optarg; break;
         case 'd':
-            if (n_data == 64) { fprintf(stderr, "ifscore train-head: at most 64 --data\n"); return IFS_EXIT_USAGE; }
+            if (n_data == 64) {
+                fprintf(stderr, "ifscore train-head: at most 64 --data\n");
+                return IFS_EXIT_USAGE;
+            }
             data[n_data++] = optarg;
             break;
         case 'o': out = optarg; break;
@@ -272,9 +301,9 @@ int ifs_cmd_train_head(int argc, char **argv)
         default: usage_train(stderr); return IFS_EXIT_USAGE;
         }
     }
-    if (!enc_dir || !out || !n_data || optind != argc || max_len < 2 || o.epochs < 1 ||
-        o.lr <= 0 || o.layer_lr <= 0 || o.batch < 1 || o.patience < 1 ||
-        max_tokens < max_len || train_layers < 0) {
+    if (!enc_dir || !out || !n_data || optind != argc || max_len < 2 || o.epochs < 1 || o.lr <= 0 ||
+        o.layer_lr <= 0 || o.batch < 1 || o.patience < 1 || max_tokens < max_len ||
+        train_layers < 0) {
         usage_train(stderr);
         return IFS_EXIT_USAGE;
     }
@@ -282,37 +311,50 @@ int ifs_cmd_train_head(int argc, char **argv)
         fprintf(stderr, "ifscore train-head: --instruction-max-tokens needs --instruction-field\n");
         return IFS_EXIT_USAGE;
     }
-    const ifs_top_input im = { instr_field != NULL, (int32_t)instr_max };
+    const ifs_top_input im = {instr_field != NULL, (int32_t)instr_max};
 
     char err[1024];
     double t_start = now_s();
     ifs_wts_model *m = ifs_wts_load(enc_dir, IFS_WTS_ENCODER_ONLY, err, sizeof err);
-    if (!m) return ifs_cli_fail("train-head", IFS_EXIT_FAIL, "%s", err);
+    if (!m)
+        return ifs_cli_fail("train-head", IFS_EXIT_FAIL, "%s", err);
     const ifs_bert_weights *enc = ifs_wts_weights(m);
     int H = enc->cfg.hidden, nl = enc->cfg.n_layers;
     if (train_layers > nl) {
         ifs_wts_free(m);
-        fprintf(stderr, "ifscore train-head: --train-layers %d: the encoder has %d layers "
-                "(0 to %d can be trained)\n", train_layers, nl, nl);
+        fprintf(stderr,
+                "ifscore train-head: --train-layers %d: the encoder has %d layers "
+                "(0 to %d can be trained)\n",
+                train_layers, nl, nl);
         return IFS_EXIT_USAGE;
     }
-    if (max_len > enc->cfg.max_position) max_len = enc->cfg.max_position;
-    ifs_tok_config tc = { -1, -1, -1, max_len };
+    if (max_len > enc->cfg.max_position)
+        max_len = enc->cfg.max_position;
+    ifs_tok_config tc = {-1, -1, -1, max_len};
     ifs_tok *tok = ifs_tok_load(enc_dir, &tc, err, sizeof err);
-    if (!tok) { ifs_wts_free(m); return ifs_cli_fail("train-head", IFS_EXIT_FAIL, "%s", err); }
+    if (!tok) {
+        ifs_wts_free(m);
+        return ifs_cli_fail("train-head", IFS_EXIT_FAIL, "%s", err);
+    }
     ifs_tok_state *st = ifs_tok_state_create(tok);
 
-    ifs_rset d = { 0 };
+    ifs_rset d = {0};
     int rc = 0;
-    const ifs_rset_opts eo = { text_field, instr_field, max_len, (int32_t)instr_max };
+    const ifs_rset_opts eo = {text_field, instr_field, max_len, (int32_t)instr_max};
     for (int i = 0; i < n_data && rc == 0; i++)
         rc = ifs_rset_load(&d, data[i], i, tok, st, &eo, err, sizeof err);
     ifs_tok_state_free(st);
-    if (rc) goto fail_early;
-    size_t n_split[IFS_N_SPLITS] = { 0, 0, 0, 0 }, n_pos = 0;
-    for (size_t i = 0; i < d.n; i++) { n_split[d.split[i]]++; n_pos += d.label[i] == 1; }
-    fprintf(stderr, "train-head: %zu examples (train %zu, validation %zu, test %zu, holdout %zu; "
-            "%zu answer-like)\n", d.n, n_split[0], n_split[1], n_split[2], n_split[3], n_pos);
+    if (rc)
+        goto fail_early;
+    size_t n_split[IFS_N_SPLITS] = {0, 0, 0, 0}, n_pos = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        n_split[d.split[i]]++;
+        n_pos += d.label[i] == 1;
+    }
+    fprintf(stderr,
+            "train-head: %zu examples (train %zu, validation %zu, test %zu, holdout %zu; "
+            "%zu answer-like)\n",
+            d.n, n_split[0], n_split[1], n_split[2], n_split[3], n_pos);
 
     /* Features, through a backend over the encoder with a placeholder head
      * (the [CLS] row comes before the pooler, so the head does not matter):
@@ -322,11 +364,15 @@ int ifs_cmd_train_head(int argc, char **argv)
     const size_t n_rows = ifs_rset_feature_rows(&d, depth);
     float *X = malloc(n_rows * (size_t)H * sizeof *X);
     int64_t *off64 = malloc((d.n + 1) * sizeof *off64);
-    for (size_t i = 0; off64 && i <= d.n; i++) off64[i] = depth < 0 ? (int64_t)i : d.off[i];
+    for (size_t i = 0; off64 && i <= d.n; i++)
+        off64[i] = depth < 0 ? (int64_t)i : d.off[i];
     float *zeros = calloc((size_t)H * H + 4 * (size_t)H, sizeof *zeros);
     ifs_bert_weights fw = *enc;
     fw.cfg.num_labels = 2;
-    if (!fw.pool_w) { fw.pool_w = zeros; fw.pool_b = zeros; }
+    if (!fw.pool_w) {
+        fw.pool_w = zeros;
+        fw.pool_b = zeros;
+    }
     fw.cls_w = zeros;
     fw.cls_b = zeros;
     ifs_backend_opts bo = ifs_backend_default_opts();
@@ -334,27 +380,39 @@ int ifs_cmd_train_head(int argc, char **argv)
     bo.max_batch_tokens = max_tokens;
     bo.max_batch_seqs = max_tokens / 2 < 1024 ? max_tokens / 2 : 1024;
     ifs_backend *bk = NULL;
-    if (!X || !zeros || !off64) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
-    if (rc == 0 && ifs_backend_create(backend, &fw, &bo, &bk, err, sizeof err)) rc = -1;
+    if (!X || !zeros || !off64) {
+        snprintf(err, sizeof err, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0 && ifs_backend_create(backend, &fw, &bo, &bk, err, sizeof err))
+        rc = -1;
     double t_feat = now_s();
     unsigned char fhdr[IFS_RSET_CACHE_HDR];
     ifs_rset_cache_header(&d, depth, (uint32_t)H, ifs_wts_fingerprint(m), fhdr);
-    int cached = rc == 0 && feat_path && ifs_rset_cache_load(feat_path, fhdr, X, n_rows * (size_t)H);
+    int cached =
+        rc == 0 && feat_path && ifs_rset_cache_load(feat_path, fhdr, X, n_rows * (size_t)H);
     if (rc == 0 && !cached) {
-        feat_progress fp = { now_s() };
+        feat_progress fp = {now_s()};
         rc = ifs_rset_features(bk, &d, H, depth, max_tokens, bo.max_batch_seqs, X,
                                isatty(2) ? print_features : NULL, &fp, err, sizeof err);
-        if (isatty(2)) fputc('\n', stderr);
+        if (isatty(2))
+            fputc('\n', stderr);
         if (rc == 0 && feat_path)
             rc = ifs_rset_cache_save(feat_path, fhdr, X, n_rows * (size_t)H, err, sizeof err);
     }
     t_feat = now_s() - t_feat;
     ifs_backend_free(bk);
-    if (rc) { free(X); free(zeros); free(off64); goto fail_early; }
+    if (rc) {
+        free(X);
+        free(zeros);
+        free(off64);
+        goto fail_early;
+    }
     if (cached)
         fprintf(stderr, "train-head: features from %s\n", feat_path);
     else
-        fprintf(stderr, "train-head: features in %.1f s (%.0f seq/s)\n", t_feat, d.n / (t_feat + 1e-9));
+        fprintf(stderr, "train-head: features in %.1f s (%.0f seq/s)\n", t_feat,
+                d.n / (t_feat + 1e-9));
 
     /* Train the top train_layers layers and the head (the head alone when
      * 0), on the CPU backend's forward (ifs_train.h). */
@@ -362,24 +420,34 @@ int ifs_cmd_train_head(int argc, char **argv)
     ifs_train_log log;
     double t_train = now_s(), c_train = cpu_s();
     if (ifs_top_alloc(&t, &enc->cfg, train_layers)) {
-        free(X); free(zeros); free(off64);
+        free(X);
+        free(zeros);
+        free(off64);
         snprintf(err, sizeof err, "out of memory");
         goto fail_early;
     }
     ifs_top_init(&t, &enc->cfg, enc->layers + (nl - train_layers), enc->pool_w, enc->pool_b,
                  o.seed);
     t.n_threads = bo.n_threads > 0 ? bo.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    rc = ifs_train_top(&enc->cfg, X, off64, d.label, d.split, d.n, &o, &t, &log, err,
-                       sizeof err);
+    rc = ifs_train_top(&enc->cfg, X, off64, d.label, d.split, d.n, &o, &t, &log, err, sizeof err);
     t_train = now_s() - t_train;
     c_train = cpu_s() - c_train;
-    if (rc) { free(X); free(zeros); free(off64); ifs_top_free(&t); goto fail_early; }
+    if (rc) {
+        free(X);
+        free(zeros);
+        free(off64);
+        ifs_top_free(&t);
+        goto fail_early;
+    }
 
     /* Evaluate. */
     float *p1 = malloc(d.n * sizeof *p1);
     uint8_t *mask = malloc(d.n);
     cJSON *rep = cJSON_CreateObject();
-    if (!p1 || !mask || !rep) { snprintf(err, sizeof err, "out of memory"); rc = -1; }
+    if (!p1 || !mask || !rep) {
+        snprintf(err, sizeof err, "out of memory");
+        rc = -1;
+    }
     if (rc == 0) {
         ifs_top_predict(&t, &enc->cfg, X, off64, d.n, p1);
         cJSON_AddStringToObject(rep, "ifscore", ifs_version());
@@ -390,7 +458,8 @@ int ifs_cmd_train_head(int argc, char **argv)
             cJSON *e = cJSON_CreateObject();
             const char *base = strrchr(data[i], '/');
             cJSON_AddStringToObject(e, "file", base ? base + 1 : data[i]);
-            if (ifs_sha256_file_hex(data[i], hex) == 0) cJSON_AddStringToObject(e, "sha256", hex);
+            if (ifs_sha256_file_hex(data[i], hex) == 0)
+                cJSON_AddStringToObject(e, "sha256", hex);
             cJSON_AddItemToArray(src, e);
         }
         cJSON *oo = cJSON_AddObjectToObject(rep, "options");
@@ -420,12 +489,15 @@ int ifs_cmd_train_head(int argc, char **argv)
         cJSON_AddNumberToObject(tr, "epochs_run", log.epochs_run);
         cJSON_AddNumberToObject(tr, "best_epoch", log.best_epoch);
         cJSON_AddNumberToObject(tr, "best_validation_loss", round(log.best_val_loss * 1e6) / 1e6);
-        cJSON_AddNumberToObject(tr, "best_validation_accuracy", round(log.best_val_accuracy * 1e6) / 1e6);
-        const char *names[IFS_N_SPLITS] = { "train", "validation", "test", "holdout" };
+        cJSON_AddNumberToObject(tr, "best_validation_accuracy",
+                                round(log.best_val_accuracy * 1e6) / 1e6);
+        const char *names[IFS_N_SPLITS] = {"train", "validation", "test", "holdout"};
         cJSON *met = cJSON_AddObjectToObject(rep, "metrics");
         for (int s = 0; s < IFS_N_SPLITS; s++) {
-            if (s == IFS_SPLIT_HOLDOUT && !n_split[s]) continue;
-            for (size_t i = 0; i < d.n; i++) mask[i] = d.split[i] == s;
+            if (s == IFS_SPLIT_HOLDOUT && !n_split[s])
+                continue;
+            for (size_t i = 0; i < d.n; i++)
+                mask[i] = d.split[i] == s;
             add_metrics(cJSON_AddObjectToObject(met, names[s]), p1, d.label, mask, d.n);
         }
         /* Per kind of negative, on the test split: positives plus only that
@@ -445,13 +517,16 @@ int ifs_cmd_train_head(int argc, char **argv)
         }
         /* Every kind alone (the share called right), on test and holdout. */
         for (int s = IFS_SPLIT_TEST; s <= IFS_SPLIT_HOLDOUT; s++) {
-            if (!n_split[s]) continue;
+            if (!n_split[s])
+                continue;
             cJSON *bk = cJSON_AddObjectToObject(rep, s == IFS_SPLIT_TEST ? "test_by_kind"
                                                                          : "holdout_by_kind");
             for (int k = 0; k < d.n_kinds; k++) {
-                for (size_t i = 0; i < d.n; i++) mask[i] = d.split[i] == s && d.kind[i] == k;
+                for (size_t i = 0; i < d.n; i++)
+                    mask[i] = d.split[i] == s && d.kind[i] == k;
                 ifs_confusion cc = ifs_confusion_count(p1, d.label, mask, d.n);
-                if (cc.tp + cc.fp + cc.tn + cc.fn == 0) continue;
+                if (cc.tp + cc.fp + cc.tn + cc.fn == 0)
+                    continue;
                 cJSON *e = cJSON_AddObjectToObject(bk, ifs_rset_kind_name(&d, k));
                 cJSON_AddNumberToObject(e, "n", (double)(cc.tp + cc.fp + cc.tn + cc.fn));
                 cJSON_AddNumberToObject(e, "accuracy_on_kind",
@@ -467,12 +542,13 @@ int ifs_cmd_train_head(int argc, char **argv)
                                     round(c_train / log.epochs_run * 100) / 100);
 
         cJSON *test = cJSON_GetObjectItemCaseSensitive(met, "test");
-        printf("test split: n %d  accuracy %.4f  precision %.4f  recall %.4f  (best epoch %d of %d)\n",
-               cJSON_GetObjectItemCaseSensitive(test, "n")->valueint,
-               cJSON_GetObjectItemCaseSensitive(test, "accuracy")->valuedouble,
-               cJSON_GetObjectItemCaseSensitive(test, "precision")->valuedouble,
-               cJSON_GetObjectItemCaseSensitive(test, "recall")->valuedouble,
-               log.best_epoch, log.epochs_run);
+        printf(
+            "test split: n %d  accuracy %.4f  precision %.4f  recall %.4f  (best epoch %d of %d)\n",
+            cJSON_GetObjectItemCaseSensitive(test, "n")->valueint,
+            cJSON_GetObjectItemCaseSensitive(test, "accuracy")->valuedouble,
+            cJSON_GetObjectItemCaseSensitive(test, "precision")->valuedouble,
+            cJSON_GetObjectItemCaseSensitive(test, "recall")->valuedouble, log.best_epoch,
+            log.epochs_run);
         cJSON *ho = cJSON_GetObjectItemCaseSensitive(met, "holdout");
         if (ho)
             printf("holdout split: n %d  accuracy %.4f  precision %.4f  recall %.4f\n",
@@ -482,35 +558,45 @@ int ifs_cmd_train_head(int argc, char **argv)
                    cJSON_GetObjectItemCaseSensitive(ho, "recall")->valuedouble);
         for (int k = IFS_RSET_KIND_IC; k <= IFS_RSET_KIND_ICR; k++) {
             cJSON *e = cJSON_GetObjectItemCaseSensitive(pk, ifs_rset_kind_name(&d, k));
-            printf("  negatives %-5s accuracy %.4f  precision %.4f  recall %.4f  (on that kind alone %.4f)\n",
-                   ifs_rset_kind_name(&d, k), cJSON_GetObjectItemCaseSensitive(e, "accuracy")->valuedouble,
+            printf("  negatives %-5s accuracy %.4f  precision %.4f  recall %.4f  (on that kind "
+                   "alone %.4f)\n",
+                   ifs_rset_kind_name(&d, k),
+                   cJSON_GetObjectItemCaseSensitive(e, "accuracy")->valuedouble,
                    cJSON_GetObjectItemCaseSensitive(e, "precision")->valuedouble,
                    cJSON_GetObjectItemCaseSensitive(e, "recall")->valuedouble,
                    cJSON_GetObjectItemCaseSensitive(e, "accuracy_on_kind")->valuedouble);
         }
     }
-    if (rc == 0) rc = ifs_top_write_checkpoint(out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
+    if (rc == 0)
+        rc = ifs_top_write_checkpoint(out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
     if (rc == 0 && head_out) {
         rc = ifs_top_write_head(head_out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
         char path[4096];
         snprintf(path, sizeof path, "%s/train_report.json", head_out);
-        if (rc == 0) rc = write_report(path, rep, err, sizeof err);
+        if (rc == 0)
+            rc = write_report(path, rep, err, sizeof err);
     }
-    if (rc == 0 && report_path) rc = write_report(report_path, rep, err, sizeof err);
+    if (rc == 0 && report_path)
+        rc = write_report(report_path, rep, err, sizeof err);
     if (rc == 0 && pred_path) {
         float *lg = malloc(sizeof *lg * 2 * (d.n ? d.n : 1));
         if (!lg || ifs_top_logits(&t, &enc->cfg, X, off64, d.n, lg)) {
             snprintf(err, sizeof err, "out of memory");
             rc = -1;
         }
-        if (rc == 0) rc = write_predictions(pred_path, &d, data, lg, err, sizeof err);
+        if (rc == 0)
+            rc = write_predictions(pred_path, &d, data, lg, err, sizeof err);
         free(lg);
     }
     if (rc == 0)
         fprintf(stderr, "train-head: wrote %s%s%s in %.1f s\n", out, head_out ? " and " : "",
                 head_out ? head_out : "", now_s() - t_start);
     cJSON_Delete(rep);
-    free(p1); free(mask); free(X); free(zeros); free(off64);
+    free(p1);
+    free(mask);
+    free(X);
+    free(zeros);
+    free(off64);
     ifs_top_free(&t);
     ifs_rset_free(&d);
     ifs_tok_free(tok);
@@ -523,4 +609,3 @@ fail_early:
     ifs_wts_free(m);
     return ifs_cli_fail("train-head", IFS_EXIT_FAIL, "%s", err);
 }
-

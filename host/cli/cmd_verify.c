@@ -38,9 +38,9 @@ static void print_problem(const char *line, void *user)
 int ifs_cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "quiet", no_argument, 0, 'q' },
-        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int quiet = 0, c;
     optind = 1;
@@ -67,7 +67,8 @@ int ifs_cmd_verify(int argc, char **argv)
         }
         if (rc) {
             printf("%s: FAILED: %zu problems (%zu of %zu listed shards bad, %zu shard files "
-                   "not listed)\n", argv[i], vs.problems, vs.bad_shards, vs.shards, vs.unlisted);
+                   "not listed)\n",
+                   argv[i], vs.problems, vs.bad_shards, vs.shards, vs.unlisted);
             if (exit_code == IFS_EXIT_OK)
                 exit_code = IFS_EXIT_DATA;
         } else if (!quiet) {

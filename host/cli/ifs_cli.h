@@ -16,12 +16,12 @@
 
 /* Exit codes, the same for every subcommand (documented in README). */
 enum {
-    IFS_EXIT_OK = 0,          /* success (rejected records are not a failure) */
-    IFS_EXIT_FAIL = 1,        /* runtime failure: unreadable input, bad model, device error */
-    IFS_EXIT_USAGE = 2,       /* bad command line */
-    IFS_EXIT_DATA = 3,        /* finished, but data checks failed (e.g. counts do not add up,
+    IFS_EXIT_OK = 0,            /* success (rejected records are not a failure) */
+    IFS_EXIT_FAIL = 1,          /* runtime failure: unreadable input, bad model, device error */
+    IFS_EXIT_USAGE = 2,         /* bad command line */
+    IFS_EXIT_DATA = 3,          /* finished, but data checks failed (e.g. counts do not add up,
                                  verify found a mismatch, --fail-on-reject) */
-    IFS_EXIT_REGRESSION = 4,  /* compare: the candidate regressed (or, with
+    IFS_EXIT_REGRESSION = 4,    /* compare: the candidate regressed (or, with
                                  --require-same-groups, the groups differ): the
                                  nightly gate fails; docs/compare.md */
     IFS_EXIT_INTERRUPTED = 130, /* stopped by SIGINT/SIGTERM; state left resumable */

@@ -36,9 +36,9 @@ extern "C" {
 typedef enum { IFS_PROGRESS_OFF = 0, IFS_PROGRESS_AUTO = 1, IFS_PROGRESS_ON = 2 } ifs_progress_mode;
 
 typedef struct {
-    uint64_t records;      /* delivered (scored + rejected) */
+    uint64_t records; /* delivered (scored + rejected) */
     uint64_t rejected;
-    uint64_t tokens;       /* run through the model */
+    uint64_t tokens; /* run through the model */
     uint64_t shards_done, shards_total;
     uint64_t bytes_done, bytes_total; /* input bytes consumed / known total (0 = unknown) */
 } ifs_progress_snap;

@@ -15,7 +15,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-#define IFS_CLI_COMMAND(name, summary) { #name, ifs_cmd_##name, summary },
+#define IFS_CLI_COMMAND(name, summary) {#name, ifs_cmd_##name, summary},
 #include "commands.def"
 #undef IFS_CLI_COMMAND
 };
@@ -24,14 +24,16 @@ static const command commands[] = {
 static int name_is(const char *table, const char *arg)
 {
     for (; *table && *arg; table++, arg++)
-        if (*table != *arg && !(*table == '_' && *arg == '-')) return 0;
+        if (*table != *arg && !(*table == '_' && *arg == '-'))
+            return 0;
     return *table == *arg;
 }
 
 static void print_name(FILE *f, const char *name)
 {
     int n = 0;
-    for (; *name; name++, n++) fputc(*name == '_' ? '-' : *name, f);
+    for (; *name; name++, n++)
+        fputc(*name == '_' ? '-' : *name, f);
     fprintf(f, "%*s", 16 - n > 1 ? 16 - n : 1, "");
 }
 
@@ -47,7 +49,8 @@ static void usage(FILE *f)
         fprintf(f, "%s\n", commands[i].summary);
     }
     fprintf(f, "\nRun 'ifscore <command> --help' for a command's options.\n"
-               "Exit codes: 0 ok, 1 failure, 2 usage error, 3 data check failed, 4 regression found (compare), "
+               "Exit codes: 0 ok, 1 failure, 2 usage error, 3 data check failed, 4 regression "
+               "found (compare), "
                "130 interrupted (resumable).\n");
 }
 

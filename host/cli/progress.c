@@ -37,15 +37,20 @@ static double mono(void)
 
 static void human(char *buf, size_t cap, double v)
 {
-    if (v >= 1e9) snprintf(buf, cap, "%.2fG", v / 1e9);
-    else if (v >= 1e6) snprintf(buf, cap, "%.2fM", v / 1e6);
-    else if (v >= 1e4) snprintf(buf, cap, "%.1fk", v / 1e3);
-    else snprintf(buf, cap, "%.0f", v);
+    if (v >= 1e9)
+        snprintf(buf, cap, "%.2fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(buf, cap, "%.2fM", v / 1e6);
+    else if (v >= 1e4)
+        snprintf(buf, cap, "%.1fk", v / 1e3);
+    else
+        snprintf(buf, cap, "%.0f", v);
 }
 
 static void hms(char *buf, size_t cap, double s)
 {
-    if (s < 0) s = 0;
+    if (s < 0)
+        s = 0;
     unsigned long t = (unsigned long)(s + 0.5);
     snprintf(buf, cap, "%lu:%02lu:%02lu", t / 3600, (t / 60) % 60, t % 60);
 }
@@ -62,16 +67,17 @@ int ifs_progress_format(char *buf, size_t cap, const ifs_progress_snap *now,
     hms(el, sizeof el, elapsed);
     if (now->bytes_total > 0 && now->bytes_done > 0 && elapsed > 0) {
         double frac = (double)now->bytes_done / (double)now->bytes_total;
-        if (frac > 1) frac = 1;
+        if (frac > 1)
+            frac = 1;
         double left = elapsed / frac - elapsed;
         char e[32];
         hms(e, sizeof e, left);
         snprintf(eta, sizeof eta, " %5.1f%% ETA %s", frac * 100, e);
     }
-    return snprintf(buf, cap, "[%s] shards %llu/%llu  records %s (%llu rejected)  %s rec/s  %s tok/s%s",
-                    el, (unsigned long long)now->shards_done,
-                    (unsigned long long)now->shards_total, rec,
-                    (unsigned long long)now->rejected, rps, tps, eta);
+    return snprintf(buf, cap,
+                    "[%s] shards %llu/%llu  records %s (%llu rejected)  %s rec/s  %s tok/s%s", el,
+                    (unsigned long long)now->shards_done, (unsigned long long)now->shards_total,
+                    rec, (unsigned long long)now->rejected, rps, tps, eta);
 }
 
 static void draw(ifs_progress *p, int final)
@@ -84,10 +90,13 @@ static void draw(ifs_progress *p, int final)
     /* The final line reports the whole run's average rates. */
     ifs_progress_snap zero;
     memset(&zero, 0, sizeof zero);
-    int n = final ? ifs_progress_format(line, sizeof line, &s, &zero, now - p->t0, now - p->t0)
-                  : ifs_progress_format(line, sizeof line, &s, &p->prev, now - p->t_prev, now - p->t0);
-    if (n < 0) return;
-    if (n >= (int)sizeof line) n = (int)sizeof line - 1;
+    int n =
+        final ? ifs_progress_format(line, sizeof line, &s, &zero, now - p->t0, now - p->t0)
+              : ifs_progress_format(line, sizeof line, &s, &p->prev, now - p->t_prev, now - p->t0);
+    if (n < 0)
+        return;
+    if (n >= (int)sizeof line)
+        n = (int)sizeof line - 1;
     if (p->tty) {
         int pad = p->last_len > n ? p->last_len - n : 0;
         fprintf(p->f, "\r%s%*s%s", line, pad, "", final ? "\n" : "");
@@ -111,8 +120,10 @@ static void *progress_main(void *arg)
         ts.tv_sec = (time_t)until;
         ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
         int rc = 0;
-        while (!p->stop && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-        if (p->stop) break;
+        while (!p->stop && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        if (p->stop)
+            break;
         pthread_mutex_unlock(&p->mu);
         draw(p, 0);
         pthread_mutex_lock(&p->mu);
@@ -124,15 +135,19 @@ static void *progress_main(void *arg)
 ifs_progress *ifs_progress_start(FILE *f, ifs_progress_mode mode, double interval_s,
                                  ifs_progress_fill fill, void *ctx)
 {
-    if (mode == IFS_PROGRESS_OFF || !f || !fill) return NULL;
+    if (mode == IFS_PROGRESS_OFF || !f || !fill)
+        return NULL;
     int tty = isatty(fileno(f));
-    if (mode == IFS_PROGRESS_AUTO && !tty) return NULL;
+    if (mode == IFS_PROGRESS_AUTO && !tty)
+        return NULL;
     ifs_progress *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     p->f = f;
     p->tty = tty;
     p->interval = interval_s > 0 ? interval_s : 1.0;
-    if (!tty && p->interval < 10) p->interval = 10;
+    if (!tty && p->interval < 10)
+        p->interval = 10;
     p->fill = fill;
     p->ctx = ctx;
     p->t0 = p->t_prev = mono();
@@ -149,7 +164,8 @@ ifs_progress *ifs_progress_start(FILE *f, ifs_progress_mode mode, double interva
 
 void ifs_progress_stop(ifs_progress *p)
 {
-    if (!p) return;
+    if (!p)
+        return;
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
     pthread_cond_broadcast(&p->cv);

@@ -49,12 +49,12 @@ typedef struct {
     struct ifs_backend base; /* first: the dispatcher sees this */
     ifs_cpu_pool *pool;
     int n_threads;
-    int max_len;             /* longest sequence the scratch allows */
-    float *x, *qkv, *ctx, *tmp, *inter;      /* [T][...] */
+    int max_len;                                    /* longest sequence the scratch allows */
+    float *x, *qkv, *ctx, *tmp, *inter;             /* [T][...] */
     float *xc, *qc, *ctxc, *tmpc, *interc, *pooled; /* [S][...]: [CLS] rows */
-    float *att;              /* [n_threads][max_len * max_len] */
-    int64_t *tok_blocks;     /* block starts over token rows (see below), n + 1 */
-    int64_t *cls_blocks;     /* 0, 1, ..., n_seqs: one block per [CLS] row */
+    float *att;                                     /* [n_threads][max_len * max_len] */
+    int64_t *tok_blocks; /* block starts over token rows (see below), n + 1 */
+    int64_t *cls_blocks; /* 0, 1, ..., n_seqs: one block per [CLS] row */
 } cpu_backend;
 
 /* Everything a task needs; one struct for every stage keeps the task
@@ -63,25 +63,30 @@ typedef struct {
     cpu_backend *b;
     const ifs_batch *batch;
     const ifs_bert_layer *ly;
-    int64_t rows;            /* rows of the current stage */
-    int64_t chunk_rows;      /* rows per row task */
+    int64_t rows;       /* rows of the current stage */
+    int64_t chunk_rows; /* rows per row task */
     /* generic linear stage: y = act(x W^T + bias) */
-    float *y; int64_t ldy;
-    const float *in; int64_t ldx;
+    float *y;
+    int64_t ldy;
+    const float *in;
+    int64_t ldx;
     const float *W, *bias;
     int k_in, n_out, act;
     /* layernorm stage: out = LN(x + bias + res) */
-    float *ln_out; const float *ln_x, *ln_bias, *ln_res, *ln_g, *ln_b;
-    int cls_only;            /* attention / qkv on [CLS] queries only */
-    const int64_t *blocks;   /* linear stage: row block boundaries, nb + 1 */
-    int n_tok_blocks;        /* blocks of this batch's token rows */
+    float *ln_out;
+    const float *ln_x, *ln_bias, *ln_res, *ln_g, *ln_b;
+    int cls_only;          /* attention / qkv on [CLS] queries only */
+    const int64_t *blocks; /* linear stage: row block boundaries, nb + 1 */
+    int n_tok_blocks;      /* blocks of this batch's token rows */
 } stage;
 
 static void *alloc_floats(size_t n)
 {
     void *p = NULL;
-    if (n == 0) n = 1;
-    if (posix_memalign(&p, 64, n * sizeof(float))) return NULL;
+    if (n == 0)
+        n = 1;
+    if (posix_memalign(&p, 64, n * sizeof(float)))
+        return NULL;
     return p;
 }
 
@@ -108,11 +113,11 @@ static void task_embed(void *vctx, int task, int thread)
     stage *s = vctx;
     const ifs_bert_weights *w = s->b->base.w;
     int64_t r0 = task * s->chunk_rows, r1 = r0 + s->chunk_rows;
-    if (r1 > s->rows) r1 = s->rows;
-    ifs_cpu_embed_layernorm(s->b->x, s->batch->input_ids, s->batch->type_ids,
-                            s->batch->seq_off, s->batch->n_seqs, r0, r1, w->word_emb,
-                            w->pos_emb, w->type_emb, w->emb_ln_g, w->emb_ln_b,
-                            w->cfg.hidden, w->cfg.ln_eps);
+    if (r1 > s->rows)
+        r1 = s->rows;
+    ifs_cpu_embed_layernorm(s->b->x, s->batch->input_ids, s->batch->type_ids, s->batch->seq_off,
+                            s->batch->n_seqs, r0, r1, w->word_emb, w->pos_emb, w->type_emb,
+                            w->emb_ln_g, w->emb_ln_b, w->cfg.hidden, w->cfg.ln_eps);
 }
 
 static void task_linear(void *vctx, int task, int thread)
@@ -120,8 +125,8 @@ static void task_linear(void *vctx, int task, int thread)
     (void)thread;
     stage *s = vctx;
     int64_t r0 = s->blocks[task], r1 = s->blocks[task + 1];
-    ifs_cpu_linear(s->y + r0 * s->ldy, s->ldy, s->in + r0 * s->ldx, s->ldx, s->W, s->bias,
-                   r1 - r0, s->k_in, 0, s->n_out, s->act);
+    ifs_cpu_linear(s->y + r0 * s->ldy, s->ldy, s->in + r0 * s->ldx, s->ldx, s->W, s->bias, r1 - r0,
+                   s->k_in, 0, s->n_out, s->act);
 }
 
 /* Q, K and V: three weights, each over row blocks (tasks [0, nq) are Q,
@@ -138,19 +143,19 @@ static void task_qkv(void *vctx, int task, int thread)
         const int64_t *blk = s->cls_only ? b->cls_blocks : b->tok_blocks;
         int64_t r0 = blk[task], r1 = blk[task + 1];
         if (s->cls_only)
-            ifs_cpu_linear(b->qc + r0 * H, H, b->xc + r0 * H, H, s->ly->q_w, s->ly->q_b, r1 - r0,
-                           H, 0, H, -1);
+            ifs_cpu_linear(b->qc + r0 * H, H, b->xc + r0 * H, H, s->ly->q_w, s->ly->q_b, r1 - r0, H,
+                           0, H, -1);
         else
             ifs_cpu_linear(b->qkv + r0 * 3 * H, 3 * H, b->x + r0 * H, H, s->ly->q_w, s->ly->q_b,
                            r1 - r0, H, 0, H, -1);
         return;
     }
     task -= nq;
-    int part = task / nkv;           /* 0 = K, 1 = V */
+    int part = task / nkv; /* 0 = K, 1 = V */
     int64_t r0 = b->tok_blocks[task % nkv], r1 = b->tok_blocks[task % nkv + 1];
     const float *W = part ? s->ly->v_w : s->ly->k_w, *bias = part ? s->ly->v_b : s->ly->k_b;
-    ifs_cpu_linear(b->qkv + r0 * 3 * H + (part + 1) * H, 3 * H, b->x + r0 * H, H, W, bias,
-                   r1 - r0, H, 0, H, -1);
+    ifs_cpu_linear(b->qkv + r0 * 3 * H + (part + 1) * H, 3 * H, b->x + r0 * H, H, W, bias, r1 - r0,
+                   H, 0, H, -1);
 }
 
 static void task_attention(void *vctx, int task, int thread)
@@ -167,11 +172,11 @@ static void task_attention(void *vctx, int task, int thread)
     float *scratch = b->att + (size_t)thread * b->max_len * b->max_len;
     if (s->cls_only)
         ifs_cpu_attention_head(b->ctxc + (int64_t)seq * H + h * d, H,
-                               b->qc + (int64_t)seq * H + h * d, H,
-                               kv + H + h * d, kv + 2 * H + h * d, 3 * H, 1, L, d, scale, scratch);
+                               b->qc + (int64_t)seq * H + h * d, H, kv + H + h * d,
+                               kv + 2 * H + h * d, 3 * H, 1, L, d, scale, scratch);
     else
-        ifs_cpu_attention_head(b->ctx + off * H + h * d, H, kv + h * d, 3 * H,
-                               kv + H + h * d, kv + 2 * H + h * d, 3 * H, L, L, d, scale, scratch);
+        ifs_cpu_attention_head(b->ctx + off * H + h * d, H, kv + h * d, 3 * H, kv + H + h * d,
+                               kv + 2 * H + h * d, 3 * H, L, L, d, scale, scratch);
 }
 
 static void task_layernorm(void *vctx, int task, int thread)
@@ -180,7 +185,8 @@ static void task_layernorm(void *vctx, int task, int thread)
     stage *s = vctx;
     int H = s->b->base.w->cfg.hidden;
     int64_t r0 = task * s->chunk_rows, r1 = r0 + s->chunk_rows;
-    if (r1 > s->rows) r1 = s->rows;
+    if (r1 > s->rows)
+        r1 = s->rows;
     ifs_cpu_add_bias_residual_layernorm(s->ln_out + r0 * H, s->ln_x + r0 * H, s->ln_bias,
                                         s->ln_res + r0 * H, s->ln_g, s->ln_b, r1 - r0, H,
                                         s->b->base.w->cfg.ln_eps);
@@ -192,8 +198,10 @@ static void task_tanh(void *vctx, int task, int thread)
     stage *s = vctx;
     int H = s->b->base.w->cfg.hidden;
     int64_t r0 = task * s->chunk_rows, r1 = r0 + s->chunk_rows;
-    if (r1 > s->rows) r1 = s->rows;
-    for (int64_t i = r0 * H; i < r1 * H; i++) s->y[i] = tanhf(s->y[i]);
+    if (r1 > s->rows)
+        r1 = s->rows;
+    for (int64_t i = r0 * H; i < r1 * H; i++)
+        s->y[i] = tanhf(s->y[i]);
 }
 
 /* Row tasks: about four per thread so uneven rows still balance, but never
@@ -203,26 +211,40 @@ static int row_tasks(stage *s, int64_t rows)
     s->rows = rows;
     int64_t want = (int64_t)s->b->n_threads * 4;
     int64_t chunk = (rows + want - 1) / want;
-    if (chunk < 8) chunk = 8;
+    if (chunk < 8)
+        chunk = 8;
     s->chunk_rows = chunk;
     return (int)((rows + chunk - 1) / chunk);
 }
 
 /* y = act(in W^T + bias) over the row blocks `blocks[0..nb]`. */
 static void run_linear(cpu_backend *b, stage *s, const int64_t *blocks, int nb, float *y,
-                       int64_t ldy, const float *in, int64_t ldx, const float *W,
-                       const float *bias, int k_in, int n_out, int act)
+                       int64_t ldy, const float *in, int64_t ldx, const float *W, const float *bias,
+                       int k_in, int n_out, int act)
 {
-    s->y = y; s->ldy = ldy; s->in = in; s->ldx = ldx; s->W = W; s->bias = bias;
-    s->blocks = blocks; s->rows = blocks[nb]; s->k_in = k_in; s->n_out = n_out; s->act = act;
+    s->y = y;
+    s->ldy = ldy;
+    s->in = in;
+    s->ldx = ldx;
+    s->W = W;
+    s->bias = bias;
+    s->blocks = blocks;
+    s->rows = blocks[nb];
+    s->k_in = k_in;
+    s->n_out = n_out;
+    s->act = act;
     ifs_cpu_pool_run(b->pool, nb, task_linear, s);
 }
 
-static void run_layernorm(cpu_backend *b, stage *s, float *out, const float *x,
-                          const float *bias, const float *res, const float *g,
-                          const float *beta, int64_t rows)
+static void run_layernorm(cpu_backend *b, stage *s, float *out, const float *x, const float *bias,
+                          const float *res, const float *g, const float *beta, int64_t rows)
 {
-    s->ln_out = out; s->ln_x = x; s->ln_bias = bias; s->ln_res = res; s->ln_g = g; s->ln_b = beta;
+    s->ln_out = out;
+    s->ln_x = x;
+    s->ln_bias = bias;
+    s->ln_res = res;
+    s->ln_g = g;
+    s->ln_b = beta;
     int n = row_tasks(s, rows);
     ifs_cpu_pool_run(b->pool, n, task_layernorm, s);
 }
@@ -262,8 +284,10 @@ static int embed(cpu_backend *b, const ifs_batch *batch, stage *s)
 {
     for (int32_t i = 0; i < batch->n_seqs; i++)
         if (batch->seq_off[i + 1] - batch->seq_off[i] > b->max_len) {
-            snprintf(b->base.err, sizeof b->base.err, "cpu: sequence %d is longer than the "
-                     "backend's scratch allows (%d tokens)", i, b->max_len);
+            snprintf(b->base.err, sizeof b->base.err,
+                     "cpu: sequence %d is longer than the "
+                     "backend's scratch allows (%d tokens)",
+                     i, b->max_len);
             return IFS_BK_EARG;
         }
     memset(s, 0, sizeof *s);
@@ -274,8 +298,7 @@ static int embed(cpu_backend *b, const ifs_batch *batch, stage *s)
     return IFS_BK_OK;
 }
 
-static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
-                       float *cls_hidden)
+static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits, float *cls_hidden)
 {
     cpu_backend *b = (cpu_backend *)base;
     const ifs_bert_weights *w = base->w;
@@ -283,14 +306,16 @@ static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
     int H = c->hidden, S = batch->n_seqs;
     stage s;
     int rc = embed(b, batch, &s);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     for (int l = 0; l < c->n_layers; l++)
         run_layer(b, &s, &w->layers[l], l == c->n_layers - 1);
     if (c->n_layers == 0)
         for (int32_t i = 0; i < S; i++)
             memcpy(b->xc + (int64_t)i * H, b->x + (int64_t)batch->seq_off[i] * H,
                    sizeof(float) * H);
-    if (cls_hidden) memcpy(cls_hidden, b->xc, sizeof(float) * (size_t)S * H);
+    if (cls_hidden)
+        memcpy(cls_hidden, b->xc, sizeof(float) * (size_t)S * H);
 
     /* Pooler: tanh(xc Wp^T + bp); classifier: a few columns, one task. */
     run_linear(b, &s, b->cls_blocks, S, b->pooled, H, b->xc, H, w->pool_w, w->pool_b, H, H, -1);
@@ -299,8 +324,8 @@ static int cpu_forward(ifs_backend *base, const ifs_batch *batch, float *logits,
     ifs_cpu_pool_run(b->pool, n, task_tanh, &s);
     for (int32_t i = 0; i < S; i++) /* one row per call, as every [CLS] row */
         ifs_cpu_linear(logits + (int64_t)i * c->num_labels, c->num_labels,
-                       b->pooled + (int64_t)i * H, H, w->cls_w, w->cls_b, 1, H, 0,
-                       c->num_labels, -1);
+                       b->pooled + (int64_t)i * H, H, w->cls_w, w->cls_b, 1, H, 0, c->num_labels,
+                       -1);
     return IFS_BK_OK;
 }
 
@@ -311,8 +336,10 @@ static int cpu_encode(ifs_backend *base, const ifs_batch *batch, int n_layers, f
     const ifs_bert_weights *w = base->w;
     stage s;
     int rc = embed(b, batch, &s);
-    if (rc) return rc;
-    for (int l = 0; l < n_layers; l++) run_layer(b, &s, &w->layers[l], 0);
+    if (rc)
+        return rc;
+    for (int l = 0; l < n_layers; l++)
+        run_layer(b, &s, &w->layers[l], 0);
     memcpy(hidden, b->x, sizeof(float) * (size_t)batch->n_tokens * w->cfg.hidden);
     return IFS_BK_OK;
 }
@@ -321,16 +348,28 @@ static void cpu_destroy(ifs_backend *base)
 {
     cpu_backend *b = (cpu_backend *)base;
     ifs_cpu_pool_free(b->pool);
-    free(b->x); free(b->qkv); free(b->ctx); free(b->tmp); free(b->inter);
-    free(b->xc); free(b->qc); free(b->ctxc); free(b->tmpc); free(b->interc); free(b->pooled);
-    free(b->att); free(b->tok_blocks); free(b->cls_blocks);
+    free(b->x);
+    free(b->qkv);
+    free(b->ctx);
+    free(b->tmp);
+    free(b->inter);
+    free(b->xc);
+    free(b->qc);
+    free(b->ctxc);
+    free(b->tmpc);
+    free(b->interc);
+    free(b->pooled);
+    free(b->att);
+    free(b->tok_blocks);
+    free(b->cls_blocks);
 }
 
-static const ifs_backend_vt cpu_vt = { "cpu", cpu_forward, cpu_destroy, cpu_encode };
+static const ifs_backend_vt cpu_vt = {"cpu", cpu_forward, cpu_destroy, cpu_encode};
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || !errlen) return;
+    if (!err || !errlen)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -348,9 +387,10 @@ int ifs_cpu_backend_create(const ifs_bert_weights *w, const ifs_backend_opts *op
     }
     if (c->hidden <= 0 || c->n_heads <= 0 || c->hidden % c->n_heads || c->intermediate <= 0 ||
         c->num_labels <= 0 || c->n_layers < 0 || c->max_position <= 0) {
-        seterr(err, errlen, "cpu backend: unusable config (hidden %d, heads %d, "
-               "intermediate %d, labels %d, layers %d)", c->hidden, c->n_heads,
-               c->intermediate, c->num_labels, c->n_layers);
+        seterr(err, errlen,
+               "cpu backend: unusable config (hidden %d, heads %d, "
+               "intermediate %d, labels %d, layers %d)",
+               c->hidden, c->n_heads, c->intermediate, c->num_labels, c->n_layers);
         return IFS_BK_EARG;
     }
     int nt = opts->n_threads;
@@ -358,7 +398,8 @@ int ifs_cpu_backend_create(const ifs_bert_weights *w, const ifs_backend_opts *op
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         nt = cores > 0 ? (int)cores : 1;
     }
-    if (nt > 256) nt = 256;
+    if (nt > 256)
+        nt = 256;
 
     cpu_backend *b = calloc(1, sizeof *b);
     if (!b) {
@@ -390,13 +431,17 @@ int ifs_cpu_backend_create(const ifs_bert_weights *w, const ifs_backend_opts *op
     b->tok_blocks = malloc(sizeof(int64_t) * (size_t)(S + T / ROW_BLOCK + 2));
     b->cls_blocks = malloc(sizeof(int64_t) * (size_t)(S + 1));
     if (b->cls_blocks)
-        for (int64_t i = 0; i <= S; i++) b->cls_blocks[i] = i;
-    if (!b->tok_blocks || !b->cls_blocks || !b->x || !b->qkv || !b->ctx || !b->tmp || !b->inter || !b->xc || !b->qc || !b->ctxc ||
-        !b->tmpc || !b->interc || !b->pooled || !b->att || !b->pool) {
+        for (int64_t i = 0; i <= S; i++)
+            b->cls_blocks[i] = i;
+    if (!b->tok_blocks || !b->cls_blocks || !b->x || !b->qkv || !b->ctx || !b->tmp || !b->inter ||
+        !b->xc || !b->qc || !b->ctxc || !b->tmpc || !b->interc || !b->pooled || !b->att ||
+        !b->pool) {
         cpu_destroy(&b->base);
         free(b);
-        seterr(err, errlen, "cpu backend: out of memory for scratch of %lld tokens x hidden "
-               "%lld (lower max_batch_tokens)", (long long)T, (long long)H);
+        seterr(err, errlen,
+               "cpu backend: out of memory for scratch of %lld tokens x hidden "
+               "%lld (lower max_batch_tokens)",
+               (long long)T, (long long)H);
         return IFS_BK_ENOMEM;
     }
     /* Our pool owns the cores; OpenBLAS's own threads would oversubscribe

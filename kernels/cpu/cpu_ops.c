@@ -52,13 +52,19 @@ float ifs_cpu_act(float x, ifs_act act)
  * sides of a ?: cannot trap. */
 static inline int32_t f2i(float f)
 {
-    union { float f; int32_t i; } u = { .f = f };
+    union {
+        float f;
+        int32_t i;
+    } u = {.f = f};
     return u.i;
 }
 
 static inline float i2f(int32_t i)
 {
-    union { int32_t i; float f; } u = { .i = i };
+    union {
+        int32_t i;
+        float f;
+    } u = {.i = i};
     return u.f;
 }
 
@@ -67,7 +73,7 @@ static inline float i2f(int32_t i)
 static inline float clamp_abs(float x, float lim)
 {
     int32_t b = f2i(x), sign = b & (int32_t)0x80000000, mag = b & 0x7fffffff, l = f2i(lim);
-    int32_t less = (mag - l) >> 31;          /* all ones when mag < l */
+    int32_t less = (mag - l) >> 31; /* all ones when mag < l */
     return i2f(sign | (mag & less) | (l & ~less));
 }
 
@@ -111,7 +117,7 @@ static inline float act_gelu(float x)
     p = p * t + 1.00002368f;
     p = p * t - 1.26551223f;
     float e = t * act_exp(p - a * a);
-    int32_t neg = f2i(x) >> 31;              /* all ones when x < 0 */
+    int32_t neg = f2i(x) >> 31; /* all ones when x < 0 */
     float factor = i2f((f2i(e) & neg) | (f2i(2.0f - e) & ~neg));
     return 0.5f * x * factor;
 }
@@ -125,11 +131,12 @@ static inline float act_gelu_tanh(float x)
 }
 
 /* Normalises one row already summed into `v` (may equal out). */
-static void layernorm_row(float *out, const float *v, const float *g, const float *b,
-                          int dim, float eps)
+static void layernorm_row(float *out, const float *v, const float *g, const float *b, int dim,
+                          float eps)
 {
     double mean = 0.0, var = 0.0;
-    for (int j = 0; j < dim; j++) mean += v[j];
+    for (int j = 0; j < dim; j++)
+        mean += v[j];
     mean /= dim;
     for (int j = 0; j < dim; j++) {
         double d = v[j] - mean;
@@ -138,19 +145,20 @@ static void layernorm_row(float *out, const float *v, const float *g, const floa
     var /= dim;
     float m = (float)mean;
     float rstd = (float)(1.0 / sqrt(var + (double)eps));
-    for (int j = 0; j < dim; j++) out[j] = (v[j] - m) * rstd * g[j] + b[j];
+    for (int j = 0; j < dim; j++)
+        out[j] = (v[j] - m) * rstd * g[j] + b[j];
 }
 
-void ifs_cpu_layernorm(float *out, const float *x, const float *g, const float *b,
-                       int64_t rows, int dim, float eps)
+void ifs_cpu_layernorm(float *out, const float *x, const float *g, const float *b, int64_t rows,
+                       int dim, float eps)
 {
     for (int64_t r = 0; r < rows; r++)
         layernorm_row(out + r * dim, x + r * dim, g, b, dim, eps);
 }
 
 void ifs_cpu_add_bias_residual_layernorm(float *out, const float *x, const float *bias,
-                                         const float *residual, const float *g,
-                                         const float *b, int64_t rows, int dim, float eps)
+                                         const float *residual, const float *g, const float *b,
+                                         int64_t rows, int dim, float eps)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * dim, *rr = residual + r * dim;
@@ -158,35 +166,42 @@ void ifs_cpu_add_bias_residual_layernorm(float *out, const float *x, const float
         /* Sum into out first: out may alias x or residual, and each element
          * is read before it is written. */
         if (bias)
-            for (int j = 0; j < dim; j++) o[j] = xr[j] + bias[j] + rr[j];
+            for (int j = 0; j < dim; j++)
+                o[j] = xr[j] + bias[j] + rr[j];
         else
-            for (int j = 0; j < dim; j++) o[j] = xr[j] + rr[j];
+            for (int j = 0; j < dim; j++)
+                o[j] = xr[j] + rr[j];
         layernorm_row(o, o, g, b, dim, eps);
     }
 }
 
 void ifs_cpu_embed_layernorm(float *out, const int32_t *ids, const int32_t *type_ids,
-                             const int32_t *seq_off, int32_t n_seqs,
-                             int64_t row0, int64_t row1,
-                             const float *word, const float *pos, const float *type,
-                             const float *g, const float *b, int hidden, float eps)
+                             const int32_t *seq_off, int32_t n_seqs, int64_t row0, int64_t row1,
+                             const float *word, const float *pos, const float *type, const float *g,
+                             const float *b, int hidden, float eps)
 {
-    if (row0 >= row1) return;
+    if (row0 >= row1)
+        return;
     /* Find the sequence holding row0 (binary search), then walk. */
     int32_t lo = 0, hi = n_seqs - 1;
     while (lo < hi) {
         int32_t mid = (lo + hi + 1) / 2;
-        if (seq_off[mid] <= row0) lo = mid; else hi = mid - 1;
+        if (seq_off[mid] <= row0)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     int32_t s = lo;
     for (int64_t t = row0; t < row1; t++) {
-        while (t >= seq_off[s + 1]) s++;
+        while (t >= seq_off[s + 1])
+            s++;
         int64_t p = t - seq_off[s];
         const float *we = word + (int64_t)ids[t] * hidden;
         const float *pe = pos + p * hidden;
         const float *te = type + (int64_t)(type_ids ? type_ids[t] : 0) * hidden;
         float *o = out + t * hidden;
-        for (int j = 0; j < hidden; j++) o[j] = we[j] + te[j] + pe[j];
+        for (int j = 0; j < hidden; j++)
+            o[j] = we[j] + te[j] + pe[j];
         layernorm_row(o, o, g, b, hidden, eps);
     }
 }
@@ -196,31 +211,34 @@ void ifs_cpu_bias_act(float *y, int64_t ldy, const float *bias, int64_t rows, in
     for (int64_t r = 0; r < rows; r++) {
         float *yr = y + r * ldy;
         if (bias)
-            for (int j = 0; j < n; j++) yr[j] += bias[j];
+            for (int j = 0; j < n; j++)
+                yr[j] += bias[j];
         switch (act) {
         case IFS_ACT_GELU:
-            for (int j = 0; j < n; j++) yr[j] = act_gelu(yr[j]);
+            for (int j = 0; j < n; j++)
+                yr[j] = act_gelu(yr[j]);
             break;
         case IFS_ACT_GELU_TANH:
-            for (int j = 0; j < n; j++) yr[j] = act_gelu_tanh(yr[j]);
+            for (int j = 0; j < n; j++)
+                yr[j] = act_gelu_tanh(yr[j]);
             break;
         case IFS_ACT_RELU:
-            for (int j = 0; j < n; j++) yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
+            for (int j = 0; j < n; j++)
+                yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
             break;
-        default:
-            break;
+        default: break;
         }
     }
 }
 
-void ifs_cpu_linear(float *y, int64_t ldy, const float *x, int64_t ldx,
-                    const float *W, const float *bias, int64_t rows, int in,
-                    int n0, int n1, int act)
+void ifs_cpu_linear(float *y, int64_t ldy, const float *x, int64_t ldx, const float *W,
+                    const float *bias, int64_t rows, int in, int n0, int n1, int act)
 {
-    if (rows <= 0 || n1 <= n0) return;
+    if (rows <= 0 || n1 <= n0)
+        return;
     int n = n1 - n0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, in,
-                1.0f, x, (int)ldx, W + (int64_t)n0 * in, in, 0.0f, y + n0, (int)ldy);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, in, 1.0f, x, (int)ldx,
+                W + (int64_t)n0 * in, in, 0.0f, y + n0, (int)ldy);
     ifs_cpu_bias_act(y + n0, ldy, bias ? bias + n0 : NULL, rows, n, act);
 }
 
@@ -229,27 +247,29 @@ void ifs_cpu_softmax_rows(float *x, int64_t rows, int n)
     for (int64_t r = 0; r < rows; r++) {
         float *xr = x + r * n;
         float mx = xr[0];
-        for (int j = 1; j < n; j++) mx = xr[j] > mx ? xr[j] : mx;
+        for (int j = 1; j < n; j++)
+            mx = xr[j] > mx ? xr[j] : mx;
         double sum = 0.0;
         for (int j = 0; j < n; j++) {
             xr[j] = expf(xr[j] - mx);
             sum += xr[j];
         }
         float inv = (float)(1.0 / sum);
-        for (int j = 0; j < n; j++) xr[j] *= inv;
+        for (int j = 0; j < n; j++)
+            xr[j] *= inv;
     }
 }
 
 void ifs_cpu_attention_head(float *ctx, int64_t ld_ctx, const float *q, int64_t ld_q,
-                            const float *k, const float *v, int64_t ld_kv,
-                            int Lq, int L, int head_dim, float scale, float *scratch)
+                            const float *k, const float *v, int64_t ld_kv, int Lq, int L,
+                            int head_dim, float scale, float *scratch)
 {
     /* scores [Lq][L] = scale * q k^T, softmax over keys, ctx = scores v. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, L, head_dim,
-                scale, q, (int)ld_q, k, (int)ld_kv, 0.0f, scratch, L);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, L, head_dim, scale, q, (int)ld_q, k,
+                (int)ld_kv, 0.0f, scratch, L);
     ifs_cpu_softmax_rows(scratch, Lq, L);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, head_dim, L,
-                1.0f, scratch, L, v, (int)ld_kv, 0.0f, ctx, (int)ld_ctx);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, head_dim, L, 1.0f, scratch, L, v,
+                (int)ld_kv, 0.0f, ctx, (int)ld_ctx);
 }
 
 void ifs_cpu_attention(float *ctx, const float *qkv, const int32_t *seq_off, int32_t n_seqs,
@@ -262,9 +282,9 @@ void ifs_cpu_attention(float *ctx, const float *qkv, const int32_t *seq_off, int
         int L = seq_off[s + 1] - seq_off[s];
         const float *base = qkv + (int64_t)seq_off[s] * ld;
         for (int h = 0; h < n_heads; h++)
-            ifs_cpu_attention_head(ctx + (int64_t)seq_off[s] * hidden + h * d, hidden,
-                                   base + h * d, ld, base + hidden + h * d,
-                                   base + 2 * hidden + h * d, ld, L, L, d, scale, scratch);
+            ifs_cpu_attention_head(ctx + (int64_t)seq_off[s] * hidden + h * d, hidden, base + h * d,
+                                   ld, base + hidden + h * d, base + 2 * hidden + h * d, ld, L, L,
+                                   d, scale, scratch);
     }
 }
 
@@ -273,20 +293,22 @@ void ifs_cpu_pooler_classifier(float *logits, float *pooled, const float *cls, i
 {
     int H = w->cfg.hidden, C = w->cfg.num_labels;
     ifs_cpu_linear(pooled, H, cls, H, w->pool_w, w->pool_b, n_seqs, H, 0, H, -1);
-    for (int64_t i = 0; i < (int64_t)n_seqs * H; i++) pooled[i] = tanhf(pooled[i]);
+    for (int64_t i = 0; i < (int64_t)n_seqs * H; i++)
+        pooled[i] = tanhf(pooled[i]);
     ifs_cpu_linear(logits, C, pooled, H, w->cls_w, w->cls_b, n_seqs, H, 0, C, -1);
 }
 
 int ifs_cpu_forward_reference(const ifs_bert_weights *w, const int32_t *ids,
-                              const int32_t *type_ids, const int32_t *seq_off,
-                              int32_t n_seqs, float *logits, float *cls_hidden)
+                              const int32_t *type_ids, const int32_t *seq_off, int32_t n_seqs,
+                              float *logits, float *cls_hidden)
 {
     const ifs_bert_config *c = &w->cfg;
     int H = c->hidden, F = c->intermediate;
     int64_t T = seq_off[n_seqs];
     int maxL = 0;
     for (int32_t s = 0; s < n_seqs; s++)
-        if (seq_off[s + 1] - seq_off[s] > maxL) maxL = seq_off[s + 1] - seq_off[s];
+        if (seq_off[s + 1] - seq_off[s] > maxL)
+            maxL = seq_off[s + 1] - seq_off[s];
     float *x = malloc(sizeof(float) * T * H);
     float *qkv = malloc(sizeof(float) * T * 3 * H);
     float *ctx = malloc(sizeof(float) * T * H);
@@ -296,7 +318,8 @@ int ifs_cpu_forward_reference(const ifs_bert_weights *w, const int32_t *ids,
     float *cls = malloc(sizeof(float) * (size_t)n_seqs * H);
     float *pooled = malloc(sizeof(float) * (size_t)n_seqs * H);
     int rc = -1;
-    if (!x || !qkv || !ctx || !tmp || !inter || !sc || !cls || !pooled) goto done;
+    if (!x || !qkv || !ctx || !tmp || !inter || !sc || !cls || !pooled)
+        goto done;
 
     ifs_cpu_embed_layernorm(x, ids, type_ids, seq_off, n_seqs, 0, T, w->word_emb, w->pos_emb,
                             w->type_emb, w->emb_ln_g, w->emb_ln_b, H, c->ln_eps);
@@ -316,10 +339,18 @@ int ifs_cpu_forward_reference(const ifs_bert_weights *w, const int32_t *ids,
     }
     for (int32_t s = 0; s < n_seqs; s++)
         memcpy(cls + (int64_t)s * H, x + (int64_t)seq_off[s] * H, sizeof(float) * H);
-    if (cls_hidden) memcpy(cls_hidden, cls, sizeof(float) * (size_t)n_seqs * H);
+    if (cls_hidden)
+        memcpy(cls_hidden, cls, sizeof(float) * (size_t)n_seqs * H);
     ifs_cpu_pooler_classifier(logits, pooled, cls, n_seqs, w);
     rc = 0;
 done:
-    free(x); free(qkv); free(ctx); free(tmp); free(inter); free(sc); free(cls); free(pooled);
+    free(x);
+    free(qkv);
+    free(ctx);
+    free(tmp);
+    free(inter);
+    free(sc);
+    free(cls);
+    free(pooled);
     return rc;
 }

@@ -11,13 +11,13 @@
 #include <stdlib.h>
 
 struct ifs_cpu_pool {
-    int n;                  /* threads including the caller */
+    int n; /* threads including the caller */
     pthread_t *th;
-    int started;            /* workers actually running */
+    int started; /* workers actually running */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned long gen;      /* bumped per job, under mu */
-    int busy;               /* workers still in the current job, under mu */
+    unsigned long gen; /* bumped per job, under mu */
+    int busy;          /* workers still in the current job, under mu */
     int quit;
     ifs_cpu_task_fn fn;
     void *ctx;
@@ -34,7 +34,8 @@ static void drain(ifs_cpu_pool *p, int thread)
 {
     for (;;) {
         int t = atomic_fetch_add(&p->next, 1);
-        if (t >= p->n_tasks) break;
+        if (t >= p->n_tasks)
+            break;
         p->fn(p->ctx, t, thread);
     }
 }
@@ -48,13 +49,16 @@ static void *worker(void *arg)
     unsigned long seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->quit && p->gen == seen) pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) break;
+        while (!p->quit && p->gen == seen)
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->quit)
+            break;
         seen = p->gen;
         pthread_mutex_unlock(&p->mu);
         drain(p, id);
         pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0) pthread_cond_signal(&p->done);
+        if (--p->busy == 0)
+            pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -62,9 +66,11 @@ static void *worker(void *arg)
 
 ifs_cpu_pool *ifs_cpu_pool_create(int n_threads)
 {
-    if (n_threads < 1) n_threads = 1;
+    if (n_threads < 1)
+        n_threads = 1;
     ifs_cpu_pool *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     p->n = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
@@ -72,10 +78,16 @@ ifs_cpu_pool *ifs_cpu_pool_create(int n_threads)
     atomic_init(&p->next, 0);
     if (n_threads > 1) {
         p->th = calloc((size_t)n_threads - 1, sizeof *p->th);
-        if (!p->th) { ifs_cpu_pool_free(p); return NULL; }
+        if (!p->th) {
+            ifs_cpu_pool_free(p);
+            return NULL;
+        }
         for (int i = 1; i < n_threads; i++) {
             worker_arg *a = malloc(sizeof *a);
-            if (!a) { ifs_cpu_pool_free(p); return NULL; }
+            if (!a) {
+                ifs_cpu_pool_free(p);
+                return NULL;
+            }
             a->p = p;
             a->id = i;
             if (pthread_create(&p->th[i - 1], NULL, worker, a)) {
@@ -89,13 +101,18 @@ ifs_cpu_pool *ifs_cpu_pool_create(int n_threads)
     return p;
 }
 
-int ifs_cpu_pool_threads(const ifs_cpu_pool *p) { return p->n; }
+int ifs_cpu_pool_threads(const ifs_cpu_pool *p)
+{
+    return p->n;
+}
 
 void ifs_cpu_pool_run(ifs_cpu_pool *p, int n_tasks, ifs_cpu_task_fn fn, void *ctx)
 {
-    if (n_tasks <= 0) return;
+    if (n_tasks <= 0)
+        return;
     if (p->n == 1 || n_tasks == 1) {
-        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        for (int t = 0; t < n_tasks; t++)
+            fn(ctx, t, 0);
         return;
     }
     pthread_mutex_lock(&p->mu);
@@ -109,18 +126,21 @@ void ifs_cpu_pool_run(ifs_cpu_pool *p, int n_tasks, ifs_cpu_task_fn fn, void *ct
     pthread_mutex_unlock(&p->mu);
     drain(p, 0);
     pthread_mutex_lock(&p->mu);
-    while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (p->busy > 0)
+        pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 
 void ifs_cpu_pool_free(ifs_cpu_pool *p)
 {
-    if (!p) return;
+    if (!p)
+        return;
     pthread_mutex_lock(&p->mu);
     p->quit = 1;
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->started; i++) pthread_join(p->th[i], NULL);
+    for (int i = 0; i < p->started; i++)
+        pthread_join(p->th[i], NULL);
     free(p->th);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->go);

@@ -47,15 +47,15 @@ float ifs_cpu_act(float x, ifs_act act);
 /* out[r] = LayerNorm(x[r]) * g + b over `dim` columns, for `rows` rows, with
  * the biased variance (as torch). Mean and variance are accumulated in double.
  * out may equal x. */
-void ifs_cpu_layernorm(float *out, const float *x, const float *g, const float *b,
-                       int64_t rows, int dim, float eps);
+void ifs_cpu_layernorm(float *out, const float *x, const float *g, const float *b, int64_t rows,
+                       int dim, float eps);
 
 /* out[r] = LayerNorm(x[r] + bias + residual[r]) * g + b. `bias` may be NULL.
  * out may equal x or residual. This is BertSelfOutput / BertOutput after
  * their dense layer. */
 void ifs_cpu_add_bias_residual_layernorm(float *out, const float *x, const float *bias,
-                                         const float *residual, const float *g,
-                                         const float *b, int64_t rows, int dim, float eps);
+                                         const float *residual, const float *g, const float *b,
+                                         int64_t rows, int dim, float eps);
 
 /* BertEmbeddings for a packed batch: row t of sequence i (position
  * p = t - seq_off[i]) is LayerNorm(word[ids[t]] + pos[p] + type[type_ids[t]]).
@@ -63,10 +63,9 @@ void ifs_cpu_add_bias_residual_layernorm(float *out, const float *x, const float
  * [row0, row1) only are written (row ranges let threads share the work);
  * pass 0 and seq_off[n_seqs] for all. */
 void ifs_cpu_embed_layernorm(float *out, const int32_t *ids, const int32_t *type_ids,
-                             const int32_t *seq_off, int32_t n_seqs,
-                             int64_t row0, int64_t row1,
-                             const float *word, const float *pos, const float *type,
-                             const float *g, const float *b, int hidden, float eps);
+                             const int32_t *seq_off, int32_t n_seqs, int64_t row0, int64_t row1,
+                             const float *word, const float *pos, const float *type, const float *g,
+                             const float *b, int hidden, float eps);
 
 /* y[r][j] = act(y[r][j] + bias[j]) in place for `rows` rows of `n` columns
  * with row stride ldy; bias may be NULL; IFS_ACT_* via `act`, or -1 for none. */
@@ -78,9 +77,8 @@ void ifs_cpu_bias_act(float *y, int64_t ldy, const float *bias, int64_t rows, in
  * using weight rows [n0, n1) (pass 0, out for all). OpenBLAS may sum a
  * value in a different order when the call's shape changes, so the same row
  * computed in calls of different shapes agrees to rounding, not bits. */
-void ifs_cpu_linear(float *y, int64_t ldy, const float *x, int64_t ldx,
-                    const float *W, const float *bias, int64_t rows, int in,
-                    int n0, int n1, int act);
+void ifs_cpu_linear(float *y, int64_t ldy, const float *x, int64_t ldx, const float *W,
+                    const float *bias, int64_t rows, int in, int n0, int n1, int act);
 
 /* In-place softmax of each of `rows` rows of `n` values (max-subtracted). */
 void ifs_cpu_softmax_rows(float *x, int64_t rows, int n);
@@ -93,8 +91,8 @@ void ifs_cpu_softmax_rows(float *x, int64_t rows, int n);
  * scratch: at least Lq * L floats. No mask is needed: the batch is packed,
  * so every key is a real token of the same sequence. */
 void ifs_cpu_attention_head(float *ctx, int64_t ld_ctx, const float *q, int64_t ld_q,
-                            const float *k, const float *v, int64_t ld_kv,
-                            int Lq, int L, int head_dim, float scale, float *scratch);
+                            const float *k, const float *v, int64_t ld_kv, int Lq, int L,
+                            int head_dim, float scale, float *scratch);
 
 /* Whole-batch attention: qkv rows are [Q | K | V] (3 * hidden floats, head
  * h at columns h*head_dim of each part); ctx: [n_tokens][hidden]. scratch:
@@ -114,8 +112,8 @@ void ifs_cpu_pooler_classifier(float *logits, float *pooled, const float *cls, i
  * NULL or [n_seqs][hidden]. Allocates its own scratch; returns 0, or -1 when
  * out of memory. */
 int ifs_cpu_forward_reference(const ifs_bert_weights *w, const int32_t *ids,
-                              const int32_t *type_ids, const int32_t *seq_off,
-                              int32_t n_seqs, float *logits, float *cls_hidden);
+                              const int32_t *type_ids, const int32_t *seq_off, int32_t n_seqs,
+                              float *logits, float *cls_hidden);
 
 #ifdef __cplusplus
 }

@@ -37,9 +37,12 @@ __device__ __forceinline__ float act_gelu_tanh(float x)
 
 template <int ACT> __device__ __forceinline__ float act_apply(float v)
 {
-    if (ACT == IFS_ACT_GELU) return act_gelu(v);
-    if (ACT == IFS_ACT_GELU_TANH) return act_gelu_tanh(v);
-    if (ACT == IFS_ACT_RELU) return v > 0.0f ? v : 0.0f;
+    if (ACT == IFS_ACT_GELU)
+        return act_gelu(v);
+    if (ACT == IFS_ACT_GELU_TANH)
+        return act_gelu_tanh(v);
+    if (ACT == IFS_ACT_RELU)
+        return v > 0.0f ? v : 0.0f;
     return v;
 }
 
@@ -53,22 +56,26 @@ __global__ void bias_act_vec_kernel(T *y, const T *bias, int64_t rows, int n)
 {
     constexpr int VEC = vec16<T>::N;
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= n / VEC) return; /* no barriers here */
+    if (c >= n / VEC)
+        return; /* no barriers here */
     float bv[VEC];
     if (bias) {
         const vec16<T> b = load16(bias + (int64_t)c * VEC);
 #pragma unroll
-        for (int e = 0; e < VEC; e++) bv[e] = to_f(b.v[e]);
+        for (int e = 0; e < VEC; e++)
+            bv[e] = to_f(b.v[e]);
     } else {
 #pragma unroll
-        for (int e = 0; e < VEC; e++) bv[e] = 0.0f;
+        for (int e = 0; e < VEC; e++)
+            bv[e] = 0.0f;
     }
     const int64_t step = (int64_t)gridDim.y * blockDim.y;
     for (int64_t r = (int64_t)blockIdx.y * blockDim.y + threadIdx.y; r < rows; r += step) {
         T *p = y + r * n + (int64_t)c * VEC;
         vec16<T> v = load16(p);
 #pragma unroll
-        for (int e = 0; e < VEC; e++) v.v[e] = from_f<T>(act_apply<ACT>(to_f(v.v[e]) + bv[e]));
+        for (int e = 0; e < VEC; e++)
+            v.v[e] = from_f<T>(act_apply<ACT>(to_f(v.v[e]) + bv[e]));
         store16(p, v);
     }
 }
@@ -78,7 +85,8 @@ template <typename T, int ACT>
 __global__ void bias_act_scalar_kernel(T *y, const T *bias, int64_t rows, int n)
 {
     const int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= n) return;
+    if (j >= n)
+        return;
     const float bj = bias ? to_f(bias[j]) : 0.0f;
     const int64_t step = (int64_t)gridDim.y * blockDim.y;
     for (int64_t r = (int64_t)blockIdx.y * blockDim.y + threadIdx.y; r < rows; r += step) {
@@ -99,24 +107,21 @@ __device__ __forceinline__ float random_value(uint64_t seed, int64_t i)
     return (z & 1u) ? -(0.25f + 0.75f * u) : 0.25f + 0.75f * u;
 }
 
-template <typename T>
-__global__ void fill_random_kernel(T *dst, int64_t n, uint64_t seed)
+template <typename T> __global__ void fill_random_kernel(T *dst, int64_t n, uint64_t seed)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         dst[i] = from_f<T>(random_value(seed, i));
 }
 
-template <typename T>
-__global__ void from_f32_kernel(T *dst, const float *src, int64_t n)
+template <typename T> __global__ void from_f32_kernel(T *dst, const float *src, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         dst[i] = from_f<T>(src[i]);
 }
 
-template <typename T>
-__global__ void to_f32_kernel(float *dst, const T *src, int64_t n)
+template <typename T> __global__ void to_f32_kernel(float *dst, const T *src, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
@@ -132,13 +137,16 @@ __global__ void to_f32_kernel(float *dst, const T *src, int64_t n)
 static void ew_2d(int cols, int64_t rows, dim3 *grid, dim3 *block)
 {
     int bx = (cols + 31) / 32 * 32;
-    if (bx > EW_THREADS) bx = EW_THREADS;
+    if (bx > EW_THREADS)
+        bx = EW_THREADS;
     const int by = EW_THREADS / bx;
     const unsigned gx = (unsigned)((cols + bx - 1) / bx);
     int64_t gy = (rows + by - 1) / by;
     const int64_t cap = 8192 / (int64_t)gx > 1 ? 8192 / (int64_t)gx : 1;
-    if (gy > cap) gy = cap;
-    if (gy > 65535) gy = 65535;
+    if (gy > cap)
+        gy = cap;
+    if (gy > 65535)
+        gy = 65535;
     *grid = dim3(gx, (unsigned)gy, 1);
     *block = dim3((unsigned)bx, (unsigned)by, 1);
 }
@@ -166,7 +174,8 @@ template <typename T>
 static cudaError_t launch_bias_act(T *y, const T *bias, int64_t rows, int n, int act,
                                    cudaStream_t stream)
 {
-    if (rows <= 0 || n <= 0) return cudaSuccess;
+    if (rows <= 0 || n <= 0)
+        return cudaSuccess;
     switch (act) {
     case -1: launch_bias_act_act<T, -1>(y, bias, rows, n, stream); break;
     case IFS_ACT_GELU: launch_bias_act_act<T, IFS_ACT_GELU>(y, bias, rows, n, stream); break;
@@ -188,7 +197,8 @@ static unsigned ew_blocks(int64_t total)
 template <typename T>
 static cudaError_t launch_fill_random(T *dst, int64_t n, uint64_t seed, cudaStream_t stream)
 {
-    if (n <= 0) return cudaSuccess;
+    if (n <= 0)
+        return cudaSuccess;
     IFS_LAUNCH(ew_blocks(n), EW_THREADS, 0, stream, fill_random_kernel<T>)(dst, n, seed);
     return ifs_cuda_launched();
 }
@@ -196,7 +206,8 @@ static cudaError_t launch_fill_random(T *dst, int64_t n, uint64_t seed, cudaStre
 template <typename T>
 static cudaError_t launch_from_f32(T *dst, const float *src, int64_t n, cudaStream_t stream)
 {
-    if (n <= 0) return cudaSuccess;
+    if (n <= 0)
+        return cudaSuccess;
     IFS_LAUNCH(ew_blocks(n), EW_THREADS, 0, stream, from_f32_kernel<T>)(dst, src, n);
     return ifs_cuda_launched();
 }
@@ -204,7 +215,8 @@ static cudaError_t launch_from_f32(T *dst, const float *src, int64_t n, cudaStre
 template <typename T>
 static cudaError_t launch_to_f32(float *dst, const T *src, int64_t n, cudaStream_t stream)
 {
-    if (n <= 0) return cudaSuccess;
+    if (n <= 0)
+        return cudaSuccess;
     IFS_LAUNCH(ew_blocks(n), EW_THREADS, 0, stream, to_f32_kernel<T>)(dst, src, n);
     return ifs_cuda_launched();
 }
@@ -214,9 +226,8 @@ static cudaError_t launch_to_f32(float *dst, const T *src, int64_t n, cudaStream
 extern "C" cudaError_t ifs_cuda_bias_act(ifs_dtype dt, void *y, const void *bias, int64_t rows,
                                          int n, int act, cudaStream_t stream)
 {
-    IFS_CUDA_DISPATCH(dt, return launch_bias_act<scalar_t>((scalar_t *)y,
-                                                           (const scalar_t *)bias, rows, n,
-                                                           act, stream));
+    IFS_CUDA_DISPATCH(dt, return launch_bias_act<scalar_t>((scalar_t *)y, (const scalar_t *)bias,
+                                                           rows, n, act, stream));
     return cudaErrorInvalidValue;
 }
 

@@ -43,10 +43,10 @@
 
 using namespace nvcuda;
 
-static const int AT_BQ = 64;     /* query rows per block */
-static const int AT_BK = 64;     /* keys per tile */
-static const int AT_WARPS = 4;   /* each warp owns 16 query rows */
-static const int GEN_ROWS = 4;   /* generic kernel: query rows (warps) per block */
+static const int AT_BQ = 64;   /* query rows per block */
+static const int AT_BK = 64;   /* keys per tile */
+static const int AT_WARPS = 4; /* each warp owns 16 query rows */
+static const int GEN_ROWS = 4; /* generic kernel: query rows (warps) per block */
 
 /* Shared-memory map of the wmma kernel for head dim D, in bytes. */
 template <int D> struct attn_smem {
@@ -62,11 +62,13 @@ template <int D> struct attn_smem {
     static constexpr size_t O = P + (size_t)AT_WARPS * 16 * LDP * 2;
     static constexpr size_t ML = O + (size_t)AT_WARPS * 16 * LDO * 4; /* m[64], l[64] */
     static constexpr size_t BYTES = ML + 2 * (size_t)AT_BQ * 4;
-    static_assert(K % 128 == 0 && V % 128 == 0 && S % 128 == 0 && P % 128 == 0 &&
-                  O % 128 == 0 && ML % 128 == 0, "regions must be 128-byte aligned");
+    static_assert(K % 128 == 0 && V % 128 == 0 && S % 128 == 0 && P % 128 == 0 && O % 128 == 0 &&
+                      ML % 128 == 0,
+                  "regions must be 128-byte aligned");
     /* wmma needs 32-byte aligned tile pointers: 16-row steps and 16-column steps */
     static_assert((16 * LDH * 2) % 32 == 0 && (16 * LDS * 4) % 32 == 0 &&
-                  (16 * LDP * 2) % 32 == 0 && (16 * LDO * 4) % 32 == 0, "wmma row alignment");
+                      (16 * LDP * 2) % 32 == 0 && (16 * LDO * 4) % 32 == 0,
+                  "wmma row alignment");
     static_assert((LDH * 2) % 16 == 0, "16-byte vector stores into Q/K/V rows");
     static_assert(D % 16 == 0 && D <= AT_BK, "head dim must be a multiple of 16, <= 64");
 };
@@ -79,7 +81,7 @@ template <int D> struct attn_smem {
 template <typename T, int D>
 __device__ __forceinline__ void load_tile(T *tile, const T *src, int64_t ld, int row0, int len)
 {
-    constexpr int VEC = vec16<T>::N;       /* elements per 16-byte vector */
+    constexpr int VEC = vec16<T>::N; /* elements per 16-byte vector */
     constexpr int PER_ROW = D / VEC;
     for (int c = threadIdx.x; c < 64 * PER_ROW; c += blockDim.x) {
         const int r = c / PER_ROW, col = (c % PER_ROW) * VEC;
@@ -88,7 +90,8 @@ __device__ __forceinline__ void load_tile(T *tile, const T *src, int64_t ld, int
             v = load16(src + (int64_t)(row0 + r) * ld + col);
         } else {
 #pragma unroll
-            for (int e = 0; e < VEC; e++) v.v[e] = from_f<T>(0.0f);
+            for (int e = 0; e < VEC; e++)
+                v.v[e] = from_f<T>(0.0f);
         }
         store16(tile + r * attn_smem<D>::LDH + col, v);
     }
@@ -96,7 +99,7 @@ __device__ __forceinline__ void load_tile(T *tile, const T *src, int64_t ld, int
 
 template <typename T, int D>
 __global__ void __launch_bounds__(AT_WARPS * 32)
-attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float scale_log2)
+    attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float scale_log2)
 {
     typedef attn_smem<D> SM;
     IFS_DYNAMIC_SHARED(unsigned char, smem);
@@ -106,7 +109,8 @@ attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float
 
     const int s = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * AT_BQ;
     const int start = seq_off[s], len = seq_off[s + 1] - start;
-    if (q0 >= len) return; /* the whole block leaves together: no barrier is skipped */
+    if (q0 >= len)
+        return; /* the whole block leaves together: no barrier is skipped */
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t ld = 3 * (int64_t)H;
@@ -118,10 +122,11 @@ attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float
     T *Pw = reinterpret_cast<T *>(smem + SM::P) + warp * 16 * SM::LDP;
     float *Ow = reinterpret_cast<float *>(smem + SM::O) + warp * 16 * SM::LDO;
     float *Mw = reinterpret_cast<float *>(smem + SM::ML) + warp * 16; /* running max, log2 units */
-    float *Lw = Mw + AT_BQ;                                            /* running sum */
+    float *Lw = Mw + AT_BQ;                                           /* running sum */
 
     load_tile<T, D>(Qs, qbase, ld, q0, len);
-    for (int i = lane; i < 16 * SM::LDO; i += 32) Ow[i] = 0.0f;
+    for (int i = lane; i < 16 * SM::LDO; i += 32)
+        Ow[i] = 0.0f;
     if (lane < 16) {
         Mw[lane] = -INFINITY;
         Lw[lane] = 0.0f;
@@ -164,27 +169,30 @@ attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float
         T *prow = Pw + r * SM::LDP + half * 32;
         float mx = -INFINITY;
         for (int j = 0; j < 32; j++)
-            if (half * 32 + j < n_valid) mx = fmaxf(mx, srow[j]);
+            if (half * 32 + j < n_valid)
+                mx = fmaxf(mx, srow[j]);
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         const float m_old = Mw[r];
         const float m_new = fmaxf(m_old, mx * scale_log2); /* finite: n_valid >= 1 */
         float sum = 0.0f;
         for (int j = 0; j < 32; j++) {
             float p = 0.0f;
-            if (half * 32 + j < n_valid) p = exp2f(srow[j] * scale_log2 - m_new);
+            if (half * 32 + j < n_valid)
+                p = exp2f(srow[j] * scale_log2 - m_new);
             const T pt = from_f<T>(p);
             prow[j] = pt;
             sum += to_f(pt); /* normalise by the weights actually applied */
         }
         sum += __shfl_xor_sync(0xffffffffu, sum, 1);
         const float alpha = exp2f(m_old - m_new); /* 0 on the first tile */
-        __syncwarp(); /* both lanes of the pair have read Mw[r] */
+        __syncwarp();                             /* both lanes of the pair have read Mw[r] */
         if (half == 0) {
             Mw[r] = m_new;
             Lw[r] = Lw[r] * alpha + sum;
         }
         float *orow = Ow + r * SM::LDO + half * (D / 2);
-        for (int j = 0; j < D / 2; j++) orow[j] *= alpha;
+        for (int j = 0; j < D / 2; j++)
+            orow[j] *= alpha;
         __syncwarp();
 
         /* O (16 x D) += P (16 x 64) V (64 x D) */
@@ -210,7 +218,8 @@ attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float
         const float inv = 1.0f / Lw[r];
         const float *orow = Ow + r * SM::LDO + half * (D / 2);
         T *out = ctx + (int64_t)(start + qi) * H + (int64_t)h * D + half * (D / 2);
-        for (int j = 0; j < D / 2; j++) out[j] = from_f<T>(orow[j] * inv);
+        for (int j = 0; j < D / 2; j++)
+            out[j] = from_f<T>(orow[j] * inv);
     }
 }
 
@@ -220,8 +229,8 @@ attention_wmma_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, float
  * (the [CLS] token) is computed, and it is written to row s of ctx. */
 template <typename T>
 __global__ void __launch_bounds__(GEN_ROWS * 32)
-attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, int D, float scale,
-                         int cls_only)
+    attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, int D,
+                             float scale, int cls_only)
 {
     constexpr int MAXC = IFS_CUDA_MAX_HEAD_DIM / 32;
     IFS_STATIC_SHARED(float, qs, [GEN_ROWS][IFS_CUDA_MAX_HEAD_DIM]);
@@ -229,19 +238,22 @@ attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, in
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int start = seq_off[s], len = seq_off[s + 1] - start;
     const int i = blockIdx.x * (blockDim.x >> 5) + warp; /* 0 when cls_only */
-    if (i >= len) return; /* per warp: only warp-level syncs below */
+    if (i >= len)
+        return; /* per warp: only warp-level syncs below */
 
     const int64_t ld = 3 * (int64_t)H;
     const T *q = qkv + (int64_t)(start + i) * ld + (int64_t)h * D;
     const T *kb = qkv + (int64_t)start * ld + H + (int64_t)h * D;
     const T *vb = kb + H;
     float *qw = qs[warp];
-    for (int d = lane; d < D; d += 32) qw[d] = to_f(q[d]) * scale;
+    for (int d = lane; d < D; d += 32)
+        qw[d] = to_f(q[d]) * scale;
     __syncwarp();
 
     float acc[MAXC];
 #pragma unroll
-    for (int c = 0; c < MAXC; c++) acc[c] = 0.0f;
+    for (int c = 0; c < MAXC; c++)
+        acc[c] = 0.0f;
     float m = -INFINITY, l = 0.0f;
     for (int j0 = 0; j0 < len; j0 += 32) {
         const int j = j0 + lane;
@@ -249,15 +261,17 @@ attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, in
         if (j < len) {
             const T *kr = kb + (int64_t)j * ld;
             float dot = 0.0f;
-            for (int d = 0; d < D; d++) dot += qw[d] * to_f(kr[d]);
+            for (int d = 0; d < D; d++)
+                dot += qw[d] * to_f(kr[d]);
             sc = dot;
         }
         const float m_new = fmaxf(m, warp_max(sc)); /* finite: key j0 is valid */
         const float p = j < len ? expf(sc - m_new) : 0.0f;
-        const float alpha = expf(m - m_new);       /* 0 on the first chunk */
+        const float alpha = expf(m - m_new); /* 0 on the first chunk */
         l = l * alpha + warp_sum(p);
 #pragma unroll
-        for (int c = 0; c < MAXC; c++) acc[c] *= alpha;
+        for (int c = 0; c < MAXC; c++)
+            acc[c] *= alpha;
         const int n = min(32, len - j0);
         for (int jj = 0; jj < n; jj++) {
             const float pj = __shfl_sync(0xffffffffu, p, jj);
@@ -265,7 +279,8 @@ attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, in
 #pragma unroll
             for (int c = 0; c < MAXC; c++) {
                 const int d = lane + 32 * c;
-                if (d < D) acc[c] += pj * to_f(vr[d]);
+                if (d < D)
+                    acc[c] += pj * to_f(vr[d]);
             }
         }
         m = m_new;
@@ -275,7 +290,8 @@ attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, in
 #pragma unroll
     for (int c = 0; c < MAXC; c++) {
         const int d = lane + 32 * c;
-        if (d < D) out[d] = from_f<T>(acc[c] * inv);
+        if (d < D)
+            out[d] = from_f<T>(acc[c] * inv);
     }
 }
 
@@ -283,33 +299,32 @@ attention_generic_kernel(T *ctx, const T *qkv, const int32_t *seq_off, int H, in
 
 template <typename T, int D>
 static cudaError_t launch_attention_wmma(T *ctx, const T *qkv, const int32_t *seq_off,
-                                         int32_t n_seqs, int32_t max_len, int H,
-                                         int n_heads, cudaStream_t stream)
+                                         int32_t n_seqs, int32_t max_len, int H, int n_heads,
+                                         cudaStream_t stream)
 {
     const size_t bytes = attn_smem<D>::BYTES;
     /* Over 48 KiB of dynamic shared memory needs an opt-in, per device:
      * set it on every launch (cheap) rather than track devices. */
     cudaError_t e = cudaFuncSetAttribute(attention_wmma_kernel<T, D>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         (int)bytes);
-    if (e != cudaSuccess) return e;
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    if (e != cudaSuccess)
+        return e;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
     dim3 grid((unsigned)((max_len + AT_BQ - 1) / AT_BQ), (unsigned)n_heads, (unsigned)n_seqs);
-    IFS_LAUNCH(grid, AT_WARPS * 32, bytes, stream, attention_wmma_kernel<T, D>)(
-        ctx, qkv, seq_off, H, scale_log2);
+    IFS_LAUNCH(grid, AT_WARPS * 32, bytes, stream, attention_wmma_kernel<T, D>)
+    (ctx, qkv, seq_off, H, scale_log2);
     return ifs_cuda_launched();
 }
 
 template <typename T>
 static cudaError_t launch_attention_generic(T *ctx, const T *qkv, const int32_t *seq_off,
-                                            int32_t n_seqs, int32_t max_len, int H,
-                                            int n_heads, cudaStream_t stream)
+                                            int32_t n_seqs, int32_t max_len, int H, int n_heads,
+                                            cudaStream_t stream)
 {
     const int D = H / n_heads;
-    dim3 grid((unsigned)((max_len + GEN_ROWS - 1) / GEN_ROWS), (unsigned)n_heads,
-              (unsigned)n_seqs);
-    IFS_LAUNCH(grid, GEN_ROWS * 32, 0, stream, attention_generic_kernel<T>)(
-        ctx, qkv, seq_off, H, D, 1.0f / sqrtf((float)D), 0);
+    dim3 grid((unsigned)((max_len + GEN_ROWS - 1) / GEN_ROWS), (unsigned)n_heads, (unsigned)n_seqs);
+    IFS_LAUNCH(grid, GEN_ROWS * 32, 0, stream, attention_generic_kernel<T>)
+    (ctx, qkv, seq_off, H, D, 1.0f / sqrtf((float)D), 0);
     return ifs_cuda_launched();
 }
 
@@ -320,8 +335,8 @@ static cudaError_t launch_attention_cls(T *ctx_cls, const T *qkv, const int32_t 
 {
     const int D = H / n_heads;
     dim3 grid(1u, (unsigned)n_heads, (unsigned)n_seqs);
-    IFS_LAUNCH(grid, 32, 0, stream, attention_generic_kernel<T>)(
-        ctx_cls, qkv, seq_off, H, D, 1.0f / sqrtf((float)D), 1);
+    IFS_LAUNCH(grid, 32, 0, stream, attention_generic_kernel<T>)
+    (ctx_cls, qkv, seq_off, H, D, 1.0f / sqrtf((float)D), 1);
     return ifs_cuda_launched();
 }
 
@@ -330,9 +345,9 @@ static cudaError_t launch_attention_cls(T *ctx_cls, const T *qkv, const int32_t 
  * aligned (row strides 3H and head offsets h*D keep that for D in {32, 64});
  * an array that is not (a caller's offset view) takes the generic kernel. */
 template <typename T>
-static cudaError_t dispatch_attention(T *ctx, const T *qkv, const int32_t *seq_off,
-                                      int32_t n_seqs, int32_t max_len, int H, int n_heads,
-                                      int force_generic, cudaStream_t stream)
+static cudaError_t dispatch_attention(T *ctx, const T *qkv, const int32_t *seq_off, int32_t n_seqs,
+                                      int32_t max_len, int H, int n_heads, int force_generic,
+                                      cudaStream_t stream)
 {
     const int D = H / n_heads;
     if (sizeof(T) == 2 && !force_generic && aligned16(qkv)) {
@@ -353,8 +368,7 @@ cudaError_t dispatch_attention<float>(float *ctx, const float *qkv, const int32_
                                       int force_generic, cudaStream_t stream)
 {
     (void)force_generic;
-    return launch_attention_generic<float>(ctx, qkv, seq_off, n_seqs, max_len, H, n_heads,
-                                           stream);
+    return launch_attention_generic<float>(ctx, qkv, seq_off, n_seqs, max_len, H, n_heads, stream);
 }
 
 // entry points
@@ -366,29 +380,32 @@ extern "C" int ifs_cuda_attention_uses_tensor_cores(ifs_dtype dt, int head_dim, 
 }
 
 extern "C" cudaError_t ifs_cuda_attention(ifs_dtype dt, void *ctx, const void *qkv,
-                                          const int32_t *seq_off, int32_t n_seqs,
-                                          int32_t max_len, int hidden, int n_heads,
-                                          int force_generic, cudaStream_t stream)
+                                          const int32_t *seq_off, int32_t n_seqs, int32_t max_len,
+                                          int hidden, int n_heads, int force_generic,
+                                          cudaStream_t stream)
 {
-    if (n_seqs <= 0 || max_len <= 0) return cudaSuccess;
+    if (n_seqs <= 0 || max_len <= 0)
+        return cudaSuccess;
     if (n_heads <= 0 || hidden % n_heads != 0 || hidden / n_heads > IFS_CUDA_MAX_HEAD_DIM ||
         n_seqs > 65535 || n_heads > 65535)
         return cudaErrorInvalidValue;
     IFS_CUDA_DISPATCH(dt, return dispatch_attention<scalar_t>(
-        (scalar_t *)ctx, (const scalar_t *)qkv, seq_off, n_seqs, max_len, hidden, n_heads,
-        force_generic, stream));
+                              (scalar_t *)ctx, (const scalar_t *)qkv, seq_off, n_seqs, max_len,
+                              hidden, n_heads, force_generic, stream));
     return cudaErrorInvalidValue;
 }
 
 extern "C" cudaError_t ifs_cuda_attention_cls(ifs_dtype dt, void *ctx_cls, const void *qkv,
-                                              const int32_t *seq_off, int32_t n_seqs,
-                                              int hidden, int n_heads, cudaStream_t stream)
+                                              const int32_t *seq_off, int32_t n_seqs, int hidden,
+                                              int n_heads, cudaStream_t stream)
 {
-    if (n_seqs <= 0) return cudaSuccess;
+    if (n_seqs <= 0)
+        return cudaSuccess;
     if (n_heads <= 0 || hidden % n_heads != 0 || hidden / n_heads > IFS_CUDA_MAX_HEAD_DIM ||
         n_seqs > 65535 || n_heads > 65535)
         return cudaErrorInvalidValue;
-    IFS_CUDA_DISPATCH(dt, return launch_attention_cls<scalar_t>(
-        (scalar_t *)ctx_cls, (const scalar_t *)qkv, seq_off, n_seqs, hidden, n_heads, stream));
+    IFS_CUDA_DISPATCH(dt, return launch_attention_cls<scalar_t>((scalar_t *)ctx_cls,
+                                                                (const scalar_t *)qkv, seq_off,
+                                                                n_seqs, hidden, n_heads, stream));
     return cudaErrorInvalidValue;
 }

@@ -75,9 +75,10 @@ static const size_t GEMM_WORKSPACE = 32u << 20;
 static int cu_status(cudaError_t e, const char *what, const char *file, int line, char *err,
                      size_t errlen)
 {
-    if (e == cudaSuccess) return IFS_BK_OK;
-    snprintf(err, errlen, "%s: %s (%s) at %s:%d", what, cudaGetErrorName(e),
-             cudaGetErrorString(e), file, line);
+    if (e == cudaSuccess)
+        return IFS_BK_OK;
+    snprintf(err, errlen, "%s: %s (%s) at %s:%d", what, cudaGetErrorName(e), cudaGetErrorString(e),
+             file, line);
     if (e == cudaErrorMemoryAllocation) {
         (void)cudaGetLastError(); /* not sticky: clear it so a retry can succeed */
         return IFS_BK_ENOMEM;
@@ -113,9 +114,9 @@ typedef struct wcache {
     int refs;
     void *word, *pos, *type; /* elements */
     float *eln_g, *eln_b;
-    dev_layer *layers;       /* host array [n_layers] of device pointers */
+    dev_layer *layers; /* host array [n_layers] of device pointers */
     float *pool_w, *pool_b, *cls_w, *cls_b;
-    void **allocs;           /* every device allocation, for freeing */
+    void **allocs; /* every device allocation, for freeing */
     int n_allocs, cap_allocs;
     size_t bytes;
 } wcache;
@@ -125,8 +126,10 @@ static wcache *g_cache;
 
 static void wcache_destroy(wcache *c)
 {
-    if (!c) return;
-    for (int i = 0; i < c->n_allocs; i++) cudaFree(c->allocs[i]);
+    if (!c)
+        return;
+    for (int i = 0; i < c->n_allocs; i++)
+        cudaFree(c->allocs[i]);
     free(c->allocs);
     free(c->layers);
     free(c);
@@ -134,7 +137,7 @@ static void wcache_destroy(wcache *c)
 
 typedef struct {
     wcache *c;
-    float *stage;     /* device fp32 staging for conversion, NULL for fp32 */
+    float *stage; /* device fp32 staging for conversion, NULL for fp32 */
     cudaStream_t stream;
     char *err;
     size_t errlen;
@@ -156,7 +159,8 @@ static int up_alloc(uploader *u, size_t bytes, void **out)
         u->c->cap_allocs = cap;
     }
     int rc = CU_CHECK(cudaMalloc(out, bytes));
-    if (rc) return rc;
+    if (rc)
+        return rc;
     u->c->allocs[u->c->n_allocs++] = *out;
     u->c->bytes += bytes;
     return IFS_BK_OK;
@@ -169,12 +173,12 @@ static int up_into(uploader *u, ifs_dtype to, void *dst, const float *src, int64
     size_t errlen = u->errlen;
     int rc;
     if (to == IFS_DT_F32)
-        return CU_CHECK(cudaMemcpyAsync(dst, src, sizeof(float) * n, cudaMemcpyHostToDevice,
-                                        u->stream));
+        return CU_CHECK(
+            cudaMemcpyAsync(dst, src, sizeof(float) * n, cudaMemcpyHostToDevice, u->stream));
     /* Stream order makes reusing the stage safe: the next copy into it waits
      * for this conversion. */
-    if ((rc = CU_CHECK(cudaMemcpyAsync(u->stage, src, sizeof(float) * n,
-                                       cudaMemcpyHostToDevice, u->stream))))
+    if ((rc = CU_CHECK(
+             cudaMemcpyAsync(u->stage, src, sizeof(float) * n, cudaMemcpyHostToDevice, u->stream))))
         return rc;
     return CU_CHECK(ifs_cuda_from_f32(to, dst, u->stage, n, u->stream));
 }
@@ -197,13 +201,19 @@ static int up_stack3(uploader *u, ifs_dtype to, const float *a, const float *b, 
     int rc = up_alloc(u, ifs_cuda_dtype_size(to) * 3 * n, out);
     char *base = (char *)*out;
     const size_t step = ifs_cuda_dtype_size(to) * n;
-    if (!rc) rc = up_into(u, to, base, a, n);
-    if (!rc) rc = up_into(u, to, base + step, b, n);
-    if (!rc) rc = up_into(u, to, base + 2 * step, c, n);
+    if (!rc)
+        rc = up_into(u, to, base, a, n);
+    if (!rc)
+        rc = up_into(u, to, base + step, b, n);
+    if (!rc)
+        rc = up_into(u, to, base + 2 * step, c, n);
     return rc;
 }
 
-static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
 
 /* Uploads every tensor of w for dtype dt on the current device. */
 static int wcache_upload(wcache *c, cudaStream_t stream, char *err, size_t errlen)
@@ -225,13 +235,15 @@ static int wcache_upload(wcache *c, cudaStream_t stream, char *err, size_t errle
     most = max64(most, I * H); /* the largest tensor converted in one piece */
     if (dt != IFS_DT_F32) {
         void *stage;
-        if ((rc = up_alloc(&u, sizeof(float) * most, &stage))) return rc;
+        if ((rc = up_alloc(&u, sizeof(float) * most, &stage)))
+            return rc;
         u.stage = (float *)stage;
     }
     if ((rc = up_tensor(&u, dt, w->word_emb, (int64_t)cfg->vocab_size * H, &c->word)) ||
         (rc = up_tensor(&u, dt, w->pos_emb, (int64_t)cfg->max_position * H, &c->pos)) ||
         (rc = up_tensor(&u, dt, w->type_emb, (int64_t)cfg->type_vocab * H, &c->type)) ||
-        (rc = up_f32(&u, w->emb_ln_g, H, &c->eln_g)) || (rc = up_f32(&u, w->emb_ln_b, H, &c->eln_b)))
+        (rc = up_f32(&u, w->emb_ln_g, H, &c->eln_g)) ||
+        (rc = up_f32(&u, w->emb_ln_b, H, &c->eln_b)))
         return rc;
     for (int l = 0; l < cfg->n_layers; l++) {
         const ifs_bert_layer *s = &w->layers[l];
@@ -244,7 +256,8 @@ static int wcache_upload(wcache *c, cudaStream_t stream, char *err, size_t errle
             (rc = up_tensor(&u, dt, s->i_b, I, &d->i_b)) ||
             (rc = up_tensor(&u, dt, s->o_w, H * I, &d->o_w)) ||
             (rc = up_tensor(&u, dt, s->o_b, H, &d->o_b)) ||
-            (rc = up_f32(&u, s->ln1_g, H, &d->ln1_g)) || (rc = up_f32(&u, s->ln1_b, H, &d->ln1_b)) ||
+            (rc = up_f32(&u, s->ln1_g, H, &d->ln1_g)) ||
+            (rc = up_f32(&u, s->ln1_b, H, &d->ln1_b)) ||
             (rc = up_f32(&u, s->ln2_g, H, &d->ln2_g)) || (rc = up_f32(&u, s->ln2_b, H, &d->ln2_b)))
             return rc;
     }
@@ -253,7 +266,8 @@ static int wcache_upload(wcache *c, cudaStream_t stream, char *err, size_t errle
         (rc = up_f32(&u, w->cls_w, (int64_t)cfg->num_labels * H, &c->cls_w)) ||
         (rc = up_f32(&u, w->cls_b, cfg->num_labels, &c->cls_b)))
         return rc;
-    if ((rc = CU_CHECK(cudaStreamSynchronize(stream)))) return rc;
+    if ((rc = CU_CHECK(cudaStreamSynchronize(stream))))
+        return rc;
     if (u.stage) { /* the stage is only needed while loading: drop it from the list */
         for (int i = 0; i < c->n_allocs; i++) {
             if (c->allocs[i] == (void *)u.stage) {
@@ -269,8 +283,8 @@ static int wcache_upload(wcache *c, cudaStream_t stream, char *err, size_t errle
 
 /* Returns the cache entry for (device, w, dt), uploading it on first use.
  * The caller has set the device. */
-static int wcache_acquire(int device, const ifs_bert_weights *w, ifs_dtype dt,
-                          cudaStream_t stream, wcache **out, char *err, size_t errlen)
+static int wcache_acquire(int device, const ifs_bert_weights *w, ifs_dtype dt, cudaStream_t stream,
+                          wcache **out, char *err, size_t errlen)
 {
     *out = NULL;
     pthread_mutex_lock(&g_cache_lock);
@@ -310,7 +324,8 @@ static int wcache_acquire(int device, const ifs_bert_weights *w, ifs_dtype dt,
 
 static void wcache_release(wcache *c)
 {
-    if (!c) return;
+    if (!c)
+        return;
     pthread_mutex_lock(&g_cache_lock);
     if (--c->refs == 0) {
         for (wcache **p = &g_cache; *p; p = &(*p)->next) {
@@ -335,21 +350,20 @@ typedef struct {
     cudaStream_t stream;
     ifs_cuda_gemm *gemm;
     int32_t max_tokens, max_seqs;
-    void *x, *ctx, *big;   /* device activations, elements */
-    int32_t *d_ints;       /* device: ids | types | positions [max_tokens each] | seq_off [max_seqs+1] */
-    float *d_out;          /* device: logits [max_seqs * labels] | cls [max_seqs * hidden] */
-    int32_t *h_ints;       /* pinned mirrors of the two above */
+    void *x, *ctx, *big; /* device activations, elements */
+    int32_t *d_ints; /* device: ids | types | positions [max_tokens each] | seq_off [max_seqs+1] */
+    float *d_out;    /* device: logits [max_seqs * labels] | cls [max_seqs * hidden] */
+    int32_t *h_ints; /* pinned mirrors of the two above */
     float *h_out;
     /* per-stage timing, off unless ifs_cuda_backend_profile enabled it */
     int prof;
-    int prof_cap, n_ev;    /* events created / recorded in this call */
-    cudaEvent_t *ev;       /* [prof_cap]; ev[0] marks the start of a call */
-    int *ev_stage;         /* [prof_cap]: the stage that ends at ev[i] */
+    int prof_cap, n_ev; /* events created / recorded in this call */
+    cudaEvent_t *ev;    /* [prof_cap]; ev[0] marks the start of a call */
+    int *ev_stage;      /* [prof_cap]: the stage that ends at ev[i] */
     ifs_cuda_stage_times times;
 } cuda_backend;
 
-static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
-                        float *cls_hidden);
+static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits, float *cls_hidden);
 static void cuda_destroy(ifs_backend *bb);
 static int cuda_encode(ifs_backend *bb, const ifs_batch *batch, int n_layers, float *hidden);
 
@@ -358,13 +372,20 @@ static int prof_collect(cuda_backend *b);
 
 static void free_buffers(cuda_backend *b)
 {
-    if (b->x) cudaFree(b->x);
-    if (b->ctx) cudaFree(b->ctx);
-    if (b->big) cudaFree(b->big);
-    if (b->d_ints) cudaFree(b->d_ints);
-    if (b->d_out) cudaFree(b->d_out);
-    if (b->h_ints) cudaFreeHost(b->h_ints);
-    if (b->h_out) cudaFreeHost(b->h_out);
+    if (b->x)
+        cudaFree(b->x);
+    if (b->ctx)
+        cudaFree(b->ctx);
+    if (b->big)
+        cudaFree(b->big);
+    if (b->d_ints)
+        cudaFree(b->d_ints);
+    if (b->d_out)
+        cudaFree(b->d_out);
+    if (b->h_ints)
+        cudaFreeHost(b->h_ints);
+    if (b->h_out)
+        cudaFreeHost(b->h_out);
     b->x = b->ctx = b->big = NULL;
     b->d_ints = NULL;
     b->d_out = NULL;
@@ -373,8 +394,7 @@ static void free_buffers(cuda_backend *b)
 }
 
 /* Allocates the activations and staging for (tokens, seqs). */
-static int alloc_buffers(cuda_backend *b, int32_t tokens, int32_t seqs, char *err,
-                         size_t errlen)
+static int alloc_buffers(cuda_backend *b, int32_t tokens, int32_t seqs, char *err, size_t errlen)
 {
     const ifs_bert_config *c = &b->base.w->cfg;
     const size_t T = (size_t)tokens, H = (size_t)c->hidden, I = (size_t)c->intermediate;
@@ -387,7 +407,8 @@ static int alloc_buffers(cuda_backend *b, int32_t tokens, int32_t seqs, char *er
         (rc = CU_CHECK(cudaMalloc(&b->big, b->esz * T * wide))) ||
         (rc = CU_CHECK(cudaMalloc(&b->d_ints, sizeof(int32_t) * n_ints))) ||
         (rc = CU_CHECK(cudaMalloc(&b->d_out, sizeof(float) * n_out))) ||
-        (rc = CU_CHECK(cudaHostAlloc(&b->h_ints, sizeof(int32_t) * n_ints, cudaHostAllocDefault))) ||
+        (rc =
+             CU_CHECK(cudaHostAlloc(&b->h_ints, sizeof(int32_t) * n_ints, cudaHostAllocDefault))) ||
         (rc = CU_CHECK(cudaHostAlloc(&b->h_out, sizeof(float) * n_out, cudaHostAllocDefault)))) {
         free_buffers(b);
         return rc;
@@ -425,8 +446,8 @@ static int check_config(const ifs_bert_config *c, char *err, size_t errlen)
         return IFS_BK_EUNSUP;
     }
     if (c->n_heads > 65535 || c->num_labels <= 0 || c->intermediate <= 0) {
-        setmsg(err, errlen, "unsupported config: %d heads, %d labels, intermediate %d",
-               c->n_heads, c->num_labels, c->intermediate);
+        setmsg(err, errlen, "unsupported config: %d heads, %d labels, intermediate %d", c->n_heads,
+               c->num_labels, c->intermediate);
         return IFS_BK_EUNSUP;
     }
     return IFS_BK_OK;
@@ -443,14 +464,16 @@ extern "C" int ifs_cuda_backend_create(const ifs_bert_weights *w, const ifs_back
     *out = NULL;
     const ifs_bert_config *cfg = &w->cfg;
     int rc = check_config(cfg, err, errlen);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if (opts->dtype != IFS_DT_F32 && opts->dtype != IFS_DT_F16 && opts->dtype != IFS_DT_BF16) {
         setmsg(err, errlen, "unknown compute dtype %d", (int)opts->dtype);
         return IFS_BK_EUNSUP;
     }
     const int n_dev = ifs_cuda_device_count();
     if (n_dev <= 0) {
-        setmsg(err, errlen, "no CUDA device is visible (check the driver and "
+        setmsg(err, errlen,
+               "no CUDA device is visible (check the driver and "
                "CUDA_VISIBLE_DEVICES)");
         return IFS_BK_EUNSUP;
     }
@@ -458,13 +481,16 @@ extern "C" int ifs_cuda_backend_create(const ifs_bert_weights *w, const ifs_back
         setmsg(err, errlen, "CUDA device %d does not exist (%d visible)", opts->device, n_dev);
         return IFS_BK_EARG;
     }
-    if ((rc = CU_CHECK(cudaSetDevice(opts->device)))) return rc;
+    if ((rc = CU_CHECK(cudaSetDevice(opts->device))))
+        return rc;
     cudaDeviceProp prop;
-    if ((rc = CU_CHECK(cudaGetDeviceProperties(&prop, opts->device)))) return rc;
+    if ((rc = CU_CHECK(cudaGetDeviceProperties(&prop, opts->device))))
+        return rc;
     if (prop.major < 8) {
-        setmsg(err, errlen, "CUDA device %d (%s) has compute capability %d.%d; the cuda "
-               "backend needs 8.0 or newer (bf16 tensor cores)", opts->device, prop.name,
-               prop.major, prop.minor);
+        setmsg(err, errlen,
+               "CUDA device %d (%s) has compute capability %d.%d; the cuda "
+               "backend needs 8.0 or newer (bf16 tensor cores)",
+               opts->device, prop.name, prop.major, prop.minor);
         return IFS_BK_EUNSUP;
     }
 
@@ -480,9 +506,12 @@ extern "C" int ifs_cuda_backend_create(const ifs_bert_weights *w, const ifs_back
     b->dt = opts->dtype;
     b->esz = ifs_cuda_dtype_size(opts->dtype);
 
-    if ((rc = CU_CHECK(cudaStreamCreateWithFlags(&b->stream, cudaStreamNonBlocking)))) goto fail;
-    if ((rc = wcache_acquire(b->device, w, b->dt, b->stream, &b->wc, err, errlen))) goto fail;
-    if ((rc = ifs_cuda_gemm_create(&b->gemm, GEMM_WORKSPACE, err, errlen))) goto fail;
+    if ((rc = CU_CHECK(cudaStreamCreateWithFlags(&b->stream, cudaStreamNonBlocking))))
+        goto fail;
+    if ((rc = wcache_acquire(b->device, w, b->dt, b->stream, &b->wc, err, errlen)))
+        goto fail;
+    if ((rc = ifs_cuda_gemm_create(&b->gemm, GEMM_WORKSPACE, err, errlen)))
+        goto fail;
 
     {
         /* Activations for the requested budget; halve it while the device
@@ -491,12 +520,15 @@ extern "C" int ifs_cuda_backend_create(const ifs_bert_weights *w, const ifs_back
         int32_t floor_tokens = cfg->max_position < tokens ? cfg->max_position : tokens;
         for (;;) {
             int32_t seqs = opts->max_batch_seqs < tokens ? opts->max_batch_seqs : tokens;
-            if (seqs > 65535) seqs = 65535; /* grid.z of the attention kernels */
+            if (seqs > 65535)
+                seqs = 65535; /* grid.z of the attention kernels */
             rc = alloc_buffers(b, tokens, seqs, err, errlen);
-            if (rc != IFS_BK_ENOMEM || tokens <= floor_tokens) break;
+            if (rc != IFS_BK_ENOMEM || tokens <= floor_tokens)
+                break;
             tokens = tokens / 2 > floor_tokens ? tokens / 2 : floor_tokens;
         }
-        if (rc) goto fail;
+        if (rc)
+            goto fail;
         b->base.opts.max_batch_tokens = b->max_tokens;
         b->base.opts.max_batch_seqs = b->max_seqs;
         b->base.err[0] = '\0';
@@ -519,7 +551,8 @@ fail:
 static void prof_free(cuda_backend *b)
 {
     for (int i = 0; i < b->prof_cap; i++)
-        if (b->ev[i]) cudaEventDestroy(b->ev[i]);
+        if (b->ev[i])
+            cudaEventDestroy(b->ev[i]);
     free(b->ev);
     free(b->ev_stage);
     b->ev = NULL;
@@ -532,21 +565,24 @@ static void cuda_destroy(ifs_backend *bb)
 {
     cuda_backend *b = (cuda_backend *)bb;
     cudaSetDevice(b->device);
-    if (b->stream) cudaStreamSynchronize(b->stream);
+    if (b->stream)
+        cudaStreamSynchronize(b->stream);
     prof_free(b);
     free_buffers(b);
     ifs_cuda_gemm_free(b->gemm);
     b->gemm = NULL;
     wcache_release(b->wc);
     b->wc = NULL;
-    if (b->stream) cudaStreamDestroy(b->stream);
+    if (b->stream)
+        cudaStreamDestroy(b->stream);
     b->stream = NULL;
 }
 
 /* Profiling: records the event that ends `stage` (no-op when off). */
 static int mark(cuda_backend *b, int stage)
 {
-    if (!b->prof || b->n_ev >= b->prof_cap) return IFS_BK_OK;
+    if (!b->prof || b->n_ev >= b->prof_cap)
+        return IFS_BK_OK;
     char *err = b->base.err;
     const size_t errlen = sizeof b->base.err;
     b->ev_stage[b->n_ev] = stage;
@@ -564,8 +600,8 @@ static int feed_forward(cuda_backend *b, const dev_layer *L, void *big, const vo
     const int H = c->hidden, I = c->intermediate;
     int rc;
     if (c->act == IFS_ACT_RELU) {
-        rc = ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, L->i_b, rows, I, H, 1,
-                               b->stream, err, errlen);
+        rc = ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, L->i_b, rows, I, H, 1, b->stream,
+                               err, errlen);
         return rc || !marks ? rc : mark(b, IFS_CUDA_ST_FFN_IN_GEMM);
     }
     if ((rc = ifs_cuda_gemm_run(b->gemm, b->dt, big, in, L->i_w, NULL, rows, I, H, 0, b->stream,
@@ -596,15 +632,13 @@ static int run_last_layer(cuda_backend *b, const dev_layer *L, int32_t S, const 
         (rc = CU_CHECK(ifs_cuda_gather_cls_rows(dt, b->big, b->x, d_off, S, H, st))) ||
         (rc = ifs_cuda_gemm_run(b->gemm, dt, b->x, b->ctx, L->ao_w, NULL, S, H, H, 0, st, err,
                                 errlen)) ||
-        (rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->ctx, b->x, L->ao_b, b->big,
-                                                            L->ln1_g, L->ln1_b, S, H, c->ln_eps,
-                                                            st))) ||
+        (rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(
+             dt, b->ctx, b->x, L->ao_b, b->big, L->ln1_g, L->ln1_b, S, H, c->ln_eps, st))) ||
         (rc = feed_forward(b, L, b->big, b->ctx, S, 0)) ||
         (rc = ifs_cuda_gemm_run(b->gemm, dt, b->x, b->big, L->o_w, NULL, S, H, I, 0, st, err,
                                 errlen)) ||
-        (rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->ctx, b->x, L->o_b, b->ctx,
-                                                            L->ln2_g, L->ln2_b, S, H, c->ln_eps,
-                                                            st))))
+        (rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(
+             dt, b->ctx, b->x, L->o_b, b->ctx, L->ln2_g, L->ln2_b, S, H, c->ln_eps, st))))
         return rc;
     return IFS_BK_OK;
 }
@@ -639,8 +673,8 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
     const int n_run = encode >= 0 ? encode : c->n_layers;
     for (int l = 0; l < n_run; l++) {
         const dev_layer *L = &wc->layers[l];
-        if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->x, L->qkv_w, L->qkv_b, T, 3 * H, H,
-                                    0, st, err, errlen)) ||
+        if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->x, L->qkv_w, L->qkv_b, T, 3 * H, H, 0,
+                                    st, err, errlen)) ||
             (rc = mark(b, IFS_CUDA_ST_QKV_GEMM)))
             return rc;
         if (encode < 0 && l == c->n_layers - 1) { /* the [CLS] rows only: see run_last_layer */
@@ -650,36 +684,35 @@ static int run_model(cuda_backend *b, int32_t T, int32_t S, int32_t max_len, int
             final_off = NULL;
             break;
         }
-        if ((rc = CU_CHECK(ifs_cuda_attention(dt, b->ctx, b->big, d_off, S, max_len, H,
-                                              c->n_heads, 0, st))) ||
+        if ((rc = CU_CHECK(ifs_cuda_attention(dt, b->ctx, b->big, d_off, S, max_len, H, c->n_heads,
+                                              0, st))) ||
             (rc = mark(b, IFS_CUDA_ST_ATTENTION)))
             return rc;
-        if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->ctx, L->ao_w, NULL, T, H, H, 0, st,
-                                    err, errlen)) ||
+        if ((rc = ifs_cuda_gemm_run(b->gemm, dt, b->big, b->ctx, L->ao_w, NULL, T, H, H, 0, st, err,
+                                    errlen)) ||
             (rc = mark(b, IFS_CUDA_ST_AO_GEMM)))
             return rc;
-        if ((rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->x, b->big, L->ao_b, b->x,
-                                                                L->ln1_g, L->ln1_b, T, H,
-                                                                c->ln_eps, st))) ||
+        if ((rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(
+                 dt, b->x, b->big, L->ao_b, b->x, L->ln1_g, L->ln1_b, T, H, c->ln_eps, st))) ||
             (rc = mark(b, IFS_CUDA_ST_LN1)))
             return rc;
         if ((rc = feed_forward(b, L, b->big, b->x, T, 1)) ||
-            (rc = ifs_cuda_gemm_run(b->gemm, dt, b->ctx, b->big, L->o_w, NULL, T, H, I, 0, st,
-                                    err, errlen)) ||
+            (rc = ifs_cuda_gemm_run(b->gemm, dt, b->ctx, b->big, L->o_w, NULL, T, H, I, 0, st, err,
+                                    errlen)) ||
             (rc = mark(b, IFS_CUDA_ST_FFN_OUT_GEMM)))
             return rc;
-        if ((rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(dt, b->x, b->ctx, L->o_b, b->x,
-                                                                L->ln2_g, L->ln2_b, T, H,
-                                                                c->ln_eps, st))) ||
+        if ((rc = CU_CHECK(ifs_cuda_add_bias_residual_layernorm(
+                 dt, b->x, b->ctx, L->o_b, b->x, L->ln2_g, L->ln2_b, T, H, c->ln_eps, st))) ||
             (rc = mark(b, IFS_CUDA_ST_LN2)))
             return rc;
     }
-    if (encode >= 0) return IFS_BK_OK;
+    if (encode >= 0)
+        return IFS_BK_OK;
     float *d_logits = b->d_out;
     float *d_cls = b->d_out + (size_t)b->max_seqs * c->num_labels;
-    if ((rc = CU_CHECK(ifs_cuda_pooler_classifier(dt, d_logits, d_cls, final_rows, final_off, S,
-                                                  H, wc->pool_w, wc->pool_b, wc->cls_w,
-                                                  wc->cls_b, c->num_labels, st))))
+    if ((rc = CU_CHECK(ifs_cuda_pooler_classifier(dt, d_logits, d_cls, final_rows, final_off, S, H,
+                                                  wc->pool_w, wc->pool_b, wc->cls_w, wc->cls_b,
+                                                  c->num_labels, st))))
         return rc;
     return mark(b, IFS_CUDA_ST_POOLER);
 }
@@ -695,27 +728,31 @@ static int stage_batch(cuda_backend *b, const ifs_batch *batch, int32_t *max_len
     const size_t errlen = sizeof b->base.err;
     const int32_t T = batch->n_tokens, S = batch->n_seqs;
     int rc;
-    if ((rc = CU_CHECK(cudaSetDevice(b->device)))) return rc;
+    if ((rc = CU_CHECK(cudaSetDevice(b->device))))
+        return rc;
     int32_t *h_ids = b->h_ints, *h_types = h_ids + b->max_tokens;
     int32_t *h_pos = h_types + b->max_tokens, *h_off = h_pos + b->max_tokens;
     const int has_types = batch->type_ids != NULL;
     int32_t max_len = 0;
     memcpy(h_ids, batch->input_ids, sizeof(int32_t) * T);
-    if (has_types) memcpy(h_types, batch->type_ids, sizeof(int32_t) * T);
+    if (has_types)
+        memcpy(h_types, batch->type_ids, sizeof(int32_t) * T);
     for (int32_t s = 0; s < S; s++) {
         const int32_t a = batch->seq_off[s], len = batch->seq_off[s + 1] - a;
-        for (int32_t p = 0; p < len; p++) h_pos[a + p] = p;
-        if (len > max_len) max_len = len;
+        for (int32_t p = 0; p < len; p++)
+            h_pos[a + p] = p;
+        if (len > max_len)
+            max_len = len;
     }
     memcpy(h_off, batch->seq_off, sizeof(int32_t) * (S + 1));
     int32_t *d_ids = b->d_ints, *d_types = d_ids + b->max_tokens;
     int32_t *d_pos = d_types + b->max_tokens, *d_off = d_pos + b->max_tokens;
-    if ((rc = CU_CHECK(cudaMemcpyAsync(d_ids, h_ids, sizeof(int32_t) * T,
-                                       cudaMemcpyHostToDevice, b->stream))) ||
+    if ((rc = CU_CHECK(cudaMemcpyAsync(d_ids, h_ids, sizeof(int32_t) * T, cudaMemcpyHostToDevice,
+                                       b->stream))) ||
         (has_types && (rc = CU_CHECK(cudaMemcpyAsync(d_types, h_types, sizeof(int32_t) * T,
                                                      cudaMemcpyHostToDevice, b->stream)))) ||
-        (rc = CU_CHECK(cudaMemcpyAsync(d_pos, h_pos, sizeof(int32_t) * T,
-                                       cudaMemcpyHostToDevice, b->stream))) ||
+        (rc = CU_CHECK(cudaMemcpyAsync(d_pos, h_pos, sizeof(int32_t) * T, cudaMemcpyHostToDevice,
+                                       b->stream))) ||
         (rc = CU_CHECK(cudaMemcpyAsync(d_off, h_off, sizeof(int32_t) * (S + 1),
                                        cudaMemcpyHostToDevice, b->stream)))) {
         cudaStreamSynchronize(b->stream);
@@ -753,8 +790,7 @@ static int cuda_encode(ifs_backend *bb, const ifs_batch *batch, int n_layers, fl
     return IFS_BK_OK;
 }
 
-static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
-                        float *cls_hidden)
+static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits, float *cls_hidden)
 {
     cuda_backend *b = (cuda_backend *)bb;
     char *err = b->base.err;
@@ -765,7 +801,8 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
     int32_t max_len;
     int rc;
     b->n_ev = 0;
-    if ((rc = CU_CHECK(cudaSetDevice(b->device))) || (rc = mark(b, -1))) return rc;
+    if ((rc = CU_CHECK(cudaSetDevice(b->device))) || (rc = mark(b, -1)))
+        return rc;
     if ((rc = stage_batch(b, batch, &max_len)) || (rc = mark(b, IFS_CUDA_ST_H2D))) {
         cudaStreamSynchronize(b->stream);
         return rc;
@@ -782,20 +819,22 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
                                        cudaMemcpyDeviceToHost, b->stream))) ||
         (cls_hidden && (rc = CU_CHECK(cudaMemcpyAsync(h_cls, d_cls, sizeof(float) * S * H,
                                                       cudaMemcpyDeviceToHost, b->stream)))) ||
-        (rc = mark(b, IFS_CUDA_ST_D2H)) ||
-        (rc = CU_CHECK(cudaStreamSynchronize(b->stream)))) {
+        (rc = mark(b, IFS_CUDA_ST_D2H)) || (rc = CU_CHECK(cudaStreamSynchronize(b->stream)))) {
         cudaStreamSynchronize(b->stream);
         return rc;
     }
-    if (b->prof && (rc = prof_collect(b))) return rc;
+    if (b->prof && (rc = prof_collect(b)))
+        return rc;
     memcpy(logits, h_logits, sizeof(float) * S * L);
-    if (cls_hidden) memcpy(cls_hidden, h_cls, sizeof(float) * S * H);
+    if (cls_hidden)
+        memcpy(cls_hidden, h_cls, sizeof(float) * S * H);
 
     int32_t first_bad = -1, n_bad = 0;
     for (int32_t s = 0; s < S; s++) {
         for (int j = 0; j < L; j++) {
             if (!isfinite(logits[(size_t)s * L + j])) {
-                if (first_bad < 0) first_bad = s;
+                if (first_bad < 0)
+                    first_bad = s;
                 n_bad++;
                 break;
             }
@@ -803,9 +842,10 @@ static int cuda_forward(ifs_backend *bb, const ifs_batch *batch, float *logits,
     }
     err[0] = '\0';
     if (n_bad)
-        setmsg(err, errlen, "non-finite logits (NaN or Inf) for sequence %d of the batch "
-               "(tokens %d..%d) and %d more", first_bad, batch->seq_off[first_bad],
-               batch->seq_off[first_bad + 1] - 1, n_bad - 1);
+        setmsg(err, errlen,
+               "non-finite logits (NaN or Inf) for sequence %d of the batch "
+               "(tokens %d..%d) and %d more",
+               first_bad, batch->seq_off[first_bad], batch->seq_off[first_bad + 1] - 1, n_bad - 1);
     return IFS_BK_OK;
 }
 
@@ -820,9 +860,11 @@ static int prof_collect(cuda_backend *b)
     int rc;
     for (int i = 1; i < b->n_ev; i++) {
         float ms = 0.0f;
-        if ((rc = CU_CHECK(cudaEventElapsedTime(&ms, b->ev[i - 1], b->ev[i])))) return rc;
+        if ((rc = CU_CHECK(cudaEventElapsedTime(&ms, b->ev[i - 1], b->ev[i]))))
+            return rc;
         const int st = b->ev_stage[i];
-        if (st >= 0 && st < IFS_CUDA_N_STAGES) b->times.ms[st] += ms;
+        if (st >= 0 && st < IFS_CUDA_N_STAGES)
+            b->times.ms[st] += ms;
     }
     b->times.forwards++;
     b->n_ev = 0;
@@ -832,14 +874,15 @@ static int prof_collect(cuda_backend *b)
 extern "C" const char *ifs_cuda_stage_name(int stage)
 {
     static const char *const names[IFS_CUDA_N_STAGES] = {
-        "h2d", "embed_ln", "qkv_gemm", "attention", "attn_out_gemm", "ln1", "ffn_in_gemm",
-        "bias_act", "ffn_out_gemm", "ln2", "last_layer", "pooler", "d2h"};
+        "h2d",      "embed_ln",     "qkv_gemm", "attention",  "attn_out_gemm", "ln1", "ffn_in_gemm",
+        "bias_act", "ffn_out_gemm", "ln2",      "last_layer", "pooler",        "d2h"};
     return stage >= 0 && stage < IFS_CUDA_N_STAGES ? names[stage] : "?";
 }
 
 extern "C" int ifs_cuda_backend_profile(ifs_backend *bb, int enable)
 {
-    if (!bb || strcmp(ifs_backend_kind(bb), "cuda") != 0) return IFS_BK_EARG;
+    if (!bb || strcmp(ifs_backend_kind(bb), "cuda") != 0)
+        return IFS_BK_EARG;
     cuda_backend *b = (cuda_backend *)bb;
     char *err = b->base.err;
     const size_t errlen = sizeof b->base.err;
@@ -854,7 +897,8 @@ extern "C" int ifs_cuda_backend_profile(ifs_backend *bb, int enable)
         b->prof = 1;
         return IFS_BK_OK;
     }
-    if ((rc = CU_CHECK(cudaSetDevice(b->device)))) return rc;
+    if ((rc = CU_CHECK(cudaSetDevice(b->device))))
+        return rc;
     /* start, h2d, embeddings, 9 per layer, pooler, d2h, and room to spare */
     const int cap = 9 * b->base.w->cfg.n_layers + 8;
     b->ev = (cudaEvent_t *)calloc((size_t)cap, sizeof *b->ev);
@@ -880,7 +924,8 @@ extern "C" int ifs_cuda_backend_profile(ifs_backend *bb, int enable)
 
 extern "C" int ifs_cuda_backend_profile_read(const ifs_backend *bb, ifs_cuda_stage_times *out)
 {
-    if (!bb || !out || strcmp(ifs_backend_kind(bb), "cuda") != 0) return IFS_BK_EARG;
+    if (!bb || !out || strcmp(ifs_backend_kind(bb), "cuda") != 0)
+        return IFS_BK_EARG;
     *out = ((const cuda_backend *)bb)->times;
     return IFS_BK_OK;
 }

@@ -46,13 +46,28 @@
 #define IFS_CUDA_SMEM_DEFAULT_LIMIT (48 * 1024)
 
 /* --- fp32 <-> storage type ------------------------------------------------ */
-__device__ __forceinline__ float to_f(float x) { return x; }
-__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_f(float x)
+{
+    return x;
+}
+__device__ __forceinline__ float to_f(__half x)
+{
+    return __half2float(x);
+}
+__device__ __forceinline__ float to_f(__nv_bfloat16 x)
+{
+    return __bfloat162float(x);
+}
 
 template <typename T> __device__ __forceinline__ T from_f(float x);
-template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
-template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ float from_f<float>(float x)
+{
+    return x;
+}
+template <> __device__ __forceinline__ __half from_f<__half>(float x)
+{
+    return __float2half_rn(x);
+}
 template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x)
 {
     return __float2bfloat16_rn(x);
@@ -60,14 +75,26 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float
 
 /* Calls BODY with `scalar_t` bound to the element type of `dt`; an unknown
  * dtype yields cudaErrorInvalidValue from the enclosing function. */
-#define IFS_CUDA_DISPATCH(dt, ...)                                             \
-    do {                                                                       \
-        switch (dt) {                                                          \
-        case IFS_DT_F32: { typedef float scalar_t; __VA_ARGS__; break; }       \
-        case IFS_DT_F16: { typedef __half scalar_t; __VA_ARGS__; break; }      \
-        case IFS_DT_BF16: { typedef __nv_bfloat16 scalar_t; __VA_ARGS__; break; } \
-        default: return cudaErrorInvalidValue;                                 \
-        }                                                                      \
+#define IFS_CUDA_DISPATCH(dt, ...)                                                                 \
+    do {                                                                                           \
+        switch (dt) {                                                                              \
+        case IFS_DT_F32: {                                                                         \
+            typedef float scalar_t;                                                                \
+            __VA_ARGS__;                                                                           \
+            break;                                                                                 \
+        }                                                                                          \
+        case IFS_DT_F16: {                                                                         \
+            typedef __half scalar_t;                                                               \
+            __VA_ARGS__;                                                                           \
+            break;                                                                                 \
+        }                                                                                          \
+        case IFS_DT_BF16: {                                                                        \
+            typedef __nv_bfloat16 scalar_t;                                                        \
+            __VA_ARGS__;                                                                           \
+            break;                                                                                 \
+        }                                                                                          \
+        default: return cudaErrorInvalidValue;                                                     \
+        }                                                                                          \
     } while (0)
 
 /* --- 16-byte vectors ---------------------------------------------------------
@@ -109,13 +136,15 @@ template <typename T> __device__ __forceinline__ void store16(T *p, const vec16<
 /* --- reductions ------------------------------------------------------------ */
 __device__ __forceinline__ float warp_sum(float v)
 {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
 
 __device__ __forceinline__ float warp_max(float v)
 {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
 
@@ -129,18 +158,23 @@ __device__ __forceinline__ float block_sum(float v, float *red)
     const int n_warps = (blockDim.x + 31) >> 5;
     v = warp_sum(v);
     __syncthreads();
-    if (lane == 0) red[warp] = v;
+    if (lane == 0)
+        red[warp] = v;
     __syncthreads();
     if (warp == 0) {
         float t = lane < n_warps ? red[lane] : 0.0f;
         t = warp_sum(t);
-        if (lane == 0) red[32] = t;
+        if (lane == 0)
+            red[32] = t;
     }
     __syncthreads();
     return red[32];
 }
 
 /* Launch error of the kernel just launched (does not synchronise). */
-static inline cudaError_t ifs_cuda_launched(void) { return cudaGetLastError(); }
+static inline cudaError_t ifs_cuda_launched(void)
+{
+    return cudaGetLastError();
+}
 
 #endif

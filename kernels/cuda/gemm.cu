@@ -75,10 +75,14 @@ static int lt_status(cublasStatus_t st)
 
 static void plan_free(gemm_plan *p)
 {
-    if (p->d) cublasLtMatrixLayoutDestroy(p->d);
-    if (p->b) cublasLtMatrixLayoutDestroy(p->b);
-    if (p->a) cublasLtMatrixLayoutDestroy(p->a);
-    if (p->op) cublasLtMatmulDescDestroy(p->op);
+    if (p->d)
+        cublasLtMatrixLayoutDestroy(p->d);
+    if (p->b)
+        cublasLtMatrixLayoutDestroy(p->b);
+    if (p->a)
+        cublasLtMatrixLayoutDestroy(p->a);
+    if (p->op)
+        cublasLtMatmulDescDestroy(p->op);
     memset(p, 0, sizeof *p);
 }
 
@@ -115,24 +119,30 @@ extern "C" int ifs_cuda_gemm_create(ifs_cuda_gemm **out, size_t workspace_bytes,
 
 extern "C" void ifs_cuda_gemm_free(ifs_cuda_gemm *g)
 {
-    if (!g) return;
+    if (!g)
+        return;
     for (int i = 0; i < GEMM_PLANS; i++)
-        if (g->plans[i].used) plan_free(&g->plans[i]);
-    if (g->workspace) cudaFree(g->workspace);
-    if (g->lt) cublasLtDestroy(g->lt);
+        if (g->plans[i].used)
+            plan_free(&g->plans[i]);
+    if (g->workspace)
+        cudaFree(g->workspace);
+    if (g->lt)
+        cublasLtDestroy(g->lt);
     free(g);
 }
 
 extern "C" void ifs_cuda_gemm_get_stats(const ifs_cuda_gemm *g, ifs_cuda_gemm_stats *out)
 {
-    if (!out) return;
+    if (!out)
+        return;
     if (!g) {
         memset(out, 0, sizeof *out);
         return;
     }
     *out = g->stats;
     out->plans = 0;
-    for (int i = 0; i < GEMM_PLANS; i++) out->plans += g->plans[i].used;
+    for (int i = 0; i < GEMM_PLANS; i++)
+        out->plans += g->plans[i].used;
 }
 
 static cudaDataType_t cuda_type(ifs_dtype dt)
@@ -149,16 +159,17 @@ static unsigned plan_hash(ifs_dtype dt, int64_t rows, int n, int k, int epi)
     return (unsigned)h & (GEMM_PLANS - 1);
 }
 
-#define LT_TRY(call)                                                           \
-    do {                                                                       \
-        cublasStatus_t st_ = (call);                                           \
-        if (st_ != CUBLAS_STATUS_SUCCESS) {                                    \
-            snprintf(err, errlen, "%s failed (%s) for GEMM rows=%lld n=%d k=%d", \
-                     #call, cublasLtGetStatusString(st_), (long long)rows, n, k); \
-            if (pref) cublasLtMatmulPreferenceDestroy(pref);                   \
-            plan_free(p);                                                      \
-            return lt_status(st_);                                             \
-        }                                                                      \
+#define LT_TRY(call)                                                                               \
+    do {                                                                                           \
+        cublasStatus_t st_ = (call);                                                               \
+        if (st_ != CUBLAS_STATUS_SUCCESS) {                                                        \
+            snprintf(err, errlen, "%s failed (%s) for GEMM rows=%lld n=%d k=%d", #call,            \
+                     cublasLtGetStatusString(st_), (long long)rows, n, k);                         \
+            if (pref)                                                                              \
+                cublasLtMatmulPreferenceDestroy(pref);                                             \
+            plan_free(p);                                                                          \
+            return lt_status(st_);                                                                 \
+        }                                                                                          \
     } while (0)
 
 /* Fills the empty plan p for the shape: descriptors, layouts, algorithm. */
@@ -186,8 +197,10 @@ static int plan_make(ifs_cuda_gemm *g, gemm_plan *p, ifs_dtype dt, int64_t rows,
                                           &found));
     cublasLtMatmulPreferenceDestroy(pref);
     if (found < 1) {
-        snprintf(err, errlen, "cuBLASLt has no algorithm for GEMM rows=%lld n=%d k=%d "
-                 "dtype=%d epilogue=%d", (long long)rows, n, k, (int)dt, (int)epi);
+        snprintf(err, errlen,
+                 "cuBLASLt has no algorithm for GEMM rows=%lld n=%d k=%d "
+                 "dtype=%d epilogue=%d",
+                 (long long)rows, n, k, (int)dt, (int)epi);
         plan_free(p);
         return IFS_BK_EUNSUP;
     }
@@ -211,7 +224,8 @@ static int plan_get(ifs_cuda_gemm *g, ifs_dtype dt, int64_t rows, int n, int k,
     for (int i = 0; i < GEMM_PROBE; i++) {
         gemm_plan *p = &g->plans[(h + i) & (GEMM_PLANS - 1)];
         if (!p->used) {
-            if (!free_slot) free_slot = p;
+            if (!free_slot)
+                free_slot = p;
             continue;
         }
         if (p->dt == dt && p->rows == rows && p->n == n && p->k == k && p->epi == (int)epi) {
@@ -220,7 +234,8 @@ static int plan_get(ifs_cuda_gemm *g, ifs_dtype dt, int64_t rows, int n, int k,
             *out = p;
             return IFS_BK_OK;
         }
-        if (!oldest || p->last_use < oldest->last_use) oldest = p;
+        if (!oldest || p->last_use < oldest->last_use)
+            oldest = p;
     }
     gemm_plan *slot = free_slot;
     if (!slot) {
@@ -229,7 +244,8 @@ static int plan_get(ifs_cuda_gemm *g, ifs_dtype dt, int64_t rows, int n, int k,
         slot = oldest;
     }
     int rc = plan_make(g, slot, dt, rows, n, k, epi, err, errlen);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     slot->last_use = ++g->tick;
     g->stats.misses++;
     *out = slot;
@@ -240,32 +256,38 @@ extern "C" int ifs_cuda_gemm_run(ifs_cuda_gemm *g, ifs_dtype dt, void *y, const 
                                  const void *w, const void *bias, int64_t rows, int n, int k,
                                  int relu, cudaStream_t stream, char *err, size_t errlen)
 {
-    if (rows <= 0) return IFS_BK_OK;
+    if (rows <= 0)
+        return IFS_BK_OK;
     if (n <= 0 || k <= 0 || rows > INT32_MAX) {
-        snprintf(err, errlen, "GEMM shape out of range: rows=%lld n=%d k=%d", (long long)rows,
-                 n, k);
+        snprintf(err, errlen, "GEMM shape out of range: rows=%lld n=%d k=%d", (long long)rows, n,
+                 k);
         return IFS_BK_EARG;
     }
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
-    if (bias) epi = relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-    else if (relu) epi = CUBLASLT_EPILOGUE_RELU;
+    if (bias)
+        epi = relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+    else if (relu)
+        epi = CUBLASLT_EPILOGUE_RELU;
     gemm_plan *p = NULL;
     int rc = plan_get(g, dt, rows, n, k, epi, &p, err, errlen);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     cublasStatus_t st;
     if (bias) {
         /* the plan is shared by every layer of this shape: the bias is per call */
         st = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                             sizeof bias);
         if (st != CUBLAS_STATUS_SUCCESS) {
-            snprintf(err, errlen, "setting the bias pointer failed (%s) for GEMM rows=%lld n=%d "
-                     "k=%d", cublasLtGetStatusString(st), (long long)rows, n, k);
+            snprintf(err, errlen,
+                     "setting the bias pointer failed (%s) for GEMM rows=%lld n=%d "
+                     "k=%d",
+                     cublasLtGetStatusString(st), (long long)rows, n, k);
             return lt_status(st);
         }
     }
     const float alpha = 1.0f, beta = 0.0f;
-    st = cublasLtMatmul(g->lt, p->op, &alpha, w, p->a, x, p->b, &beta, y, p->d, y, p->d,
-                        &p->algo, g->workspace, g->workspace_bytes, stream);
+    st = cublasLtMatmul(g->lt, p->op, &alpha, w, p->a, x, p->b, &beta, y, p->d, y, p->d, &p->algo,
+                        g->workspace, g->workspace_bytes, stream);
     if (st != CUBLAS_STATUS_SUCCESS) {
         snprintf(err, errlen, "cublasLtMatmul failed (%s) for GEMM rows=%lld n=%d k=%d",
                  cublasLtGetStatusString(st), (long long)rows, n, k);
@@ -282,15 +304,15 @@ static int cmp_float(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-#define PEAK_TRY(call)                                                         \
-    do {                                                                       \
-        cudaError_t e_ = (call);                                               \
-        if (e_ != cudaSuccess) {                                               \
-            snprintf(err, errlen, "gemm peak: %s: %s", #call, cudaGetErrorString(e_)); \
-            rc = e_ == cudaErrorMemoryAllocation ? IFS_BK_ENOMEM : IFS_BK_EDEVICE; \
-            (void)cudaGetLastError();                                          \
-            goto done;                                                         \
-        }                                                                      \
+#define PEAK_TRY(call)                                                                             \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            snprintf(err, errlen, "gemm peak: %s: %s", #call, cudaGetErrorString(e_));             \
+            rc = e_ == cudaErrorMemoryAllocation ? IFS_BK_ENOMEM : IFS_BK_EDEVICE;                 \
+            (void)cudaGetLastError();                                                              \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
 extern "C" int ifs_cuda_gemm_peak(int device, ifs_dtype dt, int m, int n, int k, int repeats,
@@ -306,7 +328,8 @@ extern "C" int ifs_cuda_gemm_peak(int device, ifs_dtype dt, int m, int n, int k,
     const size_t es = ifs_cuda_dtype_size(dt);
     PEAK_TRY(cudaSetDevice(device));
     PEAK_TRY(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    if ((rc = ifs_cuda_gemm_create(&g, 32u << 20, err, errlen))) goto done;
+    if ((rc = ifs_cuda_gemm_create(&g, 32u << 20, err, errlen)))
+        goto done;
     PEAK_TRY(cudaMalloc(&a, es * (size_t)m * k));
     PEAK_TRY(cudaMalloc(&w, es * (size_t)n * k));
     PEAK_TRY(cudaMalloc(&y, es * (size_t)m * n));
@@ -320,20 +343,24 @@ extern "C" int ifs_cuda_gemm_peak(int device, ifs_dtype dt, int m, int n, int k,
         rc = IFS_BK_ENOMEM;
         goto done;
     }
-    for (int i = 0; i <= repeats; i++) PEAK_TRY(cudaEventCreate(&ev[i]));
+    for (int i = 0; i <= repeats; i++)
+        PEAK_TRY(cudaEventCreate(&ev[i]));
     for (int i = 0; i < 3; i++) /* warm-up: plan, clocks */
-        if ((rc = ifs_cuda_gemm_run(g, dt, y, a, w, NULL, m, n, k, 0, st, err, errlen))) goto done;
+        if ((rc = ifs_cuda_gemm_run(g, dt, y, a, w, NULL, m, n, k, 0, st, err, errlen)))
+            goto done;
     PEAK_TRY(cudaEventRecord(ev[0], st));
     for (int i = 0; i < repeats; i++) {
-        if ((rc = ifs_cuda_gemm_run(g, dt, y, a, w, NULL, m, n, k, 0, st, err, errlen))) goto done;
+        if ((rc = ifs_cuda_gemm_run(g, dt, y, a, w, NULL, m, n, k, 0, st, err, errlen)))
+            goto done;
         PEAK_TRY(cudaEventRecord(ev[i + 1], st));
     }
     PEAK_TRY(cudaEventSynchronize(ev[repeats]));
-    for (int i = 0; i < repeats; i++) PEAK_TRY(cudaEventElapsedTime(&ms[i], ev[i], ev[i + 1]));
+    for (int i = 0; i < repeats; i++)
+        PEAK_TRY(cudaEventElapsedTime(&ms[i], ev[i], ev[i + 1]));
     qsort(ms, (size_t)repeats, sizeof *ms, cmp_float);
     {
-        const double med = repeats % 2 ? ms[repeats / 2]
-                                       : 0.5 * ((double)ms[repeats / 2 - 1] + ms[repeats / 2]);
+        const double med =
+            repeats % 2 ? ms[repeats / 2] : 0.5 * ((double)ms[repeats / 2 - 1] + ms[repeats / 2]);
         if (!(med > 0)) {
             snprintf(err, errlen, "gemm peak: a %dx%dx%d product timed at %g ms", m, n, k, med);
             rc = IFS_BK_EDEVICE;
@@ -342,16 +369,19 @@ extern "C" int ifs_cuda_gemm_peak(int device, ifs_dtype dt, int m, int n, int k,
         *tflops = 2.0 * m * (double)n * k / (med * 1e-3) / 1e12;
     }
 done:
-    if (st) cudaStreamSynchronize(st);
+    if (st)
+        cudaStreamSynchronize(st);
     if (ev)
         for (int i = 0; i <= repeats; i++)
-            if (ev[i]) cudaEventDestroy(ev[i]);
+            if (ev[i])
+                cudaEventDestroy(ev[i]);
     free(ev);
     free(ms);
     cudaFree(a);
     cudaFree(w);
     cudaFree(y);
     ifs_cuda_gemm_free(g);
-    if (st) cudaStreamDestroy(st);
+    if (st)
+        cudaStreamDestroy(st);
     return rc;
 }

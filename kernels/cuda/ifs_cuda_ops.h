@@ -53,29 +53,27 @@ extern "C" {
 cudaError_t ifs_cuda_embed_layernorm(ifs_dtype dt, void *out, const int32_t *ids,
                                      const int32_t *type_ids, const int32_t *pos_ids,
                                      int32_t n_tokens, const void *word, const void *pos,
-                                     const void *type, const float *g, const float *b,
-                                     int hidden, float eps, cudaStream_t stream);
+                                     const void *type, const float *g, const float *b, int hidden,
+                                     float eps, cudaStream_t stream);
 
 /* out[r] = LayerNorm(x[r] + bias + residual[r]) * g + b; bias may be NULL.
  * out may equal x or residual (each row is read whole before it is written). */
 cudaError_t ifs_cuda_add_bias_residual_layernorm(ifs_dtype dt, void *out, const void *x,
                                                  const void *bias, const void *residual,
-                                                 const float *g, const float *b,
-                                                 int64_t rows, int dim, float eps,
-                                                 cudaStream_t stream);
+                                                 const float *g, const float *b, int64_t rows,
+                                                 int dim, float eps, cudaStream_t stream);
 
 /* 1 when the LayerNorm entry points take the warp-per-row kernel for rows
  * of dim elements of dt over the n_ptrs arrays (NULLs are ignored): what
  * the kernel tests use to cover both kernels. */
-int ifs_cuda_layernorm_uses_warp_kernel(ifs_dtype dt, int dim, const void *const *ptrs,
-                                        int n_ptrs);
+int ifs_cuda_layernorm_uses_warp_kernel(ifs_dtype dt, int dim, const void *const *ptrs, int n_ptrs);
 
 /* y[r][j] = act(y[r][j] + bias[j]) in place over rows x n (contiguous rows);
  * bias may be NULL; act: IFS_ACT_* or -1 for none. 16-byte vectors when n
  * is a multiple of 8 (f16/bf16) or 4 (f32) and y, bias are 16-byte
  * aligned; element by element otherwise. */
-cudaError_t ifs_cuda_bias_act(ifs_dtype dt, void *y, const void *bias, int64_t rows, int n,
-                              int act, cudaStream_t stream);
+cudaError_t ifs_cuda_bias_act(ifs_dtype dt, void *y, const void *bias, int64_t rows, int n, int act,
+                              cudaStream_t stream);
 
 /* 1 when ifs_cuda_bias_act takes the 16-byte vector kernel for these
  * arguments (the kernel tests cover both kernels with it). */
@@ -89,18 +87,17 @@ int ifs_cuda_bias_act_uses_vectors(ifs_dtype dt, int n, const void *y, const voi
  * tensor-core (wmma) kernel; every other case, and any case with
  * force_generic, the scalar fp32-math kernel.
  * Supports head_dim <= IFS_CUDA_MAX_HEAD_DIM, n_seqs <= 65535. */
-cudaError_t ifs_cuda_attention(ifs_dtype dt, void *ctx, const void *qkv,
-                               const int32_t *seq_off, int32_t n_seqs, int32_t max_len,
-                               int hidden, int n_heads, int force_generic,
-                               cudaStream_t stream);
+cudaError_t ifs_cuda_attention(ifs_dtype dt, void *ctx, const void *qkv, const int32_t *seq_off,
+                               int32_t n_seqs, int32_t max_len, int hidden, int n_heads,
+                               int force_generic, cudaStream_t stream);
 
 /* The same attention for query row 0 ([CLS]) of each sequence only, over
  * all of its keys: ctx_cls[s] ([n_seqs][hidden]) receives that row. The
  * last layer needs nothing else, since the pooler reads only [CLS].
  * Generic (scalar) kernel, every dtype, head_dim <= IFS_CUDA_MAX_HEAD_DIM. */
 cudaError_t ifs_cuda_attention_cls(ifs_dtype dt, void *ctx_cls, const void *qkv,
-                                   const int32_t *seq_off, int32_t n_seqs, int hidden,
-                                   int n_heads, cudaStream_t stream);
+                                   const int32_t *seq_off, int32_t n_seqs, int hidden, int n_heads,
+                                   cudaStream_t stream);
 
 /* dst[s] = src[seq_off[s]] for n_seqs rows of dim elements: each sequence's
  * [CLS] row, packed. dst must not overlap src. */
@@ -116,12 +113,10 @@ int ifs_cuda_attention_uses_tensor_cores(ifs_dtype dt, int head_dim, const void 
  * when seq_off is NULL, for already gathered rows);
  * cls_out[s] = cls in fp32 (cls_out may be NULL); pooled = tanh(cls Wp^T + bp);
  * logits[s] = pooled Wc^T + bc. Weights fp32, HF layout. seq_off device or NULL. */
-cudaError_t ifs_cuda_pooler_classifier(ifs_dtype dt, float *logits, float *cls_out,
-                                       const void *hs, const int32_t *seq_off,
-                                       int32_t n_seqs, int hidden, const float *pool_w,
-                                       const float *pool_b, const float *cls_w,
-                                       const float *cls_b, int num_labels,
-                                       cudaStream_t stream);
+cudaError_t ifs_cuda_pooler_classifier(ifs_dtype dt, float *logits, float *cls_out, const void *hs,
+                                       const int32_t *seq_off, int32_t n_seqs, int hidden,
+                                       const float *pool_w, const float *pool_b, const float *cls_w,
+                                       const float *cls_b, int num_labels, cudaStream_t stream);
 
 /* dst[i] = (element) src[i], round to nearest even; and back to fp32. */
 cudaError_t ifs_cuda_from_f32(ifs_dtype dt, void *dst, const float *src, int64_t n,
@@ -164,8 +159,8 @@ void ifs_cuda_gemm_free(ifs_cuda_gemm *g);
  * Returns IFS_BK_OK, or IFS_BK_ENOMEM / IFS_BK_EUNSUP / IFS_BK_EDEVICE with
  * words naming the shape in err. */
 int ifs_cuda_gemm_run(ifs_cuda_gemm *g, ifs_dtype dt, void *y, const void *x, const void *w,
-                      const void *bias, int64_t rows, int n, int k, int relu,
-                      cudaStream_t stream, char *err, size_t errlen);
+                      const void *bias, int64_t rows, int n, int k, int relu, cudaStream_t stream,
+                      char *err, size_t errlen);
 
 /* The plan table's counters since create (g may be NULL: all zero). */
 void ifs_cuda_gemm_get_stats(const ifs_cuda_gemm *g, ifs_cuda_gemm_stats *out);
@@ -177,8 +172,8 @@ void ifs_cuda_gemm_get_stats(const ifs_cuda_gemm *g, ifs_cuda_gemm_stats *out);
  * frees them before returning; sets the calling thread's device. Returns
  * IFS_BK_OK, IFS_BK_ENOMEM or IFS_BK_EDEVICE with words in err.
  * ifs_backend_gemm_peak("cuda", ...) is the public way in. */
-int ifs_cuda_gemm_peak(int device, ifs_dtype dt, int m, int n, int k, int repeats,
-                       double *tflops, char *err, size_t errlen);
+int ifs_cuda_gemm_peak(int device, ifs_dtype dt, int m, int n, int k, int repeats, double *tflops,
+                       char *err, size_t errlen);
 
 /* --- per-stage timing of the cuda backend (benchmarks) ----------------------- */
 /* Stages of one forward call, in the order they run. */

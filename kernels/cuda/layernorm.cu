@@ -46,7 +46,8 @@ __device__ __forceinline__ void load_f32(float (&dst)[VEC], const float *src, in
     for (int q = 0; q < VEC / 4; q++) {
         const vec16<float> v = load16(src + (int64_t)c * VEC + 4 * q);
 #pragma unroll
-        for (int e = 0; e < 4; e++) dst[4 * q + e] = v.v[e];
+        for (int e = 0; e < 4; e++)
+            dst[4 * q + e] = v.v[e];
     }
 }
 
@@ -82,7 +83,8 @@ __device__ __forceinline__ void layernorm_warp_row(T *out, float (&v)[NV][vec16<
             load_f32<VEC>(bv, b, c);
             vec16<T> o;
 #pragma unroll
-            for (int e = 0; e < VEC; e++) o.v[e] = from_f<T>((v[j][e] - mean) * rstd * gv[e] + bv[e]);
+            for (int e = 0; e < VEC; e++)
+                o.v[e] = from_f<T>((v[j][e] - mean) * rstd * gv[e] + bv[e]);
             store16(out + (int64_t)c * VEC, o);
         }
     }
@@ -90,14 +92,15 @@ __device__ __forceinline__ void layernorm_warp_row(T *out, float (&v)[NV][vec16<
 
 template <typename T, int NV>
 __global__ void __launch_bounds__(LN_THREADS)
-embed_layernorm_warp_kernel(T *out, const int32_t *ids, const int32_t *type_ids,
-                            const int32_t *pos_ids, int32_t n_tokens, const T *word,
-                            const T *pos, const T *type, const float *g, const float *b,
-                            int hidden, float eps)
+    embed_layernorm_warp_kernel(T *out, const int32_t *ids, const int32_t *type_ids,
+                                const int32_t *pos_ids, int32_t n_tokens, const T *word,
+                                const T *pos, const T *type, const float *g, const float *b,
+                                int hidden, float eps)
 {
     constexpr int VEC = vec16<T>::N;
     const int64_t t = (int64_t)blockIdx.x * LN_WARPS + (threadIdx.x >> 5);
-    if (t >= n_tokens) return; /* the whole warp leaves: only warp shuffles follow */
+    if (t >= n_tokens)
+        return; /* the whole warp leaves: only warp shuffles follow */
     const int lane = threadIdx.x & 31, nvec = hidden / VEC;
     const T *wr = word + (int64_t)ids[t] * hidden;
     const T *pr = pos + (int64_t)pos_ids[t] * hidden;
@@ -117,7 +120,8 @@ embed_layernorm_warp_kernel(T *out, const int32_t *ids, const int32_t *type_ids,
             }
         } else {
 #pragma unroll
-            for (int e = 0; e < VEC; e++) v[j][e] = 0.0f; /* never read */
+            for (int e = 0; e < VEC; e++)
+                v[j][e] = 0.0f; /* never read */
         }
     }
     layernorm_warp_row<T, NV>(out + t * hidden, v, s, g, b, hidden, nvec, eps);
@@ -125,13 +129,14 @@ embed_layernorm_warp_kernel(T *out, const int32_t *ids, const int32_t *type_ids,
 
 template <typename T, int NV>
 __global__ void __launch_bounds__(LN_THREADS)
-add_bias_residual_layernorm_warp_kernel(T *out, const T *x, const T *bias, const T *residual,
-                                        const float *g, const float *b, int64_t rows, int dim,
-                                        float eps)
+    add_bias_residual_layernorm_warp_kernel(T *out, const T *x, const T *bias, const T *residual,
+                                            const float *g, const float *b, int64_t rows, int dim,
+                                            float eps)
 {
     constexpr int VEC = vec16<T>::N;
     const int64_t r = (int64_t)blockIdx.x * LN_WARPS + (threadIdx.x >> 5);
-    if (r >= rows) return; /* the whole warp leaves: only warp shuffles follow */
+    if (r >= rows)
+        return; /* the whole warp leaves: only warp shuffles follow */
     const int lane = threadIdx.x & 31, nvec = dim / VEC;
     const T *xr = x + r * dim;
     const T *rr = residual + r * dim;
@@ -143,7 +148,8 @@ add_bias_residual_layernorm_warp_kernel(T *out, const T *x, const T *bias, const
         if (c < nvec) {
             const vec16<T> a = load16(xr + (int64_t)c * VEC), y = load16(rr + (int64_t)c * VEC);
             vec16<T> bb = a; /* read only when there is a bias */
-            if (bias) bb = load16(bias + (int64_t)c * VEC);
+            if (bias)
+                bb = load16(bias + (int64_t)c * VEC);
 #pragma unroll
             for (int e = 0; e < VEC; e++) {
                 v[j][e] = to_f(a.v[e]) + (bias ? to_f(bb.v[e]) : 0.0f) + to_f(y.v[e]);
@@ -151,7 +157,8 @@ add_bias_residual_layernorm_warp_kernel(T *out, const T *x, const T *bias, const
             }
         } else {
 #pragma unroll
-            for (int e = 0; e < VEC; e++) v[j][e] = 0.0f; /* never read */
+            for (int e = 0; e < VEC; e++)
+                v[j][e] = 0.0f; /* never read */
         }
     }
     layernorm_warp_row<T, NV>(out + r * dim, v, s, g, b, dim, nvec, eps);
@@ -178,9 +185,9 @@ __device__ __forceinline__ void layernorm_block_row(T *out, const float *row, fl
 
 template <typename T>
 __global__ void __launch_bounds__(LN_THREADS)
-embed_layernorm_block_kernel(T *out, const int32_t *ids, const int32_t *type_ids,
-                             const int32_t *pos_ids, const T *word, const T *pos, const T *type,
-                             const float *g, const float *b, int hidden, float eps)
+    embed_layernorm_block_kernel(T *out, const int32_t *ids, const int32_t *type_ids,
+                                 const int32_t *pos_ids, const T *word, const T *pos, const T *type,
+                                 const float *g, const float *b, int hidden, float eps)
 {
     IFS_DYNAMIC_SHARED(float, row);
     IFS_STATIC_SHARED(float, red, [33]);
@@ -199,8 +206,8 @@ embed_layernorm_block_kernel(T *out, const int32_t *ids, const int32_t *type_ids
 
 template <typename T>
 __global__ void __launch_bounds__(LN_THREADS)
-add_bias_residual_layernorm_block_kernel(T *out, const T *x, const T *bias, const T *residual,
-                                         const float *g, const float *b, int dim, float eps)
+    add_bias_residual_layernorm_block_kernel(T *out, const T *x, const T *bias, const T *residual,
+                                             const float *g, const float *b, int dim, float eps)
 {
     IFS_DYNAMIC_SHARED(float, row);
     IFS_STATIC_SHARED(float, red, [33]);
@@ -220,65 +227,99 @@ add_bias_residual_layernorm_block_kernel(T *out, const T *x, const T *bias, cons
 
 /* Vectors per lane for a warp kernel over rows of dim elements of T, or 0
  * when the row or a pointer does not suit the warp kernels. */
-template <typename T>
-static int warp_nv(int dim, const void *const *ptrs, int n_ptrs)
+template <typename T> static int warp_nv(int dim, const void *const *ptrs, int n_ptrs)
 {
     constexpr int VEC = vec16<T>::N;
-    if (dim <= 0 || dim % VEC) return 0;
+    if (dim <= 0 || dim % VEC)
+        return 0;
     for (int i = 0; i < n_ptrs; i++)
-        if (ptrs[i] && !aligned16(ptrs[i])) return 0;
+        if (ptrs[i] && !aligned16(ptrs[i]))
+            return 0;
     const int nv = (dim / VEC + 31) / 32;
     return nv <= LN_MAX_NV ? nv : 0;
 }
 
 /* Calls BODY with the compile-time constant NV_ bound to nv (1..LN_MAX_NV). */
-#define IFS_LN_NV_DISPATCH(nv, BODY)                                           \
-    switch (nv) {                                                              \
-    case 1: { constexpr int NV_ = 1; BODY; break; }                            \
-    case 2: { constexpr int NV_ = 2; BODY; break; }                            \
-    case 3: { constexpr int NV_ = 3; BODY; break; }                            \
-    case 4: { constexpr int NV_ = 4; BODY; break; }                            \
-    case 5: { constexpr int NV_ = 5; BODY; break; }                            \
-    case 6: { constexpr int NV_ = 6; BODY; break; }                            \
-    case 7: { constexpr int NV_ = 7; BODY; break; }                            \
-    case 8: { constexpr int NV_ = 8; BODY; break; }                            \
-    default: return cudaErrorInvalidValue;                                     \
+#define IFS_LN_NV_DISPATCH(nv, BODY)                                                               \
+    switch (nv) {                                                                                  \
+    case 1: {                                                                                      \
+        constexpr int NV_ = 1;                                                                     \
+        BODY;                                                                                      \
+        break;                                                                                     \
+    }                                                                                              \
+    case 2: {                                                                                      \
+        constexpr int NV_ = 2;                                                                     \
+        BODY;                                                                                      \
+        break;                                                                                     \
+    }                                                                                              \
+    case 3: {                                                                                      \
+        constexpr int NV_ = 3;                                                                     \
+        BODY;                                                                                      \
+        break;                                                                                     \
+    }                                                                                              \
+    case 4: {                                                                                      \
+        constexpr int NV_ = 4;                                                                     \
+        BODY;                                                                                      \
+        break;                                                                                     \
+    }                                                                                              \
+    case 5: {                                                                                      \
+        constexpr int NV_ = 5;                                                                     \
+        BODY;                                                                                      \
+        break;                                                                                     \
+    }                                                                                              \
+    case 6: {                                                                                      \
+        constexpr int NV_ = 6;                                                                     \
+        BODY;                                                                                      \
+        break;                                                                                     \
+    }                                                                                              \
+    case 7: {                                                                                      \
+        constexpr int NV_ = 7;                                                                     \
+        BODY;                                                                                      \
+        break;                                                                                     \
+    }                                                                                              \
+    case 8: {                                                                                      \
+        constexpr int NV_ = 8;                                                                     \
+        BODY;                                                                                      \
+        break;                                                                                     \
+    }                                                                                              \
+    default: return cudaErrorInvalidValue;                                                         \
     }
 
 /* Dynamic shared memory of a block kernel over rows of dim floats, after
  * raising the kernel's limit when dynamic + static memory passes 48 KiB. */
-template <class K>
-static cudaError_t block_smem(K *kernel, int dim, size_t *bytes)
+template <class K> static cudaError_t block_smem(K *kernel, int dim, size_t *bytes)
 {
     *bytes = sizeof(float) * (size_t)dim;
-    if (*bytes + LN_STATIC_SMEM <= IFS_CUDA_SMEM_DEFAULT_LIMIT) return cudaSuccess;
+    if (*bytes + LN_STATIC_SMEM <= IFS_CUDA_SMEM_DEFAULT_LIMIT)
+        return cudaSuccess;
     return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)*bytes);
 }
 
 template <typename T>
-static cudaError_t launch_embed_layernorm(T *out, const int32_t *ids, const int32_t *type_ids,
-                                          const int32_t *pos_ids, int32_t n_tokens,
-                                          const T *word, const T *pos, const T *type,
-                                          const float *g, const float *b, int hidden,
-                                          float eps, cudaStream_t stream)
+static cudaError_t
+launch_embed_layernorm(T *out, const int32_t *ids, const int32_t *type_ids, const int32_t *pos_ids,
+                       int32_t n_tokens, const T *word, const T *pos, const T *type, const float *g,
+                       const float *b, int hidden, float eps, cudaStream_t stream)
 {
-    if (n_tokens <= 0) return cudaSuccess;
-    if (hidden <= 0 || hidden > IFS_CUDA_MAX_ROW) return cudaErrorInvalidValue;
+    if (n_tokens <= 0)
+        return cudaSuccess;
+    if (hidden <= 0 || hidden > IFS_CUDA_MAX_ROW)
+        return cudaErrorInvalidValue;
     const void *ptrs[] = {out, word, pos, type, g, b};
     const int nv = warp_nv<T>(hidden, ptrs, 6);
     if (nv) {
         const unsigned blocks = (unsigned)((n_tokens + LN_WARPS - 1) / LN_WARPS);
-        IFS_LN_NV_DISPATCH(nv, IFS_LAUNCH(blocks, LN_THREADS, 0, stream,
-                                          embed_layernorm_warp_kernel<T, NV_>)(
-                                   out, ids, type_ids, pos_ids, n_tokens, word, pos, type, g,
-                                   b, hidden, eps));
+        IFS_LN_NV_DISPATCH(
+            nv, IFS_LAUNCH(blocks, LN_THREADS, 0, stream, embed_layernorm_warp_kernel<T, NV_>)(
+                    out, ids, type_ids, pos_ids, n_tokens, word, pos, type, g, b, hidden, eps));
         return ifs_cuda_launched();
     }
     size_t bytes;
     cudaError_t e = block_smem(embed_layernorm_block_kernel<T>, hidden, &bytes);
-    if (e != cudaSuccess) return e;
-    IFS_LAUNCH(n_tokens, LN_THREADS, bytes, stream, embed_layernorm_block_kernel<T>)(
-        out, ids, type_ids, pos_ids, word, pos, type, g, b, hidden, eps);
+    if (e != cudaSuccess)
+        return e;
+    IFS_LAUNCH(n_tokens, LN_THREADS, bytes, stream, embed_layernorm_block_kernel<T>)
+    (out, ids, type_ids, pos_ids, word, pos, type, g, b, hidden, eps);
     return ifs_cuda_launched();
 }
 
@@ -288,8 +329,10 @@ static cudaError_t launch_add_bias_residual_layernorm(T *out, const T *x, const 
                                                       const float *b, int64_t rows, int dim,
                                                       float eps, cudaStream_t stream)
 {
-    if (rows <= 0) return cudaSuccess;
-    if (dim <= 0 || dim > IFS_CUDA_MAX_ROW || rows > INT32_MAX) return cudaErrorInvalidValue;
+    if (rows <= 0)
+        return cudaSuccess;
+    if (dim <= 0 || dim > IFS_CUDA_MAX_ROW || rows > INT32_MAX)
+        return cudaErrorInvalidValue;
     const void *ptrs[] = {out, x, bias, residual, g, b};
     const int nv = warp_nv<T>(dim, ptrs, 6);
     if (nv) {
@@ -301,10 +344,11 @@ static cudaError_t launch_add_bias_residual_layernorm(T *out, const T *x, const 
     }
     size_t bytes;
     cudaError_t e = block_smem(add_bias_residual_layernorm_block_kernel<T>, dim, &bytes);
-    if (e != cudaSuccess) return e;
+    if (e != cudaSuccess)
+        return e;
     IFS_LAUNCH((unsigned)rows, LN_THREADS, bytes, stream,
-               add_bias_residual_layernorm_block_kernel<T>)(out, x, bias, residual, g, b, dim,
-                                                            eps);
+               add_bias_residual_layernorm_block_kernel<T>)
+    (out, x, bias, residual, g, b, dim, eps);
     return ifs_cuda_launched();
 }
 
@@ -322,28 +366,26 @@ extern "C" int ifs_cuda_layernorm_uses_warp_kernel(ifs_dtype dt, int dim, const 
 }
 
 extern "C" cudaError_t ifs_cuda_embed_layernorm(ifs_dtype dt, void *out, const int32_t *ids,
-                                                const int32_t *type_ids,
-                                                const int32_t *pos_ids, int32_t n_tokens,
-                                                const void *word, const void *pos,
-                                                const void *type, const float *g,
-                                                const float *b, int hidden, float eps,
-                                                cudaStream_t stream)
+                                                const int32_t *type_ids, const int32_t *pos_ids,
+                                                int32_t n_tokens, const void *word, const void *pos,
+                                                const void *type, const float *g, const float *b,
+                                                int hidden, float eps, cudaStream_t stream)
 {
     IFS_CUDA_DISPATCH(dt, return launch_embed_layernorm<scalar_t>(
-        (scalar_t *)out, ids, type_ids, pos_ids, n_tokens, (const scalar_t *)word,
-        (const scalar_t *)pos, (const scalar_t *)type, g, b, hidden, eps, stream));
+                              (scalar_t *)out, ids, type_ids, pos_ids, n_tokens,
+                              (const scalar_t *)word, (const scalar_t *)pos, (const scalar_t *)type,
+                              g, b, hidden, eps, stream));
     return cudaErrorInvalidValue;
 }
 
-extern "C" cudaError_t ifs_cuda_add_bias_residual_layernorm(ifs_dtype dt, void *out,
-                                                            const void *x, const void *bias,
-                                                            const void *residual,
+extern "C" cudaError_t ifs_cuda_add_bias_residual_layernorm(ifs_dtype dt, void *out, const void *x,
+                                                            const void *bias, const void *residual,
                                                             const float *g, const float *b,
                                                             int64_t rows, int dim, float eps,
                                                             cudaStream_t stream)
 {
     IFS_CUDA_DISPATCH(dt, return launch_add_bias_residual_layernorm<scalar_t>(
-        (scalar_t *)out, (const scalar_t *)x, (const scalar_t *)bias,
-        (const scalar_t *)residual, g, b, rows, dim, eps, stream));
+                              (scalar_t *)out, (const scalar_t *)x, (const scalar_t *)bias,
+                              (const scalar_t *)residual, g, b, rows, dim, eps, stream));
     return cudaErrorInvalidValue;
 }

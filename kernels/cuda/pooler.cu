@@ -20,10 +20,9 @@ static const int POOL_THREADS = 256;
 
 template <typename T>
 __global__ void __launch_bounds__(POOL_THREADS)
-cls_pooler_classifier_kernel(float *logits, float *cls_out, const T *hs,
-                             const int32_t *seq_off, int hidden, const float *pool_w,
-                             const float *pool_b, const float *cls_w, const float *cls_b,
-                             int num_labels)
+    cls_pooler_classifier_kernel(float *logits, float *cls_out, const T *hs, const int32_t *seq_off,
+                                 int hidden, const float *pool_w, const float *pool_b,
+                                 const float *cls_w, const float *cls_b, int num_labels)
 {
     IFS_DYNAMIC_SHARED(float, sm);
     float *x = sm;               /* [hidden] the [CLS] row */
@@ -35,23 +34,28 @@ cls_pooler_classifier_kernel(float *logits, float *cls_out, const T *hs,
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
         const float v = to_f(row[i]);
         x[i] = v;
-        if (cls_out) cls_out[(int64_t)s * hidden + i] = v;
+        if (cls_out)
+            cls_out[(int64_t)s * hidden + i] = v;
     }
     __syncthreads();
     for (int j = warp; j < hidden; j += n_warps) {
         const float *wr = pool_w + (int64_t)j * hidden;
         float acc = 0.0f;
-        for (int k = lane; k < hidden; k += 32) acc += wr[k] * x[k];
+        for (int k = lane; k < hidden; k += 32)
+            acc += wr[k] * x[k];
         acc = warp_sum(acc);
-        if (lane == 0) pooled[j] = tanhf(acc + pool_b[j]);
+        if (lane == 0)
+            pooled[j] = tanhf(acc + pool_b[j]);
     }
     __syncthreads();
     for (int j = warp; j < num_labels; j += n_warps) {
         const float *wr = cls_w + (int64_t)j * hidden;
         float acc = 0.0f;
-        for (int k = lane; k < hidden; k += 32) acc += wr[k] * pooled[k];
+        for (int k = lane; k < hidden; k += 32)
+            acc += wr[k] * pooled[k];
         acc = warp_sum(acc);
-        if (lane == 0) logits[(int64_t)s * num_labels + j] = acc + cls_b[j];
+        if (lane == 0)
+            logits[(int64_t)s * num_labels + j] = acc + cls_b[j];
     }
 }
 
@@ -61,7 +65,8 @@ __global__ void gather_cls_rows_kernel(T *dst, const T *src, const int32_t *seq_
 {
     const int s = blockIdx.x;
     const T *row = src + (int64_t)seq_off[s] * dim;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) dst[(int64_t)s * dim + i] = row[i];
+    for (int i = threadIdx.x; i < dim; i += blockDim.x)
+        dst[(int64_t)s * dim + i] = row[i];
 }
 
 // launchers
@@ -70,25 +75,26 @@ template <typename T>
 static cudaError_t launch_gather_cls_rows(T *dst, const T *src, const int32_t *seq_off,
                                           int32_t n_seqs, int dim, cudaStream_t stream)
 {
-    if (n_seqs <= 0) return cudaSuccess;
+    if (n_seqs <= 0)
+        return cudaSuccess;
     IFS_LAUNCH(n_seqs, 128, 0, stream, gather_cls_rows_kernel<T>)(dst, src, seq_off, dim);
     return ifs_cuda_launched();
 }
 
 template <typename T>
 static cudaError_t launch_pooler_classifier(float *logits, float *cls_out, const T *hs,
-                                            const int32_t *seq_off, int32_t n_seqs,
-                                            int hidden, const float *pool_w,
-                                            const float *pool_b, const float *cls_w,
-                                            const float *cls_b, int num_labels,
+                                            const int32_t *seq_off, int32_t n_seqs, int hidden,
+                                            const float *pool_w, const float *pool_b,
+                                            const float *cls_w, const float *cls_b, int num_labels,
                                             cudaStream_t stream)
 {
-    if (n_seqs <= 0) return cudaSuccess;
+    if (n_seqs <= 0)
+        return cudaSuccess;
     if (hidden <= 0 || 2 * hidden > IFS_CUDA_MAX_ROW || num_labels <= 0)
         return cudaErrorInvalidValue;
     IFS_LAUNCH(n_seqs, POOL_THREADS, 2 * sizeof(float) * hidden, stream,
-               cls_pooler_classifier_kernel<T>)(logits, cls_out, hs, seq_off, hidden, pool_w,
-                                                pool_b, cls_w, cls_b, num_labels);
+               cls_pooler_classifier_kernel<T>)
+    (logits, cls_out, hs, seq_off, hidden, pool_w, pool_b, cls_w, cls_b, num_labels);
     return ifs_cuda_launched();
 }
 
@@ -98,20 +104,21 @@ extern "C" cudaError_t ifs_cuda_gather_cls_rows(ifs_dtype dt, void *dst, const v
                                                 const int32_t *seq_off, int32_t n_seqs, int dim,
                                                 cudaStream_t stream)
 {
-    IFS_CUDA_DISPATCH(dt, return launch_gather_cls_rows<scalar_t>(
-        (scalar_t *)dst, (const scalar_t *)src, seq_off, n_seqs, dim, stream));
+    IFS_CUDA_DISPATCH(dt, return launch_gather_cls_rows<scalar_t>((scalar_t *)dst,
+                                                                  (const scalar_t *)src, seq_off,
+                                                                  n_seqs, dim, stream));
     return cudaErrorInvalidValue;
 }
 
 extern "C" cudaError_t ifs_cuda_pooler_classifier(ifs_dtype dt, float *logits, float *cls_out,
                                                   const void *hs, const int32_t *seq_off,
-                                                  int32_t n_seqs, int hidden,
-                                                  const float *pool_w, const float *pool_b,
-                                                  const float *cls_w, const float *cls_b,
-                                                  int num_labels, cudaStream_t stream)
+                                                  int32_t n_seqs, int hidden, const float *pool_w,
+                                                  const float *pool_b, const float *cls_w,
+                                                  const float *cls_b, int num_labels,
+                                                  cudaStream_t stream)
 {
     IFS_CUDA_DISPATCH(dt, return launch_pooler_classifier<scalar_t>(
-        logits, cls_out, (const scalar_t *)hs, seq_off, n_seqs, hidden, pool_w, pool_b,
-        cls_w, cls_b, num_labels, stream));
+                              logits, cls_out, (const scalar_t *)hs, seq_off, n_seqs, hidden,
+                              pool_w, pool_b, cls_w, cls_b, num_labels, stream));
     return cudaErrorInvalidValue;
 }

@@ -32,7 +32,8 @@ static inline float tm_uniform(uint64_t *s, float a)
 static inline float *tm_fill(uint64_t *s, size_t n, float a, float center)
 {
     float *p = malloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = center + tm_uniform(s, a);
+    for (size_t i = 0; i < n; i++)
+        p[i] = center + tm_uniform(s, a);
     return p;
 }
 
@@ -57,9 +58,16 @@ static inline void tm_model_init(tm_model *m, int vocab, int hidden, int layers,
 {
     memset(m, 0, sizeof *m);
     ifs_bert_config *c = &m->w.cfg;
-    c->vocab_size = vocab; c->hidden = hidden; c->n_layers = layers; c->n_heads = heads;
-    c->intermediate = inter; c->max_position = max_pos; c->type_vocab = types;
-    c->num_labels = labels; c->ln_eps = 1e-12f; c->act = act;
+    c->vocab_size = vocab;
+    c->hidden = hidden;
+    c->n_layers = layers;
+    c->n_heads = heads;
+    c->intermediate = inter;
+    c->max_position = max_pos;
+    c->type_vocab = types;
+    c->num_labels = labels;
+    c->ln_eps = 1e-12f;
+    c->act = act;
     uint64_t s = seed;
     size_t H = (size_t)hidden, F = (size_t)inter;
     float a = 1.0f / sqrtf((float)hidden), af = 1.0f / sqrtf((float)inter);
@@ -97,7 +105,8 @@ static inline void tm_model_init(tm_model *m, int vocab, int hidden, int layers,
 
 static inline void tm_model_free(tm_model *m)
 {
-    for (int i = 0; i < m->n_arrays; i++) free(m->arrays[i]);
+    for (int i = 0; i < m->n_arrays; i++)
+        free(m->arrays[i]);
     free(m->layers);
 }
 

@@ -7,7 +7,9 @@
 
 int main(void)
 {
-    return parity_cpu_run("parity_cpu_pairs_f16", "gelu_new_pairs_f16.bin.zst",
-                          "gen-model --seed 11 --hidden 256 --layers 4 --heads 8 --intermediate 1024 "
-                          "--labels 3 --act gelu_new --dtype f16 --init test", NULL);
+    return parity_cpu_run(
+        "parity_cpu_pairs_f16", "gelu_new_pairs_f16.bin.zst",
+        "gen-model --seed 11 --hidden 256 --layers 4 --heads 8 --intermediate 1024 "
+        "--labels 3 --act gelu_new --dtype f16 --init test",
+        NULL);
 }

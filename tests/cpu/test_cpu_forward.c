@@ -26,12 +26,10 @@ typedef struct {
 static const model_case cases[] = {
     {"tiny_gelu_model_matches_reference_on_mixed_lengths", 100, 64, 3, 4, 128, 64, 2, 2,
      IFS_ACT_GELU, 23, 0},
-    {"gelu_tanh_model_with_three_labels_and_token_types_matches_reference", 120, 96, 2, 12, 200,
-     80, 2, 3, IFS_ACT_GELU_TANH, 17, 1},
-    {"relu_model_with_one_layer_matches_reference", 50, 32, 1, 2, 64, 40, 1, 4, IFS_ACT_RELU,
-     9, 0},
-    {"model_without_layers_classifies_embeddings", 30, 16, 0, 2, 32, 16, 2, 2, IFS_ACT_GELU, 5,
-     1},
+    {"gelu_tanh_model_with_three_labels_and_token_types_matches_reference", 120, 96, 2, 12, 200, 80,
+     2, 3, IFS_ACT_GELU_TANH, 17, 1},
+    {"relu_model_with_one_layer_matches_reference", 50, 32, 1, 2, 64, 40, 1, 4, IFS_ACT_RELU, 9, 0},
+    {"model_without_layers_classifies_embeddings", 30, 16, 0, 2, 32, 16, 2, 2, IFS_ACT_GELU, 5, 1},
 };
 
 static int forward(const ifs_bert_weights *w, int threads, const int32_t *ids, const int32_t *tys,
@@ -48,10 +46,11 @@ static int forward(const ifs_bert_weights *w, int threads, const int32_t *ids, c
         fprintf(stderr, "create: %s\n", err);
         return rc;
     }
-    ifs_batch batch = {.n_seqs = S, .n_tokens = off[S], .input_ids = ids, .type_ids = tys,
-                       .seq_off = off};
+    ifs_batch batch = {
+        .n_seqs = S, .n_tokens = off[S], .input_ids = ids, .type_ids = tys, .seq_off = off};
     rc = ifs_backend_forward(b, &batch, logits, cls);
-    if (rc) fprintf(stderr, "forward: %s\n", ifs_backend_error(b));
+    if (rc)
+        fprintf(stderr, "forward: %s\n", ifs_backend_error(b));
     ifs_backend_free(b);
     return rc;
 }
@@ -59,7 +58,9 @@ static int forward(const ifs_bert_weights *w, int threads, const int32_t *ids, c
 static int argmax(const float *v, int n)
 {
     int k = 0;
-    for (int i = 1; i < n; i++) if (v[i] > v[k]) k = i;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[k])
+            k = i;
     return k;
 }
 
@@ -95,12 +96,15 @@ static void run_case(const model_case *mc, uint64_t seed)
               mc->name);
     IFS_CHECK(forward(w, 1, ids, ty, off, S, got, gotc) == 0, "%s: forward", mc->name);
     double worst = 0, worstc = 0;
-    for (size_t i = 0; i < nl; i++) worst = fmax(worst, fabs(got[i] - ref[i]));
-    for (size_t i = 0; i < nc; i++) worstc = fmax(worstc, fabs(gotc[i] - refc[i]));
-    IFS_CHECK(worst <= 1e-5 && worstc <= 1e-5, "%s: logits off by %.3g, cls rows by %.3g",
-              mc->name, worst, worstc);
+    for (size_t i = 0; i < nl; i++)
+        worst = fmax(worst, fabs(got[i] - ref[i]));
+    for (size_t i = 0; i < nc; i++)
+        worstc = fmax(worstc, fabs(gotc[i] - refc[i]));
+    IFS_CHECK(worst <= 1e-5 && worstc <= 1e-5, "%s: logits off by %.3g, cls rows by %.3g", mc->name,
+              worst, worstc);
     for (int i = 0; i < S; i++)
-        IFS_CHECK(argmax(got + i * C, C) == argmax(ref + i * C, C), "%s: seq %d label", mc->name, i);
+        IFS_CHECK(argmax(got + i * C, C) == argmax(ref + i * C, C), "%s: seq %d label", mc->name,
+                  i);
 
     /* the same bits at any thread count */
     static const int threads[] = {2, 3, 8};
@@ -143,15 +147,28 @@ static void run_case(const model_case *mc, uint64_t seed)
         int j = S - 1 - i;
         IFS_CHECK(argmax(other + i * C, C) == argmax(got + j * C, C), "%s: reversed label",
                   mc->name);
-        for (int c = 0; c < C; c++) same_bits &= other[i * C + c] == got[j * C + c];
+        for (int c = 0; c < C; c++)
+            same_bits &= other[i * C + c] == got[j * C + c];
     }
-    IFS_CHECK(same_bits, "%s: a sequence's logits change with what it is batched with "
-              "(max %.3g)", mc->name, worst_alone);
+    IFS_CHECK(same_bits,
+              "%s: a sequence's logits change with what it is batched with "
+              "(max %.3g)",
+              mc->name, worst_alone);
     printf("%s: max |backend - reference| logits %.3g, cls %.3g; alone vs batched %.3g%s\n",
            mc->name, worst, worstc, worst_alone,
            same_bits ? " (bit-identical across batch shapes)" : " (NOT bit-identical)");
-    free(off); free(ids); free(tys); free(ref); free(refc); free(got); free(gotc);
-    free(other); free(otherc); free(roff); free(rids); free(rtys);
+    free(off);
+    free(ids);
+    free(tys);
+    free(ref);
+    free(refc);
+    free(got);
+    free(gotc);
+    free(other);
+    free(otherc);
+    free(roff);
+    free(rids);
+    free(rtys);
     tm_model_free(&m);
 }
 
@@ -166,16 +183,18 @@ static void malformed_requests_are_refused_with_words(void)
     char err[512] = "";
     o.dtype = IFS_DT_F16;
     IFS_CHECK(ifs_backend_create("cpu", &m.w, &o, &b, err, sizeof err) == IFS_BK_EUNSUP && !b &&
-              strstr(err, "fp32"), "fp16 compute is refused: '%s'", err);
+                  strstr(err, "fp32"),
+              "fp16 compute is refused: '%s'", err);
     o.dtype = IFS_DT_F32;
     IFS_CHECK(ifs_backend_create("cpu", &m.w, &o, &b, err, sizeof err) == IFS_BK_OK, "%s", err);
     int32_t ids[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-    int32_t off_long[] = {0, 9};           /* longer than max_position 8 */
-    int32_t off_many[] = {0, 8, 16, 20};   /* 20 tokens > max_batch_tokens */
+    int32_t off_long[] = {0, 9};         /* longer than max_position 8 */
+    int32_t off_many[] = {0, 8, 16, 20}; /* 20 tokens > max_batch_tokens */
     float logits[8];
     ifs_batch bad = {.n_seqs = 1, .n_tokens = 9, .input_ids = ids, .seq_off = off_long};
     IFS_CHECK(ifs_backend_forward(b, &bad, logits, NULL) == IFS_BK_EARG &&
-              strstr(ifs_backend_error(b), "length"), "too long: '%s'", ifs_backend_error(b));
+                  strstr(ifs_backend_error(b), "length"),
+              "too long: '%s'", ifs_backend_error(b));
     ifs_batch big = {.n_seqs = 3, .n_tokens = 20, .input_ids = ids, .seq_off = off_many};
     IFS_CHECK(ifs_backend_forward(b, &big, logits, NULL) == IFS_BK_EARG, "too many tokens");
     ifs_batch empty = {.n_seqs = 0, .n_tokens = 0, .input_ids = ids, .seq_off = off_long};
@@ -188,7 +207,8 @@ static void malformed_requests_are_refused_with_words(void)
 
 int main(void)
 {
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 1000 + i);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i], 1000 + i);
     malformed_requests_are_refused_with_words();
     for (int st = IFS_BK_EUNSUP; st <= IFS_BK_OK; st++)
         IFS_CHECK(strcmp(ifs_backend_strerror(st), "unknown status") != 0,

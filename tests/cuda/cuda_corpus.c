@@ -42,12 +42,14 @@
 static char *read_plain(const char *path, size_t *out_len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     size_t cap = 1 << 20, len = 0, n;
     char *out = malloc(cap);
     while (out && (n = fread(out + len, 1, cap - len - 1, f)) > 0) {
         len += n;
-        if (cap - len < 2) out = realloc(out, cap *= 2);
+        if (cap - len < 2)
+            out = realloc(out, cap *= 2);
     }
     int bad = ferror(f);
     fclose(f);
@@ -64,7 +66,8 @@ static char *read_plain(const char *path, size_t *out_len)
 static char *read_zst(const char *path, size_t *out_len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     ZSTD_DStream *ds = ZSTD_createDStream();
     size_t in_cap = ZSTD_DStreamInSize(), cap = 1 << 20, len = 0;
     char *in = malloc(in_cap), *out = malloc(cap);
@@ -73,7 +76,8 @@ static char *read_zst(const char *path, size_t *out_len)
     while (!bad && (n = fread(in, 1, in_cap, f)) > 0) {
         ZSTD_inBuffer ib = {in, n, 0};
         while (ib.pos < ib.size) {
-            if (cap - len < (1 << 16)) out = realloc(out, cap *= 2);
+            if (cap - len < (1 << 16))
+                out = realloc(out, cap *= 2);
             ZSTD_outBuffer ob = {out + len, cap - len - 1, 0};
             last = ZSTD_decompressStream(ds, &ob, &ib);
             if (ZSTD_isError(last)) {
@@ -133,7 +137,8 @@ static int run_all(ifs_backend *b, const corpus *c, int32_t n, int L, int32_t bu
         }
         ifs_batch batch = {j - i, tok, ids, NULL, off};
         rc = ifs_backend_forward(b, &batch, logits + (size_t)i * L, NULL);
-        if (rc) fprintf(stderr, "batch at response %d: %s\n", i, ifs_backend_error(b));
+        if (rc)
+            fprintf(stderr, "batch at response %d: %s\n", i, ifs_backend_error(b));
         i = j;
     }
     free(ids);
@@ -172,15 +177,19 @@ int main(void)
         snprintf(model_dir, sizeof model_dir, "%s/all-MiniLM-L6-v2",
                  ifs_test_env("IFS_MODELS_DIR", ".cache/models"));
     DIR *d = opendir(data);
-    if (!d) IFS_SKIP("the shared corpus is not at %s", data);
+    if (!d)
+        IFS_SKIP("the shared corpus is not at %s", data);
     ifs_wts_model *m = ifs_wts_load(model_dir, IFS_WTS_ENCODER_ONLY, err, sizeof err);
-    if (!m) IFS_SKIP("no checkpoint: %s", err);
+    if (!m)
+        IFS_SKIP("no checkpoint: %s", err);
     ifs_tok *tok = ifs_tok_load(model_dir, NULL, err, sizeof err);
-    if (!tok) IFS_SKIP("no tokenizer in %s: %s", model_dir, err);
+    if (!tok)
+        IFS_SKIP("no tokenizer in %s: %s", model_dir, err);
     const long limit = atol(ifs_test_env("IFS_CORPUS_LIMIT", "0"));
     const long min_n = atol(ifs_test_env("IFS_CORPUS_MIN", "0"));
     const int max_len = atoi(ifs_test_env("IFS_CORPUS_MAX_LEN", "512"));
-    if (max_len < 2 || max_len > 512) IFS_SKIP("IFS_CORPUS_MAX_LEN %d is outside 2..512", max_len);
+    if (max_len < 2 || max_len > 512)
+        IFS_SKIP("IFS_CORPUS_MAX_LEN %d is outside 2..512", max_len);
     const int32_t cpu_check = (int32_t)atol(ifs_test_env("IFS_CORPUS_CPU_CHECK", "512"));
 
     /* the weights, with a seeded random head when the checkpoint has none */
@@ -191,7 +200,9 @@ int main(void)
         head = malloc(sizeof(float) * ((size_t)H * H + H + 2 * (size_t)H + 2));
         uint64_t r = 12345;
         for (size_t i = 0; i < (size_t)H * H + H + 2 * (size_t)H + 2; i++) {
-            r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
             head[i] = (float)(((r >> 11) * (1.0 / 9007199254740992.0) - 0.5) * 2.0 * sqrt(3.0 / H));
         }
         if (!w.pool_w) {
@@ -203,7 +214,8 @@ int main(void)
         w.cfg.num_labels = 2;
     }
     const int L = w.cfg.num_labels;
-    if (L != 2) IFS_SKIP("the checkpoint has %d labels; this test reads p(label 1) of two", L);
+    if (L != 2)
+        IFS_SKIP("the checkpoint has %d labels; this test reads p(label 1) of two", L);
 
     /* tokenize every response, files in sorted order */
     char *names[1024];
@@ -225,7 +237,8 @@ int main(void)
         size_t len;
         snprintf(path, sizeof path, "%s/%s", data, names[f]);
         const size_t ln = strlen(names[f]);
-        char *text = !strcmp(names[f] + ln - 4, ".zst") ? read_zst(path, &len) : read_plain(path, &len);
+        char *text =
+            !strcmp(names[f] + ln - 4, ".zst") ? read_zst(path, &len) : read_plain(path, &len);
         cJSON *arr = text ? cJSON_ParseWithLength(text, len) : NULL;
         if (!arr) {
             unreadable++;
@@ -233,15 +246,17 @@ int main(void)
             continue;
         }
         cJSON *it;
-        cJSON_ArrayForEach(it, arr) {
-            if (limit && c.n >= limit) break;
+        cJSON_ArrayForEach(it, arr)
+        {
+            if (limit && c.n >= limit)
+                break;
             cJSON *o = cJSON_GetObjectItemCaseSensitive(it, "output");
             if (!cJSON_IsString(o)) {
                 rejected++;
                 continue;
             }
-            if (ifs_tok_encode(tok, st, o->valuestring, strlen(o->valuestring), max_len, ids, NULL, &n_ids,
-                               NULL) != IFS_TOK_OK) {
+            if (ifs_tok_encode(tok, st, o->valuestring, strlen(o->valuestring), max_len, ids, NULL,
+                               &n_ids, NULL) != IFS_TOK_OK) {
                 rejected++;
                 continue;
             }
@@ -253,7 +268,8 @@ int main(void)
     ifs_tok_state_free(st);
     IFS_CHECK(unreadable == 0, "%d corpus files could not be read", unreadable);
     printf("corpus: %d responses tokenized from %d files of %s (%d without a usable output), "
-           "truncated to %d tokens, model %s\n", c.n, n_files, data, rejected, max_len, model_dir);
+           "truncated to %d tokens, model %s\n",
+           c.n, n_files, data, rejected, max_len, model_dir);
     IFS_CHECK(c.n >= min_n, "only %d responses read; IFS_CORPUS_MIN asks for %ld", c.n, min_n);
 
     const int32_t budget = 16384;
@@ -266,8 +282,10 @@ int main(void)
         ifs_backend *cpu = make("cpu", &w, IFS_DT_F32, budget);
         if (cpu && nc && run_all(cpu, &c, nc, L, budget, lc) == IFS_BK_OK) {
             double mx = 0;
-            for (int32_t i = 0; i < nc * L; i++) mx = fmax(mx, fabs((double)lc[i] - l32[i]));
-            IFS_CHECK(mx <= 1e-3, "cuda f32 vs cpu on %d responses: max |dlogit| %.3g > 1e-3", nc, mx);
+            for (int32_t i = 0; i < nc * L; i++)
+                mx = fmax(mx, fabs((double)lc[i] - l32[i]));
+            IFS_CHECK(mx <= 1e-3, "cuda f32 vs cpu on %d responses: max |dlogit| %.3g > 1e-3", nc,
+                      mx);
             printf("%s cuda f32 matches the cpu backend on the first %d responses (max %.3g)\n",
                    mx <= 1e-3 ? "ok  " : "FAIL", nc, mx);
         }
@@ -290,23 +308,32 @@ int main(void)
                 if (a32 != alo) {
                     flips++;
                     double p = 1.0 / (1.0 + exp((double)l32[i * 2] - l32[i * 2 + 1]));
-                    if (fabs(p - 0.5) > 0.01) bad++;
+                    if (fabs(p - 0.5) > 0.01)
+                        bad++;
                 }
             }
             double agree = c.n ? 1.0 - (double)flips / c.n : 1.0;
             const char *nm = k ? "bf16" : "f16";
-            IFS_CHECK(agree >= 0.999, "%s: argmax agrees with f32 on %.4f%% < 99.9%%", nm, 100 * agree);
+            IFS_CHECK(agree >= 0.999, "%s: argmax agrees with f32 on %.4f%% < 99.9%%", nm,
+                      100 * agree);
             IFS_CHECK(bad == 0, "%s: %d disagreements farther than 0.01 from p = 0.5", nm, bad);
-            printf("%s %s vs f32 over %d responses: argmax agreement %.4f%%, %d flips (%d away from "
-                   "p=0.5), max |dlogit| %.3g\n", agree >= 0.999 && !bad ? "ok  " : "FAIL", nm, c.n,
-                   100 * agree, flips, bad, max_d);
+            printf(
+                "%s %s vs f32 over %d responses: argmax agreement %.4f%%, %d flips (%d away from "
+                "p=0.5), max |dlogit| %.3g\n",
+                agree >= 0.999 && !bad ? "ok  " : "FAIL", nm, c.n, 100 * agree, flips, bad, max_d);
             ifs_backend_free(b);
         }
     }
     ifs_backend_free(b32);
-    for (int32_t i = 0; i < c.n; i++) free(c.ids[i]);
-    free(c.ids); free(c.len); free(l32); free(llo); free(head);
-    for (int f = 0; f < n_files; f++) free(names[f]);
+    for (int32_t i = 0; i < c.n; i++)
+        free(c.ids[i]);
+    free(c.ids);
+    free(c.len);
+    free(l32);
+    free(llo);
+    free(head);
+    for (int f = 0; f < n_files; f++)
+        free(names[f]);
     ifs_tok_free(tok);
     ifs_wts_free(m);
     return ifs_test_done("cuda_corpus");

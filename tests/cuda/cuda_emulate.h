@@ -91,12 +91,14 @@
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 
-namespace ifs_emu {
+namespace ifs_emu
+{
 
 static void fiber_yield();
 
 /* A reusable barrier whose members may leave (thread exit). */
-class barrier {
+class barrier
+{
   public:
     void init(int n)
     {
@@ -119,19 +121,23 @@ class barrier {
     {
         std::unique_lock<std::mutex> lk(m_);
         expected_--;
-        if (expected_ > 0 && arrived_ >= expected_) release();
+        if (expected_ > 0 && arrived_ >= expected_)
+            release();
     }
 #else
     void wait()
     {
         unsigned g = gen_;
-        if (++arrived_ >= expected_) release();
-        while (gen_ == g) fiber_yield();
+        if (++arrived_ >= expected_)
+            release();
+        while (gen_ == g)
+            fiber_yield();
     }
     void drop()
     {
         expected_--;
-        if (expected_ > 0 && arrived_ >= expected_) release();
+        if (expected_ > 0 && arrived_ >= expected_)
+            release();
     }
 #endif
 
@@ -173,13 +179,14 @@ struct block_state {
 static thread_local block_state *tl_block;
 static thread_local int tl_lane, tl_warp;
 static std::map<const void *, int> smem_optin; /* kernel -> raised dynamic smem limit */
-static std::atomic<int> faults{0};              /* rule violations seen by kernels */
+static std::atomic<int> faults{0};             /* rule violations seen by kernels */
 static cudaError_t last_error = cudaSuccess;
 static char fault_msg[256];
 
 static void fault(const char *what)
 {
-    if (faults++ == 0) snprintf(fault_msg, sizeof fault_msg, "%s", what);
+    if (faults++ == 0)
+        snprintf(fault_msg, sizeof fault_msg, "%s", what);
 }
 
 static const size_t SMEM_DEFAULT = 48 * 1024, SMEM_OPTIN_MAX = 166912; /* sm_80 */
@@ -188,7 +195,10 @@ static const size_t SMEM_DEFAULT = 48 * 1024, SMEM_OPTIN_MAX = 166912; /* sm_80 
  * current block: counted once per launch against the block's limit. */
 static void static_smem(const void *addr, size_t bytes);
 
-static inline int n_threads(dim3 b) { return (int)(b.x * b.y * b.z); }
+static inline int n_threads(dim3 b)
+{
+    return (int)(b.x * b.y * b.z);
+}
 
 /* Fibers (the default): the block's threads are ucontext coroutines on the
  * calling thread, switched at barriers; deterministic and fast. Build with
@@ -221,13 +231,15 @@ static void fiber_entry()
 
 static thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 
-namespace ifs_emu {
+namespace ifs_emu
+{
 static void static_smem(const void *addr, size_t bytes)
 {
     block_state *st = tl_block;
     std::lock_guard<std::mutex> g(st->static_lock);
     for (auto &s : st->statics)
-        if (s.first == addr) return;
+        if (s.first == addr)
+            return;
     st->statics.emplace_back(addr, bytes);
     st->static_bytes += bytes;
     const size_t total = st->static_bytes + st->dyn_bytes;
@@ -237,17 +249,18 @@ static void static_smem(const void *addr, size_t bytes)
     if (bad && !st->static_fault) {
         st->static_fault = true;
         char msg[200];
-        snprintf(msg, sizeof msg, "shared memory: %zu static + %zu dynamic bytes exceed the "
-                 "%s limit of %zu", st->static_bytes, st->dyn_bytes,
-                 st->opt_in < 0 ? "default (no opt-in)" : "opt-in",
+        snprintf(msg, sizeof msg,
+                 "shared memory: %zu static + %zu dynamic bytes exceed the "
+                 "%s limit of %zu",
+                 st->static_bytes, st->dyn_bytes, st->opt_in < 0 ? "default (no opt-in)" : "opt-in",
                  st->opt_in < 0 ? SMEM_DEFAULT : SMEM_OPTIN_MAX);
         fault(msg);
     }
 }
 } /* namespace ifs_emu */
 
-#define IFS_STATIC_SHARED(type, name, dims)                                    \
-    static type name dims;                                                     \
+#define IFS_STATIC_SHARED(type, name, dims)                                                        \
+    static type name dims;                                                                         \
     ifs_emu::static_smem(&name, sizeof name)
 
 /* 16-byte accesses of cuda_common.cuh (load16 / store16). */
@@ -260,7 +273,10 @@ static inline void ifs_emu_access16(const void *p, const char *what)
     }
 }
 
-static inline void __syncthreads() { ifs_emu::tl_block->bar.wait(); }
+static inline void __syncthreads()
+{
+    ifs_emu::tl_block->bar.wait();
+}
 static inline void __syncwarp(unsigned mask = 0xffffffffu)
 {
     (void)mask;
@@ -288,8 +304,14 @@ static inline float __shfl_sync(unsigned mask, float v, int src)
     (void)mask;
     return ifs_emu_exchange(v, src);
 }
-static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
-static inline int min(int a, int b) { return a < b ? a : b; }
+static inline float rsqrtf(float x)
+{
+    return 1.0f / sqrtf(x);
+}
+static inline int min(int a, int b)
+{
+    return a < b ? a : b;
+}
 
 /* Defines the runtime's own declaration (no libcudart is linked). */
 cudaError_t CUDARTAPI cudaGetLastError(void)
@@ -308,7 +330,8 @@ static cudaError_t cudaFuncSetAttribute(F *kernel, cudaFuncAttribute attr, int v
     return cudaSuccess;
 }
 
-namespace ifs_emu {
+namespace ifs_emu
+{
 
 template <class F> struct launcher {
     dim3 grid, block;
@@ -318,7 +341,8 @@ template <class F> struct launcher {
     {
         int limit = 48 * 1024;
         auto it = smem_optin.find((const void *)kernel);
-        if (it != smem_optin.end()) limit = it->second;
+        if (it != smem_optin.end())
+            limit = it->second;
         const int nt = n_threads(block);
         if (nt < 1 || nt > 1024 || nt % 32 || grid.x < 1 || grid.y < 1 || grid.z < 1 ||
             grid.y > 65535 || grid.z > 65535 || smem > (size_t)limit) {
@@ -351,8 +375,8 @@ template <class F> struct launcher {
             gridDim = grid;
         };
         auto leave = [&] { /* an exited thread leaves the barriers */
-            st.warps[tl_warp].bar.drop();
-            st.bar.drop();
+                           st.warps[tl_warp].bar.drop();
+                           st.bar.drop();
         };
 #ifdef IFS_EMU_OS_THREADS
         /* One OS thread per CUDA thread of a block, kept for the whole grid;
@@ -369,12 +393,14 @@ template <class F> struct launcher {
                     kernel(args...);
                     leave();
                     between.wait(); /* the whole block is done */
-                    if (t == 0) reset();
+                    if (t == 0)
+                        reset();
                     between.wait(); /* the next block starts clean */
                 }
             });
         }
-        for (auto &x : th) x.join();
+        for (auto &x : th)
+            x.join();
 #else
         fiber_set fs;
         fs.ctx.resize(nt);
@@ -409,7 +435,8 @@ template <class F> struct launcher {
             for (int live = nt; live > 0;) { /* round robin until every thread returned */
                 live = 0;
                 for (int t = 0; t < nt; t++) {
-                    if (fs.done[t]) continue;
+                    if (fs.done[t])
+                        continue;
                     fs.current = t;
                     enter(t, cur_block);
                     swapcontext(&fs.main, &fs.ctx[t]);
@@ -429,18 +456,25 @@ template <class F> launcher<F> launch(dim3 g, dim3 b, size_t smem, F *k)
 
 } /* namespace ifs_emu */
 
-#define IFS_LAUNCH(grid, block, smem, stream, ...)                             \
+#define IFS_LAUNCH(grid, block, smem, stream, ...)                                                 \
     ((void)(stream), ifs_emu::launch(dim3(grid), dim3(block), (size_t)(smem), __VA_ARGS__))
 #define IFS_DYNAMIC_SHARED(type, name) type *name = reinterpret_cast<type *>(ifs_emu::tl_block->dyn)
 
 /* --- wmma ------------------------------------------------------------------------ */
-namespace nvcuda {
-namespace wmma {
-struct row_major {};
-struct col_major {};
-struct matrix_a {};
-struct matrix_b {};
-struct accumulator {};
+namespace nvcuda
+{
+namespace wmma
+{
+struct row_major {
+};
+struct col_major {
+};
+struct matrix_a {
+};
+struct matrix_b {
+};
+struct accumulator {
+};
 enum layout_t { mem_row_major, mem_col_major };
 
 template <class Use, int M, int N, int K, class T, class Layout = void> struct fragment {
@@ -448,14 +482,25 @@ template <class Use, int M, int N, int K, class T, class Layout = void> struct f
     float x[16][16];
 };
 
-static inline float elem(float v) { return v; }
-static inline float elem(__half v) { return __half2float(v); }
-static inline float elem(__nv_bfloat16 v) { return __bfloat162float(v); }
+static inline float elem(float v)
+{
+    return v;
+}
+static inline float elem(__half v)
+{
+    return __half2float(v);
+}
+static inline float elem(__nv_bfloat16 v)
+{
+    return __bfloat162float(v);
+}
 
 template <class T> static void check(const T *p, unsigned ldm, const char *what)
 {
-    if ((uintptr_t)p % 32) ifs_emu::fault(what);
-    if (ldm % (sizeof(T) == 2 ? 8 : 4)) ifs_emu::fault(what);
+    if ((uintptr_t)p % 32)
+        ifs_emu::fault(what);
+    if (ldm % (sizeof(T) == 2 ? 8 : 4))
+        ifs_emu::fault(what);
 }
 
 template <class Use, class T, class L>
@@ -465,8 +510,9 @@ void load_matrix_sync(fragment<Use, 16, 16, 16, T, L> &f, const T *p, unsigned l
                   "accumulators take a layout argument");
     check(p, ldm, "wmma load: pointer not 32-byte aligned or bad ldm");
     const bool row = std::is_same<L, row_major>::value;
-    for (int r = 0; r < 16; r++)     /* r, c: the fragment's row and column */
-        for (int c = 0; c < 16; c++) f.x[r][c] = elem(row ? p[r * ldm + c] : p[r + c * ldm]);
+    for (int r = 0; r < 16; r++) /* r, c: the fragment's row and column */
+        for (int c = 0; c < 16; c++)
+            f.x[r][c] = elem(row ? p[r * ldm + c] : p[r + c * ldm]);
 }
 
 static inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f, const float *p,
@@ -474,7 +520,8 @@ static inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f,
 {
     check(p, ldm, "wmma accumulator load: pointer not 32-byte aligned or bad ldm");
     for (int r = 0; r < 16; r++)
-        for (int c = 0; c < 16; c++) f.x[r][c] = l == mem_row_major ? p[r * ldm + c] : p[r + c * ldm];
+        for (int c = 0; c < 16; c++)
+            f.x[r][c] = l == mem_row_major ? p[r * ldm + c] : p[r + c * ldm];
 }
 
 static inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 16, 16, float> &f,
@@ -495,7 +542,8 @@ static inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 1
 static inline void fill_fragment(fragment<accumulator, 16, 16, 16, float> &f, float v)
 {
     for (int r = 0; r < 16; r++)
-        for (int c = 0; c < 16; c++) f.x[r][c] = v;
+        for (int c = 0; c < 16; c++)
+            f.x[r][c] = v;
 }
 
 template <class T, class LA, class LB>
@@ -508,7 +556,8 @@ void mma_sync(fragment<accumulator, 16, 16, 16, float> &d,
     for (int i = 0; i < 16; i++)
         for (int j = 0; j < 16; j++) {
             float s = c.x[i][j];
-            for (int k = 0; k < 16; k++) s += a.x[i][k] * b.x[k][j];
+            for (int k = 0; k < 16; k++)
+                s += a.x[i][k] * b.x[k][j];
             out[i][j] = s;
         }
     memcpy(d.x, out, sizeof out);

@@ -33,9 +33,10 @@
 #include <map>
 #include <mutex>
 
-namespace ifs_emu_rt {
+namespace ifs_emu_rt
+{
 static std::mutex lock;
-static std::map<void *, size_t> live;  /* device allocations */
+static std::map<void *, size_t> live; /* device allocations */
 static size_t device_used, device_limit = (size_t)8 << 30;
 static int n_devices = 1;
 static std::map<cudaStream_t, int> pending; /* copies in flight per stream */
@@ -44,31 +45,39 @@ static int memcpy_calls;
 static inline int in_flight()
 {
     int n = 0;
-    for (auto &p : pending) n += p.second;
+    for (auto &p : pending)
+        n += p.second;
     return n;
 }
-}
+} // namespace ifs_emu_rt
 
 cudaError_t CUDARTAPI cudaMalloc(void **p, size_t n)
 {
     std::lock_guard<std::mutex> g(ifs_emu_rt::lock);
     *p = nullptr;
-    if (ifs_emu_rt::device_used + n > ifs_emu_rt::device_limit) return cudaErrorMemoryAllocation;
+    if (ifs_emu_rt::device_used + n > ifs_emu_rt::device_limit)
+        return cudaErrorMemoryAllocation;
     *p = malloc(n ? n : 1);
-    if (!*p) return cudaErrorMemoryAllocation;
+    if (!*p)
+        return cudaErrorMemoryAllocation;
     memset(*p, 0xff, n); /* fresh device memory is garbage: NaN pattern */
     ifs_emu_rt::live[*p] = n;
     ifs_emu_rt::device_used += n;
     return cudaSuccess;
 }
-template <class T> static cudaError_t cudaMalloc(T **p, size_t n) { return cudaMalloc((void **)p, n); }
+template <class T> static cudaError_t cudaMalloc(T **p, size_t n)
+{
+    return cudaMalloc((void **)p, n);
+}
 
 cudaError_t CUDARTAPI cudaFree(void *p)
 {
     std::lock_guard<std::mutex> g(ifs_emu_rt::lock);
-    if (!p) return cudaSuccess;
+    if (!p)
+        return cudaSuccess;
     auto it = ifs_emu_rt::live.find(p);
-    if (it == ifs_emu_rt::live.end()) return cudaErrorInvalidValue; /* not ours, or twice */
+    if (it == ifs_emu_rt::live.end())
+        return cudaErrorInvalidValue; /* not ours, or twice */
     ifs_emu_rt::device_used -= it->second;
     ifs_emu_rt::live.erase(it);
     free(p);
@@ -91,8 +100,8 @@ cudaError_t CUDARTAPI cudaFreeHost(void *p)
     return cudaSuccess;
 }
 
-cudaError_t CUDARTAPI cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
-                                      cudaStream_t stream)
+cudaError_t CUDARTAPI cudaMemcpyAsync(void *dst, const void *src, size_t n,
+                                      enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     (void)kind;
     ifs_emu_rt::memcpy_calls++;
@@ -137,7 +146,8 @@ cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 {
     (void)s;
     *(double *)e = std::chrono::duration<double, std::milli>(
-                       std::chrono::steady_clock::now().time_since_epoch()).count();
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
     return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
@@ -196,12 +206,16 @@ extern "C" int ifs_cuda_gemm_create(ifs_cuda_gemm **out, size_t workspace_bytes,
     return IFS_BK_OK;
 }
 
-extern "C" void ifs_cuda_gemm_free(ifs_cuda_gemm *g) { delete g; }
+extern "C" void ifs_cuda_gemm_free(ifs_cuda_gemm *g)
+{
+    delete g;
+}
 
 extern "C" void ifs_cuda_gemm_get_stats(const ifs_cuda_gemm *g, ifs_cuda_gemm_stats *out)
 {
     memset(out, 0, sizeof *out); /* the stand-in keeps no plans */
-    if (g) out->hits = (uint64_t)g->calls;
+    if (g)
+        out->hits = (uint64_t)g->calls;
 }
 
 template <class T> static float emu_load(const void *p, int64_t i)
@@ -209,8 +223,14 @@ template <class T> static float emu_load(const void *p, int64_t i)
     return nvcuda::wmma::elem(((const T *)p)[i]);
 }
 template <class T> static void emu_store(void *p, int64_t i, float v);
-template <> void emu_store<float>(void *p, int64_t i, float v) { ((float *)p)[i] = v; }
-template <> void emu_store<__half>(void *p, int64_t i, float v) { ((__half *)p)[i] = __float2half_rn(v); }
+template <> void emu_store<float>(void *p, int64_t i, float v)
+{
+    ((float *)p)[i] = v;
+}
+template <> void emu_store<__half>(void *p, int64_t i, float v)
+{
+    ((__half *)p)[i] = __float2half_rn(v);
+}
 template <> void emu_store<__nv_bfloat16>(void *p, int64_t i, float v)
 {
     ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v);
@@ -222,12 +242,16 @@ static void emu_gemm(void *y, const void *x, const void *w, const void *bias, in
 {
     std::vector<float> xr(k);
     for (int64_t r = 0; r < rows; r++) {
-        for (int i = 0; i < k; i++) xr[i] = emu_load<T>(x, r * k + i);
+        for (int i = 0; i < k; i++)
+            xr[i] = emu_load<T>(x, r * k + i);
         for (int j = 0; j < n; j++) {
             float acc = 0.0f;
-            for (int i = 0; i < k; i++) acc += xr[i] * emu_load<T>(w, (int64_t)j * k + i);
-            if (bias) acc += emu_load<T>(bias, j);
-            if (relu && acc < 0.0f) acc = 0.0f;
+            for (int i = 0; i < k; i++)
+                acc += xr[i] * emu_load<T>(w, (int64_t)j * k + i);
+            if (bias)
+                acc += emu_load<T>(bias, j);
+            if (relu && acc < 0.0f)
+                acc = 0.0f;
             emu_store<T>(y, r * n + j, acc);
         }
     }
@@ -241,9 +265,12 @@ extern "C" int ifs_cuda_gemm_run(ifs_cuda_gemm *g, ifs_dtype dt, void *y, const 
     (void)err;
     (void)errlen;
     g->calls++;
-    if (dt == IFS_DT_F16) emu_gemm<__half>(y, x, w, bias, rows, n, k, relu);
-    else if (dt == IFS_DT_BF16) emu_gemm<__nv_bfloat16>(y, x, w, bias, rows, n, k, relu);
-    else emu_gemm<float>(y, x, w, bias, rows, n, k, relu);
+    if (dt == IFS_DT_F16)
+        emu_gemm<__half>(y, x, w, bias, rows, n, k, relu);
+    else if (dt == IFS_DT_BF16)
+        emu_gemm<__nv_bfloat16>(y, x, w, bias, rows, n, k, relu);
+    else
+        emu_gemm<float>(y, x, w, bias, rows, n, k, relu);
     return IFS_BK_OK;
 }
 
@@ -265,11 +292,15 @@ extern "C" int ifs_cuda_gemm_peak(int device, ifs_dtype dt, int m, int n, int k,
     std::vector<double> t;
     for (int i = 0; i < repeats + 1; i++) {
         auto t0 = std::chrono::steady_clock::now();
-        ifs_cuda_gemm_run(&g, dt, y.data(), x.data(), w.data(), nullptr, m, n, k, 0, 0, err, errlen);
-        if (i) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        ifs_cuda_gemm_run(&g, dt, y.data(), x.data(), w.data(), nullptr, m, n, k, 0, 0, err,
+                          errlen);
+        if (i)
+            t.push_back(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(t.begin(), t.end());
-    const double med = t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
+    const double med =
+        t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
     *tflops = med > 0 ? 2.0 * m * (double)n * k / med / 1e12 : 0.0;
     return IFS_BK_OK;
 }

@@ -42,7 +42,10 @@
 /* --- random synthetic checkpoints ----------------------------------------------- */
 
 static uint64_t rng_state;
-static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
+static void rng_seed(uint64_t s)
+{
+    rng_state = s * 0x9E3779B97F4A7C15ull + 1;
+}
 static uint32_t rng_u32(void)
 {
     rng_state ^= rng_state << 13;
@@ -66,10 +69,13 @@ typedef struct {
 static const float *arr(synth *m, size_t n, float mean, float sd)
 {
     float *p = malloc(sizeof(float) * n);
-    if (!p) exit(1);
-    for (size_t i = 0; i < n; i++) p[i] = mean + sd * rng_normal();
+    if (!p)
+        exit(1);
+    for (size_t i = 0; i < n; i++)
+        p[i] = mean + sd * rng_normal();
     m->arrays = realloc(m->arrays, sizeof(float *) * (m->n_arrays + 1));
-    if (!m->arrays) exit(1);
+    if (!m->arrays)
+        exit(1);
     m->arrays[m->n_arrays++] = p;
     return p;
 }
@@ -93,7 +99,8 @@ static void synth_model(synth *m, int hidden, int heads, int inter, int layers, 
     c->pad_token_id = 0;
     c->ln_eps = 1e-12f;
     c->act = act;
-    for (int i = 0; i < labels; i++) snprintf(c->labels[i], IFS_LABEL_LEN, "LABEL_%d", i);
+    for (int i = 0; i < labels; i++)
+        snprintf(c->labels[i], IFS_LABEL_LEN, "LABEL_%d", i);
     const size_t H = hidden, I = inter;
     const float sh = 1.0f / sqrtf((float)H), si = 1.0f / sqrtf((float)I);
     m->w.word_emb = arr(m, c->vocab_size * H, 0, 1);
@@ -104,14 +111,22 @@ static void synth_model(synth *m, int hidden, int heads, int inter, int layers, 
     m->layers = calloc(layers, sizeof(ifs_bert_layer));
     for (int l = 0; l < layers; l++) {
         ifs_bert_layer *L = &m->layers[l];
-        L->q_w = arr(m, H * H, 0, 1.5f * sh); L->q_b = arr(m, H, 0, 0.1f);
-        L->k_w = arr(m, H * H, 0, 1.5f * sh); L->k_b = arr(m, H, 0, 0.1f);
-        L->v_w = arr(m, H * H, 0, sh); L->v_b = arr(m, H, 0, 0.1f);
-        L->ao_w = arr(m, H * H, 0, sh); L->ao_b = arr(m, H, 0, 0.1f);
-        L->ln1_g = arr(m, H, 1, 0.1f); L->ln1_b = arr(m, H, 0, 0.1f);
-        L->i_w = arr(m, I * H, 0, sh); L->i_b = arr(m, I, 0, 0.1f);
-        L->o_w = arr(m, H * I, 0, si); L->o_b = arr(m, H, 0, 0.1f);
-        L->ln2_g = arr(m, H, 1, 0.1f); L->ln2_b = arr(m, H, 0, 0.1f);
+        L->q_w = arr(m, H * H, 0, 1.5f * sh);
+        L->q_b = arr(m, H, 0, 0.1f);
+        L->k_w = arr(m, H * H, 0, 1.5f * sh);
+        L->k_b = arr(m, H, 0, 0.1f);
+        L->v_w = arr(m, H * H, 0, sh);
+        L->v_b = arr(m, H, 0, 0.1f);
+        L->ao_w = arr(m, H * H, 0, sh);
+        L->ao_b = arr(m, H, 0, 0.1f);
+        L->ln1_g = arr(m, H, 1, 0.1f);
+        L->ln1_b = arr(m, H, 0, 0.1f);
+        L->i_w = arr(m, I * H, 0, sh);
+        L->i_b = arr(m, I, 0, 0.1f);
+        L->o_w = arr(m, H * I, 0, si);
+        L->o_b = arr(m, H, 0, 0.1f);
+        L->ln2_g = arr(m, H, 1, 0.1f);
+        L->ln2_b = arr(m, H, 0, 0.1f);
     }
     m->w.layers = m->layers;
     m->w.pool_w = arr(m, H * H, 0, sh);
@@ -122,7 +137,8 @@ static void synth_model(synth *m, int hidden, int heads, int inter, int layers, 
 
 static void synth_free(synth *m)
 {
-    for (int i = 0; i < m->n_arrays; i++) free(m->arrays[i]);
+    for (int i = 0; i < m->n_arrays; i++)
+        free(m->arrays[i]);
     free(m->arrays);
     free(m->layers);
 }
@@ -141,14 +157,16 @@ static owned_batch make_batch(const int32_t *lens, int n, int vocab, int with_ty
     rng_seed(seed);
     o.off = malloc(sizeof(int32_t) * (n + 1));
     o.off[0] = 0;
-    for (int i = 0; i < n; i++) o.off[i + 1] = o.off[i] + lens[i];
+    for (int i = 0; i < n; i++)
+        o.off[i + 1] = o.off[i] + lens[i];
     int32_t T = o.off[n];
     o.ids = malloc(sizeof(int32_t) * T);
     o.types = with_types ? malloc(sizeof(int32_t) * T) : NULL;
     for (int i = 0; i < n; i++)
         for (int32_t t = o.off[i]; t < o.off[i + 1]; t++) {
             o.ids[t] = t == o.off[i] ? 101 : 1000 + (int32_t)(rng_u32() % (uint32_t)(vocab - 1000));
-            if (o.types) o.types[t] = (t - o.off[i]) > lens[i] / 2;
+            if (o.types)
+                o.types[t] = (t - o.off[i]) > lens[i] / 2;
         }
     o.b.n_seqs = n;
     o.b.n_tokens = T;
@@ -166,8 +184,8 @@ static void batch_free(owned_batch *o)
 }
 
 /* 24 ragged sequences from 1 to 512 tokens. */
-static const int32_t ragged[] = {512, 1, 37, 128, 129, 255, 256, 300, 2, 64, 65, 63,
-                                 17, 400, 511, 90, 3, 33, 31, 200, 150, 8, 100, 77};
+static const int32_t ragged[] = {512, 1,   37,  128, 129, 255, 256, 300, 2,   64, 65,  63,
+                                 17,  400, 511, 90,  3,   33,  31,  200, 150, 8,  100, 77};
 #define N_RAGGED ((int)(sizeof ragged / sizeof ragged[0]))
 
 /* --- helpers ---------------------------------------------------------------------------- */
@@ -197,7 +215,9 @@ typedef struct {
 
 static tol tol_for(ifs_dtype dt)
 {
-    return dt == IFS_DT_F32 ? (tol){1e-3, 0} : dt == IFS_DT_F16 ? (tol){0.02, 0.02} : (tol){0.1, 0.05};
+    return dt == IFS_DT_F32   ? (tol){1e-3, 0}
+           : dt == IFS_DT_F16 ? (tol){0.02, 0.02}
+                              : (tol){0.1, 0.05};
 }
 
 /* Compares logits (S x L) and cls rows (S x H) of cuda against cpu. */
@@ -209,31 +229,38 @@ static void compare_outputs(const char *name, ifs_dtype dt, const float *got, co
     int bad = 0, bad_cls = 0, flips = 0, bad_flips = 0;
     for (int i = 0; i < S * L; i++) {
         double d = fabs((double)got[i] - ref[i]);
-        if (!(d <= t.atol + t.rtol * fabs(ref[i]))) bad++;
-        if (d > max_err || d != d) max_err = d;
+        if (!(d <= t.atol + t.rtol * fabs(ref[i])))
+            bad++;
+        if (d > max_err || d != d)
+            max_err = d;
     }
     for (int i = 0; i < S * H; i++) {
         double d = fabs((double)got_cls[i] - ref_cls[i]);
-        if (!(d <= t.atol + t.rtol * fabs(ref_cls[i]))) bad_cls++;
-        if (d > max_cls || d != d) max_cls = d;
+        if (!(d <= t.atol + t.rtol * fabs(ref_cls[i])))
+            bad_cls++;
+        if (d > max_cls || d != d)
+            max_cls = d;
     }
     for (int s = 0; s < S; s++) {
         int ag = 0, ar = 0;
         for (int j = 1; j < L; j++) {
-            if (got[s * L + j] > got[s * L + ag]) ag = j;
-            if (ref[s * L + j] > ref[s * L + ar]) ar = j;
+            if (got[s * L + j] > got[s * L + ag])
+                ag = j;
+            if (ref[s * L + j] > ref[s * L + ar])
+                ar = j;
         }
         if (ag != ar) {
             flips++;
             /* the criterion of the issue: a disagreement is only allowed at p ~ 0.5 */
             double p1 = L == 2 ? 1.0 / (1.0 + exp((double)ref[s * L] - ref[s * L + 1])) : 0.0;
-            if (L != 2 || fabs(p1 - 0.5) > 0.01) bad_flips++;
+            if (L != 2 || fabs(p1 - 0.5) > 0.01)
+                bad_flips++;
         }
     }
     IFS_CHECK(bad == 0, "%s: %d of %d logits outside %g + %g|ref| (max error %.3g)", name, bad,
               S * L, t.atol, t.rtol, max_err);
-    IFS_CHECK(bad_cls == 0, "%s: %d of %d [CLS] values outside %g + %g|ref| (max error %.3g)",
-              name, bad_cls, S * H, t.atol, t.rtol, max_cls);
+    IFS_CHECK(bad_cls == 0, "%s: %d of %d [CLS] values outside %g + %g|ref| (max error %.3g)", name,
+              bad_cls, S * H, t.atol, t.rtol, max_cls);
     IFS_CHECK(bad_flips == 0, "%s: %d argmax disagreements away from p = 0.5", name, bad_flips);
     printf("%s %-70s max|dlogit|=%.3g max|dcls|=%.3g argmax flips=%d/%d\n",
            bad || bad_cls || bad_flips ? "FAIL" : "ok  ", name, max_err, max_cls, flips, S);
@@ -254,11 +281,15 @@ static void parity_case(const char *name, const ifs_bert_weights *w, ifs_dtype d
         int rc2 = ifs_backend_forward(gpu, &ob.b, lg, cg);
         IFS_CHECK(rc1 == IFS_BK_OK, "%s: cpu forward: %s", name, ifs_backend_error(cpu));
         IFS_CHECK(rc2 == IFS_BK_OK, "%s: cuda forward: %s", name, ifs_backend_error(gpu));
-        if (rc1 == IFS_BK_OK && rc2 == IFS_BK_OK) compare_outputs(name, dt, lg, lc, cg, cc, S, L, H);
+        if (rc1 == IFS_BK_OK && rc2 == IFS_BK_OK)
+            compare_outputs(name, dt, lg, lc, cg, cc, S, L, H);
     }
     ifs_backend_free(cpu);
     ifs_backend_free(gpu);
-    free(lc); free(lg); free(cc); free(cg);
+    free(lc);
+    free(lg);
+    free(cc);
+    free(cg);
     batch_free(&ob);
 }
 
@@ -274,7 +305,8 @@ static void check_encode(const ifs_bert_weights *w, ifs_dtype dt)
     ifs_backend *gpu = make_backend("cuda", w, dt, ob.b.n_tokens);
     tol t = tol_for(dt);
     for (int depth = w->cfg.n_layers - 1; cpu && gpu && depth <= w->cfg.n_layers; depth++) {
-        for (size_t i = 0; i < n; i++) hg[i] = NAN;
+        for (size_t i = 0; i < n; i++)
+            hg[i] = NAN;
         int rc1 = ifs_backend_encode(cpu, &ob.b, depth, hc);
         int rc2 = ifs_backend_encode(gpu, &ob.b, depth, hg);
         IFS_CHECK(rc1 == IFS_BK_OK && rc2 == IFS_BK_OK, "encode %d: %s / %s", depth,
@@ -283,8 +315,10 @@ static void check_encode(const ifs_bert_weights *w, ifs_dtype dt)
         double worst = 0;
         for (size_t i = 0; i < n; i++) {
             double d = fabs((double)hg[i] - hc[i]);
-            if (!(d <= t.atol + t.rtol * fabs(hc[i]))) bad++;
-            if (d > worst || d != d) worst = d;
+            if (!(d <= t.atol + t.rtol * fabs(hc[i])))
+                bad++;
+            if (d > worst || d != d)
+                worst = d;
         }
         IFS_CHECK(bad == 0, "%s encode after %d layers: %zu of %zu values off (max %.3g)",
                   dt_name(dt), depth, bad, n, worst);
@@ -293,7 +327,8 @@ static void check_encode(const ifs_bert_weights *w, ifs_dtype dt)
     }
     ifs_backend_free(cpu);
     ifs_backend_free(gpu);
-    free(hc); free(hg);
+    free(hc);
+    free(hg);
     batch_free(&ob);
 }
 
@@ -312,7 +347,8 @@ static void check_batch_invariance(const ifs_bert_weights *w)
         rc = ifs_backend_forward(gpu, &one, l1, NULL);
         IFS_CHECK(rc == IFS_BK_OK, "batch invariance: %s", ifs_backend_error(gpu));
         double d = 0;
-        for (int j = 0; j < L; j++) d = fmax(d, fabs((double)l1[j] - la[s * L + j]));
+        for (int j = 0; j < L; j++)
+            d = fmax(d, fabs((double)l1[j] - la[s * L + j]));
         IFS_CHECK(d <= 1e-4, "a sequence alone and inside a batch differ by %.3g in f32", d);
         printf("%s a sequence's f32 logits do not depend on its batch (max diff %.3g)\n",
                d <= 1e-4 ? "ok  " : "FAIL", d);
@@ -329,7 +365,8 @@ static void check_nan_is_named(const ifs_bert_weights *clean, ifs_dtype dt)
     ifs_bert_weights w = *clean;
     float *word = malloc(sizeof(float) * (size_t)clean->cfg.vocab_size * H);
     memcpy(word, clean->word_emb, sizeof(float) * (size_t)clean->cfg.vocab_size * H);
-    for (int i = 0; i < H; i++) word[(size_t)1500 * H + i] = NAN;
+    for (int i = 0; i < H; i++)
+        word[(size_t)1500 * H + i] = NAN;
     w.word_emb = word;
     static const int32_t lens[] = {40, 30, 50};
     owned_batch ob = make_batch(lens, 3, 1400, 0, 11); /* ids < 1400: no NaN token yet */
@@ -349,12 +386,15 @@ static void check_nan_is_named(const ifs_bert_weights *clean, ifs_dtype dt)
         for (int s = 0; s < 3; s++)
             for (int j = 0; j < L; j++) {
                 float v = ln[s * L + j];
-                if (s == 1) ok &= !isfinite(v);
-                else ok &= isfinite(v) && fabsf(v - lc[s * L + j]) <= 1e-5f;
+                if (s == 1)
+                    ok &= !isfinite(v);
+                else
+                    ok &= isfinite(v) && fabsf(v - lc[s * L + j]) <= 1e-5f;
             }
         IFS_CHECK(ok, "%s: the NaN of sequence 1 reached another sequence, or was lost",
                   dt_name(dt));
-        printf("%s %s: NaN in one sequence is returned in place and named; the others are untouched (%s)\n",
+        printf("%s %s: NaN in one sequence is returned in place and named; the others are "
+               "untouched (%s)\n",
                ok ? "ok  " : "FAIL", dt_name(dt), msg);
     }
     ifs_backend_free(bad);
@@ -397,7 +437,8 @@ static void check_shared_weights(const ifs_bert_weights *w, size_t weight_bytes)
         double first = (double)free0 - (double)free1, second = (double)free1 - (double)free2;
         IFS_CHECK(first - second >= 0.9 * (double)weight_bytes,
                   "the first handle took %.0f MiB, the second %.0f MiB: the %zu MiB of weights "
-                  "were not shared", first / 1048576, second / 1048576, weight_bytes >> 20);
+                  "were not shared",
+                  first / 1048576, second / 1048576, weight_bytes >> 20);
         float *la = calloc((size_t)S * L, 4), *lb = calloc((size_t)S * L, 4);
         float *ta = calloc((size_t)S * L, 4), *tb = calloc((size_t)S * L, 4);
         ifs_backend_forward(a, &ob.b, la, NULL);
@@ -412,12 +453,15 @@ static void check_shared_weights(const ifs_bert_weights *w, size_t weight_bytes)
         IFS_CHECK(ja.rc == IFS_BK_OK && jb.rc == IFS_BK_OK, "concurrent forwards failed: %s / %s",
                   ifs_backend_error(a), ifs_backend_error(b));
         IFS_CHECK(memcmp(ta, la, sizeof(float) * S * L) == 0 &&
-                  memcmp(tb, la, sizeof(float) * S * L) == 0,
+                      memcmp(tb, la, sizeof(float) * S * L) == 0,
                   "two handles run from two threads at once give different logits");
         printf("ok   two handles share one weight copy (first %.0f MiB, second %.0f MiB, weights "
-               "%zu MiB) and agree, also concurrently\n", first / 1048576, second / 1048576,
-               weight_bytes >> 20);
-        free(la); free(lb); free(ta); free(tb);
+               "%zu MiB) and agree, also concurrently\n",
+               first / 1048576, second / 1048576, weight_bytes >> 20);
+        free(la);
+        free(lb);
+        free(ta);
+        free(tb);
     }
     ifs_backend_free(a);
     ifs_backend_free(b);
@@ -436,7 +480,8 @@ static void check_budget_and_device(const ifs_bert_weights *w)
     if (b) {
         char note[512]; /* forward() rewrites the error string */
         snprintf(note, sizeof note, "%s", ifs_backend_error(b));
-        IFS_CHECK(strstr(note, "lowered") != NULL, "no note says the budget was lowered: '%s'", note);
+        IFS_CHECK(strstr(note, "lowered") != NULL, "no note says the budget was lowered: '%s'",
+                  note);
         static const int32_t lens[] = {512, 100};
         owned_batch ob = make_batch(lens, 2, w->cfg.vocab_size, 0, 3);
         float lg[2 * IFS_MAX_LABELS];
@@ -450,7 +495,8 @@ static void check_budget_and_device(const ifs_bert_weights *w)
     o.device = 4096;
     rc = ifs_backend_create("cuda", w, &o, &b, err, sizeof err);
     IFS_CHECK(rc == IFS_BK_EARG && b == NULL, "device 4096 was not refused (rc %d)", rc);
-    printf("%s a missing device ordinal is refused: %s\n", rc == IFS_BK_EARG ? "ok  " : "FAIL", err);
+    printf("%s a missing device ordinal is refused: %s\n", rc == IFS_BK_EARG ? "ok  " : "FAIL",
+           err);
 }
 
 /* The real all-MiniLM-L6-v2 encoder (no classifier in the checkpoint) with a
@@ -472,24 +518,33 @@ static void check_real_minilm(void)
     ifs_bert_weights w = *ifs_wts_weights(m);
     const int H = w.cfg.hidden;
     rng_seed(99);
-    float *pw = NULL, *pb = NULL, *cw = malloc(sizeof(float) * 2 * H), *cb = malloc(sizeof(float) * 2);
+    float *pw = NULL, *pb = NULL, *cw = malloc(sizeof(float) * 2 * H),
+          *cb = malloc(sizeof(float) * 2);
     if (!w.pool_w) { /* the pooler is in the checkpoint; a random one if not */
         pw = malloc(sizeof(float) * H * H);
         pb = calloc(H, sizeof(float));
-        for (int i = 0; i < H * H; i++) pw[i] = rng_normal() / sqrtf((float)H);
+        for (int i = 0; i < H * H; i++)
+            pw[i] = rng_normal() / sqrtf((float)H);
         w.pool_w = pw;
         w.pool_b = pb;
     }
-    for (int i = 0; i < 2 * H; i++) cw[i] = 2.0f * rng_normal() / sqrtf((float)H);
+    for (int i = 0; i < 2 * H; i++)
+        cw[i] = 2.0f * rng_normal() / sqrtf((float)H);
     cb[0] = 0.05f;
     cb[1] = -0.05f;
     w.cls_w = cw;
     w.cls_b = cb;
     w.cfg.num_labels = 2;
-    parity_case("the real all-MiniLM-L6-v2 encoder in f32 matches the cpu backend", &w, IFS_DT_F32, 0);
-    parity_case("the real all-MiniLM-L6-v2 encoder in f16 matches the cpu backend", &w, IFS_DT_F16, 0);
-    parity_case("the real all-MiniLM-L6-v2 encoder in bf16 matches the cpu backend", &w, IFS_DT_BF16, 0);
-    free(pw); free(pb); free(cw); free(cb);
+    parity_case("the real all-MiniLM-L6-v2 encoder in f32 matches the cpu backend", &w, IFS_DT_F32,
+                0);
+    parity_case("the real all-MiniLM-L6-v2 encoder in f16 matches the cpu backend", &w, IFS_DT_F16,
+                0);
+    parity_case("the real all-MiniLM-L6-v2 encoder in bf16 matches the cpu backend", &w,
+                IFS_DT_BF16, 0);
+    free(pw);
+    free(pb);
+    free(cw);
+    free(cb);
     ifs_wts_free(m);
 }
 
@@ -507,9 +562,11 @@ int main(void)
                   "without a device, creating the cuda backend gave %d: '%s'", rc, err);
         IFS_CHECK(!ifs_backend_available("cuda"), "cuda reported available without a device");
         synth_free(&m);
-        if (ifs_test_failures) return ifs_test_done("cuda_model");
+        if (ifs_test_failures)
+            return ifs_test_done("cuda_model");
         IFS_SKIP("no CUDA device visible: the CUDA whole-model tests did not run "
-                 "(checked only that the backend refuses plainly: %s)", err);
+                 "(checked only that the backend refuses plainly: %s)",
+                 err);
     }
     cudaSetDevice(0);
     cudaFree(0); /* make the context now, so memory measurements exclude it */
@@ -519,11 +576,13 @@ int main(void)
         ifs_act act;
         int labels, types;
     } shapes[] = {
-        {"minilm-l6 shape (384, 12 heads of 32, 6 layers, gelu)", 384, 12, 1536, 6, IFS_ACT_GELU, 2, 0},
-        {"bert-base width (768, 12 heads of 64, 2 layers, tanh gelu, 3 labels, types)", 768, 12, 3072, 2,
-         IFS_ACT_GELU_TANH, 3, 1},
+        {"minilm-l6 shape (384, 12 heads of 32, 6 layers, gelu)", 384, 12, 1536, 6, IFS_ACT_GELU, 2,
+         0},
+        {"bert-base width (768, 12 heads of 64, 2 layers, tanh gelu, 3 labels, types)", 768, 12,
+         3072, 2, IFS_ACT_GELU_TANH, 3, 1},
         {"odd shape (192, 4 heads of 48, 2 layers, relu)", 192, 4, 768, 2, IFS_ACT_RELU, 2, 0},
-        {"bert-large width (1024, 16 heads of 64, 1 layer, gelu)", 1024, 16, 4096, 1, IFS_ACT_GELU, 2, 0},
+        {"bert-large width (1024, 16 heads of 64, 1 layer, gelu)", 1024, 16, 4096, 1, IFS_ACT_GELU,
+         2, 0},
     };
     static const ifs_dtype dts[] = {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

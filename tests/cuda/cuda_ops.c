@@ -39,19 +39,22 @@
 
 /* --- plumbing ---------------------------------------------------------------- */
 
-#define CUDA_OK(call)                                                          \
-    do {                                                                       \
-        cudaError_t e_ = (call);                                               \
-        if (e_ != cudaSuccess) {                                               \
-            fprintf(stderr, "FATAL %s:%d: %s: %s\n", __FILE__, __LINE__, #call,  \
-                    cudaGetErrorString(e_));                                   \
-            exit(1);                                                           \
-        }                                                                      \
+#define CUDA_OK(call)                                                                              \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            fprintf(stderr, "FATAL %s:%d: %s: %s\n", __FILE__, __LINE__, #call,                    \
+                    cudaGetErrorString(e_));                                                       \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static uint64_t rng_state;
 
-static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
+static void rng_seed(uint64_t s)
+{
+    rng_state = s * 0x9E3779B97F4A7C15ull + 1;
+}
 
 static uint32_t rng_u32(void)
 {
@@ -61,7 +64,10 @@ static uint32_t rng_u32(void)
     return (uint32_t)(rng_state >> 11);
 }
 
-static float rng_uniform(void) { return ((rng_u32() >> 11) + 0.5f) / 2097152.0f; } /* (0,1), 21 bits */
+static float rng_uniform(void)
+{
+    return ((rng_u32() >> 11) + 0.5f) / 2097152.0f;
+} /* (0,1), 21 bits */
 
 static float rng_normal(void)
 {
@@ -72,8 +78,10 @@ static float rng_normal(void)
 static float *host_normal(size_t n, float mean, float sd)
 {
     float *p = malloc(sizeof(float) * (n ? n : 1));
-    if (!p) exit(1);
-    for (size_t i = 0; i < n; i++) p[i] = mean + sd * rng_normal();
+    if (!p)
+        exit(1);
+    for (size_t i = 0; i < n; i++)
+        p[i] = mean + sd * rng_normal();
     return p;
 }
 
@@ -107,7 +115,8 @@ static int guard_intact(const out_buf *o)
     unsigned char g[GUARD];
     CUDA_OK(cudaMemcpy(g, o->p + o->bytes, GUARD, cudaMemcpyDeviceToHost));
     for (int i = 0; i < GUARD; i++)
-        if (g[i] != 0xff) return 0;
+        if (g[i] != 0xff)
+            return 0;
     return 1;
 }
 
@@ -169,24 +178,29 @@ static batch make_batch(int kind)
     switch (kind) {
     case B_ONE_TOKEN: lens[n++] = 1; break;
     case B_256_SHORT:
-        for (int i = 0; i < 256; i++) lens[n++] = 1 + (int32_t)(rng_u32() % 48);
+        for (int i = 0; i < 256; i++)
+            lens[n++] = 1 + (int32_t)(rng_u32() % 48);
         break;
     case B_LONG_MIX:
-        for (size_t i = 0; i < sizeof long_mix / sizeof long_mix[0]; i++) lens[n++] = long_mix[i];
+        for (size_t i = 0; i < sizeof long_mix / sizeof long_mix[0]; i++)
+            lens[n++] = long_mix[i];
         break;
     case B_40_MEDIUM:
-        for (int i = 0; i < 40; i++) lens[n++] = 1 + (int32_t)(rng_u32() % 200);
+        for (int i = 0; i < 40; i++)
+            lens[n++] = 1 + (int32_t)(rng_u32() % 200);
         break;
     case B_ONE_512: lens[n++] = 512; break;
     }
     b.n_seqs = n;
     b.off = malloc(sizeof(int32_t) * (n + 1));
-    if (!b.off) exit(1);
+    if (!b.off)
+        exit(1);
     b.off[0] = 0;
     b.max_len = 0;
     for (int i = 0; i < n; i++) {
         b.off[i + 1] = b.off[i] + lens[i];
-        if (lens[i] > b.max_len) b.max_len = lens[i];
+        if (lens[i] > b.max_len)
+            b.max_len = lens[i];
     }
     b.n_tokens = b.off[n];
     return b;
@@ -236,19 +250,22 @@ static void compare(const char *name, const float *got, const float *ref, size_t
     size_t bad = 0, nonfinite = 0, worst = 0;
     double worst_excess = -1.0, num = 0.0, den = 0.0, max_err = 0.0;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(ref[i])) continue;
+        if (!isfinite(ref[i]))
+            continue;
         if (!isfinite(got[i])) {
             nonfinite++;
             continue;
         }
         double d = fabs((double)got[i] - ref[i]);
         double lim = t.atol + t.rtol * fabs(ref[i]);
-        if (d > lim) bad++;
+        if (d > lim)
+            bad++;
         if (d - lim > worst_excess) {
             worst_excess = d - lim;
             worst = i;
         }
-        if (d > max_err) max_err = d;
+        if (d > max_err)
+            max_err = d;
         num += d * d;
         den += (double)ref[i] * ref[i];
     }
@@ -268,21 +285,23 @@ typedef struct {
     const char *name; /* a sentence */
     int op;
     ifs_dtype dt;
-    int hidden;       /* row width (embed/LN/pooler/attention), k for GEMM */
-    int n;            /* attention: heads; bias_act/GEMM: columns; pooler: labels */
-    int bkind;        /* B_* : rows come from a ragged batch */
-    int flag;         /* LN: 1 = with bias, 2 = in place; act for bias_act;
+    int hidden; /* row width (embed/LN/pooler/attention), k for GEMM */
+    int n;      /* attention: heads; bias_act/GEMM: columns; pooler: labels */
+    int bkind;  /* B_* : rows come from a ragged batch */
+    int flag;   /* LN: 1 = with bias, 2 = in place; act for bias_act;
                          attention: 1 = force the generic kernel; GEMM: 1 bias, 2 bias+relu */
-    int path;         /* 0 unchecked; 1 the fast kernel (LN warp, bias_act vectors,
+    int path;   /* 0 unchecked; 1 the fast kernel (LN warp, bias_act vectors,
                          attention tensor cores); 2 the fallback */
-    int mis;          /* 1: the output (LN, bias_act) or qkv (attention) one element
+    int mis;    /* 1: the output (LN, bias_act) or qkv (attention) one element
                          off 16-byte alignment */
 } kcase;
 
 static void check_path(const kcase *c, int fast)
 {
-    if (!c->path) return;
-    IFS_CHECK(fast == (c->path == 1), "%s: took the %s kernel", c->name, fast ? "fast" : "fallback");
+    if (!c->path)
+        return;
+    IFS_CHECK(fast == (c->path == 1), "%s: took the %s kernel", c->name,
+              fast ? "fast" : "fallback");
 }
 
 static const kcase cases[] = {
@@ -292,78 +311,80 @@ static const kcase cases[] = {
      OP_EMBED_LN, IFS_DT_F16, 768, 0, B_LONG_MIX, 0, 0, 0},
     {"embedding layernorm in bf16 matches the cpu at hidden 1024 over 40 medium sequences",
      OP_EMBED_LN, IFS_DT_BF16, 1024, 0, B_40_MEDIUM, 0, 0, 0},
-    {"embedding layernorm in f16 handles a single one-token sequence",
-     OP_EMBED_LN, IFS_DT_F16, 384, 0, B_ONE_TOKEN, 0, 0, 0},
+    {"embedding layernorm in f16 handles a single one-token sequence", OP_EMBED_LN, IFS_DT_F16, 384,
+     0, B_ONE_TOKEN, 0, 0, 0},
 
-    {"bias residual layernorm in f32 matches the cpu at hidden 384",
-     OP_RESID_LN, IFS_DT_F32, 384, 0, B_40_MEDIUM, 1, 0, 0},
+    {"bias residual layernorm in f32 matches the cpu at hidden 384", OP_RESID_LN, IFS_DT_F32, 384,
+     0, B_40_MEDIUM, 1, 0, 0},
     {"bias residual layernorm in f16 matches the cpu at hidden 768 in place over the residual",
      OP_RESID_LN, IFS_DT_F16, 768, 0, B_LONG_MIX, 3, 0, 0},
-    {"bias residual layernorm in bf16 matches the cpu at hidden 1024 without bias",
-     OP_RESID_LN, IFS_DT_BF16, 1024, 0, B_256_SHORT, 0, 0, 0},
+    {"bias residual layernorm in bf16 matches the cpu at hidden 1024 without bias", OP_RESID_LN,
+     IFS_DT_BF16, 1024, 0, B_256_SHORT, 0, 0, 0},
 
-    {"bias and exact gelu in f32 match the cpu over 1536 columns",
-     OP_BIAS_ACT, IFS_DT_F32, 0, 1536, B_40_MEDIUM, IFS_ACT_GELU, 0, 0},
-    {"bias and tanh gelu in f16 match the cpu over 3072 columns",
-     OP_BIAS_ACT, IFS_DT_F16, 0, 3072, B_256_SHORT, IFS_ACT_GELU_TANH, 0, 0},
-    {"bias and exact gelu in bf16 match the cpu over 4096 columns",
-     OP_BIAS_ACT, IFS_DT_BF16, 0, 4096, B_40_MEDIUM, IFS_ACT_GELU, 0, 0},
-    {"bias and relu in f16 match the cpu over 1536 columns",
-     OP_BIAS_ACT, IFS_DT_F16, 0, 1536, B_40_MEDIUM, IFS_ACT_RELU, 0, 0},
-    {"bias without activation in f32 matches the cpu over 384 columns",
-     OP_BIAS_ACT, IFS_DT_F32, 0, 384, B_ONE_TOKEN, -1, 0, 0},
+    {"bias and exact gelu in f32 match the cpu over 1536 columns", OP_BIAS_ACT, IFS_DT_F32, 0, 1536,
+     B_40_MEDIUM, IFS_ACT_GELU, 0, 0},
+    {"bias and tanh gelu in f16 match the cpu over 3072 columns", OP_BIAS_ACT, IFS_DT_F16, 0, 3072,
+     B_256_SHORT, IFS_ACT_GELU_TANH, 0, 0},
+    {"bias and exact gelu in bf16 match the cpu over 4096 columns", OP_BIAS_ACT, IFS_DT_BF16, 0,
+     4096, B_40_MEDIUM, IFS_ACT_GELU, 0, 0},
+    {"bias and relu in f16 match the cpu over 1536 columns", OP_BIAS_ACT, IFS_DT_F16, 0, 1536,
+     B_40_MEDIUM, IFS_ACT_RELU, 0, 0},
+    {"bias without activation in f32 matches the cpu over 384 columns", OP_BIAS_ACT, IFS_DT_F32, 0,
+     384, B_ONE_TOKEN, -1, 0, 0},
 
-    {"attention in f32 matches the cpu at head dim 32 over 256 short sequences",
-     OP_ATTENTION, IFS_DT_F32, 384, 12, B_256_SHORT, 0, 0, 0},
-    {"attention in f32 matches the cpu at head dim 64 over long mixed sequences",
-     OP_ATTENTION, IFS_DT_F32, 768, 12, B_LONG_MIX, 0, 0, 0},
+    {"attention in f32 matches the cpu at head dim 32 over 256 short sequences", OP_ATTENTION,
+     IFS_DT_F32, 384, 12, B_256_SHORT, 0, 0, 0},
+    {"attention in f32 matches the cpu at head dim 64 over long mixed sequences", OP_ATTENTION,
+     IFS_DT_F32, 768, 12, B_LONG_MIX, 0, 0, 0},
     {"attention in f16 on tensor cores matches the cpu at head dim 32 over 256 short sequences",
      OP_ATTENTION, IFS_DT_F16, 384, 12, B_256_SHORT, 0, 0, 0},
     {"attention in f16 on tensor cores matches the cpu at head dim 32 over long mixed sequences",
      OP_ATTENTION, IFS_DT_F16, 384, 12, B_LONG_MIX, 0, 0, 0},
     {"attention in f16 on tensor cores matches the cpu at head dim 64 over long mixed sequences",
      OP_ATTENTION, IFS_DT_F16, 768, 12, B_LONG_MIX, 0, 0, 0},
-    {"attention in f16 on tensor cores matches the cpu at hidden 1024 head dim 64",
-     OP_ATTENTION, IFS_DT_F16, 1024, 16, B_40_MEDIUM, 0, 0, 0},
+    {"attention in f16 on tensor cores matches the cpu at hidden 1024 head dim 64", OP_ATTENTION,
+     IFS_DT_F16, 1024, 16, B_40_MEDIUM, 0, 0, 0},
     {"attention in bf16 on tensor cores matches the cpu at head dim 64 over 256 short sequences",
      OP_ATTENTION, IFS_DT_BF16, 768, 12, B_256_SHORT, 0, 0, 0},
     {"attention in bf16 on tensor cores matches the cpu at head dim 32 over one 512-token sequence",
      OP_ATTENTION, IFS_DT_BF16, 384, 12, B_ONE_512, 0, 0, 0},
-    {"attention in f16 on tensor cores handles a single one-token sequence",
-     OP_ATTENTION, IFS_DT_F16, 768, 12, B_ONE_TOKEN, 0, 0, 0},
-    {"attention in f16 with the generic kernel matches the cpu at head dim 64",
-     OP_ATTENTION, IFS_DT_F16, 768, 12, B_40_MEDIUM, 1, 0, 0},
-    {"attention in f16 falls back to the generic kernel at head dim 48",
-     OP_ATTENTION, IFS_DT_F16, 384, 8, B_LONG_MIX, 0, 0, 0},
-    {"attention in bf16 with the generic kernel matches the cpu at head dim 128",
-     OP_ATTENTION, IFS_DT_BF16, 1024, 8, B_40_MEDIUM, 1, 0, 0},
+    {"attention in f16 on tensor cores handles a single one-token sequence", OP_ATTENTION,
+     IFS_DT_F16, 768, 12, B_ONE_TOKEN, 0, 0, 0},
+    {"attention in f16 with the generic kernel matches the cpu at head dim 64", OP_ATTENTION,
+     IFS_DT_F16, 768, 12, B_40_MEDIUM, 1, 0, 0},
+    {"attention in f16 falls back to the generic kernel at head dim 48", OP_ATTENTION, IFS_DT_F16,
+     384, 8, B_LONG_MIX, 0, 0, 0},
+    {"attention in bf16 with the generic kernel matches the cpu at head dim 128", OP_ATTENTION,
+     IFS_DT_BF16, 1024, 8, B_40_MEDIUM, 1, 0, 0},
 
-    {"cls-only attention and cls gather in f32 match the cpu at head dim 32 over 256 short sequences",
+    {"cls-only attention and cls gather in f32 match the cpu at head dim 32 over 256 short "
+     "sequences",
      OP_ATTN_CLS, IFS_DT_F32, 384, 12, B_256_SHORT, 0, 0, 0},
-    {"cls-only attention and cls gather in f16 match the cpu at head dim 64 over long mixed sequences",
+    {"cls-only attention and cls gather in f16 match the cpu at head dim 64 over long mixed "
+     "sequences",
      OP_ATTN_CLS, IFS_DT_F16, 768, 12, B_LONG_MIX, 0, 0, 0},
     {"cls-only attention and cls gather in bf16 match the cpu at hidden 1024 head dim 64",
      OP_ATTN_CLS, IFS_DT_BF16, 1024, 16, B_40_MEDIUM, 0, 0, 0},
 
-    {"pooler and classifier in f32 match the cpu at hidden 384 with 2 labels",
-     OP_POOLER, IFS_DT_F32, 384, 2, B_256_SHORT, 0, 0, 0},
-    {"pooler and classifier in f16 match the cpu at hidden 768 with 3 labels",
-     OP_POOLER, IFS_DT_F16, 768, 3, B_LONG_MIX, 0, 0, 0},
-    {"pooler and classifier in bf16 match the cpu at hidden 1024 with 2 labels",
-     OP_POOLER, IFS_DT_BF16, 1024, 2, B_ONE_TOKEN, 0, 0, 0},
+    {"pooler and classifier in f32 match the cpu at hidden 384 with 2 labels", OP_POOLER,
+     IFS_DT_F32, 384, 2, B_256_SHORT, 0, 0, 0},
+    {"pooler and classifier in f16 match the cpu at hidden 768 with 3 labels", OP_POOLER,
+     IFS_DT_F16, 768, 3, B_LONG_MIX, 0, 0, 0},
+    {"pooler and classifier in bf16 match the cpu at hidden 1024 with 2 labels", OP_POOLER,
+     IFS_DT_BF16, 1024, 2, B_ONE_TOKEN, 0, 0, 0},
 
     {"embedding layernorm in f16 takes the warp kernel at hidden 2048 (8 vectors a lane)",
      OP_EMBED_LN, IFS_DT_F16, 2048, 0, B_40_MEDIUM, 0, 1, 0},
-    {"embedding layernorm in f16 takes the block kernel at hidden 100",
-     OP_EMBED_LN, IFS_DT_F16, 100, 0, B_256_SHORT, 0, 2, 0},
+    {"embedding layernorm in f16 takes the block kernel at hidden 100", OP_EMBED_LN, IFS_DT_F16,
+     100, 0, B_256_SHORT, 0, 2, 0},
     {"embedding layernorm in bf16 takes the block kernel for an output one element off 16 bytes",
      OP_EMBED_LN, IFS_DT_BF16, 384, 0, B_40_MEDIUM, 0, 2, 1},
     {"bias residual layernorm in f16 takes the warp kernel at hidden 384 over 256 short sequences",
      OP_RESID_LN, IFS_DT_F16, 384, 0, B_256_SHORT, 1, 1, 0},
-    {"bias residual layernorm in f32 takes the warp kernel at hidden 1024 in place",
-     OP_RESID_LN, IFS_DT_F32, 1024, 0, B_LONG_MIX, 3, 1, 0},
-    {"bias residual layernorm in f32 takes the block kernel at hidden 2048",
-     OP_RESID_LN, IFS_DT_F32, 2048, 0, B_40_MEDIUM, 1, 2, 0},
+    {"bias residual layernorm in f32 takes the warp kernel at hidden 1024 in place", OP_RESID_LN,
+     IFS_DT_F32, 1024, 0, B_LONG_MIX, 3, 1, 0},
+    {"bias residual layernorm in f32 takes the block kernel at hidden 2048", OP_RESID_LN,
+     IFS_DT_F32, 2048, 0, B_40_MEDIUM, 1, 2, 0},
     {"bias residual layernorm in f16 takes the block kernel at hidden 1003 over a one-token batch",
      OP_RESID_LN, IFS_DT_F16, 1003, 0, B_ONE_TOKEN, 1, 2, 0},
     {"bias residual layernorm in bf16 opts into 48 KiB of shared memory at hidden 12288",
@@ -372,12 +393,12 @@ static const kcase cases[] = {
      OP_RESID_LN, IFS_DT_F16, 768, 0, B_40_MEDIUM, 1, 2, 1},
     {"bias and exact gelu in f16 take the vector kernel over 1536 columns of 256 short sequences",
      OP_BIAS_ACT, IFS_DT_F16, 0, 1536, B_256_SHORT, IFS_ACT_GELU, 1, 0},
-    {"bias and exact gelu in bf16 take the vector kernel over 3072 columns",
-     OP_BIAS_ACT, IFS_DT_BF16, 0, 3072, B_LONG_MIX, IFS_ACT_GELU, 1, 0},
-    {"bias and exact gelu in f16 take the element kernel over 1003 columns",
-     OP_BIAS_ACT, IFS_DT_F16, 0, 1003, B_40_MEDIUM, IFS_ACT_GELU, 2, 0},
-    {"bias and tanh gelu in f32 take the element kernel over 386 columns",
-     OP_BIAS_ACT, IFS_DT_F32, 0, 386, B_256_SHORT, IFS_ACT_GELU_TANH, 2, 0},
+    {"bias and exact gelu in bf16 take the vector kernel over 3072 columns", OP_BIAS_ACT,
+     IFS_DT_BF16, 0, 3072, B_LONG_MIX, IFS_ACT_GELU, 1, 0},
+    {"bias and exact gelu in f16 take the element kernel over 1003 columns", OP_BIAS_ACT,
+     IFS_DT_F16, 0, 1003, B_40_MEDIUM, IFS_ACT_GELU, 2, 0},
+    {"bias and tanh gelu in f32 take the element kernel over 386 columns", OP_BIAS_ACT, IFS_DT_F32,
+     0, 386, B_256_SHORT, IFS_ACT_GELU_TANH, 2, 0},
     {"bias and exact gelu in f16 take the element kernel for y one element off 16 bytes",
      OP_BIAS_ACT, IFS_DT_F16, 0, 1536, B_40_MEDIUM, IFS_ACT_GELU, 2, 1},
     {"attention in f16 at head dim 64 takes the generic kernel for a qkv one element off 16 bytes",
@@ -385,18 +406,18 @@ static const kcase cases[] = {
     {"attention in bf16 at head dim 32 takes the tensor cores over 40 medium sequences",
      OP_ATTENTION, IFS_DT_BF16, 384, 12, B_40_MEDIUM, 0, 1, 0},
 
-    {"gemm with bias in f32 matches the cpu for the fused qkv of hidden 384",
-     OP_GEMM, IFS_DT_F32, 384, 1152, B_256_SHORT, 1, 0, 0},
-    {"gemm without bias in f32 matches the cpu for the output dense of intermediate 1536",
-     OP_GEMM, IFS_DT_F32, 1536, 384, B_40_MEDIUM, 0, 0, 0},
-    {"gemm with bias in f16 matches the cpu for the fused qkv of hidden 768",
-     OP_GEMM, IFS_DT_F16, 768, 2304, B_LONG_MIX, 1, 0, 0},
-    {"gemm with bias and relu in f16 matches the cpu for the intermediate of hidden 1024",
-     OP_GEMM, IFS_DT_F16, 1024, 4096, B_40_MEDIUM, 2, 0, 0},
-    {"gemm without bias in bf16 matches the cpu for the output dense of intermediate 3072",
-     OP_GEMM, IFS_DT_BF16, 3072, 768, B_40_MEDIUM, 0, 0, 0},
-    {"gemm with bias in bf16 matches the cpu for a single row",
-     OP_GEMM, IFS_DT_BF16, 384, 1152, B_ONE_TOKEN, 1, 0, 0},
+    {"gemm with bias in f32 matches the cpu for the fused qkv of hidden 384", OP_GEMM, IFS_DT_F32,
+     384, 1152, B_256_SHORT, 1, 0, 0},
+    {"gemm without bias in f32 matches the cpu for the output dense of intermediate 1536", OP_GEMM,
+     IFS_DT_F32, 1536, 384, B_40_MEDIUM, 0, 0, 0},
+    {"gemm with bias in f16 matches the cpu for the fused qkv of hidden 768", OP_GEMM, IFS_DT_F16,
+     768, 2304, B_LONG_MIX, 1, 0, 0},
+    {"gemm with bias and relu in f16 matches the cpu for the intermediate of hidden 1024", OP_GEMM,
+     IFS_DT_F16, 1024, 4096, B_40_MEDIUM, 2, 0, 0},
+    {"gemm without bias in bf16 matches the cpu for the output dense of intermediate 3072", OP_GEMM,
+     IFS_DT_BF16, 3072, 768, B_40_MEDIUM, 0, 0, 0},
+    {"gemm with bias in bf16 matches the cpu for a single row", OP_GEMM, IFS_DT_BF16, 384, 1152,
+     B_ONE_TOKEN, 1, 0, 0},
 };
 
 static void run_embed_ln(const kcase *c, const batch *b, tol t)
@@ -419,7 +440,8 @@ static void run_embed_ln(const kcase *c, const batch *b, tol t)
     void *dp = dev_elems(c->dt, pos, (size_t)P * H, pos);
     void *dty = dev_elems(c->dt, type, (size_t)TY * H, type);
     float *dg = dev_copy(g, sizeof(float) * H), *db = dev_copy(beta, sizeof(float) * H);
-    int32_t *dids = dev_copy(ids, sizeof(int32_t) * T), *dtypes = dev_copy(types, sizeof(int32_t) * T);
+    int32_t *dids = dev_copy(ids, sizeof(int32_t) * T),
+            *dtypes = dev_copy(types, sizeof(int32_t) * T);
     int32_t *dpos = dev_copy(posi, sizeof(int32_t) * T);
     const size_t esz = ifs_cuda_dtype_size(c->dt);
     out_buf ob = out_alloc(esz * T * H, c->mis ? esz : 0);
@@ -431,13 +453,28 @@ static void run_embed_ln(const kcase *c, const batch *b, tol t)
     CUDA_OK(cudaDeviceSynchronize());
     IFS_CHECK(guard_intact(&ob), "%s: a write past the end of the output", c->name);
     host_from_elems(c->dt, got, dout, (size_t)T * H);
-    ifs_cpu_embed_layernorm(ref, ids, types, b->off, b->n_seqs, 0, T, word, pos, type, g, beta,
-                            H, 1e-12f);
+    ifs_cpu_embed_layernorm(ref, ids, types, b->off, b->n_seqs, 0, T, word, pos, type, g, beta, H,
+                            1e-12f);
     compare(c->name, got, ref, (size_t)T * H, t);
-    cudaFree(dw); cudaFree(dp); cudaFree(dty); cudaFree(dg); cudaFree(db);
-    cudaFree(dids); cudaFree(dtypes); cudaFree(dpos); cudaFree(ob.base);
-    free(word); free(pos); free(type); free(g); free(beta); free(ids); free(types); free(posi);
-    free(ref); free(got);
+    cudaFree(dw);
+    cudaFree(dp);
+    cudaFree(dty);
+    cudaFree(dg);
+    cudaFree(db);
+    cudaFree(dids);
+    cudaFree(dtypes);
+    cudaFree(dpos);
+    cudaFree(ob.base);
+    free(word);
+    free(pos);
+    free(type);
+    free(g);
+    free(beta);
+    free(ids);
+    free(types);
+    free(posi);
+    free(ref);
+    free(got);
 }
 
 static void run_resid_ln(const kcase *c, const batch *b, tol t)
@@ -446,7 +483,8 @@ static void run_resid_ln(const kcase *c, const batch *b, tol t)
     const size_t n = (size_t)b->n_tokens * H;
     const int with_bias = c->flag & 1, in_place = c->flag & 2;
     float *x = host_normal(n, 0, 1), *res = host_normal(n, 0.5f, 2);
-    float *bias = host_normal(H, 0, 0.3f), *g = host_normal(H, 1, 0.1f), *beta = host_normal(H, 0, 0.1f);
+    float *bias = host_normal(H, 0, 0.3f), *g = host_normal(H, 1, 0.1f),
+          *beta = host_normal(H, 0, 0.1f);
     float *ref = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n);
     const size_t esz = ifs_cuda_dtype_size(c->dt);
     void *dx = dev_elems(c->dt, x, n, x);
@@ -465,12 +503,22 @@ static void run_resid_ln(const kcase *c, const batch *b, tol t)
     IFS_CHECK(guard_intact(&rb) && guard_intact(&ob), "%s: a write past the end of the output",
               c->name);
     host_from_elems(c->dt, got, dout, n);
-    ifs_cpu_add_bias_residual_layernorm(ref, x, with_bias ? bias : NULL, res, g, beta,
-                                        b->n_tokens, H, 1e-12f);
+    ifs_cpu_add_bias_residual_layernorm(ref, x, with_bias ? bias : NULL, res, g, beta, b->n_tokens,
+                                        H, 1e-12f);
     compare(c->name, got, ref, n, t);
-    cudaFree(dx); cudaFree(rb.base); cudaFree(dbias); cudaFree(dg); cudaFree(db);
+    cudaFree(dx);
+    cudaFree(rb.base);
+    cudaFree(dbias);
+    cudaFree(dg);
+    cudaFree(db);
     cudaFree(ob.base);
-    free(x); free(res); free(bias); free(g); free(beta); free(ref); free(got);
+    free(x);
+    free(res);
+    free(bias);
+    free(g);
+    free(beta);
+    free(ref);
+    free(got);
 }
 
 static void run_bias_act(const kcase *c, const batch *b, tol t)
@@ -490,8 +538,11 @@ static void run_bias_act(const kcase *c, const batch *b, tol t)
     host_from_elems(c->dt, got, dy, n);
     ifs_cpu_bias_act(y, N, bias, b->n_tokens, N, c->flag); /* y becomes the reference */
     compare(c->name, got, y, n, t);
-    cudaFree(yb.base); cudaFree(dbias);
-    free(y); free(bias); free(got);
+    cudaFree(yb.base);
+    cudaFree(dbias);
+    free(y);
+    free(bias);
+    free(got);
 }
 
 static void run_attention(const kcase *c, const batch *b, tol t)
@@ -512,18 +563,24 @@ static void run_attention(const kcase *c, const batch *b, tol t)
     if (!c->flag)
         IFS_CHECK(ifs_cuda_attention_uses_tensor_cores(c->dt, D, dqkv) ==
                       (c->dt != IFS_DT_F32 && (D == 32 || D == 64) && !c->mis),
-                  "%s: tensor cores chosen wrongly for %s at head dim %d", c->name,
-                  dt_name(c->dt), D);
-    if (!c->flag) check_path(c, ifs_cuda_attention_uses_tensor_cores(c->dt, D, dqkv));
-    CUDA_OK(ifs_cuda_attention(c->dt, dctx, dqkv, doff, b->n_seqs, b->max_len, H, heads, c->flag,
-                               0));
+                  "%s: tensor cores chosen wrongly for %s at head dim %d", c->name, dt_name(c->dt),
+                  D);
+    if (!c->flag)
+        check_path(c, ifs_cuda_attention_uses_tensor_cores(c->dt, D, dqkv));
+    CUDA_OK(
+        ifs_cuda_attention(c->dt, dctx, dqkv, doff, b->n_seqs, b->max_len, H, heads, c->flag, 0));
     CUDA_OK(cudaDeviceSynchronize());
     IFS_CHECK(guard_intact(&cb), "%s: a write past the end of ctx", c->name);
     host_from_elems(c->dt, got, dctx, nc);
     ifs_cpu_attention(ref, qkv, b->off, b->n_seqs, H, heads, scratch);
     compare(c->name, got, ref, nc, t);
-    cudaFree(qb.base); cudaFree(doff); cudaFree(cb.base);
-    free(qkv); free(ref); free(got); free(scratch);
+    cudaFree(qb.base);
+    cudaFree(doff);
+    cudaFree(cb.base);
+    free(qkv);
+    free(ref);
+    free(got);
+    free(scratch);
 }
 
 /* The last layer's attention for each [CLS] query only, and the gather of
@@ -560,10 +617,18 @@ static void run_attn_cls(const kcase *c, const batch *b, tol t)
     host_from_elems(c->dt, gg, dg, (size_t)S * ld);
     int same = 1;
     for (int s = 0; s < S; s++)
-        same &= memcmp(gg + (int64_t)s * ld, qkv + (int64_t)b->off[s] * ld, sizeof(float) * ld) == 0;
+        same &=
+            memcmp(gg + (int64_t)s * ld, qkv + (int64_t)b->off[s] * ld, sizeof(float) * ld) == 0;
     IFS_CHECK(same, "%s: gathered rows are not each sequence's first row", c->name);
-    cudaFree(dqkv); cudaFree(doff); cudaFree(dctx); cudaFree(dg);
-    free(qkv); free(ref); free(got); free(scratch); free(gg);
+    cudaFree(dqkv);
+    cudaFree(doff);
+    cudaFree(dctx);
+    cudaFree(dg);
+    free(qkv);
+    free(ref);
+    free(got);
+    free(scratch);
+    free(gg);
 }
 
 static void run_pooler(const kcase *c, const batch *b, tol t)
@@ -571,8 +636,10 @@ static void run_pooler(const kcase *c, const batch *b, tol t)
     const int H = c->hidden, Lb = c->n, S = b->n_seqs;
     const size_t n = (size_t)b->n_tokens * H;
     float *hs = host_normal(n, 0, 1);
-    float *pw = host_normal((size_t)H * H, 0, 1.0f / sqrtf((float)H)), *pb = host_normal(H, 0, 0.1f);
-    float *cw = host_normal((size_t)Lb * H, 0, 1.0f / sqrtf((float)H)), *cb = host_normal(Lb, 0, 0.1f);
+    float *pw = host_normal((size_t)H * H, 0, 1.0f / sqrtf((float)H)),
+          *pb = host_normal(H, 0, 0.1f);
+    float *cw = host_normal((size_t)Lb * H, 0, 1.0f / sqrtf((float)H)),
+          *cb = host_normal(Lb, 0, 0.1f);
     float *cls = malloc(sizeof(float) * S * H), *pooled = malloc(sizeof(float) * S * H);
     float *ref = malloc(sizeof(float) * S * Lb), *got = malloc(sizeof(float) * S * Lb);
     float *got_cls = malloc(sizeof(float) * S * H);
@@ -581,33 +648,52 @@ static void run_pooler(const kcase *c, const batch *b, tol t)
     float *dcw = dev_copy(cw, sizeof(float) * Lb * H), *dcb = dev_copy(cb, sizeof(float) * Lb);
     int32_t *doff = dev_copy(b->off, sizeof(int32_t) * (S + 1));
     float *dlog = dev_alloc(sizeof(float) * S * Lb), *dcls = dev_alloc(sizeof(float) * S * H);
-    CUDA_OK(ifs_cuda_pooler_classifier(c->dt, dlog, dcls, dhs, doff, S, H, dpw, dpb, dcw, dcb, Lb,
-                                       0));
+    CUDA_OK(
+        ifs_cuda_pooler_classifier(c->dt, dlog, dcls, dhs, doff, S, H, dpw, dpb, dcw, dcb, Lb, 0));
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(got, dlog, sizeof(float) * S * Lb, cudaMemcpyDeviceToHost));
     CUDA_OK(cudaMemcpy(got_cls, dcls, sizeof(float) * S * H, cudaMemcpyDeviceToHost));
-    for (int s = 0; s < S; s++) memcpy(cls + (size_t)s * H, hs + (size_t)b->off[s] * H, sizeof(float) * H);
+    for (int s = 0; s < S; s++)
+        memcpy(cls + (size_t)s * H, hs + (size_t)b->off[s] * H, sizeof(float) * H);
     ifs_bert_weights w;
     memset(&w, 0, sizeof w);
     w.cfg.hidden = H;
     w.cfg.num_labels = Lb;
-    w.pool_w = pw; w.pool_b = pb; w.cls_w = cw; w.cls_b = cb;
+    w.pool_w = pw;
+    w.pool_b = pb;
+    w.cls_w = cw;
+    w.cls_b = cb;
     ifs_cpu_pooler_classifier(ref, pooled, cls, S, &w);
     compare(c->name, got, ref, (size_t)S * Lb, t);
     IFS_CHECK(memcmp(got_cls, cls, sizeof(float) * S * H) == 0,
               "%s: the [CLS] rows handed back differ from the rows of each sequence's start",
               c->name);
-    cudaFree(dhs); cudaFree(dpw); cudaFree(dpb); cudaFree(dcw); cudaFree(dcb); cudaFree(doff);
-    cudaFree(dlog); cudaFree(dcls);
-    free(hs); free(pw); free(pb); free(cw); free(cb); free(cls); free(pooled); free(ref);
-    free(got); free(got_cls);
+    cudaFree(dhs);
+    cudaFree(dpw);
+    cudaFree(dpb);
+    cudaFree(dcw);
+    cudaFree(dcb);
+    cudaFree(doff);
+    cudaFree(dlog);
+    cudaFree(dcls);
+    free(hs);
+    free(pw);
+    free(pb);
+    free(cw);
+    free(cb);
+    free(cls);
+    free(pooled);
+    free(ref);
+    free(got);
+    free(got_cls);
 }
 
 static void run_gemm(const kcase *c, const batch *b, ifs_cuda_gemm *g, tol t)
 {
     const int K = c->hidden, N = c->n;
     const int64_t R = b->n_tokens;
-    float *x = host_normal((size_t)R * K, 0, 1), *w = host_normal((size_t)N * K, 0, 1.0f / sqrtf((float)K));
+    float *x = host_normal((size_t)R * K, 0, 1),
+          *w = host_normal((size_t)N * K, 0, 1.0f / sqrtf((float)K));
     float *bias = host_normal(N, 0, 0.5f);
     float *ref = malloc(sizeof(float) * R * N), *got = malloc(sizeof(float) * R * N);
     void *dx = dev_elems(c->dt, x, (size_t)R * K, x), *dw = dev_elems(c->dt, w, (size_t)N * K, w);
@@ -619,20 +705,28 @@ static void run_gemm(const kcase *c, const batch *b, ifs_cuda_gemm *g, tol t)
     IFS_CHECK(rc == IFS_BK_OK, "%s: gemm returned %d: %s", c->name, rc, err);
     CUDA_OK(cudaDeviceSynchronize());
     host_from_elems(c->dt, got, dy, (size_t)R * N);
-    ifs_cpu_linear(ref, N, x, K, w, c->flag ? bias : NULL, R, K, 0, N, c->flag == 2 ? IFS_ACT_RELU : -1);
+    ifs_cpu_linear(ref, N, x, K, w, c->flag ? bias : NULL, R, K, 0, N,
+                   c->flag == 2 ? IFS_ACT_RELU : -1);
     compare(c->name, got, ref, (size_t)R * N, t);
-    cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dy);
-    free(x); free(w); free(bias); free(ref); free(got);
+    cudaFree(dx);
+    cudaFree(dw);
+    cudaFree(db);
+    cudaFree(dy);
+    free(x);
+    free(w);
+    free(bias);
+    free(ref);
+    free(got);
 }
 
 /* dtype conversion is what every case's "rounded inputs" rest on. */
 static void check_conversions(void)
 {
-    static const float in[] = {1.0f, 1.0009765625f, 1.00048828125f, 1.0078125f, 1.00390625f,
-                               65504.0f, -2.5f, 0.0f};
+    static const float in[] = {1.0f,        1.0009765625f, 1.00048828125f, 1.0078125f,
+                               1.00390625f, 65504.0f,      -2.5f,          0.0f};
     /* expected after f16 and bf16 round-to-nearest-even */
-    static const float f16[] = {1.0f, 1.0009765625f, 1.0f, 1.0078125f, 1.00390625f, 65504.0f,
-                                -2.5f, 0.0f};
+    static const float f16[] = {1.0f,        1.0009765625f, 1.0f,  1.0078125f,
+                                1.00390625f, 65504.0f,      -2.5f, 0.0f};
     static const float bf16[] = {1.0f, 1.0f, 1.0f, 1.0078125f, 1.0f, 65536.0f, -2.5f, 0.0f};
     const size_t n = sizeof in / sizeof in[0];
     float got[8];
@@ -642,8 +736,8 @@ static void check_conversions(void)
         cudaFree(d);
         for (size_t i = 0; i < n; i++)
             IFS_CHECK(got[i] == (k ? bf16 : f16)[i],
-                      "conversion to %s rounds %.10g to %.10g, expected %.10g", dt_name(dt),
-                      in[i], got[i], (k ? bf16 : f16)[i]);
+                      "conversion to %s rounds %.10g to %.10g, expected %.10g", dt_name(dt), in[i],
+                      got[i], (k ? bf16 : f16)[i]);
     }
     printf("ok   conversions to f16 and bf16 round to nearest even\n");
 }
@@ -658,9 +752,11 @@ static void check_nan_stays_in_its_row(void)
     x[H + 7] = NAN;
     for (int k = 0; k < 3; k++) {
         ifs_dtype dt = (ifs_dtype)k;
-        void *dx = dev_elems(dt, x, (size_t)R * H, got), *dres = dev_elems(dt, res, (size_t)R * H, got);
+        void *dx = dev_elems(dt, x, (size_t)R * H, got),
+             *dres = dev_elems(dt, res, (size_t)R * H, got);
         float *dg = dev_copy(g, sizeof(float) * H), *db = dev_copy(beta, sizeof(float) * H);
-        CUDA_OK(ifs_cuda_add_bias_residual_layernorm(dt, dx, dx, NULL, dres, dg, db, R, H, 1e-12f, 0));
+        CUDA_OK(
+            ifs_cuda_add_bias_residual_layernorm(dt, dx, dx, NULL, dres, dg, db, R, H, 1e-12f, 0));
         CUDA_OK(cudaDeviceSynchronize());
         host_from_elems(dt, got, dx, (size_t)R * H);
         int row0 = 0, row1 = 0, row2 = 0;
@@ -671,11 +767,18 @@ static void check_nan_stays_in_its_row(void)
         }
         IFS_CHECK(row0 == H && row1 == H && row2 == H,
                   "%s: NaN in row 1 gave %d/%d finite in row 0, %d/%d NaN in row 1, "
-                  "%d/%d finite in row 2", dt_name(dt), row0, H, row1, H, row2, H);
-        cudaFree(dx); cudaFree(dres); cudaFree(dg); cudaFree(db);
+                  "%d/%d finite in row 2",
+                  dt_name(dt), row0, H, row1, H, row2, H);
+        cudaFree(dx);
+        cudaFree(dres);
+        cudaFree(dg);
+        cudaFree(db);
     }
     printf("ok   a NaN in one row of layernorm stays in that row, in every dtype\n");
-    free(x); free(res); free(g); free(beta);
+    free(x);
+    free(res);
+    free(g);
+    free(beta);
 }
 
 /* The plan table: a shape is planned once and hit after; a plan is shared
@@ -731,14 +834,28 @@ static void check_gemm_plans(void)
     rc = ifs_cuda_gemm_run(g, dt, dy1, dx, dw, db1, R, N, K, 0, 0, err, sizeof err);
     CUDA_OK(cudaDeviceSynchronize());
     host_from_elems(dt, got1, dy1, (size_t)R * N);
-    compare("gemm: a shape run again after 1200 others is still right", got1, ref1, (size_t)R * N, t);
+    compare("gemm: a shape run again after 1200 others is still right", got1, ref1, (size_t)R * N,
+            t);
     printf("%s gemm plans: %llu hits, %llu misses, %llu evictions, %d plans held\n",
            rc == 0 ? "ok  " : "FAIL", (unsigned long long)st.hits, (unsigned long long)st.misses,
            (unsigned long long)st.evictions, st.plans);
     ifs_cuda_gemm_free(g);
-    cudaFree(dx); cudaFree(dw); cudaFree(db1); cudaFree(db2); cudaFree(dy1); cudaFree(dy2);
-    cudaFree(dbig); cudaFree(dwb);
-    free(x); free(w); free(b1); free(b2); free(ref1); free(ref2); free(got1); free(got2);
+    cudaFree(dx);
+    cudaFree(dw);
+    cudaFree(db1);
+    cudaFree(db2);
+    cudaFree(dy1);
+    cudaFree(dy2);
+    cudaFree(dbig);
+    cudaFree(dwb);
+    free(x);
+    free(w);
+    free(b1);
+    free(b2);
+    free(ref1);
+    free(ref2);
+    free(got1);
+    free(got2);
 }
 
 /* Never-zero random operands, and the GEMM ceiling measured on them. */
@@ -765,7 +882,8 @@ static void check_fill_and_peak(void)
     free(h);
     char err[256] = "";
     double tf = 0;
-    int rc = ifs_backend_gemm_peak("cuda", 0, IFS_DT_F16, 2048, 2048, 2048, 5, &tf, err, sizeof err);
+    int rc =
+        ifs_backend_gemm_peak("cuda", 0, IFS_DT_F16, 2048, 2048, 2048, 5, &tf, err, sizeof err);
     IFS_CHECK(rc == IFS_BK_OK && tf > 0 && isfinite(tf), "gemm peak: %d %g %s", rc, tf, err);
     printf("%s random fills are never zero; f16 GEMM ceiling at 2048^3: %.1f TFLOP/s\n",
            rc == IFS_BK_OK ? "ok  " : "FAIL", tf);

@@ -33,7 +33,10 @@
 #include "ifs_wts.h"
 
 static uint64_t rng_state;
-static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
+static void rng_seed(uint64_t s)
+{
+    rng_state = s * 0x9E3779B97F4A7C15ull + 1;
+}
 static uint32_t rng_u32(void)
 {
     rng_state ^= rng_state << 13;
@@ -57,8 +60,10 @@ typedef struct {
 static const float *arr(model *m, size_t n, float mean, float sd)
 {
     float *p = malloc(sizeof(float) * n);
-    if (!p || m->n_arrays == 128) exit(1);
-    for (size_t i = 0; i < n; i++) p[i] = mean + sd * rng_normal();
+    if (!p || m->n_arrays == 128)
+        exit(1);
+    for (size_t i = 0; i < n; i++)
+        p[i] = mean + sd * rng_normal();
     m->arrays[m->n_arrays++] = p;
     return p;
 }
@@ -87,14 +92,22 @@ static void make_model(model *m, int H, int heads, int I, int n_layers, ifs_act 
     m->w.emb_ln_b = arr(m, H, 0, 0.1f);
     for (int l = 0; l < n_layers; l++) {
         ifs_bert_layer *L = &m->layers[l];
-        L->q_w = arr(m, (size_t)H * H, 0, 1.5f * sh); L->q_b = arr(m, H, 0, 0.1f);
-        L->k_w = arr(m, (size_t)H * H, 0, 1.5f * sh); L->k_b = arr(m, H, 0, 0.1f);
-        L->v_w = arr(m, (size_t)H * H, 0, sh); L->v_b = arr(m, H, 0, 0.1f);
-        L->ao_w = arr(m, (size_t)H * H, 0, sh); L->ao_b = arr(m, H, 0, 0.1f);
-        L->ln1_g = arr(m, H, 1, 0.1f); L->ln1_b = arr(m, H, 0, 0.1f);
-        L->i_w = arr(m, (size_t)I * H, 0, sh); L->i_b = arr(m, I, 0, 0.1f);
-        L->o_w = arr(m, (size_t)H * I, 0, si); L->o_b = arr(m, H, 0, 0.1f);
-        L->ln2_g = arr(m, H, 1, 0.1f); L->ln2_b = arr(m, H, 0, 0.1f);
+        L->q_w = arr(m, (size_t)H * H, 0, 1.5f * sh);
+        L->q_b = arr(m, H, 0, 0.1f);
+        L->k_w = arr(m, (size_t)H * H, 0, 1.5f * sh);
+        L->k_b = arr(m, H, 0, 0.1f);
+        L->v_w = arr(m, (size_t)H * H, 0, sh);
+        L->v_b = arr(m, H, 0, 0.1f);
+        L->ao_w = arr(m, (size_t)H * H, 0, sh);
+        L->ao_b = arr(m, H, 0, 0.1f);
+        L->ln1_g = arr(m, H, 1, 0.1f);
+        L->ln1_b = arr(m, H, 0, 0.1f);
+        L->i_w = arr(m, (size_t)I * H, 0, sh);
+        L->i_b = arr(m, I, 0, 0.1f);
+        L->o_w = arr(m, (size_t)H * I, 0, si);
+        L->o_b = arr(m, H, 0, 0.1f);
+        L->ln2_g = arr(m, H, 1, 0.1f);
+        L->ln2_b = arr(m, H, 0, 0.1f);
     }
     m->w.layers = m->layers;
     m->w.pool_w = arr(m, (size_t)H * H, 0, sh);
@@ -105,7 +118,8 @@ static void make_model(model *m, int H, int heads, int I, int n_layers, ifs_act 
 
 static void free_model(model *m)
 {
-    for (int i = 0; i < m->n_arrays; i++) free(m->arrays[i]);
+    for (int i = 0; i < m->n_arrays; i++)
+        free(m->arrays[i]);
 }
 
 static const int32_t LENS[] = {1, 5, 64, 65, 130, 2, 17};
@@ -134,7 +148,10 @@ static void make_batch(batch *bt, int vocab, int with_types)
     bt->b.seq_off = bt->off;
 }
 
-static const char *dname(ifs_dtype dt) { return dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16"; }
+static const char *dname(ifs_dtype dt)
+{
+    return dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16";
+}
 
 static ifs_backend *make(const char *kind, const ifs_bert_weights *w, ifs_dtype dt)
 {
@@ -159,7 +176,8 @@ static int off_budget(ifs_dtype dt, const float *got, const float *ref, size_t n
     for (size_t i = 0; i < n; i++) {
         const double d = fabs((double)got[i] - ref[i]);
         bad += !(d <= atol + rtol * fabs(ref[i])); /* NaN counts */
-        if (d > *worst || d != d) *worst = d;
+        if (d > *worst || d != d)
+            *worst = d;
     }
     return bad;
 }
@@ -195,7 +213,8 @@ static void run_shape(const char *shape, const model *m, int with_types, int dty
         goto out;
     }
     for (int k = 0; k < 3; k++) {
-        if (!(dtypes_mask & (1 << k))) continue;
+        if (!(dtypes_mask & (1 << k)))
+            continue;
         const ifs_dtype dt = (ifs_dtype)k;
         ifs_backend *a = make("cuda", &m->w, dt), *b = make("cuda", &m->w, dt);
         if (a && b) {
@@ -217,8 +236,8 @@ static void run_shape(const char *shape, const model *m, int with_types, int dty
             pthread_create(&th, NULL, run_job, &jb);
             run_job(&ja);
             pthread_join(th, NULL);
-            IFS_CHECK(ja.rc == IFS_BK_OK && jb.rc == IFS_BK_OK, "%s %s concurrent: %s / %s",
-                      shape, dname(dt), ifs_backend_error(a), ifs_backend_error(b));
+            IFS_CHECK(ja.rc == IFS_BK_OK && jb.rc == IFS_BK_OK, "%s %s concurrent: %s / %s", shape,
+                      dname(dt), ifs_backend_error(a), ifs_backend_error(b));
             const int same = !memcmp(lg, alone, sizeof(float) * S * L) &&
                              !memcmp(l2, alone, sizeof(float) * S * L);
             IFS_CHECK(same, "%s %s: two handles at once differ from one alone", shape, dname(dt));
@@ -230,7 +249,10 @@ static void run_shape(const char *shape, const model *m, int with_types, int dty
     }
 out:
     ifs_backend_free(cpu);
-    free(cc); free(cg); free(hc); free(hg);
+    free(cc);
+    free(cg);
+    free(hc);
+    free(hg);
 }
 
 int main(void)
@@ -244,10 +266,12 @@ int main(void)
         ifs_act act;
         int labels, types, dtypes;
     } shapes[] = {
-        {"hidden 64, head dim 32 (wmma), vector gelu over 128", 64, 2, 128, 2, IFS_ACT_GELU, 2, 0, 7},
-        {"hidden 128, head dim 64 (wmma), vector tanh gelu over 200, types, 3 labels", 128, 2, 200, 2,
-         IFS_ACT_GELU_TANH, 3, 1, 7},
-        {"hidden 96, head dim 48 (generic), element gelu over 150", 96, 2, 150, 2, IFS_ACT_GELU, 2, 0, 7},
+        {"hidden 64, head dim 32 (wmma), vector gelu over 128", 64, 2, 128, 2, IFS_ACT_GELU, 2, 0,
+         7},
+        {"hidden 128, head dim 64 (wmma), vector tanh gelu over 200, types, 3 labels", 128, 2, 200,
+         2, IFS_ACT_GELU_TANH, 3, 1, 7},
+        {"hidden 96, head dim 48 (generic), element gelu over 150", 96, 2, 150, 2, IFS_ACT_GELU, 2,
+         0, 7},
         {"hidden 100, head dim 25 (generic), block layernorm, relu epilogue", 100, 4, 104, 2,
          IFS_ACT_RELU, 2, 0, 7},
     };

@@ -30,7 +30,10 @@
 typedef std::vector<float> vecf;
 
 static uint64_t rng_state;
-static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
+static void rng_seed(uint64_t s)
+{
+    rng_state = s * 0x9E3779B97F4A7C15ull + 1;
+}
 static uint32_t rng_u32()
 {
     rng_state ^= rng_state << 13;
@@ -46,7 +49,8 @@ static float rng_normal()
 static vecf normal(size_t n, float mean, float sd)
 {
     vecf v(n);
-    for (auto &x : v) x = mean + sd * rng_normal();
+    for (auto &x : v)
+        x = mean + sd * rng_normal();
     return v;
 }
 
@@ -55,7 +59,8 @@ static vecf normal(size_t n, float mean, float sd)
  * as the device does; check_conversions runs the conversion kernels). */
 static std::vector<unsigned char> elems(ifs_dtype dt, vecf &v)
 {
-    std::vector<unsigned char> d(ifs_cuda_dtype_size(dt) * v.size()); /* exact: ASan sees overruns */
+    std::vector<unsigned char> d(ifs_cuda_dtype_size(dt) *
+                                 v.size()); /* exact: ASan sees overruns */
     for (size_t i = 0; i < v.size(); i++) {
         if (dt == IFS_DT_F16) {
             __half h = __float2half_rn(v[i]);
@@ -113,8 +118,10 @@ struct tol {
 };
 static tol tol_for(ifs_dtype dt, bool attention)
 {
-    if (dt == IFS_DT_F32) return {1e-4, 1e-4};
-    if (dt == IFS_DT_F16) return attention ? tol{4e-3, 4e-3} : tol{3e-3, 2e-3};
+    if (dt == IFS_DT_F32)
+        return {1e-4, 1e-4};
+    if (dt == IFS_DT_F16)
+        return attention ? tol{4e-3, 4e-3} : tol{3e-3, 2e-3};
     return attention ? tol{3e-2, 2e-2} : tol{2e-2, 1e-2};
 }
 
@@ -128,7 +135,8 @@ static void compare(const char *name, const vecf &got, const vecf &ref, tol t)
             continue;
         }
         double d = fabs((double)got[i] - ref[i]);
-        if (d > t.atol + t.rtol * fabs(ref[i])) bad++;
+        if (d > t.atol + t.rtol * fabs(ref[i]))
+            bad++;
         if (d > max_err) {
             max_err = d;
             worst = i;
@@ -150,7 +158,8 @@ static std::vector<int32_t> offsets(std::initializer_list<int32_t> lens, int32_t
     *max_len = 0;
     for (int32_t l : lens) {
         off.push_back(off.back() + l);
-        if (l > *max_len) *max_len = l;
+        if (l > *max_len)
+            *max_len = l;
     }
     return off;
 }
@@ -172,11 +181,10 @@ static void run_attention(const attn_case &c, uint64_t seed)
     auto dq = elems(c.dt, qkv);
     const int rows = c.cls_only ? S : T;
     std::vector<unsigned char> dctx(ifs_cuda_dtype_size(c.dt) * rows * H, 0xff);
-    cudaError_t e = c.cls_only
-                        ? ifs_cuda_attention_cls(c.dt, dctx.data(), dq.data(), off.data(), S, H,
-                                                 c.heads, 0)
-                        : ifs_cuda_attention(c.dt, dctx.data(), dq.data(), off.data(), S, max_len,
-                                             H, c.heads, c.force_generic, 0);
+    cudaError_t e = c.cls_only ? ifs_cuda_attention_cls(c.dt, dctx.data(), dq.data(), off.data(), S,
+                                                        H, c.heads, 0)
+                               : ifs_cuda_attention(c.dt, dctx.data(), dq.data(), off.data(), S,
+                                                    max_len, H, c.heads, c.force_generic, 0);
     IFS_CHECK(e == cudaSuccess, "%s: launch failed (%d)", c.name, (int)e);
     vecf got = floats(c.dt, dctx, (size_t)rows * H), ref((size_t)rows * H);
     vecf scratch((size_t)max_len * max_len);
@@ -206,7 +214,8 @@ struct dev_array {
     unsigned char *p;
     size_t bytes;
     static const size_t GUARD = 256;
-    dev_array(ifs_dtype dt, size_t n, size_t offset) : raw(ifs_cuda_dtype_size(dt) * n + GUARD + 32, 0xff)
+    dev_array(ifs_dtype dt, size_t n, size_t offset)
+        : raw(ifs_cuda_dtype_size(dt) * n + GUARD + 32, 0xff)
     {
         bytes = ifs_cuda_dtype_size(dt) * n;
         unsigned char *b = raw.data() + (16 - ((uintptr_t)raw.data() & 15)) % 16;
@@ -224,12 +233,16 @@ struct dev_array {
     bool guard_intact() const
     {
         for (size_t i = 0; i < GUARD; i++)
-            if (p[bytes + i] != 0xff) return false;
+            if (p[bytes + i] != 0xff)
+                return false;
         return true;
     }
 };
 
-static const char *dname(ifs_dtype dt) { return dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16"; }
+static const char *dname(ifs_dtype dt)
+{
+    return dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16";
+}
 
 enum { LN_EMBED = 0, LN_RESID = 1 };
 enum { LNF_BIAS = 1, LNF_IN_PLACE = 2, LNF_MISALIGNED = 4 };
@@ -241,7 +254,7 @@ struct ln_case {
     int dim;
     std::initializer_list<int32_t> lens; /* a ragged batch: rows = tokens */
     int flags;
-    int want_warp;                       /* the kernel the case must take */
+    int want_warp; /* the kernel the case must take */
 };
 
 /* Both LayerNorm ops against the CPU reference: the warp kernel at every
@@ -279,7 +292,8 @@ static void run_layernorm_case(const ln_case &c, uint64_t seed)
         took_warp = ifs_cuda_layernorm_uses_warp_kernel(dt, H, ptrs, 6);
         IFS_CHECK(ifs_cuda_embed_layernorm(dt, out.p, ids.data(), types.data(), posi.data(), T,
                                            dw.p, dp.p, dty.p, g.data(), b.data(), H, 1e-12f,
-                                           0) == cudaSuccess, "%s: launch", c.name);
+                                           0) == cudaSuccess,
+                  "%s: launch", c.name);
         ifs_cpu_embed_layernorm(ref.data(), ids.data(), types.data(), off.data(), S, 0, T,
                                 word.data(), pos.data(), type.data(), g.data(), b.data(), H,
                                 1e-12f);
@@ -346,21 +360,27 @@ static void check_static_shared_memory()
     const int dim = 12288;
     auto kernel = add_bias_residual_layernorm_block_kernel<float>;
     ifs_emu::smem_optin.erase((const void *)kernel);
-    vecf x = normal(dim, 0, 1), r = normal(dim, 0, 1), g = normal(dim, 1, 0.1f), b = normal(dim, 0, 0.1f);
+    vecf x = normal(dim, 0, 1), r = normal(dim, 0, 1), g = normal(dim, 1, 0.1f),
+         b = normal(dim, 0, 0.1f);
     vecf out(dim);
-    IFS_LAUNCH(1, 128, sizeof(float) * dim, 0, kernel)(out.data(), x.data(), nullptr, r.data(),
-                                                       g.data(), b.data(), dim, 1e-12f);
+    IFS_LAUNCH(1, 128, sizeof(float) * dim, 0, kernel)
+    (out.data(), x.data(), nullptr, r.data(), g.data(), b.data(), dim, 1e-12f);
     IFS_CHECK(cudaGetLastError() == cudaSuccess, "the 48 KiB dynamic launch itself is legal");
     const int faults = ifs_emu::faults.exchange(0);
     IFS_CHECK(faults > 0, "48 KiB of dynamic plus 132 bytes of static shared memory without the "
-              "opt-in was not seen as over the limit");
-    printf("%s static shared memory counts toward the launch limit (%s)\n", faults ? "ok  " : "FAIL",
-           faults ? ifs_emu::fault_msg : "no fault");
+                          "opt-in was not seen as over the limit");
+    printf("%s static shared memory counts toward the launch limit (%s)\n",
+           faults ? "ok  " : "FAIL", faults ? ifs_emu::fault_msg : "no fault");
 
     /* the entry point opts in for such rows and computes them right */
     for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_BF16}) {
         ln_case c{"bias residual layernorm at the largest row (12288) opts in and matches the cpu",
-                  LN_RESID, dt, dim, {1, 2}, LNF_BIAS, 0};
+                  LN_RESID,
+                  dt,
+                  dim,
+                  {1, 2},
+                  LNF_BIAS,
+                  0};
         run_layernorm_case(c, 77);
     }
 }
@@ -382,11 +402,13 @@ static void check_misaligned_attention()
                       ifs_cuda_attention_uses_tensor_cores(dt, D, nullptr),
                   "a misaligned qkv would be given to the tensor-core kernel");
         IFS_CHECK(ifs_cuda_attention(dt, dctx.p, dq.p, off.data(), S, max_len, H, heads, 0, 0) ==
-                      cudaSuccess, "misaligned attention launch");
+                      cudaSuccess,
+                  "misaligned attention launch");
         vecf ref((size_t)T * H), scratch((size_t)max_len * max_len);
         ifs_cpu_attention(ref.data(), qkv.data(), off.data(), S, H, heads, scratch.data());
         char name[128];
-        snprintf(name, sizeof name, "attention in %s over a qkv array one element off 16 bytes", dname(dt));
+        snprintf(name, sizeof name, "attention in %s over a qkv array one element off 16 bytes",
+                 dname(dt));
         IFS_CHECK(dctx.guard_intact(), "%s: a write past the end", name);
         compare(name, dctx.get(dt, (size_t)T * H), ref, tol_for(dt, true));
     }
@@ -410,8 +432,10 @@ static void check_fill_random()
             neg += va[i] < 0;
             same_c += va[i] == vc[i];
         }
-        IFS_CHECK(bad == 0 && neg > n / 3 && neg < 2 * n / 3, "%s: %zu values outside +-[0.25, 1], "
-                  "%zu of %zu negative", dname(dt), bad, neg, n);
+        IFS_CHECK(bad == 0 && neg > n / 3 && neg < 2 * n / 3,
+                  "%s: %zu values outside +-[0.25, 1], "
+                  "%zu of %zu negative",
+                  dname(dt), bad, neg, n);
         IFS_CHECK(memcmp(a.p, b.p, a.bytes) == 0 && same_c < n / 10 && a.guard_intact(),
                   "%s: the fill is not a function of (seed, index) alone", dname(dt));
     }
@@ -432,24 +456,33 @@ static void run_pooler(ifs_dtype dt, int H, int L, uint64_t seed)
         rcls((size_t)S * H);
     IFS_CHECK(ifs_cuda_pooler_classifier(dt, logits.data(), cls.data(), dhs.data(), off.data(), S,
                                          H, pw.data(), pb.data(), cw.data(), cb.data(), L,
-                                         0) == cudaSuccess, "pooler launch");
+                                         0) == cudaSuccess,
+              "pooler launch");
     for (int s = 0; s < S; s++)
         memcpy(rcls.data() + (size_t)s * H, hs.data() + (size_t)off[s] * H, sizeof(float) * H);
     ifs_bert_weights w;
     memset(&w, 0, sizeof w);
     w.cfg.hidden = H;
     w.cfg.num_labels = L;
-    w.pool_w = pw.data(); w.pool_b = pb.data(); w.cls_w = cw.data(); w.cls_b = cb.data();
+    w.pool_w = pw.data();
+    w.pool_b = pb.data();
+    w.cls_w = cw.data();
+    w.cls_b = cb.data();
     ifs_cpu_pooler_classifier(ref.data(), pooled.data(), rcls.data(), S, &w);
     char name[128];
     snprintf(name, sizeof name, "pooler and classifier in %s at hidden %d with %d labels",
-             dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16", H, L);
+             dt == IFS_DT_F32   ? "f32"
+             : dt == IFS_DT_F16 ? "f16"
+                                : "bf16",
+             H, L);
     compare(name, logits, ref, {1e-4, 1e-4});
-    IFS_CHECK(cls == rcls, "%s: the [CLS] rows handed back are not the sequences' first rows", name);
+    IFS_CHECK(cls == rcls, "%s: the [CLS] rows handed back are not the sequences' first rows",
+              name);
 
     /* gather of the first rows, packed */
     std::vector<unsigned char> dg(ifs_cuda_dtype_size(dt) * S * H);
-    IFS_CHECK(ifs_cuda_gather_cls_rows(dt, dg.data(), dhs.data(), off.data(), S, H, 0) == cudaSuccess,
+    IFS_CHECK(ifs_cuda_gather_cls_rows(dt, dg.data(), dhs.data(), off.data(), S, H, 0) ==
+                  cudaSuccess,
               "gather launch");
     IFS_CHECK(floats(dt, dg, (size_t)S * H) == rcls, "gather of [CLS] rows in %s is wrong",
               dt == IFS_DT_F32 ? "f32" : "f16/bf16");
@@ -463,8 +496,8 @@ static void check_launch_rules()
     int32_t max_len;
     std::vector<int32_t> off = offsets({5}, &max_len);
     std::vector<unsigned char> q(2 * 5 * 3 * 128 + 16), ctx(2 * 5 * 128 + 16);
-    IFS_LAUNCH(dim3(1, 2, 1), 128, attn_smem<64>::BYTES, 0, attention_wmma_kernel<__half, 64>)(
-        (__half *)ctx.data(), (const __half *)q.data(), off.data(), 128, 1.0f);
+    IFS_LAUNCH(dim3(1, 2, 1), 128, attn_smem<64>::BYTES, 0, attention_wmma_kernel<__half, 64>)
+    ((__half *)ctx.data(), (const __half *)q.data(), off.data(), 128, 1.0f);
     cudaError_t e = cudaGetLastError();
     IFS_CHECK(e == cudaErrorInvalidConfiguration,
               "a %zu-byte shared-memory launch without the opt-in was not refused",
@@ -479,76 +512,207 @@ static void check_launch_rules()
 int main()
 {
     static const attn_case cases[] = {
-        {"wmma attention f16 head dim 32 over 1/17/64/65/130-token sequences", IFS_DT_F16, 64, 2, 0,
-         0, {1, 17, 64, 65, 130}},
-        {"wmma attention f16 head dim 64 over 1/63/64/129-token sequences", IFS_DT_F16, 128, 2, 0, 0,
+        {"wmma attention f16 head dim 32 over 1/17/64/65/130-token sequences",
+         IFS_DT_F16,
+         64,
+         2,
+         0,
+         0,
+         {1, 17, 64, 65, 130}},
+        {"wmma attention f16 head dim 64 over 1/63/64/129-token sequences",
+         IFS_DT_F16,
+         128,
+         2,
+         0,
+         0,
          {1, 63, 64, 129}},
-        {"wmma attention bf16 head dim 64 over 130/5-token sequences", IFS_DT_BF16, 128, 2, 0, 0,
+        {"wmma attention bf16 head dim 64 over 130/5-token sequences",
+         IFS_DT_BF16,
+         128,
+         2,
+         0,
+         0,
          {130, 5}},
-        {"wmma attention bf16 head dim 32 with 3 heads over one 70-token sequence", IFS_DT_BF16, 96,
-         3, 0, 0, {70}},
-        {"generic attention f32 head dim 64 over 1/33/100-token sequences", IFS_DT_F32, 128, 2, 0, 0,
+        {"wmma attention bf16 head dim 32 with 3 heads over one 70-token sequence",
+         IFS_DT_BF16,
+         96,
+         3,
+         0,
+         0,
+         {70}},
+        {"generic attention f32 head dim 64 over 1/33/100-token sequences",
+         IFS_DT_F32,
+         128,
+         2,
+         0,
+         0,
          {1, 33, 100}},
-        {"generic attention f16 head dim 48 (no wmma path) over 40/3-token sequences", IFS_DT_F16,
-         96, 2, 0, 0, {40, 3}},
-        {"generic attention forced in f16 at head dim 64 over 2/66-token sequences", IFS_DT_F16, 128,
-         2, 1, 0, {2, 66}},
-        {"cls-only attention f16 head dim 64 over 1/65/130-token sequences", IFS_DT_F16, 128, 2, 0, 1,
+        {"generic attention f16 head dim 48 (no wmma path) over 40/3-token sequences",
+         IFS_DT_F16,
+         96,
+         2,
+         0,
+         0,
+         {40, 3}},
+        {"generic attention forced in f16 at head dim 64 over 2/66-token sequences",
+         IFS_DT_F16,
+         128,
+         2,
+         1,
+         0,
+         {2, 66}},
+        {"cls-only attention f16 head dim 64 over 1/65/130-token sequences",
+         IFS_DT_F16,
+         128,
+         2,
+         0,
+         1,
          {1, 65, 130}},
-        {"cls-only attention f32 head dim 32 over 3/40-token sequences", IFS_DT_F32, 96, 3, 0, 1,
+        {"cls-only attention f32 head dim 32 over 3/40-token sequences",
+         IFS_DT_F32,
+         96,
+         3,
+         0,
+         1,
          {3, 40}},
     };
     check_launch_rules();
     check_static_shared_memory();
     check_conversions();
     check_fill_random();
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_attention(cases[i], 100 + i);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_attention(cases[i], 100 + i);
     check_misaligned_attention();
     static const ln_case ln_cases[] = {
-        {"embedding layernorm in f32, warp kernel at hidden 384 (3 vectors a lane)", LN_EMBED,
-         IFS_DT_F32, 384, {1, 7, 30}, 0, 1},
+        {"embedding layernorm in f32, warp kernel at hidden 384 (3 vectors a lane)",
+         LN_EMBED,
+         IFS_DT_F32,
+         384,
+         {1, 7, 30},
+         0,
+         1},
         {"embedding layernorm in f16, warp kernel at hidden 384 (a ragged last vector column)",
-         LN_EMBED, IFS_DT_F16, 384, {3, 2}, 0, 1},
-        {"embedding layernorm in bf16, warp kernel at hidden 2048 (8 vectors a lane)", LN_EMBED,
-         IFS_DT_BF16, 2048, {2, 3}, 0, 1},
-        {"embedding layernorm in f16, block kernel at hidden 100 (not a multiple of 8)", LN_EMBED,
-         IFS_DT_F16, 100, {1, 5}, 0, 0},
+         LN_EMBED,
+         IFS_DT_F16,
+         384,
+         {3, 2},
+         0,
+         1},
+        {"embedding layernorm in bf16, warp kernel at hidden 2048 (8 vectors a lane)",
+         LN_EMBED,
+         IFS_DT_BF16,
+         2048,
+         {2, 3},
+         0,
+         1},
+        {"embedding layernorm in f16, block kernel at hidden 100 (not a multiple of 8)",
+         LN_EMBED,
+         IFS_DT_F16,
+         100,
+         {1, 5},
+         0,
+         0},
         {"embedding layernorm in f32, block kernel at hidden 2048 (beyond 8 vectors a lane)",
-         LN_EMBED, IFS_DT_F32, 2048, {3}, 0, 0},
+         LN_EMBED,
+         IFS_DT_F32,
+         2048,
+         {3},
+         0,
+         0},
         {"embedding layernorm in f16, block kernel for an output one element off 16 bytes",
-         LN_EMBED, IFS_DT_F16, 384, {2, 3}, LNF_MISALIGNED, 0},
-        {"bias residual layernorm in f32, warp kernel at hidden 1024 (8 vectors a lane)", LN_RESID,
-         IFS_DT_F32, 1024, {1, 4}, LNF_BIAS, 1},
+         LN_EMBED,
+         IFS_DT_F16,
+         384,
+         {2, 3},
+         LNF_MISALIGNED,
+         0},
+        {"bias residual layernorm in f32, warp kernel at hidden 1024 (8 vectors a lane)",
+         LN_RESID,
+         IFS_DT_F32,
+         1024,
+         {1, 4},
+         LNF_BIAS,
+         1},
         {"bias residual layernorm in f16, warp kernel at hidden 768 in place over the residual",
-         LN_RESID, IFS_DT_F16, 768, {1, 7, 30}, LNF_BIAS | LNF_IN_PLACE, 1},
-        {"bias residual layernorm in bf16, warp kernel at hidden 160 without bias", LN_RESID,
-         IFS_DT_BF16, 160, {5, 9}, 0, 1},
+         LN_RESID,
+         IFS_DT_F16,
+         768,
+         {1, 7, 30},
+         LNF_BIAS | LNF_IN_PLACE,
+         1},
+        {"bias residual layernorm in bf16, warp kernel at hidden 160 without bias",
+         LN_RESID,
+         IFS_DT_BF16,
+         160,
+         {5, 9},
+         0,
+         1},
         {"bias residual layernorm in f16, warp kernel at hidden 8 (one vector, most lanes idle)",
-         LN_RESID, IFS_DT_F16, 8, {3}, LNF_BIAS, 1},
-        {"bias residual layernorm in f16, warp kernel at hidden 1024 over 37 rows", LN_RESID,
-         IFS_DT_F16, 1024, {37}, LNF_BIAS, 1},
-        {"bias residual layernorm in bf16, warp kernel at hidden 1000 (125 vectors) in place", LN_RESID,
-         IFS_DT_BF16, 1000, {2, 1}, LNF_BIAS | LNF_IN_PLACE, 1},
-        {"bias residual layernorm in f16, block kernel at hidden 4096", LN_RESID, IFS_DT_F16, 4096,
-         {2}, LNF_BIAS, 0},
+         LN_RESID,
+         IFS_DT_F16,
+         8,
+         {3},
+         LNF_BIAS,
+         1},
+        {"bias residual layernorm in f16, warp kernel at hidden 1024 over 37 rows",
+         LN_RESID,
+         IFS_DT_F16,
+         1024,
+         {37},
+         LNF_BIAS,
+         1},
+        {"bias residual layernorm in bf16, warp kernel at hidden 1000 (125 vectors) in place",
+         LN_RESID,
+         IFS_DT_BF16,
+         1000,
+         {2, 1},
+         LNF_BIAS | LNF_IN_PLACE,
+         1},
+        {"bias residual layernorm in f16, block kernel at hidden 4096",
+         LN_RESID,
+         IFS_DT_F16,
+         4096,
+         {2},
+         LNF_BIAS,
+         0},
         {"bias residual layernorm in f32, block kernel at hidden 390 (not a multiple of 4)",
-         LN_RESID, IFS_DT_F32, 390, {3, 2}, LNF_BIAS, 0},
+         LN_RESID,
+         IFS_DT_F32,
+         390,
+         {3, 2},
+         LNF_BIAS,
+         0},
         {"bias residual layernorm in f16, block kernel for a residual one element off 16 bytes, "
-         "in place", LN_RESID, IFS_DT_F16, 384, {4, 1}, LNF_BIAS | LNF_IN_PLACE | LNF_MISALIGNED, 0},
+         "in place",
+         LN_RESID,
+         IFS_DT_F16,
+         384,
+         {4, 1},
+         LNF_BIAS | LNF_IN_PLACE | LNF_MISALIGNED,
+         0},
     };
     for (size_t i = 0; i < sizeof ln_cases / sizeof ln_cases[0]; i++)
         run_layernorm_case(ln_cases[i], 200 + i);
     static const act_case act_cases[] = {
-        {"bias and exact gelu in f32, vectors over 1536 columns", IFS_DT_F32, 1536, 5, IFS_ACT_GELU, 1, 0, 1},
-        {"bias and tanh gelu in f16, vectors over 1536 columns", IFS_DT_F16, 1536, 5, IFS_ACT_GELU_TANH, 1, 0, 1},
-        {"bias and relu in bf16, vectors over 4096 columns", IFS_DT_BF16, 4096, 2, IFS_ACT_RELU, 1, 0, 1},
-        {"bias alone in f16, vectors over 1000 columns (a ragged last warp)", IFS_DT_F16, 1000, 3, -1, 1, 0, 1},
-        {"exact gelu without bias in f16, vectors over 24 columns and 21 rows", IFS_DT_F16, 24, 21, IFS_ACT_GELU, 0, 0, 1},
-        {"bias and exact gelu in f16, elements over 1003 columns", IFS_DT_F16, 1003, 3, IFS_ACT_GELU, 1, 0, 0},
-        {"bias and exact gelu in f32, elements over 386 columns", IFS_DT_F32, 386, 4, IFS_ACT_GELU, 1, 0, 0},
-        {"bias and tanh gelu in bf16, elements for y one element off 16 bytes", IFS_DT_BF16, 1536, 3, IFS_ACT_GELU_TANH, 1, 1, 0},
+        {"bias and exact gelu in f32, vectors over 1536 columns", IFS_DT_F32, 1536, 5, IFS_ACT_GELU,
+         1, 0, 1},
+        {"bias and tanh gelu in f16, vectors over 1536 columns", IFS_DT_F16, 1536, 5,
+         IFS_ACT_GELU_TANH, 1, 0, 1},
+        {"bias and relu in bf16, vectors over 4096 columns", IFS_DT_BF16, 4096, 2, IFS_ACT_RELU, 1,
+         0, 1},
+        {"bias alone in f16, vectors over 1000 columns (a ragged last warp)", IFS_DT_F16, 1000, 3,
+         -1, 1, 0, 1},
+        {"exact gelu without bias in f16, vectors over 24 columns and 21 rows", IFS_DT_F16, 24, 21,
+         IFS_ACT_GELU, 0, 0, 1},
+        {"bias and exact gelu in f16, elements over 1003 columns", IFS_DT_F16, 1003, 3,
+         IFS_ACT_GELU, 1, 0, 0},
+        {"bias and exact gelu in f32, elements over 386 columns", IFS_DT_F32, 386, 4, IFS_ACT_GELU,
+         1, 0, 0},
+        {"bias and tanh gelu in bf16, elements for y one element off 16 bytes", IFS_DT_BF16, 1536,
+         3, IFS_ACT_GELU_TANH, 1, 1, 0},
         {"bias and exact gelu in f16, vectors over 8 columns of 65600 rows (rows walked by the "
-         "capped grid)", IFS_DT_F16, 8, 65600, IFS_ACT_GELU, 1, 0, 1},
+         "capped grid)",
+         IFS_DT_F16, 8, 65600, IFS_ACT_GELU, 1, 0, 1},
     };
     for (size_t i = 0; i < sizeof act_cases / sizeof act_cases[0]; i++)
         run_bias_act_case(act_cases[i], 300 + i);

@@ -31,7 +31,10 @@
 typedef std::vector<float> vecf;
 
 static uint64_t rng_state;
-static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
+static void rng_seed(uint64_t s)
+{
+    rng_state = s * 0x9E3779B97F4A7C15ull + 1;
+}
 static uint32_t rng_u32()
 {
     rng_state ^= rng_state << 13;
@@ -54,7 +57,8 @@ struct model {
     const float *arr(size_t n, float mean, float sd)
     {
         arrays.emplace_back(n);
-        for (auto &x : arrays.back()) x = mean + sd * rng_normal();
+        for (auto &x : arrays.back())
+            x = mean + sd * rng_normal();
         n_floats += n;
         return arrays.back().data();
     }
@@ -82,14 +86,22 @@ struct model {
         w.emb_ln_b = arr(H, 0, 0.1f);
         layers.resize(n_layers);
         for (auto &L : layers) {
-            L.q_w = arr((size_t)H * H, 0, 1.5f * sh); L.q_b = arr(H, 0, 0.1f);
-            L.k_w = arr((size_t)H * H, 0, 1.5f * sh); L.k_b = arr(H, 0, 0.1f);
-            L.v_w = arr((size_t)H * H, 0, sh); L.v_b = arr(H, 0, 0.1f);
-            L.ao_w = arr((size_t)H * H, 0, sh); L.ao_b = arr(H, 0, 0.1f);
-            L.ln1_g = arr(H, 1, 0.1f); L.ln1_b = arr(H, 0, 0.1f);
-            L.i_w = arr((size_t)I * H, 0, sh); L.i_b = arr(I, 0, 0.1f);
-            L.o_w = arr((size_t)H * I, 0, si); L.o_b = arr(H, 0, 0.1f);
-            L.ln2_g = arr(H, 1, 0.1f); L.ln2_b = arr(H, 0, 0.1f);
+            L.q_w = arr((size_t)H * H, 0, 1.5f * sh);
+            L.q_b = arr(H, 0, 0.1f);
+            L.k_w = arr((size_t)H * H, 0, 1.5f * sh);
+            L.k_b = arr(H, 0, 0.1f);
+            L.v_w = arr((size_t)H * H, 0, sh);
+            L.v_b = arr(H, 0, 0.1f);
+            L.ao_w = arr((size_t)H * H, 0, sh);
+            L.ao_b = arr(H, 0, 0.1f);
+            L.ln1_g = arr(H, 1, 0.1f);
+            L.ln1_b = arr(H, 0, 0.1f);
+            L.i_w = arr((size_t)I * H, 0, sh);
+            L.i_b = arr(I, 0, 0.1f);
+            L.o_w = arr((size_t)H * I, 0, si);
+            L.o_b = arr(H, 0, 0.1f);
+            L.ln2_g = arr(H, 1, 0.1f);
+            L.ln2_b = arr(H, 0, 0.1f);
         }
         w.layers = layers.data();
         w.pool_w = arr((size_t)H * H, 0, sh);
@@ -106,7 +118,8 @@ struct batch {
     {
         rng_seed(seed);
         off.push_back(0);
-        for (int32_t l : lens) off.push_back(off.back() + l);
+        for (int32_t l : lens)
+            off.push_back(off.back() + l);
         for (size_t s = 0; s + 1 < off.size(); s++)
             for (int32_t t = off[s]; t < off[s + 1]; t++) {
                 ids.push_back(t == off[s] ? 1 : 2 + (int32_t)(rng_u32() % (uint32_t)(vocab - 2)));
@@ -131,12 +144,16 @@ static ifs_backend *make(const char *kind, const ifs_bert_weights *w, ifs_dtype 
     ifs_backend *b = nullptr;
     char err[512] = "";
     int rc = ifs_backend_create(kind, w, &o, &b, err, sizeof err);
-    if (err_out) *err_out = err;
+    if (err_out)
+        *err_out = err;
     IFS_CHECK(rc == IFS_BK_OK, "create %s (dtype %d): %d %s", kind, (int)dt, rc, err);
     return b;
 }
 
-static const char *dname(ifs_dtype dt) { return dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16"; }
+static const char *dname(ifs_dtype dt)
+{
+    return dt == IFS_DT_F32 ? "f32" : dt == IFS_DT_F16 ? "f16" : "bf16";
+}
 
 static void parity(const char *shape, const model &m, ifs_dtype dt, bool types)
 {
@@ -171,8 +188,10 @@ static void parity(const char *shape, const model &m, ifs_dtype dt, bool types)
     for (int s = 0; s < S; s++) {
         int ag = 0, ar = 0;
         for (int j = 1; j < L; j++) {
-            if (lg[s * L + j] > lg[s * L + ag]) ag = j;
-            if (lc[s * L + j] > lc[s * L + ar]) ar = j;
+            if (lg[s * L + j] > lg[s * L + ag])
+                ag = j;
+            if (lc[s * L + j] > lc[s * L + ar])
+                ar = j;
         }
         if (ag != ar) {
             double p = L == 2 ? 1 / (1 + exp((double)lc[s * L] - lc[s * L + 1])) : 0;
@@ -180,12 +199,16 @@ static void parity(const char *shape, const model &m, ifs_dtype dt, bool types)
         }
     }
     int faults = ifs_emu::faults.exchange(0);
-    IFS_CHECK(faults == 0, "%s %s: emulator rule violations: %s", shape, dname(dt), ifs_emu::fault_msg);
+    IFS_CHECK(faults == 0, "%s %s: emulator rule violations: %s", shape, dname(dt),
+              ifs_emu::fault_msg);
     IFS_CHECK(bad == 0, "%s %s: %d logits off (max %.3g)", shape, dname(dt), bad, max_err);
-    IFS_CHECK(bad_cls == 0, "%s %s: %d [CLS] values off (max %.3g)", shape, dname(dt), bad_cls, max_cls);
-    IFS_CHECK(bad_flip == 0, "%s %s: %d argmax flips away from p = 0.5", shape, dname(dt), bad_flip);
+    IFS_CHECK(bad_cls == 0, "%s %s: %d [CLS] values off (max %.3g)", shape, dname(dt), bad_cls,
+              max_cls);
+    IFS_CHECK(bad_flip == 0, "%s %s: %d argmax flips away from p = 0.5", shape, dname(dt),
+              bad_flip);
     printf("%s %s in %s matches the cpu backend: max|dlogit| %.3g, max|dcls| %.3g\n",
-           bad || bad_cls || bad_flip || faults ? "FAIL" : "ok  ", shape, dname(dt), max_err, max_cls);
+           bad || bad_cls || bad_flip || faults ? "FAIL" : "ok  ", shape, dname(dt), max_err,
+           max_cls);
     ifs_backend_free(cpu);
     ifs_backend_free(gpu);
 }
@@ -219,8 +242,10 @@ static void encode_matches(const model &m, ifs_dtype dt)
             worst = fmax(worst, d);
         }
         int faults = ifs_emu::faults.exchange(0);
-        IFS_CHECK(bad == 0 && faults == 0, "%s encode %d layers: %d of %zu rows' values off "
-                  "(max %.3g), %d emulator faults", dname(dt), depth, bad, n, worst, faults);
+        IFS_CHECK(bad == 0 && faults == 0,
+                  "%s encode %d layers: %d of %zu rows' values off "
+                  "(max %.3g), %d emulator faults",
+                  dname(dt), depth, bad, n, worst, faults);
         printf("%s %s encode after %d layer(s) matches the cpu backend: max|d| %.3g\n",
                bad || faults ? "FAIL" : "ok  ", dname(dt), depth, worst);
     }
@@ -235,7 +260,8 @@ static void nan_is_named(const model &m)
     model bad = m; /* same values, its own arrays */
     bad.w.layers = bad.layers.data();
     vecf &word = bad.arrays[0];
-    for (int i = 0; i < m.w.cfg.hidden; i++) word[(size_t)100 * m.w.cfg.hidden + i] = NAN;
+    for (int i = 0; i < m.w.cfg.hidden; i++)
+        word[(size_t)100 * m.w.cfg.hidden + i] = NAN;
     bad.w.word_emb = word.data();
     batch bt({9, 12, 7}, 90, false, 4); /* ids < 90 */
     bt.ids[bt.off[1] + 3] = 100;
@@ -251,10 +277,12 @@ static void nan_is_named(const model &m)
         bool ok = true;
         for (int s = 0; s < 3; s++)
             for (int j = 0; j < L; j++)
-                ok = ok && (s == 1 ? !std::isfinite(ln[s * L + j]) : ln[s * L + j] == lc[s * L + j]);
+                ok =
+                    ok && (s == 1 ? !std::isfinite(ln[s * L + j]) : ln[s * L + j] == lc[s * L + j]);
         IFS_CHECK(ok, "the NaN of sequence 1 reached another sequence or was lost");
-        printf("%s a NaN in one sequence is returned in place and named, the others unchanged (%s)\n",
-               ok ? "ok  " : "FAIL", msg.c_str());
+        printf(
+            "%s a NaN in one sequence is returned in place and named, the others unchanged (%s)\n",
+            ok ? "ok  " : "FAIL", msg.c_str());
     }
     ifs_backend_free(b);
     ifs_backend_free(g);
@@ -278,10 +306,12 @@ static void shared_weights_and_leaks(const model &m)
         IFS_CHECK(ifs_backend_forward(a, &bt.b, la.data(), nullptr) == 0 &&
                       ifs_backend_forward(b, &bt.b, lb.data(), nullptr) == 0 && la == lb,
                   "two handles on shared weights disagree");
-        printf("ok   two handles share one weight copy (first %zu bytes, second %zu)\n", first, second);
+        printf("ok   two handles share one weight copy (first %zu bytes, second %zu)\n", first,
+               second);
     }
     ifs_backend_free(a);
-    IFS_CHECK(ifs_emu_rt::device_used > before, "freeing one of two handles freed the shared weights");
+    IFS_CHECK(ifs_emu_rt::device_used > before,
+              "freeing one of two handles freed the shared weights");
     ifs_backend_free(b);
     IFS_CHECK(ifs_emu_rt::device_used == before, "%zu device bytes left after freeing every handle",
               ifs_emu_rt::device_used - before);
@@ -321,8 +351,8 @@ static void budget_and_devices(const model &m)
     ifs_emu_rt::n_devices = 0;
     o.device = 0;
     rc = ifs_backend_create("cuda", &m.w, &o, &x, err, sizeof err);
-    IFS_CHECK(rc == IFS_BK_EUNSUP && !x && !ifs_backend_available("cuda"),
-              "no device gave %d: %s", rc, err);
+    IFS_CHECK(rc == IFS_BK_EUNSUP && !x && !ifs_backend_available("cuda"), "no device gave %d: %s",
+              rc, err);
     ifs_emu_rt::n_devices = 1;
     printf("ok   weights that do not fit, a missing ordinal and no device are refused plainly\n");
 }
@@ -338,21 +368,26 @@ static void failed_copies_leave_nothing_in_flight(const model &m)
     const int L = m.w.cfg.num_labels;
     vecf want(3 * L), got(3 * L);
     ifs_backend *b = make("cuda", &m.w, IFS_DT_F16, 128);
-    if (!b) return;
+    if (!b)
+        return;
     IFS_CHECK(ifs_backend_forward(b, &bt.b, want.data(), nullptr) == IFS_BK_OK, "clean forward");
     for (int at = 1; at <= 5; at++) {
         ifs_emu_rt::fail_memcpy_at = at;
         int rc = ifs_backend_forward(b, &bt.b, got.data(), nullptr);
         const int left = ifs_emu_rt::in_flight();
         ifs_emu_rt::fail_memcpy_at = 0;
-        IFS_CHECK(rc == IFS_BK_EDEVICE, "copy %d failing gave rc %d (%s)", at, rc, ifs_backend_error(b));
-        IFS_CHECK(left == 0, "copy %d failing: forward returned with %d copies still in flight",
-                  at, left);
+        IFS_CHECK(rc == IFS_BK_EDEVICE, "copy %d failing gave rc %d (%s)", at, rc,
+                  ifs_backend_error(b));
+        IFS_CHECK(left == 0, "copy %d failing: forward returned with %d copies still in flight", at,
+                  left);
         rc = ifs_backend_forward(b, &bt.b, got.data(), nullptr);
-        IFS_CHECK(rc == IFS_BK_OK && got == want, "after copy %d failed, the next forward gave rc %d "
-                  "or other logits", at, rc);
+        IFS_CHECK(rc == IFS_BK_OK && got == want,
+                  "after copy %d failed, the next forward gave rc %d "
+                  "or other logits",
+                  at, rc);
         printf("%s copy %d of a forward failing returns EDEVICE with nothing in flight, and the "
-               "handle recovers\n", rc == IFS_BK_OK && left == 0 ? "ok  " : "FAIL", at);
+               "handle recovers\n",
+               rc == IFS_BK_OK && left == 0 ? "ok  " : "FAIL", at);
     }
     ifs_backend_free(b);
 }
@@ -373,27 +408,33 @@ static void stage_profile_counts_every_stage(const model &m, bool relu)
     IFS_CHECK(ifs_backend_forward(b, &bt.b, plain.data(), nullptr) == IFS_BK_OK, "forward");
     IFS_CHECK(ifs_cuda_backend_profile(b, 1) == IFS_BK_OK, "enable: %s", ifs_backend_error(b));
     for (int i = 0; i < 2; i++)
-        IFS_CHECK(ifs_backend_forward(b, &bt.b, lg.data(), nullptr) == IFS_BK_OK, "profiled forward");
+        IFS_CHECK(ifs_backend_forward(b, &bt.b, lg.data(), nullptr) == IFS_BK_OK,
+                  "profiled forward");
     IFS_CHECK(lg == plain, "profiling changed the logits");
     ifs_cuda_stage_times t;
     IFS_CHECK(ifs_cuda_backend_profile_read(b, &t) == IFS_BK_OK && t.forwards == 2,
               "read after 2 forwards: %lld", (long long)t.forwards);
     int untimed = 0;
     for (int st = 0; st < IFS_CUDA_N_STAGES; st++) {
-        const bool runs = !(relu && st == IFS_CUDA_ST_BIAS_ACT) &&
-                          !(m.w.cfg.n_layers == 1 && (st == IFS_CUDA_ST_ATTENTION ||
-                            st == IFS_CUDA_ST_AO_GEMM || st == IFS_CUDA_ST_LN1 ||
-                            st == IFS_CUDA_ST_FFN_IN_GEMM || st == IFS_CUDA_ST_BIAS_ACT ||
-                            st == IFS_CUDA_ST_FFN_OUT_GEMM || st == IFS_CUDA_ST_LN2));
-        IFS_CHECK(std::isfinite(t.ms[st]) && t.ms[st] >= 0, "stage %s: %g ms", ifs_cuda_stage_name(st), t.ms[st]);
+        const bool runs =
+            !(relu && st == IFS_CUDA_ST_BIAS_ACT) &&
+            !(m.w.cfg.n_layers == 1 &&
+              (st == IFS_CUDA_ST_ATTENTION || st == IFS_CUDA_ST_AO_GEMM || st == IFS_CUDA_ST_LN1 ||
+               st == IFS_CUDA_ST_FFN_IN_GEMM || st == IFS_CUDA_ST_BIAS_ACT ||
+               st == IFS_CUDA_ST_FFN_OUT_GEMM || st == IFS_CUDA_ST_LN2));
+        IFS_CHECK(std::isfinite(t.ms[st]) && t.ms[st] >= 0, "stage %s: %g ms",
+                  ifs_cuda_stage_name(st), t.ms[st]);
         /* the GEMM stand-in and the kernels take real host time here */
-        if (runs && st != IFS_CUDA_ST_H2D && st != IFS_CUDA_ST_D2H && !(t.ms[st] > 0)) untimed++;
-        if (!runs) IFS_CHECK(t.ms[st] == 0, "stage %s never runs here but has %g ms",
-                             ifs_cuda_stage_name(st), t.ms[st]);
+        if (runs && st != IFS_CUDA_ST_H2D && st != IFS_CUDA_ST_D2H && !(t.ms[st] > 0))
+            untimed++;
+        if (!runs)
+            IFS_CHECK(t.ms[st] == 0, "stage %s never runs here but has %g ms",
+                      ifs_cuda_stage_name(st), t.ms[st]);
     }
     IFS_CHECK(untimed == 0, "%d stages that ran got no time", untimed);
     IFS_CHECK(!strcmp(ifs_cuda_stage_name(IFS_CUDA_ST_QKV_GEMM), "qkv_gemm") &&
-                  !strcmp(ifs_cuda_stage_name(IFS_CUDA_N_STAGES), "?"), "stage names");
+                  !strcmp(ifs_cuda_stage_name(IFS_CUDA_N_STAGES), "?"),
+              "stage names");
     IFS_CHECK(ifs_cuda_backend_profile(b, 0) == IFS_BK_OK &&
                   ifs_backend_forward(b, &bt.b, lg.data(), nullptr) == IFS_BK_OK &&
                   ifs_cuda_backend_profile_read(b, &t) == IFS_BK_OK && t.forwards == 0,
@@ -434,28 +475,35 @@ static void gemm_peak_measures_and_refuses()
         {"cuda", 0, (ifs_dtype)9, 64, 64, 64, 2, IFS_BK_EUNSUP, "an unknown dtype"},
     };
     for (const auto &c : bad) {
-        rc = ifs_backend_gemm_peak(c.kind, c.device, c.dt, c.m, c.n, c.k, c.rep, &tf, err, sizeof err);
+        rc = ifs_backend_gemm_peak(c.kind, c.device, c.dt, c.m, c.n, c.k, c.rep, &tf, err,
+                                   sizeof err);
         IFS_CHECK(rc == c.want && err[0], "gemm peak with %s gave %d (want %d): '%s'", c.why, rc,
                   c.want, err);
     }
     IFS_CHECK(ifs_backend_gemm_peak("cpu", 0, IFS_DT_F32, 8, 8, 8, 1, nullptr, err, sizeof err) ==
-                  IFS_BK_EARG, "a NULL result pointer was accepted");
+                  IFS_BK_EARG,
+              "a NULL result pointer was accepted");
     ifs_emu_rt::n_devices = 0;
     rc = ifs_backend_gemm_peak("cuda", 0, IFS_DT_F16, 64, 64, 64, 2, &tf, err, sizeof err);
     ifs_emu_rt::n_devices = 1;
     IFS_CHECK(rc == IFS_BK_EUNSUP, "gemm peak without a device gave %d: %s", rc, err);
-    printf("ok   gemm peak measures on both kinds and refuses bad sizes, kinds, dtypes and devices\n");
+    printf(
+        "ok   gemm peak measures on both kinds and refuses bad sizes, kinds, dtypes and devices\n");
 }
 
 int main()
 {
-    model a(64, 2, 128, 2, IFS_ACT_GELU, 2, 11);           /* head dim 32 */
-    model b(128, 2, 256, 3, IFS_ACT_GELU_TANH, 3, 12);     /* head dim 64, 3 labels */
-    model c(96, 2, 192, 1, IFS_ACT_RELU, 2, 13);           /* head dim 48: generic */
-    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) parity("hidden 64, head dim 32, gelu", a, dt, false);
-    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) parity("hidden 128, head dim 64, tanh gelu, 3 labels, types", b, dt, true);
-    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16}) parity("hidden 96, head dim 48, relu, one layer", c, dt, false);
-    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16}) encode_matches(b, dt);
+    model a(64, 2, 128, 2, IFS_ACT_GELU, 2, 11);       /* head dim 32 */
+    model b(128, 2, 256, 3, IFS_ACT_GELU_TANH, 3, 12); /* head dim 64, 3 labels */
+    model c(96, 2, 192, 1, IFS_ACT_RELU, 2, 13);       /* head dim 48: generic */
+    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16})
+        parity("hidden 64, head dim 32, gelu", a, dt, false);
+    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16})
+        parity("hidden 128, head dim 64, tanh gelu, 3 labels, types", b, dt, true);
+    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16})
+        parity("hidden 96, head dim 48, relu, one layer", c, dt, false);
+    for (ifs_dtype dt : {IFS_DT_F32, IFS_DT_F16, IFS_DT_BF16})
+        encode_matches(b, dt);
     failed_copies_leave_nothing_in_flight(b);
     stage_profile_counts_every_stage(a, false);
     stage_profile_counts_every_stage(c, true);

@@ -20,8 +20,9 @@ static char tmpdir[512];
 #define LEGACY_RS_SHA "71b3680dacb5d86ce8b54e5e76f0a982bf162def79bbb8d15cce0f68e0cd1c60"
 static char pairs_path[1024];
 
-static const char *const topics[] = { "the moon", "tax law", "bread", "a violin", "Kyoto",
-                                      "photosynthesis", "chess openings", "Rust lifetimes" };
+static const char *const topics[] = {"the moon",       "tax law",       "bread",
+                                     "a violin",       "Kyoto",         "photosynthesis",
+                                     "chess openings", "Rust lifetimes"};
 static const char *const forms[] = {
     "Explain %s to a child in three sentences.",
     "Write a short poem about %s and make it rhyme.",
@@ -40,7 +41,7 @@ static void write_pairs(void)
         fprintf(stderr, "FAIL: cannot write %s\n", pairs_path);
         exit(1);
     }
-    const char *models[] = { "chat-a", "chat-b", "base-x" };
+    const char *models[] = {"chat-a", "chat-b", "base-x"};
     int n = 0;
     for (int m = 0; m < 3; m++) {
         for (int i = 0; i < 200; i++) {
@@ -48,7 +49,7 @@ static void write_pairs(void)
             snprintf(instr, sizeof instr, forms[i % 5], topics[i % 8]);
             size_t l = strlen(instr);
             snprintf(instr + l, sizeof instr - l, " (%d)", i);
-            ds_buf b = { 0 };
+            ds_buf b = {0};
             ds_buf_puts(&b, "{");
             snprintf(line, sizeof line, "%s/%d", models[m], i);
             ds_buf_kv_str(&b, "id", line, strlen(line));
@@ -66,7 +67,8 @@ static void write_pairs(void)
     fputs("{\"id\":\"w1\",\"model\":\"chat-a\",\"instruction\":\"Summarize\",\"response\":\"r\"}\n",
           f);
     fputs("{\"id\":\"w2\",\"model\":\"chat-a\",\"instruction\":\"日本語で説明してください\","
-          "\"response\":\"はい\"}\n", f);
+          "\"response\":\"はい\"}\n",
+          f);
     fputs("{\"id\":\"w3\",\"model\":\"chat-a\",\"response\":\"no instruction\"}\n", f);
     fputs("not json\n", f);
     fclose(f);
@@ -76,10 +78,9 @@ static int build(int which, const ifs_ds_build_opts *o, const char *dir, ds_buil
                  ds_read_stats *rs)
 {
     char err[512];
-    char *args[] = { pairs_path };
+    char *args[] = {pairs_path};
     ds_sink *sink = ds_sink_open(dir, NULL, err, sizeof err);
-    if (!sink || ds_sink_begin(sink, which == 'i' ? "instructions" : "responses", err,
-                               sizeof err))
+    if (!sink || ds_sink_begin(sink, which == 'i' ? "instructions" : "responses", err, sizeof err))
         return -1;
     ds_builder *b = ds_builder_create(which, o, sink, err, sizeof err);
     memset(rs, 0, sizeof *rs);
@@ -136,8 +137,8 @@ static int check_instr(const cJSON *obj, const char *raw, size_t rl, const char 
 
 static void test_instruction_set(void)
 {
-    ifs_ds_build_opts o = { .seed = 11, .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5,
-                        .dedupe = 1 };
+    ifs_ds_build_opts o = {
+        .seed = 11, .policy = IFS_DS_CUT_AUTO, .partial_share = 0.5, .dedupe = 1};
     char d1[1024], d2[1024], d3[1024];
     snprintf(d1, sizeof d1, "%s/is-1", tmpdir);
     snprintf(d2, sizeof d2, "%s/is-2", tmpdir);
@@ -154,9 +155,11 @@ static void test_instruction_set(void)
     shard_sha(d3, "instructions", h3);
     IFS_CHECK(!strcmp(h1, h2), "same_seed_gives_byte_identical_shards: %s %s", h1, h2);
     IFS_CHECK(strcmp(h1, h3), "different_seed_gives_different_shards");
-    IFS_CHECK(st.pairs == 603 && st.written == 202, "distinct_instructions_are_kept_once: %llu of %llu",
-              (unsigned long long)st.written, (unsigned long long)st.pairs);
-    IFS_CHECK(st.duplicate == 400, "duplicates_are_counted: %llu", (unsigned long long)st.duplicate);
+    IFS_CHECK(st.pairs == 603 && st.written == 202,
+              "distinct_instructions_are_kept_once: %llu of %llu", (unsigned long long)st.written,
+              (unsigned long long)st.pairs);
+    IFS_CHECK(st.duplicate == 400, "duplicates_are_counted: %llu",
+              (unsigned long long)st.duplicate);
     IFS_CHECK(st.no_instruction == 1, "pair_without_instruction_is_counted");
     IFS_CHECK(rs.rejected_total == 1, "invalid_line_is_rejected_and_counted");
     IFS_CHECK(st.partial > 80 && st.partial < 122, "about_half_are_partial: %llu of %llu",
@@ -164,10 +167,10 @@ static void test_instruction_set(void)
     IFS_CHECK(st.full + st.partial == st.written, "every_record_is_full_or_partial");
     IFS_CHECK(st.end_class[IFS_DS_END_SENTENCE] == 0 && st.end_class[IFS_DS_END_LINE] == 0,
               "auto_policy_never_leaves_a_sentence_or_line_end");
-    iset_check c = { 0 };
-    char *args[] = { d1 };
+    iset_check c = {0};
+    char *args[] = {d1};
     char err[256];
-    ds_read_stats rs2 = { 0 };
+    ds_read_stats rs2 = {0};
     ds_read_records(args, 1, check_instr, &c, &rs2, err, sizeof err);
     IFS_CHECK(c.n == 202 && c.bad_type == 0, "records_carry_instruction_type: %d", c.n);
     IFS_CHECK(c.bad_prefix == 0, "fragment_and_continuation_rebuild_the_instruction: %d bad",
@@ -228,7 +231,8 @@ static int check_resp(const cJSON *obj, const char *raw, size_t rl, const char *
     const char *slash = strrchr(src, '/');
     uint64_t hi = ifs_ds_key(0, "ins", slash ? slash : src, strlen(slash ? slash : src));
     for (int o = 0; o < 3; o++)
-        if (o != s && (ds_set_has(&c->split_of_source[o], hs) || ds_set_has(&c->split_of_instr[o], hi)))
+        if (o != s &&
+            (ds_set_has(&c->split_of_source[o], hs) || ds_set_has(&c->split_of_instr[o], hi)))
             c->leaks++;
     ds_set_add(&c->split_of_source[s], hs);
     ds_set_add(&c->split_of_instr[s], hi);
@@ -237,8 +241,12 @@ static int check_resp(const cJSON *obj, const char *raw, size_t rl, const char *
 
 static void test_response_set(void)
 {
-    ifs_ds_build_opts o = { .seed = 5, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
-                        .validation = 0.2, .positive_models = "chat-*" };
+    ifs_ds_build_opts o = {.seed = 5,
+                           .policy = IFS_DS_CUT_AUTO,
+                           .ic_share = 0.5,
+                           .train = 0.6,
+                           .validation = 0.2,
+                           .positive_models = "chat-*"};
     char d1[1024], d2[1024], d3[1024];
     snprintf(d1, sizeof d1, "%s/rs-1", tmpdir);
     snprintf(d2, sizeof d2, "%s/rs-2", tmpdir);
@@ -268,10 +276,10 @@ static void test_response_set(void)
               "negatives_mix_ic_and_ic_plus_r: %llu %llu",
               (unsigned long long)st.kind[IFS_DS_KIND_IC],
               (unsigned long long)st.kind[IFS_DS_KIND_IC_R]);
-    rset_check c = { 0 };
-    char *args[] = { d1 };
+    rset_check c = {0};
+    char *args[] = {d1};
     char err[256];
-    ds_read_stats rs2 = { 0 };
+    ds_read_stats rs2 = {0};
     ds_read_records(args, 1, check_resp, &c, &rs2, err, sizeof err);
     IFS_CHECK(c.pos == c.neg && c.pos == 400, "response_set_is_balanced: %d vs %d", c.pos, c.neg);
     IFS_CHECK(c.bad_label == 0, "labels_follow_kinds: %d bad", c.bad_label);

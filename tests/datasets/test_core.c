@@ -14,9 +14,9 @@ static void test_labels(void)
         const char *word;
         int label;
     } cases[] = {
-        { "response_is_answer_like", IFS_DS_KIND_R, "R", 1 },
-        { "continuation_is_continuation_like", IFS_DS_KIND_IC, "Ic", 0 },
-        { "continuation_then_response_is_continuation_like", IFS_DS_KIND_IC_R, "Ic+R", 0 },
+        {"response_is_answer_like", IFS_DS_KIND_R, "R", 1},
+        {"continuation_is_continuation_like", IFS_DS_KIND_IC, "Ic", 0},
+        {"continuation_then_response_is_continuation_like", IFS_DS_KIND_IC_R, "Ic+R", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         IFS_CHECK(ifs_ds_kind_label(cases[i].kind) == cases[i].label, "%s", cases[i].name);
@@ -34,13 +34,13 @@ static void test_keys(void)
         const char *purpose, *text;
         uint64_t want;
     } cases[] = {
-        { "cut_key_of_abc_with_seed_0_is_frozen", 0, "cut", "abc", 0xfd48bc6f150f7ad2ull },
-        { "type_key_with_seed_42_is_frozen", 42, "type", "What if", 0xde28aba9367dbd38ull },
-        { "split_key_with_seed_42_is_frozen", 42, "split", "What if", 0xf92a584d77e98ac8ull },
+        {"cut_key_of_abc_with_seed_0_is_frozen", 0, "cut", "abc", 0xfd48bc6f150f7ad2ull},
+        {"type_key_with_seed_42_is_frozen", 42, "type", "What if", 0xde28aba9367dbd38ull},
+        {"split_key_with_seed_42_is_frozen", 42, "split", "What if", 0xf92a584d77e98ac8ull},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        uint64_t k = ifs_ds_key(cases[i].seed, cases[i].purpose, cases[i].text,
-                                strlen(cases[i].text));
+        uint64_t k =
+            ifs_ds_key(cases[i].seed, cases[i].purpose, cases[i].text, strlen(cases[i].text));
         IFS_CHECK(k == cases[i].want, "%s: %llx", cases[i].name, (unsigned long long)k);
     }
     IFS_CHECK(ifs_ds_key(1, "cut", "x", 1) != ifs_ds_key(2, "cut", "x", 1),
@@ -54,7 +54,7 @@ static void test_keys(void)
 
 static void test_splits(void)
 {
-    size_t n[3] = { 0 };
+    size_t n[3] = {0};
     for (uint64_t i = 0; i < 100000; i++) {
         char buf[32];
         int len = snprintf(buf, sizeof buf, "pair-%llu", (unsigned long long)i);
@@ -66,7 +66,8 @@ static void test_splits(void)
     IFS_CHECK(ifs_ds_split_of(0, 0.8, 0.1) == IFS_DS_TRAIN, "key_zero_is_train");
     IFS_CHECK(ifs_ds_split_of(UINT64_MAX, 0.8, 0.1) == IFS_DS_TEST, "largest_key_is_test");
     IFS_CHECK(ifs_ds_split_of(UINT64_MAX, 1.0, 0.0) == IFS_DS_TRAIN, "all_train_takes_every_key");
-    IFS_CHECK(!strcmp(ifs_ds_split_name(IFS_DS_VALIDATION), "validation"), "split_names_are_hf_names");
+    IFS_CHECK(!strcmp(ifs_ds_split_name(IFS_DS_VALIDATION), "validation"),
+              "split_names_are_hf_names");
 }
 
 static void test_prompts(void)
@@ -74,14 +75,14 @@ static void test_prompts(void)
     static const struct {
         const char *name, *variant, *instr, *want;
     } cases[] = {
-        { "variant_a_is_the_full_alpaca_wrapper", "A", "What if",
-          "Below is an instruction that describes a task. Write a response that appropriately "
-          "completes the request.\n\n### Instruction:\nWhat if\n\n### Response:" },
-        { "variant_b_is_the_suffix_only", "B", "What if", "What if\n\n### Response:" },
-        { "variant_c_is_the_bare_instruction", "C", "What if", "What if" },
-        { "short_form_has_no_blank_line", "short", "What if", "What if### Response:" },
-        { "unicode_instruction_is_copied_byte_for_byte", "B", "你好 ñ", "你好 ñ\n\n### Response:" },
-        { "empty_instruction_renders_the_wrapper_alone", "short", "", "### Response:" },
+        {"variant_a_is_the_full_alpaca_wrapper", "A", "What if",
+         "Below is an instruction that describes a task. Write a response that appropriately "
+         "completes the request.\n\n### Instruction:\nWhat if\n\n### Response:"},
+        {"variant_b_is_the_suffix_only", "B", "What if", "What if\n\n### Response:"},
+        {"variant_c_is_the_bare_instruction", "C", "What if", "What if"},
+        {"short_form_has_no_blank_line", "short", "What if", "What if### Response:"},
+        {"unicode_instruction_is_copied_byte_for_byte", "B", "你好 ñ", "你好 ñ\n\n### Response:"},
+        {"empty_instruction_renders_the_wrapper_alone", "short", "", "### Response:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int v = ifs_ds_prompt_parse(cases[i].variant);
@@ -96,8 +97,8 @@ static void test_prompts(void)
                   "%s: name round trips", cases[i].name);
         /* Too small a buffer: snprintf semantics. */
         char small[5];
-        size_t m = ifs_ds_prompt_render((ifs_ds_prompt)v, cases[i].instr,
-                                        strlen(cases[i].instr), small, sizeof small);
+        size_t m = ifs_ds_prompt_render((ifs_ds_prompt)v, cases[i].instr, strlen(cases[i].instr),
+                                        small, sizeof small);
         IFS_CHECK(m == n && strlen(small) == (n < 4 ? n : 4) && !strncmp(small, cases[i].want, 4),
                   "%s: short buffer is cut and NUL-terminated", cases[i].name);
     }

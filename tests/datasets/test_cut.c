@@ -12,36 +12,34 @@ typedef struct {
     const char *name;
     const char *text;
     size_t loose, incomplete, strict, autoc; /* accepted boundaries per policy */
-    const char *classes;  /* class letter per boundary: s l o c */
+    const char *classes;                     /* class letter per boundary: s l o c */
 } count_case;
 
 static const count_case count_cases[] = {
-    { "paper_example_cuts_after_if_under_strict", "What if people had 40 legs?",
-      5, 5, 1, 1, "ocooo" },
-    { "sentence_end_is_rejected_except_by_loose", "Write a poem. Make it rhyme.",
-      5, 4, 1, 1, "ocsoo" },
-    { "one_word_instruction_cannot_be_cut", "Summarize", 0, 0, 0, 0, "" },
-    { "one_word_with_trailing_space_cannot_be_cut", "  Summarize \n", 0, 0, 0, 0, "" },
-    { "punctuation_only_instruction_cannot_be_cut", "... ??? !!!", 0, 0, 0, 0, "" },
-    { "empty_instruction_cannot_be_cut", "", 0, 0, 0, 0, "" },
-    { "punctuation_only_continuation_is_not_a_cut", "What is it ?", 2, 2, 0, 2, "oo" },
-    { "punctuation_only_fragment_is_not_a_cut", "-- Explain gravity", 1, 1, 0, 1, "o" },
-    { "cjk_without_spaces_has_no_word_boundary", "日本語の文章を翻訳してください", 0, 0, 0, 0, "" },
-    { "german_falls_back_to_incomplete_under_auto", "Übersetze den Satz ins Englische.",
-      4, 4, 0, 4, "oooo" },
-    { "colon_before_cjk_is_a_connector", "Translate: 你好 世界", 2, 2, 1, 1, "co" },
-    { "fullwidth_full_stop_ends_a_sentence", "你好。 请 翻译", 2, 1, 0, 1, "so" },
-    { "closing_quote_after_full_stop_ends_a_sentence", "Say \"hi.\" Then stop",
-      3, 2, 0, 2, "oso" },
-    { "closing_bracket_after_a_word_is_open", "Use (carefully) this tool", 3, 3, 0, 3, "ooo" },
-    { "line_break_boundary_is_rejected", "List three fruits\nApples pears", 4, 3, 0, 3, "oolo" },
-    { "comma_is_a_connector", "Tell me, please", 2, 2, 1, 1, "oc" },
-    { "closed_class_words_are_case_insensitive", "THE cat AND dog", 3, 3, 2, 2, "coc" },
-    { "ellipsis_character_ends_a_sentence", "Wait\xE2\x80\xA6 then go", 2, 1, 0, 1, "so" },
-    { "no_break_space_separates_words", "one\xC2\xA0two", 1, 1, 0, 1, "o" },
-    { "ideographic_space_separates_words", "你好\xE3\x80\x80世界", 1, 1, 0, 1, "o" },
-    { "question_mark_inside_sentence_rejects_that_cut", "Why? Explain the sky",
-      3, 2, 1, 1, "soc" },
+    {"paper_example_cuts_after_if_under_strict", "What if people had 40 legs?", 5, 5, 1, 1,
+     "ocooo"},
+    {"sentence_end_is_rejected_except_by_loose", "Write a poem. Make it rhyme.", 5, 4, 1, 1,
+     "ocsoo"},
+    {"one_word_instruction_cannot_be_cut", "Summarize", 0, 0, 0, 0, ""},
+    {"one_word_with_trailing_space_cannot_be_cut", "  Summarize \n", 0, 0, 0, 0, ""},
+    {"punctuation_only_instruction_cannot_be_cut", "... ??? !!!", 0, 0, 0, 0, ""},
+    {"empty_instruction_cannot_be_cut", "", 0, 0, 0, 0, ""},
+    {"punctuation_only_continuation_is_not_a_cut", "What is it ?", 2, 2, 0, 2, "oo"},
+    {"punctuation_only_fragment_is_not_a_cut", "-- Explain gravity", 1, 1, 0, 1, "o"},
+    {"cjk_without_spaces_has_no_word_boundary", "日本語の文章を翻訳してください", 0, 0, 0, 0, ""},
+    {"german_falls_back_to_incomplete_under_auto", "Übersetze den Satz ins Englische.", 4, 4, 0, 4,
+     "oooo"},
+    {"colon_before_cjk_is_a_connector", "Translate: 你好 世界", 2, 2, 1, 1, "co"},
+    {"fullwidth_full_stop_ends_a_sentence", "你好。 请 翻译", 2, 1, 0, 1, "so"},
+    {"closing_quote_after_full_stop_ends_a_sentence", "Say \"hi.\" Then stop", 3, 2, 0, 2, "oso"},
+    {"closing_bracket_after_a_word_is_open", "Use (carefully) this tool", 3, 3, 0, 3, "ooo"},
+    {"line_break_boundary_is_rejected", "List three fruits\nApples pears", 4, 3, 0, 3, "oolo"},
+    {"comma_is_a_connector", "Tell me, please", 2, 2, 1, 1, "oc"},
+    {"closed_class_words_are_case_insensitive", "THE cat AND dog", 3, 3, 2, 2, "coc"},
+    {"ellipsis_character_ends_a_sentence", "Wait\xE2\x80\xA6 then go", 2, 1, 0, 1, "so"},
+    {"no_break_space_separates_words", "one\xC2\xA0two", 1, 1, 0, 1, "o"},
+    {"ideographic_space_separates_words", "你好\xE3\x80\x80世界", 1, 1, 0, 1, "o"},
+    {"question_mark_inside_sentence_rejects_that_cut", "Why? Explain the sky", 3, 2, 1, 1, "soc"},
 };
 
 static char class_letter(ifs_ds_end e)
@@ -75,7 +73,7 @@ static void test_counts(void)
                   c->incomplete);
         IFS_CHECK(got[2] == c->strict, "%s: strict %zu, want %zu", c->name, got[2], c->strict);
         IFS_CHECK(got[3] == c->autoc, "%s: auto %zu, want %zu", c->name, got[3], c->autoc);
-        classes_acc a = { .n = 0 };
+        classes_acc a = {.n = 0};
         a.buf[0] = 0;
         size_t each = ifs_ds_cut_each(c->text, n, collect, &a);
         IFS_CHECK(each == c->loose, "%s: each visited %zu", c->name, each);
@@ -98,16 +96,16 @@ typedef struct {
 } pick_case;
 
 static const pick_case pick_cases[] = {
-    { "paper_example_gives_what_if", "What if people had 40 legs?", IFS_DS_CUT_AUTO,
-      "What if", "people had 40 legs?", IFS_DS_END_CONNECTOR },
-    { "outer_whitespace_is_trimmed_from_both_sides", "  leading and trailing  \n",
-      IFS_DS_CUT_STRICT, "leading and", "trailing", IFS_DS_END_CONNECTOR },
-    { "whitespace_run_inside_is_dropped_at_the_cut", "Tell me,\t  please", IFS_DS_CUT_STRICT,
-      "Tell me,", "please", IFS_DS_END_CONNECTOR },
-    { "multibyte_words_are_kept_whole", "Translate: 你好 世界", IFS_DS_CUT_AUTO,
-      "Translate:", "你好 世界", IFS_DS_END_CONNECTOR },
-    { "single_open_boundary_is_the_only_choice", "one\xC2\xA0two", IFS_DS_CUT_AUTO, "one", "two",
-      IFS_DS_END_OPEN },
+    {"paper_example_gives_what_if", "What if people had 40 legs?", IFS_DS_CUT_AUTO, "What if",
+     "people had 40 legs?", IFS_DS_END_CONNECTOR},
+    {"outer_whitespace_is_trimmed_from_both_sides", "  leading and trailing  \n", IFS_DS_CUT_STRICT,
+     "leading and", "trailing", IFS_DS_END_CONNECTOR},
+    {"whitespace_run_inside_is_dropped_at_the_cut", "Tell me,\t  please", IFS_DS_CUT_STRICT,
+     "Tell me,", "please", IFS_DS_END_CONNECTOR},
+    {"multibyte_words_are_kept_whole", "Translate: 你好 世界", IFS_DS_CUT_AUTO,
+     "Translate:", "你好 世界", IFS_DS_END_CONNECTOR},
+    {"single_open_boundary_is_the_only_choice", "one\xC2\xA0two", IFS_DS_CUT_AUTO, "one", "two",
+     IFS_DS_END_OPEN},
 };
 
 static void test_picks(void)
@@ -134,7 +132,7 @@ static void test_pick_is_deterministic_and_covers_every_boundary(void)
     const char *t = "Please write a short story about a dragon, and make it funny. Thanks";
     size_t n = strlen(t);
     size_t want = ifs_ds_cut_count(t, n, IFS_DS_CUT_INCOMPLETE);
-    size_t seen[64] = { 0 };
+    size_t seen[64] = {0};
     for (uint64_t k = 0; k < 4000; k++) {
         uint64_t key = ifs_ds_key(k, "cut", t, n);
         ifs_ds_cut a, b;
@@ -150,14 +148,14 @@ static void test_pick_is_deterministic_and_covers_every_boundary(void)
     size_t distinct = 0;
     for (int i = 0; i < 64; i++)
         distinct += seen[i] > 0;
-    IFS_CHECK(distinct == want, "pick_covers_every_accepted_boundary: %zu of %zu", distinct,
-              want);
-    IFS_CHECK(seen[12] == 0 && seen[11] > 0, "boundary_after_sentence_end_is_never_picked: %zu", seen[12]);
+    IFS_CHECK(distinct == want, "pick_covers_every_accepted_boundary: %zu of %zu", distinct, want);
+    IFS_CHECK(seen[12] == 0 && seen[11] > 0, "boundary_after_sentence_end_is_never_picked: %zu",
+              seen[12]);
 }
 
 static void test_policy_names(void)
 {
-    const char *names[] = { "loose", "incomplete", "strict", "auto" };
+    const char *names[] = {"loose", "incomplete", "strict", "auto"};
     for (int i = 0; i < 4; i++) {
         IFS_CHECK(ifs_ds_cut_policy_parse(names[i]) == i, "policy_name_round_trips: %s", names[i]);
         IFS_CHECK(!strcmp(ifs_ds_cut_policy_name((ifs_ds_cut_policy)i), names[i]),

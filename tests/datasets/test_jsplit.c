@@ -13,41 +13,41 @@ typedef struct {
     const char *name;
     const char *input;
     size_t max_elem;
-    const char *want;   /* elements joined by '|'; "#<len>" stands for a skipped too-big one */
-    int final;          /* 0, IFS_DS_ESYNTAX or IFS_DS_ETRUNC */
+    const char *want; /* elements joined by '|'; "#<len>" stands for a skipped too-big one */
+    int final;        /* 0, IFS_DS_ESYNTAX or IFS_DS_ETRUNC */
     int is_array;
 } split_case;
 
 static const split_case cases[] = {
-    { "array_of_objects_yields_each_object", "[{\"a\":1},{\"b\":[1,2]}]", 0,
-      "{\"a\":1}|{\"b\":[1,2]}", 0, 1 },
-    { "empty_array_yields_nothing", " [ ] ", 0, "", 0, 1 },
-    { "scalars_and_spaces_are_elements", "  [ 1 , \"x,]\" , true , null ]\n", 0,
-      "1|\"x,]\"|true|null", 0, 1 },
-    { "escaped_quote_inside_string_does_not_end_it", "[{\"s\":\"a\\\"}b\"}]", 0,
-      "{\"s\":\"a\\\"}b\"}", 0, 1 },
-    { "brackets_inside_strings_are_not_structure", "[[\"]\"],{\"k\":\"{\"}]", 0,
-      "[\"]\"]|{\"k\":\"{\"}", 0, 1 },
-    { "pretty_printed_array_spans_lines", "[\n  {\n    \"a\": \"x\\ny\"\n  },\n  {}\n]\n", 0,
-      "{\n    \"a\": \"x\\ny\"\n  }|{}", 0, 1 },
-    { "trailing_comma_is_a_syntax_error", "[1,]", 0, "1", IFS_DS_ESYNTAX, 1 },
-    { "leading_comma_is_a_syntax_error", "[,1]", 0, "", IFS_DS_ESYNTAX, 1 },
-    { "missing_comma_is_a_syntax_error", "[1 2]", 0, "1", IFS_DS_ESYNTAX, 1 },
-    { "data_after_the_array_is_a_syntax_error", "[1]x", 0, "1", IFS_DS_ESYNTAX, 1 },
-    { "unclosed_array_is_truncated", "[{\"a\":1}", 0, "{\"a\":1}", IFS_DS_ETRUNC, 1 },
-    { "array_cut_inside_an_element_is_truncated", "[{\"a\":1},{\"b\":", 0, "{\"a\":1}",
-      IFS_DS_ETRUNC, 1 },
-    { "empty_input_yields_nothing", "", 0, "", 0, -1 },
-    { "jsonl_lines_are_elements_and_blank_lines_are_skipped",
-      "{\"a\":1}\n\n  \n{\"b\":2}\r\n{\"c\":3}", 0, "{\"a\":1}|{\"b\":2}|{\"c\":3}", 0, 0 },
-    { "jsonl_invalid_line_is_still_one_element", "{\"a\":\n{\"b\":2}\n", 0,
-      "{\"a\":|{\"b\":2}", 0, 0 },
-    { "byte_order_mark_is_skipped", "\xEF\xBB\xBF[1]", 0, "1", 0, 1 },
-    { "too_big_array_element_is_skipped_and_the_next_kept",
-      "[{\"a\":\"xxxxxxxx\"},{\"b\":1}]", 8, "#16|{\"b\":1}", 0, 1 },
-    { "too_big_jsonl_line_is_skipped_and_the_next_kept",
-      "0123456789abcdef\n{\"b\":1}\n", 8, "#16|{\"b\":1}", 0, 0 },
-    { "element_of_exactly_max_bytes_is_kept", "[12345678]", 8, "12345678", 0, 1 },
+    {"array_of_objects_yields_each_object", "[{\"a\":1},{\"b\":[1,2]}]", 0,
+     "{\"a\":1}|{\"b\":[1,2]}", 0, 1},
+    {"empty_array_yields_nothing", " [ ] ", 0, "", 0, 1},
+    {"scalars_and_spaces_are_elements", "  [ 1 , \"x,]\" , true , null ]\n", 0,
+     "1|\"x,]\"|true|null", 0, 1},
+    {"escaped_quote_inside_string_does_not_end_it", "[{\"s\":\"a\\\"}b\"}]", 0,
+     "{\"s\":\"a\\\"}b\"}", 0, 1},
+    {"brackets_inside_strings_are_not_structure", "[[\"]\"],{\"k\":\"{\"}]", 0,
+     "[\"]\"]|{\"k\":\"{\"}", 0, 1},
+    {"pretty_printed_array_spans_lines", "[\n  {\n    \"a\": \"x\\ny\"\n  },\n  {}\n]\n", 0,
+     "{\n    \"a\": \"x\\ny\"\n  }|{}", 0, 1},
+    {"trailing_comma_is_a_syntax_error", "[1,]", 0, "1", IFS_DS_ESYNTAX, 1},
+    {"leading_comma_is_a_syntax_error", "[,1]", 0, "", IFS_DS_ESYNTAX, 1},
+    {"missing_comma_is_a_syntax_error", "[1 2]", 0, "1", IFS_DS_ESYNTAX, 1},
+    {"data_after_the_array_is_a_syntax_error", "[1]x", 0, "1", IFS_DS_ESYNTAX, 1},
+    {"unclosed_array_is_truncated", "[{\"a\":1}", 0, "{\"a\":1}", IFS_DS_ETRUNC, 1},
+    {"array_cut_inside_an_element_is_truncated", "[{\"a\":1},{\"b\":", 0, "{\"a\":1}",
+     IFS_DS_ETRUNC, 1},
+    {"empty_input_yields_nothing", "", 0, "", 0, -1},
+    {"jsonl_lines_are_elements_and_blank_lines_are_skipped",
+     "{\"a\":1}\n\n  \n{\"b\":2}\r\n{\"c\":3}", 0, "{\"a\":1}|{\"b\":2}|{\"c\":3}", 0, 0},
+    {"jsonl_invalid_line_is_still_one_element", "{\"a\":\n{\"b\":2}\n", 0, "{\"a\":|{\"b\":2}", 0,
+     0},
+    {"byte_order_mark_is_skipped", "\xEF\xBB\xBF[1]", 0, "1", 0, 1},
+    {"too_big_array_element_is_skipped_and_the_next_kept", "[{\"a\":\"xxxxxxxx\"},{\"b\":1}]", 8,
+     "#16|{\"b\":1}", 0, 1},
+    {"too_big_jsonl_line_is_skipped_and_the_next_kept", "0123456789abcdef\n{\"b\":1}\n", 8,
+     "#16|{\"b\":1}", 0, 0},
+    {"element_of_exactly_max_bytes_is_kept", "[12345678]", 8, "12345678", 0, 1},
 };
 
 /* Runs one case with a chunking rule; writes the joined elements to out. */
@@ -91,8 +91,8 @@ static int run(const split_case *c, int mode, unsigned seed, char *out, size_t c
     for (;;) {
         int rc = ifs_ds_jsplit_finish(js, &e);
         if (rc == IFS_DS_ELEM) {
-            olen += (size_t)snprintf(out + olen, cap - olen, "%s%.*s", olen ? "|" : "",
-                                     (int)e.len, e.data);
+            olen += (size_t)snprintf(out + olen, cap - olen, "%s%.*s", olen ? "|" : "", (int)e.len,
+                                     e.data);
             continue;
         }
         if (rc == IFS_DS_ETOOBIG) {
@@ -135,7 +135,7 @@ static void test_positions(void)
     ifs_ds_jsplit *js = ifs_ds_jsplit_create(0);
     ifs_ds_elem e;
     size_t used, pos = 0, n = strlen(in);
-    uint64_t offs[2] = { 0 }, lines[2] = { 0 }, idx = 0;
+    uint64_t offs[2] = {0}, lines[2] = {0}, idx = 0;
     while (pos < n) {
         int rc = ifs_ds_jsplit_feed(js, in + pos, n - pos, &used, &e);
         pos += used;

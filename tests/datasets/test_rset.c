@@ -23,7 +23,7 @@ static char tmpdir[512];
 
 static ds_str S(const char *s)
 {
-    return (ds_str){ s, strlen(s) };
+    return (ds_str){s, strlen(s)};
 }
 
 static int starts(const char *s, size_t n, const char *p)
@@ -45,17 +45,17 @@ static const char R_TEXT[] =
 
 static ds_gen_src base_src(int others)
 {
-    ds_gen_src s = { 0 };
+    ds_gen_src s = {0};
     s.instr = S(I_TEXT);
-    s.ip = (ds_str){ I_TEXT, 12 };              /* "What are the" */
-    s.ic = (ds_str){ I_TEXT + 13, strlen(I_TEXT) - 13 };
+    s.ip = (ds_str){I_TEXT, 12}; /* "What are the" */
+    s.ic = (ds_str){I_TEXT + 13, strlen(I_TEXT) - 13};
     s.resp = S(R_TEXT);
     s.input = s.instr;
-    const char *oi[3] = { "How do I bake sourdough bread at home?",
-                          "Write a limerick about a cat named Bob.",
-                          "Explain photosynthesis to a child." };
-    const char *orr[3] = { "Start with an active starter { and } flour; then fold it.",
-                           "There once was a cat named Bob.", "Plants eat light." };
+    const char *oi[3] = {"How do I bake sourdough bread at home?",
+                         "Write a limerick about a cat named Bob.",
+                         "Explain photosynthesis to a child."};
+    const char *orr[3] = {"Start with an active starter { and } flour; then fold it.",
+                          "There once was a cat named Bob.", "Plants eat light."};
     for (int i = 0; i < others; i++) {
         s.other_instr[i] = S(oi[i]);
         s.other_resp[i] = S(orr[i]);
@@ -103,7 +103,7 @@ static int joined_others(const ds_gen_src *s, const char *t, size_t n)
 /* Some unit repeated 3+ times back to back, separated by one glue. */
 static int has_loop(const char *t, size_t n)
 {
-    static const char *const glues[] = { "\n\n", "\n", " " };
+    static const char *const glues[] = {"\n\n", "\n", " "};
     for (int g = 0; g < 3; g++) {
         size_t gl = strlen(glues[g]);
         for (size_t a = 0; a < n; a++) {
@@ -122,7 +122,7 @@ static int has_loop(const char *t, size_t n)
 
 static void test_kinds(void)
 {
-    ds_buf out = { 0 };
+    ds_buf out = {0};
     ds_gen_src s = base_src(3);
     char ic[256];
     snprintf(ic, sizeof ic, "%.*s", (int)s.ic.n, s.ic.p);
@@ -143,10 +143,11 @@ static void test_kinds(void)
                             (gap == 1 && (out.p[icl] == '\n' || out.p[icl] == ' ')));
         IFS_CHECK(sep_ok, "ic_plus_r_joins_rest_and_response_with_one_separator: %s", out.p);
         ds_gen_text(DS_OUT_IC_NEXT, &s, key, &out);
-        IFS_CHECK(starts(out.p, out.len, ic) && joined_others(&s, out.p + icl + 1 +
-                  (out.p[icl] == '\n' && out.p[icl + 1] == '\n'), out.len - icl - 1 -
-                  (out.p[icl] == '\n' && out.p[icl + 1] == '\n')),
-                  "ic_next_is_the_rest_then_other_instructions: %s", out.p);
+        IFS_CHECK(
+            starts(out.p, out.len, ic) &&
+                joined_others(&s, out.p + icl + 1 + (out.p[icl] == '\n' && out.p[icl + 1] == '\n'),
+                              out.len - icl - 1 - (out.p[icl] == '\n' && out.p[icl + 1] == '\n')),
+            "ic_next_is_the_rest_then_other_instructions: %s", out.p);
         s.input = (key & 1) ? s.ip : s.instr;
         s.input_partial = (int)(key & 1);
         ds_gen_text(DS_OUT_ECHO, &s, key, &out);
@@ -179,23 +180,23 @@ static void test_kinds(void)
     }
     /* kinds that need another instruction say so when there is none */
     ds_gen_src lone = base_src(0);
-    const ds_out need[] = { DS_OUT_NEXT, DS_OUT_IC_NEXT, DS_OUT_TEMPLATE };
+    const ds_out need[] = {DS_OUT_NEXT, DS_OUT_IC_NEXT, DS_OUT_TEMPLATE};
     for (int i = 0; i < 3; i++)
         IFS_CHECK(ds_gen_text(need[i], &lone, 7, &out) == IFS_DS_ENOCUT,
                   "%s_without_other_instructions_is_not_made", ds_out_name(need[i]));
     IFS_CHECK(ds_gen_text(DS_OUT_GIBBERISH, &lone, 7, &out) == 0,
               "gibberish_without_others_uses_the_pairs_response");
     /* the same key gives the same text; keys vary it */
-    const ds_out varied[] = { DS_OUT_TEMPLATE, DS_OUT_REPEAT, DS_OUT_GIBBERISH, DS_OUT_NEXT };
+    const ds_out varied[] = {DS_OUT_TEMPLATE, DS_OUT_REPEAT, DS_OUT_GIBBERISH, DS_OUT_NEXT};
     for (int i = 0; i < 4; i++) {
-        ds_buf a = { 0 }, b = { 0 };
+        ds_buf a = {0}, b = {0};
         int distinct = 0;
         for (uint64_t key = 1; key < 30; key++) {
             ds_gen_text(varied[i], &s, key, &a);
             ds_gen_text(varied[i], &s, key, &b);
             IFS_CHECK(a.len == b.len && !memcmp(a.p, b.p, a.len), "%s_is_a_function_of_its_key",
                       ds_out_name(varied[i]));
-            ds_buf c = { 0 };
+            ds_buf c = {0};
             ds_gen_text(varied[i], &s, key + 1000, &c);
             distinct += c.len != a.len || memcmp(c.p, a.p, a.len);
             ds_buf_free(&c);
@@ -227,11 +228,16 @@ static void test_kind_names(void)
         ds_out kind;
         int label;
     } cases[] = {
-        { "R", DS_OUT_R, 1 },         { "R-terse", DS_OUT_R_TERSE, 1 },
-        { "Ic", DS_OUT_IC, 0 },       { "Ic+R", DS_OUT_IC_R, 0 },
-        { "Ic+next", DS_OUT_IC_NEXT, 0 }, { "echo", DS_OUT_ECHO, 0 },
-        { "next", DS_OUT_NEXT, 0 },   { "template", DS_OUT_TEMPLATE, 0 },
-        { "repeat", DS_OUT_REPEAT, 0 }, { "gibberish", DS_OUT_GIBBERISH, 0 },
+        {"R", DS_OUT_R, 1},
+        {"R-terse", DS_OUT_R_TERSE, 1},
+        {"Ic", DS_OUT_IC, 0},
+        {"Ic+R", DS_OUT_IC_R, 0},
+        {"Ic+next", DS_OUT_IC_NEXT, 0},
+        {"echo", DS_OUT_ECHO, 0},
+        {"next", DS_OUT_NEXT, 0},
+        {"template", DS_OUT_TEMPLATE, 0},
+        {"repeat", DS_OUT_REPEAT, 0},
+        {"gibberish", DS_OUT_GIBBERISH, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         IFS_CHECK(!strcmp(ds_out_name(cases[i].kind), cases[i].name), "kind_%s_has_its_name",
@@ -247,25 +253,32 @@ static void test_kind_names(void)
                   w[DS_OUT_IC] == 2 && w[DS_OUT_IC_R] == 1 && w[DS_OUT_GIBBERISH] == 0.5 &&
                   w[DS_OUT_ECHO] == 0,
               "a_negative_mix_sets_its_weights: %s", err);
-    const char *bad[] = { "R=1", "Ic", "Ic=-1", "nope=1", "Ic=0", "Ic=1x", "" };
+    const char *bad[] = {"R=1", "Ic", "Ic=-1", "nope=1", "Ic=0", "Ic=1x", ""};
     for (int i = 0; i < 7; i++)
         IFS_CHECK(ds_parse_negative_mix(bad[i], w, err, sizeof err) == -1,
                   "negative_mix_'%s'_is_refused", bad[i]);
     static const struct {
         size_t words;
         const char *bucket;
-    } buckets[] = { { 0, "1" }, { 1, "1" },  { 2, "2" },   { 3, "3-4" },   { 4, "3-4" },
-                    { 5, "5-8" }, { 16, "9-16" }, { 17, "17-32" }, { 64, "33-64" }, { 65, "65+" },
-                    { 100000, "65+" } };
+    } buckets[] = {{0, "1"},      {1, "1"},    {2, "2"},       {3, "3-4"},
+                   {4, "3-4"},    {5, "5-8"},  {16, "9-16"},   {17, "17-32"},
+                   {64, "33-64"}, {65, "65+"}, {100000, "65+"}};
     for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++)
-        IFS_CHECK(!strcmp(ds_length_bucket_name(ds_length_bucket(buckets[i].words)),
-                          buckets[i].bucket),
-                  "%zu_words_fall_in_bucket_%s", buckets[i].words, buckets[i].bucket);
+        IFS_CHECK(
+            !strcmp(ds_length_bucket_name(ds_length_bucket(buckets[i].words)), buckets[i].bucket),
+            "%zu_words_fall_in_bucket_%s", buckets[i].words, buckets[i].bucket);
     static const struct {
         const char *text;
         size_t words;
-    } wc[] = { { "", 0 }, { "\xe2\x80\x8b", 0 }, { "  Bonsoir.  ", 1 }, { "a\xc2\xa0" "b", 2 },
-               { "x\xe2\x80\x8by", 1 }, { "1. a\n2. b", 4 }, { "日本語", 1 } };
+    } wc[] = {{"", 0},
+              {"\xe2\x80\x8b", 0},
+              {"  Bonsoir.  ", 1},
+              {"a\xc2\xa0"
+               "b",
+               2},
+              {"x\xe2\x80\x8by", 1},
+              {"1. a\n2. b", 4},
+              {"日本語", 1}};
     for (size_t i = 0; i < sizeof wc / sizeof wc[0]; i++)
         IFS_CHECK(ifs_ds_word_count(wc[i].text, strlen(wc[i].text)) == wc[i].words,
                   "word_count_of_case_%zu_is_%zu", i, wc[i].words);
@@ -287,32 +300,32 @@ static void test_sketches(void)
         const char *name, *a, *b;
         double lo, hi;
     } cases[] = {
-        { "case_and_punctuation_do_not_count", "What is the capital of France?",
-          "what is the capital of france", 1, 1 },
-        { "one_word_changed_in_a_long_sentence_stays_similar",
-          "I like to host guests at my home from time to time and I am gathering recipes of "
-          "different dishes and drinks to keep things interesting, today Danish dishes",
-          "I like to host guests at my home from time to time and I am gathering recipes of "
-          "different dishes and drinks to keep things interesting, today Somali dishes",
-          0.75, 0.95 },
-        { "different_questions_share_nothing", "How do I bake bread?",
-          "Explain the rules of cricket.", 0, 0 },
-        { "two_word_texts_match_only_whole", "Hello there", "hello, THERE!", 1, 1 },
-        { "two_word_texts_differ_by_a_word", "Hello there", "Hello you", 0, 0 },
-        { "a_text_without_words_is_nobodys_duplicate", "?!...", "?!...", 0, 0 },
-        { "shingles_are_ordered", "a b c d", "d c b a", 0, 0 },
-        { "non_ascii_words_count", "Что такое любовь и зачем она", "Что, такое любовь и зачем она?",
-          1, 1 },
-        { "only_ascii_letters_are_case_folded", "Что такое любовь и зачем она",
-          "что такое любовь и зачем она", 0.6, 0.6 },
+        {"case_and_punctuation_do_not_count", "What is the capital of France?",
+         "what is the capital of france", 1, 1},
+        {"one_word_changed_in_a_long_sentence_stays_similar",
+         "I like to host guests at my home from time to time and I am gathering recipes of "
+         "different dishes and drinks to keep things interesting, today Danish dishes",
+         "I like to host guests at my home from time to time and I am gathering recipes of "
+         "different dishes and drinks to keep things interesting, today Somali dishes",
+         0.75, 0.95},
+        {"different_questions_share_nothing", "How do I bake bread?",
+         "Explain the rules of cricket.", 0, 0},
+        {"two_word_texts_match_only_whole", "Hello there", "hello, THERE!", 1, 1},
+        {"two_word_texts_differ_by_a_word", "Hello there", "Hello you", 0, 0},
+        {"a_text_without_words_is_nobodys_duplicate", "?!...", "?!...", 0, 0},
+        {"shingles_are_ordered", "a b c d", "d c b a", 0, 0},
+        {"non_ascii_words_count", "Что такое любовь и зачем она", "Что, такое любовь и зачем она?",
+         1, 1},
+        {"only_ascii_letters_are_case_folded", "Что такое любовь и зачем она",
+         "что такое любовь и зачем она", 0.6, 0.6},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         double j = jac(cases[i].a, cases[i].b);
-        IFS_CHECK(j >= cases[i].lo - 1e-9 && j <= cases[i].hi + 1e-9, "%s: J = %.3f",
-                  cases[i].name, j);
+        IFS_CHECK(j >= cases[i].lo - 1e-9 && j <= cases[i].hi + 1e-9, "%s: J = %.3f", cases[i].name,
+                  j);
     }
     /* a long text keeps the 256 smallest shingles */
-    ds_buf b = { 0 };
+    ds_buf b = {0};
     for (int i = 0; i < 600; i++)
         ds_buf_printf(&b, "w%d ", i);
     uint64_t x[DS_SKETCH_MAX];
@@ -330,8 +343,8 @@ static void test_sketches(void)
 /* Texts drawn from a small vocabulary, so that many pairs are near each other. */
 static void random_text(ds_rng *r, ds_buf *b)
 {
-    static const char *const vocab[] = { "the", "cat", "sat", "on", "a", "mat", "dog", "ran",
-                                         "fast", "slow" };
+    static const char *const vocab[] = {"the", "cat", "sat", "on",   "a",
+                                        "mat", "dog", "ran", "fast", "slow"};
     ds_buf_reset(b);
     size_t n = 1 + ds_rng_below(r, 9);
     for (size_t i = 0; i < n; i++)
@@ -353,7 +366,7 @@ static void test_grouping(void)
     uint32_t off[N];
     uint16_t len[N];
     uint8_t tr[N];
-    ds_buf b = { 0 };
+    ds_buf b = {0};
     size_t at = 0;
     for (int i = 0; i < N; i++) {
         random_text(&r, &b);
@@ -364,8 +377,8 @@ static void test_grouping(void)
         tr[i] = (uint8_t)t;
         at += n;
     }
-    ds_sketch_set ss = { hash, off, len, tr };
-    const double ts[] = { 0.3, 0.5, 0.6, 0.8, 1.0 };
+    ds_sketch_set ss = {hash, off, len, tr};
+    const double ts[] = {0.3, 0.5, 0.6, 0.8, 1.0};
     for (int k = 0; k < 5; k++) {
         uint32_t root[N], brute[N];
         ds_group_stats gs;
@@ -375,8 +388,8 @@ static void test_grouping(void)
             brute[i] = (uint32_t)i;
         for (int i = 0; i < N; i++)
             for (int j = i + 1; j < N; j++) {
-                double jj = ds_sketch_jaccard(hash + off[i], len[i], tr[i], hash + off[j],
-                                              len[j], tr[j]);
+                double jj =
+                    ds_sketch_jaccard(hash + off[i], len[i], tr[i], hash + off[j], len[j], tr[j]);
                 if (jj + 1e-12 >= ts[k]) {
                     uint32_t a = find_root(brute, (uint32_t)i), c = find_root(brute, (uint32_t)j);
                     if (a < c)
@@ -394,9 +407,9 @@ static void test_grouping(void)
                   (unsigned long long)gs.compared);
     }
     /* a ~ b and b ~ c put a and c together even when a is not near c */
-    const char *chain[] = { "one two three four five six seven eight",
-                            "one two three four five six seven nine",
-                            "zero two three four five six seven nine" };
+    const char *chain[] = {"one two three four five six seven eight",
+                           "one two three four five six seven nine",
+                           "zero two three four five six seven nine"};
     at = 0;
     for (int i = 0; i < 3; i++) {
         int t;
@@ -446,8 +459,8 @@ static void instruction_text(int i, char *out, size_t cap)
  * a less specific one, and one echoing positive. */
 static void write_corpus(const char *path, int reverse)
 {
-    ds_buf all = { 0 };
-    const char *models[] = { "chat-a", "chat-b", "chat-c", "tiny-d", "base-x" };
+    ds_buf all = {0};
+    const char *models[] = {"chat-a", "chat-b", "chat-c", "tiny-d", "base-x"};
     for (int m = 0; m < 5; m++)
         for (int i = 0; i < 48; i++) {
             char instr[256], resp[1024], id[64];
@@ -522,7 +535,7 @@ static int build_planned(const char *in, const char *dir, const ifs_ds_build_opt
                          ds_rset_stats *st)
 {
     char err[512] = "";
-    char *args[] = { (char *)in };
+    char *args[] = {(char *)in};
     ds_sink *sink = ds_sink_open(dir, NULL, err, sizeof err);
     if (!sink || ds_sink_begin(sink, "responses", err, sizeof err))
         return -1;
@@ -530,7 +543,7 @@ static int build_planned(const char *in, const char *dir, const ifs_ds_build_opt
     ds_read_stats rs;
     int rc = r ? ds_rset_run(r, args, 1, sink, &rs, err, sizeof err) : -1;
     if (!rc) {
-        ds_buf ex = { 0 };
+        ds_buf ex = {0};
         ds_buf_puts(&ex, "\"response_set\":{");
         ds_rset_stats_json(r, &ex);
         ds_buf_puts(&ex, "}");
@@ -558,12 +571,16 @@ typedef struct {
 
 static int split_index(const char *s)
 {
-    return !s ? -1 : !strcmp(s, "train") ? 0 : !strcmp(s, "validation") ? 1
-         : !strcmp(s, "test") ? 2 : !strcmp(s, "holdout") ? 3 : -1;
+    return !s                         ? -1
+           : !strcmp(s, "train")      ? 0
+           : !strcmp(s, "validation") ? 1
+           : !strcmp(s, "test")       ? 2
+           : !strcmp(s, "holdout")    ? 3
+                                      : -1;
 }
 
-static int check_out(const cJSON *obj, const char *raw, size_t rl, const char *shard,
-                     uint64_t line, void *user)
+static int check_out(const cJSON *obj, const char *raw, size_t rl, const char *shard, uint64_t line,
+                     void *user)
 {
     (void)shard, (void)line;
     out_check *c = user;
@@ -735,8 +752,8 @@ static void read_check(const char *dir, out_check *c, int pairs, unsigned terse_
     c->pairs = pairs;
     c->terse_max = terse_max;
     char err[256];
-    char *args[] = { (char *)dir };
-    ds_read_stats rs = { 0 };
+    char *args[] = {(char *)dir};
+    ds_read_stats rs = {0};
     ds_read_records(args, 1, check_out, c, &rs, err, sizeof err);
 }
 
@@ -749,14 +766,23 @@ static void test_builder(void)
     write_corpus(in_rev, 1);
     for (int pairs = 0; pairs < 2; pairs++) {
         const char *mode = pairs ? "pairs" : "responses";
-        ifs_ds_build_opts o = { .seed = 9, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
-                            .validation = 0.2, .planned = 1, .pairs = pairs,
-                            .positive_models = "chat-*", .terse_models = "*,!base-*",
-                            .terse_max_words = 6,
-                            .negative_mix = "Ic=2,Ic+R=2,Ic+next=1,echo=1,next=1,template=1,"
-                                            "repeat=1,gibberish=1",
-                            .negatives = pairs ? 3 : 2, .holdout_sources = "*:held",
-                            .near_dup = 0.6, .length_match = 1, .pool_size = 4096 };
+        ifs_ds_build_opts o = {.seed = 9,
+                               .policy = IFS_DS_CUT_AUTO,
+                               .ic_share = 0.5,
+                               .train = 0.6,
+                               .validation = 0.2,
+                               .planned = 1,
+                               .pairs = pairs,
+                               .positive_models = "chat-*",
+                               .terse_models = "*,!base-*",
+                               .terse_max_words = 6,
+                               .negative_mix = "Ic=2,Ic+R=2,Ic+next=1,echo=1,next=1,template=1,"
+                                               "repeat=1,gibberish=1",
+                               .negatives = pairs ? 3 : 2,
+                               .holdout_sources = "*:held",
+                               .near_dup = 0.6,
+                               .length_match = 1,
+                               .pool_size = 4096};
         ds_rset_stats st, st2;
         snprintf(d, sizeof d, "%s/%s-1", tmpdir, mode);
         snprintf(d2, sizeof d2, "%s/%s-rev", tmpdir, mode);
@@ -768,8 +794,8 @@ static void test_builder(void)
         read_check(d2, &c2, pairs, o.terse_max_words);
         IFS_CHECK(c.n > 100 && (uint64_t)c.n == st.written, "%s: records_are_written: %d", mode,
                   c.n);
-        IFS_CHECK(c.bad_kind == 0 && c.bad_label == 0, "%s: every_kind_has_its_label: %d %d",
-                  mode, c.bad_kind, c.bad_label);
+        IFS_CHECK(c.bad_kind == 0 && c.bad_label == 0, "%s: every_kind_has_its_label: %d %d", mode,
+                  c.bad_kind, c.bad_label);
         IFS_CHECK(c.bad_input == 0, "%s: only_the_pair_form_carries_the_input: %d", mode,
                   c.bad_input);
         IFS_CHECK(c.dup_text == 0, "%s: no_text_is_written_twice: %d", mode, c.dup_text);
@@ -797,8 +823,10 @@ static void test_builder(void)
         IFS_CHECK(c.echo_kept == 0 && st.echoes_instruction == 1,
                   "%s: a_response_echoing_its_instruction_is_no_positive: %llu", mode,
                   (unsigned long long)st.echoes_instruction);
-        IFS_CHECK(st.terse_too_long == 16, "%s: long_answers_of_terse_only_models_are_counted: "
-                  "%llu", mode, (unsigned long long)st.terse_too_long);
+        IFS_CHECK(st.terse_too_long == 16,
+                  "%s: long_answers_of_terse_only_models_are_counted: "
+                  "%llu",
+                  mode, (unsigned long long)st.terse_too_long);
         IFS_CHECK(st.instructions == 60 && st.groups == 48,
                   "%s: 60_instructions_make_48_groups: %llu %llu", mode,
                   (unsigned long long)st.instructions, (unsigned long long)st.groups);
@@ -837,9 +865,15 @@ static void test_builder(void)
         ds_buf_free(&c2.lines);
     }
     /* without near-duplicate grouping the variant is its own group, not held */
-    ifs_ds_build_opts o = { .seed = 9, .policy = IFS_DS_CUT_AUTO, .ic_share = 0.5, .train = 0.6,
-                        .validation = 0.2, .planned = 1, .positive_models = "chat-*",
-                        .holdout_sources = "*:held", .pool_size = 64 };
+    ifs_ds_build_opts o = {.seed = 9,
+                           .policy = IFS_DS_CUT_AUTO,
+                           .ic_share = 0.5,
+                           .train = 0.6,
+                           .validation = 0.2,
+                           .planned = 1,
+                           .positive_models = "chat-*",
+                           .holdout_sources = "*:held",
+                           .pool_size = 64};
     ds_rset_stats st;
     snprintf(d, sizeof d, "%s/exact", tmpdir);
     build_planned(in, d, &o, &st);
@@ -848,7 +882,7 @@ static void test_builder(void)
     IFS_CHECK(st.group_split[3] == 12, "twelve_instructions_are_held_out: %llu",
               (unsigned long long)st.group_split[3]);
     char err[256];
-    char *dash[] = { "-" };
+    char *dash[] = {"-"};
     ds_rset *r = ds_rset_create(&o, err, sizeof err);
     ds_read_stats rs;
     IFS_CHECK(ds_rset_run(r, dash, 1, NULL, &rs, err, sizeof err) == IFS_DS_EARG,
@@ -856,24 +890,27 @@ static void test_builder(void)
     ds_rset_free(r);
     /* the public call refuses contradicting options before reading anything */
     ifs_ds_build_result res;
-    char *inputs[] = { in };
+    char *inputs[] = {in};
     ifs_ds_build_opts bad = o;
     bad.terse_models = "*";
     snprintf(d, sizeof d, "%s/bad", tmpdir);
     IFS_CHECK(ifs_ds_build_responses(&bad, NULL, inputs, 1, d, &res, err, sizeof err) ==
-                  IFS_DS_EARG, "terse_models_without_a_word_limit_are_refused");
+                  IFS_DS_EARG,
+              "terse_models_without_a_word_limit_are_refused");
     bad = o;
     bad.repeat_ic = 1;
     IFS_CHECK(ifs_ds_build_responses(&bad, NULL, inputs, 1, d, &res, err, sizeof err) ==
-                  IFS_DS_EARG, "repeat_ic_with_the_planned_set_is_refused");
+                  IFS_DS_EARG,
+              "repeat_ic_with_the_planned_set_is_refused");
     bad = o;
     bad.negative_mix = "R=1";
     IFS_CHECK(ifs_ds_build_responses(&bad, NULL, inputs, 1, d, &res, err, sizeof err) ==
-                  IFS_DS_EARG && strstr(err, "KIND=WEIGHT"), "a_positive_kind_in_the_mix_is_refused");
+                      IFS_DS_EARG &&
+                  strstr(err, "KIND=WEIGHT"),
+              "a_positive_kind_in_the_mix_is_refused");
     IFS_CHECK(ifs_ds_build_responses(&o, NULL, inputs, 1, d, &res, err, sizeof err) == 0 &&
                   res.written == st.written && strstr(res.summary, "records"),
-              "the_public_call_builds_the_same_set: %llu %s", (unsigned long long)res.written,
-              err);
+              "the_public_call_builds_the_same_set: %llu %s", (unsigned long long)res.written, err);
 }
 
 int main(void)

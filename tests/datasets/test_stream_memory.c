@@ -46,19 +46,19 @@ static long long write_big_array(const char *path, size_t bytes)
                            "\"generator\":\"big-model\",\"dataset\":\"synthetic\"}",
                            first ? "[" : ",", n, n * 7);
         first = 0;
-        ZSTD_inBuffer in = { elem, (size_t)len, 0 };
+        ZSTD_inBuffer in = {elem, (size_t)len, 0};
         while (in.pos < in.size) {
-            ZSTD_outBuffer out = { obuf, ocap, 0 };
+            ZSTD_outBuffer out = {obuf, ocap, 0};
             ZSTD_compressStream2(cc, &out, &in, ZSTD_e_continue);
             fwrite(obuf, 1, out.pos, f);
         }
         done += (size_t)len;
         n++;
     }
-    ZSTD_inBuffer in = { "]", 1, 0 };
+    ZSTD_inBuffer in = {"]", 1, 0};
     size_t left;
     do {
-        ZSTD_outBuffer out = { obuf, ocap, 0 };
+        ZSTD_outBuffer out = {obuf, ocap, 0};
         left = ZSTD_compressStream2(cc, &out, &in, ZSTD_e_end);
         fwrite(obuf, 1, out.pos, f);
     } while (left);
@@ -79,22 +79,22 @@ int main(void)
     snprintf(out, sizeof out, "%s/out", dir);
     long long n = write_big_array(path, (size_t)128 << 20);
     long before = peak_kb();
-    ifs_ds_import_opts o = { .format = IFS_DS_FMT_ALPACA_EVAL };
+    ifs_ds_import_opts o = {.format = IFS_DS_FMT_ALPACA_EVAL};
     ds_importer *im = ds_importer_create(&o, err, sizeof err);
     ds_sink *sink = ds_sink_open(out, NULL, err, sizeof err);
     int rc = ds_import_file(im, path, sink, err, sizeof err);
     IFS_CHECK(rc == 0, "big_single_line_array_imports: %s", err);
     IFS_CHECK(ds_sink_finish(sink, NULL, err, sizeof err) == 0, "big_array_manifest: %s", err);
     const ifs_ds_import_stats *st = ds_importer_stats(im);
-    IFS_CHECK((long long)st->records == n, "every_element_of_the_big_array_is_a_record: %llu of %lld",
+    IFS_CHECK((long long)st->records == n,
+              "every_element_of_the_big_array_is_a_record: %llu of %lld",
               (unsigned long long)st->records, n);
     long after = peak_kb();
     printf("imported %lld records (%.0f MiB of JSON on one line): peak RSS %ld KB before, "
            "%ld KB after (+%ld KB)\n",
            n, (double)st->bytes_text / (1 << 20), before, after, after - before);
     IFS_CHECK(after - before < 48 * 1024,
-              "peak_memory_grows_by_less_than_48_MiB_for_a_128_MiB_array: +%ld KB",
-              after - before);
+              "peak_memory_grows_by_less_than_48_MiB_for_a_128_MiB_array: +%ld KB", after - before);
     ds_sink_free(sink);
     ds_importer_free(im);
     char shard[2048];

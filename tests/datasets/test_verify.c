@@ -32,7 +32,7 @@ static char tmpdir[512];
 static int make_set(const char *dir)
 {
     char err[256];
-    ifs_ds_sink_opts so = { .max_records = 3 };
+    ifs_ds_sink_opts so = {.max_records = 3};
     ds_sink *s = ds_sink_open(dir, &so, err, sizeof err);
     if (!s || ds_sink_begin(s, "s", err, sizeof err))
         return -1;
@@ -93,7 +93,10 @@ static void set_str(cJSON *obj, const char *key, const char *v)
 
 /* ---- the spoilers ---------------------------------------------------------- */
 
-static void edit_none(cJSON *m, const char *dir) { (void)m, (void)dir; }
+static void edit_none(cJSON *m, const char *dir)
+{
+    (void)m, (void)dir;
+}
 
 /* The first shard listed again, totals raised to match: only the repeat is wrong. */
 static void edit_listed_twice(cJSON *m, const char *dir)
@@ -145,7 +148,7 @@ static void edit_unlisted_plain_shard(cJSON *m, const char *dir)
 static void edit_other_files(cJSON *m, const char *dir)
 {
     (void)m;
-    const char *names[] = { "notes.txt", ".hidden.jsonl", "shards.jsonl.bak" };
+    const char *names[] = {"notes.txt", ".hidden.jsonl", "shards.jsonl.bak"};
     for (int i = 0; i < 3; i++) {
         char p[2048];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
@@ -197,7 +200,11 @@ static void edit_huge_manifest(cJSON *m, const char *dir)
         fprintf(stderr, "note: truncate: %s\n", strerror(errno));
 }
 
-static void edit_records_string(cJSON *m, const char *d) { (void)d; set_str(shard(m, 0), "records", "3"); }
+static void edit_records_string(cJSON *m, const char *d)
+{
+    (void)d;
+    set_str(shard(m, 0), "records", "3");
+}
 static void edit_records_negative(cJSON *m, const char *d)
 {
     (void)d;
@@ -237,13 +244,21 @@ static void edit_sha_short(cJSON *m, const char *d)
     sha[63] = 0;
     set_str(shard(m, 0), "sha256", sha);
 }
-static void edit_sha_number(cJSON *m, const char *d) { (void)d; set_num(shard(m, 0), "sha256", 7); }
+static void edit_sha_number(cJSON *m, const char *d)
+{
+    (void)d;
+    set_num(shard(m, 0), "sha256", 7);
+}
 static void edit_file_slash(cJSON *m, const char *d)
 {
     (void)d;
     set_str(shard(m, 0), "file", "../s-00000.jsonl.zst");
 }
-static void edit_file_dotdot(cJSON *m, const char *d) { (void)d; set_str(shard(m, 0), "file", ".."); }
+static void edit_file_dotdot(cJSON *m, const char *d)
+{
+    (void)d;
+    set_str(shard(m, 0), "file", "..");
+}
 static void edit_file_not_a_shard_name(cJSON *m, const char *dir)
 {
     char a[2048], b[2048];
@@ -252,14 +267,26 @@ static void edit_file_not_a_shard_name(cJSON *m, const char *dir)
     rename(a, b);
     set_str(shard(m, 0), "file", "s-00000.zst");
 }
-static void edit_file_number(cJSON *m, const char *d) { (void)d; set_num(shard(m, 0), "file", 0); }
+static void edit_file_number(cJSON *m, const char *d)
+{
+    (void)d;
+    set_num(shard(m, 0), "file", 0);
+}
 static void edit_entry_not_object(cJSON *m, const char *d)
 {
     (void)d;
     cJSON_ReplaceItemInArray(cJSON_GetObjectItem(m, "shards"), 1, cJSON_CreateString("s-00001"));
 }
-static void edit_total_records_string(cJSON *m, const char *d) { (void)d; set_str(m, "records", "5"); }
-static void edit_total_records_wrong(cJSON *m, const char *d) { (void)d; set_num(m, "records", 6); }
+static void edit_total_records_string(cJSON *m, const char *d)
+{
+    (void)d;
+    set_str(m, "records", "5");
+}
+static void edit_total_records_wrong(cJSON *m, const char *d)
+{
+    (void)d;
+    set_num(m, "records", 6);
+}
 static void edit_total_bytes_wrong(cJSON *m, const char *d)
 {
     (void)d;
@@ -270,7 +297,11 @@ static void edit_total_bytes_missing(cJSON *m, const char *d)
     (void)d;
     cJSON_DeleteItemFromObject(m, "bytes");
 }
-static void edit_format_wrong(cJSON *m, const char *d) { (void)d; set_str(m, "format", "other/2"); }
+static void edit_format_wrong(cJSON *m, const char *d)
+{
+    (void)d;
+    set_str(m, "format", "other/2");
+}
 static void edit_format_missing(cJSON *m, const char *d)
 {
     (void)d;
@@ -286,67 +317,67 @@ static void edit_shards_not_array(cJSON *m, const char *d)
 typedef struct {
     const char *name;
     void (*edit)(cJSON *m, const char *dir);
-    int want_rc;          /* ds_verify's status */
-    const char *want;     /* words expected in a problem line or err ("" = none) */
+    int want_rc;      /* ds_verify's status */
+    const char *want; /* words expected in a problem line or err ("" = none) */
 } verify_case;
 
 static const verify_case cases[] = {
-    { "a_set_as_written_verifies", edit_none, 0, "" },
-    { "files_score_would_not_read_are_ignored", edit_other_files, 0, "" },
-    { "a_shard_listed_twice_is_a_problem", edit_listed_twice, IFS_DS_EFORMAT, "listed twice" },
-    { "a_shard_file_the_manifest_does_not_list_is_a_problem", edit_unlisted_shard, IFS_DS_EFORMAT,
-      "extra.jsonl.zst: not listed in the manifest" },
-    { "an_unlisted_plain_jsonl_shard_is_a_problem", edit_unlisted_plain_shard, IFS_DS_EFORMAT,
-      "more.jsonl: not listed in the manifest" },
-    { "a_fifo_in_place_of_a_shard_is_refused_without_blocking", edit_fifo_shard, IFS_DS_EFORMAT,
-      "not a regular file" },
-    { "dev_zero_in_place_of_a_shard_is_refused_without_reading_it", edit_dev_zero_shard,
-      IFS_DS_EFORMAT, "not a regular file" },
-    { "a_manifest_that_is_a_fifo_is_refused_without_blocking", edit_fifo_manifest, IFS_DS_EIO,
-      "not a regular file" },
-    { "a_manifest_over_the_size_cap_is_refused", edit_huge_manifest, IFS_DS_EIO, "larger than" },
-    { "shard_records_as_a_string_is_a_problem", edit_records_string, IFS_DS_EFORMAT,
-      "\"records\" is not a non-negative integer" },
-    { "negative_shard_records_is_a_problem", edit_records_negative, IFS_DS_EFORMAT,
-      "\"records\" is not a non-negative integer" },
-    { "fractional_shard_records_is_a_problem", edit_records_fraction, IFS_DS_EFORMAT,
-      "\"records\" is not a non-negative integer" },
-    { "shard_records_beyond_2_to_the_53_is_a_problem", edit_records_huge, IFS_DS_EFORMAT,
-      "\"records\" is not a non-negative integer" },
-    { "missing_shard_bytes_is_a_problem", edit_bytes_missing, IFS_DS_EFORMAT,
-      "\"bytes\" is not a non-negative integer" },
-    { "wrong_uncompressed_bytes_is_a_problem", edit_ubytes_wrong, IFS_DS_EFORMAT,
-      "uncompressed bytes, manifest says" },
-    { "uncompressed_bytes_as_a_string_is_a_problem", edit_ubytes_string, IFS_DS_EFORMAT,
-      "\"uncompressed_bytes\" is not a non-negative integer" },
-    { "a_short_sha256_is_a_problem", edit_sha_short, IFS_DS_EFORMAT,
-      "\"sha256\" is not 64 lowercase hex digits" },
-    { "a_numeric_sha256_is_a_problem", edit_sha_number, IFS_DS_EFORMAT,
-      "\"sha256\" is not 64 lowercase hex digits" },
-    { "a_file_name_with_a_slash_is_a_problem", edit_file_slash, IFS_DS_EFORMAT,
-      "\"file\" is not a plain file name" },
-    { "a_file_name_of_dotdot_is_a_problem", edit_file_dotdot, IFS_DS_EFORMAT,
-      "\"file\" is not a plain file name" },
-    { "a_listed_file_score_would_not_read_is_a_problem", edit_file_not_a_shard_name,
-      IFS_DS_EFORMAT, "not a shard name" },
-    { "a_numeric_file_name_is_a_problem", edit_file_number, IFS_DS_EFORMAT,
-      "\"file\" is not a plain file name" },
-    { "a_shard_entry_that_is_not_an_object_is_a_problem", edit_entry_not_object, IFS_DS_EFORMAT,
-      "shard entry 1 is not an object" },
-    { "total_records_as_a_string_is_a_problem", edit_total_records_string, IFS_DS_EFORMAT,
-      "\"records\" is not a non-negative integer" },
-    { "a_wrong_total_of_records_is_a_problem", edit_total_records_wrong, IFS_DS_EFORMAT,
-      "manifest total says 6" },
-    { "a_wrong_total_of_bytes_is_a_problem", edit_total_bytes_wrong, IFS_DS_EFORMAT,
-      "bytes, manifest total says" },
-    { "a_missing_total_of_bytes_is_a_problem", edit_total_bytes_missing, IFS_DS_EFORMAT,
-      "\"bytes\" is not a non-negative integer" },
-    { "another_format_is_a_problem", edit_format_wrong, IFS_DS_EFORMAT,
-      "\"format\" is not \"ifscore-shards/1\"" },
-    { "a_missing_format_is_a_problem", edit_format_missing, IFS_DS_EFORMAT,
-      "\"format\" is not \"ifscore-shards/1\"" },
-    { "shards_that_are_not_an_array_make_it_no_manifest", edit_shards_not_array, IFS_DS_EFORMAT,
-      "not an ifscore manifest" },
+    {"a_set_as_written_verifies", edit_none, 0, ""},
+    {"files_score_would_not_read_are_ignored", edit_other_files, 0, ""},
+    {"a_shard_listed_twice_is_a_problem", edit_listed_twice, IFS_DS_EFORMAT, "listed twice"},
+    {"a_shard_file_the_manifest_does_not_list_is_a_problem", edit_unlisted_shard, IFS_DS_EFORMAT,
+     "extra.jsonl.zst: not listed in the manifest"},
+    {"an_unlisted_plain_jsonl_shard_is_a_problem", edit_unlisted_plain_shard, IFS_DS_EFORMAT,
+     "more.jsonl: not listed in the manifest"},
+    {"a_fifo_in_place_of_a_shard_is_refused_without_blocking", edit_fifo_shard, IFS_DS_EFORMAT,
+     "not a regular file"},
+    {"dev_zero_in_place_of_a_shard_is_refused_without_reading_it", edit_dev_zero_shard,
+     IFS_DS_EFORMAT, "not a regular file"},
+    {"a_manifest_that_is_a_fifo_is_refused_without_blocking", edit_fifo_manifest, IFS_DS_EIO,
+     "not a regular file"},
+    {"a_manifest_over_the_size_cap_is_refused", edit_huge_manifest, IFS_DS_EIO, "larger than"},
+    {"shard_records_as_a_string_is_a_problem", edit_records_string, IFS_DS_EFORMAT,
+     "\"records\" is not a non-negative integer"},
+    {"negative_shard_records_is_a_problem", edit_records_negative, IFS_DS_EFORMAT,
+     "\"records\" is not a non-negative integer"},
+    {"fractional_shard_records_is_a_problem", edit_records_fraction, IFS_DS_EFORMAT,
+     "\"records\" is not a non-negative integer"},
+    {"shard_records_beyond_2_to_the_53_is_a_problem", edit_records_huge, IFS_DS_EFORMAT,
+     "\"records\" is not a non-negative integer"},
+    {"missing_shard_bytes_is_a_problem", edit_bytes_missing, IFS_DS_EFORMAT,
+     "\"bytes\" is not a non-negative integer"},
+    {"wrong_uncompressed_bytes_is_a_problem", edit_ubytes_wrong, IFS_DS_EFORMAT,
+     "uncompressed bytes, manifest says"},
+    {"uncompressed_bytes_as_a_string_is_a_problem", edit_ubytes_string, IFS_DS_EFORMAT,
+     "\"uncompressed_bytes\" is not a non-negative integer"},
+    {"a_short_sha256_is_a_problem", edit_sha_short, IFS_DS_EFORMAT,
+     "\"sha256\" is not 64 lowercase hex digits"},
+    {"a_numeric_sha256_is_a_problem", edit_sha_number, IFS_DS_EFORMAT,
+     "\"sha256\" is not 64 lowercase hex digits"},
+    {"a_file_name_with_a_slash_is_a_problem", edit_file_slash, IFS_DS_EFORMAT,
+     "\"file\" is not a plain file name"},
+    {"a_file_name_of_dotdot_is_a_problem", edit_file_dotdot, IFS_DS_EFORMAT,
+     "\"file\" is not a plain file name"},
+    {"a_listed_file_score_would_not_read_is_a_problem", edit_file_not_a_shard_name, IFS_DS_EFORMAT,
+     "not a shard name"},
+    {"a_numeric_file_name_is_a_problem", edit_file_number, IFS_DS_EFORMAT,
+     "\"file\" is not a plain file name"},
+    {"a_shard_entry_that_is_not_an_object_is_a_problem", edit_entry_not_object, IFS_DS_EFORMAT,
+     "shard entry 1 is not an object"},
+    {"total_records_as_a_string_is_a_problem", edit_total_records_string, IFS_DS_EFORMAT,
+     "\"records\" is not a non-negative integer"},
+    {"a_wrong_total_of_records_is_a_problem", edit_total_records_wrong, IFS_DS_EFORMAT,
+     "manifest total says 6"},
+    {"a_wrong_total_of_bytes_is_a_problem", edit_total_bytes_wrong, IFS_DS_EFORMAT,
+     "bytes, manifest total says"},
+    {"a_missing_total_of_bytes_is_a_problem", edit_total_bytes_missing, IFS_DS_EFORMAT,
+     "\"bytes\" is not a non-negative integer"},
+    {"another_format_is_a_problem", edit_format_wrong, IFS_DS_EFORMAT,
+     "\"format\" is not \"ifscore-shards/1\""},
+    {"a_missing_format_is_a_problem", edit_format_missing, IFS_DS_EFORMAT,
+     "\"format\" is not \"ifscore-shards/1\""},
+    {"shards_that_are_not_an_array_make_it_no_manifest", edit_shards_not_array, IFS_DS_EFORMAT,
+     "not an ifscore manifest"},
 };
 
 /* ---- running a case in a child with a deadline ------------------------------ */
@@ -380,7 +411,7 @@ static int verify_in_child(const char *dir, int seconds, int *rc, char *out, siz
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        text t = { 0 };
+        text t = {0};
         char err[512] = "";
         ifs_ds_verify_stats vs;
         int r = ifs_ds_verify(dir, &vs, collect, &t, err, sizeof err);

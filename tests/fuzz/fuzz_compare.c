@@ -68,8 +68,8 @@ static void exercise(const ifs_reducer *a, const ifs_reducer *b, int expect_clea
     for (int ch = 0; ch < IFS_CHART_COUNT; ch++) {
         char *svg = NULL;
         size_t len = 0;
-        int rc = ifs_html_chart(b, c, (ifs_chart)ch, IFS_HTML_STANDALONE, &svg, &len, err,
-                                sizeof err);
+        int rc =
+            ifs_html_chart(b, c, (ifs_chart)ch, IFS_HTML_STANDALONE, &svg, &len, err, sizeof err);
         if (rc == IFS_HTML_ENODATA)
             continue;
         if (rc)

@@ -22,8 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
     char err[512];
-    ifs_ds_import_opts o = { .format = fmt, .max_elem = 4096, .langs = (chunk_seed & 1) ? "en" : NULL };
-    ifs_ds_sink_opts so = { .dry_run = 1 };
+    ifs_ds_import_opts o = {
+        .format = fmt, .max_elem = 4096, .langs = (chunk_seed & 1) ? "en" : NULL};
+    ifs_ds_sink_opts so = {.dry_run = 1};
     ds_importer *im = ds_importer_create(&o, err, sizeof err);
     ds_sink *sink = ds_sink_open(NULL, &so, err, sizeof err);
     ifs_ds_jsplit *js = ifs_ds_jsplit_create(4096);
@@ -43,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int fin = pos == size;
         for (;;) {
             size_t used = 0;
-            int rc = fin ? ifs_ds_jsplit_finish(js, &e) : ifs_ds_jsplit_feed(js, p, left, &used, &e);
+            int rc =
+                fin ? ifs_ds_jsplit_finish(js, &e) : ifs_ds_jsplit_feed(js, p, left, &used, &e);
             if (used > left)
                 abort();
             p += used;

@@ -30,7 +30,7 @@ static void setup(void)
         abort();
     fputs("{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n", f);
     fclose(f);
-    char *inputs[] = { p };
+    char *inputs[] = {p};
     ifs_ds_pack_result r;
     char err[256];
     if (ifs_ds_pack(inputs, 1, dir, "s", NULL, &r, err, sizeof err))

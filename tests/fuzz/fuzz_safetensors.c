@@ -56,8 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *prefix = malloc(avail ? avail : 1);
     if (prefix) {
         memcpy(prefix, copy, avail);
-        ifs_wts_st *hs = wts_st_parse_prefix(prefix, avail, size, "fuzz.safetensors", err2,
-                                             sizeof err2);
+        ifs_wts_st *hs =
+            wts_st_parse_prefix(prefix, avail, size, "fuzz.safetensors", err2, sizeof err2);
         if ((st == NULL) != (hs == NULL) || (!st && strcmp(err, err2)))
             abort();
         for (size_t i = 0; st && i < ifs_wts_st_count(st); i++) {

@@ -23,10 +23,10 @@
 
 #include <zstd.h>
 
-#define CHECK(c)                                                                               \
-    do {                                                                                       \
-        if (!(c))                                                                              \
-            abort();                                                                           \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 typedef struct {
@@ -89,12 +89,12 @@ static unsigned rnd(void)
 static evs run(const uint8_t *data, size_t n, size_t max_line, int chunked, unsigned seed)
 {
     evs e = {0};
-    ifs_shard_opts o = { .max_line_bytes = max_line, .window_log_max = 20 };
+    ifs_shard_opts o = {.max_line_bytes = max_line, .window_log_max = 20};
     ifs_shard_reader *r = ifs_shard_create(&o);
     CHECK(r);
     rng = seed;
     size_t pos = 0;
-    ifs_shard_input in = { data, 0, 0, 0 };
+    ifs_shard_input in = {data, 0, 0, 0};
     ifs_shard_line ln;
     for (;;) {
         int rc = ifs_shard_decode(r, &in, &ln);
@@ -109,7 +109,7 @@ static evs run(const uint8_t *data, size_t n, size_t max_line, int chunked, unsi
         size_t c = chunked ? (rnd() % 4 == 0 ? 0 : rnd() % 64) : n;
         if (c > n - pos)
             c = n - pos;
-        in = (ifs_shard_input){ data + pos, c, 0, pos + c == n };
+        in = (ifs_shard_input){data + pos, c, 0, pos + c == n};
         pos += c;
     }
     ifs_shard_get_stats(r, &e.st);
@@ -203,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3)
         return 0;
-    static const size_t limits[] = { 1, 8, 64, 1 << 20 };
+    static const size_t limits[] = {1, 8, 64, 1 << 20};
     unsigned mode = data[0];
     size_t max_line = limits[mode & 3];
     unsigned seed = (unsigned)data[1] | (unsigned)data[2] << 8;
@@ -243,7 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         zn += got;
         pos += take;
         if (mode & 8) { /* an empty skippable frame */
-            static const uint8_t skip[8] = { 0x5A, 0x2A, 0x4D, 0x18, 0, 0, 0, 0 };
+            static const uint8_t skip[8] = {0x5A, 0x2A, 0x4D, 0x18, 0, 0, 0, 0};
             memcpy(z + zn, skip, 8);
             zn += 8;
         }

@@ -48,15 +48,29 @@ static size_t first_bad(const uint8_t *s, size_t n)
         uint8_t b = s[i];
         size_t need;
         uint8_t lo = 0x80, hi = 0xBF;
-        if (b < 0x80) { i++; continue; }
-        else if (b >= 0xC2 && b <= 0xDF) need = 1;
-        else if (b == 0xE0) { need = 2; lo = 0xA0; }
-        else if (b == 0xED) { need = 2; hi = 0x9F; }
-        else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
-        else if (b == 0xF0) { need = 3; lo = 0x90; }
-        else if (b >= 0xF1 && b <= 0xF3) need = 3;
-        else if (b == 0xF4) { need = 3; hi = 0x8F; }
-        else return i;
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if (b >= 0xC2 && b <= 0xDF)
+            need = 1;
+        else if (b == 0xE0) {
+            need = 2;
+            lo = 0xA0;
+        } else if (b == 0xED) {
+            need = 2;
+            hi = 0x9F;
+        } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF)
+            need = 2;
+        else if (b == 0xF0) {
+            need = 3;
+            lo = 0x90;
+        } else if (b >= 0xF1 && b <= 0xF3)
+            need = 3;
+        else if (b == 0xF4) {
+            need = 3;
+            hi = 0x8F;
+        } else
+            return i;
         if (i + need >= n)
             return i; /* truncated: Python reports the sequence's start */
         for (size_t k = 1; k <= need; k++) {
@@ -84,7 +98,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fputs("the\n##ing\nun\n##aff\n##able\né\n##é\n我\nü\n##ü\ni̇\n##̇\nİ\n한\n##국\nᄒ\n##ᅡ\n", f);
     fclose(f);
     for (int k = 0; k < 8; k++) {
-        ifs_tok_config c = { k & 1, (k & 2) ? 1 : -1, (k & 4) ? 0 : 1, 64 };
+        ifs_tok_config c = {k & 1, (k & 2) ? 1 : -1, (k & 4) ? 0 : 1, 64};
         char err[256];
         toks[k] = ifs_tok_load_vocab(path, &c, err, sizeof err);
         if (!toks[k]) {
@@ -119,8 +133,9 @@ static ifs_tok *load_with_added(const uint8_t *d, size_t n, int lower, size_t *u
         return NULL;
     int k = 1 + d[i++] % 4;
     char json[1024];
-    size_t j = (size_t)snprintf(json, sizeof json, "{\"do_lower_case\": %s, \"added_tokens_decoder\": {",
-                                lower ? "true" : "false");
+    size_t j =
+        (size_t)snprintf(json, sizeof json, "{\"do_lower_case\": %s, \"added_tokens_decoder\": {",
+                         lower ? "true" : "false");
     for (int t = 0; t < k; t++) {
         if (i >= n)
             return NULL;
@@ -128,7 +143,8 @@ static ifs_tok *load_with_added(const uint8_t *d, size_t n, int lower, size_t *u
         size_t L = 1 + d[i++] % 4;
         if (i + L > n || first_bad(d + i, L) != SIZE_MAX)
             return NULL;
-        j += (size_t)snprintf(json + j, sizeof json - j, "%s\"%d\": {\"content\": \"", t ? ", " : "", 5 + t);
+        j += (size_t)snprintf(json + j, sizeof json - j, "%s\"%d\": {\"content\": \"",
+                              t ? ", " : "", 5 + t);
         for (size_t q = 0; q < L; q++) {
             uint8_t c = d[i + q];
             if (c < 0x20 || c == '"' || c == '\\')
@@ -149,7 +165,7 @@ static ifs_tok *load_with_added(const uint8_t *d, size_t n, int lower, size_t *u
     fwrite(json, 1, j, f);
     fclose(f);
     char err[256];
-    ifs_tok_config o = { lower, -1, -1, 64 };
+    ifs_tok_config o = {lower, -1, -1, 64};
     *used = i;
     return ifs_tok_load(ckpt_dir, &o, err, sizeof err);
 }

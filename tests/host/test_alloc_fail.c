@@ -41,15 +41,16 @@ void __real_free(void *p);
 char *__real_strdup(const char *s);
 int __real_posix_memalign(void **p, size_t align, size_t n);
 
-static _Atomic long g_count;     /* allocations made since arming */
-static _Atomic long g_fail_at;   /* the allocation that fails (1-based); 0 = none */
-static _Atomic long g_failed;    /* how many were refused */
-static _Atomic long g_live;      /* blocks allocated and not yet freed */
+static _Atomic long g_count;   /* allocations made since arming */
+static _Atomic long g_fail_at; /* the allocation that fails (1-based); 0 = none */
+static _Atomic long g_failed;  /* how many were refused */
+static _Atomic long g_live;    /* blocks allocated and not yet freed */
 
 static int should_fail(void)
 {
     long at = atomic_load(&g_fail_at);
-    if (!at) return 0;
+    if (!at)
+        return 0;
     if (atomic_fetch_add(&g_count, 1) + 1 == at) {
         atomic_fetch_add(&g_failed, 1);
         return 1;
@@ -59,39 +60,48 @@ static int should_fail(void)
 
 void *__wrap_malloc(size_t n)
 {
-    if (should_fail()) return NULL;
+    if (should_fail())
+        return NULL;
     void *p = __real_malloc(n);
-    if (p) atomic_fetch_add(&g_live, 1);
+    if (p)
+        atomic_fetch_add(&g_live, 1);
     return p;
 }
 
 void *__wrap_calloc(size_t k, size_t n)
 {
-    if (should_fail()) return NULL;
+    if (should_fail())
+        return NULL;
     void *p = __real_calloc(k, n);
-    if (p) atomic_fetch_add(&g_live, 1);
+    if (p)
+        atomic_fetch_add(&g_live, 1);
     return p;
 }
 
 void *__wrap_realloc(void *p, size_t n)
 {
-    if (should_fail()) return NULL;
+    if (should_fail())
+        return NULL;
     void *q = __real_realloc(p, n);
-    if (q && !p) atomic_fetch_add(&g_live, 1);
+    if (q && !p)
+        atomic_fetch_add(&g_live, 1);
     return q;
 }
 
 void __wrap_free(void *p)
 {
-    if (p) atomic_fetch_sub(&g_live, 1);
+    if (p)
+        atomic_fetch_sub(&g_live, 1);
     __real_free(p);
 }
 
 int __wrap_posix_memalign(void **out, size_t align, size_t n)
 {
-    if (should_fail()) return ENOMEM;
+    if (should_fail())
+        return ENOMEM;
     int rc = __real_posix_memalign(out, align, n);
-    if (rc == 0) atomic_fetch_add(&g_live, 1);
+    if (rc == 0)
+        atomic_fetch_add(&g_live, 1);
     return rc;
 }
 
@@ -99,7 +109,8 @@ char *__wrap_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *p = __wrap_malloc(n);
-    if (p) memcpy(p, s, n);
+    if (p)
+        memcpy(p, s, n);
     return p;
 }
 
@@ -127,10 +138,12 @@ static void sweep(const char *name, op_fn op, void *ctx, long max_n)
                 fprintf(stderr, "%s: allocation %ld failing leaked %ld block(s) (rc %d: %s)\n",
                         name, n, atomic_load(&g_live) - live0, rc, err);
         }
-        if (failed && rc == 0) silent_ok++; /* a fallback absorbed it: allowed */
+        if (failed && rc == 0)
+            silent_ok++; /* a fallback absorbed it: allowed */
         if (failed && rc != 0 && !err[0] && strcmp(name, "record_parse"))
             IFS_CHECK(0, "%s: allocation %ld failing gave an error without words", name, n);
-        if (made < n) break; /* the whole operation ran without reaching n */
+        if (made < n)
+            break; /* the whole operation ran without reaching n */
     }
     IFS_CHECK(leaks == 0, "%s_leaks_nothing_when_an_allocation_fails (%ld of %ld runs leaked)",
               name, leaks, runs);
@@ -196,7 +209,8 @@ static int op_tok(void *ctx, char *err, size_t errlen)
         ifs_tok_state *st = ifs_tok_state_create(t);
         int32_t ids[64], n = 0;
         ifs_tok_result res;
-        if (st) ifs_tok_encode(t, st, "Hello, world! Café.", 20, 64, ids, NULL, &n, &res);
+        if (st)
+            ifs_tok_encode(t, st, "Hello, world! Café.", 20, 64, ids, NULL, &n, &res);
         ifs_tok_state_free(st);
     }
     ifs_tok_free(t);
@@ -223,7 +237,8 @@ static int op_score(void *ctx, char *err, size_t errlen)
     o.no_timings = 1;
     ifs_score *S = NULL;
     int rc = ifs_score_create(&o, &S, err, errlen);
-    if (rc == 0) rc = ifs_score_run(S, err, errlen);
+    if (rc == 0)
+        rc = ifs_score_run(S, err, errlen);
     ifs_score_free(S);
     return rc;
 }
@@ -231,37 +246,42 @@ static int op_score(void *ctx, char *err, size_t errlen)
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     char *b = __real_malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) == (size_t)n) b[n] = 0;
+    if (b && fread(b, 1, (size_t)n, f) == (size_t)n)
+        b[n] = 0;
     fclose(f);
     return b;
 }
 
 int main(void)
 {
-    cJSON_Hooks hooks = { __wrap_malloc, __wrap_free };
+    cJSON_Hooks hooks = {__wrap_malloc, __wrap_free};
     cJSON_InitHooks(&hooks);
     const char *src = ifs_test_env("IFS_SOURCE_DIR", NULL);
     const char *bin = ifs_test_env("IFS_BIN", NULL);
     const char *tmp = ifs_test_env("IFS_TEST_TMP", NULL);
-    if (!src || !bin || !tmp) IFS_SKIP("IFS_SOURCE_DIR, IFS_BIN and IFS_TEST_TMP come from ctest");
+    if (!src || !bin || !tmp)
+        IFS_SKIP("IFS_SOURCE_DIR, IFS_BIN and IFS_TEST_TMP come from ctest");
 
     sweep("record_parse", op_record, NULL, 100000);
 
     char path[2048];
     snprintf(path, sizeof path, "%s/tests/fuzz/corpus/report/score_model_step.json", src);
     char *report = slurp(path);
-    if (!report) IFS_SKIP("no report fixture at %s", path);
+    if (!report)
+        IFS_SKIP("no report fixture at %s", path);
     sweep("report_parse", op_report, report, 100000);
     __real_free(report);
 
     snprintf(path, sizeof path, "%s/tests/weights/fixtures/hf_tiny/config.json", src);
     char *config = slurp(path);
-    if (!config) IFS_SKIP("no config fixture at %s", path);
+    if (!config)
+        IFS_SKIP("no config fixture at %s", path);
     sweep("config_parse", op_config, config, 100000);
     __real_free(config);
 
@@ -276,9 +296,12 @@ int main(void)
     FILE *v = fopen(vocab, "wb");
     fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n,\n!\n.\ncafe\n##s\nthe\n", v);
     fclose(v);
-    snprintf(cmd, sizeof cmd, "'%s' gen-model --out '%s' --seed 1 --hidden 16 --layers 1 "
-             "--heads 2 --intermediate 32 --init test --vocab '%s' > /dev/null", bin, model, vocab);
-    if (system(cmd) != 0) IFS_SKIP("gen-model failed");
+    snprintf(cmd, sizeof cmd,
+             "'%s' gen-model --out '%s' --seed 1 --hidden 16 --layers 1 "
+             "--heads 2 --intermediate 32 --init test --vocab '%s' > /dev/null",
+             bin, model, vocab);
+    if (system(cmd) != 0)
+        IFS_SKIP("gen-model failed");
     sweep("tokenizer_load", op_tok, model, 100000);
 
     snprintf(shard, sizeof shard, "%s/s.jsonl", tmp);
@@ -289,8 +312,8 @@ int main(void)
     fputs("not json\n", f);
     fclose(f);
     snprintf(out, sizeof out, "%s/r.json", tmp);
-    const char *inputs[] = { shard };
-    score_ctx sc = { model, out, inputs, 1 };
+    const char *inputs[] = {shard};
+    score_ctx sc = {model, out, inputs, 1};
     sweep("score_run", op_score, &sc, 100000);
     return ifs_test_done("alloc_fail");
 }

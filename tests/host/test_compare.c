@@ -166,12 +166,12 @@ static void test_rule(void)
             ifs_compare_summary s;
             ifs_compare_get_summary(cmp, &s);
             IFS_CHECK(r && r->regression == cases[i].regression,
-                      "%s: regression %d, want %d (hi %.6f)", cases[i].name,
-                      r ? r->regression : -1, cases[i].regression, r ? r->m[0].hi : 0.0);
+                      "%s: regression %d, want %d (hi %.6f)", cases[i].name, r ? r->regression : -1,
+                      cases[i].regression, r ? r->m[0].hi : 0.0);
             IFS_CHECK(s.gate_failed == cases[i].regression, "%s: gate_failed %d", cases[i].name,
                       s.gate_failed);
-            IFS_CHECK(r && fabs(r->m[0].delta - ((double)cases[i].k_cand / cases[i].n_cand -
-                                                 0.8)) < 1e-12,
+            IFS_CHECK(r && fabs(r->m[0].delta - ((double)cases[i].k_cand / cases[i].n_cand - 0.8)) <
+                               1e-12,
                       "%s: delta %.6f", cases[i].name, r ? r->m[0].delta : 0.0);
         }
         ifs_compare_free(cmp);
@@ -191,8 +191,8 @@ static void test_edges(void)
 
     /* All-equal counts at the extremes, with one record and with many. */
     {
-        block b[] = {{"zero1", 0, 0, 1}, {"one1", 0, 1, 1}, {"zero50", 0, 0, 50},
-                     {"all50", 0, 50, 50}};
+        block b[] = {
+            {"zero1", 0, 0, 1}, {"one1", 0, 1, 1}, {"zero50", 0, 0, 50}, {"all50", 0, 50, 50}};
         ifs_reducer *x = make(NULL, b, 4), *y = make(NULL, b, 4);
         ifs_compare_opts o;
         ifs_compare_opts_init(&o);
@@ -226,10 +226,8 @@ static void test_edges(void)
                       !r->m[IFS_CMP_PARTIAL].has_cand && !r->regression,
                   "a_split_with_no_records_on_a_side_is_not_comparable_and_never_regresses");
         IFS_CHECK(s.not_comparable == 2 && !s.gate_failed,
-                  "not_comparable_figures_are_counted_and_pass_the_gate: %zu",
-                  s.not_comparable);
-        IFS_CHECK(r && !r->m[IFS_CMP_GAP].comparable,
-                  "the_gap_needs_both_splits_on_both_sides");
+                  "not_comparable_figures_are_counted_and_pass_the_gate: %zu", s.not_comparable);
+        IFS_CHECK(r && !r->m[IFS_CMP_GAP].comparable, "the_gap_needs_both_splits_on_both_sides");
         ifs_compare_free(c);
         ifs_reduce_free(x);
         ifs_reduce_free(y);
@@ -335,8 +333,8 @@ static void test_edges(void)
                   "the_whole_run_sums_every_group");
         char *v;
         ifs_compare_render(c, IFS_CMP_FMT_VERDICT, &v, NULL, NULL, 0);
-        IFS_CHECK(v && strstr(v, "REGRESSION in the whole run"), "the_verdict_says_the_whole_run_fell: %s",
-                  v ? v : "");
+        IFS_CHECK(v && strstr(v, "REGRESSION in the whole run"),
+                  "the_verdict_says_the_whole_run_fell: %s", v ? v : "");
         free(v);
         ifs_compare_free(c);
         ifs_reduce_free(x);
@@ -455,7 +453,9 @@ static void test_render(void)
 {
     /* Two regressions (b-fell, d<&fell), one unchanged, one only in the
      * baseline; a control character and XML specials in a name. */
-    block b[] = {{"a-same", 0, 40, 50}, {"b-fell", 0, 45, 50}, {"c-old", 0, 5, 10},
+    block b[] = {{"a-same", 0, 40, 50},
+                 {"b-fell", 0, 45, 50},
+                 {"c-old", 0, 5, 10},
                  {"d<&\x01\"fell", 0, 50, 50}};
     block c2[] = {{"a-same", 0, 40, 50}, {"b-fell", 0, 10, 50}, {"d<&\x01\"fell", 0, 20, 50}};
     ifs_reducer *x = make(NULL, b, 4), *y = make(NULL, c2, 3);
@@ -530,7 +530,9 @@ static void test_render(void)
         IFS_CHECK(cJSON_GetArraySize(groups) == 4, "json_has_every_group");
         const cJSON *g1 = cJSON_GetArrayItem(groups, 1);
         const cJSON *ifs = cJSON_GetObjectItem(cJSON_GetObjectItem(g1, "metrics"), "ifs");
-        IFS_CHECK(ifs && cJSON_GetObjectItem(cJSON_GetObjectItem(ifs, "baseline"), "n")->valuedouble == 50 &&
+        IFS_CHECK(ifs &&
+                      cJSON_GetObjectItem(cJSON_GetObjectItem(ifs, "baseline"), "n")->valuedouble ==
+                          50 &&
                       fabs(cJSON_GetObjectItem(ifs, "delta")->valuedouble + 0.7) < 1e-9 &&
                       cJSON_IsTrue(cJSON_GetObjectItem(ifs, "regression")),
                   "json_carries_counts_delta_and_verdict_per_metric");
@@ -548,7 +550,8 @@ static void test_render(void)
     if (t) {
         IFS_CHECK(count(t, "<testcase ") == 5, "junit_has_one_testcase_per_group_and_the_run");
         IFS_CHECK(count(t, "<failure type=\"regression\"") == 3,
-                  "junit_has_a_failure_per_regression: %zu", count(t, "<failure type=\"regression\""));
+                  "junit_has_a_failure_per_regression: %zu",
+                  count(t, "<failure type=\"regression\""));
         IFS_CHECK(strstr(t, "tests=\"5\" failures=\"3\" errors=\"0\" skipped=\"1\"") != NULL,
                   "junit_suite_counts_agree_with_its_testcases");
         IFS_CHECK(count(t, "<skipped ") == 1, "junit_skips_a_group_on_one_side");
@@ -564,7 +567,8 @@ static void test_render(void)
                   ifs_compare_format_parse("xml", &f) == IFS_CMP_EARG,
               "format_names_parse");
     IFS_CHECK(ifs_compare_render(c, (ifs_compare_format)99, &t, &len, err, sizeof err) ==
-                  IFS_CMP_EARG && !t,
+                      IFS_CMP_EARG &&
+                  !t,
               "an_unknown_format_is_refused");
     ifs_compare_free(c);
     ifs_reduce_free(x);

@@ -70,18 +70,16 @@ static size_t count(const char *s, const char *needle)
 /* sft-a plateaus at step 2000 (0.90, 0.91, 0.90 after 0.20, 0.60); sft-b
  * rises to the end (no plateau); base has one checkpoint (no curve). */
 static const block CURVES[] = {
-    {"sft-a", "0", 1, 10, 50},     {"sft-a", "0", 2, 10, 50},
-    {"sft-a", "1000", 1, 25, 50},  {"sft-a", "1000", 2, 35, 50},
-    {"sft-a", "2000", 1, 44, 50},  {"sft-a", "2000", 2, 46, 50},
-    {"sft-a", "4000", 1, 45, 50},  {"sft-a", "4000", 2, 46, 50},
-    {"sft-a", "8000", 1, 44, 50},  {"sft-a", "8000", 2, 46, 50},
-    {"sft-b", "0", 0, 10, 100},    {"sft-b", "1000", 0, 50, 100},
+    {"sft-a", "0", 1, 10, 50},     {"sft-a", "0", 2, 10, 50},    {"sft-a", "1000", 1, 25, 50},
+    {"sft-a", "1000", 2, 35, 50},  {"sft-a", "2000", 1, 44, 50}, {"sft-a", "2000", 2, 46, 50},
+    {"sft-a", "4000", 1, 45, 50},  {"sft-a", "4000", 2, 46, 50}, {"sft-a", "8000", 1, 44, 50},
+    {"sft-a", "8000", 2, 46, 50},  {"sft-b", "0", 0, 10, 100},   {"sft-b", "1000", 0, 50, 100},
     {"sft-b", "2000", 0, 90, 100}, {"base", "0", 0, 13, 100},
 };
 #define N_CURVES (sizeof CURVES / sizeof CURVES[0])
 
-static char *chart(const ifs_reducer *r, const ifs_comparison *c, ifs_chart which,
-                   unsigned flags, int *rc)
+static char *chart(const ifs_reducer *r, const ifs_comparison *c, ifs_chart which, unsigned flags,
+                   int *rc)
 {
     char *s = NULL;
     size_t len = 0;
@@ -113,8 +111,10 @@ static void test_charts(void)
     free(s);
 
     s = chart(r, NULL, IFS_CHART_GROUPS, IFS_HTML_STANDALONE, &rc);
-    IFS_CHECK(rc == 0 && !strncmp(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg "
-                                     "xmlns=\"http://www.w3.org/2000/svg\"", 73),
+    IFS_CHECK(rc == 0 && !strncmp(s,
+                                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg "
+                                  "xmlns=\"http://www.w3.org/2000/svg\"",
+                                  73),
               "a_standalone_chart_is_an_svg_document");
     free(s);
 
@@ -159,7 +159,9 @@ static void test_charts(void)
 
 static void test_delta(void)
 {
-    block b[] = {{"keep", NULL, 0, 40, 50}, {"fell", NULL, 0, 45, 50}, {"rose", NULL, 0, 10, 50},
+    block b[] = {{"keep", NULL, 0, 40, 50},
+                 {"fell", NULL, 0, 45, 50},
+                 {"rose", NULL, 0, 10, 50},
                  {"gone", NULL, 0, 5, 10}};
     block c[] = {{"keep", NULL, 0, 40, 50}, {"fell", NULL, 0, 10, 50}, {"rose", NULL, 0, 30, 50}};
     ifs_reducer *x = make(1, b, 4), *y = make(1, c, 3);
@@ -175,8 +177,8 @@ static void test_delta(void)
     IFS_CHECK(count(s, "<g class=\"row") == 4,
               "one_delta_row_per_group_on_both_sides_and_the_whole_run: %zu",
               count(s, "<g class=\"row"));
-    IFS_CHECK(count(s, "<g class=\"row regression") == 1,
-              "regressions_are_highlighted: %zu", count(s, "<g class=\"row regression"));
+    IFS_CHECK(count(s, "<g class=\"row regression") == 1, "regressions_are_highlighted: %zu",
+              count(s, "<g class=\"row regression"));
     IFS_CHECK(count(s, "class=\"max-drop\"") == 1, "the_tolerated_drop_is_drawn");
     const char *fell = s ? strstr(s, ">fell<") : NULL, *rose = s ? strstr(s, ">rose<") : NULL;
     IFS_CHECK(fell && rose && fell < rose, "the_worst_change_comes_first");
@@ -226,7 +228,8 @@ static void test_page(void)
         IFS_CHECK(count(page, "http") == count(page, "xmlns=\"http://www.w3.org/2000/svg\""),
                   "the_only_urls_are_the_svg_namespace");
         IFS_CHECK(count(page, "<script>") == 1, "one_inline_script_measures_layout_time");
-        IFS_CHECK(strstr(page, "id=\"chart-groups\"") && strstr(page, "id=\"chart-partial-full\"") &&
+        IFS_CHECK(strstr(page, "id=\"chart-groups\"") &&
+                      strstr(page, "id=\"chart-partial-full\"") &&
                       strstr(page, "Not drawn: no series has two or more checkpoints"),
                   "the_page_holds_every_chart_or_says_why_not");
         IFS_CHECK(strstr(page, "<code>invalid_json</code></td><td class=\"num\">1</td>") &&

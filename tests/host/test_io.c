@@ -228,12 +228,12 @@ static void input_listing_expands_sorts_and_dedupes(void)
     path_of(empty, sizeof empty, "empty");
     path_of(noglob, sizeof noglob, "in/*.parquet");
     path_of(txt, sizeof txt, "in/notes.txt");
-    static const char *const dir_want[] = { "in/Z.jsonl", "in/a.jsonl.zst", "in/b.jsonl" };
-    static const char *const mix_want[] = { "-", "in/Z.jsonl", "in/a.jsonl.zst", "in/b.jsonl",
-                                            "other.jsonl" };
-    static const char *const glob_want[] = { "in/Z.jsonl", "in/b.jsonl" };
-    static const char *const glob2_want[] = { "in/a.jsonl.zst", "in/b.jsonl" };
-    static const char *const txt_want[] = { "in/notes.txt" };
+    static const char *const dir_want[] = {"in/Z.jsonl", "in/a.jsonl.zst", "in/b.jsonl"};
+    static const char *const mix_want[] = {"-", "in/Z.jsonl", "in/a.jsonl.zst", "in/b.jsonl",
+                                           "other.jsonl"};
+    static const char *const glob_want[] = {"in/Z.jsonl", "in/b.jsonl"};
+    static const char *const glob2_want[] = {"in/a.jsonl.zst", "in/b.jsonl"};
+    static const char *const txt_want[] = {"in/notes.txt"};
     struct {
         const char *name;
         const char *args[4];
@@ -242,18 +242,18 @@ static void input_listing_expands_sorts_and_dedupes(void)
         const char *const *want;
         size_t nwant;
     } cases[] = {
-        { "a_folder_lists_its_jsonl_and_jsonl_zst_files_sorted", { in }, 1, 1, dir_want, 3 },
-        { "stdin_sorts_first_and_files_follow_bytewise", { other, in, "-" }, 3, 1, mix_want, 5 },
-        { "a_glob_lists_its_matches", { glob1 }, 1, 1, glob_want, 2 },
-        { "a_glob_with_classes_and_question_marks", { glob2 }, 1, 1, glob2_want, 2 },
-        { "a_file_named_twice_is_listed_once", { in, dup }, 2, 1, dir_want, 3 },
-        { "an_explicit_file_is_taken_whatever_its_name", { txt }, 1, 1, txt_want, 1 },
-        { "a_missing_file_is_an_error", { in, missing }, 2, 0, NULL, 0 },
-        { "a_glob_matching_nothing_is_an_error", { noglob }, 1, 0, NULL, 0 },
-        { "a_folder_without_shards_is_an_error", { empty }, 1, 0, NULL, 0 },
-        { "stdin_twice_is_an_error", { "-", "-" }, 2, 0, NULL, 0 },
-        { "no_inputs_is_an_error", { NULL }, 0, 0, NULL, 0 },
-        { "an_empty_argument_is_an_error", { "" }, 1, 0, NULL, 0 },
+        {"a_folder_lists_its_jsonl_and_jsonl_zst_files_sorted", {in}, 1, 1, dir_want, 3},
+        {"stdin_sorts_first_and_files_follow_bytewise", {other, in, "-"}, 3, 1, mix_want, 5},
+        {"a_glob_lists_its_matches", {glob1}, 1, 1, glob_want, 2},
+        {"a_glob_with_classes_and_question_marks", {glob2}, 1, 1, glob2_want, 2},
+        {"a_file_named_twice_is_listed_once", {in, dup}, 2, 1, dir_want, 3},
+        {"an_explicit_file_is_taken_whatever_its_name", {txt}, 1, 1, txt_want, 1},
+        {"a_missing_file_is_an_error", {in, missing}, 2, 0, NULL, 0},
+        {"a_glob_matching_nothing_is_an_error", {noglob}, 1, 0, NULL, 0},
+        {"a_folder_without_shards_is_an_error", {empty}, 1, 0, NULL, 0},
+        {"stdin_twice_is_an_error", {"-", "-"}, 2, 0, NULL, 0},
+        {"no_inputs_is_an_error", {NULL}, 0, 0, NULL, 0},
+        {"an_empty_argument_is_an_error", {""}, 1, 0, NULL, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ifs_input_list l;
@@ -273,7 +273,7 @@ static void input_listing_expands_sorts_and_dedupes(void)
         ifs_input_list_free(&l);
     }
     ifs_input_list l;
-    const char *args[] = { other, "-" };
+    const char *args[] = {other, "-"};
     IFS_CHECK(!ifs_io_list_inputs(args, 2, &l, NULL, 0), "sizes");
     IFS_CHECK(l.n == 2 && l.files[0].is_stdin && l.files[0].size == 0 && l.files[1].size == 5 &&
                   l.files[1].is_regular && l.total_bytes == 5,
@@ -339,7 +339,7 @@ int main(void)
         const char *name;
         void (*fn)(void);
     } tests[] = {
-#define CASE(f) { #f, f }
+#define CASE(f) {#f, f}
         CASE(atomic_file_appears_only_at_commit),
         CASE(abort_leaves_nothing_and_keeps_the_old_file),
         CASE(failed_commit_keeps_the_target_and_says_why),

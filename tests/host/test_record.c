@@ -16,161 +16,165 @@
 
 typedef struct {
     const char *name;
-    const char *line;   /* NUL-terminated unless len is set */
-    size_t len;         /* 0: strlen(line) */
-    const char *group;  /* --group-by, NULL = default "model" */
+    const char *line;  /* NUL-terminated unless len is set */
+    size_t len;        /* 0: strlen(line) */
+    const char *group; /* --group-by, NULL = default "model" */
     ifs_reject_reason want;
-    const char *text;   /* expected text when accepted */
-    const char *id;     /* expected id, NULL = no id */
+    const char *text; /* expected text when accepted */
+    const char *id;   /* expected id, NULL = no id */
     ifs_itype type;
     const char *g0, *g1; /* expected group values */
 } rcase;
 
 static const rcase cases[] = {
-    { "plain_record_gives_text_id_type_and_model",
-      "{\"id\":\"oasst-00017-p\",\"model\":\"llama-7b\",\"instruction\":\"What if\","
-      "\"instruction_type\":\"partial\",\"response\":\"It seems your question is incomplete\"}",
-      0, NULL, IFS_REJECT_NONE, "It seems your question is incomplete", "oasst-00017-p",
-      IFS_ITYPE_PARTIAL, "llama-7b", NULL },
-    { "full_type_is_recognised", "{\"response\":\"x\",\"model\":\"m\",\"instruction_type\":\"full\"}",
-      0, NULL, IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_FULL, "m", NULL },
-    { "absent_type_counts_toward_ifs_only", "{\"response\":\"x\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "null_type_is_like_absent", "{\"response\":\"x\",\"model\":\"m\",\"instruction_type\":null}",
-      0, NULL, IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "empty_response_is_scored", "{\"response\":\"\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_NONE, "", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "escapes_are_decoded", "{\"response\":\"a\\\"b\\\\c\\n\\u00e9\\ud83d\\ude00\",\"model\":\"m\"}",
-      0, NULL, IFS_REJECT_NONE, "a\"b\\c\n\xc3\xa9\xf0\x9f\x98\x80", NULL, IFS_ITYPE_NONE, "m",
-      NULL },
-    { "numeric_id_is_rendered_as_an_integer", "{\"id\":17,\"response\":\"x\",\"model\":\"m\"}", 0,
-      NULL, IFS_REJECT_NONE, "x", "17", IFS_ITYPE_NONE, "m", NULL },
-    { "integral_float_id_is_an_integer", "{\"id\":1.7e1,\"response\":\"x\",\"model\":\"m\"}", 0,
-      NULL, IFS_REJECT_NONE, "x", "17", IFS_ITYPE_NONE, "m", NULL },
-    { "null_id_means_no_id", "{\"id\":null,\"response\":\"x\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "two_group_keys_with_a_numeric_step", "{\"response\":\"x\",\"model\":\"m\",\"step\":8000.0}",
-      0, "model,step", IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", "8000" },
-    { "fractional_group_value_keeps_its_shortest_form",
-      "{\"response\":\"x\",\"model\":\"m\",\"step\":0.1}", 0, "model,step", IFS_REJECT_NONE, "x",
-      NULL, IFS_ITYPE_NONE, "m", "0.1" },
-    { "negative_integer_group_value", "{\"response\":\"x\",\"model\":-3}", 0, NULL,
-      IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "-3", NULL },
-    { "unknown_keys_are_ignored",
-      "{\"response\":\"x\",\"model\":\"m\",\"extra\":{\"deep\":[1,2,{\"a\":null}]},\"z\":true}", 0,
-      NULL, IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "surrounding_whitespace_is_fine", "  {\"response\":\"x\",\"model\":\"m\"}  \t", 0, NULL,
-      IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "duplicate_key_takes_the_first", "{\"response\":\"first\",\"response\":\"second\",\"model\":\"m\"}",
-      0, NULL, IFS_REJECT_NONE, "first", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "keys_are_case_sensitive", "{\"Response\":\"x\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_MISSING_TEXT, NULL, NULL, 0, NULL, NULL },
+    {"plain_record_gives_text_id_type_and_model",
+     "{\"id\":\"oasst-00017-p\",\"model\":\"llama-7b\",\"instruction\":\"What if\","
+     "\"instruction_type\":\"partial\",\"response\":\"It seems your question is incomplete\"}",
+     0, NULL, IFS_REJECT_NONE, "It seems your question is incomplete", "oasst-00017-p",
+     IFS_ITYPE_PARTIAL, "llama-7b", NULL},
+    {"full_type_is_recognised",
+     "{\"response\":\"x\",\"model\":\"m\",\"instruction_type\":\"full\"}", 0, NULL, IFS_REJECT_NONE,
+     "x", NULL, IFS_ITYPE_FULL, "m", NULL},
+    {"absent_type_counts_toward_ifs_only", "{\"response\":\"x\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"null_type_is_like_absent", "{\"response\":\"x\",\"model\":\"m\",\"instruction_type\":null}",
+     0, NULL, IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"empty_response_is_scored", "{\"response\":\"\",\"model\":\"m\"}", 0, NULL, IFS_REJECT_NONE,
+     "", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"escapes_are_decoded",
+     "{\"response\":\"a\\\"b\\\\c\\n\\u00e9\\ud83d\\ude00\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_NONE, "a\"b\\c\n\xc3\xa9\xf0\x9f\x98\x80", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"numeric_id_is_rendered_as_an_integer", "{\"id\":17,\"response\":\"x\",\"model\":\"m\"}", 0,
+     NULL, IFS_REJECT_NONE, "x", "17", IFS_ITYPE_NONE, "m", NULL},
+    {"integral_float_id_is_an_integer", "{\"id\":1.7e1,\"response\":\"x\",\"model\":\"m\"}", 0,
+     NULL, IFS_REJECT_NONE, "x", "17", IFS_ITYPE_NONE, "m", NULL},
+    {"null_id_means_no_id", "{\"id\":null,\"response\":\"x\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"two_group_keys_with_a_numeric_step", "{\"response\":\"x\",\"model\":\"m\",\"step\":8000.0}",
+     0, "model,step", IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", "8000"},
+    {"fractional_group_value_keeps_its_shortest_form",
+     "{\"response\":\"x\",\"model\":\"m\",\"step\":0.1}", 0, "model,step", IFS_REJECT_NONE, "x",
+     NULL, IFS_ITYPE_NONE, "m", "0.1"},
+    {"negative_integer_group_value", "{\"response\":\"x\",\"model\":-3}", 0, NULL, IFS_REJECT_NONE,
+     "x", NULL, IFS_ITYPE_NONE, "-3", NULL},
+    {"unknown_keys_are_ignored",
+     "{\"response\":\"x\",\"model\":\"m\",\"extra\":{\"deep\":[1,2,{\"a\":null}]},\"z\":true}", 0,
+     NULL, IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"surrounding_whitespace_is_fine", "  {\"response\":\"x\",\"model\":\"m\"}  \t", 0, NULL,
+     IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"duplicate_key_takes_the_first",
+     "{\"response\":\"first\",\"response\":\"second\",\"model\":\"m\"}", 0, NULL, IFS_REJECT_NONE,
+     "first", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"keys_are_case_sensitive", "{\"Response\":\"x\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_MISSING_TEXT, NULL, NULL, 0, NULL, NULL},
 
-    { "empty_line_is_rejected", "", 0, NULL, IFS_REJECT_EMPTY_LINE, NULL, NULL, 0, NULL, NULL },
-    { "blank_line_is_rejected_as_empty", " \t ", 0, NULL, IFS_REJECT_EMPTY_LINE, NULL, NULL, 0,
-      NULL, NULL },
-    { "truncated_json_is_invalid", "{\"response\":\"x\",\"model\":\"m\"", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "trailing_characters_are_invalid", "{\"response\":\"x\",\"model\":\"m\"} x", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "two_objects_on_one_line_are_invalid", "{\"response\":\"x\",\"model\":\"m\"}{}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "lone_surrogate_escape_is_invalid", "{\"response\":\"\\ud800\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "raw_control_character_in_a_string_is_invalid", "{\"response\":\"a\x01b\",\"model\":\"m\"}",
-      0, NULL, IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "raw_tab_in_a_string_is_invalid", "{\"response\":\"a\tb\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "leading_zero_number_is_invalid", "{\"response\":\"x\",\"model\":01}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "number_ending_in_a_dot_is_invalid", "{\"response\":\"x\",\"model\":1.}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "trailing_comma_is_invalid", "{\"response\":\"x\",\"model\":\"m\",}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "unknown_escape_is_invalid", "{\"response\":\"\\x41\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "high_surrogate_without_its_pair_is_invalid",
-      "{\"response\":\"\\ud83d\\u0041\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "vertical_tab_is_not_whitespace", "{\"response\":\"x\",\v\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "single_quotes_are_invalid", "{'response':'x','model':'m'}", 0, NULL,
-      IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL },
-    { "numbers_true_false_null_and_nesting_are_valid",
-      "{\"response\":\"x\",\"model\":\"m\",\"a\":[-0,0.5e+3,1E-2,true,false,null,{},[],{\"k\":[]}]}",
-      0, NULL, IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "array_is_not_an_object", "[{\"response\":\"x\"}]", 0, NULL, IFS_REJECT_NOT_OBJECT, NULL,
-      NULL, 0, NULL, NULL },
-    { "string_is_not_an_object", "\"response\"", 0, NULL, IFS_REJECT_NOT_OBJECT, NULL, NULL, 0,
-      NULL, NULL },
-    { "invalid_utf8_is_rejected", "{\"response\":\"caf\xe9\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_INVALID_UTF8, NULL, NULL, 0, NULL, NULL },
-    { "overlong_utf8_is_rejected", "{\"response\":\"\xc0\xaf\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_INVALID_UTF8, NULL, NULL, 0, NULL, NULL },
-    { "utf8_surrogate_bytes_are_rejected", "{\"response\":\"\xed\xa0\x80\",\"model\":\"m\"}", 0,
-      NULL, IFS_REJECT_INVALID_UTF8, NULL, NULL, 0, NULL, NULL },
-    { "invalid_utf8_in_an_ignored_key_is_still_rejected",
-      "{\"response\":\"x\",\"model\":\"m\",\"x\":\"\xff\"}", 0, NULL, IFS_REJECT_INVALID_UTF8,
-      NULL, NULL, 0, NULL, NULL },
-    { "nul_escape_in_text_is_rejected", "{\"response\":\"ab\\u0000cd\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_NUL_IN_TEXT, NULL, NULL, 0, NULL, NULL },
-    { "nul_escape_in_a_group_value_is_rejected", "{\"response\":\"x\",\"model\":\"m\\u0000n\"}", 0,
-      NULL, IFS_REJECT_NUL_IN_TEXT, NULL, NULL, 0, NULL, NULL },
-    { "escaped_backslash_before_u0000_text_is_not_nul", "{\"response\":\"\\\\u0000\",\"model\":\"m\"}",
-      0, NULL, IFS_REJECT_NONE, "\\u0000", NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "raw_nul_byte_is_rejected", "{\"response\":\"a\0b\",\"model\":\"m\"}",
-      sizeof "{\"response\":\"a\0b\",\"model\":\"m\"}" - 1, NULL,
-      IFS_REJECT_NUL_IN_TEXT, NULL, NULL, 0, NULL, NULL },
-    { "nesting_past_the_limit_is_too_deep",
-      "{\"response\":\"x\",\"model\":\"m\",\"a\":"
-      "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-      "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
-      0, NULL, IFS_REJECT_TOO_DEEP, NULL, NULL, 0, NULL, NULL },
-    { "brackets_inside_strings_do_not_count_as_nesting",
-      "{\"response\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\","
-      "\"model\":\"m\"}",
-      0, NULL, IFS_REJECT_NONE, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
-      NULL, IFS_ITYPE_NONE, "m", NULL },
-    { "missing_response_is_rejected", "{\"model\":\"m\"}", 0, NULL, IFS_REJECT_MISSING_TEXT, NULL,
-      NULL, 0, NULL, NULL },
-    { "null_response_is_missing", "{\"response\":null,\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_MISSING_TEXT, NULL, NULL, 0, NULL, NULL },
-    { "numeric_response_is_not_a_string", "{\"response\":42,\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_TEXT_NOT_STRING, NULL, NULL, 0, NULL, NULL },
-    { "object_response_is_not_a_string", "{\"response\":{\"t\":\"x\"},\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_TEXT_NOT_STRING, NULL, NULL, 0, NULL, NULL },
-    { "boolean_id_is_rejected", "{\"id\":true,\"response\":\"x\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_BAD_ID, NULL, NULL, 0, NULL, NULL },
-    { "id_too_big_for_a_double_is_rejected",
-      "{\"id\":12345678901234567890,\"response\":\"x\",\"model\":\"m\"}", 0, NULL,
-      IFS_REJECT_BAD_ID, NULL, NULL, 0, NULL, NULL },
-    { "unknown_instruction_type_is_rejected",
-      "{\"response\":\"x\",\"model\":\"m\",\"instruction_type\":\"Partial\"}", 0, NULL,
-      IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, NULL, NULL, 0, NULL, NULL },
-    { "numeric_instruction_type_is_rejected",
-      "{\"response\":\"x\",\"model\":\"m\",\"instruction_type\":1}", 0, NULL,
-      IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, NULL, NULL, 0, NULL, NULL },
-    { "missing_model_is_rejected", "{\"response\":\"x\"}", 0, NULL,
-      IFS_REJECT_MISSING_GROUP_KEY, NULL, NULL, 0, NULL, NULL },
-    { "null_model_is_missing", "{\"response\":\"x\",\"model\":null}", 0, NULL,
-      IFS_REJECT_MISSING_GROUP_KEY, NULL, NULL, 0, NULL, NULL },
-    { "missing_second_group_key_is_rejected", "{\"response\":\"x\",\"model\":\"m\"}", 0,
-      "model,step", IFS_REJECT_MISSING_GROUP_KEY, NULL, NULL, 0, NULL, NULL },
-    { "boolean_group_value_is_a_bad_type", "{\"response\":\"x\",\"model\":false}", 0, NULL,
-      IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
-    { "array_group_value_is_a_bad_type", "{\"response\":\"x\",\"model\":[\"m\"]}", 0, NULL,
-      IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
-    { "huge_numeric_group_value_is_a_bad_type", "{\"response\":\"x\",\"model\":1e300}", 0, NULL,
-      IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
-    { "a_numeric_group_value_that_underflows_to_zero_is_a_bad_type",
-      "{\"response\":\"x\",\"model\":1e-400}", 0, NULL,
-      IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
-    { "a_subnormal_numeric_group_value_is_a_bad_type",
-      "{\"response\":\"x\",\"step\":{\"model\":1},\"model\":1e-310}", 0, NULL,
-      IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL },
-    { "a_numeric_zero_group_value_is_kept_as_zero",
-      "{\"response\":\"x\",\"note\":\"model\",\"model\":0.0e-5}", 0, NULL,
-      IFS_REJECT_NONE, "x", NULL, 0, "0", NULL },
+    {"empty_line_is_rejected", "", 0, NULL, IFS_REJECT_EMPTY_LINE, NULL, NULL, 0, NULL, NULL},
+    {"blank_line_is_rejected_as_empty", " \t ", 0, NULL, IFS_REJECT_EMPTY_LINE, NULL, NULL, 0, NULL,
+     NULL},
+    {"truncated_json_is_invalid", "{\"response\":\"x\",\"model\":\"m\"", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"trailing_characters_are_invalid", "{\"response\":\"x\",\"model\":\"m\"} x", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"two_objects_on_one_line_are_invalid", "{\"response\":\"x\",\"model\":\"m\"}{}", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"lone_surrogate_escape_is_invalid", "{\"response\":\"\\ud800\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"raw_control_character_in_a_string_is_invalid", "{\"response\":\"a\x01b\",\"model\":\"m\"}", 0,
+     NULL, IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"raw_tab_in_a_string_is_invalid", "{\"response\":\"a\tb\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"leading_zero_number_is_invalid", "{\"response\":\"x\",\"model\":01}", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"number_ending_in_a_dot_is_invalid", "{\"response\":\"x\",\"model\":1.}", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"trailing_comma_is_invalid", "{\"response\":\"x\",\"model\":\"m\",}", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"unknown_escape_is_invalid", "{\"response\":\"\\x41\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"high_surrogate_without_its_pair_is_invalid",
+     "{\"response\":\"\\ud83d\\u0041\",\"model\":\"m\"}", 0, NULL, IFS_REJECT_INVALID_JSON, NULL,
+     NULL, 0, NULL, NULL},
+    {"vertical_tab_is_not_whitespace", "{\"response\":\"x\",\v\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_INVALID_JSON, NULL, NULL, 0, NULL, NULL},
+    {"single_quotes_are_invalid", "{'response':'x','model':'m'}", 0, NULL, IFS_REJECT_INVALID_JSON,
+     NULL, NULL, 0, NULL, NULL},
+    {"numbers_true_false_null_and_nesting_are_valid",
+     "{\"response\":\"x\",\"model\":\"m\",\"a\":[-0,0.5e+3,1E-2,true,false,null,{},[],{\"k\":[]}]}",
+     0, NULL, IFS_REJECT_NONE, "x", NULL, IFS_ITYPE_NONE, "m", NULL},
+    {"array_is_not_an_object", "[{\"response\":\"x\"}]", 0, NULL, IFS_REJECT_NOT_OBJECT, NULL, NULL,
+     0, NULL, NULL},
+    {"string_is_not_an_object", "\"response\"", 0, NULL, IFS_REJECT_NOT_OBJECT, NULL, NULL, 0, NULL,
+     NULL},
+    {"invalid_utf8_is_rejected", "{\"response\":\"caf\xe9\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_INVALID_UTF8, NULL, NULL, 0, NULL, NULL},
+    {"overlong_utf8_is_rejected", "{\"response\":\"\xc0\xaf\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_INVALID_UTF8, NULL, NULL, 0, NULL, NULL},
+    {"utf8_surrogate_bytes_are_rejected", "{\"response\":\"\xed\xa0\x80\",\"model\":\"m\"}", 0,
+     NULL, IFS_REJECT_INVALID_UTF8, NULL, NULL, 0, NULL, NULL},
+    {"invalid_utf8_in_an_ignored_key_is_still_rejected",
+     "{\"response\":\"x\",\"model\":\"m\",\"x\":\"\xff\"}", 0, NULL, IFS_REJECT_INVALID_UTF8, NULL,
+     NULL, 0, NULL, NULL},
+    {"nul_escape_in_text_is_rejected", "{\"response\":\"ab\\u0000cd\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_NUL_IN_TEXT, NULL, NULL, 0, NULL, NULL},
+    {"nul_escape_in_a_group_value_is_rejected", "{\"response\":\"x\",\"model\":\"m\\u0000n\"}", 0,
+     NULL, IFS_REJECT_NUL_IN_TEXT, NULL, NULL, 0, NULL, NULL},
+    {"escaped_backslash_before_u0000_text_is_not_nul",
+     "{\"response\":\"\\\\u0000\",\"model\":\"m\"}", 0, NULL, IFS_REJECT_NONE, "\\u0000", NULL,
+     IFS_ITYPE_NONE, "m", NULL},
+    {"raw_nul_byte_is_rejected", "{\"response\":\"a\0b\",\"model\":\"m\"}",
+     sizeof "{\"response\":\"a\0b\",\"model\":\"m\"}" - 1, NULL, IFS_REJECT_NUL_IN_TEXT, NULL, NULL,
+     0, NULL, NULL},
+    {"nesting_past_the_limit_is_too_deep",
+     "{\"response\":\"x\",\"model\":\"m\",\"a\":"
+     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+     0, NULL, IFS_REJECT_TOO_DEEP, NULL, NULL, 0, NULL, NULL},
+    {"brackets_inside_strings_do_not_count_as_nesting",
+     "{\"response\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\","
+     "\"model\":\"m\"}",
+     0, NULL, IFS_REJECT_NONE,
+     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", NULL, IFS_ITYPE_NONE,
+     "m", NULL},
+    {"missing_response_is_rejected", "{\"model\":\"m\"}", 0, NULL, IFS_REJECT_MISSING_TEXT, NULL,
+     NULL, 0, NULL, NULL},
+    {"null_response_is_missing", "{\"response\":null,\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_MISSING_TEXT, NULL, NULL, 0, NULL, NULL},
+    {"numeric_response_is_not_a_string", "{\"response\":42,\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_TEXT_NOT_STRING, NULL, NULL, 0, NULL, NULL},
+    {"object_response_is_not_a_string", "{\"response\":{\"t\":\"x\"},\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_TEXT_NOT_STRING, NULL, NULL, 0, NULL, NULL},
+    {"boolean_id_is_rejected", "{\"id\":true,\"response\":\"x\",\"model\":\"m\"}", 0, NULL,
+     IFS_REJECT_BAD_ID, NULL, NULL, 0, NULL, NULL},
+    {"id_too_big_for_a_double_is_rejected",
+     "{\"id\":12345678901234567890,\"response\":\"x\",\"model\":\"m\"}", 0, NULL, IFS_REJECT_BAD_ID,
+     NULL, NULL, 0, NULL, NULL},
+    {"unknown_instruction_type_is_rejected",
+     "{\"response\":\"x\",\"model\":\"m\",\"instruction_type\":\"Partial\"}", 0, NULL,
+     IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, NULL, NULL, 0, NULL, NULL},
+    {"numeric_instruction_type_is_rejected",
+     "{\"response\":\"x\",\"model\":\"m\",\"instruction_type\":1}", 0, NULL,
+     IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, NULL, NULL, 0, NULL, NULL},
+    {"missing_model_is_rejected", "{\"response\":\"x\"}", 0, NULL, IFS_REJECT_MISSING_GROUP_KEY,
+     NULL, NULL, 0, NULL, NULL},
+    {"null_model_is_missing", "{\"response\":\"x\",\"model\":null}", 0, NULL,
+     IFS_REJECT_MISSING_GROUP_KEY, NULL, NULL, 0, NULL, NULL},
+    {"missing_second_group_key_is_rejected", "{\"response\":\"x\",\"model\":\"m\"}", 0,
+     "model,step", IFS_REJECT_MISSING_GROUP_KEY, NULL, NULL, 0, NULL, NULL},
+    {"boolean_group_value_is_a_bad_type", "{\"response\":\"x\",\"model\":false}", 0, NULL,
+     IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL},
+    {"array_group_value_is_a_bad_type", "{\"response\":\"x\",\"model\":[\"m\"]}", 0, NULL,
+     IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL},
+    {"huge_numeric_group_value_is_a_bad_type", "{\"response\":\"x\",\"model\":1e300}", 0, NULL,
+     IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL},
+    {"a_numeric_group_value_that_underflows_to_zero_is_a_bad_type",
+     "{\"response\":\"x\",\"model\":1e-400}", 0, NULL, IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0,
+     NULL, NULL},
+    {"a_subnormal_numeric_group_value_is_a_bad_type",
+     "{\"response\":\"x\",\"step\":{\"model\":1},\"model\":1e-310}", 0, NULL,
+     IFS_REJECT_BAD_GROUP_KEY_TYPE, NULL, NULL, 0, NULL, NULL},
+    {"a_numeric_zero_group_value_is_kept_as_zero",
+     "{\"response\":\"x\",\"note\":\"model\",\"model\":0.0e-5}", 0, NULL, IFS_REJECT_NONE, "x",
+     NULL, 0, "0", NULL},
 };
 
 static void table_of_lines_gives_the_expected_records(void)
@@ -226,12 +230,12 @@ static void reject_details_name_the_byte_offset(void)
         const char *line;
         const char *words;
     } cases[] = {
-        { "{\"response\":\"x\",\"model\":01}", "byte 25" },
-        { "{\"response\":\"caf\xe9\"}", "byte 16" },
-        { "{\"response\":\"ab\\u0000\"}", "byte 15" },
-        { "{\"response\":\"x\"} ]", "byte 17" },
-        { "{\"response\":\"x", "byte 12" },
-        { "{\"response\" \"x\"}", "byte 12" },
+        {"{\"response\":\"x\",\"model\":01}", "byte 25"},
+        {"{\"response\":\"caf\xe9\"}", "byte 16"},
+        {"{\"response\":\"ab\\u0000\"}", "byte 15"},
+        {"{\"response\":\"x\"} ]", "byte 17"},
+        {"{\"response\":\"x", "byte 12"},
+        {"{\"response\" \"x\"}", "byte 12"},
     };
     ifs_record_schema s;
     ifs_record_schema_init(&s);
@@ -272,7 +276,7 @@ static void *parse_table_repeatedly(void *arg)
 static void records_parse_in_parallel_threads(void)
 {
     pthread_t th[4];
-    long mism[4] = { 0 };
+    long mism[4] = {0};
     for (int t = 0; t < 4; t++)
         pthread_create(&th[t], NULL, parse_table_repeatedly, &mism[t]);
     for (int t = 0; t < 4; t++) {
@@ -289,7 +293,8 @@ static void field_names_are_configurable(void)
     IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, "output", err, sizeof err), "text");
     IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_ID, "uid", err, sizeof err), "id");
     IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_TYPE, "kind", err, sizeof err), "type");
-    IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_PAIR, "instruction", err, sizeof err), "pair");
+    IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_PAIR, "instruction", err, sizeof err),
+              "pair");
     IFS_CHECK(!ifs_record_schema_set_group_by(&s, "generator", err, sizeof err), "group");
     ifs_record r;
     ifs_record_init(&r);
@@ -305,7 +310,8 @@ static void field_names_are_configurable(void)
     IFS_CHECK(ifs_record_parse(&r, &s, nopair, strlen(nopair)) == IFS_REJECT_MISSING_INSTRUCTION,
               "a configured pair field is required");
     const char *badpair = "{\"output\":\"o\",\"instruction\":1,\"generator\":\"g\"}";
-    IFS_CHECK(ifs_record_parse(&r, &s, badpair, strlen(badpair)) == IFS_REJECT_INSTRUCTION_NOT_STRING,
+    IFS_CHECK(ifs_record_parse(&r, &s, badpair, strlen(badpair)) ==
+                  IFS_REJECT_INSTRUCTION_NOT_STRING,
               "pair must be a string");
     /* disabling id and type: their fields are ignored whatever they hold */
     IFS_CHECK(!ifs_record_schema_set_field(&s, IFS_FIELD_ID, "", err, sizeof err), "no id");
@@ -325,9 +331,16 @@ static void bad_schema_options_are_refused_with_words(void)
         int ok;
         size_t n;
     } groups[] = {
-        { "model", 1, 1 }, { "model,step", 1, 2 }, { "a,b,c,d,e,f,g,h", 1, 8 },
-        { "a,b,c,d,e,f,g,h,i", 0, 0 }, { "", 0, 0 }, { "model,", 0, 0 }, { ",model", 0, 0 },
-        { "model,,step", 0, 0 }, { "model,model", 0, 0 }, { "prompt variant", 1, 1 },
+        {"model", 1, 1},
+        {"model,step", 1, 2},
+        {"a,b,c,d,e,f,g,h", 1, 8},
+        {"a,b,c,d,e,f,g,h,i", 0, 0},
+        {"", 0, 0},
+        {"model,", 0, 0},
+        {",model", 0, 0},
+        {"model,,step", 0, 0},
+        {"model,model", 0, 0},
+        {"prompt variant", 1, 1},
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         ifs_record_schema s;
@@ -348,9 +361,15 @@ static void bad_schema_options_are_refused_with_words(void)
     char longname[200];
     memset(longname, 'k', sizeof longname - 1);
     longname[sizeof longname - 1] = 0;
-    IFS_CHECK(ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, "", err, sizeof err) == IFS_RECORD_EARG, "empty text name");
-    IFS_CHECK(ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, longname, err, sizeof err) == IFS_RECORD_EARG, "long name");
-    IFS_CHECK(ifs_record_schema_set_field(&s, (ifs_record_field)99, "x", err, sizeof err) == IFS_RECORD_EARG, "unknown kind");
+    IFS_CHECK(ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, "", err, sizeof err) ==
+                  IFS_RECORD_EARG,
+              "empty text name");
+    IFS_CHECK(ifs_record_schema_set_field(&s, IFS_FIELD_TEXT, longname, err, sizeof err) ==
+                  IFS_RECORD_EARG,
+              "long name");
+    IFS_CHECK(ifs_record_schema_set_field(&s, (ifs_record_field)99, "x", err, sizeof err) ==
+                  IFS_RECORD_EARG,
+              "unknown kind");
     IFS_CHECK(!strcmp(s.text_field, "response"), "text field unchanged after refusals");
 }
 
@@ -360,23 +379,31 @@ static void reject_names_are_stable_and_round_trip(void)
         ifs_reject_reason r;
         const char *name;
     } names[] = {
-        { IFS_REJECT_NONE, "none" }, { IFS_REJECT_EMPTY_LINE, "empty_line" },
-        { IFS_REJECT_LINE_TOO_LONG, "line_too_long" }, { IFS_REJECT_INVALID_UTF8, "invalid_utf8" },
-        { IFS_REJECT_NUL_IN_TEXT, "nul_in_text" }, { IFS_REJECT_TOO_DEEP, "too_deep" },
-        { IFS_REJECT_INVALID_JSON, "invalid_json" }, { IFS_REJECT_NOT_OBJECT, "not_object" },
-        { IFS_REJECT_MISSING_TEXT, "missing_text" }, { IFS_REJECT_TEXT_NOT_STRING, "text_not_string" },
-        { IFS_REJECT_BAD_ID, "bad_id" },
-        { IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, "unknown_instruction_type" },
-        { IFS_REJECT_MISSING_GROUP_KEY, "missing_group_key" },
-        { IFS_REJECT_BAD_GROUP_KEY_TYPE, "bad_group_key_type" },
-        { IFS_REJECT_MISSING_INSTRUCTION, "missing_instruction" },
-        { IFS_REJECT_INSTRUCTION_NOT_STRING, "instruction_not_string" },
-        { IFS_REJECT_ZSTD_CORRUPT, "zstd_corrupt" }, { IFS_REJECT_ZSTD_TRUNCATED, "zstd_truncated" },
-        { IFS_REJECT_IO_ERROR, "io_error" }, { IFS_REJECT_TOKENIZER_ERROR, "tokenizer_error" },
-        { IFS_REJECT_NONFINITE_LOGITS, "nonfinite_logits" }, { IFS_REJECT_DEVICE_OOM, "device_oom" },
-        { IFS_REJECT_BACKEND_REFUSED, "backend_refused" },
-        { IFS_REJECT_UNSUPPORTED_COMPRESSION, "unsupported_compression" },
-        { IFS_REJECT_ZSTD_CHECKSUM, "zstd_checksum" },
+        {IFS_REJECT_NONE, "none"},
+        {IFS_REJECT_EMPTY_LINE, "empty_line"},
+        {IFS_REJECT_LINE_TOO_LONG, "line_too_long"},
+        {IFS_REJECT_INVALID_UTF8, "invalid_utf8"},
+        {IFS_REJECT_NUL_IN_TEXT, "nul_in_text"},
+        {IFS_REJECT_TOO_DEEP, "too_deep"},
+        {IFS_REJECT_INVALID_JSON, "invalid_json"},
+        {IFS_REJECT_NOT_OBJECT, "not_object"},
+        {IFS_REJECT_MISSING_TEXT, "missing_text"},
+        {IFS_REJECT_TEXT_NOT_STRING, "text_not_string"},
+        {IFS_REJECT_BAD_ID, "bad_id"},
+        {IFS_REJECT_UNKNOWN_INSTRUCTION_TYPE, "unknown_instruction_type"},
+        {IFS_REJECT_MISSING_GROUP_KEY, "missing_group_key"},
+        {IFS_REJECT_BAD_GROUP_KEY_TYPE, "bad_group_key_type"},
+        {IFS_REJECT_MISSING_INSTRUCTION, "missing_instruction"},
+        {IFS_REJECT_INSTRUCTION_NOT_STRING, "instruction_not_string"},
+        {IFS_REJECT_ZSTD_CORRUPT, "zstd_corrupt"},
+        {IFS_REJECT_ZSTD_TRUNCATED, "zstd_truncated"},
+        {IFS_REJECT_IO_ERROR, "io_error"},
+        {IFS_REJECT_TOKENIZER_ERROR, "tokenizer_error"},
+        {IFS_REJECT_NONFINITE_LOGITS, "nonfinite_logits"},
+        {IFS_REJECT_DEVICE_OOM, "device_oom"},
+        {IFS_REJECT_BACKEND_REFUSED, "backend_refused"},
+        {IFS_REJECT_UNSUPPORTED_COMPRESSION, "unsupported_compression"},
+        {IFS_REJECT_ZSTD_CHECKSUM, "zstd_checksum"},
     };
     IFS_CHECK(sizeof names / sizeof names[0] == IFS_REJECT__COUNT,
               "every reason is listed here (%d reasons)", (int)IFS_REJECT__COUNT);
@@ -398,13 +425,13 @@ static void json_escape_always_gives_valid_json(void)
         size_t len;
         const char *out;
     } cases[] = {
-        { "plain", 5, "plain" },
-        { "q\"b\\", 4, "q\\\"b\\\\" },
-        { "\n\r\t\x01\x7f", 5, "\\n\\r\\t\\u0001\\u007f" },
-        { "caf\xc3\xa9 \xf0\x9f\x98\x80", 10, "caf\xc3\xa9 \xf0\x9f\x98\x80" },
-        { "bad\xff\xfe!", 6, "bad\xef\xbf\xbd\xef\xbf\xbd!" },
-        { "cut\xe2\x82", 5, "cut\xef\xbf\xbd\xef\xbf\xbd" },
-        { "a\0b", 3, "a\\u0000b" },
+        {"plain", 5, "plain"},
+        {"q\"b\\", 4, "q\\\"b\\\\"},
+        {"\n\r\t\x01\x7f", 5, "\\n\\r\\t\\u0001\\u007f"},
+        {"caf\xc3\xa9 \xf0\x9f\x98\x80", 10, "caf\xc3\xa9 \xf0\x9f\x98\x80"},
+        {"bad\xff\xfe!", 6, "bad\xef\xbf\xbd\xef\xbf\xbd!"},
+        {"cut\xe2\x82", 5, "cut\xef\xbf\xbd\xef\xbf\xbd"},
+        {"a\0b", 3, "a\\u0000b"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
@@ -436,15 +463,15 @@ static void *add_many(void *p)
     thread_arg *a = p;
     for (int i = 0; i < 500; i++)
         ifs_rejects_add(a->rj, "dir/shärd\x01.jsonl.zst", (uint64_t)i + 1,
-                        (uint64_t)a->tid * 1000000u + (uint64_t)i,
-                        (ifs_reject_reason)(1 + (i % 5)), "detail with \"quotes\"\nand newline");
+                        (uint64_t)a->tid * 1000000u + (uint64_t)i, (ifs_reject_reason)(1 + (i % 5)),
+                        "detail with \"quotes\"\nand newline");
     return NULL;
 }
 
 static void rejects_file_is_jsonl_written_atomically_from_several_threads(void)
 {
     const char *tmp = ifs_test_env("IFS_TEST_TMP", "/tmp");
-    static const char *const names[] = { "rejects.jsonl", "rejects.jsonl.zst" };
+    static const char *const names[] = {"rejects.jsonl", "rejects.jsonl.zst"};
     for (int z = 0; z < 2; z++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", tmp, names[z]);
@@ -458,7 +485,7 @@ static void rejects_file_is_jsonl_written_atomically_from_several_threads(void)
         pthread_t th[4];
         thread_arg args[4];
         for (int t = 0; t < 4; t++) {
-            args[t] = (thread_arg){ rj, t };
+            args[t] = (thread_arg){rj, t};
             pthread_create(&th[t], NULL, add_many, &args[t]);
         }
         for (int t = 0; t < 4; t++)
@@ -495,8 +522,8 @@ static void rejects_file_is_jsonl_written_atomically_from_several_threads(void)
         ifs_shard_get_stats(r, &st);
         IFS_CHECK(st.is_zstd == z, "%s: compressed iff .zst", names[z]);
         ifs_shard_free(r);
-        IFS_CHECK(lines == 2000 && good == 2000, "%s: %zu lines, %zu well-formed", names[z],
-                  lines, good);
+        IFS_CHECK(lines == 2000 && good == 2000, "%s: %zu lines, %zu well-formed", names[z], lines,
+                  good);
     }
     /* NULL path: counts only */
     ifs_rejects *rj;
@@ -509,7 +536,9 @@ static void rejects_file_is_jsonl_written_atomically_from_several_threads(void)
     ifs_rejects_free(NULL);
     /* unwritable directory: open fails with words */
     char err[256] = "";
-    IFS_CHECK(ifs_rejects_open("/nonexistent-dir/r.jsonl", &rj, err, sizeof err) == IFS_RECORD_EIO && err[0],
+    IFS_CHECK(ifs_rejects_open("/nonexistent-dir/r.jsonl", &rj, err, sizeof err) ==
+                      IFS_RECORD_EIO &&
+                  err[0],
               "open in a missing folder fails: %s", err);
 }
 
@@ -519,7 +548,7 @@ int main(void)
         const char *name;
         void (*fn)(void);
     } tests[] = {
-#define CASE(f) { #f, f }
+#define CASE(f) {#f, f}
         CASE(table_of_lines_gives_the_expected_records),
         CASE(reject_details_name_the_byte_offset),
         CASE(records_parse_in_parallel_threads),

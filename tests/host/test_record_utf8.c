@@ -40,7 +40,7 @@ static int ref_one(const unsigned char *s, size_t n)
             return 0;
         cp = cp << 6 | (s[k] & 0x3F);
     }
-    static const unsigned long min_for[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    static const unsigned long min_for[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (cp < min_for[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
         return 0;
     return 1;
@@ -53,35 +53,34 @@ static void boundary_table_gives_the_first_bad_offset(void)
         const char *s;
         size_t len, want;
     } cases[] = {
-        { "empty", "", 0, 0 },
-        { "ascii", "hello world, longer than eight", 30, 30 },
-        { "u007f", "\x7f", 1, 1 },
-        { "u0080", "\xc2\x80", 2, 2 },
-        { "u07ff", "\xdf\xbf", 2, 2 },
-        { "u0800", "\xe0\xa0\x80", 3, 3 },
-        { "uffff", "\xef\xbf\xbf", 3, 3 },
-        { "u10000", "\xf0\x90\x80\x80", 4, 4 },
-        { "u10ffff", "\xf4\x8f\xbf\xbf", 4, 4 },
-        { "above_u10ffff", "ab\xf4\x90\x80\x80", 6, 2 },
-        { "lead_f5", "abc\xf5\x80\x80\x80", 7, 3 },
-        { "overlong_slash", "\xc0\xaf", 2, 0 },
-        { "overlong_c1", "x\xc1\xbf", 3, 1 },
-        { "overlong_3byte", "\xe0\x9f\xbf", 3, 0 },
-        { "overlong_4byte", "\xf0\x8f\xbf\xbf", 4, 0 },
-        { "surrogate_d800", "ok\xed\xa0\x80", 5, 2 },
-        { "surrogate_dfff", "\xed\xbf\xbf", 3, 0 },
-        { "just_below_surrogates", "\xed\x9f\xbf", 3, 3 },
-        { "lone_continuation", "abcdefgh\x80", 9, 8 },
-        { "truncated_at_end", "abcdefghij\xe2\x82", 12, 10 },
-        { "truncated_then_ascii", "\xe2\x82z", 3, 0 },
-        { "ff_byte", "\xff", 1, 0 },
-        { "nul_is_valid", "a\0b", 3, 3 },
-        { "bad_after_long_ascii_run", "0123456789abcdef0123456789\xfe", 27, 26 },
+        {"empty", "", 0, 0},
+        {"ascii", "hello world, longer than eight", 30, 30},
+        {"u007f", "\x7f", 1, 1},
+        {"u0080", "\xc2\x80", 2, 2},
+        {"u07ff", "\xdf\xbf", 2, 2},
+        {"u0800", "\xe0\xa0\x80", 3, 3},
+        {"uffff", "\xef\xbf\xbf", 3, 3},
+        {"u10000", "\xf0\x90\x80\x80", 4, 4},
+        {"u10ffff", "\xf4\x8f\xbf\xbf", 4, 4},
+        {"above_u10ffff", "ab\xf4\x90\x80\x80", 6, 2},
+        {"lead_f5", "abc\xf5\x80\x80\x80", 7, 3},
+        {"overlong_slash", "\xc0\xaf", 2, 0},
+        {"overlong_c1", "x\xc1\xbf", 3, 1},
+        {"overlong_3byte", "\xe0\x9f\xbf", 3, 0},
+        {"overlong_4byte", "\xf0\x8f\xbf\xbf", 4, 0},
+        {"surrogate_d800", "ok\xed\xa0\x80", 5, 2},
+        {"surrogate_dfff", "\xed\xbf\xbf", 3, 0},
+        {"just_below_surrogates", "\xed\x9f\xbf", 3, 3},
+        {"lone_continuation", "abcdefgh\x80", 9, 8},
+        {"truncated_at_end", "abcdefghij\xe2\x82", 12, 10},
+        {"truncated_then_ascii", "\xe2\x82z", 3, 0},
+        {"ff_byte", "\xff", 1, 0},
+        {"nul_is_valid", "a\0b", 3, 3},
+        {"bad_after_long_ascii_run", "0123456789abcdef0123456789\xfe", 27, 26},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t got = ifs_utf8_check(cases[i].s, cases[i].len);
-        IFS_CHECK(got == cases[i].want, "%s: got %zu, want %zu", cases[i].name, got,
-                  cases[i].want);
+        IFS_CHECK(got == cases[i].want, "%s: got %zu, want %zu", cases[i].name, got, cases[i].want);
     }
     IFS_CHECK(ifs_utf8_check(NULL, 0) == 0, "NULL with length 0");
 }
@@ -155,8 +154,8 @@ int main(void)
         const char *name;
         void (*fn)(void);
     } tests[] = {
-        { "boundary_table_gives_the_first_bad_offset", boundary_table_gives_the_first_bad_offset },
-        { "every_short_sequence_matches_the_reference", every_short_sequence_matches_the_reference },
+        {"boundary_table_gives_the_first_bad_offset", boundary_table_gives_the_first_bad_offset},
+        {"every_short_sequence_matches_the_reference", every_short_sequence_matches_the_reference},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int before = ifs_test_failures;

@@ -82,8 +82,8 @@ static void test_wilson(void)
         double lo, hi;
         ifs_wilson95(cases[i].k, cases[i].n, &lo, &hi);
         IFS_CHECK(fabs(lo - cases[i].lo) < 5e-5 && fabs(hi - cases[i].hi) < 5e-5,
-                  "%s: got [%.6f, %.6f], want [%.4f, %.4f]", cases[i].name, lo, hi,
-                  cases[i].lo, cases[i].hi);
+                  "%s: got [%.6f, %.6f], want [%.4f, %.4f]", cases[i].name, lo, hi, cases[i].lo,
+                  cases[i].hi);
     }
 }
 
@@ -131,8 +131,8 @@ static void test_plateau(void)
         const char *name;
         size_t n;
         uint64_t k[8];
-        uint64_t m[8];      /* 0 -> 1000 */
-        uint64_t eps;       /* 1e-6 units */
+        uint64_t m[8]; /* 0 -> 1000 */
+        uint64_t eps;  /* 1e-6 units */
         int32_t min_after;
         int64_t want;
     } cases[] = {
@@ -140,21 +140,56 @@ static void test_plateau(void)
         {"a_single_point_has_no_plateau", 1, {900}, {0}, 20000, 2, -1},
         {"no_points_have_no_plateau", 0, {0}, {0}, 20000, 2, -1},
         {"three_equal_points_plateau_at_the_first", 3, {900, 900, 900}, {0}, 20000, 2, 0},
-        {"rise_then_flat_plateaus_where_flat_begins", 6, {300, 600, 890, 900, 905, 895}, {0},
-         20000, 2, 2},
-        {"a_rise_beyond_epsilon_at_the_end_means_not_reached", 5, {300, 600, 900, 905, 950},
-         {0}, 20000, 2, -1},
-        {"a_difference_of_exactly_epsilon_counts_as_flat", 4, {500, 900, 920, 880}, {0},
-         20000, 2, 1},
-        {"a_later_dip_beyond_epsilon_moves_the_plateau_past_it", 6,
-         {500, 900, 910, 850, 860, 855}, {0}, 20000, 2, 3},
-        {"the_last_points_cannot_plateau_without_enough_confirmation", 4,
-         {100, 300, 600, 900}, {0}, 20000, 2, -1},
-        {"min_after_one_lets_the_second_to_last_point_plateau", 4, {100, 300, 600, 610},
-         {0}, 20000, 1, 2},
+        {"rise_then_flat_plateaus_where_flat_begins",
+         6,
+         {300, 600, 890, 900, 905, 895},
+         {0},
+         20000,
+         2,
+         2},
+        {"a_rise_beyond_epsilon_at_the_end_means_not_reached",
+         5,
+         {300, 600, 900, 905, 950},
+         {0},
+         20000,
+         2,
+         -1},
+        {"a_difference_of_exactly_epsilon_counts_as_flat",
+         4,
+         {500, 900, 920, 880},
+         {0},
+         20000,
+         2,
+         1},
+        {"a_later_dip_beyond_epsilon_moves_the_plateau_past_it",
+         6,
+         {500, 900, 910, 850, 860, 855},
+         {0},
+         20000,
+         2,
+         3},
+        {"the_last_points_cannot_plateau_without_enough_confirmation",
+         4,
+         {100, 300, 600, 900},
+         {0},
+         20000,
+         2,
+         -1},
+        {"min_after_one_lets_the_second_to_last_point_plateau",
+         4,
+         {100, 300, 600, 610},
+         {0},
+         20000,
+         1,
+         2},
         {"zero_epsilon_needs_identical_ratios", 4, {100, 500, 500, 500}, {0}, 0, 2, 1},
-        {"ratios_are_compared_exactly_across_sample_sizes", 3, {9, 90, 900},
-         {10, 100, 1000}, 0, 2, 0},
+        {"ratios_are_compared_exactly_across_sample_sizes",
+         3,
+         {9, 90, 900},
+         {10, 100, 1000},
+         0,
+         2,
+         0},
         {"a_slow_drift_never_plateaus", 6, {800, 815, 830, 845, 860, 875}, {0}, 20000, 2, -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -162,8 +197,8 @@ static void test_plateau(void)
         for (size_t j = 0; j < 8; j++)
             m[j] = cases[i].m[j] ? cases[i].m[j] : 1000;
         int64_t got = ifs_plateau(cases[i].k, m, cases[i].n, cases[i].eps, cases[i].min_after);
-        IFS_CHECK(got == cases[i].want, "%s: got %lld, want %lld", cases[i].name,
-                  (long long)got, (long long)cases[i].want);
+        IFS_CHECK(got == cases[i].want, "%s: got %lld, want %lld", cases[i].name, (long long)got,
+                  (long long)cases[i].want);
     }
 }
 
@@ -178,8 +213,8 @@ static int key_pos(const char *json, const char *needle)
 static void test_key_order(void)
 {
     /* Values fed in a scrambled order; the report must list them as below. */
-    static const char *const want[] = {"-3", "-0.5", "0", "0.25", "0.5", "2", "10", "800",
-                                       "8000", "a2", "a10", "step-800", "step-8000", "z"};
+    static const char *const want[] = {"-3",  "-0.5", "0",  "0.25", "0.5",      "2",         "10",
+                                       "800", "8000", "a2", "a10",  "step-800", "step-8000", "z"};
     static const size_t feed[] = {8, 3, 12, 0, 10, 5, 13, 1, 7, 4, 11, 2, 9, 6};
     const size_t n = sizeof want / sizeof want[0];
     ifs_reduce_config c = base_config();
@@ -278,8 +313,8 @@ static ifs_reducer *run(unsigned mask, const int *order, int batch, const char *
     int32_t id[N_SHARDS];
     for (int k = N_SHARDS - 1; k >= 0; k--) /* registration order differs from paths */
         if (mask & (1u << k))
-            ifs_reduce_add_input(r, SHARD_PATH[k], 1000u + (unsigned)k, SHARD_SHA[k], &id[k],
-                                 NULL, 0);
+            ifs_reduce_add_input(r, SHARD_PATH[k], 1000u + (unsigned)k, SHARD_SHA[k], &id[k], NULL,
+                                 0);
     ifs_reduce_pred buf[64];
     const char *vals[64][2];
     int nb = 0, cur = -1;
@@ -377,7 +412,8 @@ static void test_merging(void)
     got = json_of(ba);
     IFS_CHECK(!strcmp(got, want), "merging_b_then_a_equals_one_run_over_everything");
     free(got);
-    ifs_reducer *x = run(0x4, NULL, 3, "x"), *y = run(0x9, rev, 5, "y"), *z = run(0x2, NULL, 64, "z");
+    ifs_reducer *x = run(0x4, NULL, 3, "x"), *y = run(0x9, rev, 5, "y"),
+                *z = run(0x2, NULL, 64, "z");
     merge_into(y, x, "y+x");
     merge_into(z, y, "z+y+x");
     got = json_of(z);
@@ -487,8 +523,8 @@ static void test_refusals(void)
         ifs_reducer *a = make(&c0), *b = make(&c);
         char err[256] = "";
         int rc = ifs_reduce_merge(a, b, 0, err, sizeof err);
-        IFS_CHECK(rc == IFS_RED_EMISMATCH && strstr(err, "differ"), "%s: rc %d (%s)",
-                  cases[i].name, rc, err);
+        IFS_CHECK(rc == IFS_RED_EMISMATCH && strstr(err, "differ"), "%s: rc %d (%s)", cases[i].name,
+                  rc, err);
         ifs_reduce_free(a);
         ifs_reduce_free(b);
     }
@@ -624,8 +660,8 @@ static void test_accounting(void)
     ifs_reduce_totals t;
     ifs_reduce_get_totals(r, &t);
     IFS_CHECK(rc == IFS_RED_EARG && t.scored == 0 && strstr(err, "prediction 2"),
-              "a_nan_probability_rejects_the_whole_batch_and_counts_nothing: rc %d scored %llu",
-              rc, (unsigned long long)t.scored);
+              "a_nan_probability_rejects_the_whole_batch_and_counts_nothing: rc %d scored %llu", rc,
+              (unsigned long long)t.scored);
     batch[2].p_answer = 1.5;
     IFS_CHECK(ifs_reduce_add(r, in, batch, 3, NULL, 0) == IFS_RED_EARG,
               "a_probability_above_one_is_refused");
@@ -665,9 +701,11 @@ static void test_accounting(void)
         const char *name;
         int what;
     } bad[] = {
-        {"create_refuses_a_short_weights_hash", 0}, {"create_refuses_one_label", 1},
+        {"create_refuses_a_short_weights_hash", 0},
+        {"create_refuses_one_label", 1},
         {"create_refuses_an_answer_label_out_of_range", 2},
-        {"create_refuses_a_threshold_of_one", 3}, {"create_refuses_repeated_keys", 4},
+        {"create_refuses_a_threshold_of_one", 3},
+        {"create_refuses_repeated_keys", 4},
         {"create_refuses_a_curve_key_that_is_not_grouped_by", 5},
         {"create_refuses_zero_keys", 6},
     };

@@ -56,7 +56,9 @@ static void add_shard(ifs_reducer *r, int k)
     }
     const char *m[] = {k % 2 ? "m1" : "m2"};
     for (int i = 0; i < 3 + k; i++) {
-        ifs_reduce_pred p = {.keys = m, .type = (ifs_itype)(i % 3), .p_answer = (i * 37 % 100) / 100.0,
+        ifs_reduce_pred p = {.keys = m,
+                             .type = (ifs_itype)(i % 3),
+                             .p_answer = (i * 37 % 100) / 100.0,
                              .n_tokens = 10 + i};
         ifs_reduce_add(r, in, &p, 1, NULL, 0);
     }
@@ -130,8 +132,10 @@ static void test_complete_merge_equals_one_run(void)
         IFS_CHECK(ifs_reduce_check_slices(acc, err, sizeof err) == 0,
                   "four_of_four_slices_pass_the_check: %s", err);
         char *got = json_of(acc);
-        IFS_CHECK(!strcmp(got, want), "four_slices_merged_are_byte_identical_to_one_run "
-                                      "(order %zu)", o);
+        IFS_CHECK(!strcmp(got, want),
+                  "four_slices_merged_are_byte_identical_to_one_run "
+                  "(order %zu)",
+                  o);
         IFS_CHECK(!strstr(got, "\"slice\""), "a_complete_merge_has_no_slice_record");
         free(got);
         ifs_reduce_free(acc);
@@ -224,8 +228,7 @@ static void test_refusals(void)
                       cases[i].words, err);
         char *after = json_of(dst);
         if (rc)
-            IFS_CHECK(!strcmp(before, after), "%s: the refused merge changed dst",
-                      cases[i].name);
+            IFS_CHECK(!strcmp(before, after), "%s: the refused merge changed dst", cases[i].name);
         else
             IFS_CHECK(!strcmp(before, after) && strstr(after, "\"indexes\": [0]"),
                       "%s: the union holds slice 0 once", cases[i].name);
@@ -265,15 +268,15 @@ static void test_set_slice(void)
         {"a_negative_index_is_refused", -1, 4, LIST_A, IFS_RED_EARG},
         {"an_index_equal_to_the_count_is_refused", 4, 4, LIST_A, IFS_RED_EARG},
         {"a_short_list_hash_is_refused", 0, 4, "abc", IFS_RED_EARG},
-        {"an_uppercase_list_hash_is_refused",
-         0, 4, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", IFS_RED_EARG},
+        {"an_uppercase_list_hash_is_refused", 0, 4,
+         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", IFS_RED_EARG},
         {"a_null_list_hash_is_refused", 0, 4, NULL, IFS_RED_EARG},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ifs_reducer *r = make();
         char err[256] = "";
-        int rc = ifs_reduce_set_slice(r, cases[i].index, cases[i].count, cases[i].list, err,
-                                      sizeof err);
+        int rc =
+            ifs_reduce_set_slice(r, cases[i].index, cases[i].count, cases[i].list, err, sizeof err);
         IFS_CHECK(rc == cases[i].rc, "%s: rc %d (%s)", cases[i].name, rc, err);
         IFS_CHECK(rc == 0 || *err, "%s: a refusal says why", cases[i].name);
         ifs_reduce_free(r);
@@ -288,8 +291,7 @@ static void test_set_slice(void)
     ifs_reduce_free(r);
     IFS_CHECK(ifs_reduce_set_slice(NULL, 0, 1, LIST_A, NULL, 0) == IFS_RED_EARG,
               "set_slice_refuses_null");
-    IFS_CHECK(ifs_reduce_check_slices(NULL, NULL, 0) == IFS_RED_EARG,
-              "check_slices_refuses_null");
+    IFS_CHECK(ifs_reduce_check_slices(NULL, NULL, 0) == IFS_RED_EARG, "check_slices_refuses_null");
     IFS_CHECK(strcmp(ifs_reduce_strerror(IFS_RED_EMISSING), "unknown status") != 0,
               "the_missing_status_has_words");
     ifs_reducer *none = make();
@@ -307,9 +309,15 @@ static void test_range_words(void)
         int n;
         const char *words;
     } cases[] = {
-        {"gaps_are_written_as_ranges", 10, {0, 4, 5, 9}, 4,
+        {"gaps_are_written_as_ranges",
+         10,
+         {0, 4, 5, 9},
+         4,
          "slices 1-3, 6-8 of 10 are missing (the reports hold slices 0, 4-5, 9 "},
-        {"a_huge_count_is_written_as_two_ranges", 1000000, {5}, 1,
+        {"a_huge_count_is_written_as_two_ranges",
+         1000000,
+         {5},
+         1,
          "slices 0-4, 6-999999 of 1000000 are missing (the reports hold slice 5 "},
         {"a_last_slice_missing_is_named", 3, {0, 1}, 2, "slice 2 of 3 is missing"},
         {"a_first_slice_missing_is_named", 3, {1, 2}, 2, "slice 0 of 3 is missing"},
@@ -327,8 +335,8 @@ static void test_range_words(void)
         }
         char err[512] = "";
         int rc = ifs_reduce_check_slices(acc, err, sizeof err);
-        IFS_CHECK(rc == IFS_RED_EMISSING && strstr(err, cases[i].words), "%s: %s",
-                  cases[i].name, err);
+        IFS_CHECK(rc == IFS_RED_EMISSING && strstr(err, cases[i].words), "%s: %s", cases[i].name,
+                  err);
         ifs_reduce_free(acc);
     }
     /* Every other slice of 100: 50 gaps, 12 shown. */
@@ -393,8 +401,7 @@ static void test_reading(void)
          "\"slice\": {\"count\": 2.5, \"indexes\": [0], \"inputs_sha256\": \"" LIST_A "\"},",
          IFS_RED_EFORMAT, "slice.count"},
         {"a_count_past_int32_is_refused",
-         "\"slice\": {\"count\": 2147483648, \"indexes\": [0], \"inputs_sha256\": \"" LIST_A
-         "\"},",
+         "\"slice\": {\"count\": 2147483648, \"indexes\": [0], \"inputs_sha256\": \"" LIST_A "\"},",
          IFS_RED_EFORMAT, "slice.count"},
         {"unsorted_indexes_are_refused",
          "\"slice\": {\"count\": 4, \"indexes\": [3, 1], \"inputs_sha256\": \"" LIST_A "\"},",
@@ -420,8 +427,8 @@ static void test_reading(void)
         {"a_missing_list_hash_is_refused", "\"slice\": {\"count\": 4, \"indexes\": [1]},",
          IFS_RED_EFORMAT, "slice.inputs_sha256"},
         {"a_complete_record_is_accepted_and_dropped",
-         "\"slice\": {\"count\": 2, \"indexes\": [0, 1], \"inputs_sha256\": \"" LIST_A "\"},",
-         0, NULL},
+         "\"slice\": {\"count\": 2, \"indexes\": [0, 1], \"inputs_sha256\": \"" LIST_A "\"},", 0,
+         NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[512] = "";

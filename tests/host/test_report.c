@@ -106,10 +106,12 @@ static void test_figures(void)
          "\"ifs_ci95\": [0.615482, 0.761530]"},
         {"a_ratio_over_no_records_is_null", "\"ifs_partial\": null"},
         {"mean_probability_is_exact", "\"mean_p_answer\": 0.685333"},
-        {"rejects_are_totalled_by_reason", "\"rejects\": {\"invalid_json\": 2, \"missing_text\": 1}"},
+        {"rejects_are_totalled_by_reason",
+         "\"rejects\": {\"invalid_json\": 2, \"missing_text\": 1}"},
         {"read_equals_scored_plus_rejected_in_the_totals",
          "\"read\": 653,\n    \"scored\": 650,\n    \"rejected\": 3,"},
-        {"inputs_are_listed_sorted_by_path", "\"inputs\": [\n    {\"path\": \"shards/a.jsonl.zst\""},
+        {"inputs_are_listed_sorted_by_path",
+         "\"inputs\": [\n    {\"path\": \"shards/a.jsonl.zst\""},
         {"the_curve_key_is_found_automatically", "\"curves\": {\n    \"key\": \"step\""},
         {"curve_points_are_in_numeric_order",
          "{\"step\": \"800\", \"n\": 100, \"answer_like\": 40, \"ifs\": 0.400000},\n"
@@ -121,8 +123,8 @@ static void test_figures(void)
         {"facts_are_kept_in_timings", "\"facts\": {\"backend\": \"cpu\"}"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        IFS_CHECK(strstr(js, cases[i].needle) != NULL, "%s: '%s' not in the report",
-                  cases[i].name, cases[i].needle);
+        IFS_CHECK(strstr(js, cases[i].needle) != NULL, "%s: '%s' not in the report", cases[i].name,
+                  cases[i].needle);
     /* The sft-7b/0 row is not there; base-7b comes before sft-7b. */
     char *pb = strstr(js, "{\"model\": \"base-7b\""), *ps = strstr(js, "{\"model\": \"sft-7b\"");
     IFS_CHECK(pb && ps && pb < ps, "groups_are_sorted_by_key");
@@ -240,15 +242,17 @@ static void test_damage(void)
         {"a_group_key_with_too_few_fields_is_refused", "{\"model\": \"base-7b\", \"step\": \"0\"}",
          "{\"model\": \"base-7b\"}", "group-by keys"},
         {"a_cell_emptied_by_damage_no_longer_matches_the_inputs",
-         "\"full\": {\"n\": 70, \"answer_like\": 56, \"near_threshold\": 0, \"p_answer_sum_1e9\": \"53200000000\"}",
-         "\"full\": {\"n\": 0, \"answer_like\": 0, \"near_threshold\": 0, \"p_answer_sum_1e9\": \"0\"}",
+         "\"full\": {\"n\": 70, \"answer_like\": 56, \"near_threshold\": 0, \"p_answer_sum_1e9\": "
+         "\"53200000000\"}",
+         "\"full\": {\"n\": 0, \"answer_like\": 0, \"near_threshold\": 0, \"p_answer_sum_1e9\": "
+         "\"0\"}",
          "do not match"},
         {"the_same_group_twice_is_refused", "{\"model\": \"sft-7b\", \"step\": \"800\"}",
          "{\"model\": \"sft-7b\", \"step\": \"2000\"}", "appears twice"},
         {"a_key_value_that_is_not_utf8_is_refused", "\"base-7b\", \"step\"",
          "\"base-\xff\", \"step\"", "UTF-8"},
-        {"a_timing_that_is_not_a_number_is_refused", "\"wall_s\": 4.000000",
-         "\"wall_s\": \"4\"", "timings.wall_s"},
+        {"a_timing_that_is_not_a_number_is_refused", "\"wall_s\": 4.000000", "\"wall_s\": \"4\"",
+         "timings.wall_s"},
         {"an_input_without_a_hash_is_refused", "\"sha256\": \"" SHA_1 "\"", "\"sha\": 1",
          "inputs[].sha256"},
         {"a_reject_reason_ifscore_does_not_have_is_refused", "\"invalid_json\": 2}}",
@@ -275,7 +279,8 @@ static void test_damage(void)
         free(bad);
     }
     /* Unknown extra members are ignored (forward-compatible additions). */
-    char *extra = mutate(good, "\"generator\"", "\"comment\": [1, {\"x\": null}],\n  \"generator\"");
+    char *extra =
+        mutate(good, "\"generator\"", "\"comment\": [1, {\"x\": null}],\n  \"generator\"");
     ifs_reducer *x = NULL;
     IFS_CHECK(extra && ifs_report_parse(extra, strlen(extra), &x, NULL, 0) == 0,
               "unknown_members_are_ignored");
@@ -356,11 +361,16 @@ static void test_tables(void)
     char *t = NULL;
     size_t len;
     IFS_CHECK(ifs_report_table(r, IFS_FMT_TEXT, &t, &len, NULL, 0) == 0, "text table");
-    IFS_CHECK(t && strstr(t, "model    step     n    IFS  IFS_partial  IFS_full    gap          95% CI\n"),
-              "text_table_has_aligned_headers:\n%s", t);
-    IFS_CHECK(t && strstr(t, "base-7b  0      150  0.693        0.600     0.800  0.200  [0.615, 0.762]\n"),
-              "text_table_row_shows_ifs_splits_gap_and_interval:\n%s", t);
-    IFS_CHECK(t && strstr(t, "read 653 lines from 2 inputs: 650 scored, 3 rejected (invalid_json 2, missing_text 1)"),
+    IFS_CHECK(
+        t &&
+            strstr(t, "model    step     n    IFS  IFS_partial  IFS_full    gap          95% CI\n"),
+        "text_table_has_aligned_headers:\n%s", t);
+    IFS_CHECK(
+        t &&
+            strstr(t, "base-7b  0      150  0.693        0.600     0.800  0.200  [0.615, 0.762]\n"),
+        "text_table_row_shows_ifs_splits_gap_and_interval:\n%s", t);
+    IFS_CHECK(t && strstr(t, "read 653 lines from 2 inputs: 650 scored, 3 rejected (invalid_json "
+                             "2, missing_text 1)"),
               "text_table_footer_accounts_for_every_line");
     IFS_CHECK(t && strstr(t, "model=sft-7b: 4000 (IFS 0.900, point 3 of 5)"),
               "text_table_names_the_plateau");
@@ -407,7 +417,8 @@ static void test_tables(void)
     ifs_reduce_end_input(r, in, 1, NULL, 0);
     {
         ifs_report_table(r, IFS_FMT_CSV, &t, &len, NULL, 0);
-        IFS_CHECK(t && strstr(t, "\r\n\"a,\"\"b\"\"|c\nd\",1,"), "csv_quotes_fields_with_separators");
+        IFS_CHECK(t && strstr(t, "\r\n\"a,\"\"b\"\"|c\nd\",1,"),
+                  "csv_quotes_fields_with_separators");
         free(t);
         ifs_report_table(r, IFS_FMT_MARKDOWN, &t, &len, NULL, 0);
         IFS_CHECK(t && strstr(t, "| a,\"b\"\\|c d |"), "markdown_escapes_pipes_and_newlines");
@@ -418,8 +429,7 @@ static void test_tables(void)
         char *js = json(r, 0, NULL);
         IFS_CHECK(strstr(js, "\"a,\\\"b\\\"|c\\nd\""), "json_escapes_quotes_and_newlines");
         ifs_reducer *back = NULL;
-        IFS_CHECK(ifs_report_parse(js, strlen(js), &back, NULL, 0) == 0,
-                  "escaped_keys_read_back");
+        IFS_CHECK(ifs_report_parse(js, strlen(js), &back, NULL, 0) == 0, "escaped_keys_read_back");
         ifs_reduce_free(back);
         free(js);
     }
@@ -441,10 +451,12 @@ static void test_pair_identity(void)
     } pairs[] = {
         {"\"near_margin\": 0.010000\n",
          "\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": "
-         "\"instruction\",\n    \"instruction_max_tokens\": 64\n", NULL},
+         "\"instruction\",\n    \"instruction_max_tokens\": 64\n",
+         NULL},
         {"\"near_margin\": 0.010000\n",
          "\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": "
-         "\"prompt\",\n    \"instruction_max_tokens\": 64\n", "classifier.instruction_field"},
+         "\"prompt\",\n    \"instruction_max_tokens\": 64\n",
+         "classifier.instruction_field"},
         {"\"near_margin\": 0.010000\n",
          "\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": "
          "\"instruction\",\n    \"instruction_max_tokens\": 32\n",
@@ -471,7 +483,8 @@ static void test_pair_identity(void)
         for (size_t i = 1; i < sizeof pairs / sizeof pairs[0]; i++) {
             char *t = mutate(pj, pairs[i].from, pairs[i].to);
             ifs_reducer *q = NULL;
-            IFS_CHECK(t && ifs_report_parse(t, strlen(t), &q, NULL, 0) == 0, "variant %zu reads", i);
+            IFS_CHECK(t && ifs_report_parse(t, strlen(t), &q, NULL, 0) == 0, "variant %zu reads",
+                      i);
             IFS_CHECK(q && ifs_reduce_same_identity(p0, q, err, sizeof err) == IFS_RED_EMISMATCH &&
                           strstr(err, pairs[i].why),
                       "pair_reports_differing_in_%s_are_other_identities: %s", pairs[i].why, err);
@@ -492,22 +505,26 @@ static void test_pair_identity(void)
         {"\"near_margin\": 0.010000,\n    \"input\": 1\n", "classifier.input"},
         {"\"near_margin\": 0.010000,\n    \"input\": \"pair\"\n", "classifier.instruction_field"},
         {"\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": \"\",\n"
-         "    \"instruction_max_tokens\": 0\n", "classifier.instruction_field"},
+         "    \"instruction_max_tokens\": 0\n",
+         "classifier.instruction_field"},
         {"\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": \"i\"\n",
          "instruction_max_tokens"},
         {"\"near_margin\": 0.010000,\n    \"input\": \"pair\",\n    \"instruction_field\": \"i\",\n"
-         "    \"instruction_max_tokens\": -1\n", "instruction_max_tokens"},
+         "    \"instruction_max_tokens\": -1\n",
+         "instruction_max_tokens"},
         {"\"near_margin\": 0.010000,\n    \"instruction_field\": \"i\"\n", "not \"pair\""},
-        {"\"near_margin\": 0.010000,\n    \"input\": \"response\",\n    \"instruction_max_tokens\": 4\n",
+        {"\"near_margin\": 0.010000,\n    \"input\": \"response\",\n    "
+         "\"instruction_max_tokens\": 4\n",
          "not \"pair\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *t = mutate(pj, "\"near_margin\": 0.010000\n", bad[i].to);
         ifs_reducer *x = NULL;
         int rc = t ? ifs_report_parse(t, strlen(t), &x, err, sizeof err) : 0;
-        IFS_CHECK(rc == IFS_RED_EFORMAT && strstr(err, bad[i].why),
-                  "a_malformed_pair_identity_is_refused_naming_the_field (%zu, want '%s'): rc %d %s",
-                  i, bad[i].why, rc, err);
+        IFS_CHECK(
+            rc == IFS_RED_EFORMAT && strstr(err, bad[i].why),
+            "a_malformed_pair_identity_is_refused_naming_the_field (%zu, want '%s'): rc %d %s", i,
+            bad[i].why, rc, err);
         ifs_reduce_free(x);
         free(t);
     }

@@ -24,8 +24,8 @@
 
 /* ---- a vocab and texts -------------------------------------------------- */
 
-static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta",
-                              "eta", "theta", "iota", "kappa", "lambda", "mu"};
+static const char *words[] = {"alpha", "beta",  "gamma", "delta", "epsilon", "zeta",
+                              "eta",   "theta", "iota",  "kappa", "lambda",  "mu"};
 #define N_WORDS ((int)(sizeof words / sizeof words[0]))
 
 static ifs_tok *make_tok(void)
@@ -33,12 +33,16 @@ static ifs_tok *make_tok(void)
     char path[1024];
     snprintf(path, sizeof path, "%s/sched_vocab.txt", ifs_test_env("IFS_TEST_TMP", "/tmp"));
     FILE *f = fopen(path, "w");
-    if (!f) IFS_SKIP("cannot write %s", path);
+    if (!f)
+        IFS_SKIP("cannot write %s", path);
     fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", f);
-    for (int i = 0; i < N_WORDS; i++) fprintf(f, "%s\n", words[i]);
+    for (int i = 0; i < N_WORDS; i++)
+        fprintf(f, "%s\n", words[i]);
     fclose(f);
-    ifs_tok_config c = { .do_lower_case = 1, .strip_accents = -1,
-                         .tokenize_chinese_chars = 1, .model_max_length = 512 };
+    ifs_tok_config c = {.do_lower_case = 1,
+                        .strip_accents = -1,
+                        .tokenize_chinese_chars = 1,
+                        .model_max_length = 512};
     char err[256] = "";
     ifs_tok *t = ifs_tok_load_vocab(path, &c, err, sizeof err);
     if (!t) {
@@ -56,8 +60,10 @@ static size_t make_text(uint64_t i, char *buf, size_t cap)
     for (int k = 0; k < nw; k++) {
         const char *w = words[(i + (uint64_t)k * 5u) % N_WORDS];
         size_t wl = strlen(w);
-        if (n + wl + 2 > cap) break;
-        if (k) buf[n++] = ' ';
+        if (n + wl + 2 > cap)
+            break;
+        if (k)
+            buf[n++] = ' ';
         memcpy(buf + n, w, wl);
         n += wl;
     }
@@ -69,11 +75,11 @@ static size_t make_text(uint64_t i, char *buf, size_t cap)
 
 typedef struct {
     int32_t budget_tokens, budget_seqs; /* to check the scheduler's budgets */
-    int32_t oom_above;      /* > 0: ENOMEM when a batch has more tokens */
-    int32_t nan_id;         /* > 0: NaN logits for a sequence holding this id */
-    int device_fail_at;     /* > 0: EDEVICE on this call (1-based) */
+    int32_t oom_above;                  /* > 0: ENOMEM when a batch has more tokens */
+    int32_t nan_id;                     /* > 0: NaN logits for a sequence holding this id */
+    int device_fail_at;                 /* > 0: EDEVICE on this call (1-based) */
     int calls;
-    int violations;         /* budget or order violations seen */
+    int violations; /* budget or order violations seen */
     int unsorted;
     pthread_mutex_t mu;
 } engine;
@@ -83,7 +89,8 @@ typedef struct {
 static void expected_logits(const int32_t *ids, int32_t n, float out[2])
 {
     double sum = 0;
-    for (int32_t t = 0; t < n; t++) sum += (double)(t + 1) * ids[t];
+    for (int32_t t = 0; t < n; t++)
+        sum += (double)(t + 1) * ids[t];
     out[0] = (float)n;
     out[1] = (float)sum;
 }
@@ -93,9 +100,11 @@ static int fake_forward(void *eng, const ifs_batch *b, float *logits, char *err,
     engine *e = eng;
     pthread_mutex_lock(&e->mu);
     int call = ++e->calls;
-    if (b->n_tokens > e->budget_tokens || b->n_seqs > e->budget_seqs) e->violations++;
+    if (b->n_tokens > e->budget_tokens || b->n_seqs > e->budget_seqs)
+        e->violations++;
     for (int32_t i = 1; i < b->n_seqs; i++)
-        if (b->seq_off[i + 1] - b->seq_off[i] < b->seq_off[i] - b->seq_off[i - 1]) e->unsorted++;
+        if (b->seq_off[i + 1] - b->seq_off[i] < b->seq_off[i] - b->seq_off[i - 1])
+            e->unsorted++;
     pthread_mutex_unlock(&e->mu);
     if (e->device_fail_at && call >= e->device_fail_at) {
         snprintf(err, errlen, "simulated device loss");
@@ -111,7 +120,8 @@ static int fake_forward(void *eng, const ifs_batch *b, float *logits, char *err,
         expected_logits(ids, n, logits + 2 * i);
         if (e->nan_id)
             for (int32_t t = 0; t < n; t++)
-                if (ids[t] == e->nan_id) logits[2 * i + 1] = NAN;
+                if (ids[t] == e->nan_id)
+                    logits[2 * i + 1] = NAN;
     }
     return IFS_BK_OK;
 }
@@ -122,12 +132,12 @@ typedef struct {
     const ifs_tok *tok;
     ifs_tok_state *st;
     int32_t max_len;
-    uint64_t next_seq;      /* the order check */
+    uint64_t next_seq; /* the order check */
     uint64_t got, scored, rejected, passed;
     uint64_t order_errors, logit_errors, user_errors;
     uint64_t reasons[8];
-    int fail_at;            /* > 0: return non-zero at this item (1-based) */
-    int sleep_us;           /* slow sink, for back-pressure */
+    int fail_at;                 /* > 0: return non-zero at this item (1-based) */
+    int sleep_us;                /* slow sink, for back-pressure */
     volatile uint64_t delivered; /* read by the producer */
     pthread_mutex_t mu;
 } sinkctx;
@@ -139,13 +149,16 @@ static int sink(void *ctx, const ifs_sched_result *r)
 {
     sinkctx *k = ctx;
     uint64_t u = (uint64_t)(uintptr_t)r->user;
-    if (r->seq != k->next_seq) k->order_errors++;
-    if ((u & ~PASS_BIT) != r->seq) k->user_errors++;
+    if (r->seq != k->next_seq)
+        k->order_errors++;
+    if ((u & ~PASS_BIT) != r->seq)
+        k->user_errors++;
     k->next_seq = r->seq + 1;
     k->got++;
     if (r->outcome == IFS_SCHED_PASSED) {
         k->passed++;
-        if (!(u & PASS_BIT)) k->user_errors++;
+        if (!(u & PASS_BIT))
+            k->user_errors++;
     } else if (r->outcome == IFS_SCHED_SCORED) {
         k->scored++;
         char text[2048];
@@ -162,14 +175,16 @@ static int sink(void *ctx, const ifs_sched_result *r)
         }
     } else {
         k->rejected++;
-        if (r->reason < 8) k->reasons[r->reason]++;
+        if (r->reason < 8)
+            k->reasons[r->reason]++;
     }
     if (k->sleep_us) {
-        struct timespec ts = { 0, (long)k->sleep_us * 1000L };
+        struct timespec ts = {0, (long)k->sleep_us * 1000L};
         nanosleep(&ts, NULL);
     }
     __atomic_store_n(&k->delivered, k->got, __ATOMIC_RELEASE);
-    if (k->fail_at && (int)k->got == k->fail_at) return 1;
+    if (k->fail_at && (int)k->got == k->fail_at)
+        return 1;
     return 0;
 }
 
@@ -181,14 +196,14 @@ typedef struct {
     int32_t max_len, budget_tokens, budget_seqs, chunk_records;
     int max_chunks;
     uint64_t n_items;
-    int pass_every;         /* every k-th item is a pass item (0: none) */
-    int bad_utf8_every;     /* every k-th text gets an invalid byte (0: none) */
+    int pass_every;     /* every k-th item is a pass item (0: none) */
+    int bad_utf8_every; /* every k-th text gets an invalid byte (0: none) */
     int32_t oom_above, nan_id;
     int device_fail_at, sink_fail_at;
     /* expectations */
     int want_rc;
-    int64_t want_rejected;  /* -1: do not check */
-    int want_oom_splits;    /* 1: expect > 0 */
+    int64_t want_rejected; /* -1: do not check */
+    int want_oom_splits;   /* 1: expect > 0 */
 } scase;
 
 static const ifs_bert_config *config(void)
@@ -240,23 +255,27 @@ static void run_case(const ifs_tok *tok, const scase *c)
     char err[512] = "";
     int rc = ifs_sched_create(&o, tok, config(), eng, c->engines, sink, &k, &s, err, sizeof err);
     IFS_CHECK(rc == 0, "%s: create failed: %s", c->name, err);
-    if (rc) return;
+    if (rc)
+        return;
 
     uint64_t bound = (uint64_t)c->max_chunks * (uint64_t)c->chunk_records;
     uint64_t max_inflight = 0;
     char text[2048];
     for (uint64_t i = 0; i < c->n_items && rc == 0; i++) {
         uint64_t inflight = i - __atomic_load_n(&k.delivered, __ATOMIC_ACQUIRE);
-        if (inflight > max_inflight) max_inflight = inflight;
+        if (inflight > max_inflight)
+            max_inflight = inflight;
         if (c->pass_every && i % (uint64_t)c->pass_every == 0) {
             rc = ifs_sched_pass(s, (void *)(uintptr_t)(i | PASS_BIT), (i / c->pass_every) % 3 == 0);
             continue;
         }
         size_t len = make_text(i, text, sizeof text);
-        if (c->bad_utf8_every && i % (uint64_t)c->bad_utf8_every == 1) text[len / 2] = (char)0xff;
+        if (c->bad_utf8_every && i % (uint64_t)c->bad_utf8_every == 1)
+            text[len / 2] = (char)0xff;
         rc = ifs_sched_submit(s, text, len, (void *)(uintptr_t)i);
     }
-    if (rc == 0) rc = ifs_sched_finish(s);
+    if (rc == 0)
+        rc = ifs_sched_finish(s);
     ifs_sched_stats st;
     ifs_sched_get_stats(s, &st);
     IFS_CHECK(rc == c->want_rc, "%s: run returned %d (%s: %s), expected %d", c->name, rc,
@@ -302,7 +321,8 @@ static void run_case(const ifs_tok *tok, const scase *c)
                   (unsigned long long)k.rejected);
     ifs_sched_free(s);
     ifs_tok_state_free(k.st);
-    for (int i = 0; i < c->engines; i++) pthread_mutex_destroy(&e[i].mu);
+    for (int i = 0; i < c->engines; i++)
+        pthread_mutex_destroy(&e[i].mu);
 }
 
 /* Number of texts (of the first n, skipping pass items) whose token count
@@ -315,11 +335,14 @@ static int64_t count_texts(const ifs_tok *tok, uint64_t n, int pass_every, int32
     char text[2048];
     int32_t ids[512], m;
     for (uint64_t i = 0; i < n; i++) {
-        if (pass_every && i % (uint64_t)pass_every == 0) continue;
+        if (pass_every && i % (uint64_t)pass_every == 0)
+            continue;
         size_t len = make_text(i, text, sizeof text);
-        if (ifs_tok_encode(tok, st, text, len, max_len, ids, NULL, &m, NULL)) continue;
+        if (ifs_tok_encode(tok, st, text, len, max_len, ids, NULL, &m, NULL))
+            continue;
         int hit = above > 0 && m > above;
-        for (int32_t t = 0; id > 0 && t < m; t++) hit |= ids[t] == id;
+        for (int32_t t = 0; id > 0 && t < m; t++)
+            hit |= ids[t] == id;
         cnt += hit;
     }
     ifs_tok_state_free(st);
@@ -342,7 +365,8 @@ static void *produce_forever(void *arg)
     for (uint64_t i = 0;; i++) {
         size_t len = make_text(i, text, sizeof text);
         p->rc = ifs_sched_submit(p->s, text, len, (void *)(uintptr_t)i);
-        if (p->rc) break;
+        if (p->rc)
+            break;
         p->taken++;
     }
     return NULL;
@@ -357,8 +381,10 @@ static void release(void *ctx, void *user)
 {
     sinkctx *k = ctx;
     uint64_t u = (uint64_t)(uintptr_t)user;
-    if (u < k->got) released_bad++;
-    if (u < first_released) first_released = u;
+    if (u < k->got)
+        released_bad++;
+    if (u < first_released)
+        first_released = u;
     released++;
 }
 
@@ -369,7 +395,7 @@ static void cancel_unblocks_a_producer_waiting_for_room(const ifs_tok *tok)
     pthread_mutex_init(&e.mu, NULL);
     e.budget_tokens = 4096;
     e.budget_seqs = 64;
-    void *eng[1] = { &e };
+    void *eng[1] = {&e};
     sinkctx k;
     memset(&k, 0, sizeof k);
     k.tok = tok;
@@ -388,11 +414,12 @@ static void cancel_unblocks_a_producer_waiting_for_room(const ifs_tok *tok)
     char err[256];
     int rc = ifs_sched_create(&o, tok, config(), eng, 1, sink, &k, &s, err, sizeof err);
     IFS_CHECK(rc == 0, "cancel: create: %s", err);
-    if (rc) return;
-    producer p = { s, 0, 0 };
+    if (rc)
+        return;
+    producer p = {s, 0, 0};
     pthread_t th;
     pthread_create(&th, NULL, produce_forever, &p);
-    struct timespec ts = { 0, 100 * 1000000L };
+    struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);
     ifs_sched_cancel(s);
     pthread_join(th, NULL);
@@ -408,12 +435,11 @@ static void cancel_unblocks_a_producer_waiting_for_room(const ifs_tok *tok)
               "returned, %llu after",
               (unsigned long long)got_at_finish, (unsigned long long)k.got);
     IFS_CHECK(k.got + released == p.taken && released_bad == 0 && released > 0 &&
-              first_released == k.got,
+                  first_released == k.got,
               "every_taken_item_is_delivered_or_released_exactly_once: taken %llu, delivered "
               "%llu, released %llu (first %llu, %llu before the delivered ones)",
-              (unsigned long long)p.taken, (unsigned long long)k.got,
-              (unsigned long long)released, (unsigned long long)first_released,
-              (unsigned long long)released_bad);
+              (unsigned long long)p.taken, (unsigned long long)k.got, (unsigned long long)released,
+              (unsigned long long)first_released, (unsigned long long)released_bad);
     ifs_tok_state_free(k.st);
     pthread_mutex_destroy(&e.mu);
 }
@@ -426,14 +452,14 @@ static void create_refuses_bad_options(const ifs_tok *tok)
         int32_t max_len, budget;
         int max_chunks;
     } cases[] = {
-        { "zero_threads_are_refused", 0, 64, 1024, 4 },
-        { "max_len_beyond_the_models_positions_is_refused", 1, 513, 4096, 4 },
-        { "budget_below_max_len_is_refused", 1, 128, 64, 4 },
-        { "one_chunk_in_flight_is_refused", 1, 64, 1024, 1 },
+        {"zero_threads_are_refused", 0, 64, 1024, 4},
+        {"max_len_beyond_the_models_positions_is_refused", 1, 513, 4096, 4},
+        {"budget_below_max_len_is_refused", 1, 128, 64, 4},
+        {"one_chunk_in_flight_is_refused", 1, 64, 1024, 1},
     };
     engine e;
     memset(&e, 0, sizeof e);
-    void *eng[1] = { &e };
+    void *eng[1] = {&e};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ifs_sched_opts o = ifs_sched_default_opts();
         o.n_threads = cases[i].threads;
@@ -464,7 +490,8 @@ static int prepare_item(void *ctx, void **wstate, void **user, const char *bytes
     (void)ctx;
     if (!*wstate) {
         *wstate = malloc(sizeof(uint64_t));
-        if (!*wstate) return -1;
+        if (!*wstate)
+            return -1;
         *(uint64_t *)*wstate = 0;
         pthread_mutex_lock(&prep_mu);
         prep_states++;
@@ -503,7 +530,7 @@ static void prepare_hook_runs_on_the_workers_and_keeps_the_order(const ifs_tok *
     pthread_mutex_init(&e.mu, NULL);
     e.budget_tokens = 256;
     e.budget_seqs = 16;
-    void *eng[1] = { &e };
+    void *eng[1] = {&e};
     sinkctx k;
     memset(&k, 0, sizeof k);
     k.tok = tok;
@@ -524,7 +551,8 @@ static void prepare_hook_runs_on_the_workers_and_keeps_the_order(const ifs_tok *
     char err[512] = "";
     int rc = ifs_sched_create(&o, tok, config(), eng, 1, sink, &k, &s, err, sizeof err);
     IFS_CHECK(rc == 0, "prepare: create failed: %s", err);
-    if (rc) return;
+    if (rc)
+        return;
     const uint64_t n = 3000;
     uint64_t kept_bytes = 0, rejected = 0;
     char text[2100];
@@ -533,11 +561,14 @@ static void prepare_hook_runs_on_the_workers_and_keeps_the_order(const ifs_tok *
         text[0] = rej ? 'R' : 'K';
         text[1] = '|';
         size_t len = make_text(i, text + 2, sizeof text - 2);
-        if (rej) rejected++;
-        else kept_bytes += len;
+        if (rej)
+            rejected++;
+        else
+            kept_bytes += len;
         rc = ifs_sched_submit(s, text, len + 2, (void *)(uintptr_t)(i | RAW_BIT));
     }
-    if (rc == 0) rc = ifs_sched_finish(s);
+    if (rc == 0)
+        rc = ifs_sched_finish(s);
     ifs_sched_stats st;
     ifs_sched_get_stats(s, &st);
     ifs_sched_free(s);
@@ -583,11 +614,13 @@ static int types_forward(void *eng, const ifs_batch *b, float *logits, char *err
         int32_t o = b->seq_off[i], n = b->seq_off[i + 1] - o;
         pair_logits(b->input_ids + o, b->type_ids ? b->type_ids + o : NULL, n, logits + 2 * i);
         int has1 = 0;
-        for (int32_t t = 0; b->type_ids && t < n; t++) has1 |= b->type_ids[o + t] == 1;
+        for (int32_t t = 0; b->type_ids && t < n; t++)
+            has1 |= b->type_ids[o + t] == 1;
         pairs += has1;
         singles += !has1;
     }
-    if (pairs && singles) __atomic_fetch_add(mixed, 1, __ATOMIC_RELAXED);
+    if (pairs && singles)
+        __atomic_fetch_add(mixed, 1, __ATOMIC_RELAXED);
     return IFS_BK_OK;
 }
 
@@ -614,10 +647,10 @@ static int pair_sink(void *ctx, const ifs_sched_result *r)
 static void pairs_carry_their_token_types_to_the_engine(const ifs_tok *tok)
 {
     enum { N = 600, MAXLEN = 24, CAP = 5 };
-    pairsink k = { calloc(N, sizeof *k.want), calloc(N, sizeof *k.want_n), 0, 0 };
+    pairsink k = {calloc(N, sizeof *k.want), calloc(N, sizeof *k.want_n), 0, 0};
     ifs_tok_state *st = ifs_tok_state_create(tok);
     int mixed = 0;
-    void *eng[1] = { &mixed };
+    void *eng[1] = {&mixed};
     ifs_sched_opts o = ifs_sched_default_opts();
     o.n_threads = 3;
     o.max_len = MAXLEN;
@@ -641,7 +674,8 @@ static void pairs_carry_their_token_types_to_the_engine(const ifs_tok *tok)
         if (pair) {
             ifs_tok_encode_pair_cap(tok, st, a, al, b, bl, MAXLEN, CAP, ids, types, &n, &r, NULL);
             int32_t n0 = 0;
-            while (n0 < n && types[n0] == 0) n0++;
+            while (n0 < n && types[n0] == 0)
+                n0++;
             capped += n0 - 2 == CAP;
             pair_logits(ids, types, n, k.want[i]);
             k.want_n[i] = n; /* before submit: the item may be delivered before it returns */
@@ -652,13 +686,14 @@ static void pairs_carry_their_token_types_to_the_engine(const ifs_tok *tok)
             k.want_n[i] = n;
             rc = ifs_sched_submit(s, b, bl, (void *)(uintptr_t)i);
         }
-        if (rc) break;
+        if (rc)
+            break;
     }
     IFS_CHECK(s && ifs_sched_finish(s) == IFS_SCHED_OK, "the pair run finishes");
     IFS_CHECK(k.got == N && k.wrong == 0,
               "pairs_and_singles_get_the_logits_of_their_own_ids_and_token_types "
-              "(%llu delivered, %llu wrong)", (unsigned long long)k.got,
-              (unsigned long long)k.wrong);
+              "(%llu delivered, %llu wrong)",
+              (unsigned long long)k.got, (unsigned long long)k.wrong);
     IFS_CHECK(capped > 50, "the_instruction_cap_bites (%d pairs cut to it)", capped);
     IFS_CHECK(mixed > 0, "pairs_and_singles_shared_batches (%d)", mixed);
     ifs_sched_free(s);
@@ -675,35 +710,35 @@ int main(void)
      * items, pass_every, bad_utf8_every, oom_above, nan_id, device_fail_at, sink_fail_at,
      * want_rc, want_rejected, want_oom_splits */
     scase cases[] = {
-        { "every_item_is_delivered_once_in_order_with_one_thread",
-          1, 1, 64, 256, 16, 100, 3, 5000, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-        { "every_item_is_delivered_once_in_order_with_eight_threads_and_two_engines",
-          8, 2, 64, 256, 16, 100, 3, 5000, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-        { "pass_items_and_seals_keep_their_place_in_the_order",
-          2, 1, 64, 512, 64, 57, 2, 4000, 7, 0, 0, 0, 0, 0, 0, 0, 0 },
-        { "truncation_to_a_short_max_len_still_routes_logits",
-          4, 1, 8, 64, 8, 200, 4, 3000, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-        { "a_chunk_larger_than_a_batch_is_cut_into_many_budgeted_batches",
-          2, 1, 64, 64, 512, 1000, 2, 3000, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-        { "invalid_utf8_texts_are_rejected_with_their_reason",
-          2, 1, 64, 512, 64, 100, 3, 1000, 0, 10, 0, 0, 0, 0, 0, 100, 0 },
-        { "enomem_halves_the_batch_and_rejects_records_too_big_alone",
-          2, 1, 64, 1024, 64, 100, 3, 2000, 0, 0, 40, 0, 0, 0, 0, -2, 1 },
-        { "nan_logits_reject_only_the_records_that_produced_them",
-          2, 2, 64, 512, 64, 100, 3, 2000, 0, 0, 0, 5 + 11, 0, 0, 0, -3, 0 },
-        { "a_device_failure_stops_the_run_with_a_backend_error",
-          2, 1, 64, 256, 16, 100, 3, 5000, 0, 0, 0, 0, 3, 0, IFS_SCHED_EBACKEND, -1, 0 },
-        { "a_sink_failure_stops_the_run",
-          2, 1, 64, 256, 16, 100, 3, 5000, 0, 0, 0, 0, 0, 150, IFS_SCHED_ESINK, -1, 0 },
+        {"every_item_is_delivered_once_in_order_with_one_thread", 1, 1, 64, 256, 16, 100, 3, 5000,
+         0, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"every_item_is_delivered_once_in_order_with_eight_threads_and_two_engines", 8, 2, 64, 256,
+         16, 100, 3, 5000, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"pass_items_and_seals_keep_their_place_in_the_order", 2, 1, 64, 512, 64, 57, 2, 4000, 7, 0,
+         0, 0, 0, 0, 0, 0, 0},
+        {"truncation_to_a_short_max_len_still_routes_logits", 4, 1, 8, 64, 8, 200, 4, 3000, 0, 0, 0,
+         0, 0, 0, 0, 0, 0},
+        {"a_chunk_larger_than_a_batch_is_cut_into_many_budgeted_batches", 2, 1, 64, 64, 512, 1000,
+         2, 3000, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"invalid_utf8_texts_are_rejected_with_their_reason", 2, 1, 64, 512, 64, 100, 3, 1000, 0,
+         10, 0, 0, 0, 0, 0, 100, 0},
+        {"enomem_halves_the_batch_and_rejects_records_too_big_alone", 2, 1, 64, 1024, 64, 100, 3,
+         2000, 0, 0, 40, 0, 0, 0, 0, -2, 1},
+        {"nan_logits_reject_only_the_records_that_produced_them", 2, 2, 64, 512, 64, 100, 3, 2000,
+         0, 0, 0, 5 + 11, 0, 0, 0, -3, 0},
+        {"a_device_failure_stops_the_run_with_a_backend_error", 2, 1, 64, 256, 16, 100, 3, 5000, 0,
+         0, 0, 0, 3, 0, IFS_SCHED_EBACKEND, -1, 0},
+        {"a_sink_failure_stops_the_run", 2, 1, 64, 256, 16, 100, 3, 5000, 0, 0, 0, 0, 0, 150,
+         IFS_SCHED_ESINK, -1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         scase *c = &cases[i];
         if (c->want_rejected == -2)
-            c->want_rejected = count_texts(tok, c->n_items, c->pass_every, c->max_len,
-                                           c->oom_above, 0);
+            c->want_rejected =
+                count_texts(tok, c->n_items, c->pass_every, c->max_len, c->oom_above, 0);
         else if (c->want_rejected == -3)
-            c->want_rejected = count_texts(tok, c->n_items, c->pass_every, c->max_len, 0,
-                                           c->nan_id);
+            c->want_rejected =
+                count_texts(tok, c->n_items, c->pass_every, c->max_len, 0, c->nan_id);
         if (!strcmp(c->name, "enomem_halves_the_batch_and_rejects_records_too_big_alone"))
             IFS_CHECK(c->want_rejected > 0, "the OOM case has no record over 40 tokens");
         run_case(tok, c);
@@ -711,9 +746,9 @@ int main(void)
     cancel_unblocks_a_producer_waiting_for_room(tok);
     prepare_hook_runs_on_the_workers_and_keeps_the_order(tok);
     create_refuses_bad_options(tok);
-    IFS_CHECK(fabs(ifs_sched_prob((const float[]){ 0.0f, 0.0f }, 2, 1) - 0.5) < 1e-12,
+    IFS_CHECK(fabs(ifs_sched_prob((const float[]){0.0f, 0.0f}, 2, 1) - 0.5) < 1e-12,
               "equal logits give probability 0.5");
-    IFS_CHECK(fabs(ifs_sched_prob((const float[]){ 1000.0f, 0.0f }, 2, 1)) < 1e-12,
+    IFS_CHECK(fabs(ifs_sched_prob((const float[]){1000.0f, 0.0f}, 2, 1)) < 1e-12,
               "large logits do not overflow the softmax");
     ifs_tok_free(tok);
     return ifs_test_done("sched");

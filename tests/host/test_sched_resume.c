@@ -19,14 +19,16 @@ static char tmp[1024];
 static void write_file(const char *path, const char *fill, size_t n)
 {
     FILE *f = fopen(path, "wb");
-    if (!f) IFS_SKIP("cannot write %s", path);
-    for (size_t i = 0; i < n; i++) fputc(fill[i % strlen(fill)], f);
+    if (!f)
+        IFS_SKIP("cannot write %s", path);
+    for (size_t i = 0; i < n; i++)
+        fputc(fill[i % strlen(fill)], f);
     fclose(f);
 }
 
 static void set_mtime(const char *path, long sec)
 {
-    struct timeval tv[2] = { { sec, 0 }, { sec, 0 } };
+    struct timeval tv[2] = {{sec, 0}, {sec, 0}};
     utimes(path, tv);
 }
 
@@ -48,27 +50,31 @@ static void fingerprints(void)
         int restore_mtime;
         int want_same;
     } cases[] = {
-        { "an_untouched_shard_keeps_its_fingerprint", 0, 1, 1 },
-        { "a_changed_first_mib_is_seen_even_with_the_mtime_restored", 100, 1, 0 },
-        { "a_changed_last_mib_is_seen_even_with_the_mtime_restored", (3u << 20), 1, 0 },
-        { "a_changed_middle_with_the_mtime_restored_is_not_seen_as_documented", (3u << 20) / 2, 1, 1 },
-        { "a_changed_middle_with_a_new_mtime_is_seen", (3u << 20) / 2, 0, 0 },
-        { "an_appended_byte_is_seen", (size_t)-1, 1, 0 },
+        {"an_untouched_shard_keeps_its_fingerprint", 0, 1, 1},
+        {"a_changed_first_mib_is_seen_even_with_the_mtime_restored", 100, 1, 0},
+        {"a_changed_last_mib_is_seen_even_with_the_mtime_restored", (3u << 20), 1, 0},
+        {"a_changed_middle_with_the_mtime_restored_is_not_seen_as_documented", (3u << 20) / 2, 1,
+         1},
+        {"a_changed_middle_with_a_new_mtime_is_seen", (3u << 20) / 2, 0, 0},
+        {"an_appended_byte_is_seen", (size_t)-1, 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_file(a, "{\"response\": \"x\"}\n", big);
         set_mtime(a, 1000000000);
         ifs_resume_fp before, after;
         char err[256];
-        IFS_CHECK(ifs_resume_fingerprint(a, &before, err, sizeof err) == 0, "%s: %s", cases[i].name, err);
+        IFS_CHECK(ifs_resume_fingerprint(a, &before, err, sizeof err) == 0, "%s: %s", cases[i].name,
+                  err);
         if (i > 0) {
             FILE *f = fopen(a, cases[i].offset == (size_t)-1 ? "ab" : "r+b");
-            if (cases[i].offset != (size_t)-1) fseek(f, (long)cases[i].offset, SEEK_SET);
+            if (cases[i].offset != (size_t)-1)
+                fseek(f, (long)cases[i].offset, SEEK_SET);
             fputc('#', f);
             fclose(f);
         }
         set_mtime(a, cases[i].restore_mtime ? 1000000000 : 1000000500);
-        IFS_CHECK(ifs_resume_fingerprint(a, &after, err, sizeof err) == 0, "%s: %s", cases[i].name, err);
+        IFS_CHECK(ifs_resume_fingerprint(a, &after, err, sizeof err) == 0, "%s: %s", cases[i].name,
+                  err);
         int same = before.size == after.size && before.mtime_ns == after.mtime_ns &&
                    !strcmp(before.sample_sha256, after.sample_sha256);
         IFS_CHECK(same == cases[i].want_same, "%s: same=%d", cases[i].name, same);
@@ -76,7 +82,8 @@ static void fingerprints(void)
     ifs_resume_fp fp;
     char err[256] = "";
     snprintf(a, sizeof a, "%s/missing.jsonl", tmp);
-    IFS_CHECK(ifs_resume_fingerprint(a, &fp, err, sizeof err) == IFS_RESUME_EIO && strstr(err, "missing.jsonl"),
+    IFS_CHECK(ifs_resume_fingerprint(a, &fp, err, sizeof err) == IFS_RESUME_EIO &&
+                  strstr(err, "missing.jsonl"),
               "a_missing_shard_is_an_error_naming_it: %s", err);
 }
 
@@ -93,17 +100,19 @@ static void state_dir(void)
     ifs_resume *r = NULL;
     IFS_CHECK(ifs_resume_open(dir, "config A", 0, &r, err, sizeof err) == 0,
               "a_fresh_state_directory_is_created: %s", err);
-    if (!r) return;
+    if (!r)
+        return;
     IFS_CHECK(!ifs_resume_done(r, shard, &fp), "a_shard_without_a_marker_is_not_done");
     IFS_CHECK(ifs_resume_part_path(r, shard, "report.json", part, sizeof part) != NULL &&
-              strstr(part, "/shard-") && strstr(part, ".report.json"),
+                  strstr(part, "/shard-") && strstr(part, ".report.json"),
               "part_paths_live_in_the_state_directory: %s", part);
     write_file(part, "{}", 2);
     IFS_CHECK(ifs_resume_mark_done(r, shard, &fp, err, sizeof err) == 0, "mark done: %s", err);
     IFS_CHECK(ifs_resume_done(r, shard, &fp), "a_marked_shard_is_done");
     char other[1300];
     snprintf(other, sizeof other, "%s/./s.jsonl", tmp);
-    IFS_CHECK(ifs_resume_done(r, other, &fp), "another_spelling_of_the_same_path_is_the_same_shard");
+    IFS_CHECK(ifs_resume_done(r, other, &fp),
+              "another_spelling_of_the_same_path_is_the_same_shard");
     ifs_resume_fp fp2 = fp;
     fp2.mtime_ns += 1;
     IFS_CHECK(!ifs_resume_done(r, shard, &fp2), "a_marker_with_another_fingerprint_is_not_done");
@@ -128,8 +137,8 @@ static void state_dir(void)
 
     r = NULL;
     err[0] = '\0';
-    IFS_CHECK(ifs_resume_open(dir, "config B", 1, &r, err, sizeof err) == IFS_RESUME_ECONFIG && r == NULL &&
-              strstr(err, "another configuration"),
+    IFS_CHECK(ifs_resume_open(dir, "config B", 1, &r, err, sizeof err) == IFS_RESUME_ECONFIG &&
+                  r == NULL && strstr(err, "another configuration"),
               "resuming_under_another_configuration_is_refused: %s", err);
     ifs_resume_free(r);
 
@@ -146,7 +155,7 @@ static void state_dir(void)
     ifs_resume *r2 = NULL;
     err[0] = '\0';
     IFS_CHECK(r && ifs_resume_open(dir, "config B", 1, &r2, err, sizeof err) == IFS_RESUME_EBUSY &&
-              r2 == NULL && strstr(err, "in use by another"),
+                  r2 == NULL && strstr(err, "in use by another"),
               "a_second_run_on_a_state_directory_in_use_is_refused: %s", err);
     ifs_resume_free(r);
     r2 = NULL;
@@ -164,7 +173,7 @@ static void state_dir(void)
     r = NULL;
     err[0] = '\0';
     IFS_CHECK(ifs_resume_open(shards, "config A", 0, &r, err, sizeof err) == IFS_RESUME_ENOTOURS &&
-              r == NULL && exists(s1) && strstr(err, "not an ifscore state directory"),
+                  r == NULL && exists(s1) && strstr(err, "not an ifscore state directory"),
               "a_non_empty_folder_that_is_not_ours_is_refused_and_left_alone: %s", err);
     ifs_resume_free(r);
     char empty[1200];
@@ -177,7 +186,8 @@ static void state_dir(void)
 
     r = NULL;
     IFS_CHECK(ifs_resume_open(shard, "config B", 0, &r, err, sizeof err) == IFS_RESUME_ENOTOURS &&
-              strstr(err, "not a directory"), "a_file_in_place_of_the_directory_is_refused: %s", err);
+                  strstr(err, "not a directory"),
+              "a_file_in_place_of_the_directory_is_refused: %s", err);
 }
 
 static void progress_lines(void)
@@ -188,24 +198,34 @@ static void progress_lines(void)
         double dt, elapsed;
         const char *want[3];
     } cases[] = {
-        { "rates_come_from_the_last_interval",
-          { 3000, 5, 90000, 1, 4, 0, 0 }, { 1000, 0, 30000, 0, 4, 0, 0 }, 2.0, 10.0,
-          { "shards 1/4", "1000 rec/s", "30.0k tok/s" } },
-        { "the_eta_follows_the_bytes_consumed",
-          { 10, 0, 10, 1, 2, 250, 1000 }, { 0, 0, 0, 0, 2, 0, 1000 }, 1.0, 30.0,
-          { " 25.0% ETA 0:01:30", "(0 rejected)", "[0:00:30]" } },
-        { "no_eta_when_the_total_size_is_unknown",
-          { 10, 0, 10, 1, 2, 250, 0 }, { 0, 0, 0, 0, 2, 0, 0 }, 1.0, 30.0,
-          { "records 10 ", "10 rec/s", NULL } },
+        {"rates_come_from_the_last_interval",
+         {3000, 5, 90000, 1, 4, 0, 0},
+         {1000, 0, 30000, 0, 4, 0, 0},
+         2.0,
+         10.0,
+         {"shards 1/4", "1000 rec/s", "30.0k tok/s"}},
+        {"the_eta_follows_the_bytes_consumed",
+         {10, 0, 10, 1, 2, 250, 1000},
+         {0, 0, 0, 0, 2, 0, 1000},
+         1.0,
+         30.0,
+         {" 25.0% ETA 0:01:30", "(0 rejected)", "[0:00:30]"}},
+        {"no_eta_when_the_total_size_is_unknown",
+         {10, 0, 10, 1, 2, 250, 0},
+         {0, 0, 0, 0, 2, 0, 0},
+         1.0,
+         30.0,
+         {"records 10 ", "10 rec/s", NULL}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char line[256];
         ifs_progress_format(line, sizeof line, &cases[i].now, &cases[i].prev, cases[i].dt,
                             cases[i].elapsed);
         for (int k = 0; k < 3 && cases[i].want[k]; k++)
-            IFS_CHECK(strstr(line, cases[i].want[k]) != NULL, "%s: '%s' not in '%s'",
-                      cases[i].name, cases[i].want[k], line);
-        if (i == 2) IFS_CHECK(!strstr(line, "ETA"), "%s: %s", cases[i].name, line);
+            IFS_CHECK(strstr(line, cases[i].want[k]) != NULL, "%s: '%s' not in '%s'", cases[i].name,
+                      cases[i].want[k], line);
+        if (i == 2)
+            IFS_CHECK(!strstr(line, "ETA"), "%s: %s", cases[i].name, line);
     }
     IFS_CHECK(ifs_progress_start(stderr, IFS_PROGRESS_OFF, 1.0, NULL, NULL) == NULL,
               "progress_off_starts_nothing");

@@ -35,29 +35,36 @@ static int same_file(const char *a, const char *b)
 
 static void make_data(void)
 {
-    static const char *words[] = { "the", "model", "answers", "a", "question", "about",
-                                   "cats", "and", "dogs", "sure", "here", "is" };
+    static const char *words[] = {"the",  "model", "answers", "a",    "question", "about",
+                                  "cats", "and",   "dogs",    "sure", "here",     "is"};
     char vocab[1200];
     snprintf(vocab, sizeof vocab, "%s/vocab.txt", tmp);
     FILE *v = fopen(vocab, "wb");
     fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", v);
-    for (size_t w = 0; w < sizeof words / sizeof *words; w++) fprintf(v, "%s\n", words[w]);
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+        fprintf(v, "%s\n", words[w]);
     fclose(v);
     char cmd[4096];
     const char *bin = getenv("IFS_BIN");
-    if (!bin) IFS_SKIP("IFS_BIN is not set (run under ctest)");
+    if (!bin)
+        IFS_SKIP("IFS_BIN is not set (run under ctest)");
     snprintf(model, sizeof model, "%s/model", tmp);
-    snprintf(cmd, sizeof cmd, "'%s' gen-model --out '%s' --seed 7 --hidden 32 --layers 1 "
-             "--heads 2 --intermediate 64 --init test --vocab '%s' > /dev/null", bin, model, vocab);
-    if (system(cmd) != 0) IFS_SKIP("gen-model failed: %s", cmd);
+    snprintf(cmd, sizeof cmd,
+             "'%s' gen-model --out '%s' --seed 7 --hidden 32 --layers 1 "
+             "--heads 2 --intermediate 64 --init test --vocab '%s' > /dev/null",
+             bin, model, vocab);
+    if (system(cmd) != 0)
+        IFS_SKIP("gen-model failed: %s", cmd);
     unsigned x = 12345;
     for (int s = 0; s < N_SHARDS; s++) {
         snprintf(shards[s], sizeof shards[s], "%s/s%02d.jsonl", tmp, s);
         inputs[s] = shards[s];
         FILE *f = fopen(shards[s], "wb");
         for (int r = 0; r < N_RECORDS; r++) {
-            fprintf(f, "{\"id\":\"%d-%d\",\"model\":\"m%d\",\"instruction_type\":\"%s\","
-                       "\"response\":\"", s, r, r % 3, r % 2 ? "full" : "partial");
+            fprintf(f,
+                    "{\"id\":\"%d-%d\",\"model\":\"m%d\",\"instruction_type\":\"%s\","
+                    "\"response\":\"",
+                    s, r, r % 3, r % 2 ? "full" : "partial");
             int n = 1 + (int)(x % 20);
             for (int k = 0; k < n; k++) {
                 x = x * 1103515245u + 12345u;
@@ -65,7 +72,8 @@ static void make_data(void)
             }
             fputs("\"}\n", f);
         }
-        if (s == 2) fputs("not json\n{\"model\":\"m1\"}\n", f); /* two rejects */
+        if (s == 2)
+            fputs("not json\n{\"model\":\"m1\"}\n", f); /* two rejects */
         fclose(f);
     }
 }
@@ -88,10 +96,12 @@ static int run_opts(const ifs_score_opts *o, char *err, size_t errlen, ifs_reduc
 {
     ifs_score *S = NULL;
     int rc = ifs_score_create(o, &S, err, errlen);
-    if (rc == 0) rc = ifs_score_run(S, err, errlen);
+    if (rc == 0)
+        rc = ifs_score_run(S, err, errlen);
     if (t) {
         memset(t, 0, sizeof *t);
-        if (ifs_score_report(S)) ifs_reduce_get_totals(ifs_score_report(S), t);
+        if (ifs_score_report(S))
+            ifs_reduce_get_totals(ifs_score_report(S), t);
     }
     ifs_score_free(S);
     return rc;
@@ -114,7 +124,8 @@ static void every_record_is_scored_or_rejected(const char *ref)
     size_t len = 0;
     char *sc = ifs_test_slurp(scores, &len);
     size_t lines = 0;
-    for (size_t i = 0; sc && i < len; i++) lines += sc[i] == '\n';
+    for (size_t i = 0; sc && i < len; i++)
+        lines += sc[i] == '\n';
     free(sc);
     IFS_CHECK(lines == N_SHARDS * N_RECORDS, "the_scores_file_has_one_line_per_scored_record: %zu",
               lines);
@@ -129,7 +140,8 @@ static void cancel_on_shard(void *ctx, const char *path, int skipped)
 {
     (void)path;
     cancel_ctx *c = ctx;
-    if (!skipped && ++c->committed == c->cancel_after) ifs_score_cancel(c->S);
+    if (!skipped && ++c->committed == c->cancel_after)
+        ifs_score_cancel(c->S);
 }
 
 static void cancel_then_resume_gives_the_same_bytes(const char *ref)
@@ -137,13 +149,14 @@ static void cancel_then_resume_gives_the_same_bytes(const char *ref)
     char err[1024] = "", out[1200];
     snprintf(out, sizeof out, "%s/resumed.json", tmp);
     unlink(out); /* from an earlier run of this test */
-    cancel_ctx c = { NULL, 0, 2 };
+    cancel_ctx c = {NULL, 0, 2};
     ifs_score_opts o = base_opts(out);
     o.on_shard = cancel_on_shard;
     o.shard_ctx = &c;
     int rc = ifs_score_create(&o, &c.S, err, sizeof err);
     IFS_CHECK(rc == 0, "create: %s", err);
-    if (rc) return;
+    if (rc)
+        return;
     rc = ifs_score_run(c.S, err, sizeof err);
     IFS_CHECK(rc == IFS_SCORE_ECANCELLED, "a_cancelled_run_says_so: %d %s", rc, err);
     ifs_score_stats st;
@@ -159,7 +172,8 @@ static void cancel_then_resume_gives_the_same_bytes(const char *ref)
     r.resume = 1;
     ifs_score *S = NULL;
     rc = ifs_score_create(&r, &S, err, sizeof err);
-    if (rc == 0) rc = ifs_score_run(S, err, sizeof err);
+    if (rc == 0)
+        rc = ifs_score_run(S, err, sizeof err);
     IFS_CHECK(rc == IFS_SCORE_OK, "the_resumed_run_finishes: %d %s", rc, err);
     ifs_score_get_stats(S, &st);
     IFS_CHECK(st.shards_skipped >= 2, "resume_skips_the_committed_shards: %llu",
@@ -175,7 +189,8 @@ static void cancel_then_resume_gives_the_same_bytes(const char *ref)
     S = NULL;
     rc = ifs_score_create(&n, &S, err, sizeof err);
     ifs_score_cancel(S);
-    if (rc == 0) rc = ifs_score_run(S, err, sizeof err);
+    if (rc == 0)
+        rc = ifs_score_run(S, err, sizeof err);
     ifs_score_free(S);
     IFS_CHECK(rc == IFS_SCORE_ECANCELLED && stat(out2, &sb) != 0,
               "a_run_cancelled_before_it_starts_returns_cancelled: %d", rc);
@@ -195,7 +210,8 @@ static void slices_merge_into_the_whole_run(const char *ref)
         o.slice_count = 3;
         ifs_score *S = NULL;
         int rc = ifs_score_create(&o, &S, err, sizeof err);
-        if (rc == 0) rc = ifs_score_run(S, err, sizeof err);
+        if (rc == 0)
+            rc = ifs_score_run(S, err, sizeof err);
         IFS_CHECK(rc == IFS_SCORE_OK, "slice %d/3: %d %s", i, rc, err);
         ifs_score_stats st;
         ifs_score_get_stats(S, &st);
@@ -204,7 +220,8 @@ static void slices_merge_into_the_whole_run(const char *ref)
         ifs_score_free(S);
         ifs_reducer *part = NULL;
         if (ifs_report_read(out, &part, err, sizeof err) == 0) {
-            if (!all) all = part;
+            if (!all)
+                all = part;
             else {
                 IFS_CHECK(ifs_reduce_merge(all, part, 0, err, sizeof err) == 0, "merge: %s", err);
                 ifs_reduce_free(part);

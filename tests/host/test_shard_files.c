@@ -55,8 +55,8 @@ typedef struct {
 
 static readout read_shard(const char *path, size_t max_line)
 {
-    readout ro = { 0, 0, 0, 1, { 0 } };
-    ifs_shard_opts o = { .max_line_bytes = max_line };
+    readout ro = {0, 0, 0, 1, {0}};
+    ifs_shard_opts o = {.max_line_bytes = max_line};
     ifs_shard_reader *r;
     char err[512];
     if (ifs_shard_open(path, &o, &r, err, sizeof err)) {
@@ -106,12 +106,12 @@ static void writer_output_reads_back_line_for_line(void)
         uint64_t frame_bytes;
         int zstd_expected;
     } cases[] = {
-        { "plain_by_extension", "w/a.jsonl", -1, -1, 0, 0 },
-        { "zstd_by_extension_with_checksums", "w/b.jsonl.zst", -1, -1, 0, 1 },
-        { "zstd_in_many_frames", "w/c.jsonl.zst", -1, -1, 4096, 1 },
-        { "zstd_without_checksums", "w/d.jsonl.zst", -1, 0, 1000, 1 },
-        { "zstd_forced_on_a_plain_name", "w/e.jsonl", 1, -1, 0, 1 },
-        { "plain_forced_on_a_zst_name", "w/f.jsonl.zst", 0, -1, 0, 0 },
+        {"plain_by_extension", "w/a.jsonl", -1, -1, 0, 0},
+        {"zstd_by_extension_with_checksums", "w/b.jsonl.zst", -1, -1, 0, 1},
+        {"zstd_in_many_frames", "w/c.jsonl.zst", -1, -1, 4096, 1},
+        {"zstd_without_checksums", "w/d.jsonl.zst", -1, 0, 1000, 1},
+        {"zstd_forced_on_a_plain_name", "w/e.jsonl", 1, -1, 0, 1},
+        {"plain_forced_on_a_zst_name", "w/f.jsonl.zst", 0, -1, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ifs_shard_writer_opts o;
@@ -129,11 +129,10 @@ static void writer_output_reads_back_line_for_line(void)
         IFS_CHECK(ro.lines == 5000 && ro.good == 5000 && ro.last_ok, "%s: %zu lines %zu good",
                   cases[i].name, ro.lines, ro.good);
         IFS_CHECK(ro.st.is_zstd == cases[i].zstd_expected, "%s: format", cases[i].name);
-        IFS_CHECK(ws.lines == 5000 && ws.bytes_in == ro.st.bytes_out, "%s: writer counted %llu bytes, reader %llu",
-                  cases[i].name, (unsigned long long)ws.bytes_in,
-                  (unsigned long long)ro.st.bytes_out);
-        IFS_CHECK((long)ws.bytes_out == file_size(cases[i].file) &&
-                      ro.st.bytes_in == ws.bytes_out,
+        IFS_CHECK(ws.lines == 5000 && ws.bytes_in == ro.st.bytes_out,
+                  "%s: writer counted %llu bytes, reader %llu", cases[i].name,
+                  (unsigned long long)ws.bytes_in, (unsigned long long)ro.st.bytes_out);
+        IFS_CHECK((long)ws.bytes_out == file_size(cases[i].file) && ro.st.bytes_in == ws.bytes_out,
                   "%s: bytes_out %llu is the file size %ld", cases[i].name,
                   (unsigned long long)ws.bytes_out, file_size(cases[i].file));
         if (cases[i].zstd_expected) {
@@ -221,14 +220,15 @@ static void mixed_folder_accounts_for_every_line(void)
                               "{\"response\":\"caf\xe9\",\"model\":\"m\"}\r\n"
                               "{\"model\":\"m\"}\n"
                               "{\"response\":\"r1\",\"model\":\"m\",\"instruction_type\":\"x\"}\n"
-                              "{\"response\":\"r1\",\"model\":\"m\",\"pad\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}\n"
+                              "{\"response\":\"r1\",\"model\":\"m\",\"pad\":"
+                              "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}\n"
                               "{\"response\":\"r1\",\"model\":\"m\"}";
     path_of(p, sizeof p, "mix/07-bad.jsonl");
     IFS_CHECK(!ifs_io_atomic_write(p, bad, sizeof bad - 1, err, sizeof err), "write 07");
 
     char dir[1200];
     path_of(dir, sizeof dir, "mix");
-    const char *args[] = { dir };
+    const char *args[] = {dir};
     ifs_input_list l;
     IFS_CHECK(!ifs_io_list_inputs(args, 1, &l, err, sizeof err), "list: %s", err);
     IFS_CHECK(l.n == 7, "7 shards listed, got %zu", l.n);
@@ -236,9 +236,9 @@ static void mixed_folder_accounts_for_every_line(void)
         size_t lines, good;
         ifs_shard_status status;
     } want[] = {
-        { 700, 700, IFS_SHARD_OK }, { 300, 300, IFS_SHARD_OK }, { 0, 0, IFS_SHARD_OK },
-        { 500, 500, IFS_SHARD_OK }, { 0, 0, IFS_SHARD_TRUNCATED }, { 0, 0, IFS_SHARD_CORRUPT },
-        { 8, 2, IFS_SHARD_OK },
+        {700, 700, IFS_SHARD_OK}, {300, 300, IFS_SHARD_OK},    {0, 0, IFS_SHARD_OK},
+        {500, 500, IFS_SHARD_OK}, {0, 0, IFS_SHARD_TRUNCATED}, {0, 0, IFS_SHARD_CORRUPT},
+        {8, 2, IFS_SHARD_OK},
     };
     size_t total_lines = 0, total_good = 0, total_rej = 0;
     for (size_t i = 0; i < l.n && i < 7; i++) {
@@ -321,7 +321,7 @@ int main(void)
         const char *name;
         void (*fn)(void);
     } tests[] = {
-#define CASE(f) { #f, f }
+#define CASE(f) {#f, f}
         CASE(writer_output_reads_back_line_for_line),
         CASE(empty_outputs_are_valid_empty_shards),
         CASE(writer_refuses_newlines_and_aborts_cleanly),

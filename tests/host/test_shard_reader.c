@@ -39,7 +39,10 @@ static void buf_put(buf *b, const void *d, size_t n)
     b->n += n;
 }
 
-static void buf_str(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+static void buf_str(buf *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
 
 typedef struct {
     ifs_reject_reason reason;
@@ -102,7 +105,7 @@ static events decode_opts(const void *data, size_t n, size_t chunk, uint64_t see
         abort();
     rng_state = seed;
     size_t pos = 0;
-    ifs_shard_input in = { data, 0, 0, 0 };
+    ifs_shard_input in = {data, 0, 0, 0};
     ifs_shard_line ln;
     for (;;) {
         int rc = ifs_shard_decode(r, &in, &ln);
@@ -138,7 +141,7 @@ static events decode_opts(const void *data, size_t n, size_t chunk, uint64_t see
 static events decode(const void *data, size_t n, size_t chunk, uint64_t seed, size_t max_line,
                      int wlog)
 {
-    ifs_shard_opts o = { .max_line_bytes = max_line, .window_log_max = wlog };
+    ifs_shard_opts o = {.max_line_bytes = max_line, .window_log_max = wlog};
     return decode_opts(data, n, chunk, seed, &o);
 }
 
@@ -189,8 +192,8 @@ static int same_lines(const events *a, const events *b, size_t count, const char
                  (!x->text || !memcmp(x->text, y->text, x->len));
         if (!ok) {
             IFS_CHECK(ok, "%s: line %zu differs (reason %s/%s, len %zu/%zu, off %llu/%llu)", what,
-                      i + 1, ifs_reject_name(x->reason), ifs_reject_name(y->reason), x->len,
-                      y->len, (unsigned long long)x->offset, (unsigned long long)y->offset);
+                      i + 1, ifs_reject_name(x->reason), ifs_reject_name(y->reason), x->len, y->len,
+                      (unsigned long long)x->offset, (unsigned long long)y->offset);
             return 0;
         }
     }
@@ -308,8 +311,8 @@ static void stream_ending_in_newline_has_no_extra_line(void)
         const char *in;
         size_t lines;
     } cases[] = {
-        { "", 0 }, { "\n", 1 }, { "a\n", 1 }, { "a", 1 }, { "a\n\n", 2 },
-        { "\r\n", 1 }, { "a\r", 1 }, { "abc", 1 }, { "ab", 1 },
+        {"", 0},     {"\n", 1},  {"a\n", 1}, {"a", 1},  {"a\n\n", 2},
+        {"\r\n", 1}, {"a\r", 1}, {"abc", 1}, {"ab", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         events got = decode(cases[i].in, strlen(cases[i].in), 1, 1, 0, 0);
@@ -400,9 +403,8 @@ static void skippable_frames_are_skipped_anywhere(void)
         events got = decode(z.p, z.n, 0, seed, 0, 0);
         expect_same(&got, &want, "skippable frames");
         IFS_CHECK(got.st.status == IFS_SHARD_OK, "status %d: %s", got.st.status, got.st.error);
-        IFS_CHECK(got.st.frames == 6 && got.st.skippable_frames == 4,
-                  "frames %llu skippable %llu", (unsigned long long)got.st.frames,
-                  (unsigned long long)got.st.skippable_frames);
+        IFS_CHECK(got.st.frames == 6 && got.st.skippable_frames == 4, "frames %llu skippable %llu",
+                  (unsigned long long)got.st.frames, (unsigned long long)got.st.skippable_frames);
         ev_free(&got);
     }
     ev_free(&want);
@@ -424,16 +426,15 @@ static void empty_shards_have_no_lines(void)
         size_t n;
         int zstd;
     } cases[] = {
-        { "empty plain", "", 0, 0 },
-        { "empty zstd frame", zs.z.p, zs.z.n, 1 },
-        { "skippable frame only", only_skip.p, only_skip.n, 1 },
+        {"empty plain", "", 0, 0},
+        {"empty zstd frame", zs.z.p, zs.z.n, 1},
+        {"skippable frame only", only_skip.p, only_skip.n, 1},
     };
     for (size_t i = 0; i < 3; i++)
         for (size_t chunk = 0; chunk < 3; chunk++) {
             events got = decode(cases[i].p, cases[i].n, chunk, 5, 0, 0);
             IFS_CHECK(got.n == 0 && got.rc == IFS_SHARD_END && got.st.status == IFS_SHARD_OK,
-                      "%s: %zu lines rc %d status %d", cases[i].name, got.n, got.rc,
-                      got.st.status);
+                      "%s: %zu lines rc %d status %d", cases[i].name, got.n, got.rc, got.st.status);
             IFS_CHECK(got.st.is_zstd == cases[i].zstd, "%s: format", cases[i].name);
             ev_free(&got);
         }
@@ -447,7 +448,7 @@ static void random_chunk_sizes_including_zero_change_nothing(void)
     sample_text(&t, 500, 0, 99);
     zstream zs;
     zbuild(&zs, t.p, t.n, 1000, 1, 3);
-    static const size_t maxes[] = { 40, 300, IFS_SHARD_DEFAULT_MAX_LINE };
+    static const size_t maxes[] = {40, 300, IFS_SHARD_DEFAULT_MAX_LINE};
     for (size_t m = 0; m < 3; m++) {
         size_t max = maxes[m];
         events want = reference(t.p, t.n, max);
@@ -481,7 +482,7 @@ static void big_stream_given_in_one_piece_is_drained_to_the_end(void)
     buf t = {0};
     sample_text(&t, 20000, 1, 12345); /* ~3 MB */
     events want = reference(t.p, t.n, IFS_SHARD_DEFAULT_MAX_LINE);
-    static const size_t frames[] = { 0, 300000, 131072 };
+    static const size_t frames[] = {0, 300000, 131072};
     for (size_t f = 0; f < 3; f++) {
         zstream *zs = malloc(sizeof *zs);
         zbuild(zs, t.p, t.n, frames[f], 1, 1);
@@ -571,17 +572,18 @@ static void hundred_megabyte_line_is_skipped_in_bounded_memory(void)
             }
             int last = stage == 4;
             /* plain: feed the piece; zstd: feed its compressed form */
-            ZSTD_inBuffer zin = { piece, plen, 0 };
+            ZSTD_inBuffer zin = {piece, plen, 0};
             int done_piece = 0;
             while (!done_piece) {
                 ifs_shard_input in;
                 if (zstd) {
-                    ZSTD_outBuffer zo = { zout, ZSTD_CStreamOutSize(), 0 };
-                    size_t rem = ZSTD_compressStream2(c, &zo, &zin, last ? ZSTD_e_end : ZSTD_e_continue);
+                    ZSTD_outBuffer zo = {zout, ZSTD_CStreamOutSize(), 0};
+                    size_t rem =
+                        ZSTD_compressStream2(c, &zo, &zin, last ? ZSTD_e_end : ZSTD_e_continue);
                     done_piece = last ? rem == 0 : zin.pos == zin.size;
-                    in = (ifs_shard_input){ zout, zo.pos, 0, last && done_piece };
+                    in = (ifs_shard_input){zout, zo.pos, 0, last && done_piece};
                 } else {
-                    in = (ifs_shard_input){ piece, plen, 0, last };
+                    in = (ifs_shard_input){piece, plen, 0, last};
                     done_piece = 1;
                 }
                 while ((rc = ifs_shard_decode(r, &in, &ln)) == IFS_SHARD_LINE) {
@@ -665,9 +667,8 @@ static void truncation_at_every_point_is_reported_once(void)
                 if (good <= full.n) {
                     same_lines(&got, &full, good, "before the cut");
                     uint64_t want_off = good < full.n ? full.v[good].offset : t.n;
-                    IFS_CHECK(last->offset == want_off,
-                              "cut %zu: reject at offset %llu, want %llu", cut,
-                              (unsigned long long)last->offset, (unsigned long long)want_off);
+                    IFS_CHECK(last->offset == want_off, "cut %zu: reject at offset %llu, want %llu",
+                              cut, (unsigned long long)last->offset, (unsigned long long)want_off);
                 }
                 IFS_CHECK(last->comp_offset == cut, "cut %zu: comp offset %llu", cut,
                           (unsigned long long)last->comp_offset);
@@ -719,8 +720,8 @@ static void every_single_byte_corruption_is_safe_and_mostly_caught(void)
                 expect_same(&got, &full, "undetected change");
             }
             size_t cmp = safe < got.n ? safe : got.n;
-            IFS_CHECK(cmp == safe, "byte %zu: lost lines of intact frames (%zu < %zu)", p,
-                      got.n, safe);
+            IFS_CHECK(cmp == safe, "byte %zu: lost lines of intact frames (%zu < %zu)", p, got.n,
+                      safe);
             same_lines(&got, &full, cmp, "intact frames");
             ev_free(&got);
         }
@@ -767,9 +768,9 @@ static void frame_window_over_the_limit_is_rejected_naming_window_limit_and_long
     ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 20);
     buf z = {0};
     unsigned char out[1 << 16];
-    ZSTD_inBuffer in = { t.p, t.n, 0 };
+    ZSTD_inBuffer in = {t.p, t.n, 0};
     for (int stage = 0; stage < 2;) {
-        ZSTD_outBuffer o = { out, sizeof out, 0 };
+        ZSTD_outBuffer o = {out, sizeof out, 0};
         size_t rem;
         if (stage == 0) {
             rem = ZSTD_compressStream2(c, &o, &in, ZSTD_e_continue);
@@ -788,7 +789,8 @@ static void frame_window_over_the_limit_is_rejected_naming_window_limit_and_long
     expect_same(&ok, &want, "window within the default limit");
     events got = decode(z.p, z.n, 0, 1, 0, 12);
     /* the words name the frame's window (2^20), the limit (2^12) and --long */
-    IFS_CHECK(got.st.status == IFS_SHARD_CORRUPT && strstr(got.st.error, "window of 1048576 bytes") &&
+    IFS_CHECK(got.st.status == IFS_SHARD_CORRUPT &&
+                  strstr(got.st.error, "window of 1048576 bytes") &&
                   strstr(got.st.error, "limit of 4096 bytes") && strstr(got.st.error, "--long"),
               "status %d: %s", got.st.status, got.st.error);
     IFS_CHECK(got.n == 1 && got.v[0].reason == IFS_REJECT_ZSTD_CORRUPT,
@@ -812,9 +814,9 @@ static void frame_written_with_long_31_is_read_with_the_default_limit(void)
     ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 31);
     buf z = {0};
     unsigned char out[1 << 16];
-    ZSTD_inBuffer in = { t.p, t.n, 0 };
+    ZSTD_inBuffer in = {t.p, t.n, 0};
     for (int stage = 0; stage < 2;) {
-        ZSTD_outBuffer o = { out, sizeof out, 0 };
+        ZSTD_outBuffer o = {out, sizeof out, 0};
         /* ZSTD_e_continue first, so the compressor does not learn the size */
         size_t rem = ZSTD_compressStream2(c, &o, &in, stage ? ZSTD_e_end : ZSTD_e_continue);
         IFS_CHECK(!ZSTD_isError(rem), "compress: %s", ZSTD_getErrorName(rem));
@@ -839,7 +841,8 @@ static void frame_written_with_long_31_is_read_with_the_default_limit(void)
     /* a caller that lowers the limit gets words naming the window, not a bare zstd error */
     events low = decode(z.p, z.n, 0, 3, 0, 27);
     IFS_CHECK(low.n == 1 && low.v[0].reason == IFS_REJECT_ZSTD_CORRUPT &&
-                  strstr(low.st.error, "window of 2147483648 bytes") && strstr(low.st.error, "--long"),
+                  strstr(low.st.error, "window of 2147483648 bytes") &&
+                  strstr(low.st.error, "--long"),
               "limit 27: %zu lines: %s", low.n, low.st.error);
     ev_free(&got);
     ev_free(&want);
@@ -855,11 +858,11 @@ static void gzip_xz_bzip2_and_lz4_shards_are_rejected_by_name(void)
         unsigned char head[12];
         size_t n;
     } cases[] = {
-        { "gzip", { 0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03, 0xab, 0x56 }, 12 },
-        { "gzip", { 0x1f, 0x8b }, 2 }, /* cut after the magic */
-        { "xz", { 0xfd, '7', 'z', 'X', 'Z', 0, 0, 0x04, 0xe6, 0xd6, 0xb4, 0x46 }, 12 },
-        { "bzip2", { 'B', 'Z', 'h', '9', '1', 'A', 'Y', '&', 'S', 'Y', 0x12, 0x34 }, 12 },
-        { "lz4", { 0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7, 0x0d, 0, 0, 0x80, '{' }, 12 },
+        {"gzip", {0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03, 0xab, 0x56}, 12},
+        {"gzip", {0x1f, 0x8b}, 2}, /* cut after the magic */
+        {"xz", {0xfd, '7', 'z', 'X', 'Z', 0, 0, 0x04, 0xe6, 0xd6, 0xb4, 0x46}, 12},
+        {"bzip2", {'B', 'Z', 'h', '9', '1', 'A', 'Y', '&', 'S', 'Y', 0x12, 0x34}, 12},
+        {"lz4", {0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7, 0x0d, 0, 0, 0x80, '{'}, 12},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (size_t chunk = 0; chunk <= 1; chunk++) {
@@ -876,7 +879,7 @@ static void gzip_xz_bzip2_and_lz4_shards_are_rejected_by_name(void)
         }
     }
     /* text that merely starts like a magic stays text */
-    const char *texts[] = { "BZh\n", "BZhx\n", "{\"text\":\"\\u001f\"}\n" };
+    const char *texts[] = {"BZh\n", "BZhx\n", "{\"text\":\"\\u001f\"}\n"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         events got = decode(texts[i], strlen(texts[i]), 0, 9, 0, 0);
         IFS_CHECK(got.n == 1 && got.v[0].reason == IFS_REJECT_NONE && got.st.status == IFS_SHARD_OK,
@@ -888,13 +891,13 @@ static void gzip_xz_bzip2_and_lz4_shards_are_rejected_by_name(void)
 static void short_inputs_that_look_like_a_magic_prefix_are_plain(void)
 {
     /* fewer than 4 bytes cannot be a frame: plain text, one line */
-    const unsigned char p3[] = { 0x28, 0xB5, 0x2F };
+    const unsigned char p3[] = {0x28, 0xB5, 0x2F};
     events got = decode(p3, 3, 1, 1, 0, 0);
     IFS_CHECK(got.n == 1 && !got.st.is_zstd && got.v[0].len == 3, "3 magic bytes: %zu lines",
               got.n);
     ev_free(&got);
     /* exactly the magic: a zstd frame cut at once */
-    const unsigned char p4[] = { 0x28, 0xB5, 0x2F, 0xFD };
+    const unsigned char p4[] = {0x28, 0xB5, 0x2F, 0xFD};
     got = decode(p4, 4, 0, 2, 0, 0);
     IFS_CHECK(got.n == 1 && got.st.is_zstd && got.st.status == IFS_SHARD_TRUNCATED,
               "4 magic bytes: %zu lines status %d", got.n, got.st.status);
@@ -904,14 +907,14 @@ static void short_inputs_that_look_like_a_magic_prefix_are_plain(void)
 static void calls_after_the_end_return_end_and_consume_nothing(void)
 {
     ifs_shard_reader *r = ifs_shard_create(NULL);
-    ifs_shard_input in = { "a\n", 2, 0, 1 };
+    ifs_shard_input in = {"a\n", 2, 0, 1};
     ifs_shard_line ln;
     IFS_CHECK(ifs_shard_decode(r, &in, &ln) == IFS_SHARD_LINE, "first line");
     IFS_CHECK(ifs_shard_decode(r, &in, &ln) == IFS_SHARD_END, "then end");
-    ifs_shard_input more = { "b\n", 2, 0, 1 };
+    ifs_shard_input more = {"b\n", 2, 0, 1};
     IFS_CHECK(ifs_shard_decode(r, &more, &ln) == IFS_SHARD_END && more.pos == 0,
               "end again, nothing consumed");
-    ifs_shard_input badpos = { "b\n", 2, 3, 1 };
+    ifs_shard_input badpos = {"b\n", 2, 3, 1};
     IFS_CHECK(ifs_shard_decode(r, &badpos, &ln) == IFS_SHARD_EARG, "pos past size");
     IFS_CHECK(ifs_shard_decode(NULL, &in, &ln) == IFS_SHARD_EARG, "NULL reader");
     ifs_shard_free(r);
@@ -961,7 +964,7 @@ static void checksum_failure_is_flagged_and_second_pass_rejects_the_frame(void)
                   (unsigned long long)a.st.error_frame_offset, lo);
         IFS_CHECK(a.n && a.v[a.n - 1].reason == IFS_REJECT_ZSTD_CHECKSUM,
                   "first pass ends with a zstd_checksum line");
-        ifs_shard_opts o = { .reject_frame = 1, .reject_frame_at = lo, .reject_frame_end = hi };
+        ifs_shard_opts o = {.reject_frame = 1, .reject_frame_at = lo, .reject_frame_end = hi};
         events b = decode_opts(zs.z.p, zs.z.n, csz, 9, &o);
         IFS_CHECK(b.st.checksum_failed && b.st.error_frame_offset == lo,
                   "second pass: checksum_failed %d frame %llu", b.st.checksum_failed,
@@ -977,9 +980,9 @@ static void checksum_failure_is_flagged_and_second_pass_rejects_the_frame(void)
                          x->reason == IFS_REJECT_NONE;
                 good++;
             } else {
-                order &= x->reason == IFS_REJECT_ZSTD_CHECKSUM && x->text == NULL &&
-                         i < ref.n && x->line_no == ref.v[i].line_no &&
-                         x->offset == ref.v[i].offset && x->offset < zs.raw_start[2];
+                order &= x->reason == IFS_REJECT_ZSTD_CHECKSUM && x->text == NULL && i < ref.n &&
+                         x->line_no == ref.v[i].line_no && x->offset == ref.v[i].offset &&
+                         x->offset < zs.raw_start[2];
                 bad++;
             }
         }
@@ -1005,7 +1008,7 @@ int main(void)
         const char *name;
         void (*fn)(void);
     } cases[] = {
-#define CASE(f) { #f, f }
+#define CASE(f) {#f, f}
         CASE(plain_text_splits_into_lines_with_offsets),
         CASE(stream_ending_in_newline_has_no_extra_line),
         CASE(crlf_drops_only_the_carriage_return_before_newline),

@@ -46,14 +46,14 @@ static unsigned char *zstd_whole(const unsigned char *z, size_t zn, size_t *out_
     ZSTD_DCtx *d = ZSTD_createDCtx();
     size_t cap = zn * 4 + 1024, len = 0;
     unsigned char *out = malloc(cap);
-    ZSTD_inBuffer in = { z, zn, 0 };
+    ZSTD_inBuffer in = {z, zn, 0};
     size_t ret = 1;
     while (in.pos < in.size || ret != 0) {
         if (len == cap) {
             cap *= 2;
             out = realloc(out, cap);
         }
-        ZSTD_outBuffer o = { out + len, cap - len, 0 };
+        ZSTD_outBuffer o = {out + len, cap - len, 0};
         ret = ZSTD_decompressStream(d, &o, &in);
         if (ZSTD_isError(ret)) {
             free(out);
@@ -86,7 +86,7 @@ int main(void)
     snprintf(pattern, sizeof pattern, "%s/data/alpaca_eval_outputs/*.json.zst", shared);
     ifs_input_list l;
     char err[512];
-    const char *args[] = { pattern };
+    const char *args[] = {pattern};
     if (ifs_io_list_inputs(args, 1, &l, err, sizeof err))
         IFS_SKIP("real corpus absent (%s)", err);
     uint64_t total_lines = 0, total_bytes = 0, total_comp = 0;
@@ -117,7 +117,7 @@ int main(void)
             start = k + 1;
         }
         /* one file holds its whole array on one 1.7 MB line: no line limit here */
-        ifs_shard_opts o = { .max_line_bytes = 64u << 20 };
+        ifs_shard_opts o = {.max_line_bytes = 64u << 20};
         ifs_shard_reader *r;
         IFS_CHECK(!ifs_shard_open(path, &o, &r, err, sizeof err), "%s: %s", path, err);
         ifs_shard_line ln;
@@ -135,8 +135,8 @@ int main(void)
         ifs_shard_free(r);
         int ok = st.status == IFS_SHARD_OK && st.is_zstd && lines == want_lines &&
                  hash == want_hash && st.bytes_out == rn && st.bytes_in == zn;
-        IFS_CHECK(ok, "%s: status %d, %llu lines (want %llu), %llu bytes (want %zu), hash %s",
-                  path, st.status, (unsigned long long)lines, (unsigned long long)want_lines,
+        IFS_CHECK(ok, "%s: status %d, %llu lines (want %llu), %llu bytes (want %zu), hash %s", path,
+                  st.status, (unsigned long long)lines, (unsigned long long)want_lines,
                   (unsigned long long)st.bytes_out, rn, hash == want_hash ? "same" : "differs");
         files_ok += ok;
         total_lines += lines;

@@ -29,10 +29,12 @@ static const char *get(void *ctx, const char *name)
     return NULL;
 }
 
-#define ARRAY(id, mn, mx, step, count)                                                     \
-    { "SLURM_ARRAY_TASK_ID=" id, "SLURM_ARRAY_TASK_MIN=" mn, "SLURM_ARRAY_TASK_MAX=" mx,  \
-      "SLURM_ARRAY_TASK_STEP=" step, "SLURM_ARRAY_TASK_COUNT=" count,                     \
-      "SLURM_ARRAY_JOB_ID=41", NULL }
+#define ARRAY(id, mn, mx, step, count)                                                             \
+    {                                                                                              \
+        "SLURM_ARRAY_TASK_ID=" id, "SLURM_ARRAY_TASK_MIN=" mn, "SLURM_ARRAY_TASK_MAX=" mx,         \
+            "SLURM_ARRAY_TASK_STEP=" step, "SLURM_ARRAY_TASK_COUNT=" count,                        \
+            "SLURM_ARRAY_JOB_ID=41", NULL                                                          \
+    }
 
 typedef struct {
     const char *name;
@@ -51,69 +53,160 @@ static const slice_case CASES[] = {
     {"step_0_6_2_task_6_is_slice_3_of_4", ARRAY("6", "0", "6", "2", "4"), 0, 3, 4, {NULL}},
     {"step_1_5_2_task_5_is_slice_2_of_3", ARRAY("5", "1", "5", "2", "3"), 0, 2, 3, {NULL}},
     {"step_1_7_3_task_4_is_slice_1_of_3", ARRAY("4", "1", "7", "3", "3"), 0, 1, 3, {NULL}},
-    {"throttled_3_9_3_pct_2_task_9_is_slice_2_of_3", ARRAY("9", "3", "9", "3", "3"), 0, 2, 3,
+    {"throttled_3_9_3_pct_2_task_9_is_slice_2_of_3",
+     ARRAY("9", "3", "9", "3", "3"),
+     0,
+     2,
+     3,
      {NULL}},
     {"a_single_index_array_is_slice_0_of_1", ARRAY("5", "5", "5", "1", "1"), 0, 0, 1, {NULL}},
-    {"a_range_that_starts_high_counts_from_its_minimum", ARRAY("1003", "1000", "1009", "1",
-                                                              "10"),
-     0, 3, 10, {NULL}},
+    {"a_range_that_starts_high_counts_from_its_minimum",
+     ARRAY("1003", "1000", "1009", "1", "10"),
+     0,
+     3,
+     10,
+     {NULL}},
     /* Lists and mixes: refused with the values and what to do. */
-    {"list_1_3_7_is_refused_naming_the_variables", ARRAY("3", "1", "7", "1", "3"),
-     IFS_SLURM_EUNMAPPABLE, 0, 0,
+    {"list_1_3_7_is_refused_naming_the_variables",
+     ARRAY("3", "1", "7", "1", "3"),
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_MIN=1", "SLURM_ARRAY_TASK_MAX=7", "SLURM_ARRAY_TASK_COUNT=3",
       "--slice I/N"}},
-    {"evenly_spaced_list_0_2_4_is_refused_slurm_says_step_1", ARRAY("2", "0", "4", "1", "3"),
-     IFS_SLURM_EUNMAPPABLE, 0, 0, {"SLURM_ARRAY_TASK_STEP=1", "one range", NULL}},
-    {"mix_2_4_and_8_is_refused", ARRAY("8", "2", "8", "1", "4"), IFS_SLURM_EUNMAPPABLE, 0, 0,
+    {"evenly_spaced_list_0_2_4_is_refused_slurm_says_step_1",
+     ARRAY("2", "0", "4", "1", "3"),
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_STEP=1", "one range", NULL}},
+    {"mix_2_4_and_8_is_refused",
+     ARRAY("8", "2", "8", "1", "4"),
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_MAX=8", NULL}},
-    {"mix_1_5_2_and_9_is_refused", ARRAY("9", "1", "9", "2", "4"), IFS_SLURM_EUNMAPPABLE, 0,
-     0, {"SLURM_ARRAY_TASK_STEP=2", NULL}},
-    {"mix_0_2_2_3_6_off_the_grid_task_is_refused", ARRAY("3", "0", "6", "2", "4"),
-     IFS_SLURM_EUNMAPPABLE, 0, 0, {"SLURM_ARRAY_TASK_ID=3", "grid", NULL}},
+    {"mix_1_5_2_and_9_is_refused",
+     ARRAY("9", "1", "9", "2", "4"),
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_STEP=2", NULL}},
+    {"mix_0_2_2_3_6_off_the_grid_task_is_refused",
+     ARRAY("3", "0", "6", "2", "4"),
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_ID=3", "grid", NULL}},
     {"mix_0_2_2_3_6_on_the_grid_task_passes_reduce_catches_the_gap",
-     ARRAY("6", "0", "6", "2", "4"), 0, 3, 4, {NULL}},
-    {"a_task_below_the_minimum_is_refused", ARRAY("2", "3", "5", "1", "3"),
-     IFS_SLURM_EUNMAPPABLE, 0, 0, {"SLURM_ARRAY_TASK_ID=2", "outside", NULL}},
-    {"a_task_above_the_maximum_is_refused", ARRAY("6", "3", "5", "1", "3"),
-     IFS_SLURM_EUNMAPPABLE, 0, 0, {"SLURM_ARRAY_TASK_ID=6", "outside", NULL}},
-    {"huge_step_and_count_do_not_overflow", ARRAY("2147483647", "0", "2147483647",
-                                                  "2147483647", "2"),
-     0, 1, 2, {NULL}},
-    {"huge_step_times_count_is_refused_not_wrapped", ARRAY("0", "0", "2147483647",
-                                                           "2147483647", "2147483647"),
-     IFS_SLURM_EUNMAPPABLE, 0, 0, {NULL}},
+     ARRAY("6", "0", "6", "2", "4"),
+     0,
+     3,
+     4,
+     {NULL}},
+    {"a_task_below_the_minimum_is_refused",
+     ARRAY("2", "3", "5", "1", "3"),
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_ID=2", "outside", NULL}},
+    {"a_task_above_the_maximum_is_refused",
+     ARRAY("6", "3", "5", "1", "3"),
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_ID=6", "outside", NULL}},
+    {"huge_step_and_count_do_not_overflow",
+     ARRAY("2147483647", "0", "2147483647", "2147483647", "2"),
+     0,
+     1,
+     2,
+     {NULL}},
+    {"huge_step_times_count_is_refused_not_wrapped",
+     ARRAY("0", "0", "2147483647", "2147483647", "2147483647"),
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
+     {NULL}},
     /* Not an array task. */
-    {"no_task_id_is_not_an_array_task", {"SLURM_JOB_ID=7", NULL}, IFS_SLURM_ENOARRAY, 0, 0,
+    {"no_task_id_is_not_an_array_task",
+     {"SLURM_JOB_ID=7", NULL},
+     IFS_SLURM_ENOARRAY,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_ID", NULL}},
     {"an_empty_task_id_is_not_an_array_task",
      {"SLURM_ARRAY_TASK_ID=", "SLURM_ARRAY_TASK_COUNT=4", "SLURM_ARRAY_TASK_MIN=0", NULL},
-     IFS_SLURM_ENOARRAY, 0, 0, {NULL}},
+     IFS_SLURM_ENOARRAY,
+     0,
+     0,
+     {NULL}},
     /* Hand-made environments. */
     {"without_max_and_step_the_range_is_min_plus_count",
-     {"SLURM_ARRAY_TASK_ID=4", "SLURM_ARRAY_TASK_MIN=3", "SLURM_ARRAY_TASK_COUNT=3", NULL}, 0,
-     1, 3, {NULL}},
+     {"SLURM_ARRAY_TASK_ID=4", "SLURM_ARRAY_TASK_MIN=3", "SLURM_ARRAY_TASK_COUNT=3", NULL},
+     0,
+     1,
+     3,
+     {NULL}},
     {"without_max_a_task_past_min_plus_count_is_refused",
      {"SLURM_ARRAY_TASK_ID=6", "SLURM_ARRAY_TASK_MIN=3", "SLURM_ARRAY_TASK_COUNT=3", NULL},
-     IFS_SLURM_EUNMAPPABLE, 0, 0, {"SLURM_ARRAY_TASK_ID=6", "3 .. 5", NULL}},
+     IFS_SLURM_EUNMAPPABLE,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_ID=6", "3 .. 5", NULL}},
     {"a_task_id_without_a_count_names_the_count",
-     {"SLURM_ARRAY_TASK_ID=4", "SLURM_ARRAY_TASK_MIN=3", NULL}, IFS_SLURM_EVAR, 0, 0,
+     {"SLURM_ARRAY_TASK_ID=4", "SLURM_ARRAY_TASK_MIN=3", NULL},
+     IFS_SLURM_EVAR,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_COUNT", "--slice I/N", NULL}},
     {"a_task_id_without_a_minimum_names_the_minimum",
-     {"SLURM_ARRAY_TASK_ID=4", "SLURM_ARRAY_TASK_COUNT=3", NULL}, IFS_SLURM_EVAR, 0, 0,
+     {"SLURM_ARRAY_TASK_ID=4", "SLURM_ARRAY_TASK_COUNT=3", NULL},
+     IFS_SLURM_EVAR,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_MIN", NULL}},
-    {"a_task_id_with_letters_is_refused", ARRAY("4x", "0", "6", "2", "4"), IFS_SLURM_EVAR, 0,
-     0, {"SLURM_ARRAY_TASK_ID='4x'", NULL}},
-    {"a_negative_task_id_is_refused", ARRAY("-1", "0", "6", "2", "4"), IFS_SLURM_EVAR, 0, 0,
+    {"a_task_id_with_letters_is_refused",
+     ARRAY("4x", "0", "6", "2", "4"),
+     IFS_SLURM_EVAR,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_ID='4x'", NULL}},
+    {"a_negative_task_id_is_refused",
+     ARRAY("-1", "0", "6", "2", "4"),
+     IFS_SLURM_EVAR,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_ID='-1'", NULL}},
-    {"a_task_id_with_a_space_is_refused", ARRAY(" 4", "0", "6", "2", "4"), IFS_SLURM_EVAR, 0,
-     0, {"SLURM_ARRAY_TASK_ID", NULL}},
-    {"a_task_id_past_int32_is_refused", ARRAY("2147483648", "0", "6", "2", "4"),
-     IFS_SLURM_EVAR, 0, 0, {"SLURM_ARRAY_TASK_ID", NULL}},
-    {"a_malformed_step_is_refused", ARRAY("4", "0", "6", "two", "4"), IFS_SLURM_EVAR, 0, 0,
+    {"a_task_id_with_a_space_is_refused",
+     ARRAY(" 4", "0", "6", "2", "4"),
+     IFS_SLURM_EVAR,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_ID", NULL}},
+    {"a_task_id_past_int32_is_refused",
+     ARRAY("2147483648", "0", "6", "2", "4"),
+     IFS_SLURM_EVAR,
+     0,
+     0,
+     {"SLURM_ARRAY_TASK_ID", NULL}},
+    {"a_malformed_step_is_refused",
+     ARRAY("4", "0", "6", "two", "4"),
+     IFS_SLURM_EVAR,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_STEP='two'", NULL}},
-    {"a_step_of_zero_is_refused", ARRAY("4", "0", "6", "0", "4"), IFS_SLURM_EVAR, 0, 0,
+    {"a_step_of_zero_is_refused",
+     ARRAY("4", "0", "6", "0", "4"),
+     IFS_SLURM_EVAR,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_STEP=0", NULL}},
-    {"a_count_of_zero_is_refused", ARRAY("0", "0", "0", "1", "0"), IFS_SLURM_EVAR, 0, 0,
+    {"a_count_of_zero_is_refused",
+     ARRAY("0", "0", "0", "1", "0"),
+     IFS_SLURM_EVAR,
+     0,
+     0,
      {"SLURM_ARRAY_TASK_COUNT=0", NULL}},
 };
 
@@ -126,8 +219,8 @@ static void test_slices(void)
         char err[768] = "";
         int rc = ifs_slurm_slice(get, &e, &index, &count, err, sizeof err);
         IFS_CHECK(rc == c->rc, "%s: rc %d (%s), want %d", c->name, rc, err, c->rc);
-        IFS_CHECK(index == c->index && count == c->count, "%s: slice %d/%d, want %d/%d",
-                  c->name, (int)index, (int)count, (int)c->index, (int)c->count);
+        IFS_CHECK(index == c->index && count == c->count, "%s: slice %d/%d, want %d/%d", c->name,
+                  (int)index, (int)count, (int)c->index, (int)c->count);
         for (int w = 0; w < 4 && c->words[w]; w++)
             IFS_CHECK(strstr(err, c->words[w]) != NULL, "%s: the error does not say '%s': %s",
                       c->name, c->words[w], err);
@@ -158,14 +251,16 @@ static void test_every_slice_exactly_once(void)
             char err[512];
             int rc = ifs_slurm_slice(get, &e, &index, &count, err, sizeof err);
             IFS_CHECK(rc == 0 && count == cnt && index >= 0 && index < cnt,
-                      "every_task_of_%d_%d_%d_gets_a_slice: task %d: rc %d %s", mn, mx, step,
-                      id, rc, err);
+                      "every_task_of_%d_%d_%d_gets_a_slice: task %d: rc %d %s", mn, mx, step, id,
+                      rc, err);
             if (rc == 0 && index >= 0 && index < 16)
                 seen[index]++;
         }
         for (int k = 0; k < cnt; k++)
-            IFS_CHECK(seen[k] == 1, "every_slice_of_%d_%d_%d_is_taken_once: slice %d taken %d "
-                      "times", mn, mx, step, k, seen[k]);
+            IFS_CHECK(seen[k] == 1,
+                      "every_slice_of_%d_%d_%d_is_taken_once: slice %d taken %d "
+                      "times",
+                      mn, mx, step, k, seen[k]);
     }
 }
 
@@ -189,8 +284,7 @@ static void test_arguments(void)
     for (size_t k = 0; k < sizeof rcs / sizeof rcs[0]; k++)
         IFS_CHECK(strcmp(ifs_slurm_strerror(rcs[k]), "unknown status") != 0,
                   "every_status_has_words: %d", rcs[k]);
-    IFS_CHECK(!strcmp(ifs_slurm_strerror(12345), "unknown status"),
-              "an_unknown_status_says_so");
+    IFS_CHECK(!strcmp(ifs_slurm_strerror(12345), "unknown status"), "an_unknown_status_says_so");
 }
 
 static void test_getenv(void)
@@ -204,8 +298,8 @@ static void test_getenv(void)
     int32_t i, n;
     char err[256];
     int rc = ifs_slurm_slice(ifs_slurm_getenv, NULL, &i, &n, err, sizeof err);
-    IFS_CHECK(rc == 0 && i == 2 && n == 4, "getenv_reads_the_process_environment: %d %d/%d",
-              rc, (int)i, (int)n);
+    IFS_CHECK(rc == 0 && i == 2 && n == 4, "getenv_reads_the_process_environment: %d %d/%d", rc,
+              (int)i, (int)n);
     unsetenv("SLURM_ARRAY_TASK_ID");
     rc = ifs_slurm_slice(ifs_slurm_getenv, NULL, &i, &n, err, sizeof err);
     IFS_CHECK(rc == IFS_SLURM_ENOARRAY && n == 0, "getenv_without_a_task_id_is_no_array");

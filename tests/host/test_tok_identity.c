@@ -16,7 +16,7 @@
 #include "ifs_tok.h"
 
 static const char *const VOCAB[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the",
-                                    "cat", "sat", "##s", "on", "mat", "."};
+                                    "cat",   "sat",   "##s",   "on",    "mat",    "."};
 #define NV (sizeof VOCAB / sizeof VOCAB[0])
 
 static char root[512];
@@ -49,16 +49,20 @@ static const char *folder(const char *name, int json, int swap, const char *conf
                               "\"continuing_subword_prefix\": \"##\", \"vocab\": {");
     for (size_t i = 0; i < NV; i++) {
         const char *t = VOCAB[i];
-        if (swap && !strcmp(t, "cat")) t = "sat";
-        else if (swap && !strcmp(t, "sat")) t = "cat";
+        if (swap && !strcmp(t, "cat"))
+            t = "sat";
+        else if (swap && !strcmp(t, "sat"))
+            t = "cat";
         if (json)
             n += (size_t)snprintf(text + n, sizeof text - n, "%s\"%s\": %zu", i ? ", " : "", t, i);
         else
             n += (size_t)snprintf(text + n, sizeof text - n, "%s\n", t);
     }
-    if (json) snprintf(text + n, sizeof text - n, "}}, \"added_tokens\": []}");
+    if (json)
+        snprintf(text + n, sizeof text - n, "}}, \"added_tokens\": []}");
     put_file(dir, json ? "tokenizer.json" : "vocab.txt", text);
-    if (config) put_file(dir, "tokenizer_config.json", config);
+    if (config)
+        put_file(dir, "tokenizer_config.json", config);
     return dir;
 }
 

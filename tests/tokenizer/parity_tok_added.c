@@ -58,14 +58,14 @@ int main(void)
     }
     int ci = 0, slow_diff = 0;
     const cJSON *ck;
-    cJSON_ArrayForEach(ck, cJSON_GetObjectItem(root, "checkpoints")) {
+    cJSON_ArrayForEach(ck, cJSON_GetObjectItem(root, "checkpoints"))
+    {
         snprintf(dir, sizeof dir, "%s/added-%d", tmp, ci++);
         mkdir(dir, 0755);
         snprintf(path, sizeof path, "%s/vocab.txt", dir);
         FILE *f = fopen(path, "wb");
         const cJSON *v;
-        cJSON_ArrayForEach(v, cJSON_GetObjectItem(ck, "vocab"))
-            fprintf(f, "%s\n", v->valuestring);
+        cJSON_ArrayForEach(v, cJSON_GetObjectItem(ck, "vocab")) fprintf(f, "%s\n", v->valuestring);
         fclose(f);
         snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
         f = fopen(path, "wb");
@@ -80,7 +80,8 @@ int main(void)
             continue;
         ifs_tok_state *st = ifs_tok_state_create(tok);
         const cJSON *c;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItem(ck, "cases")) {
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(ck, "cases"))
+        {
             const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
             const cJSON *want = cJSON_GetObjectItem(c, "ids");
             int32_t ids[512], n = 0;
@@ -96,7 +97,8 @@ int main(void)
             IFS_CHECK(same, "'%s' in '%s' gives HF's ids (got %s rc %d)", text, name, got, rc);
             if (cJSON_GetObjectItem(c, "slow_ids")) {
                 slow_diff++;
-                printf("note: the slow tokenizer differs on '%s' (%s); we follow the fast one\n", text, name);
+                printf("note: the slow tokenizer differs on '%s' (%s); we follow the fast one\n",
+                       text, name);
             }
         }
         ifs_tok_state_free(st);

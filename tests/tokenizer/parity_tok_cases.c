@@ -65,7 +65,8 @@ static int same_ids(const cJSON *want, const int32_t *got, int32_t n)
         return 0;
     int i = 0;
     const cJSON *v;
-    cJSON_ArrayForEach(v, want) {
+    cJSON_ArrayForEach(v, want)
+    {
         if (!cJSON_IsNumber(v) || v->valueint != got[i++])
             return 0;
     }
@@ -103,17 +104,18 @@ int main(void)
     ifs_tok *tok[2];
     tok[0] = ifs_tok_load(model, NULL, err, sizeof err);
     IFS_CHECK(tok[0] != NULL, "uncased load: %s", err);
-    ifs_tok_config cased = { 0, -1, -1, -1 };
+    ifs_tok_config cased = {0, -1, -1, -1};
     tok[1] = ifs_tok_load(model, &cased, err, sizeof err);
     IFS_CHECK(tok[1] != NULL, "cased load: %s", err);
     if (!tok[0] || !tok[1])
         return ifs_test_done("parity_tok_cases");
-    static const char *const cfg[2] = { "uncased", "cased" };
+    static const char *const cfg[2] = {"uncased", "cased"};
     ifs_tok_state *st = ifs_tok_state_create(tok[0]);
     int32_t *ids = malloc(1024 * sizeof(int32_t)), *types = malloc(1024 * sizeof(int32_t));
     int n_cases = 0, n_slow = 0, n_capped = 0;
     const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "cases")) {
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "cases"))
+    {
         const char *name = cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "text_hex");
         size_t tl = 0, al = 0, bl = 0;
@@ -135,8 +137,8 @@ int main(void)
             if (t)
                 rc = ifs_tok_encode(tok[k], st, tx, tl, ml, ids, types, &n, &r);
             else if (a_max > 0)
-                rc = ifs_tok_encode_pair_cap(tok[k], st, ax, al, bx, bl, ml, a_max, ids, types,
-                                             &n, &r, NULL);
+                rc = ifs_tok_encode_pair_cap(tok[k], st, ax, al, bx, bl, ml, a_max, ids, types, &n,
+                                             &r, NULL);
             else
                 rc = ifs_tok_encode_pair(tok[k], st, ax, al, bx, bl, ml, ids, types, &n, &r, NULL);
             int ok = rc == 0 && same_ids(wids, ids, n) && same_ids(wtypes, types, n);

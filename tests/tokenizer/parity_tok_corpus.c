@@ -137,12 +137,12 @@ static long compare(const char *label, const char *cfg_name, const ifs_tok *tok,
     char p1[4096], p2[4096];
     snprintf(p1, sizeof p1, "%s/%s.wp.bin", dir, cfg_name);
     snprintf(p2, sizeof p2, "%s/%s.enc.bin", dir, cfg_name);
-    reader wp = { 0 }, enc = { 0 };
+    reader wp = {0}, enc = {0};
     uint32_t nwp, nenc;
-    if (slurp(p1, &wp) || check_magic(&wp, "IFSIDS1") || get_u32(&wp, &nwp) ||
-        slurp(p2, &enc) || check_magic(&enc, "IFSIDS1") || get_u32(&enc, &nenc) ||
-        nwp != c->n || nenc != c->n) {
-        IFS_CHECK(0, "%s: reference files %s / %s unreadable or of the wrong size", cfg_name, p1, p2);
+    if (slurp(p1, &wp) || check_magic(&wp, "IFSIDS1") || get_u32(&wp, &nwp) || slurp(p2, &enc) ||
+        check_magic(&enc, "IFSIDS1") || get_u32(&enc, &nenc) || nwp != c->n || nenc != c->n) {
+        IFS_CHECK(0, "%s: reference files %s / %s unreadable or of the wrong size", cfg_name, p1,
+                  p2);
         free(wp.buf);
         free(enc.buf);
         return 1;
@@ -157,8 +157,8 @@ static long compare(const char *label, const char *cfg_name, const ifs_tok *tok,
     for (uint32_t i = 0; i < n; i++) {
         uint32_t cnt, ecnt;
         const uint8_t *p, *ep;
-        if (get_u32(&wp, &cnt) || get_bytes(&wp, (size_t)cnt * 4, &p) ||
-            get_u32(&enc, &ecnt) || get_bytes(&enc, (size_t)ecnt * 4, &ep)) {
+        if (get_u32(&wp, &cnt) || get_bytes(&wp, (size_t)cnt * 4, &p) || get_u32(&enc, &ecnt) ||
+            get_bytes(&enc, (size_t)ecnt * 4, &ep)) {
             IFS_CHECK(0, "%s: reference files end early at text %u", cfg_name, i);
             bad++;
             break;
@@ -168,29 +168,30 @@ static long compare(const char *label, const char *cfg_name, const ifs_tok *tok,
         int32_t ng;
         size_t badoff = 0;
         int rc = ifs_tok_tokenize(tok, st, c->text[i], c->text_len[i], &got, &ng, &badoff);
-        int ok = rc == IFS_TOK_OK && (uint32_t)ng == cnt &&
-                 !memcmp(got, ref, (size_t)cnt * 4);
+        int ok = rc == IFS_TOK_OK && (uint32_t)ng == cnt && !memcmp(got, ref, (size_t)cnt * 4);
         size_t first = 0;
         if (rc == IFS_TOK_OK && !ok)
             while (first < cnt && first < (size_t)ng && (uint32_t)got[first] == ref[first])
                 first++;
         int32_t ne = 0;
         ifs_tok_result res;
-        int rc2 = ifs_tok_encode(tok, st, c->text[i], c->text_len[i], max_len, ids, NULL, &ne, &res);
-        int ok2 = rc2 == IFS_TOK_OK && (uint32_t)ne == ecnt && !memcmp(ids, eref, (size_t)ecnt * 4) &&
+        int rc2 =
+            ifs_tok_encode(tok, st, c->text[i], c->text_len[i], max_len, ids, NULL, &ne, &res);
+        int ok2 = rc2 == IFS_TOK_OK && (uint32_t)ne == ecnt &&
+                  !memcmp(ids, eref, (size_t)ecnt * 4) &&
                   res.truncated == (cnt + 2 > (uint32_t)max_len) &&
                   (res.truncated ? res.n_untruncated > ne && res.n_untruncated <= (int32_t)cnt + 2
                                  : res.n_untruncated == (int32_t)cnt + 2);
         /* shorter lengths against HF's WordPiece ids cut as HF cuts */
-        static const int32_t LENS[] = { 16, 64, 128 };
+        static const int32_t LENS[] = {16, 64, 128};
         int32_t bad_len = 0;
         for (size_t li = 0; rc == IFS_TOK_OK && ok && li < sizeof LENS / sizeof LENS[0]; li++) {
             int32_t L = LENS[li], m = 0;
             ifs_tok_result r3;
             uint32_t keep = cnt < (uint32_t)L - 2 ? cnt : (uint32_t)L - 2;
             int rc3 = ifs_tok_encode(tok, st, c->text[i], c->text_len[i], L, ids, NULL, &m, &r3);
-            int ok3 = rc3 == IFS_TOK_OK && m == (int32_t)keep + 2 && ids[0] == ifs_tok_cls_id(tok) &&
-                      ids[keep + 1] == ifs_tok_sep_id(tok) &&
+            int ok3 = rc3 == IFS_TOK_OK && m == (int32_t)keep + 2 &&
+                      ids[0] == ifs_tok_cls_id(tok) && ids[keep + 1] == ifs_tok_sep_id(tok) &&
                       !memcmp(ids + 1, ref, (size_t)keep * 4) && r3.truncated == (cnt > keep) &&
                       r3.n_untruncated > (r3.truncated ? m : m - 1) &&
                       r3.n_untruncated <= (int32_t)cnt + 2;
@@ -204,15 +205,17 @@ static long compare(const char *label, const char *cfg_name, const ifs_tok *tok,
         if (!ok || !ok2) {
             bad++;
             if (shown++ < 5) {
-                printf("MISMATCH %s text %u (generator %s, %u bytes): tokenize rc %d, encode rc %d\n",
-                       cfg_name, i, c->gen[c->text_gen[i]], c->text_len[i], rc, rc2);
+                printf(
+                    "MISMATCH %s text %u (generator %s, %u bytes): tokenize rc %d, encode rc %d\n",
+                    cfg_name, i, c->gen[c->text_gen[i]], c->text_len[i], rc, rc2);
                 if (!ok && rc == IFS_TOK_OK) {
                     print_ids("hf  ", ref, cnt, first > 3 ? first - 3 : 0);
                     print_ids32("ours", got, (size_t)ng, first > 3 ? first - 3 : 0);
                 }
                 if (!ok2 && rc2 == IFS_TOK_OK)
                     printf("    truncated encoding differs (hf %u ids, ours %d, untruncated %d, "
-                           "first bad max_len %d)\n", ecnt, ne, res.n_untruncated, bad_len);
+                           "first bad max_len %d)\n",
+                           ecnt, ne, res.n_untruncated, bad_len);
             }
         }
     }
@@ -234,10 +237,10 @@ static long compare_trunc(const ifs_tok *tok, const char *dir)
     char p1[4096], p2[4096];
     snprintf(p1, sizeof p1, "%s/pairs.bin", dir);
     snprintf(p2, sizeof p2, "%s/trunc.bin", dir);
-    reader pr = { 0 }, tr = { 0 };
+    reader pr = {0}, tr = {0};
     uint32_t np = 0, ncase = 0, nt = 0;
-    if (slurp(p1, &pr) || check_magic(&pr, "IFSPAIR") || get_u32(&pr, &np) ||
-        slurp(p2, &tr) || check_magic(&tr, "IFSTRC1") || get_u32(&tr, &ncase) || ncase > 64) {
+    if (slurp(p1, &pr) || check_magic(&pr, "IFSPAIR") || get_u32(&pr, &np) || slurp(p2, &tr) ||
+        check_magic(&tr, "IFSTRC1") || get_u32(&tr, &ncase) || ncase > 64) {
         IFS_CHECK(0, "trunc: reference files %s / %s unreadable", p1, p2);
         free(pr.buf);
         free(tr.buf);
@@ -288,11 +291,11 @@ static long compare_trunc(const ifs_tok *tok, const char *dir)
             int32_t n = 0;
             ifs_tok_result r;
             int bad_b = 0;
-            int rc = kind[k] ? ifs_tok_encode_pair_cap(tok, st, ta[i], la[i], tb[i], lb[i],
-                                                       (int32_t)mlen[k], (int32_t)amax[k], ids,
-                                                       types, &n, &r, &bad_b)
-                             : ifs_tok_encode(tok, st, tb[i], lb[i], (int32_t)mlen[k], ids, types,
-                                              &n, &r);
+            int rc =
+                kind[k]
+                    ? ifs_tok_encode_pair_cap(tok, st, ta[i], la[i], tb[i], lb[i], (int32_t)mlen[k],
+                                              (int32_t)amax[k], ids, types, &n, &r, &bad_b)
+                    : ifs_tok_encode(tok, st, tb[i], lb[i], (int32_t)mlen[k], ids, types, &n, &r);
             total++;
             int ok = rc == IFS_TOK_OK && (uint32_t)n == cnt && !memcmp(ids, p, (size_t)cnt * 4) &&
                      !memcmp(types, q, (size_t)cnt * 4) && r.n_untruncated >= n &&
@@ -302,8 +305,8 @@ static long compare_trunc(const ifs_tok *tok, const char *dir)
                 case_bad++;
                 if (shown++ < 5) {
                     printf("MISMATCH trunc %s max_len %u a_max %u, pair %u: rc %d, hf %u ids, "
-                           "ours %d\n", kind[k] ? "pair" : "single", mlen[k], amax[k], i, rc,
-                           cnt, n);
+                           "ours %d\n",
+                           kind[k] ? "pair" : "single", mlen[k], amax[k], i, rc, cnt, n);
                     print_ids("hf  ", (const uint32_t *)p, cnt, 0);
                     print_ids32("ours", ids, (size_t)n, 0);
                 }
@@ -339,7 +342,8 @@ int main(void)
     char model[4096], path[8192], cmd[32768];
     struct stat sb;
     if (!shared || !models || !py || !src)
-        IFS_SKIP("IFS_SHARED_DIR/IFS_MODELS_DIR/IFS_PYTHON/IFS_SOURCE_DIR not set (run through ctest)");
+        IFS_SKIP(
+            "IFS_SHARED_DIR/IFS_MODELS_DIR/IFS_PYTHON/IFS_SOURCE_DIR not set (run through ctest)");
     snprintf(path, sizeof path, "%s/data/alpaca_eval_outputs", shared);
     if (stat(path, &sb))
         IFS_SKIP("the shared corpus %s is absent", path);
@@ -352,8 +356,9 @@ int main(void)
 
     snprintf(path, sizeof path, "%s/cased.enc.bin", tmp);
     if (!getenv("IFS_TOK_PARITY_REUSE") || stat(path, &sb)) {
-        snprintf(cmd, sizeof cmd, "'%s' '%s/scripts/ref_tokenize.py' corpus '%s' '%s' '%s' --limit %s",
-                 py, src, model, shared, tmp, lim);
+        snprintf(cmd, sizeof cmd,
+                 "'%s' '%s/scripts/ref_tokenize.py' corpus '%s' '%s' '%s' --limit %s", py, src,
+                 model, shared, tmp, lim);
         printf("running: %s\n", cmd);
         fflush(stdout);
         int rc = system(cmd);
@@ -365,8 +370,8 @@ int main(void)
     snprintf(path, sizeof path, "%s/trunc.bin", tmp);
     if (!getenv("IFS_TOK_PARITY_REUSE") || stat(path, &sb)) {
         snprintf(cmd, sizeof cmd,
-                 "'%s' '%s/scripts/ref_tok_trunc.py' trunc '%s' '%s' '%s' --limit %s",
-                 py, src, model, shared, tmp, lim);
+                 "'%s' '%s/scripts/ref_tok_trunc.py' trunc '%s' '%s' '%s' --limit %s", py, src,
+                 model, shared, tmp, lim);
         printf("running: %s\n", cmd);
         fflush(stdout);
         int rc = system(cmd);
@@ -375,8 +380,8 @@ int main(void)
             return 1;
         }
     }
-    corpus c = { 0 };
-    reader tr = { 0 };
+    corpus c = {0};
+    reader tr = {0};
     snprintf(path, sizeof path, "%s/texts.bin", tmp);
     if (read_texts(path, &c, &tr)) {
         fprintf(stderr, "FAIL: %s unreadable\n", path);
@@ -385,7 +390,7 @@ int main(void)
     char err[512];
     ifs_tok *unc = ifs_tok_load(model, NULL, err, sizeof err);
     IFS_CHECK(unc != NULL, "loading %s: %s", model, err);
-    ifs_tok_config cased = { 0, -1, -1, -1 };
+    ifs_tok_config cased = {0, -1, -1, -1};
     ifs_tok *cas = ifs_tok_load(model, &cased, err, sizeof err);
     IFS_CHECK(cas != NULL, "loading %s cased: %s", model, err);
     uint32_t limit = (uint32_t)strtoul(lim, NULL, 10);

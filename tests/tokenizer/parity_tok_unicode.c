@@ -21,8 +21,15 @@
 
 static int put_utf8(char *o, uint32_t cp)
 {
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
     if (cp < 0x10000) {
         o[0] = (char)(0xE0 | (cp >> 12));
         o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
@@ -67,7 +74,8 @@ static void compare(const char *cfg, const ifs_tok *tok, const char *path)
         lines++;
         if (rc || strcmp(got, want)) {
             if (bad++ < 10)
-                printf("MISMATCH %s U+%04X: ours '%s' (rc %d), hf '%s'\n", cfg, cp, rc ? "" : got, rc, want);
+                printf("MISMATCH %s U+%04X: ours '%s' (rc %d), hf '%s'\n", cfg, cp, rc ? "" : got,
+                       rc, want);
         }
     }
     printf("%s: %ld code points, %ld differ\n", cfg, lines, bad);
@@ -95,13 +103,15 @@ int main(void)
     if (stat(py, &sb))
         IFS_SKIP("the reference Python %s is absent (scripts/setup.sh makes it)", py);
 
-    snprintf(cmd, sizeof cmd, "'%s' '%s/scripts/gen_tok_tables.py' --check '%s/tokenizer/tok_tables.c'",
-             py, src, src);
+    snprintf(cmd, sizeof cmd,
+             "'%s' '%s/scripts/gen_tok_tables.py' --check '%s/tokenizer/tok_tables.c'", py, src,
+             src);
     printf("running: %s\n", cmd);
     fflush(stdout);
     IFS_CHECK(system(cmd) == 0, "the committed tables match the installed HF tokenizers");
 
-    snprintf(cmd, sizeof cmd, "'%s' '%s/scripts/ref_tokenize.py' codepoints '%s' '%s'", py, src, model, tmp);
+    snprintf(cmd, sizeof cmd, "'%s' '%s/scripts/ref_tokenize.py' codepoints '%s' '%s'", py, src,
+             model, tmp);
     printf("running: %s\n", cmd);
     fflush(stdout);
     if (system(cmd) != 0) {
@@ -110,7 +120,7 @@ int main(void)
     }
     ifs_tok *unc = ifs_tok_load(model, NULL, err, sizeof err);
     IFS_CHECK(unc != NULL, "uncased load: %s", err);
-    ifs_tok_config cc = { 0, -1, -1, -1 };
+    ifs_tok_config cc = {0, -1, -1, -1};
     ifs_tok *cas = ifs_tok_load(model, &cc, err, sizeof err);
     IFS_CHECK(cas != NULL, "cased load: %s", err);
     if (unc) {

@@ -18,9 +18,10 @@
 #include "tok_internal.h"
 
 static const char *const VOCAB[] = {
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "a", "b",
-    ",", ".", "!", "hello", "world", "cafe", "##s", "the", "##é", "é", "h", "##e", "##l", "##o",
-    "ca", "##fe", "我", "x", "##x", "İ", "Hello", "i", "##̇", "bb", "##b", "##f",
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un",    "##aff", "##able", "a",
+    "b",     ",",     ".",     "!",     "hello",  "world", "cafe",  "##s",    "the",
+    "##é",   "é",     "h",     "##e",   "##l",    "##o",   "ca",    "##fe",   "我",
+    "x",     "##x",   "İ",     "Hello", "i",      "##̇",    "bb",    "##b",    "##f",
 };
 enum { ID_PAD, ID_UNK, ID_CLS, ID_SEP, ID_MASK };
 
@@ -78,27 +79,30 @@ typedef struct {
 } wp_case;
 
 static const wp_case WP_CASES[] = {
-    { "wordpiece splits a word into the longest pieces", 0, "unaffable", "un ##aff ##able" },
-    { "wordpiece turns a word with an unknown suffix into one unk", 0, "unaffablez", "[UNK]" },
-    { "wordpiece turns a word with an unknown start into one unk", 0, "zzz hello", "[UNK] hello" },
-    { "punctuation is split into words of its own", 0, "hello,world!", "hello , world !" },
-    { "uncased lowercases ascii", 0, "HELLO World", "hello world" },
-    { "uncased strips accents after decomposition", 0, "Café", "cafe" },
-    { "cased keeps case and accents", 1, "Hello café", "Hello ca ##f ##é" },
-    { "control characters vanish inside a word", 0, "hel\x01lo", "hello" },
-    { "nul vanishes inside a word", 0, "hel\0lo wor\x7fld", "hello world" },
-    { "tabs and newlines split words", 0, "a\tb\nhello\r\nworld", "a b hello world" },
-    { "no break space splits words", 0, "a\xc2\xa0" "b", "a b" },
-    { "zero width space vanishes inside a word", 0, "hel\xe2\x80\x8blo", "hello" },
-    { "a cjk ideograph is a word of its own", 0, "x\xe6\x88\x91x", "x 我 x" },
-    { "special tokens in the raw text are kept whole", 0, "a[SEP]b [MASK]", "a [SEP] b [MASK]" },
-    { "a lowercase special token is not special", 0, "[sep]", "[UNK] [UNK] [UNK]" },
-    { "a special token split by a control char is not special", 1, "[SE\x01P]", "[UNK] [UNK] [UNK]" },
-    { "continuation pieces repeat", 0, "bbbbb", "bb ##b ##b ##b" },
-    { "dotted capital i lowercases then loses its dot", 0, "\xc4\xb0", "i" },
-    { "cased dotted capital i stays", 1, "\xc4\xb0", "İ" },
-    { "empty text gives nothing", 0, "", "" },
-    { "whitespace only gives nothing", 0, " \t\n \xe3\x80\x80 ", "" },
+    {"wordpiece splits a word into the longest pieces", 0, "unaffable", "un ##aff ##able"},
+    {"wordpiece turns a word with an unknown suffix into one unk", 0, "unaffablez", "[UNK]"},
+    {"wordpiece turns a word with an unknown start into one unk", 0, "zzz hello", "[UNK] hello"},
+    {"punctuation is split into words of its own", 0, "hello,world!", "hello , world !"},
+    {"uncased lowercases ascii", 0, "HELLO World", "hello world"},
+    {"uncased strips accents after decomposition", 0, "Café", "cafe"},
+    {"cased keeps case and accents", 1, "Hello café", "Hello ca ##f ##é"},
+    {"control characters vanish inside a word", 0, "hel\x01lo", "hello"},
+    {"nul vanishes inside a word", 0, "hel\0lo wor\x7fld", "hello world"},
+    {"tabs and newlines split words", 0, "a\tb\nhello\r\nworld", "a b hello world"},
+    {"no break space splits words", 0,
+     "a\xc2\xa0"
+     "b",
+     "a b"},
+    {"zero width space vanishes inside a word", 0, "hel\xe2\x80\x8blo", "hello"},
+    {"a cjk ideograph is a word of its own", 0, "x\xe6\x88\x91x", "x 我 x"},
+    {"special tokens in the raw text are kept whole", 0, "a[SEP]b [MASK]", "a [SEP] b [MASK]"},
+    {"a lowercase special token is not special", 0, "[sep]", "[UNK] [UNK] [UNK]"},
+    {"a special token split by a control char is not special", 1, "[SE\x01P]", "[UNK] [UNK] [UNK]"},
+    {"continuation pieces repeat", 0, "bbbbb", "bb ##b ##b ##b"},
+    {"dotted capital i lowercases then loses its dot", 0, "\xc4\xb0", "i"},
+    {"cased dotted capital i stays", 1, "\xc4\xb0", "İ"},
+    {"empty text gives nothing", 0, "", ""},
+    {"whitespace only gives nothing", 0, " \t\n \xe3\x80\x80 ", ""},
 };
 
 static void test_wordpiece(const ifs_tok *unc, const ifs_tok *cas)
@@ -119,10 +123,15 @@ static void test_long_words(const ifs_tok *tok, const ifs_tok *cased)
 {
     ifs_tok_state *st = ifs_tok_state_create(tok);
     static char w[10001];
-    struct { const char *name; size_t n; const char *want_first; int32_t want_n; } cases[] = {
-        { "a word of exactly 100 chars is split normally", 100, "bb", 99 },
-        { "a word of 101 chars is a single unk", 101, "[UNK]", 1 },
-        { "a word of 10000 chars is a single unk", 10000, "[UNK]", 1 },
+    struct {
+        const char *name;
+        size_t n;
+        const char *want_first;
+        int32_t want_n;
+    } cases[] = {
+        {"a word of exactly 100 chars is split normally", 100, "bb", 99},
+        {"a word of 101 chars is a single unk", 101, "[UNK]", 1},
+        {"a word of 10000 chars is a single unk", 10000, "[UNK]", 1},
     };
     for (size_t i = 0; i < 3; i++) {
         memset(w, 'b', cases[i].n);
@@ -130,7 +139,7 @@ static void test_long_words(const ifs_tok *tok, const ifs_tok *cased)
         int32_t n;
         int rc = ifs_tok_tokenize(tok, st, w, cases[i].n, &ids, &n, NULL);
         IFS_CHECK(rc == 0 && n == cases[i].want_n &&
-                  !strcmp(ifs_tok_id_to_token(tok, ids[0]), cases[i].want_first),
+                      !strcmp(ifs_tok_id_to_token(tok, ids[0]), cases[i].want_first),
                   "%s: rc %d, n %d", cases[i].name, rc, n);
     }
     /* 101 chars of which some are multi-byte: counted in chars, not bytes */
@@ -143,7 +152,8 @@ static void test_long_words(const ifs_tok *tok, const ifs_tok *cased)
     const int32_t *ids;
     int32_t n;
     int rc = ifs_tok_tokenize(cased, st, mixed, k, &ids, &n, NULL);
-    IFS_CHECK(rc == 0 && n == 50, "(cased) fifty two-byte chars are counted as 50 chars, not 100 bytes: n %d", n);
+    IFS_CHECK(rc == 0 && n == 50,
+              "(cased) fifty two-byte chars are counted as 50 chars, not 100 bytes: n %d", n);
     ifs_tok_state_free(st);
 }
 
@@ -155,16 +165,16 @@ typedef struct {
 } utf8_case;
 
 static const utf8_case UTF8_CASES[] = {
-    { "a lone continuation byte is refused at its offset", "ab\x80", 3, 2 },
-    { "a truncated two byte sequence at the end is refused at its start", "a\xc3", 2, 1 },
-    { "a truncated three byte sequence at the end is refused at its start", "a\xe2\x82", 3, 1 },
-    { "an overlong slash is refused", "\xc0\xaf", 2, 0 },
-    { "an overlong three byte nul is refused", "xy\xe0\x80\x80", 5, 2 },
-    { "an encoded surrogate is refused", "\xed\xa0\x80", 3, 0 },
-    { "a code point above U+10FFFF is refused", "ok \xf4\x90\x80\x80", 7, 3 },
-    { "a bad continuation inside a sequence is refused", "\xe2\x28\xa1", 3, 0 },
-    { "0xff is never valid", "hello \xff", 7, 6 },
-    { "an invalid byte after valid multibyte text is found", "caf\xc3\xa9 \xc3\x28", 8, 6 },
+    {"a lone continuation byte is refused at its offset", "ab\x80", 3, 2},
+    {"a truncated two byte sequence at the end is refused at its start", "a\xc3", 2, 1},
+    {"a truncated three byte sequence at the end is refused at its start", "a\xe2\x82", 3, 1},
+    {"an overlong slash is refused", "\xc0\xaf", 2, 0},
+    {"an overlong three byte nul is refused", "xy\xe0\x80\x80", 5, 2},
+    {"an encoded surrogate is refused", "\xed\xa0\x80", 3, 0},
+    {"a code point above U+10FFFF is refused", "ok \xf4\x90\x80\x80", 7, 3},
+    {"a bad continuation inside a sequence is refused", "\xe2\x28\xa1", 3, 0},
+    {"0xff is never valid", "hello \xff", 7, 6},
+    {"an invalid byte after valid multibyte text is found", "caf\xc3\xa9 \xc3\x28", 8, 6},
 };
 
 static void test_utf8(const ifs_tok *tok)
@@ -173,16 +183,18 @@ static void test_utf8(const ifs_tok *tok)
     for (size_t i = 0; i < sizeof UTF8_CASES / sizeof UTF8_CASES[0]; i++) {
         const utf8_case *c = &UTF8_CASES[i];
         int32_t ids[16], n = -1;
-        ifs_tok_result r = { 0 };
+        ifs_tok_result r = {0};
         int rc = ifs_tok_encode(tok, st, c->bytes, c->len, 16, ids, NULL, &n, &r);
         IFS_CHECK(rc == IFS_TOK_EUTF8 && r.bad_offset == c->want_offset && n == -1,
                   "%s: rc %d offset %zu (want %zu), n %d", c->name, rc, r.bad_offset,
                   c->want_offset, n);
         int bad_in_b = -1;
-        rc = ifs_tok_encode_pair(tok, st, "a", 1, c->bytes, c->len, 16, ids, NULL, &n, &r, &bad_in_b);
+        rc = ifs_tok_encode_pair(tok, st, "a", 1, c->bytes, c->len, 16, ids, NULL, &n, &r,
+                                 &bad_in_b);
         IFS_CHECK(rc == IFS_TOK_EUTF8 && bad_in_b == 1 && r.bad_offset == c->want_offset,
                   "%s (second of a pair): rc %d in_b %d", c->name, rc, bad_in_b);
-        rc = ifs_tok_encode_pair(tok, st, c->bytes, c->len, "a", 1, 16, ids, NULL, &n, &r, &bad_in_b);
+        rc = ifs_tok_encode_pair(tok, st, c->bytes, c->len, "a", 1, 16, ids, NULL, &n, &r,
+                                 &bad_in_b);
         IFS_CHECK(rc == IFS_TOK_EUTF8 && bad_in_b == 0, "%s (first of a pair): rc %d in_b %d",
                   c->name, rc, bad_in_b);
     }
@@ -204,20 +216,30 @@ typedef struct {
 } frame_case;
 
 static const frame_case FRAME_CASES[] = {
-    { "a single text is framed by cls and sep", "a b", NULL, 0, "[CLS] a b [SEP]|0000", 0 },
-    { "truncation at exactly the limit keeps every token", "a b a", NULL, 5, "[CLS] a b a [SEP]|00000", 0 },
-    { "truncation one over the limit drops the last token", "a b a b", NULL, 5, "[CLS] a b a [SEP]|00000", 0 },
-    { "max length two keeps only the framing", "a b", NULL, 2, "[CLS] [SEP]|00", 0 },
-    { "a pair has two separators and type ids", "a", "b", 0, "[CLS] a [SEP] b [SEP]|00011", 0 },
-    { "longest first trims the longer text of a pair", "a", "b b b b", 7, "[CLS] a [SEP] b b b [SEP]|0001111", 0 },
-    { "longest first halves the room when both are long", "a a a a", "b b b b", 8, "[CLS] a a [SEP] b b b [SEP]|00001111", 0 },
-    { "longest first gives the odd token to the longer first text", "a a a a a", "b b b b", 8, "[CLS] a a a [SEP] b b [SEP]|00000111", 0 },
-    { "a pair at max length three keeps only specials", "a", "b", 3, "[CLS] [SEP] [SEP]|001", 0 },
-    { "a first-text cap cuts the instruction first", "a a a a", "b b b b", 0, "[CLS] a a [SEP] b b b b [SEP]|000011111", 2 },
-    { "under a cap the response fills the rest", "a a a a", "b b b b", 8, "[CLS] a a [SEP] b b b [SEP]|00001111", 2 },
-    { "a cap keeps the start of a long response", "a a a a a a", "b b b b b b", 8, "[CLS] a [SEP] b b b b [SEP]|00011111", 1 },
-    { "a cap larger than the text changes nothing", "a", "b b b b", 7, "[CLS] a [SEP] b b b [SEP]|0001111", 5 },
-    { "a cap above half the room still truncates longest first", "a a a a a", "b b b b", 8, "[CLS] a a [SEP] b b b [SEP]|00001111", 4 },
+    {"a single text is framed by cls and sep", "a b", NULL, 0, "[CLS] a b [SEP]|0000", 0},
+    {"truncation at exactly the limit keeps every token", "a b a", NULL, 5,
+     "[CLS] a b a [SEP]|00000", 0},
+    {"truncation one over the limit drops the last token", "a b a b", NULL, 5,
+     "[CLS] a b a [SEP]|00000", 0},
+    {"max length two keeps only the framing", "a b", NULL, 2, "[CLS] [SEP]|00", 0},
+    {"a pair has two separators and type ids", "a", "b", 0, "[CLS] a [SEP] b [SEP]|00011", 0},
+    {"longest first trims the longer text of a pair", "a", "b b b b", 7,
+     "[CLS] a [SEP] b b b [SEP]|0001111", 0},
+    {"longest first halves the room when both are long", "a a a a", "b b b b", 8,
+     "[CLS] a a [SEP] b b b [SEP]|00001111", 0},
+    {"longest first gives the odd token to the longer first text", "a a a a a", "b b b b", 8,
+     "[CLS] a a a [SEP] b b [SEP]|00000111", 0},
+    {"a pair at max length three keeps only specials", "a", "b", 3, "[CLS] [SEP] [SEP]|001", 0},
+    {"a first-text cap cuts the instruction first", "a a a a", "b b b b", 0,
+     "[CLS] a a [SEP] b b b b [SEP]|000011111", 2},
+    {"under a cap the response fills the rest", "a a a a", "b b b b", 8,
+     "[CLS] a a [SEP] b b b [SEP]|00001111", 2},
+    {"a cap keeps the start of a long response", "a a a a a a", "b b b b b b", 8,
+     "[CLS] a [SEP] b b b b [SEP]|00011111", 1},
+    {"a cap larger than the text changes nothing", "a", "b b b b", 7,
+     "[CLS] a [SEP] b b b [SEP]|0001111", 5},
+    {"a cap above half the room still truncates longest first", "a a a a a", "b b b b", 8,
+     "[CLS] a a [SEP] b b b [SEP]|00001111", 4},
 };
 
 static void test_framing(const ifs_tok *tok)
@@ -241,8 +263,8 @@ static void test_framing(const ifs_tok *tok)
             strcat(got, types[k] ? "1" : "0");
         IFS_CHECK(rc == 0 && !strcmp(got, c->want), "%s: rc %d got '%s' want '%s'", c->name, rc,
                   got, c->want);
-        IFS_CHECK(r.truncated == (r.n_untruncated > n),
-                  "%s: truncated flag %d with %d of %d ids", c->name, r.truncated, n, r.n_untruncated);
+        IFS_CHECK(r.truncated == (r.n_untruncated > n), "%s: truncated flag %d with %d of %d ids",
+                  c->name, r.truncated, n, r.n_untruncated);
     }
     ifs_tok_state_free(st);
 }
@@ -262,7 +284,8 @@ static void test_api(const ifs_tok *tok)
               "encode accepts NULL text of length zero");
     IFS_CHECK(ifs_tok_encode(tok, st, "a", 1, 1, ids, NULL, &n, NULL) == IFS_TOK_EARG,
               "encode refuses max length one");
-    IFS_CHECK(ifs_tok_encode_pair(tok, st, "a", 1, "b", 1, 2, ids, NULL, &n, NULL, NULL) == IFS_TOK_EARG,
+    IFS_CHECK(ifs_tok_encode_pair(tok, st, "a", 1, "b", 1, 2, ids, NULL, &n, NULL, NULL) ==
+                  IFS_TOK_EARG,
               "a pair refuses max length two");
     IFS_CHECK(ifs_tok_encode_pair_cap(tok, st, "a", 1, "b", 1, 8, -1, ids, NULL, &n, NULL, NULL) ==
                   IFS_TOK_EARG,
@@ -272,11 +295,12 @@ static void test_api(const ifs_tok *tok)
     IFS_CHECK(ifs_tok_id_to_token(tok, -1) == NULL && ifs_tok_id_to_token(tok, 1 << 30) == NULL,
               "id_to_token returns NULL out of range");
     IFS_CHECK(ifs_tok_cls_id(tok) == ID_CLS && ifs_tok_sep_id(tok) == ID_SEP &&
-              ifs_tok_pad_id(tok) == ID_PAD && ifs_tok_unk_id(tok) == ID_UNK,
+                  ifs_tok_pad_id(tok) == ID_PAD && ifs_tok_unk_id(tok) == ID_UNK,
               "special ids come from the vocab");
     IFS_CHECK(ifs_tok_vocab_size(tok) == (int32_t)(sizeof VOCAB / sizeof VOCAB[0]),
               "vocab size counts every line");
-    IFS_CHECK(!strcmp(ifs_tok_id_to_token(tok, 5), "un"), "trailing whitespace of a vocab line is trimmed");
+    IFS_CHECK(!strcmp(ifs_tok_id_to_token(tok, 5), "un"),
+              "trailing whitespace of a vocab line is trimmed");
     for (int rc = 0; rc >= -6; rc--)
         IFS_CHECK(ifs_tok_strerror(rc) && *ifs_tok_strerror(rc), "strerror names status %d", rc);
     /* max_len <= 0 takes the config's */
@@ -301,7 +325,8 @@ static void test_loaders(void)
 {
     char path[8192], err[512];
     ifs_tok *t = ifs_tok_load("/nonexistent/ifs-tok", NULL, err, sizeof err);
-    IFS_CHECK(!t && strstr(err, "/nonexistent/ifs-tok"), "a missing folder is reported with its name: %s", err);
+    IFS_CHECK(!t && strstr(err, "/nonexistent/ifs-tok"),
+              "a missing folder is reported with its name: %s", err);
     snprintf(path, sizeof path, "%s/novocab.txt", tmpdir);
     write_file(path, "a\nb\n[CLS]\n[SEP]\n");
     t = ifs_tok_load_vocab(path, NULL, err, sizeof err);
@@ -316,18 +341,23 @@ static void test_loaders(void)
     snprintf(dir, sizeof dir, "%s/jsononly", tmpdir);
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    write_file(path, "{\"added_tokens\":[{\"id\":3,\"content\":\"[SEP]\",\"special\":true,\"normalized\":false}],"
-                     "\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":false,\"strip_accents\":null,"
-                     "\"handle_chinese_chars\":true,\"clean_text\":true},"
-                     "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[PAD]\":0,\"[UNK]\":1,\"[CLS]\":2,"
-                     "\"[SEP]\":3,\"Hi\":4,\"hi\":5}}}");
+    write_file(
+        path,
+        "{\"added_tokens\":[{\"id\":3,\"content\":\"[SEP]\",\"special\":true,\"normalized\":false}]"
+        ","
+        "\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":false,\"strip_accents\":null,"
+        "\"handle_chinese_chars\":true,\"clean_text\":true},"
+        "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[PAD]\":0,\"[UNK]\":1,\"[CLS]\":2,"
+        "\"[SEP]\":3,\"Hi\":4,\"hi\":5}}}");
     t = ifs_tok_load(dir, NULL, err, sizeof err);
     IFS_CHECK(t != NULL, "a folder with only tokenizer.json loads: %s", err);
     if (t) {
         ifs_tok_state *st = ifs_tok_state_create(t);
         const char *got = tokens_of(t, st, "Hi hi[SEP]", 10);
-        IFS_CHECK(!strcmp(got, "Hi hi [SEP]"), "tokenizer.json's normalizer settings apply (cased): %s", got);
-        IFS_CHECK(ifs_tok_get_config(t)->do_lower_case == 0, "lowercase=false is read from tokenizer.json");
+        IFS_CHECK(!strcmp(got, "Hi hi [SEP]"),
+                  "tokenizer.json's normalizer settings apply (cased): %s", got);
+        IFS_CHECK(ifs_tok_get_config(t)->do_lower_case == 0,
+                  "lowercase=false is read from tokenizer.json");
         ifs_tok_state_free(st);
         ifs_tok_free(t);
     }
@@ -337,23 +367,25 @@ static void test_loaders(void)
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     write_file(path, vocab_text());
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    write_file(path, "{\"do_lower_case\": false, \"model_max_length\": 128, \"unk_token\": {\"content\": \"[UNK]\"}}");
+    write_file(path, "{\"do_lower_case\": false, \"model_max_length\": 128, \"unk_token\": "
+                     "{\"content\": \"[UNK]\"}}");
     t = ifs_tok_load(dir, NULL, err, sizeof err);
     IFS_CHECK(t && ifs_tok_get_config(t)->do_lower_case == 0 &&
-              ifs_tok_get_config(t)->model_max_length == 128,
+                  ifs_tok_get_config(t)->model_max_length == 128,
               "tokenizer_config.json settings are read: %s", t ? "" : err);
     ifs_tok_free(t);
-    ifs_tok_config o = { 1, -1, -1, 64 };
+    ifs_tok_config o = {1, -1, -1, 64};
     t = ifs_tok_load(dir, &o, err, sizeof err);
     IFS_CHECK(t && ifs_tok_get_config(t)->do_lower_case == 1 &&
-              ifs_tok_get_config(t)->model_max_length == 64, "an override beats the config file");
+                  ifs_tok_get_config(t)->model_max_length == 64,
+              "an override beats the config file");
     ifs_tok_free(t);
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     write_file(path, "{\"do_lower_case\": fals");
     t = ifs_tok_load(dir, NULL, err, sizeof err);
-    IFS_CHECK(!t && strstr(err, "tokenizer_config.json"), "malformed JSON is refused with the file name: %s", err);
+    IFS_CHECK(!t && strstr(err, "tokenizer_config.json"),
+              "malformed JSON is refused with the file name: %s", err);
 }
-
 
 /* Issue 11 item 5: an added token starting with a letter made encoding loop
  * forever when that letter appeared inside a word. alarm() turns a hang into
@@ -366,8 +398,9 @@ static void test_added_letter_token(void)
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     write_file(path, vocab_text());
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    write_file(path, "{\"added_tokens_decoder\": {\"36\": {\"content\": \"ab1\", \"special\": false,"
-                     " \"normalized\": false}}}");
+    write_file(path,
+               "{\"added_tokens_decoder\": {\"36\": {\"content\": \"ab1\", \"special\": false,"
+               " \"normalized\": false}}}");
     /* the added token needs an id: add it to the vocab as line 36 */
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     {
@@ -397,14 +430,14 @@ static void test_added_letter_token(void)
 static void test_file_kinds(void)
 {
     char dir[4096], path[8192], err[512];
-    static const char *const names[] = { "vocab.txt", "tokenizer_config.json", "tokenizer.json" };
+    static const char *const names[] = {"vocab.txt", "tokenizer_config.json", "tokenizer.json"};
     alarm(20);
-    for (int k = 0; k < 4; k++) {       /* FIFO, directory, /dev/zero link, oversize */
+    for (int k = 0; k < 4; k++) { /* FIFO, directory, /dev/zero link, oversize */
         for (int f = 0; f < 3; f++) {
-            static const char *const kind[] = { "fifo", "dir", "zero", "big" };
+            static const char *const kind[] = {"fifo", "dir", "zero", "big"};
             snprintf(dir, sizeof dir, "%s/kind-%s-%d", tmpdir, kind[k], f);
             mkdir(dir, 0755);
-            if (f != 0) {               /* a good vocab beside the bad file */
+            if (f != 0) { /* a good vocab beside the bad file */
                 snprintf(path, sizeof path, "%s/vocab.txt", dir);
                 write_file(path, vocab_text());
             }
@@ -420,7 +453,8 @@ static void test_file_kinds(void)
                 made = symlink("/dev/zero", path) == 0;
             else {
                 FILE *fp = fopen(path, "wb");
-                made = fp && fseek(fp, (long)IFS_TOK_MAX_FILE_BYTES, SEEK_SET) == 0 && fputc('\n', fp) != EOF;
+                made = fp && fseek(fp, (long)IFS_TOK_MAX_FILE_BYTES, SEEK_SET) == 0 &&
+                       fputc('\n', fp) != EOF;
                 if (fp)
                     fclose(fp);
             }
@@ -455,31 +489,32 @@ static void test_config_values(void)
         int ok, max_len, lower;
         const char *what;
     } cases[] = {
-        { "{\"model_max_length\": 0}", 0, 0, 1, "model_max_length 0 is refused" },
-        { "{\"model_max_length\": 1}", 0, 0, 1, "model_max_length 1 is refused" },
-        { "{\"model_max_length\": -5}", 0, 0, 1, "a negative model_max_length is refused" },
-        { "{\"model_max_length\": 12.5}", 0, 0, 1, "a fractional model_max_length is refused" },
-        { "{\"model_max_length\": \"128\"}", 0, 0, 1, "a string model_max_length is refused" },
-        { "{\"model_max_length\": null}", 1, 512, 1, "a null model_max_length means the default 512" },
-        { "{\"model_max_length\": 1000000000000000019884624838656}", 1, 2147483647, 1,
-          "HF's no-limit sentinel 1e30 reads as no limit (INT32_MAX, capped by the caller)" },
-        { "{\"model_max_length\": 2}", 1, 2, 1, "model_max_length 2 is accepted" },
-        { "{\"model_max_length\": 64, \"model_max_length\": 128}", 1, 128, 1,
-          "of two model_max_length keys the last wins" },
-        { "{\"do_lower_case\": true, \"do_lower_case\": false}", 1, 512, 0,
-          "of two do_lower_case keys the last wins" },
-        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"un\", \"single_word\": true}}}", 0, 0, 1,
-          "an added token with single_word=true is refused (not implemented)" },
-        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"\\u0001\", \"normalized\": true}}}", 0, 0,
-          1, "a normalized added token that normalizes to nothing is refused" },
-        { "{\"added_tokens_decoder\": {\"5\": {\"content\": \"\xff\"}}}", 0, 0, 1,
-          "an added token that is not valid UTF-8 is refused" },
-        { "{\"added_tokens_decoder\": {\"1.5\": {\"content\": \"zz\"}}}", 0, 0, 1,
-          "a fractional added_tokens_decoder id is refused" },
-        { "{\"added_tokens_decoder\": {\"-1\": {\"content\": \"zz\"}}}", 0, 0, 1,
-          "a negative added_tokens_decoder id is refused" },
-        { "{\"added_tokens_decoder\": {\"99999\": {\"content\": \"zz\"}}}", 0, 0, 1,
-          "an added_tokens_decoder id past the vocab is refused" },
+        {"{\"model_max_length\": 0}", 0, 0, 1, "model_max_length 0 is refused"},
+        {"{\"model_max_length\": 1}", 0, 0, 1, "model_max_length 1 is refused"},
+        {"{\"model_max_length\": -5}", 0, 0, 1, "a negative model_max_length is refused"},
+        {"{\"model_max_length\": 12.5}", 0, 0, 1, "a fractional model_max_length is refused"},
+        {"{\"model_max_length\": \"128\"}", 0, 0, 1, "a string model_max_length is refused"},
+        {"{\"model_max_length\": null}", 1, 512, 1,
+         "a null model_max_length means the default 512"},
+        {"{\"model_max_length\": 1000000000000000019884624838656}", 1, 2147483647, 1,
+         "HF's no-limit sentinel 1e30 reads as no limit (INT32_MAX, capped by the caller)"},
+        {"{\"model_max_length\": 2}", 1, 2, 1, "model_max_length 2 is accepted"},
+        {"{\"model_max_length\": 64, \"model_max_length\": 128}", 1, 128, 1,
+         "of two model_max_length keys the last wins"},
+        {"{\"do_lower_case\": true, \"do_lower_case\": false}", 1, 512, 0,
+         "of two do_lower_case keys the last wins"},
+        {"{\"added_tokens_decoder\": {\"5\": {\"content\": \"un\", \"single_word\": true}}}", 0, 0,
+         1, "an added token with single_word=true is refused (not implemented)"},
+        {"{\"added_tokens_decoder\": {\"5\": {\"content\": \"\\u0001\", \"normalized\": true}}}", 0,
+         0, 1, "a normalized added token that normalizes to nothing is refused"},
+        {"{\"added_tokens_decoder\": {\"5\": {\"content\": \"\xff\"}}}", 0, 0, 1,
+         "an added token that is not valid UTF-8 is refused"},
+        {"{\"added_tokens_decoder\": {\"1.5\": {\"content\": \"zz\"}}}", 0, 0, 1,
+         "a fractional added_tokens_decoder id is refused"},
+        {"{\"added_tokens_decoder\": {\"-1\": {\"content\": \"zz\"}}}", 0, 0, 1,
+         "a negative added_tokens_decoder id is refused"},
+        {"{\"added_tokens_decoder\": {\"99999\": {\"content\": \"zz\"}}}", 0, 0, 1,
+         "an added_tokens_decoder id past the vocab is refused"},
     };
     snprintf(dir, sizeof dir, "%s/cfgvalues", tmpdir);
     mkdir(dir, 0755);
@@ -492,10 +527,11 @@ static void test_config_values(void)
         ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
         if (cases[i].ok)
             IFS_CHECK(t && ifs_tok_get_config(t)->model_max_length == cases[i].max_len &&
-                      ifs_tok_get_config(t)->do_lower_case == cases[i].lower,
+                          ifs_tok_get_config(t)->do_lower_case == cases[i].lower,
                       "%s (%s)", cases[i].what, t ? "" : err);
         else
-            IFS_CHECK(!t && strstr(err, "tokenizer_config.json") != NULL, "%s: %s", cases[i].what, err);
+            IFS_CHECK(!t && strstr(err, "tokenizer_config.json") != NULL, "%s: %s", cases[i].what,
+                      err);
         ifs_tok_free(t);
     }
     /* tokenizer.json ids */
@@ -504,12 +540,15 @@ static void test_config_values(void)
         int ok;
         const char *what;
     } tj[] = {
-        { ",\"hi\":4.5", "", 0, "a fractional tokenizer.json vocab id is refused" },
-        { ",\"hi\":-4", "", 0, "a negative tokenizer.json vocab id is refused" },
-        { ",\"hi\":4", ",{\"id\":4.5,\"content\":\"hi\"}", 0, "a fractional added_tokens id is refused" },
-        { ",\"hi\":4", ",{\"id\":-2,\"content\":\"hi\"}", 0, "a negative added_tokens id is refused" },
-        { ",\"hi\":4", ",{\"id\":7,\"content\":\"hi\"}", 0, "an added_tokens id past the vocab is refused" },
-        { ",\"hi\":4,\"hi\":5", "", 1, "of two vocab keys the last wins" },
+        {",\"hi\":4.5", "", 0, "a fractional tokenizer.json vocab id is refused"},
+        {",\"hi\":-4", "", 0, "a negative tokenizer.json vocab id is refused"},
+        {",\"hi\":4", ",{\"id\":4.5,\"content\":\"hi\"}", 0,
+         "a fractional added_tokens id is refused"},
+        {",\"hi\":4", ",{\"id\":-2,\"content\":\"hi\"}", 0,
+         "a negative added_tokens id is refused"},
+        {",\"hi\":4", ",{\"id\":7,\"content\":\"hi\"}", 0,
+         "an added_tokens id past the vocab is refused"},
+        {",\"hi\":4,\"hi\":5", "", 1, "of two vocab keys the last wins"},
     };
     snprintf(dir, sizeof dir, "%s/tjvalues", tmpdir);
     mkdir(dir, 0755);
@@ -517,9 +556,11 @@ static void test_config_values(void)
         snprintf(path, sizeof path, "%s/tokenizer.json", dir);
         char body[2048];
         snprintf(body, sizeof body,
-                 "{\"added_tokens\":[{\"id\":3,\"content\":\"[SEP]\",\"special\":true,\"normalized\":false}%s],"
+                 "{\"added_tokens\":[{\"id\":3,\"content\":\"[SEP]\",\"special\":true,"
+                 "\"normalized\":false}%s],"
                  "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[PAD]\":0,\"[UNK]\":1,\"[CLS]\":2,"
-                 "\"[SEP]\":3%s}}}", tj[i].added, tj[i].vocab_extra);
+                 "\"[SEP]\":3%s}}}",
+                 tj[i].added, tj[i].vocab_extra);
         write_file(path, body);
         err[0] = 0;
         ifs_tok *t = ifs_tok_load(dir, NULL, err, sizeof err);
@@ -529,7 +570,8 @@ static void test_config_values(void)
                 ifs_tok_state *st = ifs_tok_state_create(t);
                 const int32_t *ids;
                 int32_t n;
-                good = ifs_tok_tokenize(t, st, "hi", 2, &ids, &n, NULL) == 0 && n == 1 && ids[0] == 5;
+                good =
+                    ifs_tok_tokenize(t, st, "hi", 2, &ids, &n, NULL) == 0 && n == 1 && ids[0] == 5;
                 ifs_tok_state_free(st);
             }
             IFS_CHECK(good, "%s (%s)", tj[i].what, t ? "" : err);
@@ -566,8 +608,8 @@ static void *thr_main(void *p)
 
 static void test_threads(const ifs_tok *tok)
 {
-    const char *texts[] = { "unaffable hello, world!", "Café x我x [SEP] bbbbb", "a b a b a b" };
-    thr_arg one = { tok, texts, 3, 0 };
+    const char *texts[] = {"unaffable hello, world!", "Café x我x [SEP] bbbbb", "a b a b a b"};
+    thr_arg one = {tok, texts, 3, 0};
     thr_main(&one);
     pthread_t th[4];
     thr_arg args[4];
@@ -596,17 +638,17 @@ static void test_early_stop(const ifs_tok *tok)
         const char *want;
         int truncated;
     } C[] = {
-        { "a text that fits exactly is not truncated", "a b", 4, "[CLS] a b [SEP]", 0 },
-        { "one id over is truncated", "a b a", 4, "[CLS] a b [SEP]", 1 },
-        { "a word across the limit keeps its first pieces", "hello unaffable", 4,
-          "[CLS] hello un [SEP]", 1 },
-        { "a word that ends unknown past its first pieces is one [UNK]", "a unaffz b", 4,
-          "[CLS] a [UNK] [SEP]", 1 },
-        { "ids before punctuation and an added token", "a,[MASK] b", 5, "[CLS] a , [MASK] [SEP]", 1 },
+        {"a text that fits exactly is not truncated", "a b", 4, "[CLS] a b [SEP]", 0},
+        {"one id over is truncated", "a b a", 4, "[CLS] a b [SEP]", 1},
+        {"a word across the limit keeps its first pieces", "hello unaffable", 4,
+         "[CLS] hello un [SEP]", 1},
+        {"a word that ends unknown past its first pieces is one [UNK]", "a unaffz b", 4,
+         "[CLS] a [UNK] [SEP]", 1},
+        {"ids before punctuation and an added token", "a,[MASK] b", 5, "[CLS] a , [MASK] [SEP]", 1},
     };
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
-        int rc = ifs_tok_encode(tok, st, C[i].text, strlen(C[i].text), C[i].max_len, ids, NULL, &n,
-                                &r);
+        int rc =
+            ifs_tok_encode(tok, st, C[i].text, strlen(C[i].text), C[i].max_len, ids, NULL, &n, &r);
         char got[512] = "";
         for (int32_t k = 0; k < n; k++) {
             if (k)
@@ -622,9 +664,11 @@ static void test_early_stop(const ifs_tok *tok)
     const char *bad = "a a a a \xff";
     int rc = ifs_tok_encode(tok, st, bad, strlen(bad), 4, ids, NULL, &n, &r);
     IFS_CHECK(rc == IFS_TOK_EUTF8 && r.bad_offset == 8,
-              "invalid UTF-8 after the kept ids: rc %d offset %zu (want -1 at 8)", rc, r.bad_offset);
+              "invalid UTF-8 after the kept ids: rc %d offset %zu (want -1 at 8)", rc,
+              r.bad_offset);
     int in_b = -1;
-    rc = ifs_tok_encode_pair_cap(tok, st, bad, strlen(bad), "b", 1, 16, 1, ids, NULL, &n, &r, &in_b);
+    rc =
+        ifs_tok_encode_pair_cap(tok, st, bad, strlen(bad), "b", 1, 16, 1, ids, NULL, &n, &r, &in_b);
     IFS_CHECK(rc == IFS_TOK_EUTF8 && in_b == 0 && r.bad_offset == 8,
               "invalid UTF-8 in a past its cap: rc %d in_b %d offset %zu", rc, in_b, r.bad_offset);
     const char *badb = "b b b b b b b \xc3";
@@ -638,11 +682,11 @@ static void test_early_stop(const ifs_tok *tok)
         int32_t a_max;
         int ka;
     } P[] = {
-        { "a a a a a a a a", "b b b b b b b b b", 0, 2 }, /* b longer */
-        { "a a a a a a a a a", "b b b b b b b b", 0, 3 }, /* a longer */
-        { "a a a a a a a a", "b b b b b b b b", 0, 2 },   /* a tie goes to b */
-        { "a a a a a a a a a", "b b b b b b b b", 100, 3 }, /* a cap above the room */
-        { "a a a a a a a a a", "b b b b b b b b", 8, 2 },  /* a cut to 8 ties with b */
+        {"a a a a a a a a", "b b b b b b b b b", 0, 2},   /* b longer */
+        {"a a a a a a a a a", "b b b b b b b b", 0, 3},   /* a longer */
+        {"a a a a a a a a", "b b b b b b b b", 0, 2},     /* a tie goes to b */
+        {"a a a a a a a a a", "b b b b b b b b", 100, 3}, /* a cap above the room */
+        {"a a a a a a a a a", "b b b b b b b b", 8, 2},   /* a cut to 8 ties with b */
     };
     for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) {
         rc = ifs_tok_encode_pair_cap(tok, st, P[i].a, strlen(P[i].a), P[i].b, strlen(P[i].b), 8,
@@ -663,7 +707,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/vocab.txt", tmpdir);
     write_file(path, vocab_text());
     ifs_tok *unc = ifs_tok_load_vocab(path, NULL, err, sizeof err);
-    ifs_tok_config cc = { 0, -1, -1, -1 };
+    ifs_tok_config cc = {0, -1, -1, -1};
     ifs_tok *cas = ifs_tok_load_vocab(path, &cc, err, sizeof err);
     if (!unc || !cas) {
         fprintf(stderr, "FAIL: cannot load the test vocab: %s\n", err);

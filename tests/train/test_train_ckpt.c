@@ -35,13 +35,14 @@ static void head_folder_round_trips(int N)
     ifs_top t, back;
     IFS_CHECK(!ifs_top_alloc(&t, cfg, N), "alloc");
     ifs_top_init(&t, cfg, &m.layers[3 - N], m.w.pool_w, m.w.pool_b, 7);
-    for (size_t i = 0; i < t.n_params; i++) t.mem[i] += 1e-3f * (float)(i % 7); /* "trained" */
+    for (size_t i = 0; i < t.n_params; i++)
+        t.mem[i] += 1e-3f * (float)(i % 7); /* "trained" */
     char dir[1024], err[1024];
     snprintf(dir, sizeof dir, "%s/head%d", tmpdir(), N);
-    const ifs_top_input in = { 1, 12 };
+    const ifs_top_input in = {1, 12};
     int rc = ifs_top_write_head(dir, "/nonexistent-encoder", &m.w, &t, &in, 20, err, sizeof err);
     IFS_CHECK(rc == 0, "write_head N=%d: %s", N, err);
-    ifs_top_input got = { 0, 0 };
+    ifs_top_input got = {0, 0};
     int max_len = 0;
     rc = ifs_top_read_head(dir, &m.w, &back, &got, &max_len, err, sizeof err);
     IFS_CHECK(rc == 0, "read_head N=%d: %s", N, err);
@@ -50,8 +51,9 @@ static void head_folder_round_trips(int N)
     IFS_CHECK(same, "N=%d: read back %d layers, other parameters", N, back.n_layers);
     IFS_CHECK(got.pair == 1 && got.instr_max == 12 && max_len == 20,
               "N=%d: input mode %d/%d, max_len %d", N, got.pair, (int)got.instr_max, max_len);
-    printf("%s a head folder of %d trained layers reads back bit for bit, pair mode and length kept\n",
-           same && got.pair == 1 && max_len == 20 ? "ok  " : "FAIL", N);
+    printf(
+        "%s a head folder of %d trained layers reads back bit for bit, pair mode and length kept\n",
+        same && got.pair == 1 && max_len == 20 ? "ok  " : "FAIL", N);
     ifs_top_free(&back);
     ifs_top_free(&t);
     tm_model_free(&m);
@@ -68,7 +70,7 @@ static void foreign_head_is_refused(void)
     ifs_top_init(&t, &deep.w.cfg, &deep.layers[1], NULL, NULL, 1);
     char dir[1024], err[1024] = "";
     snprintf(dir, sizeof dir, "%s/head_deep", tmpdir());
-    const ifs_top_input in = { 0, 0 };
+    const ifs_top_input in = {0, 0};
     IFS_CHECK(ifs_top_write_head(dir, "/nonexistent", &deep.w, &t, &in, 24, err, sizeof err) == 0,
               "write: %s", err);
     ifs_top_input got;
@@ -86,11 +88,11 @@ static void foreign_head_is_refused(void)
 
 static void cache_key_covers_pairs(void)
 {
-    int32_t off[3] = { 0, 3, 5 }, ids[5] = { 101, 7, 102, 101, 102 };
-    int32_t types[5] = { 0, 0, 0, 0, 1 };
-    uint8_t split[2] = { 0, 1 };
-    int32_t label[2] = { 0, 1 };
-    ifs_rset a = { .n = 2, .label = label, .split = split, .off = off, .ids = ids };
+    int32_t off[3] = {0, 3, 5}, ids[5] = {101, 7, 102, 101, 102};
+    int32_t types[5] = {0, 0, 0, 0, 1};
+    uint8_t split[2] = {0, 1};
+    int32_t label[2] = {0, 1};
+    ifs_rset a = {.n = 2, .label = label, .split = split, .off = off, .ids = ids};
     ifs_rset b = a;
     b.types = types;
     char fp[65];
@@ -109,12 +111,12 @@ static void cache_key_covers_pairs(void)
     char path[1024], err[512];
     snprintf(path, sizeof path, "%s/feat.bin", tmpdir());
     float X[5 * 8], Y[5 * 8];
-    for (int i = 0; i < 40; i++) X[i] = (float)i * 0.25f;
+    for (int i = 0; i < 40; i++)
+        X[i] = (float)i * 0.25f;
     IFS_CHECK(ifs_rset_cache_save(path, hb, X, 40, err, sizeof err) == 0, "save: %s", err);
     IFS_CHECK(ifs_rset_cache_load(path, hb, Y, 40) == 1 && !memcmp(X, Y, sizeof X),
               "the cache is not loaded back for its own key");
-    IFS_CHECK(ifs_rset_cache_load(path, ha, Y, 40) == 0,
-              "response-only ids took the pairs' cache");
+    IFS_CHECK(ifs_rset_cache_load(path, ha, Y, 40) == 0, "response-only ids took the pairs' cache");
     IFS_CHECK(ifs_rset_cache_load(path, hb, Y, 39) == 0, "a cache of another size was taken");
     printf("ok   the feature cache key covers pair types, depth and encoder\n");
 }

@@ -37,22 +37,23 @@ static void copy_classifier(ifs_top *t, const tm_model *m)
     memcpy(t->head.cls_b, m->w.cls_b, 2 * sizeof(float));
 }
 
-static void gradients_match_finite_differences(ifs_act act, const char *name, int n_model,
-                                               int N)
+static void gradients_match_finite_differences(ifs_act act, const char *name, int n_model, int N)
 {
     tm_model m;
     tm_model_init(&m, 40, 8, n_model, 2, 16, 16, 1, 2, act, 7 + (uint64_t)act);
     const ifs_bert_config *cfg = &m.w.cfg;
     const int H = cfg->hidden, F = cfg->intermediate;
-    static const int lens[] = { 1, 3, 7, 2, 5 };
-    static const int32_t y[] = { 0, 1, 1, 0, 1 };
-    int64_t off[6] = { 0 };
-    for (int i = 0; i < 5; i++) off[i + 1] = off[i] + lens[i];
+    static const int lens[] = {1, 3, 7, 2, 5};
+    static const int32_t y[] = {0, 1, 1, 0, 1};
+    int64_t off[6] = {0};
+    for (int i = 0; i < 5; i++)
+        off[i + 1] = off[i] + lens[i];
     uint64_t s = 99 + (uint64_t)act;
     float *X = tm_fill(&s, (size_t)off[5] * H, 1.5f, 0);
     ifs_top t, g, scratch;
     IFS_CHECK(!ifs_top_alloc(&t, cfg, N) && !ifs_top_alloc(&g, cfg, N) &&
-              !ifs_top_alloc(&scratch, cfg, N), "alloc");
+                  !ifs_top_alloc(&scratch, cfg, N),
+              "alloc");
     ifs_top_init(&t, cfg, &m.layers[n_model - N], m.w.pool_w, m.w.pool_b, 3);
     copy_classifier(&t, &m); /* O(1) weights, so every gradient is well above rounding */
     double loss = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &g);
@@ -75,33 +76,42 @@ static void gradients_match_finite_differences(ifs_act act, const char *name, in
         t.mem[k] = keep;
         double fd = (lp - lm) / (2.0 * h), an = g.mem[k];
         double e = fabs(fd - an) / (1e-3 + 2e-2 * fabs(fd));
-        if (e > 1) bad++;
-        if (e > worst) { worst = e; worst_k = k; }
+        if (e > 1)
+            bad++;
+        if (e > worst) {
+            worst = e;
+            worst_k = k;
+        }
     }
     /* relu has kinks a finite difference may straddle: allow one in 200 */
     size_t allowed = act == IFS_ACT_RELU ? t.n_params / 200 : 0;
-    IFS_CHECK(bad <= allowed, "%s N=%d: %zu of %zu gradients off (worst: parameter %zu, %.2f x tolerance)",
-              name, N, bad, t.n_params, worst_k, worst);
+    IFS_CHECK(bad <= allowed,
+              "%s N=%d: %zu of %zu gradients off (worst: parameter %zu, %.2f x tolerance)", name, N,
+              bad, t.n_params, worst_k, worst);
     /* every tensor kind of every trained layer moves (none is silently skipped) */
     for (int l = 0; l < N; l++) {
         const ifs_bert_layer *G = &g.layers[l];
-        const float *ts[16] = { G->q_w, G->q_b, G->k_w, G->k_b, G->v_w, G->v_b, G->ao_w,
-                                G->ao_b, G->ln1_g, G->ln1_b, G->i_w, G->i_b, G->o_w, G->o_b,
-                                G->ln2_g, G->ln2_b };
-        const size_t cnt[16] = { (size_t)H * H, (size_t)H, (size_t)H * H, (size_t)H,
-                                 (size_t)H * H, (size_t)H, (size_t)H * H, (size_t)H, (size_t)H,
-                                 (size_t)H, (size_t)F * H, (size_t)F, (size_t)H * F, (size_t)H,
-                                 (size_t)H, (size_t)H };
+        const float *ts[16] = {G->q_w,  G->q_b,  G->k_w,   G->k_b,   G->v_w, G->v_b,
+                               G->ao_w, G->ao_b, G->ln1_g, G->ln1_b, G->i_w, G->i_b,
+                               G->o_w,  G->o_b,  G->ln2_g, G->ln2_b};
+        const size_t cnt[16] = {(size_t)H * H, (size_t)H, (size_t)H * H, (size_t)H,
+                                (size_t)H * H, (size_t)H, (size_t)H * H, (size_t)H,
+                                (size_t)H,     (size_t)H, (size_t)F * H, (size_t)F,
+                                (size_t)H * F, (size_t)H, (size_t)H,     (size_t)H};
         for (int j = 0; j < 16; j++) {
             double sum = 0;
-            for (size_t i = 0; i < cnt[j]; i++) sum += fabs(ts[j][i]);
+            for (size_t i = 0; i < cnt[j]; i++)
+                sum += fabs(ts[j][i]);
             /* the top layer's key bias has no effect on a softmax over keys */
-            if (j == 3) continue;
-            IFS_CHECK(sum > 1e-5, "%s N=%d: layer %d tensor %d has gradient %g", name, N, l, j, sum);
+            if (j == 3)
+                continue;
+            IFS_CHECK(sum > 1e-5, "%s N=%d: layer %d tensor %d has gradient %g", name, N, l, j,
+                      sum);
         }
     }
-    printf("%s %s N=%d: %zu gradients against finite differences, %zu off (worst %.2f x tolerance)\n",
-           bad <= allowed ? "ok  " : "FAIL", name, N, t.n_params, bad, worst);
+    printf(
+        "%s %s N=%d: %zu gradients against finite differences, %zu off (worst %.2f x tolerance)\n",
+        bad <= allowed ? "ok  " : "FAIL", name, N, t.n_params, bad, worst);
     ifs_top_free(&t);
     ifs_top_free(&g);
     ifs_top_free(&scratch);
@@ -116,15 +126,17 @@ static void predict_matches_the_backend(void)
     const ifs_bert_config *cfg = &m.w.cfg;
     const int H = cfg->hidden;
     /* 150: more rows than one GEMM block of the backend (IFS_CPU_ROW_BLOCK) */
-    static const int lens[] = { 1, 5, 150, 9, 2, 13 };
+    static const int lens[] = {1, 5, 150, 9, 2, 13};
     enum { S = 6 };
-    int32_t off[S + 1] = { 0 };
-    for (int i = 0; i < S; i++) off[i + 1] = off[i] + lens[i];
+    int32_t off[S + 1] = {0};
+    for (int i = 0; i < S; i++)
+        off[i + 1] = off[i] + lens[i];
     const int T = off[S];
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)T);
     uint64_t s = 5;
-    for (int i = 0; i < T; i++) ids[i] = (int32_t)(tm_next(&s) % 50);
-    ifs_batch b = { .n_seqs = S, .n_tokens = T, .input_ids = ids, .type_ids = NULL, .seq_off = off };
+    for (int i = 0; i < T; i++)
+        ids[i] = (int32_t)(tm_next(&s) % 50);
+    ifs_batch b = {.n_seqs = S, .n_tokens = T, .input_ids = ids, .type_ids = NULL, .seq_off = off};
     ifs_backend_opts o = ifs_backend_default_opts();
     o.n_threads = 2;
     o.max_batch_tokens = 256;
@@ -153,13 +165,15 @@ static void predict_matches_the_backend(void)
     IFS_CHECK(dcls <= 1e-5, "encode's [CLS] rows differ from cls_hidden by %g", dcls);
 
     int64_t off64[S + 1];
-    for (int i = 0; i <= S; i++) off64[i] = off[i];
+    for (int i = 0; i <= S; i++)
+        off64[i] = off[i];
     for (int N = 0; N <= 2; N++) {
         /* the rows entering the lowest trained layer; N = 0: the backend's
          * cls_hidden, one row per example (train-head's IFSFEAT1 features) */
         float *in = N == 0 ? cls : N == 1 ? X : X0;
         int64_t one[S + 1];
-        for (int i = 0; i <= S; i++) one[i] = i;
+        for (int i = 0; i <= S; i++)
+            one[i] = i;
         const int64_t *ro = N == 0 ? one : off64;
         ifs_top t;
         IFS_CHECK(!ifs_top_alloc(&t, cfg, N), "alloc");
@@ -177,13 +191,17 @@ static void predict_matches_the_backend(void)
         }
         IFS_CHECK(dp <= 2e-6, "N=%d: ifs_top_predict differs from the backend by %g in p", N, dp);
         IFS_CHECK(same, "N=%d: the trainer's logits are not the backend's bits", N);
-        printf("%s N=%d: the trainer's forward equals the cpu backend's (max |dp| %.2g, logits %s, |d cls| %.2g)\n",
+        printf("%s N=%d: the trainer's forward equals the cpu backend's (max |dp| %.2g, logits %s, "
+               "|d cls| %.2g)\n",
                dp <= 2e-6 && same && dcls <= 1e-5 ? "ok  " : "FAIL", N, dp,
                same ? "bit-identical" : "differ", dcls);
         ifs_top_free(&t);
     }
     ifs_backend_free(bk);
-    free(X); free(X0); free(Xall); free(ids);
+    free(X);
+    free(X0);
+    free(Xall);
+    free(ids);
     tm_model_free(&m);
 }
 
@@ -200,13 +218,17 @@ static void learns_what_only_other_rows_carry(int n_model, int N)
     uint8_t *split = malloc(NX);
     uint64_t s = 1234;
     off[0] = 0;
-    for (int i = 0; i < NX; i++) off[i + 1] = off[i] + 2 + (int64_t)(tm_next(&s) % 5);
+    for (int i = 0; i < NX; i++)
+        off[i + 1] = off[i] + 2 + (int64_t)(tm_next(&s) % 5);
     float *X = tm_fill(&s, (size_t)off[NX] * H, 1.0f, 0);
     float *Xc = malloc(sizeof(float) * NX * (size_t)H);
     for (int i = 0; i < NX; i++) {
         y[i] = (int32_t)(tm_next(&s) & 1);
-        split[i] = i % 5 == 4 ? IFS_SPLIT_VALIDATION : i % 5 == 3 ? IFS_SPLIT_TEST : IFS_SPLIT_TRAIN;
-        for (int64_t r = off[i] + 1; r < off[i + 1]; r++) X[r * H] = y[i] ? 2.0f : -2.0f;
+        split[i] = i % 5 == 4   ? IFS_SPLIT_VALIDATION
+                   : i % 5 == 3 ? IFS_SPLIT_TEST
+                                : IFS_SPLIT_TRAIN;
+        for (int64_t r = off[i] + 1; r < off[i + 1]; r++)
+            X[r * H] = y[i] ? 2.0f : -2.0f;
         memcpy(Xc + (size_t)i * H, X + off[i] * H, sizeof(float) * (size_t)H);
     }
     ifs_train_opts o = ifs_train_default_opts();
@@ -229,7 +251,8 @@ static void learns_what_only_other_rows_carry(int n_model, int N)
     float *p1 = malloc(sizeof(float) * NX);
     ifs_top_predict(&a, cfg, X, off, NX, p1);
     uint8_t *test = malloc(NX);
-    for (int i = 0; i < NX; i++) test[i] = split[i] == IFS_SPLIT_TEST;
+    for (int i = 0; i < NX; i++)
+        test[i] = split[i] == IFS_SPLIT_TEST;
     ifs_confusion c = ifs_confusion_count(p1, y, test, NX);
     double acc = ifs_confusion_accuracy(&c);
     IFS_CHECK(acc >= 0.95, "test accuracy %.3f with %d layers trained", acc, N);
@@ -241,11 +264,17 @@ static void learns_what_only_other_rows_carry(int n_model, int N)
     double acch = ifs_confusion_accuracy(&ch);
     IFS_CHECK(rc == 0 && acch < 0.75, "the head alone reached %.3f on [CLS] noise", acch);
     printf("%s %d of %d layers learn what only non-[CLS] rows carry: test accuracy %.3f "
-           "(head alone %.3f); same seed, same bits at 1 and 3 threads\n", acc >= 0.95 && acch < 0.75 ? "ok  " : "FAIL",
-           N, n_model, acc, acch);
+           "(head alone %.3f); same seed, same bits at 1 and 3 threads\n",
+           acc >= 0.95 && acch < 0.75 ? "ok  " : "FAIL", N, n_model, acc, acch);
     ifs_top_free(&a);
     ifs_top_free(&b);
-    free(off); free(y); free(split); free(X); free(Xc); free(p1); free(test);
+    free(off);
+    free(y);
+    free(split);
+    free(X);
+    free(Xc);
+    free(p1);
+    free(test);
     tm_model_free(&m);
 }
 

@@ -15,8 +15,8 @@
 static inline int gen_run(const char *args)
 {
     static char cmd[16384];
-    snprintf(cmd, sizeof cmd, "'%s' gen-model %s >/dev/null 2>&1", ifs_test_env("IFS_BIN", "ifscore"),
-             args);
+    snprintf(cmd, sizeof cmd, "'%s' gen-model %s >/dev/null 2>&1",
+             ifs_test_env("IFS_BIN", "ifscore"), args);
     int st = system(cmd);
     return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
 }

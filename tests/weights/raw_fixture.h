@@ -16,7 +16,7 @@
 
 typedef struct {
     char name[128];
-    const char *dtype;   /* "F32", "F16", "I64", ... */
+    const char *dtype; /* "F32", "F16", "I64", ... */
     int ndim;
     int64_t shape[2];
     const void *data;
@@ -50,7 +50,11 @@ static inline void raw_from_model(raw_list *l, const fx_model *m, const char *pr
     char n[128];
     const char *g = legacy ? "gamma" : "weight", *b = legacy ? "beta" : "bias";
     memset(l, 0, sizeof *l);
-#define ADD(d, d0, d1, ...) do { snprintf(n, sizeof n, __VA_ARGS__); raw_add(l, n, d, d0, d1); } while (0)
+#define ADD(d, d0, d1, ...)                                                                        \
+    do {                                                                                           \
+        snprintf(n, sizeof n, __VA_ARGS__);                                                        \
+        raw_add(l, n, d, d0, d1);                                                                  \
+    } while (0)
     ADD(w->word_emb, c->vocab_size, c->hidden, "%sembeddings.word_embeddings.weight", prefix);
     ADD(w->pos_emb, c->max_position, c->hidden, "%sembeddings.position_embeddings.weight", prefix);
     ADD(w->type_emb, c->type_vocab, c->hidden, "%sembeddings.token_type_embeddings.weight", prefix);
@@ -130,7 +134,8 @@ static inline void raw_write(const raw_list *l, int from, int to, const char *pa
                               t->dtype, (long long)t->shape[0]);
         if (t->ndim == 2)
             k += (size_t)snprintf(h + k, cap - k, ",%lld", (long long)t->shape[1]);
-        k += (size_t)snprintf(h + k, cap - k, "],\"data_offsets\":[%zu,%zu]}", off, off + t->nbytes);
+        k +=
+            (size_t)snprintf(h + k, cap - k, "],\"data_offsets\":[%zu,%zu]}", off, off + t->nbytes);
         off += t->nbytes;
     }
     k += (size_t)snprintf(h + k, cap - k, "}");
@@ -169,9 +174,18 @@ static inline void write_config(const char *dir, const ifs_bert_config *c)
 }
 
 typedef float (*rounder)(float);
-static inline float keep(float f) { return f; }
-static inline float via_f16(float f) { return ifs_wts_f16_to_f32(ifs_wts_f32_to_f16(f)); }
-static inline float via_bf16(float f) { return ifs_wts_bf16_to_f32(ifs_wts_f32_to_bf16(f)); }
+static inline float keep(float f)
+{
+    return f;
+}
+static inline float via_f16(float f)
+{
+    return ifs_wts_f16_to_f32(ifs_wts_f32_to_f16(f));
+}
+static inline float via_bf16(float f)
+{
+    return ifs_wts_bf16_to_f32(ifs_wts_f32_to_bf16(f));
+}
 
 static inline int same(const float *a, const float *b, size_t n, rounder r)
 {
@@ -186,7 +200,8 @@ static inline int same(const float *a, const float *b, size_t n, rounder r)
 }
 
 /* 1 when every array of `got` equals `want` after rounding by r. */
-static inline int weights_equal(const ifs_bert_weights *want, const ifs_bert_weights *got, rounder r)
+static inline int weights_equal(const ifs_bert_weights *want, const ifs_bert_weights *got,
+                                rounder r)
 {
     const ifs_bert_config *c = &want->cfg;
     size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;

@@ -13,16 +13,18 @@
 typedef struct {
     const char *name;
     const char *json;
-    int status;          /* expected return */
-    const char *want;    /* substring of the error, or NULL */
+    int status;       /* expected return */
+    const char *want; /* substring of the error, or NULL */
 } cfg_case;
 
 static const cfg_case CASES[] = {
     {"empty_object_takes_bert_base_defaults", "{}", 0, NULL},
-    {"minilm_config_parses", "{\"model_type\":\"bert\",\"hidden_size\":384,\"num_hidden_layers\":6,"
+    {"minilm_config_parses",
+     "{\"model_type\":\"bert\",\"hidden_size\":384,\"num_hidden_layers\":6,"
      "\"num_attention_heads\":12,\"intermediate_size\":1536,\"hidden_act\":\"gelu\","
      "\"layer_norm_eps\":1e-12,\"max_position_embeddings\":512,\"type_vocab_size\":2,"
-     "\"vocab_size\":30522,\"pad_token_id\":0,\"position_embedding_type\":\"absolute\"}", 0, NULL},
+     "\"vocab_size\":30522,\"pad_token_id\":0,\"position_embedding_type\":\"absolute\"}",
+     0, NULL},
     {"another_model_type_is_refused", "{\"model_type\":\"roberta\"}", IFS_WTS_EUNSUP,
      "model_type 'roberta' is not supported"},
     {"relative_key_position_embeddings_are_refused",
@@ -34,7 +36,8 @@ static const cfg_case CASES[] = {
      "hidden_act 'swish'"},
     {"hidden_size_not_a_multiple_of_heads_is_refused",
      "{\"hidden_size\":100,\"num_attention_heads\":12}", IFS_WTS_EFORMAT, "not a multiple"},
-    {"string_hidden_size_is_refused", "{\"hidden_size\":\"768\"}", IFS_WTS_EFORMAT, "'hidden_size'"},
+    {"string_hidden_size_is_refused", "{\"hidden_size\":\"768\"}", IFS_WTS_EFORMAT,
+     "'hidden_size'"},
     {"fractional_layer_count_is_refused", "{\"num_hidden_layers\":6.5}", IFS_WTS_EFORMAT,
      "'num_hidden_layers'"},
     {"negative_vocab_size_is_refused", "{\"vocab_size\":-3}", IFS_WTS_EFORMAT, "'vocab_size'"},
@@ -45,7 +48,8 @@ static const cfg_case CASES[] = {
      IFS_WTS_EFORMAT, "layer_norm_eps"},
     {"not_json_is_refused", "{\"hidden_size\":", IFS_WTS_EFORMAT, "not a JSON object"},
     {"json_array_is_refused", "[1,2]", IFS_WTS_EFORMAT, "not a JSON object"},
-    {"invalid_utf8_is_refused", "{\"x\":\"\xc3\x28\"}", IFS_WTS_EFORMAT, "not valid UTF-8 at byte 6"},
+    {"invalid_utf8_is_refused", "{\"x\":\"\xc3\x28\"}", IFS_WTS_EFORMAT,
+     "not valid UTF-8 at byte 6"},
     {"id2label_with_a_gap_is_refused", "{\"id2label\":{\"0\":\"a\",\"2\":\"c\"}}", IFS_WTS_EFORMAT,
      "id2label key '2'"},
     {"id2label_with_a_leading_zero_key_is_refused", "{\"id2label\":{\"01\":\"a\"}}",
@@ -123,10 +127,13 @@ static int parse(const char *json, ifs_bert_config *c, char *err, size_t errlen)
 
 static void activations(void)
 {
-    static const struct { const char *name; ifs_act act; } acts[] = {
-        {"gelu", IFS_ACT_GELU}, {"gelu_python", IFS_ACT_GELU}, {"gelu_new", IFS_ACT_GELU_TANH},
-        {"gelu_pytorch_tanh", IFS_ACT_GELU_TANH}, {"gelu_fast", IFS_ACT_GELU_TANH},
-        {"relu", IFS_ACT_RELU},
+    static const struct {
+        const char *name;
+        ifs_act act;
+    } acts[] = {
+        {"gelu", IFS_ACT_GELU},           {"gelu_python", IFS_ACT_GELU},
+        {"gelu_new", IFS_ACT_GELU_TANH},  {"gelu_pytorch_tanh", IFS_ACT_GELU_TANH},
+        {"gelu_fast", IFS_ACT_GELU_TANH}, {"relu", IFS_ACT_RELU},
     };
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
         char json[128], err[256];
@@ -159,7 +166,8 @@ static void labels(void)
     rc = parse(big, &c, err, sizeof err);
     IFS_CHECK(rc == IFS_WTS_EUNSUP && fx_contains(err, "bytes long"),
               "a_label_longer_than_the_struct_holds_is_refused (%s)", err);
-    IFS_CHECK(ifs_wts_parse_config("{\"hidden_size\":48}garbage", 18, "x", &c, err, sizeof err) == 0 &&
+    IFS_CHECK(ifs_wts_parse_config("{\"hidden_size\":48}garbage", 18, "x", &c, err, sizeof err) ==
+                      0 &&
                   c.hidden == 48,
               "the_explicit_length_is_honoured (bytes past it are not read)");
 }
@@ -176,8 +184,7 @@ static void values(void)
          "{\"hidden_size\":100,\"num_attention_heads\":12,\"hidden_size\":48}", 48, 2, 0, 0,
          "LABEL_1"},
         {"the_last_id2label_object_is_the_one_kept",
-         "{\"id2label\":{\"0\":\"x\"},\"id2label\":{\"0\":\"a\",\"1\":\"b\"}}", 768, 2, 0, 0,
-         "b"},
+         "{\"id2label\":{\"0\":\"x\"},\"id2label\":{\"0\":\"a\",\"1\":\"b\"}}", 768, 2, 0, 0, "b"},
         {"a_repeated_id2label_key_counts_once_with_its_last_label",
          "{\"id2label\":{\"0\":\"a\",\"1\":\"b\",\"1\":\"c\"}}", 768, 2, 0, 0, "c"},
         {"pair_input_and_its_cap_are_read",

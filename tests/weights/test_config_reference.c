@@ -11,13 +11,16 @@
 
 #include "wts_fixture.h"
 
-static const struct { const char *name, *json; } CASES[] = {
+static const struct {
+    const char *name, *json;
+} CASES[] = {
     {"a_repeated_top_level_key_reads_as_in_transformers",
      "{\"hidden_size\": 100, \"num_attention_heads\": 4, \"hidden_size\": 48}"},
     {"a_repeated_id2label_key_reads_as_in_transformers",
      "{\"id2label\": {\"0\": \"a\", \"1\": \"b\", \"1\": \"answer\"}}"},
     {"a_repeated_id2label_object_reads_as_in_transformers",
-     "{\"id2label\": {\"0\": \"x\"}, \"id2label\": {\"0\": \"no answer\", \"1\": \"b\", \"2\": \"c\"}}"},
+     "{\"id2label\": {\"0\": \"x\"}, \"id2label\": {\"0\": \"no answer\", \"1\": \"b\", \"2\": "
+     "\"c\"}}"},
     {"a_repeated_head_count_reads_as_in_transformers",
      "{\"num_attention_heads\": 5, \"hidden_size\": 64, \"num_attention_heads\": 8}"},
     {"pair_fields_read_as_in_transformers",
@@ -55,26 +58,27 @@ int main(void)
         cJSON *hf = cJSON_Parse(line);
         ifs_bert_config c;
         char err[512] = "";
-        int rc = ifs_wts_parse_config(CASES[i].json, strlen(CASES[i].json), "case", &c, err,
-                                      sizeof err);
+        int rc =
+            ifs_wts_parse_config(CASES[i].json, strlen(CASES[i].json), "case", &c, err, sizeof err);
         const cJSON *labels = cJSON_GetObjectItemCaseSensitive(hf, "labels");
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(hf, "ifs_input");
         const cJSON *kk = cJSON_GetObjectItemCaseSensitive(hf, "ifs_instruction_max_tokens");
-        int same = hf && rc == 0 && cJSON_IsArray(labels) &&
-                   cJSON_GetObjectItemCaseSensitive(hf, "hidden_size")->valueint == c.hidden &&
-                   cJSON_GetObjectItemCaseSensitive(hf, "num_attention_heads")->valueint ==
-                       c.n_heads &&
-                   cJSON_GetArraySize(labels) == c.num_labels &&
-                   (cJSON_IsString(in) ? (strcmp(in->valuestring, "pair") == 0) == c.pair_input
-                                       : c.pair_input == 0) &&
-                   (cJSON_IsNumber(kk) ? kk->valueint == c.instruction_max_tokens
-                                       : c.instruction_max_tokens == 0);
+        int same =
+            hf && rc == 0 && cJSON_IsArray(labels) &&
+            cJSON_GetObjectItemCaseSensitive(hf, "hidden_size")->valueint == c.hidden &&
+            cJSON_GetObjectItemCaseSensitive(hf, "num_attention_heads")->valueint == c.n_heads &&
+            cJSON_GetArraySize(labels) == c.num_labels &&
+            (cJSON_IsString(in) ? (strcmp(in->valuestring, "pair") == 0) == c.pair_input
+                                : c.pair_input == 0) &&
+            (cJSON_IsNumber(kk) ? kk->valueint == c.instruction_max_tokens
+                                : c.instruction_max_tokens == 0);
         for (int l = 0; same && l < c.num_labels; l++) {
             const cJSON *x = cJSON_GetArrayItem(labels, l);
             same = cJSON_IsString(x) && !strcmp(x->valuestring, c.labels[l]);
         }
-        IFS_CHECK(same, "%s: transformers reads %s; ours: rc %d (%s) hidden %d heads %d labels %d "
-                        "pair %d k %d",
+        IFS_CHECK(same,
+                  "%s: transformers reads %s; ours: rc %d (%s) hidden %d heads %d labels %d "
+                  "pair %d k %d",
                   CASES[i].name, line, rc, err, c.hidden, c.n_heads, c.num_labels, c.pair_input,
                   c.instruction_max_tokens);
         cJSON_Delete(hf);

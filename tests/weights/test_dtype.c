@@ -12,8 +12,18 @@
 #include "ifs_test.h"
 #include "ifs_wts.h"
 
-static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static uint32_t f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
 
 typedef struct {
     const char *name;
@@ -73,8 +83,8 @@ int main(void)
     for (size_t i = 0; i < sizeof F16_WIDEN / sizeof F16_WIDEN[0]; i++) {
         const widen_case *c = &F16_WIDEN[i];
         float got = ifs_wts_f16_to_f32(c->bits);
-        IFS_CHECK(f2u(got) == f2u(c->value), "%s: 0x%04x -> %.9g, want %.9g", c->name, c->bits,
-                  got, c->value);
+        IFS_CHECK(f2u(got) == f2u(c->value), "%s: 0x%04x -> %.9g, want %.9g", c->name, c->bits, got,
+                  c->value);
     }
     IFS_CHECK(f2u(ifs_wts_f16_to_f32(0x8000)) == 0x80000000u, "f16 negative zero keeps its sign");
     IFS_CHECK(isnan(ifs_wts_f16_to_f32(0x7e00)) && isnan(ifs_wts_f16_to_f32(0xfc01)),
@@ -106,8 +116,8 @@ int main(void)
                   c->want);
     }
     uint16_t bn = ifs_wts_f32_to_bf16(u2f(0x7f800001u)); /* signalling NaN with a low payload */
-    IFS_CHECK((bn & 0x7f80) == 0x7f80 && (bn & 0x7f), "bf16_nan_with_low_payload_stays_nan (0x%04x)",
-              bn);
+    IFS_CHECK((bn & 0x7f80) == 0x7f80 && (bn & 0x7f),
+              "bf16_nan_with_low_payload_stays_nan (0x%04x)", bn);
     bad = 0;
     for (uint32_t b = 0; b < 65536; b++) {
         float f = ifs_wts_bf16_to_f32((uint16_t)b);

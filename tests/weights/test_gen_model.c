@@ -17,8 +17,9 @@ static char *p2(const char *dir, const char *f)
     return p;
 }
 
-#define TINY "--hidden 32 --layers 2 --heads 4 --intermediate 64 --max-position 40 " \
-             "--type-vocab 3 --vocab-size 50"
+#define TINY                                                                                       \
+    "--hidden 32 --layers 2 --heads 4 --intermediate 64 --max-position 40 "                        \
+    "--type-vocab 3 --vocab-size 50"
 
 static void determinism(void)
 {
@@ -26,11 +27,14 @@ static void determinism(void)
     snprintf(a, sizeof a, "%s", fx_dir("gen_a"));
     snprintf(b, sizeof b, "%s", fx_dir("gen_b"));
     snprintf(c, sizeof c, "%s", fx_dir("gen_c"));
-    snprintf(args, sizeof args, "--out '%s' --seed 11 " TINY " --dtype f16 --init test --labels 3", a);
+    snprintf(args, sizeof args, "--out '%s' --seed 11 " TINY " --dtype f16 --init test --labels 3",
+             a);
     IFS_CHECK(gen_run(args) == 0, "gen-model runs: %s", args);
-    snprintf(args, sizeof args, "--out '%s' --seed 11 " TINY " --dtype f16 --init test --labels 3", b);
+    snprintf(args, sizeof args, "--out '%s' --seed 11 " TINY " --dtype f16 --init test --labels 3",
+             b);
     IFS_CHECK(gen_run(args) == 0, "gen-model runs twice");
-    snprintf(args, sizeof args, "--out '%s' --seed 12 " TINY " --dtype f16 --init test --labels 3", c);
+    snprintf(args, sizeof args, "--out '%s' --seed 12 " TINY " --dtype f16 --init test --labels 3",
+             c);
     IFS_CHECK(gen_run(args) == 0, "gen-model runs with another seed");
     static const char *files[] = {"config.json", "model.safetensors", "tokenizer_config.json"};
     for (int i = 0; i < 3; i++)
@@ -95,7 +99,8 @@ static void shapes_and_init(void)
     ifs_wts_free(m);
 
     snprintf(d, sizeof d, "%s", fx_dir("gen_test_init"));
-    snprintf(args, sizeof args, "--out '%s' --seed 3 " TINY " --init test --dtype bf16 --act gelu_new", d);
+    snprintf(args, sizeof args,
+             "--out '%s' --seed 3 " TINY " --init test --dtype bf16 --act gelu_new", d);
     IFS_CHECK(gen_run(args) == 0, "gen-model runs: %s", args);
     m = ifs_wts_load(d, 0, err, sizeof err);
     IFS_CHECK(m != NULL, "a_bf16_model_loads: %s", err);
@@ -118,11 +123,13 @@ static void shapes_and_init(void)
 
     /* --shape presets */
     snprintf(d, sizeof d, "%s", fx_dir("gen_minilm"));
-    snprintf(args, sizeof args, "--out '%s' --seed 1 --shape minilm --vocab-size 100 --max-position 8", d);
+    snprintf(args, sizeof args,
+             "--out '%s' --seed 1 --shape minilm --vocab-size 100 --max-position 8", d);
     IFS_CHECK(gen_run(args) == 0, "gen-model runs: %s", args);
     m = ifs_wts_load(d, 0, err, sizeof err);
     IFS_CHECK(m && ifs_wts_weights(m)->cfg.n_layers == 6 && ifs_wts_weights(m)->cfg.hidden == 384 &&
-                  ifs_wts_weights(m)->cfg.intermediate == 1536 && ifs_wts_weights(m)->cfg.n_heads == 12,
+                  ifs_wts_weights(m)->cfg.intermediate == 1536 &&
+                  ifs_wts_weights(m)->cfg.n_heads == 12,
               "shape_minilm_is_6_layers_hidden_384_inter_1536: %s", m ? "" : err);
     ifs_wts_free(m);
 }
@@ -133,23 +140,29 @@ static void vocab(void)
     snprintf(d, sizeof d, "%s", fx_dir("gen_vocab"));
     snprintf(v, sizeof v, "%s/my_vocab.txt", fx_dir("gen_vocab_src"));
     fx_write_text(v, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n##s");
-    snprintf(args, sizeof args, "--out '%s' --seed 5 --hidden 16 --heads 2 --intermediate 32 "
-                                "--layers 1 --vocab '%s'", d, v);
+    snprintf(args, sizeof args,
+             "--out '%s' --seed 5 --hidden 16 --heads 2 --intermediate 32 "
+             "--layers 1 --vocab '%s'",
+             d, v);
     IFS_CHECK(gen_run(args) == 0, "gen-model runs: %s", args);
     ifs_wts_model *m = ifs_wts_load(d, 0, err, sizeof err);
     IFS_CHECK(m && ifs_wts_weights(m)->cfg.vocab_size == 8,
               "vocab_size_is_the_vocab_files_line_count (a last line without newline counts)");
     ifs_wts_free(m);
     IFS_CHECK(gen_files_equal(v, p2(d, "vocab.txt")), "the_vocab_file_is_copied_as_is");
-    snprintf(args, sizeof args, "--out '%s' --seed 5 --hidden 16 --heads 2 --vocab '%s' --vocab-size 9",
-             d, v);
+    snprintf(args, sizeof args,
+             "--out '%s' --seed 5 --hidden 16 --heads 2 --vocab '%s' --vocab-size 9", d, v);
     IFS_CHECK(gen_run(args) == 2, "a_vocab_size_disagreeing_with_the_vocab_file_is_a_usage_error");
 }
 
 static void usage_errors(void)
 {
     const char *d = fx_dir("gen_usage");
-    static const struct { const char *name; const char *args; int code; } cases[] = {
+    static const struct {
+        const char *name;
+        const char *args;
+        int code;
+    } cases[] = {
         {"help_exits_zero", "--help", 0},
         {"missing_seed_is_a_usage_error", "--out D", 2},
         {"missing_out_is_a_usage_error", "--seed 1", 2},
@@ -157,7 +170,8 @@ static void usage_errors(void)
         {"an_unknown_activation_is_a_usage_error", "--out D --seed 1 --act swish", 2},
         {"an_unknown_dtype_is_a_usage_error", "--out D --seed 1 --dtype f8", 2},
         {"an_unknown_shape_is_a_usage_error", "--out D --seed 1 --shape large", 2},
-        {"hidden_not_divisible_by_heads_is_a_usage_error", "--out D --seed 1 --hidden 30 --heads 4", 2},
+        {"hidden_not_divisible_by_heads_is_a_usage_error", "--out D --seed 1 --hidden 30 --heads 4",
+         2},
         {"zero_layers_is_a_usage_error", "--out D --seed 1 --layers 0", 2},
         {"too_many_labels_is_a_usage_error", "--out D --seed 1 --labels 65", 2},
         {"sizes_with_an_encoder_are_a_usage_error", "--out D --seed 1 --encoder D --hidden 64", 2},

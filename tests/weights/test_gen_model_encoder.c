@@ -9,13 +9,17 @@
 
 #include "gen_fixture.h"
 
-static int same(const float *a, const float *b, size_t n) { return a && b && !memcmp(a, b, n * 4); }
+static int same(const float *a, const float *b, size_t n)
+{
+    return a && b && !memcmp(a, b, n * 4);
+}
 
 int main(void)
 {
     gen_need_binary();
     char enc[4096], path[4200], err[1024];
-    snprintf(enc, sizeof enc, "%s/all-MiniLM-L6-v2", ifs_test_env("IFS_MODELS_DIR", ".cache/models"));
+    snprintf(enc, sizeof enc, "%s/all-MiniLM-L6-v2",
+             ifs_test_env("IFS_MODELS_DIR", ".cache/models"));
     snprintf(path, sizeof path, "%s/model.safetensors", enc);
     struct stat sb;
     if (stat(path, &sb) != 0)

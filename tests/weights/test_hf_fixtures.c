@@ -16,7 +16,11 @@ static const float *lookup(const ifs_bert_weights *w, const char *name, size_t *
 {
     const ifs_bert_config *c = &w->cfg;
     size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
-    static const struct { const char *s; size_t off; int kind; } layer[] = {
+    static const struct {
+        const char *s;
+        size_t off;
+        int kind;
+    } layer[] = {
         {"attention.self.query.weight", offsetof(ifs_bert_layer, q_w), 0},
         {"attention.self.query.bias", offsetof(ifs_bert_layer, q_b), 1},
         {"attention.self.key.weight", offsetof(ifs_bert_layer, k_w), 0},
@@ -34,7 +38,11 @@ static const float *lookup(const ifs_bert_weights *w, const char *name, size_t *
         {"output.LayerNorm.weight", offsetof(ifs_bert_layer, ln2_g), 1},
         {"output.LayerNorm.bias", offsetof(ifs_bert_layer, ln2_b), 1},
     };
-    static const struct { const char *s; size_t off; int rows; } top[] = {
+    static const struct {
+        const char *s;
+        size_t off;
+        int rows;
+    } top[] = {
         {"bert.embeddings.word_embeddings.weight", offsetof(ifs_bert_weights, word_emb), 'v'},
         {"bert.embeddings.position_embeddings.weight", offsetof(ifs_bert_weights, pos_emb), 'p'},
         {"bert.embeddings.token_type_embeddings.weight", offsetof(ifs_bert_weights, type_emb), 't'},
@@ -48,9 +56,13 @@ static const float *lookup(const ifs_bert_weights *w, const char *name, size_t *
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
         if (!strcmp(name, top[i].s)) {
             int r = top[i].rows;
-            *n = r == 'v' ? (size_t)c->vocab_size * H : r == 'p' ? (size_t)c->max_position * H
-               : r == 't' ? (size_t)c->type_vocab * H : r == 'h' ? H * H
-               : r == 'l' ? (size_t)c->num_labels * H : r == 1 ? H : (size_t)c->num_labels;
+            *n = r == 'v'   ? (size_t)c->vocab_size * H
+                 : r == 'p' ? (size_t)c->max_position * H
+                 : r == 't' ? (size_t)c->type_vocab * H
+                 : r == 'h' ? H * H
+                 : r == 'l' ? (size_t)c->num_labels * H
+                 : r == 1   ? H
+                            : (size_t)c->num_labels;
             return *(const float *const *)((const char *)w + top[i].off);
         }
     int l;

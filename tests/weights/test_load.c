@@ -11,7 +11,11 @@
 
 static void save_load_round_trips(void)
 {
-    static const struct { const char *name; ifs_wts_dtype dt; rounder r; } dts[] = {
+    static const struct {
+        const char *name;
+        ifs_wts_dtype dt;
+        rounder r;
+    } dts[] = {
         {"f32_save_then_load_is_bit_exact", IFS_WTS_F32, keep},
         {"f16_save_then_load_equals_the_f16_rounded_values", IFS_WTS_F16, via_f16},
         {"bf16_save_then_load_equals_the_bf16_rounded_values", IFS_WTS_BF16, via_bf16},
@@ -42,8 +46,9 @@ static void save_load_round_trips(void)
         char dir2[4200];
         snprintf(dir2, sizeof dir2, "%s", fx_dir(name));
         rc = ifs_wts_save(dir2, &m.w, dts[i].dt, err, sizeof err);
-        IFS_CHECK(rc == 0 && files_equal(path_in(dir, "model.safetensors"),
-                                         path_in(dir2, "model.safetensors")) &&
+        IFS_CHECK(rc == 0 &&
+                      files_equal(path_in(dir, "model.safetensors"),
+                                  path_in(dir2, "model.safetensors")) &&
                       files_equal(path_in(dir, "config.json"), path_in(dir2, "config.json")),
                   "same_weights_save_to_byte_identical_files (%zu)", i);
     }
@@ -75,17 +80,27 @@ static void save_load_round_trips(void)
     fx_model_free(&m);
 }
 
-typedef enum { EDIT_NONE, EDIT_REMOVE, EDIT_RESHAPE, EDIT_NAN, EDIT_INF, EDIT_F64, EDIT_F16_INF,
-               EDIT_ADD_I64, EDIT_ADD_UNUSED_F32, EDIT_HALF_POOLER } edit_kind;
+typedef enum {
+    EDIT_NONE,
+    EDIT_REMOVE,
+    EDIT_RESHAPE,
+    EDIT_NAN,
+    EDIT_INF,
+    EDIT_F64,
+    EDIT_F16_INF,
+    EDIT_ADD_I64,
+    EDIT_ADD_UNUSED_F32,
+    EDIT_HALF_POOLER
+} edit_kind;
 
 typedef struct {
     const char *name;
     const char *prefix;
     int legacy;
     edit_kind edit;
-    const char *tensor;   /* the tensor the edit applies to (full name) */
+    const char *tensor; /* the tensor the edit applies to (full name) */
     unsigned flags;
-    int status;           /* 0 = loads (and equals the model) */
+    int status; /* 0 = loads (and equals the model) */
     const char *want[3];
 } ckpt_case;
 
@@ -93,31 +108,94 @@ static const ckpt_case CKPT[] = {
     {"names_without_the_bert_prefix_load", "", 0, EDIT_NONE, NULL, 0, 0, {0}},
     {"legacy_layernorm_gamma_beta_names_load", "bert.", 1, EDIT_NONE, NULL, 0, 0, {0}},
     {"legacy_names_without_prefix_load", "", 1, EDIT_NONE, NULL, 0, 0, {0}},
-    {"an_unused_int64_tensor_is_ignored", "", 0, EDIT_ADD_I64, "embeddings.position_ids", 0, 0, {0}},
-    {"an_unused_extra_f32_tensor_is_ignored", "bert.", 0, EDIT_ADD_UNUSED_F32,
-     "cls.predictions.bias", 0, 0, {0}},
-    {"a_missing_tensor_is_named", "bert.", 0, EDIT_REMOVE, "bert.encoder.layer.1.output.dense.bias",
-     0, IFS_WTS_EMODEL, {"'bert.encoder.layer.1.output.dense.bias' is missing", "model.safetensors"}},
-    {"a_missing_pooler_is_named_without_encoder_only", "bert.", 0, EDIT_REMOVE,
-     "bert.pooler.dense.weight", 0, IFS_WTS_EMODEL, {"'bert.pooler.dense.weight' is missing"}},
-    {"half_a_pooler_is_refused_even_encoder_only", "bert.", 0, EDIT_HALF_POOLER,
-     "bert.pooler.dense.bias", IFS_WTS_ENCODER_ONLY, IFS_WTS_EMODEL, {"pooler"}},
-    {"a_mis_shaped_tensor_is_named_with_both_shapes", "bert.", 0, EDIT_RESHAPE,
-     "bert.encoder.layer.0.intermediate.dense.weight", 0, IFS_WTS_EMODEL,
+    {"an_unused_int64_tensor_is_ignored",
+     "",
+     0,
+     EDIT_ADD_I64,
+     "embeddings.position_ids",
+     0,
+     0,
+     {0}},
+    {"an_unused_extra_f32_tensor_is_ignored",
+     "bert.",
+     0,
+     EDIT_ADD_UNUSED_F32,
+     "cls.predictions.bias",
+     0,
+     0,
+     {0}},
+    {"a_missing_tensor_is_named",
+     "bert.",
+     0,
+     EDIT_REMOVE,
+     "bert.encoder.layer.1.output.dense.bias",
+     0,
+     IFS_WTS_EMODEL,
+     {"'bert.encoder.layer.1.output.dense.bias' is missing", "model.safetensors"}},
+    {"a_missing_pooler_is_named_without_encoder_only",
+     "bert.",
+     0,
+     EDIT_REMOVE,
+     "bert.pooler.dense.weight",
+     0,
+     IFS_WTS_EMODEL,
+     {"'bert.pooler.dense.weight' is missing"}},
+    {"half_a_pooler_is_refused_even_encoder_only",
+     "bert.",
+     0,
+     EDIT_HALF_POOLER,
+     "bert.pooler.dense.bias",
+     IFS_WTS_ENCODER_ONLY,
+     IFS_WTS_EMODEL,
+     {"pooler"}},
+    {"a_mis_shaped_tensor_is_named_with_both_shapes",
+     "bert.",
+     0,
+     EDIT_RESHAPE,
+     "bert.encoder.layer.0.intermediate.dense.weight",
+     0,
+     IFS_WTS_EMODEL,
      {"'bert.encoder.layer.0.intermediate.dense.weight'", "has shape [8, 16]",
       "config.json implies [16, 8]"}},
-    {"a_classifier_disagreeing_with_id2label_is_refused", "bert.", 0, EDIT_RESHAPE,
-     "classifier.weight", 0, IFS_WTS_EMODEL, {"'classifier.weight'", "implies [3, 8]"}},
-    {"a_nan_weight_is_named_with_its_element_and_byte", "bert.", 0, EDIT_NAN,
-     "bert.encoder.layer.1.attention.self.key.weight", 0, IFS_WTS_EMODEL,
+    {"a_classifier_disagreeing_with_id2label_is_refused",
+     "bert.",
+     0,
+     EDIT_RESHAPE,
+     "classifier.weight",
+     0,
+     IFS_WTS_EMODEL,
+     {"'classifier.weight'", "implies [3, 8]"}},
+    {"a_nan_weight_is_named_with_its_element_and_byte",
+     "bert.",
+     0,
+     EDIT_NAN,
+     "bert.encoder.layer.1.attention.self.key.weight",
+     0,
+     IFS_WTS_EMODEL,
      {"'bert.encoder.layer.1.attention.self.key.weight' element 5", "is NaN", "(byte "}},
-    {"an_infinite_bias_is_named", "bert.", 0, EDIT_INF, "classifier.bias", 0, IFS_WTS_EMODEL,
+    {"an_infinite_bias_is_named",
+     "bert.",
+     0,
+     EDIT_INF,
+     "classifier.bias",
+     0,
+     IFS_WTS_EMODEL,
      {"'classifier.bias' element 2", "is Inf"}},
-    {"an_f16_overflow_to_inf_is_refused_after_conversion", "bert.", 0, EDIT_F16_INF,
-     "bert.embeddings.LayerNorm.weight", 0, IFS_WTS_EMODEL,
+    {"an_f16_overflow_to_inf_is_refused_after_conversion",
+     "bert.",
+     0,
+     EDIT_F16_INF,
+     "bert.embeddings.LayerNorm.weight",
+     0,
+     IFS_WTS_EMODEL,
      {"'bert.embeddings.LayerNorm.weight' element 5", "is Inf"}},
-    {"a_used_tensor_in_f64_is_refused_by_dtype", "bert.", 0, EDIT_F64,
-     "bert.embeddings.token_type_embeddings.weight", 0, IFS_WTS_EUNSUP,
+    {"a_used_tensor_in_f64_is_refused_by_dtype",
+     "bert.",
+     0,
+     EDIT_F64,
+     "bert.embeddings.token_type_embeddings.weight",
+     0,
+     IFS_WTS_EUNSUP,
      {"'bert.embeddings.token_type_embeddings.weight'", "dtype F64", "F32, F16 or BF16"}},
 };
 
@@ -133,7 +211,8 @@ static void run_ckpt_case(const ckpt_case *k, const fx_model *m)
     switch (k->edit) {
     case EDIT_NONE: break;
     case EDIT_REMOVE: raw_remove(&l, k->tensor); break;
-    case EDIT_HALF_POOLER: raw_remove(&l, k->tensor);
+    case EDIT_HALF_POOLER:
+        raw_remove(&l, k->tensor);
         raw_remove(&l, "classifier.weight");
         raw_remove(&l, "classifier.bias");
         break;
@@ -190,9 +269,7 @@ static void run_ckpt_case(const ckpt_case *k, const fx_model *m)
         l.t[0] = tmp;
         break;
     }
-    case EDIT_ADD_UNUSED_F32:
-        raw_add(&l, k->tensor, extra, 3, 0);
-        break;
+    case EDIT_ADD_UNUSED_F32: raw_add(&l, k->tensor, extra, 3, 0); break;
     }
     char name[64];
     snprintf(name, sizeof name, "ck_%s", k->name);
@@ -225,7 +302,11 @@ static void sharded(const fx_model *m)
     int cut = 5 + 16; /* embeddings + layer 0 in shard 1 */
     const char *s1 = "model-00001-of-00002.safetensors", *s2 = "model-00002-of-00002.safetensors";
     char index[16384];
-    struct { const char *name; int mode; const char *want; } cases[] = {
+    struct {
+        const char *name;
+        int mode;
+        const char *want;
+    } cases[] = {
         {"a_sharded_checkpoint_with_an_index_loads", 0, NULL},
         {"an_index_pointing_outside_the_folder_is_refused", 1, "plain file name"},
         {"an_index_naming_the_wrong_shard_names_the_tensor", 2,
@@ -247,7 +328,8 @@ static void sharded(const fx_model *m)
             const char *file = i < cut ? s1 : s2;
             if (cases[c].mode == 1 && i == 3)
                 file = "../escape.safetensors";
-            if (cases[c].mode == 2 && !strcmp(l.t[i].name, "bert.encoder.layer.1.output.dense.bias"))
+            if (cases[c].mode == 2 &&
+                !strcmp(l.t[i].name, "bert.encoder.layer.1.output.dense.bias"))
                 file = s1;
             if (cases[c].mode == 3 && i == l.n - 1)
                 file = "model-00003-of-00002.safetensors";
@@ -287,17 +369,19 @@ static void folder_level_refusals(const fx_model *m)
     write_config(dir, &m->w.cfg);
     fx_write_text(path_in(dir, "pytorch_model.bin"), "PK\003\004 not really");
     ifs_wts_model *got = ifs_wts_load(dir, 0, err, sizeof err);
-    IFS_CHECK(!got && fx_contains(err, "pytorch_model.bin") && fx_contains(err, "save_pretrained") &&
+    IFS_CHECK(!got && fx_contains(err, "pytorch_model.bin") &&
+                  fx_contains(err, "save_pretrained") &&
                   fx_contains(err, "safe_serialization=True"),
               "pytorch_model_bin_only_is_refused_with_the_conversion_command: %s", err);
     dir = fx_dir("no_weights");
     write_config(dir, &m->w.cfg);
     got = ifs_wts_load(dir, 0, err, sizeof err);
-    IFS_CHECK(!got && fx_contains(err, "no model.safetensors"), "a_folder_without_weights_is_refused: %s",
-              err);
+    IFS_CHECK(!got && fx_contains(err, "no model.safetensors"),
+              "a_folder_without_weights_is_refused: %s", err);
     dir = fx_dir("no_config");
     got = ifs_wts_load(dir, 0, err, sizeof err);
-    IFS_CHECK(!got && fx_contains(err, "no config.json"), "a_folder_without_config_is_refused: %s", err);
+    IFS_CHECK(!got && fx_contains(err, "no config.json"), "a_folder_without_config_is_refused: %s",
+              err);
     got = ifs_wts_load(NULL, 0, err, sizeof err);
     IFS_CHECK(!got, "a_null_folder_is_refused");
 

@@ -47,9 +47,11 @@ static void files_changing_while_loading(const fx_model *m)
         void (*hook)(void *, const char *);
         const char *want[2];
     } cases[] = {
-        {"a_weight_file_truncated_while_loading_is_an_error_naming_it", truncate_hook,
+        {"a_weight_file_truncated_while_loading_is_an_error_naming_it",
+         truncate_hook,
          {"model.safetensors: the file now ends at byte", "shrank while being read"}},
-        {"a_weight_file_rewritten_while_loading_is_an_error_naming_it", rewrite_hook,
+        {"a_weight_file_rewritten_while_loading_is_an_error_naming_it",
+         rewrite_hook,
          {"model.safetensors: was modified while being read", NULL}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -89,19 +91,19 @@ static void entries_that_are_not_files(const fx_model *m)
 {
     static const struct {
         const char *name;
-        const char *entry;   /* the file replaced by something else */
+        const char *entry; /* the file replaced by something else */
         mk_kind kind;
-        int sharded;         /* the checkpoint is an index and two shards */
+        int sharded; /* the checkpoint is an index and two shards */
         const char *want;
     } cases[] = {
         {"a_fifo_model_safetensors_is_named_a_fifo", "model.safetensors", MK_FIFO, 0,
          "model.safetensors: is a FIFO (named pipe), not a regular file"},
         {"a_folder_model_safetensors_is_named_a_directory", "model.safetensors", MK_DIR, 0,
          "model.safetensors: is a directory, not a regular file"},
-        {"model_safetensors_linked_to_dev_zero_is_named_a_device", "model.safetensors",
-         MK_DEV_ZERO, 0, "model.safetensors: is a character device, not a regular file"},
-        {"a_dangling_model_safetensors_link_cannot_be_opened", "model.safetensors", MK_DANGLING,
-         0, "model.safetensors: cannot open: No such file or directory"},
+        {"model_safetensors_linked_to_dev_zero_is_named_a_device", "model.safetensors", MK_DEV_ZERO,
+         0, "model.safetensors: is a character device, not a regular file"},
+        {"a_dangling_model_safetensors_link_cannot_be_opened", "model.safetensors", MK_DANGLING, 0,
+         "model.safetensors: cannot open: No such file or directory"},
         {"a_fifo_config_json_is_named_a_fifo", "config.json", MK_FIFO, 0,
          "config.json: is a FIFO (named pipe), not a regular file"},
         {"a_folder_config_json_is_named_a_directory", "config.json", MK_DIR, 0,
@@ -237,8 +239,13 @@ static void index_repeating_a_name(const fx_model *m)
  * elements anywhere: the weights and the fingerprint do not change. */
 static void chunk_boundaries_change_nothing(const fx_model *m)
 {
-    static const struct { const char *dtype; rounder r; } dts[] = {
-        {"F32", keep}, {"F16", via_f16}, {"BF16", via_bf16},
+    static const struct {
+        const char *dtype;
+        rounder r;
+    } dts[] = {
+        {"F32", keep},
+        {"F16", via_f16},
+        {"BF16", via_bf16},
     };
     static const size_t chunks[] = {8, 9, 13, 64, 100, 4097, 0};
     static const unsigned char odd[3] = {1, 2, 3};

@@ -21,7 +21,8 @@ static int raw_equal(const ifs_wts_st *st, const char *name, const float *x, siz
 int main(void)
 {
     char dir[4096], path[4200], err[1024];
-    snprintf(dir, sizeof dir, "%s/all-MiniLM-L6-v2", ifs_test_env("IFS_MODELS_DIR", ".cache/models"));
+    snprintf(dir, sizeof dir, "%s/all-MiniLM-L6-v2",
+             ifs_test_env("IFS_MODELS_DIR", ".cache/models"));
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -49,15 +50,18 @@ int main(void)
     IFS_CHECK(st != NULL, "the reader opens the file alone: %s", err);
     if (st) {
         const ifs_wts_tensor_info *pid = ifs_wts_st_find(st, "embeddings.position_ids");
-        IFS_CHECK(pid && !strcmp(pid->dtype, "I64"), "the_i64_position_ids_tensor_is_validated_and_kept");
+        IFS_CHECK(pid && !strcmp(pid->dtype, "I64"),
+                  "the_i64_position_ids_tensor_is_validated_and_kept");
         size_t H = 384;
-        IFS_CHECK(raw_equal(st, "embeddings.word_embeddings.weight", w->word_emb, 30522 * H) &&
-                      raw_equal(st, "embeddings.position_embeddings.weight", w->pos_emb, 512 * H) &&
-                      raw_equal(st, "encoder.layer.0.attention.self.query.weight", w->layers[0].q_w, H * H) &&
-                      raw_equal(st, "encoder.layer.5.output.dense.weight", w->layers[5].o_w, H * 1536) &&
-                      raw_equal(st, "encoder.layer.5.output.LayerNorm.bias", w->layers[5].ln2_b, H) &&
-                      raw_equal(st, "pooler.dense.weight", w->pool_w, H * H),
-                  "loaded_f32_arrays_equal_the_file_bytes");
+        IFS_CHECK(
+            raw_equal(st, "embeddings.word_embeddings.weight", w->word_emb, 30522 * H) &&
+                raw_equal(st, "embeddings.position_embeddings.weight", w->pos_emb, 512 * H) &&
+                raw_equal(st, "encoder.layer.0.attention.self.query.weight", w->layers[0].q_w,
+                          H * H) &&
+                raw_equal(st, "encoder.layer.5.output.dense.weight", w->layers[5].o_w, H * 1536) &&
+                raw_equal(st, "encoder.layer.5.output.LayerNorm.bias", w->layers[5].ln2_b, H) &&
+                raw_equal(st, "pooler.dense.weight", w->pool_w, H * H),
+            "loaded_f32_arrays_equal_the_file_bytes");
         ifs_wts_st_free(st);
     }
 
@@ -76,8 +80,9 @@ int main(void)
     }
     char hex[65];
     ifs_sha256_final_hex(&h, hex);
-    IFS_CHECK(!strcmp(hex, ifs_wts_fingerprint(m)), "fingerprint_is_sha256_of_config_then_weights (%s vs %s)",
-              hex, ifs_wts_fingerprint(m));
+    IFS_CHECK(!strcmp(hex, ifs_wts_fingerprint(m)),
+              "fingerprint_is_sha256_of_config_then_weights (%s vs %s)", hex,
+              ifs_wts_fingerprint(m));
     ifs_wts_free(m);
     return ifs_test_done("real_checkpoint");
 }

@@ -16,7 +16,7 @@
 
 typedef struct {
     const char *name;
-    const char *msg;   /* repeated `repeat` times */
+    const char *msg; /* repeated `repeat` times */
     size_t repeat;
     const char *hex;
 } vector;
@@ -30,7 +30,8 @@ static const vector VECTORS[] = {
      "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
     {"896_bit_message_hashes_to_the_nist_value",
-     "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+     "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnop"
+     "qrsmnopqrstnopqrstu",
      1, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
     {"one_million_a_hashes_to_the_nist_value", "a", 1000000,
      "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
@@ -78,7 +79,7 @@ static void life_cycle(void)
     IFS_CHECK(ifs_sha256_hex(NULL, 0, hex) == 0 &&
                   !strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
               "one_shot_of_nothing_accepts_null");
-    static const int codes[] = {IFS_SHA256_OK, IFS_SHA256_EIO, IFS_SHA256_ENOTREG,
+    static const int codes[] = {IFS_SHA256_OK,     IFS_SHA256_EIO,  IFS_SHA256_ENOTREG,
                                 IFS_SHA256_ENOMEM, IFS_SHA256_ELIB, IFS_SHA256_EARG};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         IFS_CHECK(strcmp(ifs_sha256_strerror(codes[i]), "unknown status") != 0,
@@ -153,8 +154,8 @@ int main(void)
                 pclose(p);
             }
             if (strlen(line) >= 64)
-                IFS_CHECK(!strncmp(line, hex, 64), "%s: sha256sum says %.64s, we say %s",
-                          v->name, line, hex);
+                IFS_CHECK(!strncmp(line, hex, 64), "%s: sha256sum says %.64s, we say %s", v->name,
+                          line, hex);
             remove(path);
         }
         free(msg);

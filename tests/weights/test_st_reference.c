@@ -79,19 +79,50 @@ static const float *ours(const ifs_bert_weights *w, const char *name, size_t *n)
     size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
     int l;
     char rest[128];
-    if (!strcmp(name, "bert.embeddings.word_embeddings.weight")) { *n = (size_t)c->vocab_size * H; return w->word_emb; }
-    if (!strcmp(name, "bert.embeddings.position_embeddings.weight")) { *n = (size_t)c->max_position * H; return w->pos_emb; }
-    if (!strcmp(name, "bert.embeddings.token_type_embeddings.weight")) { *n = (size_t)c->type_vocab * H; return w->type_emb; }
-    if (!strcmp(name, "bert.embeddings.LayerNorm.weight")) { *n = H; return w->emb_ln_g; }
-    if (!strcmp(name, "bert.embeddings.LayerNorm.bias")) { *n = H; return w->emb_ln_b; }
-    if (!strcmp(name, "bert.pooler.dense.weight")) { *n = H * H; return w->pool_w; }
-    if (!strcmp(name, "bert.pooler.dense.bias")) { *n = H; return w->pool_b; }
-    if (!strcmp(name, "classifier.weight")) { *n = (size_t)c->num_labels * H; return w->cls_w; }
-    if (!strcmp(name, "classifier.bias")) { *n = (size_t)c->num_labels; return w->cls_b; }
+    if (!strcmp(name, "bert.embeddings.word_embeddings.weight")) {
+        *n = (size_t)c->vocab_size * H;
+        return w->word_emb;
+    }
+    if (!strcmp(name, "bert.embeddings.position_embeddings.weight")) {
+        *n = (size_t)c->max_position * H;
+        return w->pos_emb;
+    }
+    if (!strcmp(name, "bert.embeddings.token_type_embeddings.weight")) {
+        *n = (size_t)c->type_vocab * H;
+        return w->type_emb;
+    }
+    if (!strcmp(name, "bert.embeddings.LayerNorm.weight")) {
+        *n = H;
+        return w->emb_ln_g;
+    }
+    if (!strcmp(name, "bert.embeddings.LayerNorm.bias")) {
+        *n = H;
+        return w->emb_ln_b;
+    }
+    if (!strcmp(name, "bert.pooler.dense.weight")) {
+        *n = H * H;
+        return w->pool_w;
+    }
+    if (!strcmp(name, "bert.pooler.dense.bias")) {
+        *n = H;
+        return w->pool_b;
+    }
+    if (!strcmp(name, "classifier.weight")) {
+        *n = (size_t)c->num_labels * H;
+        return w->cls_w;
+    }
+    if (!strcmp(name, "classifier.bias")) {
+        *n = (size_t)c->num_labels;
+        return w->cls_b;
+    }
     if (sscanf(name, "bert.encoder.layer.%d.%127s", &l, rest) != 2 || l < 0 || l >= c->n_layers)
         return NULL;
     const ifs_bert_layer *L = &w->layers[l];
-    static const struct { const char *s; size_t off; int kind; } map[] = {
+    static const struct {
+        const char *s;
+        size_t off;
+        int kind;
+    } map[] = {
         {"attention.self.query.weight", offsetof(ifs_bert_layer, q_w), 0},
         {"attention.self.query.bias", offsetof(ifs_bert_layer, q_b), 1},
         {"attention.self.key.weight", offsetof(ifs_bert_layer, k_w), 0},
@@ -117,7 +148,11 @@ static const float *ours(const ifs_bert_weights *w, const char *name, size_t *n)
     return NULL;
 }
 
-static const struct { const char *name; ifs_wts_dtype dt; const char *tag; } DTS[] = {
+static const struct {
+    const char *name;
+    ifs_wts_dtype dt;
+    const char *tag;
+} DTS[] = {
     {"hf_reads_our_f32_checkpoint_identically", IFS_WTS_F32, "F32"},
     {"hf_reads_our_f16_checkpoint_identically", IFS_WTS_F16, "F16"},
     {"hf_reads_our_bf16_checkpoint_identically", IFS_WTS_BF16, "BF16"},
@@ -175,22 +210,22 @@ static void check_checkpoint(FILE *p, size_t d, const char *dir)
         const float *x = ours(w, tn, &n);
         if (!x) {
             if (bad++ < 5)
-                IFS_CHECK(0, "%s: HF sees tensor %s that our loader has no place for",
-                          DTS[d].name, tn);
+                IFS_CHECK(0, "%s: HF sees tensor %s that our loader has no place for", DTS[d].name,
+                          tn);
             continue;
         }
         double f, l, s;
         sum_of(x, n, &f, &l, &s);
         double tol = 1e-9 * (fabs(s) + (double)n);
-        if ((f != first || l != last || fabs(s - sum) > tol || strcmp(dt, DTS[d].tag)) &&
-            bad++ < 5)
-            IFS_CHECK(0, "%s: %s: HF %s first %.9g last %.9g sum %.12g; ours first %.9g "
-                         "last %.9g sum %.12g",
+        if ((f != first || l != last || fabs(s - sum) > tol || strcmp(dt, DTS[d].tag)) && bad++ < 5)
+            IFS_CHECK(0,
+                      "%s: %s: HF %s first %.9g last %.9g sum %.12g; ours first %.9g "
+                      "last %.9g sum %.12g",
                       DTS[d].name, tn, dt, first, last, sum, f, l, s);
     }
     int want = 5 + 16 * w->cfg.n_layers + 4;
-    IFS_CHECK(saw_config && n_tensors == want && bad == 0,
-              "%s (%d of %d tensors, %d mismatches)", DTS[d].name, n_tensors, want, bad);
+    IFS_CHECK(saw_config && n_tensors == want && bad == 0, "%s (%d of %d tensors, %d mismatches)",
+              DTS[d].name, n_tensors, want, bad);
     ifs_wts_free(got);
 }
 

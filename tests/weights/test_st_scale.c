@@ -24,9 +24,10 @@ static unsigned char *big_file(size_t n, int bad_last, size_t *len, size_t *last
     k += (size_t)snprintf(h + k, cap - k, "{\"__metadata__\":{\"format\":\"pt\"}");
     for (size_t i = 0; i < n; i++) {
         *last_key_at = 8 + k + 1; /* the key's opening quote, after the comma */
-        k += (size_t)snprintf(h + k, cap - k,
-                              ",\"t%07zu\":{\"dtype\":\"%s\",\"shape\":[1],\"data_offsets\":[%zu,%zu]}",
-                              i, bad_last && i == n - 1 ? "Q8" : "U8", i, i + 1);
+        k += (size_t)snprintf(
+            h + k, cap - k,
+            ",\"t%07zu\":{\"dtype\":\"%s\",\"shape\":[1],\"data_offsets\":[%zu,%zu]}", i,
+            bad_last && i == n - 1 ? "Q8" : "U8", i, i + 1);
     }
     k += (size_t)snprintf(h + k, cap - k, "}");
     unsigned char *b = fx_st_bytes(h, UINT64_MAX, NULL, n, len);
@@ -40,8 +41,8 @@ static void big_header_parses(void)
     unsigned char *b = big_file(N_BIG, 0, &len, &last);
     char err[512] = "";
     ifs_wts_st *st = ifs_wts_st_parse(b, len, "big.safetensors", err, sizeof err);
-    IFS_CHECK(st && ifs_wts_st_count(st) == N_BIG,
-              "a_200k_tensor_header_parses_in_linear_time: %s", st ? "" : err);
+    IFS_CHECK(st && ifs_wts_st_count(st) == N_BIG, "a_200k_tensor_header_parses_in_linear_time: %s",
+              st ? "" : err);
     int all = st != NULL;
     for (size_t i = 0; st && i < N_BIG; i++) {
         char name[16];
@@ -93,7 +94,8 @@ static void big_sharded_checkpoint_loads(void)
         k += (size_t)snprintf(ix + k, cap - k, "%s\"%s\":\"model-00001-of-00002.safetensors\"",
                               i ? "," : "", ifs_wts_st_tensor(one, i)->name);
     for (size_t i = 0; i < N_BIG; i++)
-        k += (size_t)snprintf(ix + k, cap - k, ",\"t%07zu\":\"model-00002-of-00002.safetensors\"", i);
+        k += (size_t)snprintf(ix + k, cap - k, ",\"t%07zu\":\"model-00002-of-00002.safetensors\"",
+                              i);
     snprintf(ix + k, cap - k, "}}");
     ifs_wts_st_free(one);
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
@@ -111,8 +113,7 @@ static void repeated_config_keys_are_linear(void)
 {
     size_t cap = (size_t)N_BIG * 16 + 256, k = 0;
     char *j = malloc(cap);
-    k += (size_t)snprintf(j + k, cap - k,
-                          "{\"id2label\":{\"0\":\"a\",\"1\":\"b\"},\"label2id\":{");
+    k += (size_t)snprintf(j + k, cap - k, "{\"id2label\":{\"0\":\"a\",\"1\":\"b\"},\"label2id\":{");
     for (size_t i = 0; i < N_BIG; i++)
         k += (size_t)snprintf(j + k, cap - k, "%s\"a\":%d", i ? "," : "", i == N_BIG - 1 ? 0 : 1);
     k += (size_t)snprintf(j + k, cap - k, ",\"b\":1}}");

@@ -72,7 +72,10 @@ static void save_to_gives_the_saved_bytes(const fx_model *m)
 
 static void a_failing_callback_stops_the_emitter(const fx_model *m)
 {
-    static const struct { const char *name; int fail_at, status; } C[] = {
+    static const struct {
+        const char *name;
+        int fail_at, status;
+    } C[] = {
         {"a_failure_on_the_length_prefix_is_returned", 1, IFS_WTS_EIO},
         {"a_failure_on_the_header_is_returned", 2, IFS_WTS_EIO},
         {"a_failure_on_the_data_is_returned", 3, IFS_WTS_EIO},
@@ -82,8 +85,8 @@ static void a_failing_callback_stops_the_emitter(const fx_model *m)
         sink s = {0};
         s.fail_at = C[i].fail_at, s.status = C[i].status;
         char err[512] = "";
-        int rc = ifs_wts_save_to("out.safetensors", &m->w, IFS_WTS_F16, to_sink, &s, err,
-                                 sizeof err);
+        int rc =
+            ifs_wts_save_to("out.safetensors", &m->w, IFS_WTS_F16, to_sink, &s, err, sizeof err);
         IFS_CHECK(rc == C[i].status && s.calls == C[i].fail_at &&
                       fx_contains(err, "out.safetensors") &&
                       fx_contains(err, "write callback failed"),
@@ -96,30 +99,32 @@ static void bad_tensor_lists_write_nothing(void)
 {
     static const float x[4] = {1, 2, 3, 4};
     ifs_wts_tensor_out t[3] = {
-        {"a", 1, {4}, x}, {"b", 1, {2}, x}, {"a", 1, {1}, x},
+        {"a", 1, {4}, x},
+        {"b", 1, {2}, x},
+        {"a", 1, {1}, x},
     };
     sink s = {0};
     char err[512] = "";
-    int rc = ifs_wts_emit_safetensors("t.safetensors", t, 3, IFS_WTS_F32, to_sink, &s, err,
-                                      sizeof err);
+    int rc =
+        ifs_wts_emit_safetensors("t.safetensors", t, 3, IFS_WTS_F32, to_sink, &s, err, sizeof err);
     IFS_CHECK(rc == IFS_WTS_EARG && s.calls == 0 && fx_contains(err, "tensor 'a' given twice"),
               "a_repeated_tensor_name_is_refused_before_any_byte: %s", err);
     t[2].name = "c";
     t[1].shape[0] = -1;
-    rc = ifs_wts_emit_safetensors("t.safetensors", t, 3, IFS_WTS_F32, to_sink, &s, err,
-                                  sizeof err);
+    rc = ifs_wts_emit_safetensors("t.safetensors", t, 3, IFS_WTS_F32, to_sink, &s, err, sizeof err);
     IFS_CHECK(rc == IFS_WTS_EARG && s.calls == 0 && fx_contains(err, "'b' has a bad shape"),
               "a_negative_dimension_is_refused_before_any_byte: %s", err);
     t[1].shape[0] = 2;
-    rc = ifs_wts_emit_safetensors("t.safetensors", t, 3, IFS_WTS_F32, NULL, NULL, err,
-                                  sizeof err);
+    rc = ifs_wts_emit_safetensors("t.safetensors", t, 3, IFS_WTS_F32, NULL, NULL, err, sizeof err);
     IFS_CHECK(rc == IFS_WTS_EARG, "a_missing_callback_is_a_bad_argument");
-    rc = ifs_wts_emit_safetensors("t.safetensors", t, 3, IFS_WTS_F32, to_sink, &s, err,
-                                  sizeof err);
+    rc = ifs_wts_emit_safetensors("t.safetensors", t, 3, IFS_WTS_F32, to_sink, &s, err, sizeof err);
     char perr[512];
     ifs_wts_st *st = rc ? NULL : ifs_wts_st_parse(s.p, s.n, "t", perr, sizeof perr);
     IFS_CHECK(st && ifs_wts_st_count(st) == 3 && ifs_wts_st_find(st, "c"),
-              "the_emitted_bytes_parse_back: %s", rc ? err : st ? "" : perr);
+              "the_emitted_bytes_parse_back: %s",
+              rc   ? err
+              : st ? ""
+                   : perr);
     ifs_wts_st_free(st);
     free(s.p);
 }

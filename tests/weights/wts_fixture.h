@@ -19,7 +19,7 @@
 /* 8-byte LE length (hlen, or strlen(header) when hlen == UINT64_MAX), the
  * header, then data_len bytes of `data` (or a counting pattern if NULL). */
 static inline unsigned char *fx_st_bytes(const char *header, uint64_t hlen, const void *data,
-                                  size_t data_len, size_t *out_len)
+                                         size_t data_len, size_t *out_len)
 {
     size_t k = strlen(header);
     if (hlen == UINT64_MAX)
@@ -46,7 +46,10 @@ static inline void fx_write(const char *path, const void *b, size_t n)
     fclose(f);
 }
 
-static inline void fx_write_text(const char *path, const char *text) { fx_write(path, text, strlen(text)); }
+static inline void fx_write_text(const char *path, const char *text)
+{
+    fx_write(path, text, strlen(text));
+}
 
 /* A fresh, empty folder under IFS_TEST_TMP; returns a static path. */
 static inline const char *fx_dir(const char *name)
@@ -63,7 +66,10 @@ static inline const char *fx_dir(const char *name)
     return path;
 }
 
-static inline int fx_contains(const char *s, const char *needle) { return strstr(s, needle) != NULL; }
+static inline int fx_contains(const char *s, const char *needle)
+{
+    return strstr(s, needle) != NULL;
+}
 
 /* A tiny BERT whose every value is distinct and seeded, owned by the fixture. */
 typedef struct {
