@@ -20,25 +20,6 @@
 #include "ifs_test.h"
 #include "ifs_tok.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 int main(void)
 {
     const char *src = ifs_test_env("IFS_SOURCE_DIR", NULL);
@@ -49,7 +30,7 @@ int main(void)
     }
     char path[8192], dir[4096], err[512];
     snprintf(path, sizeof path, "%s/tests/tokenizer/added_cases.json", src);
-    char *txt = slurp(path);
+    char *txt = ifs_test_slurp(path, NULL);
     cJSON *root = txt ? cJSON_Parse(txt) : NULL;
     free(txt);
     if (!root) {

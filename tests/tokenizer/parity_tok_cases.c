@@ -25,25 +25,6 @@
 #include "ifs_test.h"
 #include "ifs_tok.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 /* The texts are read from their *_hex twins: cJSON ends strings at \u0000. */
 static char *unhex(const cJSON *v, size_t *len)
 {
@@ -94,7 +75,7 @@ int main(void)
     if (stat(path, &sb))
         IFS_SKIP("the checkpoint %s is absent (scripts/setup.sh fetches it)", model);
     snprintf(path, sizeof path, "%s/tests/tokenizer/hard_cases.json", src);
-    char *text = slurp(path);
+    char *text = ifs_test_slurp(path, NULL);
     cJSON *doc = text ? cJSON_Parse(text) : NULL;
     free(text);
     if (!doc) {
