@@ -1,6 +1,6 @@
 /*
  * train.c - the epochs both trainers share (train_run), the head alone on
- * frozen [CLS] features (ifs_top with no layers, train_top.c), the head's
+ * frozen [CLS] features (ifs_train_net with no layers, train_top.c), the head's
  * initialisation and the confusion counts.
  *
  * Why a head on frozen features: the encoder is a pretrained checkpoint the
@@ -39,8 +39,8 @@ ifs_train_opts ifs_train_default_opts(void)
     return o;
 }
 
-void ifs_head_init(ifs_head *h, int hidden, const float *pool_w_init, const float *pool_b_init,
-                   uint64_t seed)
+void ifs_train_cls_init(ifs_train_cls *h, int hidden, const float *pool_w_init,
+                        const float *pool_b_init, uint64_t seed)
 {
     uint64_t s = seed ^ 0x5EEDF00Dull;
     size_t hh = (size_t)hidden * hidden;
@@ -147,7 +147,7 @@ int train_run(const train_model *mod, const int32_t *y, const uint8_t *split, si
 
 /* ---- the head on [CLS] features ------------------------------------------ */
 
-/* The head alone is ifs_top with no layers over one row per example: one
+/* The head alone is ifs_train_net with no layers over one row per example: one
  * forward (the CPU backend's ops, train_top.c), one backward. */
 static ifs_bert_config head_config(int hidden)
 {
@@ -161,7 +161,7 @@ static ifs_bert_config head_config(int hidden)
     return c;
 }
 
-static void head_copy(ifs_head *dst, const ifs_head *src, int H)
+static void head_copy(ifs_train_cls *dst, const ifs_train_cls *src, int H)
 {
     const size_t h = (size_t)H;
     memcpy(dst->pool_w, src->pool_w, h * h * sizeof(float));
@@ -179,13 +179,13 @@ static int64_t *one_row_each(size_t n)
 }
 
 int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_t n, int hidden,
-                   const ifs_train_opts *opts, ifs_head *h, ifs_train_log *log, char *err,
+                   const ifs_train_opts *opts, ifs_train_cls *h, ifs_train_log *log, char *err,
                    size_t errlen)
 {
     const ifs_bert_config cfg = head_config(hidden);
-    ifs_top t;
+    ifs_train_net t;
     int64_t *off = one_row_each(n);
-    if (!off || ifs_top_alloc(&t, &cfg, 0)) {
+    if (!off || ifs_train_net_alloc(&t, &cfg, 0)) {
         free(off);
         ifs_errf(err, errlen, 0, "out of memory");
         return -1;
@@ -194,31 +194,32 @@ int ifs_train_head(const float *X, const int32_t *y, const uint8_t *split, size_
     int rc = ifs_train_top(&cfg, X, off, y, split, n, opts, &t, log, err, errlen);
     if (rc == 0)
         head_copy(h, &t.head, hidden);
-    ifs_top_free(&t);
+    ifs_train_net_free(&t);
     free(off);
     return rc;
 }
 
-void ifs_head_predict(const ifs_head *h, int hidden, const float *X, size_t n, float *p1)
+void ifs_train_cls_predict(const ifs_train_cls *h, int hidden, const float *X, size_t n, float *p1)
 {
     const ifs_bert_config cfg = head_config(hidden);
-    ifs_top t;
+    ifs_train_net t;
     int64_t *off = one_row_each(n);
-    if (!off || ifs_top_alloc(&t, &cfg, 0)) {
+    if (!off || ifs_train_net_alloc(&t, &cfg, 0)) {
         for (size_t i = 0; i < n; i++)
             p1[i] = NAN; /* out of memory: no prediction */
         free(off);
         return;
     }
     head_copy(&t.head, h, hidden);
-    ifs_top_predict(&t, &cfg, X, off, n, p1);
-    ifs_top_free(&t);
+    ifs_train_net_predict(&t, &cfg, X, off, n, p1);
+    ifs_train_net_free(&t);
     free(off);
 }
 
-ifs_confusion ifs_confusion_count(const float *p1, const int32_t *y, const uint8_t *mask, size_t n)
+ifs_train_confusion ifs_train_confusion_count(const float *p1, const int32_t *y,
+                                              const uint8_t *mask, size_t n)
 {
-    ifs_confusion c = {0, 0, 0, 0};
+    ifs_train_confusion c = {0, 0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         if (mask && !mask[i])
             continue;
@@ -235,18 +236,18 @@ ifs_confusion ifs_confusion_count(const float *p1, const int32_t *y, const uint8
     return c;
 }
 
-double ifs_confusion_accuracy(const ifs_confusion *c)
+double ifs_train_confusion_accuracy(const ifs_train_confusion *c)
 {
     int64_t n = c->tp + c->fp + c->tn + c->fn;
     return n ? (double)(c->tp + c->tn) / (double)n : 0.0;
 }
 
-double ifs_confusion_precision(const ifs_confusion *c)
+double ifs_train_confusion_precision(const ifs_train_confusion *c)
 {
     return c->tp + c->fp ? (double)c->tp / (double)(c->tp + c->fp) : 0.0;
 }
 
-double ifs_confusion_recall(const ifs_confusion *c)
+double ifs_train_confusion_recall(const ifs_train_confusion *c)
 {
     return c->tp + c->fn ? (double)c->tp / (double)(c->tp + c->fn) : 0.0;
 }

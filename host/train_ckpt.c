@@ -102,7 +102,7 @@ static int mkdir_p1(const char *dir, char *err, size_t errlen)
  * (ifs_wts_layer_tensors; t's layer k is encoder layer n_layers - N + k),
  * then the head's 4. names: 16 * N * IFS_WTS_NAME_LEN bytes; out: 16 N + 4.
  * Returns the count. */
-static int top_tensors(const ifs_bert_config *c, const ifs_top *t, char *names,
+static int top_tensors(const ifs_bert_config *c, const ifs_train_net *t, char *names,
                        ifs_wts_tensor_out *out)
 {
     const int64_t H = c->hidden;
@@ -118,13 +118,13 @@ static int top_tensors(const ifs_bert_config *c, const ifs_top *t, char *names,
     return 16 * N + 4;
 }
 
-static ifs_bert_config binary_config(const ifs_bert_config *enc, const ifs_top_input *im)
+static ifs_bert_config binary_config(const ifs_bert_config *enc, const ifs_train_input *im)
 {
     ifs_bert_config c = *enc;
     c.num_labels = 2;
     memset(c.labels, 0, sizeof c.labels);
-    snprintf(c.labels[0], IFS_LABEL_LEN, "%s", IFS_TOP_LABEL_0);
-    snprintf(c.labels[1], IFS_LABEL_LEN, "%s", IFS_TOP_LABEL_1);
+    snprintf(c.labels[0], IFS_LABEL_LEN, "%s", IFS_TRAIN_LABEL_0);
+    snprintf(c.labels[1], IFS_LABEL_LEN, "%s", IFS_TRAIN_LABEL_1);
     c.pair_input = im->pair;
     c.instruction_max_tokens = im->pair ? im->instr_max : 0;
     return c;
@@ -132,9 +132,9 @@ static ifs_bert_config binary_config(const ifs_bert_config *enc, const ifs_top_i
 
 /* The complete checkpoint: the encoder with its top t->n_layers layers
  * replaced by t's (the pretrained ones stay below them) and t's head. */
-int ifs_top_write_checkpoint(const char *out, const char *enc_dir, const ifs_bert_weights *enc,
-                             const ifs_top *t, const ifs_top_input *im, int max_len, char *err,
-                             size_t errlen)
+int ifs_train_net_write_checkpoint(const char *out, const char *enc_dir,
+                                   const ifs_bert_weights *enc, const ifs_train_net *t,
+                                   const ifs_train_input *im, int max_len, char *err, size_t errlen)
 {
     if (mkdir_p1(out, err, errlen))
         return -1;
@@ -169,9 +169,9 @@ int ifs_top_write_checkpoint(const char *out, const char *enc_dir, const ifs_ber
 /* Writes what ifscore trained, alone: head.safetensors (HF names: the
  * trained encoder layers, then the pooler and classifier), the config and
  * tokenizer config of the full checkpoint. */
-int ifs_top_write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
-                       const ifs_top *t, const ifs_top_input *im, int max_len, char *err,
-                       size_t errlen)
+int ifs_train_net_write_head(const char *dir, const char *enc_dir, const ifs_bert_weights *enc,
+                             const ifs_train_net *t, const ifs_train_input *im, int max_len,
+                             char *err, size_t errlen)
 {
     if (mkdir_p1(dir, err, errlen))
         return -1;
@@ -223,8 +223,8 @@ static int copy_head_tensor(const ifs_wts_st *st, const ifs_wts_tensor_out *want
     return 0;
 }
 
-int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top *t,
-                      ifs_top_input *im, int *max_len_out, char *err, size_t errlen)
+int ifs_train_net_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_train_net *t,
+                            ifs_train_input *im, int *max_len_out, char *err, size_t errlen)
 {
     char path[4096];
     const int nl = enc->cfg.n_layers;
@@ -247,7 +247,7 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
                  path, cnt, nl);
         rc = -1;
     }
-    if (rc == 0 && ifs_top_alloc(t, &enc->cfg, N)) {
+    if (rc == 0 && ifs_train_net_alloc(t, &enc->cfg, N)) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
     }
@@ -306,7 +306,7 @@ int ifs_top_read_head(const char *head_dir, const ifs_bert_weights *enc, ifs_top
         free(txt);
     }
     if (rc) {
-        ifs_top_free(t);
+        ifs_train_net_free(t);
         return -1;
     }
     if (max_len_out)

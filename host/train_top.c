@@ -164,7 +164,7 @@ static ifs_bert_layer as_layer(const mlayer *m)
 }
 
 /* Mutable views of layer l of t (t->mem is the caller's to write). */
-static mlayer mut_layer(const ifs_top *t, int H, int F, int l)
+static mlayer mut_layer(const ifs_train_net *t, int H, int F, int l)
 {
     slot s[LAYER_TENSORS + HEAD_TENSORS];
     layout(H, F, 1, s);
@@ -172,7 +172,7 @@ static mlayer mut_layer(const ifs_top *t, int H, int F, int l)
     return mlayer_at(t->mem + (size_t)l * per, s);
 }
 
-int ifs_top_alloc(ifs_top *t, const ifs_bert_config *cfg, int n_layers)
+int ifs_train_net_alloc(ifs_train_net *t, const ifs_bert_config *cfg, int n_layers)
 {
     memset(t, 0, sizeof *t);
     if (n_layers < 0 || n_layers > cfg->n_layers)
@@ -185,7 +185,7 @@ int ifs_top_alloc(ifs_top *t, const ifs_bert_config *cfg, int n_layers)
     t->layers = malloc((size_t)(n_layers ? n_layers : 1) * sizeof *t->layers);
     if (!t->mem || !t->layers) {
         free(s);
-        ifs_top_free(t);
+        ifs_train_net_free(t);
         return -1;
     }
     t->n_layers = n_layers;
@@ -203,7 +203,7 @@ int ifs_top_alloc(ifs_top *t, const ifs_bert_config *cfg, int n_layers)
     return 0;
 }
 
-void ifs_top_free(ifs_top *t)
+void ifs_train_net_free(ifs_train_net *t)
 {
     if (!t)
         return;
@@ -212,8 +212,8 @@ void ifs_top_free(ifs_top *t)
     memset(t, 0, sizeof *t);
 }
 
-void ifs_top_init(ifs_top *t, const ifs_bert_config *cfg, const ifs_bert_layer *top,
-                  const float *pool_w, const float *pool_b, uint64_t seed)
+void ifs_train_net_init(ifs_train_net *t, const ifs_bert_config *cfg, const ifs_bert_layer *top,
+                        const float *pool_w, const float *pool_b, uint64_t seed)
 {
     const int H = cfg->hidden, F = cfg->intermediate;
     slot s[LAYER_TENSORS + HEAD_TENSORS];
@@ -230,7 +230,7 @@ void ifs_top_init(ifs_top *t, const ifs_bert_config *cfg, const ifs_bert_layer *
         for (int j = 0; j < LAYER_TENSORS; j++)
             memcpy(dst[j], src[j], s[j].count * sizeof(float));
     }
-    ifs_head_init(&t->head, H, pool_w, pool_b, seed);
+    ifs_train_cls_init(&t->head, H, pool_w, pool_b, seed);
 }
 
 /* ---- activations' derivatives (the forward's are ifs_cpu_bias_act) ---- */
@@ -491,7 +491,8 @@ static void layer_fwd(const ifs_bert_layer *ly, lstate *s, const float *x, work 
 
 /* Forward over the gathered examples; logits into w->logit. Returns the
  * summed loss when y != NULL (and leaves dl = dloss/dlogits, unscaled). */
-static double forward(const ifs_top *t, work *w, const int32_t *y, const size_t *idx, float *p1)
+static double forward(const ifs_train_net *t, work *w, const int32_t *y, const size_t *idx,
+                      float *p1)
 {
     const int H = w->H, b = w->b, N = w->N;
     const float *x = w->xb;
@@ -711,7 +712,7 @@ static void layer_bwd(const ifs_bert_layer *ly, const mlayer *G, const lstate *s
 
 /* Gradients of the mean loss over the b examples of the last forward into
  * G (zeroed here). */
-static void backward(const ifs_top *t, ifs_top *G, work *w)
+static void backward(const ifs_train_net *t, ifs_train_net *G, work *w)
 {
     const int H = w->H, F = w->F, b = w->b, N = w->N;
     memset(G->mem, 0, G->n_params * sizeof(float));
@@ -751,7 +752,7 @@ static void backward(const ifs_top *t, ifs_top *G, work *w)
 /* ---- driver ----------------------------------------------------------- */
 
 /* Mean loss and accuracy over idx[0..n), in calls of at most w->B examples. */
-static double eval_split(const ifs_top *t, work *w, const float *X, const int64_t *off,
+static double eval_split(const ifs_train_net *t, work *w, const float *X, const int64_t *off,
                          const int32_t *y, const size_t *idx, size_t n, float *p1buf, double *acc)
 {
     double loss = 0.0;
@@ -779,7 +780,7 @@ static int64_t max_example_rows(const int64_t *off, size_t n)
 }
 
 typedef struct {
-    ifs_top *t, G;
+    ifs_train_net *t, G;
     const float *X;
     const int64_t *off;
     const int32_t *y;
@@ -823,7 +824,7 @@ static void top_restore(void *vc)
 }
 
 int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off, const int32_t *y,
-                  const uint8_t *split, size_t n, const ifs_train_opts *opts, ifs_top *t,
+                  const uint8_t *split, size_t n, const ifs_train_opts *opts, ifs_train_net *t,
                   ifs_train_log *log, char *err, size_t errlen)
 {
     ifs_train_opts o = opts ? *opts : ifs_train_default_opts();
@@ -846,7 +847,7 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
     top_ctx c = {.t = t, .X = X, .off = off, .y = y, .o = &o};
     c.nsl = n_slots(t->n_layers);
     c.sl = malloc((size_t)c.nsl * sizeof *c.sl);
-    int grc = ifs_top_alloc(&c.G, cfg, t->n_layers);
+    int grc = ifs_train_net_alloc(&c.G, cfg, t->n_layers);
     size_t np = t->n_params;
     float *buf = calloc(3 * np, sizeof(float)); /* m | v | best */
     c.p1 = malloc((size_t)o.batch * sizeof *c.p1);
@@ -855,7 +856,7 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
         free(c.sl);
         free(buf);
         free(c.p1);
-        ifs_top_free(&c.G);
+        ifs_train_net_free(&c.G);
         work_free(&c.w);
         ifs_errf(err, errlen, 0, "out of memory");
         return -1;
@@ -869,13 +870,13 @@ int ifs_train_top(const ifs_bert_config *cfg, const float *X, const int64_t *off
     free(c.sl);
     free(buf);
     free(c.p1);
-    ifs_top_free(&c.G);
+    ifs_train_net_free(&c.G);
     work_free(&c.w);
     return rc;
 }
 
-double ifs_top_loss_grad(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
-                         const int64_t *off, const int32_t *y, size_t n, ifs_top *grad)
+double ifs_train_net_loss_grad(const ifs_train_net *t, const ifs_bert_config *cfg, const float *X,
+                               const int64_t *off, const int32_t *y, size_t n, ifs_train_net *grad)
 {
     work w;
     size_t *idx = malloc((n ? n : 1) * sizeof *idx);
@@ -897,8 +898,8 @@ double ifs_top_loss_grad(const ifs_top *t, const ifs_bert_config *cfg, const flo
     return loss;
 }
 
-int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X, const int64_t *off,
-                   size_t n, float *logits)
+int ifs_train_net_logits(const ifs_train_net *t, const ifs_bert_config *cfg, const float *X,
+                         const int64_t *off, size_t n, float *logits)
 {
     enum { CHUNK = 64 };
     work w;
@@ -920,11 +921,11 @@ int ifs_top_logits(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
     return 0;
 }
 
-void ifs_top_predict(const ifs_top *t, const ifs_bert_config *cfg, const float *X,
-                     const int64_t *off, size_t n, float *p1)
+void ifs_train_net_predict(const ifs_train_net *t, const ifs_bert_config *cfg, const float *X,
+                           const int64_t *off, size_t n, float *p1)
 {
     float *lg = malloc(sizeof(float) * 2 * (n ? n : 1));
-    if (!lg || ifs_top_logits(t, cfg, X, off, n, lg)) {
+    if (!lg || ifs_train_net_logits(t, cfg, X, off, n, lg)) {
         for (size_t i = 0; i < n; i++)
             p1[i] = NAN; /* out of memory: no prediction */
         free(lg);

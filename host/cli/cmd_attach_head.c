@@ -2,7 +2,7 @@
  * cmd_attach_head.c - `ifscore attach-head`: join a head folder written by
  * `train-head --head-out` with its encoder into a complete checkpoint (what
  * scripts/setup.sh does for the default classifier). The reading and
- * writing are ifs_top_read_head / ifs_top_write_checkpoint (ifs_train.h),
+ * writing are ifs_train_net_read_head / ifs_train_net_write_checkpoint (ifs_train.h),
  * the same writer train-head uses, so the result is byte for byte the
  * checkpoint train-head wrote.
  */
@@ -55,13 +55,13 @@ int ifs_cmd_attach_head(int argc, char **argv)
     if (!m)
         return ifs_cli_fail("attach-head", IFS_EXIT_FAIL, "%s", err);
     const ifs_bert_weights *enc = ifs_wts_weights(m);
-    ifs_top t;
-    ifs_top_input in;
+    ifs_train_net t;
+    ifs_train_input in;
     int max_len = 0;
-    int rc = ifs_top_read_head(head_dir, enc, &t, &in, &max_len, err, sizeof err);
+    int rc = ifs_train_net_read_head(head_dir, enc, &t, &in, &max_len, err, sizeof err);
     if (rc == 0)
-        rc = ifs_top_write_checkpoint(out, enc_dir, enc, &t, &in, max_len, err, sizeof err);
-    ifs_top_free(&t);
+        rc = ifs_train_net_write_checkpoint(out, enc_dir, enc, &t, &in, max_len, err, sizeof err);
+    ifs_train_net_free(&t);
     ifs_wts_free(m);
     return rc ? ifs_cli_fail("attach-head", IFS_EXIT_FAIL, "%s", err) : IFS_EXIT_OK;
 }

@@ -19,7 +19,7 @@
  *      stopping on validation (ifs_train.h), and report test accuracy /
  *      precision / recall, also per kind of negative (Ic versus Ic+R);
  *   4. write the checkpoint and with --head-out the head alone
- *      (ifs_top_write_checkpoint / ifs_top_write_head) with
+ *      (ifs_train_net_write_checkpoint / ifs_train_net_write_head) with
  *      train_report.json: the part that goes into a repository, since the
  *      encoder has its own source.
  *
@@ -69,11 +69,11 @@ static double cpu_s(void)
 static void add_metrics(cJSON *obj, const float *p1, const int32_t *y, const uint8_t *mask,
                         size_t n)
 {
-    ifs_confusion c = ifs_confusion_count(p1, y, mask, n);
+    ifs_train_confusion c = ifs_train_confusion_count(p1, y, mask, n);
     cJSON_AddNumberToObject(obj, "n", (double)(c.tp + c.fp + c.tn + c.fn));
-    cJSON_AddNumberToObject(obj, "accuracy", round(ifs_confusion_accuracy(&c) * 1e6) / 1e6);
-    cJSON_AddNumberToObject(obj, "precision", round(ifs_confusion_precision(&c) * 1e6) / 1e6);
-    cJSON_AddNumberToObject(obj, "recall", round(ifs_confusion_recall(&c) * 1e6) / 1e6);
+    cJSON_AddNumberToObject(obj, "accuracy", round(ifs_train_confusion_accuracy(&c) * 1e6) / 1e6);
+    cJSON_AddNumberToObject(obj, "precision", round(ifs_train_confusion_precision(&c) * 1e6) / 1e6);
+    cJSON_AddNumberToObject(obj, "recall", round(ifs_train_confusion_recall(&c) * 1e6) / 1e6);
     cJSON_AddNumberToObject(obj, "tp", (double)c.tp);
     cJSON_AddNumberToObject(obj, "fp", (double)c.fp);
     cJSON_AddNumberToObject(obj, "tn", (double)c.tn);
@@ -311,7 +311,7 @@ int ifs_cmd_train_head(int argc, char **argv)
         fprintf(stderr, "ifscore train-head: --instruction-max-tokens needs --instruction-field\n");
         return IFS_EXIT_USAGE;
     }
-    const ifs_top_input im = {instr_field != NULL, (int32_t)instr_max};
+    const ifs_train_input im = {instr_field != NULL, (int32_t)instr_max};
 
     char err[1024];
     double t_start = now_s();
@@ -416,18 +416,18 @@ int ifs_cmd_train_head(int argc, char **argv)
 
     /* Train the top train_layers layers and the head (the head alone when
      * 0), on the CPU backend's forward (ifs_train.h). */
-    ifs_top t;
+    ifs_train_net t;
     ifs_train_log log;
     double t_train = now_s(), c_train = cpu_s();
-    if (ifs_top_alloc(&t, &enc->cfg, train_layers)) {
+    if (ifs_train_net_alloc(&t, &enc->cfg, train_layers)) {
         free(X);
         free(zeros);
         free(off64);
         snprintf(err, sizeof err, "out of memory");
         goto fail_early;
     }
-    ifs_top_init(&t, &enc->cfg, enc->layers + (nl - train_layers), enc->pool_w, enc->pool_b,
-                 o.seed);
+    ifs_train_net_init(&t, &enc->cfg, enc->layers + (nl - train_layers), enc->pool_w, enc->pool_b,
+                       o.seed);
     t.n_threads = bo.n_threads > 0 ? bo.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     rc = ifs_train_top(&enc->cfg, X, off64, d.label, d.split, d.n, &o, &t, &log, err, sizeof err);
     t_train = now_s() - t_train;
@@ -436,7 +436,7 @@ int ifs_cmd_train_head(int argc, char **argv)
         free(X);
         free(zeros);
         free(off64);
-        ifs_top_free(&t);
+        ifs_train_net_free(&t);
         goto fail_early;
     }
 
@@ -449,7 +449,7 @@ int ifs_cmd_train_head(int argc, char **argv)
         rc = -1;
     }
     if (rc == 0) {
-        ifs_top_predict(&t, &enc->cfg, X, off64, d.n, p1);
+        ifs_train_net_predict(&t, &enc->cfg, X, off64, d.n, p1);
         cJSON_AddStringToObject(rep, "ifscore", ifs_version());
         cJSON_AddStringToObject(rep, "encoder_fingerprint", ifs_wts_fingerprint(m));
         cJSON *src = cJSON_AddArrayToObject(rep, "data");
@@ -511,9 +511,9 @@ int ifs_cmd_train_head(int argc, char **argv)
             add_metrics(e, p1, d.label, mask, d.n);
             for (size_t i = 0; i < d.n; i++)
                 mask[i] = d.split[i] == IFS_SPLIT_TEST && d.label[i] == 0 && d.kind[i] == k;
-            ifs_confusion cc = ifs_confusion_count(p1, d.label, mask, d.n);
+            ifs_train_confusion cc = ifs_train_confusion_count(p1, d.label, mask, d.n);
             cJSON_AddNumberToObject(e, "accuracy_on_kind",
-                                    round(ifs_confusion_accuracy(&cc) * 1e6) / 1e6);
+                                    round(ifs_train_confusion_accuracy(&cc) * 1e6) / 1e6);
         }
         /* Every kind alone (the share called right), on test and holdout. */
         for (int s = IFS_SPLIT_TEST; s <= IFS_SPLIT_HOLDOUT; s++) {
@@ -524,13 +524,13 @@ int ifs_cmd_train_head(int argc, char **argv)
             for (int k = 0; k < d.n_kinds; k++) {
                 for (size_t i = 0; i < d.n; i++)
                     mask[i] = d.split[i] == s && d.kind[i] == k;
-                ifs_confusion cc = ifs_confusion_count(p1, d.label, mask, d.n);
+                ifs_train_confusion cc = ifs_train_confusion_count(p1, d.label, mask, d.n);
                 if (cc.tp + cc.fp + cc.tn + cc.fn == 0)
                     continue;
                 cJSON *e = cJSON_AddObjectToObject(bk, ifs_rset_kind_name(&d, k));
                 cJSON_AddNumberToObject(e, "n", (double)(cc.tp + cc.fp + cc.tn + cc.fn));
                 cJSON_AddNumberToObject(e, "accuracy_on_kind",
-                                        round(ifs_confusion_accuracy(&cc) * 1e6) / 1e6);
+                                        round(ifs_train_confusion_accuracy(&cc) * 1e6) / 1e6);
             }
         }
         cJSON *tm = cJSON_AddObjectToObject(rep, "timings_s");
@@ -568,9 +568,9 @@ int ifs_cmd_train_head(int argc, char **argv)
         }
     }
     if (rc == 0)
-        rc = ifs_top_write_checkpoint(out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
+        rc = ifs_train_net_write_checkpoint(out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
     if (rc == 0 && head_out) {
-        rc = ifs_top_write_head(head_out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
+        rc = ifs_train_net_write_head(head_out, enc_dir, enc, &t, &im, max_len, err, sizeof err);
         char path[4096];
         snprintf(path, sizeof path, "%s/train_report.json", head_out);
         if (rc == 0)
@@ -580,7 +580,7 @@ int ifs_cmd_train_head(int argc, char **argv)
         rc = write_report(report_path, rep, err, sizeof err);
     if (rc == 0 && pred_path) {
         float *lg = malloc(sizeof *lg * 2 * (d.n ? d.n : 1));
-        if (!lg || ifs_top_logits(&t, &enc->cfg, X, off64, d.n, lg)) {
+        if (!lg || ifs_train_net_logits(&t, &enc->cfg, X, off64, d.n, lg)) {
             snprintf(err, sizeof err, "out of memory");
             rc = -1;
         }
@@ -597,7 +597,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     free(X);
     free(zeros);
     free(off64);
-    ifs_top_free(&t);
+    ifs_train_net_free(&t);
     ifs_rset_free(&d);
     ifs_tok_free(tok);
     ifs_wts_free(m);

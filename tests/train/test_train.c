@@ -45,9 +45,9 @@ typedef struct {
     float pw[H * H], pb[H], cw[2 * H], cb[2];
 } head_store;
 
-static ifs_head view(head_store *s)
+static ifs_train_cls view(head_store *s)
 {
-    ifs_head h = {s->pw, s->pb, s->cw, s->cb};
+    ifs_train_cls h = {s->pw, s->pb, s->cw, s->cb};
     return h;
 }
 
@@ -55,20 +55,20 @@ static void trainer_learns_a_separable_problem(const float *X, const int32_t *y,
                                                const uint8_t *split)
 {
     head_store s;
-    ifs_head h = view(&s);
-    ifs_head_init(&h, H, NULL, NULL, 7);
+    ifs_train_cls h = view(&s);
+    ifs_train_cls_init(&h, H, NULL, NULL, 7);
     ifs_train_opts o = ifs_train_default_opts();
     ifs_train_log log;
     char err[256] = "";
     int rc = ifs_train_head(X, y, split, N, H, &o, &h, &log, err, sizeof err);
     IFS_CHECK(rc == 0, "train failed: %s", err);
     float p1[N];
-    ifs_head_predict(&h, H, X, N, p1);
+    ifs_train_cls_predict(&h, H, X, N, p1);
     uint8_t test[N];
     for (int i = 0; i < N; i++)
         test[i] = split[i] == IFS_SPLIT_TEST;
-    ifs_confusion c = ifs_confusion_count(p1, y, test, N);
-    double acc = ifs_confusion_accuracy(&c);
+    ifs_train_confusion c = ifs_train_confusion_count(p1, y, test, N);
+    double acc = ifs_train_confusion_accuracy(&c);
     IFS_CHECK(acc >= 0.93, "test accuracy %.3f below 0.93", acc);
     IFS_CHECK(log.best_epoch >= 1 && log.best_epoch <= log.epochs_run,
               "best epoch %d outside 1..%d", log.best_epoch, log.epochs_run);
@@ -82,12 +82,12 @@ static void same_seed_gives_identical_bits_and_another_seed_differs(const float 
                                                                     const uint8_t *split)
 {
     static head_store a, b, c;
-    ifs_head ha = view(&a), hb = view(&b), hc = view(&c);
+    ifs_train_cls ha = view(&a), hb = view(&b), hc = view(&c);
     ifs_train_opts o = ifs_train_default_opts();
     o.epochs = 5;
-    ifs_head_init(&ha, H, NULL, NULL, 3);
-    ifs_head_init(&hb, H, NULL, NULL, 3);
-    ifs_head_init(&hc, H, NULL, NULL, 3);
+    ifs_train_cls_init(&ha, H, NULL, NULL, 3);
+    ifs_train_cls_init(&hb, H, NULL, NULL, 3);
+    ifs_train_cls_init(&hc, H, NULL, NULL, 3);
     o.seed = 11;
     IFS_CHECK(ifs_train_head(X, y, split, N, H, &o, &ha, NULL, NULL, 0) == 0, "run a");
     IFS_CHECK(ifs_train_head(X, y, split, N, H, &o, &hb, NULL, NULL, 0) == 0, "run b");
@@ -121,8 +121,8 @@ static void the_kept_epoch_is_the_selected_best(const float *X, const int32_t *y
 {
     for (int sel = 0; sel < 2; sel++) {
         static head_store s;
-        ifs_head h = view(&s);
-        ifs_head_init(&h, H, NULL, NULL, 5);
+        ifs_train_cls h = view(&s);
+        ifs_train_cls_init(&h, H, NULL, NULL, 5);
         ifs_train_opts o = ifs_train_default_opts();
         o.epochs = 12;
         o.patience = 12;
@@ -157,8 +157,8 @@ static void pretrained_pooler_is_copied_at_init(void)
         pw[i] = (float)i;
     for (int i = 0; i < H; i++)
         pb[i] = -(float)i;
-    ifs_head h = view(&s);
-    ifs_head_init(&h, H, pw, pb, 1);
+    ifs_train_cls h = view(&s);
+    ifs_train_cls_init(&h, H, pw, pb, 1);
     IFS_CHECK(memcmp(s.pw, pw, sizeof pw) == 0 && memcmp(s.pb, pb, sizeof pb) == 0,
               "pooler not copied");
     IFS_CHECK(s.cb[0] == 0 && s.cb[1] == 0, "classifier bias not zero");
@@ -167,8 +167,8 @@ static void pretrained_pooler_is_copied_at_init(void)
 static void bad_labels_and_missing_splits_are_refused(const float *X)
 {
     static head_store s;
-    ifs_head h = view(&s);
-    ifs_head_init(&h, H, NULL, NULL, 1);
+    ifs_train_cls h = view(&s);
+    ifs_train_cls_init(&h, H, NULL, NULL, 1);
     int32_t y[4] = {0, 1, 2, 0};
     uint8_t sp[4] = {0, 0, 1, 1};
     char err[256] = "";
@@ -194,16 +194,17 @@ static void confusion_metrics_follow_their_definitions(void)
      * decides (ifs_decide.h), so that (label 1) is a false negative. */
     float p[6] = {0.9f, 0.6f, 0.5f, 0.2f, 0.1f, 0.7f};
     int32_t y[6] = {1, 0, 1, 1, 0, 1};
-    ifs_confusion c = ifs_confusion_count(p, y, NULL, 6);
+    ifs_train_confusion c = ifs_train_confusion_count(p, y, NULL, 6);
     IFS_CHECK(c.tp == 2 && c.fp == 1 && c.fn == 2 && c.tn == 1, "tp %lld fp %lld fn %lld tn %lld",
               (long long)c.tp, (long long)c.fp, (long long)c.fn, (long long)c.tn);
-    IFS_CHECK(fabs(ifs_confusion_accuracy(&c) - 3.0 / 6) < 1e-12, "accuracy");
-    IFS_CHECK(fabs(ifs_confusion_precision(&c) - 2.0 / 3) < 1e-12, "precision");
-    IFS_CHECK(fabs(ifs_confusion_recall(&c) - 0.5) < 1e-12, "recall");
+    IFS_CHECK(fabs(ifs_train_confusion_accuracy(&c) - 3.0 / 6) < 1e-12, "accuracy");
+    IFS_CHECK(fabs(ifs_train_confusion_precision(&c) - 2.0 / 3) < 1e-12, "precision");
+    IFS_CHECK(fabs(ifs_train_confusion_recall(&c) - 0.5) < 1e-12, "recall");
     IFS_CHECK(ifs_decide_answer(0.5, 0.5) == 0 && ifs_decide_answer(0.5000001, 0.5) == 1,
               "a probability at the threshold is continuation-like, above it answer-like");
-    ifs_confusion z = {0, 0, 0, 0};
-    IFS_CHECK(ifs_confusion_accuracy(&z) == 0 && ifs_confusion_precision(&z) == 0, "empty");
+    ifs_train_confusion z = {0, 0, 0, 0};
+    IFS_CHECK(ifs_train_confusion_accuracy(&z) == 0 && ifs_train_confusion_precision(&z) == 0,
+              "empty");
 }
 
 int main(void)

@@ -1,8 +1,8 @@
 /*
  * test_train_ckpt.c - train-head's library pieces without the binary:
  *
- *   - a head folder of N = 2 trained layers (ifs_top_write_head) read back
- *     by ifs_top_read_head gives the same N, the same parameters bit for
+ *   - a head folder of N = 2 trained layers (ifs_train_net_write_head) read back
+ *     by ifs_train_net_read_head gives the same N, the same parameters bit for
  *     bit, the pair input mode and the trained max length;
  *   - the head alone (N = 0) round-trips too, and a head.safetensors whose
  *     tensor count is not 4 + 16 N of this encoder is refused, naming it;
@@ -32,19 +32,20 @@ static void head_folder_round_trips(int N)
     tm_model m;
     tm_model_init(&m, 30, 8, 3, 2, 16, 24, 2, 2, IFS_ACT_GELU, 5 + (uint64_t)N);
     const ifs_bert_config *cfg = &m.w.cfg;
-    ifs_top t, back;
-    IFS_CHECK(!ifs_top_alloc(&t, cfg, N), "alloc");
-    ifs_top_init(&t, cfg, &m.layers[3 - N], m.w.pool_w, m.w.pool_b, 7);
+    ifs_train_net t, back;
+    IFS_CHECK(!ifs_train_net_alloc(&t, cfg, N), "alloc");
+    ifs_train_net_init(&t, cfg, &m.layers[3 - N], m.w.pool_w, m.w.pool_b, 7);
     for (size_t i = 0; i < t.n_params; i++)
         t.mem[i] += 1e-3f * (float)(i % 7); /* "trained" */
     char dir[1024], err[1024];
     snprintf(dir, sizeof dir, "%s/head%d", tmpdir(), N);
-    const ifs_top_input in = {1, 12};
-    int rc = ifs_top_write_head(dir, "/nonexistent-encoder", &m.w, &t, &in, 20, err, sizeof err);
+    const ifs_train_input in = {1, 12};
+    int rc =
+        ifs_train_net_write_head(dir, "/nonexistent-encoder", &m.w, &t, &in, 20, err, sizeof err);
     IFS_CHECK(rc == 0, "write_head N=%d: %s", N, err);
-    ifs_top_input got = {0, 0};
+    ifs_train_input got = {0, 0};
     int max_len = 0;
-    rc = ifs_top_read_head(dir, &m.w, &back, &got, &max_len, err, sizeof err);
+    rc = ifs_train_net_read_head(dir, &m.w, &back, &got, &max_len, err, sizeof err);
     IFS_CHECK(rc == 0, "read_head N=%d: %s", N, err);
     int same = rc == 0 && back.n_layers == N && back.n_params == t.n_params &&
                !memcmp(back.mem, t.mem, t.n_params * sizeof(float));
@@ -54,8 +55,8 @@ static void head_folder_round_trips(int N)
     printf(
         "%s a head folder of %d trained layers reads back bit for bit, pair mode and length kept\n",
         same && got.pair == 1 && max_len == 20 ? "ok  " : "FAIL", N);
-    ifs_top_free(&back);
-    ifs_top_free(&t);
+    ifs_train_net_free(&back);
+    ifs_train_net_free(&t);
     tm_model_free(&m);
 }
 
@@ -65,23 +66,24 @@ static void foreign_head_is_refused(void)
     tm_model deep, shallow;
     tm_model_init(&deep, 30, 8, 3, 2, 16, 24, 2, 2, IFS_ACT_GELU, 1);
     tm_model_init(&shallow, 30, 8, 1, 2, 16, 24, 2, 2, IFS_ACT_GELU, 2);
-    ifs_top t, back;
-    IFS_CHECK(!ifs_top_alloc(&t, &deep.w.cfg, 2), "alloc");
-    ifs_top_init(&t, &deep.w.cfg, &deep.layers[1], NULL, NULL, 1);
+    ifs_train_net t, back;
+    IFS_CHECK(!ifs_train_net_alloc(&t, &deep.w.cfg, 2), "alloc");
+    ifs_train_net_init(&t, &deep.w.cfg, &deep.layers[1], NULL, NULL, 1);
     char dir[1024], err[1024] = "";
     snprintf(dir, sizeof dir, "%s/head_deep", tmpdir());
-    const ifs_top_input in = {0, 0};
-    IFS_CHECK(ifs_top_write_head(dir, "/nonexistent", &deep.w, &t, &in, 24, err, sizeof err) == 0,
-              "write: %s", err);
-    ifs_top_input got;
-    int rc = ifs_top_read_head(dir, &shallow.w, &back, &got, NULL, err, sizeof err);
+    const ifs_train_input in = {0, 0};
+    IFS_CHECK(
+        ifs_train_net_write_head(dir, "/nonexistent", &deep.w, &t, &in, 24, err, sizeof err) == 0,
+        "write: %s", err);
+    ifs_train_input got;
+    int rc = ifs_train_net_read_head(dir, &shallow.w, &back, &got, NULL, err, sizeof err);
     IFS_CHECK(rc != 0 && strstr(err, "36 tensors") && strstr(err, "head.safetensors"),
               "a 2-layer head on a 1-layer encoder: rc %d, '%s'", rc, err);
     IFS_CHECK(back.mem == NULL && back.layers == NULL, "a refused head left memory in t");
     printf("%s a head of more layers than the encoder has is refused: %s\n",
            rc != 0 ? "ok  " : "FAIL", err);
-    ifs_top_free(&t);
-    ifs_top_free(NULL);
+    ifs_train_net_free(&t);
+    ifs_train_net_free(NULL);
     tm_model_free(&deep);
     tm_model_free(&shallow);
 }

@@ -1,7 +1,7 @@
 /*
  * test_train_top.c - fine-tuning of the top encoder layers (ifs_train_top):
  *
- *   - every gradient of ifs_top_loss_grad against central finite
+ *   - every gradient of ifs_train_net_loss_grad against central finite
  *     differences of the loss, for each activation (exact gelu, tanh gelu,
  *     relu), over ragged examples of 1 to 7 rows, with the last layer
  *     trained (N = 1) and with two whole layers (N = 2: attention q/k/v/o,
@@ -9,7 +9,7 @@
  *     its gradient reaching it through the top layer's keys, values and
  *     residual), and the head alone (N = 0); every tensor kind of every
  *     trained layer gets a gradient;
- *   - ifs_top_predict on the rows ifs_backend_encode returns equals the cpu
+ *   - ifs_train_net_predict on the rows ifs_backend_encode returns equals the cpu
  *     backend's forward of the same model (what `score` will compute from
  *     the checkpoint train-head writes), within 2e-6 in probability, for
  *     N = 0, 1, 2 of a 2-layer model (N = 2: from the embeddings' rows); the
@@ -30,7 +30,7 @@
 #include "ifs_train.h"
 #include "../cpu/cpu_test_model.h"
 
-static void copy_classifier(ifs_top *t, const tm_model *m)
+static void copy_classifier(ifs_train_net *t, const tm_model *m)
 {
     const size_t H = (size_t)m->w.cfg.hidden;
     memcpy(t->head.cls_w, m->w.cls_w, 2 * H * sizeof(float));
@@ -50,17 +50,17 @@ static void gradients_match_finite_differences(ifs_act act, const char *name, in
         off[i + 1] = off[i] + lens[i];
     uint64_t s = 99 + (uint64_t)act;
     float *X = tm_fill(&s, (size_t)off[5] * H, 1.5f, 0);
-    ifs_top t, g, scratch;
-    IFS_CHECK(!ifs_top_alloc(&t, cfg, N) && !ifs_top_alloc(&g, cfg, N) &&
-                  !ifs_top_alloc(&scratch, cfg, N),
+    ifs_train_net t, g, scratch;
+    IFS_CHECK(!ifs_train_net_alloc(&t, cfg, N) && !ifs_train_net_alloc(&g, cfg, N) &&
+                  !ifs_train_net_alloc(&scratch, cfg, N),
               "alloc");
-    ifs_top_init(&t, cfg, &m.layers[n_model - N], m.w.pool_w, m.w.pool_b, 3);
+    ifs_train_net_init(&t, cfg, &m.layers[n_model - N], m.w.pool_w, m.w.pool_b, 3);
     copy_classifier(&t, &m); /* O(1) weights, so every gradient is well above rounding */
-    double loss = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &g);
+    double loss = ifs_train_net_loss_grad(&t, cfg, X, off, y, 5, &g);
     IFS_CHECK(isfinite(loss) && loss > 0, "%s N=%d: loss %g", name, N, loss);
     /* the same bits from 3 threads */
     t.n_threads = 3;
-    double loss3 = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &scratch);
+    double loss3 = ifs_train_net_loss_grad(&t, cfg, X, off, y, 5, &scratch);
     t.n_threads = 1;
     IFS_CHECK(loss3 == loss && !memcmp(scratch.mem, g.mem, g.n_params * sizeof(float)),
               "%s N=%d: 3 threads gave other gradients", name, N);
@@ -70,9 +70,9 @@ static void gradients_match_finite_differences(ifs_act act, const char *name, in
     for (size_t k = 0; k < t.n_params; k++) {
         float keep = t.mem[k];
         t.mem[k] = keep + h;
-        double lp = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &scratch);
+        double lp = ifs_train_net_loss_grad(&t, cfg, X, off, y, 5, &scratch);
         t.mem[k] = keep - h;
-        double lm = ifs_top_loss_grad(&t, cfg, X, off, y, 5, &scratch);
+        double lm = ifs_train_net_loss_grad(&t, cfg, X, off, y, 5, &scratch);
         t.mem[k] = keep;
         double fd = (lp - lm) / (2.0 * h), an = g.mem[k];
         double e = fabs(fd - an) / (1e-3 + 2e-2 * fabs(fd));
@@ -112,9 +112,9 @@ static void gradients_match_finite_differences(ifs_act act, const char *name, in
     printf(
         "%s %s N=%d: %zu gradients against finite differences, %zu off (worst %.2f x tolerance)\n",
         bad <= allowed ? "ok  " : "FAIL", name, N, t.n_params, bad, worst);
-    ifs_top_free(&t);
-    ifs_top_free(&g);
-    ifs_top_free(&scratch);
+    ifs_train_net_free(&t);
+    ifs_train_net_free(&g);
+    ifs_train_net_free(&scratch);
     free(X);
     tm_model_free(&m);
 }
@@ -175,27 +175,28 @@ static void predict_matches_the_backend(void)
         for (int i = 0; i <= S; i++)
             one[i] = i;
         const int64_t *ro = N == 0 ? one : off64;
-        ifs_top t;
-        IFS_CHECK(!ifs_top_alloc(&t, cfg, N), "alloc");
-        ifs_top_init(&t, cfg, N ? &m.layers[2 - N] : NULL, m.w.pool_w, m.w.pool_b, 1);
+        ifs_train_net t;
+        IFS_CHECK(!ifs_train_net_alloc(&t, cfg, N), "alloc");
+        ifs_train_net_init(&t, cfg, N ? &m.layers[2 - N] : NULL, m.w.pool_w, m.w.pool_b, 1);
         copy_classifier(&t, &m);
         float lg[2 * S];
         t.n_threads = 2 + N; /* threads do not change the bits */
-        IFS_CHECK(ifs_top_logits(&t, cfg, in, ro, S, lg) == 0, "logits");
-        ifs_top_predict(&t, cfg, in, ro, S, p1);
+        IFS_CHECK(ifs_train_net_logits(&t, cfg, in, ro, S, lg) == 0, "logits");
+        ifs_train_net_predict(&t, cfg, in, ro, S, p1);
         double dp = 0;
         int same = !memcmp(lg, logits, sizeof lg);
         for (int i = 0; i < S; i++) {
             double ref = 1.0 / (1.0 + exp((double)logits[2 * i] - logits[2 * i + 1]));
             dp = fmax(dp, fabs(ref - p1[i]));
         }
-        IFS_CHECK(dp <= 2e-6, "N=%d: ifs_top_predict differs from the backend by %g in p", N, dp);
+        IFS_CHECK(dp <= 2e-6, "N=%d: ifs_train_net_predict differs from the backend by %g in p", N,
+                  dp);
         IFS_CHECK(same, "N=%d: the trainer's logits are not the backend's bits", N);
         printf("%s N=%d: the trainer's forward equals the cpu backend's (max |dp| %.2g, logits %s, "
                "|d cls| %.2g)\n",
                dp <= 2e-6 && same && dcls <= 1e-5 ? "ok  " : "FAIL", N, dp,
                same ? "bit-identical" : "differ", dcls);
-        ifs_top_free(&t);
+        ifs_train_net_free(&t);
     }
     ifs_backend_free(bk);
     free(X);
@@ -236,10 +237,10 @@ static void learns_what_only_other_rows_carry(int n_model, int N)
     o.batch = 32;
     o.layer_lr = 3e-3f;
     o.patience = 30;
-    ifs_top a, b;
-    IFS_CHECK(!ifs_top_alloc(&a, cfg, N) && !ifs_top_alloc(&b, cfg, N), "alloc");
-    ifs_top_init(&a, cfg, &m.layers[n_model - N], NULL, NULL, 9);
-    ifs_top_init(&b, cfg, &m.layers[n_model - N], NULL, NULL, 9);
+    ifs_train_net a, b;
+    IFS_CHECK(!ifs_train_net_alloc(&a, cfg, N) && !ifs_train_net_alloc(&b, cfg, N), "alloc");
+    ifs_train_net_init(&a, cfg, &m.layers[n_model - N], NULL, NULL, 9);
+    ifs_train_net_init(&b, cfg, &m.layers[n_model - N], NULL, NULL, 9);
     b.n_threads = 3; /* the same bits from 3 threads as from 1 */
     ifs_train_log la, lb, lh;
     char err[256];
@@ -249,25 +250,25 @@ static void learns_what_only_other_rows_carry(int n_model, int N)
     IFS_CHECK(rc == 0 && !memcmp(a.mem, b.mem, a.n_params * sizeof(float)),
               "the same seed (1 and 3 threads) gave other parameters");
     float *p1 = malloc(sizeof(float) * NX);
-    ifs_top_predict(&a, cfg, X, off, NX, p1);
+    ifs_train_net_predict(&a, cfg, X, off, NX, p1);
     uint8_t *test = malloc(NX);
     for (int i = 0; i < NX; i++)
         test[i] = split[i] == IFS_SPLIT_TEST;
-    ifs_confusion c = ifs_confusion_count(p1, y, test, NX);
-    double acc = ifs_confusion_accuracy(&c);
+    ifs_train_confusion c = ifs_train_confusion_count(p1, y, test, NX);
+    double acc = ifs_train_confusion_accuracy(&c);
     IFS_CHECK(acc >= 0.95, "test accuracy %.3f with %d layers trained", acc, N);
     /* the head alone, on the [CLS] rows, has nothing to learn from */
-    ifs_top_init(&b, cfg, &m.layers[n_model - N], NULL, NULL, 9);
+    ifs_train_net_init(&b, cfg, &m.layers[n_model - N], NULL, NULL, 9);
     rc = ifs_train_head(Xc, y, split, NX, H, &o, &b.head, &lh, err, sizeof err);
-    ifs_head_predict(&b.head, H, Xc, NX, p1);
-    ifs_confusion ch = ifs_confusion_count(p1, y, test, NX);
-    double acch = ifs_confusion_accuracy(&ch);
+    ifs_train_cls_predict(&b.head, H, Xc, NX, p1);
+    ifs_train_confusion ch = ifs_train_confusion_count(p1, y, test, NX);
+    double acch = ifs_train_confusion_accuracy(&ch);
     IFS_CHECK(rc == 0 && acch < 0.75, "the head alone reached %.3f on [CLS] noise", acch);
     printf("%s %d of %d layers learn what only non-[CLS] rows carry: test accuracy %.3f "
            "(head alone %.3f); same seed, same bits at 1 and 3 threads\n",
            acc >= 0.95 && acch < 0.75 ? "ok  " : "FAIL", N, n_model, acc, acch);
-    ifs_top_free(&a);
-    ifs_top_free(&b);
+    ifs_train_net_free(&a);
+    ifs_train_net_free(&b);
     free(off);
     free(y);
     free(split);
