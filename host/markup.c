@@ -93,9 +93,10 @@ static void xml(ifs_buf *b, const char *s, size_t max_cp)
         case '>': ifs_buf_puts(b, "&gt;"); break;
         case '"': ifs_buf_puts(b, "&quot;"); break;
         case '\'': ifs_buf_puts(b, "&#39;"); break;
+        case '\r': ifs_buf_puts(b, "&#13;"); break; /* a raw CR would be read back as LF */
         default:
-            if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0x7F ||
-                cp == 0xFFFE || cp == 0xFFFF)
+            if ((cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F || cp == 0xFFFE ||
+                cp == 0xFFFF)
                 ifs_buf_puts(b, REPL);
             else
                 ifs_buf_add(b, s + i, k);

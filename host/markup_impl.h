@@ -19,9 +19,10 @@ int ifs_mk_open(ifs_buf *b);
 /* "%+.*f" with an explicit sign: "+0.120", "-0.045", "0.000". */
 void ifs_mk_signed(ifs_buf *b, double v, int decimals);
 /* Text for XML 1.0 / HTML content and attribute values: & < > " ' escaped;
- * bytes XML 1.0 forbids even as references (C0 controls other than tab,
- * newline and carriage return, DEL, U+FFFE, U+FFFF) and invalid UTF-8
- * become U+FFFD, so any input gives a well-formed document. */
+ * a carriage return as &#13; (a raw one is read back as a newline); bytes
+ * XML 1.0 forbids even as references (C0 controls other than tab, newline
+ * and carriage return, DEL, U+FFFE, U+FFFF) and invalid UTF-8 become
+ * U+FFFD, so any input gives a well-formed document. */
 void ifs_mk_xml(ifs_buf *b, const char *s);
 /* At most max_cp code points of s as XML text, "..." (one U+2026) when cut. */
 void ifs_mk_xml_cut(ifs_buf *b, const char *s, size_t max_cp);

@@ -206,8 +206,9 @@ static void test_page(void)
 {
     block b[] = {{"<script>alert(1)</script>", "0", 1, 3, 10},
                  {"<script>alert(1)</script>", "0", 2, 9, 10},
-                 {"m\x01x", "1", 0, 5, 10}};
-    ifs_reducer *r = make(2, b, 3);
+                 {"m\x01x", "1", 0, 5, 10},
+                 {"cr\rlf", "1", 0, 5, 10}};
+    ifs_reducer *r = make(2, b, 4);
     ifs_html_opts o;
     ifs_html_opts_init(&o);
     o.title = "nightly & <b>";
@@ -222,6 +223,8 @@ static void test_page(void)
         IFS_CHECK(strstr(page, "<title>nightly &amp; &lt;b&gt;</title>") != NULL,
                   "the_title_is_escaped");
         IFS_CHECK(!strchr(page, '\x01'), "control_characters_never_reach_the_page");
+        IFS_CHECK(!strchr(page, '\r') && strstr(page, "cr&#13;lf"),
+                  "a_carriage_return_is_a_reference_not_a_raw_byte_xml_reads_back_as_lf");
         IFS_CHECK(!strstr(page, " src=") && !strstr(page, "<link") && !strstr(page, "url(") &&
                       !strstr(page, "@import"),
                   "the_page_loads_nothing_from_elsewhere");
