@@ -95,6 +95,12 @@ int ifs_io_fsync_dir(const char *path, char *err, size_t errlen);
 int ifs_io_read_file(const char *path, uint64_t max_bytes, char **out, size_t *len, char *err,
                      size_t errlen);
 
+/* Copies the regular file src (at most max_bytes, read as ifs_io_read_file
+ * does) to dst atomically (ifs_io_atomic_write). Returns 0 or that pair's
+ * statuses, with words in err naming the file. */
+int ifs_io_copy_file(const char *src, const char *dst, uint64_t max_bytes, char *err,
+                     size_t errlen);
+
 typedef struct {
     char *path;    /* owned by the list; "-" for stdin */
     uint64_t size; /* st_size of a regular file; 0 for stdin / FIFOs */

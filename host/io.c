@@ -556,3 +556,14 @@ int ifs_io_read_file(const char *path, uint64_t max_bytes, char **out, size_t *l
         *len = n;
     return 0;
 }
+
+int ifs_io_copy_file(const char *src, const char *dst, uint64_t max_bytes, char *err, size_t errlen)
+{
+    char *b = NULL;
+    size_t n = 0;
+    int rc = ifs_io_read_file(src, max_bytes, &b, &n, err, errlen);
+    if (rc == 0)
+        rc = ifs_io_atomic_write(dst, b, n, err, errlen);
+    free(b);
+    return rc;
+}

@@ -22,24 +22,11 @@
 /* A whole file (ifs_io_read_file) of at most 64 MiB: config files, vocab. */
 #define FILE_CAP (64u << 20)
 
+/* A whole file, or NULL with words in err (err may be NULL: ifs_errf). */
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    char *p = NULL, scratch[16];
-    if (ifs_io_read_file(path, FILE_CAP, &p, len, err ? err : scratch,
-                         err ? errlen : sizeof scratch))
-        return NULL;
-    return p;
-}
-
-static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
-{
-    size_t n;
-    char *buf = read_file(src, &n, err, errlen);
-    if (!buf)
-        return -1;
-    int rc = ifs_io_atomic_write(dst, buf, n, err, errlen);
-    free(buf);
-    return rc;
+    char *p = NULL;
+    return ifs_io_read_file(path, FILE_CAP, &p, len, err, errlen) ? NULL : p;
 }
 
 static int write_json(const char *path, cJSON *j, char *err, size_t errlen)
@@ -161,7 +148,7 @@ int ifs_train_net_write_checkpoint(const char *out, const char *enc_dir,
     char src[4096], dst[4096];
     snprintf(src, sizeof src, "%s/vocab.txt", enc_dir);
     snprintf(dst, sizeof dst, "%s/vocab.txt", out);
-    if (copy_file(src, dst, err, errlen))
+    if (ifs_io_copy_file(src, dst, FILE_CAP, err, errlen))
         return -1;
     return write_tok_config(enc_dir, out, max_len, err, errlen);
 }

@@ -136,15 +136,9 @@ static long count_lines(const char *b, size_t n)
 
 static int copy_file(const char *src, const char *dir, const char *name, char *err, size_t errlen)
 {
-    char *b;
-    size_t n;
-    if (ifs_io_read_file(src, VOCAB_CAP, &b, &n, err, errlen))
-        return -1;
     char dst[4096];
     snprintf(dst, sizeof dst, "%s/%s", dir, name);
-    int rc = ifs_io_atomic_write(dst, b, n, err, errlen);
-    free(b);
-    return rc;
+    return ifs_io_copy_file(src, dst, VOCAB_CAP, err, errlen);
 }
 
 static int exists(const char *dir, const char *name)

@@ -319,6 +319,15 @@ static void read_file_reads_regular_files_within_the_cap(void)
                   "a FIFO is refused without blocking: %s", err);
     IFS_CHECK(ifs_io_read_file(NULL, 1, &b, &n, err, sizeof err) == IFS_IO_EARG,
               "a NULL path is a bad argument");
+    char src[1200], dst[1200];
+    path_of(src, sizeof src, "small.txt");
+    path_of(dst, sizeof dst, "out/copy.txt");
+    IFS_CHECK(ifs_io_copy_file(src, dst, 1 << 20, err, sizeof err) == 0 &&
+                  read_equals(dst, "hello\n"),
+              "copy_file copies the bytes: %s", err);
+    IFS_CHECK(ifs_io_copy_file(src, dst, 2, err, sizeof err) == IFS_IO_EIO &&
+                  strstr(err, "more than the 2") && read_equals(dst, "hello\n"),
+              "copy_file refuses a source over the cap and keeps the old target: %s", err);
 }
 
 int main(void)
