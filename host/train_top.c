@@ -591,14 +591,8 @@ static void layernorm_bwd(float *d, const float *s, const float *g, float *dg, f
     for (int64_t r = 0; r < rows; r++) {
         float *dr = d + r * H;
         const float *sr = s + r * H;
-        double mean = 0.0, var = 0.0;
-        for (int j = 0; j < H; j++)
-            mean += sr[j];
-        mean /= H;
-        for (int j = 0; j < H; j++)
-            var += (sr[j] - mean) * (sr[j] - mean);
-        var /= H;
-        const float m = (float)mean, rs = (float)(1.0 / sqrt(var + (double)eps));
+        float m, rs;
+        ifs_cpu_layernorm_stats(sr, H, eps, &m, &rs);
         double m1 = 0.0, m2 = 0.0;
         for (int j = 0; j < H; j++) {
             float n = (sr[j] - m) * rs, dn = dr[j] * g[j];

@@ -130,21 +130,48 @@ static inline float act_gelu_tanh(float x)
     return x / (1.0f + act_exp(-2.0f * u));
 }
 
-/* Normalises one row already summed into `v` (may equal out). */
-static void layernorm_row(float *out, const float *v, const float *g, const float *b, int dim,
-                          float eps)
+/* One chain of dependent double adds per row costs ~4 cycles an element,
+ * which on a small hidden size (32) was more than the row's GEMM work: the
+ * sums run in IFS_LN_LANES independent lanes, combined in lane order. */
+#define IFS_LN_LANES 8
+void ifs_cpu_layernorm_stats(const float *v, int dim, float eps, float *mean_out, float *rstd_out)
 {
-    double mean = 0.0, var = 0.0;
-    for (int j = 0; j < dim; j++)
+    double acc[IFS_LN_LANES] = {0};
+    int j = 0, body = dim - dim % IFS_LN_LANES;
+    for (; j < body; j += IFS_LN_LANES)
+        for (int k = 0; k < IFS_LN_LANES; k++)
+            acc[k] += v[j + k];
+    double mean = 0.0;
+    for (int k = 0; k < IFS_LN_LANES; k++)
+        mean += acc[k];
+    for (; j < dim; j++)
         mean += v[j];
     mean /= dim;
-    for (int j = 0; j < dim; j++) {
+    for (int k = 0; k < IFS_LN_LANES; k++)
+        acc[k] = 0.0;
+    for (j = 0; j < body; j += IFS_LN_LANES)
+        for (int k = 0; k < IFS_LN_LANES; k++) {
+            double d = v[j + k] - mean;
+            acc[k] += d * d;
+        }
+    double var = 0.0;
+    for (int k = 0; k < IFS_LN_LANES; k++)
+        var += acc[k];
+    for (; j < dim; j++) {
         double d = v[j] - mean;
         var += d * d;
     }
     var /= dim;
-    float m = (float)mean;
-    float rstd = (float)(1.0 / sqrt(var + (double)eps));
+    *mean_out = (float)mean;
+    *rstd_out = (float)(1.0 / sqrt(var + (double)eps));
+}
+
+/* Normalises one row already summed into `v` (may equal out). */
+static void layernorm_row(float *out, const float *v, const float *g, const float *b, int dim,
+                          float eps)
+{
+    float m, rstd;
+    ifs_cpu_layernorm_stats(v, dim, eps, &m, &rstd);
     for (int j = 0; j < dim; j++)
         out[j] = (v[j] - m) * rstd * g[j] + b[j];
 }
@@ -175,6 +202,7 @@ void ifs_cpu_add_bias_residual_layernorm(float *out, const float *x, const float
     }
 }
 
+#define IFS_EMBED_PREFETCH 4
 void ifs_cpu_embed_layernorm(float *out, const int32_t *ids, const int32_t *type_ids,
                              const int32_t *seq_off, int32_t n_seqs, int64_t row0, int64_t row1,
                              const float *word, const float *pos, const float *type, const float *g,
@@ -196,6 +224,14 @@ void ifs_cpu_embed_layernorm(float *out, const int32_t *ids, const int32_t *type
         while (t >= seq_off[s + 1])
             s++;
         int64_t p = t - seq_off[s];
+        /* The word table is megabytes and the ids jump across it: ask for
+         * a row a few tokens ahead, as the normalisation of this one hides
+         * the load (a rarely used word's row is a DRAM miss). */
+        if (t + IFS_EMBED_PREFETCH < row1) {
+            const float *ahead = word + (int64_t)ids[t + IFS_EMBED_PREFETCH] * hidden;
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead + hidden - 1); /* the row's last line */
+        }
         const float *we = word + (int64_t)ids[t] * hidden;
         const float *pe = pos + p * hidden;
         const float *te = type + (int64_t)(type_ids ? type_ids[t] : 0) * hidden;
@@ -237,9 +273,18 @@ void ifs_cpu_linear(float *y, int64_t ldy, const float *x, int64_t ldx, const fl
     if (rows <= 0 || n1 <= n0)
         return;
     int n = n1 - n0;
+    float beta = 0.0f;
+    if (bias) {
+        /* y starts as the bias and the GEMM adds to it (beta 1): one pass
+         * over y instead of OpenBLAS's zeroing pass and then a bias pass. */
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(y + r * ldy + n0, bias + n0, (size_t)n * sizeof(float));
+        beta = 1.0f;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, in, 1.0f, x, (int)ldx,
-                W + (int64_t)n0 * in, in, 0.0f, y + n0, (int)ldy);
-    ifs_cpu_bias_act(y + n0, ldy, bias ? bias + n0 : NULL, rows, n, act);
+                W + (int64_t)n0 * in, in, beta, y + n0, (int)ldy);
+    if (act >= 0) /* -1: none */
+        ifs_cpu_bias_act(y + n0, ldy, NULL, rows, n, act);
 }
 
 void ifs_cpu_softmax_rows(float *x, int64_t rows, int n)

@@ -44,8 +44,14 @@ float ifs_cpu_gelu(float x);
 float ifs_cpu_gelu_tanh(float x);
 float ifs_cpu_act(float x, ifs_act act);
 
+/* The statistics every LayerNorm here uses, of one row v[0..dim): mean and
+ * 1 / sqrt(biased variance + eps), accumulated in double in a fixed order (8
+ * partial sums, then the tail). Backward passes that recompute them call this
+ * so that they see the forward's exact values. */
+void ifs_cpu_layernorm_stats(const float *v, int dim, float eps, float *mean, float *rstd);
+
 /* out[r] = LayerNorm(x[r]) * g + b over `dim` columns, for `rows` rows, with
- * the biased variance (as torch). Mean and variance are accumulated in double.
+ * the biased variance (as torch), statistics as ifs_cpu_layernorm_stats.
  * out may equal x. */
 void ifs_cpu_layernorm(float *out, const float *x, const float *g, const float *b, int64_t rows,
                        int dim, float eps);
