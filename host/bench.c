@@ -1,6 +1,7 @@
 /* bench.c - synthetic forward timing and BERT FLOP counts (ifs_bench.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "ifs_bench.h"
+#include "ifs_time.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -19,13 +20,6 @@ static uint64_t splitmix(uint64_t *s)
 static double unit(uint64_t *s)
 {
     return (double)(splitmix(s) >> 11) / 9007199254740992.0;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 int ifs_bench_parse_lengths(const char *spec, int32_t max_len, ifs_bench_lengths *out, char *err,
@@ -247,7 +241,7 @@ int ifs_bench_forward(const ifs_bert_weights *w, const ifs_bench_opts *o, ifs_be
     }
     rc = 0;
     for (int pass = 0; pass < o->warmup + o->repeats && !rc; pass++) {
-        double t0 = now_s();
+        double t0 = ifs_time_now();
         int32_t start = 0;
         uint64_t tok_at = 0;
         while (start < o->n_seqs && !rc) {
@@ -271,7 +265,7 @@ int ifs_bench_forward(const ifs_bert_weights *w, const ifs_bench_opts *o, ifs_be
             start = k;
         }
         if (pass >= o->warmup)
-            res->seconds[pass - o->warmup] = now_s() - t0;
+            res->seconds[pass - o->warmup] = ifs_time_now() - t0;
     }
     ifs_backend_free(b);
     free(ids);

@@ -19,6 +19,7 @@
  */
 #include "ifs_sched.h"
 #include "ifs_buf.h"
+#include "ifs_time.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -121,13 +122,6 @@ struct ifs_sched {
     int dstarted;
     int delivering; /* the delivery thread is handing a chunk to the sink (unlocked) */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static char *strdupf(const char *fmt, ...)
 {
@@ -460,7 +454,7 @@ static void *tok_main(void *arg)
             s->tq_tail = NULL;
         pthread_mutex_unlock(&s->mu);
 
-        double t0 = now_s();
+        double t0 = ifs_time_now();
         chunk *c = t->c;
         uint64_t trunc = 0, tbytes = 0;
         double prep = 0;
@@ -475,9 +469,9 @@ static void *tok_main(void *arg)
             if (it->is_pair)
                 tx = (ifs_sched_text){it->text + it->alen, it->len - it->alen, it->text, it->alen};
             if (s->o.prepare) {
-                double p0 = now_s();
+                double p0 = ifs_time_now();
                 int pr = s->o.prepare(s->ctx, &wstate, &it->user, it->text, it->len, &tx);
-                prep += now_s() - p0;
+                prep += ifs_time_now() - p0;
                 if (pr < 0) {
                     nomem = 1;
                     break;
@@ -538,7 +532,7 @@ static void *tok_main(void *arg)
                 it->detail = strdupf("tokenizer: %s", ifs_tok_strerror(rc));
             }
         }
-        double dt = now_s() - t0 - prep;
+        double dt = ifs_time_now() - t0 - prep;
         free(t);
         pthread_mutex_lock(&s->mu);
         s->st.tokenize_s += dt;
@@ -621,9 +615,9 @@ static int run_records(bworker *w, chunk *c, const int32_t *idx, int32_t n)
                    .input_ids = w->ids,
                    .type_ids = any_pair ? w->types : NULL,
                    .seq_off = w->off};
-    double t0 = now_s();
+    double t0 = ifs_time_now();
     int rc = do_forward(w, &b);
-    double dt = now_s() - t0;
+    double dt = ifs_time_now() - t0;
     if (rc == IFS_BK_OK) {
         int32_t L = s->L;
         for (int32_t i = 0; i < n; i++) {
@@ -725,7 +719,7 @@ static void *deliver_main(void *arg)
         s->delivering = 1;
         pthread_mutex_unlock(&s->mu);
 
-        double t0 = now_s();
+        double t0 = ifs_time_now();
         uint64_t sc = 0, rj = 0, ps = 0;
         int sink_rc = 0;
         int32_t i;
@@ -757,7 +751,7 @@ static void *deliver_main(void *arg)
             if (sink_rc)
                 break;
         }
-        double dt = now_s() - t0;
+        double dt = ifs_time_now() - t0;
         pthread_mutex_lock(&s->mu);
         s->delivering = 0;
         c->n_delivered = i < c->n ? i + 1 : c->n; /* the failing item went to the sink */

@@ -34,6 +34,7 @@
 #include "ifs_sha256.h"
 #include "ifs_shard.h"
 #include "ifs_slurm.h"
+#include "ifs_time.h"
 #include "ifs_tok.h"
 #include "ifs_version.h"
 #include "ifs_wts.h"
@@ -65,13 +66,6 @@ const char *ifs_score_strerror(int status)
     case IFS_SCORE_ENOMEM: return "out of memory";
     default: return "unknown status";
     }
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* ---- the run's state --------------------------------------------------------- */
@@ -819,7 +813,7 @@ static int push_block(run *R, struct rjob *j, lblock *b, double *waited)
         block_free(b);
         return rc;
     }
-    double t0 = mono();
+    double t0 = ifs_time_now();
     pthread_mutex_lock(&R->rmu);
     while (!R->rquit && j->nq >= BLOCK_QUEUE)
         pthread_cond_wait(&R->rcv, &R->rmu);
@@ -836,7 +830,7 @@ static int push_block(run *R, struct rjob *j, lblock *b, double *waited)
     j->nq++;
     pthread_cond_broadcast(&R->rcv);
     pthread_mutex_unlock(&R->rmu);
-    *waited += mono() - t0;
+    *waited += ifs_time_now() - t0;
     return 0;
 }
 
@@ -848,9 +842,9 @@ typedef struct {
 static void hash_read(void *ctx, const void *bytes, size_t n)
 {
     read_hash *h = ctx;
-    double t0 = mono();
+    double t0 = ifs_time_now();
     ifs_sha256_update(&h->c, bytes, n);
-    h->t += mono() - t0;
+    h->t += ifs_time_now() - t0;
 }
 
 /* Reads one shard: every byte once, hashed (regular files) and decoded
@@ -858,7 +852,7 @@ static void hash_read(void *ctx, const void *bytes, size_t n)
 static void read_job(run *R, struct rjob *j)
 {
     shard *sh = j->sh;
-    double t0 = mono(), waited = 0;
+    double t0 = ifs_time_now(), waited = 0;
     read_hash hh = {.t = 0};
     ifs_shard_opts so = {.max_line_bytes = R->o.max_line_bytes, .read_bytes = 1 << 20};
     if (j->redo) {
@@ -927,7 +921,7 @@ static void read_job(run *R, struct rjob *j)
     ifs_sha256_discard(&hh.c);
     ifs_shard_free(rd);
     j->t_hash = hh.t;
-    j->t_read = mono() - t0 - waited;
+    j->t_read = ifs_time_now() - t0 - waited;
 }
 
 static void *reader_main(void *arg)
@@ -1483,7 +1477,7 @@ int ifs_score_create(const ifs_score_opts *opts, ifs_score **out, char *err, siz
     if (!R)
         return ifs_errf(err, errlen, IFS_SCORE_ENOMEM, "out of memory");
     R->o = *opts;
-    R->t_start = mono();
+    R->t_start = ifs_time_now();
     pthread_mutex_init(&R->rmu, NULL);
     pthread_cond_init(&R->rcv, NULL);
     pthread_mutex_init(&R->cmu, NULL);
@@ -1783,7 +1777,7 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
     }
 
     /* Merge the partials of every shard of the slice, in sorted order. */
-    double t_fin = mono();
+    double t_fin = ifs_time_now();
     R->all = merge_partials(R, err, errlen);
     if (!R->all)
         return IFS_SCORE_EFAIL;
@@ -1813,8 +1807,8 @@ int ifs_score_run(ifs_score *R, char *err, size_t errlen)
         snprintf(e2, sizeof e2, "--rejects %s: %s", R->o.rejects, err);
         return ifs_errf(err, errlen, IFS_SCORE_EFAIL, "%s", e2);
     }
-    R->t_finish = mono() - t_fin;
-    R->t_wall = mono() - R->t_start;
+    R->t_finish = ifs_time_now() - t_fin;
+    R->t_wall = ifs_time_now() - R->t_start;
     if (!R->o.no_timings)
         set_run_facts(R);
     if (R->o.out && ifs_report_write(R->all, R->o.out, R->o.no_timings ? IFS_REPORT_NO_TIMINGS : 0,
@@ -1892,7 +1886,7 @@ void ifs_score_get_stats(const ifs_score *R, ifs_score_stats *s)
     s->forward_s = R->st.forward_s;
     s->reduce_s = R->st.sink_s;
     s->finish_s = R->t_finish;
-    s->wall_s = R->t_wall ? R->t_wall : mono() - R->t_start;
+    s->wall_s = R->t_wall ? R->t_wall : ifs_time_now() - R->t_start;
 }
 
 void ifs_score_free(ifs_score *R)

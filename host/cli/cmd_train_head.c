@@ -40,6 +40,7 @@
 #include "ifs_backend.h"
 #include "ifs_buf.h"
 #include "ifs_cli.h"
+#include "ifs_time.h"
 #include "ifs_version.h"
 #include "ifs_io.h"
 #include "ifs_rset.h"
@@ -47,13 +48,6 @@
 #include "ifs_tok.h"
 #include "ifs_train.h"
 #include "ifs_wts.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* CPU seconds of this process (all threads): on a shared machine the wall
  * time says more about the other jobs than about training. */
@@ -119,7 +113,7 @@ static void print_features(void *ctx, size_t done, size_t total)
 {
     const feat_progress *p = ctx;
     fprintf(stderr, "\rfeatures: %zu/%zu (%.0f seq/s)   ", done, total,
-            done / (now_s() - p->t0 + 1e-9));
+            done / (ifs_time_now() - p->t0 + 1e-9));
 }
 
 /* The report, pretty-printed with a final newline, written atomically. */
@@ -314,7 +308,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     const ifs_train_input im = {instr_field != NULL, (int32_t)instr_max};
 
     char err[1024];
-    double t_start = now_s();
+    double t_start = ifs_time_now();
     ifs_wts_model *m = ifs_wts_load(enc_dir, IFS_WTS_ENCODER_ONLY, err, sizeof err);
     if (!m)
         return ifs_cli_fail("train-head", IFS_EXIT_FAIL, "%s", err);
@@ -386,13 +380,13 @@ int ifs_cmd_train_head(int argc, char **argv)
     }
     if (rc == 0 && ifs_backend_create(backend, &fw, &bo, &bk, err, sizeof err))
         rc = -1;
-    double t_feat = now_s();
+    double t_feat = ifs_time_now();
     unsigned char fhdr[IFS_RSET_CACHE_HDR];
     ifs_rset_cache_header(&d, depth, (uint32_t)H, ifs_wts_fingerprint(m), fhdr);
     int cached =
         rc == 0 && feat_path && ifs_rset_cache_load(feat_path, fhdr, X, n_rows * (size_t)H);
     if (rc == 0 && !cached) {
-        feat_progress fp = {now_s()};
+        feat_progress fp = {ifs_time_now()};
         rc = ifs_rset_features(bk, &d, H, depth, max_tokens, bo.max_batch_seqs, X,
                                isatty(2) ? print_features : NULL, &fp, err, sizeof err);
         if (isatty(2))
@@ -400,7 +394,7 @@ int ifs_cmd_train_head(int argc, char **argv)
         if (rc == 0 && feat_path)
             rc = ifs_rset_cache_save(feat_path, fhdr, X, n_rows * (size_t)H, err, sizeof err);
     }
-    t_feat = now_s() - t_feat;
+    t_feat = ifs_time_now() - t_feat;
     ifs_backend_free(bk);
     if (rc) {
         free(X);
@@ -418,7 +412,7 @@ int ifs_cmd_train_head(int argc, char **argv)
      * 0), on the CPU backend's forward (ifs_train.h). */
     ifs_train_net t;
     ifs_train_log log;
-    double t_train = now_s(), c_train = cpu_s();
+    double t_train = ifs_time_now(), c_train = cpu_s();
     if (ifs_train_net_alloc(&t, &enc->cfg, train_layers)) {
         free(X);
         free(zeros);
@@ -430,7 +424,7 @@ int ifs_cmd_train_head(int argc, char **argv)
                        o.seed);
     t.n_threads = bo.n_threads > 0 ? bo.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     rc = ifs_train_top(&enc->cfg, X, off64, d.label, d.split, d.n, &o, &t, &log, err, sizeof err);
-    t_train = now_s() - t_train;
+    t_train = ifs_time_now() - t_train;
     c_train = cpu_s() - c_train;
     if (rc) {
         free(X);
@@ -590,7 +584,7 @@ int ifs_cmd_train_head(int argc, char **argv)
     }
     if (rc == 0)
         fprintf(stderr, "train-head: wrote %s%s%s in %.1f s\n", out, head_out ? " and " : "",
-                head_out ? head_out : "", now_s() - t_start);
+                head_out ? head_out : "", ifs_time_now() - t_start);
     cJSON_Delete(rep);
     free(p1);
     free(mask);

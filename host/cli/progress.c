@@ -4,6 +4,7 @@
  * waiting out the interval.
  */
 #include "ifs_progress.h"
+#include "ifs_time.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,13 +28,6 @@ struct ifs_progress {
     double t_prev;
     int last_len;
 };
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void human(char *buf, size_t cap, double v)
 {
@@ -85,7 +79,7 @@ static void draw(ifs_progress *p, int final)
     ifs_progress_snap s;
     memset(&s, 0, sizeof s);
     p->fill(p->ctx, &s);
-    double now = mono();
+    double now = ifs_time_now();
     char line[256];
     /* The final line reports the whole run's average rates. */
     ifs_progress_snap zero;
@@ -150,7 +144,7 @@ ifs_progress *ifs_progress_start(FILE *f, ifs_progress_mode mode, double interva
         p->interval = 10;
     p->fill = fill;
     p->ctx = ctx;
-    p->t0 = p->t_prev = mono();
+    p->t0 = p->t_prev = ifs_time_now();
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (pthread_create(&p->th, NULL, progress_main, p) != 0) {
