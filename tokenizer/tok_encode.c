@@ -93,17 +93,34 @@ static int dbg_append(ifs_tok_state *st, const char *s, size_t n)
 
 /* ---- WordPiece ------------------------------------------------------------- */
 
-static inline uint32_t edge(const ifs_tok *tok, uint32_t node, uint8_t b)
+/* The slot of node's edge on byte b, or NULL. */
+static inline const ifs_tok_edge *edge(const ifs_tok *tok, uint32_t node, uint8_t b)
 {
     uint32_t key = ((node << 8) | b) + 1;
     uint32_t h = (key * 0x9E3779B1u) & tok->emask;
     for (;;) {
-        uint32_t k = tok->ekey[h];
-        if (k == key)
-            return tok->eval[h];
-        if (k == 0)
-            return IFS_TOK_NONE;
+        const ifs_tok_edge *e = &tok->edges[h];
+        if (e->key == key)
+            return e;
+        if (e->key == 0)
+            return NULL;
         h = (h + 1) & tok->emask;
+    }
+}
+
+/* The id of the token whose bytes are exactly w[0..n) (cont: "##" w), or -1. */
+static inline int32_t word_find(const ifs_tok *tok, int cont, const uint8_t *w, size_t n)
+{
+    uint64_t hv = ifs_tok_word_hash(cont, w, n);
+    uint32_t tag = ifs_tok_word_tag(hv), h = (uint32_t)hv & tok->wmask;
+    for (;;) {
+        const ifs_tok_word *s = &tok->words[h];
+        if (!s->tag)
+            return -1;
+        if (s->tag == tag && s->key == ifs_tok_word_key(cont, n) &&
+            memcmp(tok->id2tok[s->id] + (cont ? 2 : 0), w, n) == 0)
+            return s->id;
+        h = (h + 1) & tok->wmask;
     }
 }
 
@@ -124,6 +141,12 @@ static void wordpiece(emitter *e, const uint8_t *w, size_t n, int32_t nchars)
     }
     size_t mark = e->n, start = 0;
     while (start < n) {
+        /* The longest candidate first, as HF: the rest of the word whole. */
+        int32_t whole = word_find(tok, start > 0, w + start, n - start);
+        if (whole >= 0) {
+            push_id(e, whole);
+            return;
+        }
         uint32_t node;
         size_t i = start;
         if (start == 0) {
@@ -135,8 +158,8 @@ static void wordpiece(emitter *e, const uint8_t *w, size_t n, int32_t nchars)
         }
         size_t best_end = 0;
         int32_t best_id = -1;
+        int32_t id = node == IFS_TOK_NONE ? -1 : tok->node_id[node];
         while (node != IFS_TOK_NONE) {
-            int32_t id = tok->node_id[node];
             /* a match must end on a character boundary of the word */
             if (id >= 0 && (i == n || (w[i] & 0xC0) != 0x80)) {
                 best_end = i;
@@ -144,7 +167,11 @@ static void wordpiece(emitter *e, const uint8_t *w, size_t n, int32_t nchars)
             }
             if (i == n)
                 break;
-            node = edge(tok, node, w[i++]);
+            const ifs_tok_edge *ed = edge(tok, node, w[i++]);
+            if (!ed)
+                break;
+            node = ed->child;
+            id = ed->id;
         }
         if (best_id < 0)
             goto unk;

@@ -27,6 +27,45 @@ typedef struct {
     char *raw; /* normalized tokens: owned, the content as written; else NULL */
 } ifs_tok_special;
 
+/* One slot of the trie's edge hash: key, child and the child's token id side
+ * by side, so a step of a word's walk touches one cache line (the table is
+ * megabytes; a walk is one probe per byte). */
+typedef struct {
+    uint32_t key, child;
+    int32_t id; /* node_id[child] */
+} ifs_tok_edge;
+
+/* One slot of the whole-token hash: the hash's high 32 bits (0 = empty
+ * slot, never a stored value), the token id, and the key's kind and length
+ * (ifs_tok_word_key), so a lookup compares only a key of its own kind and
+ * length. */
+typedef struct {
+    uint32_t tag;
+    int32_t id;
+    uint32_t key;
+} ifs_tok_word;
+
+/* Bytes hashed (< 2^24: the trie's cap) and bit 31 for the rest of a "##". */
+static inline uint32_t ifs_tok_word_key(int cont, size_t n)
+{
+    return (uint32_t)n | (cont ? 0x80000000u : 0u);
+}
+
+/* The key of the whole-token hash: `cont` 1 for the rest of a "##" token. */
+static inline uint64_t ifs_tok_word_hash(int cont, const uint8_t *p, size_t n)
+{
+    uint64_t h = cont ? 0x9AE16A3B2F90404Full : 0xCBF29CE484222325ull; /* FNV-1a 64 */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001B3ull;
+    return h;
+}
+
+static inline uint32_t ifs_tok_word_tag(uint64_t h)
+{
+    uint32_t t = (uint32_t)(h >> 32);
+    return t ? t : 1;
+}
+
 struct ifs_tok {
     ifs_tok_config cfg;
     int strip; /* resolved strip_accents */
@@ -45,8 +84,15 @@ struct ifs_tok {
     uint32_t root_next[256];
     uint32_t cont_next[256]; /* children of the "##" node */
     uint32_t cont_node;      /* IFS_TOK_NONE when the vocab has no "##" */
-    uint32_t *ekey, *eval;   /* hash: key (node << 8 | byte) + 1, 0 = empty */
+    ifs_tok_edge *edges;     /* hash: key (node << 8 | byte) + 1, 0 = empty */
     uint32_t emask;
+
+    /* Whole tokens by a hash of their bytes, so that a word that is itself a
+     * token (most words: the first thing HF's greedy longest match tries) is
+     * one probe instead of a walk of one probe per byte. A token "##rest" is
+     * keyed as a continuation of "rest"; everything else by its bytes. */
+    ifs_tok_word *words;
+    uint32_t wmask;
 
     int32_t cls_id, sep_id, pad_id, unk_id;
     ifs_tok_special specials[IFS_TOK_MAX_SPECIALS];

@@ -137,8 +137,8 @@ void ifs_tok_free(ifs_tok *tok)
     free(tok->id2tok);
     free(tok->pool);
     free(tok->node_id);
-    free(tok->ekey);
-    free(tok->eval);
+    free(tok->edges);
+    free(tok->words);
     for (int i = 0; i < tok->n_specials; i++)
         free(tok->specials[i].text);
     for (int i = 0; i < tok->n_nspecials; i++) {
@@ -156,9 +156,9 @@ static uint32_t edge_get(const ifs_tok *tok, uint32_t node, uint8_t b)
         return tok->root_next[b];
     uint32_t key = ((node << 8) | b) + 1;
     uint32_t h = (key * 0x9E3779B1u) & tok->emask;
-    while (tok->ekey[h]) {
-        if (tok->ekey[h] == key)
-            return tok->eval[h];
+    while (tok->edges[h].key) {
+        if (tok->edges[h].key == key)
+            return tok->edges[h].child;
         h = (h + 1) & tok->emask;
     }
     return IFS_TOK_NONE;
@@ -172,11 +172,14 @@ static void edge_put(ifs_tok *tok, uint32_t node, uint8_t b, uint32_t child)
     }
     uint32_t key = ((node << 8) | b) + 1;
     uint32_t h = (key * 0x9E3779B1u) & tok->emask;
-    while (tok->ekey[h])
+    while (tok->edges[h].key)
         h = (h + 1) & tok->emask;
-    tok->ekey[h] = key;
-    tok->eval[h] = child;
+    tok->edges[h].key = key;
+    tok->edges[h].child = child;
+    tok->edges[h].id = -1; /* set once the trie is complete */
 }
+
+static int32_t vocab_find(const ifs_tok *tok, const char *s);
 
 static int build_trie(ifs_tok *tok, char *err, size_t errlen)
 {
@@ -192,10 +195,9 @@ static int build_trie(ifs_tok *tok, char *err, size_t errlen)
     while (cap < 2 * total)
         cap *= 2;
     tok->emask = (uint32_t)cap - 1;
-    tok->ekey = calloc(cap, sizeof(uint32_t));
-    tok->eval = calloc(cap, sizeof(uint32_t));
+    tok->edges = calloc(cap, sizeof *tok->edges);
     tok->node_id = malloc(total * sizeof(int32_t));
-    if (!tok->ekey || !tok->eval || !tok->node_id) {
+    if (!tok->edges || !tok->node_id) {
         set_err(err, errlen, "out of memory building the vocab trie");
         return IFS_TOK_ENOMEM;
     }
@@ -218,6 +220,36 @@ static int build_trie(ifs_tok *tok, char *err, size_t errlen)
             node = c;
         }
         tok->node_id[node] = id; /* later duplicates win, as in HF */
+    }
+    for (size_t h = 0; h < cap; h++)
+        if (tok->edges[h].key)
+            tok->edges[h].id = tok->node_id[tok->edges[h].child];
+
+    /* The whole-token hash: every id the trie keeps (a duplicate token
+     * string keeps the later id, as the trie does), at most half full. */
+    size_t wcap = 1024;
+    while (wcap < 2 * (size_t)tok->n_vocab)
+        wcap *= 2;
+    tok->wmask = (uint32_t)wcap - 1;
+    tok->words = calloc(wcap, sizeof *tok->words);
+    if (!tok->words) {
+        set_err(err, errlen, "out of memory building the vocab hash");
+        return IFS_TOK_ENOMEM;
+    }
+    for (int32_t id = 0; id < tok->n_vocab; id++) {
+        const char *t = tok->id2tok[id];
+        if (!t || !*t || vocab_find(tok, t) != id)
+            continue; /* empty, or a duplicate string that a later id owns */
+        size_t len = strlen(t);
+        int cont = len > 2 && t[0] == '#' && t[1] == '#';
+        uint64_t hv = cont ? ifs_tok_word_hash(1, (const uint8_t *)t + 2, len - 2)
+                           : ifs_tok_word_hash(0, (const uint8_t *)t, len);
+        uint32_t h = (uint32_t)hv & tok->wmask;
+        while (tok->words[h].tag)
+            h = (h + 1) & tok->wmask;
+        tok->words[h].tag = ifs_tok_word_tag(hv);
+        tok->words[h].id = id;
+        tok->words[h].key = ifs_tok_word_key(cont, cont ? len - 2 : len);
     }
     tok->cont_node = edge_get(tok, 0, '#');
     if (tok->cont_node != IFS_TOK_NONE)
