@@ -22,6 +22,10 @@ mkdir -p "$W"
 [ -f "$W/tiny/model.safetensors" ] || "$BIN" gen-model --out "$W/tiny" --seed 1 --hidden 32 \
   --layers 1 --heads 2 --intermediate 64 --vocab "$SRC/.cache/models/all-MiniLM-L6-v2/vocab.txt" > /dev/null
 shards=("$W"/corpus/*.jsonl.zst)
+# The commit the binary was built from (its --version), so that a run of an
+# older build beside this one is recorded under its own commit.
+commit=$("$BIN" --version | sed -n 's/.*(commit \([^,]*\),.*/\1/p')
+commit=${commit:-unknown}
 now() { date +%s.%N; }
 best() { printf '%s\n' "$@" | sort -g | head -1; }
 
@@ -49,7 +53,7 @@ for th in 1 2; do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
   printf '{"bench":"pipeline","date":"%s","commit":"%s","machine":{"hostname":"%s","cpu":"%s","cores":%s},"loadavg":"%s","threads":%s,"shards":%s,"records":%s,"model":"hidden 32, 1 layer, 2 heads, intermediate 64","max_len":64,"score_s_best":%.3f,"score_s":[%s],"score_cpu_s_best":%s,"zstd_dc_s_best":%.3f,"ratio_to_floor":%.2f,"stage_rates":{"hash_MBps":%s,"decompress_MBps":%s,"parse_records_per_s":%s,"tokenize_records_per_s":%s,"forward_tokens_per_s":%s,"reduce_records_per_s":%s,"wall_records_per_s":%s}}\n' \
-    "$(date -u +%FT%TZ)" "$(git -C "$SRC" rev-parse --short=12 HEAD)" "$(hostname)" "$cpu" "$(nproc)" "$load" "$th" \
+    "$(date -u +%FT%TZ)" "$commit" "$(hostname)" "$cpu" "$(nproc)" "$load" "$th" \
     "${#shards[@]}" "${records:-0}" "$bestt" "$(IFS=,; echo "${runs[*]}")" "$(awk '{ print $1 + $2 }' "$W/cpu.best")" "$zst" "$(echo "$bestt / $zst" | bc -l)" \
     "$(rate hash)" "$(rate decompress)" "$(rate parse)" "$(rate tokenize)" "$(rate forward)" "$(rate reduce)" "$(rate wall)" | tee -a "$OUT"
 done
